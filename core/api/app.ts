@@ -1,0 +1,35 @@
+import { Hono } from 'hono';
+import type { ApiDeps } from './context.js';
+import { errorAnswer } from './http-errors.js';
+import { registerAgentRoutes } from './routes/agent.js';
+import { registerKvRoutes } from './routes/kv.js';
+import { registerStatusRoutes } from './routes/status.js';
+
+/**
+ * Builds the HTTP API as a Hono app over Web Request/Response (no sockets): Consul's /v1
+ * endpoints wired to the injected dependencies. Every error becomes a plain-text answer with the
+ * status from http-errors.ts; internal faults are logged (without request bodies or tokens).
+ */
+export function createApi(deps: ApiDeps): Hono {
+  const app = new Hono();
+  registerKvRoutes(app, deps);
+  registerStatusRoutes(app, deps);
+  registerAgentRoutes(app, deps);
+  app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
+  app.onError((err, c) => {
+    const answer = errorAnswer(err);
+    if (answer.status >= 500) {
+      deps.logger.error('request failed', {
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        status: answer.status,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
+    }
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers },
+    });
+  });
+  return app;
+}

@@ -1,0 +1,47 @@
+import type { Indexed } from '../util/indexed.js';
+import type { WatchTarget } from '../watch/watch-registry.js';
+import type { ApiDeps } from './context.js';
+import type { ReadOptions } from './query.js';
+
+/**
+ * Runs a read as a Consul blocking query. `run` is evaluated at once; if the request has no
+ * index, or the result's index exceeds it, that result is returned. Otherwise the query waits
+ * until a change to `target` raises the index above it, the wait (plus up to wait/16 jitter)
+ * runs out, the client goes away (`signal`) or the server shuts down, and returns the latest result.
+ * The returned index is never 0.
+ */
+export async function blockingQuery<T>(
+  deps: ApiDeps,
+  options: ReadOptions,
+  target: WatchTarget,
+  run: () => Indexed<T>,
+  signal?: AbortSignal,
+): Promise<Indexed<T>> {
+  let result = atLeastOne(run());
+  if (options.minIndex === 0 || result.index > options.minIndex) return result;
+  const { clock, watches } = deps;
+  const deadline = clock.now() + options.waitMs + deps.rng.next() * (options.waitMs / 16);
+  const stops = [signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+  while (!stops.some((s) => s.aborted)) {
+    const remaining = deadline - clock.now();
+    if (remaining <= 0) break;
+    await new Promise<void>((resolve) => {
+      const cancelWatch = watches.watch(target, done);
+      const timer = clock.setTimer(done, remaining);
+      for (const s of stops) s.addEventListener('abort', done);
+      function done(): void {
+        cancelWatch();
+        clock.clearTimer(timer);
+        for (const s of stops) s.removeEventListener('abort', done);
+        resolve();
+      }
+    });
+    result = atLeastOne(run());
+    if (result.index > options.minIndex) break;
+  }
+  return result;
+}
+
+function atLeastOne<T>(r: Indexed<T>): Indexed<T> {
+  return r.index >= 1 ? r : { index: 1, value: r.value };
+}

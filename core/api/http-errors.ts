@@ -1,0 +1,37 @@
+import { type ErrorCode, KonsulError, MethodNotAllowedError, OverloadedError } from '../errors.js';
+
+/** The single mapping from error codes to HTTP status codes. */
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  bad_request: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  too_large: 413,
+  conflict: 409,
+  overloaded: 503,
+  no_leader: 500,
+  shutting_down: 503,
+  corrupt: 500,
+  storage: 500,
+  config: 500,
+};
+
+/** An HTTP error answer: status, plain-text body, extra headers. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+}
+
+/**
+ * Turns any thrown value into the answer a client sees. KonsulErrors keep their message;
+ * anything else is reported as an internal error without details (they go to the log instead).
+ */
+export function errorAnswer(err: unknown): ErrorAnswer {
+  if (!(err instanceof KonsulError)) {
+    return { status: 500, body: 'Internal server error\n', headers: {} };
+  }
+  const headers: Record<string, string> = {};
+  if (err instanceof MethodNotAllowedError) headers['Allow'] = err.allowed.join(', ');
+  if (err instanceof OverloadedError) headers['Retry-After'] = String(err.retryAfterSeconds);
+  return { status: STATUS_BY_CODE[err.code], body: `${err.message}\n`, headers };
+}

@@ -1,0 +1,129 @@
+import type { Hono } from 'hono';
+import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
+import { parseFlags, validateKey, validatePrefix, type KvCommand } from '../../kv/commands.js';
+import { kvEntriesToJson } from '../../kv/json.js';
+import { getEntry, listEntries, listKeys } from '../../kv/queries.js';
+import type { Indexed } from '../../util/indexed.js';
+import { KV_TABLE } from '../../kv/types.js';
+import type { ReadTxn } from '../../ports/state-store.js';
+import type { WatchTarget } from '../../watch/watch-registry.js';
+import { blockingQuery } from '../blocking.js';
+import { readBody } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter, hasParam, parseReadOptions, parseUintParam } from '../query.js';
+import { jsonResponse, readHeaders } from '../respond.js';
+
+const PATH_PREFIX = '/v1/kv/';
+const METHODS = ['GET', 'PUT', 'DELETE'] as const;
+
+/** Extracts and percent-decodes the key from a /v1/kv/<key> URL. */
+function keyFromUrl(url: URL): string {
+  const raw = url.pathname.slice(PATH_PREFIX.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError('Invalid key name: bad percent-encoding');
+  }
+}
+
+/** Consul refuses combinations of mutually exclusive flags with 400. */
+function rejectConflicting(url: URL, names: readonly string[]): void {
+  const present = names.filter((n) => hasParam(url, n));
+  if (present.length > 1) throw new BadRequestError(`Conflicting flags: ${present.join(', ')} cannot be combined`);
+}
+
+async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
+  const key = keyFromUrl(url);
+  const options = parseReadOptions(url, deps);
+  const read = <T>(target: WatchTarget, run: (tx: ReadTxn) => Indexed<T>) =>
+    blockingQuery(deps, options, target, () => deps.store.read(run), req.signal);
+
+  if (hasParam(url, 'keys')) {
+    validatePrefix(key);
+    const separator = url.searchParams.get('separator') ?? url.searchParams.get('seperator') ?? '';
+    const r = await read({ table: KV_TABLE, prefix: key }, (tx) => listKeys(tx, key, separator));
+    const headers = readHeaders(deps, r.index, options);
+    if (r.value.length === 0 && key !== '') return new Response(null, { status: 404, headers });
+    return jsonResponse(JSON.stringify(r.value), 200, headers);
+  }
+  if (hasParam(url, 'recurse')) {
+    validatePrefix(key);
+    const r = await read({ table: KV_TABLE, prefix: key }, (tx) => listEntries(tx, key));
+    const headers = readHeaders(deps, r.index, options);
+    if (r.value.length === 0) return new Response(null, { status: 404, headers });
+    return jsonResponse(kvEntriesToJson(r.value), 200, headers);
+  }
+  validateKey(key);
+  const r = await read({ table: KV_TABLE, key }, (tx) => getEntry(tx, key));
+  const headers = readHeaders(deps, r.index, options);
+  if (r.value === undefined) return new Response(null, { status: 404, headers });
+  if (hasParam(url, 'raw')) {
+    // As Consul: never let a browser interpret a stored value.
+    return new Response(r.value.value as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: {
+        ...headers,
+        'Content-Type': 'text/plain',
+        'X-Content-Type-Options': 'nosniff',
+        'Content-Security-Policy': 'sandbox',
+      },
+    });
+  }
+  return jsonResponse(kvEntriesToJson([r.value]), 200, headers);
+}
+
+async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
+  checkDatacenter(url, deps);
+  const key = keyFromUrl(url);
+  validateKey(key);
+  rejectConflicting(url, ['cas', 'acquire', 'release']);
+  if (hasParam(url, 'acquire') || hasParam(url, 'release')) {
+    const param = hasParam(url, 'acquire') ? 'acquire' : 'release';
+    throw new BadRequestError(`Invalid session for ?${param}: this server has no sessions (the session API is not available yet)`);
+  }
+  const flagsText = url.searchParams.get('flags');
+  const flags = flagsText === null || flagsText === '' ? '0' : parseFlags(flagsText);
+  const casText = url.searchParams.get('cas');
+  const cas = casText === null ? undefined : parseUintParam(casText, 'cas index');
+  const value = await readBody(req, deps.limits.kvMaxValueBytes);
+  const command: KvCommand =
+    cas === undefined ? { type: 'kv.set', key, value, flags } : { type: 'kv.cas', key, value, flags, cas };
+  const { value: ok } = await deps.writer.submit<boolean>(command);
+  return jsonResponse(ok ? 'true' : 'false');
+}
+
+async function deleteKv(deps: ApiDeps, url: URL): Promise<Response> {
+  checkDatacenter(url, deps);
+  const key = keyFromUrl(url);
+  rejectConflicting(url, ['recurse', 'cas']);
+  let command: KvCommand;
+  if (hasParam(url, 'recurse')) {
+    validatePrefix(key);
+    command = { type: 'kv.delete-tree', prefix: key };
+  } else {
+    validateKey(key);
+    const casText = url.searchParams.get('cas');
+    command =
+      casText === null ? { type: 'kv.delete', key } : { type: 'kv.delete-cas', key, cas: parseUintParam(casText, 'cas index') };
+  }
+  const { value: ok } = await deps.writer.submit<boolean>(command);
+  return jsonResponse(ok ? 'true' : 'false');
+}
+
+/** Registers Consul's KV endpoints: GET, PUT and DELETE /v1/kv/<key>. */
+export function registerKvRoutes(app: Hono, deps: ApiDeps): void {
+  app.all(`${PATH_PREFIX}*`, async (c) => {
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    switch (req.method) {
+      case 'GET':
+        return getKv(deps, req, url);
+      case 'PUT':
+        return putKv(deps, req, url);
+      case 'DELETE':
+        return deleteKv(deps, url);
+      default:
+        throw new MethodNotAllowedError(req.method, METHODS);
+    }
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Typed errors shared by every layer. Each carries a stable `code`; the HTTP layer maps codes to
+ * status codes in exactly one place (core/api/http-errors.ts). Messages are shown to clients, so
+ * they must never contain secrets (tokens, keys).
+ */
+
+/** Every error code Konsul raises on purpose. Anything else is an internal fault. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'too_large'
+  | 'conflict'
+  | 'overloaded'
+  | 'no_leader'
+  | 'shutting_down'
+  | 'corrupt'
+  | 'storage'
+  | 'config';
+
+/** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
+export class KonsulError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The request is malformed: a parameter, header or body the client must fix. */
+export class BadRequestError extends KonsulError {
+  constructor(message: string) {
+    super('bad_request', message);
+  }
+}
+
+/** The addressed resource does not exist. */
+export class NotFoundError extends KonsulError {
+  constructor(message: string) {
+    super('not_found', message);
+  }
+}
+
+/** The HTTP method is not served on this path; `allowed` lists the ones that are. */
+export class MethodNotAllowedError extends KonsulError {
+  readonly allowed: readonly string[];
+  constructor(method: string, allowed: readonly string[]) {
+    super('method_not_allowed', `method ${method} not allowed`);
+    this.allowed = allowed;
+  }
+}
+
+/** A body or value exceeds a configured byte limit. */
+export class TooLargeError extends KonsulError {
+  constructor(message: string) {
+    super('too_large', message);
+  }
+}
+
+/** A bounded queue or registry is full; the caller may retry later (`retryAfterSeconds`). */
+export class OverloadedError extends KonsulError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1) {
+    super('overloaded', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** No leader is known, so a write or consistent read cannot be served. */
+export class NoLeaderError extends KonsulError {
+  constructor(message = 'No cluster leader') {
+    super('no_leader', message);
+  }
+}
+
+/** The component is shutting down and accepts no new work. */
+export class ShuttingDownError extends KonsulError {
+  constructor(what = 'server') {
+    super('shutting_down', `${what} is shutting down`);
+  }
+}
+
+/** Stored or received bytes failed validation (bad checksum, truncated frame, malformed command). */
+export class CorruptError extends KonsulError {
+  constructor(message: string) {
+    super('corrupt', message);
+  }
+}
+
+/** The storage engine failed; the operation was not applied. */
+export class StorageError extends KonsulError {
+  constructor(message: string, cause?: unknown) {
+    super('storage', message, { cause });
+  }
+}
+
+/** Configuration (flag, environment variable or file) is invalid. */
+export class ConfigError extends KonsulError {
+  constructor(message: string) {
+    super('config', message);
+  }
+}

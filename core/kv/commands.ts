@@ -1,0 +1,81 @@
+import { BadRequestError } from '../errors.js';
+import { utf8Length } from '../util/keys.js';
+import { MAX_FLAGS, MAX_KEY_BYTES } from './types.js';
+
+/** Set `key` unconditionally. Result: true. */
+export interface KvSetCommand {
+  readonly type: 'kv.set';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly flags: string;
+}
+/** Set `key` only if its ModifyIndex equals `cas` (0: only if absent). Result: boolean. */
+export interface KvCasCommand {
+  readonly type: 'kv.cas';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly flags: string;
+  readonly cas: number;
+}
+/** Delete `key` (absent keys are fine). Result: true. */
+export interface KvDeleteCommand {
+  readonly type: 'kv.delete';
+  readonly key: string;
+}
+/** Delete `key` only if its ModifyIndex equals `cas` (an absent key also succeeds). Result: boolean. */
+export interface KvDeleteCasCommand {
+  readonly type: 'kv.delete-cas';
+  readonly key: string;
+  readonly cas: number;
+}
+/** Delete every key starting with `prefix` ('' deletes all). Result: true. */
+export interface KvDeleteTreeCommand {
+  readonly type: 'kv.delete-tree';
+  readonly prefix: string;
+}
+/** Remove tombstones with index <= `upTo` (tombstone garbage collection). Result: number removed. */
+export interface KvReapTombstonesCommand {
+  readonly type: 'kv.reap-tombstones';
+  readonly upTo: number;
+}
+
+/** Every KV command. */
+export type KvCommand =
+  | KvSetCommand
+  | KvCasCommand
+  | KvDeleteCommand
+  | KvDeleteCasCommand
+  | KvDeleteTreeCommand
+  | KvReapTombstonesCommand;
+
+/**
+ * Checks a key for storage: non-empty, well-formed Unicode, at most MAX_KEY_BYTES in UTF-8.
+ * Throws BadRequestError naming the problem.
+ */
+export function validateKey(key: string): void {
+  if (key.length === 0) throw new BadRequestError('Missing key name');
+  if (!key.isWellFormed()) throw new BadRequestError('Invalid key name: not valid Unicode');
+  const bytes = utf8Length(key);
+  if (bytes > MAX_KEY_BYTES) {
+    throw new BadRequestError(`Key too long: ${bytes} bytes, max ${MAX_KEY_BYTES}`);
+  }
+}
+
+/** Checks a prefix for a recursive operation (may be empty). Throws BadRequestError. */
+export function validatePrefix(prefix: string): void {
+  if (!prefix.isWellFormed()) throw new BadRequestError('Invalid key name: not valid Unicode');
+  if (utf8Length(prefix) > MAX_KEY_BYTES) {
+    throw new BadRequestError(`Key too long: max ${MAX_KEY_BYTES} bytes`);
+  }
+}
+
+/**
+ * Parses a Consul flags value: a decimal uint64. Returns its canonical string.
+ * Throws BadRequestError("Invalid flags ...") otherwise.
+ */
+export function parseFlags(text: string): string {
+  if (!/^[0-9]{1,20}$/.test(text)) throw new BadRequestError(`Invalid flags: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
+  const n = BigInt(text);
+  if (n > MAX_FLAGS) throw new BadRequestError(`Invalid flags: ${text} exceeds 2^64-1`);
+  return n.toString();
+}

@@ -1,0 +1,57 @@
+import type { Hono } from 'hono';
+import { createApi } from '../api/app.js';
+import { type ApiDeps, type ApiLimits, DEFAULT_API_LIMITS } from '../api/context.js';
+import { Applier } from '../fsm/applier.js';
+import { StateMachine } from '../fsm/state-machine.js';
+import { kvModule } from '../kv/state-machine.js';
+import { SingleNodeCommitter } from '../pipeline/single-node-committer.js';
+import { WritePipeline } from '../pipeline/write-pipeline.js';
+import { silentLogger } from '../ports/logger.js';
+import type { StateStore } from '../ports/state-store.js';
+import { MemoryStateStore } from '../store/memory-store.js';
+import { WatchRegistry } from '../watch/watch-registry.js';
+import { ManualClock } from './manual-clock.js';
+import { seededRng } from './seeded-rng.js';
+
+/** A complete single-node stack in memory, for tests that drive the API without sockets. */
+export interface TestNode {
+  readonly app: Hono;
+  readonly deps: ApiDeps;
+  readonly store: StateStore;
+  readonly clock: ManualClock;
+  readonly shutdown: AbortController;
+  /** Sends a request to the app ("/v1/kv/a", init). */
+  request(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
+export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number } = {}): TestNode {
+  const machine = new StateMachine([kvModule]);
+  const store = options.store ?? new MemoryStateStore(machine.tables);
+  const watches = new WatchRegistry(options.maxWatchers ?? 1000);
+  const applier = new Applier(store, machine, watches);
+  const writer = new WritePipeline(new SingleNodeCommitter(applier));
+  const clock = new ManualClock();
+  const shutdown = new AbortController();
+  const deps: ApiDeps = {
+    node: { name: 'test', id: '00000000-0000-4000-8000-000000000000', datacenter: 'dc1', version: '0.0.0', raftAddr: '127.0.0.1:8300', httpAddr: '127.0.0.1:8500' },
+    store,
+    writer,
+    watches,
+    cluster: { leader: () => '127.0.0.1:8300', peers: () => ['127.0.0.1:8300'], lastContactMs: () => 0 },
+    clock,
+    rng: seededRng(1),
+    logger: silentLogger,
+    limits: { ...DEFAULT_API_LIMITS, ...options.limits },
+    shutdownSignal: shutdown.signal,
+  };
+  const app = createApi(deps);
+  return {
+    app,
+    deps,
+    store,
+    clock,
+    shutdown,
+    request: (path, init) => Promise.resolve(app.request(`http://konsul.test${path}`, init)),
+  };
+}

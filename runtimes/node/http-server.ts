@@ -1,0 +1,51 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { ConfigError } from '../../core/errors.js';
+
+/** A listening HTTP server. */
+export interface HttpListener {
+  /** The bound address, "host:port" (the real port when 0 was asked for). */
+  readonly address: string;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `graceMs`, then cuts
+   * the remaining connections. Resolves when the socket is closed.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Serves a Web `fetch` handler over Node's HTTP server on host:port. Rejects with ConfigError
+ * when the address cannot be bound (in use, not local, no permission).
+ */
+export async function listenHttp(
+  fetch: (req: Request) => Response | Promise<Response>,
+  host: string,
+  port: number,
+): Promise<HttpListener> {
+  const server = createAdaptorServer({ fetch }) as Server;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new ConfigError(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const info = server.address() as AddressInfo;
+  const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  return {
+    address: `${shownHost}:${info.port}`,
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,157 @@
+import { ConfigError } from '../core/errors.js';
+
+/** How an option's text is parsed and validated. */
+export type OptionKind =
+  | { readonly type: 'boolean' }
+  | { readonly type: 'string'; readonly pattern?: RegExp; readonly patternHint?: string }
+  | { readonly type: 'addr' }
+  | { readonly type: 'int'; readonly min: number; readonly max: number }
+  | { readonly type: 'enum'; readonly values: readonly string[] };
+
+/**
+ * One command-line option. Its environment variable is KONSUL_<NAME_IN_UPPER_SNAKE> and its
+ * config-file key is <name_in_snake>. Precedence: default < config file < environment < flag.
+ */
+export interface OptionSpec {
+  /** Kebab-case flag name without dashes, e.g. "http-addr". */
+  readonly name: string;
+  readonly kind: OptionKind;
+  readonly describe: string;
+  readonly default?: string | number | boolean;
+}
+
+/** Resolved option values by flag name (absent when no default and not given). */
+export type OptionValues = Record<string, string | number | boolean | undefined>;
+
+/** A parsed "host:port" address; host has no brackets. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The environment variable that overrides an option. */
+export function envName(spec: OptionSpec): string {
+  return `KONSUL_${spec.name.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** The config-file key of an option. */
+export function fileKey(spec: OptionSpec): string {
+  return spec.name.replace(/-/g, '_');
+}
+
+/** Parses "HOST:PORT" ("[::1]:8500" for IPv6). Throws ConfigError naming `source`. */
+export function parseHostPort(text: string, source: string): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new ConfigError(`invalid value for ${source}: ${JSON.stringify(text)} is not HOST:PORT (port 0-65535)`);
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+function parseValue(spec: OptionSpec, raw: unknown, source: string): string | number | boolean {
+  const kind = spec.kind;
+  const bad = (why: string): never => {
+    throw new ConfigError(`invalid value for ${source}: ${JSON.stringify(raw)} ${why}`);
+  };
+  switch (kind.type) {
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('is not a boolean (true or false)');
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?[0-9]+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n)) return bad('is not an integer');
+      if (n < kind.min || n > kind.max) return bad(`is out of range ${kind.min}..${kind.max}`);
+      return n;
+    }
+    case 'string':
+      if (typeof raw !== 'string' || raw.length === 0) return bad('is not a non-empty string');
+      if (kind.pattern && !kind.pattern.test(raw)) return bad(kind.patternHint ?? `does not match ${kind.pattern}`);
+      return raw;
+    case 'addr':
+      if (typeof raw !== 'string') return bad('is not HOST:PORT');
+      parseHostPort(raw, source);
+      return raw;
+    case 'enum':
+      if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad(`is not one of ${kind.values.join(', ')}`);
+      return raw;
+  }
+}
+
+/** Splits argv into option texts by flag name. Throws ConfigError on unknown or valueless flags. */
+export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[], command: string): Map<string, string | boolean> {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const out = new Map<string, string | boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    if (!m) throw new ConfigError(`${command}: unexpected argument ${JSON.stringify(arg)}`);
+    const name = m[1] as string;
+    const spec = byName.get(name);
+    if (!spec) throw new ConfigError(`${command}: unknown flag --${name} (see 'konsul ${command} --help')`);
+    if (out.has(name)) throw new ConfigError(`${command}: flag --${name} given more than once`);
+    if (m[2] !== undefined) out.set(name, m[2]);
+    else if (spec.kind.type === 'boolean') out.set(name, true);
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${command}: flag --${name} needs a value`);
+      out.set(name, next);
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Resolves every option from defaults, an optional JSON config file (an object of snake_case
+ * keys), KONSUL_* environment variables and flags, in increasing precedence. `configText` is the
+ * file's content when a config file was named. Throws ConfigError naming the bad flag, variable
+ * or key.
+ */
+export function resolveOptions(
+  specs: readonly OptionSpec[],
+  flags: ReadonlyMap<string, string | boolean>,
+  env: Readonly<Record<string, string | undefined>>,
+  config?: { readonly path: string; readonly text: string },
+): OptionValues {
+  const values: OptionValues = {};
+  for (const s of specs) values[s.name] = s.default;
+  if (config) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(config.text);
+    } catch (err) {
+      throw new ConfigError(`config file ${config.path} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${config.path} must hold a JSON object`);
+    }
+    const byKey = new Map(specs.map((s) => [fileKey(s), s]));
+    for (const [key, raw] of Object.entries(parsed)) {
+      const spec = byKey.get(key);
+      if (!spec || spec.name === 'config') throw new ConfigError(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
+      values[spec.name] = parseValue(spec, raw, `${key} in ${config.path}`);
+    }
+  }
+  for (const s of specs) {
+    const raw = env[envName(s)];
+    if (raw !== undefined && raw !== '') values[s.name] = parseValue(s, raw, envName(s));
+  }
+  for (const s of specs) {
+    const raw = flags.get(s.name);
+    if (raw !== undefined) values[s.name] = parseValue(s, raw, `--${s.name}`);
+  }
+  return values;
+}
+
+/** Help text listing the options of a command. */
+export function optionsHelp(specs: readonly OptionSpec[]): string {
+  return specs
+    .map((s) => {
+      const def = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
+      return `  --${s.name.padEnd(22)} ${s.describe}${def}\n  ${' '.repeat(24)} env ${envName(s)}, config key ${fileKey(s)}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,105 @@
+import { type Database, type RootDatabase, open } from 'lmdb';
+import { KonsulError, StorageError } from '../core/errors.js';
+import type { RangeOptions, ReadTxn, StateStore, WriteTxn } from '../core/ports/state-store.js';
+import { compareKeys } from '../core/util/keys.js';
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function encodeKey(key: string): Uint8Array {
+  if (key.length === 0) throw new StorageError('empty keys cannot be stored');
+  return utf8.encode(key);
+}
+
+/**
+ * The StateStore on LMDB (lmdb-js). Each table is a named database with binary UTF-8 keys (so key
+ * order is code-point order, as in the memory store) and msgpack values; nothing lives in the
+ * root database. Writes run in lmdb-js's batched asynchronous transactions (group commit), each
+ * inside a child transaction so a callback that throws leaves no trace, and resolve only after
+ * the commit has been flushed to disk.
+ */
+export class LmdbStateStore implements StateStore {
+  readonly tables: readonly string[];
+  private readonly env: RootDatabase;
+  private readonly dbs = new Map<string, Database>();
+  private readonly readTxn: ReadTxn;
+  private readonly writeTxn: WriteTxn;
+  private closed = false;
+
+  /** Opens (creating if needed) the LMDB environment at `file` with the given tables. */
+  constructor(file: string, tables: readonly string[]) {
+    this.tables = [...tables];
+    try {
+      this.env = open({ path: file, maxDbs: Math.max(16, tables.length * 2) });
+      for (const name of tables) {
+        this.dbs.set(name, this.env.openDB({ name, keyEncoding: 'binary', encoding: 'msgpack' }));
+      }
+    } catch (err) {
+      throw new StorageError(`cannot open LMDB at ${file}: ${(err as Error).message}`, err);
+    }
+    this.readTxn = {
+      get: <V>(table: string, key: string) => this.db(table).get(encodeKey(key)) as V | undefined,
+      range: <V>(table: string, options?: RangeOptions) => this.range<V>(table, options ?? {}),
+    };
+    this.writeTxn = {
+      ...this.readTxn,
+      put: (table, key, value) => {
+        this.db(table).putSync(encodeKey(key), value);
+      },
+      delete: (table, key) => this.db(table).removeSync(encodeKey(key)),
+    };
+  }
+
+  read<T>(fn: (tx: ReadTxn) => T): T {
+    this.assertOpen();
+    return fn(this.readTxn);
+  }
+
+  async write<T>(fn: (tx: WriteTxn) => T): Promise<T> {
+    this.assertOpen();
+    let result: T;
+    try {
+      result = await this.env.transaction(() => this.env.childTransaction(() => fn(this.writeTxn)) as T);
+    } catch (err) {
+      if (err instanceof KonsulError) throw err;
+      throw new StorageError(`write transaction failed: ${(err as Error).message}`, err);
+    }
+    await this.env.flushed;
+    return result;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.flushed;
+    await this.env.close();
+  }
+
+  private *range<V>(table: string, options: RangeOptions): Iterable<readonly [string, V]> {
+    const prefix = options.prefix ?? '';
+    let start = prefix;
+    if (options.start !== undefined && compareKeys(options.start, start) > 0) start = options.start;
+    const limit = options.limit ?? Infinity;
+    const bounds: { start?: Uint8Array; end?: Uint8Array } = {};
+    if (start !== '') bounds.start = utf8.encode(start);
+    if (options.end !== undefined) bounds.end = utf8.encode(options.end);
+    let count = 0;
+    for (const { key, value } of this.db(table).getRange(bounds)) {
+      if (count >= limit) return;
+      const k = fromUtf8.decode(key as Uint8Array);
+      if (!k.startsWith(prefix)) return;
+      count++;
+      yield [k, value as V];
+    }
+  }
+
+  private db(name: string): Database {
+    const db = this.dbs.get(name);
+    if (!db) throw new StorageError(`unknown table ${JSON.stringify(name)}`);
+    return db;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new KonsulError('shutting_down', 'store is closed');
+  }
+}

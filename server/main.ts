@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { createLogger } from '../core/log/logger.js';
+import { ConfigError } from '../core/errors.js';
+import { systemClock } from '../runtimes/node/clock.js';
+import { envName, type OptionSpec, optionsHelp, parseFlags, resolveOptions } from '../runtimes/options.js';
+import { SERVER_OPTIONS, toServerConfig } from './config.js';
+import { startServer } from './server.js';
+
+const USAGE = `Usage: konsul server [flags]
+
+Starts a Konsul server. With --dev it runs a single-node server with embedded defaults
+(HTTP on 127.0.0.1:8500, LMDB data in ./.konsul).
+
+Flags:
+`;
+
+/**
+ * Runs `konsul server`: resolves configuration (defaults < --config file < KONSUL_* < flags),
+ * starts the server and stops it cleanly on SIGTERM or SIGINT. Returns the process exit code.
+ * Configuration errors throw ConfigError (the CLI prints them and exits 2).
+ */
+export async function runServerCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}${optionsHelp(SERVER_OPTIONS)}\n`);
+    return 0;
+  }
+  const flags = parseFlags(SERVER_OPTIONS, argv, 'server');
+  const configSpec = SERVER_OPTIONS.find((s) => s.name === 'config') as OptionSpec;
+  const configPath = (flags.get('config') as string | undefined) ?? env[envName(configSpec)];
+  let config: { path: string; text: string } | undefined;
+  if (configPath !== undefined && configPath !== '') {
+    try {
+      config = { path: configPath, text: await readFile(configPath, 'utf8') };
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const cfg = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, config));
+  const clock = systemClock();
+  const logger = createLogger({
+    level: cfg.logLevel,
+    format: cfg.logFormat,
+    clock,
+    write: (line) => process.stdout.write(`${line}\n`),
+  });
+  const server = await startServer(cfg, logger, clock);
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        logger.warn('second signal, exiting without waiting', { signal });
+        resolve(1);
+        return;
+      }
+      logger.info('caught signal', { signal });
+      server.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: (err as Error).message });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
