@@ -57,11 +57,20 @@ export class LmdbStateStore implements StateStore {
 
   async write<T>(fn: (tx: WriteTxn) => T): Promise<T> {
     this.assertOpen();
+    let thrown: { error: unknown } | undefined;
+    const run = (): T => {
+      try {
+        return fn(this.writeTxn);
+      } catch (error) {
+        thrown = { error };
+        throw error;
+      }
+    };
     let result: T;
     try {
-      result = await this.env.transaction(() => this.env.childTransaction(() => fn(this.writeTxn)) as T);
+      result = await this.env.transaction(() => this.env.childTransaction(run) as T);
     } catch (err) {
-      if (err instanceof KonsulError) throw err;
+      if (thrown) throw thrown.error;
       throw new StorageError(`write transaction failed: ${(err as Error).message}`, err);
     }
     await this.env.flushed;

@@ -17,7 +17,7 @@ export const MAX_COMMAND_BYTES = 4 * 1024 * 1024;
 export type CommandInput = { readonly type: string };
 
 /** Encodes a command to msgpack. Throws TooLargeError above MAX_COMMAND_BYTES. */
-export function encodeCommand(command: CommandInput): Uint8Array {
+export function encodeCommand<C extends CommandInput>(command: C): Uint8Array {
   const bytes = encode(command);
   if (bytes.byteLength > MAX_COMMAND_BYTES) {
     throw new TooLargeError(`command of ${bytes.byteLength} bytes exceeds ${MAX_COMMAND_BYTES}`);
