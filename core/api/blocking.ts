@@ -21,6 +21,7 @@ export async function blockingQuery<T>(
   if (options.minIndex === 0 || result.index > options.minIndex) return result;
   const { clock, watches } = deps;
   const deadline = clock.now() + options.waitMs + deps.rng.next() * (options.waitMs / 16);
+  deps.logger.trace('blocking query waiting', { min_index: options.minIndex, wait_ms: options.waitMs });
   const stops = [signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
   while (!stops.some((s) => s.aborted)) {
     const remaining = deadline - clock.now();

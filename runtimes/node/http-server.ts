@@ -41,8 +41,11 @@ export async function listenHttp(
     close: (graceMs) =>
       new Promise<void>((resolve) => {
         const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        // Keep-alive connections become idle as their last response ends; close them as they do.
+        const sweep = setInterval(() => server.closeIdleConnections(), 25);
         server.close(() => {
           clearTimeout(cut);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();

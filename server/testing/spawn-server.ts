@@ -16,6 +16,8 @@ export interface SpawnedServer {
   readonly port: number;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
+  /** Resolves when the output matches `pattern` (checked as output arrives); rejects after timeoutMs. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Sends a signal and resolves with the exit code (or signal name). */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
@@ -80,6 +82,24 @@ export function spawnServer(options: { dataDir?: string; args?: readonly string[
           port,
           url: `http://${host}:${port}`,
           output: () => out,
+          waitFor: (pattern, timeoutMs = 10_000) =>
+            new Promise<void>((ok, fail) => {
+              if (pattern.test(out)) return ok();
+              const check = (): void => {
+                if (!pattern.test(out)) return;
+                clearTimeout(t);
+                proc.stdout.off('data', check);
+                proc.stderr.off('data', check);
+                ok();
+              };
+              const t = setTimeout(() => {
+                proc.stdout.off('data', check);
+                proc.stderr.off('data', check);
+                fail(new Error(`output never matched ${pattern}:\n${out}`));
+              }, timeoutMs);
+              proc.stdout.on('data', check);
+              proc.stderr.on('data', check);
+            }),
           stop: (signal = 'SIGTERM') => {
             if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
             return exited;

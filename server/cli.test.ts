@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
+
+afterAll(cleanupAll);
+
+describe('konsul CLI', () => {
+  it('refuses an unknown flag with exit code 2 and a message naming it', async () => {
+    const r = await runCli(['server', '--dev', '--bogus-flag']);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/unknown flag --bogus-flag/);
+  });
+
+  it('refuses a bad value, naming the flag or variable', async () => {
+    const flag = await runCli(['server', '--dev', '--http-addr', 'nowhere']);
+    expect(flag.code).toBe(2);
+    expect(flag.out).toMatch(/--http-addr/);
+    const env = await runCli(['server', '--dev'], { KONSUL_LOG_LEVEL: 'chatty' });
+    expect(env.code).toBe(2);
+    expect(env.out).toMatch(/KONSUL_LOG_LEVEL/);
+  });
+
+  it('refuses a missing config file and an unknown command', async () => {
+    const missing = await runCli(['server', '--config', '/nonexistent/konsul.json']);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(/cannot read config file \/nonexistent\/konsul.json/);
+    const cmd = await runCli(['serve']);
+    expect(cmd.code).toBe(1);
+    expect(cmd.out).toMatch(/unknown command "serve"/);
+  });
+
+  it('prints help and version', async () => {
+    const help = await runCli(['server', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/--http-addr/);
+    expect(help.out).toMatch(/KONSUL_HTTP_ADDR/);
+    const version = await runCli(['version']);
+    expect(version.out).toMatch(/^Konsul v\d+\.\d+\.\d+/);
+  });
+
+  it('starts with a config file and KONSUL_* overrides, and reports a leader', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'konsul.json');
+    writeFileSync(config, JSON.stringify({ node_name: 'from-file', datacenter: 'east' }));
+    const s = await spawnServer({ args: ['--config', config], env: { KONSUL_NODE_NAME: 'from-env' } });
+    const self = (await (await fetch(`${s.url}/v1/agent/self`)).json()) as { Config: { NodeName: string; Datacenter: string } };
+    expect(self.Config).toMatchObject({ NodeName: 'from-env', Datacenter: 'east' });
+    const leader = await (await fetch(`${s.url}/v1/status/leader`)).json();
+    expect(leader).toBe(`127.0.0.1:${s.port}`);
+    expect(await s.stop()).toBe(0);
+  });
+
+  it('shuts down cleanly on SIGTERM: in-flight requests finish, data persists', async () => {
+    const s = await spawnServer({ args: ['--log-level', 'trace'] });
+    expect(await (await fetch(`${s.url}/v1/kv/x`, { method: 'PUT', body: 'before' })).text()).toBe('true');
+    const blocking = fetch(`${s.url}/v1/kv/x?index=1&wait=5m`);
+    await s.waitFor(/"blocking query waiting"/);
+    const exit = s.stop('SIGTERM');
+    const res = await blocking;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('X-Consul-Index')).toBe('1');
+    expect(await exit).toBe(0);
+    expect(s.output()).toMatch(/"shutdown complete"/);
+
+    const again = await spawnServer({ dataDir: s.dataDir });
+    expect(await (await fetch(`${again.url}/v1/kv/x?raw`)).text()).toBe('before');
+    const put = await fetch(`${again.url}/v1/kv/y`, { method: 'PUT', body: 'after' });
+    expect(await put.text()).toBe('true');
+    const [entry] = (await (await fetch(`${again.url}/v1/kv/y`)).json()) as Array<{ ModifyIndex: number }>;
+    expect(entry!.ModifyIndex).toBe(2);
+    expect(await again.stop('SIGINT')).toBe(0);
+  });
+
+  it('refuses a second server on the same data dir, and a taken port', async () => {
+    const s = await spawnServer();
+    const second = await runCli(['server', '--dev', '--http-addr', '127.0.0.1:0', '--data-dir', s.dataDir]);
+    expect(second.code).toBe(2);
+    expect(second.out).toMatch(/in use by process/);
+    const taken = await runCli(['server', '--dev', '--http-addr', `127.0.0.1:${s.port}`, '--data-dir', tempDir()]);
+    expect(taken.code).toBe(2);
+    expect(taken.out).toMatch(/cannot listen on 127.0.0.1:\d+: EADDRINUSE/);
+    await s.stop();
+  });
+});
