@@ -1,5 +1,6 @@
 import { BadRequestError, KonsulError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
+import { parseUint64 } from '../util/uint64.js';
 import type { ApiDeps } from './context.js';
 
 /** Parsed query parameters shared by read endpoints. */
@@ -21,9 +22,8 @@ export function hasParam(url: URL, name: string): boolean {
  * Number.MAX_SAFE_INTEGER (no index can reach them). Throws BadRequestError naming `label`.
  */
 export function parseUintParam(text: string, label: string): number {
-  if (!/^[0-9]{1,20}$/.test(text)) throw new BadRequestError(`Invalid ${label}: ${JSON.stringify(text)} is not an unsigned integer`);
-  const n = BigInt(text);
-  if (n > 18446744073709551615n) throw new BadRequestError(`Invalid ${label}: ${text} exceeds 2^64-1`);
+  const n = parseUint64(text);
+  if (n === undefined) throw new BadRequestError(`Invalid ${label}: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 

@@ -1,6 +1,7 @@
 import { BadRequestError } from '../errors.js';
 import { utf8Length } from '../util/keys.js';
-import { MAX_FLAGS, MAX_KEY_BYTES } from './types.js';
+import { parseUint64 } from '../util/uint64.js';
+import { MAX_KEY_BYTES } from './types.js';
 
 /** Set `key` unconditionally. Result: true. */
 export interface KvSetCommand {
@@ -74,8 +75,7 @@ export function validatePrefix(prefix: string): void {
  * Throws BadRequestError("Invalid flags ...") otherwise.
  */
 export function parseFlags(text: string): string {
-  if (!/^[0-9]{1,20}$/.test(text)) throw new BadRequestError(`Invalid flags: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
-  const n = BigInt(text);
-  if (n > MAX_FLAGS) throw new BadRequestError(`Invalid flags: ${text} exceeds 2^64-1`);
+  const n = parseUint64(text);
+  if (n === undefined) throw new BadRequestError(`Invalid flags: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
   return n.toString();
 }

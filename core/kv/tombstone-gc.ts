@@ -56,10 +56,10 @@ export class TombstoneGc {
     }
     const maxSamples = Math.ceil(ttlMs / granularityMs) + 2;
     if (this.samples.length > maxSamples) this.samples.splice(0, this.samples.length - maxSamples);
-    if (upTo === 0 || this.reaping || !this.hasTombstonesUpTo(upTo)) return;
+    if (upTo === 0 || this.reaping) return;
     this.reaping = true;
     try {
-      await this.options.reap(upTo);
+      if (this.hasTombstonesUpTo(upTo)) await this.options.reap(upTo);
     } catch (err) {
       this.options.logger.warn('tombstone reap failed', { upTo, error: (err as Error).message });
     } finally {

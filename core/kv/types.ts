@@ -9,8 +9,6 @@ export const KV_INDEX_NAME = 'kvs';
 
 /** Largest key accepted, in UTF-8 bytes (LMDB keys are limited to ~1.9 KiB). */
 export const MAX_KEY_BYTES = 1024;
-/** Largest flags value (Consul's Flags is a uint64). */
-export const MAX_FLAGS = 18446744073709551615n;
 
 /**
  * A stored KV entry. `flags` is a canonical decimal uint64 string (exact beyond 2^53).
