@@ -1,0 +1,165 @@
+/**
+ * A linearizability checker in the style of Wing & Gong with Lowe's memoization (as in
+ * Porcupine): a depth-first search for an order of operations that respects real time and the
+ * sequential model, caching (set of linearized operations, model state) pairs already explored.
+ * Histories are partitioned per key first (P-compositionality), so each search stays small.
+ */
+
+/** One client operation. `ret` is Infinity when the outcome is unknown (it may or may not have happened). */
+export interface Operation<I, O> {
+  readonly key: string;
+  readonly input: I;
+  /** The observed output; undefined when the outcome is unknown. */
+  readonly output: O | undefined;
+  readonly call: number;
+  readonly ret: number;
+}
+
+/** A sequential specification. `step` returns undefined when the output is impossible in `state`. */
+export interface Model<S, I, O> {
+  init(): S;
+  /** Applies `input` to `state`; `output` undefined means "unknown, accept any". */
+  step(state: S, input: I, output: O | undefined): S | undefined;
+  /** A stable string identity of a state, for memoization. */
+  hash(state: S): string;
+}
+
+/** The verdict for a history. */
+export type LinearizabilityResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly key: string; readonly operations: number }
+  | { readonly ok: 'unknown'; readonly key: string; readonly reason: string };
+
+interface Node {
+  kind: 'call' | 'ret';
+  id: number;
+  time: number;
+  prev: Node | undefined;
+  next: Node | undefined;
+  match: Node | undefined;
+}
+
+/** Checks one key's operations. `budget` bounds the search steps. */
+function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Operation<I, O>>, budget: number): boolean | 'unknown' {
+  const events: Node[] = [];
+  ops.forEach((op, id) => {
+    const call: Node = { kind: 'call', id, time: op.call, prev: undefined, next: undefined, match: undefined };
+    events.push(call);
+    if (Number.isFinite(op.ret)) {
+      const ret: Node = { kind: 'ret', id, time: op.ret, prev: undefined, next: undefined, match: undefined };
+      call.match = ret;
+      events.push(ret);
+    }
+  });
+  // By time; at equal times calls first, so touching operations count as concurrent.
+  events.sort((a, b) => a.time - b.time || (a.kind === b.kind ? a.id - b.id : a.kind === 'call' ? -1 : 1));
+  const head: Node = { kind: 'call', id: -1, time: -Infinity, prev: undefined, next: undefined, match: undefined };
+  let prev = head;
+  for (const e of events) {
+    prev.next = e;
+    e.prev = prev;
+    prev = e;
+  }
+  const lift = (n: Node): void => {
+    for (const x of n.match ? [n, n.match] : [n]) {
+      (x.prev as Node).next = x.next;
+      if (x.next) x.next.prev = x.prev;
+    }
+  };
+  const unlift = (n: Node): void => {
+    for (const x of n.match ? [n.match, n] : [n]) {
+      (x.prev as Node).next = x;
+      if (x.next) x.next.prev = x;
+    }
+  };
+
+  let returns = events.filter((e) => e.kind === 'ret').length;
+  let state = model.init();
+  let linearized = 0n;
+  const cache = new Map<bigint, Set<string>>();
+  const stack: Array<{ node: Node; state: S }> = [];
+  let entry = head.next;
+  let steps = 0;
+  while (returns > 0) {
+    if (++steps > budget) return 'unknown';
+    if (entry !== undefined && entry.kind === 'call') {
+      const op = ops[entry.id] as Operation<I, O>;
+      const next = model.step(state, op.input, op.output);
+      if (next !== undefined) {
+        const bits = linearized | (1n << BigInt(entry.id));
+        const h = model.hash(next);
+        let seen = cache.get(bits);
+        if (!seen) cache.set(bits, (seen = new Set()));
+        if (!seen.has(h)) {
+          seen.add(h);
+          stack.push({ node: entry, state });
+          state = next;
+          linearized = bits;
+          lift(entry);
+          if (entry.match) returns--;
+          entry = head.next;
+          continue;
+        }
+      }
+      entry = entry.next;
+      continue;
+    }
+    // A return (or the end): something before it must be linearized differently.
+    const top = stack.pop();
+    if (!top) return false;
+    state = top.state;
+    linearized &= ~(1n << BigInt(top.node.id));
+    unlift(top.node);
+    if (top.node.match) returns++;
+    entry = top.node.next;
+  }
+  return true;
+}
+
+/**
+ * Whether `history` is linearizable with respect to `model`, checking each key independently.
+ * Operations with an unknown outcome may be placed anywhere after their call, or left out.
+ * `budget` bounds the search per key (default 2,000,000 steps); past it the verdict is 'unknown'.
+ */
+export function checkLinearizability<S, I, O>(
+  model: Model<S, I, O>,
+  history: ReadonlyArray<Operation<I, O>>,
+  budget = 2_000_000,
+): LinearizabilityResult {
+  const byKey = new Map<string, Array<Operation<I, O>>>();
+  for (const op of history) {
+    let list = byKey.get(op.key);
+    if (!list) byKey.set(op.key, (list = []));
+    list.push(op);
+  }
+  for (const [key, ops] of byKey) {
+    const verdict = checkPartition(model, ops, budget);
+    if (verdict === 'unknown') return { ok: 'unknown', key, reason: `search budget of ${budget} steps exhausted` };
+    if (!verdict) return { ok: false, key, operations: ops.length };
+  }
+  return { ok: true };
+}
+
+/** Input of the register model used for KV keys. */
+export type RegisterInput = { readonly op: 'put'; readonly value: string } | { readonly op: 'get' } | { readonly op: 'cas'; readonly expect: string | null; readonly value: string };
+/** Output of the register model: put → true, get → the value (null if unset), cas → success. */
+export type RegisterOutput = boolean | string | null;
+
+/** A single register per key with put, get and compare-and-set. */
+export const registerModel: Model<string | null, RegisterInput, RegisterOutput> = {
+  init: () => null,
+  step(state, input, output) {
+    switch (input.op) {
+      case 'put':
+        return input.value;
+      case 'get':
+        return output === undefined || output === state ? state : undefined;
+      case 'cas': {
+        const swapped = state === input.expect;
+        if (output !== undefined && output !== swapped) return undefined;
+        return swapped ? input.value : state;
+      }
+    }
+  },
+  hash: (s) => (s === null ? '\u0000null' : s),
+};

@@ -1,0 +1,145 @@
+import type { Entry, NodeId } from '../../raft/types.js';
+import type { TestRaftNode } from '../raft-node.js';
+
+/** Which safety property a violation breaks (Figure 3 of the paper, plus monotonicity). */
+export type InvariantName =
+  | 'election-safety'
+  | 'log-matching'
+  | 'leader-completeness'
+  | 'state-machine-safety'
+  | 'monotonic'
+  | 'liveness'
+  | 'linearizability';
+
+/** Thrown by the checker when a property fails; the simulator reports it with the seed. */
+export class InvariantViolation extends Error {
+  constructor(
+    readonly invariant: InvariantName,
+    message: string,
+  ) {
+    super(`${invariant}: ${message}`);
+  }
+}
+
+/** A node's log as it would stand in an election: live state, or what a crashed node persisted. */
+function logView(n: TestRaftNode): { id: NodeId; lastIndex: number; lastTerm: number; snapshotIndex: number; termAt(i: number): number | undefined } {
+  const log = n.raw?.raft.log;
+  if (log) return { id: n.id, lastIndex: log.lastIndex(), lastTerm: log.lastTerm(), snapshotIndex: log.snapshot.meta.index, termAt: (i) => log.term(i) };
+  const snap = n.durable.snapshot?.meta ?? { index: 0, term: 0 };
+  const entries = n.durable.entries;
+  const last = entries[entries.length - 1];
+  return {
+    id: n.id,
+    lastIndex: last?.index ?? snap.index,
+    lastTerm: last?.term ?? snap.term,
+    snapshotIndex: snap.index,
+    termAt: (i) => (i === snap.index ? snap.term : entries[i - snap.index - 1]?.term),
+  };
+}
+
+function fingerprint(e: Entry): string {
+  let h = 2166136261;
+  for (let i = 0; i < e.data.byteLength; i++) h = Math.imul(h ^ (e.data[i] as number), 16777619);
+  return `${e.type}:${e.data.byteLength}:${h >>> 0}`;
+}
+
+/**
+ * Checks Raft's safety properties incrementally from what nodes persist, apply and become:
+ * Election Safety (one leader per term), Log Matching (same index and term: same entry, same
+ * predecessor term), Leader Completeness (a new leader holds every committed entry), State
+ * Machine Safety (every node applies the same entry at an index), and that terms, commit and
+ * apply indexes never go backwards.
+ */
+export class InvariantChecker {
+  private readonly leaders = new Map<number, NodeId>();
+  private readonly entries = new Map<string, { fp: string; prevTerm: number | undefined }>();
+  /** index → term and fingerprint of the entry applied there (committed entries). */
+  private readonly committed = new Map<number, { term: number; fp: string }>();
+  private readonly lastSeen = new Map<NodeId, { term: number; commit: number; applied: number; incarnation: number }>();
+  elections = 0;
+
+  /** A node became leader. */
+  onLeader(node: TestRaftNode): void {
+    const s = node.raw?.status();
+    if (!s) return;
+    const other = this.leaders.get(s.term);
+    if (other !== undefined && other !== node.id) {
+      throw new InvariantViolation('election-safety', `${other} and ${node.id} both led term ${s.term}`);
+    }
+    if (other === undefined) this.elections++;
+    this.leaders.set(s.term, node.id);
+    const log = node.raw?.raft.log;
+    if (!log) return;
+    for (const [index, c] of this.committed) {
+      if (index <= log.snapshot.meta.index) continue;
+      const t = log.term(index);
+      if (t !== c.term) {
+        throw new InvariantViolation('leader-completeness', `leader ${node.id} of term ${s.term} lacks committed entry ${index} (term ${c.term}, has ${t ?? 'none'})`);
+      }
+    }
+  }
+
+  /** A node persisted entries. */
+  onPersist(node: TestRaftNode, persisted: readonly Entry[]): void {
+    const log = node.raw?.raft.log;
+    for (const e of persisted) {
+      const key = `${e.index}/${e.term}`;
+      const fp = fingerprint(e);
+      const prevTerm = log?.term(e.index - 1);
+      const known = this.entries.get(key);
+      if (!known) {
+        this.entries.set(key, { fp, prevTerm });
+        continue;
+      }
+      if (known.fp !== fp) throw new InvariantViolation('log-matching', `two different entries at index ${e.index} term ${e.term}`);
+      if (known.prevTerm !== undefined && prevTerm !== undefined && known.prevTerm !== prevTerm) {
+        throw new InvariantViolation('log-matching', `entry ${e.index}/${e.term} follows term ${known.prevTerm} on one node and ${prevTerm} on ${node.id}`);
+      }
+    }
+  }
+
+  /**
+   * A node applied an entry. The first time an index is applied anywhere, also checks the
+   * inductive invariant behind Leader Completeness (§5.4.3): no voter lacking the newly committed
+   * entry may have a log at least as up to date as a quorum of voters, since it could then win
+   * an election without it.
+   */
+  onApply(node: TestRaftNode, e: Entry, cluster: ReadonlyMap<NodeId, TestRaftNode>): void {
+    const fp = fingerprint(e);
+    const known = this.committed.get(e.index);
+    if (known) {
+      if (known.term !== e.term || known.fp !== fp) {
+        throw new InvariantViolation('state-machine-safety', `${node.id} applied ${e.index}/${e.term} where another node applied ${e.index}/${known.term}`);
+      }
+      return;
+    }
+    this.committed.set(e.index, { term: e.term, fp });
+    const voters = node.raw?.status().conf.voters ?? [];
+    const views = voters.map((id) => cluster.get(id)).filter((n): n is TestRaftNode => n !== undefined).map(logView);
+    for (const x of views) {
+      if (x.termAt(e.index) === e.term || e.index <= x.snapshotIndex) continue;
+      const wouldVote = views.filter((y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex)).length;
+      if (wouldVote >= Math.floor(voters.length / 2) + 1) {
+        throw new InvariantViolation(
+          'leader-completeness',
+          `${x.id} lacks committed entry ${e.index}/${e.term} yet its log is at least as up to date as a quorum of voters`,
+        );
+      }
+    }
+  }
+
+  /** After every event that touched `node`: nothing goes backwards within an incarnation; terms never do. */
+  onStep(node: TestRaftNode, incarnation: number): void {
+    const s = node.raw?.status();
+    if (!s) return;
+    const prev = this.lastSeen.get(node.id);
+    if (prev) {
+      if (s.term < prev.term) throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
+      if (prev.incarnation === incarnation) {
+        if (s.commit < prev.commit) throw new InvariantViolation('monotonic', `${node.id} commit went from ${prev.commit} to ${s.commit}`);
+        if (node.applied < prev.applied) throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${node.applied}`);
+      }
+    }
+    this.lastSeen.set(node.id, { term: s.term, commit: s.commit, applied: node.applied, incarnation });
+  }
+}
