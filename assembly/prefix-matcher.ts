@@ -19,6 +19,11 @@ let tableCap: u32 = 0;
 let used: u32 = 0;
 let live: u32 = 0;
 
+// How many live prefixes have each byte length (u32 per length), to probe only lengths in use.
+let lenCount: usize = 0;
+let lenCap: u32 = 0;
+let maxLen: u32 = 0;
+
 const EMPTY: u32 = 0;
 const GONE: u32 = 0xffffffff;
 
@@ -82,6 +87,15 @@ export function pmAdd(ptr: usize, len: u32): u32 {
   store<u32>(items + <usize>id * 12, len, 4);
   store<u32>(items + <usize>id * 12, hashOf(ptr, len), 8);
   live++;
+  if (len >= lenCap) {
+    let cap = lenCap == 0 ? <u32>64 : lenCap;
+    while (cap <= len) cap <<= 1;
+    lenCount = regrow(lenCount, <usize>cap << 2);
+    memory.fill(lenCount + (<usize>lenCap << 2), 0, <usize>(cap - lenCap) << 2);
+    lenCap = cap;
+  }
+  store<u32>(lenCount + (<usize>len << 2), load<u32>(lenCount + (<usize>len << 2)) + 1);
+  if (len > maxLen) maxLen = len;
   place(id);
   return id;
 }
@@ -101,6 +115,8 @@ export function pmRemove(id: u32): void {
   }
   heap.free(itemPtr(id));
   store<u32>(items + <usize>id * 12, 0);
+  const len = itemLen(id);
+  store<u32>(lenCount + (<usize>len << 2), load<u32>(lenCount + (<usize>len << 2)) - 1);
   live--;
   if (freeCount >= freeCap) {
     freeCap = freeCap == 0 ? 256 : freeCap << 1;
@@ -132,10 +148,37 @@ export function pmRemove(id: u32): void {
 export function pmMatch(kPtr: usize, kLen: u32, out: usize, cap: u32): u32 {
   if (live == 0) return 0;
   let h = FNV_OFFSET;
-  let n = probe(h, kPtr, 0, out, 0, cap);
-  for (let i: u32 = 0; i < kLen; i++) {
+  let n: u32 = 0;
+  if (load<u32>(lenCount) > 0) n = probe(h, kPtr, 0, out, 0, cap);
+  const last = kLen < maxLen ? kLen : maxLen;
+  for (let i: u32 = 0; i < last; i++) {
     h = (h ^ load<u8>(kPtr + i)) * FNV_PRIME;
-    n = probe(h, kPtr, i + 1, out, n, cap);
+    // Only lengths some prefix has are looked up.
+    if (load<u32>(lenCount + (<usize>(i + 1) << 2)) > 0) n = probe(h, kPtr, i + 1, out, n, cap);
+  }
+  return n;
+}
+
+/**
+ * Matches `count` keys laid out at `keys` as [u32 length][bytes] each (lengths padded to 4-byte
+ * alignment). Writes (key number, prefix id) pairs to `out`, at most `cap` pairs; returns how many.
+ */
+export function pmMatchMany(keys: usize, count: u32, out: usize, cap: u32): u32 {
+  let n: u32 = 0;
+  let p = keys;
+  for (let k: u32 = 0; k < count && n < cap; k++) {
+    const len = load<u32>(p);
+    const kPtr = p + 4;
+    const before = n;
+    // Reuse pmMatch, writing ids after the pairs written so far, then spread them into pairs.
+    const found = pmMatch(kPtr, len, out + (<usize>n << 3), cap - n);
+    for (let i: u32 = found; i > 0; i--) {
+      const id = load<u32>(out + (<usize>before << 3) + (<usize>(i - 1) << 2));
+      store<u32>(out + (<usize>(before + i - 1) << 3), k);
+      store<u32>(out + (<usize>(before + i - 1) << 3), id, 4);
+    }
+    n += found;
+    p = kPtr + ((<usize>len + 3) & ~3);
   }
   return n;
 }

@@ -35,6 +35,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 16_384,
   },
   {
+    name: 'hot-paths',
+    kind: { type: 'enum', values: ['auto', 'wasm', 'ts'] },
+    describe: 'hot-path implementation: the faster per operation, or all WebAssembly / all TypeScript',
+    default: 'auto',
+  },
+  {
     name: 'max-pending-writes',
     kind: { type: 'int', min: 1, max: 1_000_000 },
     describe: 'writes queued for commit before new ones get 503',
@@ -55,6 +61,7 @@ export interface ServerConfig {
   readonly kvMaxValueBytes: number;
   readonly maxBlockingQueries: number;
   readonly maxPendingWrites: number;
+  readonly hotPaths: 'auto' | 'wasm' | 'ts';
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -70,5 +77,6 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     kvMaxValueBytes: Number(v['kv-max-value-size']),
     maxBlockingQueries: Number(v['max-blocking-queries']),
     maxPendingWrites: Number(v['max-pending-writes']),
+    hotPaths: v['hot-paths'] as ServerConfig['hotPaths'],
   };
 }

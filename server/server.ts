@@ -15,6 +15,7 @@ import type { Logger } from '../core/ports/logger.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { listenHttp } from '../runtimes/node/http-server.js';
+import { loadHotPaths } from '../runtimes/node/hot-paths.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
 import type { ServerConfig } from './config.js';
@@ -40,6 +41,7 @@ const TOMBSTONE_GRANULARITY_MS = 30_000;
  * committer (stand-in for Raft) and the HTTP API.
  */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock()): Promise<RunningServer> {
+  const hotPaths = await loadHotPaths(config.hotPaths);
   await mkdir(config.dataDir, { recursive: true });
   const unlock = await lockDataDir(config.dataDir);
   let store: LmdbStateStore;
@@ -52,7 +54,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await unlock();
     throw err;
   }
-  const watches = new WatchRegistry(config.maxBlockingQueries);
+  const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
   const applier = new Applier(store, machine, watches);
   const committer = new SingleNodeCommitter(applier, { ...DEFAULT_COMMITTER_LIMITS, maxPendingProposals: config.maxPendingWrites });
   const writer = new WritePipeline(committer);
@@ -115,6 +117,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     http: listener.address,
     data_dir: config.dataDir,
     applied_index: applier.appliedIndex(),
+    hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
   });
 
   let stopping: Promise<void> | undefined;

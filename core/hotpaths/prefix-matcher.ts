@@ -59,6 +59,10 @@ export class TsPrefixMatcher implements PrefixMatcher {
     return out;
   }
 
+  matchMany(keys: readonly string[]): string[][] {
+    return keys.map((k) => this.match(k));
+  }
+
   dispose(): void {
     this.root = { children: undefined, prefix: undefined };
     this.count = 0;

@@ -69,5 +69,7 @@ export interface PrefixMatcher {
   remove(prefix: string): boolean;
   /** Every registered prefix that `key` starts with, in no particular order. */
   match(key: string): string[];
+  /** match() for each key of a batch (one crossing into WebAssembly for the whole batch). */
+  matchMany(keys: readonly string[]): string[][];
   dispose(): void;
 }

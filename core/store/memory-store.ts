@@ -1,4 +1,5 @@
 import { KonsulError, StorageError } from '../errors.js';
+import type { KeyIndex } from '../ports/hot-paths.js';
 import type { RangeOptions, ReadTxn, StateStore, WriteTxn } from '../ports/state-store.js';
 import { SortedTable } from './sorted-table.js';
 
@@ -15,10 +16,13 @@ export class MemoryStateStore implements StateStore {
   private closed = false;
   private writing = false;
 
-  /** Opens a store with the given table names (each non-empty and unique). */
-  constructor(tables: readonly string[]) {
+  /**
+   * Opens a store with the given table names (each non-empty and unique). `createKeyIndex` orders
+   * each table's keys (a HotPaths operation; default: the TypeScript KeyIndex).
+   */
+  constructor(tables: readonly string[], createKeyIndex?: () => KeyIndex) {
     this.tables = [...tables];
-    for (const t of tables) this.data.set(t, new SortedTable());
+    for (const t of tables) this.data.set(t, new SortedTable(createKeyIndex?.()));
   }
 
   read<T>(fn: (tx: ReadTxn) => T): T {

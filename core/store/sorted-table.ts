@@ -1,17 +1,24 @@
-import { compareKeys } from '../util/keys.js';
+import { TsKeyIndex } from '../hotpaths/key-index.js';
+import type { KeyIndex } from '../ports/hot-paths.js';
 import type { RangeOptions } from '../ports/state-store.js';
+import { compareKeys } from '../util/keys.js';
 
 /**
- * An ordered map from string keys to values, kept as a sorted key array plus a hash map.
- * Lookups are O(1), inserts and deletes O(n) (a memmove), range scans O(log n + k).
+ * An ordered map from string keys to values: a KeyIndex (a HotPaths operation, WebAssembly or
+ * TypeScript) keeps the order, a hash map the values.
  */
 export class SortedTable<V> {
-  private readonly keys: string[] = [];
+  private readonly index: KeyIndex;
   private readonly values = new Map<string, V>();
+
+  /** `index` orders the keys (default: the TypeScript KeyIndex). */
+  constructor(index: KeyIndex = new TsKeyIndex()) {
+    this.index = index;
+  }
 
   /** Number of entries. */
   get size(): number {
-    return this.keys.length;
+    return this.values.size;
   }
 
   /** The value under `key`, or undefined. */
@@ -27,9 +34,7 @@ export class SortedTable<V> {
   /** Sets `key` to `value`; returns the previous value, if any. */
   set(key: string, value: V): V | undefined {
     const prev = this.values.get(key);
-    if (prev === undefined && !this.values.has(key)) {
-      this.keys.splice(this.lowerBound(key), 0, key);
-    }
+    if (!this.values.has(key)) this.index.insert(key);
     this.values.set(key, value);
     return prev;
   }
@@ -37,36 +42,22 @@ export class SortedTable<V> {
   /** Removes `key`; returns whether it was present. */
   delete(key: string): boolean {
     if (!this.values.delete(key)) return false;
-    const i = this.lowerBound(key);
-    this.keys.splice(i, 1);
+    this.index.delete(key);
     return true;
   }
 
-  /** Entries within `options` in ascending key order. Do not mutate the table while iterating. */
+  /** Entries within `options` in ascending key order (a snapshot: later writes do not affect it). */
   *range(options: RangeOptions = {}): IterableIterator<readonly [string, V]> {
     const prefix = options.prefix ?? '';
-    let from = prefix;
-    if (options.start !== undefined && compareKeys(options.start, from) > 0) from = options.start;
-    const limit = options.limit ?? Infinity;
-    let count = 0;
-    for (let i = this.lowerBound(from); i < this.keys.length && count < limit; i++) {
-      const key = this.keys[i] as string;
-      if (!key.startsWith(prefix)) return;
-      if (options.end !== undefined && compareKeys(key, options.end) >= 0) return;
-      count++;
+    let keys = this.index.prefix(prefix);
+    const { start, end } = options;
+    if (start !== undefined || end !== undefined) {
+      keys = keys.filter((k) => (start === undefined || compareKeys(k, start) >= 0) && (end === undefined || compareKeys(k, end) < 0));
+    }
+    const limit = Math.min(options.limit ?? Infinity, keys.length);
+    for (let i = 0; i < limit; i++) {
+      const key = keys[i] as string;
       yield [key, this.values.get(key) as V];
     }
-  }
-
-  /** Index of the first key >= `key`. */
-  private lowerBound(key: string): number {
-    let lo = 0;
-    let hi = this.keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.keys[mid] as string, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }

@@ -1,4 +1,6 @@
 import { OverloadedError } from '../errors.js';
+import { TsPrefixMatcher } from '../hotpaths/prefix-matcher.js';
+import type { PrefixMatcher } from '../ports/hot-paths.js';
 import { type Change, changeMatches } from './change.js';
 
 /** What a watcher observes: one key of a table, or every key under a prefix. */
@@ -9,18 +11,28 @@ interface Watcher {
   readonly fire: () => void;
 }
 
+const slotOf = (table: string, keyOrPrefix: string): string => `${table}\u0000${keyOrPrefix}`;
+
 /**
  * One-shot change notifications for blocking queries. A watcher fires at most once: on the first
  * matching change after it was registered, or on wakeAll(). Exact-key watchers are found by hash
- * lookup; prefix watchers by a scan of the prefix watchers of the changed table.
+ * lookup; prefix watchers through a PrefixMatcher (a HotPaths operation) that finds every
+ * watched prefix of each changed key in one batch.
  */
 export class WatchRegistry {
   private readonly byKey = new Map<string, Set<Watcher>>();
+  /** Prefix watchers by slot (table + NUL + prefix); every slot is registered in `matcher`. */
   private readonly byPrefix = new Map<string, Set<Watcher>>();
   private count = 0;
 
-  /** `maxWatchers` bounds concurrent watchers (>= 1); registering beyond it throws OverloadedError. */
-  constructor(private readonly maxWatchers: number) {
+  /**
+   * `maxWatchers` bounds concurrent watchers (>= 1); registering beyond it throws OverloadedError.
+   * `matcher` finds watched prefixes (default: the TypeScript one).
+   */
+  constructor(
+    private readonly maxWatchers: number,
+    private readonly matcher: PrefixMatcher = new TsPrefixMatcher(),
+  ) {
     if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1) throw new RangeError('maxWatchers must be a positive integer');
   }
 
@@ -37,16 +49,24 @@ export class WatchRegistry {
     if (this.count >= this.maxWatchers) {
       throw new OverloadedError(`too many blocking queries (limit ${this.maxWatchers})`);
     }
-    const [map, slot] = 'key' in target ? [this.byKey, `${target.table}\u0000${target.key}`] : [this.byPrefix, target.table];
+    const isKey = 'key' in target;
+    const map = isKey ? this.byKey : this.byPrefix;
+    const slot = slotOf(target.table, isKey ? target.key : target.prefix);
     let set = map.get(slot);
-    if (!set) map.set(slot, (set = new Set()));
+    if (!set) {
+      map.set(slot, (set = new Set()));
+      if (!isKey) this.matcher.add(slot);
+    }
     const bucket = set;
     let active = true;
     const cancel = (): void => {
       if (!active) return;
       active = false;
       bucket.delete(watcher);
-      if (bucket.size === 0) map.delete(slot);
+      if (bucket.size === 0) {
+        map.delete(slot);
+        if (!isKey) this.matcher.remove(slot);
+      }
       this.count--;
     };
     const watcher: Watcher = {
@@ -66,18 +86,25 @@ export class WatchRegistry {
   notify(changes: readonly Change[]): void {
     if (this.count === 0) return;
     const fired: Watcher[] = [];
+    const keySlots: string[] = [];
     for (const change of changes) {
       if ('key' in change) {
-        const exact = this.byKey.get(`${change.table}\u0000${change.key}`);
+        const slot = slotOf(change.table, change.key);
+        const exact = this.byKey.get(slot);
         if (exact) for (const w of exact) fired.push(w);
-      } else {
-        for (const set of this.byKey.values()) {
-          for (const w of set) if (changeMatches(change, w.target.table, w.target as { key: string })) fired.push(w);
+        keySlots.push(slot);
+        continue;
+      }
+      // A recursive delete: rare, so scan the watchers of its table.
+      for (const map of [this.byKey, this.byPrefix]) {
+        for (const set of map.values()) {
+          for (const w of set) if (changeMatches(change, w.target.table, w.target as { key: string } | { prefix: string })) fired.push(w);
         }
       }
-      const prefixed = this.byPrefix.get(change.table);
-      if (prefixed) {
-        for (const w of prefixed) if (changeMatches(change, w.target.table, w.target as { prefix: string })) fired.push(w);
+    }
+    if (keySlots.length > 0 && this.byPrefix.size > 0) {
+      for (const matched of this.matcher.matchMany(keySlots)) {
+        for (const slot of matched) for (const w of this.byPrefix.get(slot) ?? []) fired.push(w);
       }
     }
     for (const w of fired) w.fire();

@@ -182,6 +182,7 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
         for (const p of removes) expect(b.remove(p)).toBe(a.remove(p));
         expect(b.size).toBe(a.size);
         for (const k of keys) expect(b.match(k).sort()).toEqual(a.match(k).sort());
+        expect(b.matchMany(keys).map((m) => m.sort())).toEqual(a.matchMany(keys).map((m) => m.sort()));
       }),
       { seed: propertySeed('prefix matcher'), numRuns: 200 },
     );
@@ -198,3 +199,4 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
     expect(n.match('p')).toEqual([]);
   });
 });
+

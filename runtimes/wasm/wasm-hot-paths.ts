@@ -21,6 +21,7 @@ interface Exports {
   pmAdd(ptr: number, len: number): number;
   pmRemove(id: number): void;
   pmMatch(ptr: number, len: number, out: number, cap: number): number;
+  pmMatchMany(keys: number, count: number, out: number, cap: number): number;
 }
 
 const utf8 = new TextEncoder();
@@ -29,6 +30,7 @@ const utf8 = new TextEncoder();
 class Instance {
   readonly x: Exports;
   private u8cache: Uint8Array;
+  private u32cache: Uint32Array;
 
   constructor(module: WebAssembly.Module) {
     const imports = {
@@ -40,6 +42,7 @@ class Instance {
     };
     this.x = new WebAssembly.Instance(module, imports).exports as unknown as Exports;
     this.u8cache = new Uint8Array(this.x.memory.buffer);
+    this.u32cache = new Uint32Array(this.x.memory.buffer);
   }
 
   /** The memory as bytes (re-created when the memory grew). */
@@ -53,9 +56,10 @@ class Instance {
     return utf8.encodeInto(s, this.u8().subarray(ptr, ptr + s.length * 3)).written;
   }
 
-  /** Reads `n` u32 at `ptr`. */
-  u32s(ptr: number, n: number): Uint32Array {
-    return new Uint32Array(this.x.memory.buffer, ptr, n);
+  /** The memory as u32 (re-created when the memory grew); index with byte offset >> 2. */
+  u32(): Uint32Array {
+    if (this.u32cache.buffer !== this.x.memory.buffer) this.u32cache = new Uint32Array(this.x.memory.buffer);
+    return this.u32cache;
   }
 }
 
@@ -101,9 +105,10 @@ class WasmKeyIndex implements KeyIndex {
     if (n <= 0) return [];
     const out = this.inst.x.scratch(n * 4);
     this.inst.x.kvIds(from, to, out);
-    const ids = this.inst.u32s(out, n);
+    const mem = this.inst.u32();
+    const base = out >>> 2;
     const result = new Array<string>(n);
-    for (let i = 0; i < n; i++) result[i] = this.keys[ids[i] as number] as string;
+    for (let i = 0; i < n; i++) result[i] = this.keys[mem[base + i] as number] as string;
     return result;
   }
 
@@ -126,10 +131,10 @@ class WasmKeyIndex implements KeyIndex {
     const sLen = this.inst.writeStr(sPtr, separator);
     const out = (base + room + 3) & ~3;
     const n = x.kvSeparated(k.ptr, k.len, sPtr, sLen, out, cap);
-    const ids = this.inst.u32s(out, n);
+    const mem = this.inst.u32();
     const result = new Array<string>(n);
     for (let i = 0; i < n; i++) {
-      const v = ids[i] as number;
+      const v = mem[(out >>> 2) + i] as number;
       const key = this.keys[v & 0x7fffffff] as string;
       result[i] = v & 0x80000000 ? key.slice(0, key.indexOf(separator, prefix.length) + separator.length) : key;
     }
@@ -184,9 +189,37 @@ class WasmPrefixMatcher implements PrefixMatcher {
     const len = this.inst.writeStr(base, key);
     const out = (base + room + 3) & ~3;
     const n = this.inst.x.pmMatch(base, len, out, cap);
-    const ids = this.inst.u32s(out, n);
+    const mem = this.inst.u32();
     const result = new Array<string>(n);
-    for (let i = 0; i < n; i++) result[i] = this.names[ids[i] as number] as string;
+    for (let i = 0; i < n; i++) result[i] = this.names[mem[(out >>> 2) + i] as number] as string;
+    return result;
+  }
+
+  matchMany(keys: readonly string[]): string[][] {
+    const result: string[][] = keys.map(() => []);
+    if (this.ids.size === 0 || keys.length === 0) return result;
+    let room = 0;
+    let cap = 0;
+    for (const k of keys) {
+      room += 8 + k.length * 3;
+      cap += Math.min(this.ids.size, k.length * 3 + 1);
+    }
+    const base = this.inst.x.scratch(room + cap * 8 + 8);
+    const mem8 = this.inst.u8();
+    const mem32 = this.inst.u32();
+    let p = base;
+    for (const k of keys) {
+      const len = utf8.encodeInto(k, mem8.subarray(p + 4, p + 4 + k.length * 3)).written;
+      mem32[p >>> 2] = len;
+      p += 4 + ((len + 3) & ~3);
+    }
+    const out = (p + 7) & ~7;
+    const n = this.inst.x.pmMatchMany(base, keys.length, out, cap);
+    const mem = this.inst.u32();
+    for (let i = 0; i < n; i++) {
+      const at = (out >>> 2) + i * 2;
+      (result[mem[at] as number] as string[]).push(this.names[mem[at + 1] as number] as string);
+    }
     return result;
   }
 
