@@ -6,7 +6,9 @@ export type OptionKind =
   | { readonly type: 'string'; readonly pattern?: RegExp; readonly patternHint?: string }
   | { readonly type: 'addr' }
   | { readonly type: 'int'; readonly min: number; readonly max: number }
-  | { readonly type: 'enum'; readonly values: readonly string[] };
+  | { readonly type: 'enum'; readonly values: readonly string[] }
+  /** Repeatable: each flag adds one value; the environment variable is comma-separated; the file key an array. */
+  | { readonly type: 'list'; readonly item: 'addr' | 'string' };
 
 /**
  * One command-line option. Its environment variable is KONSUL_<NAME_IN_UPPER_SNAKE> and its
@@ -17,11 +19,13 @@ export interface OptionSpec {
   readonly name: string;
   readonly kind: OptionKind;
   readonly describe: string;
-  readonly default?: string | number | boolean;
+  readonly default?: string | number | boolean | string[];
+  /** Left out of --help (test-only switches). */
+  readonly hidden?: boolean;
 }
 
 /** Resolved option values by flag name (absent when no default and not given). */
-export type OptionValues = Record<string, string | number | boolean | undefined>;
+export type OptionValues = Record<string, string | number | boolean | string[] | undefined>;
 
 /** A parsed "host:port" address; host has no brackets. */
 export interface HostPort {
@@ -49,7 +53,7 @@ export function parseHostPort(text: string, source: string): HostPort {
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-function parseValue(spec: OptionSpec, raw: unknown, source: string): string | number | boolean {
+function parseValue(spec: OptionSpec, raw: unknown, source: string): string | number | boolean | string[] {
   const kind = spec.kind;
   const bad = (why: string): never => {
     throw new ConfigError(`invalid value for ${source}: ${JSON.stringify(raw)} ${why}`);
@@ -77,13 +81,19 @@ function parseValue(spec: OptionSpec, raw: unknown, source: string): string | nu
     case 'enum':
       if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad(`is not one of ${kind.values.join(', ')}`);
       return raw;
+    case 'list': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').filter((x) => x.length > 0) : undefined;
+      if (!items || !items.every((x) => typeof x === 'string' && x.length > 0)) return bad('is not a list of strings');
+      if (kind.item === 'addr') for (const x of items as string[]) parseHostPort(x, source);
+      return items as string[];
+    }
   }
 }
 
 /** Splits argv into option texts by flag name. Throws ConfigError on unknown or valueless flags. */
-export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[], command: string): Map<string, string | boolean> {
+export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[], command: string): Map<string, string | boolean | string[]> {
   const byName = new Map(specs.map((s) => [s.name, s]));
-  const out = new Map<string, string | boolean>();
+  const out = new Map<string, string | boolean | string[]>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const m = /^--?([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
@@ -91,15 +101,19 @@ export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[]
     const name = m[1] as string;
     const spec = byName.get(name);
     if (!spec) throw new ConfigError(`${command}: unknown flag --${name} (see 'konsul ${command} --help')`);
-    if (out.has(name)) throw new ConfigError(`${command}: flag --${name} given more than once`);
-    if (m[2] !== undefined) out.set(name, m[2]);
-    else if (spec.kind.type === 'boolean') out.set(name, true);
+    const list = spec.kind.type === 'list';
+    if (out.has(name) && !list) throw new ConfigError(`${command}: flag --${name} given more than once`);
+    let value: string | boolean;
+    if (m[2] !== undefined) value = m[2];
+    else if (spec.kind.type === 'boolean') value = true;
     else {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) throw new ConfigError(`${command}: flag --${name} needs a value`);
-      out.set(name, next);
+      value = next;
       i++;
     }
+    if (list) out.set(name, [...((out.get(name) as string[] | undefined) ?? []), String(value)]);
+    else out.set(name, value);
   }
   return out;
 }
@@ -112,7 +126,7 @@ export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[]
  */
 export function resolveOptions(
   specs: readonly OptionSpec[],
-  flags: ReadonlyMap<string, string | boolean>,
+  flags: ReadonlyMap<string, string | boolean | string[]>,
   env: Readonly<Record<string, string | undefined>>,
   config?: { readonly path: string; readonly text: string },
 ): OptionValues {
@@ -149,6 +163,7 @@ export function resolveOptions(
 /** Help text listing the options of a command. */
 export function optionsHelp(specs: readonly OptionSpec[]): string {
   return specs
+    .filter((s) => !s.hidden)
     .map((s) => {
       const def = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
       return `  --${s.name.padEnd(22)} ${s.describe}${def}\n  ${' '.repeat(24)} env ${envName(s)}, config key ${fileKey(s)}`;

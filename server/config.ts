@@ -1,4 +1,5 @@
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
+import { ConfigError } from '../core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
 import type { LogFormat } from '../core/log/logger.js';
 import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from '../runtimes/options.js';
@@ -9,6 +10,26 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', kind: { type: 'string' }, describe: 'JSON config file (keys are flag names in snake_case)' },
   { name: 'http-addr', kind: { type: 'addr' }, describe: 'HTTP API listen address HOST:PORT (port 0 picks a free port)', default: '127.0.0.1:8500' },
   { name: 'data-dir', kind: { type: 'string' }, describe: 'directory for persistent state (LMDB)', default: './.konsul' },
+  { name: 'raft-addr', kind: { type: 'addr' }, describe: 'address other servers reach this one at, HOST:PORT', default: '127.0.0.1:8300' },
+  {
+    name: 'bootstrap-expect',
+    kind: { type: 'int', min: 0, max: 7 },
+    describe: 'servers to gather before bootstrapping a new cluster (0: join an existing one; --dev: 1)',
+    default: 0,
+  },
+  { name: 'join', kind: { type: 'list', item: 'addr' }, describe: "another server's raft address to join (repeatable; retried)", default: [] },
+  { name: 'join-token', kind: { type: 'string' }, describe: 'shared secret servers must present to join' },
+  { name: 'raft-tls-cert', kind: { type: 'string' }, describe: 'PEM certificate for raft TLS (needs key and CA)' },
+  { name: 'raft-tls-key', kind: { type: 'string' }, describe: 'PEM private key for raft TLS' },
+  { name: 'raft-tls-ca', kind: { type: 'string' }, describe: 'PEM CA that signs every server certificate' },
+  {
+    name: 'snapshot-threshold',
+    kind: { type: 'int', min: 16, max: 10_000_000 },
+    describe: 'applied log entries that trigger a snapshot and log compaction',
+    default: 8192,
+  },
+  { name: 'raft-tick-ms', kind: { type: 'int', min: 5, max: 1000 }, describe: 'raft tick (election timeout is 10-20 ticks)', default: 50 },
+  { name: 'test-faults', kind: { type: 'boolean' }, describe: 'enable the fault-injection endpoint (tests only)', default: false, hidden: true },
   {
     name: 'node-name',
     kind: { type: 'string', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, patternHint: 'must be 1-63 letters, digits, "-", "_" or "."' },
@@ -62,6 +83,14 @@ export interface ServerConfig {
   readonly maxBlockingQueries: number;
   readonly maxPendingWrites: number;
   readonly hotPaths: 'auto' | 'wasm' | 'ts';
+  readonly raftAddr: HostPort;
+  readonly bootstrapExpect: number;
+  readonly joins: readonly string[];
+  readonly joinToken: string | undefined;
+  readonly raftTls: { cert: string; key: string; ca: string } | undefined;
+  readonly snapshotThreshold: number;
+  readonly raftTickMs: number;
+  readonly testFaults: boolean;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -78,5 +107,21 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     maxBlockingQueries: Number(v['max-blocking-queries']),
     maxPendingWrites: Number(v['max-pending-writes']),
     hotPaths: v['hot-paths'] as ServerConfig['hotPaths'],
+    raftAddr: parseHostPort(String(v['raft-addr']), '--raft-addr'),
+    bootstrapExpect: Number(v['bootstrap-expect']),
+    joins: (v['join'] as string[] | undefined) ?? [],
+    joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
+    raftTls: tlsOf(v),
+    snapshotThreshold: Number(v['snapshot-threshold']),
+    raftTickMs: Number(v['raft-tick-ms']),
+    testFaults: v['test-faults'] === true,
   };
+}
+
+function tlsOf(v: OptionValues): ServerConfig['raftTls'] {
+  const parts = ['raft-tls-cert', 'raft-tls-key', 'raft-tls-ca'].map((k) => v[k]);
+  if (parts.every((p) => p === undefined)) return undefined;
+  if (parts.some((p) => p === undefined)) throw new ConfigError('--raft-tls-cert, --raft-tls-key and --raft-tls-ca must be given together');
+  const [cert, key, ca] = parts.map(String) as [string, string, string];
+  return { cert, key, ca };
 }

@@ -76,8 +76,8 @@ describe('the consul npm client against a real server process', () => {
   });
 
   it('reads leader, peers and agent self', async () => {
-    expect(await consul.status.leader()).toBe(`${server.host}:${server.port}`);
-    expect(await consul.status.peers()).toEqual([`${server.host}:${server.port}`]);
+    expect(await consul.status.leader()).toBe(server.raftAddr);
+    expect(await consul.status.peers()).toEqual([server.raftAddr]);
     const self = (await consul.agent.self()) as { Config: { Datacenter: string } };
     expect(self.Config.Datacenter).toBe('dc1');
   });

@@ -64,5 +64,7 @@ export async function runServerCommand(argv: readonly string[], env: Readonly<Re
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // After a graceful leave the server stops by itself.
+    void server.left.then(() => server.stop()).then(() => resolve(0));
   });
 }

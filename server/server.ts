@@ -2,103 +2,211 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createApi } from '../core/api/app.js';
-import type { ApiDeps, ClusterView, NodeInfo } from '../core/api/context.js';
+import type { ApiDeps, NodeInfo } from '../core/api/context.js';
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
+import { SNAPSHOT_TABLES } from '../core/api/routes/snapshot.js';
+import { autopilotModule } from '../core/cluster/autopilot.js';
+import { membersModule } from '../core/cluster/members.js';
+import { BadRequestError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { kvModule } from '../core/kv/state-machine.js';
 import { TombstoneGc } from '../core/kv/tombstone-gc.js';
-import { DEFAULT_COMMITTER_LIMITS, SingleNodeCommitter } from '../core/pipeline/single-node-committer.js';
 import { WritePipeline } from '../core/pipeline/write-pipeline.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
+import { restoreModule } from '../core/snapshot/restore-module.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
-import { listenHttp } from '../runtimes/node/http-server.js';
 import { loadHotPaths } from '../runtimes/node/hot-paths.js';
+import { listenHttp } from '../runtimes/node/http-server.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
+import { Cluster } from './cluster.js';
 import type { ServerConfig } from './config.js';
-import { LmdbStateStore } from './lmdb-store.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
+import { LmdbStateStore } from './lmdb-store.js';
+import { RaftDriver } from './raft-driver.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
+import { RaftTransport } from './transport.js';
 
 /** A started server. */
 export interface RunningServer {
   /** The HTTP API's bound address ("host:port"). */
   readonly httpAddr: string;
+  /** The raft transport's bound address ("host:port"). */
+  readonly raftAddr: string;
   /**
    * Shuts down cleanly: blocking queries return, in-flight requests finish (up to `graceMs`),
-   * queued writes commit, then LMDB is closed. Idempotent.
+   * Raft stops, then LMDB is closed. Idempotent.
    */
   stop(graceMs?: number): Promise<void>;
+  /** Resolves when the server stopped by itself (after leaving the cluster). */
+  readonly left: Promise<void>;
 }
 
 const TOMBSTONE_TTL_MS = 15 * 60_000;
 const TOMBSTONE_GRANULARITY_MS = 30_000;
 
 /**
- * Composition root of a single-node server: LMDB state, the KV state machine, the single-node
- * committer (stand-in for Raft) and the HTTP API.
+ * Composition root of a server: LMDB state and Raft log, the state machine modules, the Raft
+ * driver, the transport, the cluster coordinator and the HTTP API.
  */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock()): Promise<RunningServer> {
   const hotPaths = await loadHotPaths(config.hotPaths);
   await mkdir(config.dataDir, { recursive: true });
   const unlock = await lockDataDir(config.dataDir);
+  const machine = new StateMachine([kvModule, membersModule, autopilotModule, restoreModule(SNAPSHOT_TABLES)]);
   let store: LmdbStateStore;
   let nodeId: string;
-  const machine = new StateMachine([kvModule]);
   try {
     nodeId = await loadNodeId(config.dataDir);
-    store = new LmdbStateStore(join(config.dataDir, 'state.mdb'), machine.tables);
+    store = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [...machine.tables, RAFT_LOG_TABLE, RAFT_META_TABLE]);
   } catch (err) {
     await unlock();
     throw err;
   }
   const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
   const applier = new Applier(store, machine, watches);
-  const committer = new SingleNodeCommitter(applier, { ...DEFAULT_COMMITTER_LIMITS, maxPendingProposals: config.maxPendingWrites });
-  const writer = new WritePipeline(committer);
+  const storage = new RaftStorage(store, hotPaths);
+  const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
   const shutdown = new AbortController();
+  let leftResolve: () => void = () => undefined;
+  const left = new Promise<void>((r) => (leftResolve = r));
 
-  const cluster: ClusterView & { self?: string } = {
-    leader: () => cluster.self,
-    peers: () => (cluster.self ? [cluster.self] : []),
-    lastContactMs: () => 0,
-  };
   const node: { -readonly [K in keyof NodeInfo]: NodeInfo[K] } = {
-    name: config.nodeName ?? hostname().split('.')[0] ?? 'konsul',
+    name,
     id: nodeId,
     datacenter: config.datacenter,
     version: VERSION,
     raftAddr: '',
     httpAddr: '',
   };
+  // The cluster is created once both addresses are bound; the API reaches it through these.
+  let cluster: Cluster | undefined;
+  const clusterView = {
+    leader: () => cluster?.leader(),
+    peers: () => cluster?.peers() ?? [],
+    lastContactMs: () => cluster?.lastContactMs() ?? 0,
+    forward: (req: Request) => cluster?.forward(req) ?? Promise.resolve(undefined),
+    barrier: () => (cluster ? cluster.barrier() : Promise.resolve()),
+  };
+  const committer = {
+    propose: (data: Uint8Array) => (cluster as Cluster).propose(data),
+    close: async () => undefined,
+  };
+  const writer = new WritePipeline(committer);
+  const operator = {
+    join: (addr: string) => (cluster as Cluster).join(addr),
+    leave: () => (cluster as Cluster).leave(),
+    members: () => cluster?.members() ?? [],
+    raftConfiguration: () => cluster?.raftConfiguration() ?? { Servers: [], Index: 0 },
+    removePeer: (by: { id?: string; address?: string }) => (cluster as Cluster).removePeer(by),
+    transferLeader: (id?: string) => (cluster as Cluster).transferLeader(id),
+    autopilotHealth: () => cluster?.autopilotHealth() ?? { Healthy: false, FailureTolerance: 0, Servers: [] },
+  };
   const deps: ApiDeps = {
     node,
     store,
     writer,
     watches,
-    cluster,
+    cluster: clusterView,
     clock,
     rng: systemRng,
     logger: logger.child({ component: 'http' }),
     limits: { ...DEFAULT_API_LIMITS, kvMaxValueBytes: config.kvMaxValueBytes },
+    hotPaths,
+    operator,
     shutdownSignal: shutdown.signal,
   };
   const app = createApi(deps);
-  let listener;
+  let transport: RaftTransport | undefined;
+  if (config.testFaults) {
+    // Test-only: drop raft traffic to and from the named servers (simulated partitions).
+    app.put('/v1/internal/faults', async (c) => {
+      const body = (await c.req.json().catch(() => undefined)) as { block?: unknown } | undefined;
+      if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string')) throw new BadRequestError('body must be {"block": [node names]}');
+      transport?.blocked.clear();
+      for (const b of body.block as string[]) transport?.blocked.add(b);
+      logger.warn('fault injection: blocking raft traffic', { peers: (body.block as string[]).join(',') });
+      return c.json({ blocked: body.block });
+    });
+  }
+
+  let http;
   try {
-    listener = await listenHttp(app.fetch, config.httpAddr.host, config.httpAddr.port);
+    http = await listenHttp(app.fetch, config.httpAddr.host, config.httpAddr.port);
   } catch (err) {
     await store.close();
     await unlock();
     throw err;
   }
-  // Until clustering exists this node is its own leader; its HTTP address stands for its raft address.
-  node.httpAddr = listener.address;
-  node.raftAddr = listener.address;
-  cluster.self = listener.address;
+  node.httpAddr = http.address;
+  const raftLogger = logger.child({ component: 'raft' });
+  transport = new RaftTransport({
+    self: { name, raftAddr: '', httpAddr: http.address },
+    host: config.raftAddr.host,
+    port: config.raftAddr.port,
+    hp: hotPaths,
+    logger: raftLogger,
+    ...(config.raftTls ? { tls: config.raftTls } : {}),
+    ...(config.joinToken ? { joinToken: config.joinToken } : {}),
+    maxQueueMessages: 4096,
+    onMessage: (m) => cluster?.driver?.receive(m),
+    onControl: (c) => (cluster as Cluster).onControl(c),
+  });
+  let raftAddr: string;
+  try {
+    raftAddr = await transport.listen();
+  } catch (err) {
+    await http.close(0);
+    await store.close();
+    await unlock();
+    throw new BadRequestError(`cannot listen on raft address ${config.raftAddr.host}:${config.raftAddr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  node.raftAddr = raftAddr;
+  const self = { name, raftAddr, httpAddr: http.address };
+  transport.setSelf(self);
+  const t = transport;
+  cluster = new Cluster({
+    self,
+    datacenter: config.datacenter,
+    version: VERSION,
+    single: config.dev || config.bootstrapExpect === 1,
+    bootstrapExpect: config.bootstrapExpect,
+    joins: config.joins,
+    transport: t,
+    storage,
+    store,
+    logger: raftLogger,
+    leaderWaitMs: 5000,
+    onLeft: () => leftResolve(),
+    makeDriver: () =>
+      new RaftDriver({
+        id: name,
+        rng: systemRng,
+        raft: { electionTicks: 10, heartbeatTicks: 1 },
+        tickMs: config.raftTickMs,
+        storage,
+        store,
+        stateTables: machine.tables,
+        applier,
+        watches,
+        logger: raftLogger,
+        send: (messages) => t.send(messages),
+        snapshotThreshold: config.snapshotThreshold,
+        maxPending: config.maxPendingWrites,
+        requestTimeoutMs: 10_000,
+        maxQueuedMessages: 16_384,
+      }),
+  });
+  cluster.writer = writer;
+  await cluster.start();
 
+  // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
+  if (config.dev || config.bootstrapExpect === 1) {
+    for (let i = 0; i < 400 && cluster.driver?.status().role !== 'leader'; i++) await new Promise((r) => setTimeout(r, 25));
+  }
   const gc = new TombstoneGc({
     clock,
     logger,
@@ -107,23 +215,27 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     appliedIndex: () => applier.appliedIndex(),
     read: (fn) => store.read(fn),
     reap: async (upTo) => {
-      await writer.submit({ type: 'kv.reap-tombstones', upTo });
+      // Only the leader proposes reaping; followers apply what it commits.
+      if (cluster?.driver?.status().role === 'leader') await writer.submit({ type: 'kv.reap-tombstones', upTo });
     },
   });
   gc.start();
   logger.info('server ready', {
-    node: node.name,
+    node: name,
     datacenter: node.datacenter,
-    http: listener.address,
+    http: http.address,
+    raft: raftAddr,
     data_dir: config.dataDir,
     applied_index: applier.appliedIndex(),
     hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
   });
 
   let stopping: Promise<void> | undefined;
-  const http = listener;
+  const c = cluster;
   return {
-    httpAddr: listener.address,
+    httpAddr: http.address,
+    raftAddr,
+    left,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         logger.info('shutting down');
@@ -131,7 +243,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         shutdown.abort();
         watches.wakeAll();
         await http.close(graceMs);
-        await committer.close();
+        await c.stop();
+        await t.close();
         await store.close();
         await unlock();
         logger.info('shutdown complete');

@@ -3,6 +3,8 @@ import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
 import { registerKvRoutes } from './routes/kv.js';
+import { registerOperatorRoutes } from './routes/operator.js';
+import { registerSnapshotRoutes } from './routes/snapshot.js';
 import { registerStatusRoutes } from './routes/status.js';
 
 /**
@@ -12,9 +14,20 @@ import { registerStatusRoutes } from './routes/status.js';
  */
 export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
+  // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
+  const forward = deps.cluster.forward?.bind(deps.cluster);
+  if (forward) {
+    app.use('*', async (c, next) => {
+      const answer = await forward(c.req.raw);
+      if (answer) return answer;
+      await next();
+    });
+  }
   registerKvRoutes(app, deps);
   registerStatusRoutes(app, deps);
   registerAgentRoutes(app, deps);
+  registerOperatorRoutes(app, deps);
+  registerSnapshotRoutes(app, deps);
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);

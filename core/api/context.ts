@@ -1,4 +1,5 @@
 import type { Clock } from '../ports/clock.js';
+import type { HotPaths } from '../ports/hot-paths.js';
 import type { Logger } from '../ports/logger.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
@@ -26,6 +27,64 @@ export interface ClusterView {
   peers(): string[];
   /** Milliseconds since this node last heard from the leader (0 on the leader itself). */
   lastContactMs(): number;
+  /**
+   * When this node must not answer `req` itself (not the leader, and the request is a write or a
+   * non-stale read), forwards it to the leader and returns the leader's answer, or a 500
+   * "No cluster leader" after a bounded wait. Undefined (or absent) means: answer locally.
+   */
+  forward?(req: Request): Promise<Response | undefined>;
+  /** Resolves once a linearizable read may be served here (ReadIndex); rejects with NoLeaderError. */
+  barrier?(): Promise<void>;
+}
+
+/** A server in the Raft configuration, in Consul's shape. */
+export interface RaftServerInfo {
+  readonly ID: string;
+  readonly Node: string;
+  readonly Address: string;
+  readonly Leader: boolean;
+  readonly ProtocolVersion: string;
+  readonly Voter: boolean;
+}
+
+/** A cluster member as /v1/agent/members shows it (Status: 1 alive, 3 left, 4 failed). */
+export interface MemberInfo {
+  readonly Name: string;
+  readonly Addr: string;
+  readonly Port: number;
+  readonly Tags: Readonly<Record<string, string>>;
+  readonly Status: number;
+}
+
+/** One server's health as autopilot sees it, in Consul's shape. */
+export interface ServerHealthInfo {
+  readonly ID: string;
+  readonly Name: string;
+  readonly Address: string;
+  readonly SerfStatus: string;
+  readonly Version: string;
+  readonly Leader: boolean;
+  readonly LastContact: string;
+  readonly LastTerm: number;
+  readonly LastIndex: number;
+  readonly Healthy: boolean;
+  readonly Voter: boolean;
+  readonly StableSince: string;
+}
+
+/** Cluster operations behind /v1/agent/join, leave, members and /v1/operator/raft|autopilot. */
+export interface OperatorPort {
+  /** Joins the cluster that the server at raft address `addr` belongs to. */
+  join(addr: string): Promise<void>;
+  /** Leaves the cluster gracefully; the server stops afterwards. */
+  leave(): Promise<void>;
+  members(): MemberInfo[];
+  raftConfiguration(): { Servers: RaftServerInfo[]; Index: number };
+  /** Removes a server from the Raft configuration, by node name or raft address. Leader only. */
+  removePeer(by: { id?: string; address?: string }): Promise<void>;
+  /** Hands leadership to `id` (any voter when absent). Leader only. */
+  transferLeader(id?: string): Promise<void>;
+  autopilotHealth(): { Healthy: boolean; FailureTolerance: number; Servers: ServerHealthInfo[] };
 }
 
 /** Bounds and defaults of the HTTP API; all positive integers. */
@@ -56,6 +115,10 @@ export interface ApiDeps {
   readonly rng: Rng;
   readonly logger: Logger;
   readonly limits: ApiLimits;
+  /** CRC32C and the other hot paths (snapshot archives are checksummed with them). */
+  readonly hotPaths: HotPaths;
+  /** Cluster operations; absent on a node without clustering (then those routes answer 404). */
+  readonly operator?: OperatorPort;
   /** Resolves when the server begins shutting down; blocking queries then return at once. */
   readonly shutdownSignal?: AbortSignal;
 }

@@ -54,3 +54,8 @@ export function parseReadOptions(url: URL, deps: ApiDeps): ReadOptions {
   waitMs = Math.min(waitMs, deps.limits.blockingMaxWaitMs);
   return { minIndex, waitMs, consistency: stale ? 'stale' : consistent ? 'consistent' : 'default' };
 }
+
+/** For ?consistent reads, waits until this node may serve a linearizable read (ReadIndex). */
+export async function consistentBarrier(deps: ApiDeps, options: ReadOptions): Promise<void> {
+  if (options.consistency === 'consistent' && deps.cluster.barrier) await deps.cluster.barrier();
+}

@@ -2,7 +2,8 @@ import { CorruptError, KonsulError } from '../errors.js';
 import type { WriteTxn } from '../ports/state-store.js';
 import type { Change } from '../watch/change.js';
 import { type Command, decodeCommand } from './command.js';
-import { META_TABLE, readAppliedIndex, writeAppliedIndex } from './meta.js';
+import type { ConfState } from '../raft/types.js';
+import { META_TABLE, readAppliedIndex, writeAppliedIndex, writeConfState } from './meta.js';
 
 /** What one command application may touch. Valid only during that application. */
 export interface ApplyContext {
@@ -33,10 +34,14 @@ export type ApplyResult =
   | { readonly ok: true; readonly index: number; readonly value: unknown }
   | { readonly ok: false; readonly index: number; readonly error: KonsulError };
 
-/** A committed log entry carrying an encoded command. */
+/**
+ * A committed log entry: an encoded command, or (empty data) a no-op such as a new leader's
+ * first entry, or a membership change, given as the membership that results (`conf`).
+ */
 export interface CommittedEntry {
   readonly index: number;
   readonly data: Uint8Array;
+  readonly conf?: ConfState;
 }
 
 /**
@@ -75,6 +80,11 @@ export class StateMachine {
       throw new CorruptError(`entry ${entry.index} applied after ${applied}: indexes must be contiguous`);
     }
     writeAppliedIndex(tx, entry.index);
+    if (entry.conf) {
+      writeConfState(tx, entry.conf);
+      return { ok: true, index: entry.index, value: undefined };
+    }
+    if (entry.data.byteLength === 0) return { ok: true, index: entry.index, value: undefined };
     try {
       const command = decodeCommand(entry.data);
       const handler = this.handlers.get(command.type);

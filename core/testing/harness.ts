@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { createApi } from '../api/app.js';
+import { createTsHotPaths } from '../hotpaths/ts-hot-paths.js';
 import { type ApiDeps, type ApiLimits, DEFAULT_API_LIMITS } from '../api/context.js';
 import { Applier } from '../fsm/applier.js';
 import { StateMachine } from '../fsm/state-machine.js';
@@ -43,6 +44,7 @@ export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: S
     rng: seededRng(1),
     logger: silentLogger,
     limits: { ...DEFAULT_API_LIMITS, ...options.limits },
+    hotPaths: createTsHotPaths(),
     shutdownSignal: shutdown.signal,
   };
   const app = createApi(deps);

@@ -14,6 +14,8 @@ export interface SpawnedServer {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** The raft transport's "host:port". */
+  readonly raftAddr: string;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
   /** Resolves when the output matches `pattern` (checked as output arrives); rejects after timeoutMs. */
@@ -56,9 +58,12 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
  * Starts `konsul server --dev` on 127.0.0.1 with a free port (port 0) and JSON logs, and waits
  * for its "server ready" line. `dataDir` defaults to a new temp dir.
  */
-export function spawnServer(options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<SpawnedServer> {
+export function spawnServer(
+  options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean } = {},
+): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
-  const args = [CLI, 'server', '--dev', '--http-addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
+  const base = options.cluster ? [] : ['--dev'];
+  const args = [CLI, 'server', ...base, '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let out = '';
@@ -70,12 +75,13 @@ export function spawnServer(options: { dataDir?: string; args?: readonly string[
     }, options.timeoutMs ?? 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)"/.exec(out);
+      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
         const host = m[1] as string;
         const port = Number(m[2]);
         resolveReady({
+          raftAddr: m[3] as string,
           proc,
           dataDir,
           host,

@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { BadRequestError } from '../../errors.js';
 import type { ApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 
@@ -36,4 +37,26 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
     };
     return jsonResponse(JSON.stringify(body));
   });
+
+  const op = deps.operator;
+  if (!op) return;
+
+  app.put('/v1/agent/join/:addr', async (c) => {
+    let addr: string;
+    try {
+      addr = decodeURIComponent(c.req.param('addr'));
+    } catch {
+      throw new BadRequestError('Invalid address: bad percent-encoding');
+    }
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(addr)) throw new BadRequestError(`Invalid address ${JSON.stringify(addr)}: expected HOST:PORT of a server's raft address`);
+    await op.join(addr);
+    return new Response(null, { status: 200 });
+  });
+
+  app.put('/v1/agent/leave', async () => {
+    await op.leave();
+    return new Response(null, { status: 200 });
+  });
+
+  app.get('/v1/agent/members', () => jsonResponse(JSON.stringify(op.members())));
 }

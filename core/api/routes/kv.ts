@@ -10,7 +10,7 @@ import type { WatchTarget } from '../../watch/watch-registry.js';
 import { blockingQuery } from '../blocking.js';
 import { readBody } from '../body.js';
 import type { ApiDeps } from '../context.js';
-import { checkDatacenter, hasParam, parseReadOptions, parseUintParam } from '../query.js';
+import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
 
 const PATH_PREFIX = '/v1/kv/';
@@ -35,6 +35,7 @@ function rejectConflicting(url: URL, names: readonly string[]): void {
 async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const key = keyFromUrl(url);
   const options = parseReadOptions(url, deps);
+  await consistentBarrier(deps, options);
   const read = <T>(target: WatchTarget, run: (tx: ReadTxn) => Indexed<T>) =>
     blockingQuery(deps, options, target, () => deps.store.read(run), req.signal);
 

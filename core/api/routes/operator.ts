@@ -1,0 +1,76 @@
+import type { Hono } from 'hono';
+import { type AutopilotSetCommand, parseAutopilotConfig, readAutopilotConfig } from '../../cluster/autopilot.js';
+import { BadRequestError } from '../../errors.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
+import { jsonResponse, readHeaders } from '../respond.js';
+import { readBody } from '../body.js';
+
+const MAX_CONFIG_BODY = 64 * 1024;
+
+/**
+ * Registers the operator API: Raft configuration, peer removal, leader transfer, and autopilot
+ * configuration and health. Needs deps.operator; without it the routes are not registered (404).
+ */
+export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
+  const op = deps.operator;
+  if (!op) return;
+
+  app.get('/v1/operator/raft/configuration', async (c) => {
+    const url = new URL(c.req.url);
+    const options = parseReadOptions(url, deps);
+    await consistentBarrier(deps, options);
+    const conf = op.raftConfiguration();
+    return jsonResponse(JSON.stringify(conf), 200, readHeaders(deps, Math.max(1, conf.Index), options));
+  });
+
+  app.delete('/v1/operator/raft/peer', async (c) => {
+    const url = new URL(c.req.url);
+    checkDatacenter(url, deps);
+    const id = url.searchParams.get('id') ?? undefined;
+    const address = url.searchParams.get('address') ?? undefined;
+    if (!id && !address) throw new BadRequestError('Must specify either ?id with the server\'s ID or ?address with IP:port of peer to remove');
+    await op.removePeer({ ...(id ? { id } : {}), ...(address ? { address } : {}) });
+    return new Response(null, { status: 200 });
+  });
+
+  const transfer = async (url: URL) => {
+    checkDatacenter(url, deps);
+    await op.transferLeader(url.searchParams.get('id') ?? undefined);
+    return jsonResponse(JSON.stringify({ Success: true }));
+  };
+  app.post('/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
+  app.put('/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
+
+  app.get('/v1/operator/autopilot/configuration', async (c) => {
+    const url = new URL(c.req.url);
+    const options = parseReadOptions(url, deps);
+    await consistentBarrier(deps, options);
+    const config = deps.store.read(readAutopilotConfig);
+    return jsonResponse(JSON.stringify(config), 200, readHeaders(deps, Math.max(1, config.ModifyIndex), options));
+  });
+
+  app.put('/v1/operator/autopilot/configuration', async (c) => {
+    const url = new URL(c.req.url);
+    checkDatacenter(url, deps);
+    const text = new TextDecoder().decode(await readBody(c.req.raw, MAX_CONFIG_BODY));
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new BadRequestError('Request body is not valid JSON');
+    }
+    const config = parseAutopilotConfig(body, deps.store.read(readAutopilotConfig));
+    const casText = url.searchParams.get('cas');
+    const command: AutopilotSetCommand = { type: 'autopilot.set', config, ...(casText !== null ? { cas: parseUintParam(casText, 'cas index') } : {}) };
+    const { value } = await deps.writer.submit<boolean>(command);
+    return jsonResponse(hasParam(url, 'cas') ? String(value) : 'true');
+  });
+
+  app.get('/v1/operator/autopilot/health', (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const health = op.autopilotHealth();
+    // Consul answers 429 when the cluster is unhealthy, with the same body.
+    return jsonResponse(JSON.stringify(health), health.Healthy ? 200 : 429);
+  });
+}

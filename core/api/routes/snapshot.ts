@@ -1,0 +1,53 @@
+import type { Hono } from 'hono';
+import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
+import { readAppliedIndex } from '../../fsm/meta.js';
+import { KV_TABLE, KV_TOMBSTONE_TABLE } from '../../kv/types.js';
+import { readArchive, writeArchive } from '../../snapshot/archive.js';
+import type { StateRestoreCommand } from '../../snapshot/restore-module.js';
+import { dumpTables, parseDump } from '../../snapshot/state-snapshot.js';
+import { readBody } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.js';
+import { readHeaders } from '../respond.js';
+
+/** Tables a user snapshot holds: the data, not the membership or metadata. */
+export const SNAPSHOT_TABLES = [KV_TABLE, KV_TOMBSTONE_TABLE];
+/** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
+export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * GET /v1/snapshot saves the data as a checksummed archive; PUT /v1/snapshot restores one. A
+ * restore is validated completely (magic, version, length, CRC32C, table layout) before anything
+ * is proposed, and applied as one command, so a corrupt archive is refused and never half-applied.
+ */
+export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
+  app.all('/v1/snapshot', async (c) => {
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    if (req.method === 'GET') {
+      const options = parseReadOptions(url, deps);
+      await consistentBarrier(deps, options);
+      const { index, body } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), body: dumpTables(tx, SNAPSHOT_TABLES) }));
+      const archive = writeArchive(deps.hotPaths, { index, term: 0 }, body);
+      return new Response(archive as Uint8Array<ArrayBuffer>, {
+        status: 200,
+        headers: { ...readHeaders(deps, Math.max(1, index), options), 'Content-Type': 'application/octet-stream' },
+      });
+    }
+    if (req.method === 'PUT') {
+      checkDatacenter(url, deps);
+      const data = await readBody(req, MAX_RESTORE_BYTES);
+      let body: Uint8Array;
+      try {
+        body = readArchive(deps.hotPaths, data).body;
+        parseDump(body, SNAPSHOT_TABLES);
+      } catch (err) {
+        throw new BadRequestError(`Invalid snapshot: ${(err as Error).message}`);
+      }
+      const command: StateRestoreCommand = { type: 'state.restore', data: body };
+      await deps.writer.submit(command);
+      return new Response(null, { status: 200 });
+    }
+    throw new MethodNotAllowedError(req.method, ['GET', 'PUT']);
+  });
+}

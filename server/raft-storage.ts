@@ -1,0 +1,105 @@
+import { decodeEntriesFrame, encodeEntriesFrame } from '../core/codec/entries.js';
+import { CorruptError } from '../core/errors.js';
+import { readAppliedIndex, readConfState } from '../core/fsm/meta.js';
+import type { HotPaths } from '../core/ports/hot-paths.js';
+import type { StateStore, WriteTxn } from '../core/ports/state-store.js';
+import type { RaftInit } from '../core/raft/raft.js';
+import type { Entry, HardState, Snapshot } from '../core/raft/types.js';
+
+/** StateStore tables holding the Raft log and its metadata (next to the state tables, same LMDB env). */
+export const RAFT_LOG_TABLE = 'raft_log';
+export const RAFT_META_TABLE = 'raft_meta';
+
+const HARD_STATE = 'hardState';
+const SNAPSHOT = 'snapshot';
+
+/** Log keys sort numerically: 16 decimal digits. */
+export function logKey(index: number): string {
+  return String(index).padStart(16, '0');
+}
+
+/**
+ * The Raft log, hard state and latest snapshot on the StateStore (LMDB). Each entry is stored as
+ * a CRC32C-checked entries frame, so a corrupted log entry is detected when read. Writes are
+ * atomic and durable before they resolve, as the RawNode contract needs before messages go out.
+ */
+export class RaftStorage {
+  private lastIndex = 0;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly hp: HotPaths,
+  ) {}
+
+  /** Everything RawNode needs to resume: hard state, snapshot, log tail, applied index and membership. */
+  load(): RaftInit & { lastIndex: number } {
+    return this.store.read((tx) => {
+      const hardState = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
+      const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
+      const entries: Entry[] = [];
+      for (const [key, frame] of tx.range<Uint8Array>(RAFT_LOG_TABLE)) {
+        const { entries: decoded } = decodeEntriesFrame(this.hp, frame);
+        const e = decoded[0];
+        if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
+        entries.push({ ...e, data: e.data.slice() });
+      }
+      const base = snapshot?.meta.index ?? 0;
+      const tail = entries.filter((e) => e.index > base);
+      tail.forEach((e, i) => {
+        if (e.index !== base + 1 + i) throw new CorruptError(`raft log has a gap before ${e.index}`);
+      });
+      const applied = readAppliedIndex(tx);
+      const conf = readConfState(tx);
+      this.lastIndex = tail.length > 0 ? (tail[tail.length - 1] as Entry).index : base;
+      return {
+        ...(hardState ? { hardState: { term: hardState.term, vote: hardState.vote ?? undefined, commit: hardState.commit } } : {}),
+        ...(snapshot ? { snapshot: { meta: snapshot.meta, data: new Uint8Array(snapshot.data) } } : {}),
+        entries: tail,
+        applied: Math.max(applied, base),
+        ...(conf ? { conf } : snapshot ? { conf: snapshot.meta.conf } : {}),
+        lastIndex: this.lastIndex,
+      };
+    });
+  }
+
+  /** Whether this data dir already holds Raft state (a restart, not a new server). */
+  hasState(): boolean {
+    return this.store.read((tx) => tx.get(RAFT_META_TABLE, HARD_STATE) !== undefined);
+  }
+
+  /**
+   * Persists a Ready's hard state, entries (replacing any at the same or higher index) and
+   * snapshot (dropping the log it covers), in one durable transaction.
+   */
+  async persist(hardState: HardState | undefined, entries: readonly Entry[], snapshot: Snapshot | undefined): Promise<void> {
+    if (!hardState && entries.length === 0 && !snapshot) return;
+    const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
+    await this.store.write((tx) => {
+      // A snapshot from the leader replaces the whole log.
+      if (snapshot) this.saveSnapshotIn(tx, snapshot, Infinity);
+      if (entries.length > 0) {
+        const first = (entries[0] as Entry).index;
+        for (let i = first; i <= this.lastIndex; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+        entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
+      }
+      if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
+    });
+    if (snapshot) this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
+    const last = entries[entries.length - 1];
+    if (last) this.lastIndex = last.index;
+  }
+
+  /** Persists a snapshot made by log compaction and drops the entries it covers. */
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.store.write((tx) => this.saveSnapshotIn(tx, snapshot, snapshot.meta.index));
+  }
+
+  /** Stores the snapshot and deletes log entries up to `dropUpTo` (Infinity: all of them). */
+  private saveSnapshotIn(tx: WriteTxn, snapshot: Snapshot, dropUpTo: number): void {
+    tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data });
+    const stale: string[] = [];
+    const bound = Number.isFinite(dropUpTo) ? { end: logKey(dropUpTo + 1) } : {};
+    for (const [key] of tx.range(RAFT_LOG_TABLE, bound)) stale.push(key);
+    for (const key of stale) tx.delete(RAFT_LOG_TABLE, key);
+  }
+}
