@@ -62,6 +62,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   private stopped = false;
   private leaderSince = 0;
   private readonly stableSince = new Map<NodeId, number>();
+  /** Last time each server answered us or talked to us (discovery, control or raft). */
+  private readonly lastSeen = new Map<NodeId, number>();
 
   constructor(private readonly o: ClusterOptions) {
     this.known.set(o.self.name, o.self);
@@ -143,6 +145,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const [addr, reply] = r.value;
       if (reply.type !== 'helloAck') continue;
       this.lastReplies.set(reply.name, reply);
+      this.lastSeen.set(reply.name, Date.now());
       if (this.joins.has(addr)) this.joins.delete(addr);
       this.learn({ name: reply.name, raftAddr: reply.raftAddr, httpAddr: reply.httpAddr });
       for (const p of reply.peers) this.learn(p);
@@ -182,6 +185,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     switch (c.type) {
       case 'discover': {
         this.learn(c.from);
+        this.lastSeen.set(c.from.name, Date.now());
         const leader = this.leaderInfo();
         return {
           type: 'helloAck',
@@ -347,17 +351,35 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const headers = new Headers(req.headers);
     headers.set(FORWARDED, this.o.self.name);
     headers.delete('host');
+    // Give up when the client goes away, when the leader changes under us (the old one may be
+    // paused or cut off), or after a bound (blocking queries get their wait on top).
+    const abort = new AbortController();
+    const onClientAbort = () => abort.abort();
+    req.signal.addEventListener('abort', onClientAbort);
+    const wait = parseDuration(url.searchParams.get('wait') ?? '') ?? 5 * 60_000;
+    const limitMs = (url.searchParams.has('index') ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000;
+    const started = Date.now();
+    const watchdog = setInterval(() => {
+      if (this.leaderInfo()?.name !== leader.name || Date.now() - started > limitMs) abort.abort();
+    }, 100);
     try {
       const res = await fetch(`http://${leader.httpAddr}${url.pathname}${url.search}`, {
         method: req.method,
         headers,
         ...(req.body ? { body: req.body, duplex: 'half' } : {}),
-        signal: req.signal,
+        signal: abort.signal,
       } as RequestInit);
-      return new Response(res.body, { status: res.status, headers: res.headers });
+      const body = await res.arrayBuffer();
+      return new Response(body, { status: res.status, headers: res.headers });
     } catch (err) {
       this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
-      return new Response('No cluster leader\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+      // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
+      const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      const why = refused ? 'the leader is unreachable; the request was not applied' : 'the leader did not answer; the outcome of a write is unknown';
+      return new Response(`No cluster leader: ${why}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    } finally {
+      clearInterval(watchdog);
+      req.signal.removeEventListener('abort', onClientAbort);
     }
   }
 
@@ -394,20 +416,16 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const info = this.addressOf(name);
       const [host, port] = splitAddr(info?.raftAddr ?? ':0');
       const member = conf.voters.includes(name) || conf.learners.includes(name);
-      const heard = name === this.o.self.name ? Date.now() : this.o.transport.lastHeard.get(name);
-      const alive = heard !== undefined && Date.now() - heard < 10_000;
+      const heard = name === this.o.self.name ? Date.now() : Math.max(this.o.transport.lastHeard.get(name) ?? 0, this.lastSeen.get(name) ?? 0);
+      const alive = Date.now() - heard < 10_000;
       return {
         Name: name,
         Addr: host,
         Port: port,
         Tags: { role: 'consul', dc: this.o.datacenter, vsn: '2', build: this.o.version, raft_vsn: '3', voter: String(conf.voters.includes(name)) },
-        Status: !member ? 3 : alive || this.isLeaderName(name) ? 1 : 4,
+        Status: !member ? 3 : alive ? 1 : 4,
       };
     });
-  }
-
-  private isLeaderName(name: NodeId): boolean {
-    return this.driver?.status().lead === name && name === this.o.self.name;
   }
 
   raftConfiguration(): { Servers: RaftServerInfo[]; Index: number } {

@@ -158,10 +158,14 @@ class Peer {
     s.once('close', () => {
       this.socket = undefined;
       this.connecting = false;
+      // Messages to an unreachable peer are stale by the time it is back: drop them (Raft
+      // notices the gap and resends what is still needed, or a snapshot).
+      this.dropped += this.queue.length;
+      this.queue = [];
       if (this.t.closed) return;
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
-        if (this.queue.length > 0) this.connect();
+        this.connect();
       }, this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     });

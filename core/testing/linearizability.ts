@@ -39,6 +39,42 @@ interface Node {
   match: Node | undefined;
 }
 
+/** A set of (int32, int32, int32) triples in an open-addressing table; add() says whether it was new. */
+class TripleSet {
+  private keys = new Int32Array(3 * 1024);
+  private used = new Uint8Array(1024);
+  private size = 0;
+
+  add(a: number, b: number, c: number): boolean {
+    if ((this.size + 1) * 2 > this.used.length) this.grow();
+    const mask = this.used.length - 1;
+    let i = (Math.imul(a ^ Math.imul(b, 0x9e3779b1) ^ Math.imul(c, 0x85ebca6b), 0xc2b2ae35) >>> 0) & mask;
+    for (;;) {
+      if (!this.used[i]) {
+        this.used[i] = 1;
+        this.keys[3 * i] = a;
+        this.keys[3 * i + 1] = b;
+        this.keys[3 * i + 2] = c;
+        this.size++;
+        return true;
+      }
+      if (this.keys[3 * i] === a && this.keys[3 * i + 1] === b && this.keys[3 * i + 2] === c) return false;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldUsed = this.used;
+    this.keys = new Int32Array(oldKeys.length * 2);
+    this.used = new Uint8Array(oldUsed.length * 2);
+    this.size = 0;
+    for (let i = 0; i < oldUsed.length; i++) {
+      if (oldUsed[i]) this.add(oldKeys[3 * i] as number, oldKeys[3 * i + 1] as number, oldKeys[3 * i + 2] as number);
+    }
+  }
+}
+
 /** Checks one key's operations. `budget` bounds the search steps. */
 function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Operation<I, O>>, budget: number): boolean | 'unknown' {
   const events: Node[] = [];
@@ -75,8 +111,25 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Opera
 
   let returns = events.filter((e) => e.kind === 'ret').length;
   let state = model.init();
-  let linearized = 0n;
-  const cache = new Map<bigint, Set<string>>();
+  // The set of linearized operations is identified by a Zobrist hash (XOR of a random 64-bit
+  // code per operation, as two 32-bit halves), updated in O(1) as operations come and go.
+  const codeA = new Int32Array(ops.length);
+  const codeB = new Int32Array(ops.length);
+  let seed = 0x9e3779b9;
+  const next = (): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed | 0;
+  };
+  for (let i = 0; i < ops.length; i++) {
+    codeA[i] = next();
+    codeB[i] = next();
+  }
+  let hashA = 0;
+  let hashB = 0;
+  const states = new Map<string, number>();
+  const cache = new TripleSet();
   const stack: Array<{ node: Node; state: S }> = [];
   let entry = head.next;
   let steps = 0;
@@ -84,17 +137,18 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Opera
     if (++steps > budget) return 'unknown';
     if (entry !== undefined && entry.kind === 'call') {
       const op = ops[entry.id] as Operation<I, O>;
-      const next = model.step(state, op.input, op.output);
-      if (next !== undefined) {
-        const bits = linearized | (1n << BigInt(entry.id));
-        const h = model.hash(next);
-        let seen = cache.get(bits);
-        if (!seen) cache.set(bits, (seen = new Set()));
-        if (!seen.has(h)) {
-          seen.add(h);
+      const after = model.step(state, op.input, op.output);
+      if (after !== undefined) {
+        const a = hashA ^ (codeA[entry.id] as number);
+        const b = hashB ^ (codeB[entry.id] as number);
+        const sh = model.hash(after);
+        let sid = states.get(sh);
+        if (sid === undefined) states.set(sh, (sid = states.size));
+        if (cache.add(a, b, sid)) {
           stack.push({ node: entry, state });
-          state = next;
-          linearized = bits;
+          state = after;
+          hashA = a;
+          hashB = b;
           lift(entry);
           if (entry.match) returns--;
           entry = head.next;
@@ -108,7 +162,8 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Opera
     const top = stack.pop();
     if (!top) return false;
     state = top.state;
-    linearized &= ~(1n << BigInt(top.node.id));
+    hashA ^= codeA[top.node.id] as number;
+    hashB ^= codeB[top.node.id] as number;
     unlift(top.node);
     if (top.node.match) returns++;
     entry = top.node.next;
@@ -119,12 +174,12 @@ function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Opera
 /**
  * Whether `history` is linearizable with respect to `model`, checking each key independently.
  * Operations with an unknown outcome may be placed anywhere after their call, or left out.
- * `budget` bounds the search per key (default 2,000,000 steps); past it the verdict is 'unknown'.
+ * `budget` bounds the search per key (default 20,000,000 steps); past it the verdict is 'unknown'.
  */
 export function checkLinearizability<S, I, O>(
   model: Model<S, I, O>,
   history: ReadonlyArray<Operation<I, O>>,
-  budget = 2_000_000,
+  budget = 20_000_000,
 ): LinearizabilityResult {
   const byKey = new Map<string, Array<Operation<I, O>>>();
   for (const op of history) {

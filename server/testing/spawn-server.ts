@@ -62,8 +62,9 @@ export function spawnServer(
   options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean } = {},
 ): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
-  const base = options.cluster ? [] : ['--dev'];
-  const args = [CLI, 'server', ...base, '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
+  // Cluster members get their addresses from the caller (they must survive restarts).
+  const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0'];
+  const args = [CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let out = '';

@@ -1,0 +1,114 @@
+import { createServer } from 'node:net';
+import { spawnServer, type SpawnedServer, tempDir } from './spawn-server.js';
+
+/** Reserves `n` distinct free TCP ports on 127.0.0.1 (bind to 0, read, release). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** One member of a test cluster: its fixed addresses survive restarts. */
+export interface Member {
+  readonly name: string;
+  readonly http: string;
+  readonly raft: string;
+  readonly dataDir: string;
+  args: string[];
+  server: SpawnedServer | undefined;
+}
+
+/** A cluster of real server processes on loopback, with fault injection enabled. */
+export class TestClusterProcesses {
+  constructor(readonly members: Member[]) {}
+
+  /** Starts `n` servers with --bootstrap-expect n, each joining the others, and waits for a leader. */
+  static async start(n: number, extraArgs: readonly string[] = []): Promise<TestClusterProcesses> {
+    const ports = await freePorts(n * 2);
+    const members: Member[] = Array.from({ length: n }, (_, i) => ({
+      name: `n${i + 1}`,
+      http: `127.0.0.1:${ports[2 * i]}`,
+      raft: `127.0.0.1:${ports[2 * i + 1]}`,
+      dataDir: tempDir(),
+      args: [],
+      server: undefined,
+    }));
+    for (const m of members) {
+      m.args = [
+        '--node-name', m.name,
+        '--http-addr', m.http,
+        '--raft-addr', m.raft,
+        '--bootstrap-expect', String(n),
+        '--test-faults',
+        '--raft-tick-ms', '30',
+        ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
+        ...extraArgs,
+      ];
+    }
+    const c = new TestClusterProcesses(members);
+    await Promise.all(members.map((m) => c.startMember(m)));
+    await c.waitForLeader();
+    return c;
+  }
+
+  async startMember(m: Member): Promise<SpawnedServer> {
+    m.server = await spawnServer({ cluster: true, dataDir: m.dataDir, args: m.args });
+    return m.server;
+  }
+
+  member(name: string): Member {
+    const m = this.members.find((x) => x.name === name);
+    if (!m) throw new Error(`no member ${name}`);
+    return m;
+  }
+
+  /** The member every live server agrees leads (polls up to `timeoutMs`). */
+  async waitForLeader(timeoutMs = 20_000, among: readonly Member[] = this.members.filter((m) => m.server)): Promise<Member> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answers = await Promise.all(
+        among.map(async (m) => {
+          try {
+            return (await (await fetch(`http://${m.http}/v1/status/leader`, { signal: AbortSignal.timeout(1000) })).json()) as string;
+          } catch {
+            return '';
+          }
+        }),
+      );
+      const first = answers[0];
+      if (first && answers.every((a) => a === first)) {
+        const leader = this.members.find((m) => m.raft === first);
+        if (leader?.server && among.includes(leader)) return leader;
+      }
+      if (Date.now() > deadline) throw new Error(`no agreed leader within ${timeoutMs} ms: ${JSON.stringify(answers)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Simulates a partition: each member drops raft traffic with the members on the other side. */
+  async partition(sideA: readonly string[]): Promise<void> {
+    await Promise.all(
+      this.members
+        .filter((m) => m.server)
+        .map((m) => {
+          const mine = sideA.includes(m.name);
+          const block = this.members.filter((o) => sideA.includes(o.name) !== mine).map((o) => o.name);
+          return fetch(`http://${m.http}/v1/internal/faults`, { method: 'PUT', body: JSON.stringify({ block }) });
+        }),
+    );
+  }
+
+  async heal(): Promise<void> {
+    await this.partition(this.members.map((m) => m.name));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.members.map((m) => m.server?.stop('SIGKILL')));
+  }
+}
