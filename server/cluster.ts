@@ -288,6 +288,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const threshold = parseDuration(cfg.DeadServerLastContactThreshold) ?? 300_000;
     const voters = d.membership().voters;
     const health = this.autopilotHealth().Servers;
+    // With half or more of the voters failing, this may be a partition, not dead servers: wait.
+    if (health.filter((s) => s.Voter && s.Healthy).length * 2 <= voters.length) return;
     for (const name of voters) {
       if (name === this.o.self.name) continue;
       const heard = this.o.transport.lastHeard.get(name) ?? this.leaderSince;
