@@ -55,7 +55,7 @@ export class LmdbStateStore implements StateStore {
     return fn(this.readTxn);
   }
 
-  async write<T>(fn: (tx: WriteTxn) => T): Promise<T> {
+  async write<T>(fn: (tx: WriteTxn) => T, durability: 'durable' | 'committed' = 'durable'): Promise<T> {
     this.assertOpen();
     let thrown: { error: unknown } | undefined;
     const run = (): T => {
@@ -73,7 +73,7 @@ export class LmdbStateStore implements StateStore {
       if (thrown) throw thrown.error;
       throw new StorageError(`write transaction failed: ${(err as Error).message}`, err);
     }
-    await this.env.flushed;
+    if (durability === 'durable') await this.env.flushed;
     return result;
   }
 

@@ -67,7 +67,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     throw err;
   }
   const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
-  const applier = new Applier(store, machine, watches);
+  // The Raft log is durable before anything commits, so applying need not wait for a flush.
+  const applier = new Applier(store, machine, watches, 'committed');
   const storage = new RaftStorage(store, hotPaths);
   const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
   const shutdown = new AbortController();

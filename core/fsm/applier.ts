@@ -9,10 +9,15 @@ import type { ApplyResult, CommittedEntry, StateMachine } from './state-machine.
  * wakes watchers of what changed. Shared by the single-node committer and Raft.
  */
 export class Applier {
+  /**
+   * With `durability` 'committed' (under Raft, whose log is durable and replayed after a crash)
+   * applying does not wait for a flush; the single-node committer needs 'durable'.
+   */
   constructor(
     private readonly store: StateStore,
     private readonly machine: StateMachine,
     private readonly watches: WatchRegistry,
+    private readonly durability: 'durable' | 'committed' = 'durable',
   ) {}
 
   /** The index of the last applied entry, as persisted. */
@@ -30,7 +35,7 @@ export class Applier {
     const record = (c: Change): void => {
       changes.push(c);
     };
-    const results = await this.store.write((tx) => entries.map((e) => this.machine.apply(tx, e, record)));
+    const results = await this.store.write((tx) => entries.map((e) => this.machine.apply(tx, e, record)), this.durability);
     this.watches.notify(changes);
     return results;
   }

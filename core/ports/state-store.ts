@@ -47,10 +47,11 @@ export interface StateStore {
   read<T>(fn: (tx: ReadTxn) => T): T;
   /**
    * Runs `fn` synchronously inside one atomic write transaction. Resolves with fn's result once
-   * the transaction is durable. If fn throws, nothing it wrote is kept and the promise rejects
-   * with that error. Writes are applied in call order.
+   * the transaction is durable ('durable', the default) or committed and visible ('committed':
+   * for state that can be rebuilt from a durable log). If fn throws, nothing it wrote is kept and
+   * the promise rejects with that error. Writes are applied in call order.
    */
-  write<T>(fn: (tx: WriteTxn) => T): Promise<T>;
+  write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T>;
   /** Waits for pending writes, then releases resources. Further calls fail. */
   close(): Promise<void>;
 }
