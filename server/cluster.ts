@@ -41,7 +41,7 @@ export interface ClusterOptions {
 
 const FORWARDED = 'x-konsul-forwarded';
 /** Paths whose writes and non-stale reads are the leader's to answer. */
-const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/'];
+const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,6 +5,7 @@ import { createApi } from '../core/api/app.js';
 import type { ApiDeps, NodeInfo } from '../core/api/context.js';
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
 import { SNAPSHOT_TABLES } from '../core/api/routes/snapshot.js';
+import { catalogModule } from '../core/catalog/state-machine.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
 import { membersModule } from '../core/cluster/members.js';
 import { BadRequestError } from '../core/errors.js';
@@ -56,7 +57,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const hotPaths = await loadHotPaths(config.hotPaths);
   await mkdir(config.dataDir, { recursive: true });
   const unlock = await lockDataDir(config.dataDir);
-  const machine = new StateMachine([kvModule, membersModule, autopilotModule, restoreModule(SNAPSHOT_TABLES)]);
+  const machine = new StateMachine([kvModule, catalogModule, membersModule, autopilotModule, restoreModule(SNAPSHOT_TABLES)]);
   let store: LmdbStateStore;
   let nodeId: string;
   try {

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
+import { registerCatalogRoutes } from './routes/catalog.js';
+import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
@@ -25,6 +27,8 @@ export function createApi(deps: ApiDeps): Hono {
   }
   registerKvRoutes(app, deps);
   registerStatusRoutes(app, deps);
+  registerCatalogRoutes(app, deps);
+  registerHealthRoutes(app, deps);
   registerAgentRoutes(app, deps);
   registerOperatorRoutes(app, deps);
   registerSnapshotRoutes(app, deps);

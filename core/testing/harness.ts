@@ -4,6 +4,7 @@ import { createTsHotPaths } from '../hotpaths/ts-hot-paths.js';
 import { type ApiDeps, type ApiLimits, DEFAULT_API_LIMITS } from '../api/context.js';
 import { Applier } from '../fsm/applier.js';
 import { StateMachine } from '../fsm/state-machine.js';
+import { catalogModule } from '../catalog/state-machine.js';
 import { kvModule } from '../kv/state-machine.js';
 import { SingleNodeCommitter } from '../pipeline/single-node-committer.js';
 import { WritePipeline } from '../pipeline/write-pipeline.js';
@@ -27,7 +28,7 @@ export interface TestNode {
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
 export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number } = {}): TestNode {
-  const machine = new StateMachine([kvModule]);
+  const machine = new StateMachine([kvModule, catalogModule]);
   const store = options.store ?? new MemoryStateStore(machine.tables);
   const watches = new WatchRegistry(options.maxWatchers ?? 1000);
   const applier = new Applier(store, machine, watches);

@@ -1,6 +1,7 @@
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
+import { catalogModule } from '../../catalog/state-machine.js';
 import { KV_TABLE, KV_TOMBSTONE_TABLE } from '../../kv/types.js';
 import { readArchive, writeArchive } from '../../snapshot/archive.js';
 import type { StateRestoreCommand } from '../../snapshot/restore-module.js';
@@ -10,8 +11,8 @@ import type { ApiDeps } from '../context.js';
 import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.js';
 import { readHeaders } from '../respond.js';
 
-/** Tables a user snapshot holds: the data, not the membership or metadata. */
-export const SNAPSHOT_TABLES = [KV_TABLE, KV_TOMBSTONE_TABLE];
+/** Tables a user snapshot holds: the data (KV and catalog), not the membership or metadata. */
+export const SNAPSHOT_TABLES = [KV_TABLE, KV_TOMBSTONE_TABLE, ...catalogModule.tables];
 /** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
 export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
 

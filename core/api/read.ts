@@ -1,0 +1,32 @@
+import type { ReadTxn } from '../ports/state-store.js';
+import type { Indexed } from '../util/indexed.js';
+import type { WatchTarget } from '../watch/watch-registry.js';
+import { blockingQuery } from './blocking.js';
+import type { ApiDeps } from './context.js';
+import { consistentBarrier, parseReadOptions } from './query.js';
+import { jsonResponse, readHeaders } from './respond.js';
+
+/**
+ * A read endpoint in one call: parses index/wait/consistency, waits for ReadIndex when asked,
+ * runs `run` as a blocking query woken by `target`, and answers `render(value)` as JSON with the
+ * query-meta headers. `render` may return a status to answer with instead of 200.
+ */
+export async function indexedRead<T>(
+  deps: ApiDeps,
+  req: Request,
+  target: WatchTarget,
+  run: (tx: ReadTxn) => Indexed<T>,
+  render: (value: T) => unknown | { status: number; body: unknown },
+): Promise<Response> {
+  const url = new URL(req.url);
+  const options = parseReadOptions(url, deps);
+  await consistentBarrier(deps, options);
+  const r = await blockingQuery(deps, options, target, () => deps.store.read(run), req.signal);
+  const out = render(r.value);
+  const headers = readHeaders(deps, r.index, options);
+  if (out && typeof out === 'object' && 'status' in out && 'body' in out) {
+    const o = out as { status: number; body: unknown };
+    return jsonResponse(JSON.stringify(o.body), o.status, headers);
+  }
+  return jsonResponse(JSON.stringify(out), 200, headers);
+}

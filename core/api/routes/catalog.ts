@@ -1,0 +1,140 @@
+import type { Hono } from 'hono';
+import { compileFilter } from '../../catalog/filter.js';
+import { Fields, parseRegisterRequest, validNodeName } from '../../catalog/input.js';
+import { catalogServiceJson } from '../../catalog/json.js';
+import { getNode, listNodes, listServices, nodeServices, serviceInstances } from '../../catalog/queries.js';
+import { CATALOG_WATCH_TABLE, type CatalogDeregisterCommand, type CatalogRegisterCommand } from '../../catalog/state-machine.js';
+import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
+import { BadRequestError } from '../../errors.js';
+import { readBody } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { indexedRead } from '../read.js';
+import { checkDatacenter } from '../query.js';
+import { jsonResponse } from '../respond.js';
+
+const MAX_BODY = 1024 * 1024;
+
+/** Reads a JSON request body (at most 1 MiB). Throws BadRequestError when it is not JSON. */
+export async function readJson(req: Request): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBody(req, MAX_BODY));
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequestError('Request decode failed: body is not valid JSON');
+  }
+}
+
+/** `?tag=` (repeatable: every tag must be present) and `?node-meta=k:v` (repeatable). */
+export function tagAndMetaFilters(url: URL): { tags: string[]; nodeMeta: Array<[string, string]> } {
+  const nodeMeta = url.searchParams.getAll('node-meta').map((kv) => {
+    const at = kv.indexOf(':');
+    if (at <= 0) throw new BadRequestError(`Invalid node-meta ${JSON.stringify(kv)}: use key:value`);
+    return [kv.slice(0, at), kv.slice(at + 1)] as [string, string];
+  });
+  return { tags: url.searchParams.getAll('tag'), nodeMeta };
+}
+
+/** Whether a node's meta has every pair. */
+export function nodeMetaMatches(node: CatalogNode, pairs: ReadonlyArray<[string, string]>): boolean {
+  return pairs.every(([k, v]) => node.Meta[k] === v);
+}
+
+/** Whether a service has every tag. */
+export function hasTags(s: CatalogService, tags: readonly string[]): boolean {
+  return tags.every((t) => s.Tags.includes(t));
+}
+
+/** Registers Consul's catalog endpoints. */
+export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
+  const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
+
+  app.put('/v1/catalog/register', async (c) => {
+    const url = new URL(c.req.url);
+    checkDatacenter(url, deps);
+    const body = await readJson(c.req.raw);
+    const dc = new Fields(body, 'body').str('Datacenter');
+    if (dc && dc !== deps.node.datacenter) throw new BadRequestError(`No path to datacenter ${JSON.stringify(dc)}`);
+    const req = parseRegisterRequest(body);
+    const command: CatalogRegisterCommand = { type: 'catalog.register', datacenter: deps.node.datacenter, ...req };
+    await deps.writer.submit(command);
+    return jsonResponse('true');
+  });
+
+  app.put('/v1/catalog/deregister', async (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const f = new Fields(await readJson(c.req.raw), 'body');
+    const node = f.str('Node');
+    if (!node) throw new BadRequestError('Must provide node');
+    const command: CatalogDeregisterCommand = {
+      type: 'catalog.deregister',
+      node: validNodeName(node, 'Node'),
+      ...(f.str('ServiceID') ? { serviceID: f.str('ServiceID') } : {}),
+      ...(f.str('CheckID') ? { checkID: f.str('CheckID') } : {}),
+    };
+    await deps.writer.submit(command);
+    return jsonResponse('true');
+  });
+
+  app.get('/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
+
+  app.get('/v1/catalog/nodes', (c) => {
+    const url = new URL(c.req.url);
+    const { nodeMeta } = tagAndMetaFilters(url);
+    const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.nodes), listNodes, (nodes) => nodes.filter((n) => nodeMetaMatches(n, nodeMeta) && filter(n)));
+  });
+
+  app.get('/v1/catalog/services', (c) => {
+    const url = new URL(c.req.url);
+    const { nodeMeta } = tagAndMetaFilters(url);
+    const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.services), (tx) => {
+      const r = listServices(tx);
+      const out: Record<string, string[]> = {};
+      for (const [name, instances] of r.value) {
+        const kept = instances.filter(({ node, service }) => {
+          if (nodeMeta.length > 0) {
+            const n = getNode(tx, node).value;
+            if (!n || !nodeMetaMatches(n, nodeMeta)) return false;
+          }
+          return filter({ ...service, ServiceName: service.Service, ServiceTags: service.Tags });
+        });
+        if (kept.length === 0) continue;
+        out[name] = [...new Set(kept.flatMap(({ service }) => service.Tags))];
+      }
+      return { index: r.index, value: out };
+    }, (v) => v);
+  });
+
+  app.get('/v1/catalog/service/:name', (c) => {
+    const url = new URL(c.req.url);
+    const name = c.req.param('name');
+    const { tags, nodeMeta } = tagAndMetaFilters(url);
+    const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceInstances(tx, name), (instances) =>
+      instances
+        .filter((i) => hasTags(i.service, tags) && nodeMetaMatches(i.node, nodeMeta))
+        .map(catalogServiceJson)
+        .filter(filter),
+    );
+  });
+
+  app.get('/v1/catalog/node/:node', (c) => {
+    const node = c.req.param('node');
+    const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
+      if (!v.node) return { status: 404, body: null };
+      return { Node: v.node, Services: Object.fromEntries(v.services.filter(filter).map((s) => [s.ID, s])) };
+    });
+  });
+
+  app.get('/v1/catalog/node-services/:node', (c) => {
+    const node = c.req.param('node');
+    const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
+      if (!v.node) return { status: 404, body: null };
+      return { Node: v.node, Services: v.services.filter(filter) };
+    });
+  });
+}

@@ -1,0 +1,60 @@
+import type { Hono } from 'hono';
+import { compileFilter } from '../../catalog/filter.js';
+import { checkJson, healthEntryJson } from '../../catalog/json.js';
+import { checksInState, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
+import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
+import { HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
+import { readTableIndex } from '../../fsm/meta.js';
+import { BadRequestError } from '../../errors.js';
+import type { ApiDeps } from '../context.js';
+import { indexedRead } from '../read.js';
+import { hasParam } from '../query.js';
+import { hasTags, nodeMetaMatches, tagAndMetaFilters } from './catalog.js';
+
+/** Registers Consul's health endpoints (all blocking, all filterable). */
+export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
+  const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
+
+  app.get('/v1/health/service/:name', (c) => {
+    const url = new URL(c.req.url);
+    const name = c.req.param('name');
+    const { tags, nodeMeta } = tagAndMetaFilters(url);
+    const passing = hasParam(url, 'passing') && url.searchParams.get('passing') !== 'false';
+    const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    // `near` sorts by network distance in Consul; without coordinates the order stays by node.
+    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceHealth(tx, name), (entries) =>
+      entries
+        .filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
+        .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
+        .map(healthEntryJson)
+        .filter(filter),
+    );
+  });
+
+  app.get('/v1/health/checks/:service', (c) => {
+    const name = c.req.param('service');
+    const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceChecks(tx, name), (checks) => checks.map(checkJson).filter(filter));
+  });
+
+  app.get('/v1/health/node/:node', (c) => {
+    const node = c.req.param('node');
+    const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.node(node)),
+      (tx) => ({ index: Math.max(readTableIndex(tx, INDEX.node(node)), readTableIndex(tx, INDEX.nodes)), value: nodeChecks(tx, node) }),
+      (checks) => checks.map(checkJson).filter(filter),
+    );
+  });
+
+  app.get('/v1/health/state/:state', (c) => {
+    const state = c.req.param('state');
+    if (state !== 'any' && !(HEALTH_STATUSES as readonly string[]).includes(state)) {
+      throw new BadRequestError(`Invalid check state ${JSON.stringify(state)} (use any, passing, warning or critical)`);
+    }
+    const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
+    return indexedRead(deps, c.req.raw, watch(INDEX.checks), (tx) => checksInState(tx, state as HealthStatus | 'any'), (checks) => checks.map(checkJson).filter(filter));
+  });
+}
