@@ -1,7 +1,10 @@
 import { readAutopilotConfig } from '../core/cluster/autopilot.js';
 import { listMembers } from '../core/cluster/members.js';
 import type { ClusterView, MemberInfo, OperatorPort, RaftServerInfo, ServerHealthInfo } from '../core/api/context.js';
-import { BadRequestError, KonsulError, NoLeaderError } from '../core/errors.js';
+import { decode, encode } from '@msgpack/msgpack';
+import { NODE_CHECK_ID } from '../core/agent/agent.js';
+import { nodeChecks } from '../core/catalog/queries.js';
+import { BadRequestError, type ErrorCode, KonsulError, NoLeaderError } from '../core/errors.js';
 import type { ApplyResult } from '../core/fsm/state-machine.js';
 import type { Committer } from '../core/pipeline/committer.js';
 import type { WritePipeline } from '../core/pipeline/write-pipeline.js';
@@ -37,6 +40,8 @@ export interface ClusterOptions {
   readonly leaderWaitMs: number;
   /** Called when this server has left the cluster (it should then stop). */
   readonly onLeft: () => void;
+  /** Presented to the leader when forwarding internal proposals. */
+  readonly joinToken?: string;
 }
 
 const FORWARDED = 'x-konsul-forwarded';
@@ -277,6 +282,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
         return;
       }
     }
+    await this.reconcileNodeHealth();
     await this.cleanupDeadServers();
   }
 
@@ -305,9 +311,71 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
 
   // ---- Committer ---------------------------------------------------------------------------------
 
-  propose(data: Uint8Array): Promise<ApplyResult> {
-    if (!this.driver) return Promise.reject(new NoLeaderError());
-    return this.driver.propose(data);
+  /**
+   * Proposes a command: on the leader directly; on a follower it is sent to the leader's
+   * /v1/internal/propose (waiting up to leaderWaitMs for a leader), so internal writers such as the
+   * agent's anti-entropy work on every server.
+   */
+  async propose(data: Uint8Array): Promise<ApplyResult> {
+    const deadline = Date.now() + this.o.leaderWaitMs;
+    for (;;) {
+      if (!this.driver) throw new NoLeaderError();
+      if (this.isLeader()) return this.driver.propose(data);
+      const leader = this.leaderInfo();
+      if (leader && leader.name !== this.o.self.name) return this.proposeAt(leader, data);
+      if (Date.now() >= deadline) throw new NoLeaderError();
+      await sleep(50);
+    }
+  }
+
+  private async proposeAt(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult> {
+    let res: Response;
+    try {
+      res = await fetch(`http://${leader.httpAddr}/v1/internal/propose`, {
+        method: 'POST',
+        body: data as Uint8Array<ArrayBuffer>,
+        headers: { 'Content-Type': 'application/msgpack', ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}) },
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      throw new NoLeaderError(`No cluster leader: ${(err as Error).message}`);
+    }
+    if (res.status !== 200) throw new NoLeaderError(`No cluster leader: the leader answered ${res.status}`);
+    const r = decode(new Uint8Array(await res.arrayBuffer())) as { ok: boolean; index: number; value?: unknown; code?: ErrorCode; message?: string };
+    if (r.ok) return { ok: true, index: r.index, value: r.value };
+    return { ok: false, index: r.index, error: new KonsulError(r.code ?? 'storage', r.message ?? 'failed on the leader') };
+  }
+
+  /** Serves /v1/internal/propose on the leader. */
+  async proposeForPeer(data: Uint8Array): Promise<Uint8Array> {
+    try {
+      const r = await this.propose(data);
+      return encode(r.ok ? { ok: true, index: r.index, value: r.value } : { ok: false, index: r.index, code: r.error.code, message: r.error.message });
+    } catch (err) {
+      const e = err instanceof KonsulError ? err : new KonsulError('storage', (err as Error).message);
+      return encode({ ok: false, index: 0, code: e.code, message: e.message });
+    }
+  }
+
+  /** The leader marks the node health check of unreachable members critical (and back). */
+  private async reconcileNodeHealth(): Promise<void> {
+    const health = this.autopilotHealth().Servers;
+    for (const s of health) {
+      if (s.Name === this.o.self.name) continue;
+      const check = this.o.store.read((tx) => nodeChecks(tx, s.Name).find((c) => c.CheckID === NODE_CHECK_ID));
+      if (!check) continue;
+      const heard = Math.max(this.o.transport.lastHeard.get(s.Name) ?? 0, this.lastSeen.get(s.Name) ?? 0);
+      const alive = Date.now() - heard < 10_000 || Date.now() - this.leaderSince < 10_000;
+      const want = alive ? 'passing' : 'critical';
+      if (check.Status === want || (alive && check.Status !== 'critical')) continue;
+      await this.writer?.submit({
+        type: 'catalog.register',
+        datacenter: this.o.datacenter,
+        node: { ID: '', Node: s.Name, Address: '', TaggedAddresses: {}, Meta: {} },
+        skipNodeUpdate: true,
+        checks: [{ CheckID: NODE_CHECK_ID, Name: check.Name, Status: want, Notes: '', Output: alive ? 'Agent alive and reachable' : 'Agent not live or unreachable', ServiceID: '', Type: '' }],
+      });
+    }
   }
 
   async close(): Promise<void> {

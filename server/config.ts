@@ -29,6 +29,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 8192,
   },
   { name: 'raft-tick-ms', kind: { type: 'int', min: 5, max: 1000 }, describe: 'raft tick (election timeout is 10-20 ticks)', default: 50 },
+  { name: 'enable-script-checks', kind: { type: 'boolean' }, describe: 'allow checks that run commands (Args)', default: false },
   { name: 'test-faults', kind: { type: 'boolean' }, describe: 'enable the fault-injection endpoint (tests only)', default: false, hidden: true },
   {
     name: 'node-name',
@@ -91,6 +92,7 @@ export interface ServerConfig {
   readonly snapshotThreshold: number;
   readonly raftTickMs: number;
   readonly testFaults: boolean;
+  readonly enableScriptChecks: boolean;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -115,6 +117,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     snapshotThreshold: Number(v['snapshot-threshold']),
     raftTickMs: Number(v['raft-tick-ms']),
     testFaults: v['test-faults'] === true,
+    enableScriptChecks: v['enable-script-checks'] === true,
   };
 }
 

@@ -6,6 +6,7 @@ import type { ApiDeps, NodeInfo } from '../core/api/context.js';
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
 import { SNAPSHOT_TABLES } from '../core/api/routes/snapshot.js';
 import { catalogModule } from '../core/catalog/state-machine.js';
+import { LocalAgent } from '../core/agent/agent.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
 import { membersModule } from '../core/cluster/members.js';
 import { BadRequestError } from '../core/errors.js';
@@ -21,8 +22,10 @@ import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { loadHotPaths } from '../runtimes/node/hot-paths.js';
 import { listenHttp } from '../runtimes/node/http-server.js';
+import { nodeProbes } from '../runtimes/node/probes.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
+import { AgentStateFile } from './agent-store.js';
 import { Cluster } from './cluster.js';
 import type { ServerConfig } from './config.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
@@ -107,6 +110,24 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     transferLeader: (id?: string) => (cluster as Cluster).transferLeader(id),
     autopilotHealth: () => cluster?.autopilotHealth() ?? { Healthy: false, FailureTolerance: 0, Servers: [] },
   };
+  const agentFile = new AgentStateFile(config.dataDir);
+  const agentSnapshot = await agentFile.load();
+  const agentNode = { name, id: nodeId, address: '', datacenter: config.datacenter };
+  const agent = new LocalAgent({
+    node: agentNode,
+    clock,
+    rng: systemRng,
+    logger: logger.child({ component: 'agent' }),
+    probes: nodeProbes,
+    store,
+    writer,
+    persist: (s) => agentFile.save(s),
+    enableScriptChecks: config.enableScriptChecks,
+    syncIntervalMs: 60_000,
+    checkUpdateIntervalMs: 5 * 60_000,
+    maxServices: 10_000,
+    maxChecks: 20_000,
+  });
   const deps: ApiDeps = {
     node,
     store,
@@ -119,9 +140,17 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     limits: { ...DEFAULT_API_LIMITS, kvMaxValueBytes: config.kvMaxValueBytes },
     hotPaths,
     operator,
+    agent,
     shutdownSignal: shutdown.signal,
   };
   const app = createApi(deps);
+  // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
+  app.post('/v1/internal/propose', async (c) => {
+    if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken) return c.text('Permission denied\n', 403);
+    const data = new Uint8Array(await c.req.arrayBuffer());
+    const reply = await (cluster as Cluster).proposeForPeer(data);
+    return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
+  });
   let transport: RaftTransport | undefined;
   if (config.testFaults) {
     // Test-only: drop raft traffic to and from the named servers (simulated partitions).
@@ -183,6 +212,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logger: raftLogger,
     leaderWaitMs: 5000,
     onLeft: () => leftResolve(),
+    ...(config.joinToken ? { joinToken: config.joinToken } : {}),
     makeDriver: () =>
       new RaftDriver({
         id: name,
@@ -204,6 +234,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   });
   cluster.writer = writer;
   await cluster.start();
+  agentNode.address = config.raftAddr.host === '0.0.0.0' ? '127.0.0.1' : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  agent.start(agentSnapshot);
 
   // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
   if (config.dev || config.bootstrapExpect === 1) {
@@ -242,6 +274,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       stopping ??= (async () => {
         logger.info('shutting down');
         gc.stop();
+        agent.stop();
         shutdown.abort();
         watches.wakeAll();
         await http.close(graceMs);

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
+import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
@@ -30,6 +31,7 @@ export function createApi(deps: ApiDeps): Hono {
   registerCatalogRoutes(app, deps);
   registerHealthRoutes(app, deps);
   registerAgentRoutes(app, deps);
+  registerAgentServiceRoutes(app, deps);
   registerOperatorRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));

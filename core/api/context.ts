@@ -1,3 +1,4 @@
+import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';
 import type { HotPaths } from '../ports/hot-paths.js';
 import type { Logger } from '../ports/logger.js';
@@ -119,6 +120,8 @@ export interface ApiDeps {
   readonly hotPaths: HotPaths;
   /** Cluster operations; absent on a node without clustering (then those routes answer 404). */
   readonly operator?: OperatorPort;
+  /** The local agent (services and checks of this node); absent: those routes answer 404. */
+  readonly agent?: LocalAgent;
   /** Resolves when the server begins shutting down; blocking queries then return at once. */
   readonly shutdownSignal?: AbortSignal;
 }
