@@ -76,10 +76,10 @@ describe('konsul CLI', () => {
 
   it('refuses a second server on the same data dir, and a taken port', async () => {
     const s = await spawnServer();
-    const second = await runCli(['server', '--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--data-dir', s.dataDir]);
+    const second = await runCli(['server', '--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--data-dir', s.dataDir]);
     expect(second.code).toBe(2);
     expect(second.out).toMatch(/in use by process/);
-    const taken = await runCli(['server', '--dev', '--http-addr', `127.0.0.1:${s.port}`, '--raft-addr', '127.0.0.1:0', '--data-dir', tempDir()]);
+    const taken = await runCli(['server', '--dev', '--http-addr', `127.0.0.1:${s.port}`, '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--data-dir', tempDir()]);
     expect(taken.code).toBe(2);
     expect(taken.out).toMatch(/cannot listen on 127.0.0.1:\d+: EADDRINUSE/);
     await s.stop();

@@ -29,6 +29,9 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 8192,
   },
   { name: 'raft-tick-ms', kind: { type: 'int', min: 5, max: 1000 }, describe: 'raft tick (election timeout is 10-20 ticks)', default: 50 },
+  { name: 'dns-addr', kind: { type: 'addr' }, describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)' },
+  { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
+  { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
   { name: 'enable-script-checks', kind: { type: 'boolean' }, describe: 'allow checks that run commands (Args)', default: false },
   { name: 'test-faults', kind: { type: 'boolean' }, describe: 'enable the fault-injection endpoint (tests only)', default: false, hidden: true },
   {
@@ -93,6 +96,9 @@ export interface ServerConfig {
   readonly raftTickMs: number;
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;
+  readonly dnsAddr: HostPort | undefined;
+  readonly dnsServiceTtl: number;
+  readonly dnsNodeTtl: number;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -118,6 +124,10 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     raftTickMs: Number(v['raft-tick-ms']),
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
+    dnsAddr:
+      v['dns-addr'] !== undefined ? parseHostPort(String(v['dns-addr']), '--dns-addr') : v['dev'] === true ? { host: '127.0.0.1', port: 8600 } : undefined,
+    dnsServiceTtl: Number(v['dns-service-ttl']),
+    dnsNodeTtl: Number(v['dns-node-ttl']),
   };
 }
 

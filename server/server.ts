@@ -26,6 +26,7 @@ import { nodeProbes } from '../runtimes/node/probes.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
 import { AgentStateFile } from './agent-store.js';
+import { type DnsServer, startDns } from './dns.js';
 import { Cluster } from './cluster.js';
 import type { ServerConfig } from './config.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
@@ -236,6 +237,26 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   await cluster.start();
   agentNode.address = config.raftAddr.host === '0.0.0.0' ? '127.0.0.1' : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   agent.start(agentSnapshot);
+  let dns: DnsServer | undefined;
+  if (config.dnsAddr) {
+    try {
+      dns = await startDns(config.dnsAddr.host, config.dnsAddr.port, store, {
+        domain: 'consul',
+        datacenter: config.datacenter,
+        serviceTtl: config.dnsServiceTtl,
+        nodeTtl: config.dnsNodeTtl,
+        rng: systemRng,
+      }, logger.child({ component: 'dns' }));
+    } catch (err) {
+      agent.stop();
+      await cluster.stop();
+      await transport.close();
+      await http.close(0);
+      await store.close();
+      await unlock();
+      throw new BadRequestError(`cannot listen on DNS address ${config.dnsAddr.host}:${config.dnsAddr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
 
   // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
   if (config.dev || config.bootstrapExpect === 1) {
@@ -259,6 +280,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     datacenter: node.datacenter,
     http: http.address,
     raft: raftAddr,
+    dns: dns?.address ?? 'off',
     data_dir: config.dataDir,
     applied_index: applier.appliedIndex(),
     hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
@@ -275,6 +297,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         logger.info('shutting down');
         gc.stop();
         agent.stop();
+        await dns?.close();
         shutdown.abort();
         watches.wakeAll();
         await http.close(graceMs);

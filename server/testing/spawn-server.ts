@@ -16,6 +16,8 @@ export interface SpawnedServer {
   readonly port: number;
   /** The raft transport's "host:port". */
   readonly raftAddr: string;
+  /** The DNS server's "host:port", or "off". */
+  readonly dnsAddr: string;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
   /** Resolves when the output matches `pattern` (checked as output arrives); rejects after timeoutMs. */
@@ -63,7 +65,7 @@ export function spawnServer(
 ): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
   // Cluster members get their addresses from the caller (they must survive restarts).
-  const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0'];
+  const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0'];
   const args = [CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
@@ -76,13 +78,14 @@ export function spawnServer(
     }, options.timeoutMs ?? 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)"/.exec(out);
+      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
         const host = m[1] as string;
         const port = Number(m[2]);
         resolveReady({
           raftAddr: m[3] as string,
+          dnsAddr: m[4] as string,
           proc,
           dataDir,
           host,

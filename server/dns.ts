@@ -1,0 +1,140 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import * as dnsPacket from 'dns-packet';
+import { type DnsOptions, type DnsRecord, type DnsType, resolve } from '../core/dns/resolver.js';
+import type { Logger } from '../core/ports/logger.js';
+import type { StateStore } from '../core/ports/state-store.js';
+
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+/** Largest UDP answer without EDNS (RFC 1035); with EDNS the client's size, capped here. */
+const UDP_DEFAULT = 512;
+const UDP_MAX = 4096;
+/** Bytes a TCP client may send before we see a whole query, and concurrent TCP clients. */
+const TCP_MAX_QUERY = 65535;
+const TCP_MAX_CLIENTS = 256;
+const TCP_IDLE_MS = 10_000;
+
+type Answer = dnsPacket.Answer;
+
+function toWire(r: DnsRecord): Answer {
+  return { type: r.type, name: r.name.replace(/\.$/, ''), ttl: r.ttl, class: 'IN', data: r.data } as Answer;
+}
+
+const SUPPORTED = new Set<DnsType>(['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'ANY']);
+
+/**
+ * Answers one DNS query message. Returns the response bytes, or undefined when the input is not
+ * even a DNS header (dropped). Malformed queries get FORMERR; over UDP an answer that does not
+ * fit gets the TC bit with as many records as fit, so the client retries over TCP.
+ */
+export function answerQuery(query: Buffer, store: StateStore, options: DnsOptions, udp: boolean): Buffer | undefined {
+  let req: dnsPacket.DecodedPacket;
+  try {
+    req = dnsPacket.decode(query);
+  } catch {
+    if (query.length < 12) return undefined;
+    // Keep the id so the client can match the error to its query.
+    return dnsPacket.encode({ id: query.readUInt16BE(0), type: 'response', flags: RCODE.FORMERR, questions: [] });
+  }
+  const rd = req.flags !== undefined ? req.flags & dnsPacket.RECURSION_DESIRED : 0;
+  const q = req.questions?.[0];
+  const base = { id: req.id ?? 0, type: 'response' as const, questions: req.questions ?? [] };
+  if (req.type !== 'query' || !q || (req.questions?.length ?? 0) !== 1) {
+    return dnsPacket.encode({ ...base, flags: rd | RCODE.FORMERR });
+  }
+  const qtype = (q.type as string) as DnsType;
+  const opt = req.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
+  const limit = udp ? Math.min(UDP_MAX, Math.max(UDP_DEFAULT, opt?.udpPayloadSize ?? UDP_DEFAULT)) : 65535;
+  const result = SUPPORTED.has(qtype)
+    ? store.read((tx) => resolve(tx, q.name, qtype, options))
+    : store.read((tx) => ({ ...resolve(tx, q.name, 'SOA', options), answers: [] }));
+  const flags = dnsPacket.AUTHORITATIVE_ANSWER | rd | RCODE[result.rcode];
+  const optOut = opt ? [{ type: 'OPT', name: '.', udpPayloadSize: UDP_MAX } as Answer] : [];
+  let answers = result.answers.map(toWire);
+  let additionals = [...result.additionals.map(toWire), ...optOut];
+  const authorities = result.authorities.map(toWire);
+  let out = dnsPacket.encode({ ...base, flags, answers, additionals, authorities });
+  if (out.length <= limit) return out;
+  // Too big for UDP: drop the additional section, then answers, and set TC.
+  additionals = optOut;
+  while (answers.length > 0) {
+    out = dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers, additionals, authorities });
+    if (out.length <= limit) return out;
+    answers = answers.slice(0, Math.floor(answers.length * 0.75));
+  }
+  return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [], additionals, authorities });
+}
+
+/** A running DNS server (UDP and TCP on the same address). */
+export interface DnsServer {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/** Serves DNS for the catalog on host:port over UDP and TCP. A bad packet never crashes it. */
+export async function startDns(host: string, port: number, store: StateStore, options: DnsOptions, logger: Logger): Promise<DnsServer> {
+  const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  udp.on('message', (msg, rinfo) => {
+    try {
+      const out = answerQuery(msg, store, options, true);
+      if (out) udp.send(out, rinfo.port, rinfo.address);
+    } catch (err) {
+      logger.warn('dns query failed', { error: (err as Error).message });
+    }
+  });
+  udp.on('error', (err) => logger.warn('dns udp error', { error: err.message }));
+  await new Promise<void>((resolveBind, reject) => {
+    udp.once('error', reject);
+    udp.bind(port, host, () => {
+      udp.off('error', reject);
+      resolveBind();
+    });
+  });
+  const boundPort = udp.address().port;
+  const sockets = new Set<net.Socket>();
+  const tcp = net.createServer((s) => {
+    if (sockets.size >= TCP_MAX_CLIENTS) {
+      s.destroy();
+      return;
+    }
+    sockets.add(s);
+    s.setTimeout(TCP_IDLE_MS, () => s.destroy());
+    s.once('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length > TCP_MAX_QUERY + 2) return s.destroy();
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        try {
+          const out = answerQuery(msg, store, options, false);
+          if (!out) return s.destroy();
+          const head = Buffer.alloc(2);
+          head.writeUInt16BE(out.length);
+          s.write(Buffer.concat([head, out]));
+        } catch (err) {
+          logger.warn('dns query failed', { error: (err as Error).message });
+          return s.destroy();
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(boundPort, host, () => {
+      tcp.off('error', reject);
+      resolveListen();
+    });
+  });
+  return {
+    address: `${host}:${boundPort}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
+    },
+  };
+}
