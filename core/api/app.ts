@@ -7,6 +7,7 @@ import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
+import { registerPrometheusRoutes } from './routes/prometheus.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
 import { registerStatusRoutes } from './routes/status.js';
 
@@ -30,6 +31,7 @@ export function createApi(deps: ApiDeps): Hono {
   registerStatusRoutes(app, deps);
   registerCatalogRoutes(app, deps);
   registerHealthRoutes(app, deps);
+  registerPrometheusRoutes(app, deps);
   registerAgentRoutes(app, deps);
   registerAgentServiceRoutes(app, deps);
   registerOperatorRoutes(app, deps);
