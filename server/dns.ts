@@ -71,8 +71,22 @@ export interface DnsServer {
   close(): Promise<void>;
 }
 
-/** Serves DNS for the catalog on host:port over UDP and TCP. A bad packet never crashes it. */
+/**
+ * Serves DNS for the catalog on host:port over UDP and TCP. A bad packet never crashes it. With
+ * port 0 the UDP socket picks a free port and TCP takes the same one; if TCP finds it taken, both
+ * try again with another (up to 20 times).
+ */
 export async function startDns(host: string, port: number, store: StateStore, options: DnsOptions, logger: Logger): Promise<DnsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDnsOnce(host, port, store, options, logger);
+    } catch (err) {
+      if (port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    }
+  }
+}
+
+async function startDnsOnce(host: string, port: number, store: StateStore, options: DnsOptions, logger: Logger): Promise<DnsServer> {
   const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   udp.on('message', (msg, rinfo) => {
     try {
@@ -123,13 +137,18 @@ export async function startDns(host: string, port: number, store: StateStore, op
       }
     });
   });
-  await new Promise<void>((resolveListen, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(boundPort, host, () => {
-      tcp.off('error', reject);
-      resolveListen();
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(boundPort, host, () => {
+        tcp.off('error', reject);
+        resolveListen();
+      });
     });
-  });
+  } catch (err) {
+    await new Promise<void>((r) => udp.close(() => r()));
+    throw err;
+  }
   return {
     address: `${host}:${boundPort}`,
     close: async () => {
