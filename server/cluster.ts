@@ -42,11 +42,13 @@ export interface ClusterOptions {
   readonly onLeft: () => void;
   /** Presented to the leader when forwarding internal proposals. */
   readonly joinToken?: string;
+  /** Told whenever this server's Raft role changes (e.g. to start or stop leader-only timers). */
+  readonly onRoleChange?: (role: string) => void;
 }
 
 const FORWARDED = 'x-konsul-forwarded';
 /** Paths whose writes and non-stale reads are the leader's to answer. */
-const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/'];
+const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/', '/v1/session/', '/v1/txn'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,6 +99,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     d.onRoleChange((role, lead) => {
       if (role === 'leader') this.leaderSince = Date.now();
       this.o.logger.info('raft role changed', { role, leader: lead ?? null });
+      this.o.onRoleChange?.(role);
     });
     d.start();
     this.driver = d;
@@ -373,6 +376,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
         datacenter: this.o.datacenter,
         node: { ID: '', Node: s.Name, Address: '', TaggedAddresses: {}, Meta: {} },
         skipNodeUpdate: true,
+        now: Date.now(),
         checks: [{ CheckID: NODE_CHECK_ID, Name: check.Name, Status: want, Notes: '', Output: alive ? 'Agent alive and reachable' : 'Agent not live or unreachable', ServiceID: '', Type: '' }],
       });
     }

@@ -60,6 +60,30 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 16_384,
   },
   {
+    name: 'session-ttl-min',
+    kind: { type: 'int', min: 1, max: 86_400 },
+    describe: 'shortest session TTL accepted, seconds (Consul: session_ttl_min)',
+    default: 10,
+  },
+  {
+    name: 'txn-max-ops',
+    kind: { type: 'int', min: 1, max: 4096 },
+    describe: 'most operations in one /v1/txn request (more: 413)',
+    default: DEFAULT_API_LIMITS.txnMaxOps,
+  },
+  {
+    name: 'watch-buffer',
+    kind: { type: 'int', min: 16, max: 10_000_000 },
+    describe: 'recent changes kept for watch streams to resume from (older positions get a resync)',
+    default: 16_384,
+  },
+  {
+    name: 'max-watch-streams',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    describe: 'concurrent /v1/watch streams before new ones get 503',
+    default: 4096,
+  },
+  {
     name: 'hot-paths',
     kind: { type: 'enum', values: ['auto', 'wasm', 'ts'] },
     describe: 'hot-path implementation: the faster per operation, or all WebAssembly / all TypeScript',
@@ -86,6 +110,10 @@ export interface ServerConfig {
   readonly kvMaxValueBytes: number;
   readonly maxBlockingQueries: number;
   readonly maxPendingWrites: number;
+  readonly txnMaxOps: number;
+  readonly sessionTtlMinMs: number;
+  readonly watchBuffer: number;
+  readonly maxWatchStreams: number;
   readonly hotPaths: 'auto' | 'wasm' | 'ts';
   readonly raftAddr: HostPort;
   readonly bootstrapExpect: number;
@@ -114,6 +142,10 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     kvMaxValueBytes: Number(v['kv-max-value-size']),
     maxBlockingQueries: Number(v['max-blocking-queries']),
     maxPendingWrites: Number(v['max-pending-writes']),
+    txnMaxOps: Number(v['txn-max-ops']),
+    sessionTtlMinMs: Number(v['session-ttl-min']) * 1000,
+    watchBuffer: Number(v['watch-buffer']),
+    maxWatchStreams: Number(v['max-watch-streams']),
     hotPaths: v['hot-paths'] as ServerConfig['hotPaths'],
     raftAddr: parseHostPort(String(v['raft-addr']), '--raft-addr'),
     bootstrapExpect: Number(v['bootstrap-expect']),

@@ -11,7 +11,6 @@ import { confChangeOf } from '../core/raft/raft.js';
 import { RawNode, type RaftStatus } from '../core/raft/raw-node.js';
 import type { ConfChange, ConfState, Message, NodeId, Ready, Snapshot } from '../core/raft/types.js';
 import { dumpTables, parseDump, replaceTables } from '../core/snapshot/state-snapshot.js';
-import type { WatchRegistry } from '../core/watch/watch-registry.js';
 import type { RaftStorage } from './raft-storage.js';
 
 /** Options of the driver; bounds are positive integers. */
@@ -25,7 +24,6 @@ export interface RaftDriverOptions {
   /** State tables (what snapshots hold), i.e. the state machine's tables. */
   readonly stateTables: readonly string[];
   readonly applier: Applier;
-  readonly watches: WatchRegistry;
   readonly logger: Logger;
   /** Sends messages (after they were made durable). */
   readonly send: (messages: readonly Message[]) => void;
@@ -305,7 +303,7 @@ export class RaftDriver {
       writeConfState(tx, snap.meta.conf);
     });
     this.conf = snap.meta.conf;
-    this.o.watches.wakeAll();
+    this.o.applier.replaced(snap.meta.index);
     this.o.logger.info('raft snapshot installed', { index: snap.meta.index, bytes: snap.data.length });
   }
 }

@@ -4,20 +4,21 @@ import { join } from 'node:path';
 import { createApi } from '../core/api/app.js';
 import type { ApiDeps, NodeInfo } from '../core/api/context.js';
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
-import { SNAPSHOT_TABLES } from '../core/api/routes/snapshot.js';
-import { catalogModule } from '../core/catalog/state-machine.js';
+import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
 import { LocalAgent } from '../core/agent/agent.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
 import { membersModule } from '../core/cluster/members.js';
 import { BadRequestError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
-import { kvModule } from '../core/kv/state-machine.js';
 import { TombstoneGc } from '../core/kv/tombstone-gc.js';
 import { WritePipeline } from '../core/pipeline/write-pipeline.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
-import { restoreModule } from '../core/snapshot/restore-module.js';
+import { dataModules } from '../core/modules.js';
+import type { SessionDestroyCommand } from '../core/session/state-machine.js';
+import { SessionTtl } from '../core/session/ttl.js';
+import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { loadHotPaths } from '../runtimes/node/hot-paths.js';
@@ -61,7 +62,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const hotPaths = await loadHotPaths(config.hotPaths);
   await mkdir(config.dataDir, { recursive: true });
   const unlock = await lockDataDir(config.dataDir);
-  const machine = new StateMachine([kvModule, catalogModule, membersModule, autopilotModule, restoreModule(SNAPSHOT_TABLES)]);
+  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
   let store: LmdbStateStore;
   let nodeId: string;
   try {
@@ -74,6 +75,14 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
   // The Raft log is durable before anything commits, so applying need not wait for a flush.
   const applier = new Applier(store, machine, watches, 'committed');
+  const feed = new ChangeFeed({
+    tables: WATCH_STREAM_TABLES,
+    maxEvents: config.watchBuffer,
+    maxBytes: 64 * 1024 * 1024,
+    maxSubscribers: config.maxWatchStreams,
+    startIndex: applier.appliedIndex(),
+  });
+  applier.listen(feed);
   const storage = new RaftStorage(store, hotPaths);
   const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
   const shutdown = new AbortController();
@@ -102,6 +111,17 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     close: async () => undefined,
   };
   const writer = new WritePipeline(committer);
+  // Only the leader decides session expiry; it proposes the destroy like any other write.
+  const sessionTtl = new SessionTtl({
+    clock,
+    logger: logger.child({ component: 'session' }),
+    read: (fn) => store.read(fn),
+    expire: async (id) => {
+      await writer.submit<boolean, SessionDestroyCommand>({ type: 'session.destroy', id, now: clock.now() });
+    },
+    sweepMs: 1000,
+    maxTracked: 1_000_000,
+  });
   const operator = {
     join: (addr: string) => (cluster as Cluster).join(addr),
     leave: () => (cluster as Cluster).leave(),
@@ -138,10 +158,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     clock,
     rng: systemRng,
     logger: logger.child({ component: 'http' }),
-    limits: { ...DEFAULT_API_LIMITS, kvMaxValueBytes: config.kvMaxValueBytes },
+    limits: { ...DEFAULT_API_LIMITS, kvMaxValueBytes: config.kvMaxValueBytes, txnMaxOps: config.txnMaxOps, sessionTtlMinMs: config.sessionTtlMinMs },
     hotPaths,
     operator,
     agent,
+    sessionTimers: sessionTtl,
+    changeFeed: feed,
     shutdownSignal: shutdown.signal,
   };
   const app = createApi(deps);
@@ -213,6 +235,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     logger: raftLogger,
     leaderWaitMs: 5000,
     onLeft: () => leftResolve(),
+    onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
     ...(config.joinToken ? { joinToken: config.joinToken } : {}),
     makeDriver: () =>
       new RaftDriver({
@@ -224,7 +247,6 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         store,
         stateTables: machine.tables,
         applier,
-        watches,
         logger: raftLogger,
         send: (messages) => t.send(messages),
         snapshotThreshold: config.snapshotThreshold,
@@ -271,7 +293,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     read: (fn) => store.read(fn),
     reap: async (upTo) => {
       // Only the leader proposes reaping; followers apply what it commits.
-      if (cluster?.driver?.status().role === 'leader') await writer.submit({ type: 'kv.reap-tombstones', upTo });
+      if (cluster?.driver?.status().role === 'leader') await writer.submit({ type: 'kv.reap-tombstones', upTo, now: clock.now() });
     },
   });
   gc.start();
@@ -296,6 +318,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       stopping ??= (async () => {
         logger.info('shutting down');
         gc.stop();
+        sessionTtl.deactivate();
         agent.stop();
         await dns?.close();
         shutdown.abort();

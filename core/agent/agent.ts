@@ -393,7 +393,7 @@ export class LocalAgent {
     const catalog = this.o.store.read((tx) => ({ ns: nodeServices(tx, node.name).value, checks: nodeChecks(tx, node.name) }));
     const nodeInput = { ID: node.id, Node: node.name, Address: node.address, TaggedAddresses: {}, Meta: {} };
     const register = (extra: Partial<CatalogRegisterCommand>): Promise<unknown> =>
-      this.o.writer.submit<boolean, CatalogRegisterCommand>({ type: 'catalog.register', datacenter: node.datacenter, node: nodeInput, skipNodeUpdate: true, checks: [], ...extra });
+      this.o.writer.submit<boolean, CatalogRegisterCommand>({ type: 'catalog.register', datacenter: node.datacenter, node: nodeInput, skipNodeUpdate: true, checks: [], now: this.o.clock.now(), ...extra });
     if (!catalog.ns.node || catalog.ns.node.Address !== node.address || catalog.ns.node.ID !== node.id) await register({ skipNodeUpdate: false });
     const catalogServices = new Map(catalog.ns.services.map((s) => [s.ID, s]));
     const catalogChecks = new Map(catalog.checks.map((c) => [c.CheckID, c]));
@@ -437,11 +437,11 @@ export class LocalAgent {
     }
     const desiredIds = new Set(desired.map((c) => c.def.CheckID));
     for (const id of catalogServices.keys()) {
-      if (!this.services.has(id)) await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, serviceID: id });
+      if (!this.services.has(id)) await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, serviceID: id, now: this.o.clock.now() });
     }
     for (const c of catalog.checks) {
       if (!desiredIds.has(c.CheckID) && (c.ServiceID === '' || this.services.has(c.ServiceID))) {
-        await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, checkID: c.CheckID });
+        await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, checkID: c.CheckID, now: this.o.clock.now() });
       }
     }
   }

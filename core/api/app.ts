@@ -4,12 +4,16 @@ import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
 import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
+import { registerEventRoutes } from './routes/event.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
 import { registerPrometheusRoutes } from './routes/prometheus.js';
+import { registerSessionRoutes } from './routes/session.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerTxnRoutes } from './routes/txn.js';
+import { registerWatchRoutes } from './routes/watch.js';
 
 /**
  * Builds the HTTP API as a Hono app over Web Request/Response (no sockets): Consul's /v1
@@ -36,6 +40,10 @@ export function createApi(deps: ApiDeps): Hono {
   registerAgentServiceRoutes(app, deps);
   registerOperatorRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
+  registerSessionRoutes(app, deps);
+  registerTxnRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  registerWatchRoutes(app, deps);
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);

@@ -39,3 +39,17 @@ export async function readBody(req: Request, maxBytes: number): Promise<Uint8Arr
 function tooLarge(size: number, max: number): TooLargeError {
   return new TooLargeError(`Request body (${size} bytes) too large, max size: ${max} bytes`);
 }
+
+/**
+ * Reads a JSON request body (at most `maxBytes`, default 1 MiB). An empty body is undefined.
+ * Throws BadRequestError when it is not JSON, TooLargeError when it is too long.
+ */
+export async function readJson(req: Request, maxBytes = 1024 * 1024): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBody(req, maxBytes));
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new BadRequestError('Request decode failed: body is not valid JSON');
+  }
+}

@@ -5,6 +5,8 @@ import type { Logger } from '../ports/logger.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { WritePipeline } from '../pipeline/write-pipeline.js';
+import type { SessionRecord } from '../session/types.js';
+import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 
 /** Identity of the node serving the API. */
@@ -96,6 +98,14 @@ export interface ApiLimits {
   readonly blockingDefaultWaitMs: number;
   /** Longest blocking query wait (ms; Consul: 10 minutes). */
   readonly blockingMaxWaitMs: number;
+  /** Most operations in one /v1/txn request (Consul: 128). */
+  readonly txnMaxOps: number;
+  /** Largest /v1/txn body in bytes (Consul's txn_max_req_len: 512 KiB). */
+  readonly txnMaxBytes: number;
+  /** Interval of keep-alive comments on watch streams (ms). */
+  readonly watchKeepAliveMs: number;
+  /** Shortest session TTL accepted (ms; Consul's session_ttl_min: 10 s). */
+  readonly sessionTtlMinMs: number;
 }
 
 /** Consul's defaults. */
@@ -103,7 +113,16 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   kvMaxValueBytes: 512 * 1024,
   blockingDefaultWaitMs: 5 * 60_000,
   blockingMaxWaitMs: 10 * 60_000,
+  txnMaxOps: 128,
+  txnMaxBytes: 512 * 1024,
+  watchKeepAliveMs: 15_000,
+  sessionTtlMinMs: 10_000,
 };
+
+/** The leader's session TTL clock as the API sees it (renewals push a session's deadline back). */
+export interface SessionTimersPort {
+  renewed(session: SessionRecord): void;
+}
 
 /** Everything the HTTP API needs, injected by a composition root. */
 export interface ApiDeps {
@@ -122,6 +141,10 @@ export interface ApiDeps {
   readonly operator?: OperatorPort;
   /** The local agent (services and checks of this node); absent: those routes answer 404. */
   readonly agent?: LocalAgent;
+  /** Session TTL deadlines (the leader's); absent: renewals only validate the session. */
+  readonly sessionTimers?: SessionTimersPort;
+  /** Recent changes for watch streams; absent: /v1/watch answers 404. */
+  readonly changeFeed?: ChangeFeed;
   /** Resolves when the server begins shutting down; blocking queries then return at once. */
   readonly shutdownSignal?: AbortSignal;
 }

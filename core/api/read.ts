@@ -9,7 +9,8 @@ import { jsonResponse, readHeaders } from './respond.js';
 /**
  * A read endpoint in one call: parses index/wait/consistency, waits for ReadIndex when asked,
  * runs `run` as a blocking query woken by `target`, and answers `render(value)` as JSON with the
- * query-meta headers. `render` may return a status to answer with instead of 200.
+ * query-meta headers. `render` may return a status to answer with instead of 200, with a JSON
+ * body, or a string body that is sent as plain text (an error message).
  */
 export async function indexedRead<T>(
   deps: ApiDeps,
@@ -26,6 +27,7 @@ export async function indexedRead<T>(
   const headers = readHeaders(deps, r.index, options);
   if (out && typeof out === 'object' && 'status' in out && 'body' in out) {
     const o = out as { status: number; body: unknown };
+    if (typeof o.body === 'string') return new Response(`${o.body}\n`, { status: o.status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' } });
     return jsonResponse(JSON.stringify(o.body), o.status, headers);
   }
   return jsonResponse(JSON.stringify(out), 200, headers);

@@ -2,6 +2,7 @@ import { BadRequestError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
 import type { WriteTxn } from '../ports/state-store.js';
+import { invalidateSessionsOfCheck, invalidateSessionsOfNode } from '../session/ops.js';
 import {
   type CatalogCheck,
   type CatalogNode,
@@ -18,6 +19,14 @@ import {
 
 /** Pseudo-table of change notifications for catalog blocking queries; keys are INDEX names. */
 export const CATALOG_WATCH_TABLE = 'catalog';
+/**
+ * Pseudo-table of per-instance health changes (for watch streams): key healthKey(...), entry the
+ * instance's HealthEntry after the change, or null when the instance is gone.
+ */
+export const HEALTH_WATCH_TABLE = 'health';
+
+/** The HEALTH_WATCH_TABLE key of instance `id` of service `name` on `node`. */
+export const healthKey = (name: string, node: string, id: string): string => `${name}\u0000${node}/${id}`;
 
 /** A node as registered (indexes are assigned when applied). */
 export type NodeInput = Omit<CatalogNode, 'CreateIndex' | 'ModifyIndex' | 'Datacenter'>;
@@ -35,6 +44,8 @@ export interface CatalogRegisterCommand {
   readonly skipNodeUpdate: boolean;
   readonly service?: ServiceInput;
   readonly checks: readonly CheckInput[];
+  /** Proposer's clock (ms since epoch): starts the lock delays of sessions a critical check invalidates. */
+  readonly now?: number;
 }
 
 /** Removes a check, a service (with its checks) or a whole node. Result: true. */
@@ -43,6 +54,8 @@ export interface CatalogDeregisterCommand {
   readonly node: string;
   readonly serviceID?: string;
   readonly checkID?: string;
+  /** Proposer's clock (ms since epoch): starts the lock delays of sessions this invalidates. */
+  readonly now?: number;
 }
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -52,6 +65,33 @@ function bump(ctx: ApplyContext, name: string): void {
   ctx.changed({ table: CATALOG_WATCH_TABLE, key: name });
 }
 
+/** Instances whose health a command changed: healthKey → [node, service id]. */
+type Touched = Map<string, readonly [string, string]>;
+
+function touch(touched: Touched, name: string, node: string, id: string): void {
+  touched.set(healthKey(name, node, id), [node, id]);
+}
+
+function touchNode(ctx: ApplyContext, touched: Touched, node: string): void {
+  for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })) touch(touched, s.Service, node, s.ID);
+}
+
+/** Reports the health of every touched instance as it stands after the command. */
+function emitHealth(ctx: ApplyContext, touched: Touched): void {
+  for (const [key, [node, id]] of touched) {
+    const name = key.slice(0, key.indexOf('\u0000'));
+    const service = ctx.tx.get<CatalogService>(SERVICES_TABLE, childKey(node, id));
+    const nodeRec = ctx.tx.get<CatalogNode>(NODES_TABLE, node);
+    if (!service || !nodeRec || service.Service !== name) {
+      ctx.changed({ table: HEALTH_WATCH_TABLE, key, entry: null });
+      continue;
+    }
+    const checks: CatalogCheck[] = [];
+    for (const [, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })) if (c.ServiceID === '' || c.ServiceID === id) checks.push(c);
+    ctx.changed({ table: HEALTH_WATCH_TABLE, key, entry: { node: nodeRec, service, checks } });
+  }
+}
+
 /** Service names with an instance on `node`. */
 function serviceNamesOn(tx: WriteTxn, node: string): Set<string> {
   const names = new Set<string>();
@@ -59,7 +99,7 @@ function serviceNamesOn(tx: WriteTxn, node: string): Set<string> {
   return names;
 }
 
-function putService(ctx: ApplyContext, node: string, input: ServiceInput): void {
+function putService(ctx: ApplyContext, touched: Touched, node: string, input: ServiceInput): void {
   const key = childKey(node, input.ID);
   const existing = ctx.tx.get<CatalogService>(SERVICES_TABLE, key);
   const next: CatalogService = { ...input, CreateIndex: existing?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
@@ -67,7 +107,9 @@ function putService(ctx: ApplyContext, node: string, input: ServiceInput): void 
   if (existing && existing.Service !== input.Service) {
     ctx.tx.delete(SERVICE_NAME_INDEX, `${existing.Service}\u0000${key}`);
     bump(ctx, INDEX.service(existing.Service));
+    touch(touched, existing.Service, node, input.ID);
   }
+  touch(touched, input.Service, node, input.ID);
   ctx.tx.put(SERVICES_TABLE, key, next);
   ctx.tx.put(SERVICE_NAME_INDEX, `${input.Service}\u0000${key}`, '');
   bump(ctx, INDEX.services);
@@ -75,15 +117,19 @@ function putService(ctx: ApplyContext, node: string, input: ServiceInput): void 
   bump(ctx, INDEX.node(node));
 }
 
-function deleteService(ctx: ApplyContext, node: string, id: string): void {
+function deleteService(ctx: ApplyContext, touched: Touched, node: string, id: string, now: number): void {
   const key = childKey(node, id);
   const existing = ctx.tx.get<CatalogService>(SERVICES_TABLE, key);
   if (!existing) return;
   ctx.tx.delete(SERVICES_TABLE, key);
   ctx.tx.delete(SERVICE_NAME_INDEX, `${existing.Service}\u0000${key}`);
-  const checks: string[] = [];
-  for (const [k, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })) if (c.ServiceID === id) checks.push(k);
-  for (const k of checks) ctx.tx.delete(CHECKS_TABLE, k);
+  touch(touched, existing.Service, node, id);
+  const checks: Array<[string, string]> = [];
+  for (const [k, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })) if (c.ServiceID === id) checks.push([k, c.CheckID]);
+  for (const [k, checkId] of checks) {
+    ctx.tx.delete(CHECKS_TABLE, k);
+    invalidateSessionsOfCheck(ctx, node, checkId, now);
+  }
   if (checks.length > 0) bump(ctx, INDEX.checks);
   bump(ctx, INDEX.services);
   bump(ctx, INDEX.service(existing.Service));
@@ -91,81 +137,113 @@ function deleteService(ctx: ApplyContext, node: string, id: string): void {
 }
 
 /** Bumps what a change of `check` on `node` affects: the checks, the node, and its service(s). */
-function bumpForCheck(ctx: ApplyContext, node: string, check: Pick<CatalogCheck, 'ServiceID' | 'ServiceName'>): void {
+function bumpForCheck(ctx: ApplyContext, touched: Touched, node: string, check: Pick<CatalogCheck, 'ServiceID' | 'ServiceName'>): void {
   bump(ctx, INDEX.checks);
   bump(ctx, INDEX.node(node));
-  if (check.ServiceID) bump(ctx, INDEX.service(check.ServiceName));
-  else for (const name of serviceNamesOn(ctx.tx, node)) bump(ctx, INDEX.service(name));
+  if (check.ServiceID) {
+    bump(ctx, INDEX.service(check.ServiceName));
+    touch(touched, check.ServiceName, node, check.ServiceID);
+  } else {
+    for (const name of serviceNamesOn(ctx.tx, node)) bump(ctx, INDEX.service(name));
+    touchNode(ctx, touched, node);
+  }
+}
+
+/**
+ * Applies a registration (Consul's ensureRegistrationTxn): the node, then the service, then the
+ * checks. Preconditions (every check's service exists or is being registered) are checked before
+ * any write; throws BadRequestError otherwise. A check that is critical invalidates the sessions
+ * bound to it, with lock delays from `cmd.now`.
+ */
+export function catalogRegister(ctx: ApplyContext, cmd: Omit<CatalogRegisterCommand, 'type'>): void {
+  const node = cmd.node.Node;
+  const now = cmd.now ?? 0;
+  for (const c of cmd.checks) {
+    if (!c.ServiceID) continue;
+    const known = cmd.service?.ID === c.ServiceID || ctx.tx.get(SERVICES_TABLE, childKey(node, c.ServiceID)) !== undefined;
+    if (!known) throw new BadRequestError(`Unknown service ID ${JSON.stringify(c.ServiceID)} for check ${JSON.stringify(c.CheckID)}`);
+  }
+  const touched: Touched = new Map();
+  const existingNode = ctx.tx.get<CatalogNode>(NODES_TABLE, node);
+  if (!existingNode || !cmd.skipNodeUpdate) {
+    const next: CatalogNode = { ...cmd.node, Datacenter: cmd.datacenter, CreateIndex: existingNode?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
+    if (!existingNode || !sameJson({ ...existingNode, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) {
+      ctx.tx.put(NODES_TABLE, node, next);
+      bump(ctx, INDEX.nodes);
+      bump(ctx, INDEX.node(node));
+      for (const name of serviceNamesOn(ctx.tx, node)) bump(ctx, INDEX.service(name));
+      touchNode(ctx, touched, node);
+    }
+  }
+  if (cmd.service) putService(ctx, touched, node, cmd.service);
+  for (const c of cmd.checks) {
+    const key = childKey(node, c.CheckID);
+    const svc = c.ServiceID ? ctx.tx.get<CatalogService>(SERVICES_TABLE, childKey(node, c.ServiceID)) : undefined;
+    const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
+    const next: CatalogCheck = {
+      ...c,
+      Node: node,
+      ServiceName: svc?.Service ?? '',
+      ServiceTags: svc?.Tags ?? [],
+      CreateIndex: existing?.CreateIndex ?? ctx.index,
+      ModifyIndex: ctx.index,
+    };
+    if (existing && sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) continue;
+    ctx.tx.put(CHECKS_TABLE, key, next);
+    bumpForCheck(ctx, touched, node, next);
+    if (existing && existing.ServiceID && existing.ServiceID !== next.ServiceID) {
+      bump(ctx, INDEX.service(existing.ServiceName));
+      touch(touched, existing.ServiceName, node, existing.ServiceID);
+    }
+    if (next.Status === 'critical') invalidateSessionsOfCheck(ctx, node, next.CheckID, now);
+  }
+  emitHealth(ctx, touched);
+}
+
+/**
+ * Applies a deregistration: a check, a service (with its checks) or, with neither given, the
+ * whole node. Removing a check, or a node, invalidates the sessions bound to it.
+ */
+export function catalogDeregister(ctx: ApplyContext, cmd: Omit<CatalogDeregisterCommand, 'type'>): void {
+  const node = cmd.node;
+  const now = cmd.now ?? 0;
+  const touched: Touched = new Map();
+  if (cmd.checkID !== undefined) {
+    const key = childKey(node, cmd.checkID);
+    const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
+    if (existing) {
+      ctx.tx.delete(CHECKS_TABLE, key);
+      bumpForCheck(ctx, touched, node, existing);
+      invalidateSessionsOfCheck(ctx, node, existing.CheckID, now);
+    }
+  }
+  if (cmd.serviceID !== undefined) deleteService(ctx, touched, node, cmd.serviceID, now);
+  if (cmd.checkID === undefined && cmd.serviceID === undefined && ctx.tx.get(NODES_TABLE, node)) {
+    const ids: string[] = [];
+    for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })) ids.push(s.ID);
+    for (const id of ids) deleteService(ctx, touched, node, id, now);
+    const checks: string[] = [];
+    for (const [k] of ctx.tx.range(CHECKS_TABLE, { prefix: `${node}/` })) checks.push(k);
+    for (const k of checks) ctx.tx.delete(CHECKS_TABLE, k);
+    if (checks.length > 0) bump(ctx, INDEX.checks);
+    ctx.tx.delete(NODES_TABLE, node);
+    bump(ctx, INDEX.nodes);
+    bump(ctx, INDEX.node(node));
+    invalidateSessionsOfNode(ctx, node, now);
+  }
+  emitHealth(ctx, touched);
 }
 
 const register: CommandHandler = {
   apply(ctx, command) {
-    const cmd = command as unknown as CatalogRegisterCommand;
-    const node = cmd.node.Node;
-    // Preconditions first: every check's service must exist (or be registered now).
-    for (const c of cmd.checks) {
-      if (!c.ServiceID) continue;
-      const known = cmd.service?.ID === c.ServiceID || ctx.tx.get(SERVICES_TABLE, childKey(node, c.ServiceID)) !== undefined;
-      if (!known) throw new BadRequestError(`Unknown service ID ${JSON.stringify(c.ServiceID)} for check ${JSON.stringify(c.CheckID)}`);
-    }
-    const existingNode = ctx.tx.get<CatalogNode>(NODES_TABLE, node);
-    if (!existingNode || !cmd.skipNodeUpdate) {
-      const next: CatalogNode = { ...cmd.node, Datacenter: cmd.datacenter, CreateIndex: existingNode?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
-      if (!existingNode || !sameJson({ ...existingNode, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) {
-        ctx.tx.put(NODES_TABLE, node, next);
-        bump(ctx, INDEX.nodes);
-        bump(ctx, INDEX.node(node));
-        for (const name of serviceNamesOn(ctx.tx, node)) bump(ctx, INDEX.service(name));
-      }
-    }
-    if (cmd.service) putService(ctx, node, cmd.service);
-    for (const c of cmd.checks) {
-      const key = childKey(node, c.CheckID);
-      const svc = c.ServiceID ? ctx.tx.get<CatalogService>(SERVICES_TABLE, childKey(node, c.ServiceID)) : undefined;
-      const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
-      const next: CatalogCheck = {
-        ...c,
-        Node: node,
-        ServiceName: svc?.Service ?? '',
-        ServiceTags: svc?.Tags ?? [],
-        CreateIndex: existing?.CreateIndex ?? ctx.index,
-        ModifyIndex: ctx.index,
-      };
-      if (existing && sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) continue;
-      ctx.tx.put(CHECKS_TABLE, key, next);
-      bumpForCheck(ctx, node, next);
-      if (existing && existing.ServiceID && existing.ServiceID !== next.ServiceID) bump(ctx, INDEX.service(existing.ServiceName));
-    }
+    catalogRegister(ctx, command as unknown as CatalogRegisterCommand);
     return true;
   },
 };
 
 const deregister: CommandHandler = {
   apply(ctx, command) {
-    const cmd = command as unknown as CatalogDeregisterCommand;
-    const node = cmd.node;
-    if (cmd.checkID !== undefined) {
-      const key = childKey(node, cmd.checkID);
-      const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
-      if (existing) {
-        ctx.tx.delete(CHECKS_TABLE, key);
-        bumpForCheck(ctx, node, existing);
-      }
-    }
-    if (cmd.serviceID !== undefined) deleteService(ctx, node, cmd.serviceID);
-    if (cmd.checkID === undefined && cmd.serviceID === undefined) {
-      if (!ctx.tx.get(NODES_TABLE, node)) return true;
-      const ids: string[] = [];
-      for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })) ids.push(s.ID);
-      for (const id of ids) deleteService(ctx, node, id);
-      const checks: string[] = [];
-      for (const [k] of ctx.tx.range(CHECKS_TABLE, { prefix: `${node}/` })) checks.push(k);
-      for (const k of checks) ctx.tx.delete(CHECKS_TABLE, k);
-      if (checks.length > 0) bump(ctx, INDEX.checks);
-      ctx.tx.delete(NODES_TABLE, node);
-      bump(ctx, INDEX.nodes);
-      bump(ctx, INDEX.node(node));
-    }
+    catalogDeregister(ctx, command as unknown as CatalogDeregisterCommand);
     return true;
   },
 };

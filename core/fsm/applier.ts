@@ -4,11 +4,29 @@ import type { WatchRegistry } from '../watch/watch-registry.js';
 import { readAppliedIndex } from './meta.js';
 import type { ApplyResult, CommittedEntry, StateMachine } from './state-machine.js';
 
+/** A change and the log index of the command that made it. */
+export interface IndexedChange {
+  readonly index: number;
+  readonly change: Change;
+}
+
+/**
+ * What an Applier tells its listeners (change feeds): the changes of applied entries, in index
+ * order, or that the whole state was replaced at `index` (a Raft snapshot was installed) so
+ * earlier changes no longer describe it.
+ */
+export interface ApplyListener {
+  applied(changes: readonly IndexedChange[], appliedIndex: number): void;
+  replaced(index: number): void;
+}
+
 /**
  * Applies committed entries to the state store, one atomic durable transaction per call, then
- * wakes watchers of what changed. Shared by the single-node committer and Raft.
+ * wakes watchers of what changed and tells listeners. Shared by the single-node committer and Raft.
  */
 export class Applier {
+  private readonly listeners = new Set<ApplyListener>();
+
   /**
    * With `durability` 'committed' (under Raft, whose log is durable and replayed after a crash)
    * applying does not wait for a flush; the single-node committer needs 'durable'.
@@ -32,11 +50,35 @@ export class Applier {
    */
   async apply(entries: readonly CommittedEntry[]): Promise<ApplyResult[]> {
     const changes: Change[] = [];
-    const record = (c: Change): void => {
-      changes.push(c);
-    };
-    const results = await this.store.write((tx) => entries.map((e) => this.machine.apply(tx, e, record)), this.durability);
+    const indexed: IndexedChange[] = [];
+    const results = await this.store.write(
+      (tx) =>
+        entries.map((e) =>
+          this.machine.apply(tx, e, (change) => {
+            changes.push(change);
+            indexed.push({ index: e.index, change });
+          }),
+        ),
+      this.durability,
+    );
     this.watches.notify(changes);
+    const last = entries[entries.length - 1];
+    if (last) for (const l of this.listeners) l.applied(indexed, last.index);
     return results;
+  }
+
+  /**
+   * Reports that the state was replaced wholesale at `index` (snapshot installed): every
+   * blocking query wakes and listeners learn that earlier changes no longer apply.
+   */
+  replaced(index: number): void {
+    this.watches.wakeAll();
+    for (const l of this.listeners) l.replaced(index);
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  listen(listener: ApplyListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 }

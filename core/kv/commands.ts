@@ -34,15 +34,43 @@ export interface KvDeleteTreeCommand {
   readonly type: 'kv.delete-tree';
   readonly prefix: string;
 }
-/** Remove tombstones with index <= `upTo` (tombstone garbage collection). Result: number removed. */
+/**
+ * Remove tombstones with index <= `upTo` (tombstone garbage collection) and, given `now`, lock
+ * delays that ended by then. Result: number of tombstones removed.
+ */
 export interface KvReapTombstonesCommand {
   readonly type: 'kv.reap-tombstones';
   readonly upTo: number;
+  readonly now?: number;
+}
+
+/**
+ * Acquire `key` for `session` and write value/flags (`?acquire=`). `now` (ms since epoch, the
+ * proposer's clock) is compared with lock delays. Result: boolean (false: held by another session
+ * or within a lock delay). Fails with NotFoundError for an unknown session.
+ */
+export interface KvLockCommand {
+  readonly type: 'kv.lock';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly flags: string;
+  readonly session: string;
+  readonly now: number;
+}
+/** Release `key` held by `session` and write value/flags (`?release=`). Result: boolean. */
+export interface KvUnlockCommand {
+  readonly type: 'kv.unlock';
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly flags: string;
+  readonly session: string;
 }
 
 /** Every KV command. */
 export type KvCommand =
   | KvSetCommand
+  | KvLockCommand
+  | KvUnlockCommand
   | KvCasCommand
   | KvDeleteCommand
   | KvDeleteCasCommand

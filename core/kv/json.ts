@@ -7,13 +7,12 @@ import type { KvEntry } from './types.js';
  * as in Consul.
  */
 export function kvEntriesToJson(entries: readonly KvEntry[]): string {
-  const parts: string[] = [];
-  for (const e of entries) {
-    const value = e.value.byteLength === 0 ? 'null' : `"${encodeBase64(e.value)}"`;
-    const session = e.session !== undefined ? `,"Session":${JSON.stringify(e.session)}` : '';
-    parts.push(
-      `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`,
-    );
-  }
-  return `[${parts.join(',')}]`;
+  return `[${entries.map((e) => kvEntryToJson(e)).join(',')}]`;
+}
+
+/** One DirEntry as JSON; with `withValue` false, Value is null (Consul's transaction write results). */
+export function kvEntryToJson(e: KvEntry, withValue = true): string {
+  const value = !withValue || e.value.byteLength === 0 ? 'null' : `"${encodeBase64(e.value)}"`;
+  const session = e.session !== undefined ? `,"Session":${JSON.stringify(e.session)}` : '';
+  return `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
 }

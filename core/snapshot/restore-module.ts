@@ -11,9 +11,10 @@ export interface StateRestoreCommand {
 /**
  * The restore module: `state.restore` replaces `dataTables` (the KV tables, not membership or
  * metadata) with a dump, atomically and identically on every server. A dump that does not parse
- * fails the command and changes nothing.
+ * fails the command and changes nothing. Watchers of the data tables and of `watchTables`
+ * (notification pseudo-tables) are told everything was reset.
  */
-export function restoreModule(dataTables: readonly string[]): StateModule {
+export function restoreModule(dataTables: readonly string[], watchTables: readonly string[] = []): StateModule {
   return {
     tables: [],
     handlers: {
@@ -21,7 +22,7 @@ export function restoreModule(dataTables: readonly string[]): StateModule {
         apply(ctx, cmd) {
           const dump = parseDump(field.bytes(cmd, 'data'), dataTables);
           replaceTables(ctx.tx, dataTables, dump);
-          for (const table of dataTables) ctx.changed({ table, prefix: '' });
+          for (const table of [...dataTables, ...watchTables]) ctx.changed({ table, prefix: '', reset: true });
           return true;
         },
       },

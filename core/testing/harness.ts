@@ -4,13 +4,16 @@ import { createTsHotPaths } from '../hotpaths/ts-hot-paths.js';
 import { type ApiDeps, type ApiLimits, DEFAULT_API_LIMITS } from '../api/context.js';
 import { Applier } from '../fsm/applier.js';
 import { StateMachine } from '../fsm/state-machine.js';
-import { catalogModule } from '../catalog/state-machine.js';
-import { kvModule } from '../kv/state-machine.js';
+import { dataModules } from '../modules.js';
+import { WATCH_STREAM_TABLES } from '../api/routes/watch.js';
 import { SingleNodeCommitter } from '../pipeline/single-node-committer.js';
 import { WritePipeline } from '../pipeline/write-pipeline.js';
 import { silentLogger } from '../ports/logger.js';
 import type { StateStore } from '../ports/state-store.js';
 import { MemoryStateStore } from '../store/memory-store.js';
+import { SessionTtl } from '../session/ttl.js';
+import type { SessionDestroyCommand } from '../session/state-machine.js';
+import { ChangeFeed } from '../watch/change-feed.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { ManualClock } from './manual-clock.js';
 import { seededRng } from './seeded-rng.js';
@@ -22,19 +25,44 @@ export interface TestNode {
   readonly store: StateStore;
   readonly clock: ManualClock;
   readonly shutdown: AbortController;
+  /** The session TTL clock, active as on a leader (sweep it after advancing the clock). */
+  readonly sessionTtl: SessionTtl;
+  /** The change feed behind watch streams. */
+  readonly feed: ChangeFeed;
   /** Sends a request to the app ("/v1/kv/a", init). */
   request(path: string, init?: RequestInit): Promise<Response>;
 }
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
-export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number } = {}): TestNode {
-  const machine = new StateMachine([kvModule, catalogModule]);
+export function createTestNode(
+  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number } } = {},
+): TestNode {
+  const machine = new StateMachine(dataModules());
   const store = options.store ?? new MemoryStateStore(machine.tables);
   const watches = new WatchRegistry(options.maxWatchers ?? 1000);
   const applier = new Applier(store, machine, watches);
   const writer = new WritePipeline(new SingleNodeCommitter(applier));
   const clock = new ManualClock();
   const shutdown = new AbortController();
+  const feed = new ChangeFeed({
+    tables: WATCH_STREAM_TABLES,
+    maxEvents: options.feed?.maxEvents ?? 10_000,
+    maxBytes: options.feed?.maxBytes ?? 64 * 1024 * 1024,
+    maxSubscribers: options.feed?.maxSubscribers ?? 100,
+    startIndex: applier.appliedIndex(),
+  });
+  applier.listen(feed);
+  const sessionTtl = new SessionTtl({
+    clock,
+    logger: silentLogger,
+    read: (fn) => store.read(fn),
+    expire: async (id) => {
+      await writer.submit<boolean, SessionDestroyCommand>({ type: 'session.destroy', id, now: clock.now() });
+    },
+    sweepMs: 1000,
+    maxTracked: 100_000,
+  });
+  sessionTtl.activate();
   const deps: ApiDeps = {
     node: { name: 'test', id: '00000000-0000-4000-8000-000000000000', datacenter: 'dc1', version: '0.0.0', raftAddr: '127.0.0.1:8300', httpAddr: '127.0.0.1:8500' },
     store,
@@ -46,6 +74,8 @@ export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: S
     logger: silentLogger,
     limits: { ...DEFAULT_API_LIMITS, ...options.limits },
     hotPaths: createTsHotPaths(),
+    sessionTimers: sessionTtl,
+    changeFeed: feed,
     shutdownSignal: shutdown.signal,
   };
   const app = createApi(deps);
@@ -55,6 +85,8 @@ export function createTestNode(options: { limits?: Partial<ApiLimits>; store?: S
     store,
     clock,
     shutdown,
+    sessionTtl,
+    feed,
     request: (path, init) => Promise.resolve(app.request(`http://konsul.test${path}`, init)),
   };
 }

@@ -1,10 +1,14 @@
 /**
- * What a committed command changed, as seen by watchers: one key of a table, or every key under a
- * prefix (a recursive delete). Tables are the StateStore table names.
+ * What a committed command changed, as seen by watchers and change feeds: one key of a table, or
+ * every key under a prefix (a recursive delete, or `reset` when a restore replaced the table).
+ * Tables are StateStore table names or pseudo-tables of notifications.
+ *
+ * `entry`, when a module describes it, is the key's new record (null: the key was removed);
+ * undefined means the change is only a notification.
  */
 export type Change =
-  | { readonly table: string; readonly key: string }
-  | { readonly table: string; readonly prefix: string };
+  | { readonly table: string; readonly key: string; readonly entry?: unknown }
+  | { readonly table: string; readonly prefix: string; readonly reset?: boolean };
 
 /** Whether `change` touches anything a watcher of `table` + (`key` exact, or `prefix`) observes. */
 export function changeMatches(

@@ -8,7 +8,7 @@ import type { HealthStatus } from '../../catalog/types.js';
 import { BadRequestError, NotFoundError } from '../../errors.js';
 import type { ApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
-import { readJson } from './catalog.js';
+import { readJson } from '../body.js';
 
 const STATUS_CODE: Record<HealthStatus, number> = { passing: 200, warning: 429, critical: 503 };
 

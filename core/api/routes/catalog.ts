@@ -6,24 +6,12 @@ import { getNode, listNodes, listServices, nodeServices, serviceInstances } from
 import { CATALOG_WATCH_TABLE, type CatalogDeregisterCommand, type CatalogRegisterCommand } from '../../catalog/state-machine.js';
 import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
 import { BadRequestError } from '../../errors.js';
-import { readBody } from '../body.js';
+import { readJson } from '../body.js';
 import type { ApiDeps } from '../context.js';
 import { indexedRead } from '../read.js';
 import { checkDatacenter } from '../query.js';
 import { jsonResponse } from '../respond.js';
 
-const MAX_BODY = 1024 * 1024;
-
-/** Reads a JSON request body (at most 1 MiB). Throws BadRequestError when it is not JSON. */
-export async function readJson(req: Request): Promise<unknown> {
-  const text = new TextDecoder().decode(await readBody(req, MAX_BODY));
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new BadRequestError('Request decode failed: body is not valid JSON');
-  }
-}
 
 /** `?tag=` (repeatable: every tag must be present) and `?node-meta=k:v` (repeatable). */
 export function tagAndMetaFilters(url: URL): { tags: string[]; nodeMeta: Array<[string, string]> } {
@@ -56,7 +44,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const dc = new Fields(body, 'body').str('Datacenter');
     if (dc && dc !== deps.node.datacenter) throw new BadRequestError(`No path to datacenter ${JSON.stringify(dc)}`);
     const req = parseRegisterRequest(body);
-    const command: CatalogRegisterCommand = { type: 'catalog.register', datacenter: deps.node.datacenter, ...req };
+    const command: CatalogRegisterCommand = { type: 'catalog.register', datacenter: deps.node.datacenter, ...req, now: deps.clock.now() };
     await deps.writer.submit(command);
     return jsonResponse('true');
   });
@@ -71,6 +59,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
       node: validNodeName(node, 'Node'),
       ...(f.str('ServiceID') ? { serviceID: f.str('ServiceID') } : {}),
       ...(f.str('CheckID') ? { checkID: f.str('CheckID') } : {}),
+      now: deps.clock.now(),
     };
     await deps.writer.submit(command);
     return jsonResponse('true');

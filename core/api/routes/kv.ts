@@ -78,17 +78,18 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const key = keyFromUrl(url);
   validateKey(key);
   rejectConflicting(url, ['cas', 'acquire', 'release']);
-  if (hasParam(url, 'acquire') || hasParam(url, 'release')) {
-    const param = hasParam(url, 'acquire') ? 'acquire' : 'release';
-    throw new BadRequestError(`Invalid session for ?${param}: this server has no sessions (the session API is not available yet)`);
-  }
   const flagsText = url.searchParams.get('flags');
   const flags = flagsText === null || flagsText === '' ? '0' : parseFlags(flagsText);
   const casText = url.searchParams.get('cas');
   const cas = casText === null ? undefined : parseUintParam(casText, 'cas index');
+  const acquire = url.searchParams.get('acquire');
+  const release = url.searchParams.get('release');
+  if (acquire === '' || release === '') throw new BadRequestError(`Invalid session for ?${acquire === '' ? 'acquire' : 'release'}: missing session ID`);
   const value = await readBody(req, deps.limits.kvMaxValueBytes);
-  const command: KvCommand =
-    cas === undefined ? { type: 'kv.set', key, value, flags } : { type: 'kv.cas', key, value, flags, cas };
+  let command: KvCommand;
+  if (acquire !== null) command = { type: 'kv.lock', key, value, flags, session: acquire, now: deps.clock.now() };
+  else if (release !== null) command = { type: 'kv.unlock', key, value, flags, session: release };
+  else command = cas === undefined ? { type: 'kv.set', key, value, flags } : { type: 'kv.cas', key, value, flags, cas };
   const { value: ok } = await deps.writer.submit<boolean>(command);
   return jsonResponse(ok ? 'true' : 'false');
 }

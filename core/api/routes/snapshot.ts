@@ -1,8 +1,11 @@
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
-import { catalogModule } from '../../catalog/state-machine.js';
-import { KV_TABLE, KV_TOMBSTONE_TABLE } from '../../kv/types.js';
+import { CATALOG_WATCH_TABLE, catalogModule, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
+import { EVENT_WATCH_TABLE, eventModule } from '../../event/events.js';
+import { kvModule } from '../../kv/state-machine.js';
+import { sessionModule } from '../../session/state-machine.js';
+import { SESSION_WATCH_TABLE } from '../../session/types.js';
 import { readArchive, writeArchive } from '../../snapshot/archive.js';
 import type { StateRestoreCommand } from '../../snapshot/restore-module.js';
 import { dumpTables, parseDump } from '../../snapshot/state-snapshot.js';
@@ -11,8 +14,10 @@ import type { ApiDeps } from '../context.js';
 import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.js';
 import { readHeaders } from '../respond.js';
 
-/** Tables a user snapshot holds: the data (KV and catalog), not the membership or metadata. */
-export const SNAPSHOT_TABLES = [KV_TABLE, KV_TOMBSTONE_TABLE, ...catalogModule.tables];
+/** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
+export const SNAPSHOT_TABLES = [...kvModule.tables, ...catalogModule.tables, ...sessionModule.tables, ...eventModule.tables];
+/** Notification pseudo-tables whose watchers a restore resets. */
+export const SNAPSHOT_WATCH_TABLES = [CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE, SESSION_WATCH_TABLE, EVENT_WATCH_TABLE];
 /** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
 export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
 

@@ -1,0 +1,57 @@
+import type { Hono } from 'hono';
+import { EVENT_WATCH_TABLE, EVENTS_INDEX, type EventFireCommand, listEvents, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from '../../event/events.js';
+import { BadRequestError } from '../../errors.js';
+import { encodeBase64 } from '../../util/base64.js';
+import { utf8Length } from '../../util/keys.js';
+import { randomUuid } from '../../util/uuid.js';
+import { readBody } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter } from '../query.js';
+import { indexedRead } from '../read.js';
+import { jsonResponse } from '../respond.js';
+
+/** An event as Consul shows it: Payload base64, or null when empty. */
+export function eventJson(e: UserEvent): Record<string, unknown> {
+  return { ...e, Payload: e.Payload && e.Payload.byteLength > 0 ? encodeBase64(e.Payload) : null };
+}
+
+function regexFilter(url: URL, name: string): string {
+  const v = url.searchParams.get(name) ?? '';
+  if (v === '') return '';
+  try {
+    new RegExp(v);
+  } catch {
+    throw new BadRequestError(`Invalid ${name} filter ${JSON.stringify(v)}: not a regular expression`);
+  }
+  return v;
+}
+
+/**
+ * Registers the user event endpoints: PUT /v1/event/fire/<name> records an event (replicated,
+ * the last 256 kept) and answers it with its ID; GET /v1/event/list lists them oldest first,
+ * optionally by ?name=, as a blocking query.
+ */
+export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
+  app.put('/v1/event/fire/:name', async (c) => {
+    const url = new URL(c.req.url);
+    checkDatacenter(url, deps);
+    const name = c.req.param('name');
+    if (name === '' || !name.isWellFormed() || utf8Length(name) > 256) throw new BadRequestError('Invalid event name: 1 to 256 bytes of valid Unicode');
+    const node = regexFilter(url, 'node');
+    const service = regexFilter(url, 'service');
+    const tag = regexFilter(url, 'tag');
+    if (tag && !service) throw new BadRequestError('Cannot provide tag filter without service filter');
+    const payload = await readBody(c.req.raw, MAX_EVENT_PAYLOAD_BYTES);
+    const command: EventFireCommand = {
+      type: 'event.fire',
+      event: { ID: randomUuid(deps.rng), Name: name, Payload: payload.byteLength > 0 ? payload : null, NodeFilter: node, ServiceFilter: service, TagFilter: tag },
+    };
+    const { value } = await deps.writer.submit<UserEvent>(command);
+    return jsonResponse(JSON.stringify(eventJson(value)));
+  });
+
+  app.get('/v1/event/list', (c) => {
+    const name = new URL(c.req.url).searchParams.get('name') ?? '';
+    return indexedRead(deps, c.req.raw, { table: EVENT_WATCH_TABLE, key: EVENTS_INDEX }, (tx) => listEvents(tx, name || undefined), (list) => list.map(eventJson));
+  });
+}

@@ -1,0 +1,269 @@
+import { describe, expect, it } from 'vitest';
+import { createTestNode, type TestNode } from '../../testing/harness.js';
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+};
+const put = (n: TestNode, path: string, body?: unknown) =>
+  n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+const json = async <T = unknown>(r: Response | Promise<Response>) => (await (await r).json()) as T;
+
+interface Entry {
+  Key: string;
+  Value: string | null;
+  LockIndex: number;
+  Session?: string;
+  ModifyIndex: number;
+}
+
+async function entry(n: TestNode, key: string): Promise<Entry | undefined> {
+  const r = await n.request(`/v1/kv/${key}`);
+  if (r.status === 404) return undefined;
+  return ((await r.json()) as Entry[])[0];
+}
+
+/** The serving node ('test') and another with a service check, both registered and passing. */
+async function nodes(n: TestNode): Promise<void> {
+  for (const node of ['test', 'n2']) {
+    const r = await put(n, '/v1/catalog/register', {
+      Node: node,
+      Address: '10.0.0.1',
+      Service: { ID: 'web', Service: 'web' },
+      Checks: [
+        { CheckID: 'serfHealth', Name: 'Serf Health', Status: 'passing' },
+        { CheckID: 'web-http', Name: 'web', ServiceID: 'web', Status: 'passing' },
+      ],
+    });
+    expect(r.status).toBe(200);
+  }
+}
+
+async function session(n: TestNode, body: unknown = {}): Promise<string> {
+  const r = await put(n, '/v1/session/create', body);
+  expect(r.status, await r.clone().text()).toBe(200);
+  return (await json<{ ID: string }>(r)).ID;
+}
+
+describe('sessions API', () => {
+  it('creates sessions with Consul defaults and shows them by id, node and list', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const id = await session(n, { Name: 'svc-lock' });
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const info = await json<Array<Record<string, unknown>>>(n.request(`/v1/session/info/${id}`));
+    expect(info).toEqual([
+      expect.objectContaining({ ID: id, Name: 'svc-lock', Node: 'test', LockDelay: 15e9, Behavior: 'release', TTL: '', NodeChecks: ['serfHealth'], ServiceChecks: null }),
+    ]);
+    const other = await session(n, { Node: 'n2', TTL: '30s', Behavior: 'delete', LockDelay: '1s', NodeChecks: [], ServiceChecks: [{ ID: 'web-http' }] });
+    expect((await json<Array<Record<string, unknown>>>(n.request(`/v1/session/info/${other}`)))[0]).toMatchObject({
+      Node: 'n2',
+      TTL: '30s',
+      Behavior: 'delete',
+      LockDelay: 1e9,
+      NodeChecks: [],
+      ServiceChecks: [{ ID: 'web-http', Namespace: '' }],
+    });
+    expect((await json<unknown[]>(n.request('/v1/session/list'))).length).toBe(2);
+    expect((await json<Array<{ ID: string }>>(n.request('/v1/session/node/n2'))).map((s) => s.ID)).toEqual([other]);
+    expect(await json(n.request('/v1/session/node/nope'))).toEqual([]);
+    // A lock delay given as a small number is seconds, as in Consul.
+    const small = await session(n, { LockDelay: 3 });
+    expect((await json<Array<{ LockDelay: number }>>(n.request(`/v1/session/info/${small}`)))[0]?.LockDelay).toBe(3e9);
+  });
+
+  it('refuses bad sessions with 400 naming the problem, and unknown ids with 404', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ TTL: '5s' }, /TTL "5s": must be between 10s and 24h/],
+      [{ TTL: '86401s' }, /must be between/],
+      [{ TTL: 'soon' }, /Invalid Session TTL/],
+      [{ Behavior: 'explode' }, /Invalid Behavior/],
+      [{ LockDelay: '2m' }, /longer than the maximum of 60s/],
+      [{ Node: 'ghost' }, /Missing node registration for "ghost"/],
+      [{ NodeChecks: ['nope'] }, /Missing check "nope"/],
+      [{ ServiceChecks: 'web' }, /ServiceChecks/],
+      ['[', /not valid JSON/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await put(n, '/v1/session/create', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(await r.text()).toMatch(message);
+    }
+    await put(n, '/v1/catalog/register', { Node: 'test', Address: '10.0.0.1', Check: { CheckID: 'serfHealth', Status: 'critical' } });
+    const critical = await put(n, '/v1/session/create', {});
+    expect(critical.status).toBe(400);
+    expect(await critical.text()).toMatch(/Check "serfHealth" is in critical state/);
+    const missing = '00000000-0000-4000-8000-000000000001';
+    for (const [method, path] of [['GET', `/v1/session/info/${missing}`], ['PUT', `/v1/session/renew/${missing}`], ['PUT', `/v1/session/destroy/${missing}`]] as const) {
+      const r = await n.request(path, { method });
+      expect(r.status, path).toBe(404);
+      expect(await r.text()).toMatch(/not found/);
+    }
+    expect(await json(n.request('/v1/session/list'))).toEqual([]);
+  });
+
+  it('destroys sessions, and renews them (returning the session)', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const id = await session(n, { TTL: '10s' });
+    const renewed = await json<Array<{ ID: string; TTL: string }>>(put(n, `/v1/session/renew/${id}`));
+    expect(renewed).toEqual([expect.objectContaining({ ID: id, TTL: '10s' })]);
+    expect(await json(put(n, `/v1/session/destroy/${id}`))).toBe(true);
+    expect((await n.request(`/v1/session/info/${id}`)).status).toBe(404);
+  });
+
+  it('answers session reads as blocking queries woken by session changes', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const first = await n.request('/v1/session/list');
+    const index = Number(first.headers.get('X-Consul-Index'));
+    let done = false;
+    const blocked = n.request(`/v1/session/list?index=${index}&wait=1m`).then(async (r) => {
+      done = true;
+      return r;
+    });
+    await settle();
+    expect(done).toBe(false);
+    const id = await session(n);
+    const r = await blocked;
+    expect(Number(r.headers.get('X-Consul-Index'))).toBeGreaterThan(index);
+    expect((await json<Array<{ ID: string }>>(r)).map((s) => s.ID)).toEqual([id]);
+  });
+});
+
+describe('KV locks (?acquire / ?release)', () => {
+  it('follows Consul: LockIndex rises per new holder, Session set and cleared, non-holders get false', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const a = await session(n);
+    const b = await session(n);
+    expect(await json(put(n, `/v1/kv/lock?acquire=${a}`, 'a1'))).toBe(true);
+    expect(await entry(n, 'lock')).toMatchObject({ LockIndex: 1, Session: a, Value: btoa('a1') });
+    // The holder re-acquiring updates the value but not LockIndex.
+    expect(await json(put(n, `/v1/kv/lock?acquire=${a}`, 'a2'))).toBe(true);
+    expect(await entry(n, 'lock')).toMatchObject({ LockIndex: 1, Session: a, Value: btoa('a2') });
+    // Another session can neither acquire nor release; nothing changes.
+    const before = await entry(n, 'lock');
+    expect(await json(put(n, `/v1/kv/lock?acquire=${b}`, 'b'))).toBe(false);
+    expect(await json(put(n, `/v1/kv/lock?release=${b}`, 'b'))).toBe(false);
+    expect(await entry(n, 'lock')).toEqual(before);
+    // A plain write keeps the holder.
+    expect(await json(put(n, '/v1/kv/lock', 'plain'))).toBe(true);
+    expect((await entry(n, 'lock'))?.Session).toBe(a);
+    expect(await json(put(n, `/v1/kv/lock?release=${a}`, 'free'))).toBe(true);
+    const released = await entry(n, 'lock');
+    expect(released?.Session).toBeUndefined();
+    expect(released?.Value).toBe(btoa('free'));
+    // Releasing by the holder is not a session invalidation: no lock delay.
+    expect(await json(put(n, `/v1/kv/lock?acquire=${b}`, 'b'))).toBe(true);
+    expect(await entry(n, 'lock')).toMatchObject({ Session: b, LockIndex: released!.LockIndex + 1 });
+    // Releasing a key nobody holds is false; acquiring with ?flags keeps them.
+    expect(await json(put(n, `/v1/kv/other?release=${a}`, 'x'))).toBe(false);
+    expect(await json(put(n, `/v1/kv/flagged?acquire=${a}&flags=42`, 'x'))).toBe(true);
+    expect(await json<Array<{ Flags: number }>>(n.request('/v1/kv/flagged'))).toEqual([expect.objectContaining({ Flags: 42, LockIndex: 1 })]);
+  });
+
+  it('destroying a session releases its locks and starts the lock delay', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const a = await session(n, { LockDelay: '10s' });
+    const b = await session(n);
+    await put(n, `/v1/kv/svc/leader?acquire=${a}`, 'a');
+    await put(n, `/v1/kv/svc/other?acquire=${a}`, 'a');
+    expect(await json(put(n, `/v1/session/destroy/${a}`))).toBe(true);
+    const e = await entry(n, 'svc/leader');
+    expect(e?.Session).toBeUndefined();
+    expect(e?.Value).toBe(btoa('a'));
+    // Within the delay nobody acquires, not even a fresh session; the holder-less key stays.
+    expect(await json(put(n, `/v1/kv/svc/leader?acquire=${b}`, 'b'))).toBe(false);
+    n.clock.advance(9_999);
+    expect(await json(put(n, `/v1/kv/svc/leader?acquire=${b}`, 'b'))).toBe(false);
+    n.clock.advance(1);
+    expect(await json(put(n, `/v1/kv/svc/leader?acquire=${b}`, 'b'))).toBe(true);
+    expect(await entry(n, 'svc/leader')).toMatchObject({ Session: b, LockIndex: 2 });
+    // Acquiring with a destroyed session fails with 404.
+    const gone = await put(n, `/v1/kv/svc/x?acquire=${a}`, 'a');
+    expect(gone.status).toBe(404);
+  });
+
+  it('a session with behavior delete removes the keys it holds', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const a = await session(n, { Behavior: 'delete', LockDelay: '0s' });
+    await put(n, `/v1/kv/eph/1?acquire=${a}`, '1');
+    await put(n, `/v1/kv/eph/2?acquire=${a}`, '2');
+    await put(n, '/v1/kv/eph/3', 'unlocked');
+    await put(n, `/v1/session/destroy/${a}`);
+    expect(await entry(n, 'eph/1')).toBeUndefined();
+    expect(await entry(n, 'eph/2')).toBeUndefined();
+    expect(await entry(n, 'eph/3')).toBeDefined();
+  });
+
+  it('a TTL session expires on the leader after twice its TTL without renewal, releasing its locks', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const a = await session(n, { TTL: '10s', LockDelay: '0s' });
+    await put(n, `/v1/kv/ttl-lock?acquire=${a}`, 'a');
+    n.clock.advance(15_000);
+    await settle();
+    // A renewal pushes the deadline to 20 s from now.
+    expect((await put(n, `/v1/session/renew/${a}`)).status).toBe(200);
+    n.clock.advance(19_000);
+    await settle();
+    expect((await n.request(`/v1/session/info/${a}`)).status).toBe(200);
+    n.clock.advance(1_500);
+    await settle();
+    expect((await n.request(`/v1/session/info/${a}`)).status).toBe(404);
+    expect((await entry(n, 'ttl-lock'))?.Session).toBeUndefined();
+    expect(n.sessionTtl.size).toBe(0);
+  });
+
+  it('a bound check going critical, or its node leaving, invalidates the session', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const byService = await session(n, { Node: 'n2', NodeChecks: [], ServiceChecks: [{ ID: 'web-http' }], LockDelay: '0s' });
+    const byNode = await session(n, { Node: 'n2', LockDelay: '0s' });
+    const unbound = await session(n, { Node: 'n2', Checks: [], LockDelay: '0s' });
+    await put(n, `/v1/kv/a?acquire=${byService}`, 'x');
+    await put(n, `/v1/kv/b?acquire=${byNode}`, 'x');
+    // A warning does not invalidate; critical does.
+    await put(n, '/v1/catalog/register', { Node: 'n2', Address: '10.0.0.1', Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'warning' } });
+    expect((await n.request(`/v1/session/info/${byService}`)).status).toBe(200);
+    await put(n, '/v1/catalog/register', { Node: 'n2', Address: '10.0.0.1', Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'critical' } });
+    expect((await n.request(`/v1/session/info/${byService}`)).status).toBe(404);
+    expect((await entry(n, 'a'))?.Session).toBeUndefined();
+    expect((await n.request(`/v1/session/info/${byNode}`)).status).toBe(200);
+    await put(n, '/v1/catalog/deregister', { Node: 'n2' });
+    expect((await n.request(`/v1/session/info/${byNode}`)).status).toBe(404);
+    expect((await n.request(`/v1/session/info/${unbound}`)).status).toBe(404);
+    expect((await entry(n, 'b'))?.Session).toBeUndefined();
+    expect(await json(n.request('/v1/session/node/n2'))).toEqual([]);
+  });
+
+  it('keeps mutual exclusion among many competing clients', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    let holder: string | undefined;
+    let acquisitions = 0;
+    const client = async (id: string): Promise<void> => {
+      for (let round = 0; round < 5; ) {
+        if ((await json(put(n, `/v1/kv/mutex?acquire=${id}`, id))) !== true) {
+          await settle();
+          continue;
+        }
+        expect(holder, `${id} acquired while ${holder} held the lock`).toBeUndefined();
+        holder = id;
+        acquisitions++;
+        await settle();
+        holder = undefined;
+        expect(await json(put(n, `/v1/kv/mutex?release=${id}`, ''))).toBe(true);
+        round++;
+      }
+    };
+    const ids = await Promise.all(Array.from({ length: 12 }, () => session(n, { LockDelay: '0s' })));
+    await Promise.all(ids.map(client));
+    expect(acquisitions).toBe(60);
+    expect((await entry(n, 'mutex'))?.LockIndex).toBeGreaterThanOrEqual(12);
+  });
+});

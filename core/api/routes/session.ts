@@ -1,0 +1,84 @@
+import type { Hono } from 'hono';
+import { NotFoundError } from '../../errors.js';
+import { parseSessionCreate } from '../../session/input.js';
+import { getSession, listSessions, nodeSessions } from '../../session/queries.js';
+import type { SessionCreateCommand, SessionDestroyCommand } from '../../session/state-machine.js';
+import { SESSION_WATCH_TABLE, SESSIONS_INDEX, type SessionRecord } from '../../session/types.js';
+import { randomUuid } from '../../util/uuid.js';
+import { readJson } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter } from '../query.js';
+import { indexedRead } from '../read.js';
+import { jsonResponse } from '../respond.js';
+
+/** A session as Consul shows it; `Checks` (deprecated, still read by older clients) lists every bound check. */
+export function sessionJson(s: SessionRecord): Record<string, unknown> {
+  return {
+    ID: s.ID,
+    Name: s.Name,
+    Node: s.Node,
+    LockDelay: s.LockDelay,
+    Behavior: s.Behavior,
+    TTL: s.TTL,
+    Checks: [...s.NodeChecks, ...(s.ServiceChecks ?? []).map((c) => c.ID)],
+    NodeChecks: s.NodeChecks,
+    ServiceChecks: s.ServiceChecks,
+    CreateIndex: s.CreateIndex,
+    ModifyIndex: s.ModifyIndex,
+  };
+}
+
+const notFound = (id: string): NotFoundError => new NotFoundError(`Session id ${JSON.stringify(id)} not found`);
+
+/**
+ * Registers Consul's session endpoints: create, destroy, renew (writes, answered by the leader),
+ * info, node and list (blocking reads on the sessions index). Unknown session ids answer 404.
+ */
+export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
+  const watch = { table: SESSION_WATCH_TABLE, key: SESSIONS_INDEX };
+
+  app.put('/v1/session/create', async (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const input = parseSessionCreate(await readJson(c.req.raw, 64 * 1024), deps.node.name, deps.limits.sessionTtlMinMs);
+    const command: SessionCreateCommand = { type: 'session.create', session: { ID: randomUuid(deps.rng), ...input } };
+    const { value } = await deps.writer.submit<SessionRecord>(command);
+    deps.sessionTimers?.renewed(value);
+    return jsonResponse(JSON.stringify({ ID: value.ID }));
+  });
+
+  app.put('/v1/session/destroy/:id', async (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const id = c.req.param('id');
+    const command: SessionDestroyCommand = { type: 'session.destroy', id, now: deps.clock.now() };
+    try {
+      await deps.writer.submit(command);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw notFound(id);
+      throw err;
+    }
+    return jsonResponse('true');
+  });
+
+  app.put('/v1/session/renew/:id', (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const id = c.req.param('id');
+    const session = deps.store.read((tx) => getSession(tx, id)).value;
+    if (!session) throw notFound(id);
+    deps.sessionTimers?.renewed(session);
+    return jsonResponse(JSON.stringify([sessionJson(session)]));
+  });
+
+  app.get('/v1/session/info/:id', (c) => {
+    const id = c.req.param('id');
+    return indexedRead(deps, c.req.raw, watch, (tx) => getSession(tx, id), (s) =>
+      s ? [sessionJson(s)] : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
+    );
+  });
+
+  app.get('/v1/session/node/:node', (c) => {
+    const node = c.req.param('node');
+    return indexedRead(deps, c.req.raw, watch, (tx) => nodeSessions(tx, node), (list) => list.map(sessionJson));
+  });
+
+  app.get('/v1/session/list', (c) => indexedRead(deps, c.req.raw, watch, listSessions, (list) => list.map(sessionJson)));
+}

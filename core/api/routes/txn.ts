@@ -1,0 +1,53 @@
+import type { Hono } from 'hono';
+import { checkJson } from '../../catalog/json.js';
+import { readAppliedIndex } from '../../fsm/meta.js';
+import { kvEntryToJson } from '../../kv/json.js';
+import { readTxn } from '../../txn/apply.js';
+import { parseTxn } from '../../txn/input.js';
+import { isReadOp, type TxnCommand, type TxnOutcome, type TxnResult } from '../../txn/types.js';
+import { readJson } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter, consistentBarrier, parseReadOptions } from '../query.js';
+import { jsonResponse, readHeaders } from '../respond.js';
+
+function resultJson(r: TxnResult): string {
+  switch (r.kind) {
+    case 'kv':
+      return `{"KV":${kvEntryToJson(r.entry, r.withValue)}}`;
+    case 'node':
+      return JSON.stringify({ Node: r.node });
+    case 'service':
+      return JSON.stringify({ Service: r.service });
+    case 'check':
+      return JSON.stringify({ Check: checkJson(r.check) });
+  }
+}
+
+/** Consul's TxnResponse: 200 with every result, or 409 with every error (nothing applied). */
+function outcomeResponse(outcome: TxnOutcome, headers: Record<string, string> = {}): Response {
+  if (!outcome.ok) return jsonResponse(JSON.stringify({ Results: null, Errors: outcome.errors }), 409, headers);
+  return jsonResponse(`{"Results":[${outcome.results.map(resultJson).join(',')}],"Errors":null}`, 200, headers);
+}
+
+/**
+ * Registers PUT /v1/txn: KV, Node, Service and Check operations applied all-or-nothing as one
+ * committed command (every write at one index). A transaction that only reads is answered from
+ * local state (with ?stale, ?consistent and the query-meta headers) without the write pipeline.
+ */
+export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
+  app.put('/v1/txn', async (c) => {
+    const url = new URL(c.req.url);
+    checkDatacenter(url, deps);
+    const body = await readJson(c.req.raw, deps.limits.txnMaxBytes);
+    const ops = parseTxn(body, { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes }, deps.node.datacenter);
+    if (ops.every(isReadOp)) {
+      const options = parseReadOptions(url, deps);
+      await consistentBarrier(deps, options);
+      const { index, outcome } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), outcome: readTxn(tx, ops) }));
+      return outcomeResponse(outcome, readHeaders(deps, Math.max(1, index), options));
+    }
+    const command: TxnCommand = { type: 'txn', datacenter: deps.node.datacenter, ops, now: deps.clock.now() };
+    const { index, value } = await deps.writer.submit<TxnOutcome>(command);
+    return outcomeResponse(value, { 'X-Consul-Index': String(index) });
+  });
+}

@@ -1,0 +1,163 @@
+import type { Hono } from 'hono';
+import { healthEntryJson } from '../../catalog/json.js';
+import type { HealthEntry } from '../../catalog/queries.js';
+import { HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
+import { BadRequestError, NotFoundError } from '../../errors.js';
+import { validatePrefix } from '../../kv/commands.js';
+import { kvEntryToJson } from '../../kv/json.js';
+import { KV_TABLE, type KvRecord } from '../../kv/types.js';
+import type { TimerHandle } from '../../ports/clock.js';
+import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
+import type { ApiDeps } from '../context.js';
+import { parseUintParam } from '../query.js';
+
+/** The tables watch streams read; a ChangeFeed serving them must retain these. */
+export const WATCH_STREAM_TABLES: readonly string[] = [KV_TABLE, HEALTH_WATCH_TABLE];
+
+const POSITION = /^(\d{1,16})(?::(\d{1,9}))?$/;
+
+/**
+ * Where a stream starts: the Last-Event-ID header (as sent by EventSource on reconnect), else
+ * ?index= (e.g. a read's X-Consul-Index), else the newest applied change (only what happens next).
+ * Ids are "<index>" or "<index>:<n>" (after the n-th change of that index, 0-based).
+ */
+function startPosition(req: Request, url: URL, latest: number): FeedPosition {
+  const header = req.headers.get('last-event-id');
+  const text = header !== null && header !== '' ? header : url.searchParams.get('index');
+  if (text === null || text === '') return { index: latest };
+  const m = POSITION.exec(text.trim());
+  if (!m) throw new BadRequestError(`Invalid Last-Event-ID or index ${JSON.stringify(text)}: use an event id such as "42" or "42:1"`);
+  const index = parseUintParam(m[1] as string, 'index');
+  return m[2] === undefined ? { index } : { index, seq: Number(m[2]) };
+}
+
+function eventId(m: Extract<FeedMessage, { kind: 'change' }>): string {
+  return m.last ? String(m.index) : `${m.index}:${m.seq}`;
+}
+
+function kvData(m: Extract<FeedMessage, { kind: 'change' }>): string {
+  const c = m.change;
+  if ('prefix' in c) return JSON.stringify({ Index: m.index, Op: 'delete-tree', Prefix: c.prefix });
+  const rec = c.entry as KvRecord | null | undefined;
+  if (!rec) return JSON.stringify({ Index: m.index, Op: 'delete', Key: c.key, Entry: null });
+  return `{"Index":${m.index},"Op":"set","Key":${JSON.stringify(c.key)},"Entry":${kvEntryToJson({ key: c.key, ...rec })}}`;
+}
+
+function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
+  const c = m.change;
+  if ('prefix' in c) return JSON.stringify({ Index: m.index, Op: 'reset' });
+  const sep = c.key.indexOf('\u0000');
+  const name = c.key.slice(0, sep);
+  const rest = c.key.slice(sep + 1);
+  const node = rest.slice(0, rest.indexOf('/'));
+  const id = rest.slice(rest.indexOf('/') + 1);
+  const entry = c.entry as HealthEntry | null | undefined;
+  return JSON.stringify({ Index: m.index, Op: entry ? 'set' : 'delete', Service: name, Node: node, ServiceID: id, Entry: entry ? healthEntryJson(entry) : null });
+}
+
+/** One SSE frame; multi-line data is split into data: lines (our JSON has none, but stay safe). */
+function frame(fields: { event?: string; id?: string; data: string }): string {
+  let out = '';
+  if (fields.event) out += `event: ${fields.event}\n`;
+  if (fields.id) out += `id: ${fields.id}\n`;
+  for (const line of fields.data.split('\n')) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
+  return JSON.stringify({ Reason: m.reason, Index: m.index, Oldest: m.oldest });
+}
+
+/**
+ * Serves one watch stream as Server-Sent Events: every matching change is one event (id: its
+ * index, data: JSON naming the key, the operation and the entry), in index order, starting after
+ * the requested position. A stream that cannot continue without a gap gets one `resync` event
+ * (reason, the index to re-read at, the oldest resumable index) and ends. Comments keep idle
+ * connections alive. Ends when the client leaves or the server shuts down.
+ */
+function serveStream(deps: ApiDeps, req: Request, filter: FeedFilter, render: (m: Extract<FeedMessage, { kind: 'change' }>) => string): Response {
+  const feed = deps.changeFeed;
+  if (!feed) throw new NotFoundError('watch streams are not available on this server');
+  const url = new URL(req.url);
+  const from = startPosition(req, url, feed.latest);
+  const sub = feed.subscribe(filter, from);
+  const enc = new TextEncoder();
+  const stops = [req.signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+  let keepAlive: TimerHandle | undefined;
+  let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    sub.close();
+    if (keepAlive !== undefined) deps.clock.clearTimer(keepAlive);
+    for (const s of stops) s.removeEventListener('abort', end);
+  };
+  for (const s of stops) s.addEventListener('abort', end);
+  if (stops.some((s) => s.aborted)) end();
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        controller.enqueue(enc.encode(`retry: 2000\n: watching from index ${from.index}${from.seq === undefined ? '' : `:${from.seq}`}\n\n`));
+        const ping = (): void => {
+          if (ended) return;
+          if ((controller.desiredSize ?? 0) > 0) controller.enqueue(enc.encode(': keep-alive\n\n'));
+          keepAlive = deps.clock.setTimer(ping, deps.limits.watchKeepAliveMs);
+        };
+        keepAlive = deps.clock.setTimer(ping, deps.limits.watchKeepAliveMs);
+      },
+      async pull(controller) {
+        const messages = ended ? [] : await sub.next();
+        let text = '';
+        for (const m of messages) {
+          text += m.kind === 'resync' ? frame({ event: 'resync', data: resyncData(m) }) : frame({ id: eventId(m), data: render(m) });
+        }
+        try {
+          if (text) controller.enqueue(enc.encode(text));
+          if (ended || sub.done) {
+            end();
+            controller.close();
+          }
+        } catch {
+          // The client went away (the stream was cancelled) while we waited.
+          end();
+        }
+      },
+      cancel() {
+        end();
+      },
+    },
+    { highWaterMark: 2 },
+  );
+  return new Response(stream, {
+    status: 200,
+    headers: {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      'X-Consul-Index': String(Math.max(1, feed.latest)),
+    },
+  });
+}
+
+/**
+ * Registers the resumable watch streams (beyond Consul): GET /v1/watch/kv/<prefix> and
+ * GET /v1/watch/health/<service>, served by any server from its own applied changes.
+ */
+export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
+  app.get('/v1/watch/kv/*', (c) => {
+    const url = new URL(c.req.url);
+    let prefix: string;
+    try {
+      prefix = decodeURIComponent(url.pathname.slice('/v1/watch/kv/'.length));
+    } catch {
+      throw new BadRequestError('Invalid key prefix: bad percent-encoding');
+    }
+    validatePrefix(prefix);
+    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData);
+  });
+  app.get('/v1/watch/health/:service', (c) => {
+    const service = c.req.param('service');
+    if (service === '') throw new BadRequestError('Missing service name');
+    return serveStream(deps, c.req.raw, { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` }, healthData);
+  });
+}

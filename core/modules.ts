@@ -1,0 +1,16 @@
+import { SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES } from './api/routes/snapshot.js';
+import { catalogModule } from './catalog/state-machine.js';
+import { eventModule } from './event/events.js';
+import type { StateModule } from './fsm/state-machine.js';
+import { kvModule } from './kv/state-machine.js';
+import { sessionModule } from './session/state-machine.js';
+import { restoreModule } from './snapshot/restore-module.js';
+import { txnModule } from './txn/apply.js';
+
+/**
+ * The state machine modules behind the HTTP API: KV, catalog, sessions, events, transactions and
+ * snapshot restore. Servers add their cluster modules (members, autopilot) to these.
+ */
+export function dataModules(): StateModule[] {
+  return [kvModule, catalogModule, sessionModule, eventModule, txnModule, restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES)];
+}

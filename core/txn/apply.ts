@@ -1,0 +1,208 @@
+import { catalogDeregister, catalogRegister } from '../catalog/state-machine.js';
+import { type CatalogCheck, type CatalogNode, type CatalogService, CHECKS_TABLE, childKey, NODES_TABLE, SERVICES_TABLE } from '../catalog/types.js';
+import { KonsulError } from '../errors.js';
+import { OverlayTxn } from '../fsm/overlay-txn.js';
+import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
+import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } from '../kv/ops.js';
+import { KV_TABLE, type KvRecord } from '../kv/types.js';
+import type { ReadTxn } from '../ports/state-store.js';
+import type { Change } from '../watch/change.js';
+import { isReadOp, type TxnCommand, type TxnError, type TxnOp, type TxnOutcome, type TxnResult } from './types.js';
+
+/** An operation's precondition failed; `message` becomes its What. */
+class OpFailed extends KonsulError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+function kvResult(key: string, rec: KvRecord, withValue: boolean): TxnResult {
+  return { kind: 'kv', entry: { key, ...rec }, withValue };
+}
+
+function existingKv(tx: ReadTxn, key: string): KvRecord {
+  const rec = tx.get<KvRecord>(KV_TABLE, key);
+  if (!rec) throw new OpFailed(`key ${q(key)} doesn't exist`);
+  return rec;
+}
+
+/** Runs a read-only operation (see isReadOp) against `tx`. Throws OpFailed when a check fails. */
+function readOp(tx: ReadTxn, op: TxnOp): TxnResult[] {
+  if (op.kind === 'kv') {
+    switch (op.verb) {
+      case 'get':
+        return [kvResult(op.key, existingKv(tx, op.key), true)];
+      case 'get-tree':
+        return [...tx.range<KvRecord>(KV_TABLE, { prefix: op.key })].map(([k, r]) => kvResult(k, r, true));
+      case 'check-index': {
+        const rec = existingKv(tx, op.key);
+        if (rec.modifyIndex !== op.index) throw new OpFailed(`current modify index ${rec.modifyIndex} != ${op.index}`);
+        return [kvResult(op.key, rec, false)];
+      }
+      case 'check-session': {
+        const rec = existingKv(tx, op.key);
+        if ((rec.session ?? '') !== op.session) {
+          throw new OpFailed(`failed session check for key ${q(op.key)}, current session ${q(rec.session ?? '')} != ${q(op.session)}`);
+        }
+        return [kvResult(op.key, rec, false)];
+      }
+      case 'check-not-exists':
+        if (tx.get(KV_TABLE, op.key)) throw new OpFailed(`key ${q(op.key)} exists`);
+        return [];
+      default:
+        throw new Error(`not a read verb: ${op.verb}`);
+    }
+  }
+  if (op.kind === 'node') {
+    const node = tx.get<CatalogNode>(NODES_TABLE, op.node.Node);
+    if (!node) throw new OpFailed(`node ${q(op.node.Node)} doesn't exist`);
+    return [{ kind: 'node', node }];
+  }
+  if (op.kind === 'service') {
+    const service = tx.get<CatalogService>(SERVICES_TABLE, childKey(op.node, op.service.ID));
+    if (!service) throw new OpFailed(`service ${q(op.service.ID)} on node ${q(op.node)} doesn't exist`);
+    return [{ kind: 'service', service }];
+  }
+  const check = tx.get<CatalogCheck>(CHECKS_TABLE, childKey(op.node, op.check.CheckID));
+  if (!check) throw new OpFailed(`check ${q(op.check.CheckID)} on node ${q(op.node)} doesn't exist`);
+  return [{ kind: 'check', check }];
+}
+
+/** Fails unless the record's ModifyIndex is `index` (0: unless it is absent). */
+function casGuard(existing: { ModifyIndex: number } | undefined, index: number, what: string): void {
+  if (index === 0 ? existing !== undefined : existing?.ModifyIndex !== index) throw new OpFailed(`failed to set ${what}, index is stale`);
+}
+
+function writeKv(ctx: ApplyContext, op: Extract<TxnOp, { kind: 'kv' }>, now: number): TxnResult[] {
+  const { key } = op;
+  switch (op.verb) {
+    case 'set':
+      return [kvResult(key, kvSet(ctx, key, op.value, op.flags), false)];
+    case 'cas': {
+      const rec = kvCas(ctx, key, op.value, op.flags, op.index);
+      if (!rec) throw new OpFailed(`failed to set key ${q(key)}, index is stale`);
+      return [kvResult(key, rec, false)];
+    }
+    case 'lock': {
+      const rec = kvLock(ctx, key, op.value, op.flags, op.session, now);
+      if (!rec) throw new OpFailed(`failed to lock key ${q(key)}, lock is already held or in its lock delay`);
+      return [kvResult(key, rec, false)];
+    }
+    case 'unlock': {
+      const rec = kvUnlock(ctx, key, op.value, op.flags, op.session);
+      if (!rec) throw new OpFailed(`failed to unlock key ${q(key)}, lock isn't held, or is held by another session`);
+      return [kvResult(key, rec, false)];
+    }
+    case 'delete':
+      kvDelete(ctx, key);
+      return [];
+    case 'delete-cas':
+      if (!kvDeleteCas(ctx, key, op.index)) throw new OpFailed(`failed to delete key ${q(key)}, index is stale`);
+      return [];
+    case 'delete-tree':
+      kvDeleteTree(ctx, key);
+      return [];
+    default:
+      return readOp(ctx.tx, op);
+  }
+}
+
+function requireNode(tx: ReadTxn, node: string): void {
+  if (!tx.get(NODES_TABLE, node)) throw new OpFailed(`node ${q(node)} doesn't exist`);
+}
+
+function writeCatalog(ctx: ApplyContext, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): TxnResult[] {
+  const tx = ctx.tx;
+  if (op.verb === 'get') return readOp(tx, op);
+  if (op.kind === 'node') {
+    const name = op.node.Node;
+    const existing = tx.get<CatalogNode>(NODES_TABLE, name);
+    if (op.verb === 'delete' || op.verb === 'delete-cas') {
+      if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) throw new OpFailed(`failed to delete node ${q(name)}, index is stale`);
+      catalogDeregister(ctx, { node: name, now });
+      return [];
+    }
+    if (op.verb === 'cas') casGuard(existing, op.index, `node ${q(name)}`);
+    catalogRegister(ctx, { datacenter, node: op.node, skipNodeUpdate: false, checks: [], now });
+    return [{ kind: 'node', node: tx.get<CatalogNode>(NODES_TABLE, name) as CatalogNode }];
+  }
+  if (op.kind === 'service') {
+    const id = op.service.ID;
+    const existing = tx.get<CatalogService>(SERVICES_TABLE, childKey(op.node, id));
+    if (op.verb === 'delete' || op.verb === 'delete-cas') {
+      if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) {
+        throw new OpFailed(`failed to delete service ${q(id)} on node ${q(op.node)}, index is stale`);
+      }
+      catalogDeregister(ctx, { node: op.node, serviceID: id, now });
+      return [];
+    }
+    requireNode(tx, op.node);
+    if (op.verb === 'cas') casGuard(existing, op.index, `service ${q(id)} on node ${q(op.node)}`);
+    catalogRegister(ctx, { datacenter, node: { ID: '', Node: op.node, Address: '', TaggedAddresses: {}, Meta: {} }, skipNodeUpdate: true, service: op.service, checks: [], now });
+    return [{ kind: 'service', service: tx.get<CatalogService>(SERVICES_TABLE, childKey(op.node, id)) as CatalogService }];
+  }
+  const id = op.check.CheckID;
+  const existing = tx.get<CatalogCheck>(CHECKS_TABLE, childKey(op.node, id));
+  if (op.verb === 'delete' || op.verb === 'delete-cas') {
+    if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) {
+      throw new OpFailed(`failed to delete check ${q(id)} on node ${q(op.node)}, index is stale`);
+    }
+    catalogDeregister(ctx, { node: op.node, checkID: id, now });
+    return [];
+  }
+  requireNode(tx, op.node);
+  if (op.verb === 'cas') casGuard(existing, op.index, `check ${q(id)} on node ${q(op.node)}`);
+  catalogRegister(ctx, { datacenter, node: { ID: '', Node: op.node, Address: '', TaggedAddresses: {}, Meta: {} }, skipNodeUpdate: true, checks: [op.check], now });
+  return [{ kind: 'check', check: tx.get<CatalogCheck>(CHECKS_TABLE, childKey(op.node, id)) as CatalogCheck }];
+}
+
+function collect(ops: readonly TxnOp[], run: (op: TxnOp) => TxnResult[]): TxnOutcome {
+  const results: TxnResult[] = [];
+  const errors: TxnError[] = [];
+  ops.forEach((op, i) => {
+    try {
+      results.push(...run(op));
+    } catch (err) {
+      // Deliberate failures (preconditions, unknown sessions, bad registrations) roll back; bugs propagate.
+      if (!(err instanceof KonsulError)) throw err;
+      errors.push({ OpIndex: i, What: err.message });
+    }
+  });
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, results };
+}
+
+/**
+ * Applies a transaction all-or-nothing: every operation runs in order over a buffered view that
+ * sees the earlier operations' writes; if any fails, the buffer is dropped (nothing is written,
+ * no change is reported) and every failure is returned; otherwise all writes land at this one index.
+ */
+export function applyTxn(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter'>): TxnOutcome {
+  const overlay = new OverlayTxn(ctx.tx);
+  const changes: Change[] = [];
+  const inner: ApplyContext = { tx: overlay, index: ctx.index, changed: (c) => changes.push(c) };
+  const outcome = collect(cmd.ops, (op) => (op.kind === 'kv' ? writeKv(inner, op, cmd.now) : writeCatalog(inner, op, cmd.now, cmd.datacenter)));
+  if (!outcome.ok) return outcome;
+  overlay.commit();
+  for (const c of changes) ctx.changed(c);
+  return outcome;
+}
+
+/** Runs a transaction whose operations all read (no write pipeline): results, or every failed check. */
+export function readTxn(tx: ReadTxn, ops: readonly TxnOp[]): TxnOutcome {
+  if (!ops.every(isReadOp)) throw new Error('readTxn: the transaction writes');
+  return collect(ops, (op) => readOp(tx, op));
+}
+
+/** The transaction module: the `txn` command. */
+export const txnModule: StateModule = {
+  tables: [],
+  handlers: {
+    txn: {
+      apply(ctx, command) {
+        return applyTxn(ctx, command as unknown as TxnCommand);
+      },
+    } satisfies CommandHandler,
+  },
+};

@@ -1,0 +1,333 @@
+import { OverloadedError } from '../errors.js';
+import type { ApplyListener, IndexedChange } from '../fsm/applier.js';
+import { type Change, changeMatches } from './change.js';
+
+/** Bounds of a ChangeFeed; all positive integers. */
+export interface ChangeFeedOptions {
+  /** Tables whose changes are retained (others are ignored). */
+  readonly tables: readonly string[];
+  /** Most changes retained. */
+  readonly maxEvents: number;
+  /** Most bytes (estimated) of retained change entries. */
+  readonly maxBytes: number;
+  /** Most concurrent subscriptions. */
+  readonly maxSubscribers: number;
+  /** The applied index when the feed starts: nothing at or before it is retained. */
+  readonly startIndex: number;
+}
+
+/** Where a subscriber resumes: after change `seq` (0-based, counting only matching changes) of `index`, or after all of `index`. */
+export interface FeedPosition {
+  readonly index: number;
+  readonly seq?: number;
+}
+
+/** What a subscription watches: every key of `table` under `prefix`. */
+export interface FeedFilter {
+  readonly table: string;
+  readonly prefix: string;
+}
+
+/** Why a subscription must re-read state instead of continuing. */
+export type ResyncReason = 'too-old' | 'behind' | 'reset';
+
+/** One message to a subscriber. */
+export type FeedMessage =
+  | {
+      readonly kind: 'change';
+      readonly index: number;
+      /** Position among the changes of `index` that match the filter (0-based). */
+      readonly seq: number;
+      /** Whether this is the last matching change of `index`. */
+      readonly last: boolean;
+      readonly change: Change;
+    }
+  | {
+      readonly kind: 'resync';
+      readonly reason: ResyncReason;
+      /** The applied index when the resync was decided: re-read the state, then resume after the read's index. */
+      readonly index: number;
+      /** The oldest position still replayable (changes after this index are retained). */
+      readonly oldest: number;
+    };
+
+interface Slot {
+  readonly index: number;
+  readonly change: Change;
+  readonly bytes: number;
+}
+
+/** Rough retained size of a change entry, in bytes (strings as UTF-16, byte arrays as is). */
+function estimate(value: unknown, depth = 0): number {
+  if (value === null || value === undefined) return 8;
+  if (typeof value === 'string') return 16 + value.length * 2;
+  if (typeof value === 'number' || typeof value === 'boolean') return 8;
+  if (value instanceof Uint8Array) return 32 + value.byteLength;
+  if (depth > 8) return 64;
+  let n = 32;
+  if (Array.isArray(value)) for (const v of value) n += estimate(v, depth + 1);
+  else if (typeof value === 'object') for (const [k, v] of Object.entries(value)) n += 16 + k.length * 2 + estimate(v, depth + 1);
+  return n;
+}
+
+/**
+ * A bounded, in-memory log of recent changes (the changes of applied commands, with their
+ * indexes) that watch streams read from and resume in. It keeps whole indexes only: when it
+ * evicts, it evicts every change of the oldest index, and `oldest` rises to that index, so any
+ * position at or after `oldest` replays without gaps. Subscribers hold only a cursor into the
+ * log; one that is overtaken by eviction, asks for a position before `oldest`, or whose state was
+ * replaced (snapshot installed) gets one explicit resync message and then nothing more.
+ */
+export class ChangeFeed implements ApplyListener {
+  private readonly tables: ReadonlySet<string>;
+  private slots: Slot[] = [];
+  /** Global sequence number of slots[0]. */
+  private base = 0;
+  private bytes = 0;
+  private oldestIndex: number;
+  private lastIndex: number;
+  private epoch = 0;
+  private readonly waiters = new Set<() => void>();
+  private subscribers = 0;
+
+  constructor(private readonly o: ChangeFeedOptions) {
+    for (const [k, v] of Object.entries({ maxEvents: o.maxEvents, maxBytes: o.maxBytes, maxSubscribers: o.maxSubscribers })) {
+      if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer`);
+    }
+    this.tables = new Set(o.tables);
+    this.oldestIndex = o.startIndex;
+    this.lastIndex = o.startIndex;
+  }
+
+  /** Changes after this index are all retained. */
+  get oldest(): number {
+    return this.oldestIndex;
+  }
+
+  /** The highest applied index the feed has seen. */
+  get latest(): number {
+    return this.lastIndex;
+  }
+
+  /** Number of retained changes. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Number of open subscriptions. */
+  get subscriptions(): number {
+    return this.subscribers;
+  }
+
+  /** ApplyListener: retains the changes of watched tables and wakes subscribers. */
+  applied(changes: readonly IndexedChange[], appliedIndex: number): void {
+    for (const { index, change } of changes) {
+      if (!this.tables.has(change.table)) continue;
+      const bytes = 64 + estimate('key' in change ? change.key : change.prefix) + ('key' in change ? estimate(change.entry) : 0);
+      this.slots.push({ index, change, bytes });
+      this.bytes += bytes;
+    }
+    this.lastIndex = Math.max(this.lastIndex, appliedIndex);
+    this.evict();
+    this.wake();
+  }
+
+  /** ApplyListener: the state was replaced at `index`; every subscriber must resync. */
+  replaced(index: number): void {
+    this.base += this.slots.length;
+    this.slots = [];
+    this.bytes = 0;
+    this.oldestIndex = index;
+    this.lastIndex = index;
+    this.epoch++;
+    this.wake();
+  }
+
+  private evict(): void {
+    while (this.slots.length > 0 && (this.slots.length > this.o.maxEvents || this.bytes > this.o.maxBytes)) {
+      const index = (this.slots[0] as Slot).index;
+      let n = 0;
+      while (n < this.slots.length && (this.slots[n] as Slot).index === index) {
+        this.bytes -= (this.slots[n] as Slot).bytes;
+        n++;
+      }
+      this.slots.splice(0, n);
+      this.base += n;
+      this.oldestIndex = Math.max(this.oldestIndex, index);
+    }
+  }
+
+  private wake(): void {
+    const all = [...this.waiters];
+    this.waiters.clear();
+    for (const w of all) w();
+  }
+
+  /**
+   * Opens a subscription to changes matching `filter` after `from`. Throws OverloadedError when
+   * maxSubscribers are open. The subscription must be closed by its owner.
+   */
+  subscribe(filter: FeedFilter, from: FeedPosition): FeedSubscription {
+    if (this.subscribers >= this.o.maxSubscribers) throw new OverloadedError(`too many watch streams (limit ${this.o.maxSubscribers})`);
+    this.subscribers++;
+    return new FeedSubscription(this, filter, from, this.epoch, () => this.subscribers--);
+  }
+
+  /** @internal Cursor reads for FeedSubscription. */
+  read(cursor: number): { slot: Slot | undefined; evicted: boolean; nextCursor: number } {
+    if (cursor < this.base) return { slot: undefined, evicted: true, nextCursor: cursor };
+    const slot = this.slots[cursor - this.base];
+    return { slot, evicted: false, nextCursor: cursor + 1 };
+  }
+
+  /** @internal The global sequence number just past the newest slot. */
+  get end(): number {
+    return this.base + this.slots.length;
+  }
+
+  /** @internal The cursor of the first retained change with index > `index` (or the end). */
+  cursorAfter(index: number): number {
+    // Indexes ascend along the log: binary search.
+    let lo = 0;
+    let hi = this.slots.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.slots[mid] as Slot).index <= index) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.base + lo;
+  }
+
+  /** @internal */
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  /** @internal Resolves on the next append or replace. */
+  waitForChange(): { promise: Promise<void>; cancel: () => void } {
+    let fire: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => (fire = resolve));
+    this.waiters.add(fire);
+    return { promise, cancel: () => this.waiters.delete(fire) };
+  }
+}
+
+/** A cursor over a ChangeFeed for one filter. Not safe for concurrent next() calls. */
+export class FeedSubscription {
+  private cursor: number;
+  private pending: FeedMessage[] = [];
+  private closed = false;
+  private finished = false;
+  private pendingWait: { cancel: () => void; wake: () => void } | undefined;
+
+  constructor(
+    private readonly feed: ChangeFeed,
+    private readonly filter: FeedFilter,
+    from: FeedPosition,
+    private readonly epoch: number,
+    private readonly release: () => void,
+  ) {
+    if (from.index < feed.oldest) {
+      this.cursor = feed.end;
+      this.finish('too-old');
+      return;
+    }
+    this.cursor = feed.cursorAfter(from.index - 1);
+    // Skip the changes of `from.index` itself that the subscriber already has.
+    const group = this.takeGroup(from.index);
+    if (from.seq !== undefined) this.pending = group.filter((m) => m.kind === 'change' && m.seq > (from.seq as number));
+  }
+
+  /** Whether the subscription ended (resync delivered or closed). */
+  get done(): boolean {
+    return this.closed || (this.finished && this.pending.length === 0);
+  }
+
+  private finish(reason: ResyncReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.pending = [{ kind: 'resync', reason, index: this.feed.latest, oldest: this.feed.oldest }];
+  }
+
+  private matches(change: Change): boolean {
+    return changeMatches(change, this.filter.table, { prefix: this.filter.prefix });
+  }
+
+  /** Reads every retained change of `index` at the cursor (which must point at its first one). */
+  private takeGroup(index: number): FeedMessage[] {
+    const matched: Change[] = [];
+    for (;;) {
+      const r = this.feed.read(this.cursor);
+      if (r.evicted) {
+        this.finish('behind');
+        return [];
+      }
+      if (!r.slot || r.slot.index !== index) break;
+      this.cursor = r.nextCursor;
+      if (this.matches(r.slot.change)) matched.push(r.slot.change);
+    }
+    return matched.map((change, seq) => ({ kind: 'change', index, seq, last: seq === matched.length - 1, change }));
+  }
+
+  /** The next messages without waiting: a whole index's matching changes, a resync, or none. */
+  poll(): FeedMessage[] {
+    if (this.closed) return [];
+    if (this.pending.length > 0) {
+      const out = this.pending;
+      this.pending = [];
+      return out;
+    }
+    if (this.finished) return [];
+    if (this.feed.currentEpoch !== this.epoch) {
+      this.finish('reset');
+      return this.poll();
+    }
+    for (;;) {
+      const r = this.feed.read(this.cursor);
+      if (r.evicted) {
+        this.finish('behind');
+        return this.poll();
+      }
+      if (!r.slot) return [];
+      const slot = r.slot;
+      if ('prefix' in slot.change && (slot.change as { reset?: boolean }).reset && this.matches(slot.change)) {
+        this.cursor = r.nextCursor;
+        this.finish('reset');
+        return this.poll();
+      }
+      const group = this.takeGroup(slot.index);
+      if (this.finished) return this.poll();
+      if (group.length > 0) return group;
+    }
+  }
+
+  /**
+   * Resolves with the next messages (see poll), waiting for new changes when there are none.
+   * Resolves with [] once the subscription is done or closed.
+   */
+  async next(): Promise<FeedMessage[]> {
+    for (;;) {
+      const out = this.poll();
+      if (out.length > 0 || this.done) return out;
+      const w = this.feed.waitForChange();
+      await new Promise<void>((resolve) => {
+        this.pendingWait = { cancel: w.cancel, wake: resolve };
+        void w.promise.then(resolve);
+      });
+      this.pendingWait = undefined;
+    }
+  }
+
+  /** Ends the subscription; a pending next() resolves with []. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = [];
+    this.release();
+    const w = this.pendingWait;
+    if (w) {
+      w.cancel();
+      w.wake();
+    }
+  }
+}
