@@ -1,0 +1,67 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TestClusterProcesses } from './testing/cluster-harness.js';
+import { cleanupAll } from './testing/spawn-server.js';
+
+let cluster: TestClusterProcesses | undefined;
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = undefined;
+});
+afterAll(cleanupAll);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const call = async (http: string, path: string, init?: RequestInit) => fetch(`http://${http}${path}`, init);
+
+describe('sessions in a 3-server cluster', () => {
+  it('expiry is decided by the leader, survives a leader change, and every server applies the same outcome', async () => {
+    cluster = await TestClusterProcesses.start(3, ['--session-ttl-min', '1']);
+    const leader = await cluster.waitForLeader();
+    const [f1, f2] = cluster.members.filter((m) => m !== leader) as [NonNullable<typeof leader>, NonNullable<typeof leader>];
+    // The leader registers every member's node (and its serfHealth check) in the catalog.
+    for (let i = 0; i < 100; i++) {
+      const nodes = (await (await call(f1.http, '/v1/catalog/nodes')).json()) as Array<{ Node: string }>;
+      if (nodes.some((n) => n.Node === f1.name)) break;
+      await sleep(100);
+    }
+    const created = await call(f1.http, '/v1/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '2s', LockDelay: '0s', Node: f1.name }) });
+    expect(created.status, await created.clone().text()).toBe(200);
+    const { ID } = (await created.json()) as { ID: string };
+    expect(await (await call(f2.http, `/v1/kv/leader-key?acquire=${ID}`, { method: 'PUT', body: 'f1' })).json()).toBe(true);
+
+    // Renewals through followers reach the leader's clock: 5 s is 2.5 deadlines.
+    const renewFor = async (ms: number, via: string) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const r = await call(via, `/v1/session/renew/${ID}`, { method: 'PUT' });
+        expect(r.status).toBe(200);
+        await sleep(300);
+      }
+    };
+    await renewFor(5000, f2.http);
+
+    // The leader dies; the new leader gives the session a full fresh deadline.
+    await leader.server?.stop('SIGKILL');
+    leader.server = undefined;
+    const next = await cluster.waitForLeader(20_000, [f1, f2]);
+    expect((await call(next.http, `/v1/session/info/${ID}`)).status).toBe(200);
+    await renewFor(2500, f1.http);
+
+    // Renewals stop; the session lapses and both servers agree on the result.
+    const stopped = Date.now();
+    for (;;) {
+      if ((await call(next.http, `/v1/session/info/${ID}`)).status === 404) break;
+      expect(Date.now() - stopped).toBeLessThan(10_000);
+      await sleep(100);
+    }
+    expect(Date.now() - stopped).toBeGreaterThanOrEqual(1500);
+    for (const m of [f1, f2]) {
+      const info = await call(m.http, `/v1/session/info/${ID}?consistent`);
+      expect(info.status).toBe(404);
+      const entry = (await (await call(m.http, '/v1/kv/leader-key?consistent')).json()) as Array<{ Session?: string; ModifyIndex: number; Value: string }>;
+      expect(entry[0]?.Session).toBeUndefined();
+      expect(Buffer.from(entry[0]!.Value, 'base64').toString()).toBe('f1');
+    }
+    const stale = await Promise.all([f1, f2].map(async (m) => ((await (await call(m.http, '/v1/kv/leader-key?stale')).json()) as Array<{ ModifyIndex: number }>)[0]?.ModifyIndex));
+    expect(stale[0]).toBe(stale[1]);
+  });
+});
