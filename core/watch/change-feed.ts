@@ -59,14 +59,17 @@ interface Slot {
 
 /** Rough retained size of a change entry, in bytes (strings as UTF-16, byte arrays as is). */
 function estimate(value: unknown, depth = 0): number {
-  if (value === null || value === undefined) return 8;
   if (typeof value === 'string') return 16 + value.length * 2;
-  if (typeof value === 'number' || typeof value === 'boolean') return 8;
+  if (value === null || typeof value !== 'object') return 8;
   if (value instanceof Uint8Array) return 32 + value.byteLength;
   if (depth > 8) return 64;
   let n = 32;
-  if (Array.isArray(value)) for (const v of value) n += estimate(v, depth + 1);
-  else if (typeof value === 'object') for (const [k, v] of Object.entries(value)) n += 16 + k.length * 2 + estimate(v, depth + 1);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) n += estimate(value[i], depth + 1);
+    return n;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const k in obj) n += 16 + k.length * 2 + estimate(obj[k], depth + 1);
   return n;
 }
 
