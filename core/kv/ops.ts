@@ -117,6 +117,8 @@ export function kvLock(ctx: ApplyContext, key: string, value: Uint8Array, flags:
     lockIndex,
     session,
   };
+  // The holder re-acquiring with the same value and flags changes nothing (as a plain set would not).
+  if (existing && existing.session === session && existing.flags === flags && sameBytes(existing.value, next.value)) return existing;
   write(ctx, key, next, existing);
   return next;
 }

@@ -143,6 +143,10 @@ describe('KV locks (?acquire / ?release)', () => {
     // The holder re-acquiring updates the value but not LockIndex.
     expect(await json(put(n, `/v1/kv/lock?acquire=${a}`, 'a2'))).toBe(true);
     expect(await entry(n, 'lock')).toMatchObject({ LockIndex: 1, Session: a, Value: btoa('a2') });
+    // ... and with an identical value changes nothing, not even ModifyIndex.
+    const same = await entry(n, 'lock');
+    expect(await json(put(n, `/v1/kv/lock?acquire=${a}`, 'a2'))).toBe(true);
+    expect(await entry(n, 'lock')).toEqual(same);
     // Another session can neither acquire nor release; nothing changes.
     const before = await entry(n, 'lock');
     expect(await json(put(n, `/v1/kv/lock?acquire=${b}`, 'b'))).toBe(false);
