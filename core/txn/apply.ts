@@ -1,4 +1,4 @@
-import { catalogDeregister, catalogRegister } from '../catalog/state-machine.js';
+import { type CatalogDeregisterCommand, type CatalogRegisterCommand, catalogDeregister, catalogRegister } from '../catalog/state-machine.js';
 import { type CatalogCheck, type CatalogNode, type CatalogService, CHECKS_TABLE, childKey, NODES_TABLE, SERVICES_TABLE } from '../catalog/types.js';
 import { KonsulError } from '../errors.js';
 import { OverlayTxn } from '../fsm/overlay-txn.js';
@@ -113,49 +113,66 @@ function requireNode(tx: ReadTxn, node: string): void {
   if (!tx.get(NODES_TABLE, node)) throw new OpFailed(`node ${q(node)} doesn't exist`);
 }
 
-function writeCatalog(ctx: ApplyContext, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): TxnResult[] {
-  const tx = ctx.tx;
-  if (op.verb === 'get') return readOp(tx, op);
+/** What a catalog operation addresses: its current record, and how to write, remove and show it. */
+interface CatalogTarget {
+  readonly existing: { ModifyIndex: number } | undefined;
+  readonly what: string;
+  /** A service or check needs its node to exist already. */
+  readonly needsNode: boolean;
+  readonly put: Omit<CatalogRegisterCommand, 'type'>;
+  readonly remove: Omit<CatalogDeregisterCommand, 'type'>;
+  readonly result: (tx: ReadTxn) => TxnResult;
+}
+
+function catalogTarget(tx: ReadTxn, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): CatalogTarget {
+  const bare = (node: string) => ({ ID: '', Node: node, Address: '', TaggedAddresses: {}, Meta: {} });
   if (op.kind === 'node') {
     const name = op.node.Node;
-    const existing = tx.get<CatalogNode>(NODES_TABLE, name);
-    if (op.verb === 'delete' || op.verb === 'delete-cas') {
-      if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) throw new OpFailed(`failed to delete node ${q(name)}, index is stale`);
-      catalogDeregister(ctx, { node: name, now });
-      return [];
-    }
-    if (op.verb === 'cas') casGuard(existing, op.index, `node ${q(name)}`);
-    catalogRegister(ctx, { datacenter, node: op.node, skipNodeUpdate: false, checks: [], now });
-    return [{ kind: 'node', node: tx.get<CatalogNode>(NODES_TABLE, name) as CatalogNode }];
+    return {
+      existing: tx.get<CatalogNode>(NODES_TABLE, name),
+      what: `node ${q(name)}`,
+      needsNode: false,
+      put: { datacenter, node: op.node, skipNodeUpdate: false, checks: [], now },
+      remove: { node: name, now },
+      result: (t) => ({ kind: 'node', node: t.get<CatalogNode>(NODES_TABLE, name) as CatalogNode }),
+    };
   }
   if (op.kind === 'service') {
-    const id = op.service.ID;
-    const existing = tx.get<CatalogService>(SERVICES_TABLE, childKey(op.node, id));
-    if (op.verb === 'delete' || op.verb === 'delete-cas') {
-      if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) {
-        throw new OpFailed(`failed to delete service ${q(id)} on node ${q(op.node)}, index is stale`);
-      }
-      catalogDeregister(ctx, { node: op.node, serviceID: id, now });
-      return [];
-    }
-    requireNode(tx, op.node);
-    if (op.verb === 'cas') casGuard(existing, op.index, `service ${q(id)} on node ${q(op.node)}`);
-    catalogRegister(ctx, { datacenter, node: { ID: '', Node: op.node, Address: '', TaggedAddresses: {}, Meta: {} }, skipNodeUpdate: true, service: op.service, checks: [], now });
-    return [{ kind: 'service', service: tx.get<CatalogService>(SERVICES_TABLE, childKey(op.node, id)) as CatalogService }];
+    const key = childKey(op.node, op.service.ID);
+    return {
+      existing: tx.get<CatalogService>(SERVICES_TABLE, key),
+      what: `service ${q(op.service.ID)} on node ${q(op.node)}`,
+      needsNode: true,
+      put: { datacenter, node: bare(op.node), skipNodeUpdate: true, service: op.service, checks: [], now },
+      remove: { node: op.node, serviceID: op.service.ID, now },
+      result: (t) => ({ kind: 'service', service: t.get<CatalogService>(SERVICES_TABLE, key) as CatalogService }),
+    };
   }
-  const id = op.check.CheckID;
-  const existing = tx.get<CatalogCheck>(CHECKS_TABLE, childKey(op.node, id));
+  const key = childKey(op.node, op.check.CheckID);
+  return {
+    existing: tx.get<CatalogCheck>(CHECKS_TABLE, key),
+    what: `check ${q(op.check.CheckID)} on node ${q(op.node)}`,
+    needsNode: true,
+    put: { datacenter, node: bare(op.node), skipNodeUpdate: true, checks: [op.check], now },
+    remove: { node: op.node, checkID: op.check.CheckID, now },
+    result: (t) => ({ kind: 'check', check: t.get<CatalogCheck>(CHECKS_TABLE, key) as CatalogCheck }),
+  };
+}
+
+/** Node, Service and Check verbs (Consul's txn catalog operations). */
+function writeCatalog(ctx: ApplyContext, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): TxnResult[] {
+  if (op.verb === 'get') return readOp(ctx.tx, op);
+  const t = catalogTarget(ctx.tx, op, now, datacenter);
   if (op.verb === 'delete' || op.verb === 'delete-cas') {
-    if (op.verb === 'delete-cas' && (!existing || existing.ModifyIndex !== op.index)) {
-      throw new OpFailed(`failed to delete check ${q(id)} on node ${q(op.node)}, index is stale`);
-    }
-    catalogDeregister(ctx, { node: op.node, checkID: id, now });
+    // Unlike KV's, a catalog delete-cas of something absent fails (as in Consul).
+    if (op.verb === 'delete-cas' && t.existing?.ModifyIndex !== op.index) throw new OpFailed(`failed to delete ${t.what}, index is stale`);
+    catalogDeregister(ctx, t.remove);
     return [];
   }
-  requireNode(tx, op.node);
-  if (op.verb === 'cas') casGuard(existing, op.index, `check ${q(id)} on node ${q(op.node)}`);
-  catalogRegister(ctx, { datacenter, node: { ID: '', Node: op.node, Address: '', TaggedAddresses: {}, Meta: {} }, skipNodeUpdate: true, checks: [op.check], now });
-  return [{ kind: 'check', check: tx.get<CatalogCheck>(CHECKS_TABLE, childKey(op.node, id)) as CatalogCheck }];
+  if (t.needsNode && op.kind !== 'node') requireNode(ctx.tx, op.node);
+  if (op.verb === 'cas') casGuard(t.existing, op.index, t.what);
+  catalogRegister(ctx, t.put);
+  return [t.result(ctx.tx)];
 }
 
 function collect(ops: readonly TxnOp[], run: (op: TxnOp) => TxnResult[]): TxnOutcome {
