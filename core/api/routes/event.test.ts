@@ -59,6 +59,9 @@ describe('user events API', () => {
     expect(badRegex.status).toBe(400);
     expect(await badRegex.text()).toMatch(/Invalid node filter/);
     expect((await fire(n, '/v1/event/fire/x', 'p'.repeat(513))).status).toBe(413);
+    const reserved = await fire(n, '/v1/event/fire/_internal');
+    expect(reserved.status).toBe(400);
+    expect(await reserved.text()).toMatch(/reserved/);
     expect(await json(n.request('/v1/event/list'))).toEqual([]);
   });
 });

@@ -37,6 +37,8 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(url, deps);
     const name = c.req.param('name');
     if (name === '' || !name.isWellFormed() || utf8Length(name) > 256) throw new BadRequestError('Invalid event name: 1 to 256 bytes of valid Unicode');
+    // As in Consul, names starting with "_" are reserved for internal events.
+    if (name.startsWith('_')) throw new BadRequestError(`Invalid event name ${JSON.stringify(name)}: names starting with "_" are reserved`);
     const node = regexFilter(url, 'node');
     const service = regexFilter(url, 'service');
     const tag = regexFilter(url, 'tag');
