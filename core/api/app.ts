@@ -12,6 +12,7 @@ import { registerPrometheusRoutes } from './routes/prometheus.js';
 import { registerSessionRoutes } from './routes/session.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
 import { registerStatusRoutes } from './routes/status.js';
+import { registerSyncRoutes } from './routes/sync.js';
 import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
 
@@ -44,6 +45,7 @@ export function createApi(deps: ApiDeps): Hono {
   registerTxnRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerWatchRoutes(app, deps);
+  registerSyncRoutes(app, deps);
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);

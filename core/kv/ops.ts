@@ -88,7 +88,7 @@ export function kvDeleteTree(ctx: ApplyContext, prefix: string): void {
   const stone: KvTombstone = { index: ctx.index };
   ctx.tx.put(KV_TOMBSTONE_TABLE, TOMBSTONE_KEY_PREFIX + prefix, stone);
   bumpTableIndex(ctx.tx, KV_INDEX_NAME, ctx.index);
-  ctx.changed({ table: KV_TABLE, prefix });
+  ctx.changed({ table: KV_TABLE, prefix, keys });
 }
 
 /**

@@ -1,13 +1,14 @@
 import { type CatalogDeregisterCommand, type CatalogRegisterCommand, catalogDeregister, catalogRegister } from '../catalog/state-machine.js';
 import { type CatalogCheck, type CatalogNode, type CatalogService, CHECKS_TABLE, childKey, NODES_TABLE, SERVICES_TABLE } from '../catalog/types.js';
 import { KonsulError } from '../errors.js';
+import { META_TABLE } from '../fsm/meta.js';
 import { OverlayTxn } from '../fsm/overlay-txn.js';
 import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
 import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } from '../kv/ops.js';
 import { KV_TABLE, type KvRecord } from '../kv/types.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Change } from '../watch/change.js';
-import { isReadOp, type TxnCommand, type TxnError, type TxnOp, type TxnOutcome, type TxnResult } from './types.js';
+import { IDEMPOTENCY_ORDER_TABLE, IDEMPOTENCY_TABLE, isReadOp, MAX_IDEMPOTENCY_KEYS, type TxnCommand, type TxnError, type TxnOp, type TxnOutcome, type TxnResult } from './types.js';
 
 /** An operation's precondition failed; `message` becomes its What. */
 class OpFailed extends KonsulError {
@@ -195,7 +196,34 @@ function collect(ops: readonly TxnOp[], run: (op: TxnOp) => TxnResult[]): TxnOut
  * sees the earlier operations' writes; if any fails, the buffer is dropped (nothing is written,
  * no change is reported) and every failure is returned; otherwise all writes land at this one index.
  */
-export function applyTxn(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter'>): TxnOutcome {
+export function applyTxn(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter' | 'idempotencyKey'>): TxnOutcome {
+  const key = cmd.idempotencyKey;
+  if (key !== undefined) {
+    const seen = ctx.tx.get<{ index: number; outcome: TxnOutcome }>(IDEMPOTENCY_TABLE, key);
+    if (seen) return { ...seen.outcome, replayed: { index: seen.index } };
+  }
+  const outcome = applyTxnOnce(ctx, cmd);
+  if (key !== undefined) rememberOutcome(ctx, key, outcome);
+  return outcome;
+}
+
+/** Records an outcome under its idempotency key, forgetting the oldest keys beyond the bound. */
+function rememberOutcome(ctx: ApplyContext, key: string, outcome: TxnOutcome): void {
+  ctx.tx.put(IDEMPOTENCY_TABLE, key, { index: ctx.index, outcome });
+  ctx.tx.put(IDEMPOTENCY_ORDER_TABLE, `${String(ctx.index).padStart(16, '0')}\u0000${key}`, '');
+  const count = (ctx.tx.get<number>(META_TABLE, IDEMPOTENCY_COUNT) ?? 0) + 1;
+  const excess = count - MAX_IDEMPOTENCY_KEYS;
+  const oldest = excess > 0 ? [...ctx.tx.range(IDEMPOTENCY_ORDER_TABLE, { limit: excess })].map(([k]) => k) : [];
+  for (const k of oldest) {
+    ctx.tx.delete(IDEMPOTENCY_ORDER_TABLE, k);
+    ctx.tx.delete(IDEMPOTENCY_TABLE, k.slice(k.indexOf('\u0000') + 1));
+  }
+  ctx.tx.put(META_TABLE, IDEMPOTENCY_COUNT, count - oldest.length);
+}
+
+const IDEMPOTENCY_COUNT = 'txn-idempotency-count';
+
+function applyTxnOnce(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter'>): TxnOutcome {
   const overlay = new OverlayTxn(ctx.tx);
   const changes: Change[] = [];
   const inner: ApplyContext = { tx: overlay, index: ctx.index, changed: (c) => changes.push(c) };
@@ -214,7 +242,7 @@ export function readTxn(tx: ReadTxn, ops: readonly TxnOp[]): TxnOutcome {
 
 /** The transaction module: the `txn` command. */
 export const txnModule: StateModule = {
-  tables: [],
+  tables: [IDEMPOTENCY_TABLE, IDEMPOTENCY_ORDER_TABLE],
   handlers: {
     txn: {
       apply(ctx, command) {

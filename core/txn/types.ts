@@ -48,6 +48,11 @@ export interface TxnCommand {
   readonly ops: readonly TxnOp[];
   /** Proposer's clock (ms since epoch), for lock delays. */
   readonly now: number;
+  /**
+   * A client-chosen key that makes the transaction apply at most once: a later transaction with
+   * the same key is not applied and gets the first one's outcome (see IDEMPOTENCY_TABLE).
+   */
+  readonly idempotencyKey?: string;
 }
 
 /** One result of a transaction, in operation order (writes of KV entries carry no value). */
@@ -63,8 +68,21 @@ export interface TxnError {
   readonly What: string;
 }
 
-/** A transaction's outcome: every result, or (nothing applied) every error. */
-export type TxnOutcome = { readonly ok: true; readonly results: readonly TxnResult[] } | { readonly ok: false; readonly errors: readonly TxnError[] };
+/**
+ * A transaction's outcome: every result, or (nothing applied) every error. `replayed` is set when
+ * an earlier transaction with the same idempotency key already produced it (at `index`).
+ */
+export type TxnOutcome = (
+  | { readonly ok: true; readonly results: readonly TxnResult[] }
+  | { readonly ok: false; readonly errors: readonly TxnError[] }
+) & { readonly replayed?: { readonly index: number } };
+
+/** Outcomes of transactions with an idempotency key: key → { index, outcome }. */
+export const IDEMPOTENCY_TABLE = 'txn_idempotency';
+/** Insertion order of IDEMPOTENCY_TABLE: 16-digit index + NUL + key → ''. */
+export const IDEMPOTENCY_ORDER_TABLE = 'txn_idempotency_order';
+/** How many idempotency keys are remembered; the oldest are forgotten first. */
+export const MAX_IDEMPOTENCY_KEYS = 16_384;
 
 /** Whether `op` only reads. */
 export function isReadOp(op: TxnOp): boolean {

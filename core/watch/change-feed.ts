@@ -126,7 +126,7 @@ export class ChangeFeed implements ApplyListener {
   applied(changes: readonly IndexedChange[], appliedIndex: number): void {
     for (const { index, change } of changes) {
       if (!this.tables.has(change.table)) continue;
-      const bytes = 64 + estimate('key' in change ? change.key : change.prefix) + ('key' in change ? estimate(change.entry) : 0);
+      const bytes = 64 + ('key' in change ? estimate(change.key) + estimate(change.entry) : estimate(change.prefix) + estimate(change.keys));
       this.slots.push({ index, change, bytes });
       this.bytes += bytes;
     }
@@ -167,10 +167,10 @@ export class ChangeFeed implements ApplyListener {
   }
 
   /**
-   * Opens a subscription to changes matching `filter` after `from`. Throws OverloadedError when
-   * maxSubscribers are open. The subscription must be closed by its owner.
+   * Opens a subscription to changes matching `filter` (or any of several) after `from`. Throws
+   * OverloadedError when maxSubscribers are open. The subscription must be closed by its owner.
    */
-  subscribe(filter: FeedFilter, from: FeedPosition): FeedSubscription {
+  subscribe(filter: FeedFilter | readonly FeedFilter[], from: FeedPosition): FeedSubscription {
     if (this.subscribers >= this.o.maxSubscribers) throw new OverloadedError(`too many watch streams (limit ${this.o.maxSubscribers})`);
     this.subscribers++;
     return new FeedSubscription(this, filter, from, this.epoch, () => this.subscribers--);
@@ -217,6 +217,7 @@ export class ChangeFeed implements ApplyListener {
 
 /** A cursor over a ChangeFeed for one filter. Not safe for concurrent next() calls. */
 export class FeedSubscription {
+  private readonly filters: readonly FeedFilter[];
   private cursor: number;
   private pending: FeedMessage[] = [];
   private closed = false;
@@ -225,11 +226,12 @@ export class FeedSubscription {
 
   constructor(
     private readonly feed: ChangeFeed,
-    private readonly filter: FeedFilter,
+    filter: FeedFilter | readonly FeedFilter[],
     from: FeedPosition,
     private readonly epoch: number,
     private readonly release: () => void,
   ) {
+    this.filters = Array.isArray(filter) ? filter : [filter as FeedFilter];
     if (from.index < feed.oldest) {
       this.cursor = feed.end;
       this.finish('too-old');
@@ -239,6 +241,11 @@ export class FeedSubscription {
     // Skip the changes of `from.index` itself that the subscriber already has.
     const group = this.takeGroup(from.index);
     if (from.seq !== undefined) this.pending = group.filter((m) => m.kind === 'change' && m.seq > (from.seq as number));
+  }
+
+  /** Whether every retained change has been read (nothing is pending right now). */
+  get caughtUp(): boolean {
+    return !this.closed && !this.finished && this.pending.length === 0 && this.cursor >= this.feed.end && this.feed.currentEpoch === this.epoch;
   }
 
   /** Whether the subscription ended (resync delivered or closed). */
@@ -253,7 +260,7 @@ export class FeedSubscription {
   }
 
   private matches(change: Change): boolean {
-    return changeMatches(change, this.filter.table, { prefix: this.filter.prefix });
+    return this.filters.some((f) => changeMatches(change, f.table, { prefix: f.prefix }));
   }
 
   /** Reads every retained change of `index` at the cursor (which must point at its first one). */

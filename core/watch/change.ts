@@ -4,11 +4,12 @@
  * Tables are StateStore table names or pseudo-tables of notifications.
  *
  * `entry`, when a module describes it, is the key's new record (null: the key was removed);
- * undefined means the change is only a notification.
+ * undefined means the change is only a notification. A prefix change may list the `keys` it
+ * removed (so a publisher can clear per-key copies).
  */
 export type Change =
   | { readonly table: string; readonly key: string; readonly entry?: unknown }
-  | { readonly table: string; readonly prefix: string; readonly reset?: boolean };
+  | { readonly table: string; readonly prefix: string; readonly reset?: boolean; readonly keys?: readonly string[] };
 
 /** Whether `change` touches anything a watcher of `table` + (`key` exact, or `prefix`) observes. */
 export function changeMatches(

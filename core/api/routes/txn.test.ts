@@ -269,3 +269,29 @@ describe('PUT /v1/txn properties', () => {
     );
   });
 });
+
+describe('PUT /v1/txn with an idempotency key', () => {
+  it('applies a transaction once; a repeat gets the first outcome without applying again', async () => {
+    const n = createTestNode();
+    const body = [{ KV: { Verb: 'cas', Key: 'counter', Value: b64('1'), Index: 0 } }];
+    const headers = { 'X-Konsul-Idempotency-Key': 'edge1:42' };
+    const first = await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('X-Konsul-Idempotent-Replay')).toBeNull();
+    const index = (await json<{ Results: Array<{ KV: { ModifyIndex: number } }> }>(first)).Results[0]?.KV.ModifyIndex;
+    // Without the key the same cas now fails; with it, the first success is answered again.
+    expect((await put(n, '/v1/txn', body)).status).toBe(409);
+    const again = await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('X-Konsul-Idempotent-Replay')).toBe(String(index));
+    expect((await json<{ Results: Array<{ KV: { ModifyIndex: number } }> }>(again)).Results[0]?.KV.ModifyIndex).toBe(index);
+    // A failed transaction's outcome is remembered too.
+    const conflict = { 'X-Konsul-Idempotency-Key': 'edge1:43' };
+    expect((await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: conflict })).status).toBe(409);
+    await n.request('/v1/kv/counter', { method: 'DELETE' });
+    const replayed = await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: conflict });
+    expect(replayed.status).toBe(409);
+    expect((await n.request('/v1/kv/counter')).status).toBe(404);
+    expect((await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: { 'X-Konsul-Idempotency-Key': 'bad key!' } })).status).toBe(400);
+  });
+});

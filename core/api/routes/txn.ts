@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { BadRequestError } from '../../errors.js';
 import { checkJson } from '../../catalog/json.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
 import { kvEntryToJson } from '../../kv/json.js';
@@ -23,8 +24,13 @@ function resultJson(r: TxnResult): string {
   }
 }
 
+/** Header carrying a transaction's idempotency key (Konsul extension). */
+export const IDEMPOTENCY_HEADER = 'X-Konsul-Idempotency-Key';
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** Consul's TxnResponse: 200 with every result, or 409 with every error (nothing applied). */
 function outcomeResponse(outcome: TxnOutcome, headers: Record<string, string> = {}): Response {
+  if (outcome.replayed) headers = { ...headers, 'X-Konsul-Idempotent-Replay': String(outcome.replayed.index) };
   if (!outcome.ok) return jsonResponse(JSON.stringify({ Results: null, Errors: outcome.errors }), 409, headers);
   return jsonResponse(`{"Results":[${outcome.results.map(resultJson).join(',')}],"Errors":null}`, 200, headers);
 }
@@ -40,13 +46,17 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(url, deps);
     const body = await readJson(c.req.raw, deps.limits.txnMaxBytes);
     const ops = parseTxn(body, { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes }, deps.node.datacenter);
+    const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new BadRequestError(`Invalid ${IDEMPOTENCY_HEADER}: 1 to 128 of letters, digits, ".", "_", ":" and "-"`);
+    }
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
       const { index, outcome } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), outcome: readTxn(tx, ops) }));
       return outcomeResponse(outcome, readHeaders(deps, Math.max(1, index), options));
     }
-    const command: TxnCommand = { type: 'txn', datacenter: deps.node.datacenter, ops, now: deps.clock.now() };
+    const command: TxnCommand = { type: 'txn', datacenter: deps.node.datacenter, ops, now: deps.clock.now(), ...(idempotencyKey ? { idempotencyKey } : {}) };
     const { index, value } = await deps.writer.submit<TxnOutcome>(command);
     return outcomeResponse(value, { 'X-Consul-Index': String(index) });
   });

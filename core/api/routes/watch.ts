@@ -6,9 +6,9 @@ import { BadRequestError, NotFoundError } from '../../errors.js';
 import { validatePrefix } from '../../kv/commands.js';
 import { kvEntryToJson } from '../../kv/json.js';
 import { KV_TABLE, type KvRecord } from '../../kv/types.js';
-import type { TimerHandle } from '../../ports/clock.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
 import type { ApiDeps } from '../context.js';
+import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
 
 /** The tables watch streams read; a ChangeFeed serving them must retain these. */
@@ -55,15 +55,6 @@ function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
   return JSON.stringify({ Index: m.index, Op: entry ? 'set' : 'delete', Service: name, Node: node, ServiceID: id, Entry: entry ? healthEntryJson(entry) : null });
 }
 
-/** One SSE frame; multi-line data is split into data: lines (our JSON has none, but stay safe). */
-function frame(fields: { event?: string; id?: string; data: string }): string {
-  let out = '';
-  if (fields.event) out += `event: ${fields.event}\n`;
-  if (fields.id) out += `id: ${fields.id}\n`;
-  for (const line of fields.data.split('\n')) out += `data: ${line}\n`;
-  return `${out}\n`;
-}
-
 function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
   return JSON.stringify({ Reason: m.reason, Index: m.index, Oldest: m.oldest });
 }
@@ -72,71 +63,26 @@ function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
  * Serves one watch stream as Server-Sent Events: every matching change is one event (id: its
  * index, data: JSON naming the key, the operation and the entry), in index order, starting after
  * the requested position. A stream that cannot continue without a gap gets one `resync` event
- * (reason, the index to re-read at, the oldest resumable index) and ends. Comments keep idle
- * connections alive. Ends when the client leaves or the server shuts down.
+ * (reason, the index to re-read at, the oldest resumable index) and ends.
  */
 function serveStream(deps: ApiDeps, req: Request, filter: FeedFilter, render: (m: Extract<FeedMessage, { kind: 'change' }>) => string): Response {
   const feed = deps.changeFeed;
   if (!feed) throw new NotFoundError('watch streams are not available on this server');
-  const url = new URL(req.url);
-  const from = startPosition(req, url, feed.latest);
+  const from = startPosition(req, new URL(req.url), feed.latest);
   const sub = feed.subscribe(filter, from);
-  const enc = new TextEncoder();
-  const stops = [req.signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
-  let keepAlive: TimerHandle | undefined;
-  let ended = false;
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    sub.close();
-    if (keepAlive !== undefined) deps.clock.clearTimer(keepAlive);
-    for (const s of stops) s.removeEventListener('abort', end);
+  const source = {
+    get done() {
+      return sub.done;
+    },
+    async next() {
+      return (await sub.next()).map((m) =>
+        m.kind === 'resync' ? sseFrame({ event: 'resync', data: resyncData(m) }) : sseFrame({ id: eventId(m), data: render(m) }),
+      );
+    },
+    close: () => sub.close(),
   };
-  for (const s of stops) s.addEventListener('abort', end);
-  if (stops.some((s) => s.aborted)) end();
-  const stream = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        controller.enqueue(enc.encode(`retry: 2000\n: watching from index ${from.index}${from.seq === undefined ? '' : `:${from.seq}`}\n\n`));
-        const ping = (): void => {
-          if (ended) return;
-          if ((controller.desiredSize ?? 0) > 0) controller.enqueue(enc.encode(': keep-alive\n\n'));
-          keepAlive = deps.clock.setTimer(ping, deps.limits.watchKeepAliveMs);
-        };
-        keepAlive = deps.clock.setTimer(ping, deps.limits.watchKeepAliveMs);
-      },
-      async pull(controller) {
-        const messages = ended ? [] : await sub.next();
-        let text = '';
-        for (const m of messages) {
-          text += m.kind === 'resync' ? frame({ event: 'resync', data: resyncData(m) }) : frame({ id: eventId(m), data: render(m) });
-        }
-        try {
-          if (text) controller.enqueue(enc.encode(text));
-          if (ended || sub.done) {
-            end();
-            controller.close();
-          }
-        } catch {
-          // The client went away (the stream was cancelled) while we waited.
-          end();
-        }
-      },
-      cancel() {
-        end();
-      },
-    },
-    { highWaterMark: 2 },
-  );
-  return new Response(stream, {
-    status: 200,
-    headers: {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache',
-      'X-Accel-Buffering': 'no',
-      'X-Consul-Index': String(Math.max(1, feed.latest)),
-    },
-  });
+  const at = `${from.index}${from.seq === undefined ? '' : `:${from.seq}`}`;
+  return sseResponse(deps, req, source, `watching from index ${at}`, { 'X-Consul-Index': String(Math.max(1, feed.latest)) });
 }
 
 /**

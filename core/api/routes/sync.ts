@@ -1,0 +1,45 @@
+import type { Hono } from 'hono';
+import { NotFoundError } from '../../errors.js';
+import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
+import { normalizeScope } from '../../sync/scope.js';
+import { SyncStream } from '../../sync/stream.js';
+import { encodeBase64 } from '../../util/base64.js';
+import type { ApiDeps } from '../context.js';
+import { parseUintParam } from '../query.js';
+import { sseFrame, sseResponse } from '../sse.js';
+
+/** A sync message as one SSE frame: event = its kind, data = base64 msgpack, id = a batch's index. */
+export function syncFrame(m: SyncMessage): string {
+  const data = encodeBase64(encodeSyncMessage(m));
+  if (m.k === 'batch') return sseFrame({ event: 'batch', id: String(m.batch.index), data });
+  return sseFrame({ event: m.k, data });
+}
+
+/**
+ * Registers GET /v1/edge/sync?prefix=…&service=…[&after=N] (Konsul's edge replication over HTTP):
+ * a Server-Sent Events stream of sync messages — snapshot chunks of the scope unless the replica
+ * can resume after N, then one batch per index with changes in scope. When the server cannot
+ * continue without a gap it sends a fresh snapshot in the same stream. Idle streams get
+ * change-less batches that move the replica to the newest index. Served by any server.
+ */
+export function registerSyncRoutes(app: Hono, deps: ApiDeps): void {
+  app.get('/v1/edge/sync', (c) => {
+    const feed = deps.changeFeed;
+    if (!feed) throw new NotFoundError('edge sync is not available on this server');
+    const url = new URL(c.req.url);
+    const scope = normalizeScope({ prefixes: url.searchParams.getAll('prefix'), services: url.searchParams.getAll('service') });
+    const afterText = url.searchParams.get('after');
+    const after = afterText === null || afterText === '' ? null : parseUintParam(afterText, 'after');
+    const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
+    const source = {
+      done: false,
+      next: async () => (await stream.next()).map(syncFrame),
+      idle: () => {
+        const m = stream.progress();
+        return m ? syncFrame(m) : undefined;
+      },
+      close: () => stream.close(),
+    };
+    return sseResponse(deps, c.req.raw, source, `sync after ${after ?? 'snapshot'}`, { 'X-Consul-Index': String(Math.max(1, feed.latest)) });
+  });
+}

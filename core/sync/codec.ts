@@ -1,0 +1,195 @@
+import { decode, encode } from '@msgpack/msgpack';
+import type { HealthEntry } from '../catalog/queries.js';
+import { CorruptError, TooLargeError } from '../errors.js';
+import type { KvEntry, KvRecord } from '../kv/types.js';
+import { MAX_SYNC_MESSAGE_BYTES, type SyncBatch, type SyncChange, type SyncScope, type SyncSnapshot } from './types.js';
+
+/** A part of a snapshot: parts 0..parts-1 of the same index together make the whole. */
+export interface SnapshotChunk {
+  readonly index: number;
+  readonly part: number;
+  readonly parts: number;
+  readonly kv: readonly KvEntry[];
+  readonly health: readonly HealthEntry[];
+}
+
+/** A replica asking a server (over MQTT) for what it is missing. */
+export interface SyncRequest {
+  /** The replica's id; the answer goes to its response topic. */
+  readonly agent: string;
+  /** Echoed in the answer, so a replica can tell answers to different requests apart. */
+  readonly nonce: string;
+  /** The replica's last applied index, or null for a fresh snapshot. */
+  readonly after: number | null;
+  readonly scope: SyncScope;
+}
+
+/** Every message of the sync protocol. */
+export type SyncMessage =
+  | { readonly k: 'batch'; readonly batch: SyncBatch }
+  | { readonly k: 'chunk'; readonly chunk: SnapshotChunk }
+  | { readonly k: 'req'; readonly req: SyncRequest }
+  /** The end of an answer to a request: the replica is now at `index` (MQTT). */
+  | { readonly k: 'done'; readonly nonce: string; readonly index: number };
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function bad(what: string): never {
+  throw new CorruptError(`malformed sync message: ${what}`);
+}
+
+function checkRecord(v: unknown): KvRecord {
+  if (!isObj(v) || !(v['value'] instanceof Uint8Array) || !isStr(v['flags']) || !isIndex(v['createIndex']) || !isIndex(v['modifyIndex']) || !isIndex(v['lockIndex'])) {
+    return bad('KV entry');
+  }
+  if (v['session'] !== undefined && !isStr(v['session'])) return bad('KV entry session');
+  return v as unknown as KvRecord;
+}
+
+function checkHealth(v: unknown): HealthEntry {
+  if (!isObj(v) || !isObj(v['node']) || !isObj(v['service']) || !Array.isArray(v['checks'])) return bad('health entry');
+  const node = v['node'];
+  const service = v['service'];
+  if (!isStr(node['Node']) || !isStr(service['ID']) || !isStr(service['Service'])) return bad('health entry names');
+  if (!v['checks'].every((c) => isObj(c) && isStr(c['CheckID']) && isStr(c['Status']))) return bad('health entry checks');
+  return v as unknown as HealthEntry;
+}
+
+function checkChange(v: unknown): SyncChange {
+  if (!isObj(v)) return bad('change');
+  switch (v['t']) {
+    case 'kv':
+      if (!isStr(v['key'])) return bad('kv change key');
+      if (v['entry'] !== null) checkRecord(v['entry']);
+      return v as unknown as SyncChange;
+    case 'kv-tree':
+      if (!isStr(v['prefix']) || !Array.isArray(v['keys']) || !v['keys'].every(isStr)) return bad('kv-tree change');
+      return v as unknown as SyncChange;
+    case 'health':
+      if (!isStr(v['service']) || !isStr(v['node']) || !isStr(v['id'])) return bad('health change');
+      if (v['entry'] !== null) checkHealth(v['entry']);
+      return v as unknown as SyncChange;
+    default:
+      return bad(`change type ${JSON.stringify(v['t'])}`);
+  }
+}
+
+function checkScope(v: unknown): SyncScope {
+  if (!isObj(v) || !Array.isArray(v['prefixes']) || !v['prefixes'].every(isStr) || !Array.isArray(v['services']) || !v['services'].every(isStr)) {
+    return bad('scope');
+  }
+  return { prefixes: v['prefixes'] as string[], services: v['services'] as string[] };
+}
+
+/** Encodes a message as msgpack. Throws TooLargeError beyond MAX_SYNC_MESSAGE_BYTES. */
+export function encodeSyncMessage(m: SyncMessage): Uint8Array {
+  const bytes = encode(m, { ignoreUndefined: true });
+  if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) throw new TooLargeError(`sync message of ${bytes.byteLength} bytes exceeds ${MAX_SYNC_MESSAGE_BYTES}`);
+  return bytes;
+}
+
+/** Decodes and validates a message; throws CorruptError for anything malformed or too large. */
+export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
+  if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) return bad(`${bytes.byteLength} bytes`);
+  let v: unknown;
+  try {
+    v = decode(bytes);
+  } catch (err) {
+    return bad((err as Error).message);
+  }
+  if (!isObj(v)) return bad('not a map');
+  switch (v['k']) {
+    case 'batch': {
+      const b = v['batch'];
+      if (!isObj(b) || !isIndex(b['index']) || !isIndex(b['prev']) || !Array.isArray(b['changes'])) return bad('batch');
+      b['changes'].forEach(checkChange);
+      return v as unknown as SyncMessage;
+    }
+    case 'chunk': {
+      const c = v['chunk'];
+      if (!isObj(c) || !isIndex(c['index']) || !isIndex(c['part']) || !isIndex(c['parts']) || (c['part'] as number) >= (c['parts'] as number)) return bad('chunk');
+      if (!Array.isArray(c['kv']) || !Array.isArray(c['health'])) return bad('chunk lists');
+      for (const e of c['kv'] as unknown[]) {
+        if (!isObj(e) || !isStr(e['key'])) bad('chunk KV key');
+        checkRecord(e);
+      }
+      (c['health'] as unknown[]).forEach(checkHealth);
+      return v as unknown as SyncMessage;
+    }
+    case 'req': {
+      const r = v['req'];
+      if (!isObj(r) || !isStr(r['agent']) || !isStr(r['nonce']) || !(r['after'] === null || isIndex(r['after']))) return bad('request');
+      checkScope(r['scope']);
+      return v as unknown as SyncMessage;
+    }
+    case 'done':
+      if (!isStr(v['nonce']) || !isIndex(v['index'])) return bad('done');
+      return v as unknown as SyncMessage;
+    default:
+      return bad(`kind ${JSON.stringify(v['k'])}`);
+  }
+}
+
+/** Rough encoded size of a KV entry or health entry (for chunking). */
+function sizeOf(e: KvEntry | HealthEntry): number {
+  if ('value' in e) return 96 + e.key.length * 3 + e.value.byteLength;
+  return 512 + e.checks.reduce((n, c) => n + 256 + c.Output.length * 3 + c.Notes.length * 3, 0);
+}
+
+/**
+ * Splits a snapshot into chunks of at most about `maxBytes` each (at least one chunk, even for an
+ * empty snapshot). A single entry larger than maxBytes gets a chunk of its own.
+ */
+export function chunkSnapshot(snap: SyncSnapshot, maxBytes = 256 * 1024): SnapshotChunk[] {
+  const out: Array<{ kv: KvEntry[]; health: HealthEntry[] }> = [];
+  let cur = { kv: [] as KvEntry[], health: [] as HealthEntry[] };
+  let size = 0;
+  const add = (e: KvEntry | HealthEntry): void => {
+    const n = sizeOf(e);
+    if (size > 0 && size + n > maxBytes) {
+      out.push(cur);
+      cur = { kv: [], health: [] };
+      size = 0;
+    }
+    if ('value' in e) cur.kv.push(e);
+    else cur.health.push(e);
+    size += n;
+  };
+  for (const e of snap.kv) add(e);
+  for (const e of snap.health) add(e);
+  out.push(cur);
+  return out.map((c, part) => ({ index: snap.index, part, parts: out.length, kv: c.kv, health: c.health }));
+}
+
+/**
+ * Reassembles snapshot chunks. Chunks must arrive in order (part 0 first); a chunk of another
+ * index or out of order restarts or is refused. Returns the snapshot when the last part arrives.
+ */
+export class SnapshotAssembler {
+  private index = -1;
+  private next = 0;
+  private kv: KvEntry[] = [];
+  private health: HealthEntry[] = [];
+
+  /** Adds a chunk; returns the whole snapshot after the last one, else undefined. Throws CorruptError when out of order. */
+  add(c: SnapshotChunk): SyncSnapshot | undefined {
+    if (c.part === 0) {
+      this.index = c.index;
+      this.next = 0;
+      this.kv = [];
+      this.health = [];
+    }
+    if (c.index !== this.index || c.part !== this.next) throw new CorruptError(`snapshot chunk ${c.part}/${c.parts} of index ${c.index} out of order`);
+    this.kv.push(...c.kv);
+    this.health.push(...c.health);
+    this.next++;
+    if (this.next < c.parts) return undefined;
+    const snap = { index: this.index, kv: this.kv, health: this.health };
+    this.index = -1;
+    this.kv = [];
+    this.health = [];
+    return snap;
+  }
+}
