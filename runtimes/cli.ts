@@ -5,18 +5,23 @@ const USAGE = `Usage: konsul <command> [flags]
 
 Commands:
   server    run a Konsul server (try: konsul server --dev)
+  edge      run an edge agent: a local replica that keeps serving while offline
   version   print the version
 
 Run 'konsul <command> --help' for a command's flags.
 `;
 
-/** Dispatches a CLI command; server code is loaded only when asked for (it needs Node and LMDB). */
+/** Dispatches a CLI command; server code is loaded only when asked for (it needs Node and LMDB), edge code likewise (it runs on Node, Deno and Bun). */
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server': {
       const { runServerCommand } = await import('../server/main.js');
       return runServerCommand(rest, process.env);
+    }
+    case 'edge': {
+      const { runEdgeCommand } = await import('../edge/main.js');
+      return runEdgeCommand(rest, process.env);
     }
     case 'version':
     case '--version':

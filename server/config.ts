@@ -30,6 +30,9 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'raft-tick-ms', kind: { type: 'int', min: 5, max: 1000 }, describe: 'raft tick (election timeout is 10-20 ticks)', default: 50 },
   { name: 'dns-addr', kind: { type: 'addr' }, describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)' },
+  { name: 'mqtt-addr', kind: { type: 'addr' }, describe: 'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883 unless --mqtt-url; otherwise off)' },
+  { name: 'mqtt-url', kind: { type: 'string', pattern: /^mqtts?:\/\/[^\s]+$/, patternHint: 'must be mqtt://HOST:PORT or mqtts://HOST:PORT' }, describe: 'external MQTT broker to publish to and serve devices on (instead of the embedded one)' },
+  { name: 'mqtt-device-keys', kind: { type: 'string' }, describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT' },
   { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
   { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
   { name: 'enable-script-checks', kind: { type: 'boolean' }, describe: 'allow checks that run commands (Args)', default: false },
@@ -125,12 +128,18 @@ export interface ServerConfig {
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;
   readonly dnsAddr: HostPort | undefined;
+  /** Embedded MQTT broker address (undefined: none). */
+  readonly mqttAddr: HostPort | undefined;
+  /** External broker URL (undefined: none). */
+  readonly mqttUrl: string | undefined;
+  readonly mqttDeviceKeys: string | undefined;
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
 export function toServerConfig(v: OptionValues): ServerConfig {
+  checkMqtt(v);
   return {
     dev: v['dev'] === true,
     httpAddr: parseHostPort(String(v['http-addr']), '--http-addr'),
@@ -158,9 +167,21 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     enableScriptChecks: v['enable-script-checks'] === true,
     dnsAddr:
       v['dns-addr'] !== undefined ? parseHostPort(String(v['dns-addr']), '--dns-addr') : v['dev'] === true ? { host: '127.0.0.1', port: 8600 } : undefined,
+    mqttAddr:
+      v['mqtt-addr'] !== undefined
+        ? parseHostPort(String(v['mqtt-addr']), '--mqtt-addr')
+        : v['dev'] === true && v['mqtt-url'] === undefined
+          ? { host: '127.0.0.1', port: 1883 }
+          : undefined,
+    mqttUrl: v['mqtt-url'] === undefined ? undefined : String(v['mqtt-url']),
+    mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
   };
+}
+
+function checkMqtt(v: OptionValues): void {
+  if (v['mqtt-addr'] !== undefined && v['mqtt-url'] !== undefined) throw new ConfigError('--mqtt-addr and --mqtt-url cannot be combined: run the embedded broker or use an external one');
 }
 
 function tlsOf(v: OptionValues): ServerConfig['raftTls'] {

@@ -8,7 +8,7 @@ import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
 import { LocalAgent } from '../core/agent/agent.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
 import { membersModule } from '../core/cluster/members.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, ConfigError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { TombstoneGc } from '../core/kv/tombstone-gc.js';
@@ -31,6 +31,11 @@ import { type DnsServer, startDns } from './dns.js';
 import { Cluster } from './cluster.js';
 import type { ServerConfig } from './config.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
+import { ServerMetrics } from './metrics.js';
+import { MqttBridge } from './mqtt/bridge.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.js';
+import { loadDeviceKeys, type DeviceKey } from '../core/sync/device.js';
+import { readFile } from 'node:fs/promises';
 import { LmdbStateStore } from './lmdb-store.js';
 import { RaftDriver } from './raft-driver.js';
 import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
@@ -60,6 +65,23 @@ const TOMBSTONE_GRANULARITY_MS = 30_000;
  */
 export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock()): Promise<RunningServer> {
   const hotPaths = await loadHotPaths(config.hotPaths);
+  let deviceKeys: Map<string, DeviceKey> = new Map();
+  if (config.mqttDeviceKeys) {
+    let text: string;
+    try {
+      text = await readFile(config.mqttDeviceKeys, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read --mqtt-device-keys ${config.mqttDeviceKeys}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ConfigError(`--mqtt-device-keys ${config.mqttDeviceKeys} is not valid JSON`);
+    }
+    deviceKeys = await loadDeviceKeys(json);
+  }
+  const metrics = new ServerMetrics();
   await mkdir(config.dataDir, { recursive: true });
   const unlock = await lockDataDir(config.dataDir);
   const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
@@ -174,6 +196,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     const reply = await (cluster as Cluster).proposeForPeer(data);
     return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
   });
+  app.get('/v1/agent/metrics', async (c) => {
+    if (c.req.query('format') === 'prometheus') {
+      return new Response(await metrics.registry.metrics(), { headers: { 'Content-Type': metrics.registry.contentType } });
+    }
+    return c.json(await metrics.json());
+  });
   let transport: RaftTransport | undefined;
   if (config.testFaults) {
     // Test-only: drop raft traffic to and from the named servers (simulated partitions).
@@ -280,6 +308,40 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     }
   }
 
+  let broker: EmbeddedBroker | undefined;
+  let bridge: MqttBridge | undefined;
+  if (config.mqttAddr || config.mqttUrl) {
+    try {
+      if (config.mqttAddr) broker = await startEmbeddedBroker(config.mqttAddr.host, config.mqttAddr.port, logger.child({ component: 'mqtt' }));
+    } catch (err) {
+      await dns?.close();
+      agent.stop();
+      await cluster.stop();
+      await transport.close();
+      await http.close(0);
+      await store.close();
+      await unlock();
+      throw new BadRequestError(`cannot listen on MQTT address ${config.mqttAddr?.host}:${config.mqttAddr?.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const embedded = broker !== undefined;
+    const clusterRef = cluster;
+    bridge = new MqttBridge({
+      url: broker ? `mqtt://${broker.address}` : (config.mqttUrl as string),
+      clientId: `konsul-server-${config.datacenter}-${name}`,
+      datacenter: config.datacenter,
+      active: () => embedded || clusterRef.driver?.status().role === 'leader',
+      source: { feed, read: (fn) => store.read(fn) },
+      writer,
+      clock,
+      logger: logger.child({ component: 'mqtt' }),
+      metrics,
+      deviceKeys,
+      kvMaxValueBytes: config.kvMaxValueBytes,
+      progressMs: 5000,
+    });
+    await bridge.start();
+  }
+
   // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
   if (config.dev || config.bootstrapExpect === 1) {
     for (let i = 0; i < 400 && cluster.driver?.status().role !== 'leader'; i++) await new Promise((r) => setTimeout(r, 25));
@@ -303,6 +365,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     http: http.address,
     raft: raftAddr,
     dns: dns?.address ?? 'off',
+    mqtt: broker?.address ?? (config.mqttUrl ? 'external' : 'off'),
     data_dir: config.dataDir,
     applied_index: applier.appliedIndex(),
     hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
@@ -321,6 +384,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         sessionTtl.deactivate();
         agent.stop();
         await dns?.close();
+        await bridge?.stop();
+        await broker?.close();
         shutdown.abort();
         watches.wakeAll();
         await http.close(graceMs);

@@ -107,6 +107,19 @@ export class Replica {
     await this.store.write((tx) => writeAppliedIndex(tx, index));
   }
 
+  /**
+   * Writes records whose index is unknown (the latest values a broker retained) into an empty
+   * replica, leaving its index at 0 so the first snapshot from a server replaces them.
+   */
+  async applyLoose(kv: ReadonlyArray<readonly [string, KvRecord]>, health: readonly HealthEntry[]): Promise<void> {
+    if (this.lastIndex > 0) return;
+    await this.store.write((tx) => {
+      for (const [key, rec] of kv) if (this.scope.prefixes.some((p) => key.startsWith(p))) tx.put(KV_TABLE, key, rec);
+      for (const h of health) if (this.scope.services.includes(h.service.Service)) putHealth(tx, h, 0);
+    });
+    this.watches.wakeAll();
+  }
+
   /** Applies persisted records as a snapshot at `index` (loading the replica at startup). */
   async load(index: number, kv: ReadonlyArray<readonly [string, KvRecord]>, health: readonly HealthEntry[]): Promise<void> {
     await this.applySnapshot({ index, kv: kv.map(([key, rec]) => ({ key, ...rec })), health });

@@ -1,5 +1,5 @@
 import type { ReadTxn } from '../ports/state-store.js';
-import type { ChangeFeed, FeedMessage, FeedSubscription } from '../watch/change-feed.js';
+import type { ChangeFeed, FeedFilter, FeedMessage, FeedSubscription } from '../watch/change-feed.js';
 import { chunkSnapshot, type SyncMessage } from './codec.js';
 import { scopeFilters, toSyncChange } from './scope.js';
 import { buildSnapshot } from './snapshot.js';
@@ -30,7 +30,8 @@ export function toBatch(messages: readonly FeedMessage[], prev: number): SyncBat
  * feed cannot continue without a gap (the replica fell behind, or the state was replaced), it
  * sends a fresh snapshot and goes on from there — the replica never sees a gap. With
  * `snapshots: false` (a publisher that serves no particular replica) it skips ahead instead, and
- * the next batch's `prev` tells replicas they must resume.
+ * the next batch's `prev` tells replicas they must resume. `filters` replaces the scope's feed
+ * filters (a publisher of every change uses ALL_FILTERS).
  */
 export class SyncStream {
   private sub: FeedSubscription | undefined;
@@ -42,7 +43,7 @@ export class SyncStream {
     private readonly source: SyncSource,
     private readonly scope: SyncScope,
     after: number | null,
-    private readonly options: { snapshots: boolean; chunkBytes?: number } = { snapshots: true },
+    private readonly options: { snapshots: boolean; chunkBytes?: number; filters?: readonly FeedFilter[] } = { snapshots: true },
   ) {
     if (after !== null && after >= source.feed.oldest) this.follow(after);
     else if (options.snapshots) this.snapshot();
@@ -56,7 +57,7 @@ export class SyncStream {
 
   private follow(after: number): void {
     this.sub?.close();
-    this.sub = this.source.feed.subscribe(scopeFilters(this.scope), { index: after });
+    this.sub = this.source.feed.subscribe(this.options.filters ?? scopeFilters(this.scope), { index: after });
     this.prev = after;
   }
 

@@ -1,9 +1,6 @@
-/** One Server-Sent Event as a client sees it (`event` defaults to "message"). */
-export interface SseEvent {
-  readonly event: string;
-  readonly id: string | undefined;
-  readonly data: string;
-}
+import { type SseEvent, SseParser } from '../../core/sync/sse-parser.js';
+
+export type { SseEvent };
 
 /**
  * A minimal Server-Sent Events reader over a fetch Response (for tests): parses the stream into
@@ -12,7 +9,7 @@ export interface SseEvent {
 export class SseReader {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private readonly decoder = new TextDecoder();
-  private buffer = '';
+  private readonly parser = new SseParser();
   private readonly queue: SseEvent[] = [];
   private ended = false;
   /** The id of the last event returned that carried one (what EventSource sends as Last-Event-ID). */
@@ -26,27 +23,6 @@ export class SseReader {
   /** Whether the server ended the stream. */
   get done(): boolean {
     return this.ended && this.queue.length === 0;
-  }
-
-  private parse(): void {
-    for (let at = this.buffer.indexOf('\n\n'); at >= 0; at = this.buffer.indexOf('\n\n')) {
-      const block = this.buffer.slice(0, at);
-      this.buffer = this.buffer.slice(at + 2);
-      let event = 'message';
-      let id: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':') || line === '') continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = value;
-        else if (field === 'id') id = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (data.length === 0) continue;
-      this.queue.push({ event, id, data: data.join('\n') });
-    }
   }
 
   /** The next event; undefined when the stream ended or nothing arrived within `timeoutMs`. */
@@ -73,8 +49,7 @@ export class SseReader {
       this.inflight = undefined;
       if (done) this.ended = true;
       else {
-        this.buffer += this.decoder.decode(value, { stream: true });
-        this.parse();
+        this.queue.push(...this.parser.push(this.decoder.decode(value, { stream: true })));
       }
     });
     return this.inflight;

@@ -18,6 +18,8 @@ export interface SpawnedServer {
   readonly raftAddr: string;
   /** The DNS server's "host:port", or "off". */
   readonly dnsAddr: string;
+  /** The embedded MQTT broker's "host:port", or "off"/"external". */
+  readonly mqttAddr: string;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
   /** Resolves when the output matches `pattern` (checked as output arrives); rejects after timeoutMs. */
@@ -66,6 +68,8 @@ export function spawnServer(
   const dataDir = options.dataDir ?? tempDir();
   // Cluster members get their addresses from the caller (they must survive restarts).
   const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0'];
+  // A dev server gets an embedded broker on a free port unless the caller picks MQTT options.
+  if (!options.cluster && !(options.args ?? []).some((a) => a === '--mqtt-addr' || a === '--mqtt-url')) base.push('--mqtt-addr', '127.0.0.1:0');
   const args = [CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
   const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
@@ -78,7 +82,7 @@ export function spawnServer(
     }, options.timeoutMs ?? 20_000);
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)"/.exec(out);
+      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)","mqtt":"([^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
         const host = m[1] as string;
@@ -86,6 +90,7 @@ export function spawnServer(
         resolveReady({
           raftAddr: m[3] as string,
           dnsAddr: m[4] as string,
+          mqttAddr: m[5] as string,
           proc,
           dataDir,
           host,

@@ -1,0 +1,150 @@
+import { type ApiDeps, DEFAULT_API_LIMITS } from '../core/api/context.js';
+import { BadRequestError } from '../core/errors.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { Logger } from '../core/ports/logger.js';
+import type { Rng } from '../core/ports/rng.js';
+import { MemoryStateStore } from '../core/store/memory-store.js';
+import { Replica, REPLICA_TABLES, type ReplicaDelta } from '../core/sync/replica.js';
+import { normalizeScope } from '../core/sync/scope.js';
+import { randomUuid } from '../core/util/uuid.js';
+import { WatchRegistry } from '../core/watch/watch-registry.js';
+import type { EdgeRuntime } from '../runtimes/edge-runtime.js';
+import { VERSION } from '../runtimes/version.js';
+import { createEdgeApi } from './api.js';
+import type { EdgeConfig } from './config.js';
+import { Outbox } from './outbox.js';
+import { EdgePersistence } from './persist.js';
+import { ReplicaSink } from './sink.js';
+
+/** A running edge agent. */
+export interface RunningEdgeAgent {
+  readonly httpAddr: string;
+  readonly agentId: string;
+  stop(): Promise<void>;
+}
+
+/** How often pending outbox items are retried while any wait (ms). */
+const REPLAY_EVERY_MS = 2000;
+/** A link without a message for this long counts as down (ms) (servers send progress every 5-15 s). */
+const STALE_LINK_MS = 45_000;
+
+/**
+ * Composition root of `konsul edge`: the replica (in memory, ordered by the hot-path key index,
+ * persisted through unstorage), the sync client (HTTP or MQTT), the outbox and the local API.
+ */
+export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, logger: Logger, clock: Clock, rng: Rng): Promise<RunningEdgeAgent> {
+  const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
+  const persist = new EdgePersistence(config.storage, config.dataDir);
+  const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
+  await persist.setMeta('agent-id', agentId);
+  const hotPaths = await runtime.loadHotPaths();
+  const watches = new WatchRegistry(16_384, hotPaths.createPrefixMatcher());
+  const store = new MemoryStateStore(REPLICA_TABLES, () => hotPaths.createKeyIndex());
+  const replica = new Replica(store, watches, scope);
+
+  const saved = await persist.loadReplica();
+  const sameScope = saved.meta && JSON.stringify(saved.meta.scope) === JSON.stringify(scope);
+  if (saved.meta && sameScope) {
+    await replica.load(saved.meta.index, saved.kv, saved.health);
+    logger.info('replica loaded', { index: saved.meta.index, keys: saved.kv.length, instances: saved.health.length });
+  } else if (saved.meta) {
+    logger.info('scope changed: the replica starts over', { was: JSON.stringify(saved.meta.scope) });
+  }
+  const persistDelta = (delta: ReplicaDelta) => persist.saveDelta(delta, { scope, agentId }).catch((err: unknown) => logger.error('persisting the replica failed', { error: (err as Error).message }));
+  const sink = new ReplicaSink(replica, persistDelta, logger, () => clock.now());
+
+  let linkUp = false;
+  let upstreamDownUntil = 0;
+  const online = () => linkUp && clock.now() >= upstreamDownUntil && clock.now() - sink.lastMessageAt < STALE_LINK_MS;
+
+  const outbox = new Outbox({
+    persist,
+    logger,
+    clock,
+    rng,
+    max: config.outboxMax,
+    agentId,
+    upstream: async (body, key) => {
+      const res = await fetch(`${config.upstream}/v1/txn`, { method: 'PUT', body, headers: { 'Content-Type': 'application/json', 'X-Konsul-Idempotency-Key': key } });
+      return { status: res.status, body: await res.text(), headers: res.headers };
+    },
+  });
+  await outbox.load();
+
+  const onLink = (up: boolean): void => {
+    linkUp = up;
+    if (up) void outbox.replay();
+  };
+  // Only the chosen transport is loaded (the MQTT client library is not small).
+  const sync =
+    config.sync === 'http'
+      ? new (await import('./sync-http.js')).HttpSync({ upstream: config.upstream, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, onLink })
+      : new (await import('./sync-mqtt.js')).MqttSync({ url: config.mqttUrl as string, agentId, datacenter: config.datacenter, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, rng, onLink });
+  sync.start();
+  const replayTimer = setInterval(() => {
+    if (outbox.pending > 0) void outbox.replay();
+  }, REPLAY_EVERY_MS);
+
+  const startedAt = clock.now();
+  const node = { name: agentId, id: agentId, datacenter: config.datacenter, version: VERSION, raftAddr: '', httpAddr: '' };
+  const deps: ApiDeps = {
+    node,
+    store,
+    writer: {
+      submit: () => Promise.reject(new BadRequestError('writes on an edge agent go to the servers')),
+    } as unknown as ApiDeps['writer'],
+    watches,
+    cluster: {
+      leader: () => (online() ? new URL(config.upstream).host : undefined),
+      peers: () => [],
+      lastContactMs: () => (sink.lastMessageAt === 0 ? clock.now() - startedAt : clock.now() - sink.lastMessageAt),
+    },
+    clock,
+    rng,
+    logger: logger.child({ component: 'http' }),
+    limits: DEFAULT_API_LIMITS,
+    hotPaths,
+  };
+  const app = createEdgeApi({
+    deps,
+    scope,
+    upstream: config.upstream,
+    outbox,
+    online,
+    upstreamFailed: () => (upstreamDownUntil = clock.now() + 2000),
+    maxBodyBytes: 1024 * 1024,
+    status: () => ({
+      Agent: agentId,
+      Runtime: runtime.name,
+      Upstream: config.upstream,
+      Sync: config.sync,
+      Connected: online(),
+      Index: replica.lastIndex,
+      LastContactMs: deps.cluster.lastContactMs(),
+      Scope: { Prefixes: scope.prefixes, Services: scope.services },
+      Outbox: { Pending: outbox.pending, Kept: outbox.list().length },
+      Storage: config.storage,
+      RssBytes: runtime.rss(),
+    }),
+  });
+  const http = await runtime.serve(app.fetch, config.httpAddr.host, config.httpAddr.port);
+  node.httpAddr = http.address;
+  logger.info('edge agent ready', { agent: agentId, runtime: runtime.name, http: http.address, upstream: config.upstream, sync: config.sync, index: replica.lastIndex });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpAddr: http.address,
+    agentId,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(replayTimer);
+        watches.wakeAll();
+        await http.close();
+        await sync.stop();
+        await persist.close();
+        logger.info('edge agent stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { Hono } from 'hono';
+import type { ApiDeps } from '../core/api/context.js';
+import { errorAnswer } from '../core/api/http-errors.js';
+import { registerCatalogRoutes } from '../core/api/routes/catalog.js';
+import { registerHealthRoutes } from '../core/api/routes/health.js';
+import { registerKvRoutes } from '../core/api/routes/kv.js';
+import { registerStatusRoutes } from '../core/api/routes/status.js';
+import { readBody } from '../core/api/body.js';
+import { jsonResponse } from '../core/api/respond.js';
+import type { SyncScope } from '../core/sync/types.js';
+import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
+
+/** What the local API needs beyond the core read routes. */
+export interface EdgeApiOptions {
+  readonly deps: ApiDeps;
+  readonly scope: SyncScope;
+  readonly upstream: string;
+  readonly outbox: Outbox;
+  /** Whether the servers are believed reachable (the sync link is up and no write just failed). */
+  readonly online: () => boolean;
+  /** Told when a request to the upstream failed at the network level. */
+  readonly upstreamFailed: () => void;
+  /** Agent state for GET /v1/edge/status. */
+  readonly status: () => Record<string, unknown>;
+  /** Largest write body accepted (bytes). */
+  readonly maxBodyBytes: number;
+}
+
+const PASS_HEADERS = ['content-type', 'x-consul-token', 'authorization', 'last-event-id'];
+const RETURN_HEADERS = ['content-type', 'x-consul-index', 'x-consul-knownleader', 'x-consul-lastcontact', 'x-consul-effective-consistency', 'retry-after', 'allow'];
+
+/** Public view of an outbox item. */
+function itemJson(i: OutboxItem): Record<string, unknown> {
+  return {
+    ID: i.id,
+    Method: i.method,
+    Path: i.path,
+    Status: i.status,
+    CreatedAt: new Date(i.createdAt).toISOString(),
+    Attempts: i.attempts,
+    ...(i.finishedAt !== undefined ? { FinishedAt: new Date(i.finishedAt).toISOString() } : {}),
+    ...(i.result ? { Result: { StatusCode: i.result.status, Body: i.result.body, ...(i.result.index !== undefined ? { Index: i.result.index } : {}), ...(i.result.replayed ? { Replayed: true } : {}) } } : {}),
+  };
+}
+
+/** Whether a read of `url` is answered from the replica (inside the scope). */
+function servedLocally(url: URL, scope: SyncScope): boolean {
+  const p = url.pathname;
+  if (p.startsWith('/v1/kv/')) {
+    let key: string;
+    try {
+      key = decodeURIComponent(p.slice('/v1/kv/'.length));
+    } catch {
+      return true; // the KV route answers the 400
+    }
+    return scope.prefixes.some((prefix) => key.startsWith(prefix));
+  }
+  const svc = /^\/v1\/(?:health\/service|health\/checks|catalog\/service)\/([^/]+)$/.exec(p);
+  if (svc) {
+    try {
+      return scope.services.includes(decodeURIComponent(svc[1] as string));
+    } catch {
+      return true;
+    }
+  }
+  return p.startsWith('/v1/catalog/') || p.startsWith('/v1/health/') || p.startsWith('/v1/status/');
+}
+
+/**
+ * The edge agent's local HTTP API. Reads of replicated data (KV under the subscribed prefixes,
+ * the subscribed services' catalog and health, with blocking queries) come from the replica, with
+ * `X-Consul-KnownLeader: false` and a growing `X-Consul-LastContact` while the servers are out of
+ * reach. Writes go to the upstream while online (the client gets the server's answer); offline,
+ * KV writes and transactions wait in the outbox (202 with its id) and other writes get 503.
+ * Other reads are forwarded upstream while online. `/v1/edge/status` and `/v1/edge/outbox[/<id>]`
+ * show the agent's state.
+ */
+export function createEdgeApi(o: EdgeApiOptions): Hono {
+  const app = new Hono();
+
+  const proxy = async (req: Request, body: Uint8Array | undefined): Promise<Response> => {
+    const url = new URL(req.url);
+    const headers = new Headers();
+    for (const h of PASS_HEADERS) {
+      const v = req.headers.get(h);
+      if (v !== null) headers.set(h, v);
+    }
+    const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, { method: req.method, headers, ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: req.signal });
+    const out = new Headers();
+    for (const h of RETURN_HEADERS) {
+      const v = res.headers.get(h);
+      if (v !== null) out.set(h, v);
+    }
+    return new Response(res.body, { status: res.status, headers: out });
+  };
+
+  app.use('/v1/*', async (c, next) => {
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    if (url.pathname.startsWith('/v1/edge/')) return next();
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (servedLocally(url, o.scope)) return next();
+      if (!o.online()) return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
+      try {
+        return await proxy(req, undefined);
+      } catch {
+        o.upstreamFailed();
+        return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
+      }
+    }
+    const body = await readBody(req, o.maxBodyBytes);
+    if (o.online()) {
+      try {
+        return await proxy(req, body);
+      } catch {
+        // The server may or may not have applied it: say so rather than guess (no queueing here).
+        o.upstreamFailed();
+        return c.text('the upstream did not answer; the write may or may not have been applied\n', 502);
+      }
+    }
+    const w = translateWrite(req.method, url, body);
+    if (!w) return c.text(`the servers are unreachable and ${req.method} ${url.pathname} cannot be queued (only KV writes and transactions are)\n`, 503);
+    const item = await o.outbox.enqueue(req.method, `${url.pathname}${url.search}`, w);
+    return jsonResponse(JSON.stringify({ OutboxID: item.id, Status: item.status }), 202);
+  });
+
+  registerKvRoutes(app, o.deps);
+  registerCatalogRoutes(app, o.deps);
+  registerHealthRoutes(app, o.deps);
+  registerStatusRoutes(app, o.deps);
+
+  app.get('/v1/edge/status', (c) => c.json(o.status()));
+  app.get('/v1/edge/outbox', (c) => c.json(o.outbox.list().map(itemJson)));
+  app.get('/v1/edge/outbox/:id', (c) => {
+    const item = o.outbox.get(c.req.param('id'));
+    return item ? c.json(itemJson(item)) : c.text(`outbox item ${JSON.stringify(c.req.param('id'))} not found\n`, 404);
+  });
+
+  app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
+  app.onError((err, c) => {
+    const answer = errorAnswer(err);
+    if (answer.status >= 500) o.deps.logger.error('request failed', { method: c.req.method, path: new URL(c.req.url).pathname, error: err instanceof Error ? err.message : String(err) });
+    return new Response(answer.body, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers } });
+  });
+  return app;
+}

@@ -1,0 +1,62 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../core/errors.js';
+import { createLogger } from '../core/log/logger.js';
+import { currentEdgeRuntime } from '../runtimes/edge-runtime.js';
+import { systemClock } from '../runtimes/node/clock.js';
+import { systemRng } from '../runtimes/node/rng.js';
+import { envName, type OptionSpec, optionsHelp, parseFlags, resolveOptions } from '../runtimes/options.js';
+import { startEdgeAgent } from './agent.js';
+import { EDGE_OPTIONS, toEdgeConfig } from './config.js';
+
+const USAGE = `Usage: konsul edge --upstream http://HOST:PORT --prefix PREFIX [--service NAME] [flags]
+
+Runs an edge agent: a local replica of the given KV prefixes and services' health, served by a
+local Consul-compatible read API that keeps working while the servers are unreachable, synced
+over HTTP or MQTT. Runs on Node (konsul edge), Bun (bun dist/cli.js edge) and Deno
+(deno run -A dist/cli.js edge).
+
+Flags:
+`;
+
+// The wall clock and timers work alike on Node, Deno and Bun.
+const clock = systemClock();
+
+/**
+ * Runs `konsul edge`: resolves configuration (defaults < --config file < KONSUL_* < flags),
+ * starts the agent and stops it cleanly on SIGTERM or SIGINT. Returns the exit code.
+ */
+export async function runEdgeCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}${optionsHelp(EDGE_OPTIONS)}\n`);
+    return 0;
+  }
+  const flags = parseFlags(EDGE_OPTIONS, argv, 'edge');
+  const configSpec = EDGE_OPTIONS.find((s) => s.name === 'config') as OptionSpec;
+  const configPath = (flags.get('config') as string | undefined) ?? env[envName(configSpec)];
+  let file: { path: string; text: string } | undefined;
+  if (configPath !== undefined && configPath !== '') {
+    try {
+      file = { path: configPath, text: await readFile(configPath, 'utf8') };
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const cfg = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat, clock, write: (line) => process.stdout.write(`${line}\n`) });
+  const runtime = await currentEdgeRuntime();
+  const agent = await startEdgeAgent(cfg, runtime, logger, clock, systemRng);
+  return new Promise<number>((resolve) => {
+    const onSignal = (signal: string): void => {
+      logger.info('caught signal', { signal });
+      agent.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error('shutdown failed', { error: (err as Error).message });
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  });
+}

@@ -1,0 +1,181 @@
+import { decode } from '@msgpack/msgpack';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { HealthEntry } from '../core/catalog/queries.js';
+import type { KvRecord } from '../core/kv/types.js';
+import type { Logger } from '../core/ports/logger.js';
+import type { Rng } from '../core/ports/rng.js';
+import { decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../core/sync/codec.js';
+import type { Replica } from '../core/sync/replica.js';
+import { topics, type Topics } from '../core/sync/topics.js';
+import { randomUuid } from '../core/util/uuid.js';
+import type { ReplicaSink } from './sink.js';
+
+/** Most change batches buffered while a request is being answered. */
+const MAX_BUFFERED = 10_000;
+/** How long to wait for a server to answer a request before asking again (ms). */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Follows the servers over MQTT. It subscribes to the ordered `changes` topic and its own
+ * response topic, then asks (`sync/req`) for what it misses after its index (or a snapshot).
+ * Batches that arrive meanwhile wait, then apply when they follow on (SyncBatch.prev); a gap
+ * triggers a new request. When no server answers and the replica is empty, it starts from the
+ * retained per-key and per-instance topics on the broker (the latest values, without an index),
+ * and asks again until a server answers.
+ */
+export class MqttSync {
+  private client: MqttClient | undefined;
+  private readonly t: Topics;
+  private state: 'idle' | 'requesting' | 'live' = 'idle';
+  private nonce = '';
+  private buffer: SyncMessage[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private retainedLoaded = false;
+  private chain: Promise<void> = Promise.resolve();
+  /** Whether the broker connection is up and a server has answered. */
+  connected = false;
+
+  constructor(
+    private readonly o: {
+      url: string;
+      agentId: string;
+      datacenter: string;
+      prefixes: readonly string[];
+      services: readonly string[];
+      replica: Replica;
+      sink: ReplicaSink;
+      logger: Logger;
+      rng: Rng;
+      onLink: (up: boolean) => void;
+    },
+  ) {
+    this.t = topics(o.datacenter);
+  }
+
+  start(): void {
+    const client = mqtt.connect(this.o.url, { clientId: `konsul-edge-${this.o.agentId}`, clean: true, reconnectPeriod: 1000, protocolVersion: 4, connectTimeout: 5000 });
+    this.client = client;
+    client.on('error', (err) => this.o.logger.debug('mqtt error', { error: err.message }));
+    client.on('connect', () => {
+      this.o.logger.info('mqtt connected', { broker: this.o.url });
+      client.subscribe([this.t.changes, this.t.syncResponse(this.o.agentId)], { qos: 1 }, (err) => {
+        if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
+        else this.request();
+      });
+    });
+    client.on('close', () => this.setLink(false));
+    client.on('message', (topic, payload) => {
+      // Messages are handled one at a time, in arrival order.
+      this.chain = this.chain.then(() => this.onMessage(topic, payload)).catch((err: unknown) => this.o.logger.warn('mqtt sync message failed', { error: (err as Error).message }));
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    await this.client?.endAsync(true).catch(() => undefined);
+    await this.chain;
+  }
+
+  private setLink(up: boolean): void {
+    if (up === this.connected) return;
+    this.connected = up;
+    this.o.onLink(up);
+    if (!up) {
+      this.state = 'idle';
+      this.o.logger.warn('lost the servers over MQTT; serving the local replica', { index: this.o.replica.lastIndex });
+    }
+  }
+
+  /** Asks for everything after the replica's index (a snapshot when it has none). */
+  private request(): void {
+    const c = this.client;
+    if (!c?.connected) return;
+    this.state = 'requesting';
+    this.nonce = randomUuid(this.o.rng);
+    const after = this.o.replica.lastIndex;
+    const m: SyncMessage = { k: 'req', req: { agent: this.o.agentId, nonce: this.nonce, after: after > 0 ? after : null, scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] } } };
+    c.publish(this.t.syncRequest, Buffer.from(encodeSyncMessage(m)), { qos: 1 });
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      if (this.state !== 'requesting') return;
+      this.o.logger.warn('no server answered the sync request; asking again', { after });
+      if (this.o.replica.lastIndex === 0 && !this.retainedLoaded) void this.loadRetained();
+      this.request();
+    }, REQUEST_TIMEOUT_MS);
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (topic !== this.t.changes && topic !== this.t.syncResponse(this.o.agentId)) return;
+    let m: SyncMessage;
+    try {
+      m = decodeSyncMessage(payload);
+    } catch (err) {
+      this.o.logger.warn('malformed sync message ignored', { topic, error: (err as Error).message });
+      return;
+    }
+    if (topic === this.t.changes) {
+      this.setLink(true);
+      this.o.sink.lastMessageAt = Date.now();
+      if (this.state !== 'live') {
+        if (this.buffer.length < MAX_BUFFERED) this.buffer.push(m);
+        return;
+      }
+      if ((await this.o.sink.apply(m)) === 'gap') this.request();
+      return;
+    }
+    // Our response topic: snapshot chunks or batches, then done.
+    if (m.k === 'done') {
+      if (m.nonce !== this.nonce) return;
+      if (this.timer) clearTimeout(this.timer);
+      await this.o.replica.advanceTo(m.index);
+      this.state = 'live';
+      this.setLink(true);
+      const waiting = this.buffer;
+      this.buffer = [];
+      for (const b of waiting) {
+        if ((await this.o.sink.apply(b)) === 'gap') {
+          this.request();
+          return;
+        }
+      }
+      this.o.logger.info('replica in sync over MQTT', { index: this.o.replica.lastIndex });
+      return;
+    }
+    if (this.state === 'requesting') await this.o.sink.apply(m);
+  }
+
+  /**
+   * Reads the retained per-key and per-instance topics of the scope (servers down, empty
+   * replica): the latest published values, applied without an index so a server's snapshot
+   * replaces them as soon as one answers.
+   */
+  private async loadRetained(): Promise<void> {
+    const c = this.client;
+    if (!c?.connected) return;
+    this.retainedLoaded = true;
+    const filters = [...this.o.prefixes.map((p) => this.t.kvFilter(p)), ...this.o.services.map((s) => this.t.healthFilter(s))];
+    const kv: Array<[string, KvRecord]> = [];
+    const health: HealthEntry[] = [];
+    const onRetained = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+      if (!packet.retain || payload.byteLength === 0) return;
+      try {
+        const v = decode(payload) as { index: number; entry: KvRecord | HealthEntry };
+        const key = this.t.kvKeyOf(topic);
+        if (key !== undefined) {
+          if (this.o.prefixes.some((p) => key.startsWith(p))) kv.push([key, v.entry as KvRecord]);
+        } else if ('service' in (v.entry as object)) health.push(v.entry as HealthEntry);
+      } catch {
+        // A payload that does not decode is not ours; skip it.
+      }
+    };
+    c.on('message', onRetained);
+    await c.subscribeAsync(filters, { qos: 1 });
+    // Retained messages arrive right after the subscription is granted.
+    await new Promise((r) => setTimeout(r, 1000));
+    c.removeListener('message', onRetained);
+    await c.unsubscribeAsync(filters).catch(() => undefined);
+    if (this.o.replica.lastIndex > 0) return;
+    await this.o.replica.applyLoose(kv, health);
+    this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', { keys: kv.length, instances: health.length });
+  }
+}

@@ -1,0 +1,281 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { CheckInput, CatalogRegisterCommand } from '../../core/catalog/state-machine.js';
+import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../../core/catalog/types.js';
+import type { Clock } from '../../core/ports/clock.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
+import { decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../../core/sync/codec.js';
+import { type DeviceKey, verifyDeviceHeartbeat, verifyDeviceWrite, type DeviceWrite } from '../../core/sync/device.js';
+import { ALL_FILTERS, normalizeScope } from '../../core/sync/scope.js';
+import { catchUp, type SyncSource, SyncStream } from '../../core/sync/stream.js';
+import { topics, type Topics } from '../../core/sync/topics.js';
+import type { SyncBatch } from '../../core/sync/types.js';
+import type { TxnCommand, TxnOp, TxnOutcome } from '../../core/txn/types.js';
+import { encode } from '@msgpack/msgpack';
+import { parseDuration } from '../../core/util/duration.js';
+import type { ServerMetrics } from '../metrics.js';
+
+/** What the MQTT bridge needs from the server. */
+export interface MqttBridgeOptions {
+  /** Broker URL (mqtt://host:port): the embedded broker, or an external one. */
+  readonly url: string;
+  readonly clientId: string;
+  readonly datacenter: string;
+  /**
+   * Whether this server carries the MQTT duties now: always with its own embedded broker; only
+   * while it leads when servers share an external broker (so nothing is published twice).
+   */
+  readonly active: () => boolean;
+  readonly source: SyncSource;
+  readonly writer: WritePipeline;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly deviceKeys: ReadonlyMap<string, DeviceKey>;
+  readonly kvMaxValueBytes: number;
+  /** How often an idle changes topic gets a change-less batch (ms). */
+  readonly progressMs: number;
+}
+
+/** Largest device message accepted (bytes); larger ones are refused as malformed. */
+const MAX_DEVICE_MESSAGE_BYTES = 1024 * 1024;
+/** Most sync requests waiting to be answered; more are dropped (the replica retries). */
+const MAX_PENDING_REQUESTS = 64;
+/** Most MQTT-fed checks with a heartbeat deadline. */
+const MAX_HEARTBEAT_DEADLINES = 100_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SCOPE_ALL = { prefixes: [''], services: [] };
+
+/**
+ * The server's MQTT bridge. While active it publishes every KV and health change — one batch per
+ * index on the `changes` topic, and the latest value of each key and instance on retained topics —
+ * answers replicas' sync requests from the change feed (or with a snapshot), applies devices'
+ * JWT-signed KV writes (exactly once per request id) and TTL-check heartbeats, and acks them.
+ * Refused device messages are counted by reason and logged without their token.
+ */
+export class MqttBridge {
+  private client: MqttClient | undefined;
+  private readonly t: Topics;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private requests: Array<() => Promise<void>> = [];
+  private serving = false;
+  private readonly deadlines = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly o: MqttBridgeOptions) {
+    this.t = topics(o.datacenter);
+  }
+
+  /** Connects (retrying in the background if the broker is not up yet) and starts the duties. */
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.o.url, { clientId: this.o.clientId, clean: true, reconnectPeriod: 1000, protocolVersion: 4, connectTimeout: 5000 });
+    this.client = client;
+    client.on('error', (err) => this.o.logger.debug('mqtt bridge error', { error: err.message }));
+    client.on('connect', () => {
+      this.o.logger.info('mqtt bridge connected', { broker: this.o.url });
+      client.subscribe([this.t.syncRequest, this.t.writeFilter, this.t.checkFilter], { qos: 1 }, (err) => {
+        if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
+      });
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    this.loop = this.publishLoop();
+  }
+
+  /** Stops publishing and disconnects. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.deadlines.values()) clearTimeout(t);
+    this.deadlines.clear();
+    await this.loop;
+    await this.client?.endAsync(true).catch(() => undefined);
+  }
+
+  private connected(): boolean {
+    return !!this.client?.connected;
+  }
+
+  // ---- publishing ----------------------------------------------------------------------------
+
+  private async publishLoop(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.o.active() || !this.connected()) {
+        await sleep(200);
+        continue;
+      }
+      // Start from the newest index: replicas behind it see the first batch's prev and resume.
+      const stream = new SyncStream(this.o.source, SCOPE_ALL, this.o.source.feed.latest, { snapshots: false, filters: ALL_FILTERS });
+      let pending: Promise<SyncMessage[]> | undefined;
+      try {
+        while (!this.stopped && this.o.active() && this.connected()) {
+          pending ??= stream.next();
+          const tick = sleep(this.o.progressMs).then(() => 'tick' as const);
+          const got = await Promise.race([pending, tick]);
+          if (got === 'tick') {
+            const p = stream.progress();
+            if (p?.k === 'batch') await this.publishBatch(p.batch);
+            continue;
+          }
+          pending = undefined;
+          for (const m of got) if (m.k === 'batch') await this.publishBatch(m.batch);
+        }
+      } catch (err) {
+        this.o.logger.warn('mqtt publish failed; restarting the change stream', { error: (err as Error).message });
+      } finally {
+        stream.close();
+      }
+    }
+  }
+
+  private async publishBatch(batch: SyncBatch): Promise<void> {
+    const c = this.client as MqttClient;
+    const sends: Array<Promise<unknown>> = [c.publishAsync(this.t.changes, Buffer.from(encodeSyncMessage({ k: 'batch', batch })), { qos: 1 })];
+    for (const ch of batch.changes) {
+      if (ch.t === 'kv') sends.push(c.publishAsync(this.t.kv(ch.key), ch.entry ? Buffer.from(encode({ index: batch.index, entry: ch.entry })) : Buffer.alloc(0), { qos: 1, retain: true }));
+      else if (ch.t === 'kv-tree') for (const k of ch.keys) sends.push(c.publishAsync(this.t.kv(k), Buffer.alloc(0), { qos: 1, retain: true }));
+      else sends.push(c.publishAsync(this.t.health(ch.service, ch.node, ch.id), ch.entry ? Buffer.from(encode({ index: batch.index, entry: ch.entry })) : Buffer.alloc(0), { qos: 1, retain: true }));
+    }
+    await Promise.all(sends);
+    this.o.metrics.mqttBatches.inc();
+  }
+
+  // ---- incoming --------------------------------------------------------------------------------
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (!this.o.active()) return;
+    if (topic === this.t.syncRequest) {
+      if (this.requests.length >= MAX_PENDING_REQUESTS) {
+        this.o.metrics.mqttRejected.inc({ reason: 'overloaded' });
+        return;
+      }
+      this.requests.push(() => this.answer(payload));
+      void this.serve();
+      return;
+    }
+    const device = this.t.deviceOf(topic);
+    if (topic === this.t.write(device)) void this.onWrite(device, payload);
+    else if (topic === this.t.check(device)) void this.onHeartbeat(device, payload);
+  }
+
+  private async serve(): Promise<void> {
+    if (this.serving) return;
+    this.serving = true;
+    try {
+      for (let job = this.requests.shift(); job; job = this.requests.shift()) await job().catch((err: unknown) => this.o.logger.warn('sync request failed', { error: (err as Error).message }));
+    } finally {
+      this.serving = false;
+    }
+  }
+
+  private async answer(payload: Buffer): Promise<void> {
+    let m: SyncMessage;
+    try {
+      m = decodeSyncMessage(payload);
+    } catch (err) {
+      this.o.metrics.mqttRejected.inc({ reason: 'malformed' });
+      this.o.logger.warn('malformed sync request', { error: (err as Error).message });
+      return;
+    }
+    if (m.k !== 'req') return;
+    const req = m.req;
+    const scope = normalizeScope(req.scope);
+    const { messages, index } = catchUp(this.o.source, scope, req.after);
+    this.o.metrics.mqttSyncRequests.inc({ kind: messages.some((x) => x.k === 'chunk') ? 'snapshot' : 'resume' });
+    const c = this.client as MqttClient;
+    const to = this.t.syncResponse(req.agent);
+    for (const msg of messages) await c.publishAsync(to, Buffer.from(encodeSyncMessage(msg)), { qos: 1 });
+    await c.publishAsync(to, Buffer.from(encodeSyncMessage({ k: 'done', nonce: req.nonce, index })), { qos: 1 });
+  }
+
+  private async ack(device: string, body: Record<string, unknown>): Promise<void> {
+    await this.client?.publishAsync(this.t.ack(device), JSON.stringify(body), { qos: 1 }).catch(() => undefined);
+  }
+
+  private token(payload: Buffer): string | undefined {
+    if (payload.byteLength === 0 || payload.byteLength > MAX_DEVICE_MESSAGE_BYTES) return undefined;
+    return payload.toString('utf8').trim();
+  }
+
+  private reject(device: string, kind: string, reason: string, detail: string, rid?: string): Promise<void> {
+    this.o.metrics.mqttRejected.inc({ reason });
+    this.o.logger.warn(`device ${kind} refused`, { device, reason, detail });
+    return this.ack(device, { rid: rid ?? null, ok: false, error: `${reason}: ${detail}` });
+  }
+
+  private async onWrite(device: string, payload: Buffer): Promise<void> {
+    const token = this.token(payload);
+    if (!token) return this.reject(device, 'write', 'malformed', 'empty or oversized payload');
+    const v = await verifyDeviceWrite(token, this.o.deviceKeys, this.o.clock.now(), this.o.kvMaxValueBytes);
+    if (!v.ok) return this.reject(device, 'write', v.reason, v.detail, v.rid);
+    const w = v.message;
+    try {
+      const command: TxnCommand = { type: 'txn', datacenter: this.o.datacenter, ops: [toTxnOp(w)], now: this.o.clock.now(), idempotencyKey: `device:${v.kid}:${w.rid}` };
+      const { index, value } = await this.o.writer.submit<TxnOutcome>(command);
+      const result = value.ok;
+      this.o.metrics.mqttWrites.inc({ result: value.replayed ? 'replayed' : String(result) });
+      await this.ack(device, { rid: w.rid, ok: true, result, index: value.replayed?.index ?? index, ...(value.replayed ? { replayed: true } : {}), ...(value.ok ? {} : { error: value.errors[0]?.What }) });
+    } catch (err) {
+      this.o.logger.warn('device write failed', { device, rid: w.rid, error: (err as Error).message });
+      await this.ack(device, { rid: w.rid, ok: false, error: (err as Error).message });
+    }
+  }
+
+  private async onHeartbeat(device: string, payload: Buffer): Promise<void> {
+    const token = this.token(payload);
+    if (!token) return this.reject(device, 'heartbeat', 'malformed', 'empty or oversized payload');
+    const v = await verifyDeviceHeartbeat(token, this.o.deviceKeys, this.o.clock.now(), parseDuration);
+    if (!v.ok) return this.reject(device, 'heartbeat', v.reason, v.detail, v.rid);
+    const h = v.message;
+    try {
+      const index = await this.setCheck(h.node, h.check, h.status, h.output);
+      if (index === undefined) return this.ack(device, { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` });
+      this.o.metrics.mqttHeartbeats.inc();
+      this.armDeadline(h.node, h.check, h.ttlMs);
+      await this.ack(device, { rid: h.rid, ok: true, index });
+    } catch (err) {
+      await this.ack(device, { rid: h.rid, ok: false, error: (err as Error).message });
+    }
+  }
+
+  /** Writes a check's status, keeping its name, notes and service. Undefined when the node is unknown. */
+  private async setCheck(node: string, checkId: string, status: CheckInput['Status'], output: string): Promise<number | undefined> {
+    const { known, existing } = this.o.source.read((tx) => ({ known: tx.get(NODES_TABLE, node) !== undefined, existing: tx.get<CatalogCheck>(CHECKS_TABLE, childKey(node, checkId)) }));
+    if (!known) return undefined;
+    const check: CheckInput = { CheckID: checkId, Name: existing?.Name ?? checkId, Status: status, Notes: existing?.Notes ?? '', Output: output, ServiceID: existing?.ServiceID ?? '', Type: 'ttl' };
+    const command: CatalogRegisterCommand = {
+      type: 'catalog.register',
+      datacenter: this.o.datacenter,
+      node: { ID: '', Node: node, Address: '', TaggedAddresses: {}, Meta: {} },
+      skipNodeUpdate: true,
+      checks: [check],
+      now: this.o.clock.now(),
+    };
+    return (await this.o.writer.submit(command)).index;
+  }
+
+  /** After `ttlMs` without another heartbeat, the check turns critical (0: no deadline). */
+  private armDeadline(node: string, checkId: string, ttlMs: number): void {
+    const key = `${node}/${checkId}`;
+    const old = this.deadlines.get(key);
+    if (old) clearTimeout(old);
+    this.deadlines.delete(key);
+    if (ttlMs === 0 || this.deadlines.size >= MAX_HEARTBEAT_DEADLINES) return;
+    const timer = setTimeout(() => {
+      this.deadlines.delete(key);
+      if (this.stopped || !this.o.active()) return;
+      this.o.metrics.mqttTtlExpired.inc();
+      this.o.logger.info('mqtt heartbeat TTL expired', { node, check: checkId });
+      this.setCheck(node, checkId, 'critical', `TTL expired: no heartbeat over MQTT for ${ttlMs / 1000}s`).catch((err: unknown) =>
+        this.o.logger.warn('marking an expired check critical failed', { node, check: checkId, error: (err as Error).message }),
+      );
+    }, ttlMs);
+    timer.unref();
+    this.deadlines.set(key, timer);
+  }
+}
+
+/** A device write as a one-operation transaction. */
+function toTxnOp(w: DeviceWrite): TxnOp {
+  const verb = w.op;
+  return { kind: 'kv', verb, key: w.key, value: w.value, flags: String(w.flags), index: w.cas, session: '' };
+}
