@@ -37,11 +37,11 @@ describe('the consul npm client: agent, catalog and health against a real server
     expect(healthy[0]?.Service.ID).toBe('web1');
     const nodes = (await consul.catalog.service.nodes('web')) as Array<{ Node: string; ServicePort: number; ServiceTags: string[] }>;
     expect(nodes).toMatchObject([{ Node: node, ServicePort: 8080, ServiceTags: ['v1'] }]);
-    const catalogServices = (await consul.catalog.service.list()) as Record<string, string[]>;
-    expect(Object.keys(catalogServices).sort()).toEqual(['db', 'web']);
+    // Anti-entropy pushes each registration on its own, so db1 and its checks may land a moment
+    // after web1: wait for them rather than read once.
+    await until(() => consul.catalog.service.list() as Promise<Record<string, string[]>>, (s) => Object.keys(s).sort().join() === 'db,web');
     const nodeList = (await consul.catalog.node.list()) as Array<{ Node: string }>;
     expect(nodeList.map((n) => n.Node)).toContain(node);
-    // Anti-entropy pushes each registration on its own, so db1's checks may land a moment later.
     await until(() => consul.health.node(node) as Promise<unknown[]>, (c) => c.length === 4);
     expect(((await consul.health.checks('db')) as unknown[]).length).toBe(2);
     const passing = (await consul.health.state('passing')) as Array<{ CheckID: string }>;
