@@ -12,6 +12,8 @@ import type { ReplicaSink } from './sink.js';
 
 /** Most change batches buffered while a request is being answered. */
 const MAX_BUFFERED = 10_000;
+/** Most server presences tracked. */
+const MAX_SERVERS = 1024;
 /** How long to wait for a server to answer a request before asking again (ms). */
 const REQUEST_TIMEOUT_MS = 5000;
 
@@ -32,8 +34,13 @@ export class MqttSync {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retainedLoaded = false;
   private chain: Promise<void> = Promise.resolve();
-  /** Whether the broker connection is up and a server has answered. */
+  /** Whether the link counts as up: broker connected and at least one server present. */
   connected = false;
+  private brokerUp = false;
+  /** Servers whose retained presence says online (bounded). */
+  private readonly online = new Set<string>();
+  /** Whether the pending request went out while no server was online (then ask again when one appears). */
+  private askedAlone = false;
 
   constructor(
     private readonly o: {
@@ -58,13 +65,19 @@ export class MqttSync {
     client.on('error', (err) => this.o.logger.debug('mqtt error', { error: err.message }));
     client.on('connect', () => {
       this.o.logger.info('mqtt connected', { broker: this.o.url });
-      client.subscribe([this.t.changes, this.t.syncResponse(this.o.agentId)], { qos: 1 }, (err) => {
+      this.brokerUp = true;
+      client.subscribe([this.t.changes, this.t.syncResponse(this.o.agentId), this.t.serverFilter], { qos: 1 }, (err) => {
         if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
         else this.request();
       });
     });
-    client.on('close', () => this.setLink(false));
+    client.on('close', () => {
+      this.brokerUp = false;
+      this.online.clear();
+      this.setLink(false);
+    });
     client.on('message', (topic, payload) => {
+      if (topic.startsWith(this.serversPrefix)) return this.onPresence(topic, payload);
       // Messages are handled one at a time, in arrival order.
       this.chain = this.chain.then(() => this.onMessage(topic, payload)).catch((err: unknown) => this.o.logger.warn('mqtt sync message failed', { error: (err as Error).message }));
     });
@@ -74,6 +87,30 @@ export class MqttSync {
     if (this.timer) clearTimeout(this.timer);
     await this.client?.endAsync(true).catch(() => undefined);
     await this.chain;
+  }
+
+  private get serversPrefix(): string {
+    return this.t.serverFilter.slice(0, -1);
+  }
+
+  /** A server's retained presence (or its will): the link is up while any server is online. */
+  private onPresence(topic: string, payload: Buffer): void {
+    const id = topic.slice(this.serversPrefix.length);
+    let status: unknown;
+    try {
+      status = (JSON.parse(payload.toString('utf8')) as { status?: unknown }).status;
+    } catch {
+      status = undefined;
+    }
+    const wasEmpty = this.online.size === 0;
+    if (status === 'online') {
+      if (this.online.size < MAX_SERVERS) this.online.add(id);
+    } else {
+      this.online.delete(id);
+    }
+    this.setLink(this.brokerUp && this.online.size > 0);
+    // A server just came back: ask at once instead of waiting for the next retry.
+    if (wasEmpty && this.online.size > 0 && (this.state === 'idle' || (this.state === 'requesting' && this.askedAlone))) this.request();
   }
 
   private setLink(up: boolean): void {
@@ -91,6 +128,7 @@ export class MqttSync {
     const c = this.client;
     if (!c?.connected) return;
     this.state = 'requesting';
+    this.askedAlone = this.online.size === 0;
     this.nonce = randomUuid(this.o.rng);
     const after = this.o.replica.lastIndex;
     const m: SyncMessage = { k: 'req', req: { agent: this.o.agentId, nonce: this.nonce, after: after > 0 ? after : null, scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] } } };
@@ -114,7 +152,6 @@ export class MqttSync {
       return;
     }
     if (topic === this.t.changes) {
-      this.setLink(true);
       this.o.sink.lastMessageAt = Date.now();
       if (this.state !== 'live') {
         if (this.buffer.length < MAX_BUFFERED) this.buffer.push(m);
@@ -129,7 +166,6 @@ export class MqttSync {
       if (this.timer) clearTimeout(this.timer);
       await this.o.replica.advanceTo(m.index);
       this.state = 'live';
-      this.setLink(true);
       const waiting = this.buffer;
       this.buffer = [];
       for (const b of waiting) {

@@ -11,6 +11,7 @@
  * | `write/<device>` | device → server | a JWT (compact JWS) describing one KV write |
  * | `check/<device>` | device → server | a JWT carrying a TTL-check heartbeat |
  * | `ack/<device>` | server → device | JSON `{rid, ok, index?, result?, error?}` |
+ * | `servers/<server>` (retained) | server → replicas | JSON `{status: "online"|"offline"}`; "offline" is also the server's MQTT will |
  *
  * Topic levels are escaped: `%`, `+`, `#` and NUL become `%25`, `%2B`, `%23`, `%00`; inside KV
  * keys `/` stays a level separator, elsewhere it becomes `%2F`.
@@ -57,6 +58,9 @@ export function topics(datacenter: string) {
     check: (device: string) => `${root}check/${escapeLevel(device)}`,
     checkFilter: `${root}check/+`,
     ack: (device: string) => `${root}ack/${escapeLevel(device)}`,
+    /** A server's presence (retained; its will says offline). */
+    server: (id: string) => `${root}servers/${escapeLevel(id)}`,
+    serverFilter: `${root}servers/+`,
     /** The device named by the last level of a write/check topic. */
     deviceOf: (topic: string): string => unescapeTopicPart(topic.slice(topic.lastIndexOf('/') + 1)),
   };

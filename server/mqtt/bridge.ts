@@ -13,6 +13,9 @@ import type { SyncBatch } from '../../core/sync/types.js';
 import type { TxnCommand, TxnOp, TxnOutcome } from '../../core/txn/types.js';
 import { encode } from '@msgpack/msgpack';
 import { parseDuration } from '../../core/util/duration.js';
+import { listServices, serviceHealth } from '../../core/catalog/queries.js';
+import { readAppliedIndex } from '../../core/fsm/meta.js';
+import { listEntries } from '../../core/kv/queries.js';
 import type { ServerMetrics } from '../metrics.js';
 
 /** What the MQTT bridge needs from the server. */
@@ -41,9 +44,17 @@ export interface MqttBridgeOptions {
 const MAX_DEVICE_MESSAGE_BYTES = 1024 * 1024;
 /** Most sync requests waiting to be answered; more are dropped (the replica retries). */
 const MAX_PENDING_REQUESTS = 64;
+/** Most retained topics collected when republishing (beyond it stale ones may stay). */
+const MAX_RETAINED_TOPICS = 1_000_000;
+/** How long retained messages are collected after subscribing (ms). */
+const RETAINED_SCAN_MS = 500;
+/** Retained publishes in flight at once while republishing. */
+const PUBLISH_CONCURRENCY = 256;
 /** Most MQTT-fed checks with a heartbeat deadline. */
 const MAX_HEARTBEAT_DEADLINES = 100_000;
 
+const ONLINE = JSON.stringify({ status: 'online' });
+const OFFLINE = JSON.stringify({ status: 'offline' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SCOPE_ALL = { prefixes: [''], services: [] };
 
@@ -69,11 +80,21 @@ export class MqttBridge {
 
   /** Connects (retrying in the background if the broker is not up yet) and starts the duties. */
   async start(): Promise<void> {
-    const client = mqtt.connect(this.o.url, { clientId: this.o.clientId, clean: true, reconnectPeriod: 1000, protocolVersion: 4, connectTimeout: 5000 });
+    // Presence: "online" retained while connected; the broker publishes the will if we vanish.
+    const presence = this.t.server(this.o.clientId);
+    const client = mqtt.connect(this.o.url, {
+      clientId: this.o.clientId,
+      clean: true,
+      reconnectPeriod: 1000,
+      protocolVersion: 4,
+      connectTimeout: 5000,
+      will: { topic: presence, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+    });
     this.client = client;
     client.on('error', (err) => this.o.logger.debug('mqtt bridge error', { error: err.message }));
     client.on('connect', () => {
       this.o.logger.info('mqtt bridge connected', { broker: this.o.url });
+      client.publish(presence, ONLINE, { qos: 1, retain: true });
       client.subscribe([this.t.syncRequest, this.t.writeFilter, this.t.checkFilter], { qos: 1 }, (err) => {
         if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
       });
@@ -88,7 +109,10 @@ export class MqttBridge {
     for (const t of this.deadlines.values()) clearTimeout(t);
     this.deadlines.clear();
     await this.loop;
-    await this.client?.endAsync(true).catch(() => undefined);
+    // A clean stop sends no will: say offline ourselves (bounded: the broker may be gone).
+    const c = this.client;
+    if (c?.connected) await Promise.race([c.publishAsync(this.t.server(this.o.clientId), OFFLINE, { qos: 1, retain: true }).catch(() => undefined), sleep(1000)]);
+    await c?.endAsync(true).catch(() => undefined);
   }
 
   private connected(): boolean {
@@ -103,10 +127,12 @@ export class MqttBridge {
         await sleep(200);
         continue;
       }
-      // Start from the newest index: replicas behind it see the first batch's prev and resume.
+      // Follow the feed from now on, before republishing, so no change falls between the two;
+      // replicas behind the first batch see its prev and resume.
       const stream = new SyncStream(this.o.source, SCOPE_ALL, this.o.source.feed.latest, { snapshots: false, filters: ALL_FILTERS });
       let pending: Promise<SyncMessage[]> | undefined;
       try {
+        await this.republishRetained();
         while (!this.stopped && this.o.active() && this.connected()) {
           pending ??= stream.next();
           const tick = sleep(this.o.progressMs).then(() => 'tick' as const);
@@ -121,10 +147,48 @@ export class MqttBridge {
         }
       } catch (err) {
         this.o.logger.warn('mqtt publish failed; restarting the change stream', { error: (err as Error).message });
+        await sleep(200);
       } finally {
         stream.close();
       }
     }
+  }
+
+  /**
+   * Makes the retained per-key and per-instance topics match the state at one index (what was
+   * changed or deleted while no server published is otherwise stale): collects the retained
+   * topics the broker holds, publishes every key and instance, clears the rest.
+   */
+  private async republishRetained(): Promise<void> {
+    const c = this.client as MqttClient;
+    const held = new Set<string>();
+    const filters = [`${this.t.root}kv/#`, `${this.t.root}health/#`];
+    const onRetained = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+      if (packet.retain && payload.byteLength > 0 && held.size < MAX_RETAINED_TOPICS) held.add(topic);
+    };
+    c.on('message', onRetained);
+    try {
+      await c.subscribeAsync(filters, { qos: 1 });
+      // The broker sends retained messages right after granting the subscription.
+      await sleep(RETAINED_SCAN_MS);
+    } finally {
+      c.removeListener('message', onRetained);
+      await c.unsubscribeAsync(filters).catch(() => undefined);
+    }
+    const snap = this.o.source.read((tx) => ({
+      index: readAppliedIndex(tx),
+      kv: listEntries(tx, '').value,
+      health: [...listServices(tx).value.keys()].flatMap((name) => serviceHealth(tx, name).value),
+    }));
+    const sends: Array<[string, Buffer]> = [];
+    for (const { key, ...entry } of snap.kv) sends.push([this.t.kv(key), Buffer.from(encode({ index: snap.index, entry }))]);
+    for (const h of snap.health) sends.push([this.t.health(h.service.Service, h.node.Node, h.service.ID), Buffer.from(encode({ index: snap.index, entry: h }))]);
+    for (const [topic] of sends) held.delete(topic);
+    for (const topic of held) sends.push([topic, Buffer.alloc(0)]);
+    for (let i = 0; i < sends.length && !this.stopped; i += PUBLISH_CONCURRENCY) {
+      await Promise.all(sends.slice(i, i + PUBLISH_CONCURRENCY).map(([topic, payload]) => c.publishAsync(topic, payload, { qos: 1, retain: true })));
+    }
+    this.o.logger.info('mqtt retained topics republished', { index: snap.index, keys: snap.kv.length, instances: snap.health.length, cleared: held.size });
   }
 
   private async publishBatch(batch: SyncBatch): Promise<void> {
@@ -152,7 +216,15 @@ export class MqttBridge {
       void this.serve();
       return;
     }
-    const device = this.t.deviceOf(topic);
+    let device: string;
+    try {
+      device = this.t.deviceOf(topic);
+    } catch {
+      // A topic level with a broken %-escape: nobody to ack, but count it.
+      this.o.metrics.mqttRejected.inc({ reason: 'malformed' });
+      this.o.logger.warn('device message refused', { reason: 'malformed', detail: 'the device name in the topic is not validly escaped' });
+      return;
+    }
     if (topic === this.t.write(device)) void this.onWrite(device, payload);
     else if (topic === this.t.check(device)) void this.onHeartbeat(device, payload);
   }

@@ -1,18 +1,7 @@
-import { createServer } from 'node:net';
+import { freePorts } from '../../runtimes/testing/process.js';
 import { spawnServer, type SpawnedServer, tempDir } from './spawn-server.js';
 
-/** Reserves `n` distinct free TCP ports on 127.0.0.1 (bind to 0, read, release). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 /** One member of a test cluster: its fixed addresses survive restarts. */
 export interface Member {

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { cleanupAll, startProcess, tempDir, track } from '../../runtimes/testing/process.js';
 
 /** Path of the built CLI (npm test builds it first). */
 export const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
@@ -28,21 +27,13 @@ export interface SpawnedServer {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-const live = new Set<ChildProcess>();
-const dirs = new Set<string>();
-
-/** A fresh temporary directory, removed by cleanupAll(). */
-export function tempDir(prefix = 'konsul-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.add(dir);
-  return dir;
-}
+export { cleanupAll, tempDir };
 
 /** Runs the CLI to completion (for flag errors and help) and returns its exit code and output. */
 export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
   return new Promise((done, fail) => {
     const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(proc);
+    track(proc);
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -52,7 +43,6 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
     }, timeoutMs);
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      live.delete(proc);
       done({ code, out });
     });
   });
@@ -62,7 +52,7 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
  * Starts `konsul server --dev` on 127.0.0.1 with a free port (port 0) and JSON logs, and waits
  * for its "server ready" line. `dataDir` defaults to a new temp dir.
  */
-export function spawnServer(
+export async function spawnServer(
   options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean } = {},
 ): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
@@ -71,78 +61,13 @@ export function spawnServer(
   // A dev server gets an embedded broker on a free port unless the caller picks MQTT options.
   if (!options.cluster && !(options.args ?? []).some((a) => a === '--mqtt-addr' || a === '--mqtt-url')) base.push('--mqtt-addr', '127.0.0.1:0');
   const args = [CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
-  const proc = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let out = '';
-  const exited = new Promise<number | string>((res) => proc.on('exit', (code, sig) => { live.delete(proc); res(code ?? sig ?? -1); }));
-  return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server did not become ready:\n${out}`));
-    }, options.timeoutMs ?? 20_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      const m = /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)","mqtt":"([^"]+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        const host = m[1] as string;
-        const port = Number(m[2]);
-        resolveReady({
-          raftAddr: m[3] as string,
-          dnsAddr: m[4] as string,
-          mqttAddr: m[5] as string,
-          proc,
-          dataDir,
-          host,
-          port,
-          url: `http://${host}:${port}`,
-          output: () => out,
-          waitFor: (pattern, timeoutMs = 10_000) =>
-            new Promise<void>((ok, fail) => {
-              if (pattern.test(out)) return ok();
-              const check = (): void => {
-                if (!pattern.test(out)) return;
-                clearTimeout(t);
-                proc.stdout.off('data', check);
-                proc.stderr.off('data', check);
-                ok();
-              };
-              const t = setTimeout(() => {
-                proc.stdout.off('data', check);
-                proc.stderr.off('data', check);
-                fail(new Error(`output never matched ${pattern}:\n${out}`));
-              }, timeoutMs);
-              proc.stdout.on('data', check);
-              proc.stderr.on('data', check);
-            }),
-          stop: (signal = 'SIGTERM') => {
-            if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-            return exited;
-          },
-        });
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before ready:\n${out}`));
-    });
+  const p = await startProcess(process.execPath, args, {
+    ready: /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)","mqtt":"([^"]+)"/,
+    timeoutMs: options.timeoutMs ?? 20_000,
+    what: 'konsul server',
+    ...(options.env ? { env: options.env } : {}),
   });
-}
-
-/** Kills every process still running and removes every temp dir; call from afterAll/afterEach. */
-export async function cleanupAll(): Promise<void> {
-  await Promise.all(
-    [...live].map(
-      (p) =>
-        new Promise<void>((res) => {
-          if (p.exitCode !== null || p.signalCode !== null) return res();
-          p.once('exit', () => res());
-          p.kill('SIGKILL');
-        }),
-    ),
-  );
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  dirs.clear();
+  const host = p.ready[1] as string;
+  const port = Number(p.ready[2]);
+  return { ...p, raftAddr: p.ready[3] as string, dnsAddr: p.ready[4] as string, mqttAddr: p.ready[5] as string, dataDir, host, port, url: `http://${host}:${port}` };
 }

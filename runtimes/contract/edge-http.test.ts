@@ -1,0 +1,151 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../../server/testing/cluster-harness.js';
+import { type SpawnedServer, spawnServer } from '../../server/testing/spawn-server.js';
+import { cleanupAll, tempDir, until } from '../testing/process.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
+
+afterAll(cleanupAll);
+
+const text = async (url: string, init?: RequestInit) => {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.text(), headers: res.headers };
+};
+const put = (url: string, body: string) => text(url, { method: 'PUT', body });
+
+interface OutboxView {
+  ID: string;
+  Status: string;
+  Path: string;
+  Result?: { StatusCode: number; Body: string; Index?: number; Replayed?: boolean };
+}
+
+/** A dev server on fixed ports, so it can be stopped and started again where the agent expects it. */
+async function startServer(dataDir: string, http: string): Promise<SpawnedServer> {
+  return spawnServer({ cluster: true, dataDir, args: ['--dev', '--http-addr', http, '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0'] });
+}
+
+describe('edge agent on Node, synced over HTTP', () => {
+  it('replicates only its scope, serves reads offline, queues writes durably and applies each exactly once', async () => {
+    const [httpPort] = await freePorts(1);
+    const serverDir = tempDir();
+    let server = await startServer(serverDir, `127.0.0.1:${httpPort}`);
+    const up = server.url;
+    await put(`${up}/v1/kv/cfg/a`, 'one');
+    await put(`${up}/v1/kv/cfg/b`, 'two');
+    await put(`${up}/v1/kv/other/x`, 'not replicated');
+    for (const [node, svc, status] of [['n1', 'web', 'passing'], ['n2', 'web', 'critical'], ['n1', 'db', 'passing']] as const) {
+      const res = await put(
+        `${up}/v1/catalog/register`,
+        JSON.stringify({ Node: node, Address: '10.0.0.1', Service: { ID: `${svc}-${node}`, Service: svc, Port: 80 }, Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` } }),
+      );
+      expect(res.status).toBe(200);
+    }
+
+    const edgeDir = tempDir('konsul-edge-');
+    let edge = await spawnEdge({ upstream: up, dataDir: edgeDir, args: ['--prefix', 'cfg/', '--service', 'web'] });
+    await edge.waitFor(/replica snapshot applied/);
+
+    // Reads come from the replica.
+    const a = await until('cfg/a on the agent', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.body === 'one');
+    expect(a.headers.get('x-consul-knownleader')).toBe('true');
+    const listed = JSON.parse((await text(`${edge.url}/v1/kv/cfg/?keys`)).body) as string[];
+    expect(listed).toEqual(['cfg/a', 'cfg/b']);
+    const web = JSON.parse((await text(`${edge.url}/v1/health/service/web`)).body) as Array<{ Node: { Node: string } }>;
+    expect(web.map((e) => e.Node.Node).sort()).toEqual(['n1', 'n2']);
+    const passing = JSON.parse((await text(`${edge.url}/v1/health/service/web?passing`)).body) as Array<{ Node: { Node: string } }>;
+    expect(passing.map((e) => e.Node.Node)).toEqual(['n1']);
+
+    // A blocking query on the agent wakes when the servers change the key.
+    const index = Number(a.headers.get('x-consul-index'));
+    const blocked = text(`${edge.url}/v1/kv/cfg/a?raw&index=${index}&wait=10s`);
+    await new Promise((r) => setTimeout(r, 200));
+    await put(`${up}/v1/kv/cfg/a`, 'uno');
+    const woke = await blocked;
+    expect(woke.body).toBe('uno');
+    expect(Number(woke.headers.get('x-consul-index'))).toBeGreaterThan(index);
+
+    // Writes while connected are forwarded; the client gets the server's answer.
+    expect((await put(`${edge.url}/v1/kv/cfg/c?cas=0`, 'three')).body.trim()).toBe('true');
+    expect((await put(`${edge.url}/v1/kv/cfg/c?cas=0`, 'again')).body.trim()).toBe('false');
+    expect((await text(`${up}/v1/kv/cfg/c?raw`)).body).toBe('three');
+    // Out-of-scope reads are forwarded too while connected.
+    expect((await text(`${edge.url}/v1/kv/other/x?raw`)).body).toBe('not replicated');
+
+    // The servers go away: reads keep working from the replica, marked as stale.
+    const indexOfB = Number((await text(`${edge.url}/v1/kv/cfg/b`)).headers.get('x-consul-index'));
+    expect(await server.stop()).toBe(0);
+    await edge.waitFor(/lost the sync stream/);
+    const offline = await until('the agent to notice', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.headers.get('x-consul-knownleader') === 'false');
+    expect(offline.body).toBe('uno');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(Number((await text(`${edge.url}/v1/kv/cfg/a`)).headers.get('x-consul-lastcontact'))).toBeGreaterThanOrEqual(300);
+    expect((await text(`${edge.url}/v1/health/service/web?passing`)).status).toBe(200);
+    // Only the scope was replicated: other/x is not on the agent.
+    const missing = await text(`${edge.url}/v1/kv/other/x`);
+    expect(missing.status).toBe(503);
+    expect(missing.body).toMatch(/not replicated/);
+
+    // Writes made offline are queued (202 and an id), including one whose cas will fail.
+    const queued: string[] = [];
+    for (const [method, path, body] of [
+      ['PUT', '/v1/kv/cfg/d', 'four'],
+      ['PUT', `/v1/kv/cfg/b?cas=${indexOfB + 1000}`, 'stale cas'],
+      ['DELETE', '/v1/kv/cfg/c', ''],
+    ] as const) {
+      const res = await text(`${edge.url}${path}`, { method, ...(body ? { body } : {}) });
+      expect(res.status).toBe(202);
+      const answer = JSON.parse(res.body) as { OutboxID: string; Status: string };
+      expect(answer.Status).toBe('pending');
+      queued.push(answer.OutboxID);
+    }
+    // A write the agent cannot understand is refused at once, not queued.
+    expect((await text(`${edge.url}/v1/kv/cfg/e?cas=notanumber`, { method: 'PUT', body: 'x' })).status).toBe(400);
+
+    // The agent restarts while still offline: the replica and the outbox survive.
+    expect(await edge.stop()).toBe(0);
+    edge = await spawnEdge({ upstream: up, dataDir: edgeDir, args: ['--prefix', 'cfg/', '--service', 'web'] });
+    expect(edge.output()).toMatch(/replica loaded/);
+    const reloaded = await text(`${edge.url}/v1/kv/cfg/a?raw`);
+    expect(reloaded.body).toBe('uno');
+    expect(reloaded.headers.get('x-consul-knownleader')).toBe('false');
+    const kept = JSON.parse((await text(`${edge.url}/v1/edge/outbox`)).body) as OutboxView[];
+    expect(kept.map((i) => [i.ID, i.Status])).toEqual(queued.map((id) => [id, 'pending']));
+
+    // The servers come back: every queued write is applied once, the cas conflict is reported.
+    server = await startServer(serverDir, `127.0.0.1:${httpPort}`);
+    const done = await until(
+      'the outbox to drain',
+      async () => JSON.parse((await text(`${edge.url}/v1/edge/outbox`)).body) as OutboxView[],
+      (items) => items.every((i) => i.Status !== 'pending'),
+      20_000,
+    );
+    expect(done.map((i) => i.Status)).toEqual(['applied', 'conflict', 'applied']);
+    expect(done[1]?.Result?.Body.trim()).toBe('false');
+    const one = JSON.parse((await text(`${edge.url}/v1/edge/outbox/${queued[0]}`)).body) as OutboxView;
+    expect(one.Status).toBe('applied');
+    expect((await text(`${edge.url}/v1/edge/outbox/nope`)).status).toBe(404);
+    await edge.waitFor(/queued write not applied: a condition failed/);
+    const d = JSON.parse((await text(`${up}/v1/kv/cfg/d`)).body) as Array<{ ModifyIndex: number; CreateIndex: number }>;
+    expect(d[0]?.ModifyIndex).toBe(done[0]?.Result?.Index);
+    expect((await text(`${up}/v1/kv/cfg/b?raw`)).body).toBe('two');
+    expect((await text(`${up}/v1/kv/cfg/c`)).status).toBe(404);
+
+    // The replica catches up with the servers (the queued writes included) and goes back online.
+    await until('cfg/d on the agent', () => text(`${edge.url}/v1/kv/cfg/d?raw`), (r) => r.body === 'four' && r.headers.get('x-consul-knownleader') === 'true', 20_000);
+
+    // Restarting the agent once more does not replay anything: cfg/d keeps its index.
+    expect(await edge.stop()).toBe(0);
+    edge = await spawnEdge({ upstream: up, dataDir: edgeDir, args: ['--prefix', 'cfg/', '--service', 'web'] });
+    // It resumes from its index rather than asking for a snapshot.
+    await edge.waitFor(/"sync stream open"[^\n]*"after":[1-9]/);
+    await put(`${up}/v1/kv/cfg/after-restart`, 'x');
+    await until('a change after the restart', () => text(`${edge.url}/v1/kv/cfg/after-restart?raw`), (r) => r.body === 'x');
+    expect(edge.output()).not.toMatch(/replica snapshot applied/);
+    const after = JSON.parse((await text(`${edge.url}/v1/edge/outbox`)).body) as OutboxView[];
+    expect(after.map((i) => i.Status)).toEqual(['applied', 'conflict', 'applied']);
+    const d2 = JSON.parse((await text(`${up}/v1/kv/cfg/d`)).body) as Array<{ ModifyIndex: number }>;
+    expect(d2[0]?.ModifyIndex).toBe(d[0]?.ModifyIndex);
+    await edge.stop();
+    await server.stop();
+  });
+});

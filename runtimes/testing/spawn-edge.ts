@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startProcess, type TestProcess, tempDir } from './process.js';
+
+const root = resolve(import.meta.dirname, '../..');
+/** Path of the built CLI (npm test builds it first). */
+export const CLI = resolve(root, 'dist/cli.js');
+
+/** Runtimes the edge agent runs on in tests; `*-arm64` run the aarch64 binaries under qemu. */
+export type EdgeTestRuntime = 'node' | 'deno' | 'bun' | 'bun-arm64' | 'deno-arm64';
+
+/** The arm64 runtime binaries that `bench/arm64-runtimes.sh` unpacks (npm refuses foreign-arch packages). */
+export const ARM64_DIR = resolve(root, '.cache/arm64');
+
+/** The command line that runs `konsul edge <args>` on `runtime`. */
+export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): { command: string; args: string[] } {
+  switch (runtime) {
+    case 'node':
+      return { command: process.execPath, args: [CLI, 'edge', ...args] };
+    case 'deno':
+      return { command: resolve(root, 'node_modules/.bin/deno'), args: ['run', '-A', CLI, 'edge', ...args] };
+    case 'bun':
+      return { command: resolve(root, 'node_modules/.bin/bun'), args: [CLI, 'edge', ...args] };
+    case 'bun-arm64':
+      return { command: 'qemu-aarch64-static', args: [resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args] };
+    case 'deno-arm64':
+      return { command: 'qemu-aarch64-static', args: [resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args] };
+  }
+}
+
+/** Whether the arm64 binary for `runtime` has been unpacked. */
+export function arm64Available(runtime: 'bun-arm64' | 'deno-arm64'): boolean {
+  return existsSync(resolve(ARM64_DIR, runtime === 'bun-arm64' ? 'bun' : 'deno'));
+}
+
+/** An edge agent process started by a test. */
+export interface SpawnedEdge extends TestProcess {
+  readonly url: string;
+  readonly dataDir: string;
+  readonly agentId: string;
+  readonly runtime: string;
+}
+
+/**
+ * Starts `konsul edge` on `runtime` with a local API on a free port and JSON logs, and waits for
+ * its "edge agent ready" line. `dataDir` defaults to a new temp dir.
+ */
+export async function spawnEdge(options: { runtime?: EdgeTestRuntime; upstream: string; args: readonly string[]; dataDir?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<SpawnedEdge> {
+  const dataDir = options.dataDir ?? tempDir('konsul-edge-');
+  const runtime = options.runtime ?? 'node';
+  const { command, args } = edgeCommand(runtime, ['--upstream', options.upstream, '--http-addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-format', 'json', ...options.args]);
+  const p = await startProcess(command, args, {
+    ready: /"@message":"edge agent ready","agent":"([^"]+)","runtime":"([^"]+)","http":"([^"]+)"/,
+    timeoutMs: options.timeoutMs ?? 30_000,
+    what: `konsul edge (${runtime})`,
+    ...(options.env ? { env: options.env } : {}),
+  });
+  return { ...p, agentId: p.ready[1] as string, runtime: p.ready[2] as string, url: `http://${p.ready[3]}`, dataDir };
+}
