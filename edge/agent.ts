@@ -124,7 +124,8 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
       Scope: { Prefixes: scope.prefixes, Services: scope.services },
       Outbox: { Pending: outbox.pending, Kept: outbox.list().length },
       Storage: config.storage,
-      RssBytes: runtime.rss(),
+      // null where the runtime cannot tell (Bun under qemu user-mode emulation reports 0).
+      RssBytes: runtime.rss() || null,
     }),
   });
   const http = await runtime.serve(app.fetch, config.httpAddr.host, config.httpAddr.port);

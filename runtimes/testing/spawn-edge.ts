@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startProcess, type TestProcess, tempDir } from './process.js';
 
@@ -9,8 +8,10 @@ export const CLI = resolve(root, 'dist/cli.js');
 /** Runtimes the edge agent runs on in tests; `*-arm64` run the aarch64 binaries under qemu. */
 export type EdgeTestRuntime = 'node' | 'deno' | 'bun' | 'bun-arm64' | 'deno-arm64';
 
-/** The arm64 runtime binaries that `bench/arm64-runtimes.sh` unpacks (npm refuses foreign-arch packages). */
+/** Where `runtimes/testing/fetch-arm64.ts` puts the aarch64 Bun and Deno binaries. */
 export const ARM64_DIR = resolve(root, '.cache/arm64');
+/** The aarch64 C library (apt libc6-arm64-cross, libgcc-s1-arm64-cross) qemu loads the binaries with. */
+export const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 
 /** The command line that runs `konsul edge <args>` on `runtime`. */
 export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): { command: string; args: string[] } {
@@ -22,15 +23,10 @@ export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): 
     case 'bun':
       return { command: resolve(root, 'node_modules/.bin/bun'), args: [CLI, 'edge', ...args] };
     case 'bun-arm64':
-      return { command: 'qemu-aarch64-static', args: [resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args] };
+      return { command: 'qemu-aarch64-static', args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args] };
     case 'deno-arm64':
-      return { command: 'qemu-aarch64-static', args: [resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args] };
+      return { command: 'qemu-aarch64-static', args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args] };
   }
-}
-
-/** Whether the arm64 binary for `runtime` has been unpacked. */
-export function arm64Available(runtime: 'bun-arm64' | 'deno-arm64'): boolean {
-  return existsSync(resolve(ARM64_DIR, runtime === 'bun-arm64' ? 'bun' : 'deno'));
 }
 
 /** An edge agent process started by a test. */
