@@ -43,10 +43,21 @@ export async function runEdgeCommand(argv: readonly string[], env: Readonly<Reco
   }
   const cfg = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat, clock, write: (line) => process.stdout.write(`${line}\n`) });
+  // Signal handlers go in before the agent starts (a signal during start-up stops it once it is
+  // up) and stay installed (a repeated signal while stopping is not fatal on any runtime).
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const handler = (signal: string) => () => {
+    if (signalled !== undefined) return;
+    signalled = signal;
+    onSignal?.(signal);
+  };
+  process.on('SIGTERM', handler('SIGTERM'));
+  process.on('SIGINT', handler('SIGINT'));
   const runtime = await currentEdgeRuntime();
   const agent = await startEdgeAgent(cfg, runtime, logger, clock, systemRng);
   return new Promise<number>((resolve) => {
-    const onSignal = (signal: string): void => {
+    onSignal = (signal: string): void => {
       logger.info('caught signal', { signal });
       agent.stop().then(
         () => resolve(0),
@@ -56,7 +67,6 @@ export async function runEdgeCommand(argv: readonly string[], env: Readonly<Reco
         },
       );
     };
-    process.once('SIGTERM', () => onSignal('SIGTERM'));
-    process.once('SIGINT', () => onSignal('SIGINT'));
+    if (signalled !== undefined) onSignal(signalled);
   });
 }

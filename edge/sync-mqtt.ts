@@ -1,10 +1,9 @@
-import { decode } from '@msgpack/msgpack';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { HealthEntry } from '../core/catalog/queries.js';
 import type { KvRecord } from '../core/kv/types.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Rng } from '../core/ports/rng.js';
-import { decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../core/sync/codec.js';
+import { decodeRetained, decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../core/sync/codec.js';
 import type { Replica } from '../core/sync/replica.js';
 import { topics, type Topics } from '../core/sync/topics.js';
 import { randomUuid } from '../core/util/uuid.js';
@@ -12,6 +11,8 @@ import type { ReplicaSink } from './sink.js';
 
 /** Most change batches buffered while a request is being answered. */
 const MAX_BUFFERED = 10_000;
+/** Most retained keys and instances taken when seeding from the broker. */
+const MAX_RETAINED = 1_000_000;
 /** Most server presences tracked. */
 const MAX_SERVERS = 1024;
 /** How long to wait for a server to answer a request before asking again (ms). */
@@ -192,16 +193,20 @@ export class MqttSync {
     const filters = [...this.o.prefixes.map((p) => this.t.kvFilter(p)), ...this.o.services.map((s) => this.t.healthFilter(s))];
     const kv: Array<[string, KvRecord]> = [];
     const health: HealthEntry[] = [];
+    let skipped = 0;
     const onRetained = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
       if (!packet.retain || payload.byteLength === 0) return;
       try {
-        const v = decode(payload) as { index: number; entry: KvRecord | HealthEntry };
         const key = this.t.kvKeyOf(topic);
         if (key !== undefined) {
-          if (this.o.prefixes.some((p) => key.startsWith(p))) kv.push([key, v.entry as KvRecord]);
-        } else if ('service' in (v.entry as object)) health.push(v.entry as HealthEntry);
+          if (this.o.prefixes.some((p) => key.startsWith(p)) && kv.length < MAX_RETAINED) kv.push([key, decodeRetained(payload, 'kv').entry]);
+        } else if (health.length < MAX_RETAINED) {
+          const entry = decodeRetained(payload, 'health').entry;
+          if (this.o.services.includes(entry.service.Service)) health.push(entry);
+        }
       } catch {
-        // A payload that does not decode is not ours; skip it.
+        // A payload that does not decode (or a badly escaped topic) is not ours; skip it.
+        skipped++;
       }
     };
     c.on('message', onRetained);
@@ -212,6 +217,6 @@ export class MqttSync {
     await c.unsubscribeAsync(filters).catch(() => undefined);
     if (this.o.replica.lastIndex > 0) return;
     await this.o.replica.applyLoose(kv, health);
-    this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', { keys: kv.length, instances: health.length });
+    this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', { keys: kv.length, instances: health.length, skipped });
   }
 }

@@ -57,6 +57,32 @@ function checkHealth(v: unknown): HealthEntry {
   return v as unknown as HealthEntry;
 }
 
+/** The payload of a retained `kv/<key>` or `health/...` topic: the latest value and its index. */
+export type RetainedValue = { readonly index: number; readonly entry: KvRecord } | { readonly index: number; readonly entry: HealthEntry };
+
+/** Encodes a retained topic's payload (msgpack `{index, entry}`). */
+export function encodeRetained(index: number, entry: KvRecord | HealthEntry): Uint8Array {
+  return encode({ index, entry });
+}
+
+/**
+ * Decodes and checks a retained topic's payload of the given kind; throws CorruptError when it
+ * is not one (anyone able to publish on the broker could have put it there).
+ */
+export function decodeRetained(bytes: Uint8Array, kind: 'kv'): { index: number; entry: KvRecord };
+export function decodeRetained(bytes: Uint8Array, kind: 'health'): { index: number; entry: HealthEntry };
+export function decodeRetained(bytes: Uint8Array, kind: 'kv' | 'health'): RetainedValue {
+  if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) return bad('retained value too large');
+  let v: unknown;
+  try {
+    v = decode(bytes);
+  } catch {
+    return bad('retained value is not msgpack');
+  }
+  if (!isObj(v) || !isIndex(v['index'])) return bad('retained value');
+  return kind === 'kv' ? { index: v['index'], entry: checkRecord(v['entry']) } : { index: v['index'], entry: checkHealth(v['entry']) };
+}
+
 function checkChange(v: unknown): SyncChange {
   if (!isObj(v)) return bad('change');
   switch (v['t']) {

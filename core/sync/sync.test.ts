@@ -6,7 +6,7 @@ import { listEntries } from '../kv/queries.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { createTestNode, type TestNode } from '../testing/harness.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
-import { decodeSyncMessage, encodeSyncMessage, SnapshotAssembler, type SyncMessage } from './codec.js';
+import { decodeRetained, decodeSyncMessage, encodeRetained, encodeSyncMessage, SnapshotAssembler, type SyncMessage } from './codec.js';
 import { REPLICA_TABLES, Replica } from './replica.js';
 import { normalizeScope } from './scope.js';
 import { SyncStream } from './stream.js';
@@ -157,5 +157,16 @@ describe('edge sync (snapshot, batches, resume, resync) against a replica', () =
     expect(replica.lastIndex).toBe(12);
     expect(() => decodeSyncMessage(new Uint8Array([1, 2, 3]))).toThrow(/malformed sync message/);
     expect(() => decodeSyncMessage(encodeSyncMessage({ k: 'batch', batch: { index: 1, prev: 0, changes: [{ t: 'kv', key: 'a', entry: { value: 'x' } }] } } as never))).toThrow(/KV entry/);
+  });
+
+  it('retained topic payloads round-trip, and anything else is refused as corrupt', () => {
+    const rec = { value: new Uint8Array([1, 2, 3]), flags: '0', createIndex: 4, modifyIndex: 5, lockIndex: 0 };
+    expect(decodeRetained(encodeRetained(5, rec), 'kv')).toEqual({ index: 5, entry: rec });
+    const health = { node: { Node: 'n1' }, service: { ID: 'web-1', Service: 'web' }, checks: [{ CheckID: 'c', Status: 'passing' }] };
+    expect(decodeRetained(encodeRetained(6, health as never), 'health').entry).toEqual(health);
+    expect(() => decodeRetained(encodeRetained(5, rec), 'health')).toThrow(/malformed sync message/);
+    expect(() => decodeRetained(encodeRetained(6, health as never), 'kv')).toThrow(/malformed sync message/);
+    expect(() => decodeRetained(new TextEncoder().encode('{"index":1}'), 'kv')).toThrow(/malformed sync message/);
+    expect(() => decodeRetained(encodeRetained(-1, rec), 'kv')).toThrow(/malformed sync message/);
   });
 });

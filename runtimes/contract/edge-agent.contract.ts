@@ -82,6 +82,9 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
     expect((await text(`${up}/v1/kv/cfg/offline-${a.agentId}?raw`)).body).toBe('queued');
     await until(`${a.agentId} back online`, () => text(`${a.url}/v1/kv/cfg/offline-${a.agentId}?raw`), (r) => r.body === 'queued' && r.headers.get('x-consul-knownleader') === 'true', timeoutMs);
   }
-  for (const a of agents) expect(await a.stop()).toBe(0);
+  for (const a of agents) {
+    const code = await a.stop();
+    expect(code, `${a.runtime} (${a.agentId}) exit; its output:\n${a.output().slice(-3000)}`).toBe(0);
+  }
   await server.stop();
 }

@@ -4,14 +4,13 @@ import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../../co
 import type { Clock } from '../../core/ports/clock.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
-import { decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../../core/sync/codec.js';
+import { decodeSyncMessage, encodeRetained, encodeSyncMessage, type SyncMessage } from '../../core/sync/codec.js';
 import { type DeviceKey, verifyDeviceHeartbeat, verifyDeviceWrite, type DeviceWrite } from '../../core/sync/device.js';
 import { ALL_FILTERS, normalizeScope } from '../../core/sync/scope.js';
 import { catchUp, type SyncSource, SyncStream } from '../../core/sync/stream.js';
 import { topics, type Topics } from '../../core/sync/topics.js';
 import type { SyncBatch } from '../../core/sync/types.js';
 import type { TxnCommand, TxnOp, TxnOutcome } from '../../core/txn/types.js';
-import { encode } from '@msgpack/msgpack';
 import { parseDuration } from '../../core/util/duration.js';
 import { listServices, serviceHealth } from '../../core/catalog/queries.js';
 import { readAppliedIndex } from '../../core/fsm/meta.js';
@@ -181,8 +180,8 @@ export class MqttBridge {
       health: [...listServices(tx).value.keys()].flatMap((name) => serviceHealth(tx, name).value),
     }));
     const sends: Array<[string, Buffer]> = [];
-    for (const { key, ...entry } of snap.kv) sends.push([this.t.kv(key), Buffer.from(encode({ index: snap.index, entry }))]);
-    for (const h of snap.health) sends.push([this.t.health(h.service.Service, h.node.Node, h.service.ID), Buffer.from(encode({ index: snap.index, entry: h }))]);
+    for (const { key, ...entry } of snap.kv) sends.push([this.t.kv(key), Buffer.from(encodeRetained(snap.index, entry))]);
+    for (const h of snap.health) sends.push([this.t.health(h.service.Service, h.node.Node, h.service.ID), Buffer.from(encodeRetained(snap.index, h))]);
     for (const [topic] of sends) held.delete(topic);
     for (const topic of held) sends.push([topic, Buffer.alloc(0)]);
     for (let i = 0; i < sends.length && !this.stopped; i += PUBLISH_CONCURRENCY) {
@@ -195,9 +194,9 @@ export class MqttBridge {
     const c = this.client as MqttClient;
     const sends: Array<Promise<unknown>> = [c.publishAsync(this.t.changes, Buffer.from(encodeSyncMessage({ k: 'batch', batch })), { qos: 1 })];
     for (const ch of batch.changes) {
-      if (ch.t === 'kv') sends.push(c.publishAsync(this.t.kv(ch.key), ch.entry ? Buffer.from(encode({ index: batch.index, entry: ch.entry })) : Buffer.alloc(0), { qos: 1, retain: true }));
+      if (ch.t === 'kv') sends.push(c.publishAsync(this.t.kv(ch.key), ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0), { qos: 1, retain: true }));
       else if (ch.t === 'kv-tree') for (const k of ch.keys) sends.push(c.publishAsync(this.t.kv(k), Buffer.alloc(0), { qos: 1, retain: true }));
-      else sends.push(c.publishAsync(this.t.health(ch.service, ch.node, ch.id), ch.entry ? Buffer.from(encode({ index: batch.index, entry: ch.entry })) : Buffer.alloc(0), { qos: 1, retain: true }));
+      else sends.push(c.publishAsync(this.t.health(ch.service, ch.node, ch.id), ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0), { qos: 1, retain: true }));
     }
     await Promise.all(sends);
     this.o.metrics.mqttBatches.inc();
