@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../core/errors.js';
 import { createLogger } from '../core/log/logger.js';
 import { currentEdgeRuntime } from '../runtimes/edge-runtime.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';
-import { envName, type OptionSpec, optionsHelp, parseFlags, resolveOptions } from '../runtimes/options.js';
+import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from '../runtimes/options.js';
 import { startEdgeAgent } from './agent.js';
 import { EDGE_OPTIONS, toEdgeConfig } from './config.js';
 
@@ -31,16 +29,7 @@ export async function runEdgeCommand(argv: readonly string[], env: Readonly<Reco
     return 0;
   }
   const flags = parseFlags(EDGE_OPTIONS, argv, 'edge');
-  const configSpec = EDGE_OPTIONS.find((s) => s.name === 'config') as OptionSpec;
-  const configPath = (flags.get('config') as string | undefined) ?? env[envName(configSpec)];
-  let file: { path: string; text: string } | undefined;
-  if (configPath !== undefined && configPath !== '') {
-    try {
-      file = { path: configPath, text: await readFile(configPath, 'utf8') };
-    } catch (err) {
-      throw new ConfigError(`cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const file = await readConfigFile(EDGE_OPTIONS, flags, env);
   const cfg = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
   const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat, clock, write: (line) => process.stdout.write(`${line}\n`) });
   // Signal handlers go in before the agent starts (a signal during start-up stops it once it is

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
 
 /** How an option's text is parsed and validated. */
@@ -169,4 +170,24 @@ export function optionsHelp(specs: readonly OptionSpec[]): string {
       return `  --${s.name.padEnd(22)} ${s.describe}${def}\n  ${' '.repeat(24)} env ${envName(s)}, config key ${fileKey(s)}`;
     })
     .join('\n');
+}
+
+/**
+ * Reads the JSON config file named by `--config` (or its KONSUL_ variable), if any, for
+ * resolveOptions. Throws ConfigError naming the file when it cannot be read.
+ */
+export async function readConfigFile(
+  specs: readonly OptionSpec[],
+  flags: ReadonlyMap<string, string | boolean | string[]>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<{ path: string; text: string } | undefined> {
+  const spec = specs.find((s) => s.name === 'config');
+  if (!spec) return undefined;
+  const path = (flags.get('config') as string | undefined) ?? env[envName(spec)];
+  if (path === undefined || path === '') return undefined;
+  try {
+    return { path, text: await readFile(path, 'utf8') };
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { createLogger } from '../core/log/logger.js';
-import { ConfigError } from '../core/errors.js';
 import { systemClock } from '../runtimes/node/clock.js';
-import { envName, type OptionSpec, optionsHelp, parseFlags, resolveOptions } from '../runtimes/options.js';
+import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from '../runtimes/options.js';
 import { SERVER_OPTIONS, toServerConfig } from './config.js';
 import { startServer } from './server.js';
 
@@ -25,16 +23,7 @@ export async function runServerCommand(argv: readonly string[], env: Readonly<Re
     return 0;
   }
   const flags = parseFlags(SERVER_OPTIONS, argv, 'server');
-  const configSpec = SERVER_OPTIONS.find((s) => s.name === 'config') as OptionSpec;
-  const configPath = (flags.get('config') as string | undefined) ?? env[envName(configSpec)];
-  let config: { path: string; text: string } | undefined;
-  if (configPath !== undefined && configPath !== '') {
-    try {
-      config = { path: configPath, text: await readFile(configPath, 'utf8') };
-    } catch (err) {
-      throw new ConfigError(`cannot read config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const config = await readConfigFile(SERVER_OPTIONS, flags, env);
   const cfg = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, config));
   const clock = systemClock();
   const logger = createLogger({

@@ -287,6 +287,15 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   await cluster.start();
   agentNode.address = config.raftAddr.host === '0.0.0.0' ? '127.0.0.1' : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   agent.start(agentSnapshot);
+  /** Closes what has started so far, when a later listener cannot start. */
+  const undoStart = async (): Promise<void> => {
+    agent.stop();
+    await cluster.stop();
+    await transport.close();
+    await http.close(0);
+    await store.close();
+    await unlock();
+  };
   let dns: DnsServer | undefined;
   if (config.dnsAddr) {
     try {
@@ -298,12 +307,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         rng: systemRng,
       }, logger.child({ component: 'dns' }));
     } catch (err) {
-      agent.stop();
-      await cluster.stop();
-      await transport.close();
-      await http.close(0);
-      await store.close();
-      await unlock();
+      await undoStart();
       throw new BadRequestError(`cannot listen on DNS address ${config.dnsAddr.host}:${config.dnsAddr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
@@ -315,12 +319,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       if (config.mqttAddr) broker = await startEmbeddedBroker(config.mqttAddr.host, config.mqttAddr.port, logger.child({ component: 'mqtt' }));
     } catch (err) {
       await dns?.close();
-      agent.stop();
-      await cluster.stop();
-      await transport.close();
-      await http.close(0);
-      await store.close();
-      await unlock();
+      await undoStart();
       throw new BadRequestError(`cannot listen on MQTT address ${config.mqttAddr?.host}:${config.mqttAddr?.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const embedded = broker !== undefined;

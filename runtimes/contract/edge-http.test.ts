@@ -54,6 +54,10 @@ describe('edge agent on Node, synced over HTTP', () => {
     expect(web.map((e) => e.Node.Node).sort()).toEqual(['n1', 'n2']);
     const passing = JSON.parse((await text(`${edge.url}/v1/health/service/web?passing`)).body) as Array<{ Node: { Node: string } }>;
     expect(passing.map((e) => e.Node.Node)).toEqual(['n1']);
+    const catalog = JSON.parse((await text(`${edge.url}/v1/catalog/service/web`)).body) as Array<{ Node: string; ServiceID: string; ServicePort: number }>;
+    expect(catalog.map((e) => [e.Node, e.ServiceID, e.ServicePort]).sort()).toEqual([['n1', 'web-n1', 80], ['n2', 'web-n2', 80]]);
+    const checks = JSON.parse((await text(`${edge.url}/v1/health/checks/web`)).body) as Array<{ Status: string }>;
+    expect(checks.map((c) => c.Status).sort()).toEqual(['critical', 'passing']);
 
     // A blocking query on the agent wakes when the servers change the key.
     const index = Number(a.headers.get('x-consul-index'));
@@ -80,6 +84,11 @@ describe('edge agent on Node, synced over HTTP', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(Number((await text(`${edge.url}/v1/kv/cfg/a`)).headers.get('x-consul-lastcontact'))).toBeGreaterThanOrEqual(300);
     expect((await text(`${edge.url}/v1/health/service/web?passing`)).status).toBe(200);
+    const offlineCatalog = await text(`${edge.url}/v1/catalog/service/web`);
+    expect(offlineCatalog.status).toBe(200);
+    expect(offlineCatalog.headers.get('x-consul-knownleader')).toBe('false');
+    // db was not subscribed: not on the agent.
+    expect((await text(`${edge.url}/v1/health/service/db`)).status).toBe(503);
     // Only the scope was replicated: other/x is not on the agent.
     const missing = await text(`${edge.url}/v1/kv/other/x`);
     expect(missing.status).toBe(503);
