@@ -534,7 +534,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     if (!target) throw new BadRequestError('no other voter to transfer leadership to');
     if (!d.membership().voters.includes(target)) throw new BadRequestError(`${target} is not a voter`);
     await d.transferLeader(target);
-    for (let i = 0; i < 60 && d.status().lead !== target; i++) await sleep(50);
+    // An election timeout is about a second; allow for catching the target up on a loaded machine.
+    for (let i = 0; i < 200 && d.status().lead !== target; i++) await sleep(50);
     if (d.status().lead !== target) throw new KonsulError('no_leader', `leadership did not move to ${target}`);
   }
 

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { startProcess, type TestProcess, tempDir } from './process.js';
 
@@ -13,15 +14,30 @@ export const ARM64_DIR = resolve(root, '.cache/arm64');
 /** The aarch64 C library (apt libc6-arm64-cross, libgcc-s1-arm64-cross) qemu loads the binaries with. */
 export const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
 
+/**
+ * The real Deno executable. `node_modules/.bin/deno` may be the npm package's Node shim (when its
+ * install script did not run), which runs Deno as a child: signals sent to it would not reach the
+ * agent. The package's own install API resolves (and caches) the platform binary.
+ */
+export function denoBinary(): string {
+  const api = createRequire(import.meta.url)(resolve(root, 'node_modules/deno/install_api.cjs')) as { runInstall(): string };
+  return api.runInstall();
+}
+
+/** The real Bun executable (the bun package's install script puts it in place). */
+export function bunBinary(): string {
+  return resolve(root, 'node_modules/.bin/bun');
+}
+
 /** The command line that runs `konsul edge <args>` on `runtime`. */
 export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): { command: string; args: string[] } {
   switch (runtime) {
     case 'node':
       return { command: process.execPath, args: [CLI, 'edge', ...args] };
     case 'deno':
-      return { command: resolve(root, 'node_modules/.bin/deno'), args: ['run', '-A', CLI, 'edge', ...args] };
+      return { command: denoBinary(), args: ['run', '-A', CLI, 'edge', ...args] };
     case 'bun':
-      return { command: resolve(root, 'node_modules/.bin/bun'), args: [CLI, 'edge', ...args] };
+      return { command: bunBinary(), args: [CLI, 'edge', ...args] };
     case 'bun-arm64':
       return { command: 'qemu-aarch64-static', args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args] };
     case 'deno-arm64':
