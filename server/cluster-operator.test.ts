@@ -57,7 +57,7 @@ describe('operating a cluster', () => {
     const follower = cluster.members.find((m) => m !== leader && m !== target)!;
     // Sent to a follower: forwarded to the leader.
     const moved = await fetch(`http://${follower.http}/v1/operator/raft/transfer-leader?id=${target.name}`, { method: 'POST' });
-    expect(moved.status).toBe(200);
+    expect(moved.status, await moved.clone().text()).toBe(200);
     expect((await cluster.waitForLeader()).name).toBe(target.name);
 
     const health = await json<{ Healthy: boolean; FailureTolerance: number; Servers: Array<{ Name: string; Healthy: boolean }> }>(
