@@ -98,6 +98,7 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
       leader: () => (online() ? new URL(config.upstream).host : undefined),
       peers: () => [],
       lastContactMs: () => (sink.lastMessageAt === 0 ? clock.now() - startedAt : clock.now() - sink.lastMessageAt),
+      replica: true,
     },
     clock,
     rng,

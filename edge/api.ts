@@ -70,7 +70,8 @@ function servedLocally(url: URL, scope: SyncScope): boolean {
  * The edge agent's local HTTP API. Reads of replicated data (KV under the subscribed prefixes,
  * the subscribed services' catalog and health, with blocking queries) come from the replica, with
  * `X-Consul-KnownLeader: false` and a growing `X-Consul-LastContact` while the servers are out of
- * reach. Writes go to the upstream while online (the client gets the server's answer); offline,
+ * reach (`X-Consul-Effective-Consistency: stale`); `?consistent` reads go to the servers (503 while
+ * offline). Writes go to the upstream while online (the client gets the server's answer); offline,
  * KV writes and transactions wait in the outbox (202 with its id) and other writes get 503.
  * Other reads are forwarded upstream while online. `/v1/edge/status` and `/v1/edge/outbox[/<id>]`
  * show the agent's state.
@@ -99,13 +100,16 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
     const url = new URL(req.url);
     if (url.pathname.startsWith('/v1/edge/')) return next();
     if (req.method === 'GET' || req.method === 'HEAD') {
-      if (servedLocally(url, o.scope)) return next();
+      // A linearizable read needs the servers: forward it, or refuse it while offline.
+      const consistent = url.searchParams.has('consistent');
+      if (consistent && !o.online()) return c.text('the servers are unreachable and ?consistent reads need them (drop it to read this agent\'s replica)\n', 503);
+      if (servedLocally(url, o.scope) && !consistent) return next();
       if (!o.online()) return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
       try {
         return await proxy(req, undefined);
       } catch {
         o.upstreamFailed();
-        return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
+        return c.text(`the servers did not answer ${url.pathname}${consistent ? '' : ', which is not replicated on this agent'}\n`, 503);
       }
     }
     const body = await readBody(req, o.maxBodyBytes);

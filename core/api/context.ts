@@ -38,6 +38,8 @@ export interface ClusterView {
   forward?(req: Request): Promise<Response | undefined>;
   /** Resolves once a linearizable read may be served here (ReadIndex); rejects with NoLeaderError. */
   barrier?(): Promise<void>;
+  /** True on an edge replica: every local read is stale, whatever consistency was asked for. */
+  readonly replica?: boolean;
 }
 
 /** A server in the Raft configuration, in Consul's shape. */

@@ -48,6 +48,10 @@ describe('edge agent on Node, synced over HTTP', () => {
     // Reads come from the replica.
     const a = await until('cfg/a on the agent', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.body === 'one');
     expect(a.headers.get('x-consul-knownleader')).toBe('true');
+    expect(a.headers.get('x-consul-effective-consistency')).toBe('stale');
+    // A linearizable read is the servers' to answer.
+    const consistent = await text(`${edge.url}/v1/kv/cfg/a?raw&consistent`);
+    expect([consistent.body, consistent.headers.get('x-consul-effective-consistency')]).toEqual(['one', 'consistent']);
     const listed = JSON.parse((await text(`${edge.url}/v1/kv/cfg/?keys`)).body) as string[];
     expect(listed).toEqual(['cfg/a', 'cfg/b']);
     const web = JSON.parse((await text(`${edge.url}/v1/health/service/web`)).body) as Array<{ Node: { Node: string } }>;
@@ -93,6 +97,7 @@ describe('edge agent on Node, synced over HTTP', () => {
     const missing = await text(`${edge.url}/v1/kv/other/x`);
     expect(missing.status).toBe(503);
     expect(missing.body).toMatch(/not replicated/);
+    expect((await text(`${edge.url}/v1/kv/cfg/a?consistent`)).status).toBe(503);
 
     // Writes made offline are queued (202 and an id), including one whose cas will fail.
     const queued: string[] = [];
