@@ -109,7 +109,8 @@ try {
       hwm.push(procKb(pid, 'VmHWM') / 1024);
       await edge.stop();
     }
-    process.stdout.write(`${runtime.padEnd(12)} ${f(median(ready), 9)} ${f(median(synced), 9)} ${f(median(rss))} ${f(median(hwm))}\n`);
+    const note = runtime.endsWith('-arm64') ? '  (memory: the qemu process, emulator included)' : '';
+    process.stdout.write(`${runtime.padEnd(12)} ${f(median(ready), 9)} ${f(median(synced), 9)} ${f(median(rss))} ${f(median(hwm))}${note}\n`);
   }
   process.stdout.write('goals: RSS < 50 MB, cold start < 500 ms on native runtimes\n');
 
