@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'shutting_down'
   | 'corrupt'
   | 'storage'
-  | 'config';
+  | 'config'
+  | 'permission_denied'
+  | 'acl_disabled';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {
@@ -99,5 +101,19 @@ export class StorageError extends KonsulError {
 export class ConfigError extends KonsulError {
   constructor(message: string) {
     super('config', message);
+  }
+}
+
+/** The request's token may not do this (Consul answers 403 "Permission denied"). Never names the token. */
+export class PermissionDeniedError extends KonsulError {
+  constructor(message = 'Permission denied') {
+    super('permission_denied', message);
+  }
+}
+
+/** An ACL endpoint was called while ACLs are off (Consul answers 401 "ACL support disabled"). */
+export class AclDisabledError extends KonsulError {
+  constructor() {
+    super('acl_disabled', 'ACL support disabled');
   }
 }

@@ -1,3 +1,4 @@
+import { aclModule } from './acl/state.js';
 import { SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES } from './api/routes/snapshot.js';
 import { catalogModule } from './catalog/state-machine.js';
 import { eventModule } from './event/events.js';
@@ -8,9 +9,9 @@ import { restoreModule } from './snapshot/restore-module.js';
 import { txnModule } from './txn/apply.js';
 
 /**
- * The state machine modules behind the HTTP API: KV, catalog, sessions, events, transactions and
- * snapshot restore. Servers add their cluster modules (members, autopilot) to these.
+ * The state machine modules behind the HTTP API: KV, catalog, sessions, events, transactions, ACLs
+ * and snapshot restore. Servers add their cluster modules (members, autopilot) to these.
  */
 export function dataModules(): StateModule[] {
-  return [kvModule, catalogModule, sessionModule, eventModule, txnModule, restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES)];
+  return [kvModule, catalogModule, sessionModule, eventModule, txnModule, aclModule, restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES)];
 }

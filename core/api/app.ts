@@ -1,3 +1,4 @@
+import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
@@ -46,6 +47,7 @@ export function createApi(deps: ApiDeps): Hono {
   registerEventRoutes(app, deps);
   registerWatchRoutes(app, deps);
   registerSyncRoutes(app, deps);
+  registerAclRoutes(app, deps);
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);

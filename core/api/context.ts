@@ -1,3 +1,4 @@
+import type { AclResolver } from '../acl/resolve.js';
 import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';
 import type { HotPaths } from '../ports/hot-paths.js';
@@ -149,4 +150,6 @@ export interface ApiDeps {
   readonly changeFeed?: ChangeFeed;
   /** Resolves when the server begins shutting down; blocking queries then return at once. */
   readonly shutdownSignal?: AbortSignal;
+  /** ACL settings and token resolution; absent: ACLs are off (the ACL endpoints answer 401). */
+  readonly acl?: AclResolver;
 }

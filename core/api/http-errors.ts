@@ -13,6 +13,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   corrupt: 500,
   storage: 500,
   config: 500,
+  permission_denied: 403,
+  acl_disabled: 401,
 };
 
 /** An HTTP error answer: status, plain-text body, extra headers. */

@@ -1,3 +1,4 @@
+import { AclResolver, type AclSettings } from '../acl/resolve.js';
 import type { Hono } from 'hono';
 import { createApi } from '../api/app.js';
 import { createTsHotPaths } from '../hotpaths/ts-hot-paths.js';
@@ -35,7 +36,7 @@ export interface TestNode {
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
 export function createTestNode(
-  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number } } = {},
+  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings } = {},
 ): TestNode {
   const machine = new StateMachine(dataModules());
   const store = options.store ?? new MemoryStateStore(machine.tables);
@@ -77,6 +78,7 @@ export function createTestNode(
     sessionTimers: sessionTtl,
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
+    ...(options.acl ? { acl: new AclResolver(options.acl) } : {}),
   };
   const app = createApi(deps);
   return {

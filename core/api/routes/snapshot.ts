@@ -1,3 +1,4 @@
+import { ACL_WATCH_TABLE, aclModule } from '../../acl/state.js';
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
@@ -15,9 +16,9 @@ import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.j
 import { readHeaders } from '../respond.js';
 
 /** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
-export const SNAPSHOT_TABLES = [...kvModule.tables, ...catalogModule.tables, ...sessionModule.tables, ...eventModule.tables];
+export const SNAPSHOT_TABLES = [...kvModule.tables, ...catalogModule.tables, ...sessionModule.tables, ...eventModule.tables, ...aclModule.tables];
 /** Notification pseudo-tables whose watchers a restore resets. */
-export const SNAPSHOT_WATCH_TABLES = [CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE, SESSION_WATCH_TABLE, EVENT_WATCH_TABLE];
+export const SNAPSHOT_WATCH_TABLES = [CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE, SESSION_WATCH_TABLE, EVENT_WATCH_TABLE, ACL_WATCH_TABLE];
 /** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
 export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
 

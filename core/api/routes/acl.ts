@@ -1,0 +1,276 @@
+import type { Hono } from 'hono';
+import { type AclIdentity, requestSecret } from '../../acl/resolve.js';
+import { parseRules } from '../../acl/rules.js';
+import {
+  ACL_WATCH_TABLE,
+  type AclBootstrapCommand,
+  type AclPolicy,
+  type AclPolicyDeleteCommand,
+  type AclPolicySetCommand,
+  type AclRole,
+  type AclRoleDeleteCommand,
+  type AclRoleSetCommand,
+  type AclToken,
+  type AclTokenDeleteCommand,
+  type AclTokenSetCommand,
+  getPolicy,
+  getRole,
+  listPolicies,
+  listRoles,
+  listTokens,
+  policyByName,
+  roleByName,
+  tokenByAccessor,
+} from '../../acl/state.js';
+import { AclDisabledError, BadRequestError, PermissionDeniedError } from '../../errors.js';
+import { parseDuration } from '../../util/duration.js';
+import { isUuid, randomUuid } from '../../util/uuid.js';
+import { readJson } from '../body.js';
+import type { ApiDeps } from '../context.js';
+import { checkDatacenter } from '../query.js';
+import { indexedRead } from '../read.js';
+import { jsonResponse } from '../respond.js';
+
+/** Largest ACL request body (policies carry rules text). */
+const MAX_ACL_BODY = 256 * 1024;
+const NAME = /^[A-Za-z0-9_-]{1,128}$/;
+const HIDDEN = '<hidden>';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function optString(body: Record<string, unknown>, field: string, what: string): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new BadRequestError(`Invalid ${what}: ${field} must be a string`);
+  return v;
+}
+
+function links(body: Record<string, unknown>, field: string, what: string): Array<{ ID?: string; Name?: string }> {
+  const v = body[field];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > 256) throw new BadRequestError(`Invalid ${what}: ${field} must be a list of at most 256 links`);
+  return v.map((l, i) => {
+    if (!isObj(l)) throw new BadRequestError(`Invalid ${what}: ${field}[${i}] must be an object with ID or Name`);
+    const id = optString(l, 'ID', what);
+    const name = optString(l, 'Name', what);
+    if (!id && !name) throw new BadRequestError(`Invalid ${what}: ${field}[${i}] needs an ID or a Name`);
+    return { ...(id ? { ID: id } : {}), ...(name ? { Name: name } : {}) };
+  });
+}
+
+async function body(req: Request, what: string): Promise<Record<string, unknown>> {
+  const b = await readJson(req, MAX_ACL_BODY);
+  if (!isObj(b)) throw new BadRequestError(`Invalid ${what}: the body must be a JSON object`);
+  return b;
+}
+
+function parsePolicy(b: Record<string, unknown>, id: string): AclPolicySetCommand['policy'] {
+  const name = optString(b, 'Name', 'Policy');
+  if (!name || !NAME.test(name)) throw new BadRequestError('Invalid Policy: invalid Name. Only alphanumeric characters, "-" and "_" are allowed (at most 128)');
+  const rules = optString(b, 'Rules', 'Policy') ?? '';
+  parseRules(rules);
+  const dcs = b['Datacenters'];
+  if (dcs !== undefined && dcs !== null && (!Array.isArray(dcs) || !dcs.every((d) => typeof d === 'string'))) throw new BadRequestError('Invalid Policy: Datacenters must be a list of names');
+  return { ID: id, Name: name, Description: optString(b, 'Description', 'Policy') ?? '', Rules: rules, Datacenters: (dcs as string[] | undefined | null) ?? [] };
+}
+
+function parseRole(b: Record<string, unknown>, id: string): AclRoleSetCommand['role'] {
+  const name = optString(b, 'Name', 'Role');
+  if (!name || !NAME.test(name)) throw new BadRequestError('Invalid Role: invalid Name. Only alphanumeric characters, "-" and "_" are allowed (at most 128)');
+  return { ID: id, Name: name, Description: optString(b, 'Description', 'Role') ?? '', Policies: links(b, 'Policies', 'Role') };
+}
+
+/** A token as shown to a caller: the secret only to those who may write ACLs (or to its holder). */
+function tokenJson(t: AclToken, showSecret: boolean): AclToken {
+  return { ...t, SecretID: showSecret ? t.SecretID : HIDDEN };
+}
+
+/** A policy list entry, as Consul's list shows it (no rules). */
+function policyStub(p: AclPolicy): Omit<AclPolicy, 'Rules'> {
+  const { Rules: _rules, ...rest } = p;
+  return rest;
+}
+
+/**
+ * Registers Consul's ACL endpoints: bootstrap, policies, roles and tokens (create, read, update,
+ * delete, list, `token/self`). Reads need `acl:read`, writes `acl:write` (bootstrap needs
+ * nothing, and works once). With ACLs off every endpoint answers 401 "ACL support disabled".
+ */
+export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
+  const identity = (req: Request): AclIdentity => {
+    const acl = deps.acl;
+    if (!acl?.settings.enabled) throw new AclDisabledError();
+    return deps.store.read((tx) => acl.resolve(tx, requestSecret(req, new URL(req.url)), deps.clock.now()));
+  };
+  const need = (req: Request, want: 'read' | 'write'): AclIdentity => {
+    const who = identity(req);
+    if (!who.authz.decideScalar('acl', want).allowed) throw new PermissionDeniedError(`Permission denied: token lacks permission 'acl:${want}'`);
+    return who;
+  };
+  const watch = { table: ACL_WATCH_TABLE, prefix: '' };
+  const submit = async <T>(command: { type: string }): Promise<T> => (await deps.writer.submit<T>(command as never)).value;
+
+  app.put('/v1/acl/bootstrap', async (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    if (!deps.acl?.settings.enabled) throw new AclDisabledError();
+    const command: AclBootstrapCommand = { type: 'acl.bootstrap', accessorId: randomUuid(deps.rng), secretId: randomUuid(deps.rng), now: deps.clock.now() };
+    const token = await submit<AclToken>(command);
+    deps.logger.info('ACL bootstrapped', { accessor: token.AccessorID });
+    return jsonResponse(JSON.stringify(token));
+  });
+
+  // ---- policies ----
+  app.put('/v1/acl/policy', async (c) => {
+    need(c.req.raw, 'write');
+    const b = await body(c.req.raw, 'Policy');
+    const id = optString(b, 'ID', 'Policy');
+    if (id) throw new BadRequestError('Invalid Policy: ID must be empty when creating a policy');
+    const command: AclPolicySetCommand = { type: 'acl.policy.set', policy: parsePolicy(b, randomUuid(deps.rng)), create: true };
+    return jsonResponse(JSON.stringify(await submit<AclPolicy>(command)));
+  });
+  app.put('/v1/acl/policy/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const id = c.req.param('id');
+    const b = await body(c.req.raw, 'Policy');
+    const bodyId = optString(b, 'ID', 'Policy');
+    if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Policy: the ID in the body does not match the URL');
+    const command: AclPolicySetCommand = { type: 'acl.policy.set', policy: parsePolicy(b, id), create: false };
+    return jsonResponse(JSON.stringify(await submit<AclPolicy>(command)));
+  });
+  app.delete('/v1/acl/policy/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclPolicyDeleteCommand = { type: 'acl.policy.delete', id: c.req.param('id') };
+    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+  });
+  app.get('/v1/acl/policy/name/:name', (c) => {
+    need(c.req.raw, 'read');
+    const name = c.req.param('name');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, policyByName(tx, name)?.ModifyIndex ?? 1), value: policyByName(tx, name) }), (p) =>
+      p ?? { status: 404, body: `ACL policy not found: ${JSON.stringify(name)}` },
+    );
+  });
+  app.get('/v1/acl/policy/:id', (c) => {
+    need(c.req.raw, 'read');
+    const id = c.req.param('id');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getPolicy(tx, id)?.ModifyIndex ?? 1), value: getPolicy(tx, id) }), (p) =>
+      p ?? { status: 404, body: `ACL policy not found: ${JSON.stringify(id)}` },
+    );
+  });
+  app.get('/v1/acl/policies', (c) => {
+    need(c.req.raw, 'read');
+    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listPolicies(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map(policyStub));
+  });
+
+  // ---- roles ----
+  app.put('/v1/acl/role', async (c) => {
+    need(c.req.raw, 'write');
+    const b = await body(c.req.raw, 'Role');
+    if (optString(b, 'ID', 'Role')) throw new BadRequestError('Invalid Role: ID must be empty when creating a role');
+    const command: AclRoleSetCommand = { type: 'acl.role.set', role: parseRole(b, randomUuid(deps.rng)), create: true };
+    return jsonResponse(JSON.stringify(await submit<AclRole>(command)));
+  });
+  app.put('/v1/acl/role/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const id = c.req.param('id');
+    const b = await body(c.req.raw, 'Role');
+    const bodyId = optString(b, 'ID', 'Role');
+    if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Role: the ID in the body does not match the URL');
+    const command: AclRoleSetCommand = { type: 'acl.role.set', role: parseRole(b, id), create: false };
+    return jsonResponse(JSON.stringify(await submit<AclRole>(command)));
+  });
+  app.delete('/v1/acl/role/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclRoleDeleteCommand = { type: 'acl.role.delete', id: c.req.param('id') };
+    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+  });
+  app.get('/v1/acl/role/name/:name', (c) => {
+    need(c.req.raw, 'read');
+    const name = c.req.param('name');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, roleByName(tx, name)?.ModifyIndex ?? 1), value: roleByName(tx, name) }), (r) =>
+      r ?? { status: 404, body: `ACL role not found: ${JSON.stringify(name)}` },
+    );
+  });
+  app.get('/v1/acl/role/:id', (c) => {
+    need(c.req.raw, 'read');
+    const id = c.req.param('id');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getRole(tx, id)?.ModifyIndex ?? 1), value: getRole(tx, id) }), (r) =>
+      r ?? { status: 404, body: `ACL role not found: ${JSON.stringify(id)}` },
+    );
+  });
+  app.get('/v1/acl/roles', (c) => {
+    need(c.req.raw, 'read');
+    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listRoles(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
+  });
+
+  // ---- tokens ----
+  const parseToken = (b: Record<string, unknown>, accessor: string, create: boolean): AclTokenSetCommand['token'] => {
+    const secret = optString(b, 'SecretID', 'Token');
+    if (secret !== undefined && !create) throw new BadRequestError('Invalid Token: SecretID cannot be changed');
+    if (secret !== undefined && !isUuid(secret)) throw new BadRequestError('Invalid Token: SecretID must be a UUID');
+    const ttlText = optString(b, 'ExpirationTTL', 'Token');
+    const at = optString(b, 'ExpirationTime', 'Token');
+    let expiration: string | undefined;
+    if (ttlText !== undefined && at !== undefined) throw new BadRequestError('Invalid Token: give ExpirationTTL or ExpirationTime, not both');
+    if (ttlText !== undefined) {
+      const ms = parseDuration(ttlText);
+      if (ms === undefined || ms <= 0) throw new BadRequestError(`Invalid Token: ExpirationTTL ${JSON.stringify(ttlText)} is not a positive duration`);
+      expiration = new Date(deps.clock.now() + ms).toISOString();
+    } else if (at !== undefined) {
+      const t = Date.parse(at);
+      if (Number.isNaN(t) || t <= deps.clock.now()) throw new BadRequestError('Invalid Token: ExpirationTime must be a time in the future');
+      expiration = new Date(t).toISOString();
+    }
+    if (expiration !== undefined && !create) throw new BadRequestError('Invalid Token: the expiration cannot be changed');
+    const local = b['Local'];
+    if (local !== undefined && typeof local !== 'boolean') throw new BadRequestError('Invalid Token: Local must be true or false');
+    return {
+      AccessorID: accessor,
+      SecretID: secret ?? randomUuid(deps.rng),
+      Description: optString(b, 'Description', 'Token') ?? '',
+      Policies: links(b, 'Policies', 'Token'),
+      Roles: links(b, 'Roles', 'Token'),
+      Local: local === true,
+      ...(expiration ? { ExpirationTime: expiration } : {}),
+    };
+  };
+
+  app.put('/v1/acl/token', async (c) => {
+    need(c.req.raw, 'write');
+    const b = await body(c.req.raw, 'Token');
+    const accessor = optString(b, 'AccessorID', 'Token');
+    if (accessor !== undefined && !isUuid(accessor)) throw new BadRequestError('Invalid Token: AccessorID must be a UUID');
+    const command: AclTokenSetCommand = { type: 'acl.token.set', token: parseToken(b, accessor ?? randomUuid(deps.rng), true), create: true, now: deps.clock.now() };
+    return jsonResponse(JSON.stringify(await submit<AclToken>(command)));
+  });
+  app.get('/v1/acl/token/self', (c) => {
+    const who = identity(c.req.raw);
+    return jsonResponse(JSON.stringify(who.token));
+  });
+  app.put('/v1/acl/token/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const id = c.req.param('id');
+    const b = await body(c.req.raw, 'Token');
+    const bodyId = optString(b, 'AccessorID', 'Token');
+    if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Token: the AccessorID in the body does not match the URL');
+    const command: AclTokenSetCommand = { type: 'acl.token.set', token: parseToken(b, id, false), create: false, now: deps.clock.now() };
+    return jsonResponse(JSON.stringify(await submit<AclToken>(command)));
+  });
+  app.delete('/v1/acl/token/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclTokenDeleteCommand = { type: 'acl.token.delete', accessorId: c.req.param('id') };
+    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+  });
+  app.get('/v1/acl/token/:id', (c) => {
+    const who = need(c.req.raw, 'read');
+    const write = who.authz.decideScalar('acl', 'write').allowed;
+    const id = c.req.param('id');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, tokenByAccessor(tx, id)?.ModifyIndex ?? 1), value: tokenByAccessor(tx, id) }), (t) =>
+      t ? tokenJson(t, write) : { status: 404, body: `ACL token not found: ${JSON.stringify(id)}` },
+    );
+  });
+  app.get('/v1/acl/tokens', (c) => {
+    const who = need(c.req.raw, 'read');
+    const write = who.authz.decideScalar('acl', 'write').allowed;
+    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listTokens(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map((t) => tokenJson(t, write)));
+  });
+}
