@@ -9,6 +9,7 @@ import type { ReadTxn } from '../../ports/state-store.js';
 import type { WatchTarget } from '../../watch/watch-registry.js';
 import { blockingQuery } from '../blocking.js';
 import { readBody } from '../body.js';
+import { FILTERED_HEADER, filterReadable, requireAccess, requireKeyWritePrefix } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
@@ -43,18 +44,22 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
     validatePrefix(key);
     const separator = url.searchParams.get('separator') ?? url.searchParams.get('seperator') ?? '';
     const r = await read({ table: KV_TABLE, prefix: key }, (tx) => listKeys(tx, key, separator));
-    const headers = readHeaders(deps, r.index, options);
-    if (r.value.length === 0 && key !== '') return new Response(null, { status: 404, headers });
-    return jsonResponse(JSON.stringify(r.value), 200, headers);
+    // Keys the token may not read are left out (a folder entry counts as its prefix).
+    const { items, filtered } = filterReadable(deps, req, r.value, (k) => [['key', k]]);
+    const headers = { ...readHeaders(deps, r.index, options), ...(filtered ? { [FILTERED_HEADER]: 'true' } : {}) };
+    if (items.length === 0 && key !== '') return new Response(null, { status: 404, headers });
+    return jsonResponse(JSON.stringify(items), 200, headers);
   }
   if (hasParam(url, 'recurse')) {
     validatePrefix(key);
     const r = await read({ table: KV_TABLE, prefix: key }, (tx) => listEntries(tx, key));
-    const headers = readHeaders(deps, r.index, options);
-    if (r.value.length === 0) return new Response(null, { status: 404, headers });
-    return jsonResponse(kvEntriesToJson(r.value), 200, headers);
+    const { items, filtered } = filterReadable(deps, req, r.value, (e) => [['key', e.key]]);
+    const headers = { ...readHeaders(deps, r.index, options), ...(filtered ? { [FILTERED_HEADER]: 'true' } : {}) };
+    if (items.length === 0) return new Response(null, { status: 404, headers });
+    return jsonResponse(kvEntriesToJson(items), 200, headers);
   }
   validateKey(key);
+  requireAccess(deps, req, 'key', key, 'read');
   const r = await read({ table: KV_TABLE, key }, (tx) => getEntry(tx, key));
   const headers = readHeaders(deps, r.index, options);
   if (r.value === undefined) return new Response(null, { status: 404, headers });
@@ -78,6 +83,7 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const key = keyFromUrl(url);
   validateKey(key);
   rejectConflicting(url, ['cas', 'acquire', 'release']);
+  requireAccess(deps, req, 'key', key, 'write');
   const flagsText = url.searchParams.get('flags');
   const flags = flagsText === null || flagsText === '' ? '0' : parseFlags(flagsText);
   const casText = url.searchParams.get('cas');
@@ -94,16 +100,18 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   return jsonResponse(ok ? 'true' : 'false');
 }
 
-async function deleteKv(deps: ApiDeps, url: URL): Promise<Response> {
+async function deleteKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   checkDatacenter(url, deps);
   const key = keyFromUrl(url);
   rejectConflicting(url, ['recurse', 'cas']);
   let command: KvCommand;
   if (hasParam(url, 'recurse')) {
     validatePrefix(key);
+    requireKeyWritePrefix(deps, req, key);
     command = { type: 'kv.delete-tree', prefix: key };
   } else {
     validateKey(key);
+    requireAccess(deps, req, 'key', key, 'write');
     const casText = url.searchParams.get('cas');
     command =
       casText === null ? { type: 'kv.delete', key } : { type: 'kv.delete-cas', key, cas: parseUintParam(casText, 'cas index') };
@@ -112,7 +120,11 @@ async function deleteKv(deps: ApiDeps, url: URL): Promise<Response> {
   return jsonResponse(ok ? 'true' : 'false');
 }
 
-/** Registers Consul's KV endpoints: GET, PUT and DELETE /v1/kv/<key>. */
+/**
+ * Registers Consul's KV endpoints: GET, PUT and DELETE /v1/kv/<key>. With ACLs on, a key read
+ * needs key:read, a write key:write, a recursive delete write on everything under the prefix;
+ * `keys` and `recurse` answers leave out what the token may not read.
+ */
 export function registerKvRoutes(app: Hono, deps: ApiDeps): void {
   app.all(`${PATH_PREFIX}*`, async (c) => {
     const req = c.req.raw;
@@ -123,7 +135,7 @@ export function registerKvRoutes(app: Hono, deps: ApiDeps): void {
       case 'PUT':
         return putKv(deps, req, url);
       case 'DELETE':
-        return deleteKv(deps, url);
+        return deleteKv(deps, req, url);
       default:
         throw new MethodNotAllowedError(req.method, METHODS);
     }

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { createTestNode } from '../testing/harness.js';
+
+/** The four callers every route is walked with. */
+type Who = 'none' | 'read' | 'write' | 'deny';
+
+/** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
+async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt: string; tokens: Record<Who, string | undefined> }> {
+  const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
+  const boot = (await (await node.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
+  const mgmt = boot.SecretID;
+  const h = { 'X-Consul-Token': mgmt };
+  const policy = async (name: string, rules: string) => {
+    const res = await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: name, Rules: rules }) });
+    expect(res.status).toBe(200);
+  };
+  const all = (p: string) => ['key', 'service', 'node', 'session', 'event', 'query', 'agent'].map((r) => `${r}_prefix "" { policy = "${p}" }`).join('\n');
+  await policy('all-read', `${all('read')}\noperator = "read"`);
+  await policy('all-write', `${all('write')}\noperator = "write"`);
+  await policy('all-deny', `${all('deny')}\noperator = "deny"`);
+  const token = async (policyName: string) => {
+    const res = await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: policyName }] }) });
+    return ((await res.json()) as { SecretID: string }).SecretID;
+  };
+  return { node, mgmt, tokens: { none: undefined, read: await token('all-read'), write: await token('all-write'), deny: await token('all-deny') } };
+}
+
+interface RouteCase {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: string;
+  /** Expected status per caller. */
+  readonly expect: Record<Who, number>;
+}
+
+const R = (none: number, read: number, write: number, deny: number): Record<Who, number> => ({ none, read, write, deny });
+
+/** Every route covered so far, with what each caller gets. Reads that filter answer 404 when nothing is left. */
+const ROUTES: readonly RouteCase[] = [
+  { method: 'GET', path: '/v1/kv/app/a', expect: R(403, 200, 200, 403) },
+  { method: 'GET', path: '/v1/kv/app/?recurse', expect: R(404, 200, 200, 404) },
+  { method: 'GET', path: '/v1/kv/app/?keys', expect: R(404, 200, 200, 404) },
+  { method: 'PUT', path: '/v1/kv/app/b', body: 'v', expect: R(403, 403, 200, 403) },
+  { method: 'DELETE', path: '/v1/kv/app/b', expect: R(403, 403, 200, 403) },
+  { method: 'DELETE', path: '/v1/kv/tmp/?recurse', expect: R(403, 403, 200, 403) },
+];
+
+describe('ACL enforcement, route by route', () => {
+  it('walks every covered route with no token, a read-only, a write and a deny token', async () => {
+    const { node, mgmt, tokens } = await setup();
+    await node.request('/v1/kv/app/a', { method: 'PUT', body: 'seed', headers: { 'X-Consul-Token': mgmt } });
+    const failures: string[] = [];
+    for (const route of ROUTES) {
+      for (const who of ['none', 'read', 'write', 'deny'] as const) {
+        const secret = tokens[who];
+        const res = await node.request(route.path, { method: route.method, headers: secret ? { 'X-Consul-Token': secret } : {}, ...(route.body !== undefined ? { body: route.body } : {}) });
+        const text = await res.text();
+        if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status} (${text.trim().slice(0, 120)}), expected ${route.expect[who]}`);
+        // A refusal names the permission, never the secret.
+        if (res.status === 403 && secret !== undefined && text.includes(secret)) failures.push(`${route.method} ${route.path}: the secret appears in the answer`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('KV listings show exactly what the token may read', async () => {
+    const { node, mgmt } = await setup();
+    const h = { 'X-Consul-Token': mgmt };
+    for (const k of ['app/a', 'app/secret', 'app/sub/b', 'other/x']) await node.request(`/v1/kv/${k}`, { method: 'PUT', body: k, headers: h });
+    await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }' }) });
+    const secret = ((await (await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'app' }] }) })).json()) as { SecretID: string }).SecretID;
+    const as = { 'X-Consul-Token': secret };
+    const recurse = await node.request('/v1/kv/?recurse', { headers: as });
+    expect(recurse.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
+    expect(((await recurse.json()) as Array<{ Key: string }>).map((e) => e.Key)).toEqual(['app/a', 'app/sub/b']);
+    expect(await (await node.request('/v1/kv/?keys&separator=/', { headers: as })).json()).toEqual(['app/']);
+    expect(await (await node.request('/v1/kv/app/?keys', { headers: as })).json()).toEqual(['app/a', 'app/sub/b']);
+    expect((await node.request('/v1/kv/app/secret', { headers: as })).status).toBe(403);
+    // A recursive delete over a key the token may not write is refused as a whole.
+    expect((await node.request('/v1/kv/app/?recurse', { method: 'DELETE', headers: as })).status).toBe(403);
+    expect((await node.request('/v1/kv/app/sub/?recurse', { method: 'DELETE', headers: as })).status).toBe(200);
+    expect((await node.request('/v1/kv/app/secret?raw', { headers: h })).status).toBe(200);
+  });
+});

@@ -1,0 +1,60 @@
+import { Authorizer } from '../acl/authorizer.js';
+import { type AclIdentity, requestSecret } from '../acl/resolve.js';
+import type { NamedResource, ScalarResource } from '../acl/rules.js';
+import { PermissionDeniedError } from '../errors.js';
+import type { ApiDeps } from './context.js';
+
+const OPEN: AclIdentity = { token: undefined, authz: new Authorizer([], 'allow', true) };
+const resolved = new WeakMap<Request, AclIdentity>();
+
+/** Header set when ACLs removed items from a read's answer (as Consul). */
+export const FILTERED_HEADER = 'X-Consul-Results-Filtered-By-ACLs';
+
+/**
+ * Who `req` acts as: everyone may do everything while ACLs are off; otherwise the token the
+ * request carries (or the anonymous token), resolved once per request. Throws 403 "ACL not found"
+ * for an unknown or expired token.
+ */
+export function identityOf(deps: ApiDeps, req: Request): AclIdentity {
+  const acl = deps.acl;
+  if (!acl?.settings.enabled) return OPEN;
+  const hit = resolved.get(req);
+  if (hit) return hit;
+  const who = deps.store.read((tx) => acl.resolve(tx, requestSecret(req, new URL(req.url)), deps.clock.now()));
+  resolved.set(req, who);
+  return who;
+}
+
+function denied(who: AclIdentity, permission: string, name?: string): PermissionDeniedError {
+  const by = who.token ? ` with AccessorID '${who.token.AccessorID}'` : '';
+  return new PermissionDeniedError(`Permission denied: token${by} lacks permission '${permission}'${name === undefined ? '' : ` on ${JSON.stringify(name)}`}`);
+}
+
+/** Throws 403 unless the request's token may `want` the `name` of `resource`. */
+export function requireAccess(deps: ApiDeps, req: Request, resource: NamedResource, name: string, want: 'read' | 'list' | 'write'): void {
+  const who = identityOf(deps, req);
+  if (!who.authz.decide(resource, name, want).allowed) throw denied(who, `${resource}:${want}`, name);
+}
+
+/** Throws 403 unless the request's token may `want` a whole-resource permission (operator, acl…). */
+export function requireScalar(deps: ApiDeps, req: Request, resource: ScalarResource, want: 'read' | 'write'): void {
+  const who = identityOf(deps, req);
+  if (!who.authz.decideScalar(resource, want).allowed) throw denied(who, `${resource}:${want}`);
+}
+
+/** Throws 403 unless every key under `prefix` may be written (recursive deletes). */
+export function requireKeyWritePrefix(deps: ApiDeps, req: Request, prefix: string): void {
+  const who = identityOf(deps, req);
+  if (!who.authz.keyWritePrefix(prefix).allowed) throw denied(who, 'key:write', prefix);
+}
+
+/**
+ * Keeps the items the request's token may read (`nameOf` gives each item's resource and name,
+ * or several that must all be readable). `filtered` tells whether anything was removed.
+ */
+export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T[], nameOf: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): { items: T[]; filtered: boolean } {
+  const who = identityOf(deps, req);
+  if (who === OPEN) return { items: [...items], filtered: false };
+  const kept = items.filter((i) => nameOf(i).every(([r, n]) => who.authz.canRead(r, n)));
+  return { items: kept, filtered: kept.length !== items.length };
+}
