@@ -31,6 +31,8 @@ interface RouteCase {
   readonly body?: string;
   /** Expected status per caller. */
   readonly expect: Record<Who, number>;
+  /** For lists: how many items each caller sees (array length, or object keys). */
+  readonly count?: Record<Who, number>;
 }
 
 const R = (none: number, read: number, write: number, deny: number): Record<Who, number> => ({ none, read, write, deny });
@@ -43,12 +45,43 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'PUT', path: '/v1/kv/app/b', body: 'v', expect: R(403, 403, 200, 403) },
   { method: 'DELETE', path: '/v1/kv/app/b', expect: R(403, 403, 200, 403) },
   { method: 'DELETE', path: '/v1/kv/tmp/?recurse', expect: R(403, 403, 200, 403) },
+  { method: 'GET', path: '/v1/catalog/datacenters', expect: R(200, 200, 200, 200) },
+  { method: 'GET', path: '/v1/catalog/nodes', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/catalog/services', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/catalog/service/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/catalog/node/n1', expect: R(404, 200, 200, 404) },
+  { method: 'GET', path: '/v1/catalog/node-services/n1', expect: R(404, 200, 200, 404) },
+  { method: 'GET', path: '/v1/health/service/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/health/checks/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/health/node/n1', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
+  { method: 'GET', path: '/v1/health/state/any', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
+  { method: 'PUT', path: '/v1/event/fire/deploy', expect: R(403, 403, 200, 403) },
+  { method: 'GET', path: '/v1/event/list', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
+  { method: 'PUT', path: '/v1/session/create', body: '{"Node":"n1"}', expect: R(403, 403, 200, 403) },
+  { method: 'GET', path: '/v1/session/list', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
+  { method: 'GET', path: '/v1/session/node/n1', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
+  { method: 'GET', path: '/v1/snapshot', expect: R(403, 403, 403, 403) },
+  // The test node has no operator port: a permitted caller gets 404, the others 403.
+  { method: 'GET', path: '/v1/operator/raft/configuration', expect: R(403, 404, 404, 403) },
+  { method: 'PUT', path: '/v1/operator/autopilot/configuration', body: '{}', expect: R(403, 403, 404, 403) },
+  { method: 'GET', path: '/v1/status/leader', expect: R(200, 200, 200, 200) },
+  { method: 'GET', path: '/v1/agent/self', expect: R(403, 200, 200, 403) },
 ];
 
 describe('ACL enforcement, route by route', () => {
   it('walks every covered route with no token, a read-only, a write and a deny token', async () => {
     const { node, mgmt, tokens } = await setup();
-    await node.request('/v1/kv/app/a', { method: 'PUT', body: 'seed', headers: { 'X-Consul-Token': mgmt } });
+    const h = { 'X-Consul-Token': mgmt };
+    await node.request('/v1/kv/app/a', { method: 'PUT', body: 'seed', headers: h });
+    const reg = await node.request('/v1/catalog/register', {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ Node: 'n1', Address: '10.0.0.1', Service: { ID: 'web1', Service: 'web', Port: 80 }, Checks: [{ CheckID: 'serfHealth', Name: 'Serf', Status: 'passing' }, { CheckID: 'web-up', Name: 'up', Status: 'passing', ServiceID: 'web1' }] }),
+    });
+    expect(reg.status).toBe(200);
+    expect((await node.request('/v1/event/fire/seed', { method: 'PUT', headers: h })).status).toBe(200);
+    expect((await node.request('/v1/session/create', { method: 'PUT', headers: h, body: '{"Node":"n1"}' })).status).toBe(200);
+    expect((await node.request('/v1/snapshot', { headers: h })).status).toBe(200);
     const failures: string[] = [];
     for (const route of ROUTES) {
       for (const who of ['none', 'read', 'write', 'deny'] as const) {
@@ -56,6 +89,11 @@ describe('ACL enforcement, route by route', () => {
         const res = await node.request(route.path, { method: route.method, headers: secret ? { 'X-Consul-Token': secret } : {}, ...(route.body !== undefined ? { body: route.body } : {}) });
         const text = await res.text();
         if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status} (${text.trim().slice(0, 120)}), expected ${route.expect[who]}`);
+        if (route.count && res.status === 200) {
+          const body = JSON.parse(text) as unknown;
+          const n = Array.isArray(body) ? body.length : Object.keys(body as object).length;
+          if (n !== route.count[who]) failures.push(`${route.method} ${route.path} as ${who}: sees ${n} items, expected ${route.count[who]}`);
+        }
         // A refusal names the permission, never the secret.
         if (res.status === 403 && secret !== undefined && text.includes(secret)) failures.push(`${route.method} ${route.path}: the secret appears in the answer`);
       }

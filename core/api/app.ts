@@ -1,5 +1,6 @@
 import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
+import { registerGuards } from './guards.js';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
@@ -33,6 +34,7 @@ export function createApi(deps: ApiDeps): Hono {
       await next();
     });
   }
+  registerGuards(app, deps);
   registerKvRoutes(app, deps);
   registerStatusRoutes(app, deps);
   registerCatalogRoutes(app, deps);

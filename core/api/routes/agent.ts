@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { BadRequestError } from '../../errors.js';
+import { filterReadable } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 
@@ -58,5 +59,6 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
     return new Response(null, { status: 200 });
   });
 
-  app.get('/v1/agent/members', () => jsonResponse(JSON.stringify(op.members())));
+  // Members the token may not read (node:read) are left out.
+  app.get('/v1/agent/members', (c) => jsonResponse(JSON.stringify(filterReadable(deps, c.req.raw, op.members(), (m) => [['node', m.Name]]).items)));
 }

@@ -1,3 +1,5 @@
+import type { NamedResource } from '../../acl/rules.js';
+import { filterReadable, identityOf } from '../authz.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { Fields, parseRegisterRequest, validNodeName } from '../../catalog/input.js';
@@ -65,19 +67,24 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse('true');
   });
 
+  const readable = <T>(req: Request, items: readonly T[], names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): T[] => filterReadable(deps, req, items, names).items;
+
   app.get('/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
 
   app.get('/v1/catalog/nodes', (c) => {
     const url = new URL(c.req.url);
     const { nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.nodes), listNodes, (nodes) => nodes.filter((n) => nodeMetaMatches(n, nodeMeta) && filter(n)));
+    return indexedRead(deps, c.req.raw, watch(INDEX.nodes), listNodes, (nodes) =>
+      readable(c.req.raw, nodes, (n) => [['node', n.Node]]).filter((n) => nodeMetaMatches(n, nodeMeta) && filter(n)),
+    );
   });
 
   app.get('/v1/catalog/services', (c) => {
     const url = new URL(c.req.url);
     const { nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    const canRead = (r: 'service', n: string) => identityOf(deps, c.req.raw).authz.canRead(r, n);
     return indexedRead(deps, c.req.raw, watch(INDEX.services), (tx) => {
       const r = listServices(tx);
       const out: Record<string, string[]> = {};
@@ -89,7 +96,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
           }
           return filter({ ...service, ServiceName: service.Service, ServiceTags: service.Tags });
         });
-        if (kept.length === 0) continue;
+        if (kept.length === 0 || !canRead('service', name)) continue;
         out[name] = [...new Set(kept.flatMap(({ service }) => service.Tags))];
       }
       return { index: r.index, value: out };
@@ -102,7 +109,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const { tags, nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
     return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceInstances(tx, name), (instances) =>
-      instances
+      readable(c.req.raw, instances, (i) => [['service', i.service.Service], ['node', i.node.Node]])
         .filter((i) => hasTags(i.service, tags) && nodeMetaMatches(i.node, nodeMeta))
         .map(catalogServiceJson)
         .filter(filter),
@@ -113,8 +120,9 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
-      if (!v.node) return { status: 404, body: null };
-      return { Node: v.node, Services: Object.fromEntries(v.services.filter(filter).map((s) => [s.ID, s])) };
+      // A node the token may not read looks like a missing one.
+      if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+      return { Node: v.node, Services: Object.fromEntries(readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter).map((s) => [s.ID, s])) };
     });
   });
 
@@ -122,8 +130,8 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
-      if (!v.node) return { status: 404, body: null };
-      return { Node: v.node, Services: v.services.filter(filter) };
+      if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+      return { Node: v.node, Services: readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter) };
     });
   });
 }

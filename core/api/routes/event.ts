@@ -1,3 +1,4 @@
+import { filterReadable, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
 import { EVENT_WATCH_TABLE, EVENTS_INDEX, type EventFireCommand, listEvents, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from '../../event/events.js';
 import { BadRequestError } from '../../errors.js';
@@ -29,7 +30,8 @@ function regexFilter(url: URL, name: string): string {
 /**
  * Registers the user event endpoints: PUT /v1/event/fire/<name> records an event (replicated,
  * the last 256 kept) and answers it with its ID; GET /v1/event/list lists them oldest first,
- * optionally by ?name=, as a blocking query.
+ * optionally by ?name=, as a blocking query. With ACLs on, firing needs event:write on the name
+ * and the list shows the events the token may read.
  */
 export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/event/fire/:name', async (c) => {
@@ -39,6 +41,7 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     if (name === '' || !name.isWellFormed() || utf8Length(name) > 256) throw new BadRequestError('Invalid event name: 1 to 256 bytes of valid Unicode');
     // As in Consul, names starting with "_" are reserved for internal events.
     if (name.startsWith('_')) throw new BadRequestError(`Invalid event name ${JSON.stringify(name)}: names starting with "_" are reserved`);
+    requireAccess(deps, c.req.raw, 'event', name, 'write');
     const node = regexFilter(url, 'node');
     const service = regexFilter(url, 'service');
     const tag = regexFilter(url, 'tag');
@@ -54,6 +57,8 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
 
   app.get('/v1/event/list', (c) => {
     const name = new URL(c.req.url).searchParams.get('name') ?? '';
-    return indexedRead(deps, c.req.raw, { table: EVENT_WATCH_TABLE, key: EVENTS_INDEX }, (tx) => listEvents(tx, name || undefined), (list) => list.map(eventJson));
+    return indexedRead(deps, c.req.raw, { table: EVENT_WATCH_TABLE, key: EVENTS_INDEX }, (tx) => listEvents(tx, name || undefined), (list) =>
+      filterReadable(deps, c.req.raw, list, (e) => [['event', e.Name]]).items.map(eventJson),
+    );
   });
 }

@@ -3,7 +3,8 @@ import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson } from '../../catalog/json.js';
 import { checksInState, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
-import { HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
+import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
+import { filterReadable } from '../authz.js';
 import { readTableIndex } from '../../fsm/meta.js';
 import { BadRequestError } from '../../errors.js';
 import type { ApiDeps } from '../context.js';
@@ -11,9 +12,15 @@ import { indexedRead } from '../read.js';
 import { hasParam } from '../query.js';
 import { hasTags, nodeMetaMatches, tagAndMetaFilters } from './catalog.js';
 
-/** Registers Consul's health endpoints (all blocking, all filterable). */
+/**
+ * Registers Consul's health endpoints (all blocking, all filterable). With ACLs on, answers leave
+ * out instances and checks whose node or service the token may not read.
+ */
 export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
+  // A check is visible with read on its node and, for a service check, on its service.
+  const readableChecks = (req: Request, checks: readonly CatalogCheck[]): CatalogCheck[] =>
+    filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['node', ch.Node], ['service', ch.ServiceName]] : [['node', ch.Node]])).items;
 
   app.get('/v1/health/service/:name', (c) => {
     const url = new URL(c.req.url);
@@ -23,7 +30,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
     // `near` sorts by network distance in Consul; without coordinates the order stays by node.
     return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceHealth(tx, name), (entries) =>
-      entries
+      filterReadable(deps, c.req.raw, entries, (e) => [['service', e.service.Service], ['node', e.node.Node]]).items
         .filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
         .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
         .map(healthEntryJson)
@@ -34,7 +41,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/health/checks/:service', (c) => {
     const name = c.req.param('service');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceChecks(tx, name), (checks) => checks.map(checkJson).filter(filter));
+    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceChecks(tx, name), (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter));
   });
 
   app.get('/v1/health/node/:node', (c) => {
@@ -45,7 +52,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
       c.req.raw,
       watch(INDEX.node(node)),
       (tx) => ({ index: Math.max(readTableIndex(tx, INDEX.node(node)), readTableIndex(tx, INDEX.nodes)), value: nodeChecks(tx, node) }),
-      (checks) => checks.map(checkJson).filter(filter),
+      (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter),
     );
   });
 
@@ -55,6 +62,6 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
       throw new BadRequestError(`Invalid check state ${JSON.stringify(state)} (use any, passing, warning or critical)`);
     }
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.checks), (tx) => checksInState(tx, state as HealthStatus | 'any'), (checks) => checks.map(checkJson).filter(filter));
+    return indexedRead(deps, c.req.raw, watch(INDEX.checks), (tx) => checksInState(tx, state as HealthStatus | 'any'), (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter));
   });
 }

@@ -5,6 +5,7 @@ import { getSession, listSessions, nodeSessions } from '../../session/queries.js
 import type { SessionCreateCommand, SessionDestroyCommand } from '../../session/state-machine.js';
 import { SESSION_WATCH_TABLE, SESSIONS_INDEX, type SessionRecord } from '../../session/types.js';
 import { randomUuid } from '../../util/uuid.js';
+import { filterReadable, requireAccess } from '../authz.js';
 import { readJson } from '../body.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
@@ -33,13 +34,18 @@ const notFound = (id: string): NotFoundError => new NotFoundError(`Session id ${
 /**
  * Registers Consul's session endpoints: create, destroy, renew (writes, answered by the leader),
  * info, node and list (blocking reads on the sessions index). Unknown session ids answer 404.
+ * With ACLs on, creating, renewing and destroying need session:write on the session's node, and
+ * reads show the sessions whose node the token may read (session:read).
  */
 export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
   const watch = { table: SESSION_WATCH_TABLE, key: SESSIONS_INDEX };
+  // Sessions are visible with session:read on their node.
+  const readable = (req: Request, list: readonly SessionRecord[]) => filterReadable(deps, req, list, (s) => [['session', s.Node]]).items;
 
   app.put('/v1/session/create', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const input = parseSessionCreate(await readJson(c.req.raw, 64 * 1024), deps.node.name, deps.limits.sessionTtlMinMs);
+    requireAccess(deps, c.req.raw, 'session', input.Node, 'write');
     const command: SessionCreateCommand = { type: 'session.create', session: { ID: randomUuid(deps.rng), ...input } };
     const { value } = await deps.writer.submit<SessionRecord>(command);
     deps.sessionTimers?.renewed(value);
@@ -49,6 +55,8 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/session/destroy/:id', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const id = c.req.param('id');
+    const existing = deps.store.read((tx) => getSession(tx, id)).value;
+    if (existing) requireAccess(deps, c.req.raw, 'session', existing.Node, 'write');
     const command: SessionDestroyCommand = { type: 'session.destroy', id, now: deps.clock.now() };
     try {
       await deps.writer.submit(command);
@@ -64,6 +72,7 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
     const id = c.req.param('id');
     const session = deps.store.read((tx) => getSession(tx, id)).value;
     if (!session) throw notFound(id);
+    requireAccess(deps, c.req.raw, 'session', session.Node, 'write');
     deps.sessionTimers?.renewed(session);
     return jsonResponse(JSON.stringify([sessionJson(session)]));
   });
@@ -71,14 +80,14 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/session/info/:id', (c) => {
     const id = c.req.param('id');
     return indexedRead(deps, c.req.raw, watch, (tx) => getSession(tx, id), (s) =>
-      s ? [sessionJson(s)] : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
+      s && readable(c.req.raw, [s]).length === 1 ? [sessionJson(s)] : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
     );
   });
 
   app.get('/v1/session/node/:node', (c) => {
     const node = c.req.param('node');
-    return indexedRead(deps, c.req.raw, watch, (tx) => nodeSessions(tx, node), (list) => list.map(sessionJson));
+    return indexedRead(deps, c.req.raw, watch, (tx) => nodeSessions(tx, node), (list) => readable(c.req.raw, list).map(sessionJson));
   });
 
-  app.get('/v1/session/list', (c) => indexedRead(deps, c.req.raw, watch, listSessions, (list) => list.map(sessionJson)));
+  app.get('/v1/session/list', (c) => indexedRead(deps, c.req.raw, watch, listSessions, (list) => readable(c.req.raw, list).map(sessionJson)));
 }
