@@ -78,17 +78,22 @@ export class Authorizer {
   }
 
   /**
-   * Whether every key under `prefix` may be written (recursive deletes, delete-tree): write on
-   * the prefix itself, and no rule for a key or prefix below it that withholds write.
+   * Whether `want` is allowed on every key under `prefix` (recursive deletes and reads of a whole
+   * tree): allowed on the prefix itself, and no rule for a key or prefix below it withholds it.
    */
-  keyWritePrefix(prefix: string): Decision {
+  keyAllUnder(prefix: string, want: 'read' | 'write'): Decision {
     if (this.management) return { allowed: true, by: 'management' };
-    const self = this.decide('key', prefix, 'write');
+    const self = this.decide('key', prefix, want);
     if (!self.allowed) return self;
     const m = this.merged.key;
-    for (const [name, a] of m.exact) if (name.startsWith(prefix) && a !== 'write') return { allowed: false, by: `exact ${JSON.stringify(name)}` };
-    for (const [name, a] of m.prefixes) if (name.startsWith(prefix) && name.length > prefix.length && a !== 'write') return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
+    for (const [name, a] of m.exact) if (name.startsWith(prefix) && !grants(a, want)) return { allowed: false, by: `exact ${JSON.stringify(name)}` };
+    for (const [name, a] of m.prefixes) if (name.startsWith(prefix) && name.length > prefix.length && !grants(a, want)) return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
     return self;
+  }
+
+  /** Whether every key under `prefix` may be written (recursive deletes, delete-tree). */
+  keyWritePrefix(prefix: string): Decision {
+    return this.keyAllUnder(prefix, 'write');
   }
 
   /** Shorthands. */

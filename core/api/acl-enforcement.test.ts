@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SseReader } from '../../runtimes/testing/sse.js';
 import { createTestNode } from '../testing/harness.js';
 
 /** The four callers every route is walked with. */
@@ -33,6 +34,8 @@ interface RouteCase {
   readonly expect: Record<Who, number>;
   /** For lists: how many items each caller sees (array length, or object keys). */
   readonly count?: Record<Who, number>;
+  /** An SSE stream: only the status is checked, then the stream is dropped. */
+  readonly stream?: boolean;
 }
 
 const R = (none: number, read: number, write: number, deny: number): Record<Who, number> => ({ none, read, write, deny });
@@ -66,6 +69,16 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'PUT', path: '/v1/operator/autopilot/configuration', body: '{}', expect: R(403, 403, 404, 403) },
   { method: 'GET', path: '/v1/status/leader', expect: R(200, 200, 200, 200) },
   { method: 'GET', path: '/v1/agent/self', expect: R(403, 200, 200, 403) },
+  { method: 'PUT', path: '/v1/catalog/register', body: '{"Node":"n2","Address":"10.0.0.2"}', expect: R(403, 403, 200, 403) },
+  { method: 'PUT', path: '/v1/catalog/deregister', body: '{"Node":"n2"}', expect: R(403, 403, 200, 403) },
+  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get","Key":"app/a"}}]', expect: R(403, 200, 200, 403) },
+  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"set","Key":"app/t","Value":"eA=="}}]', expect: R(403, 403, 200, 403) },
+  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get-tree","Key":"app/"}}]', expect: R(403, 200, 200, 403) },
+  { method: 'PUT', path: '/v1/txn', body: '[{"Node":{"Verb":"get","Node":{"Node":"n1"}}}]', expect: R(403, 200, 200, 403) },
+  { method: 'GET', path: '/v1/prometheus/sd', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/edge/sync?prefix=app/&service=web', expect: R(403, 200, 200, 403), stream: true },
+  { method: 'GET', path: '/v1/watch/health/web', expect: R(403, 200, 200, 403), stream: true },
+  { method: 'GET', path: '/v1/watch/kv/app/', expect: R(200, 200, 200, 200), stream: true },
 ];
 
 describe('ACL enforcement, route by route', () => {
@@ -87,6 +100,11 @@ describe('ACL enforcement, route by route', () => {
       for (const who of ['none', 'read', 'write', 'deny'] as const) {
         const secret = tokens[who];
         const res = await node.request(route.path, { method: route.method, headers: secret ? { 'X-Consul-Token': secret } : {}, ...(route.body !== undefined ? { body: route.body } : {}) });
+        if (route.stream) {
+          await res.body?.cancel();
+          if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status}, expected ${route.expect[who]}`);
+          continue;
+        }
         const text = await res.text();
         if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status} (${text.trim().slice(0, 120)}), expected ${route.expect[who]}`);
         if (route.count && res.status === 200) {
@@ -118,5 +136,29 @@ describe('ACL enforcement, route by route', () => {
     expect((await node.request('/v1/kv/app/?recurse', { method: 'DELETE', headers: as })).status).toBe(403);
     expect((await node.request('/v1/kv/app/sub/?recurse', { method: 'DELETE', headers: as })).status).toBe(200);
     expect((await node.request('/v1/kv/app/secret?raw', { headers: h })).status).toBe(200);
+  });
+
+  it('watch streams skip what the token may not read; a transaction with one forbidden operation applies nothing', async () => {
+    const { node, mgmt } = await setup();
+    const h = { 'X-Consul-Token': mgmt };
+    await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }' }) });
+    const secret = ((await (await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'app' }] }) })).json()) as { SecretID: string }).SecretID;
+    const res = await node.request('/v1/watch/kv/app/', { headers: { 'X-Consul-Token': secret } });
+    expect(res.status).toBe(200);
+    const stream = new SseReader(res);
+    for (const k of ['app/one', 'app/secret', 'app/two']) await node.request(`/v1/kv/${k}`, { method: 'PUT', body: 'x', headers: h });
+    const events = await stream.take(2);
+    expect(events.map((e) => (JSON.parse(e.data) as { Key: string }).Key)).toEqual(['app/one', 'app/two']);
+    expect(await stream.next(200)).toBeUndefined();
+    await stream.close();
+
+    const txn = await node.request('/v1/txn', {
+      method: 'PUT',
+      headers: { 'X-Consul-Token': secret },
+      body: JSON.stringify([{ KV: { Verb: 'set', Key: 'app/ok', Value: 'eA==' } }, { KV: { Verb: 'set', Key: 'app/secret', Value: 'eA==' } }]),
+    });
+    expect(txn.status).toBe(403);
+    expect(await txn.text()).toMatch(/key:write.*app\/secret/);
+    expect((await node.request('/v1/kv/app/ok', { headers: h })).status).toBe(404);
   });
 });

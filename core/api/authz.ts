@@ -2,6 +2,7 @@ import { Authorizer } from '../acl/authorizer.js';
 import { type AclIdentity, requestSecret } from '../acl/resolve.js';
 import type { NamedResource, ScalarResource } from '../acl/rules.js';
 import { PermissionDeniedError } from '../errors.js';
+import type { TxnOp } from '../txn/types.js';
 import type { ApiDeps } from './context.js';
 
 const OPEN: AclIdentity = { token: undefined, authz: new Authorizer([], 'allow', true) };
@@ -44,8 +45,13 @@ export function requireScalar(deps: ApiDeps, req: Request, resource: ScalarResou
 
 /** Throws 403 unless every key under `prefix` may be written (recursive deletes). */
 export function requireKeyWritePrefix(deps: ApiDeps, req: Request, prefix: string): void {
+  requireKeyAllUnder(deps, req, prefix, 'write');
+}
+
+/** Throws 403 unless `want` is allowed on every key under `prefix` (whole-tree reads and writes). */
+export function requireKeyAllUnder(deps: ApiDeps, req: Request, prefix: string, want: 'read' | 'write'): void {
   const who = identityOf(deps, req);
-  if (!who.authz.keyWritePrefix(prefix).allowed) throw denied(who, 'key:write', prefix);
+  if (!who.authz.keyAllUnder(prefix, want).allowed) throw denied(who, `key:${want}`, prefix);
 }
 
 /**
@@ -57,4 +63,38 @@ export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T
   if (who === OPEN) return { items: [...items], filtered: false };
   const kept = items.filter((i) => nameOf(i).every(([r, n]) => who.authz.canRead(r, n)));
   return { items: kept, filtered: kept.length !== items.length };
+}
+
+/**
+ * Checks every operation of a transaction before anything is applied or read: KV reads need
+ * key:read (get-tree: read on the whole tree), KV writes key:write (delete-tree: write on the
+ * whole tree), catalog operations read or write on their node, service (by name, looked up by ID
+ * when the operation gives none) or check (its service, else its node).
+ */
+export function requireTxnAccess(deps: ApiDeps, req: Request, ops: readonly TxnOp[], serviceName: (node: string, id: string) => string | undefined): void {
+  if (identityOf(deps, req) === OPEN) return;
+  for (const op of ops) {
+    const want = op.verb === 'get' || op.verb.startsWith('check-') || op.verb === 'get-tree' ? 'read' : 'write';
+    switch (op.kind) {
+      case 'kv':
+        if (op.verb === 'get-tree' || op.verb === 'delete-tree') requireKeyAllUnder(deps, req, op.key, want);
+        else requireAccess(deps, req, 'key', op.key, want);
+        break;
+      case 'node':
+        requireAccess(deps, req, 'node', op.node.Node, want);
+        break;
+      case 'service': {
+        const name = op.service.Service || serviceName(op.node, op.service.ID);
+        if (name) requireAccess(deps, req, 'service', name, want);
+        else requireAccess(deps, req, 'node', op.node, want);
+        break;
+      }
+      case 'check': {
+        const name = op.check.ServiceID ? serviceName(op.node, op.check.ServiceID) : undefined;
+        if (name) requireAccess(deps, req, 'service', name, want);
+        else requireAccess(deps, req, 'node', op.node, want);
+        break;
+      }
+    }
+  }
 }

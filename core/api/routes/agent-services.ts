@@ -6,25 +6,50 @@ import { checkJson } from '../../catalog/json.js';
 import type { ServiceInput } from '../../catalog/state-machine.js';
 import type { HealthStatus } from '../../catalog/types.js';
 import { BadRequestError, NotFoundError } from '../../errors.js';
+import { filterReadable, requireAccess } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 import { readJson } from '../body.js';
 
 const STATUS_CODE: Record<HealthStatus, number> = { passing: 200, warning: 429, critical: 503 };
 
-/** Registers the local agent's service and check endpoints (served by this server, never forwarded). */
+/**
+ * Registers the local agent's service and check endpoints (served by this server, never
+ * forwarded). With ACLs on: service:write to register or change a service and its checks,
+ * node:write for node checks, service:read to read one; lists leave out what the token may not read.
+ */
 export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   const agent = deps.agent;
   if (!agent) return;
   const serviceJson = (s: ServiceInput) => ({ ...s, Datacenter: deps.node.datacenter });
   const ok = () => new Response(null, { status: 200 });
   const param = (c: { req: { param(n: string): string } }, n: string) => c.req.param(n);
+  // A known service needs service:write on its name; an unknown one falls through to the 404.
+  const requireServiceWrite = (req: Request, id: string): void => {
+    const s = agent.getService(id);
+    if (s) requireAccess(deps, req, 'service', s.Service, 'write');
+  };
+  // A check is written with service:write on its service, or node:write on this node.
+  const requireCheckWrite = (req: Request, serviceId: string): void => {
+    const s = serviceId === '' ? undefined : agent.getService(serviceId);
+    if (s) requireAccess(deps, req, 'service', s.Service, 'write');
+    else requireAccess(deps, req, 'node', deps.node.name, 'write');
+  };
+  const requireExistingCheckWrite = (req: Request, checkId: string): void => {
+    const ch = agent.listChecks().find((x) => x.CheckID === checkId);
+    if (ch) requireCheckWrite(req, ch.ServiceID);
+  };
+  const readableChecks = <T extends { ServiceName: string; Node: string }>(req: Request, checks: readonly T[]): T[] =>
+    filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]])).items;
 
   app.put('/v1/agent/service/register', async (c) => {
-    await agent.registerService(parseAgentService(await readJson(c.req.raw)));
+    const def = parseAgentService(await readJson(c.req.raw));
+    requireAccess(deps, c.req.raw, 'service', def.service.Service, 'write');
+    await agent.registerService(def);
     return ok();
   });
   app.put('/v1/agent/service/deregister/:id', async (c) => {
+    requireServiceWrite(c.req.raw, param(c, 'id'));
     await agent.deregisterService(param(c, 'id'));
     return ok();
   });
@@ -32,46 +57,55 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     const url = new URL(c.req.url);
     const enable = url.searchParams.get('enable');
     if (enable !== 'true' && enable !== 'false') throw new BadRequestError('Missing value for enable (use enable=true or enable=false)');
+    requireServiceWrite(c.req.raw, param(c, 'id'));
     await agent.setMaintenance(param(c, 'id'), enable === 'true', url.searchParams.get('reason') ?? '');
     return ok();
   });
   app.get('/v1/agent/services', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return jsonResponse(JSON.stringify(Object.fromEntries(agent.listServices().map(serviceJson).filter(filter).map((s) => [s.ID, s]))));
+    const services = filterReadable(deps, c.req.raw, agent.listServices(), (s) => [['service', s.Service]]).items;
+    return jsonResponse(JSON.stringify(Object.fromEntries(services.map(serviceJson).filter(filter).map((s) => [s.ID, s]))));
   });
   app.get('/v1/agent/service/:id', (c) => {
     const s = agent.getService(param(c, 'id'));
     if (!s) throw new NotFoundError(`unknown service ID: ${param(c, 'id')}`);
+    requireAccess(deps, c.req.raw, 'service', s.Service, 'read');
     return jsonResponse(JSON.stringify(serviceJson(s)));
   });
 
   app.put('/v1/agent/check/register', async (c) => {
-    await agent.registerCheck(parseCheckDefinition(await readJson(c.req.raw), 'check'));
+    const def = parseCheckDefinition(await readJson(c.req.raw), 'check');
+    requireCheckWrite(c.req.raw, def.ServiceID);
+    await agent.registerCheck(def);
     return ok();
   });
   app.put('/v1/agent/check/deregister/:id', async (c) => {
+    requireExistingCheckWrite(c.req.raw, param(c, 'id'));
     await agent.deregisterCheck(param(c, 'id'));
     return ok();
   });
   for (const [verb, status] of [['pass', 'passing'], ['warn', 'warning'], ['fail', 'critical']] as const) {
     app.put(`/v1/agent/check/${verb}/:id`, async (c) => {
+      requireExistingCheckWrite(c.req.raw, param(c, 'id'));
       await agent.updateTtl(param(c, 'id'), status, updateOutput(new URL(c.req.url).searchParams.get('note') ?? ''));
       return ok();
     });
   }
   app.put('/v1/agent/check/update/:id', async (c) => {
+    requireExistingCheckWrite(c.req.raw, param(c, 'id'));
     const f = new Fields(await readJson(c.req.raw), 'body');
     await agent.updateTtl(param(c, 'id'), parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
     return ok();
   });
   app.get('/v1/agent/checks', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return jsonResponse(JSON.stringify(Object.fromEntries(agent.listChecks().map(checkJson).filter(filter).map((ch) => [ch['CheckID'] as string, ch]))));
+    return jsonResponse(JSON.stringify(Object.fromEntries(readableChecks(c.req.raw, agent.listChecks()).map(checkJson).filter(filter).map((ch) => [ch['CheckID'] as string, ch]))));
   });
 
   app.get('/v1/agent/health/service/id/:id', (c) => {
     const id = param(c, 'id');
     const h = agent.serviceHealth(id);
+    if (h) requireAccess(deps, c.req.raw, 'service', h.service.Service, 'read');
     const text = new URL(c.req.url).searchParams.get('format') === 'text';
     if (!h) return text ? new Response(`ServiceId ${id} not found`, { status: 404 }) : jsonResponse(JSON.stringify(`ServiceId ${id} not found`), 404);
     if (text) return new Response(h.status, { status: STATUS_CODE[h.status], headers: { 'Content-Type': 'text/plain' } });
@@ -79,6 +113,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   });
   app.get('/v1/agent/health/service/name/:name', (c) => {
     const name = param(c, 'name');
+    requireAccess(deps, c.req.raw, 'service', name, 'read');
     const entries = agent.listServices().filter((s) => s.Service === name).map((s) => agent.serviceHealth(s.ID)).filter((h) => h !== undefined);
     const text = new URL(c.req.url).searchParams.get('format') === 'text';
     if (entries.length === 0) return text ? new Response(`ServiceName ${name} Not Found`, { status: 404 }) : jsonResponse(JSON.stringify(`ServiceName ${name} Not Found`), 404);

@@ -1,11 +1,11 @@
 import type { NamedResource } from '../../acl/rules.js';
-import { filterReadable, identityOf } from '../authz.js';
+import { filterReadable, identityOf, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { Fields, parseRegisterRequest, validNodeName } from '../../catalog/input.js';
 import { catalogServiceJson } from '../../catalog/json.js';
-import { getNode, listNodes, listServices, nodeServices, serviceInstances } from '../../catalog/queries.js';
-import { CATALOG_WATCH_TABLE, type CatalogDeregisterCommand, type CatalogRegisterCommand } from '../../catalog/state-machine.js';
+import { getNode, listNodes, listServices, nodeChecks, nodeServices, serviceInstances } from '../../catalog/queries.js';
+import { CATALOG_WATCH_TABLE, type CatalogDeregisterCommand, type CatalogRegisterCommand, type ServiceInput } from '../../catalog/state-machine.js';
 import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
 import { BadRequestError } from '../../errors.js';
 import { readJson } from '../body.js';
@@ -35,9 +35,20 @@ export function hasTags(s: CatalogService, tags: readonly string[]): boolean {
   return tags.every((t) => s.Tags.includes(t));
 }
 
-/** Registers Consul's catalog endpoints. */
+/**
+ * Registers Consul's catalog endpoints. With ACLs on, registrations need node, service and check
+ * write as Consul asks; reads leave out nodes and services the token may not read (a node it may
+ * not read answers 404, like a missing one).
+ */
 export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
+  /** A check needs service:write on its service, or node:write when it is a node check (or its service is unknown). */
+  const requireCheckWrite = (req: Request, node: string, serviceId: string, registering: ServiceInput | undefined): void => {
+    if (serviceId === '') return requireAccess(deps, req, 'node', node, 'write');
+    const name = registering?.ID === serviceId ? registering.Service : deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service);
+    if (name === undefined) requireAccess(deps, req, 'node', node, 'write');
+    else requireAccess(deps, req, 'service', name, 'write');
+  };
 
   app.put('/v1/catalog/register', async (c) => {
     const url = new URL(c.req.url);
@@ -46,6 +57,11 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const dc = new Fields(body, 'body').str('Datacenter');
     if (dc && dc !== deps.node.datacenter) throw new BadRequestError(`No path to datacenter ${JSON.stringify(dc)}`);
     const req = parseRegisterRequest(body);
+    // As Consul: node:write unless the node is left as it is, service:write for the service, and
+    // each check needs write on its service (a service check) or its node.
+    if (!req.skipNodeUpdate) requireAccess(deps, c.req.raw, 'node', req.node.Node, 'write');
+    if (req.service) requireAccess(deps, c.req.raw, 'service', req.service.Service, 'write');
+    for (const ch of req.checks) requireCheckWrite(c.req.raw, req.node.Node, ch.ServiceID, req.service);
     const command: CatalogRegisterCommand = { type: 'catalog.register', datacenter: deps.node.datacenter, ...req, now: deps.clock.now() };
     await deps.writer.submit(command);
     return jsonResponse('true');
@@ -56,6 +72,18 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const f = new Fields(await readJson(c.req.raw), 'body');
     const node = f.str('Node');
     if (!node) throw new BadRequestError('Must provide node');
+    const serviceId = f.str('ServiceID');
+    const checkId = f.str('CheckID');
+    if (serviceId) {
+      const name = deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service);
+      if (name === undefined) requireAccess(deps, c.req.raw, 'node', node, 'write');
+      else requireAccess(deps, c.req.raw, 'service', name, 'write');
+    } else if (checkId) {
+      const check = deps.store.read((tx) => nodeChecks(tx, node).find((ch) => ch.CheckID === checkId));
+      requireCheckWrite(c.req.raw, node, check?.ServiceID ?? '', undefined);
+    } else {
+      requireAccess(deps, c.req.raw, 'node', node, 'write');
+    }
     const command: CatalogDeregisterCommand = {
       type: 'catalog.deregister',
       node: validNodeName(node, 'Node'),

@@ -1,5 +1,6 @@
 import type { Hono } from 'hono';
 import { entryStatus, listServices, serviceHealth } from '../../catalog/queries.js';
+import { identityOf } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
 import { jsonResponse } from '../respond.js';
@@ -22,12 +23,14 @@ export function registerPrometheusRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(url, deps);
     const wanted = url.searchParams.getAll('service');
     const tags = url.searchParams.getAll('tag');
+    const authz = identityOf(deps, c.req.raw).authz;
     const groups = deps.store.read((tx) => {
       const names = wanted.length > 0 ? wanted : [...listServices(tx).value.keys()];
       const out: Array<{ targets: string[]; labels: Record<string, string> }> = [];
       for (const name of names) {
         for (const e of serviceHealth(tx, name).value) {
           if (entryStatus(e) === 'critical' || !tags.every((t) => e.service.Tags.includes(t))) continue;
+          if (!authz.canRead('service', e.service.Service) || !authz.canRead('node', e.node.Node)) continue;
           const address = e.service.Address || e.node.Address;
           const labels: Record<string, string> = {
             service: e.service.Service,

@@ -7,7 +7,9 @@ import { readTxn } from '../../txn/apply.js';
 import { parseTxn } from '../../txn/input.js';
 import { isReadOp, type TxnCommand, type TxnOutcome, type TxnResult } from '../../txn/types.js';
 import { readJson } from '../body.js';
+import { requireTxnAccess } from '../authz.js';
 import type { ApiDeps } from '../context.js';
+import { nodeServices } from '../../catalog/queries.js';
 import { checkDatacenter, consistentBarrier, parseReadOptions } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
 
@@ -50,6 +52,7 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new BadRequestError(`Invalid ${IDEMPOTENCY_HEADER}: 1 to 128 of letters, digits, ".", "_", ":" and "-"`);
     }
+    requireTxnAccess(deps, c.req.raw, ops, (node, id) => deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service));
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);

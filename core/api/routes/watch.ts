@@ -7,6 +7,7 @@ import { validatePrefix } from '../../kv/commands.js';
 import { kvEntryToJson } from '../../kv/json.js';
 import { KV_TABLE, type KvRecord } from '../../kv/types.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
+import { identityOf, requireAccess } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
@@ -65,7 +66,13 @@ function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
  * the requested position. A stream that cannot continue without a gap gets one `resync` event
  * (reason, the index to re-read at, the oldest resumable index) and ends.
  */
-function serveStream(deps: ApiDeps, req: Request, filter: FeedFilter, render: (m: Extract<FeedMessage, { kind: 'change' }>) => string): Response {
+function serveStream(
+  deps: ApiDeps,
+  req: Request,
+  filter: FeedFilter,
+  render: (m: Extract<FeedMessage, { kind: 'change' }>) => string,
+  visible: (m: Extract<FeedMessage, { kind: 'change' }>) => boolean,
+): Response {
   const feed = deps.changeFeed;
   if (!feed) throw new NotFoundError('watch streams are not available on this server');
   const from = startPosition(req, new URL(req.url), feed.latest);
@@ -75,9 +82,10 @@ function serveStream(deps: ApiDeps, req: Request, filter: FeedFilter, render: (m
       return sub.done;
     },
     async next() {
-      return (await sub.next()).map((m) =>
-        m.kind === 'resync' ? sseFrame({ event: 'resync', data: resyncData(m) }) : sseFrame({ id: eventId(m), data: render(m) }),
-      );
+      // Changes the token may not read are left out (the stream goes on past them).
+      return (await sub.next())
+        .filter((m) => m.kind === 'resync' || visible(m))
+        .map((m) => (m.kind === 'resync' ? sseFrame({ event: 'resync', data: resyncData(m) }) : sseFrame({ id: eventId(m), data: render(m) })));
     },
     close: () => sub.close(),
   };
@@ -87,7 +95,9 @@ function serveStream(deps: ApiDeps, req: Request, filter: FeedFilter, render: (m
 
 /**
  * Registers the resumable watch streams (beyond Consul): GET /v1/watch/kv/<prefix> and
- * GET /v1/watch/health/<service>, served by any server from its own applied changes.
+ * GET /v1/watch/health/<service>, served by any server from its own applied changes. With ACLs
+ * on, a KV stream leaves out keys the token may not read; a health stream needs service:read and
+ * leaves out instances on nodes the token may not read.
  */
 export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/watch/kv/*', (c) => {
@@ -99,11 +109,15 @@ export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
       throw new BadRequestError('Invalid key prefix: bad percent-encoding');
     }
     validatePrefix(prefix);
-    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData);
+    const authz = identityOf(deps, c.req.raw).authz;
+    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m) => authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix));
   });
   app.get('/v1/watch/health/:service', (c) => {
     const service = c.req.param('service');
     if (service === '') throw new BadRequestError('Missing service name');
-    return serveStream(deps, c.req.raw, { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` }, healthData);
+    requireAccess(deps, c.req.raw, 'service', service, 'read');
+    const authz = identityOf(deps, c.req.raw).authz;
+    const nodeOf = (key: string) => key.slice(key.indexOf('\u0000') + 1, key.indexOf('/', key.indexOf('\u0000')));
+    return serveStream(deps, c.req.raw, { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` }, healthData, (m) => !('key' in m.change) || authz.canRead('node', nodeOf(m.change.key)));
   });
 }
