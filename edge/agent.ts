@@ -65,7 +65,11 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
     max: config.outboxMax,
     agentId,
     upstream: async (body, key) => {
-      const res = await fetch(`${config.upstream}/v1/txn`, { method: 'PUT', body, headers: { 'Content-Type': 'application/json', 'X-Konsul-Idempotency-Key': key } });
+      const res = await fetch(`${config.upstream}/v1/txn`, {
+        method: 'PUT',
+        body,
+        headers: { 'Content-Type': 'application/json', 'X-Konsul-Idempotency-Key': key, ...(config.token ? { 'X-Consul-Token': config.token } : {}) },
+      });
       return { status: res.status, body: await res.text(), headers: res.headers };
     },
   });
@@ -78,7 +82,7 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
   // Only the chosen transport is loaded (the MQTT client library is not small).
   const sync =
     config.sync === 'http'
-      ? new (await import('./sync-http.js')).HttpSync({ upstream: config.upstream, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, onLink })
+      ? new (await import('./sync-http.js')).HttpSync({ upstream: config.upstream, token: config.token, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, onLink })
       : new (await import('./sync-mqtt.js')).MqttSync({ url: config.mqttUrl as string, agentId, datacenter: config.datacenter, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, rng, onLink });
   sync.start();
   const replayTimer = setInterval(() => {
@@ -110,6 +114,7 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
     deps,
     scope,
     upstream: config.upstream,
+    token: config.token,
     outbox,
     online,
     upstreamFailed: () => (upstreamDownUntil = clock.now() + 2000),

@@ -15,6 +15,8 @@ export interface EdgeApiOptions {
   readonly deps: ApiDeps;
   readonly scope: SyncScope;
   readonly upstream: string;
+  /** The agent's token, used for forwarded requests that carry none (as a Consul agent's default token). */
+  readonly token?: string | undefined;
   readonly outbox: Outbox;
   /** Whether the servers are believed reachable (the sync link is up and no write just failed). */
   readonly online: () => boolean;
@@ -86,6 +88,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       const v = req.headers.get(h);
       if (v !== null) headers.set(h, v);
     }
+    if (o.token && !headers.has('x-consul-token') && !headers.has('authorization') && !url.searchParams.has('token')) headers.set('x-consul-token', o.token);
     const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, { method: req.method, headers, ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: req.signal });
     const out = new Headers();
     for (const h of RETURN_HEADERS) {

@@ -25,6 +25,7 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
     describe: 'datacenter of the upstream servers (MQTT topics include it)',
     default: 'dc1',
   },
+  { name: 'token', kind: { type: 'string' }, describe: 'ACL token for the agent\'s own calls upstream (sync, queued writes) and for forwarded requests that carry none' },
   { name: 'outbox-max', kind: { type: 'int', min: 1, max: 1_000_000 }, describe: 'writes kept while offline before new ones get 503', default: 10_000 },
   { name: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, describe: 'minimum level logged', default: 'info' },
   { name: 'log-format', kind: { type: 'enum', values: ['text', 'json'] }, describe: 'log line format', default: 'text' },
@@ -43,6 +44,8 @@ export interface EdgeConfig {
   readonly nodeName: string | undefined;
   readonly datacenter: string;
   readonly outboxMax: number;
+  /** The agent's ACL token (a secret: never logged). */
+  readonly token: string | undefined;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }
@@ -69,6 +72,7 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     nodeName: v['node-name'] === undefined ? undefined : String(v['node-name']),
     datacenter: String(v['datacenter']),
     outboxMax: Number(v['outbox-max']),
+    token: v['token'] === undefined || v['token'] === '' ? undefined : String(v['token']),
     logLevel: v['log-level'] as LogLevel,
     logFormat: v['log-format'] as LogFormat,
   };

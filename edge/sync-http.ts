@@ -5,6 +5,9 @@ import { SseParser } from '../core/sync/sse-parser.js';
 import { decodeBase64 } from '../core/util/base64.js';
 import type { ReplicaSink } from './sink.js';
 
+/** The servers answered the sync request with a 4xx (bad scope, no permission). */
+class SyncRefused extends Error {}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -22,6 +25,8 @@ export class HttpSync {
   constructor(
     private readonly o: {
       upstream: string;
+      /** ACL token sent with the sync request (undefined: none). */
+      token?: string | undefined;
       prefixes: readonly string[];
       services: readonly string[];
       replica: Replica;
@@ -53,13 +58,20 @@ export class HttpSync {
 
   private async run(): Promise<void> {
     let backoff = 500;
+    let lastRefusal = '';
     while (!this.stopped) {
       try {
         await this.follow();
         backoff = 500;
+        lastRefusal = '';
       } catch (err) {
         if (this.stopped) break;
-        this.o.logger.debug('sync stream failed', { error: (err as Error).message });
+        const message = (err as Error).message;
+        // A refusal (e.g. 403: the token may not read the scope) is worth saying, once per reason.
+        if (err instanceof SyncRefused) {
+          if (message !== lastRefusal) this.o.logger.warn('the servers refused the sync stream; retrying', { error: message });
+          lastRefusal = message;
+        } else this.o.logger.debug('sync stream failed', { error: message });
       }
       if (this.connected) {
         this.connected = false;
@@ -74,10 +86,11 @@ export class HttpSync {
 
   private async follow(): Promise<void> {
     this.abort = new AbortController();
-    const res = await fetch(this.url(), { signal: this.abort.signal, headers: { Accept: 'text/event-stream' } });
+    const res = await fetch(this.url(), { signal: this.abort.signal, headers: { Accept: 'text/event-stream', ...(this.o.token ? { 'X-Consul-Token': this.o.token } : {}) } });
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
-      throw new Error(`sync request answered ${res.status}: ${text.slice(0, 200)}`);
+      const message = `sync request answered ${res.status}: ${text.trim().slice(0, 200)}`;
+      throw res.status >= 400 && res.status < 500 ? new SyncRefused(message) : new Error(message);
     }
     this.connected = true;
     this.o.onLink(true);

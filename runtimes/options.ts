@@ -144,7 +144,15 @@ export function resolveOptions(
       throw new ConfigError(`config file ${config.path} must hold a JSON object`);
     }
     const byKey = new Map(specs.map((s) => [fileKey(s), s]));
+    // A nested object stands for its keys with the object's name in front, as Consul's
+    // `acl { enabled = true }` is `{"acl": {"enabled": true}}`, the same as `acl_enabled`.
+    const entries: Array<[string, unknown]> = [];
     for (const [key, raw] of Object.entries(parsed)) {
+      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !byKey.has(key)) {
+        for (const [sub, v] of Object.entries(raw)) entries.push([`${key}_${sub}`, v]);
+      } else entries.push([key, raw]);
+    }
+    for (const [key, raw] of entries) {
       const spec = byKey.get(key);
       if (!spec || spec.name === 'config') throw new ConfigError(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
       values[spec.name] = parseValue(spec, raw, `${key} in ${config.path}`);

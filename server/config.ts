@@ -32,6 +32,13 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'dns-addr', kind: { type: 'addr' }, describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)' },
   { name: 'mqtt-addr', kind: { type: 'addr' }, describe: 'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883 unless --mqtt-url; otherwise off)' },
   { name: 'mqtt-url', kind: { type: 'string', pattern: /^mqtts?:\/\/[^\s]+$/, patternHint: 'must be mqtt://HOST:PORT or mqtts://HOST:PORT' }, describe: 'external MQTT broker to publish to and serve devices on (instead of the embedded one)' },
+  { name: 'acl-enabled', kind: { type: 'boolean' }, describe: 'enforce ACLs on every HTTP route and DNS (config: acl.enabled)', default: false },
+  {
+    name: 'acl-default-policy',
+    kind: { type: 'enum', values: ['allow', 'deny'] },
+    describe: 'what a token may do where no rule says: allow (all but ACL management) or deny',
+    default: 'allow',
+  },
   { name: 'mqtt-device-keys', kind: { type: 'string' }, describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT' },
   { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
   { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
@@ -135,11 +142,13 @@ export interface ServerConfig {
   readonly mqttDeviceKeys: string | undefined;
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;
+  readonly acl: { readonly enabled: boolean; readonly defaultPolicy: 'allow' | 'deny' };
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
 export function toServerConfig(v: OptionValues): ServerConfig {
   checkMqtt(v);
+  checkAcl(v);
   return {
     dev: v['dev'] === true,
     httpAddr: parseHostPort(String(v['http-addr']), '--http-addr'),
@@ -177,7 +186,15 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
+    acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
   };
+}
+
+function checkAcl(v: OptionValues): void {
+  const clustered = Number(v['bootstrap-expect'] ?? 0) > 1 || ((v['join'] as string[] | undefined) ?? []).length > 0;
+  if (v['acl-enabled'] === true && clustered && v['join-token'] === undefined) {
+    throw new ConfigError('--acl-enabled in a cluster needs --join-token (servers authenticate their internal writes with it)');
+  }
 }
 
 function checkMqtt(v: OptionValues): void {

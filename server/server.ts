@@ -1,3 +1,6 @@
+import type { ReadTxn } from '../core/ports/state-store.js';
+import { AclResolver } from '../core/acl/resolve.js';
+import { anonymousToken } from '../core/acl/state.js';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -171,6 +174,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     maxServices: 10_000,
     maxChecks: 20_000,
   });
+  const aclResolver = new AclResolver(config.acl);
   const deps: ApiDeps = {
     node,
     store,
@@ -187,11 +191,14 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     sessionTimers: sessionTtl,
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
+    acl: aclResolver,
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
   app.post('/v1/internal/propose', async (c) => {
     if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken) return c.text('Permission denied\n', 403);
+    // With ACLs on, only servers holding the join token may propose raw commands.
+    if (config.acl.enabled && !config.joinToken) return c.text('Permission denied\n', 403);
     const data = new Uint8Array(await c.req.arrayBuffer());
     const reply = await (cluster as Cluster).proposeForPeer(data);
     return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
@@ -305,6 +312,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         serviceTtl: config.dnsServiceTtl,
         nodeTtl: config.dnsNodeTtl,
         rng: systemRng,
+        // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+        ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
       }, logger.child({ component: 'dns' }));
     } catch (err) {
       await undoStart();

@@ -35,6 +35,11 @@ export interface DnsOptions {
   readonly serviceTtl: number;
   readonly nodeTtl: number;
   readonly rng: Rng;
+  /**
+   * What DNS clients may see (with ACLs on: the anonymous token's service:read and node:read);
+   * absent: everything. Names that may not be read are answered like unknown ones.
+   */
+  readonly access?: (tx: ReadTxn) => { canRead(resource: 'service' | 'node', name: string): boolean };
 }
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -102,7 +107,7 @@ function nodeLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOptions
   if (labels.length !== 1) return empty('NXDOMAIN');
   const wanted = labels[0] as string;
   const node = getNode(tx, wanted).value ?? findNodeCaseInsensitive(tx, wanted);
-  if (!node) return empty('NXDOMAIN');
+  if (!node || (o.access && !o.access(tx).canRead('node', node.Node))) return empty('NXDOMAIN');
   const recordName = `${labels.join('.')}.node.${o.domain}.`;
   const answers: DnsRecord[] = [];
   if (qtype === 'A' || qtype === 'AAAA' || qtype === 'ANY') {
@@ -138,8 +143,10 @@ function serviceLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOpti
   const known = serviceInstances(tx, service).value;
   const exact = known.length > 0 ? service : findServiceName(tx, service);
   if (!exact) return empty('NXDOMAIN');
+  const access = o.access?.(tx);
+  if (access && !access.canRead('service', exact)) return empty('NXDOMAIN');
   const healthy = serviceHealth(tx, exact).value.filter(
-    (e) => entryStatus(e) !== 'critical' && (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)),
+    (e) => entryStatus(e) !== 'critical' && (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)) && (!access || access.canRead('node', e.node.Node)),
   );
   if (healthy.length === 0) return empty('NXDOMAIN');
   const recordName = `${labels.join('.')}.service.${o.domain}.`;

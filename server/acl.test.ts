@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Consul from 'consul';
+import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../runtimes/testing/process.js';
+import { spawnEdge } from '../runtimes/testing/spawn-edge.js';
+import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
+
+afterAll(cleanupAll);
+const run = promisify(execFile);
+
+async function digA(dnsAddr: string, name: string): Promise<{ status: string; answers: string[] }> {
+  const [host, port] = [dnsAddr.slice(0, dnsAddr.lastIndexOf(':')), dnsAddr.slice(dnsAddr.lastIndexOf(':') + 1)];
+  const { stdout } = await run('dig', [`@${host}`, '-p', port, name, 'A', '+noall', '+answer', '+comments', '+time=3', '+tries=1']);
+  const status = /status: (\w+)/.exec(stdout)?.[1] ?? '?';
+  const answers = stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';')).map((l) => l.split(/\s+/).at(-1) as string);
+  return { status, answers };
+}
+
+describe('a server with ACLs on (default deny)', () => {
+  it('bootstraps, refuses the anonymous token, serves a token holder, filters DNS, and lets an edge agent sync with its token', async () => {
+    const dir = tempDir();
+    const configFile = join(dir, 'konsul.json');
+    // Consul's nested form of the setting.
+    writeFileSync(configFile, JSON.stringify({ acl: { enabled: true, default_policy: 'deny' } }));
+    const server = await spawnServer({ args: ['--config', configFile] });
+    const up = server.url;
+    const boot = await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' });
+    expect(boot.status).toBe(200);
+    const mgmt = ((await boot.json()) as { SecretID: string }).SecretID;
+    const h = { 'X-Consul-Token': mgmt };
+
+    expect((await fetch(`${up}/v1/kv/cfg/a`)).status).toBe(403);
+    expect((await fetch(`${up}/v1/kv/cfg/a`, { method: 'PUT', body: 'v', headers: h })).status).toBe(200);
+    const bogus = await fetch(`${up}/v1/kv/cfg/a`, { headers: { 'X-Consul-Token': '6a1c4b7e-0000-4000-8000-000000000000' } });
+    expect([bogus.status, (await bogus.text()).trim()]).toEqual([403, 'ACL not found']);
+
+    // The consul client with a token works; without one it is refused.
+    const consul = new Consul({ host: server.host, port: server.port, defaults: { token: mgmt } } as never);
+    await consul.kv.set('cfg/b', 'two');
+    expect(((await consul.kv.get('cfg/b')) as { Value: string }).Value).toBe('two');
+    await expect(new Consul({ host: server.host, port: server.port }).kv.get('cfg/b')).rejects.toThrow();
+
+    // DNS answers only what the anonymous token may read.
+    const reg = await fetch(`${up}/v1/catalog/register`, { method: 'PUT', headers: h, body: JSON.stringify({ Node: 'n1', Address: '10.0.0.7', Service: { Service: 'web', Port: 80 } }) });
+    expect(reg.status).toBe(200);
+    expect((await digA(server.dnsAddr, 'web.service.consul')).status).toBe('NXDOMAIN');
+    const pol = await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'dns', Rules: 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }' }) });
+    expect(pol.status).toBe(200);
+    const anon = await fetch(`${up}/v1/acl/token/00000000-0000-0000-0000-000000000002`, { method: 'PUT', headers: h, body: JSON.stringify({ Description: 'Anonymous Token', Policies: [{ Name: 'dns' }] }) });
+    expect(anon.status).toBe(200);
+    expect(await digA(server.dnsAddr, 'web.service.consul')).toEqual({ status: 'NOERROR', answers: ['10.0.0.7'] });
+    expect((await fetch(`${up}/v1/kv/cfg/a`)).status).toBe(403);
+
+    // An edge agent syncs with a token that may read its prefix; it forwards writes with it.
+    await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'edge', Rules: 'key_prefix "cfg/" { policy = "write" }' }) });
+    const edgeToken = ((await (await fetch(`${up}/v1/acl/token`, { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'edge' }] }) })).json()) as { SecretID: string }).SecretID;
+    const edge = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/', '--token', edgeToken] });
+    await until('the replica', () => fetch(`${edge.url}/v1/kv/cfg/b?raw`).then((r) => r.text()), (t) => t === 'two');
+    expect((await (await fetch(`${edge.url}/v1/kv/cfg/c`, { method: 'PUT', body: 'via edge' })).text()).trim()).toBe('true');
+    expect(await (await fetch(`${up}/v1/kv/cfg/c?raw`, { headers: h })).text()).toBe('via edge');
+    // Without a token the agent cannot sync: the server refuses the stream.
+    const blind = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/'] });
+    await blind.waitFor(/403|Permission denied/, 10_000);
+    expect((await fetch(`${blind.url}/v1/kv/cfg/b`)).status).not.toBe(200);
+
+    // No secret reaches a log line.
+    for (const out of [server.output(), edge.output(), blind.output()]) {
+      expect(out).not.toContain(mgmt);
+      expect(out).not.toContain(edgeToken);
+    }
+    await Promise.all([edge.stop(), blind.stop()]);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('refuses ACLs in a cluster without a join token', async () => {
+    const r = await runCli(['server', '--acl-enabled', '--bootstrap-expect', '3', '--data-dir', tempDir()]);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/--acl-enabled in a cluster needs --join-token/);
+  });
+});
