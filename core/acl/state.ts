@@ -188,21 +188,55 @@ const bootstrap: CommandHandler = {
   },
 };
 
+/** Where a kind of named record lives: records by ID, IDs by Name, the list's index. */
+interface NamedKind {
+  readonly what: 'Policy' | 'Role';
+  readonly table: string;
+  readonly names: string;
+  readonly index: string;
+}
+const POLICY_KIND: NamedKind = { what: 'Policy', table: ACL_POLICIES_TABLE, names: ACL_POLICY_NAMES_TABLE, index: ACL_POLICIES_INDEX };
+const ROLE_KIND: NamedKind = { what: 'Role', table: ACL_ROLES_TABLE, names: ACL_ROLE_NAMES_TABLE, index: ACL_ROLES_INDEX };
+
+/**
+ * Creates (`create`) or replaces a record with a unique Name: refuses an existing ID on create, a
+ * missing one on update, and a Name another record holds; `build` makes the record from the old one.
+ */
+function setNamed<T extends { ID: string; Name: string }>(ctx: ApplyContext, k: NamedKind, id: string, name: string, create: boolean, build: (old: T | undefined) => T): T {
+  const old = ctx.tx.get<T>(k.table, id);
+  if (create && old) throw new BadRequestError(`Invalid ${k.what}: a ${k.what.toLowerCase()} with ID ${JSON.stringify(id)} already exists`);
+  if (!create && !old) throw new NotFoundError(`Cannot find ${k.what.toLowerCase()} ${JSON.stringify(id)}`);
+  const owner = ctx.tx.get<string>(k.names, name);
+  if (owner !== undefined && owner !== id) throw new BadRequestError(`Invalid ${k.what}: A ${k.what} with Name ${JSON.stringify(name)} already exists`);
+  const rec = build(old);
+  if (old && old.Name !== name) ctx.tx.delete(k.names, old.Name);
+  ctx.tx.put(k.table, id, rec);
+  ctx.tx.put(k.names, name, id);
+  notify(ctx, k.index, id);
+  return rec;
+}
+
+/** Deletes a named record and its name; false when there was none. */
+function deleteNamed(ctx: ApplyContext, k: NamedKind, id: string): boolean {
+  const old = ctx.tx.get<{ Name: string }>(k.table, id);
+  if (!old) return false;
+  ctx.tx.delete(k.table, id);
+  ctx.tx.delete(k.names, old.Name);
+  notify(ctx, k.index, id);
+  return true;
+}
+
 const policySet: CommandHandler = {
   apply(ctx, cmd) {
     const c = cmd as unknown as AclPolicySetCommand;
     if (!isObj(c.policy)) throw new CorruptError('acl.policy.set: malformed policy');
     const id = str(c.policy.ID, 'policy ID');
     const name = str(c.policy.Name, 'policy Name');
-    const old = ctx.tx.get<AclPolicy>(ACL_POLICIES_TABLE, id);
-    if (c.create && old) throw new BadRequestError(`Invalid Policy: a policy with ID ${JSON.stringify(id)} already exists`);
-    if (!c.create && !old) throw new NotFoundError(`Cannot find policy ${JSON.stringify(id)}`);
-    const owner = ctx.tx.get<string>(ACL_POLICY_NAMES_TABLE, name);
-    if (owner !== undefined && owner !== id) throw new BadRequestError(`Invalid Policy: A Policy with Name ${JSON.stringify(name)} already exists`);
-    if (id === GLOBAL_MANAGEMENT_POLICY_ID && (c.policy.Rules !== old?.Rules || name !== GLOBAL_MANAGEMENT_POLICY_NAME)) {
-      throw new BadRequestError('Changing the Rules or Name of the builtin global-management policy is not permitted');
+    if (id === GLOBAL_MANAGEMENT_POLICY_ID) {
+      const old = ctx.tx.get<AclPolicy>(ACL_POLICIES_TABLE, id);
+      if (c.policy.Rules !== old?.Rules || name !== GLOBAL_MANAGEMENT_POLICY_NAME) throw new BadRequestError('Changing the Rules or Name of the builtin global-management policy is not permitted');
     }
-    const policy: AclPolicy = {
+    return setNamed<AclPolicy>(ctx, POLICY_KIND, id, name, c.create, (old) => ({
       ID: id,
       Name: name,
       Description: str(c.policy.Description, 'policy Description'),
@@ -210,12 +244,7 @@ const policySet: CommandHandler = {
       Datacenters: Array.isArray(c.policy.Datacenters) ? c.policy.Datacenters.map((d) => str(d, 'policy Datacenters')) : [],
       CreateIndex: old?.CreateIndex ?? ctx.index,
       ModifyIndex: ctx.index,
-    };
-    if (old && old.Name !== name) ctx.tx.delete(ACL_POLICY_NAMES_TABLE, old.Name);
-    ctx.tx.put(ACL_POLICIES_TABLE, id, policy);
-    ctx.tx.put(ACL_POLICY_NAMES_TABLE, name, id);
-    notify(ctx, ACL_POLICIES_INDEX, id);
-    return policy;
+    }));
   },
 };
 
@@ -236,13 +265,9 @@ const policyDelete: CommandHandler = {
   apply(ctx, cmd) {
     const id = str((cmd as unknown as AclPolicyDeleteCommand).id, 'policy id');
     if (id === GLOBAL_MANAGEMENT_POLICY_ID) throw new BadRequestError('Delete of the builtin global-management policy is not permitted');
-    const old = ctx.tx.get<AclPolicy>(ACL_POLICIES_TABLE, id);
-    if (!old) return false;
-    ctx.tx.delete(ACL_POLICIES_TABLE, id);
-    ctx.tx.delete(ACL_POLICY_NAMES_TABLE, old.Name);
-    unlink(ctx, id, 'Policies');
-    notify(ctx, ACL_POLICIES_INDEX, id);
-    return true;
+    const gone = deleteNamed(ctx, POLICY_KIND, id);
+    if (gone) unlink(ctx, id, 'Policies');
+    return gone;
   },
 };
 
@@ -252,37 +277,23 @@ const roleSet: CommandHandler = {
     if (!isObj(c.role)) throw new CorruptError('acl.role.set: malformed role');
     const id = str(c.role.ID, 'role ID');
     const name = str(c.role.Name, 'role Name');
-    const old = ctx.tx.get<AclRole>(ACL_ROLES_TABLE, id);
-    if (c.create && old) throw new BadRequestError(`Invalid Role: a role with ID ${JSON.stringify(id)} already exists`);
-    if (!c.create && !old) throw new NotFoundError(`Cannot find role ${JSON.stringify(id)}`);
-    const owner = ctx.tx.get<string>(ACL_ROLE_NAMES_TABLE, name);
-    if (owner !== undefined && owner !== id) throw new BadRequestError(`Invalid Role: A Role with Name ${JSON.stringify(name)} already exists`);
-    const role: AclRole = {
+    return setNamed<AclRole>(ctx, ROLE_KIND, id, name, c.create, (old) => ({
       ID: id,
       Name: name,
       Description: str(c.role.Description, 'role Description'),
       Policies: resolveLinks(ctx.tx, Array.isArray(c.role.Policies) ? c.role.Policies : [], 'policy'),
       CreateIndex: old?.CreateIndex ?? ctx.index,
       ModifyIndex: ctx.index,
-    };
-    if (old && old.Name !== name) ctx.tx.delete(ACL_ROLE_NAMES_TABLE, old.Name);
-    ctx.tx.put(ACL_ROLES_TABLE, id, role);
-    ctx.tx.put(ACL_ROLE_NAMES_TABLE, name, id);
-    notify(ctx, ACL_ROLES_INDEX, id);
-    return role;
+    }));
   },
 };
 
 const roleDelete: CommandHandler = {
   apply(ctx, cmd) {
     const id = str((cmd as unknown as AclRoleDeleteCommand).id, 'role id');
-    const old = ctx.tx.get<AclRole>(ACL_ROLES_TABLE, id);
-    if (!old) return false;
-    ctx.tx.delete(ACL_ROLES_TABLE, id);
-    ctx.tx.delete(ACL_ROLE_NAMES_TABLE, old.Name);
-    unlink(ctx, id, 'Roles');
-    notify(ctx, ACL_ROLES_INDEX, id);
-    return true;
+    const gone = deleteNamed(ctx, ROLE_KIND, id);
+    if (gone) unlink(ctx, id, 'Roles');
+    return gone;
   },
 };
 
@@ -385,35 +396,29 @@ export function listTokens(tx: ReadTxn): Indexed<AclToken[]> {
   return { index: readTableIndex(tx, ACL_TOKENS_INDEX), value };
 }
 
-export function getPolicy(tx: ReadTxn, id: string): AclPolicy | undefined {
-  return tx.get<AclPolicy>(ACL_POLICIES_TABLE, id);
-}
+const byId = <T>(k: NamedKind) => (tx: ReadTxn, id: string): T | undefined => tx.get<T>(k.table, id);
+const byName = <T>(k: NamedKind) => (tx: ReadTxn, name: string): T | undefined => {
+  const id = tx.get<string>(k.names, name);
+  return id === undefined ? undefined : tx.get<T>(k.table, id);
+};
+const listAll = <T>(k: NamedKind) => (tx: ReadTxn): Indexed<T[]> => {
+  const value: T[] = [];
+  for (const [, r] of tx.range<T>(k.table)) value.push(r);
+  return { index: readTableIndex(tx, k.index), value };
+};
 
-export function policyByName(tx: ReadTxn, name: string): AclPolicy | undefined {
-  const id = tx.get<string>(ACL_POLICY_NAMES_TABLE, name);
-  return id === undefined ? undefined : getPolicy(tx, id);
-}
-
-export function listPolicies(tx: ReadTxn): Indexed<AclPolicy[]> {
-  const value: AclPolicy[] = [];
-  for (const [, p] of tx.range<AclPolicy>(ACL_POLICIES_TABLE)) value.push(p);
-  return { index: readTableIndex(tx, ACL_POLICIES_INDEX), value };
-}
-
-export function getRole(tx: ReadTxn, id: string): AclRole | undefined {
-  return tx.get<AclRole>(ACL_ROLES_TABLE, id);
-}
-
-export function roleByName(tx: ReadTxn, name: string): AclRole | undefined {
-  const id = tx.get<string>(ACL_ROLE_NAMES_TABLE, name);
-  return id === undefined ? undefined : getRole(tx, id);
-}
-
-export function listRoles(tx: ReadTxn): Indexed<AclRole[]> {
-  const value: AclRole[] = [];
-  for (const [, r] of tx.range<AclRole>(ACL_ROLES_TABLE)) value.push(r);
-  return { index: readTableIndex(tx, ACL_ROLES_INDEX), value };
-}
+/** A policy by ID. */
+export const getPolicy = byId<AclPolicy>(POLICY_KIND);
+/** A policy by Name. */
+export const policyByName = byName<AclPolicy>(POLICY_KIND);
+/** Every policy, by ID order. Index: the policies' table index. */
+export const listPolicies = listAll<AclPolicy>(POLICY_KIND);
+/** A role by ID. */
+export const getRole = byId<AclRole>(ROLE_KIND);
+/** A role by Name. */
+export const roleByName = byName<AclRole>(ROLE_KIND);
+/** Every role, by ID order. Index: the roles' table index. */
+export const listRoles = listAll<AclRole>(ROLE_KIND);
 
 /** The index ACLs were bootstrapped at, or 0. */
 export function bootstrapIndex(tx: ReadTxn): number {

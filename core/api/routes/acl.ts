@@ -5,10 +5,8 @@ import {
   ACL_WATCH_TABLE,
   type AclBootstrapCommand,
   type AclPolicy,
-  type AclPolicyDeleteCommand,
   type AclPolicySetCommand,
   type AclRole,
-  type AclRoleDeleteCommand,
   type AclRoleSetCommand,
   type AclToken,
   type AclTokenDeleteCommand,
@@ -26,6 +24,7 @@ import { AclDisabledError, BadRequestError, PermissionDeniedError } from '../../
 import { parseDuration } from '../../util/duration.js';
 import { isUuid, randomUuid } from '../../util/uuid.js';
 import { readJson } from '../body.js';
+import type { ReadTxn } from '../../ports/state-store.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
 import { indexedRead } from '../read.js';
@@ -119,88 +118,50 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(JSON.stringify(token));
   });
 
-  // ---- policies ----
-  app.put('/v1/acl/policy', async (c) => {
-    need(c.req.raw, 'write');
-    const b = await body(c.req.raw, 'Policy');
-    const id = optString(b, 'ID', 'Policy');
-    if (id) throw new BadRequestError('Invalid Policy: ID must be empty when creating a policy');
-    const command: AclPolicySetCommand = { type: 'acl.policy.set', policy: parsePolicy(b, randomUuid(deps.rng)), create: true };
-    return jsonResponse(JSON.stringify(await submit<AclPolicy>(command)));
-  });
-  app.put('/v1/acl/policy/:id', async (c) => {
-    need(c.req.raw, 'write');
-    const id = c.req.param('id');
-    const b = await body(c.req.raw, 'Policy');
-    const bodyId = optString(b, 'ID', 'Policy');
-    if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Policy: the ID in the body does not match the URL');
-    const command: AclPolicySetCommand = { type: 'acl.policy.set', policy: parsePolicy(b, id), create: false };
-    return jsonResponse(JSON.stringify(await submit<AclPolicy>(command)));
-  });
-  app.delete('/v1/acl/policy/:id', async (c) => {
-    need(c.req.raw, 'write');
-    const command: AclPolicyDeleteCommand = { type: 'acl.policy.delete', id: c.req.param('id') };
-    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
-  });
-  app.get('/v1/acl/policy/name/:name', (c) => {
-    need(c.req.raw, 'read');
-    const name = c.req.param('name');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, policyByName(tx, name)?.ModifyIndex ?? 1), value: policyByName(tx, name) }), (p) =>
-      p ?? { status: 404, body: `ACL policy not found: ${JSON.stringify(name)}` },
-    );
-  });
-  app.get('/v1/acl/policy/:id', (c) => {
-    need(c.req.raw, 'read');
-    const id = c.req.param('id');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getPolicy(tx, id)?.ModifyIndex ?? 1), value: getPolicy(tx, id) }), (p) =>
-      p ?? { status: 404, body: `ACL policy not found: ${JSON.stringify(id)}` },
-    );
-  });
-  app.get('/v1/acl/policies', (c) => {
-    need(c.req.raw, 'read');
-    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listPolicies(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map(policyStub));
-  });
-
-  // ---- roles ----
-  app.put('/v1/acl/role', async (c) => {
-    need(c.req.raw, 'write');
-    const b = await body(c.req.raw, 'Role');
-    if (optString(b, 'ID', 'Role')) throw new BadRequestError('Invalid Role: ID must be empty when creating a role');
-    const command: AclRoleSetCommand = { type: 'acl.role.set', role: parseRole(b, randomUuid(deps.rng)), create: true };
-    return jsonResponse(JSON.stringify(await submit<AclRole>(command)));
-  });
-  app.put('/v1/acl/role/:id', async (c) => {
-    need(c.req.raw, 'write');
-    const id = c.req.param('id');
-    const b = await body(c.req.raw, 'Role');
-    const bodyId = optString(b, 'ID', 'Role');
-    if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Role: the ID in the body does not match the URL');
-    const command: AclRoleSetCommand = { type: 'acl.role.set', role: parseRole(b, id), create: false };
-    return jsonResponse(JSON.stringify(await submit<AclRole>(command)));
-  });
-  app.delete('/v1/acl/role/:id', async (c) => {
-    need(c.req.raw, 'write');
-    const command: AclRoleDeleteCommand = { type: 'acl.role.delete', id: c.req.param('id') };
-    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
-  });
-  app.get('/v1/acl/role/name/:name', (c) => {
-    need(c.req.raw, 'read');
-    const name = c.req.param('name');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, roleByName(tx, name)?.ModifyIndex ?? 1), value: roleByName(tx, name) }), (r) =>
-      r ?? { status: 404, body: `ACL role not found: ${JSON.stringify(name)}` },
-    );
-  });
-  app.get('/v1/acl/role/:id', (c) => {
-    need(c.req.raw, 'read');
-    const id = c.req.param('id');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getRole(tx, id)?.ModifyIndex ?? 1), value: getRole(tx, id) }), (r) =>
-      r ?? { status: 404, body: `ACL role not found: ${JSON.stringify(id)}` },
-    );
-  });
-  app.get('/v1/acl/roles', (c) => {
-    need(c.req.raw, 'read');
-    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listRoles(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
-  });
+  /** Create, update, delete, read by ID or Name, and list, for policies and roles alike. */
+  const named = <T extends { ModifyIndex: number }>(k: {
+    path: 'policy' | 'role';
+    what: 'Policy' | 'Role';
+    parse: (b: Record<string, unknown>, id: string) => unknown;
+    setType: 'acl.policy.set' | 'acl.role.set';
+    deleteType: 'acl.policy.delete' | 'acl.role.delete';
+    get: (tx: ReadTxn, id: string) => T | undefined;
+    byName: (tx: ReadTxn, name: string) => T | undefined;
+    list: (tx: ReadTxn) => { index: number; value: T[] };
+    listItem: (item: T) => unknown;
+  }): void => {
+    const set = (b: Record<string, unknown>, id: string, create: boolean) => submit<T>({ type: k.setType, [k.path]: k.parse(b, id), create } as { type: string });
+    app.put(`/v1/acl/${k.path}`, async (c) => {
+      need(c.req.raw, 'write');
+      const b = await body(c.req.raw, k.what);
+      if (optString(b, 'ID', k.what)) throw new BadRequestError(`Invalid ${k.what}: ID must be empty when creating a ${k.path}`);
+      return jsonResponse(JSON.stringify(await set(b, randomUuid(deps.rng), true)));
+    });
+    app.put(`/v1/acl/${k.path}/:id`, async (c) => {
+      need(c.req.raw, 'write');
+      const id = c.req.param('id');
+      const b = await body(c.req.raw, k.what);
+      const bodyId = optString(b, 'ID', k.what);
+      if (bodyId && bodyId !== id) throw new BadRequestError(`Invalid ${k.what}: the ID in the body does not match the URL`);
+      return jsonResponse(JSON.stringify(await set(b, id, false)));
+    });
+    app.delete(`/v1/acl/${k.path}/:id`, async (c) => {
+      need(c.req.raw, 'write');
+      return jsonResponse(JSON.stringify(await submit<boolean>({ type: k.deleteType, id: c.req.param('id') } as { type: string })));
+    });
+    const one = (req: Request, label: string, find: (tx: ReadTxn) => T | undefined) => {
+      need(req, 'read');
+      return indexedRead(deps, req, watch, (tx) => ({ index: Math.max(1, find(tx)?.ModifyIndex ?? 1), value: find(tx) }), (v) => v ?? { status: 404, body: `ACL ${k.path} not found: ${JSON.stringify(label)}` });
+    };
+    app.get(`/v1/acl/${k.path}/name/:name`, (c) => one(c.req.raw, c.req.param('name'), (tx) => k.byName(tx, c.req.param('name'))));
+    app.get(`/v1/acl/${k.path}/:id`, (c) => one(c.req.raw, c.req.param('id'), (tx) => k.get(tx, c.req.param('id'))));
+    app.get(`/v1/acl/${k.path === 'policy' ? 'policies' : 'roles'}`, (c) => {
+      need(c.req.raw, 'read');
+      return indexedRead(deps, c.req.raw, watch, (tx) => { const r = k.list(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map(k.listItem));
+    });
+  };
+  named<AclPolicy>({ path: 'policy', what: 'Policy', parse: parsePolicy, setType: 'acl.policy.set', deleteType: 'acl.policy.delete', get: getPolicy, byName: policyByName, list: listPolicies, listItem: policyStub });
+  named<AclRole>({ path: 'role', what: 'Role', parse: parseRole, setType: 'acl.role.set', deleteType: 'acl.role.delete', get: getRole, byName: roleByName, list: listRoles, listItem: (r) => r });
 
   // ---- tokens ----
   const parseToken = (b: Record<string, unknown>, accessor: string, create: boolean): AclTokenSetCommand['token'] => {
