@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'storage'
   | 'config'
   | 'permission_denied'
-  | 'acl_disabled';
+  | 'acl_disabled'
+  | 'rate_limited';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {
@@ -115,5 +116,14 @@ export class PermissionDeniedError extends KonsulError {
 export class AclDisabledError extends KonsulError {
   constructor() {
     super('acl_disabled', 'ACL support disabled');
+  }
+}
+
+/** Too many requests from one address or token (429 with Retry-After). */
+export class RateLimitedError extends KonsulError {
+  readonly retryAfterSeconds: number;
+  constructor(what: string, retryAfterSeconds: number) {
+    super('rate_limited', `Too many requests: the rate limit for this ${what} is reached; retry after ${retryAfterSeconds}s`);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -19,7 +19,7 @@ async function digA(dnsAddr: string, name: string): Promise<{ status: string; an
   return { status, answers };
 }
 
-describe('a server with ACLs on (default deny)', () => {
+describe('a server with ACLs on (default deny), and rate limits', () => {
   it('bootstraps, refuses the anonymous token, serves a token holder, filters DNS, and lets an edge agent sync with its token', async () => {
     const dir = tempDir();
     const configFile = join(dir, 'konsul.json');
@@ -79,5 +79,15 @@ describe('a server with ACLs on (default deny)', () => {
     const r = await runCli(['server', '--acl-enabled', '--bootstrap-expect', '3', '--data-dir', tempDir()]);
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/--acl-enabled in a cluster needs --join-token/);
+  });
+
+  it('limits requests per client address over real sockets: 429 with Retry-After', async () => {
+    const server = await spawnServer({ args: ['--rate-limit-ip', '1', '--rate-limit-burst', '2'] });
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await fetch(`${server.url}/v1/status/leader`)).status);
+    expect(codes).toEqual([200, 200, 429]);
+    const limited = await fetch(`${server.url}/v1/status/leader`);
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(await server.stop()).toBe(0);
   });
 });

@@ -39,6 +39,9 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'what a token may do where no rule says: allow (all but ACL management) or deny',
     default: 'allow',
   },
+  { name: 'rate-limit-ip', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed from one client address (0: no limit)', default: 0 },
+  { name: 'rate-limit-token', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed with one token (0: no limit)', default: 0 },
+  { name: 'rate-limit-burst', kind: { type: 'int', min: 1, max: 1_000_000 }, describe: 'requests one address or token may send at once before the rate applies', default: 100 },
   { name: 'mqtt-device-keys', kind: { type: 'string' }, describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT' },
   { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
   { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
@@ -143,6 +146,7 @@ export interface ServerConfig {
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;
   readonly acl: { readonly enabled: boolean; readonly defaultPolicy: 'allow' | 'deny' };
+  readonly rateLimit: { readonly perIp: number; readonly perToken: number; readonly burst: number };
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -187,6 +191,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
     acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
+    rateLimit: { perIp: Number(v['rate-limit-ip']), perToken: Number(v['rate-limit-token']), burst: Number(v['rate-limit-burst']) },
   };
 }
 

@@ -175,6 +175,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     maxChecks: 20_000,
   });
   const aclResolver = new AclResolver(config.acl);
+  // The socket peer of each request in flight (entries go with their Request objects).
+  const clientAddresses = new WeakMap<Request, string>();
   const deps: ApiDeps = {
     node,
     store,
@@ -192,6 +194,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
     acl: aclResolver,
+    rateLimit: config.rateLimit,
+    clientAddress: (req) => clientAddresses.get(req),
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
@@ -224,7 +228,14 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
 
   let http;
   try {
-    http = await listenHttp(app.fetch, config.httpAddr.host, config.httpAddr.port);
+    http = await listenHttp(
+      (req, client) => {
+        clientAddresses.set(req, client.remoteAddress);
+        return app.fetch(req);
+      },
+      config.httpAddr.host,
+      config.httpAddr.port,
+    );
   } catch (err) {
     await store.close();
     await unlock();

@@ -1,6 +1,6 @@
 import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
-import { registerGuards } from './guards.js';
+import { registerGuards, registerRateLimits } from './guards.js';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
@@ -25,6 +25,7 @@ import { registerWatchRoutes } from './routes/watch.js';
  */
 export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
+  registerRateLimits(app, deps);
   // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
   const forward = deps.cluster.forward?.bind(deps.cluster);
   if (forward) {

@@ -1,4 +1,5 @@
 import type { AclResolver } from '../acl/resolve.js';
+import type { RateLimitSettings } from './rate-limit.js';
 import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';
 import type { HotPaths } from '../ports/hot-paths.js';
@@ -152,4 +153,8 @@ export interface ApiDeps {
   readonly shutdownSignal?: AbortSignal;
   /** ACL settings and token resolution; absent: ACLs are off (the ACL endpoints answer 401). */
   readonly acl?: AclResolver;
+  /** Per-address and per-token request rates; absent: no limits. */
+  readonly rateLimit?: RateLimitSettings;
+  /** The address a request came from (the socket's peer), when the listener knows it. */
+  readonly clientAddress?: (req: Request) => string | undefined;
 }

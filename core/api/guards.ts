@@ -1,6 +1,9 @@
 import type { Hono } from 'hono';
+import { requestSecret } from '../acl/resolve.js';
+import { RateLimitedError } from '../errors.js';
 import { requireAccess, requireScalar } from './authz.js';
 import type { ApiDeps } from './context.js';
+import { RateLimiter } from './rate-limit.js';
 
 /**
  * ACL checks for whole route families whose permission does not depend on the request body:
@@ -28,4 +31,32 @@ export function registerGuards(app: Hono, deps: ApiDeps): void {
       await next();
     });
   }
+}
+
+/** A peer server's address as sockets report it (IPv4-mapped IPv6 forms reduced to IPv4). */
+const plainAddress = (a: string): string => a.replace(/^::ffff:/, '').replace(/^\[|\]$/g, '');
+
+/**
+ * Token-bucket rate limits per client address and per token (the secret a request carries;
+ * requests without one count against their address only), answered 429 with Retry-After. Requests a peer server forwards (they carry
+ * x-konsul-forwarded and come from a server's address) were counted where they arrived.
+ */
+export function registerRateLimits(app: Hono, deps: ApiDeps): void {
+  const rl = deps.rateLimit;
+  if (!rl || (rl.perIp <= 0 && rl.perToken <= 0)) return;
+  const limiter = new RateLimiter(deps.clock, Math.max(1, rl.burst));
+  app.use('*', async (c, next) => {
+    const req = c.req.raw;
+    const ip = plainAddress(deps.clientAddress?.(req) ?? '');
+    const fromPeer = req.headers.has('x-konsul-forwarded') && deps.cluster.peers().some((p) => plainAddress(p.slice(0, p.lastIndexOf(':'))) === ip);
+    if (!fromPeer) {
+      const byIp = limiter.take(`ip\u0000${ip}`, rl.perIp);
+      if (byIp > 0) throw new RateLimitedError('address', byIp);
+      // Requests without a token are limited by address only (they would otherwise share one bucket).
+      const secret = requestSecret(req, new URL(req.url));
+      const byToken = secret === undefined ? 0 : limiter.take(`token\u0000${secret}`, rl.perToken);
+      if (byToken > 0) throw new RateLimitedError('token', byToken);
+    }
+    await next();
+  });
 }

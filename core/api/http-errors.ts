@@ -1,4 +1,4 @@
-import { type ErrorCode, KonsulError, MethodNotAllowedError, OverloadedError } from '../errors.js';
+import { type ErrorCode, KonsulError, MethodNotAllowedError, OverloadedError, RateLimitedError } from '../errors.js';
 
 /** The single mapping from error codes to HTTP status codes. */
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -15,6 +15,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   config: 500,
   permission_denied: 403,
   acl_disabled: 401,
+  rate_limited: 429,
 };
 
 /** An HTTP error answer: status, plain-text body, extra headers. */
@@ -34,6 +35,6 @@ export function errorAnswer(err: unknown): ErrorAnswer {
   }
   const headers: Record<string, string> = {};
   if (err instanceof MethodNotAllowedError) headers['Allow'] = err.allowed.join(', ');
-  if (err instanceof OverloadedError) headers['Retry-After'] = String(err.retryAfterSeconds);
+  if (err instanceof OverloadedError || err instanceof RateLimitedError) headers['Retry-After'] = String(err.retryAfterSeconds);
   return { status: STATUS_BY_CODE[err.code], body: `${err.message}\n`, headers };
 }

@@ -1,3 +1,4 @@
+import type { RateLimitSettings } from '../api/rate-limit.js';
 import { AclResolver, type AclSettings } from '../acl/resolve.js';
 import type { Hono } from 'hono';
 import { createApi } from '../api/app.js';
@@ -36,7 +37,7 @@ export interface TestNode {
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
 export function createTestNode(
-  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings } = {},
+  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings; rateLimit?: RateLimitSettings } = {},
 ): TestNode {
   const machine = new StateMachine(dataModules());
   const store = options.store ?? new MemoryStateStore(machine.tables);
@@ -79,6 +80,9 @@ export function createTestNode(
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
     ...(options.acl ? { acl: new AclResolver(options.acl) } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    // Tests name the client's address with a header (real listeners use the socket's peer).
+    clientAddress: (req) => req.headers.get('x-test-client') ?? '127.0.0.1',
   };
   const app = createApi(deps);
   return {

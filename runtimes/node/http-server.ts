@@ -15,15 +15,17 @@ export interface HttpListener {
 }
 
 /**
- * Serves a Web `fetch` handler over Node's HTTP server on host:port. Rejects with ConfigError
+ * Serves a Web `fetch` handler over Node's HTTP server on host:port (with the client's address). Rejects with ConfigError
  * when the address cannot be bound (in use, not local, no permission).
  */
 export async function listenHttp(
-  fetch: (req: Request) => Response | Promise<Response>,
+  fetch: (req: Request, client: { readonly remoteAddress: string }) => Response | Promise<Response>,
   host: string,
   port: number,
 ): Promise<HttpListener> {
-  const server = createAdaptorServer({ fetch }) as Server;
+  const server = createAdaptorServer({
+    fetch: (req: Request, env: { incoming?: { socket?: { remoteAddress?: string } } }) => fetch(req, { remoteAddress: env.incoming?.socket?.remoteAddress ?? '' }),
+  }) as Server;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new ConfigError(`cannot listen on ${host}:${port}: ${err.code ?? err.message}`));
