@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Consul from 'consul';
@@ -25,7 +25,8 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const configFile = join(dir, 'konsul.json');
     // Consul's nested form of the setting.
     writeFileSync(configFile, JSON.stringify({ acl: { enabled: true, default_policy: 'deny' } }));
-    const server = await spawnServer({ args: ['--config', configFile] });
+    const auditPath = join(dir, 'audit.log');
+    const server = await spawnServer({ args: ['--config', configFile, '--audit-log', auditPath] });
     const up = server.url;
     const boot = await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' });
     expect(boot.status).toBe(200);
@@ -73,6 +74,15 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     }
     await Promise.all([edge.stop(), blind.stop()]);
     expect(await server.stop()).toBe(0);
+    // The audit log has the bootstrap, the refusals and the writes, with accessors and no secret.
+    const audit = readFileSync(auditPath, 'utf8');
+    expect(audit).not.toContain(mgmt);
+    expect(audit).not.toContain(edgeToken);
+    const records = audit.trim().split('\n').map((l) => JSON.parse(l) as { method: string; path: string; status: number; decision: string; accessor?: string; source: string });
+    expect(records.find((r) => r.path === '/v1/acl/bootstrap')).toMatchObject({ method: 'PUT', status: 200, decision: 'allowed' });
+    expect(records.some((r) => r.path === '/v1/kv/cfg/a' && r.status === 403 && r.decision === 'denied')).toBe(true);
+    expect(records.filter((r) => r.method === 'PUT' && r.path === '/v1/kv/cfg/c').map((r) => r.status)).toEqual([200]);
+    expect(records.every((r) => r.source.includes('127.0.0.1'))).toBe(true);
   });
 
   it('refuses ACLs in a cluster without a join token', async () => {

@@ -42,6 +42,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'rate-limit-ip', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed from one client address (0: no limit)', default: 0 },
   { name: 'rate-limit-token', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed with one token (0: no limit)', default: 0 },
   { name: 'rate-limit-burst', kind: { type: 'int', min: 1, max: 1_000_000 }, describe: 'requests one address or token may send at once before the rate applies', default: 100 },
+  { name: 'audit-log', kind: { type: 'string' }, describe: 'append an audit record (JSON line) per write, and per request with ACLs on, to this file' },
   { name: 'mqtt-device-keys', kind: { type: 'string' }, describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT' },
   { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
   { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
@@ -147,6 +148,7 @@ export interface ServerConfig {
   readonly dnsNodeTtl: number;
   readonly acl: { readonly enabled: boolean; readonly defaultPolicy: 'allow' | 'deny' };
   readonly rateLimit: { readonly perIp: number; readonly perToken: number; readonly burst: number };
+  readonly auditLog: string | undefined;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -191,6 +193,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
     acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
+    auditLog: v['audit-log'] === undefined || v['audit-log'] === '' ? undefined : String(v['audit-log']),
     rateLimit: { perIp: Number(v['rate-limit-ip']), perToken: Number(v['rate-limit-token']), burst: Number(v['rate-limit-burst']) },
   };
 }

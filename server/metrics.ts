@@ -13,6 +13,8 @@ export class ServerMetrics {
   readonly mqttHeartbeats = new client.Counter({ name: 'konsul_mqtt_heartbeats_total', help: 'MQTT TTL-check heartbeats applied', registers: [this.registry] });
   readonly mqttTtlExpired = new client.Counter({ name: 'konsul_mqtt_heartbeat_ttl_expired_total', help: 'MQTT-fed checks marked critical after their TTL', registers: [this.registry] });
   readonly mqttSyncRequests = new client.Counter({ name: 'konsul_mqtt_sync_requests_total', help: 'Replica sync requests answered over MQTT, by kind', labelNames: ['kind'] as const, registers: [this.registry] });
+  /** Audit records dropped (queue full or the file not writable). */
+  readonly auditDropped = new client.Counter({ name: 'konsul_audit_dropped_total', help: 'Audit records dropped because the queue was full or the file could not be written', registers: [this.registry] });
   readonly mqttBatches = new client.Counter({ name: 'konsul_mqtt_batches_published_total', help: 'Change batches published on the changes topic', registers: [this.registry] });
 
   /** The counters in Consul's /v1/agent/metrics JSON shape. */

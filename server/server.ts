@@ -1,3 +1,4 @@
+import { AuditFile } from './audit-log.js';
 import type { ReadTxn } from '../core/ports/state-store.js';
 import { AclResolver } from '../core/acl/resolve.js';
 import { anonymousToken } from '../core/acl/state.js';
@@ -177,6 +178,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const aclResolver = new AclResolver(config.acl);
   // The socket peer of each request in flight (entries go with their Request objects).
   const clientAddresses = new WeakMap<Request, string>();
+  const auditFile = config.auditLog ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n)) : undefined;
   const deps: ApiDeps = {
     node,
     store,
@@ -196,6 +198,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     acl: aclResolver,
     rateLimit: config.rateLimit,
     clientAddress: (req) => clientAddresses.get(req),
+    ...(auditFile ? { audit: auditFile } : {}),
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
@@ -408,6 +411,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
         shutdown.abort();
         watches.wakeAll();
         await http.close(graceMs);
+        await auditFile?.flush();
         await c.stop();
         await t.close();
         await store.close();

@@ -1,5 +1,6 @@
 import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
+import { registerAudit } from './audit.js';
 import { registerGuards, registerRateLimits } from './guards.js';
 import type { ApiDeps } from './context.js';
 import { errorAnswer } from './http-errors.js';
@@ -25,6 +26,7 @@ import { registerWatchRoutes } from './routes/watch.js';
  */
 export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
+  registerAudit(app, deps);
   registerRateLimits(app, deps);
   // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
   const forward = deps.cluster.forward?.bind(deps.cluster);

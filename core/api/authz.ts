@@ -31,6 +31,11 @@ function denied(who: AclIdentity, permission: string, name?: string): Permission
   return new PermissionDeniedError(`Permission denied: token${by} lacks permission '${permission}'${name === undefined ? '' : ` on ${JSON.stringify(name)}`}`);
 }
 
+/** The identity already resolved for `req`, if any (for audit records; never resolves). */
+export function resolvedIdentity(req: Request): AclIdentity | undefined {
+  return resolved.get(req);
+}
+
 /** Throws 403 unless the request's token may `want` the `name` of `resource`. */
 export function requireAccess(deps: ApiDeps, req: Request, resource: NamedResource, name: string, want: 'read' | 'list' | 'write'): void {
   const who = identityOf(deps, req);

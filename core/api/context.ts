@@ -1,5 +1,6 @@
 import type { AclResolver } from '../acl/resolve.js';
 import type { RateLimitSettings } from './rate-limit.js';
+import type { AuditSink } from './audit.js';
 import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';
 import type { HotPaths } from '../ports/hot-paths.js';
@@ -157,4 +158,6 @@ export interface ApiDeps {
   readonly rateLimit?: RateLimitSettings;
   /** The address a request came from (the socket's peer), when the listener knows it. */
   readonly clientAddress?: (req: Request) => string | undefined;
+  /** Where audit records go; absent: none are kept. */
+  readonly audit?: AuditSink;
 }

@@ -1,3 +1,4 @@
+import type { AuditSink } from '../api/audit.js';
 import type { RateLimitSettings } from '../api/rate-limit.js';
 import { AclResolver, type AclSettings } from '../acl/resolve.js';
 import type { Hono } from 'hono';
@@ -37,7 +38,7 @@ export interface TestNode {
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
 export function createTestNode(
-  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings; rateLimit?: RateLimitSettings } = {},
+  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings; rateLimit?: RateLimitSettings; audit?: AuditSink } = {},
 ): TestNode {
   const machine = new StateMachine(dataModules());
   const store = options.store ?? new MemoryStateStore(machine.tables);
@@ -81,6 +82,7 @@ export function createTestNode(
     shutdownSignal: shutdown.signal,
     ...(options.acl ? { acl: new AclResolver(options.acl) } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
     // Tests name the client's address with a header (real listeners use the socket's peer).
     clientAddress: (req) => req.headers.get('x-test-client') ?? '127.0.0.1',
   };

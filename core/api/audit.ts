@@ -1,0 +1,71 @@
+import type { Hono } from 'hono';
+import { randomUuid } from '../util/uuid.js';
+import { resolvedIdentity } from './authz.js';
+import type { ApiDeps } from './context.js';
+
+/** One audit record: who did what, from where, and how it ended. Never holds a secret. */
+export interface AuditEvent {
+  readonly time: string;
+  /** Also sent to the client as X-Konsul-Request-Id. */
+  readonly requestId: string;
+  readonly source: string;
+  /** The token's AccessorID when one was resolved (never the SecretID). */
+  readonly accessor?: string;
+  readonly method: string;
+  /** Path and query, with any `token` parameter removed. */
+  readonly path: string;
+  readonly kind: 'read' | 'write';
+  readonly status: number;
+  /** `denied`: 401/403 (no or insufficient permission), `allowed` otherwise. */
+  readonly decision: 'allowed' | 'denied';
+}
+
+/** Where audit records go. `record` must not block and must bound what it holds. */
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+/** Header carrying the request id. */
+export const REQUEST_ID_HEADER = 'X-Konsul-Request-Id';
+
+function safePath(url: URL): string {
+  if (!url.searchParams.has('token')) return `${url.pathname}${url.search}`;
+  const q = new URLSearchParams(url.searchParams);
+  q.delete('token');
+  const rest = q.toString();
+  return `${url.pathname}${rest ? `?${rest}` : ''}`;
+}
+
+/**
+ * Gives every request an id (X-Konsul-Request-Id) and, with an audit sink, records every write,
+ * and — with ACLs on — every request (each is an authorization decision), after it is answered.
+ */
+export function registerAudit(app: Hono, deps: ApiDeps): void {
+  const sink = deps.audit;
+  app.use('*', async (c, next) => {
+    const requestId = randomUuid(deps.rng);
+    await next();
+    try {
+      c.res.headers.set(REQUEST_ID_HEADER, requestId);
+    } catch {
+      // A response with immutable headers goes out without the id.
+    }
+    if (!sink) return;
+    const req = c.req.raw;
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    if (!write && !deps.acl?.settings.enabled) return;
+    const status = c.res.status;
+    const accessor = resolvedIdentity(req)?.token?.AccessorID;
+    sink.record({
+      time: new Date(deps.clock.now()).toISOString(),
+      requestId,
+      source: deps.clientAddress?.(req) ?? '',
+      ...(accessor ? { accessor } : {}),
+      method: req.method,
+      path: safePath(new URL(req.url)),
+      kind: write ? 'write' : 'read',
+      status,
+      decision: status === 401 || status === 403 ? 'denied' : 'allowed',
+    });
+  });
+}
