@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'config'
   | 'permission_denied'
   | 'acl_disabled'
-  | 'rate_limited';
+  | 'rate_limited'
+  | 'no_path';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {

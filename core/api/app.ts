@@ -3,7 +3,8 @@ import { Hono } from 'hono';
 import { registerAudit } from './audit.js';
 import { registerGuards, registerRateLimits } from './guards.js';
 import type { ApiDeps } from './context.js';
-import { errorAnswer } from './http-errors.js';
+import { KonsulError } from '../errors.js';
+import { CLIENT_CAUSED_5XX, errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
 import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
@@ -56,7 +57,7 @@ export function createApi(deps: ApiDeps): Hono {
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);
-    if (answer.status >= 500) {
+    if (answer.status >= 500 && !(err instanceof KonsulError && CLIENT_CAUSED_5XX.has(err.code))) {
       deps.logger.error('request failed', {
         method: c.req.method,
         path: new URL(c.req.url).pathname,

@@ -16,7 +16,12 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   permission_denied: 403,
   acl_disabled: 401,
   rate_limited: 429,
+  // Consul answers an unknown datacenter with 500 "No path to datacenter".
+  no_path: 500,
 };
+
+/** Error codes answered with a 5xx that are the client's doing, not a fault (not logged as errors). */
+export const CLIENT_CAUSED_5XX: ReadonlySet<ErrorCode> = new Set(['no_path']);
 
 /** An HTTP error answer: status, plain-text body, extra headers. */
 export interface ErrorAnswer {

@@ -31,7 +31,7 @@ export function parseUintParam(text: string, label: string): number {
 export function checkDatacenter(url: URL, deps: ApiDeps): void {
   const dc = url.searchParams.get('dc');
   if (dc !== null && dc !== '' && dc !== deps.node.datacenter) {
-    throw new KonsulError('no_leader', `No path to datacenter ${JSON.stringify(dc)}`);
+    throw new KonsulError('no_path', `No path to datacenter ${JSON.stringify(dc)}`);
   }
 }
 
