@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { makePki } from './testing/pki.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { freePorts, TestClusterProcesses } from './testing/cluster-harness.js';
 import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
@@ -10,18 +9,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 afterAll(cleanupAll);
-
-/** A CA and a server certificate for 127.0.0.1 signed by it, made with openssl. */
-function makePki(dir: string, name: string): { ca: string; cert: string; key: string } {
-  const p = (f: string) => join(dir, `${name}-${f}`);
-  const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}-ca`, '-keyout', p('ca.key'), '-out', p('ca.pem'));
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', p('server.key'), '-out', p('server.csr'));
-  const ext = p('ext.cnf');
-  execFileSync('sh', ['-c', `printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > ${ext}`]);
-  run('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', p('server.pem'));
-  return { ca: p('ca.pem'), cert: p('server.pem'), key: p('server.key') };
-}
 
 async function outsider(args: string[]) {
   const [http, raft] = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);

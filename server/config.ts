@@ -19,6 +19,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   },
   { name: 'join', kind: { type: 'list', item: 'addr' }, describe: "another server's raft address to join (repeatable; retried)", default: [] },
   { name: 'join-token', kind: { type: 'string' }, describe: 'shared secret servers must present to join' },
+  { name: 'tls-cert', kind: { type: 'string' }, describe: 'PEM certificate for the HTTP API (HTTPS; needs --tls-key); reloaded on SIGHUP' },
+  { name: 'tls-key', kind: { type: 'string' }, describe: 'PEM private key for the HTTP API certificate' },
+  { name: 'tls-ca', kind: { type: 'string' }, describe: 'PEM CA bundle that client certificates must chain to (with --tls-verify-incoming)' },
+  { name: 'tls-verify-incoming', kind: { type: 'boolean' }, describe: 'require HTTPS clients to present a certificate signed by --tls-ca', default: false },
   { name: 'raft-tls-cert', kind: { type: 'string' }, describe: 'PEM certificate for raft TLS (needs key and CA)' },
   { name: 'raft-tls-key', kind: { type: 'string' }, describe: 'PEM private key for raft TLS' },
   { name: 'raft-tls-ca', kind: { type: 'string' }, describe: 'PEM CA that signs every server certificate' },
@@ -149,6 +153,8 @@ export interface ServerConfig {
   readonly acl: { readonly enabled: boolean; readonly defaultPolicy: 'allow' | 'deny' };
   readonly rateLimit: { readonly perIp: number; readonly perToken: number; readonly burst: number };
   readonly auditLog: string | undefined;
+  /** HTTPS for the API: certificate and key files, and client verification against a CA. */
+  readonly httpTls: { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly verifyIncoming: boolean } | undefined;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -193,6 +199,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
     acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
+    httpTls: httpTlsOf(v),
     auditLog: v['audit-log'] === undefined || v['audit-log'] === '' ? undefined : String(v['audit-log']),
     rateLimit: { perIp: Number(v['rate-limit-ip']), perToken: Number(v['rate-limit-token']), burst: Number(v['rate-limit-burst']) },
   };
@@ -207,6 +214,20 @@ function checkAcl(v: OptionValues): void {
 
 function checkMqtt(v: OptionValues): void {
   if (v['mqtt-addr'] !== undefined && v['mqtt-url'] !== undefined) throw new ConfigError('--mqtt-addr and --mqtt-url cannot be combined: run the embedded broker or use an external one');
+}
+
+function httpTlsOf(v: OptionValues): ServerConfig['httpTls'] {
+  const cert = v['tls-cert'];
+  const key = v['tls-key'];
+  const ca = v['tls-ca'];
+  const verify = v['tls-verify-incoming'] === true;
+  if (cert === undefined && key === undefined) {
+    if (verify || ca !== undefined) throw new ConfigError('--tls-ca and --tls-verify-incoming need --tls-cert and --tls-key');
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new ConfigError('--tls-cert and --tls-key must be given together');
+  if (verify && ca === undefined) throw new ConfigError('--tls-verify-incoming needs --tls-ca');
+  return { cert: String(cert), key: String(key), ca: ca === undefined ? undefined : String(ca), verifyIncoming: verify };
 }
 
 function tlsOf(v: OptionValues): ServerConfig['raftTls'] {

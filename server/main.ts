@@ -53,6 +53,15 @@ export async function runServerCommand(argv: readonly string[], env: Readonly<Re
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // SIGHUP reloads the HTTPS certificate without dropping the listener.
+    process.on('SIGHUP', () => {
+      server.reloadTls().then(
+        (done) => {
+          if (!done) logger.info('SIGHUP: no HTTPS certificate to reload');
+        },
+        (err: unknown) => logger.error('TLS reload failed; keeping the previous certificate', { error: (err as Error).message }),
+      );
+    });
     // After a graceful leave the server stops by itself.
     void server.left.then(() => server.stop()).then(() => resolve(0));
   });

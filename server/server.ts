@@ -26,7 +26,7 @@ import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { loadHotPaths } from '../runtimes/node/hot-paths.js';
-import { listenHttp } from '../runtimes/node/http-server.js';
+import { type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
 import { nodeProbes } from '../runtimes/node/probes.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
@@ -58,6 +58,23 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
   /** Resolves when the server stopped by itself (after leaving the cluster). */
   readonly left: Promise<void>;
+  /**
+   * Reads the HTTPS certificate, key and CA files again and uses them for new connections
+   * (the listener stays up). False without HTTPS; rejects (keeping the old ones) on a bad file.
+   */
+  reloadTls(): Promise<boolean>;
+}
+
+/** Reads the HTTPS PEM files; ConfigError names a file that cannot be read. */
+async function readHttpTls(t: NonNullable<ServerConfig['httpTls']>): Promise<HttpTls> {
+  const read = async (path: string, what: string) => {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  return { cert: await read(t.cert, '--tls-cert'), key: await read(t.key, '--tls-key'), ...(t.ca ? { ca: await read(t.ca, '--tls-ca') } : {}), verifyIncoming: t.verifyIncoming };
 }
 
 const TOMBSTONE_TTL_MS = 15 * 60_000;
@@ -238,6 +255,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       },
       config.httpAddr.host,
       config.httpAddr.port,
+      config.httpTls ? await readHttpTls(config.httpTls) : undefined,
     );
   } catch (err) {
     await store.close();
@@ -389,6 +407,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     dns: dns?.address ?? 'off',
     mqtt: broker?.address ?? (config.mqttUrl ? 'external' : 'off'),
     data_dir: config.dataDir,
+    https: config.httpTls !== undefined,
     applied_index: applier.appliedIndex(),
     hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
   });
@@ -399,6 +418,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     httpAddr: http.address,
     raftAddr,
     left,
+    async reloadTls() {
+      if (!config.httpTls) return false;
+      http.reloadTls(await readHttpTls(config.httpTls));
+      logger.info('TLS certificate reloaded', { cert: config.httpTls.cert });
+      return true;
+    },
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         logger.info('shutting down');
