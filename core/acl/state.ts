@@ -3,6 +3,7 @@ import { bumpTableIndex, readTableIndex } from '../fsm/meta.js';
 import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Indexed } from '../util/indexed.js';
+import type { AclAuthMethod, AclBindingRule } from './auth-method.js';
 
 /** ACL tables: records by id, and name/secret lookups. */
 export const ACL_POLICIES_TABLE = 'acl_policies';
@@ -11,12 +12,16 @@ export const ACL_ROLES_TABLE = 'acl_roles';
 export const ACL_ROLE_NAMES_TABLE = 'acl_role_names';
 export const ACL_TOKENS_TABLE = 'acl_tokens';
 export const ACL_TOKEN_SECRETS_TABLE = 'acl_token_secrets';
+export const ACL_AUTH_METHODS_TABLE = 'acl_auth_methods';
+export const ACL_BINDING_RULES_TABLE = 'acl_binding_rules';
 /** Pseudo-table of change notifications (never carries records: tokens hold secrets). */
 export const ACL_WATCH_TABLE = 'acl';
 /** Table-index names for blocking queries on the lists. */
 export const ACL_POLICIES_INDEX = 'acl-policies';
 export const ACL_ROLES_INDEX = 'acl-roles';
 export const ACL_TOKENS_INDEX = 'acl-tokens';
+export const ACL_AUTH_METHODS_INDEX = 'acl-auth-methods';
+export const ACL_BINDING_RULES_INDEX = 'acl-binding-rules';
 /** Meta name recording the index ACLs were bootstrapped at (0: not yet). */
 const BOOTSTRAP_META = 'acl-bootstrap';
 
@@ -344,9 +349,92 @@ const tokenDelete: CommandHandler = {
   },
 };
 
+/** Creates or replaces an auth method (by Name). */
+export interface AclAuthMethodSetCommand {
+  readonly type: 'acl.auth-method.set';
+  readonly method: Omit<AclAuthMethod, 'CreateIndex' | 'ModifyIndex'>;
+  readonly create: boolean;
+}
+/** Deletes an auth method with its binding rules and the tokens it made. */
+export interface AclAuthMethodDeleteCommand {
+  readonly type: 'acl.auth-method.delete';
+  readonly name: string;
+}
+export interface AclBindingRuleSetCommand {
+  readonly type: 'acl.binding-rule.set';
+  readonly rule: Omit<AclBindingRule, 'CreateIndex' | 'ModifyIndex'>;
+  readonly create: boolean;
+}
+export interface AclBindingRuleDeleteCommand {
+  readonly type: 'acl.binding-rule.delete';
+  readonly id: string;
+}
+
+const authMethodSet: CommandHandler = {
+  apply(ctx, cmd) {
+    const c = cmd as unknown as AclAuthMethodSetCommand;
+    if (!isObj(c.method)) throw new CorruptError('acl.auth-method.set: malformed method');
+    const name = str(c.method.Name, 'auth method Name');
+    const old = ctx.tx.get<AclAuthMethod>(ACL_AUTH_METHODS_TABLE, name);
+    if (c.create && old) throw new BadRequestError(`Invalid Auth Method: an auth method named ${JSON.stringify(name)} already exists`);
+    if (!c.create && !old) throw new NotFoundError(`Cannot find auth method ${JSON.stringify(name)}`);
+    const method: AclAuthMethod = { ...c.method, CreateIndex: old?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
+    ctx.tx.put(ACL_AUTH_METHODS_TABLE, name, method);
+    notify(ctx, ACL_AUTH_METHODS_INDEX, `method:${name}`);
+    return method;
+  },
+};
+
+const authMethodDelete: CommandHandler = {
+  apply(ctx, cmd) {
+    const name = str((cmd as unknown as AclAuthMethodDeleteCommand).name, 'auth method name');
+    if (!ctx.tx.get(ACL_AUTH_METHODS_TABLE, name)) return false;
+    ctx.tx.delete(ACL_AUTH_METHODS_TABLE, name);
+    const rules: string[] = [];
+    for (const [id, r] of ctx.tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE)) if (r.AuthMethod === name) rules.push(id);
+    for (const id of rules) ctx.tx.delete(ACL_BINDING_RULES_TABLE, id);
+    const tokens: AclToken[] = [];
+    for (const [, t] of ctx.tx.range<AclToken>(ACL_TOKENS_TABLE)) if (t.AuthMethod === name) tokens.push(t);
+    for (const t of tokens) {
+      ctx.tx.delete(ACL_TOKENS_TABLE, t.AccessorID);
+      ctx.tx.delete(ACL_TOKEN_SECRETS_TABLE, t.SecretID);
+    }
+    bumpTableIndex(ctx.tx, ACL_BINDING_RULES_INDEX, ctx.index);
+    bumpTableIndex(ctx.tx, ACL_TOKENS_INDEX, ctx.index);
+    notify(ctx, ACL_AUTH_METHODS_INDEX, `method:${name}`);
+    return true;
+  },
+};
+
+const bindingRuleSet: CommandHandler = {
+  apply(ctx, cmd) {
+    const c = cmd as unknown as AclBindingRuleSetCommand;
+    if (!isObj(c.rule)) throw new CorruptError('acl.binding-rule.set: malformed rule');
+    const id = str(c.rule.ID, 'binding rule ID');
+    const old = ctx.tx.get<AclBindingRule>(ACL_BINDING_RULES_TABLE, id);
+    if (c.create && old) throw new BadRequestError(`Invalid Binding Rule: ID ${JSON.stringify(id)} already exists`);
+    if (!c.create && !old) throw new NotFoundError(`Cannot find binding rule ${JSON.stringify(id)}`);
+    if (!ctx.tx.get(ACL_AUTH_METHODS_TABLE, str(c.rule.AuthMethod, 'binding rule AuthMethod'))) throw new BadRequestError(`Invalid Binding Rule: auth method ${JSON.stringify(c.rule.AuthMethod)} not found`);
+    const rule: AclBindingRule = { ...c.rule, CreateIndex: old?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
+    ctx.tx.put(ACL_BINDING_RULES_TABLE, id, rule);
+    notify(ctx, ACL_BINDING_RULES_INDEX, id);
+    return rule;
+  },
+};
+
+const bindingRuleDelete: CommandHandler = {
+  apply(ctx, cmd) {
+    const id = str((cmd as unknown as AclBindingRuleDeleteCommand).id, 'binding rule id');
+    if (!ctx.tx.get(ACL_BINDING_RULES_TABLE, id)) return false;
+    ctx.tx.delete(ACL_BINDING_RULES_TABLE, id);
+    notify(ctx, ACL_BINDING_RULES_INDEX, id);
+    return true;
+  },
+};
+
 /** The ACL module: policies, roles, tokens and the one-time bootstrap, all replicated. */
 export const aclModule: StateModule = {
-  tables: [ACL_POLICIES_TABLE, ACL_POLICY_NAMES_TABLE, ACL_ROLES_TABLE, ACL_ROLE_NAMES_TABLE, ACL_TOKENS_TABLE, ACL_TOKEN_SECRETS_TABLE],
+  tables: [ACL_POLICIES_TABLE, ACL_POLICY_NAMES_TABLE, ACL_ROLES_TABLE, ACL_ROLE_NAMES_TABLE, ACL_TOKENS_TABLE, ACL_TOKEN_SECRETS_TABLE, ACL_AUTH_METHODS_TABLE, ACL_BINDING_RULES_TABLE],
   handlers: {
     'acl.bootstrap': bootstrap,
     'acl.policy.set': policySet,
@@ -355,6 +443,10 @@ export const aclModule: StateModule = {
     'acl.role.delete': roleDelete,
     'acl.token.set': tokenSet,
     'acl.token.delete': tokenDelete,
+    'acl.auth-method.set': authMethodSet,
+    'acl.auth-method.delete': authMethodDelete,
+    'acl.binding-rule.set': bindingRuleSet,
+    'acl.binding-rule.delete': bindingRuleDelete,
   },
 };
 
@@ -419,6 +511,30 @@ export const getRole = byId<AclRole>(ROLE_KIND);
 export const roleByName = byName<AclRole>(ROLE_KIND);
 /** Every role, by ID order. Index: the roles' table index. */
 export const listRoles = listAll<AclRole>(ROLE_KIND);
+
+/** An auth method by name. */
+export function getAuthMethod(tx: ReadTxn, name: string): AclAuthMethod | undefined {
+  return tx.get<AclAuthMethod>(ACL_AUTH_METHODS_TABLE, name);
+}
+
+/** Every auth method. Index: the auth methods' table index. */
+export function listAuthMethods(tx: ReadTxn): Indexed<AclAuthMethod[]> {
+  const value: AclAuthMethod[] = [];
+  for (const [, m] of tx.range<AclAuthMethod>(ACL_AUTH_METHODS_TABLE)) value.push(m);
+  return { index: readTableIndex(tx, ACL_AUTH_METHODS_INDEX), value };
+}
+
+/** A binding rule by ID. */
+export function getBindingRule(tx: ReadTxn, id: string): AclBindingRule | undefined {
+  return tx.get<AclBindingRule>(ACL_BINDING_RULES_TABLE, id);
+}
+
+/** Binding rules, of one auth method when `method` is given. Index: the rules' table index. */
+export function listBindingRules(tx: ReadTxn, method?: string): Indexed<AclBindingRule[]> {
+  const value: AclBindingRule[] = [];
+  for (const [, r] of tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE)) if (method === undefined || r.AuthMethod === method) value.push(r);
+  return { index: readTableIndex(tx, ACL_BINDING_RULES_INDEX), value };
+}
 
 /** The index ACLs were bootstrapped at, or 0. */
 export function bootstrapIndex(tx: ReadTxn): number {

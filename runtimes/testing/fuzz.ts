@@ -19,7 +19,7 @@ const ROUTES = [
   '/v1/session/create', '/v1/session/info/{s}', '/v1/session/renew/{s}', '/v1/session/destroy/{s}',
   '/v1/session/list', '/v1/event/fire/{s}', '/v1/event/list', '/v1/status/leader', '/v1/status/peers', '/v1/acl/policy',
   '/v1/acl/policy/{s}', '/v1/acl/token', '/v1/acl/token/{s}', '/v1/acl/token/self', '/v1/acl/role', '/v1/acl/tokens',
-  '/v1/acl/bootstrap', '/v1/operator/raft/configuration', '/v1/operator/autopilot/configuration', '/v1/prometheus/sd',
+  '/v1/acl/bootstrap', '/v1/acl/login', '/v1/acl/logout', '/v1/acl/auth-method', '/v1/acl/binding-rule', '/v1/operator/raft/configuration', '/v1/operator/autopilot/configuration', '/v1/prometheus/sd',
   '/v1/edge/sync', '/v1/snapshot', '/v1/{s}', '/{s}', '/v1/kv/{s}/../../{s}',
 ];
 const PARAMS = ['index', 'wait', 'recurse', 'keys', 'separator', 'cas', 'flags', 'acquire', 'release', 'token', 'dc', 'stale', 'consistent',

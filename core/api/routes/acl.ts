@@ -3,6 +3,14 @@ import { type AclIdentity, requestSecret } from '../../acl/resolve.js';
 import { parseRules } from '../../acl/rules.js';
 import {
   ACL_WATCH_TABLE,
+  type AclAuthMethodDeleteCommand,
+  type AclAuthMethodSetCommand,
+  type AclBindingRuleDeleteCommand,
+  type AclBindingRuleSetCommand,
+  getAuthMethod,
+  getBindingRule,
+  listAuthMethods,
+  listBindingRules,
   type AclBootstrapCommand,
   type AclPolicy,
   type AclPolicySetCommand,
@@ -20,7 +28,8 @@ import {
   roleByName,
   tokenByAccessor,
 } from '../../acl/state.js';
-import { AclDisabledError, BadRequestError, PermissionDeniedError } from '../../errors.js';
+import { AclDisabledError, BadRequestError, NotFoundError, PermissionDeniedError } from '../../errors.js';
+import { type AclAuthMethod, type AclBindingRule, bindings, checkSelector, parseJwtConfig, verifyLogin } from '../../acl/auth-method.js';
 import { parseDuration } from '../../util/duration.js';
 import { isUuid, randomUuid } from '../../util/uuid.js';
 import { readJson } from '../body.js';
@@ -162,6 +171,123 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
   };
   named<AclPolicy>({ path: 'policy', what: 'Policy', parse: parsePolicy, setType: 'acl.policy.set', deleteType: 'acl.policy.delete', get: getPolicy, byName: policyByName, list: listPolicies, listItem: policyStub });
   named<AclRole>({ path: 'role', what: 'Role', parse: parseRole, setType: 'acl.role.set', deleteType: 'acl.role.delete', get: getRole, byName: roleByName, list: listRoles, listItem: (r) => r });
+
+  // ---- auth methods, binding rules, login ----
+  const parseMethod = async (b: Record<string, unknown>, name: string): Promise<AclAuthMethodSetCommand['method']> => {
+    if (!NAME.test(name)) throw new BadRequestError('Invalid Auth Method: invalid Name. Only alphanumeric characters, "-" and "_" are allowed (at most 128)');
+    if (b['Type'] !== 'jwt') throw new BadRequestError('Invalid Auth Method: Type must be "jwt" (the only type supported)');
+    const ttl = optString(b, 'MaxTokenTTL', 'Auth Method') ?? '';
+    if (ttl !== '' && !((parseDuration(ttl) ?? 0) > 0)) throw new BadRequestError(`Invalid Auth Method: MaxTokenTTL ${JSON.stringify(ttl)} is not a positive duration`);
+    return { Name: name, Type: 'jwt', DisplayName: optString(b, 'DisplayName', 'Auth Method') ?? '', Description: optString(b, 'Description', 'Auth Method') ?? '', MaxTokenTTL: ttl, Config: await parseJwtConfig(b['Config']) };
+  };
+  app.put('/v1/acl/auth-method', async (c) => {
+    need(c.req.raw, 'write');
+    const b = await body(c.req.raw, 'Auth Method');
+    const command: AclAuthMethodSetCommand = { type: 'acl.auth-method.set', method: await parseMethod(b, optString(b, 'Name', 'Auth Method') ?? ''), create: true };
+    return jsonResponse(JSON.stringify(await submit<AclAuthMethod>(command)));
+  });
+  app.put('/v1/acl/auth-method/:name', async (c) => {
+    need(c.req.raw, 'write');
+    const b = await body(c.req.raw, 'Auth Method');
+    const command: AclAuthMethodSetCommand = { type: 'acl.auth-method.set', method: await parseMethod(b, c.req.param('name')), create: false };
+    return jsonResponse(JSON.stringify(await submit<AclAuthMethod>(command)));
+  });
+  app.delete('/v1/acl/auth-method/:name', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclAuthMethodDeleteCommand = { type: 'acl.auth-method.delete', name: c.req.param('name') };
+    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+  });
+  app.get('/v1/acl/auth-method/:name', (c) => {
+    need(c.req.raw, 'read');
+    const name = c.req.param('name');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getAuthMethod(tx, name)?.ModifyIndex ?? 1), value: getAuthMethod(tx, name) }), (m) => m ?? { status: 404, body: `ACL auth method not found: ${JSON.stringify(name)}` });
+  });
+  app.get('/v1/acl/auth-methods', (c) => {
+    need(c.req.raw, 'read');
+    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listAuthMethods(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
+  });
+
+  const parseRule = (b: Record<string, unknown>, id: string): AclBindingRuleSetCommand['rule'] => {
+    const method = optString(b, 'AuthMethod', 'Binding Rule');
+    if (!method) throw new BadRequestError('Invalid Binding Rule: AuthMethod is required');
+    const bindType = b['BindType'];
+    if (bindType !== 'role' && bindType !== 'policy') throw new BadRequestError('Invalid Binding Rule: BindType must be "role" or "policy"');
+    const bindName = optString(b, 'BindName', 'Binding Rule');
+    if (!bindName) throw new BadRequestError('Invalid Binding Rule: BindName is required');
+    const selector = optString(b, 'Selector', 'Binding Rule') ?? '';
+    checkSelector(selector);
+    return { ID: id, Description: optString(b, 'Description', 'Binding Rule') ?? '', AuthMethod: method, Selector: selector, BindType: bindType, BindName: bindName };
+  };
+  app.put('/v1/acl/binding-rule', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclBindingRuleSetCommand = { type: 'acl.binding-rule.set', rule: parseRule(await body(c.req.raw, 'Binding Rule'), randomUuid(deps.rng)), create: true };
+    return jsonResponse(JSON.stringify(await submit<AclBindingRule>(command)));
+  });
+  app.put('/v1/acl/binding-rule/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclBindingRuleSetCommand = { type: 'acl.binding-rule.set', rule: parseRule(await body(c.req.raw, 'Binding Rule'), c.req.param('id')), create: false };
+    return jsonResponse(JSON.stringify(await submit<AclBindingRule>(command)));
+  });
+  app.delete('/v1/acl/binding-rule/:id', async (c) => {
+    need(c.req.raw, 'write');
+    const command: AclBindingRuleDeleteCommand = { type: 'acl.binding-rule.delete', id: c.req.param('id') };
+    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+  });
+  app.get('/v1/acl/binding-rule/:id', (c) => {
+    need(c.req.raw, 'read');
+    const id = c.req.param('id');
+    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getBindingRule(tx, id)?.ModifyIndex ?? 1), value: getBindingRule(tx, id) }), (r) => r ?? { status: 404, body: `ACL binding rule not found: ${JSON.stringify(id)}` });
+  });
+  app.get('/v1/acl/binding-rules', (c) => {
+    need(c.req.raw, 'read');
+    const method = new URL(c.req.url).searchParams.get('authmethod') || undefined;
+    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listBindingRules(tx, method); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
+  });
+
+  const login = async (req: Request): Promise<Response> => {
+    if (!deps.acl?.settings.enabled) throw new AclDisabledError();
+    const b = await body(req, 'Login');
+    const name = optString(b, 'AuthMethod', 'Login');
+    const bearer = optString(b, 'BearerToken', 'Login');
+    if (!name || !bearer) throw new BadRequestError('Invalid Login: AuthMethod and BearerToken are required');
+    const found = deps.store.read((tx) => ({ method: getAuthMethod(tx, name), rules: listBindingRules(tx, name).value }));
+    if (!found.method) throw new NotFoundError(`ACL auth method not found: ${JSON.stringify(name)}`);
+    const identity = await verifyLogin(found.method, bearer, deps.clock.now());
+    const bound = bindings(found.rules, identity);
+    // Names that do not exist (yet) bind nothing, as in Consul.
+    const exists = deps.store.read((tx) => ({ roles: bound.roles.filter((r) => roleByName(tx, r)), policies: bound.policies.filter((p) => policyByName(tx, p)) }));
+    if (exists.roles.length === 0 && exists.policies.length === 0) throw new PermissionDeniedError('Permission denied: no binding rule of this auth method gives this token a role or policy');
+    const ttl = found.method.MaxTokenTTL ? parseDuration(found.method.MaxTokenTTL) : undefined;
+    const command: AclTokenSetCommand = {
+      type: 'acl.token.set',
+      token: {
+        AccessorID: randomUuid(deps.rng),
+        SecretID: randomUuid(deps.rng),
+        Description: `token created via login: ${name}`,
+        Policies: exists.policies.map((Name) => ({ Name })),
+        Roles: exists.roles.map((Name) => ({ Name })),
+        Local: false,
+        AuthMethod: name,
+        ...(ttl ? { ExpirationTime: new Date(deps.clock.now() + ttl).toISOString() } : {}),
+      },
+      create: true,
+      now: deps.clock.now(),
+    };
+    const token = await submit<AclToken>(command);
+    deps.logger.info('ACL login', { auth_method: name, accessor: token.AccessorID });
+    return jsonResponse(JSON.stringify(token));
+  };
+  app.post('/v1/acl/login', (c) => login(c.req.raw));
+  app.put('/v1/acl/login', (c) => login(c.req.raw));
+  const logout = async (req: Request): Promise<Response> => {
+    const who = identity(req);
+    if (!who.token?.AuthMethod) throw new PermissionDeniedError('Permission denied: only tokens made by /v1/acl/login can log out');
+    const command: AclTokenDeleteCommand = { type: 'acl.token.delete', accessorId: who.token.AccessorID };
+    await submit<boolean>(command);
+    return new Response(null, { status: 200 });
+  };
+  app.post('/v1/acl/logout', (c) => logout(c.req.raw));
+  app.put('/v1/acl/logout', (c) => logout(c.req.raw));
 
   // ---- tokens ----
   const parseToken = (b: Record<string, unknown>, accessor: string, create: boolean): AclTokenSetCommand['token'] => {
