@@ -83,7 +83,7 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
   const sync =
     config.sync === 'http'
       ? new (await import('./sync-http.js')).HttpSync({ upstream: config.upstream, token: config.token, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, onLink })
-      : new (await import('./sync-mqtt.js')).MqttSync({ url: config.mqttUrl as string, agentId, datacenter: config.datacenter, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, rng, onLink });
+      : new (await import('./sync-mqtt.js')).MqttSync({ url: config.mqttUrl as string, agentId, token: config.token, datacenter: config.datacenter, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, rng, onLink });
   sync.start();
   const replayTimer = setInterval(() => {
     if (outbox.pending > 0) void outbox.replay();

@@ -47,6 +47,8 @@ export class MqttSync {
     private readonly o: {
       url: string;
       agentId: string;
+      /** ACL token: the broker password and the proof that the agent may read its scope. */
+      token?: string | undefined;
       datacenter: string;
       prefixes: readonly string[];
       services: readonly string[];
@@ -61,7 +63,15 @@ export class MqttSync {
   }
 
   start(): void {
-    const client = mqtt.connect(this.o.url, { clientId: `konsul-edge-${this.o.agentId}`, clean: true, reconnectPeriod: 1000, protocolVersion: 4, connectTimeout: 5000 });
+    // With a token, the broker (embedded, ACLs on) authenticates the agent by it.
+    const client = mqtt.connect(this.o.url, {
+      clientId: `konsul-edge-${this.o.agentId}`,
+      clean: true,
+      reconnectPeriod: 1000,
+      protocolVersion: 4,
+      connectTimeout: 5000,
+      ...(this.o.token ? { username: this.o.agentId, password: this.o.token } : {}),
+    });
     this.client = client;
     client.on('error', (err) => this.o.logger.debug('mqtt error', { error: err.message }));
     client.on('connect', () => {
@@ -132,7 +142,10 @@ export class MqttSync {
     this.askedAlone = this.online.size === 0;
     this.nonce = randomUuid(this.o.rng);
     const after = this.o.replica.lastIndex;
-    const m: SyncMessage = { k: 'req', req: { agent: this.o.agentId, nonce: this.nonce, after: after > 0 ? after : null, scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] } } };
+    const m: SyncMessage = {
+      k: 'req',
+      req: { agent: this.o.agentId, nonce: this.nonce, after: after > 0 ? after : null, scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] }, ...(this.o.token ? { token: this.o.token } : {}) },
+    };
     c.publish(this.t.syncRequest, Buffer.from(encodeSyncMessage(m)), { qos: 1 });
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import type { SyncScope } from '../core/sync/types.js';
+import { MqttAccess, SERVER_USERNAME } from './mqtt/access.js';
 import { AuditFile } from './audit-log.js';
 import type { ReadTxn } from '../core/ports/state-store.js';
 import { AclResolver } from '../core/acl/resolve.js';
@@ -356,8 +359,13 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let broker: EmbeddedBroker | undefined;
   let bridge: MqttBridge | undefined;
   if (config.mqttAddr || config.mqttUrl) {
+    // With ACLs on, the embedded broker checks every connection; servers use an internal secret.
+    const internalSecret = randomBytes(32).toString('hex');
+    const access = config.acl.enabled
+      ? new MqttAccess({ resolver: aclResolver, store, clock, datacenter: config.datacenter, internalSecret, logger: logger.child({ component: 'mqtt' }) })
+      : undefined;
     try {
-      if (config.mqttAddr) broker = await startEmbeddedBroker(config.mqttAddr.host, config.mqttAddr.port, logger.child({ component: 'mqtt' }));
+      if (config.mqttAddr) broker = await startEmbeddedBroker(config.mqttAddr.host, config.mqttAddr.port, logger.child({ component: 'mqtt' }), access);
     } catch (err) {
       await dns?.close();
       await undoStart();
@@ -378,6 +386,19 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       deviceKeys,
       kvMaxValueBytes: config.kvMaxValueBytes,
       progressMs: 5000,
+      ...(access && broker ? { credentials: { username: SERVER_USERNAME, password: internalSecret } } : {}),
+      ...(config.acl.enabled
+        ? {
+            mayRead: (token: string | undefined, scope: SyncScope) => {
+              try {
+                const { authz } = store.read((tx) => aclResolver.resolve(tx, token, clock.now()));
+                return scope.prefixes.every((p) => authz.keyAllUnder(p, 'read').allowed) && scope.services.every((s) => authz.canRead('service', s));
+              } catch {
+                return false;
+              }
+            },
+          }
+        : {}),
     });
     await bridge.start();
   }

@@ -82,10 +82,15 @@ export class Authorizer {
    * tree): allowed on the prefix itself, and no rule for a key or prefix below it withholds it.
    */
   keyAllUnder(prefix: string, want: 'read' | 'write'): Decision {
+    return this.allUnder('key', prefix, want);
+  }
+
+  /** Whether `want` is allowed on every name of `resource` under `prefix` ("" for all of them). */
+  allUnder(resource: NamedResource, prefix: string, want: 'read' | 'write'): Decision {
     if (this.management) return { allowed: true, by: 'management' };
-    const self = this.decide('key', prefix, want);
+    const self = this.decide(resource, prefix, want);
     if (!self.allowed) return self;
-    const m = this.merged.key;
+    const m = this.merged[resource];
     for (const [name, a] of m.exact) if (name.startsWith(prefix) && !grants(a, want)) return { allowed: false, by: `exact ${JSON.stringify(name)}` };
     for (const [name, a] of m.prefixes) if (name.startsWith(prefix) && name.length > prefix.length && !grants(a, want)) return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
     return self;

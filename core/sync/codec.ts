@@ -22,6 +22,8 @@ export interface SyncRequest {
   /** The replica's last applied index, or null for a fresh snapshot. */
   readonly after: number | null;
   readonly scope: SyncScope;
+  /** The replica's ACL token, when the servers enforce ACLs (the scope must be readable with it). */
+  readonly token?: string;
 }
 
 /** Every message of the sync protocol. */
@@ -147,6 +149,7 @@ export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
     case 'req': {
       const r = v['req'];
       if (!isObj(r) || !isStr(r['agent']) || !isStr(r['nonce']) || !(r['after'] === null || isIndex(r['after']))) return bad('request');
+      if (r['token'] !== undefined && (!isStr(r['token']) || r['token'].length > 256)) return bad('request token');
       checkScope(r['scope']);
       return v as unknown as SyncMessage;
     }

@@ -9,7 +9,7 @@ import { type DeviceKey, verifyDeviceHeartbeat, verifyDeviceWrite, type DeviceWr
 import { ALL_FILTERS, normalizeScope } from '../../core/sync/scope.js';
 import { catchUp, type SyncSource, SyncStream } from '../../core/sync/stream.js';
 import { topics, type Topics } from '../../core/sync/topics.js';
-import type { SyncBatch } from '../../core/sync/types.js';
+import type { SyncBatch, SyncScope } from '../../core/sync/types.js';
 import type { TxnCommand, TxnOp, TxnOutcome } from '../../core/txn/types.js';
 import { parseDuration } from '../../core/util/duration.js';
 import { listServices, serviceHealth } from '../../core/catalog/queries.js';
@@ -37,6 +37,10 @@ export interface MqttBridgeOptions {
   readonly kvMaxValueBytes: number;
   /** How often an idle changes topic gets a change-less batch (ms). */
   readonly progressMs: number;
+  /** Credentials for the broker (the embedded broker's internal secret when ACLs are on). */
+  readonly credentials?: { readonly username: string; readonly password: string };
+  /** With ACLs on: whether a sync request's token may read its whole scope. */
+  readonly mayRead?: (token: string | undefined, scope: SyncScope) => boolean;
 }
 
 /** Largest device message accepted (bytes); larger ones are refused as malformed. */
@@ -88,6 +92,7 @@ export class MqttBridge {
       protocolVersion: 4,
       connectTimeout: 5000,
       will: { topic: presence, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
+      ...(this.o.credentials ? { username: this.o.credentials.username, password: this.o.credentials.password } : {}),
     });
     this.client = client;
     client.on('error', (err) => this.o.logger.debug('mqtt bridge error', { error: err.message }));
@@ -250,6 +255,11 @@ export class MqttBridge {
     if (m.k !== 'req') return;
     const req = m.req;
     const scope = normalizeScope(req.scope);
+    if (this.o.mayRead && !this.o.mayRead(req.token, scope)) {
+      this.o.metrics.mqttRejected.inc({ reason: 'unauthorized' });
+      this.o.logger.warn('sync request refused: its token may not read the scope', { agent: req.agent });
+      return;
+    }
     const { messages, index } = catchUp(this.o.source, scope, req.after);
     this.o.metrics.mqttSyncRequests.inc({ kind: messages.some((x) => x.k === 'chunk') ? 'snapshot' : 'resume' });
     const c = this.client as MqttClient;
