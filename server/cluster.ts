@@ -1,3 +1,5 @@
+import { readBody } from '../core/api/body.js';
+import type { peerFetch } from './peer-http.js';
 import { readAutopilotConfig } from '../core/cluster/autopilot.js';
 import { listMembers } from '../core/cluster/members.js';
 import type { ClusterView, MemberInfo, OperatorPort, RaftServerInfo, ServerHealthInfo } from '../core/api/context.js';
@@ -44,7 +46,12 @@ export interface ClusterOptions {
   readonly joinToken?: string;
   /** Told whenever this server's Raft role changes (e.g. to start or stop leader-only timers). */
   readonly onRoleChange?: (role: string) => void;
+  /** Calls to other servers' HTTPS APIs (set when the API is served over TLS; plain fetch otherwise). */
+  readonly peerFetch?: ReturnType<typeof peerFetch>;
 }
+
+/** Largest request body a follower buffers to forward over HTTPS (the largest API body is a 16 MiB restore). */
+const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 const FORWARDED = 'x-konsul-forwarded';
 /** Paths whose writes and non-stale reads are the leader's to answer. */
@@ -334,12 +341,13 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   private async proposeAt(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult> {
     let res: Response;
     try {
-      res = await fetch(`http://${leader.httpAddr}/v1/internal/propose`, {
+      const init = {
         method: 'POST',
         body: data as Uint8Array<ArrayBuffer>,
         headers: { 'Content-Type': 'application/msgpack', ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}) },
         signal: AbortSignal.timeout(15_000),
-      });
+      };
+      res = this.o.peerFetch ? await this.o.peerFetch(leader.httpAddr, '/v1/internal/propose', init) : await fetch(`http://${leader.httpAddr}/v1/internal/propose`, init);
     } catch (err) {
       throw new NoLeaderError(`No cluster leader: ${(err as Error).message}`);
     }
@@ -422,6 +430,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       await sleep(50);
     }
     const leader = this.leaderInfo() as PeerInfo;
+    // Over HTTPS the body is sent whole; a too large one is refused here (413).
+    const whole = this.o.peerFetch && req.body ? await readBody(req, MAX_FORWARD_BODY) : undefined;
     const headers = new Headers(req.headers);
     headers.set(FORWARDED, this.o.self.name);
     headers.delete('host');
@@ -439,18 +449,26 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       if ((!movesLeader && this.leaderInfo()?.name !== leader.name) || Date.now() - started > limitMs) abort.abort();
     }, 100);
     try {
-      const res = await fetch(`http://${leader.httpAddr}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers,
-        ...(req.body ? { body: req.body, duplex: 'half' } : {}),
-        signal: abort.signal,
-      } as RequestInit);
+      const res = this.o.peerFetch
+        ? await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, {
+            method: req.method,
+            headers,
+            ...(whole ? { body: whole } : {}),
+            signal: abort.signal,
+          })
+        : await fetch(`http://${leader.httpAddr}${url.pathname}${url.search}`, {
+            method: req.method,
+            headers,
+            ...(req.body ? { body: req.body, duplex: 'half' } : {}),
+            signal: abort.signal,
+          } as RequestInit);
       const body = await res.arrayBuffer();
       return new Response(body, { status: res.status, headers: res.headers });
     } catch (err) {
       this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
       // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
-      const refused = (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
+      const e = err as { code?: string; cause?: { code?: string } };
+      const refused = (e.cause?.code ?? e.code) === 'ECONNREFUSED';
       const why = refused ? 'the leader is unreachable; the request was not applied' : 'the leader did not answer; the outcome of a write is unknown';
       return new Response(`No cluster leader: ${why}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
     } finally {

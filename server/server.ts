@@ -1,3 +1,4 @@
+import { peerFetch } from './peer-http.js';
 import { randomBytes } from 'node:crypto';
 import type { SyncScope } from '../core/sync/types.js';
 import { MqttAccess, SERVER_USERNAME } from './mqtt/access.js';
@@ -250,6 +251,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   }
 
   let http;
+  // The HTTPS material, also used to call other servers (forwarding); replaced on reload.
+  let peerTls: HttpTls | undefined;
   try {
     http = await listenHttp(
       (req, client) => {
@@ -258,7 +261,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
       },
       config.httpAddr.host,
       config.httpAddr.port,
-      config.httpTls ? await readHttpTls(config.httpTls) : undefined,
+      (peerTls = config.httpTls ? await readHttpTls(config.httpTls) : undefined),
     );
   } catch (err) {
     await store.close();
@@ -294,6 +297,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const t = transport;
   cluster = new Cluster({
     self,
+    // With HTTPS, servers call each other over it: the CA checks the peer, our certificate is the client's.
+    ...(config.httpTls ? { peerFetch: peerFetch(() => (peerTls ? { cert: peerTls.cert, key: peerTls.key, ...(peerTls.ca ? { ca: peerTls.ca } : {}) } : undefined)) } : {}),
     datacenter: config.datacenter,
     version: VERSION,
     single: config.dev || config.bootstrapExpect === 1,
@@ -441,7 +446,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     left,
     async reloadTls() {
       if (!config.httpTls) return false;
-      http.reloadTls(await readHttpTls(config.httpTls));
+      const next = await readHttpTls(config.httpTls);
+      http.reloadTls(next);
+      peerTls = next;
       logger.info('TLS certificate reloaded', { cert: config.httpTls.cert });
       return true;
     },
