@@ -79,6 +79,27 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/edge/sync?prefix=app/&service=web', expect: R(403, 200, 200, 403), stream: true },
   { method: 'GET', path: '/v1/watch/health/web', expect: R(403, 200, 200, 403), stream: true },
   { method: 'GET', path: '/v1/watch/kv/app/', expect: R(200, 200, 200, 200), stream: true },
+  // ACL endpoints: none of these tokens has acl rules; token/self answers any valid token.
+  { method: 'GET', path: '/v1/acl/policies', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/tokens', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/roles', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/auth-methods', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/binding-rules', expect: R(403, 403, 403, 403) },
+  { method: 'PUT', path: '/v1/acl/policy', body: '{"Name":"x"}', expect: R(403, 403, 403, 403) },
+  { method: 'PUT', path: '/v1/acl/token', body: '{}', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/token/self', expect: R(200, 200, 200, 200) },
+  { method: 'PUT', path: '/v1/acl/bootstrap', expect: R(403, 403, 403, 403) },
+  { method: 'POST', path: '/v1/acl/login', body: '{}', expect: R(400, 400, 400, 400) },
+  { method: 'POST', path: '/v1/acl/logout', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/acl/policy/name/global-management', expect: R(403, 403, 403, 403) },
+  { method: 'GET', path: '/v1/status/peers', expect: R(200, 200, 200, 200) },
+  { method: 'PUT', path: '/v1/snapshot', body: 'x', expect: R(403, 403, 403, 403) },
+  { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 404, 403) },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 404, 403) },
+  { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 404, 404, 403) },
+  // Unknown session ids are 404 whoever asks (the check needs the session's node).
+  { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
+  { method: 'PUT', path: '/v1/session/renew/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
 ];
 
 describe('ACL enforcement, route by route', () => {
