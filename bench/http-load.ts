@@ -14,7 +14,7 @@ function call(agent: Agent, target: string, method: string, path: string, body?:
   const at = target.lastIndexOf(':');
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.slice(0, at), port: Number(target.slice(at + 1)), method, path, agent, headers: body ? { 'content-length': body.length } : {} },
+      { host: target.slice(0, at), port: Number(target.slice(at + 1)), method, path, agent, headers: body ? { 'content-length': body.length, 'content-type': 'application/json' } : {} },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -33,8 +33,10 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
  */
 export async function runPhase(options: {
   targets: readonly string[];
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'PUT' | 'POST';
   pathFor: (worker: number, i: number) => string;
+  /** A body per request (etcd's JSON API); otherwise PUTs send `valueBytes` bytes. */
+  bodyFor?: (worker: number, i: number) => Buffer;
   concurrency: number;
   durationMs: number;
   valueBytes?: number;
@@ -51,7 +53,7 @@ export async function runPhase(options: {
         const t0 = performance.now();
         const target = options.targets[(w + i) % options.targets.length] as string;
         try {
-          const status = await call(agent, target, options.method, options.pathFor(w, i), body);
+          const status = await call(agent, target, options.method, options.pathFor(w, i), options.bodyFor ? options.bodyFor(w, i) : body);
           if (status !== 200) errors++;
         } catch {
           errors++;
