@@ -1,3 +1,4 @@
+import { unreadableInScope } from '../core/api/authz.js';
 import { peerFetch } from './peer-http.js';
 import { randomBytes } from 'node:crypto';
 import type { SyncScope } from '../core/sync/types.js';
@@ -298,7 +299,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   cluster = new Cluster({
     self,
     // With HTTPS, servers call each other over it: the CA checks the peer, our certificate is the client's.
-    ...(config.httpTls ? { peerFetch: peerFetch(() => (peerTls ? { cert: peerTls.cert, key: peerTls.key, ...(peerTls.ca ? { ca: peerTls.ca } : {}) } : undefined)) } : {}),
+    ...(config.httpTls ? { peerFetch: peerFetch(() => peerTls) } : {}),
     datacenter: config.datacenter,
     version: VERSION,
     single: config.dev || config.bootstrapExpect === 1,
@@ -397,7 +398,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
             mayRead: (token: string | undefined, scope: SyncScope) => {
               try {
                 const { authz } = store.read((tx) => aclResolver.resolve(tx, token, clock.now()));
-                return scope.prefixes.every((p) => authz.keyAllUnder(p, 'read').allowed) && scope.services.every((s) => authz.canRead('service', s));
+                return unreadableInScope(authz, scope) === undefined;
               } catch {
                 return false;
               }

@@ -97,10 +97,10 @@ describe('ACL authorizer', () => {
 
   it('a recursive write needs write on everything below the prefix', () => {
     const az = new Authorizer([parseRules('key_prefix "a/" { policy = "write" }\nkey "a/b/keep" { policy = "read" }')], 'deny');
-    expect(az.keyWritePrefix('a/c/').allowed).toBe(true);
-    expect(az.keyWritePrefix('a/').allowed).toBe(false);
-    expect(az.keyWritePrefix('a/b/').allowed).toBe(false);
-    expect(az.keyWritePrefix('b/').allowed).toBe(false);
+    expect(az.allUnder('key', 'a/c/', 'write').allowed).toBe(true);
+    expect(az.allUnder('key', 'a/', 'write').allowed).toBe(false);
+    expect(az.allUnder('key', 'a/b/', 'write').allowed).toBe(false);
+    expect(az.allUnder('key', 'b/', 'write').allowed).toBe(false);
   });
 
   it('agrees with a direct reading of the rules for any rules and names (property)', () => {

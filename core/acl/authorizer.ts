@@ -78,14 +78,10 @@ export class Authorizer {
   }
 
   /**
-   * Whether `want` is allowed on every key under `prefix` (recursive deletes and reads of a whole
-   * tree): allowed on the prefix itself, and no rule for a key or prefix below it withholds it.
+   * Whether `want` is allowed on every name of `resource` under `prefix` ("" for all of them; a
+   * recursive delete or a whole-tree read of keys): allowed on the prefix itself, and no rule for a
+   * name or prefix below it withholds it.
    */
-  keyAllUnder(prefix: string, want: 'read' | 'write'): Decision {
-    return this.allUnder('key', prefix, want);
-  }
-
-  /** Whether `want` is allowed on every name of `resource` under `prefix` ("" for all of them). */
   allUnder(resource: NamedResource, prefix: string, want: 'read' | 'write'): Decision {
     if (this.management) return { allowed: true, by: 'management' };
     const self = this.decide(resource, prefix, want);
@@ -94,11 +90,6 @@ export class Authorizer {
     for (const [name, a] of m.exact) if (name.startsWith(prefix) && !grants(a, want)) return { allowed: false, by: `exact ${JSON.stringify(name)}` };
     for (const [name, a] of m.prefixes) if (name.startsWith(prefix) && name.length > prefix.length && !grants(a, want)) return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
     return self;
-  }
-
-  /** Whether every key under `prefix` may be written (recursive deletes, delete-tree). */
-  keyWritePrefix(prefix: string): Decision {
-    return this.keyAllUnder(prefix, 'write');
   }
 
   /** Shorthands. */

@@ -2,6 +2,7 @@ import { Authorizer } from '../acl/authorizer.js';
 import { type AclIdentity, requestSecret } from '../acl/resolve.js';
 import type { NamedResource, ScalarResource } from '../acl/rules.js';
 import { PermissionDeniedError } from '../errors.js';
+import type { SyncScope } from '../sync/types.js';
 import type { TxnOp } from '../txn/types.js';
 import type { ApiDeps } from './context.js';
 
@@ -48,24 +49,37 @@ export function requireScalar(deps: ApiDeps, req: Request, resource: ScalarResou
   if (!who.authz.decideScalar(resource, want).allowed) throw denied(who, `${resource}:${want}`);
 }
 
-/** Throws 403 unless every key under `prefix` may be written (recursive deletes). */
-export function requireKeyWritePrefix(deps: ApiDeps, req: Request, prefix: string): void {
-  requireKeyAllUnder(deps, req, prefix, 'write');
-}
-
-/** Throws 403 unless `want` is allowed on every key under `prefix` (whole-tree reads and writes). */
+/** Throws 403 unless `want` is allowed on every key under `prefix` (recursive deletes, whole-tree reads). */
 export function requireKeyAllUnder(deps: ApiDeps, req: Request, prefix: string, want: 'read' | 'write'): void {
   const who = identityOf(deps, req);
-  if (!who.authz.keyAllUnder(prefix, want).allowed) throw denied(who, `key:${want}`, prefix);
+  if (!who.authz.allUnder('key', prefix, want).allowed) throw denied(who, `key:${want}`, prefix);
+}
+
+/**
+ * The first part of a replica's scope that `authz` may not read — a prefix not readable all the
+ * way down, or a service — or undefined when the whole scope is readable. Edge sync over HTTP and
+ * over MQTT both ask this.
+ */
+export function unreadableInScope(authz: Authorizer, scope: SyncScope): { readonly permission: string; readonly name: string } | undefined {
+  for (const p of scope.prefixes) if (!authz.allUnder('key', p, 'read').allowed) return { permission: 'key:read', name: p };
+  for (const s of scope.services) if (!authz.canRead('service', s)) return { permission: 'service:read', name: s };
+  return undefined;
+}
+
+/** Throws 403 unless the request's token may read the whole scope (see unreadableInScope). */
+export function requireScopeReadable(deps: ApiDeps, req: Request, scope: SyncScope): void {
+  const who = identityOf(deps, req);
+  const gap = unreadableInScope(who.authz, scope);
+  if (gap) throw denied(who, gap.permission, gap.name);
 }
 
 /**
  * Keeps the items the request's token may read (`nameOf` gives each item's resource and name,
  * or several that must all be readable). `filtered` tells whether anything was removed.
  */
-export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T[], nameOf: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): { items: T[]; filtered: boolean } {
+export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T[], nameOf: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): { items: readonly T[]; filtered: boolean } {
   const who = identityOf(deps, req);
-  if (who === OPEN) return { items: [...items], filtered: false };
+  if (who === OPEN) return { items, filtered: false };
   const kept = items.filter((i) => nameOf(i).every(([r, n]) => who.authz.canRead(r, n)));
   return { items: kept, filtered: kept.length !== items.length };
 }

@@ -7,7 +7,7 @@ type UndoRecord = { table: SortedTable<unknown>; key: string; had: boolean; prev
 
 /**
  * A StateStore held in memory. Writes are atomic (an undo log rolls back a callback that throws)
- * but not durable: everything is lost with the process. Used by tests, the simulator and edge
+ * but not durable: everything is lost when the program ends. Used by tests, the simulator and edge
  * agents configured with in-memory storage.
  */
 export class MemoryStateStore implements StateStore {

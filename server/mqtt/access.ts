@@ -100,7 +100,7 @@ export class MqttAccess {
       if (health) return a.canRead('service', unescapeTopicPart(health[1] as string)) && readsAll('node');
       if (rest.startsWith('kv/')) {
         const k = rest.slice(3);
-        if (k.endsWith('#') && !/[+#]/.test(k.slice(0, -1))) return a.keyAllUnder(unescapeTopicPart(k.slice(0, -1)), 'read').allowed;
+        if (k.endsWith('#') && !/[+#]/.test(k.slice(0, -1))) return a.allUnder('key', unescapeTopicPart(k.slice(0, -1)), 'read').allowed;
         if (!/[+#]/.test(k)) return a.canRead('key', unescapeTopicPart(k));
       }
     } catch {

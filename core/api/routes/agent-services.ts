@@ -39,7 +39,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     const ch = agent.listChecks().find((x) => x.CheckID === checkId);
     if (ch) requireCheckWrite(req, ch.ServiceID);
   };
-  const readableChecks = <T extends { ServiceName: string; Node: string }>(req: Request, checks: readonly T[]): T[] =>
+  const readableChecks = <T extends { ServiceName: string; Node: string }>(req: Request, checks: readonly T[]): readonly T[] =>
     filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]])).items;
 
   app.put('/v1/agent/service/register', async (c) => {

@@ -95,7 +95,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse('true');
   });
 
-  const readable = <T>(req: Request, items: readonly T[], names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): T[] => filterReadable(deps, req, items, names).items;
+  const readable = <T>(req: Request, items: readonly T[], names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): readonly T[] => filterReadable(deps, req, items, names).items;
 
   app.get('/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
 

@@ -19,7 +19,7 @@ import { hasTags, nodeMetaMatches, tagAndMetaFilters } from './catalog.js';
 export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
   // A check is visible with read on its node and, for a service check, on its service.
-  const readableChecks = (req: Request, checks: readonly CatalogCheck[]): CatalogCheck[] =>
+  const readableChecks = (req: Request, checks: readonly CatalogCheck[]): readonly CatalogCheck[] =>
     filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['node', ch.Node], ['service', ch.ServiceName]] : [['node', ch.Node]])).items;
 
   app.get('/v1/health/service/:name', (c) => {

@@ -9,7 +9,7 @@ import type { ReadTxn } from '../../ports/state-store.js';
 import type { WatchTarget } from '../../watch/watch-registry.js';
 import { blockingQuery } from '../blocking.js';
 import { readBody } from '../body.js';
-import { FILTERED_HEADER, filterReadable, requireAccess, requireKeyWritePrefix } from '../authz.js';
+import { FILTERED_HEADER, filterReadable, requireAccess, requireKeyAllUnder } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
@@ -107,7 +107,7 @@ async function deleteKv(deps: ApiDeps, req: Request, url: URL): Promise<Response
   let command: KvCommand;
   if (hasParam(url, 'recurse')) {
     validatePrefix(key);
-    requireKeyWritePrefix(deps, req, key);
+    requireKeyAllUnder(deps, req, key, 'write');
     command = { type: 'kv.delete-tree', prefix: key };
   } else {
     validateKey(key);

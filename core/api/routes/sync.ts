@@ -4,7 +4,7 @@ import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
 import { normalizeScope } from '../../sync/scope.js';
 import { SyncStream } from '../../sync/stream.js';
 import { encodeBase64 } from '../../util/base64.js';
-import { requireAccess, requireKeyAllUnder } from '../authz.js';
+import { requireScopeReadable } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { parseUintParam } from '../query.js';
 import { sseFrame, sseResponse } from '../sse.js';
@@ -30,8 +30,7 @@ export function registerSyncRoutes(app: Hono, deps: ApiDeps): void {
     const url = new URL(c.req.url);
     const scope = normalizeScope({ prefixes: url.searchParams.getAll('prefix'), services: url.searchParams.getAll('service') });
     // A replica holds whole prefixes: the token must read everything under each, and each service.
-    for (const p of scope.prefixes) requireKeyAllUnder(deps, c.req.raw, p, 'read');
-    for (const s of scope.services) requireAccess(deps, c.req.raw, 'service', s, 'read');
+    requireScopeReadable(deps, c.req.raw, scope);
     const afterText = url.searchParams.get('after');
     const after = afterText === null || afterText === '' ? null : parseUintParam(afterText, 'after');
     const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
