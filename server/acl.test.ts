@@ -6,6 +6,7 @@ import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../runtimes/testing/process.js';
 import { spawnEdge } from '../runtimes/testing/spawn-edge.js';
+import { byCaller, type Caller, everywhere, type RouteCase, walkRoutes } from '../core/testing/acl-walk.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
@@ -106,14 +107,13 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const up = server.url;
     const mgmt = ((await (await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string }).SecretID;
     const h = { 'X-Consul-Token': mgmt };
-    const all = (p: string) => ['key', 'service', 'node', 'session', 'event', 'query', 'agent'].map((r) => `${r}_prefix "" { policy = "${p}" }`).join('\n');
-    const tokens: Record<string, string | undefined> = { none: undefined };
-    for (const p of ['read', 'write', 'deny']) {
-      await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: `all-${p}`, Rules: all(p) }) });
+    const tokens: Record<Caller, string | undefined> = { none: undefined, read: undefined, write: undefined, deny: undefined };
+    for (const p of ['read', 'write', 'deny'] as const) {
+      await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: `all-${p}`, Rules: everywhere(p) }) });
       tokens[p] = ((await (await fetch(`${up}/v1/acl/token`, { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: `all-${p}` }] }) })).json()) as { SecretID: string }).SecretID;
     }
-    const R = (none: number, read: number, write: number, deny: number) => ({ none, read, write, deny });
-    const routes: Array<{ method: string; path: string; body?: string; expect: Record<string, number> }> = [
+    const R = byCaller;
+    const routes: RouteCase[] = [
       { method: 'PUT', path: '/v1/agent/service/register', body: '{"Name":"svc","ID":"svc1","Port":1}', expect: R(403, 403, 200, 403) },
       { method: 'GET', path: '/v1/agent/services', expect: R(200, 200, 200, 200) },
       { method: 'GET', path: '/v1/agent/service/svc1', expect: R(403, 200, 200, 403) },
@@ -132,19 +132,11 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
       { method: 'PUT', path: '/v1/agent/check/deregister/c1', expect: R(403, 403, 200, 404) },
       { method: 'PUT', path: '/v1/agent/service/deregister/svc1', expect: R(403, 403, 200, 404) },
     ];
-    const failures: string[] = [];
-    for (const r of routes) {
-      for (const who of ['none', 'read', 'write', 'deny']) {
-        const t = tokens[who];
-        const res = await fetch(`${up}${r.path}`, { method: r.method, headers: t ? { 'X-Consul-Token': t } : {}, ...(r.body ? { body: r.body } : {}) });
-        const text = await res.text();
-        if (res.status !== r.expect[who]) failures.push(`${r.method} ${r.path} as ${who}: ${res.status} (${text.trim().slice(0, 100)}), expected ${r.expect[who]}`);
-      }
-    }
+    const failures = await walkRoutes((path, init) => fetch(`${up}${path}`, init), tokens, routes);
     expect(failures).toEqual([]);
     // What each caller sees in the lists.
     await fetch(`${up}/v1/agent/service/register`, { method: 'PUT', headers: h, body: '{"Name":"svc","ID":"svc1","Port":1}' });
-    const seen = async (who: string) => Object.keys((await (await fetch(`${up}/v1/agent/services`, { headers: tokens[who] ? { 'X-Consul-Token': tokens[who] as string } : {} })).json()) as object).length;
+    const seen = async (who: Caller) => Object.keys((await (await fetch(`${up}/v1/agent/services`, { headers: tokens[who] ? { 'X-Consul-Token': tokens[who] as string } : {} })).json()) as object).length;
     expect([await seen('none'), await seen('read'), await seen('deny')]).toEqual([0, 1, 0]);
     expect(await server.stop()).toBe(0);
   });

@@ -61,7 +61,12 @@ describe('ACLs on the embedded MQTT broker', () => {
     reader.on('message', (topic, payload) => topic === `${ROOT}changes` && payload.toString() === 'forged' && forged.push(topic));
     limited.publish(`${ROOT}changes`, 'forged');
     await closed;
-    await new Promise((r) => setTimeout(r, 200));
+    // A real change published after the forged one arrives in order: once it is here, the forged
+    // message would have been too.
+    const real = new Promise<void>((resolve) => reader.on('message', (topic, payload) => topic === `${ROOT}kv/cfg/after` && payload.byteLength > 0 && resolve()));
+    expect(await granted(reader, `${ROOT}kv/cfg/after`)).toBe(1);
+    await fetch(`${up}/v1/kv/cfg/after`, { method: 'PUT', body: 'x', headers: h });
+    await real;
     expect(forged).toEqual([]);
 
     // Edge agents over MQTT: a token that reads the scope syncs; one that does not is refused.

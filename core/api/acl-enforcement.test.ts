@@ -1,12 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { SseReader } from '../../runtimes/testing/sse.js';
+import { byCaller, type Caller, everywhere, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
 import { createTestNode } from '../testing/harness.js';
 
-/** The four callers every route is walked with. */
-type Who = 'none' | 'read' | 'write' | 'deny';
-
 /** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
-async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt: string; tokens: Record<Who, string | undefined> }> {
+async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt: string; tokens: Record<Caller, string | undefined> }> {
   const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
   const boot = (await (await node.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
   const mgmt = boot.SecretID;
@@ -15,10 +13,7 @@ async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt:
     const res = await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: name, Rules: rules }) });
     expect(res.status).toBe(200);
   };
-  const all = (p: string) => ['key', 'service', 'node', 'session', 'event', 'query', 'agent'].map((r) => `${r}_prefix "" { policy = "${p}" }`).join('\n');
-  await policy('all-read', `${all('read')}\noperator = "read"`);
-  await policy('all-write', `${all('write')}\noperator = "write"`);
-  await policy('all-deny', `${all('deny')}\noperator = "deny"`);
+  for (const p of ['read', 'write', 'deny'] as const) await policy(`all-${p}`, `${everywhere(p)}\noperator = "${p}"`);
   const token = async (policyName: string) => {
     const res = await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: policyName }] }) });
     return ((await res.json()) as { SecretID: string }).SecretID;
@@ -26,19 +21,7 @@ async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt:
   return { node, mgmt, tokens: { none: undefined, read: await token('all-read'), write: await token('all-write'), deny: await token('all-deny') } };
 }
 
-interface RouteCase {
-  readonly method: string;
-  readonly path: string;
-  readonly body?: string;
-  /** Expected status per caller. */
-  readonly expect: Record<Who, number>;
-  /** For lists: how many items each caller sees (array length, or object keys). */
-  readonly count?: Record<Who, number>;
-  /** An SSE stream: only the status is checked, then the stream is dropped. */
-  readonly stream?: boolean;
-}
-
-const R = (none: number, read: number, write: number, deny: number): Record<Who, number> => ({ none, read, write, deny });
+const R = byCaller;
 
 /** Every route covered so far, with what each caller gets. Reads that filter answer 404 when nothing is left. */
 const ROUTES: readonly RouteCase[] = [
@@ -116,27 +99,7 @@ describe('ACL enforcement, route by route', () => {
     expect((await node.request('/v1/event/fire/seed', { method: 'PUT', headers: h })).status).toBe(200);
     expect((await node.request('/v1/session/create', { method: 'PUT', headers: h, body: '{"Node":"n1"}' })).status).toBe(200);
     expect((await node.request('/v1/snapshot', { headers: h })).status).toBe(200);
-    const failures: string[] = [];
-    for (const route of ROUTES) {
-      for (const who of ['none', 'read', 'write', 'deny'] as const) {
-        const secret = tokens[who];
-        const res = await node.request(route.path, { method: route.method, headers: secret ? { 'X-Consul-Token': secret } : {}, ...(route.body !== undefined ? { body: route.body } : {}) });
-        if (route.stream) {
-          await res.body?.cancel();
-          if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status}, expected ${route.expect[who]}`);
-          continue;
-        }
-        const text = await res.text();
-        if (res.status !== route.expect[who]) failures.push(`${route.method} ${route.path} as ${who}: ${res.status} (${text.trim().slice(0, 120)}), expected ${route.expect[who]}`);
-        if (route.count && res.status === 200) {
-          const body = JSON.parse(text) as unknown;
-          const n = Array.isArray(body) ? body.length : Object.keys(body as object).length;
-          if (n !== route.count[who]) failures.push(`${route.method} ${route.path} as ${who}: sees ${n} items, expected ${route.count[who]}`);
-        }
-        // A refusal names the permission, never the secret.
-        if (res.status === 403 && secret !== undefined && text.includes(secret)) failures.push(`${route.method} ${route.path}: the secret appears in the answer`);
-      }
-    }
+    const failures = await walkRoutes((path, init) => node.request(path, init), tokens, ROUTES);
     expect(failures).toEqual([]);
   });
 
