@@ -127,6 +127,19 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(JSON.stringify(token));
   });
 
+  /** A blocking read of one record at its ModifyIndex; 404 naming it when there is none. */
+  const readOne = <T extends { ModifyIndex: number }>(req: Request, what: string, label: string, find: (tx: ReadTxn) => T | undefined, render: (v: T) => unknown = (v) => v) =>
+    indexedRead(deps, req, watch, (tx) => {
+      const v = find(tx);
+      return { index: Math.max(1, v?.ModifyIndex ?? 1), value: v };
+    }, (v) => (v ? render(v) : { status: 404, body: `ACL ${what} not found: ${JSON.stringify(label)}` }));
+  /** A blocking read of a list at its table's index. */
+  const readList = <T>(req: Request, list: (tx: ReadTxn) => { index: number; value: T[] }, render: (v: T) => unknown = (v) => v) =>
+    indexedRead(deps, req, watch, (tx) => {
+      const r = list(tx);
+      return { index: Math.max(1, r.index), value: r.value };
+    }, (l) => l.map(render));
+
   /** Create, update, delete, read by ID or Name, and list, for policies and roles alike. */
   const named = <T extends { ModifyIndex: number }>(k: {
     path: 'policy' | 'role';
@@ -160,13 +173,13 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     });
     const one = (req: Request, label: string, find: (tx: ReadTxn) => T | undefined) => {
       need(req, 'read');
-      return indexedRead(deps, req, watch, (tx) => ({ index: Math.max(1, find(tx)?.ModifyIndex ?? 1), value: find(tx) }), (v) => v ?? { status: 404, body: `ACL ${k.path} not found: ${JSON.stringify(label)}` });
+      return readOne(req, k.path, label, find);
     };
     app.get(`/v1/acl/${k.path}/name/:name`, (c) => one(c.req.raw, c.req.param('name'), (tx) => k.byName(tx, c.req.param('name'))));
     app.get(`/v1/acl/${k.path}/:id`, (c) => one(c.req.raw, c.req.param('id'), (tx) => k.get(tx, c.req.param('id'))));
     app.get(`/v1/acl/${k.path === 'policy' ? 'policies' : 'roles'}`, (c) => {
       need(c.req.raw, 'read');
-      return indexedRead(deps, c.req.raw, watch, (tx) => { const r = k.list(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map(k.listItem));
+      return readList(c.req.raw, k.list, k.listItem);
     });
   };
   named<AclPolicy>({ path: 'policy', what: 'Policy', parse: parsePolicy, setType: 'acl.policy.set', deleteType: 'acl.policy.delete', get: getPolicy, byName: policyByName, list: listPolicies, listItem: policyStub });
@@ -200,11 +213,11 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/acl/auth-method/:name', (c) => {
     need(c.req.raw, 'read');
     const name = c.req.param('name');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getAuthMethod(tx, name)?.ModifyIndex ?? 1), value: getAuthMethod(tx, name) }), (m) => m ?? { status: 404, body: `ACL auth method not found: ${JSON.stringify(name)}` });
+    return readOne(c.req.raw, 'auth method', name, (tx) => getAuthMethod(tx, name));
   });
   app.get('/v1/acl/auth-methods', (c) => {
     need(c.req.raw, 'read');
-    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listAuthMethods(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
+    return readList(c.req.raw, listAuthMethods);
   });
 
   const parseRule = (b: Record<string, unknown>, id: string): AclBindingRuleSetCommand['rule'] => {
@@ -236,12 +249,12 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/acl/binding-rule/:id', (c) => {
     need(c.req.raw, 'read');
     const id = c.req.param('id');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, getBindingRule(tx, id)?.ModifyIndex ?? 1), value: getBindingRule(tx, id) }), (r) => r ?? { status: 404, body: `ACL binding rule not found: ${JSON.stringify(id)}` });
+    return readOne(c.req.raw, 'binding rule', id, (tx) => getBindingRule(tx, id));
   });
   app.get('/v1/acl/binding-rules', (c) => {
     need(c.req.raw, 'read');
     const method = new URL(c.req.url).searchParams.get('authmethod') || undefined;
-    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listBindingRules(tx, method); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list);
+    return readList(c.req.raw, (tx) => listBindingRules(tx, method));
   });
 
   const login = async (req: Request): Promise<Response> => {
@@ -351,13 +364,11 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     const who = need(c.req.raw, 'read');
     const write = who.authz.decideScalar('acl', 'write').allowed;
     const id = c.req.param('id');
-    return indexedRead(deps, c.req.raw, watch, (tx) => ({ index: Math.max(1, tokenByAccessor(tx, id)?.ModifyIndex ?? 1), value: tokenByAccessor(tx, id) }), (t) =>
-      t ? tokenJson(t, write) : { status: 404, body: `ACL token not found: ${JSON.stringify(id)}` },
-    );
+    return readOne(c.req.raw, 'token', id, (tx) => tokenByAccessor(tx, id), (t) => tokenJson(t, write));
   });
   app.get('/v1/acl/tokens', (c) => {
     const who = need(c.req.raw, 'read');
     const write = who.authz.decideScalar('acl', 'write').allowed;
-    return indexedRead(deps, c.req.raw, watch, (tx) => { const r = listTokens(tx); return { index: Math.max(1, r.index), value: r.value }; }, (list) => list.map((t) => tokenJson(t, write)));
+    return readList(c.req.raw, listTokens, (t) => tokenJson(t, write));
   });
 }
