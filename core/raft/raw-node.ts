@@ -44,7 +44,8 @@ function sameHard(a: HardState, b: HardState): boolean {
 /**
  * The application-facing Raft node (etcd's RawNode): feed it ticks, messages and proposals, then
  * collect work with ready() and acknowledge it with advance(). The caller's contract, for every
- * Ready in order: (1) persist hardState, entries and snapshot durably; (2) send messages;
+ * Ready in order (details, including when a write need not be synced and when messages may go
+ * out early, on the Ready type): (1) persist hardState, entries and snapshot; (2) send messages;
  * (3) install the snapshot, apply committedEntries in order, serve readStates once applied;
  * (4) call advance(ready) before calling step/tick/propose again.
  * Committed membership changes take effect when advance() is called for them.
@@ -116,14 +117,18 @@ export class RawNode {
     const soft = r.softState();
     const hard = this.persistable(r.hardState());
     const snapshot = r.pendingSnapshot;
+    const entries = r.log.unstable();
+    const newTermOrVote = hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
     return {
       ...(soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role ? { softState: soft } : {}),
       ...(!sameHard(hard, this.prevHard) ? { hardState: hard } : {}),
-      entries: r.log.unstable(),
+      entries,
       ...(snapshot ? { snapshot } : {}),
       committedEntries: snapshot ? [] : r.log.nextCommitted(r.cfg.maxCommittedBytesPerReady),
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
+      mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,
+      sendBeforePersist: (r.role === 'leader' && !newTermOrVote && snapshot === undefined) || r.cfg.plantedBugs?.ackBeforePersist === true,
     };
   }
 

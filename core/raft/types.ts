@@ -114,11 +114,15 @@ export interface Message {
 /**
  * Work for the application, produced by RawNode.ready(). The caller must, in this order:
  * 1. persist `hardState`, `entries` (replacing any stored entries at the same or higher indexes)
- *    and `snapshot` (replacing the stored log up to it) durably;
- * 2. send `messages`;
+ *    and `snapshot` (replacing the stored log up to it); durably (synced) when `mustSync` is set,
+ *    while a Ready whose only change is the commit index may be written without waiting for a
+ *    sync (a lost commit index is learned again from the leader);
+ * 2. send `messages`, except that when `sendBeforePersist` is set they may be sent before or
+ *    while step 1 runs (a leader's appends overlap its own log write, Raft thesis §10.2.1);
  * 3. install `snapshot` into the state machine, then apply `committedEntries` in order, and serve
- *    reads for `readStates` once their index is applied;
- * 4. call advance(ready).
+ *    reads for `readStates` once their index is applied (applying may share step 1's transaction:
+ *    committed entries are already durable in this node's log or in this same Ready);
+ * 4. call advance(ready), and only then step, tick or propose again.
  */
 export interface Ready {
   readonly softState?: SoftState;
@@ -128,6 +132,16 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
+  /** Whether step 1 must be synced to disk before step 2 (entries, a snapshot, or a new term or vote). */
+  readonly mustSync: boolean;
+  /**
+   * Whether `messages` may go out before step 1 completes: set only for a leader whose term and
+   * vote are already persisted. Its own new entries count toward commitment as soon as they are
+   * appended, which is safe because acknowledgements are stepped only after this Ready's
+   * persistence completed (step 4), so no entry is ever committed on the strength of a log
+   * write that has not finished.
+   */
+  readonly sendBeforePersist: boolean;
 }
 
 /** Size in bytes of an entry for batching and limits. */

@@ -59,6 +59,8 @@ export class TestRaftNode {
   kv = new Map<string, string>();
   applied = 0;
   readonly durable: Durable = { hardState: undefined, snapshot: undefined, entries: [] };
+  /** A commit-only hard state written without a sync: made durable by the next synced write. */
+  private unsyncedHardState: HardState | undefined;
 
   constructor(private readonly options: TestRaftNodeOptions) {
     this.id = options.id;
@@ -89,6 +91,7 @@ export class TestRaftNode {
   /** Loses everything not durable. */
   crash(): void {
     this.raw = undefined;
+    this.unsyncedHardState = undefined;
     this.kv = new Map();
     this.applied = 0;
   }
@@ -98,15 +101,30 @@ export class TestRaftNode {
   }
 
   /**
-   * Handles one Ready per the contract. `crashAfterPersist` simulates a crash right after the
-   * durable writes (nothing sent, nothing applied). Returns what happened.
+   * Handles one Ready per the contract, and may crash at a chosen point:
+   * - 'afterPersist': right after the durable writes (nothing sent, nothing applied);
+   * - 'beforePersist': before anything is written; a Ready that may send before persisting
+   *   (a leader's appends) has its messages out already, the rest of the Ready is lost.
+   * A write the Ready does not require to be synced (commit index only) stays pending until the
+   * next synced write, so a crash loses it, as an unsynced disk write may be lost.
    */
-  processReady(crashAfterPersist = false): ReadyEffects | undefined {
+  processReady(crash: 'none' | 'afterPersist' | 'beforePersist' = 'none'): ReadyEffects | undefined {
     const raw = this.raw;
     if (!raw || !raw.hasReady()) return undefined;
     const rd = raw.ready();
-    // 1. Persist.
-    if (rd.hardState) this.durable.hardState = rd.hardState;
+    const lost = { persisted: [], applied: [], readStates: [], snapshotInstalled: undefined, becameLeader: false };
+    if (crash === 'beforePersist') {
+      this.crash();
+      return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [] };
+    }
+    // 1. Persist (a commit-only hard state waits for the next synced write).
+    if (!rd.mustSync) {
+      if (rd.hardState) this.unsyncedHardState = rd.hardState;
+    } else {
+      const hs = rd.hardState ?? this.unsyncedHardState;
+      if (hs) this.durable.hardState = hs;
+      this.unsyncedHardState = undefined;
+    }
     if (rd.snapshot) {
       this.durable.snapshot = rd.snapshot;
       this.durable.entries = [];
@@ -117,9 +135,9 @@ export class TestRaftNode {
       this.durable.entries.length = Math.max(0, first - base);
       this.durable.entries.push(...rd.entries);
     }
-    if (crashAfterPersist) {
+    if (crash === 'afterPersist') {
       this.crash();
-      return { messages: [], persisted: rd.entries, applied: [], readStates: [], snapshotInstalled: undefined, becameLeader: false };
+      return { ...lost, messages: [], persisted: rd.entries };
     }
     // 2. Send (returned to the caller). 3. Apply.
     if (rd.snapshot) {

@@ -13,7 +13,7 @@ import type { PlantedBugs } from '../../core/raft/config.js';
 import { describeFailure, sumStats } from '../../core/testing/sim/format.js';
 import { runSimulation, type SimResult } from '../../core/testing/sim/simulator.js';
 
-const BUGS = ['commitPreviousTermByCounting', 'readsWithoutReadIndex', 'forgetVoteOnCrash'] as const;
+const BUGS = ['commitPreviousTermByCounting', 'readsWithoutReadIndex', 'forgetVoteOnCrash', 'ackBeforePersist'] as const;
 
 const { values } = parseArgs({
   options: {

@@ -22,6 +22,8 @@ export interface FaultRates {
   readonly faultEveryMs: number;
   /** Probability that a node crashes right after persisting a Ready (before sending or applying). */
   readonly crashInReady: number;
+  /** Probability that a node crashes before persisting a Ready (a leader's early appends are out). */
+  readonly crashBeforePersist: number;
   /** Probability that a node crashes just after sending a granted vote (tests vote durability). */
   readonly crashAfterVote: number;
   /** Probability that a leader crashes just after sending appends (partial replication, Figure 8). */
@@ -163,6 +165,7 @@ export class Simulator {
       crashAfterAppend: (chaos ? 0.02 : 0) + r.next() * 0.03,
       isolateBeforeAppend: churn ? 0.05 + r.next() * 0.2 : r.next() * 0.03,
       isolateNewLeader: churn ? 0.2 + r.next() * 0.5 : chaos ? r.next() * 0.2 : 0,
+      crashBeforePersist: r.next() * 0.01,
       ...options.faults,
     };
     // Configuration varies per seed too: every combination must be safe.
@@ -282,11 +285,14 @@ export class Simulator {
   /** Processes every Ready of `node`, checking invariants and routing effects. */
   private drain(node: TestRaftNode): void {
     for (let guard = 0; guard < 1000 && node.raw?.hasReady(); guard++) {
-      const crash = this.faulty && this.rng.next() < this.faults.crashInReady;
+      const draw = this.faulty ? this.rng.next() : 1;
+      const crash = draw < this.faults.crashInReady ? 'afterPersist' : draw < this.faults.crashInReady + this.faults.crashBeforePersist ? 'beforePersist' : 'none';
       const fx = node.processReady(crash);
       if (!fx) break;
       this.checker.onPersist(node, fx.persisted);
-      if (crash) {
+      if (crash !== 'none') {
+        // A leader's appends may have left before its own log write was lost.
+        for (const m of fx.messages) this.send(m);
         this.onCrash(node);
         return;
       }
