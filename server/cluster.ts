@@ -114,7 +114,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
 
   private async bootstrap(voters: NodeId[]): Promise<void> {
     const boot = bootstrapState(voters);
-    await this.o.storage.persist(boot.hardState, boot.entries, undefined);
+    await this.o.storage.persist({ hardState: boot.hardState, entries: boot.entries, snapshot: undefined, sync: true }, () => undefined);
     this.o.logger.info('bootstrapped a new cluster', { voters: voters.join(',') });
   }
 

@@ -51,9 +51,11 @@ type Input =
   | { kind: 'transfer'; to: NodeId; resolve: () => void; reject: (e: unknown) => void };
 
 /**
- * Runs a RawNode against real storage and a transport, honouring the Ready contract: persist
- * (durably), then send, then install/apply, then advance. Inputs that arrive while a Ready is in
- * flight are queued, so RawNode is never stepped between ready() and advance().
+ * Runs a RawNode against real storage and a transport, honouring the Ready contract (see Ready):
+ * persist (synced when required; a leader may send first), send, install/apply, then advance.
+ * Inputs that arrive while a Ready is in flight are queued, so RawNode is never stepped between
+ * ready() and advance(): an acknowledgement is only counted once this node's own log write of
+ * the Ready it answers has completed.
  */
 export class RaftDriver {
   readonly raw: RawNode;
@@ -242,26 +244,38 @@ export class RaftDriver {
     }
   }
 
+  /**
+   * One Ready: a leader's messages go out first when allowed (its log write overlaps
+   * replication); the log write and the state machine applying the committed entries share one
+   * transaction (synced only when the Ready must be); then the remaining messages go out, and
+   * proposals and watchers learn the results.
+   */
   private async handle(rd: Ready): Promise<void> {
-    await this.o.storage.persist(rd.hardState, rd.entries, rd.snapshot);
-    this.o.send(rd.messages);
+    if (rd.sendBeforePersist) this.o.send(rd.messages);
+    const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
+      const cc = confChangeOf(e);
+      if (cc) {
+        this.conf = applyToConf(this.conf, cc);
+        return { index: e.index, data: e.data, conf: this.conf };
+      }
+      return { index: e.index, data: e.data };
+    });
+    const writes = rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined || batch.length > 0;
+    const staged = writes
+      ? await this.o.storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync }, (tx) =>
+          batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined,
+        )
+      : undefined;
+    if (!rd.sendBeforePersist) this.o.send(rd.messages);
     if (rd.snapshot) await this.install(rd.snapshot);
-    if (rd.committedEntries.length > 0) {
-      const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
-        const cc = confChangeOf(e);
-        if (cc) {
-          this.conf = applyToConf(this.conf, cc);
-          return { index: e.index, data: e.data, conf: this.conf };
-        }
-        return { index: e.index, data: e.data };
-      });
-      const results = await this.o.applier.apply(batch);
+    if (staged) {
+      staged.publish();
       rd.committedEntries.forEach((e, i) => {
         const p = this.proposals.get(e.index);
         if (!p) return;
         this.proposals.delete(e.index);
         clearTimeout(p.timer);
-        if (p.term === e.term) p.resolve(results[i] as ApplyResult);
+        if (p.term === e.term) p.resolve(staged.results[i] as ApplyResult);
         else p.reject(new NoLeaderError('No cluster leader: leadership changed before the write committed; it was not applied'));
       });
     }

@@ -21,7 +21,7 @@ export function logKey(index: number): string {
 /**
  * The Raft log, hard state and latest snapshot on the StateStore (LMDB). Each entry is stored as
  * a CRC32C-checked entries frame, so a corrupted log entry is detected when read. Writes are
- * atomic and durable before they resolve, as the RawNode contract needs before messages go out.
+ * atomic, and synced before they resolve whenever the Ready requires it (see Ready.mustSync).
  */
 export class RaftStorage {
   private lastIndex = 0;
@@ -69,12 +69,17 @@ export class RaftStorage {
 
   /**
    * Persists a Ready's hard state, entries (replacing any at the same or higher index) and
-   * snapshot (dropping the log it covers), in one durable transaction.
+   * snapshot (dropping the log it covers) in one atomic transaction, which also runs `also`
+   * (the state machine applying committed entries). Resolves with `also`'s result once the
+   * transaction is synced to disk when `sync` is set, or once it is committed otherwise.
    */
-  async persist(hardState: HardState | undefined, entries: readonly Entry[], snapshot: Snapshot | undefined): Promise<void> {
-    if (!hardState && entries.length === 0 && !snapshot) return;
+  async persist<T>(
+    w: { hardState: HardState | undefined; entries: readonly Entry[]; snapshot: Snapshot | undefined; sync: boolean },
+    also: (tx: WriteTxn) => T,
+  ): Promise<T> {
+    const { hardState, entries, snapshot } = w;
     const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
-    await this.store.write((tx) => {
+    const result = await this.store.write((tx) => {
       // A snapshot from the leader replaces the whole log.
       if (snapshot) this.saveSnapshotIn(tx, snapshot, Infinity);
       if (entries.length > 0) {
@@ -83,10 +88,12 @@ export class RaftStorage {
         entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
       }
       if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
-    });
+      return also(tx);
+    }, w.sync ? 'durable' : 'committed');
     if (snapshot) this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
     const last = entries[entries.length - 1];
     if (last) this.lastIndex = last.index;
+    return result;
   }
 
   /** Persists a snapshot made by log compaction and drops the entries it covers. */

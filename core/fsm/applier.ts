@@ -1,4 +1,4 @@
-import type { StateStore } from '../ports/state-store.js';
+import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import type { Change } from '../watch/change.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import { readAppliedIndex } from './meta.js';
@@ -8,6 +8,12 @@ import type { ApplyResult, CommittedEntry, StateMachine } from './state-machine.
 export interface IndexedChange {
   readonly index: number;
   readonly change: Change;
+}
+
+/** Entries applied inside a caller's transaction: their results, and what to announce once it commits. */
+export interface StagedApply {
+  readonly results: ApplyResult[];
+  readonly publish: () => void;
 }
 
 /**
@@ -44,27 +50,42 @@ export class Applier {
   }
 
   /**
-   * Applies `entries` (contiguous, starting at appliedIndex()+1) atomically and durably.
-   * Resolves with one result per entry, in order. Rejects, having applied nothing, if the
-   * store fails or a handler has a bug.
+   * Applies `entries` (contiguous, starting at appliedIndex()+1) atomically, in its own
+   * transaction (durable or committed, as constructed). Resolves with one result per entry, in
+   * order. Rejects, having applied nothing, if the store fails or a handler has a bug.
    */
   async apply(entries: readonly CommittedEntry[]): Promise<ApplyResult[]> {
+    let staged: StagedApply | undefined;
+    await this.store.write((tx) => {
+      staged = this.stage(tx, entries);
+    }, this.durability);
+    (staged as StagedApply).publish();
+    return (staged as StagedApply).results;
+  }
+
+  /**
+   * Applies `entries` (contiguous, starting at appliedIndex()+1) inside the caller's write
+   * transaction, so one commit can also carry other writes (Raft's log). The caller must call
+   * `publish` once that transaction has committed (it wakes watchers and tells listeners), and
+   * must not call it if the transaction failed.
+   */
+  stage(tx: WriteTxn, entries: readonly CommittedEntry[]): StagedApply {
     const changes: Change[] = [];
     const indexed: IndexedChange[] = [];
-    const results = await this.store.write(
-      (tx) =>
-        entries.map((e) =>
-          this.machine.apply(tx, e, (change) => {
-            changes.push(change);
-            indexed.push({ index: e.index, change });
-          }),
-        ),
-      this.durability,
+    const results = entries.map((e) =>
+      this.machine.apply(tx, e, (change) => {
+        changes.push(change);
+        indexed.push({ index: e.index, change });
+      }),
     );
-    this.watches.notify(changes);
     const last = entries[entries.length - 1];
-    if (last) for (const l of this.listeners) l.applied(indexed, last.index);
-    return results;
+    return {
+      results,
+      publish: () => {
+        this.watches.notify(changes);
+        if (last) for (const l of this.listeners) l.applied(indexed, last.index);
+      },
+    };
   }
 
   /**
