@@ -104,6 +104,7 @@ class Peer {
   private socket: net.Socket | undefined;
   private queue: Uint8Array[] = [];
   private connecting = false;
+  private draining = false;
   private backoffMs = 100;
   private retryTimer: NodeJS.Timeout | undefined;
   dropped = 0;
@@ -115,22 +116,30 @@ class Peer {
     private readonly t: RaftTransport,
   ) {}
 
-  send(frame: Uint8Array): void {
+  /** Queues a frame (dropping the oldest over the bound); flush() or connecting sends it. */
+  enqueue(frame: Uint8Array): void {
     if (this.queue.length >= this.t.options.maxQueueMessages) {
       this.queue.shift();
       this.dropped++;
     }
     this.queue.push(frame);
-    if (this.socket && !this.connecting) this.flush();
-    else this.connect();
   }
 
-  private flush(): void {
+  /** Writes everything queued in one corked batch, or connects first. */
+  flush(): void {
+    if (!this.socket || this.connecting) {
+      this.connect();
+      return;
+    }
     const s = this.socket;
-    if (!s || this.queue.length === 0) return;
+    if (this.queue.length === 0 || this.draining) return;
     // Bound what sits in the socket's own buffer too: wait for it to drain.
     if (s.writableLength > 16 * 1024 * 1024) {
-      s.once('drain', () => this.flush());
+      this.draining = true;
+      s.once('drain', () => {
+        this.draining = false;
+        this.flush();
+      });
       return;
     }
     s.cork();
@@ -158,6 +167,7 @@ class Peer {
     s.once('close', () => {
       this.socket = undefined;
       this.connecting = false;
+      this.draining = false;
       // Messages to an unreachable peer are stale by the time it is back: drop them (Raft
       // notices the gap and resends what is still needed, or a snapshot).
       this.dropped += this.queue.length;
@@ -269,12 +279,16 @@ export class RaftTransport {
 
   /** Sends Raft messages (best effort: Raft retries what is lost). */
   send(messages: readonly Message[]): void {
+    const touched = new Set<Peer>();
     for (const m of messages) {
       if (this.blocked.has(m.to)) continue;
       const p = this.peers.get(m.to);
       if (!p) continue;
-      p.send(encodeMessageFrame(this.options.hp, m));
+      p.enqueue(encodeMessageFrame(this.options.hp, m));
+      touched.add(p);
     }
+    // One write per peer for the whole batch.
+    for (const p of touched) p.flush();
   }
 
   /** Sends one control request to "host:port" and resolves with the reply (rejects on timeout or refusal). */

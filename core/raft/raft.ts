@@ -88,6 +88,12 @@ export class Raft {
   private pendingReads: PendingRead[] = [];
   private readsAwaitingCommit: string[] = [];
   private incoming: IncomingSnapshot | undefined;
+  /**
+   * Followers owed an append, sent by flushAppends() when RawNode builds the next Ready, so
+   * that all proposals and acknowledgements stepped in between leave as one append per
+   * follower. The flag says whether to send one even without entries (to carry a new commit index).
+   */
+  private readonly appendsDue = new Map<NodeId, boolean>();
 
   constructor(cfg: RaftConfig, init: RaftInit = {}) {
     this.id = cfg.id;
@@ -184,7 +190,7 @@ export class Raft {
   propose(data: Uint8Array): { index: number; term: number } {
     this.assertCanPropose(data.byteLength);
     const e = this.appendEntry('normal', data);
-    this.bcastAppend();
+    this.markAllDue();
     return e;
   }
 
@@ -207,7 +213,7 @@ export class Raft {
     if (cc.type === 'addLearner' && member) throw new ProposalRefusedError('bad_request', `${cc.node} is already a member`);
     const e = this.appendEntry('conf', data);
     this.pendingConfIndex = e.index;
-    this.bcastAppend();
+    this.markAllDue();
     return e;
   }
 
@@ -440,6 +446,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.pendingReads = [];
     this.readsAwaitingCommit = [];
+    this.appendsDue.clear();
   }
 
   // ---- role-specific steps ----------------------------------------------------------------
@@ -495,11 +502,8 @@ export class Raft {
     if (pr.state === 'probe') pr.becomeReplicate();
     else if (pr.state === 'snapshot' && pr.match >= (pr.snapshot?.meta.index ?? 0)) pr.becomeProbe();
     else if (pr.state === 'replicate') pr.inflights.freeLE(pr.match);
-    if (this.maybeCommit()) this.bcastAppend();
-    else if (wasPaused) this.sendAppend(m.from);
-    while (this.sendAppend(m.from, false)) {
-      // Fill the inflight window.
-    }
+    if (this.maybeCommit()) this.markAllDue();
+    else this.markDue(m.from, wasPaused);
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: m.from });
   }
 
@@ -607,6 +611,35 @@ export class Raft {
       pr.probeSent = true;
     }
     return true;
+  }
+
+  /** Whether flushAppends() has appends to send. */
+  hasAppendsDue(): boolean {
+    return this.appendsDue.size > 0;
+  }
+
+  /**
+   * Sends the appends owed since the last call, filling each follower's inflight window once
+   * (RawNode calls this as it builds a Ready). A node that is no longer leader owes nothing.
+   */
+  flushAppends(): void {
+    if (this.role === 'leader') {
+      for (const [id, ifEmpty] of this.appendsDue) {
+        if (!this.sendAppend(id, ifEmpty)) continue;
+        while (this.sendAppend(id, false)) {
+          // Fill the inflight window.
+        }
+      }
+    }
+    this.appendsDue.clear();
+  }
+
+  private markDue(to: NodeId, ifEmpty: boolean): void {
+    this.appendsDue.set(to, ifEmpty || (this.appendsDue.get(to) ?? false));
+  }
+
+  private markAllDue(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.markDue(id, true);
   }
 
   private bcastAppend(): void {

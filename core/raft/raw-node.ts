@@ -107,6 +107,7 @@ export class RawNode {
       r.pendingSnapshot !== undefined ||
       r.log.committed > r.log.applied ||
       r.msgs.length > 0 ||
+      r.hasAppendsDue() ||
       r.readStates.length > 0
     );
   }
@@ -114,6 +115,7 @@ export class RawNode {
   /** The work accumulated since the last advance(); see the class contract. */
   ready(): Ready {
     const r = this.raft;
+    r.flushAppends();
     const soft = r.softState();
     const hard = this.persistable(r.hardState());
     const snapshot = r.pendingSnapshot;
