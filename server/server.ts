@@ -31,7 +31,7 @@ import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { loadHotPaths } from '../runtimes/node/hot-paths.js';
-import { type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
+import { type HttpClient, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
 import { nodeProbes } from '../runtimes/node/probes.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
@@ -199,7 +199,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   });
   const aclResolver = new AclResolver(config.acl);
   // The socket peer of each request in flight (entries go with their Request objects).
-  const clientAddresses = new WeakMap<Request, string>();
+  const clients = new WeakMap<Request, HttpClient>();
   const auditFile = config.auditLog ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n)) : undefined;
   const deps: ApiDeps = {
     node,
@@ -219,7 +219,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     shutdownSignal: shutdown.signal,
     acl: aclResolver,
     rateLimit: config.rateLimit,
-    clientAddress: (req) => clientAddresses.get(req),
+    clientAddress: (req) => clients.get(req)?.remoteAddress,
+    bodyReader: (req, maxBytes) => clients.get(req)?.readBody(maxBytes),
     ...(auditFile ? { audit: auditFile } : {}),
   };
   const app = createApi(deps);
@@ -257,7 +258,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   try {
     http = await listenHttp(
       (req, client) => {
-        clientAddresses.set(req, client.remoteAddress);
+        clients.set(req, client);
         return app.fetch(req);
       },
       config.httpAddr.host,

@@ -7,22 +7,23 @@ import type { ReadOptions } from './query.js';
  * Runs a read as a Consul blocking query. `run` is evaluated at once; if the request has no
  * index, or the result's index exceeds it, that result is returned. Otherwise the query waits
  * until a change to `target` raises the index above it, the wait (plus up to wait/16 jitter)
- * runs out, the client goes away (`signal`) or the server shuts down, and returns the latest result.
- * The returned index is never 0.
+ * runs out, the client goes away (`signal`, asked for only when the query does wait: building a
+ * request's signal costs a Node server a full Request) or the server shuts down, and returns the
+ * latest result. The returned index is never 0.
  */
 export async function blockingQuery<T>(
   deps: ApiDeps,
   options: ReadOptions,
   target: WatchTarget,
   run: () => Indexed<T>,
-  signal?: AbortSignal,
+  signal?: () => AbortSignal | undefined,
 ): Promise<Indexed<T>> {
   let result = atLeastOne(run());
   if (options.minIndex === 0 || result.index > options.minIndex) return result;
   const { clock, watches } = deps;
   const deadline = clock.now() + options.waitMs + deps.rng.next() * (options.waitMs / 16);
   deps.logger.trace('blocking query waiting', { min_index: options.minIndex, wait_ms: options.waitMs });
-  const stops = [signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+  const stops = [signal?.(), deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
   while (!stops.some((s) => s.aborted)) {
     const remaining = deadline - clock.now();
     if (remaining <= 0) break;

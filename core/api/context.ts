@@ -1,6 +1,7 @@
 import type { AclResolver } from '../acl/resolve.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import type { AuditSink } from './audit.js';
+import type { BodyReader } from './body.js';
 import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';
 import type { HotPaths } from '../ports/hot-paths.js';
@@ -158,6 +159,8 @@ export interface ApiDeps {
   readonly rateLimit?: RateLimitSettings;
   /** The address a request came from (the socket's peer), when the listener knows it. */
   readonly clientAddress?: (req: Request) => string | undefined;
+  /** The runtime's direct request-body reader (see BodyReader); without it bodies are read as Web streams. */
+  readonly bodyReader?: BodyReader;
   /** Where audit records go; absent: none are kept. */
   readonly audit?: AuditSink;
 }

@@ -22,7 +22,7 @@ export async function indexedRead<T>(
   const url = new URL(req.url);
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
-  const r = await blockingQuery(deps, options, target, () => deps.store.read(run), req.signal);
+  const r = await blockingQuery(deps, options, target, () => deps.store.read(run), () => req.signal);
   const out = render(r.value);
   const headers = readHeaders(deps, r.index, options);
   if (out && typeof out === 'object' && 'status' in out && 'body' in out) {

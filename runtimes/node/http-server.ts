@@ -1,8 +1,62 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Readable } from 'node:stream';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createAdaptorServer } from '@hono/node-server';
-import { ConfigError } from '../../core/errors.js';
+import { createAdaptorServer, type Http2Bindings, type HttpBindings } from '@hono/node-server';
+import { bodyTooLarge } from '../../core/api/body.js';
+import { BadRequestError, ConfigError } from '../../core/errors.js';
+
+/** What the listener knows about a request besides the Web Request. */
+export interface HttpClient {
+  readonly remoteAddress: string;
+  /**
+   * Reads the body straight from Node's request stream (a BodyReader for one request):
+   * undefined once the body was read by other means.
+   */
+  readBody(maxBytes: number): Promise<Uint8Array> | undefined;
+}
+
+/** Collects a Node request's body, rejecting with a 413 as soon as more than `maxBytes` arrived. */
+function readIncoming(incoming: Readable, maxBytes: number): Promise<Uint8Array> | undefined {
+  if (incoming.readableDidRead || incoming.readableEnded) return undefined;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const stop = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        stop();
+        // Node discards the rest of the body once the response has been sent.
+        incoming.pause();
+        reject(bodyTooLarge(total, maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(new BadRequestError(`the request body could not be read: ${err.message}`));
+    };
+    const onClose = (): void => {
+      stop();
+      reject(new BadRequestError('the request body could not be read: the connection closed before it ended'));
+    };
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
+}
 
 /** A listening HTTP server. */
 export interface HttpListener {
@@ -26,16 +80,23 @@ export interface HttpTls {
 }
 
 /**
- * Serves a Web `fetch` handler over Node's HTTP server on host:port (with the client's address). Rejects with ConfigError
+ * Serves a Web `fetch` handler over Node's HTTP server on host:port (with the client's address
+ * and a direct body reader). Rejects with ConfigError
  * when the address cannot be bound (in use, not local, no permission).
  */
 export async function listenHttp(
-  fetch: (req: Request, client: { readonly remoteAddress: string }) => Response | Promise<Response>,
+  fetch: (req: Request, client: HttpClient) => Response | Promise<Response>,
   host: string,
   port: number,
   tls?: HttpTls,
 ): Promise<HttpListener> {
-  const handler = (req: Request, env: { incoming?: { socket?: { remoteAddress?: string } } }) => fetch(req, { remoteAddress: env.incoming?.socket?.remoteAddress ?? '' });
+  const handler = (req: Request, env: HttpBindings | Http2Bindings) => {
+    const incoming = env.incoming;
+    return fetch(req, {
+      remoteAddress: incoming?.socket?.remoteAddress ?? '',
+      readBody: (maxBytes) => (incoming ? readIncoming(incoming, maxBytes) : undefined),
+    });
+  };
   const server = (
     tls
       ? createAdaptorServer({

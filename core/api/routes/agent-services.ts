@@ -43,7 +43,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]])).items;
 
   app.put('/v1/agent/service/register', async (c) => {
-    const def = parseAgentService(await readJson(c.req.raw));
+    const def = parseAgentService(await readJson(c.req.raw, undefined, deps.bodyReader));
     requireAccess(deps, c.req.raw, 'service', def.service.Service, 'write');
     await agent.registerService(def);
     return ok();
@@ -74,7 +74,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   });
 
   app.put('/v1/agent/check/register', async (c) => {
-    const def = parseCheckDefinition(await readJson(c.req.raw), 'check');
+    const def = parseCheckDefinition(await readJson(c.req.raw, undefined, deps.bodyReader), 'check');
     requireCheckWrite(c.req.raw, def.ServiceID);
     await agent.registerCheck(def);
     return ok();
@@ -93,7 +93,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   }
   app.put('/v1/agent/check/update/:id', async (c) => {
     requireExistingCheckWrite(c.req.raw, param(c, 'id'));
-    const f = new Fields(await readJson(c.req.raw), 'body');
+    const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
     await agent.updateTtl(param(c, 'id'), parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
     return ok();
   });

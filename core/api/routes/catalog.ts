@@ -53,7 +53,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/catalog/register', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
-    const body = await readJson(c.req.raw);
+    const body = await readJson(c.req.raw, undefined, deps.bodyReader);
     const dc = new Fields(body, 'body').str('Datacenter');
     if (dc && dc !== deps.node.datacenter) throw new BadRequestError(`No path to datacenter ${JSON.stringify(dc)}`);
     const req = parseRegisterRequest(body);
@@ -69,7 +69,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
 
   app.put('/v1/catalog/deregister', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const f = new Fields(await readJson(c.req.raw), 'body');
+    const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
     const node = f.str('Node');
     if (!node) throw new BadRequestError('Must provide node');
     const serviceId = f.str('ServiceID');

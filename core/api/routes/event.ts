@@ -46,7 +46,7 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     const service = regexFilter(url, 'service');
     const tag = regexFilter(url, 'tag');
     if (tag && !service) throw new BadRequestError('Cannot provide tag filter without service filter');
-    const payload = await readBody(c.req.raw, MAX_EVENT_PAYLOAD_BYTES);
+    const payload = await readBody(c.req.raw, MAX_EVENT_PAYLOAD_BYTES, deps.bodyReader);
     const command: EventFireCommand = {
       type: 'event.fire',
       event: { ID: randomUuid(deps.rng), Name: name, Payload: payload.byteLength > 0 ? payload : null, NodeFilter: node, ServiceFilter: service, TagFilter: tag },

@@ -38,7 +38,7 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
   const read = <T>(target: WatchTarget, run: (tx: ReadTxn) => Indexed<T>) =>
-    blockingQuery(deps, options, target, () => deps.store.read(run), req.signal);
+    blockingQuery(deps, options, target, () => deps.store.read(run), () => req.signal);
 
   if (hasParam(url, 'keys')) {
     validatePrefix(key);
@@ -91,7 +91,7 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const acquire = url.searchParams.get('acquire');
   const release = url.searchParams.get('release');
   if (acquire === '' || release === '') throw new BadRequestError(`Invalid session for ?${acquire === '' ? 'acquire' : 'release'}: missing session ID`);
-  const value = await readBody(req, deps.limits.kvMaxValueBytes);
+  const value = await readBody(req, deps.limits.kvMaxValueBytes, deps.bodyReader);
   let command: KvCommand;
   if (acquire !== null) command = { type: 'kv.lock', key, value, flags, session: acquire, now: deps.clock.now() };
   else if (release !== null) command = { type: 'kv.unlock', key, value, flags, session: release };

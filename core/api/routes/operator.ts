@@ -53,7 +53,7 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/operator/autopilot/configuration', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
-    const text = new TextDecoder().decode(await readBody(c.req.raw, MAX_CONFIG_BODY));
+    const text = new TextDecoder().decode(await readBody(c.req.raw, MAX_CONFIG_BODY, deps.bodyReader));
     let body: unknown;
     try {
       body = JSON.parse(text);

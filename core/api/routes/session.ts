@@ -44,7 +44,7 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
 
   app.put('/v1/session/create', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const input = parseSessionCreate(await readJson(c.req.raw, 64 * 1024), deps.node.name, deps.limits.sessionTtlMinMs);
+    const input = parseSessionCreate(await readJson(c.req.raw, 64 * 1024, deps.bodyReader), deps.node.name, deps.limits.sessionTtlMinMs);
     requireAccess(deps, c.req.raw, 'session', input.Node, 'write');
     const command: SessionCreateCommand = { type: 'session.create', session: { ID: randomUuid(deps.rng), ...input } };
     const { value } = await deps.writer.submit<SessionRecord>(command);

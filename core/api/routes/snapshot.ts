@@ -43,7 +43,7 @@ export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
     }
     if (req.method === 'PUT') {
       checkDatacenter(url, deps);
-      const data = await readBody(req, MAX_RESTORE_BYTES);
+      const data = await readBody(req, MAX_RESTORE_BYTES, deps.bodyReader);
       let body: Uint8Array;
       try {
         body = readArchive(deps.hotPaths, data).body;

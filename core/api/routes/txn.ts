@@ -46,7 +46,7 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/txn', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
-    const body = await readJson(c.req.raw, deps.limits.txnMaxBytes);
+    const body = await readJson(c.req.raw, deps.limits.txnMaxBytes, deps.bodyReader);
     const ops = parseTxn(body, { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes }, deps.node.datacenter);
     const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
