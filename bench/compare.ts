@@ -4,7 +4,7 @@
  * through its own API (Konsul: HTTP /v1/kv; etcd: the v3 JSON gateway), prints throughput, p50
  * and p99 per system, the Konsul/etcd ratios and the load generator's CPU, and stops both.
  *
- *   npm run bench:compare -- [--duration 5] [--keys 1000]
+ *   npm run bench:compare -- [--duration 5] [--keys 1000] [--only konsul|etcd]
  *
  * Workloads: 256-byte writes with 1 and 64 clients (to the leader); default (Konsul) and
  * linearizable (etcd) reads with 64 clients (to the leader); stale (Konsul) and serializable
@@ -16,7 +16,11 @@ import { freePorts, startProcess, type TestProcess, tempDir } from '../runtimes/
 import { cleanupAll, spawnServer, type SpawnedServer } from '../server/testing/spawn-server.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, keys: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, keys: { type: 'string', default: '1000' }, only: { type: 'string' } } });
+if (values.only !== undefined && values.only !== 'konsul' && values.only !== 'etcd') {
+  process.stderr.write(`--only must be konsul or etcd, not ${values.only}\n`);
+  process.exit(2);
+}
 const durationMs = Number(values.duration) * 1000;
 const KEYS = Number(values.keys);
 const VALUE = 'v'.repeat(256);
@@ -98,47 +102,51 @@ const konsulKey = (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % KEYS
 const etcdPut = (w: number, i: number) => Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), value: b64(VALUE) }));
 const etcdRange = (serializable: boolean) => (w: number, i: number) => Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), ...(serializable ? { serializable: true } : {}) }));
 
-try {
-  process.stdout.write('starting a 3-node Konsul cluster and a 3-node etcd cluster on loopback...\n');
-  const [konsul, etcd] = await Promise.all([startKonsul(), startEtcd()]);
-  // Both get the same keys, then a short warm-up.
-  await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
-  await runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: 64, durationMs: 3000 });
+const runKonsul = values.only !== 'etcd';
+const runEtcd = values.only !== 'konsul';
+type Phase = () => Promise<PhaseResult>;
 
-  const workloads: Array<{ name: string; conc: number; konsul: () => Promise<PhaseResult>; etcd: () => Promise<PhaseResult> }> = [];
+try {
+  process.stdout.write(`starting ${[runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean).join(' and ')} on loopback...\n`);
+  const [konsul, etcd] = await Promise.all([runKonsul ? startKonsul() : undefined, runEtcd ? startEtcd() : undefined]);
+  // Both get the same keys, then a short warm-up.
+  if (konsul) await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
+  if (etcd) await runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: 64, durationMs: 3000 });
+
+  const workloads: Array<{ name: string; conc: number; konsul?: Phase; etcd?: Phase }> = [];
   for (const conc of [1, 64]) {
     workloads.push({
       name: 'write 256 B (leader)',
       conc,
-      konsul: () => runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: conc, durationMs }),
-      etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: conc, durationMs }),
+      ...(konsul && { konsul: () => runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: conc, durationMs }) }),
+      ...(etcd && { etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: conc, durationMs }) }),
     });
   }
   workloads.push({
     name: 'read default/linearizable',
     conc: 64,
-    konsul: () => runPhase({ targets: [konsul.leader], method: 'GET', pathFor: konsulKey, concurrency: 64, durationMs }),
-    etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(false), concurrency: 64, durationMs }),
+    ...(konsul && { konsul: () => runPhase({ targets: [konsul.leader], method: 'GET', pathFor: konsulKey, concurrency: 64, durationMs }) }),
+    ...(etcd && { etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(false), concurrency: 64, durationMs }) }),
   });
   workloads.push({
     name: 'read stale/serializable',
     conc: 64,
-    konsul: () => runPhase({ targets: konsul.all, method: 'GET', pathFor: (w, i) => `${konsulKey(w, i)}?stale`, concurrency: 64, durationMs }),
-    etcd: () => runPhase({ targets: etcd.all, method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(true), concurrency: 64, durationMs }),
+    ...(konsul && { konsul: () => runPhase({ targets: konsul.all, method: 'GET', pathFor: (w, i) => `${konsulKey(w, i)}?stale`, concurrency: 64, durationMs }) }),
+    ...(etcd && { etcd: () => runPhase({ targets: etcd.all, method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(true), concurrency: 64, durationMs }) }),
   });
 
   process.stdout.write(`\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU\n`);
   const ratios: string[] = [];
   for (const w of workloads) {
-    const k = await measured(w.konsul);
-    const e = await measured(w.etcd);
-    process.stdout.write(`${'konsul'.padEnd(7)} ${row(w.name, w.conc, k)}  ${k.cpu.toFixed(0).padStart(5)}%\n`);
-    process.stdout.write(`${'etcd'.padEnd(7)} ${row(w.name, w.conc, e)}  ${e.cpu.toFixed(0).padStart(5)}%\n`);
-    ratios.push(`${w.name.padEnd(28)} ${String(w.conc).padStart(4)}  throughput ${(k.opsPerSec / e.opsPerSec).toFixed(2)}x  p50 ${(k.p50 / e.p50).toFixed(2)}x  p99 ${(k.p99 / e.p99).toFixed(2)}x`);
+    const k = w.konsul && (await measured(w.konsul));
+    const e = w.etcd && (await measured(w.etcd));
+    if (k) process.stdout.write(`${'konsul'.padEnd(7)} ${row(w.name, w.conc, k)}  ${k.cpu.toFixed(0).padStart(5)}%\n`);
+    if (e) process.stdout.write(`${'etcd'.padEnd(7)} ${row(w.name, w.conc, e)}  ${e.cpu.toFixed(0).padStart(5)}%\n`);
+    if (k && e) ratios.push(`${w.name.padEnd(28)} ${String(w.conc).padStart(4)}  throughput ${(k.opsPerSec / e.opsPerSec).toFixed(2)}x  p50 ${(k.p50 / e.p50).toFixed(2)}x  p99 ${(k.p99 / e.p99).toFixed(2)}x`);
   }
-  process.stdout.write(`\nKonsul / etcd (throughput above 1: Konsul faster; latency below 1: Konsul faster)\n${ratios.join('\n')}\n`);
+  if (ratios.length > 0) process.stdout.write(`\nKonsul / etcd (throughput above 1: Konsul faster; latency below 1: Konsul faster)\n${ratios.join('\n')}\n`);
   process.stdout.write('goals at 64 clients: write throughput >= 2x etcd, write p99 < 20 ms, default read p99 < 2 ms, stale reads >= etcd serializable\n');
-  await Promise.all([...konsul.servers.map((s) => s.stop()), ...etcd.procs.map((p) => p.stop())]);
+  await Promise.all([...(konsul?.servers ?? []).map((s) => s.stop()), ...(etcd?.procs ?? []).map((p) => p.stop())]);
 } finally {
   await cleanupAll();
 }

@@ -50,17 +50,18 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
 
 /**
  * Starts `konsul server --dev` on 127.0.0.1 with a free port (port 0) and JSON logs, and waits
- * for its "server ready" line. `dataDir` defaults to a new temp dir.
+ * for its "server ready" line. `dataDir` defaults to a new temp dir; `nodeArgs` go to node itself
+ * (e.g. --cpu-prof for profiling).
  */
 export async function spawnServer(
-  options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean } = {},
+  options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean; nodeArgs?: readonly string[] } = {},
 ): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
   // Cluster members get their addresses from the caller (they must survive restarts).
   const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0'];
   // A dev server gets an embedded broker on a free port unless the caller picks MQTT options.
   if (!options.cluster && !(options.args ?? []).some((a) => a === '--mqtt-addr' || a === '--mqtt-url')) base.push('--mqtt-addr', '127.0.0.1:0');
-  const args = [CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
+  const args = [...(options.nodeArgs ?? []), CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
   const p = await startProcess(process.execPath, args, {
     ready: /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)","mqtt":"([^"]+)"/,
     timeoutMs: options.timeoutMs ?? 20_000,
