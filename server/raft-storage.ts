@@ -11,6 +11,8 @@ export const RAFT_LOG_TABLE = 'raft_log';
 export const RAFT_META_TABLE = 'raft_meta';
 
 const HARD_STATE = 'hardState';
+/** Stale log entries deleted per write after a compaction (bounds the work added to one Ready). */
+const TRIM_PER_WRITE = 256;
 const SNAPSHOT = 'snapshot';
 
 /** Log keys sort numerically: 16 decimal digits. */
@@ -25,6 +27,13 @@ export function logKey(index: number): string {
  */
 export class RaftStorage {
   private lastIndex = 0;
+  /**
+   * Log entries in [staleFrom, staleTo] are covered by the snapshot but may still be stored:
+   * compaction only moves staleTo, and each later write deletes a bounded slice of them, so
+   * compacting never stalls the Raft loop with thousands of deletes in one transaction.
+   */
+  private staleFrom = 1;
+  private staleTo = 0;
 
   constructor(
     private readonly store: StateStore,
@@ -44,6 +53,8 @@ export class RaftStorage {
         entries.push({ ...e, data: e.data.slice() });
       }
       const base = snapshot?.meta.index ?? 0;
+      this.staleFrom = entries[0]?.index ?? base + 1;
+      this.staleTo = base;
       const tail = entries.filter((e) => e.index > base);
       tail.forEach((e, i) => {
         if (e.index !== base + 1 + i) throw new CorruptError(`raft log has a gap before ${e.index}`);
@@ -78,35 +89,52 @@ export class RaftStorage {
     also: (tx: WriteTxn) => T,
   ): Promise<T> {
     const { hardState, entries, snapshot } = w;
+    let trimmed = this.staleFrom;
     const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
     const result = await this.store.write((tx) => {
       // A snapshot from the leader replaces the whole log.
-      if (snapshot) this.saveSnapshotIn(tx, snapshot, Infinity);
+      if (snapshot) this.replaceLog(tx, snapshot);
       if (entries.length > 0) {
         const first = (entries[0] as Entry).index;
         for (let i = first; i <= this.lastIndex; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
         entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
       }
       if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
+      trimmed = this.trimSome(tx);
       return also(tx);
     }, w.sync ? 'durable' : 'committed');
-    if (snapshot) this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
+    this.staleFrom = trimmed;
+    if (snapshot) {
+      this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
+      this.staleTo = snapshot.meta.index;
+      this.staleFrom = snapshot.meta.index + 1;
+    }
     const last = entries[entries.length - 1];
     if (last) this.lastIndex = last.index;
     return result;
   }
 
-  /** Persists a snapshot made by log compaction and drops the entries it covers. */
+  /**
+   * Persists a snapshot made by log compaction; the entries it covers are deleted a slice at a
+   * time by later writes (they are ignored on load).
+   */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    await this.store.write((tx) => this.saveSnapshotIn(tx, snapshot, snapshot.meta.index));
+    await this.store.write((tx) => tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data }));
+    this.staleTo = Math.max(this.staleTo, snapshot.meta.index);
   }
 
-  /** Stores the snapshot and deletes log entries up to `dropUpTo` (Infinity: all of them). */
-  private saveSnapshotIn(tx: WriteTxn, snapshot: Snapshot, dropUpTo: number): void {
+  /** Deletes up to TRIM_PER_WRITE stale entries; returns the new staleFrom. */
+  private trimSome(tx: WriteTxn): number {
+    const end = Math.min(this.staleTo, this.staleFrom + TRIM_PER_WRITE - 1);
+    for (let i = this.staleFrom; i <= end; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+    return Math.max(this.staleFrom, end + 1);
+  }
+
+  /** Stores a snapshot from the leader and deletes the whole log, which it replaces. */
+  private replaceLog(tx: WriteTxn, snapshot: Snapshot): void {
     tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data });
     const stale: string[] = [];
-    const bound = Number.isFinite(dropUpTo) ? { end: logKey(dropUpTo + 1) } : {};
-    for (const [key] of tx.range(RAFT_LOG_TABLE, bound)) stale.push(key);
+    for (const [key] of tx.range(RAFT_LOG_TABLE)) stale.push(key);
     for (const key of stale) tx.delete(RAFT_LOG_TABLE, key);
   }
 }

@@ -1,0 +1,67 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { META_TABLE } from '../core/fsm/meta.js';
+import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
+import type { Entry, Snapshot } from '../core/raft/types.js';
+import { LmdbStateStore } from './lmdb-store.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
+import { cleanupAll, tempDir } from './testing/spawn-server.js';
+
+afterAll(cleanupAll);
+
+const hp = createTsHotPaths();
+const TABLES = [META_TABLE, RAFT_LOG_TABLE, RAFT_META_TABLE];
+const entry = (index: number, term = 1): Entry => ({ index, term, type: 'normal', data: new Uint8Array([index & 0xff]) });
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
+const snapshotAt = (index: number): Snapshot => ({ meta: { index, term: 1, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array([1, 2, 3]) });
+const stored = (store: LmdbStateStore) => store.read((tx) => [...tx.range(RAFT_LOG_TABLE)].map(([k]) => Number(k)));
+const nothing = () => undefined;
+
+describe('RaftStorage', () => {
+  it('drops a compacted log prefix a bounded slice per write, and reloads only the tail', async () => {
+    const file = join(tempDir(), 'state.mdb');
+    let store = new LmdbStateStore(file, TABLES);
+    const storage = new RaftStorage(store, hp);
+    storage.load();
+    await storage.persist({ hardState: { term: 1, vote: 'a', commit: 1000 }, entries: range(1, 1000), snapshot: undefined, sync: true }, nothing);
+    await storage.saveSnapshot(snapshotAt(900));
+    // Compaction itself deletes nothing.
+    expect(stored(store)).toHaveLength(1000);
+    await storage.persist({ hardState: undefined, entries: range(1001, 1001), snapshot: undefined, sync: true }, nothing);
+    const afterOne = stored(store);
+    expect(afterOne.length).toBeGreaterThanOrEqual(1001 - 256);
+    expect(afterOne.length).toBeLessThan(1001);
+    for (let i = 0; i < 5; i++) await storage.persist({ hardState: { term: 1, vote: 'a', commit: 1001 + i }, entries: [], snapshot: undefined, sync: false }, nothing);
+    expect(stored(store)).toEqual(range(901, 1001).map((e) => e.index));
+
+    // A restart in the middle of trimming sees the snapshot and the tail only.
+    await storage.saveSnapshot(snapshotAt(950));
+    await store.close();
+    store = new LmdbStateStore(file, TABLES);
+    const again = new RaftStorage(store, hp);
+    const init = again.load();
+    expect(init.snapshot?.meta.index).toBe(950);
+    expect(init.entries.map((e) => e.index)).toEqual(range(951, 1001).map((e) => e.index));
+    // ...and goes on trimming what the old compaction left.
+    await again.persist({ hardState: { term: 1, vote: 'a', commit: 1001 }, entries: [], snapshot: undefined, sync: true }, nothing);
+    expect(stored(store)[0]).toBe(951);
+    await store.close();
+  });
+
+  it('replaces the whole log with a snapshot from the leader, in the same transaction as the caller', async () => {
+    const store = new LmdbStateStore(join(tempDir(), 'state.mdb'), TABLES);
+    const storage = new RaftStorage(store, hp);
+    storage.load();
+    await storage.persist({ hardState: { term: 1, vote: undefined, commit: 10 }, entries: range(1, 20), snapshot: undefined, sync: true }, nothing);
+    const result = await storage.persist({ hardState: { term: 2, vote: undefined, commit: 500 }, entries: [], snapshot: snapshotAt(500), sync: true }, (tx) => {
+      tx.put(META_TABLE, 'probe', 'written with the snapshot');
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(stored(store)).toEqual([]);
+    expect(store.read((tx) => tx.get(META_TABLE, 'probe'))).toBe('written with the snapshot');
+    await storage.persist({ hardState: undefined, entries: range(501, 503), snapshot: undefined, sync: true }, nothing);
+    expect(stored(store)).toEqual([501, 502, 503]);
+    await store.close();
+  });
+});
