@@ -41,7 +41,7 @@ describe('RaftStorage', () => {
     const again = new RaftStorage(store, hp);
     const init = again.load();
     expect(init.snapshot?.meta.index).toBe(950);
-    expect(init.entries.map((e) => e.index)).toEqual(range(951, 1001).map((e) => e.index));
+    expect((init.entries ?? []).map((e) => e.index)).toEqual(range(951, 1001).map((e) => e.index));
     // ...and goes on trimming what the old compaction left.
     await again.persist({ hardState: { term: 1, vote: 'a', commit: 1001 }, entries: [], snapshot: undefined, sync: true }, nothing);
     expect(stored(store)[0]).toBe(951);
