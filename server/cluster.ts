@@ -1,4 +1,4 @@
-import { readBody } from '../core/api/body.js';
+import { type BodyReader, readBody } from '../core/api/body.js';
 import type { peerFetch } from './peer-http.js';
 import { readAutopilotConfig } from '../core/cluster/autopilot.js';
 import { listMembers } from '../core/cluster/members.js';
@@ -46,11 +46,13 @@ export interface ClusterOptions {
   readonly joinToken?: string;
   /** Told whenever this server's Raft role changes (e.g. to start or stop leader-only timers). */
   readonly onRoleChange?: (role: string) => void;
-  /** Calls to other servers' HTTPS APIs (set when the API is served over TLS; plain fetch otherwise). */
-  readonly peerFetch?: ReturnType<typeof peerFetch>;
+  /** Calls to other servers' APIs (HTTP, or HTTPS when the API is served over TLS). */
+  readonly peerFetch: ReturnType<typeof peerFetch>;
+  /** Reads request bodies to forward straight from the runtime (see BodyReader). */
+  readonly bodyReader?: BodyReader;
 }
 
-/** Largest request body a follower buffers to forward over HTTPS (the largest API body is a 16 MiB restore). */
+/** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 const FORWARDED = 'x-konsul-forwarded';
@@ -58,6 +60,14 @@ const FORWARDED = 'x-konsul-forwarded';
 const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/', '/v1/session/', '/v1/txn'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A request being forwarded to `leader`, aborted when the leader changes or at `deadline`. */
+interface InFlightForward {
+  readonly leader: NodeId;
+  readonly abort: AbortController;
+  readonly deadline: number;
+  readonly movesLeader: boolean;
+}
 
 /**
  * Forms and runs a cluster around the Raft driver: discovery and bootstrap (--bootstrap-expect),
@@ -78,6 +88,9 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   private readonly stableSince = new Map<NodeId, number>();
   /** Last time each server answered us or talked to us (discovery, control or raft). */
   private readonly lastSeen = new Map<NodeId, number>();
+  /** Requests being forwarded to the leader, watched by one timer while there are any. */
+  private readonly forwards = new Set<InFlightForward>();
+  private forwardWatchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ClusterOptions) {
     this.known.set(o.self.name, o.self);
@@ -121,6 +134,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.forwardWatchdog) clearInterval(this.forwardWatchdog);
     await this.driver?.close();
   }
 
@@ -347,7 +361,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
         headers: { 'Content-Type': 'application/msgpack', ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}) },
         signal: AbortSignal.timeout(15_000),
       };
-      res = this.o.peerFetch ? await this.o.peerFetch(leader.httpAddr, '/v1/internal/propose', init) : await fetch(`http://${leader.httpAddr}/v1/internal/propose`, init);
+      res = await this.o.peerFetch(leader.httpAddr, '/v1/internal/propose', init);
     } catch (err) {
       throw new NoLeaderError(`No cluster leader: ${(err as Error).message}`);
     }
@@ -430,38 +444,33 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       await sleep(50);
     }
     const leader = this.leaderInfo() as PeerInfo;
-    // Over HTTPS the body is sent whole; a too large one is refused here (413).
-    const whole = this.o.peerFetch && req.body ? await readBody(req, MAX_FORWARD_BODY) : undefined;
+    // The body is forwarded whole (a too large one is refused here, 413).
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const whole = hasBody ? await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader) : undefined;
     const headers = new Headers(req.headers);
     headers.set(FORWARDED, this.o.self.name);
     headers.delete('host');
-    // Give up when the client goes away, when the leader changes under us (the old one may be
-    // paused or cut off), or after a bound (blocking queries get their wait on top).
-    const abort = new AbortController();
-    const onClientAbort = () => abort.abort();
-    req.signal.addEventListener('abort', onClientAbort);
+    headers.delete('content-length');
+    // Give up when the leader changes under us (the old one may be paused or cut off), after a
+    // bound (blocking queries get their wait on top), or, for a blocking query, when the client
+    // goes away (asking a Node request for its signal is costly, so other requests do not).
     const wait = parseDuration(url.searchParams.get('wait') ?? '') ?? 5 * 60_000;
-    const limitMs = (url.searchParams.has('index') ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000;
-    const started = Date.now();
-    // A leadership transfer moves the leader by design: wait for the old leader's answer.
-    const movesLeader = url.pathname === '/v1/operator/raft/transfer-leader';
-    const watchdog = setInterval(() => {
-      if ((!movesLeader && this.leaderInfo()?.name !== leader.name) || Date.now() - started > limitMs) abort.abort();
-    }, 100);
+    const blocking = url.searchParams.has('index');
+    const inFlight: InFlightForward = {
+      leader: leader.name,
+      abort: new AbortController(),
+      deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
+      // A leadership transfer moves the leader by design: wait for the old leader's answer.
+      movesLeader: url.pathname === '/v1/operator/raft/transfer-leader',
+    };
+    const clientSignal = blocking ? req.signal : undefined;
+    const onClientAbort = () => inFlight.abort.abort();
+    clientSignal?.addEventListener('abort', onClientAbort);
+    this.forwards.add(inFlight);
+    this.watchForwards();
     try {
-      const res = this.o.peerFetch
-        ? await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, {
-            method: req.method,
-            headers,
-            ...(whole ? { body: whole } : {}),
-            signal: abort.signal,
-          })
-        : await fetch(`http://${leader.httpAddr}${url.pathname}${url.search}`, {
-            method: req.method,
-            headers,
-            ...(req.body ? { body: req.body, duplex: 'half' } : {}),
-            signal: abort.signal,
-          } as RequestInit);
+      const init = { method: req.method, headers, ...(whole && whole.byteLength > 0 ? { body: whole } : {}), signal: inFlight.abort.signal };
+      const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, init);
       const body = await res.arrayBuffer();
       return new Response(body, { status: res.status, headers: res.headers });
     } catch (err) {
@@ -472,9 +481,23 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const why = refused ? 'the leader is unreachable; the request was not applied' : 'the leader did not answer; the outcome of a write is unknown';
       return new Response(`No cluster leader: ${why}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
     } finally {
-      clearInterval(watchdog);
-      req.signal.removeEventListener('abort', onClientAbort);
+      this.forwards.delete(inFlight);
+      clientSignal?.removeEventListener('abort', onClientAbort);
     }
+  }
+
+  /** One timer for all forwarded requests: aborts those whose leader changed or whose time ran out. */
+  private watchForwards(): void {
+    if (this.forwardWatchdog || this.forwards.size === 0) return;
+    this.forwardWatchdog = setInterval(() => {
+      const lead = this.leaderInfo()?.name;
+      const now = Date.now();
+      for (const f of this.forwards) if ((!f.movesLeader && lead !== f.leader) || now > f.deadline) f.abort.abort();
+      if (this.forwards.size === 0) {
+        clearInterval(this.forwardWatchdog);
+        this.forwardWatchdog = undefined;
+      }
+    }, 100);
   }
 
   // ---- OperatorPort ------------------------------------------------------------------------------

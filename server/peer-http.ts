@@ -50,7 +50,7 @@ export function peerFetch(tls: () => PeerTls | undefined) {
         ? httpsRequest({ ...options, cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}) }, onResponse)
         : httpRequest(options, onResponse);
       req.on('error', reject);
-      req.end(init.body ? Buffer.from(init.body) : undefined);
+      req.end(init.body ? Buffer.from(init.body.buffer, init.body.byteOffset, init.body.byteLength) : undefined);
     });
   };
 }

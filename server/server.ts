@@ -1,5 +1,6 @@
 import { unreadableInScope } from '../core/api/authz.js';
 import { peerFetch } from './peer-http.js';
+import type { BodyReader } from '../core/api/body.js';
 import { randomBytes } from 'node:crypto';
 import type { SyncScope } from '../core/sync/types.js';
 import { MqttAccess, SERVER_USERNAME } from './mqtt/access.js';
@@ -200,6 +201,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const aclResolver = new AclResolver(config.acl);
   // The socket peer of each request in flight (entries go with their Request objects).
   const clients = new WeakMap<Request, HttpClient>();
+  const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
   const auditFile = config.auditLog ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n)) : undefined;
   const deps: ApiDeps = {
     node,
@@ -220,7 +222,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     acl: aclResolver,
     rateLimit: config.rateLimit,
     clientAddress: (req) => clients.get(req)?.remoteAddress,
-    bodyReader: (req, maxBytes) => clients.get(req)?.readBody(maxBytes),
+    bodyReader,
     ...(auditFile ? { audit: auditFile } : {}),
   };
   const app = createApi(deps);
@@ -299,8 +301,10 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const t = transport;
   cluster = new Cluster({
     self,
-    // With HTTPS, servers call each other over it: the CA checks the peer, our certificate is the client's.
-    ...(config.httpTls ? { peerFetch: peerFetch(() => peerTls) } : {}),
+    // Servers call each other's API with Node's HTTP client (keep-alive); with HTTPS the CA checks
+    // the peer and our certificate is the client's.
+    peerFetch: peerFetch(() => peerTls),
+    bodyReader,
     datacenter: config.datacenter,
     version: VERSION,
     single: config.dev || config.bootstrapExpect === 1,
