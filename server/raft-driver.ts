@@ -54,8 +54,8 @@ type Input =
  * Runs a RawNode against real storage and a transport, honouring the Ready contract (see Ready):
  * persist (synced when required; a leader may send first), send, install/apply, then advance.
  * Inputs that arrive while a Ready is in flight are queued, so RawNode is never stepped between
- * ready() and advance(): an acknowledgement is only counted once this node's own log write of
- * the Ready it answers has completed.
+ * ready() and advance(); each Ready's write is reported (RawNode.persisted) as soon as it is
+ * durable, which is when a leader's own entries start to count toward commitment.
  */
 export class RaftDriver {
   readonly raw: RawNode;
@@ -266,6 +266,7 @@ export class RaftDriver {
           batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined,
         )
       : undefined;
+    this.raw.persisted(rd);
     if (!rd.sendBeforePersist) this.o.send(rd.messages);
     if (rd.snapshot) await this.install(rd.snapshot);
     if (staged) {

@@ -4,15 +4,21 @@ import { type Entry, type Snapshot, entrySize } from './types.js';
 /**
  * The Raft log as one node sees it: a snapshot (everything up to its index, compacted) followed by
  * entries. Tracks what is committed, applied and persisted ("stable").
- * Invariants: snapshot.index <= applied <= committed <= lastIndex(); stable <= lastIndex().
+ * Invariants: snapshot.index <= applied <= committed <= lastIndex(); durable <= lastIndex();
+ * stable <= lastIndex().
  */
 export class RaftLog {
   snapshot: Snapshot;
   private entries: Entry[];
   committed: number;
   applied: number;
-  /** Last index the application has persisted. */
+  /** Last index handed to the application for persisting (its write may still be in flight). */
   stable: number;
+  /**
+   * Last index the application reported durable (RawNode.persisted). A leader counts its own log
+   * toward commitment only up to here, so it never commits on the strength of a write in flight.
+   */
+  durable: number;
 
   constructor(snapshot: Snapshot, entries: readonly Entry[], committed: number, applied: number) {
     this.snapshot = snapshot;
@@ -23,6 +29,7 @@ export class RaftLog {
     this.committed = Math.max(committed, snapshot.meta.index);
     this.applied = Math.max(applied, snapshot.meta.index);
     this.stable = this.lastIndex();
+    this.durable = this.lastIndex();
     if (this.committed > this.lastIndex()) throw new CorruptError(`commit ${committed} is beyond the last log index ${this.lastIndex()}`);
     if (this.applied > this.committed) throw new CorruptError(`applied ${applied} is beyond commit ${this.committed}`);
   }
@@ -81,6 +88,7 @@ export class RaftLog {
     this.entries.length = first - this.firstIndex();
     for (const e of entries) this.entries.push(e);
     this.stable = Math.min(this.stable, first - 1);
+    this.durable = Math.min(this.durable, first - 1);
   }
 
   /** Index of the first entry in `entries` that conflicts with or extends the log; 0 if none. */
@@ -140,6 +148,7 @@ export class RaftLog {
     this.entries = [];
     this.committed = snapshot.meta.index;
     this.stable = snapshot.meta.index;
+    this.durable = Math.min(this.durable, snapshot.meta.index);
   }
 
   /**

@@ -209,11 +209,30 @@ describe('§5.3: log replication', () => {
     for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
     raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 3, reject: false });
     expect(raft.role).toBe('leader');
+    raft.persistedTo(5, 3); // the leader's own no-op is on disk
     // b acknowledges index 4 (the term-2 entry) but not the term-3 no-op at 5.
     raft.step({ type: 'appResp', from: 'b', to: 'a', term: 3, index: 4 });
     expect(raft.log.committed).toBe(3);
     raft.step({ type: 'appResp', from: 'b', to: 'a', term: 3, index: 5 });
     expect(raft.log.committed).toBe(5);
+  });
+
+  it('a leader counts its own entries toward commitment only once they are durable (thesis §10.2.1)', () => {
+    const raft = new Raft(
+      { ...(new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg), id: 'a', preVote: false },
+      { hardState: { term: 1, vote: undefined, commit: 3 }, entries: bootstrapState(ABC).entries, conf: { voters: ABC, learners: [] }, applied: 3 },
+    );
+    for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
+    raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false });
+    expect(raft.role).toBe('leader');
+    // The no-op at 4 went out to b before a's own write of it finished: b alone is no quorum.
+    raft.step({ type: 'appResp', from: 'b', to: 'a', term: 2, index: 4 });
+    expect(raft.log.committed).toBe(3);
+    // A report for an entry that is not in the log (wrong term) changes nothing.
+    raft.persistedTo(4, 1);
+    expect(raft.log.committed).toBe(3);
+    raft.persistedTo(4, 2);
+    expect(raft.log.committed).toBe(4);
   });
 });
 

@@ -613,6 +613,17 @@ export class Raft {
     return true;
   }
 
+  /**
+   * The application made this node's log durable up to (index, term). A leader now counts those
+   * entries as its own replica (which may commit them); a stale report (the entry was since
+   * replaced) is ignored.
+   */
+  persistedTo(index: number, term: number): void {
+    if (index <= this.log.durable || !this.log.matchTerm(index, term)) return;
+    this.log.durable = index;
+    if (this.role === 'leader' && this.maybeCommit()) this.markAllDue();
+  }
+
   /** Whether flushAppends() has appends to send. */
   hasAppendsDue(): boolean {
     return this.appendsDue.size > 0;
@@ -664,7 +675,11 @@ export class Raft {
    * entry is from the current term (earlier-term entries are committed indirectly).
    */
   private maybeCommit(): boolean {
-    const matches = this.conf.voters.map((v) => this.progress.get(v)?.match ?? 0).sort((a, b) => b - a);
+    const matchOf = (v: NodeId) => {
+      const m = this.progress.get(v)?.match ?? 0;
+      return v === this.id ? Math.min(m, this.log.durable) : m;
+    };
+    const matches = this.conf.voters.map(matchOf).sort((a, b) => b - a);
     const mci = matches[quorum(this.conf) - 1] ?? 0;
     if (mci <= this.log.committed) return false;
     if (!this.cfg.plantedBugs?.commitPreviousTermByCounting && this.log.term(mci) !== this.term) return false;

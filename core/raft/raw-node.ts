@@ -45,7 +45,8 @@ function sameHard(a: HardState, b: HardState): boolean {
  * The application-facing Raft node (etcd's RawNode): feed it ticks, messages and proposals, then
  * collect work with ready() and acknowledge it with advance(). The caller's contract, for every
  * Ready in order (details, including when a write need not be synced and when messages may go
- * out early, on the Ready type): (1) persist hardState, entries and snapshot; (2) send messages;
+ * out early, on the Ready type): (1) persist hardState, entries and snapshot, and report it with
+ * persisted(ready); (2) send messages;
  * (3) install the snapshot, apply committedEntries in order, serve readStates once applied;
  * (4) call advance(ready) before calling step/tick/propose again.
  * Committed membership changes take effect when advance() is called for them.
@@ -132,6 +133,16 @@ export class RawNode {
       mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,
       sendBeforePersist: (r.role === 'leader' && !newTermOrVote && snapshot === undefined) || r.cfg.plantedBugs?.ackBeforePersist === true,
     };
+  }
+
+  /**
+   * Reports that `rd`'s entries and snapshot are durable (step 1 completed). May come after
+   * advance(rd); reports must come in the order of the Readies.
+   */
+  persisted(rd: Ready): void {
+    if (rd.snapshot) this.raft.persistedTo(rd.snapshot.meta.index, rd.snapshot.meta.term);
+    const last = rd.entries[rd.entries.length - 1];
+    if (last) this.raft.persistedTo(last.index, last.term);
   }
 
   /** Acknowledges that `rd` (the last ready()) was persisted, sent and applied. */

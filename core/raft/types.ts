@@ -116,7 +116,8 @@ export interface Message {
  * 1. persist `hardState`, `entries` (replacing any stored entries at the same or higher indexes)
  *    and `snapshot` (replacing the stored log up to it); durably (synced) when `mustSync` is set,
  *    while a Ready whose only change is the commit index may be written without waiting for a
- *    sync (a lost commit index is learned again from the leader);
+ *    sync (a lost commit index is learned again from the leader); then report it with
+ *    RawNode.persisted(ready);
  * 2. send `messages`, except that when `sendBeforePersist` is set they may be sent before or
  *    while step 1 runs (a leader's appends overlap its own log write, Raft thesis §10.2.1);
  * 3. install `snapshot` into the state machine, then apply `committedEntries` in order, and serve
@@ -136,9 +137,8 @@ export interface Ready {
   readonly mustSync: boolean;
   /**
    * Whether `messages` may go out before step 1 completes: set only for a leader whose term and
-   * vote are already persisted. Its own new entries count toward commitment as soon as they are
-   * appended, which is safe because acknowledgements are stepped only after this Ready's
-   * persistence completed (step 4), so no entry is ever committed on the strength of a log
+   * vote are already persisted. Its own new entries count toward commitment only once the caller
+   * reports them durable (RawNode.persisted), so nothing is committed on the strength of a log
    * write that has not finished.
    */
   readonly sendBeforePersist: boolean;

@@ -139,6 +139,7 @@ export class TestRaftNode {
       this.crash();
       return { ...lost, messages: [], persisted: rd.entries };
     }
+    raw.persisted(rd);
     // 2. Send (returned to the caller). 3. Apply.
     if (rd.snapshot) {
       this.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as Array<[string, string]>);
