@@ -1,7 +1,7 @@
 import type { Rng } from '../ports/rng.js';
 import type { PlantedBugs, RaftConfig } from '../raft/config.js';
 import { RawNode } from '../raft/raw-node.js';
-import type { Entry, HardState, Message, NodeId, ReadState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Message, NodeId, Ready, ReadState, Snapshot } from '../raft/types.js';
 
 /** A KV command carried in a log entry of the test state machine. */
 export type KvOp =
@@ -46,6 +46,8 @@ export interface TestRaftNodeOptions {
   readonly plantedBugs?: PlantedBugs;
   /** Compact the log when this many applied entries follow the snapshot (0: never). */
   readonly compactEvery?: number;
+  /** Writes that may be in flight at once (1, the default: each Ready is persisted before the next). */
+  readonly pipeline?: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export class TestRaftNode {
   readonly durable: Durable = { hardState: undefined, snapshot: undefined, entries: [] };
   /** A commit-only hard state written without a sync: made durable by the next synced write. */
   private unsyncedHardState: HardState | undefined;
+  private inflight: Array<{ rd: Ready; applied: Array<{ entry: Entry; result: boolean | undefined }> }> = [];
 
   constructor(private readonly options: TestRaftNodeOptions) {
     this.id = options.id;
@@ -92,12 +95,18 @@ export class TestRaftNode {
   crash(): void {
     this.raw = undefined;
     this.unsyncedHardState = undefined;
+    this.inflight = [];
     this.kv = new Map();
     this.applied = 0;
   }
 
   get alive(): boolean {
     return this.raw !== undefined;
+  }
+
+  /** Writes handed out but not yet durable (pipelined mode), oldest first. */
+  get writesInFlight(): number {
+    return this.inflight.length;
   }
 
   /**
@@ -107,17 +116,84 @@ export class TestRaftNode {
    *   (a leader's appends) has its messages out already, the rest of the Ready is lost.
    * A write the Ready does not require to be synced (commit index only) stays pending until the
    * next synced write, so a crash loses it, as an unsynced disk write may be lost.
+   *
+   * With `pipeline` above 1 the node works like a driver that overlaps Readies: the Ready is
+   * applied in memory and advanced at once, its write stays in flight (at most `pipeline` of
+   * them) until completeWrite(), and only then do its other messages go out and its results
+   * become known; Raft is stepped meanwhile. Answers undefined when nothing can be handed out.
    */
   processReady(crash: 'none' | 'afterPersist' | 'beforePersist' = 'none'): ReadyEffects | undefined {
     const raw = this.raw;
     if (!raw || !raw.hasReady()) return undefined;
+    const pipelined = (this.options.pipeline ?? 1) > 1;
+    // A snapshot from the leader is installed with no write in flight, as the driver does.
+    if (pipelined && (this.inflight.length >= (this.options.pipeline ?? 1) || (raw.raft.pendingSnapshot && this.inflight.length > 0))) return undefined;
     const rd = raw.ready();
     const lost = { persisted: [], applied: [], readStates: [], snapshotInstalled: undefined, becameLeader: false };
     if (crash === 'beforePersist') {
       this.crash();
       return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [] };
     }
-    // 1. Persist (a commit-only hard state waits for the next synced write).
+    if (!pipelined) {
+      // 1. Persist.
+      this.makeDurable(rd);
+      if (crash === 'afterPersist') {
+        this.crash();
+        return { ...lost, messages: [], persisted: rd.entries };
+      }
+      raw.persisted(rd);
+    }
+    // 2. Send (returned to the caller). 3. Apply.
+    if (rd.snapshot) {
+      this.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as Array<[string, string]>);
+      this.applied = rd.snapshot.meta.index;
+    }
+    const applied: Array<{ entry: Entry; result: boolean | undefined }> = [];
+    for (const e of rd.committedEntries) {
+      if (e.index !== this.applied + 1) throw new Error(`${this.id}: applying ${e.index} after ${this.applied}`);
+      applied.push({ entry: e, result: this.applyEntry(e) });
+      this.applied = e.index;
+    }
+    raw.advance(rd);
+    const becameLeader = rd.softState?.role === 'leader';
+    if (pipelined) {
+      this.inflight.push({ rd, applied });
+      if (crash === 'afterPersist') {
+        // This write, and so every older one, reached the disk; then the node died.
+        const persisted: Entry[] = [];
+        while (this.inflight.length > 0) persisted.push(...(this.completeWrite() as ReadyEffects).persisted);
+        this.crash();
+        return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [], persisted };
+      }
+      return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [], readStates: rd.readStates, snapshotInstalled: rd.snapshot, becameLeader };
+    }
+    this.maybeCompact();
+    return { messages: rd.messages, persisted: rd.entries, applied, readStates: rd.readStates, snapshotInstalled: rd.snapshot, becameLeader };
+  }
+
+  /**
+   * Pipelined mode: the oldest write in flight becomes durable and is reported to Raft; returns
+   * the messages that waited for it and the results of the entries applied with it.
+   */
+  completeWrite(): ReadyEffects | undefined {
+    const raw = this.raw;
+    const w = this.inflight.shift();
+    if (!raw || !w) return undefined;
+    this.makeDurable(w.rd);
+    raw.persisted(w.rd);
+    if (this.inflight.length === 0) this.maybeCompact();
+    return {
+      messages: w.rd.sendBeforePersist ? [] : w.rd.messages,
+      persisted: w.rd.entries,
+      applied: w.applied,
+      readStates: [],
+      snapshotInstalled: undefined,
+      becameLeader: false,
+    };
+  }
+
+  /** Step 1 of the contract: what a Ready writes becomes durable (a commit-only hard state lazily). */
+  private makeDurable(rd: Ready): void {
     if (!rd.mustSync) {
       if (rd.hardState) this.unsyncedHardState = rd.hardState;
     } else {
@@ -135,32 +211,6 @@ export class TestRaftNode {
       this.durable.entries.length = Math.max(0, first - base);
       this.durable.entries.push(...rd.entries);
     }
-    if (crash === 'afterPersist') {
-      this.crash();
-      return { ...lost, messages: [], persisted: rd.entries };
-    }
-    raw.persisted(rd);
-    // 2. Send (returned to the caller). 3. Apply.
-    if (rd.snapshot) {
-      this.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as Array<[string, string]>);
-      this.applied = rd.snapshot.meta.index;
-    }
-    const applied: Array<{ entry: Entry; result: boolean | undefined }> = [];
-    for (const e of rd.committedEntries) {
-      if (e.index !== this.applied + 1) throw new Error(`${this.id}: applying ${e.index} after ${this.applied}`);
-      applied.push({ entry: e, result: this.applyEntry(e) });
-      this.applied = e.index;
-    }
-    raw.advance(rd);
-    this.maybeCompact();
-    return {
-      messages: rd.messages,
-      persisted: rd.entries,
-      applied,
-      readStates: rd.readStates,
-      snapshotInstalled: rd.snapshot,
-      becameLeader: rd.softState?.role === 'leader',
-    };
   }
 
   private applyEntry(e: Entry): boolean | undefined {

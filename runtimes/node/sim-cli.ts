@@ -63,7 +63,7 @@ console.log(
   [
     `seeds ${first}..${first + count - 1}: ${count - failed} passed, ${failed} failed${values.bug ? ` (planted: ${values.bug.join(', ')})` : ''}`,
     `steps ${s.steps} (${Math.round(s.steps / seconds)} steps/s, ${(count / seconds).toFixed(1)} seeds/s), duration ${seconds.toFixed(1)} s`,
-    `elections ${s.elections}, max commit index ${s.maxCommit}`,
+    `elections ${s.elections}, max commit index ${s.maxCommit}, ${results.filter((r) => r.pipeline > 1).length} seeds with pipelined writes`,
     `faults: ${s.crashes} crashes, ${s.partitions} partitions, ${s.drops} drops, ${s.duplicates} duplicates, ${s.delays} delays, ` +
       `${s.confChanges} membership changes, ${s.transfers} leader transfers, ${s.snapshotsInstalled} snapshots installed`,
     `client ops: ${s.opsOk} completed, ${s.opsUnknown} unknown outcome, ${s.opsFailed} refused`,

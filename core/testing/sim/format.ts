@@ -14,7 +14,7 @@ export function replayCommand(seed: number, bugs?: PlantedBugs): string {
 export function describeFailure(r: SimResult, bugs?: PlantedBugs): string {
   const f = r.failure;
   if (!f) return `seed ${r.seed}: ok`;
-  return `seed ${r.seed} (${r.voters} voters, ${r.profile}) broke ${f.invariant} at step ${f.step}: ${f.message}\n  replay: ${replayCommand(r.seed, bugs)}`;
+  return `seed ${r.seed} (${r.voters} voters, ${r.profile}, ${r.pipeline > 1 ? `${r.pipeline} writes in flight` : 'sequential writes'}) broke ${f.invariant} at step ${f.step}: ${f.message}\n  replay: ${replayCommand(r.seed, bugs)}`;
 }
 
 /** Sums the counters of many runs. */

@@ -55,7 +55,7 @@ export class InvariantChecker {
   private readonly entries = new Map<string, { fp: string; prevTerm: number | undefined }>();
   /** index → term and fingerprint of the entry applied there (committed entries). */
   private readonly committed = new Map<number, { term: number; fp: string }>();
-  private readonly lastSeen = new Map<NodeId, { term: number; commit: number; applied: number; incarnation: number }>();
+  private readonly lastSeen = new Map<NodeId, { term: number; durableTerm: number; commit: number; applied: number; incarnation: number }>();
   elections = 0;
 
   /** A node became leader. */
@@ -133,13 +133,17 @@ export class InvariantChecker {
     const s = node.raw?.status();
     if (!s) return;
     const prev = this.lastSeen.get(node.id);
+    // A term only the memory of a crashed node held (its write was in flight) may be forgotten;
+    // a persisted one never.
+    const durableTerm = node.durable.hardState?.term ?? 0;
     if (prev) {
-      if (s.term < prev.term) throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
+      if (durableTerm < prev.durableTerm) throw new InvariantViolation('monotonic', `${node.id} persisted term went from ${prev.durableTerm} to ${durableTerm}`);
       if (prev.incarnation === incarnation) {
+        if (s.term < prev.term) throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
         if (s.commit < prev.commit) throw new InvariantViolation('monotonic', `${node.id} commit went from ${prev.commit} to ${s.commit}`);
         if (node.applied < prev.applied) throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${node.applied}`);
       }
     }
-    this.lastSeen.set(node.id, { term: s.term, commit: s.commit, applied: node.applied, incarnation });
+    this.lastSeen.set(node.id, { term: s.term, durableTerm, commit: s.commit, applied: node.applied, incarnation });
   }
 }

@@ -43,7 +43,8 @@ const PLANTED: Array<[keyof PlantedBugs, string, string[]]> = [
   ['commitPreviousTermByCounting', '§5.4.2 / Figure 8', ['leader-completeness', 'state-machine-safety']],
   ['readsWithoutReadIndex', '§6.4 of the dissertation (stale reads from a deposed leader)', ['linearizability']],
   ['forgetVoteOnCrash', 'Figure 2 (votedFor is persistent state)', ['election-safety']],
-  ['ackBeforePersist', '§5.3 (a follower acknowledges only what it has persisted)', ['leader-completeness', 'state-machine-safety', 'linearizability']],
+  // Every message leaves early under this bug, so a vote it loses in a crash counts too.
+  ['ackBeforePersist', '§5.3 and Figure 2 (acknowledge entries and grant votes only once persisted)', ['leader-completeness', 'state-machine-safety', 'linearizability', 'election-safety']],
 ];
 
 describe('the simulator has teeth', () => {

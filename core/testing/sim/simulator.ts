@@ -4,7 +4,7 @@ import { NotLeaderError } from '../../raft/errors.js';
 import { bootstrapState } from '../../raft/raw-node.js';
 import type { ConfChange, Entry, Message, NodeId } from '../../raft/types.js';
 import { checkLinearizability, type Operation, registerModel, type RegisterInput, type RegisterOutput } from '../linearizability.js';
-import { decodeOp, encodeOp, type KvOp, TestRaftNode } from '../raft-node.js';
+import { decodeOp, encodeOp, type KvOp, type ReadyEffects, TestRaftNode } from '../raft-node.js';
 import { seededRng } from '../seeded-rng.js';
 import { EventQueue } from './event-queue.js';
 import { InvariantChecker, type InvariantName, InvariantViolation } from './invariants.js';
@@ -48,6 +48,8 @@ export interface SimOptions {
   readonly faults?: Partial<FaultRates>;
   /** Raft read mode under test. */
   readonly readMode?: 'safe' | 'lease';
+  /** Writes a node may have in flight (default: chosen by the seed, 1 or 2-4). */
+  readonly pipeline?: number;
 }
 
 /** Counters of what a run did. */
@@ -75,6 +77,8 @@ export interface SimResult {
   readonly seed: number;
   readonly voters: number;
   readonly profile: SimProfile;
+  /** Writes a node may have in flight (1: each Ready persisted before the next). */
+  readonly pipeline: number;
   readonly ok: boolean;
   readonly failure?: { readonly invariant: InvariantName; readonly message: string; readonly step: number };
   readonly stats: SimStats;
@@ -87,7 +91,8 @@ type SimEvent =
   | { kind: 'clientTimeout'; client: number; opId: string }
   | { kind: 'fault' }
   | { kind: 'heal'; links: readonly string[] }
-  | { kind: 'restart'; node: NodeId };
+  | { kind: 'restart'; node: NodeId }
+  | { kind: 'persisted'; node: NodeId; incarnation: number };
 
 interface PendingOp {
   readonly id: string;
@@ -137,6 +142,8 @@ export class Simulator {
   readonly raftConfig: Partial<RaftConfig>;
   /** The nemesis profile of this run (chosen by the seed). */
   readonly profile: SimProfile;
+  /** How many writes each node may have in flight (chosen by the seed): 1, or a pipelined driver. */
+  readonly pipeline: number;
   private now = 0;
   private faulty = true;
   private clientsOn = true;
@@ -181,6 +188,7 @@ export class Simulator {
       maxInflightMsgs: [1, 4, 8][randomInt(r, 3)] as number,
       maxSnapshotChunkBytes: 64,
     };
+    this.pipeline = options.pipeline ?? (r.next() < 0.5 ? 1 : 2 + randomInt(r, 3));
     const ids = Array.from({ length: this.voters + 1 }, (_, i) => `n${i + 1}`);
     const founders = ids.slice(0, this.voters);
     const boot = bootstrapState(founders);
@@ -191,6 +199,7 @@ export class Simulator {
         raft: this.raftConfig,
         ...(options.plantedBugs ? { plantedBugs: options.plantedBugs } : {}),
         compactEvery: 20 + randomInt(this.rng, 40),
+        pipeline: this.pipeline,
       });
       if (founders.includes(id)) node.bootstrap(boot);
       else node.start();
@@ -211,13 +220,14 @@ export class Simulator {
       this.finalHeal();
       this.runUntilConverged();
       this.checkHistory();
-      return { seed: this.options.seed, voters: this.voters, profile: this.profile, ok: true, stats: this.finish() };
+      return { seed: this.options.seed, voters: this.voters, profile: this.profile, pipeline: this.pipeline, ok: true, stats: this.finish() };
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err;
       return {
         seed: this.options.seed,
         voters: this.voters,
         profile: this.profile,
+        pipeline: this.pipeline,
         ok: false,
         failure: { invariant: err.invariant, message: err.message, step: this.stats.steps },
         stats: this.finish(),
@@ -279,6 +289,9 @@ export class Simulator {
       case 'restart':
         this.restart(ev.node);
         break;
+      case 'persisted':
+        this.completePersist(ev);
+        break;
     }
   }
 
@@ -287,6 +300,7 @@ export class Simulator {
     for (let guard = 0; guard < 1000 && node.raw?.hasReady(); guard++) {
       const draw = this.faulty ? this.rng.next() : 1;
       const crash = draw < this.faults.crashInReady ? 'afterPersist' : draw < this.faults.crashInReady + this.faults.crashBeforePersist ? 'beforePersist' : 'none';
+      const inFlight = node.writesInFlight;
       const fx = node.processReady(crash);
       if (!fx) break;
       this.checker.onPersist(node, fx.persisted);
@@ -296,36 +310,60 @@ export class Simulator {
         this.onCrash(node);
         return;
       }
-      if (fx.becameLeader) this.checker.onLeader(node);
-      if (fx.snapshotInstalled) this.stats.snapshotsInstalled++;
-      const appends = fx.messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
-      const isolate = fx.becameLeader ? this.faults.isolateNewLeader : appends ? this.faults.isolateBeforeAppend : 0;
-      if (this.faulty && isolate > 0 && this.rng.next() < isolate) this.partition(new Set([node.id]), false);
-      for (const m of fx.messages) this.send(m);
-      for (const { entry, result } of fx.applied) {
-        this.checker.onApply(node, entry, this.nodes);
-        this.completeWrite(node, entry, result);
+      // A pipelined write completes a little later, in order, unless the node crashes first.
+      if (node.writesInFlight > inFlight) {
+        this.queue.push(this.now + randomInt(this.rng, 12), { kind: 'persisted', node: node.id, incarnation: this.incarnation.get(node.id) as number });
       }
-      for (const rs of fx.readStates) {
-        const op = this.pending.get(rs.context);
-        if (op && op.node === node.id) op.index = rs.index;
-      }
-      this.completeReads(node);
-      this.checker.onStep(node, this.incarnation.get(node.id) as number);
-      this.stats.maxCommit = Math.max(this.stats.maxCommit, node.raw?.status().commit ?? 0);
-      if (this.faulty && this.crashesAfterSending(fx.messages)) {
-        node.crash();
-        this.onCrash(node, true);
-        return;
-      }
+      if (!this.routeEffects(node, fx)) return;
     }
   }
 
-  /** Targeted faults: crash right after a granted vote or a leader's appends went out. */
-  private crashesAfterSending(messages: readonly Message[]): boolean {
+  /** A pipelined write of `ev.node` completes: what waited for it goes out, then more Readies. */
+  private completePersist(ev: { node: NodeId; incarnation: number }): void {
+    const node = this.nodes.get(ev.node) as TestRaftNode;
+    if (!node.raw || this.incarnation.get(node.id) !== ev.incarnation) return;
+    const fx = node.completeWrite();
+    if (!fx) return;
+    this.checker.onPersist(node, fx.persisted);
+    if (this.routeEffects(node, fx)) this.drain(node);
+  }
+
+  /** Sends, applies and answers what a Ready (or a completed write) produced; false if the node crashed. */
+  private routeEffects(node: TestRaftNode, fx: ReadyEffects): boolean {
+    if (fx.becameLeader) this.checker.onLeader(node);
+    if (fx.snapshotInstalled) this.stats.snapshotsInstalled++;
+    const appends = fx.messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
+    const isolate = fx.becameLeader ? this.faults.isolateNewLeader : appends ? this.faults.isolateBeforeAppend : 0;
+    if (this.faulty && isolate > 0 && this.rng.next() < isolate) this.partition(new Set([node.id]), false);
+    for (const m of fx.messages) this.send(m);
+    for (const { entry, result } of fx.applied) {
+      this.checker.onApply(node, entry, this.nodes);
+      this.completeWrite(node, entry, result);
+    }
+    for (const rs of fx.readStates) {
+      const op = this.pending.get(rs.context);
+      if (op && op.node === node.id) op.index = rs.index;
+    }
+    this.completeReads(node);
+    this.checker.onStep(node, this.incarnation.get(node.id) as number);
+    this.stats.maxCommit = Math.max(this.stats.maxCommit, node.raw?.status().commit ?? 0);
+    if (this.faulty && this.crashesAfterSending(fx.messages, node.writesInFlight)) {
+      node.crash();
+      this.onCrash(node, true);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Targeted faults: crash right after a granted vote or a leader's appends went out (four times
+   * as often while the leader's own writes are still in flight, which a crash then loses).
+   */
+  private crashesAfterSending(messages: readonly Message[], writesInFlight: number): boolean {
     const voted = messages.some((m) => m.type === 'voteResp' && !m.reject);
     const appended = messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
-    return (voted && this.rng.next() < this.faults.crashAfterVote) || (appended && this.rng.next() < this.faults.crashAfterAppend);
+    const rate = this.faults.crashAfterAppend * (writesInFlight > 0 ? 4 : 1);
+    return (voted && this.rng.next() < this.faults.crashAfterVote) || (appended && this.rng.next() < rate);
   }
 
   private send(m: Message): void {
