@@ -64,4 +64,19 @@ describe('RaftStorage', () => {
     expect(stored(store)).toEqual([501, 502, 503]);
     await store.close();
   });
+
+  it('keeps writes in flight in order: a later one replaces what an earlier one is still writing', async () => {
+    const file = join(tempDir(), 'state.mdb');
+    const store = new LmdbStateStore(file, TABLES);
+    const storage = new RaftStorage(store, hp);
+    storage.load();
+    const a = storage.persist({ hardState: { term: 1, vote: undefined, commit: 0 }, entries: range(1, 10), snapshot: undefined, sync: true }, nothing);
+    const b = storage.persist({ hardState: { term: 2, vote: undefined, commit: 0 }, entries: [entry(8, 2), entry(9, 2)], snapshot: undefined, sync: true }, nothing);
+    await Promise.all([a, b]);
+    await store.close();
+    const reopened = new LmdbStateStore(file, TABLES);
+    const again = new RaftStorage(reopened, hp).load();
+    expect((again.entries ?? []).map((e) => `${e.index}/${e.term}`)).toEqual([...range(1, 7).map((e) => `${e.index}/1`), '8/2', '9/2']);
+    await reopened.close();
+  });
 });

@@ -83,27 +83,19 @@ export class RaftStorage {
    * snapshot (dropping the log it covers) in one atomic transaction, which also runs `also`
    * (the state machine applying committed entries). Resolves with `also`'s result once the
    * transaction is synced to disk when `sync` is set, or once it is committed otherwise.
+   * Several writes may be in flight: they run in call order, and the bookkeeping of what the log
+   * will hold is updated at call time for the writes queued behind this one.
    */
-  async persist<T>(
+  persist<T>(
     w: { hardState: HardState | undefined; entries: readonly Entry[]; snapshot: Snapshot | undefined; sync: boolean },
     also: (tx: WriteTxn) => T,
   ): Promise<T> {
     const { hardState, entries, snapshot } = w;
-    let trimmed = this.staleFrom;
     const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
-    const result = await this.store.write((tx) => {
-      // A snapshot from the leader replaces the whole log.
-      if (snapshot) this.replaceLog(tx, snapshot);
-      if (entries.length > 0) {
-        const first = (entries[0] as Entry).index;
-        for (let i = first; i <= this.lastIndex; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
-        entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
-      }
-      if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
-      trimmed = this.trimSome(tx);
-      return also(tx);
-    }, w.sync ? 'durable' : 'committed');
-    this.staleFrom = trimmed;
+    const replaceUpTo = this.lastIndex;
+    const trimFrom = this.staleFrom;
+    const trimTo = Math.min(this.staleTo, trimFrom + TRIM_PER_WRITE - 1);
+    this.staleFrom = Math.max(trimFrom, trimTo + 1);
     if (snapshot) {
       this.lastIndex = Math.max(this.lastIndex, snapshot.meta.index);
       this.staleTo = snapshot.meta.index;
@@ -111,7 +103,18 @@ export class RaftStorage {
     }
     const last = entries[entries.length - 1];
     if (last) this.lastIndex = last.index;
-    return result;
+    return this.store.write((tx) => {
+      // A snapshot from the leader replaces the whole log.
+      if (snapshot) this.replaceLog(tx, snapshot);
+      if (entries.length > 0) {
+        const first = (entries[0] as Entry).index;
+        for (let i = first; i <= replaceUpTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+        entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
+      }
+      if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
+      for (let i = trimFrom; i <= trimTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+      return also(tx);
+    }, w.sync ? 'durable' : 'committed');
   }
 
   /**
@@ -119,15 +122,8 @@ export class RaftStorage {
    * time by later writes (they are ignored on load).
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    await this.store.write((tx) => tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data }));
     this.staleTo = Math.max(this.staleTo, snapshot.meta.index);
-  }
-
-  /** Deletes up to TRIM_PER_WRITE stale entries; returns the new staleFrom. */
-  private trimSome(tx: WriteTxn): number {
-    const end = Math.min(this.staleTo, this.staleFrom + TRIM_PER_WRITE - 1);
-    for (let i = this.staleFrom; i <= end; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
-    return Math.max(this.staleFrom, end + 1);
+    await this.store.write((tx) => tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data }));
   }
 
   /** Stores a snapshot from the leader and deletes the whole log, which it replaces. */
