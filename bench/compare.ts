@@ -13,7 +13,8 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { freePorts, startProcess, type TestProcess, tempDir } from '../runtimes/testing/process.js';
-import { cleanupAll, spawnServer, type SpawnedServer } from '../server/testing/spawn-server.js';
+import { cleanupAll } from '../server/testing/spawn-server.js';
+import { startKonsulCluster } from './konsul-cluster.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, keys: { type: 'string', default: '1000' }, only: { type: 'string' } } });
@@ -32,26 +33,6 @@ try {
 } catch {
   process.stderr.write('bench:compare needs etcd (Debian/Ubuntu: apt install etcd-server)\n');
   process.exit(2);
-}
-
-async function startKonsul(): Promise<{ servers: SpawnedServer[]; leader: string; all: string[] }> {
-  const ports = await freePorts(6);
-  const members = [0, 1, 2].map((i) => ({ name: `k${i + 1}`, http: `127.0.0.1:${ports[2 * i]}`, raft: `127.0.0.1:${ports[2 * i + 1]}` }));
-  const servers = await Promise.all(
-    members.map((m) =>
-      spawnServer({
-        cluster: true,
-        dataDir: tempDir('konsul-bench-'),
-        args: ['--node-name', m.name, '--http-addr', m.http, '--raft-addr', m.raft, '--bootstrap-expect', '3', ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft])],
-      }),
-    ),
-  );
-  for (;;) {
-    const answers = await Promise.all(members.map((m) => fetch(`http://${m.http}/v1/status/leader`).then((r) => r.json() as Promise<string>, () => '')));
-    const leader = members.find((m) => m.raft === answers[0]);
-    if (leader && answers.every((a) => a === answers[0])) return { servers, leader: leader.http, all: members.map((m) => m.http) };
-    await sleep(100);
-  }
 }
 
 async function startEtcd(): Promise<{ procs: TestProcess[]; leader: string; all: string[] }> {
@@ -108,7 +89,7 @@ type Phase = () => Promise<PhaseResult>;
 
 try {
   process.stdout.write(`starting ${[runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean).join(' and ')} on loopback...\n`);
-  const [konsul, etcd] = await Promise.all([runKonsul ? startKonsul() : undefined, runEtcd ? startEtcd() : undefined]);
+  const [konsul, etcd] = await Promise.all([runKonsul ? startKonsulCluster() : undefined, runEtcd ? startEtcd() : undefined]);
   // Both get the same keys, then a short warm-up.
   if (konsul) await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
   if (etcd) await runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: 64, durationMs: 3000 });
