@@ -148,7 +148,8 @@ export class RaftLog {
     this.entries = [];
     this.committed = snapshot.meta.index;
     this.stable = snapshot.meta.index;
-    this.durable = Math.min(this.durable, snapshot.meta.index);
+    // Not durable until the application reports the snapshot written (persisted()).
+    this.durable = Math.min(this.durable, snapshot.meta.index - 1);
   }
 
   /**

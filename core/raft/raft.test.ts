@@ -217,6 +217,32 @@ describe('§5.3: log replication', () => {
     expect(raft.log.committed).toBe(5);
   });
 
+  it('a leader sends early only once its term and vote are on disk, even if the Ready that set them was advanced', () => {
+    const boot = bootstrapState(['a']);
+    const node = new RawNode({ id: 'a', rng: seededRng(3) }, { hardState: boot.hardState, entries: boot.entries, conf: { voters: ['a'], learners: ['l'] } });
+    // Campaign and win, handing every Ready to "storage" without any write completing.
+    const handedOut = [];
+    for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
+      node.tick();
+      while (node.hasReady()) {
+        const rd = node.ready();
+        handedOut.push(rd);
+        node.advance(rd);
+      }
+    }
+    expect(node.status().role).toBe('leader');
+    expect(node.status().term).toBe(2);
+    expect(handedOut.some((rd) => rd.sendBeforePersist)).toBe(false);
+    for (let i = 0; i < 3; i++) node.tick();
+    const next = node.ready();
+    expect(next.messages.length).toBeGreaterThan(0);
+    expect(next.sendBeforePersist).toBe(false);
+    for (const rd of [...handedOut, next]) node.persisted(rd);
+    node.advance(next);
+    for (let i = 0; i < 3; i++) node.tick();
+    expect(node.ready().sendBeforePersist).toBe(true);
+  });
+
   it('a leader counts its own entries toward commitment only once they are durable (thesis §10.2.1)', () => {
     const raft = new Raft(
       { ...(new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg), id: 'a', preVote: false },

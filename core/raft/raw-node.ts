@@ -55,12 +55,15 @@ export class RawNode {
   readonly raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
+  /** The hard state of the last Ready reported durable (persisted()), or the one started from. */
+  private durableHard: HardState;
 
   /** Creates a node from its persisted state (see RaftInit; bootstrapState for a new cluster). */
   constructor(config: Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'rng'>, init: RaftInit = {}) {
     this.raft = new Raft(withDefaults(config), init);
     this.prevSoft = this.raft.softState();
     this.prevHard = this.raft.hardState();
+    this.durableHard = this.prevHard;
   }
 
   tick(): void {
@@ -122,6 +125,8 @@ export class RawNode {
     const snapshot = r.pendingSnapshot;
     const entries = r.log.unstable();
     const newTermOrVote = hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
+    // Early sending needs the term and vote on disk, not merely handed out in a Ready still in flight.
+    const termAndVoteDurable = hard.term === this.durableHard.term && hard.vote === this.durableHard.vote;
     return {
       ...(soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role ? { softState: soft } : {}),
       ...(!sameHard(hard, this.prevHard) ? { hardState: hard } : {}),
@@ -131,7 +136,7 @@ export class RawNode {
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
       mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,
-      sendBeforePersist: (r.role === 'leader' && !newTermOrVote && snapshot === undefined) || r.cfg.plantedBugs?.ackBeforePersist === true,
+      sendBeforePersist: (r.role === 'leader' && termAndVoteDurable && snapshot === undefined) || r.cfg.plantedBugs?.ackBeforePersist === true,
     };
   }
 
@@ -140,6 +145,7 @@ export class RawNode {
    * advance(rd); reports must come in the order of the Readies.
    */
   persisted(rd: Ready): void {
+    if (rd.hardState) this.durableHard = rd.hardState;
     if (rd.snapshot) this.raft.persistedTo(rd.snapshot.meta.index, rd.snapshot.meta.term);
     const last = rd.entries[rd.entries.length - 1];
     if (last) this.raft.persistedTo(last.index, last.term);
