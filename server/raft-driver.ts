@@ -9,7 +9,7 @@ import { applyToConf } from '../core/raft/conf-change.js';
 import type { RaftConfig } from '../core/raft/config.js';
 import { confChangeOf } from '../core/raft/raft.js';
 import { RawNode, type RaftStatus } from '../core/raft/raw-node.js';
-import type { ConfChange, ConfState, Message, NodeId, Ready, Snapshot } from '../core/raft/types.js';
+import type { ConfChange, ConfState, Message, NodeId, Ready } from '../core/raft/types.js';
 import { dumpTables, parseDump, replaceTables } from '../core/snapshot/state-snapshot.js';
 import type { RaftStorage } from './raft-storage.js';
 
@@ -260,15 +260,28 @@ export class RaftDriver {
       }
       return { index: e.index, data: e.data };
     });
-    const writes = rd.hardState !== undefined || rd.entries.length > 0 || rd.snapshot !== undefined || batch.length > 0;
+    const snap = rd.snapshot;
+    // A snapshot from the leader replaces the state in the same transaction that stores it, so
+    // a crash cannot leave the log saying it is applied while the tables are still the old ones.
+    const dump = snap ? parseDump(snap.data, this.o.stateTables) : undefined;
+    const writes = rd.hardState !== undefined || rd.entries.length > 0 || snap !== undefined || batch.length > 0;
     const staged = writes
-      ? await this.o.storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync }, (tx) =>
-          batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined,
-        )
+      ? await this.o.storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: snap, sync: rd.mustSync }, (tx) => {
+          if (snap && dump) {
+            replaceTables(tx, this.o.stateTables, dump);
+            writeAppliedIndex(tx, snap.meta.index);
+            writeConfState(tx, snap.meta.conf);
+          }
+          return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
+        })
       : undefined;
     this.raw.persisted(rd);
     if (!rd.sendBeforePersist) this.o.send(rd.messages);
-    if (rd.snapshot) await this.install(rd.snapshot);
+    if (snap) {
+      this.conf = snap.meta.conf;
+      this.o.applier.replaced(snap.meta.index);
+      this.o.logger.info('raft snapshot installed', { index: snap.meta.index, bytes: snap.data.length });
+    }
     if (staged) {
       staged.publish();
       rd.committedEntries.forEach((e, i) => {
@@ -307,18 +320,5 @@ export class RaftDriver {
     const snap = this.raw.compact(applied, data);
     await this.o.storage.saveSnapshot(snap);
     this.o.logger.info('raft snapshot taken', { index: snap.meta.index, bytes: data.length });
-  }
-
-  /** Installs a snapshot from the leader: replaces the state tables, applied index and membership at once. */
-  private async install(snap: Snapshot): Promise<void> {
-    const dump = parseDump(snap.data, this.o.stateTables);
-    await this.o.store.write((tx) => {
-      replaceTables(tx, this.o.stateTables, dump);
-      writeAppliedIndex(tx, snap.meta.index);
-      writeConfState(tx, snap.meta.conf);
-    });
-    this.conf = snap.meta.conf;
-    this.o.applier.replaced(snap.meta.index);
-    this.o.logger.info('raft snapshot installed', { index: snap.meta.index, bytes: snap.data.length });
   }
 }
