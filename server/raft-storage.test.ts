@@ -4,7 +4,7 @@ import { META_TABLE } from '../core/fsm/meta.js';
 import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
 import type { Entry, Snapshot } from '../core/raft/types.js';
 import { LmdbStateStore } from './lmdb-store.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
+import { logKey, RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
 import { cleanupAll, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
@@ -78,5 +78,21 @@ describe('RaftStorage', () => {
     const again = new RaftStorage(reopened, hp).load();
     expect((again.entries ?? []).map((e) => `${e.index}/${e.term}`)).toEqual([...range(1, 7).map((e) => `${e.index}/1`), '8/2', '9/2']);
     await reopened.close();
+  });
+
+  it('does not read entries a snapshot covers: a damaged one there does not stop a restart, one in the tail does', async () => {
+    const file = join(tempDir(), 'state.mdb');
+    let store = new LmdbStateStore(file, TABLES);
+    const storage = new RaftStorage(store, hp);
+    storage.load();
+    await storage.persist({ hardState: { term: 1, vote: undefined, commit: 10 }, entries: range(1, 10), snapshot: undefined, sync: true }, nothing);
+    await storage.saveSnapshot(snapshotAt(8));
+    await store.write((tx) => tx.put(RAFT_LOG_TABLE, logKey(3), new Uint8Array([1, 2, 3])));
+    await store.close();
+    store = new LmdbStateStore(file, TABLES);
+    expect((new RaftStorage(store, hp).load().entries ?? []).map((e) => e.index)).toEqual([9, 10]);
+    await store.write((tx) => tx.put(RAFT_LOG_TABLE, logKey(9), new Uint8Array([1, 2, 3])));
+    expect(() => new RaftStorage(store, hp).load()).toThrow(/damaged|frame|CRC|corrupt/i);
+    await store.close();
   });
 });

@@ -45,17 +45,19 @@ export class RaftStorage {
     return this.store.read((tx) => {
       const hardState = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
       const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
-      const entries: Entry[] = [];
-      for (const [key, frame] of tx.range<Uint8Array>(RAFT_LOG_TABLE)) {
+      const base = snapshot?.meta.index ?? 0;
+      // Entries the snapshot covers are only waiting to be deleted: not read, not checked.
+      let firstStored: number | undefined;
+      for (const [key] of tx.range(RAFT_LOG_TABLE, { limit: 1 })) firstStored = Number(key);
+      const tail: Entry[] = [];
+      for (const [key, frame] of tx.range<Uint8Array>(RAFT_LOG_TABLE, { start: logKey(base + 1) })) {
         const { entries: decoded } = decodeEntriesFrame(this.hp, frame);
         const e = decoded[0];
         if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
-        entries.push({ ...e, data: e.data.slice() });
+        tail.push({ ...e, data: e.data.slice() });
       }
-      const base = snapshot?.meta.index ?? 0;
-      this.staleFrom = entries[0]?.index ?? base + 1;
+      this.staleFrom = firstStored !== undefined && firstStored <= base ? firstStored : base + 1;
       this.staleTo = base;
-      const tail = entries.filter((e) => e.index > base);
       tail.forEach((e, i) => {
         if (e.index !== base + 1 + i) throw new CorruptError(`raft log has a gap before ${e.index}`);
       });
