@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { TestClusterProcesses } from './testing/cluster-harness.js';
 import { cleanupAll } from './testing/spawn-server.js';
@@ -32,5 +33,20 @@ describe('a 3-server cluster', () => {
     expect(conf.Servers.filter((s) => s.Leader).map((s) => s.Node)).toEqual([leader.name]);
     const peers = (await (await fetch(`http://${follower.http}/v1/status/peers`)).json()) as string[];
     expect(peers.sort()).toEqual(cluster.members.map((m) => m.raft).sort());
+
+    // A chunked body (no Content-Length, as curl -T - sends it) is forwarded too.
+    const [host, port] = follower.http.split(':') as [string, string];
+    const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const r = request({ host, port: Number(port), method: 'PUT', path: '/v1/kv/chunked', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      r.on('error', reject);
+      r.write('part one, ');
+      r.end('part two');
+    });
+    expect(chunked).toEqual({ status: 200, text: 'true' });
+    expect(await (await fetch(`http://${leader.http}/v1/kv/chunked?raw`)).text()).toBe('part one, part two');
   });
 });

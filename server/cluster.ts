@@ -6,7 +6,7 @@ import type { ClusterView, MemberInfo, OperatorPort, RaftServerInfo, ServerHealt
 import { decode, encode } from '@msgpack/msgpack';
 import { NODE_CHECK_ID } from '../core/agent/agent.js';
 import { nodeChecks } from '../core/catalog/queries.js';
-import { BadRequestError, type ErrorCode, KonsulError, NoLeaderError } from '../core/errors.js';
+import { BadRequestError, type ErrorCode, KonsulError, NoLeaderError, ShuttingDownError } from '../core/errors.js';
 import type { ApplyResult } from '../core/fsm/state-machine.js';
 import type { Committer } from '../core/pipeline/committer.js';
 import type { WritePipeline } from '../core/pipeline/write-pipeline.js';
@@ -56,6 +56,8 @@ export interface ClusterOptions {
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 const FORWARDED = 'x-konsul-forwarded';
+/** Headers about one HTTP connection (RFC 9110 §7.6.1), plus the lengths the relay recomputes. */
+const HOP_BY_HOP = ['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'expect', 'content-length'];
 /** Paths whose writes and non-stale reads are the leader's to answer. */
 const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/', '/v1/session/', '/v1/txn'];
 
@@ -135,6 +137,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.forwardWatchdog) clearInterval(this.forwardWatchdog);
+    this.forwardWatchdog = undefined;
+    for (const f of this.forwards) f.abort.abort();
     await this.driver?.close();
   }
 
@@ -433,6 +437,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const url = new URL(req.url);
     if (!LEADER_PATHS.some((p) => url.pathname.startsWith(p))) return undefined;
     if (req.method === 'GET' && url.searchParams.has('stale')) return undefined;
+    if (this.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
     for (;;) {
       if (this.isLeader()) return undefined;
@@ -449,8 +454,9 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const whole = hasBody ? await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader) : undefined;
     const headers = new Headers(req.headers);
     headers.set(FORWARDED, this.o.self.name);
-    headers.delete('host');
-    headers.delete('content-length');
+    // Connection-level headers describe the client's connection, not ours to the leader (a kept
+    // Transfer-Encoding next to the body's new Content-Length would make the leader answer 400).
+    for (const h of HOP_BY_HOP) headers.delete(h);
     // Give up when the leader changes under us (the old one may be paused or cut off), after a
     // bound (blocking queries get their wait on top), or, for a blocking query, when the client
     // goes away (asking a Node request for its signal is costly, so other requests do not).
@@ -472,7 +478,9 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const init = { method: req.method, headers, ...(whole && whole.byteLength > 0 ? { body: whole } : {}), signal: inFlight.abort.signal };
       const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, init);
       const body = await res.arrayBuffer();
-      return new Response(body, { status: res.status, headers: res.headers });
+      const answerHeaders = new Headers(res.headers);
+      for (const h of HOP_BY_HOP) answerHeaders.delete(h);
+      return new Response(body, { status: res.status, headers: answerHeaders });
     } catch (err) {
       this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
       // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
@@ -488,7 +496,7 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
 
   /** One timer for all forwarded requests: aborts those whose leader changed or whose time ran out. */
   private watchForwards(): void {
-    if (this.forwardWatchdog || this.forwards.size === 0) return;
+    if (this.forwardWatchdog || this.forwards.size === 0 || this.stopped) return;
     this.forwardWatchdog = setInterval(() => {
       const lead = this.leaderInfo()?.name;
       const now = Date.now();

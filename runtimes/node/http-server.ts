@@ -32,8 +32,8 @@ function readIncoming(incoming: Readable, maxBytes: number): Promise<Uint8Array>
       total += chunk.length;
       if (total > maxBytes) {
         stop();
-        // Node discards the rest of the body once the response has been sent.
-        incoming.pause();
+        // Read and drop the rest, so the 413 can be answered on a connection that stays usable.
+        incoming.resume();
         reject(bodyTooLarge(total, maxBytes));
         return;
       }
