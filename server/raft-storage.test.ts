@@ -17,13 +17,25 @@ const snapshotAt = (index: number): Snapshot => ({ meta: { index, term: 1, conf:
 const stored = (store: LmdbStateStore) => store.read((tx) => [...tx.range(RAFT_LOG_TABLE)].map(([k]) => Number(k)));
 const nothing = () => undefined;
 
+/** A new LMDB file with a loaded (empty) RaftStorage on it. */
+function fresh(): { file: string; store: LmdbStateStore; storage: RaftStorage } {
+  const file = join(tempDir(), 'state.mdb');
+  const store = new LmdbStateStore(file, TABLES);
+  const storage = new RaftStorage(store, hp);
+  storage.load();
+  return { file, store, storage };
+}
+
+/** Persists entries `from..to` of term 1 with a hard state (synced). */
+const write = (storage: RaftStorage, from: number, to: number, commit: number) =>
+  storage.persist({ hardState: { term: 1, vote: undefined, commit }, entries: range(from, to), snapshot: undefined, sync: true }, nothing);
+
 describe('RaftStorage', () => {
   it('drops a compacted log prefix a bounded slice per write, and reloads only the tail', async () => {
-    const file = join(tempDir(), 'state.mdb');
-    let store = new LmdbStateStore(file, TABLES);
-    const storage = new RaftStorage(store, hp);
-    storage.load();
-    await storage.persist({ hardState: { term: 1, vote: 'a', commit: 1000 }, entries: range(1, 1000), snapshot: undefined, sync: true }, nothing);
+    const f = fresh();
+    const { file, storage } = f;
+    let store = f.store;
+    await write(storage, 1, 1000, 1000);
     await storage.saveSnapshot(snapshotAt(900));
     // Compaction itself deletes nothing.
     expect(stored(store)).toHaveLength(1000);
@@ -49,10 +61,8 @@ describe('RaftStorage', () => {
   });
 
   it('replaces the whole log with a snapshot from the leader, in the same transaction as the caller', async () => {
-    const store = new LmdbStateStore(join(tempDir(), 'state.mdb'), TABLES);
-    const storage = new RaftStorage(store, hp);
-    storage.load();
-    await storage.persist({ hardState: { term: 1, vote: undefined, commit: 10 }, entries: range(1, 20), snapshot: undefined, sync: true }, nothing);
+    const { store, storage } = fresh();
+    await write(storage, 1, 20, 10);
     const result = await storage.persist({ hardState: { term: 2, vote: undefined, commit: 500 }, entries: [], snapshot: snapshotAt(500), sync: true }, (tx) => {
       tx.put(META_TABLE, 'probe', 'written with the snapshot');
       return 'done';
@@ -66,11 +76,8 @@ describe('RaftStorage', () => {
   });
 
   it('keeps writes in flight in order: a later one replaces what an earlier one is still writing', async () => {
-    const file = join(tempDir(), 'state.mdb');
-    const store = new LmdbStateStore(file, TABLES);
-    const storage = new RaftStorage(store, hp);
-    storage.load();
-    const a = storage.persist({ hardState: { term: 1, vote: undefined, commit: 0 }, entries: range(1, 10), snapshot: undefined, sync: true }, nothing);
+    const { file, store, storage } = fresh();
+    const a = write(storage, 1, 10, 0);
     const b = storage.persist({ hardState: { term: 2, vote: undefined, commit: 0 }, entries: [entry(8, 2), entry(9, 2)], snapshot: undefined, sync: true }, nothing);
     await Promise.all([a, b]);
     await store.close();
@@ -81,11 +88,10 @@ describe('RaftStorage', () => {
   });
 
   it('does not read entries a snapshot covers: a damaged one there does not stop a restart, one in the tail does', async () => {
-    const file = join(tempDir(), 'state.mdb');
-    let store = new LmdbStateStore(file, TABLES);
-    const storage = new RaftStorage(store, hp);
-    storage.load();
-    await storage.persist({ hardState: { term: 1, vote: undefined, commit: 10 }, entries: range(1, 10), snapshot: undefined, sync: true }, nothing);
+    const f = fresh();
+    const { file, storage } = f;
+    let store = f.store;
+    await write(storage, 1, 10, 10);
     await storage.saveSnapshot(snapshotAt(8));
     await store.write((tx) => tx.put(RAFT_LOG_TABLE, logKey(3), new Uint8Array([1, 2, 3])));
     await store.close();
