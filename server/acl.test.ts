@@ -6,7 +6,7 @@ import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../runtimes/testing/process.js';
 import { spawnEdge } from '../runtimes/testing/spawn-edge.js';
-import { byCaller, type Caller, everywhere, type RouteCase, walkRoutes } from '../core/testing/acl-walk.js';
+import { byCaller, type Caller, makeCallers, type RouteCase, walkRoutes } from '../core/testing/acl-walk.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
@@ -105,13 +105,8 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
   it('walks the agent endpoints of a real server with no token, a read-only, a write and a deny token', async () => {
     const server = await spawnServer({ args: ['--acl-enabled', '--acl-default-policy', 'deny'] });
     const up = server.url;
-    const mgmt = ((await (await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string }).SecretID;
+    const { mgmt, tokens } = await makeCallers((path, init) => fetch(`${up}${path}`, init));
     const h = { 'X-Consul-Token': mgmt };
-    const tokens: Record<Caller, string | undefined> = { none: undefined, read: undefined, write: undefined, deny: undefined };
-    for (const p of ['read', 'write', 'deny'] as const) {
-      await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: `all-${p}`, Rules: everywhere(p) }) });
-      tokens[p] = ((await (await fetch(`${up}/v1/acl/token`, { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: `all-${p}` }] }) })).json()) as { SecretID: string }).SecretID;
-    }
     const R = byCaller;
     const routes: RouteCase[] = [
       { method: 'PUT', path: '/v1/agent/service/register', body: '{"Name":"svc","ID":"svc1","Port":1}', expect: R(403, 403, 200, 403) },

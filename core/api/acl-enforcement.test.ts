@@ -1,24 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SseReader } from '../../runtimes/testing/sse.js';
-import { byCaller, type Caller, everywhere, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
+import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
 import { createTestNode } from '../testing/harness.js';
 
 /** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
 async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt: string; tokens: Record<Caller, string | undefined> }> {
   const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
-  const boot = (await (await node.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
-  const mgmt = boot.SecretID;
-  const h = { 'X-Consul-Token': mgmt };
-  const policy = async (name: string, rules: string) => {
-    const res = await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: name, Rules: rules }) });
-    expect(res.status).toBe(200);
-  };
-  for (const p of ['read', 'write', 'deny'] as const) await policy(`all-${p}`, `${everywhere(p)}\noperator = "${p}"`);
-  const token = async (policyName: string) => {
-    const res = await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: policyName }] }) });
-    return ((await res.json()) as { SecretID: string }).SecretID;
-  };
-  return { node, mgmt, tokens: { none: undefined, read: await token('all-read'), write: await token('all-write'), deny: await token('all-deny') } };
+  const { mgmt, tokens } = await makeCallers((path, init) => node.request(path, init), (p) => `${everywhere(p)}\noperator = "${p}"`);
+  return { node, mgmt, tokens };
 }
 
 const R = byCaller;

@@ -10,6 +10,31 @@ export function everywhere(policy: 'read' | 'write' | 'deny'): string {
   return ['key', 'service', 'node', 'session', 'event', 'query', 'agent'].map((r) => `${r}_prefix "" { policy = "${policy}" }`).join('\n');
 }
 
+/** A node's request function: the in-process one, or fetch against a server's address. */
+export type Send = (path: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * Bootstraps ACLs through `send` and makes one token per caller: for read, write and deny, a
+ * policy `all-<p>` with `rules(p)` and a token holding it. Returns the management secret and the
+ * tokens ("none" has none); throws if the bootstrap or a policy or token is refused.
+ */
+export async function makeCallers(send: Send, rules: (p: 'read' | 'write' | 'deny') => string = everywhere): Promise<{ mgmt: string; tokens: Record<Caller, string | undefined> }> {
+  const ok = async (res: Promise<Response>, what: string): Promise<Response> => {
+    const r = await res;
+    if (r.status !== 200) throw new Error(`${what}: ${r.status} ${await r.text()}`);
+    return r;
+  };
+  const mgmt = ((await (await ok(send('/v1/acl/bootstrap', { method: 'PUT' }), 'bootstrap')).json()) as { SecretID: string }).SecretID;
+  const headers = { 'X-Consul-Token': mgmt };
+  const tokens: Record<Caller, string | undefined> = { none: undefined, read: undefined, write: undefined, deny: undefined };
+  for (const p of ['read', 'write', 'deny'] as const) {
+    await ok(send('/v1/acl/policy', { method: 'PUT', headers, body: JSON.stringify({ Name: `all-${p}`, Rules: rules(p) }) }), `policy all-${p}`);
+    const token = await ok(send('/v1/acl/token', { method: 'PUT', headers, body: JSON.stringify({ Policies: [{ Name: `all-${p}` }] }) }), `token all-${p}`);
+    tokens[p] = ((await token.json()) as { SecretID: string }).SecretID;
+  }
+  return { mgmt, tokens };
+}
+
 /** One route as the walk sends it, and what each caller must get. */
 export interface RouteCase {
   readonly method: string;
@@ -29,7 +54,7 @@ export interface RouteCase {
  * repeats the caller's secret. `send` is the node's request function (in-process or over HTTP).
  */
 export async function walkRoutes(
-  send: (path: string, init: RequestInit) => Promise<Response>,
+  send: Send,
   tokens: Readonly<Record<Caller, string | undefined>>,
   routes: readonly RouteCase[],
 ): Promise<string[]> {
