@@ -29,7 +29,7 @@ import {
   tokenByAccessor,
 } from '../../acl/state.js';
 import { AclDisabledError, BadRequestError, NotFoundError, PermissionDeniedError } from '../../errors.js';
-import { type AclAuthMethod, type AclBindingRule, bindings, checkSelector, parseJwtConfig, verifyLogin } from '../../acl/auth-method.js';
+import { bindings, checkSelector, parseJwtConfig, verifyLogin } from '../../acl/auth-method.js';
 import { parseDuration } from '../../util/duration.js';
 import { isUuid, randomUuid } from '../../util/uuid.js';
 import { readJson } from '../body.js';
@@ -117,6 +117,8 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
   };
   const watch = { table: ACL_WATCH_TABLE, prefix: '' };
   const submit = async <T>(command: { type: string }): Promise<T> => (await deps.writer.submit<T>(command as never)).value;
+  /** Submits `command` and answers its result as JSON. */
+  const answer = async (command: { type: string }): Promise<Response> => jsonResponse(JSON.stringify(await submit(command)));
 
   app.put('/v1/acl/bootstrap', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
@@ -169,7 +171,7 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     });
     app.delete(`/v1/acl/${k.path}/:id`, async (c) => {
       need(c.req.raw, 'write');
-      return jsonResponse(JSON.stringify(await submit<boolean>({ type: k.deleteType, id: c.req.param('id') } as { type: string })));
+      return answer({ type: k.deleteType, id: c.req.param('id') } as { type: string });
     });
     const one = (req: Request, label: string, find: (tx: ReadTxn) => T | undefined) => {
       need(req, 'read');
@@ -197,18 +199,18 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     need(c.req.raw, 'write');
     const b = await body(c.req.raw, 'Auth Method');
     const command: AclAuthMethodSetCommand = { type: 'acl.auth-method.set', method: await parseMethod(b, optString(b, 'Name', 'Auth Method') ?? ''), create: true };
-    return jsonResponse(JSON.stringify(await submit<AclAuthMethod>(command)));
+    return answer(command);
   });
   app.put('/v1/acl/auth-method/:name', async (c) => {
     need(c.req.raw, 'write');
     const b = await body(c.req.raw, 'Auth Method');
     const command: AclAuthMethodSetCommand = { type: 'acl.auth-method.set', method: await parseMethod(b, c.req.param('name')), create: false };
-    return jsonResponse(JSON.stringify(await submit<AclAuthMethod>(command)));
+    return answer(command);
   });
   app.delete('/v1/acl/auth-method/:name', async (c) => {
     need(c.req.raw, 'write');
     const command: AclAuthMethodDeleteCommand = { type: 'acl.auth-method.delete', name: c.req.param('name') };
-    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+    return answer(command);
   });
   app.get('/v1/acl/auth-method/:name', (c) => {
     need(c.req.raw, 'read');
@@ -234,17 +236,17 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/acl/binding-rule', async (c) => {
     need(c.req.raw, 'write');
     const command: AclBindingRuleSetCommand = { type: 'acl.binding-rule.set', rule: parseRule(await body(c.req.raw, 'Binding Rule'), randomUuid(deps.rng)), create: true };
-    return jsonResponse(JSON.stringify(await submit<AclBindingRule>(command)));
+    return answer(command);
   });
   app.put('/v1/acl/binding-rule/:id', async (c) => {
     need(c.req.raw, 'write');
     const command: AclBindingRuleSetCommand = { type: 'acl.binding-rule.set', rule: parseRule(await body(c.req.raw, 'Binding Rule'), c.req.param('id')), create: false };
-    return jsonResponse(JSON.stringify(await submit<AclBindingRule>(command)));
+    return answer(command);
   });
   app.delete('/v1/acl/binding-rule/:id', async (c) => {
     need(c.req.raw, 'write');
     const command: AclBindingRuleDeleteCommand = { type: 'acl.binding-rule.delete', id: c.req.param('id') };
-    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+    return answer(command);
   });
   app.get('/v1/acl/binding-rule/:id', (c) => {
     need(c.req.raw, 'read');
@@ -340,7 +342,7 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     const accessor = optString(b, 'AccessorID', 'Token');
     if (accessor !== undefined && !isUuid(accessor)) throw new BadRequestError('Invalid Token: AccessorID must be a UUID');
     const command: AclTokenSetCommand = { type: 'acl.token.set', token: parseToken(b, accessor ?? randomUuid(deps.rng), true), create: true, now: deps.clock.now() };
-    return jsonResponse(JSON.stringify(await submit<AclToken>(command)));
+    return answer(command);
   });
   app.get('/v1/acl/token/self', (c) => {
     const who = identity(c.req.raw);
@@ -353,12 +355,12 @@ export function registerAclRoutes(app: Hono, deps: ApiDeps): void {
     const bodyId = optString(b, 'AccessorID', 'Token');
     if (bodyId && bodyId !== id) throw new BadRequestError('Invalid Token: the AccessorID in the body does not match the URL');
     const command: AclTokenSetCommand = { type: 'acl.token.set', token: parseToken(b, id, false), create: false, now: deps.clock.now() };
-    return jsonResponse(JSON.stringify(await submit<AclToken>(command)));
+    return answer(command);
   });
   app.delete('/v1/acl/token/:id', async (c) => {
     need(c.req.raw, 'write');
     const command: AclTokenDeleteCommand = { type: 'acl.token.delete', accessorId: c.req.param('id') };
-    return jsonResponse(JSON.stringify(await submit<boolean>(command)));
+    return answer(command);
   });
   app.get('/v1/acl/token/:id', (c) => {
     const who = need(c.req.raw, 'read');
