@@ -7,11 +7,15 @@ import { type HttpClient, type HttpListener, listenHttp } from './http-server.js
 const MAX = 1024;
 let listener: HttpListener | undefined;
 const seen: Array<{ direct?: boolean; second: unknown; error?: string }> = [];
+/** Called when the handler starts, and when it has recorded what it saw. */
+let onStart: (() => void) | undefined;
+let onSeen: (() => void) | undefined;
 
 /** A server whose handler reads the body through the direct reader, as the API does. */
 async function serve(): Promise<string> {
   listener = await listenHttp(
     async (req: Request, client: HttpClient) => {
+      onStart?.();
       let direct = false;
       try {
         const body = await readBody(req, MAX, (_r, max) => {
@@ -20,9 +24,11 @@ async function serve(): Promise<string> {
           return p;
         });
         seen.push({ direct, second: client.readBody(MAX) });
+        onSeen?.();
         return new Response(`${body.byteLength}:${new TextDecoder().decode(body.subarray(0, 5))}`);
       } catch (err) {
         seen.push({ second: undefined, error: (err as Error).message });
+        onSeen?.();
         const a = errorAnswer(err);
         return new Response(a.body, { status: a.status });
       }
@@ -52,6 +58,8 @@ afterEach(async () => {
   await listener?.close(100);
   listener = undefined;
   seen.length = 0;
+  onStart = undefined;
+  onSeen = undefined;
 });
 
 describe('the Node listener reads request bodies directly', () => {
@@ -79,16 +87,15 @@ describe('the Node listener reads request bodies directly', () => {
   it('fails a body cut off by the client without crashing the server', async () => {
     const addr = await serve();
     const [host, port] = addr.split(':') as [string, string];
-    await new Promise<void>((resolve) => {
-      const req = request({ host, port: Number(port), method: 'PUT', path: '/x', headers: { 'content-length': 500 } });
-      req.on('error', () => resolve());
-      req.write('partial');
-      setTimeout(() => {
-        req.destroy();
-        resolve();
-      }, 50);
-    });
-    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const started = new Promise<void>((resolve) => (onStart = resolve));
+    const recorded = new Promise<void>((resolve) => (onSeen = resolve));
+    const req = request({ host, port: Number(port), method: 'PUT', path: '/x', headers: { 'content-length': 500 } });
+    req.on('error', () => undefined);
+    req.write('partial');
+    // Cut the connection once the handler is reading the body, 493 bytes short.
+    await started;
+    req.destroy();
+    await recorded;
     expect(seen[0]?.error).toMatch(/request body could not be read/);
     expect(await send(addr, ['still here'])).toEqual({ status: 200, text: '10:still' });
   });
