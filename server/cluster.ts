@@ -56,7 +56,7 @@ export interface ClusterOptions {
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 const FORWARDED = 'x-konsul-forwarded';
-/** Headers about one HTTP connection (RFC 9110 §7.6.1), plus the lengths the relay recomputes. */
+/** Headers about one HTTP connection (RFC 9110 §7.6.1), plus Host and Content-Length, which the relay sets itself. */
 const HOP_BY_HOP = ['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'expect', 'content-length'];
 /** Paths whose writes and non-stale reads are the leader's to answer. */
 const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/', '/v1/session/', '/v1/txn'];
