@@ -55,12 +55,9 @@ export class Applier {
    * order. Rejects, having applied nothing, if the store fails or a handler has a bug.
    */
   async apply(entries: readonly CommittedEntry[]): Promise<ApplyResult[]> {
-    let staged: StagedApply | undefined;
-    await this.store.write((tx) => {
-      staged = this.stage(tx, entries);
-    }, this.durability);
-    (staged as StagedApply).publish();
-    return (staged as StagedApply).results;
+    const staged = await this.store.write((tx) => this.stage(tx, entries), this.durability);
+    staged.publish();
+    return staged.results;
   }
 
   /**
