@@ -127,11 +127,11 @@ class Peer {
 
   /** Writes everything queued in one corked batch, or connects first. */
   flush(): void {
-    if (!this.socket || this.connecting) {
+    const s = this.socket; // set only once connected
+    if (!s) {
       this.connect();
       return;
     }
-    const s = this.socket;
     if (this.queue.length === 0 || this.draining) return;
     // Bound what sits in the socket's own buffer too: wait for it to drain.
     if (s.writableLength > 16 * 1024 * 1024) {
