@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['core/**/*.test.ts', 'server/**/*.test.ts', 'runtimes/**/*.test.ts', 'edge/**/*.test.ts'],
     // The arm64 emulation test runs only through `npm run test:arm64` (it needs qemu and fetched binaries).
-    exclude: process.env['KONSUL_ARM64'] === '1' ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.arm64.test.ts'],
+    exclude:
+      process.env['KONSUL_ARM64'] === '1' ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.arm64.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -34,7 +34,9 @@ export function crc32c(ptr: usize, len: usize, crc: u32): u32 {
   while (p + 8 <= end) {
     const lo = load<u32>(p) ^ c;
     const hi = load<u32>(p, 4);
-    c = t(7, lo) ^ t(6, lo >>> 8) ^ t(5, lo >>> 16) ^ t(4, lo >>> 24) ^ t(3, hi) ^ t(2, hi >>> 8) ^ t(1, hi >>> 16) ^ t(0, hi >>> 24);
+    c =
+      t(7, lo) ^ t(6, lo >>> 8) ^ t(5, lo >>> 16) ^ t(4, lo >>> 24) ^
+      t(3, hi) ^ t(2, hi >>> 8) ^ t(1, hi >>> 16) ^ t(0, hi >>> 24);
     p += 8;
   }
   while (p < end) {

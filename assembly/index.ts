@@ -2,5 +2,15 @@
 export { crc32c } from './crc32c';
 export { frameSeal, frameCheck } from './frame';
 export { scratch } from './buffers';
-export { kvCount, kvLowerBound, kvFind, kvInsert, kvDelete, kvPrefixRange, kvRangeEnd, kvIds, kvSeparated } from './kv-index';
+export {
+  kvCount,
+  kvLowerBound,
+  kvFind,
+  kvInsert,
+  kvDelete,
+  kvPrefixRange,
+  kvRangeEnd,
+  kvIds,
+  kvSeparated,
+} from './kv-index';
 export { pmAdd, pmRemove, pmMatch, pmMatchMany } from './prefix-matcher';

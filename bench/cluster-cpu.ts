@@ -27,8 +27,17 @@ const { values } = parseArgs({
 const clients = Number(values.clients);
 const method = values.method as 'PUT' | 'GET';
 const durationMs = Number(values.duration) * 1000;
-if (!Number.isInteger(clients) || clients < 1 || (method !== 'PUT' && method !== 'GET') || (values.target !== 'leader' && values.target !== 'any') || !(durationMs > 0)) {
-  process.stderr.write('usage: bench:cpu -- [--clients N>=1] [--method PUT|GET] [--target leader|any] [--duration SECONDS] [--cpu-prof DIR]\n');
+if (
+  !Number.isInteger(clients) ||
+  clients < 1 ||
+  (method !== 'PUT' && method !== 'GET') ||
+  (values.target !== 'leader' && values.target !== 'any') ||
+  !(durationMs > 0)
+) {
+  process.stderr.write(
+    'usage: bench:cpu -- [--clients N>=1] [--method PUT|GET] [--target leader|any] ' +
+      '[--duration SECONDS] [--cpu-prof DIR]\n',
+  );
   process.exit(2);
 }
 const profDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
@@ -39,7 +48,8 @@ function processTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 /** The machine's cumulative CPU counters: user nice system idle iowait irq softirq steal. */
-const machine = (): number[] => (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
+const machine = (): number[] =>
+  (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
 
 /** The heaviest functions by self time in a .cpuprofile, as "pct% name file:line". */
 function topSelf(file: string, n: number): string[] {
@@ -66,7 +76,9 @@ function topSelf(file: string, n: number): string[] {
 }
 
 try {
-  const cluster = await startKonsulCluster(profDir ? { nodeArgs: (name) => ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] } : {});
+  const cluster = await startKonsulCluster(
+    profDir ? { nodeArgs: (name) => ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] } : {},
+  );
   const leaderIndex = cluster.all.indexOf(cluster.leader);
   const key = (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % 1000}`;
   await runPhase({ targets: [cluster.leader], method: 'PUT', pathFor: key, concurrency: 64, durationMs: 3000 });
@@ -75,25 +87,43 @@ try {
   const p0 = pids.map(processTicks);
   const l0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = await runPhase({ targets: values.target === 'any' ? cluster.all : [cluster.leader], method, pathFor: key, concurrency: clients, durationMs });
+  const r = await runPhase({
+    targets: values.target === 'any' ? cluster.all : [cluster.leader],
+    method,
+    pathFor: key,
+    concurrency: clients,
+    durationMs,
+  });
   const secs = (performance.now() - t0) / 1000;
   const p1 = pids.map(processTicks);
   const l1 = process.cpuUsage(l0);
   const d = machine().map((x, i) => x - (m0[i] as number));
   const all = d.reduce((a, b) => a + b, 0);
   const pct = (i: number) => `${(((d[i] as number) / all) * 100).toFixed(0)}%`;
-  console.log(`konsul 3-node cluster, ${method} to ${values.target === 'any' ? 'any server' : 'the leader'}, 256 B values, ${durationMs / 1000} s, node ${process.version}`);
+  console.log(
+    `konsul 3-node cluster, ${method} to ${values.target === 'any' ? 'any server' : 'the leader'}, ` +
+      `256 B values, ${durationMs / 1000} s, node ${process.version}`,
+  );
   console.log(HEADER);
   console.log(row(`${method} (${values.target})`, clients, r));
+  const serverCpu = cluster.names.map((n, i) => {
+    const used = ((p1[i] as number) - (p0[i] as number)) / secs;
+    return `${n}${i === leaderIndex ? ' (leader)' : ''} ${used.toFixed(0)}%`;
+  });
   console.log(
-    `CPU, % of one core: ${cluster.names.map((n, i) => `${n}${i === leaderIndex ? ' (leader)' : ''} ${(((p1[i] as number) - (p0[i] as number)) / secs).toFixed(0)}%`).join(', ')}, load generator ${((l1.user + l1.system) / 1e4 / secs).toFixed(0)}%`,
+    `CPU, % of one core: ${serverCpu.join(', ')}, ` +
+      `load generator ${((l1.user + l1.system) / 1e4 / secs).toFixed(0)}%`,
   );
   console.log(`machine: user ${pct(0)}, system ${pct(2)}, softirq ${pct(6)}, iowait ${pct(4)}, idle ${pct(3)}`);
   await Promise.all(cluster.servers.map((s) => s.stop()));
   if (profDir) {
     const dir = join(profDir, cluster.names[leaderIndex] as string);
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-    if (file) console.log(`leader profile ${join(dir, file)}; heaviest functions by self time:\n${topSelf(join(dir, file), 20).join('\n')}`);
+    if (file)
+      console.log(
+        `leader profile ${join(dir, file)}; heaviest functions by self time:\n` +
+          `${topSelf(join(dir, file), 20).join('\n')}`,
+      );
   }
 } finally {
   await cleanupAll();

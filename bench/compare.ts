@@ -17,7 +17,13 @@ import { cleanupAll } from '../server/testing/spawn-server.js';
 import { startKonsulCluster } from './konsul-cluster.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, keys: { type: 'string', default: '1000' }, only: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '5' },
+    keys: { type: 'string', default: '1000' },
+    only: { type: 'string' },
+  },
+});
 if (values.only !== undefined && values.only !== 'konsul' && values.only !== 'etcd') {
   process.stderr.write(`--only must be konsul or etcd, not ${values.only}\n`);
   process.exit(2);
@@ -37,17 +43,37 @@ try {
 
 async function startEtcd(): Promise<{ procs: TestProcess[]; leader: string; all: string[] }> {
   const ports = await freePorts(6);
-  const members = [0, 1, 2].map((i) => ({ name: `e${i + 1}`, client: `127.0.0.1:${ports[2 * i]}`, peer: `127.0.0.1:${ports[2 * i + 1]}` }));
+  const members = [0, 1, 2].map((i) => ({
+    name: `e${i + 1}`,
+    client: `127.0.0.1:${ports[2 * i]}`,
+    peer: `127.0.0.1:${ports[2 * i + 1]}`,
+  }));
   const cluster = members.map((m) => `${m.name}=http://${m.peer}`).join(',');
   const procs = await Promise.all(
     members.map((m) =>
       startProcess(
         'etcd',
         [
-          '--name', m.name, '--data-dir', tempDir('etcd-bench-'),
-          '--listen-client-urls', `http://${m.client}`, '--advertise-client-urls', `http://${m.client}`,
-          '--listen-peer-urls', `http://${m.peer}`, '--initial-advertise-peer-urls', `http://${m.peer}`,
-          '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', 'konsul-bench', '--logger', 'zap',
+          '--name',
+          m.name,
+          '--data-dir',
+          tempDir('etcd-bench-'),
+          '--listen-client-urls',
+          `http://${m.client}`,
+          '--advertise-client-urls',
+          `http://${m.client}`,
+          '--listen-peer-urls',
+          `http://${m.peer}`,
+          '--initial-advertise-peer-urls',
+          `http://${m.peer}`,
+          '--initial-cluster',
+          cluster,
+          '--initial-cluster-state',
+          'new',
+          '--initial-cluster-token',
+          'konsul-bench',
+          '--logger',
+          'zap',
         ],
         { ready: /serving client traffic|ready to serve client requests/, timeoutMs: 30_000, what: `etcd ${m.name}` },
       ),
@@ -65,7 +91,8 @@ async function startEtcd(): Promise<{ procs: TestProcess[]; leader: string; all:
     );
     const leaderId = statuses[0]?.leader;
     const i = statuses.findIndex((s) => s.header?.member_id !== undefined && s.header.member_id === leaderId);
-    if (leaderId && leaderId !== '0' && i >= 0) return { procs, leader: (members[i] as { client: string }).client, all: members.map((m) => m.client) };
+    if (leaderId && leaderId !== '0' && i >= 0)
+      return { procs, leader: (members[i] as { client: string }).client, all: members.map((m) => m.client) };
     await sleep(100);
   }
 }
@@ -80,40 +107,102 @@ async function measured(run: () => Promise<PhaseResult>): Promise<PhaseResult & 
 }
 
 const konsulKey = (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % KEYS}`;
-const etcdPut = (w: number, i: number) => Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), value: b64(VALUE) }));
-const etcdRange = (serializable: boolean) => (w: number, i: number) => Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), ...(serializable ? { serializable: true } : {}) }));
+const etcdPut = (w: number, i: number) =>
+  Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), value: b64(VALUE) }));
+const etcdRange = (serializable: boolean) => (w: number, i: number) =>
+  Buffer.from(
+    JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), ...(serializable ? { serializable: true } : {}) }),
+  );
 
 const runKonsul = values.only !== 'etcd';
 const runEtcd = values.only !== 'konsul';
 type Phase = () => Promise<PhaseResult>;
 
 try {
-  process.stdout.write(`starting ${[runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean).join(' and ')} on loopback...\n`);
-  const [konsul, etcd] = await Promise.all([runKonsul ? startKonsulCluster() : undefined, runEtcd ? startEtcd() : undefined]);
+  const systems = [runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean);
+  process.stdout.write(`starting ${systems.join(' and ')} on loopback...\n`);
+  const [konsul, etcd] = await Promise.all([
+    runKonsul ? startKonsulCluster() : undefined,
+    runEtcd ? startEtcd() : undefined,
+  ]);
   // Both get the same keys, then a short warm-up.
-  if (konsul) await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
-  if (etcd) await runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: 64, durationMs: 3000 });
+  if (konsul)
+    await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
+  if (etcd)
+    await runPhase({
+      targets: [etcd.leader],
+      method: 'POST',
+      pathFor: () => '/v3/kv/put',
+      bodyFor: etcdPut,
+      concurrency: 64,
+      durationMs: 3000,
+    });
 
   const workloads: Array<{ name: string; conc: number; konsul?: Phase; etcd?: Phase }> = [];
   for (const conc of [1, 64]) {
     workloads.push({
       name: 'write 256 B (leader)',
       conc,
-      ...(konsul && { konsul: () => runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: conc, durationMs }) }),
-      ...(etcd && { etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/put', bodyFor: etcdPut, concurrency: conc, durationMs }) }),
+      ...(konsul && {
+        konsul: () =>
+          runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: conc, durationMs }),
+      }),
+      ...(etcd && {
+        etcd: () =>
+          runPhase({
+            targets: [etcd.leader],
+            method: 'POST',
+            pathFor: () => '/v3/kv/put',
+            bodyFor: etcdPut,
+            concurrency: conc,
+            durationMs,
+          }),
+      }),
     });
   }
   workloads.push({
     name: 'read default/linearizable',
     conc: 64,
-    ...(konsul && { konsul: () => runPhase({ targets: [konsul.leader], method: 'GET', pathFor: konsulKey, concurrency: 64, durationMs }) }),
-    ...(etcd && { etcd: () => runPhase({ targets: [etcd.leader], method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(false), concurrency: 64, durationMs }) }),
+    ...(konsul && {
+      konsul: () =>
+        runPhase({ targets: [konsul.leader], method: 'GET', pathFor: konsulKey, concurrency: 64, durationMs }),
+    }),
+    ...(etcd && {
+      etcd: () =>
+        runPhase({
+          targets: [etcd.leader],
+          method: 'POST',
+          pathFor: () => '/v3/kv/range',
+          bodyFor: etcdRange(false),
+          concurrency: 64,
+          durationMs,
+        }),
+    }),
   });
   workloads.push({
     name: 'read stale/serializable',
     conc: 64,
-    ...(konsul && { konsul: () => runPhase({ targets: konsul.all, method: 'GET', pathFor: (w, i) => `${konsulKey(w, i)}?stale`, concurrency: 64, durationMs }) }),
-    ...(etcd && { etcd: () => runPhase({ targets: etcd.all, method: 'POST', pathFor: () => '/v3/kv/range', bodyFor: etcdRange(true), concurrency: 64, durationMs }) }),
+    ...(konsul && {
+      konsul: () =>
+        runPhase({
+          targets: konsul.all,
+          method: 'GET',
+          pathFor: (w, i) => `${konsulKey(w, i)}?stale`,
+          concurrency: 64,
+          durationMs,
+        }),
+    }),
+    ...(etcd && {
+      etcd: () =>
+        runPhase({
+          targets: etcd.all,
+          method: 'POST',
+          pathFor: () => '/v3/kv/range',
+          bodyFor: etcdRange(true),
+          concurrency: 64,
+          durationMs,
+        }),
+    }),
   });
 
   process.stdout.write(`\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU\n`);
@@ -123,10 +212,21 @@ try {
     const e = w.etcd && (await measured(w.etcd));
     if (k) process.stdout.write(`${'konsul'.padEnd(7)} ${row(w.name, w.conc, k)}  ${k.cpu.toFixed(0).padStart(5)}%\n`);
     if (e) process.stdout.write(`${'etcd'.padEnd(7)} ${row(w.name, w.conc, e)}  ${e.cpu.toFixed(0).padStart(5)}%\n`);
-    if (k && e) ratios.push(`${w.name.padEnd(28)} ${String(w.conc).padStart(4)}  throughput ${(k.opsPerSec / e.opsPerSec).toFixed(2)}x  p50 ${(k.p50 / e.p50).toFixed(2)}x  p99 ${(k.p99 / e.p99).toFixed(2)}x`);
+    if (k && e)
+      ratios.push(
+        `${w.name.padEnd(28)} ${String(w.conc).padStart(4)}  ` +
+          `throughput ${(k.opsPerSec / e.opsPerSec).toFixed(2)}x  ` +
+          `p50 ${(k.p50 / e.p50).toFixed(2)}x  p99 ${(k.p99 / e.p99).toFixed(2)}x`,
+      );
   }
-  if (ratios.length > 0) process.stdout.write(`\nKonsul / etcd (throughput above 1: Konsul faster; latency below 1: Konsul faster)\n${ratios.join('\n')}\n`);
-  process.stdout.write('goals at 64 clients: write throughput >= 2x etcd, write p99 < 20 ms, default read p99 < 2 ms, stale reads >= etcd serializable\n');
+  if (ratios.length > 0)
+    process.stdout.write(
+      `\nKonsul / etcd (throughput above 1: Konsul faster; latency below 1: Konsul faster)\n${ratios.join('\n')}\n`,
+    );
+  process.stdout.write(
+    'goals at 64 clients: write throughput >= 2x etcd, write p99 < 20 ms, default read p99 < 2 ms, ' +
+      'stale reads >= etcd serializable\n',
+  );
   await Promise.all([...(konsul?.servers ?? []).map((s) => s.stop()), ...(etcd?.procs ?? []).map((p) => p.stop())]);
 } finally {
   await cleanupAll();

@@ -27,7 +27,8 @@ const clientLevels = String(values.clients).split(',').map(Number);
 const txnSize = Number(values['txn-size']);
 const streamLevels = String(values.streams).split(',').map(Number);
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const ms = (n: number) => n.toFixed(2).padStart(8);
 
 const server = await spawnServer();
@@ -36,19 +37,35 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 function call(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : Buffer.from(body);
-    const req = request({ host: server.host, port: server.port, method, path, agent, headers: data ? { 'content-length': data.length } : {} }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      {
+        host: server.host,
+        port: server.port,
+        method,
+        path,
+        agent,
+        headers: data ? { 'content-length': data.length } : {},
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
 }
 
 async function lockPhase(clients: number): Promise<void> {
-  const sessions = await Promise.all(Array.from({ length: clients }, async () => (JSON.parse((await call('PUT', '/v1/session/create', '{"LockDelay":"0s"}')).text) as { ID: string }).ID));
+  const sessions = await Promise.all(
+    Array.from(
+      { length: clients },
+      async () =>
+        (JSON.parse((await call('PUT', '/v1/session/create', '{"LockDelay":"0s"}')).text) as { ID: string }).ID,
+    ),
+  );
   const waits: number[] = [];
   let handoffs = 0;
   let failedAttempts = 0;
@@ -73,7 +90,10 @@ async function lockPhase(clients: number): Promise<void> {
   const secs = (performance.now() - start) / 1000;
   for (const id of sessions) await call('PUT', `/v1/session/destroy/${id}`);
   waits.sort((a, b) => a - b);
-  console.log(`lock handoffs      ${String(clients).padStart(4)} clients ${(handoffs / secs).toFixed(0).padStart(8)} /s   wait p50 ${ms(pct(waits, 50))} ms  p99 ${ms(pct(waits, 99))} ms  (${failedAttempts} refused attempts)`);
+  console.log(
+    `lock handoffs      ${String(clients).padStart(4)} clients ${(handoffs / secs).toFixed(0).padStart(8)} /s   ` +
+      `wait p50 ${ms(pct(waits, 50))} ms  p99 ${ms(pct(waits, 99))} ms  (${failedAttempts} refused attempts)`,
+  );
 }
 
 async function writePhase(kind: 'put' | 'txn', concurrency: number): Promise<void> {
@@ -89,7 +109,15 @@ async function writePhase(kind: 'put' | 'txn', concurrency: number): Promise<voi
         const r =
           kind === 'put'
             ? await call('PUT', `/v1/kv/bench/w${w}/${i % 1000}`, 'v'.repeat(64))
-            : await call('PUT', '/v1/txn', JSON.stringify(Array.from({ length: txnSize }, (_, k) => ({ KV: { Verb: 'set', Key: `bench/t${w}/${(i * txnSize + k) % 1000}`, Value: value } }))));
+            : await call(
+                'PUT',
+                '/v1/txn',
+                JSON.stringify(
+                  Array.from({ length: txnSize }, (_, k) => ({
+                    KV: { Verb: 'set', Key: `bench/t${w}/${(i * txnSize + k) % 1000}`, Value: value },
+                  })),
+                ),
+              );
         if (r.status !== 200) errors++;
         lat.push(performance.now() - t0);
       }
@@ -99,12 +127,19 @@ async function writePhase(kind: 'put' | 'txn', concurrency: number): Promise<voi
   lat.sort((a, b) => a - b);
   const keys = kind === 'put' ? 1 : txnSize;
   const label = kind === 'put' ? 'single PUT' : `txn of ${txnSize} sets`;
-  console.log(`${label.padEnd(18)} ${String(concurrency).padStart(4)} conc    ${(lat.length / secs).toFixed(0).padStart(8)} /s   ${((lat.length * keys) / secs).toFixed(0).padStart(8)} keys/s   p50 ${ms(pct(lat, 50))} ms  p99 ${ms(pct(lat, 99))} ms  errors ${errors}`);
+  console.log(
+    `${label.padEnd(18)} ${String(concurrency).padStart(4)} conc    ` +
+      `${(lat.length / secs).toFixed(0).padStart(8)} /s   ` +
+      `${((lat.length * keys) / secs).toFixed(0).padStart(8)} keys/s   ` +
+      `p50 ${ms(pct(lat, 50))} ms  p99 ${ms(pct(lat, 99))} ms  errors ${errors}`,
+  );
 }
 
 async function watchPhase(streams: number, writes: number): Promise<void> {
   const prefix = `bench/watch${streams}/`;
-  const readers = await Promise.all(Array.from({ length: streams }, async () => new SseReader(await fetch(`${server.url}/v1/watch/kv/${prefix}`))));
+  const readers = await Promise.all(
+    Array.from({ length: streams }, async () => new SseReader(await fetch(`${server.url}/v1/watch/kv/${prefix}`))),
+  );
   const ackedAt = new Map<string, number>();
   const delays: number[] = [];
   let complete = 0;
@@ -133,13 +168,17 @@ async function watchPhase(streams: number, writes: number): Promise<void> {
   await Promise.all(consumers);
   delays.sort((a, b) => a - b);
   console.log(
-    `watch fan-out      ${String(streams).padStart(4)} streams ${String(writes).padStart(6)} writes (${(writes / writeSecs).toFixed(0)}/s)   delivery p50 ${ms(pct(delays, 50))} ms  p99 ${ms(pct(delays, 99))} ms   complete streams ${complete}/${streams}`,
+    `watch fan-out      ${String(streams).padStart(4)} streams ${String(writes).padStart(6)} writes ` +
+      `(${(writes / writeSecs).toFixed(0)}/s)   ` +
+      `delivery p50 ${ms(pct(delays, 50))} ms  p99 ${ms(pct(delays, 99))} ms   ` +
+      `complete streams ${complete}/${streams}`,
   );
 }
 
 try {
   // Sessions bind to the node's serfHealth check, registered by the agent's first sync.
-  for (let i = 0; i < 100 && (await call('PUT', '/v1/session/create', '{}')).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && (await call('PUT', '/v1/session/create', '{}')).status !== 200; i++)
+    await new Promise((r) => setTimeout(r, 100));
   console.log(`konsul single node, ${durationMs / 1000} s per phase, node ${process.version}`);
   for (const c of clientLevels) await lockPhase(c);
   for (const c of [1, 16]) {

@@ -12,21 +12,31 @@ import * as dnsPacket from 'dns-packet';
 import { cleanupAll, spawnServer } from '../server/testing/spawn-server.js';
 import { runPhase } from './http-load.js';
 
-const { values } = parseArgs({ options: { services: { type: 'string', default: '1000' }, 'per-service': { type: 'string', default: '100' }, duration: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '1000' },
+    'per-service': { type: 'string', default: '100' },
+    duration: { type: 'string', default: '5' },
+  },
+});
 const SERVICES = Number(values.services);
 const PER = Number(values['per-service']);
 const durationMs = Number(values.duration) * 1000;
 const TOTAL = SERVICES * PER;
 const NODES = TOTAL / 10;
 
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const rssMb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
 const server = await spawnServer();
 try {
   const target = `${server.host}:${server.port}`;
   const pid = server.proc.pid as number;
-  console.log(`registering ${TOTAL} instances of ${SERVICES} services on ${NODES} nodes (RSS before: ${rssMb(pid).toFixed(0)} MB)`);
+  console.log(
+    `registering ${TOTAL} instances of ${SERVICES} services on ${NODES} nodes ` +
+      `(RSS before: ${rssMb(pid).toFixed(0)} MB)`,
+  );
   let next = 0;
   const t0 = performance.now();
   const body = (i: number) => {
@@ -48,11 +58,24 @@ try {
     }),
   );
   const regSecs = (performance.now() - t0) / 1000;
-  console.log(`registration: ${TOTAL} instances in ${regSecs.toFixed(1)} s = ${(TOTAL / regSecs).toFixed(0)} registrations/s (64 concurrent clients)`);
+  console.log(
+    `registration: ${TOTAL} instances in ${regSecs.toFixed(1)} s = ` +
+      `${(TOTAL / regSecs).toFixed(0)} registrations/s (64 concurrent clients)`,
+  );
   console.log(`server RSS after registration: ${rssMb(pid).toFixed(0)} MB`);
 
-  const health = await runPhase({ targets: [target], method: 'GET', pathFor: (w, i) => `/v1/health/service/svc-${(w * 37 + i) % SERVICES}?passing`, concurrency: 16, durationMs });
-  console.log(`health query (/v1/health/service/<name>?passing, ${PER} instances each, 16 clients): ${health.opsPerSec.toFixed(0)} q/s, p50 ${health.p50.toFixed(2)} ms, p99 ${health.p99.toFixed(2)} ms, errors ${health.errors}`);
+  const health = await runPhase({
+    targets: [target],
+    method: 'GET',
+    pathFor: (w, i) => `/v1/health/service/svc-${(w * 37 + i) % SERVICES}?passing`,
+    concurrency: 16,
+    durationMs,
+  });
+  console.log(
+    `health query (/v1/health/service/<name>?passing, ${PER} instances each, 16 clients): ` +
+      `${health.opsPerSec.toFixed(0)} q/s, p50 ${health.p50.toFixed(2)} ms, p99 ${health.p99.toFixed(2)} ms, ` +
+      `errors ${health.errors}`,
+  );
 
   const [host, portText] = server.dnsAddr.split(':');
   const sock = dgram.createSocket('udp4');
@@ -66,7 +89,13 @@ try {
     Array.from({ length: 16 }, async (_, w) => {
       for (let i = 0; performance.now() < end; i++) {
         const qid = (id = (id % 65000) + 1);
-        const q = dnsPacket.encode({ id: qid, type: 'query', flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: `svc-${(w * 53 + i) % SERVICES}.service.consul` }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as dnsPacket.Answer] });
+        const q = dnsPacket.encode({
+          id: qid,
+          type: 'query',
+          flags: dnsPacket.RECURSION_DESIRED,
+          questions: [{ type: 'A', name: `svc-${(w * 53 + i) % SERVICES}.service.consul` }],
+          additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as dnsPacket.Answer],
+        });
         const t = performance.now();
         const reply = await new Promise<Buffer | undefined>((resolve) => {
           const timer = setTimeout(() => resolve(undefined), 2000);
@@ -84,7 +113,11 @@ try {
   );
   sock.close();
   lat.sort((a, b) => a - b);
-  console.log(`DNS A query (<name>.service.consul over UDP, 16 clients): ${(lat.length / (durationMs / 1000)).toFixed(0)} q/s, p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms, ${(answersSeen / lat.length).toFixed(0)} answers per query`);
+  console.log(
+    `DNS A query (<name>.service.consul over UDP, 16 clients): ${(lat.length / (durationMs / 1000)).toFixed(0)} q/s, ` +
+      `p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms, ` +
+      `${(answersSeen / lat.length).toFixed(0)} answers per query`,
+  );
   console.log(`server RSS at the end: ${rssMb(pid).toFixed(0)} MB`);
 } finally {
   await server.stop();

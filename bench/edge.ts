@@ -11,7 +11,8 @@
  *    per agent, the delay from just before the PUT to the replica having applied it (p50/p99/max).
  *    The A agents share this process's event loop, so the tail includes their own queueing.
  *
- *   npm run bench:edge -- [--runs 5] [--keys 1000] [--agents 1000] [--writes 20] [--runtimes node,deno,bun,bun-arm64,deno-arm64]
+ *   npm run bench:edge -- [--runs 5] [--keys 1000] [--agents 1000] [--writes 20] [--runtimes
+ * node,deno,bun,bun-arm64,deno-arm64]
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -44,8 +45,13 @@ const agentCount = Number(values.agents);
 const writes = Number(values.writes);
 let runtimes = String(values.runtimes).split(',') as EdgeTestRuntime[];
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const median = (xs: number[]) =>
+  pct(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 const f = (n: number, w = 8) => n.toFixed(1).padStart(w);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,12 +83,20 @@ const put = async (key: string, value: string) => {
   if (res.status !== 200) throw new Error(`PUT ${key}: ${res.status}`);
 };
 const value = 'x'.repeat(100);
-for (let i = 0; i < keyCount; i += 50) await Promise.all(Array.from({ length: Math.min(50, keyCount - i) }, (_, j) => put(`cfg/k${String(i + j).padStart(6, '0')}`, value)));
+for (let i = 0; i < keyCount; i += 50)
+  await Promise.all(
+    Array.from({ length: Math.min(50, keyCount - i) }, (_, j) => put(`cfg/k${String(i + j).padStart(6, '0')}`, value)),
+  );
 
 try {
   // ---- footprint per runtime -------------------------------------------------------------------
-  process.stdout.write(`\nedge agent footprint: ${keyCount} keys x ${value.length} B replicated, ${runs} cold starts each (median)\n`);
-  process.stdout.write(`${'runtime'.padEnd(12)} ${'ready ms'.padStart(9)} ${'synced ms'.padStart(9)} ${'RSS MB'.padStart(8)} ${'peak MB'.padStart(8)}\n`);
+  process.stdout.write(
+    `\nedge agent footprint: ${keyCount} keys x ${value.length} B replicated, ${runs} cold starts each (median)\n`,
+  );
+  process.stdout.write(
+    `${'runtime'.padEnd(12)} ${'ready ms'.padStart(9)} ${'synced ms'.padStart(9)} ` +
+      `${'RSS MB'.padStart(8)} ${'peak MB'.padStart(8)}\n`,
+  );
   const probe = `cfg/k${String(keyCount - 1).padStart(6, '0')}`;
   for (const runtime of runtimes) {
     const ready: number[] = [];
@@ -103,14 +117,18 @@ try {
         await sleep(5);
       }
       synced.push(performance.now() - t0);
-      for (let i = 0; i < 1000; i++) await (await fetch(`${edge.url}/v1/kv/cfg/k${String(i % keyCount).padStart(6, '0')}`)).arrayBuffer();
+      for (let i = 0; i < 1000; i++)
+        await (await fetch(`${edge.url}/v1/kv/cfg/k${String(i % keyCount).padStart(6, '0')}`)).arrayBuffer();
       const pid = edge.proc.pid as number;
       rss.push(procKb(pid, 'VmRSS') / 1024);
       hwm.push(procKb(pid, 'VmHWM') / 1024);
       await edge.stop();
     }
     const note = runtime.endsWith('-arm64') ? '  (memory: the qemu process, emulator included)' : '';
-    process.stdout.write(`${runtime.padEnd(12)} ${f(median(ready), 9)} ${f(median(synced), 9)} ${f(median(rss))} ${f(median(hwm))}${note}\n`);
+    process.stdout.write(
+      `${runtime.padEnd(12)} ${f(median(ready), 9)} ${f(median(synced), 9)} ` +
+        `${f(median(rss))} ${f(median(hwm))}${note}\n`,
+    );
   }
   process.stdout.write('goals: RSS < 50 MB, cold start < 500 ms on native runtimes\n');
 
@@ -122,25 +140,43 @@ try {
     for (let i = 0; i < agentCount; i++) {
       const arrivals = new Map<string, number>();
       seen.push(arrivals);
-      const replica = new Replica(new MemoryStateStore(REPLICA_TABLES), new WatchRegistry(16), { prefixes: ['bench/'], services: [] });
+      const replica = new Replica(new MemoryStateStore(REPLICA_TABLES), new WatchRegistry(16), {
+        prefixes: ['bench/'],
+        services: [],
+      });
       replicas.push(replica);
       const persist = async (d: ReplicaDelta) => {
         const now = performance.now();
-        for (const [key, rec] of d.kvPut) if (key === 'bench/key') arrivals.set(new TextDecoder().decode(rec.value), now);
+        for (const [key, rec] of d.kvPut)
+          if (key === 'bench/key') arrivals.set(new TextDecoder().decode(rec.value), now);
       };
       const sink = new ReplicaSink(replica, persist, silentLogger, () => Date.now());
-      const common = { prefixes: ['bench/'], services: [], replica, sink, logger: silentLogger, onLink: () => undefined };
+      const common = {
+        prefixes: ['bench/'],
+        services: [],
+        replica,
+        sink,
+        logger: silentLogger,
+        onLink: () => undefined,
+      };
       const sync =
         transport === 'http'
           ? new HttpSync({ ...common, upstream: server.url })
-          : new MqttSync({ ...common, url: `mqtt://${server.mqttAddr}`, agentId: `bench-${i}`, datacenter: 'dc1', rng: seededRng(i + 1) });
+          : new MqttSync({
+              ...common,
+              url: `mqtt://${server.mqttAddr}`,
+              agentId: `bench-${i}`,
+              datacenter: 'dc1',
+              rng: seededRng(i + 1),
+            });
       syncs.push(sync);
       sync.start();
     }
     await put('bench/key', 'start');
     const t0 = performance.now();
     while (replicas.some((r) => r.lastIndex === 0)) {
-      if (performance.now() - t0 > 120_000) throw new Error(`${transport}: ${replicas.filter((r) => r.lastIndex === 0).length} agents never synced`);
+      if (performance.now() - t0 > 120_000)
+        throw new Error(`${transport}: ${replicas.filter((r) => r.lastIndex === 0).length} agents never synced`);
       await sleep(50);
     }
     await sleep(1000);
@@ -161,7 +197,9 @@ try {
     }
     delays.sort((a, b) => a - b);
     process.stdout.write(
-      `\nfan-out over ${transport.toUpperCase()}: ${agentCount} agents x ${writes} writes: p50 ${f(pct(delays, 50))} ms  p99 ${f(pct(delays, 99))} ms  max ${f(delays.at(-1) ?? NaN)} ms  missing ${missing}  (goal p99 < 200 ms)\n`,
+      `\nfan-out over ${transport.toUpperCase()}: ${agentCount} agents x ${writes} writes: ` +
+        `p50 ${f(pct(delays, 50))} ms  p99 ${f(pct(delays, 99))} ms  max ${f(delays.at(-1) ?? NaN)} ms  ` +
+        `missing ${missing}  (goal p99 < 200 ms)\n`,
     );
     await Promise.all(syncs.map((s) => s.stop()));
   }
@@ -169,4 +207,3 @@ try {
   await server.stop();
   await cleanupAll();
 }
-

@@ -38,7 +38,8 @@ export function runHotPathBench(wasm: HotPaths, ts: HotPaths, now: () => number,
   const frame = encodeEntriesFrame(ts, entries);
   const mib = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 2654435761) >>> 24);
   const keys: string[] = [];
-  for (let g = 0; g < 1000; g++) for (let i = 0; i < 100; i++) keys.push(`service/${String(g).padStart(4, '0')}/instance-${i}`);
+  for (let g = 0; g < 1000; g++)
+    for (let i = 0; i < 100; i++) keys.push(`service/${String(g).padStart(4, '0')}/instance-${i}`);
   const prefixes: string[] = [];
   for (let g = 0; g < 5000; g++) prefixes.push(`service/${String(g).padStart(4, '0')}/`);
   for (let g = 0; g < 5000; g++) prefixes.push(`config/app-${g}/`);
@@ -60,7 +61,10 @@ export function runHotPathBench(wasm: HotPaths, ts: HotPaths, now: () => number,
     indexes.set(hp, ix);
   }
   let g = 0;
-  row('prefix scan (100 of 100,000 keys)', (hp) => () => indexes.get(hp)?.prefix(`service/${String(g++ % 1000).padStart(4, '0')}/`));
+  row(
+    'prefix scan (100 of 100,000 keys)',
+    (hp) => () => indexes.get(hp)?.prefix(`service/${String(g++ % 1000).padStart(4, '0')}/`),
+  );
   row('separator listing (1,000 groups of 100,000 keys)', (hp) => () => indexes.get(hp)?.separated('service/', '/'));
   row('insert + delete in 100,000 keys', (hp) => () => {
     const ix = indexes.get(hp);
@@ -74,7 +78,10 @@ export function runHotPathBench(wasm: HotPaths, ts: HotPaths, now: () => number,
     matchers.set(hp, m);
   }
   let p = 0;
-  row('watch match, 1 key against 10,000 prefixes', (hp) => () => matchers.get(hp)?.match(probes[p++ % probes.length] as string));
+  row(
+    'watch match, 1 key against 10,000 prefixes',
+    (hp) => () => matchers.get(hp)?.match(probes[p++ % probes.length] as string),
+  );
   const batch = probes.slice(0, 100);
   row('watch match, batch of 100 keys, 10,000 prefixes', (hp) => () => matchers.get(hp)?.matchMany(batch));
   return rows;
@@ -82,9 +89,15 @@ export function runHotPathBench(wasm: HotPaths, ts: HotPaths, now: () => number,
 
 /** The rows as an aligned text table. */
 export function formatRows(runtime: string, rows: readonly BenchRow[]): string {
-  const lines = [`${runtime}`, `  ${'operation'.padEnd(50)} ${'wasm ops/s'.padStart(12)} ${'ts ops/s'.padStart(12)} ${'wasm/ts'.padStart(8)}`];
+  const lines = [
+    `${runtime}`,
+    `  ${'operation'.padEnd(50)} ${'wasm ops/s'.padStart(12)} ${'ts ops/s'.padStart(12)} ${'wasm/ts'.padStart(8)}`,
+  ];
   for (const r of rows) {
-    lines.push(`  ${r.op.padEnd(50)} ${r.wasmOpsPerSec.toFixed(0).padStart(12)} ${r.tsOpsPerSec.toFixed(0).padStart(12)} ${r.ratio.toFixed(2).padStart(8)}`);
+    lines.push(
+      `  ${r.op.padEnd(50)} ${r.wasmOpsPerSec.toFixed(0).padStart(12)} ` +
+        `${r.tsOpsPerSec.toFixed(0).padStart(12)} ${r.ratio.toFixed(2).padStart(8)}`,
+    );
   }
   return lines.join('\n');
 }

@@ -14,7 +14,14 @@ function call(agent: Agent, target: string, method: string, path: string, body?:
   const at = target.lastIndexOf(':');
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: target.slice(0, at), port: Number(target.slice(at + 1)), method, path, agent, headers: body ? { 'content-length': body.length, 'content-type': 'application/json' } : {} },
+      {
+        host: target.slice(0, at),
+        port: Number(target.slice(at + 1)),
+        method,
+        path,
+        agent,
+        headers: body ? { 'content-length': body.length, 'content-type': 'application/json' } : {},
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -25,7 +32,8 @@ function call(agent: Agent, target: string, method: string, path: string, body?:
   });
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /**
  * Runs `concurrency` workers for `durationMs`, each sending `method path` (path from `pathFor`)
@@ -53,7 +61,13 @@ export async function runPhase(options: {
         const t0 = performance.now();
         const target = options.targets[(w + i) % options.targets.length] as string;
         try {
-          const status = await call(agent, target, options.method, options.pathFor(w, i), options.bodyFor ? options.bodyFor(w, i) : body);
+          const status = await call(
+            agent,
+            target,
+            options.method,
+            options.pathFor(w, i),
+            options.bodyFor ? options.bodyFor(w, i) : body,
+          );
           if (status !== 200) errors++;
         } catch {
           errors++;
@@ -70,7 +84,10 @@ export async function runPhase(options: {
 
 /** One aligned table row. */
 export function row(label: string, conc: number, r: PhaseResult): string {
-  return `${label.padEnd(28)} ${String(conc).padStart(4)} ${r.opsPerSec.toFixed(0).padStart(9)} ${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ${String(r.errors).padStart(7)}`;
+  return (
+    `${label.padEnd(28)} ${String(conc).padStart(4)} ${r.opsPerSec.toFixed(0).padStart(9)} ` +
+    `${r.p50.toFixed(2).padStart(9)} ${r.p99.toFixed(2).padStart(9)} ${String(r.errors).padStart(7)}`
+  );
 }
 
 /** The header matching row(). */

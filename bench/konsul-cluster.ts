@@ -16,21 +16,44 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Starts three servers (k1..k3, --bootstrap-expect 3, default raft settings) and resolves once
  * all three name the same leader. `nodeArgs(name)` adds flags for node itself (e.g. --cpu-prof).
  */
-export async function startKonsulCluster(options: { nodeArgs?: (name: string) => string[] } = {}): Promise<BenchCluster> {
+export async function startKonsulCluster(
+  options: { nodeArgs?: (name: string) => string[] } = {},
+): Promise<BenchCluster> {
   const ports = await freePorts(6);
-  const members = [0, 1, 2].map((i) => ({ name: `k${i + 1}`, http: `127.0.0.1:${ports[2 * i]}`, raft: `127.0.0.1:${ports[2 * i + 1]}` }));
+  const members = [0, 1, 2].map((i) => ({
+    name: `k${i + 1}`,
+    http: `127.0.0.1:${ports[2 * i]}`,
+    raft: `127.0.0.1:${ports[2 * i + 1]}`,
+  }));
   const servers = await Promise.all(
     members.map((m) =>
       spawnServer({
         cluster: true,
         dataDir: tempDir('konsul-bench-'),
         ...(options.nodeArgs ? { nodeArgs: options.nodeArgs(m.name) } : {}),
-        args: ['--node-name', m.name, '--http-addr', m.http, '--raft-addr', m.raft, '--bootstrap-expect', '3', ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft])],
+        args: [
+          '--node-name',
+          m.name,
+          '--http-addr',
+          m.http,
+          '--raft-addr',
+          m.raft,
+          '--bootstrap-expect',
+          '3',
+          ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
+        ],
       }),
     ),
   );
   for (;;) {
-    const answers = await Promise.all(members.map((m) => fetch(`http://${m.http}/v1/status/leader`).then((r) => r.json() as Promise<string>, () => '')));
+    const answers = await Promise.all(
+      members.map((m) =>
+        fetch(`http://${m.http}/v1/status/leader`).then(
+          (r) => r.json() as Promise<string>,
+          () => '',
+        ),
+      ),
+    );
     const leader = members.find((m) => m.raft === answers[0]);
     if (leader && answers.every((a) => a === answers[0])) {
       return { servers, names: members.map((m) => m.name), leader: leader.http, all: members.map((m) => m.http) };

@@ -26,11 +26,35 @@ try {
   const target = `${server.host}:${server.port}`;
   const key = (w: number, i: number) => `/v1/kv/bench/${(w * 7919 + i) % keySpace}`;
   // Fill the key space so GETs hit existing keys.
-  await runPhase({ targets: [target], method: 'PUT', pathFor: (w, i) => `/v1/kv/bench/${(w * 157 + i) % keySpace}`, concurrency: 64, durationMs: 2000, valueBytes: valueSize });
-  console.log(`konsul single node, ${valueSize} B values, ${keySpace} keys, ${durationMs / 1000} s per phase, node ${process.version}`);
+  await runPhase({
+    targets: [target],
+    method: 'PUT',
+    pathFor: (w, i) => `/v1/kv/bench/${(w * 157 + i) % keySpace}`,
+    concurrency: 64,
+    durationMs: 2000,
+    valueBytes: valueSize,
+  });
+  console.log(
+    `konsul single node, ${valueSize} B values, ${keySpace} keys, ` +
+      `${durationMs / 1000} s per phase, node ${process.version}`,
+  );
   console.log(HEADER);
   for (const method of ['PUT', 'GET'] as const) {
-    for (const c of levels) console.log(row(method, c, await runPhase({ targets: [target], method, pathFor: key, concurrency: c, durationMs, valueBytes: valueSize })));
+    for (const c of levels)
+      console.log(
+        row(
+          method,
+          c,
+          await runPhase({
+            targets: [target],
+            method,
+            pathFor: key,
+            concurrency: c,
+            durationMs,
+            valueBytes: valueSize,
+          }),
+        ),
+      );
   }
 } finally {
   await server.stop();

@@ -124,7 +124,10 @@ export class AclDisabledError extends KonsulError {
 export class RateLimitedError extends KonsulError {
   readonly retryAfterSeconds: number;
   constructor(what: string, retryAfterSeconds: number) {
-    super('rate_limited', `Too many requests: the rate limit for this ${what} is reached; retry after ${retryAfterSeconds}s`);
+    super(
+      'rate_limited',
+      `Too many requests: the rate limit for this ${what} is reached; retry after ${retryAfterSeconds}s`,
+    );
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

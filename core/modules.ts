@@ -13,5 +13,13 @@ import { txnModule } from './txn/apply.js';
  * and snapshot restore. Servers add their cluster modules (members, autopilot) to these.
  */
 export function dataModules(): StateModule[] {
-  return [kvModule, catalogModule, sessionModule, eventModule, txnModule, aclModule, restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES)];
+  return [
+    kvModule,
+    catalogModule,
+    sessionModule,
+    eventModule,
+    txnModule,
+    aclModule,
+    restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES),
+  ];
 }

@@ -7,9 +7,24 @@ import { describe, expect, it } from 'vitest';
 const ALLOWED_PACKAGES = ['hono', '@msgpack/msgpack', 'jose'];
 /** Globals that belong to a runtime, not to the language. */
 const FORBIDDEN_GLOBALS = new Set([
-  'process', 'Deno', 'Bun', 'Buffer', 'require', 'fetch', 'global',
-  'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate',
-  'queueMicrotask', 'performance', 'crypto', '__dirname', '__filename',
+  'process',
+  'Deno',
+  'Bun',
+  'Buffer',
+  'require',
+  'fetch',
+  'global',
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'clearTimeout',
+  'clearInterval',
+  'clearImmediate',
+  'queueMicrotask',
+  'performance',
+  'crypto',
+  '__dirname',
+  '__filename',
 ]);
 const FORBIDDEN_MEMBERS = new Set(['Date.now', 'Math.random', 'globalThis.process', 'import.meta']);
 
@@ -19,7 +34,11 @@ export function findRuntimeApiUses(fileName: string, source: string): string[] {
   const found: string[] = [];
   const at = (n: ts.Node) => sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1;
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       const spec = node.moduleSpecifier.text;
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       if (!spec.startsWith('.') && !ALLOWED_PACKAGES.includes(pkg as string)) found.push(`${at(node)}: import ${spec}`);

@@ -32,7 +32,13 @@ const STALE_LINK_MS = 45_000;
  * Composition root of `konsul edge`: the replica (in memory, ordered by the hot-path key index,
  * persisted through unstorage), the sync client (HTTP or MQTT), the outbox and the local API.
  */
-export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, logger: Logger, clock: Clock, rng: Rng): Promise<RunningEdgeAgent> {
+export async function startEdgeAgent(
+  config: EdgeConfig,
+  runtime: EdgeRuntime,
+  logger: Logger,
+  clock: Clock,
+  rng: Rng,
+): Promise<RunningEdgeAgent> {
   const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
   const persist = new EdgePersistence(config.storage, config.dataDir);
   const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
@@ -50,7 +56,10 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
   } else if (saved.meta) {
     logger.info('scope changed: the replica starts over', { was: JSON.stringify(saved.meta.scope) });
   }
-  const persistDelta = (delta: ReplicaDelta) => persist.saveDelta(delta, { scope, agentId }).catch((err: unknown) => logger.error('persisting the replica failed', { error: (err as Error).message }));
+  const persistDelta = (delta: ReplicaDelta) =>
+    persist
+      .saveDelta(delta, { scope, agentId })
+      .catch((err: unknown) => logger.error('persisting the replica failed', { error: (err as Error).message }));
   const sink = new ReplicaSink(replica, persistDelta, logger, () => clock.now());
 
   let linkUp = false;
@@ -68,7 +77,11 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
       const res = await fetch(`${config.upstream}/v1/txn`, {
         method: 'PUT',
         body,
-        headers: { 'Content-Type': 'application/json', 'X-Konsul-Idempotency-Key': key, ...(config.token ? { 'X-Consul-Token': config.token } : {}) },
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Konsul-Idempotency-Key': key,
+          ...(config.token ? { 'X-Consul-Token': config.token } : {}),
+        },
       });
       return { status: res.status, body: await res.text(), headers: res.headers };
     },
@@ -82,15 +95,43 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
   // Only the chosen transport is loaded (the MQTT client library is not small).
   const sync =
     config.sync === 'http'
-      ? new (await import('./sync-http.js')).HttpSync({ upstream: config.upstream, token: config.token, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, onLink })
-      : new (await import('./sync-mqtt.js')).MqttSync({ url: config.mqttUrl as string, agentId, token: config.token, datacenter: config.datacenter, prefixes: scope.prefixes, services: scope.services, replica, sink, logger, rng, onLink });
+      ? new (await import('./sync-http.js')).HttpSync({
+          upstream: config.upstream,
+          token: config.token,
+          prefixes: scope.prefixes,
+          services: scope.services,
+          replica,
+          sink,
+          logger,
+          onLink,
+        })
+      : new (await import('./sync-mqtt.js')).MqttSync({
+          url: config.mqttUrl as string,
+          agentId,
+          token: config.token,
+          datacenter: config.datacenter,
+          prefixes: scope.prefixes,
+          services: scope.services,
+          replica,
+          sink,
+          logger,
+          rng,
+          onLink,
+        });
   sync.start();
   const replayTimer = setInterval(() => {
     if (outbox.pending > 0) void outbox.replay();
   }, REPLAY_EVERY_MS);
 
   const startedAt = clock.now();
-  const node = { name: agentId, id: agentId, datacenter: config.datacenter, version: VERSION, raftAddr: '', httpAddr: '' };
+  const node = {
+    name: agentId,
+    id: agentId,
+    datacenter: config.datacenter,
+    version: VERSION,
+    raftAddr: '',
+    httpAddr: '',
+  };
   const deps: ApiDeps = {
     node,
     store,
@@ -136,7 +177,14 @@ export async function startEdgeAgent(config: EdgeConfig, runtime: EdgeRuntime, l
   });
   const http = await runtime.serve(app.fetch, config.httpAddr.host, config.httpAddr.port);
   node.httpAddr = http.address;
-  logger.info('edge agent ready', { agent: agentId, runtime: runtime.name, http: http.address, upstream: config.upstream, sync: config.sync, index: replica.lastIndex });
+  logger.info('edge agent ready', {
+    agent: agentId,
+    runtime: runtime.name,
+    http: http.address,
+    upstream: config.upstream,
+    sync: config.sync,
+    index: replica.lastIndex,
+  });
 
   let stopping: Promise<void> | undefined;
   return {

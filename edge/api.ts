@@ -29,7 +29,15 @@ export interface EdgeApiOptions {
 }
 
 const PASS_HEADERS = ['content-type', 'x-consul-token', 'authorization', 'last-event-id'];
-const RETURN_HEADERS = ['content-type', 'x-consul-index', 'x-consul-knownleader', 'x-consul-lastcontact', 'x-consul-effective-consistency', 'retry-after', 'allow'];
+const RETURN_HEADERS = [
+  'content-type',
+  'x-consul-index',
+  'x-consul-knownleader',
+  'x-consul-lastcontact',
+  'x-consul-effective-consistency',
+  'retry-after',
+  'allow',
+];
 
 /** Public view of an outbox item. */
 function itemJson(i: OutboxItem): Record<string, unknown> {
@@ -41,7 +49,16 @@ function itemJson(i: OutboxItem): Record<string, unknown> {
     CreatedAt: new Date(i.createdAt).toISOString(),
     Attempts: i.attempts,
     ...(i.finishedAt !== undefined ? { FinishedAt: new Date(i.finishedAt).toISOString() } : {}),
-    ...(i.result ? { Result: { StatusCode: i.result.status, Body: i.result.body, ...(i.result.index !== undefined ? { Index: i.result.index } : {}), ...(i.result.replayed ? { Replayed: true } : {}) } } : {}),
+    ...(i.result
+      ? {
+          Result: {
+            StatusCode: i.result.status,
+            Body: i.result.body,
+            ...(i.result.index !== undefined ? { Index: i.result.index } : {}),
+            ...(i.result.replayed ? { Replayed: true } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -88,8 +105,14 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       const v = req.headers.get(h);
       if (v !== null) headers.set(h, v);
     }
-    if (o.token && !headers.has('x-consul-token') && !headers.has('authorization') && !url.searchParams.has('token')) headers.set('x-consul-token', o.token);
-    const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, { method: req.method, headers, ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}), signal: req.signal });
+    if (o.token && !headers.has('x-consul-token') && !headers.has('authorization') && !url.searchParams.has('token'))
+      headers.set('x-consul-token', o.token);
+    const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers,
+      ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+      signal: req.signal,
+    });
     const out = new Headers();
     for (const h of RETURN_HEADERS) {
       const v = res.headers.get(h);
@@ -105,14 +128,22 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
     if (req.method === 'GET' || req.method === 'HEAD') {
       // A linearizable read needs the servers: forward it, or refuse it while offline.
       const consistent = url.searchParams.has('consistent');
-      if (consistent && !o.online()) return c.text('the servers are unreachable and ?consistent reads need them (drop it to read this agent\'s replica)\n', 503);
+      if (consistent && !o.online())
+        return c.text(
+          "the servers are unreachable and ?consistent reads need them (drop it to read this agent's replica)\n",
+          503,
+        );
       if (servedLocally(url, o.scope) && !consistent) return next();
-      if (!o.online()) return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
+      if (!o.online())
+        return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
       try {
         return await proxy(req, undefined);
       } catch {
         o.upstreamFailed();
-        return c.text(`the servers did not answer ${url.pathname}${consistent ? '' : ', which is not replicated on this agent'}\n`, 503);
+        return c.text(
+          `the servers did not answer ${url.pathname}${consistent ? '' : ', which is not replicated on this agent'}\n`,
+          503,
+        );
       }
     }
     const body = await readBody(req, o.maxBodyBytes);
@@ -126,7 +157,12 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       }
     }
     const w = translateWrite(req.method, url, body);
-    if (!w) return c.text(`the servers are unreachable and ${req.method} ${url.pathname} cannot be queued (only KV writes and transactions are)\n`, 503);
+    if (!w)
+      return c.text(
+        `the servers are unreachable and ${req.method} ${url.pathname} cannot be queued ` +
+          '(only KV writes and transactions are)\n',
+        503,
+      );
     const item = await o.outbox.enqueue(req.method, `${url.pathname}${url.search}`, w);
     return jsonResponse(JSON.stringify({ OutboxID: item.id, Status: item.status }), 202);
   });
@@ -146,8 +182,16 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
   app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
   app.onError((err, c) => {
     const answer = errorAnswer(err);
-    if (answer.status >= 500) o.deps.logger.error('request failed', { method: c.req.method, path: new URL(c.req.url).pathname, error: err instanceof Error ? err.message : String(err) });
-    return new Response(answer.body, { status: answer.status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers } });
+    if (answer.status >= 500)
+      o.deps.logger.error('request failed', {
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', ...answer.headers },
+    });
   });
   return app;
 }

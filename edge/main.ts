@@ -23,7 +23,10 @@ const clock = systemClock();
  * Runs `konsul edge`: resolves configuration (defaults < --config file < KONSUL_* < flags),
  * starts the agent and stops it cleanly on SIGTERM or SIGINT. Returns the exit code.
  */
-export async function runEdgeCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+export async function runEdgeCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}${optionsHelp(EDGE_OPTIONS)}\n`);
     return 0;
@@ -31,7 +34,12 @@ export async function runEdgeCommand(argv: readonly string[], env: Readonly<Reco
   const flags = parseFlags(EDGE_OPTIONS, argv, 'edge');
   const file = await readConfigFile(EDGE_OPTIONS, flags, env);
   const cfg = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
-  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat, clock, write: (line) => process.stdout.write(`${line}\n`) });
+  const logger = createLogger({
+    level: cfg.logLevel,
+    format: cfg.logFormat,
+    clock,
+    write: (line) => process.stdout.write(`${line}\n`),
+  });
   // Signal handlers go in before the agent starts (a signal during start-up stops it once it is
   // up) and stay installed (a repeated signal while stopping is not fatal on any runtime).
   let signalled: string | undefined;

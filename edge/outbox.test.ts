@@ -24,7 +24,15 @@ function upstreamOf(node: ReturnType<typeof createTestNode>) {
 }
 
 function outboxOn(persist: EdgePersistence, upstream: UpstreamTxn, max = 100) {
-  return new Outbox({ persist, logger: silentLogger, clock: new ManualClock(), rng: seededRng(7), max, agentId: 'agent-1', upstream });
+  return new Outbox({
+    persist,
+    logger: silentLogger,
+    clock: new ManualClock(),
+    rng: seededRng(7),
+    max,
+    agentId: 'agent-1',
+    upstream,
+  });
 }
 
 describe('edge outbox', () => {
@@ -35,7 +43,11 @@ describe('edge outbox', () => {
     const outbox = outboxOn(persist, upstream);
     await outbox.load();
     // cas=0 (create only): a second application would fail, so "applied" proves it ran once.
-    const item = await outbox.enqueue('PUT', '/v1/kv/a?cas=0', translateWrite('PUT', new URL('http://x/v1/kv/a?cas=0'), enc('v1')) as never);
+    const item = await outbox.enqueue(
+      'PUT',
+      '/v1/kv/a?cas=0',
+      translateWrite('PUT', new URL('http://x/v1/kv/a?cas=0'), enc('v1')) as never,
+    );
     state.loseAnswers = true;
     await outbox.replay();
     expect(outbox.get(item.id)?.status).toBe('pending');
@@ -56,7 +68,8 @@ describe('edge outbox', () => {
     const persist = new EdgePersistence('memory', '');
     const outbox = outboxOn(persist, upstream);
     await outbox.load();
-    const q = (method: string, path: string, body = '') => outbox.enqueue(method, path, translateWrite(method, new URL(`http://x${path}`), enc(body)) as never);
+    const q = (method: string, path: string, body = '') =>
+      outbox.enqueue(method, path, translateWrite(method, new URL(`http://x${path}`), enc(body)) as never);
     const first = await q('PUT', '/v1/kv/k', 'one');
     const conflict = await q('PUT', '/v1/kv/k?cas=0', 'two');
     const txn = await q('PUT', '/v1/txn', JSON.stringify([{ KV: { Verb: 'get', Key: 'missing' } }]));

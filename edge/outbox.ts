@@ -31,7 +31,10 @@ export interface OutboxItem {
 }
 
 /** The server's answer to a replayed transaction; `undefined` status: not reached (network). */
-export type UpstreamTxn = (body: string, idempotencyKey: string) => Promise<{ status: number; body: string; headers: Headers } | undefined>;
+export type UpstreamTxn = (
+  body: string,
+  idempotencyKey: string,
+) => Promise<{ status: number; body: string; headers: Headers } | undefined>;
 
 /** How many finished items stay visible on the status endpoint. */
 const KEEP_FINISHED = 1000;
@@ -42,13 +45,15 @@ function flagsNumber(text: string | null): number {
   if (text === null || text === '') return 0;
   const canonical = parseFlags(text);
   const n = Number(canonical);
-  if (!Number.isSafeInteger(n)) throw new BadRequestError('Invalid flags: values above 2^53-1 cannot be queued while offline');
+  if (!Number.isSafeInteger(n))
+    throw new BadRequestError('Invalid flags: values above 2^53-1 cannot be queued while offline');
   return n;
 }
 
 function uintParam(text: string, name: string): number {
   const n = parseUint64(text);
-  if (n === undefined || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new BadRequestError(`Invalid ${name}: ${JSON.stringify(text)}`);
+  if (n === undefined || n > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new BadRequestError(`Invalid ${name}: ${JSON.stringify(text)}`);
   return Number(n);
 }
 
@@ -57,7 +62,11 @@ function uintParam(text: string, name: string): number {
  * release, flags), KV DELETE (plain, cas, recurse) and /v1/txn. Validates like the server would,
  * so a bad request is refused at once (BadRequestError). Undefined: this write cannot be queued.
  */
-export function translateWrite(method: string, url: URL, body: Uint8Array): { txn: unknown[]; answer: 'bool' | 'txn' } | undefined {
+export function translateWrite(
+  method: string,
+  url: URL,
+  body: Uint8Array,
+): { txn: unknown[]; answer: 'bool' | 'txn' } | undefined {
   if (url.pathname === '/v1/txn' && method === 'PUT') {
     let ops: unknown;
     try {
@@ -65,7 +74,8 @@ export function translateWrite(method: string, url: URL, body: Uint8Array): { tx
     } catch {
       throw new BadRequestError('Request decode failed: body is not valid JSON');
     }
-    if (!Array.isArray(ops) || ops.length === 0) throw new BadRequestError('Failed to parse body: a transaction is a non-empty JSON array of operations');
+    if (!Array.isArray(ops) || ops.length === 0)
+      throw new BadRequestError('Failed to parse body: a transaction is a non-empty JSON array of operations');
     return { txn: ops, answer: 'txn' };
   }
   if (!url.pathname.startsWith('/v1/kv/')) return undefined;
@@ -83,7 +93,17 @@ export function translateWrite(method: string, url: URL, body: Uint8Array): { tx
     }
     validateKey(key);
     const cas = q.get('cas');
-    return { txn: [{ KV: cas === null ? { Verb: 'delete', Key: key } : { Verb: 'delete-cas', Key: key, Index: uintParam(cas, 'cas index') } }], answer: 'bool' };
+    return {
+      txn: [
+        {
+          KV:
+            cas === null
+              ? { Verb: 'delete', Key: key }
+              : { Verb: 'delete-cas', Key: key, Index: uintParam(cas, 'cas index') },
+        },
+      ],
+      answer: 'bool',
+    };
   }
   if (method !== 'PUT') return undefined;
   validateKey(key);
@@ -157,8 +177,19 @@ export class Outbox {
    * items are pending.
    */
   async enqueue(method: string, path: string, w: { txn: unknown[]; answer: 'bool' | 'txn' }): Promise<OutboxItem> {
-    if (this.pending >= this.o.max) throw new OverloadedError(`outbox full: ${this.o.max} writes are waiting for the upstream`, 5);
-    const item: OutboxItem = { id: randomUuid(this.o.rng), seq: this.nextSeq++, createdAt: this.o.clock.now(), method, path, txn: w.txn, answer: w.answer, status: 'pending', attempts: 0 };
+    if (this.pending >= this.o.max)
+      throw new OverloadedError(`outbox full: ${this.o.max} writes are waiting for the upstream`, 5);
+    const item: OutboxItem = {
+      id: randomUuid(this.o.rng),
+      seq: this.nextSeq++,
+      createdAt: this.o.clock.now(),
+      method,
+      path,
+      txn: w.txn,
+      answer: w.answer,
+      status: 'pending',
+      attempts: 0,
+    };
     await this.o.persist.putOutbox(item.seq, item);
     this.items.push(item);
     this.o.logger.info('write queued while offline', { outbox_id: item.id, method, path });
@@ -185,7 +216,10 @@ export class Outbox {
         answer = undefined;
       }
       if (!answer || answer.status >= 500 || answer.status === 429) {
-        this.o.logger.debug('outbox replay paused: upstream unavailable', { outbox_id: item.id, status: answer?.status ?? 'unreachable' });
+        this.o.logger.debug('outbox replay paused: upstream unavailable', {
+          outbox_id: item.id,
+          status: answer?.status ?? 'unreachable',
+        });
         return;
       }
       this.finish(item, answer);
@@ -197,7 +231,13 @@ export class Outbox {
   private finish(item: OutboxItem, a: { status: number; body: string; headers: Headers }): void {
     const replayedAt = a.headers.get('X-Konsul-Idempotent-Replay');
     const indexHeader = a.headers.get('X-Consul-Index');
-    const meta = { ...(replayedAt ? { replayed: true, index: Number(replayedAt) } : indexHeader ? { index: Number(indexHeader) } : {}) };
+    const meta = {
+      ...(replayedAt
+        ? { replayed: true, index: Number(replayedAt) }
+        : indexHeader
+          ? { index: Number(indexHeader) }
+          : {}),
+    };
     item.finishedAt = this.o.clock.now();
     if (a.status === 200) {
       item.status = 'applied';
@@ -205,12 +245,25 @@ export class Outbox {
       this.o.logger.info('queued write applied', { outbox_id: item.id, path: item.path, ...meta });
     } else if (a.status === 409) {
       item.status = 'conflict';
-      item.result = { status: item.answer === 'bool' ? 200 : 409, body: item.answer === 'bool' ? 'false' : a.body, ...meta };
-      this.o.logger.warn('queued write not applied: a condition failed', { outbox_id: item.id, path: item.path, answer: a.body.slice(0, 512) });
+      item.result = {
+        status: item.answer === 'bool' ? 200 : 409,
+        body: item.answer === 'bool' ? 'false' : a.body,
+        ...meta,
+      };
+      this.o.logger.warn('queued write not applied: a condition failed', {
+        outbox_id: item.id,
+        path: item.path,
+        answer: a.body.slice(0, 512),
+      });
     } else {
       item.status = 'failed';
       item.result = { status: a.status, body: a.body.slice(0, 4096) };
-      this.o.logger.warn('queued write refused by the server', { outbox_id: item.id, path: item.path, status: a.status, answer: a.body.slice(0, 512) });
+      this.o.logger.warn('queued write refused by the server', {
+        outbox_id: item.id,
+        path: item.path,
+        status: a.status,
+        answer: a.body.slice(0, 512),
+      });
     }
   }
 

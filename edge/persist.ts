@@ -76,14 +76,19 @@ export class EdgePersistence {
       }
       for (const [key, rec] of delta.kvPut) await s.setItemRaw(pathOf('kv', key), encode({ key, rec }));
       for (const key of delta.kvDelete) await s.removeItem(pathOf('kv', key));
-      for (const [[svc, node, id], entry] of delta.healthPut) await s.setItemRaw(pathOf('health', svc, node, id), encode(entry));
+      for (const [[svc, node, id], entry] of delta.healthPut)
+        await s.setItemRaw(pathOf('health', svc, node, id), encode(entry));
       for (const [svc, node, id] of delta.healthDelete) await s.removeItem(pathOf('health', svc, node, id));
       await s.setItemRaw('meta:replica', encode({ ...meta, index: delta.index }));
     });
   }
 
   /** Loads the replica: its meta and records (empty when none was saved). */
-  async loadReplica(): Promise<{ meta: ReplicaMeta | undefined; kv: Array<[string, KvRecord]>; health: HealthEntry[] }> {
+  async loadReplica(): Promise<{
+    meta: ReplicaMeta | undefined;
+    kv: Array<[string, KvRecord]>;
+    health: HealthEntry[];
+  }> {
     const s = this.storage;
     const raw = await s.getItemRaw('meta:replica');
     const meta = raw ? (decode(toBytes(raw)) as ReplicaMeta) : undefined;

@@ -28,7 +28,11 @@ export class ReplicaSink {
       const snap = this.assembler.add(m.chunk);
       if (!snap) return 'partial';
       const delta = await this.replica.applySnapshot(snap);
-      this.logger.info('replica snapshot applied', { index: snap.index, keys: snap.kv.length, instances: snap.health.length });
+      this.logger.info('replica snapshot applied', {
+        index: snap.index,
+        keys: snap.kv.length,
+        instances: snap.health.length,
+      });
       void this.persist(delta);
       return 'applied';
     }

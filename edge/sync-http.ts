@@ -69,7 +69,8 @@ export class HttpSync {
         const message = (err as Error).message;
         // A refusal (e.g. 403: the token may not read the scope) is worth saying, once per reason.
         if (err instanceof SyncRefused) {
-          if (message !== lastRefusal) this.o.logger.warn('the servers refused the sync stream; retrying', { error: message });
+          if (message !== lastRefusal)
+            this.o.logger.warn('the servers refused the sync stream; retrying', { error: message });
           lastRefusal = message;
         } else this.o.logger.debug('sync stream failed', { error: message });
       }
@@ -86,7 +87,10 @@ export class HttpSync {
 
   private async follow(): Promise<void> {
     this.abort = new AbortController();
-    const res = await fetch(this.url(), { signal: this.abort.signal, headers: { Accept: 'text/event-stream', ...(this.o.token ? { 'X-Consul-Token': this.o.token } : {}) } });
+    const res = await fetch(this.url(), {
+      signal: this.abort.signal,
+      headers: { Accept: 'text/event-stream', ...(this.o.token ? { 'X-Consul-Token': this.o.token } : {}) },
+    });
     if (res.status !== 200 || !res.body) {
       const text = await res.text().catch(() => '');
       const message = `sync request answered ${res.status}: ${text.trim().slice(0, 200)}`;

@@ -77,10 +77,14 @@ export class MqttSync {
     client.on('connect', () => {
       this.o.logger.info('mqtt connected', { broker: this.o.url });
       this.brokerUp = true;
-      client.subscribe([this.t.changes, this.t.syncResponse(this.o.agentId), this.t.serverFilter], { qos: 1 }, (err) => {
-        if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
-        else this.request();
-      });
+      client.subscribe(
+        [this.t.changes, this.t.syncResponse(this.o.agentId), this.t.serverFilter],
+        { qos: 1 },
+        (err) => {
+          if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
+          else this.request();
+        },
+      );
     });
     client.on('close', () => {
       this.brokerUp = false;
@@ -90,7 +94,9 @@ export class MqttSync {
     client.on('message', (topic, payload) => {
       if (topic.startsWith(this.serversPrefix)) return this.onPresence(topic, payload);
       // Messages are handled one at a time, in arrival order.
-      this.chain = this.chain.then(() => this.onMessage(topic, payload)).catch((err: unknown) => this.o.logger.warn('mqtt sync message failed', { error: (err as Error).message }));
+      this.chain = this.chain
+        .then(() => this.onMessage(topic, payload))
+        .catch((err: unknown) => this.o.logger.warn('mqtt sync message failed', { error: (err as Error).message }));
     });
   }
 
@@ -121,7 +127,8 @@ export class MqttSync {
     }
     this.setLink(this.brokerUp && this.online.size > 0);
     // A server just came back: ask at once instead of waiting for the next retry.
-    if (wasEmpty && this.online.size > 0 && (this.state === 'idle' || (this.state === 'requesting' && this.askedAlone))) this.request();
+    if (wasEmpty && this.online.size > 0 && (this.state === 'idle' || (this.state === 'requesting' && this.askedAlone)))
+      this.request();
   }
 
   private setLink(up: boolean): void {
@@ -144,7 +151,13 @@ export class MqttSync {
     const after = this.o.replica.lastIndex;
     const m: SyncMessage = {
       k: 'req',
-      req: { agent: this.o.agentId, nonce: this.nonce, after: after > 0 ? after : null, scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] }, ...(this.o.token ? { token: this.o.token } : {}) },
+      req: {
+        agent: this.o.agentId,
+        nonce: this.nonce,
+        after: after > 0 ? after : null,
+        scope: { prefixes: [...this.o.prefixes], services: [...this.o.services] },
+        ...(this.o.token ? { token: this.o.token } : {}),
+      },
     };
     c.publish(this.t.syncRequest, Buffer.from(encodeSyncMessage(m)), { qos: 1 });
     if (this.timer) clearTimeout(this.timer);
@@ -203,7 +216,10 @@ export class MqttSync {
     const c = this.client;
     if (!c?.connected) return;
     this.retainedLoaded = true;
-    const filters = [...this.o.prefixes.map((p) => this.t.kvFilter(p)), ...this.o.services.map((s) => this.t.healthFilter(s))];
+    const filters = [
+      ...this.o.prefixes.map((p) => this.t.kvFilter(p)),
+      ...this.o.services.map((s) => this.t.healthFilter(s)),
+    ];
     const kv: Array<[string, KvRecord]> = [];
     const health: HealthEntry[] = [];
     let skipped = 0;
@@ -212,7 +228,8 @@ export class MqttSync {
       try {
         const key = this.t.kvKeyOf(topic);
         if (key !== undefined) {
-          if (this.o.prefixes.some((p) => key.startsWith(p)) && kv.length < MAX_RETAINED) kv.push([key, decodeRetained(payload, 'kv').entry]);
+          if (this.o.prefixes.some((p) => key.startsWith(p)) && kv.length < MAX_RETAINED)
+            kv.push([key, decodeRetained(payload, 'kv').entry]);
         } else if (health.length < MAX_RETAINED) {
           const entry = decodeRetained(payload, 'health').entry;
           if (this.o.services.includes(entry.service.Service)) health.push(entry);
@@ -230,6 +247,10 @@ export class MqttSync {
     await c.unsubscribeAsync(filters).catch(() => undefined);
     if (this.o.replica.lastIndex > 0) return;
     await this.o.replica.applyLoose(kv, health);
-    this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', { keys: kv.length, instances: health.length, skipped });
+    this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', {
+      keys: kv.length,
+      instances: health.length,
+      skipped,
+    });
   }
 }

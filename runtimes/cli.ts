@@ -11,7 +11,10 @@ Commands:
 Run 'konsul <command> --help' for a command's flags.
 `;
 
-/** Dispatches a CLI command; server code is loaded only when asked for (it needs Node and LMDB), edge code likewise (it runs on Node, Deno and Bun). */
+/**
+ * Dispatches a CLI command; server code is loaded only when asked for (it needs Node and LMDB), edge
+ * code likewise (it runs on Node, Deno and Bun).
+ */
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {

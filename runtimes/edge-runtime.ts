@@ -5,13 +5,20 @@ export interface EdgeRuntime {
   readonly name: string;
   loadHotPaths(): Promise<HotPaths>;
   /** Serves `fetch` on host:port (0: a free port); resolves with the bound "host:port". */
-  serve(fetch: (req: Request) => Response | Promise<Response>, host: string, port: number): Promise<{ address: string; close(): Promise<void> }>;
+  serve(
+    fetch: (req: Request) => Response | Promise<Response>,
+    host: string,
+    port: number,
+  ): Promise<{ address: string; close(): Promise<void> }>;
   /** Resident set size in bytes. */
   rss(): number;
 }
 
 interface DenoLike {
-  serve(options: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void }, handler: (req: Request) => Response | Promise<Response>): {
+  serve(
+    options: { hostname: string; port: number; onListen?: (addr: { hostname: string; port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): {
     addr: { hostname: string; port: number };
     shutdown(): Promise<void>;
     finished: Promise<void>;
@@ -19,7 +26,12 @@ interface DenoLike {
   memoryUsage(): { rss: number };
 }
 interface BunLike {
-  serve(options: { hostname: string; port: number; idleTimeout?: number; fetch: (req: Request) => Response | Promise<Response> }): { port: number; hostname: string; stop(closeActive?: boolean): Promise<void> | void };
+  serve(options: {
+    hostname: string;
+    port: number;
+    idleTimeout?: number;
+    fetch: (req: Request) => Response | Promise<Response>;
+  }): { port: number; hostname: string; stop(closeActive?: boolean): Promise<void> | void };
 }
 
 const g = globalThis as unknown as { Deno?: DenoLike; Bun?: BunLike; process?: { memoryUsage(): { rss: number } } };

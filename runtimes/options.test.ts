@@ -4,12 +4,27 @@ import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
 import { parseFlags, parseHostPort, resolveOptions } from './options.js';
 
 const resolve = (argv: string[], env: Record<string, string> = {}, file?: string) =>
-  toServerConfig(resolveOptions(SERVER_OPTIONS, parseFlags(SERVER_OPTIONS, argv, 'server'), env, file === undefined ? undefined : { path: 'c.json', text: file }));
+  toServerConfig(
+    resolveOptions(
+      SERVER_OPTIONS,
+      parseFlags(SERVER_OPTIONS, argv, 'server'),
+      env,
+      file === undefined ? undefined : { path: 'c.json', text: file },
+    ),
+  );
 
 describe('server options', () => {
   it('has dev defaults', () => {
     const c = resolve(['--dev']);
-    expect(c).toMatchObject({ dev: true, httpAddr: { host: '127.0.0.1', port: 8500 }, dataDir: './.konsul', datacenter: 'dc1', logLevel: 'info', logFormat: 'text', kvMaxValueBytes: 524288 });
+    expect(c).toMatchObject({
+      dev: true,
+      httpAddr: { host: '127.0.0.1', port: 8500 },
+      dataDir: './.konsul',
+      datacenter: 'dc1',
+      logLevel: 'info',
+      logFormat: 'text',
+      kvMaxValueBytes: 524288,
+    });
   });
 
   it('takes flags in both --name value and --name=value forms', () => {
@@ -38,7 +53,11 @@ describe('server options', () => {
     ['stray argument', () => resolve(['serve']), /unexpected argument "serve"/],
     ['bad address', () => resolve(['--http-addr', 'localhost']), /--http-addr.*HOST:PORT/],
     ['port out of range', () => resolve(['--http-addr', '127.0.0.1:70000']), /--http-addr/],
-    ['bad enum', () => resolve(['--log-level', 'loud']), /--log-level: "loud" is not one of trace, debug, info, warn, error/],
+    [
+      'bad enum',
+      () => resolve(['--log-level', 'loud']),
+      /--log-level: "loud" is not one of trace, debug, info, warn, error/,
+    ],
     ['bad int', () => resolve(['--kv-max-value-size', '12x']), /--kv-max-value-size.*not an integer/],
     ['int out of range', () => resolve(['--kv-max-value-size', '0']), /out of range/],
     ['bad boolean', () => resolve(['--dev=maybe']), /--dev.*not a boolean/],

@@ -83,7 +83,11 @@ function parseValue(spec: OptionSpec, raw: unknown, source: string): string | nu
       if (typeof raw !== 'string' || !kind.values.includes(raw)) return bad(`is not one of ${kind.values.join(', ')}`);
       return raw;
     case 'list': {
-      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').filter((x) => x.length > 0) : undefined;
+      const items = Array.isArray(raw)
+        ? raw
+        : typeof raw === 'string'
+          ? raw.split(',').filter((x) => x.length > 0)
+          : undefined;
       if (!items || !items.every((x) => typeof x === 'string' && x.length > 0)) return bad('is not a list of strings');
       if (kind.item === 'addr') for (const x of items as string[]) parseHostPort(x, source);
       return items as string[];
@@ -92,7 +96,11 @@ function parseValue(spec: OptionSpec, raw: unknown, source: string): string | nu
 }
 
 /** Splits argv into option texts by flag name. Throws ConfigError on unknown or valueless flags. */
-export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[], command: string): Map<string, string | boolean | string[]> {
+export function parseFlags(
+  specs: readonly OptionSpec[],
+  argv: readonly string[],
+  command: string,
+): Map<string, string | boolean | string[]> {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const out = new Map<string, string | boolean | string[]>();
   for (let i = 0; i < argv.length; i++) {
@@ -109,7 +117,8 @@ export function parseFlags(specs: readonly OptionSpec[], argv: readonly string[]
     else if (spec.kind.type === 'boolean') value = true;
     else {
       const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${command}: flag --${name} needs a value`);
+      if (next === undefined || next.startsWith('--'))
+        throw new ConfigError(`${command}: flag --${name} needs a value`);
       value = next;
       i++;
     }
@@ -154,7 +163,8 @@ export function resolveOptions(
     }
     for (const [key, raw] of entries) {
       const spec = byKey.get(key);
-      if (!spec || spec.name === 'config') throw new ConfigError(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
+      if (!spec || spec.name === 'config')
+        throw new ConfigError(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
       values[spec.name] = parseValue(spec, raw, `${key} in ${config.path}`);
     }
   }
@@ -175,7 +185,10 @@ export function optionsHelp(specs: readonly OptionSpec[]): string {
     .filter((s) => !s.hidden)
     .map((s) => {
       const def = s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
-      return `  --${s.name.padEnd(22)} ${s.describe}${def}\n  ${' '.repeat(24)} env ${envName(s)}, config key ${fileKey(s)}`;
+      return (
+        `  --${s.name.padEnd(22)} ${s.describe}${def}\n` +
+        `  ${' '.repeat(24)} env ${envName(s)}, config key ${fileKey(s)}`
+      );
     })
     .join('\n');
 }
@@ -196,6 +209,8 @@ export async function readConfigFile(
   try {
     return { path, text: await readFile(path, 'utf8') };
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }

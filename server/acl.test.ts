@@ -14,14 +14,31 @@ const run = promisify(execFile);
 
 async function digA(dnsAddr: string, name: string): Promise<{ status: string; answers: string[] }> {
   const [host, port] = [dnsAddr.slice(0, dnsAddr.lastIndexOf(':')), dnsAddr.slice(dnsAddr.lastIndexOf(':') + 1)];
-  const { stdout } = await run('dig', [`@${host}`, '-p', port, name, 'A', '+noall', '+answer', '+comments', '+time=3', '+tries=1']);
+  const { stdout } = await run('dig', [
+    `@${host}`,
+    '-p',
+    port,
+    name,
+    'A',
+    '+noall',
+    '+answer',
+    '+comments',
+    '+time=3',
+    '+tries=1',
+  ]);
   const status = /status: (\w+)/.exec(stdout)?.[1] ?? '?';
-  const answers = stdout.split('\n').filter((l) => l !== '' && !l.startsWith(';')).map((l) => l.split(/\s+/).at(-1) as string);
+  const answers = stdout
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith(';'))
+    .map((l) => l.split(/\s+/).at(-1) as string);
   return { status, answers };
 }
 
 describe('a server with ACLs on (default deny), and rate limits', () => {
-  it('bootstraps, refuses the anonymous token, serves a token holder, filters DNS, and lets an edge agent sync with its token', async () => {
+  const title =
+    'bootstraps, refuses the anonymous token, serves a token holder, filters DNS, ' +
+    'and lets an edge agent sync with its token';
+  it(title, async () => {
     const dir = tempDir();
     const configFile = join(dir, 'konsul.json');
     // Consul's nested form of the setting.
@@ -36,7 +53,9 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
 
     expect((await fetch(`${up}/v1/kv/cfg/a`)).status).toBe(403);
     expect((await fetch(`${up}/v1/kv/cfg/a`, { method: 'PUT', body: 'v', headers: h })).status).toBe(200);
-    const bogus = await fetch(`${up}/v1/kv/cfg/a`, { headers: { 'X-Consul-Token': '6a1c4b7e-0000-4000-8000-000000000000' } });
+    const bogus = await fetch(`${up}/v1/kv/cfg/a`, {
+      headers: { 'X-Consul-Token': '6a1c4b7e-0000-4000-8000-000000000000' },
+    });
     expect([bogus.status, (await bogus.text()).trim()]).toEqual([403, 'ACL not found']);
 
     // The consul client with a token works; without one it is refused.
@@ -46,22 +65,55 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     await expect(new Consul({ host: server.host, port: server.port }).kv.get('cfg/b')).rejects.toThrow();
 
     // DNS answers only what the anonymous token may read.
-    const reg = await fetch(`${up}/v1/catalog/register`, { method: 'PUT', headers: h, body: JSON.stringify({ Node: 'n1', Address: '10.0.0.7', Service: { Service: 'web', Port: 80 } }) });
+    const reg = await fetch(`${up}/v1/catalog/register`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ Node: 'n1', Address: '10.0.0.7', Service: { Service: 'web', Port: 80 } }),
+    });
     expect(reg.status).toBe(200);
     expect((await digA(server.dnsAddr, 'web.service.consul')).status).toBe('NXDOMAIN');
-    const pol = await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'dns', Rules: 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }' }) });
+    const pol = await fetch(`${up}/v1/acl/policy`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({
+        Name: 'dns',
+        Rules: 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }',
+      }),
+    });
     expect(pol.status).toBe(200);
-    const anon = await fetch(`${up}/v1/acl/token/00000000-0000-0000-0000-000000000002`, { method: 'PUT', headers: h, body: JSON.stringify({ Description: 'Anonymous Token', Policies: [{ Name: 'dns' }] }) });
+    const anon = await fetch(`${up}/v1/acl/token/00000000-0000-0000-0000-000000000002`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ Description: 'Anonymous Token', Policies: [{ Name: 'dns' }] }),
+    });
     expect(anon.status).toBe(200);
     expect(await digA(server.dnsAddr, 'web.service.consul')).toEqual({ status: 'NOERROR', answers: ['10.0.0.7'] });
     expect((await fetch(`${up}/v1/kv/cfg/a`)).status).toBe(403);
 
     // An edge agent syncs with a token that may read its prefix; it forwards writes with it.
-    await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'edge', Rules: 'key_prefix "cfg/" { policy = "write" }' }) });
-    const edgeToken = ((await (await fetch(`${up}/v1/acl/token`, { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'edge' }] }) })).json()) as { SecretID: string }).SecretID;
+    await fetch(`${up}/v1/acl/policy`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ Name: 'edge', Rules: 'key_prefix "cfg/" { policy = "write" }' }),
+    });
+    const edgeToken = (
+      (await (
+        await fetch(`${up}/v1/acl/token`, {
+          method: 'PUT',
+          headers: h,
+          body: JSON.stringify({ Policies: [{ Name: 'edge' }] }),
+        })
+      ).json()) as { SecretID: string }
+    ).SecretID;
     const edge = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/', '--token', edgeToken] });
-    await until('the replica', () => fetch(`${edge.url}/v1/kv/cfg/b?raw`).then((r) => r.text()), (t) => t === 'two');
-    expect((await (await fetch(`${edge.url}/v1/kv/cfg/c`, { method: 'PUT', body: 'via edge' })).text()).trim()).toBe('true');
+    await until(
+      'the replica',
+      () => fetch(`${edge.url}/v1/kv/cfg/b?raw`).then((r) => r.text()),
+      (t) => t === 'two',
+    );
+    expect((await (await fetch(`${edge.url}/v1/kv/cfg/c`, { method: 'PUT', body: 'via edge' })).text()).trim()).toBe(
+      'true',
+    );
     expect(await (await fetch(`${up}/v1/kv/cfg/c?raw`, { headers: h })).text()).toBe('via edge');
     // Without a token the agent cannot sync: the server refuses the stream.
     const blind = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/'] });
@@ -79,8 +131,25 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const audit = readFileSync(auditPath, 'utf8');
     expect(audit).not.toContain(mgmt);
     expect(audit).not.toContain(edgeToken);
-    const records = audit.trim().split('\n').map((l) => JSON.parse(l) as { method: string; path: string; status: number; decision: string; accessor?: string; source: string });
-    expect(records.find((r) => r.path === '/v1/acl/bootstrap')).toMatchObject({ method: 'PUT', status: 200, decision: 'allowed' });
+    const records = audit
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            method: string;
+            path: string;
+            status: number;
+            decision: string;
+            accessor?: string;
+            source: string;
+          },
+      );
+    expect(records.find((r) => r.path === '/v1/acl/bootstrap')).toMatchObject({
+      method: 'PUT',
+      status: 200,
+      decision: 'allowed',
+    });
     expect(records.some((r) => r.path === '/v1/kv/cfg/a' && r.status === 403 && r.decision === 'denied')).toBe(true);
     expect(records.filter((r) => r.method === 'PUT' && r.path === '/v1/kv/cfg/c').map((r) => r.status)).toEqual([200]);
     expect(records.every((r) => r.source.includes('127.0.0.1'))).toBe(true);
@@ -109,11 +178,21 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const h = { 'X-Consul-Token': mgmt };
     const R = byCaller;
     const routes: RouteCase[] = [
-      { method: 'PUT', path: '/v1/agent/service/register', body: '{"Name":"svc","ID":"svc1","Port":1}', expect: R(403, 403, 200, 403) },
+      {
+        method: 'PUT',
+        path: '/v1/agent/service/register',
+        body: '{"Name":"svc","ID":"svc1","Port":1}',
+        expect: R(403, 403, 200, 403),
+      },
       { method: 'GET', path: '/v1/agent/services', expect: R(200, 200, 200, 200) },
       { method: 'GET', path: '/v1/agent/service/svc1', expect: R(403, 200, 200, 403) },
       { method: 'PUT', path: '/v1/agent/service/maintenance/svc1?enable=false', expect: R(403, 403, 200, 403) },
-      { method: 'PUT', path: '/v1/agent/check/register', body: '{"Name":"c1","TTL":"30s"}', expect: R(403, 403, 200, 403) },
+      {
+        method: 'PUT',
+        path: '/v1/agent/check/register',
+        body: '{"Name":"c1","TTL":"30s"}',
+        expect: R(403, 403, 200, 403),
+      },
       { method: 'PUT', path: '/v1/agent/check/pass/c1', expect: R(403, 403, 200, 403) },
       { method: 'PUT', path: '/v1/agent/check/update/c1', body: '{"Status":"passing"}', expect: R(403, 403, 200, 403) },
       { method: 'GET', path: '/v1/agent/checks', expect: R(200, 200, 200, 200) },
@@ -130,8 +209,19 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const failures = await walkRoutes((path, init) => fetch(`${up}${path}`, init), tokens, routes);
     expect(failures).toEqual([]);
     // What each caller sees in the lists.
-    await fetch(`${up}/v1/agent/service/register`, { method: 'PUT', headers: h, body: '{"Name":"svc","ID":"svc1","Port":1}' });
-    const seen = async (who: Caller) => Object.keys((await (await fetch(`${up}/v1/agent/services`, { headers: tokens[who] ? { 'X-Consul-Token': tokens[who] as string } : {} })).json()) as object).length;
+    await fetch(`${up}/v1/agent/service/register`, {
+      method: 'PUT',
+      headers: h,
+      body: '{"Name":"svc","ID":"svc1","Port":1}',
+    });
+    const seen = async (who: Caller) =>
+      Object.keys(
+        (await (
+          await fetch(`${up}/v1/agent/services`, {
+            headers: tokens[who] ? { 'X-Consul-Token': tokens[who] as string } : {},
+          })
+        ).json()) as object,
+      ).length;
     expect([await seen('none'), await seen('read'), await seen('deny')]).toEqual([0, 1, 0]);
     expect(await server.stop()).toBe(0);
   });

@@ -9,7 +9,16 @@ import { cleanupAll, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
 
-const event = (i: number): AuditEvent => ({ time: new Date(0).toISOString(), requestId: `r${i}`, source: '127.0.0.1', method: 'PUT', path: `/v1/kv/${i}`, kind: 'write', status: 200, decision: 'allowed' });
+const event = (i: number): AuditEvent => ({
+  time: new Date(0).toISOString(),
+  requestId: `r${i}`,
+  source: '127.0.0.1',
+  method: 'PUT',
+  path: `/v1/kv/${i}`,
+  kind: 'write',
+  status: 200,
+  decision: 'allowed',
+});
 
 describe('audit log file', () => {
   it('appends JSON lines in order; beyond the queue bound it drops and counts instead of blocking', async () => {

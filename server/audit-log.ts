@@ -47,7 +47,8 @@ export class AuditFile implements AuditSink {
         this.dropped += batch.length;
         this.onDrop(batch.length);
         const message = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        if (message !== this.lastError) this.logger.error('writing the audit log failed; records dropped', { path: this.path, error: message });
+        if (message !== this.lastError)
+          this.logger.error('writing the audit log failed; records dropped', { path: this.path, error: message });
         this.lastError = message;
       }
     }

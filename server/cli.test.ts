@@ -44,7 +44,9 @@ describe('konsul CLI', () => {
     const config = join(dir, 'konsul.json');
     writeFileSync(config, JSON.stringify({ node_name: 'from-file', datacenter: 'east' }));
     const s = await spawnServer({ args: ['--config', config], env: { KONSUL_NODE_NAME: 'from-env' } });
-    const self = (await (await fetch(`${s.url}/v1/agent/self`)).json()) as { Config: { NodeName: string; Datacenter: string } };
+    const self = (await (await fetch(`${s.url}/v1/agent/self`)).json()) as {
+      Config: { NodeName: string; Datacenter: string };
+    };
     expect(self.Config).toMatchObject({ NodeName: 'from-env', Datacenter: 'east' });
     const leader = await (await fetch(`${s.url}/v1/status/leader`)).json();
     expect(leader).toBe(s.raftAddr);
@@ -76,10 +78,32 @@ describe('konsul CLI', () => {
 
   it('refuses a second server on the same data dir, and a taken port', async () => {
     const s = await spawnServer();
-    const second = await runCli(['server', '--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--data-dir', s.dataDir]);
+    const second = await runCli([
+      'server',
+      '--dev',
+      '--http-addr',
+      '127.0.0.1:0',
+      '--raft-addr',
+      '127.0.0.1:0',
+      '--dns-addr',
+      '127.0.0.1:0',
+      '--data-dir',
+      s.dataDir,
+    ]);
     expect(second.code).toBe(2);
     expect(second.out).toMatch(/in use by process/);
-    const taken = await runCli(['server', '--dev', '--http-addr', `127.0.0.1:${s.port}`, '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--data-dir', tempDir()]);
+    const taken = await runCli([
+      'server',
+      '--dev',
+      '--http-addr',
+      `127.0.0.1:${s.port}`,
+      '--raft-addr',
+      '127.0.0.1:0',
+      '--dns-addr',
+      '127.0.0.1:0',
+      '--data-dir',
+      tempDir(),
+    ]);
     expect(taken.code).toBe(2);
     expect(taken.out).toMatch(/cannot listen on 127.0.0.1:\d+: EADDRINUSE/);
     await s.stop();

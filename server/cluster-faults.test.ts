@@ -14,19 +14,29 @@ afterAll(cleanupAll);
 
 async function expectAllPresent(c: TestClusterProcesses, acked: Map<string, string>): Promise<void> {
   const leader = await c.waitForLeader();
-  const keys = (await (await fetch(`http://${leader.http}/v1/kv/u/?recurse&consistent`)).json()) as Array<{ Key: string; Value: string }>;
+  const keys = (await (await fetch(`http://${leader.http}/v1/kv/u/?recurse&consistent`)).json()) as Array<{
+    Key: string;
+    Value: string;
+  }>;
   const found = new Map(keys.map((e) => [e.Key, Buffer.from(e.Value, 'base64').toString()]));
   for (const [k, v] of acked) expect(found.get(k), `acknowledged write ${k} lost`).toBe(v);
 }
 
 function expectLinearizable(w: WorkloadResult): void {
   const verdict = checkLinearizability(registerModel, w.history, 200_000_000);
-  if (verdict.ok !== true) writeFileSync(`/tmp/konsul-history-${Date.now()}.json`, JSON.stringify(w.history.filter((h) => h.key === verdict.key)));
+  if (verdict.ok !== true)
+    writeFileSync(
+      `/tmp/konsul-history-${Date.now()}.json`,
+      JSON.stringify(w.history.filter((h) => h.key === verdict.key)),
+    );
   expect(verdict).toEqual({ ok: true });
 }
 
 describe('cluster under faults (real processes)', () => {
-  it('replaces a leader killed with SIGKILL under write load; no acknowledged write is lost; history is linearizable', async () => {
+  const title =
+    'replaces a leader killed with SIGKILL under write load; ' +
+    'no acknowledged write is lost; history is linearizable';
+  it(title, async () => {
     cluster = await TestClusterProcesses.start(3);
     const c = cluster;
     const old = await c.waitForLeader();
@@ -53,8 +63,22 @@ describe('cluster under faults (real processes)', () => {
     const others = c.members.filter((m) => m !== old);
     await c.partition([old.name]);
     const minority = await Promise.all([
-      ...[1, 2, 3].map((i) => fetch(`http://${old.http}/v1/kv/minority-${i}`, { method: 'PUT', body: 'x', signal: AbortSignal.timeout(20_000) }).then((r) => r.status, () => 0)),
-      ...[1, 2].map(() => fetch(`http://${old.http}/v1/kv/anything?consistent`, { signal: AbortSignal.timeout(20_000) }).then((r) => r.status, () => 0)),
+      ...[1, 2, 3].map((i) =>
+        fetch(`http://${old.http}/v1/kv/minority-${i}`, {
+          method: 'PUT',
+          body: 'x',
+          signal: AbortSignal.timeout(20_000),
+        }).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      ),
+      ...[1, 2].map(() =>
+        fetch(`http://${old.http}/v1/kv/anything?consistent`, { signal: AbortSignal.timeout(20_000) }).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      ),
     ]);
     for (const status of minority) expect([200, 404]).not.toContain(status);
     const next = await c.waitForLeader(20_000, others);
@@ -63,7 +87,8 @@ describe('cluster under faults (real processes)', () => {
     await c.heal();
     await c.waitForLeader(20_000);
     for (const m of c.members) {
-      for (const i of [1, 2, 3]) expect((await fetch(`http://${m.http}/v1/kv/minority-${i}?consistent`)).status).toBe(404);
+      for (const i of [1, 2, 3])
+        expect((await fetch(`http://${m.http}/v1/kv/minority-${i}?consistent`)).status).toBe(404);
     }
   });
 
@@ -91,7 +116,10 @@ describe('cluster under faults (real processes)', () => {
     const lagging = c.members.find((m) => m !== leader)!;
     await lagging.server?.stop('SIGTERM');
     lagging.server = undefined;
-    for (let i = 0; i < 120; i++) expect(await (await fetch(`http://${leader.http}/v1/kv/bulk/${i}`, { method: 'PUT', body: String(i) })).text()).toBe('true');
+    for (let i = 0; i < 120; i++)
+      expect(
+        await (await fetch(`http://${leader.http}/v1/kv/bulk/${i}`, { method: 'PUT', body: String(i) })).text(),
+      ).toBe('true');
     const restarted = await c.startMember(lagging);
     const deadline = Date.now() + 20_000;
     let count = 0;

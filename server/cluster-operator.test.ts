@@ -27,19 +27,43 @@ describe('operating a cluster', () => {
     cluster = await TestClusterProcesses.start(3);
     const leader = await cluster.waitForLeader();
     const [http, raft] = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);
-    const n4 = await spawnServer({ cluster: true, dataDir: tempDir(), args: ['--node-name', 'n4', '--http-addr', http as string, '--raft-addr', raft as string, '--raft-tick-ms', '30', '--test-faults'] });
-    expect((await fetch(`http://${http}/v1/agent/join/${encodeURIComponent(leader.raft)}`, { method: 'PUT' })).status).toBe(200);
-    const conf = await until(() => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)), (c) => c.Servers.some((s) => s.Node === 'n4' && s.Voter));
+    const n4 = await spawnServer({
+      cluster: true,
+      dataDir: tempDir(),
+      args: [
+        '--node-name',
+        'n4',
+        '--http-addr',
+        http as string,
+        '--raft-addr',
+        raft as string,
+        '--raft-tick-ms',
+        '30',
+        '--test-faults',
+      ],
+    });
+    expect(
+      (await fetch(`http://${http}/v1/agent/join/${encodeURIComponent(leader.raft)}`, { method: 'PUT' })).status,
+    ).toBe(200);
+    const conf = await until(
+      () => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)),
+      (c) => c.Servers.some((s) => s.Node === 'n4' && s.Voter),
+    );
     expect(conf.Servers).toHaveLength(4);
     // The new server serves the data and forwards writes.
     expect(await (await fetch(`http://${http}/v1/kv/grown`, { method: 'PUT', body: 'yes' })).text()).toBe('true');
     expect(await (await fetch(`http://${leader.http}/v1/kv/grown?raw`)).text()).toBe('yes');
-    const members = await json<Array<{ Name: string; Status: number }>>(fetch(`http://${leader.http}/v1/agent/members`));
+    const members = await json<Array<{ Name: string; Status: number }>>(
+      fetch(`http://${leader.http}/v1/agent/members`),
+    );
     expect(members.map((m) => m.Name)).toEqual(['n1', 'n2', 'n3', 'n4']);
     // Leave: n4 is removed and stops by itself.
     expect((await fetch(`http://${http}/v1/agent/leave`, { method: 'PUT' })).status).toBe(200);
     expect(await n4.stop()).toBe(0);
-    await until(() => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)), (c) => c.Servers.length === 3);
+    await until(
+      () => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)),
+      (c) => c.Servers.length === 3,
+    );
   });
 
   it('refuses a bad join address with 400 naming it', async () => {
@@ -56,25 +80,49 @@ describe('operating a cluster', () => {
     const target = cluster.members.find((m) => m !== leader)!;
     const follower = cluster.members.find((m) => m !== leader && m !== target)!;
     // Sent to a follower: forwarded to the leader.
-    const moved = await fetch(`http://${follower.http}/v1/operator/raft/transfer-leader?id=${target.name}`, { method: 'POST' });
+    const moved = await fetch(`http://${follower.http}/v1/operator/raft/transfer-leader?id=${target.name}`, {
+      method: 'POST',
+    });
     expect(moved.status, await moved.clone().text()).toBe(200);
     expect((await cluster.waitForLeader()).name).toBe(target.name);
 
-    const health = await json<{ Healthy: boolean; FailureTolerance: number; Servers: Array<{ Name: string; Healthy: boolean }> }>(
-      fetch(`http://${target.http}/v1/operator/autopilot/health`),
-    );
+    const health = await json<{
+      Healthy: boolean;
+      FailureTolerance: number;
+      Servers: Array<{ Name: string; Healthy: boolean }>;
+    }>(fetch(`http://${target.http}/v1/operator/autopilot/health`));
     expect(health.Servers.map((s) => s.Name)).toEqual(['n1', 'n2', 'n3']);
-    const config = await json<{ CleanupDeadServers: boolean; ModifyIndex: number }>(fetch(`http://${leader.http}/v1/operator/autopilot/configuration`));
+    const config = await json<{ CleanupDeadServers: boolean; ModifyIndex: number }>(
+      fetch(`http://${leader.http}/v1/operator/autopilot/configuration`),
+    );
     expect(config.CleanupDeadServers).toBe(true);
-    const set = await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, { method: 'PUT', body: JSON.stringify({ CleanupDeadServers: false }) });
+    const set = await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, {
+      method: 'PUT',
+      body: JSON.stringify({ CleanupDeadServers: false }),
+    });
     expect(await set.text()).toBe('true');
-    expect((await json<{ CleanupDeadServers: boolean }>(fetch(`http://${follower.http}/v1/operator/autopilot/configuration?consistent`))).CleanupDeadServers).toBe(false);
-    const bad = await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, { method: 'PUT', body: JSON.stringify({ MaxTrailingLogs: -1 }) });
+    expect(
+      (
+        await json<{ CleanupDeadServers: boolean }>(
+          fetch(`http://${follower.http}/v1/operator/autopilot/configuration?consistent`),
+        )
+      ).CleanupDeadServers,
+    ).toBe(false);
+    const bad = await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, {
+      method: 'PUT',
+      body: JSON.stringify({ MaxTrailingLogs: -1 }),
+    });
     expect(bad.status).toBe(400);
 
-    const removed = await fetch(`http://${target.http}/v1/operator/raft/peer?address=${encodeURIComponent(follower.raft)}`, { method: 'DELETE' });
+    const removed = await fetch(
+      `http://${target.http}/v1/operator/raft/peer?address=${encodeURIComponent(follower.raft)}`,
+      { method: 'DELETE' },
+    );
     expect(removed.status).toBe(200);
-    const conf = await until(() => json<RaftConf>(fetch(`http://${target.http}/v1/operator/raft/configuration`)), (c) => c.Servers.length === 2);
+    const conf = await until(
+      () => json<RaftConf>(fetch(`http://${target.http}/v1/operator/raft/configuration`)),
+      (c) => c.Servers.length === 2,
+    );
     expect(conf.Servers.map((s) => s.Node)).not.toContain(follower.name);
     const missing = await fetch(`http://${target.http}/v1/operator/raft/peer`, { method: 'DELETE' });
     expect(missing.status).toBe(400);
@@ -83,11 +131,17 @@ describe('operating a cluster', () => {
   it('autopilot removes a dead server after the threshold, never below quorum', async () => {
     cluster = await TestClusterProcesses.start(3);
     const leader = await cluster.waitForLeader();
-    await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, { method: 'PUT', body: JSON.stringify({ DeadServerLastContactThreshold: '1s' }) });
+    await fetch(`http://${leader.http}/v1/operator/autopilot/configuration`, {
+      method: 'PUT',
+      body: JSON.stringify({ DeadServerLastContactThreshold: '1s' }),
+    });
     const dead = cluster.members.find((m) => m !== leader)!;
     await dead.server?.stop('SIGKILL');
     dead.server = undefined;
-    const conf = await until(() => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)), (c) => c.Servers.length === 2);
+    const conf = await until(
+      () => json<RaftConf>(fetch(`http://${leader.http}/v1/operator/raft/configuration`)),
+      (c) => c.Servers.length === 2,
+    );
     expect(conf.Servers.map((s) => s.Node)).not.toContain(dead.name);
     // Two voters left: losing another would leave no quorum, so autopilot keeps it.
     const second = cluster.members.find((m) => m !== leader && m !== dead)!;
@@ -98,7 +152,9 @@ describe('operating a cluster', () => {
     expect(after.Servers).toHaveLength(2);
   });
 
-  it('without a leader, writes fail with 500 No cluster leader after a bounded wait; stale reads still answer', async () => {
+  const title =
+    'without a leader, writes fail with 500 No cluster leader after a bounded wait; stale reads still answer';
+  it(title, async () => {
     cluster = await TestClusterProcesses.start(3);
     const leader = await cluster.waitForLeader();
     expect(await (await fetch(`http://${leader.http}/v1/kv/k`, { method: 'PUT', body: 'v' })).text()).toBe('true');
@@ -110,7 +166,11 @@ describe('operating a cluster', () => {
     }
     await new Promise((r) => setTimeout(r, 1500));
     const started = Date.now();
-    const res = await fetch(`http://${survivor.http}/v1/kv/k`, { method: 'PUT', body: 'w', signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(`http://${survivor.http}/v1/kv/k`, {
+      method: 'PUT',
+      body: 'w',
+      signal: AbortSignal.timeout(30_000),
+    });
     expect(res.status).toBe(500);
     expect(await res.text()).toMatch(/No cluster leader/);
     expect(Date.now() - started).toBeLessThan(25_000);

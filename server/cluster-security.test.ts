@@ -12,7 +12,11 @@ afterAll(cleanupAll);
 
 async function outsider(args: string[]) {
   const [http, raft] = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);
-  const s = await spawnServer({ cluster: true, dataDir: tempDir(), args: ['--node-name', 'n9', '--http-addr', http as string, '--raft-addr', raft as string, ...args] });
+  const s = await spawnServer({
+    cluster: true,
+    dataDir: tempDir(),
+    args: ['--node-name', 'n9', '--http-addr', http as string, '--raft-addr', raft as string, ...args],
+  });
   return { s, http: http as string };
 }
 
@@ -24,7 +28,9 @@ describe('who may join', () => {
     const bad = await outsider(['--join-token', 'wrong-token', '--join', leader.raft]);
     await leader.server?.waitFor(/raft connection refused: join token missing or wrong[^\n]*"peer":"n9"/);
     expect(leader.server?.output()).not.toMatch(/wrong-token|correct-horse/);
-    const conf = (await (await fetch(`http://${leader.http}/v1/operator/raft/configuration`)).json()) as { Servers: Array<{ Node: string }> };
+    const conf = (await (await fetch(`http://${leader.http}/v1/operator/raft/configuration`)).json()) as {
+      Servers: Array<{ Node: string }>;
+    };
     expect(conf.Servers.map((s) => s.Node)).not.toContain('n9');
     await bad.s.stop('SIGKILL');
   });
@@ -37,14 +43,26 @@ describe('who may join', () => {
     cluster = await TestClusterProcesses.start(3, tls);
     const leader = await cluster.waitForLeader();
     expect(await (await fetch(`http://${leader.http}/v1/kv/tls`, { method: 'PUT', body: 'v' })).text()).toBe('true');
-    for (const m of cluster.members) expect(await (await fetch(`http://${m.http}/v1/kv/tls?raw&consistent`)).text()).toBe('v');
+    for (const m of cluster.members)
+      expect(await (await fetch(`http://${m.http}/v1/kv/tls?raw&consistent`)).text()).toBe('v');
 
     const plain = await outsider(['--join', leader.raft]);
     await leader.server?.waitFor(/raft connection refused: TLS handshake failed/);
     await plain.s.stop('SIGKILL');
-    const foreign = await outsider(['--raft-tls-cert', other.cert, '--raft-tls-key', other.key, '--raft-tls-ca', other.ca, '--join', leader.raft]);
+    const foreign = await outsider([
+      '--raft-tls-cert',
+      other.cert,
+      '--raft-tls-key',
+      other.key,
+      '--raft-tls-ca',
+      other.ca,
+      '--join',
+      leader.raft,
+    ]);
     await new Promise((r) => setTimeout(r, 2000));
-    const conf = (await (await fetch(`http://${leader.http}/v1/operator/raft/configuration`)).json()) as { Servers: Array<{ Node: string }> };
+    const conf = (await (await fetch(`http://${leader.http}/v1/operator/raft/configuration`)).json()) as {
+      Servers: Array<{ Node: string }>;
+    };
     expect(conf.Servers.map((s) => s.Node)).toEqual(['n1', 'n2', 'n3']);
     await foreign.s.stop('SIGKILL');
   });

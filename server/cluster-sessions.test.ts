@@ -13,20 +13,29 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const call = async (http: string, path: string, init?: RequestInit) => fetch(`http://${http}${path}`, init);
 
 describe('sessions in a 3-server cluster', () => {
-  it('expiry is decided by the leader, survives a leader change, and every server applies the same outcome', async () => {
+  const title = 'expiry is decided by the leader, survives a leader change, and every server applies the same outcome';
+  it(title, async () => {
     cluster = await TestClusterProcesses.start(3, ['--session-ttl-min', '1']);
     const leader = await cluster.waitForLeader();
-    const [f1, f2] = cluster.members.filter((m) => m !== leader) as [NonNullable<typeof leader>, NonNullable<typeof leader>];
+    const [f1, f2] = cluster.members.filter((m) => m !== leader) as [
+      NonNullable<typeof leader>,
+      NonNullable<typeof leader>,
+    ];
     // The leader registers every member's node (and its serfHealth check) in the catalog.
     for (let i = 0; i < 100; i++) {
       const nodes = (await (await call(f1.http, '/v1/catalog/nodes')).json()) as Array<{ Node: string }>;
       if (nodes.some((n) => n.Node === f1.name)) break;
       await sleep(100);
     }
-    const created = await call(f1.http, '/v1/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '2s', LockDelay: '0s', Node: f1.name }) });
+    const created = await call(f1.http, '/v1/session/create', {
+      method: 'PUT',
+      body: JSON.stringify({ TTL: '2s', LockDelay: '0s', Node: f1.name }),
+    });
     expect(created.status, await created.clone().text()).toBe(200);
     const { ID } = (await created.json()) as { ID: string };
-    expect(await (await call(f2.http, `/v1/kv/leader-key?acquire=${ID}`, { method: 'PUT', body: 'f1' })).json()).toBe(true);
+    expect(await (await call(f2.http, `/v1/kv/leader-key?acquire=${ID}`, { method: 'PUT', body: 'f1' })).json()).toBe(
+      true,
+    );
 
     // Renewals through followers reach the leader's clock: 5 s is 2.5 deadlines.
     const renewFor = async (ms: number, via: string) => {
@@ -57,11 +66,21 @@ describe('sessions in a 3-server cluster', () => {
     for (const m of [f1, f2]) {
       const info = await call(m.http, `/v1/session/info/${ID}?consistent`);
       expect(info.status).toBe(404);
-      const entry = (await (await call(m.http, '/v1/kv/leader-key?consistent')).json()) as Array<{ Session?: string; ModifyIndex: number; Value: string }>;
+      const entry = (await (await call(m.http, '/v1/kv/leader-key?consistent')).json()) as Array<{
+        Session?: string;
+        ModifyIndex: number;
+        Value: string;
+      }>;
       expect(entry[0]?.Session).toBeUndefined();
       expect(Buffer.from(entry[0]!.Value, 'base64').toString()).toBe('f1');
     }
-    const stale = await Promise.all([f1, f2].map(async (m) => ((await (await call(m.http, '/v1/kv/leader-key?stale')).json()) as Array<{ ModifyIndex: number }>)[0]?.ModifyIndex));
+    const stale = await Promise.all(
+      [f1, f2].map(
+        async (m) =>
+          ((await (await call(m.http, '/v1/kv/leader-key?stale')).json()) as Array<{ ModifyIndex: number }>)[0]
+            ?.ModifyIndex,
+      ),
+    );
     expect(stale[0]).toBe(stale[1]);
   });
 });

@@ -28,7 +28,9 @@ describe('a 3-server cluster', () => {
       expect(r.headers.get('X-Consul-KnownLeader')).toBe('true');
       expect(Number(r.headers.get('X-Consul-LastContact'))).toBeGreaterThanOrEqual(0);
     }
-    const conf = (await (await fetch(`http://${follower.http}/v1/operator/raft/configuration`)).json()) as { Servers: Array<{ Node: string; Voter: boolean; Leader: boolean }> };
+    const conf = (await (await fetch(`http://${follower.http}/v1/operator/raft/configuration`)).json()) as {
+      Servers: Array<{ Node: string; Voter: boolean; Leader: boolean }>;
+    };
     expect(conf.Servers.map((s) => s.Node)).toEqual(['n1', 'n2', 'n3']);
     expect(conf.Servers.filter((s) => s.Leader).map((s) => s.Node)).toEqual([leader.name]);
     const peers = (await (await fetch(`http://${follower.http}/v1/status/peers`)).json()) as string[];
@@ -37,11 +39,20 @@ describe('a 3-server cluster', () => {
     // A chunked body (no Content-Length, as curl -T - sends it) is forwarded too.
     const [host, port] = follower.http.split(':') as [string, string];
     const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const r = request({ host, port: Number(port), method: 'PUT', path: '/v1/kv/chunked', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const r = request(
+        {
+          host,
+          port: Number(port),
+          method: 'PUT',
+          path: '/v1/kv/chunked',
+          headers: { 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       r.on('error', reject);
       r.write('part one, ');
       r.end('part two');

@@ -57,9 +57,28 @@ const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 const FORWARDED = 'x-konsul-forwarded';
 /** Headers about one HTTP connection (RFC 9110 §7.6.1), plus Host and Content-Length, which the relay sets itself. */
-const HOP_BY_HOP = ['host', 'connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'expect', 'content-length'];
+const HOP_BY_HOP = [
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+  'expect',
+  'content-length',
+];
 /** Paths whose writes and non-stale reads are the leader's to answer. */
-const LEADER_PATHS = ['/v1/kv/', '/v1/snapshot', '/v1/operator/', '/v1/catalog/', '/v1/health/', '/v1/session/', '/v1/txn'];
+const LEADER_PATHS = [
+  '/v1/kv/',
+  '/v1/snapshot',
+  '/v1/operator/',
+  '/v1/catalog/',
+  '/v1/health/',
+  '/v1/session/',
+  '/v1/txn',
+];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -111,7 +130,9 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   private every(ms: number, fn: () => Promise<void> | void): void {
     const t = setInterval(() => {
       if (this.stopped) return;
-      Promise.resolve(fn()).catch((err: unknown) => this.o.logger.debug('cluster task failed', { error: (err as Error).message }));
+      Promise.resolve(fn()).catch((err: unknown) =>
+        this.o.logger.debug('cluster task failed', { error: (err as Error).message }),
+      );
     }, ms);
     this.timers.push(t);
   }
@@ -129,7 +150,10 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
 
   private async bootstrap(voters: NodeId[]): Promise<void> {
     const boot = bootstrapState(voters);
-    await this.o.storage.persist({ hardState: boot.hardState, entries: boot.entries, snapshot: undefined, sync: true }, () => undefined);
+    await this.o.storage.persist(
+      { hardState: boot.hardState, entries: boot.entries, snapshot: undefined, sync: true },
+      () => undefined,
+    );
     this.o.logger.info('bootstrapped a new cluster', { voters: voters.join(',') });
   }
 
@@ -170,7 +194,9 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const targets = new Set<string>(this.joins);
     for (const p of this.known.values()) if (p.name !== this.o.self.name) targets.add(p.raftAddr);
     const replies = await Promise.allSettled(
-      [...targets].map(async (addr) => [addr, await this.o.transport.request(addr, { type: 'discover', from: this.o.self })] as const),
+      [...targets].map(
+        async (addr) => [addr, await this.o.transport.request(addr, { type: 'discover', from: this.o.self })] as const,
+      ),
     );
     let existing: (ControlMessage & { type: 'helloAck' }) | undefined;
     for (const r of replies) {
@@ -195,7 +221,10 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const agreed = [...this.known.keys()].every((name) => {
         if (name === this.o.self.name) return true;
         const reply = this.lastReplies.get(name);
-        return reply?.type === 'helloAck' && [...new Set([reply.name, ...reply.peers.map((p) => p.name)])].sort().join(',') === mine;
+        return (
+          reply?.type === 'helloAck' &&
+          [...new Set([reply.name, ...reply.peers.map((p) => p.name)])].sort().join(',') === mine
+        );
       });
       if (agreed) {
         await this.driver?.close();
@@ -230,14 +259,16 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       }
       case 'join': {
         const info = { name: c.name, raftAddr: c.raftAddr, httpAddr: c.httpAddr };
-        if (!this.isLeader()) return { type: 'result', ok: false, ...(this.leaderInfo() ? { leader: this.leaderInfo()?.raftAddr } : {}) };
+        if (!this.isLeader())
+          return { type: 'result', ok: false, ...(this.leaderInfo() ? { leader: this.leaderInfo()?.raftAddr } : {}) };
         this.learn(info);
         this.pendingJoins.set(c.name, info);
         this.o.logger.info('server asked to join', { server: c.name, raft: c.raftAddr });
         return { type: 'result', ok: true };
       }
       case 'leave': {
-        if (!this.isLeader()) return { type: 'result', ok: false, ...(this.leaderInfo() ? { leader: this.leaderInfo()?.raftAddr } : {}) };
+        if (!this.isLeader())
+          return { type: 'result', ok: false, ...(this.leaderInfo() ? { leader: this.leaderInfo()?.raftAddr } : {}) };
         await this.removeServer(c.name);
         return { type: 'result', ok: true };
       }
@@ -261,9 +292,11 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const conf = d.membership();
     if (conf.voters.includes(name) || conf.learners.includes(name)) {
       await this.retryChange(() => d.changeMembership({ type: 'removeNode', node: name }));
-      for (let i = 0; i < 100 && (d.membership().voters.includes(name) || d.membership().learners.includes(name)); i++) await sleep(50);
+      for (let i = 0; i < 100 && (d.membership().voters.includes(name) || d.membership().learners.includes(name)); i++)
+        await sleep(50);
     }
-    if (this.isLeader() && this.writer) await this.writer.submit({ type: 'member.remove', name }).catch(() => undefined);
+    if (this.isLeader() && this.writer)
+      await this.writer.submit({ type: 'member.remove', name }).catch(() => undefined);
   }
 
   /** Membership changes go one at a time: retry while the previous one is still being applied. */
@@ -330,7 +363,11 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       if (Date.now() - heard < threshold) continue;
       const remaining = voters.length - 1;
       const healthyRemaining = health.filter((s) => s.Voter && s.Healthy && s.Name !== name).length;
-      if (remaining < Math.max(cfg.MinQuorum, 1) || healthyRemaining < quorum({ voters: voters.filter((v) => v !== name), learners: [] })) continue;
+      if (
+        remaining < Math.max(cfg.MinQuorum, 1) ||
+        healthyRemaining < quorum({ voters: voters.filter((v) => v !== name), learners: [] })
+      )
+        continue;
       this.o.logger.warn('autopilot removing dead server', { server: name, unreachable_ms: Date.now() - heard });
       await this.removeServer(name);
       return;
@@ -362,7 +399,10 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const init = {
         method: 'POST',
         body: data as Uint8Array<ArrayBuffer>,
-        headers: { 'Content-Type': 'application/msgpack', ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}) },
+        headers: {
+          'Content-Type': 'application/msgpack',
+          ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}),
+        },
         signal: AbortSignal.timeout(15_000),
       };
       res = await this.o.peerFetch(leader.httpAddr, '/v1/internal/propose', init);
@@ -370,16 +410,30 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       throw new NoLeaderError(`No cluster leader: ${(err as Error).message}`);
     }
     if (res.status !== 200) throw new NoLeaderError(`No cluster leader: the leader answered ${res.status}`);
-    const r = decode(new Uint8Array(await res.arrayBuffer())) as { ok: boolean; index: number; value?: unknown; code?: ErrorCode; message?: string };
+    const r = decode(new Uint8Array(await res.arrayBuffer())) as {
+      ok: boolean;
+      index: number;
+      value?: unknown;
+      code?: ErrorCode;
+      message?: string;
+    };
     if (r.ok) return { ok: true, index: r.index, value: r.value };
-    return { ok: false, index: r.index, error: new KonsulError(r.code ?? 'storage', r.message ?? 'failed on the leader') };
+    return {
+      ok: false,
+      index: r.index,
+      error: new KonsulError(r.code ?? 'storage', r.message ?? 'failed on the leader'),
+    };
   }
 
   /** Serves /v1/internal/propose on the leader. */
   async proposeForPeer(data: Uint8Array): Promise<Uint8Array> {
     try {
       const r = await this.propose(data);
-      return encode(r.ok ? { ok: true, index: r.index, value: r.value } : { ok: false, index: r.index, code: r.error.code, message: r.error.message });
+      return encode(
+        r.ok
+          ? { ok: true, index: r.index, value: r.value }
+          : { ok: false, index: r.index, code: r.error.code, message: r.error.message },
+      );
     } catch (err) {
       const e = err instanceof KonsulError ? err : new KonsulError('storage', (err as Error).message);
       return encode({ ok: false, index: 0, code: e.code, message: e.message });
@@ -403,7 +457,17 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
         node: { ID: '', Node: s.Name, Address: '', TaggedAddresses: {}, Meta: {} },
         skipNodeUpdate: true,
         now: Date.now(),
-        checks: [{ CheckID: NODE_CHECK_ID, Name: check.Name, Status: want, Notes: '', Output: alive ? 'Agent alive and reachable' : 'Agent not live or unreachable', ServiceID: '', Type: '' }],
+        checks: [
+          {
+            CheckID: NODE_CHECK_ID,
+            Name: check.Name,
+            Status: want,
+            Notes: '',
+            Output: alive ? 'Agent alive and reachable' : 'Agent not live or unreachable',
+            ServiceID: '',
+            Type: '',
+          },
+        ],
       });
     }
   }
@@ -444,7 +508,10 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const leader = this.leaderInfo();
       if (leader && leader.name !== this.o.self.name && !req.headers.has(FORWARDED)) break;
       if (Date.now() >= deadline || req.signal.aborted) {
-        return new Response('No cluster leader\n', { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+        return new Response('No cluster leader\n', {
+          status: 500,
+          headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+        });
       }
       await sleep(50);
     }
@@ -475,7 +542,12 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     this.forwards.add(inFlight);
     this.watchForwards();
     try {
-      const init = { method: req.method, headers, ...(whole && whole.byteLength > 0 ? { body: whole } : {}), signal: inFlight.abort.signal };
+      const init = {
+        method: req.method,
+        headers,
+        ...(whole && whole.byteLength > 0 ? { body: whole } : {}),
+        signal: inFlight.abort.signal,
+      };
       const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, init);
       const body = await res.arrayBuffer();
       const answerHeaders = new Headers(res.headers);
@@ -486,8 +558,13 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
       const e = err as { code?: string; cause?: { code?: string } };
       const refused = (e.cause?.code ?? e.code) === 'ECONNREFUSED';
-      const why = refused ? 'the leader is unreachable; the request was not applied' : 'the leader did not answer; the outcome of a write is unknown';
-      return new Response(`No cluster leader: ${why}\n`, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+      const why = refused
+        ? 'the leader is unreachable; the request was not applied'
+        : 'the leader did not answer; the outcome of a write is unknown';
+      return new Response(`No cluster leader: ${why}\n`, {
+        status: 500,
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      });
     } finally {
       this.forwards.delete(inFlight);
       clientSignal?.removeEventListener('abort', onClientAbort);
@@ -513,9 +590,11 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
   async join(addr: string): Promise<void> {
     if (addr === this.o.self.raftAddr) return;
     this.joins.add(addr);
-    const reply = await this.o.transport.request(addr, { type: 'discover', from: this.o.self }).catch((err: unknown) => {
-      throw new KonsulError('no_leader', `cannot reach ${addr}: ${(err as Error).message}`);
-    });
+    const reply = await this.o.transport
+      .request(addr, { type: 'discover', from: this.o.self })
+      .catch((err: unknown) => {
+        throw new KonsulError('no_leader', `cannot reach ${addr}: ${(err as Error).message}`);
+      });
     if (reply.type !== 'helloAck') throw new KonsulError('no_leader', `unexpected answer from ${addr}`);
     await this.discover();
   }
@@ -541,13 +620,23 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
       const info = this.addressOf(name);
       const [host, port] = splitAddr(info?.raftAddr ?? ':0');
       const member = conf.voters.includes(name) || conf.learners.includes(name);
-      const heard = name === this.o.self.name ? Date.now() : Math.max(this.o.transport.lastHeard.get(name) ?? 0, this.lastSeen.get(name) ?? 0);
+      const heard =
+        name === this.o.self.name
+          ? Date.now()
+          : Math.max(this.o.transport.lastHeard.get(name) ?? 0, this.lastSeen.get(name) ?? 0);
       const alive = Date.now() - heard < 10_000;
       return {
         Name: name,
         Addr: host,
         Port: port,
-        Tags: { role: 'consul', dc: this.o.datacenter, vsn: '2', build: this.o.version, raft_vsn: '3', voter: String(conf.voters.includes(name)) },
+        Tags: {
+          role: 'consul',
+          dc: this.o.datacenter,
+          vsn: '2',
+          build: this.o.version,
+          raft_vsn: '3',
+          voter: String(conf.voters.includes(name)),
+        },
         Status: !member ? 3 : alive ? 1 : 4,
       };
     });
@@ -573,7 +662,8 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const conf = (this.driver as RaftDriver).membership();
     const all = [...conf.voters, ...conf.learners];
     const name = by.id ?? all.find((n) => this.addressOf(n)?.raftAddr === by.address);
-    if (!name || !all.includes(name)) throw new BadRequestError(`no server ${JSON.stringify(by.id ?? by.address)} in the Raft configuration`);
+    if (!name || !all.includes(name))
+      throw new BadRequestError(`no server ${JSON.stringify(by.id ?? by.address)} in the Raft configuration`);
     await this.removeServer(name);
   }
 
@@ -581,7 +671,12 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     const d = this.driver;
     if (!d || !this.isLeader()) throw new NotLeaderError(d?.status().lead);
     const status = d.status();
-    const target = id ?? d.membership().voters.filter((v) => v !== this.o.self.name).sort((a, b) => (status.match[b] ?? 0) - (status.match[a] ?? 0))[0];
+    const target =
+      id ??
+      d
+        .membership()
+        .voters.filter((v) => v !== this.o.self.name)
+        .sort((a, b) => (status.match[b] ?? 0) - (status.match[a] ?? 0))[0];
     if (!target) throw new BadRequestError('no other voter to transfer leadership to');
     if (!d.membership().voters.includes(target)) throw new BadRequestError(`${target} is not a voter`);
     await d.transferLeader(target);
@@ -621,7 +716,11 @@ export class Cluster implements ClusterView, OperatorPort, Committer {
     });
     const healthyVoters = servers.filter((s) => s.Voter && s.Healthy).length;
     const q = conf.voters.length === 0 ? 1 : quorum(conf);
-    return { Healthy: healthyVoters >= q && servers.every((s) => s.Healthy), FailureTolerance: Math.max(0, healthyVoters - q), Servers: servers };
+    return {
+      Healthy: healthyVoters >= q && servers.every((s) => s.Healthy),
+      FailureTolerance: Math.max(0, healthyVoters - q),
+      Servers: servers,
+    };
   }
 }
 

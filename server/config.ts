@@ -6,23 +6,61 @@ import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from
 
 /** Options of `konsul server`. */
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
-  { name: 'dev', kind: { type: 'boolean' }, describe: 'single-node development server with embedded defaults', default: false },
+  {
+    name: 'dev',
+    kind: { type: 'boolean' },
+    describe: 'single-node development server with embedded defaults',
+    default: false,
+  },
   { name: 'config', kind: { type: 'string' }, describe: 'JSON config file (keys are flag names in snake_case)' },
-  { name: 'http-addr', kind: { type: 'addr' }, describe: 'HTTP API listen address HOST:PORT (port 0 picks a free port)', default: '127.0.0.1:8500' },
-  { name: 'data-dir', kind: { type: 'string' }, describe: 'directory for persistent state (LMDB)', default: './.konsul' },
-  { name: 'raft-addr', kind: { type: 'addr' }, describe: 'address other servers reach this one at, HOST:PORT', default: '127.0.0.1:8300' },
+  {
+    name: 'http-addr',
+    kind: { type: 'addr' },
+    describe: 'HTTP API listen address HOST:PORT (port 0 picks a free port)',
+    default: '127.0.0.1:8500',
+  },
+  {
+    name: 'data-dir',
+    kind: { type: 'string' },
+    describe: 'directory for persistent state (LMDB)',
+    default: './.konsul',
+  },
+  {
+    name: 'raft-addr',
+    kind: { type: 'addr' },
+    describe: 'address other servers reach this one at, HOST:PORT',
+    default: '127.0.0.1:8300',
+  },
   {
     name: 'bootstrap-expect',
     kind: { type: 'int', min: 0, max: 7 },
     describe: 'servers to gather before bootstrapping a new cluster (0: join an existing one; --dev: 1)',
     default: 0,
   },
-  { name: 'join', kind: { type: 'list', item: 'addr' }, describe: "another server's raft address to join (repeatable; retried)", default: [] },
+  {
+    name: 'join',
+    kind: { type: 'list', item: 'addr' },
+    describe: "another server's raft address to join (repeatable; retried)",
+    default: [],
+  },
   { name: 'join-token', kind: { type: 'string' }, describe: 'shared secret servers must present to join' },
-  { name: 'tls-cert', kind: { type: 'string' }, describe: 'PEM certificate for the HTTP API (HTTPS; needs --tls-key); reloaded on SIGHUP' },
+  {
+    name: 'tls-cert',
+    kind: { type: 'string' },
+    describe: 'PEM certificate for the HTTP API (HTTPS; needs --tls-key); reloaded on SIGHUP',
+  },
   { name: 'tls-key', kind: { type: 'string' }, describe: 'PEM private key for the HTTP API certificate' },
-  { name: 'tls-ca', kind: { type: 'string' }, describe: 'PEM CA bundle that client certificates must chain to (with --tls-verify-incoming)' },
-  { name: 'tls-verify-incoming', kind: { type: 'boolean' }, describe: 'require HTTPS clients to present a certificate signed by --tls-ca', default: false },
+  {
+    name: 'tls-ca',
+    kind: { type: 'string' },
+    describe: 'PEM CA bundle that client certificates must chain to (with --tls-verify-incoming)',
+  },
+  {
+    name: 'tls-verify-incoming',
+    kind: { type: 'boolean' },
+    describe: 'require HTTPS clients to present a certificate signed by --tls-ca',
+    default: false,
+  },
   { name: 'raft-tls-cert', kind: { type: 'string' }, describe: 'PEM certificate for raft TLS (needs key and CA)' },
   { name: 'raft-tls-key', kind: { type: 'string' }, describe: 'PEM private key for raft TLS' },
   { name: 'raft-tls-ca', kind: { type: 'string' }, describe: 'PEM CA that signs every server certificate' },
@@ -32,39 +70,122 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'applied log entries that trigger a snapshot and log compaction',
     default: 8192,
   },
-  { name: 'raft-tick-ms', kind: { type: 'int', min: 5, max: 1000 }, describe: 'raft tick (election timeout is 10-20 ticks)', default: 50 },
-  { name: 'dns-addr', kind: { type: 'addr' }, describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)' },
-  { name: 'mqtt-addr', kind: { type: 'addr' }, describe: 'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883 unless --mqtt-url; otherwise off)' },
-  { name: 'mqtt-url', kind: { type: 'string', pattern: /^mqtts?:\/\/[^\s]+$/, patternHint: 'must be mqtt://HOST:PORT or mqtts://HOST:PORT' }, describe: 'external MQTT broker to publish to and serve devices on (instead of the embedded one)' },
-  { name: 'acl-enabled', kind: { type: 'boolean' }, describe: 'enforce ACLs on every HTTP route and DNS (config: acl.enabled)', default: false },
+  {
+    name: 'raft-tick-ms',
+    kind: { type: 'int', min: 5, max: 1000 },
+    describe: 'raft tick (election timeout is 10-20 ticks)',
+    default: 50,
+  },
+  {
+    name: 'dns-addr',
+    kind: { type: 'addr' },
+    describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)',
+  },
+  {
+    name: 'mqtt-addr',
+    kind: { type: 'addr' },
+    describe: 'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883 unless --mqtt-url; otherwise off)',
+  },
+  {
+    name: 'mqtt-url',
+    kind: {
+      type: 'string',
+      pattern: /^mqtts?:\/\/[^\s]+$/,
+      patternHint: 'must be mqtt://HOST:PORT or mqtts://HOST:PORT',
+    },
+    describe: 'external MQTT broker to publish to and serve devices on (instead of the embedded one)',
+  },
+  {
+    name: 'acl-enabled',
+    kind: { type: 'boolean' },
+    describe: 'enforce ACLs on every HTTP route and DNS (config: acl.enabled)',
+    default: false,
+  },
   {
     name: 'acl-default-policy',
     kind: { type: 'enum', values: ['allow', 'deny'] },
     describe: 'what a token may do where no rule says: allow (all but ACL management) or deny',
     default: 'allow',
   },
-  { name: 'rate-limit-ip', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed from one client address (0: no limit)', default: 0 },
-  { name: 'rate-limit-token', kind: { type: 'int', min: 0, max: 1_000_000 }, describe: 'HTTP requests per second allowed with one token (0: no limit)', default: 0 },
-  { name: 'rate-limit-burst', kind: { type: 'int', min: 1, max: 1_000_000 }, describe: 'requests one address or token may send at once before the rate applies', default: 100 },
-  { name: 'audit-log', kind: { type: 'string' }, describe: 'append an audit record (JSON line) per write, and per request with ACLs on, to this file' },
-  { name: 'mqtt-device-keys', kind: { type: 'string' }, describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT' },
-  { name: 'dns-service-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of service answers, seconds', default: 0 },
-  { name: 'dns-node-ttl', kind: { type: 'int', min: 0, max: 86400 }, describe: 'TTL of node answers, seconds', default: 0 },
-  { name: 'enable-script-checks', kind: { type: 'boolean' }, describe: 'allow checks that run commands (Args)', default: false },
-  { name: 'test-faults', kind: { type: 'boolean' }, describe: 'enable the fault-injection endpoint (tests only)', default: false, hidden: true },
+  {
+    name: 'rate-limit-ip',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    describe: 'HTTP requests per second allowed from one client address (0: no limit)',
+    default: 0,
+  },
+  {
+    name: 'rate-limit-token',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    describe: 'HTTP requests per second allowed with one token (0: no limit)',
+    default: 0,
+  },
+  {
+    name: 'rate-limit-burst',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    describe: 'requests one address or token may send at once before the rate applies',
+    default: 100,
+  },
+  {
+    name: 'audit-log',
+    kind: { type: 'string' },
+    describe: 'append an audit record (JSON line) per write, and per request with ACLs on, to this file',
+  },
+  {
+    name: 'mqtt-device-keys',
+    kind: { type: 'string' },
+    describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT',
+  },
+  {
+    name: 'dns-service-ttl',
+    kind: { type: 'int', min: 0, max: 86400 },
+    describe: 'TTL of service answers, seconds',
+    default: 0,
+  },
+  {
+    name: 'dns-node-ttl',
+    kind: { type: 'int', min: 0, max: 86400 },
+    describe: 'TTL of node answers, seconds',
+    default: 0,
+  },
+  {
+    name: 'enable-script-checks',
+    kind: { type: 'boolean' },
+    describe: 'allow checks that run commands (Args)',
+    default: false,
+  },
+  {
+    name: 'test-faults',
+    kind: { type: 'boolean' },
+    describe: 'enable the fault-injection endpoint (tests only)',
+    default: false,
+    hidden: true,
+  },
   {
     name: 'node-name',
-    kind: { type: 'string', pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, patternHint: 'must be 1-63 letters, digits, "-", "_" or "."' },
+    kind: {
+      type: 'string',
+      pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+      patternHint: 'must be 1-63 letters, digits, "-", "_" or "."',
+    },
     describe: 'name of this node (default: the host name)',
   },
   {
     name: 'datacenter',
-    kind: { type: 'string', pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/, patternHint: 'must be 1-63 lower-case letters, digits, "-" or "_"' },
+    kind: {
+      type: 'string',
+      pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      patternHint: 'must be 1-63 lower-case letters, digits, "-" or "_"',
+    },
     describe: 'datacenter name',
     default: 'dc1',
   },
   { name: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, describe: 'minimum level logged', default: 'info' },
-  { name: 'log-format', kind: { type: 'enum', values: ['text', 'json'] }, describe: 'log line format', default: 'text' },
+  {
+    name: 'log-format',
+    kind: { type: 'enum', values: ['text', 'json'] },
+    describe: 'log line format',
+    default: 'text',
+  },
   {
     name: 'kv-max-value-size',
     kind: { type: 'int', min: 1, max: 16 * 1024 * 1024 },
@@ -154,7 +275,9 @@ export interface ServerConfig {
   readonly rateLimit: { readonly perIp: number; readonly perToken: number; readonly burst: number };
   readonly auditLog: string | undefined;
   /** HTTPS for the API: certificate and key files, and client verification against a CA. */
-  readonly httpTls: { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly verifyIncoming: boolean } | undefined;
+  readonly httpTls:
+    | { readonly cert: string; readonly key: string; readonly ca: string | undefined; readonly verifyIncoming: boolean }
+    | undefined;
 }
 
 /** Converts resolved option values (already validated by kind) to a ServerConfig. */
@@ -187,7 +310,11 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
     dnsAddr:
-      v['dns-addr'] !== undefined ? parseHostPort(String(v['dns-addr']), '--dns-addr') : v['dev'] === true ? { host: '127.0.0.1', port: 8600 } : undefined,
+      v['dns-addr'] !== undefined
+        ? parseHostPort(String(v['dns-addr']), '--dns-addr')
+        : v['dev'] === true
+          ? { host: '127.0.0.1', port: 8600 }
+          : undefined,
     mqttAddr:
       v['mqtt-addr'] !== undefined
         ? parseHostPort(String(v['mqtt-addr']), '--mqtt-addr')
@@ -201,19 +328,28 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
     httpTls: httpTlsOf(v),
     auditLog: v['audit-log'] === undefined || v['audit-log'] === '' ? undefined : String(v['audit-log']),
-    rateLimit: { perIp: Number(v['rate-limit-ip']), perToken: Number(v['rate-limit-token']), burst: Number(v['rate-limit-burst']) },
+    rateLimit: {
+      perIp: Number(v['rate-limit-ip']),
+      perToken: Number(v['rate-limit-token']),
+      burst: Number(v['rate-limit-burst']),
+    },
   };
 }
 
 function checkAcl(v: OptionValues): void {
   const clustered = Number(v['bootstrap-expect'] ?? 0) > 1 || ((v['join'] as string[] | undefined) ?? []).length > 0;
   if (v['acl-enabled'] === true && clustered && v['join-token'] === undefined) {
-    throw new ConfigError('--acl-enabled in a cluster needs --join-token (servers authenticate their internal writes with it)');
+    throw new ConfigError(
+      '--acl-enabled in a cluster needs --join-token (servers authenticate their internal writes with it)',
+    );
   }
 }
 
 function checkMqtt(v: OptionValues): void {
-  if (v['mqtt-addr'] !== undefined && v['mqtt-url'] !== undefined) throw new ConfigError('--mqtt-addr and --mqtt-url cannot be combined: run the embedded broker or use an external one');
+  if (v['mqtt-addr'] !== undefined && v['mqtt-url'] !== undefined)
+    throw new ConfigError(
+      '--mqtt-addr and --mqtt-url cannot be combined: run the embedded broker or use an external one',
+    );
 }
 
 function httpTlsOf(v: OptionValues): ServerConfig['httpTls'] {
@@ -222,18 +358,25 @@ function httpTlsOf(v: OptionValues): ServerConfig['httpTls'] {
   const ca = v['tls-ca'];
   const verify = v['tls-verify-incoming'] === true;
   if (cert === undefined && key === undefined) {
-    if (verify || ca !== undefined) throw new ConfigError('--tls-ca and --tls-verify-incoming need --tls-cert and --tls-key');
+    if (verify || ca !== undefined)
+      throw new ConfigError('--tls-ca and --tls-verify-incoming need --tls-cert and --tls-key');
     return undefined;
   }
   if (cert === undefined || key === undefined) throw new ConfigError('--tls-cert and --tls-key must be given together');
   if (verify && ca === undefined) throw new ConfigError('--tls-verify-incoming needs --tls-ca');
-  return { cert: String(cert), key: String(key), ca: ca === undefined ? undefined : String(ca), verifyIncoming: verify };
+  return {
+    cert: String(cert),
+    key: String(key),
+    ca: ca === undefined ? undefined : String(ca),
+    verifyIncoming: verify,
+  };
 }
 
 function tlsOf(v: OptionValues): ServerConfig['raftTls'] {
   const parts = ['raft-tls-cert', 'raft-tls-key', 'raft-tls-ca'].map((k) => v[k]);
   if (parts.every((p) => p === undefined)) return undefined;
-  if (parts.some((p) => p === undefined)) throw new ConfigError('--raft-tls-cert, --raft-tls-key and --raft-tls-ca must be given together');
+  if (parts.some((p) => p === undefined))
+    throw new ConfigError('--raft-tls-cert, --raft-tls-key and --raft-tls-ca must be given together');
   const [cert, key, ca] = parts.map(String) as [string, string, string];
   return { cert, key, ca };
 }

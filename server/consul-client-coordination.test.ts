@@ -25,7 +25,10 @@ beforeAll(async () => {
   consul = new Consul({ host: server.host, port: server.port });
   nodeName = ((await consul.agent.self()) as { Config: { NodeName: string } }).Config.NodeName;
   // Sessions bind to the node's serfHealth check, which the agent registers on its first sync.
-  await until('the node in the catalog', async () => ((await consul.health.node(nodeName)) as unknown[]).length > 0 || undefined);
+  await until(
+    'the node in the catalog',
+    async () => ((await consul.health.node(nodeName)) as unknown[]).length > 0 || undefined,
+  );
 });
 afterAll(async () => {
   await server?.stop();
@@ -36,9 +39,22 @@ const lockHolder = async (key: string) => ((await consul.kv.get(key)) as { Sessi
 
 describe('the consul npm client: sessions and KV locks against a real server process', () => {
   it('creates, reads, lists, renews and destroys sessions', async () => {
-    const { ID } = (await consul.session.create({ name: 'svc-leader', ttl: '15s', lockdelay: '1s', behavior: 'release' })) as { ID: string };
+    const { ID } = (await consul.session.create({
+      name: 'svc-leader',
+      ttl: '15s',
+      lockdelay: '1s',
+      behavior: 'release',
+    })) as { ID: string };
     const info = (await consul.session.info(ID)) as unknown as Record<string, unknown>;
-    expect(info).toMatchObject({ ID, Name: 'svc-leader', Node: nodeName, TTL: '15s', LockDelay: 1e9, Behavior: 'release', NodeChecks: ['serfHealth'] });
+    expect(info).toMatchObject({
+      ID,
+      Name: 'svc-leader',
+      Node: nodeName,
+      TTL: '15s',
+      LockDelay: 1e9,
+      Behavior: 'release',
+      NodeChecks: ['serfHealth'],
+    });
     expect(((await consul.session.list()) as Array<{ ID: string }>).map((s) => s.ID)).toContain(ID);
     expect(((await consul.session.node(nodeName)) as Array<{ ID: string }>).map((s) => s.ID)).toContain(ID);
     expect(await consul.session.renew(ID)).toEqual([expect.objectContaining({ ID, TTL: '15s' })]);
@@ -59,7 +75,11 @@ describe('the consul npm client: sessions and KV locks against a real server pro
     expect(await lockHolder('locks/db')).toBeUndefined();
     // Lock delay: b cannot take it at once, but can about a second later.
     expect(await consul.kv.set({ key: 'locks/db', value: 'b', acquire: b })).toBeFalsy();
-    await until('the lock delay to end', async () => ((await consul.kv.set({ key: 'locks/db', value: 'b', acquire: b })) === true) || undefined, 5000);
+    await until(
+      'the lock delay to end',
+      async () => (await consul.kv.set({ key: 'locks/db', value: 'b', acquire: b })) === true || undefined,
+      5000,
+    );
     expect(await consul.kv.get('locks/db')).toMatchObject({ Session: b, LockIndex: 2 });
     expect(await consul.kv.set({ key: 'locks/db', value: 'free', release: b })).toBe(true);
     expect(await lockHolder('locks/db')).toBeUndefined();
@@ -74,7 +94,7 @@ describe('the consul npm client: sessions and KV locks against a real server pro
     await Promise.all(
       clients.map(async (c) => {
         const id = ((await c.session.create({ lockdelay: '0s' })) as { ID: string }).ID;
-        for (let done = 0; done < 4; ) {
+        for (let done = 0; done < 4;) {
           if ((await c.kv.set({ key: 'locks/mutex', value: id, acquire: id })) !== true) {
             await sleep(2);
             continue;
@@ -98,7 +118,8 @@ describe('the consul npm client: sessions and KV locks against a real server pro
 
   it('expires a TTL session on the server when it is not renewed, releasing (or deleting) its keys', async () => {
     const kept = ((await consul.session.create({ ttl: '1s', lockdelay: '0s' })) as { ID: string }).ID;
-    const lapsed = ((await consul.session.create({ ttl: '1s', lockdelay: '0s', behavior: 'delete' })) as { ID: string }).ID;
+    const lapsed = ((await consul.session.create({ ttl: '1s', lockdelay: '0s', behavior: 'delete' })) as { ID: string })
+      .ID;
     expect(await consul.kv.set({ key: 'ttl/kept', value: 'x', acquire: kept })).toBe(true);
     expect(await consul.kv.set({ key: 'ttl/lapsed', value: 'x', acquire: lapsed })).toBe(true);
     // Renew one for 4 s (twice the 2 s deadline); the other lapses.
@@ -110,8 +131,14 @@ describe('the consul npm client: sessions and KV locks against a real server pro
     await expect(consul.session.info(lapsed)).rejects.toMatchObject({ response: { statusCode: 404 } });
     expect(await consul.kv.get('ttl/lapsed')).toBeUndefined();
     expect(await lockHolder('ttl/kept')).toBe(kept);
-    await until('the renewed session to lapse too', async () =>
-      (await consul.session.info(kept).then(() => undefined, (e: { response?: { statusCode?: number } }) => (e.response?.statusCode === 404 ? true : undefined))));
+    await until(
+      'the renewed session to lapse too',
+      async () =>
+        await consul.session.info(kept).then(
+          () => undefined,
+          (e: { response?: { statusCode?: number } }) => (e.response?.statusCode === 404 ? true : undefined),
+        ),
+    );
     expect(await lockHolder('ttl/kept')).toBeUndefined();
     expect((await consul.kv.get('ttl/kept')) as { Value: string }).toMatchObject({ Value: 'x' });
   });
@@ -119,13 +146,25 @@ describe('the consul npm client: sessions and KV locks against a real server pro
   it('invalidates a session when its bound check goes critical', async () => {
     await consul.agent.check.register({ name: 'gate', id: 'gate', ttl: '30s' } as never);
     await consul.agent.check.pass('gate');
-    await until('the check in the catalog', async () =>
-      ((await consul.health.node(nodeName)) as Array<{ CheckID: string; Status: string }>).some((c) => c.CheckID === 'gate' && c.Status === 'passing') || undefined);
-    const id = ((await consul.session.create({ checks: ['serfHealth', 'gate'], lockdelay: '0s' })) as { ID: string }).ID;
+    await until(
+      'the check in the catalog',
+      async () =>
+        ((await consul.health.node(nodeName)) as Array<{ CheckID: string; Status: string }>).some(
+          (c) => c.CheckID === 'gate' && c.Status === 'passing',
+        ) || undefined,
+    );
+    const id = ((await consul.session.create({ checks: ['serfHealth', 'gate'], lockdelay: '0s' })) as { ID: string })
+      .ID;
     expect(await consul.kv.set({ key: 'gated', value: 'x', acquire: id })).toBe(true);
     await consul.agent.check.fail('gate');
-    await until('the session to be invalidated', async () =>
-      (await consul.session.info(id).then(() => undefined, (e: { response?: { statusCode?: number } }) => (e.response?.statusCode === 404 ? true : undefined))));
+    await until(
+      'the session to be invalidated',
+      async () =>
+        await consul.session.info(id).then(
+          () => undefined,
+          (e: { response?: { statusCode?: number } }) => (e.response?.statusCode === 404 ? true : undefined),
+        ),
+    );
     expect(await lockHolder('gated')).toBeUndefined();
     await consul.agent.check.deregister('gate');
   });
@@ -172,7 +211,17 @@ describe('watch streams over real HTTP', () => {
     const second = new SseReader(await fetch(url, { headers: { 'Last-Event-ID': resumeFrom } }));
     const rest = (await second.take(6)).map((e) => JSON.parse(e.data) as { Key: string; Op: string });
     await second.close();
-    expect([...seen, ...rest].map((e) => e.Key)).toEqual(['sse/k0', 'sse/k1', 'sse/k2', 'sse/k3', 'sse/k4', 'sse/k5', 'sse/k6', 'sse/k7', 'sse/k0']);
+    expect([...seen, ...rest].map((e) => e.Key)).toEqual([
+      'sse/k0',
+      'sse/k1',
+      'sse/k2',
+      'sse/k3',
+      'sse/k4',
+      'sse/k5',
+      'sse/k6',
+      'sse/k7',
+      'sse/k0',
+    ]);
     expect(rest.at(-1)?.Op).toBe('delete');
     expect(Buffer.from(seen[0]!.Entry.Value, 'base64').toString()).toBe('v0');
   });

@@ -30,7 +30,11 @@ describe('the consul npm client against a real server process', () => {
     expect(await consul.kv.keys('tree/')).toEqual(['tree/one', 'tree/sub/three', 'tree/sub/two']);
     expect(await consul.kv.keys({ key: 'tree/', separator: '/' })).toEqual(['tree/one', 'tree/sub/']);
     const all = (await consul.kv.get({ key: 'tree/', recurse: true })) as Array<{ Key: string; Value: string }>;
-    expect(all.map((e) => [e.Key, e.Value])).toEqual([['tree/one', '1'], ['tree/sub/three', '3'], ['tree/sub/two', '2']]);
+    expect(all.map((e) => [e.Key, e.Value])).toEqual([
+      ['tree/one', '1'],
+      ['tree/sub/three', '3'],
+      ['tree/sub/two', '2'],
+    ]);
     expect(await consul.kv.del({ key: 'tree/', recurse: true })).toBe(true);
     // Like Consul, a prefix with no keys is a 404, which this client reports as an error.
     await expect(consul.kv.keys('tree/')).rejects.toThrow(/not found/);

@@ -11,12 +11,18 @@ const names = ['n1', 'n2', 'n3'];
 const raft = (i: number) => `127.0.0.1:${8301 + i}`;
 const procs: ChildProcess[] = names.map((name, i) => {
   const args = [
-    cli, 'server',
-    '--node-name', name,
-    '--http-addr', `127.0.0.1:${8501 + i}`,
-    '--raft-addr', raft(i),
-    '--data-dir', `.konsul-cluster/${name}`,
-    '--bootstrap-expect', '3',
+    cli,
+    'server',
+    '--node-name',
+    name,
+    '--http-addr',
+    `127.0.0.1:${8501 + i}`,
+    '--raft-addr',
+    raft(i),
+    '--data-dir',
+    `.konsul-cluster/${name}`,
+    '--bootstrap-expect',
+    '3',
     ...names.flatMap((_, j) => (j === i ? [] : ['--join', raft(j)])),
   ];
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,7 +9,20 @@ let server: SpawnedServer;
 let dnsPort: number;
 
 async function dig(name: string, type: string, ...extra: string[]) {
-  const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(dnsPort), name, type, '+noall', '+answer', '+additional', '+comments', '+time=3', '+tries=1', ...extra]);
+  const { stdout } = await run('dig', [
+    '@127.0.0.1',
+    '-p',
+    String(dnsPort),
+    name,
+    type,
+    '+noall',
+    '+answer',
+    '+additional',
+    '+comments',
+    '+time=3',
+    '+tries=1',
+    ...extra,
+  ]);
   const status = /status: (\w+)/.exec(stdout)?.[1];
   const flags = /;; flags: ([a-z ]+);/.exec(stdout)?.[1]?.split(' ') ?? [];
   const section = (title: string) => {
@@ -31,14 +44,32 @@ beforeAll(async () => {
   server = await spawnServer();
   dnsPort = Number(server.dnsAddr.split(':')[1]);
   await register({
-    Node: 'n1', Address: '10.0.0.1', NodeMeta: { rack: 'r1', env: 'prod' },
+    Node: 'n1',
+    Address: '10.0.0.1',
+    NodeMeta: { rack: 'r1', env: 'prod' },
     Service: { ID: 'web1', Service: 'web', Port: 8081, Tags: ['primary'], Weights: { Passing: 7, Warning: 1 } },
     Check: { CheckID: 'web1-ok', ServiceID: 'web1', Status: 'passing' },
   });
-  await register({ Node: 'n2', Address: '10.0.0.2', Service: { ID: 'web2', Service: 'web', Port: 8082 }, Check: { CheckID: 'web2-bad', ServiceID: 'web2', Status: 'critical' } });
-  await register({ Node: 'n3', Address: '10.0.0.3', Service: { ID: 'web3', Service: 'web', Port: 8083, Address: 'fd00::3' }, Check: { CheckID: 'web3-warn', ServiceID: 'web3', Status: 'warning' } });
-  await register({ Node: 'n4', Address: '10.0.0.4', Service: { ID: 'down', Service: 'down', Port: 1 }, Check: { CheckID: 'down-bad', ServiceID: 'down', Status: 'critical' } });
-  for (let i = 0; i < 40; i++) await register({ Node: `big${i}`, Address: `10.1.0.${i + 1}`, Service: { Service: 'big', Port: 9000 + i } });
+  await register({
+    Node: 'n2',
+    Address: '10.0.0.2',
+    Service: { ID: 'web2', Service: 'web', Port: 8082 },
+    Check: { CheckID: 'web2-bad', ServiceID: 'web2', Status: 'critical' },
+  });
+  await register({
+    Node: 'n3',
+    Address: '10.0.0.3',
+    Service: { ID: 'web3', Service: 'web', Port: 8083, Address: 'fd00::3' },
+    Check: { CheckID: 'web3-warn', ServiceID: 'web3', Status: 'warning' },
+  });
+  await register({
+    Node: 'n4',
+    Address: '10.0.0.4',
+    Service: { ID: 'down', Service: 'down', Port: 1 },
+    Check: { CheckID: 'down-bad', ServiceID: 'down', Status: 'critical' },
+  });
+  for (let i = 0; i < 40; i++)
+    await register({ Node: `big${i}`, Address: `10.1.0.${i + 1}`, Service: { Service: 'big', Port: 9000 + i } });
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
@@ -57,12 +88,17 @@ describe('DNS interface (queried with dig)', () => {
 
   it('answers SRV with weights, node targets and addresses in the additional section', async () => {
     const r = await dig('web.service.dc1.consul', 'SRV');
-    const srv = r.answers.map((a) => ({ weight: a[5], port: a[6], target: a[7] })).sort((a, b) => Number(a.port) - Number(b.port));
+    const srv = r.answers
+      .map((a) => ({ weight: a[5], port: a[6], target: a[7] }))
+      .sort((a, b) => Number(a.port) - Number(b.port));
     expect(srv).toEqual([
       { weight: '7', port: '8081', target: 'n1.node.dc1.consul.' },
       { weight: '1', port: '8083', target: 'n3.node.dc1.consul.' },
     ]);
-    expect(r.additional.map((a) => [a[0], a[4]]).sort()).toEqual([['n1.node.dc1.consul.', '10.0.0.1'], ['n3.node.dc1.consul.', 'fd00::3']]);
+    expect(r.additional.map((a) => [a[0], a[4]]).sort()).toEqual([
+      ['n1.node.dc1.consul.', '10.0.0.1'],
+      ['n3.node.dc1.consul.', 'fd00::3'],
+    ]);
   });
 
   it('filters by tag, in both forms', async () => {
@@ -84,7 +120,13 @@ describe('DNS interface (queried with dig)', () => {
   });
 
   it('says NXDOMAIN for unknown names and services with no healthy instance', async () => {
-    for (const name of ['nope.service.consul', 'ghost.node.consul', 'web.service.otherdc.consul', 'weird.consul', 'down.service.consul']) {
+    for (const name of [
+      'nope.service.consul',
+      'ghost.node.consul',
+      'web.service.otherdc.consul',
+      'weird.consul',
+      'down.service.consul',
+    ]) {
       expect((await dig(name, 'A')).status, name).toBe('NXDOMAIN');
     }
     expect((await dig('example.com', 'A')).status).toBe('REFUSED');
@@ -101,14 +143,17 @@ describe('DNS interface (queried with dig)', () => {
 
   it('shuffles answers', async () => {
     const orders = new Set<string>();
-    for (let i = 0; i < 8; i++) orders.add((await dig('big.service.consul', 'A', '+tcp')).answers.map((a) => a[4]).join(','));
+    for (let i = 0; i < 8; i++)
+      orders.add((await dig('big.service.consul', 'A', '+tcp')).answers.map((a) => a[4]).join(','));
     expect(orders.size).toBeGreaterThan(1);
   });
 
   it('answers malformed packets with FORMERR or drops them, and keeps serving', async () => {
     const sock = dgram.createSocket('udp4');
     const reply = new Promise<Buffer>((resolve) => sock.once('message', (m) => resolve(m)));
-    const garbage = Buffer.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff]);
+    const garbage = Buffer.from([
+      0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    ]);
     sock.send(garbage, dnsPort, '127.0.0.1');
     const m = await reply;
     expect(m.readUInt16BE(0)).toBe(0x1234);

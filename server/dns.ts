@@ -42,7 +42,7 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
   if (req.type !== 'query' || !q || (req.questions?.length ?? 0) !== 1) {
     return dnsPacket.encode({ ...base, flags: rd | RCODE.FORMERR });
   }
-  const qtype = (q.type as string) as DnsType;
+  const qtype = q.type as string as DnsType;
   const opt = req.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
   const limit = udp ? Math.min(UDP_MAX, Math.max(UDP_DEFAULT, opt?.udpPayloadSize ?? UDP_DEFAULT)) : 65535;
   const result = SUPPORTED.has(qtype)
@@ -62,7 +62,13 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
     if (out.length <= limit) return out;
     answers = answers.slice(0, Math.floor(answers.length * 0.75));
   }
-  return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [], additionals, authorities });
+  return dnsPacket.encode({
+    ...base,
+    flags: flags | dnsPacket.TRUNCATED_RESPONSE,
+    answers: [],
+    additionals,
+    authorities,
+  });
 }
 
 /** A running DNS server (UDP and TCP on the same address). */
@@ -76,7 +82,13 @@ export interface DnsServer {
  * port 0 the UDP socket picks a free port and TCP takes the same one; if TCP finds it taken, both
  * try again with another (up to 20 times).
  */
-export async function startDns(host: string, port: number, store: StateStore, options: DnsOptions, logger: Logger): Promise<DnsServer> {
+export async function startDns(
+  host: string,
+  port: number,
+  store: StateStore,
+  options: DnsOptions,
+  logger: Logger,
+): Promise<DnsServer> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startDnsOnce(host, port, store, options, logger);
@@ -86,7 +98,13 @@ export async function startDns(host: string, port: number, store: StateStore, op
   }
 }
 
-async function startDnsOnce(host: string, port: number, store: StateStore, options: DnsOptions, logger: Logger): Promise<DnsServer> {
+async function startDnsOnce(
+  host: string,
+  port: number,
+  store: StateStore,
+  options: DnsOptions,
+  logger: Logger,
+): Promise<DnsServer> {
   const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   udp.on('message', (msg, rinfo) => {
     try {
@@ -153,7 +171,10 @@ async function startDnsOnce(host: string, port: number, store: StateStore, optio
     address: `${host}:${boundPort}`,
     close: async () => {
       for (const s of sockets) s.destroy();
-      await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
+      await Promise.all([
+        new Promise<void>((r) => udp.close(() => r())),
+        new Promise<void>((r) => tcp.close(() => r())),
+      ]);
     },
   };
 }

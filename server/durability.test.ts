@@ -21,7 +21,9 @@ describe('durability', () => {
       }
       const probe = await fetch(`${server.url}/v1/kv/probe/${round}`, { method: 'PUT', body: 'p' });
       expect(await probe.text()).toBe('true');
-      const [entry] = (await (await fetch(`${server.url}/v1/kv/probe/${round}`)).json()) as Array<{ ModifyIndex: number }>;
+      const [entry] = (await (await fetch(`${server.url}/v1/kv/probe/${round}`)).json()) as Array<{
+        ModifyIndex: number;
+      }>;
       expect(entry!.ModifyIndex).toBeGreaterThan(maxAckedIndexProbe);
       maxAckedIndexProbe = entry!.ModifyIndex;
 

@@ -10,20 +10,42 @@ import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server
 afterAll(cleanupAll);
 
 /** GET over HTTPS on a fresh connection, trusting `ca` and optionally presenting a client certificate. */
-function httpsGet(port: number, path: string, ca: string, client?: { cert: string; key: string }, method = 'GET', body?: string): Promise<{ status: number; body: string; index: number }> {
+function httpsGet(
+  port: number,
+  path: string,
+  ca: string,
+  client?: { cert: string; key: string },
+  method = 'GET',
+  body?: string,
+): Promise<{ status: number; body: string; index: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, ca: readFileSync(ca), agent: false, ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, index: Number(res.headers['x-consul-index'] ?? 0) }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        ca: readFileSync(ca),
+        agent: false,
+        ...(client ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}),
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, index: Number(res.headers['x-consul-index'] ?? 0) }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 describe('HTTPS for the HTTP API', () => {
-  it('serves over TLS, and reloads the certificate on SIGHUP without dropping the listener or a request in flight', async () => {
+  const title =
+    'serves over TLS, and reloads the certificate on SIGHUP without dropping the listener or a request in flight';
+  it(title, async () => {
     const dir = tempDir();
     const one = makePki(dir, 'one');
     const two = makePki(dir, 'two');
@@ -36,7 +58,10 @@ describe('HTTPS for the HTTP API', () => {
     expect((await httpsGet(server.port, '/v1/status/leader', one.ca)).status).toBe(200);
     await expect(httpsGet(server.port, '/v1/status/leader', two.ca)).rejects.toThrow();
     // Plain HTTP gets no API answer.
-    const plain = await fetch(`http://127.0.0.1:${server.port}/v1/status/leader`).then((r) => r.status, () => 'refused');
+    const plain = await fetch(`http://127.0.0.1:${server.port}/v1/status/leader`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
     expect(plain).not.toBe(200);
 
     // A blocking query is in flight while the certificate changes.
@@ -66,10 +91,16 @@ describe('HTTPS for the HTTP API', () => {
     const dir = tempDir();
     const pki = makePki(dir, 'ca');
     const other = makePki(dir, 'other');
-    const server = await spawnServer({ args: ['--tls-cert', pki.cert, '--tls-key', pki.key, '--tls-ca', pki.ca, '--tls-verify-incoming'] });
+    const server = await spawnServer({
+      args: ['--tls-cert', pki.cert, '--tls-key', pki.key, '--tls-ca', pki.ca, '--tls-verify-incoming'],
+    });
     await expect(httpsGet(server.port, '/v1/status/leader', pki.ca)).rejects.toThrow();
-    await expect(httpsGet(server.port, '/v1/status/leader', pki.ca, { cert: other.cert, key: other.key })).rejects.toThrow();
-    expect((await httpsGet(server.port, '/v1/status/leader', pki.ca, { cert: pki.cert, key: pki.key })).status).toBe(200);
+    await expect(
+      httpsGet(server.port, '/v1/status/leader', pki.ca, { cert: other.cert, key: other.key }),
+    ).rejects.toThrow();
+    expect((await httpsGet(server.port, '/v1/status/leader', pki.ca, { cert: pki.cert, key: pki.key })).status).toBe(
+      200,
+    );
     expect(await server.stop()).toBe(0);
   });
 
@@ -81,42 +112,81 @@ describe('HTTPS for the HTTP API', () => {
       [['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key'], /cannot read --tls-cert \/nonexistent.pem/],
     ];
     for (const [args, message] of cases) {
-      const r = await runCli(['server', '--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0', '--data-dir', tempDir(), ...args]);
+      const r = await runCli([
+        'server',
+        '--dev',
+        '--http-addr',
+        '127.0.0.1:0',
+        '--raft-addr',
+        '127.0.0.1:0',
+        '--dns-addr',
+        '127.0.0.1:0',
+        '--mqtt-addr',
+        '127.0.0.1:0',
+        '--data-dir',
+        tempDir(),
+        ...args,
+      ]);
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.out, args.join(' ')).toMatch(message);
     }
   });
 
-  it('a 3-server cluster with mutual TLS forwards writes from followers to the leader over HTTPS', { timeout: 90_000 }, async () => {
-    const dir = tempDir();
-    const pki = makePki(dir, 'cluster');
-    const ports = await freePorts(6);
-    const members = [0, 1, 2].map((i) => ({ name: `n${i + 1}`, http: ports[2 * i] as number, raft: `127.0.0.1:${ports[2 * i + 1]}` }));
-    const servers = await Promise.all(
-      members.map((m) =>
-        spawnServer({
-          cluster: true,
-          dataDir: tempDir(),
-          args: [
-            '--node-name', m.name, '--http-addr', `127.0.0.1:${m.http}`, '--raft-addr', m.raft, '--bootstrap-expect', '3',
-            ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
-            '--tls-cert', pki.cert, '--tls-key', pki.key, '--tls-ca', pki.ca, '--tls-verify-incoming',
-          ],
-        }),
-      ),
-    );
-    const client = { cert: pki.cert, key: pki.key };
-    const leaderOf = async (port: number) => (await httpsGet(port, '/v1/status/leader', pki.ca, client)).body;
-    await until('an agreed leader', async () => Promise.all(members.map((m) => leaderOf(m.http))), (ls) => ls[0] !== '""' && ls.every((l) => l === ls[0]));
-    const leaderRaft = JSON.parse(await leaderOf(members[0]!.http)) as string;
-    const follower = members.find((m) => m.raft !== leaderRaft)!;
-    const leader = members.find((m) => m.raft === leaderRaft)!;
-    // A write sent to a follower is forwarded to the leader over HTTPS (with the server's client certificate).
-    const put = await httpsGet(follower.http, '/v1/kv/over/tls', pki.ca, client, 'PUT', 'yes');
-    expect([put.status, put.body.trim()]).toEqual([200, 'true']);
-    expect((await httpsGet(leader.http, '/v1/kv/over/tls?raw', pki.ca, client)).body).toBe('yes');
-    // A consistent read from a follower is forwarded too.
-    expect((await httpsGet(follower.http, '/v1/kv/over/tls?raw&consistent', pki.ca, client)).body).toBe('yes');
-    await Promise.all(servers.map((s) => s.stop()));
-  });
+  it(
+    'a 3-server cluster with mutual TLS forwards writes from followers to the leader over HTTPS',
+    { timeout: 90_000 },
+    async () => {
+      const dir = tempDir();
+      const pki = makePki(dir, 'cluster');
+      const ports = await freePorts(6);
+      const members = [0, 1, 2].map((i) => ({
+        name: `n${i + 1}`,
+        http: ports[2 * i] as number,
+        raft: `127.0.0.1:${ports[2 * i + 1]}`,
+      }));
+      const servers = await Promise.all(
+        members.map((m) =>
+          spawnServer({
+            cluster: true,
+            dataDir: tempDir(),
+            args: [
+              '--node-name',
+              m.name,
+              '--http-addr',
+              `127.0.0.1:${m.http}`,
+              '--raft-addr',
+              m.raft,
+              '--bootstrap-expect',
+              '3',
+              ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
+              '--tls-cert',
+              pki.cert,
+              '--tls-key',
+              pki.key,
+              '--tls-ca',
+              pki.ca,
+              '--tls-verify-incoming',
+            ],
+          }),
+        ),
+      );
+      const client = { cert: pki.cert, key: pki.key };
+      const leaderOf = async (port: number) => (await httpsGet(port, '/v1/status/leader', pki.ca, client)).body;
+      await until(
+        'an agreed leader',
+        async () => Promise.all(members.map((m) => leaderOf(m.http))),
+        (ls) => ls[0] !== '""' && ls.every((l) => l === ls[0]),
+      );
+      const leaderRaft = JSON.parse(await leaderOf(members[0]!.http)) as string;
+      const follower = members.find((m) => m.raft !== leaderRaft)!;
+      const leader = members.find((m) => m.raft === leaderRaft)!;
+      // A write sent to a follower is forwarded to the leader over HTTPS (with the server's client certificate).
+      const put = await httpsGet(follower.http, '/v1/kv/over/tls', pki.ca, client, 'PUT', 'yes');
+      expect([put.status, put.body.trim()]).toEqual([200, 'true']);
+      expect((await httpsGet(leader.http, '/v1/kv/over/tls?raw', pki.ca, client)).body).toBe('yes');
+      // A consistent read from a follower is forwarded too.
+      expect((await httpsGet(follower.http, '/v1/kv/over/tls?raw&consistent', pki.ca, client)).body).toBe('yes');
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  );
 });

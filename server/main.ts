@@ -17,7 +17,10 @@ Flags:
  * starts the server and stops it cleanly on SIGTERM or SIGINT. Returns the process exit code.
  * Configuration errors throw ConfigError (the CLI prints them and exits 2).
  */
-export async function runServerCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<number> {
+export async function runServerCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}${optionsHelp(SERVER_OPTIONS)}\n`);
     return 0;
@@ -59,7 +62,8 @@ export async function runServerCommand(argv: readonly string[], env: Readonly<Re
         (done) => {
           if (!done) logger.info('SIGHUP: no HTTPS certificate to reload');
         },
-        (err: unknown) => logger.error('TLS reload failed; keeping the previous certificate', { error: (err as Error).message }),
+        (err: unknown) =>
+          logger.error('TLS reload failed; keeping the previous certificate', { error: (err as Error).message }),
       );
     });
     // After a graceful leave the server stops by itself.

@@ -9,21 +9,49 @@ afterAll(cleanupAll);
 const ROOT = 'konsul/v1/dc1/';
 
 describe('ACLs on the embedded MQTT broker', () => {
-  it('authenticates by token, limits subscriptions to what the token reads, and lets only servers publish Konsul topics', async () => {
+  const title =
+    'authenticates by token, limits subscriptions to what the token reads, ' +
+    'and lets only servers publish Konsul topics';
+  it(title, async () => {
     const server = await spawnServer({ args: ['--acl-enabled', '--acl-default-policy', 'deny'] });
     const up = server.url;
-    const mgmt = ((await (await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string }).SecretID;
+    const mgmt = ((await (await fetch(`${up}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string })
+      .SecretID;
     const h = { 'X-Consul-Token': mgmt };
     const token = async (name: string, rules: string) => {
-      expect((await fetch(`${up}/v1/acl/policy`, { method: 'PUT', headers: h, body: JSON.stringify({ Name: name, Rules: rules }) })).status).toBe(200);
-      return ((await (await fetch(`${up}/v1/acl/token`, { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: name }] }) })).json()) as { SecretID: string }).SecretID;
+      expect(
+        (
+          await fetch(`${up}/v1/acl/policy`, {
+            method: 'PUT',
+            headers: h,
+            body: JSON.stringify({ Name: name, Rules: rules }),
+          })
+        ).status,
+      ).toBe(200);
+      return (
+        (await (
+          await fetch(`${up}/v1/acl/token`, {
+            method: 'PUT',
+            headers: h,
+            body: JSON.stringify({ Policies: [{ Name: name }] }),
+          })
+        ).json()) as { SecretID: string }
+      ).SecretID;
     };
-    const all = await token('all-read', 'key_prefix "" { policy = "read" }\nservice_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }');
+    const all = await token(
+      'all-read',
+      'key_prefix "" { policy = "read" }\nservice_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }',
+    );
     const cfg = await token('cfg-read', 'key_prefix "cfg/" { policy = "read" }');
     const url = `mqtt://${server.mqttAddr}`;
     const clients: MqttClient[] = [];
     const connect = async (password?: string, clientId?: string) => {
-      const c = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, ...(clientId ? { clientId } : {}), ...(password ? { username: 'u', password } : {}) });
+      const c = await mqtt.connectAsync(url, {
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        ...(clientId ? { clientId } : {}),
+        ...(password ? { username: 'u', password } : {}),
+      });
       clients.push(c);
       return c;
     };
@@ -44,7 +72,9 @@ describe('ACLs on the embedded MQTT broker', () => {
 
     const reader = await connect(all);
     expect(await granted(reader, `${ROOT}changes`)).toBe(1);
-    const got = new Promise<string>((resolve) => reader.on('message', (topic) => topic === `${ROOT}changes` && resolve(topic)));
+    const got = new Promise<string>((resolve) =>
+      reader.on('message', (topic) => topic === `${ROOT}changes` && resolve(topic)),
+    );
     await fetch(`${up}/v1/kv/cfg/a`, { method: 'PUT', body: 'v', headers: h });
     expect(await got).toBe(`${ROOT}changes`);
 
@@ -58,23 +88,39 @@ describe('ACLs on the embedded MQTT broker', () => {
     // Publishing on a server topic closes the connection; nothing reaches the subscribers.
     const closed = new Promise<void>((resolve) => limited.once('close', () => resolve()));
     const forged: string[] = [];
-    reader.on('message', (topic, payload) => topic === `${ROOT}changes` && payload.toString() === 'forged' && forged.push(topic));
+    reader.on(
+      'message',
+      (topic, payload) => topic === `${ROOT}changes` && payload.toString() === 'forged' && forged.push(topic),
+    );
     limited.publish(`${ROOT}changes`, 'forged');
     await closed;
     // A real change published after the forged one arrives in order: once it is here, the forged
     // message would have been too.
-    const real = new Promise<void>((resolve) => reader.on('message', (topic, payload) => topic === `${ROOT}kv/cfg/after` && payload.byteLength > 0 && resolve()));
+    const real = new Promise<void>((resolve) =>
+      reader.on('message', (topic, payload) => topic === `${ROOT}kv/cfg/after` && payload.byteLength > 0 && resolve()),
+    );
     expect(await granted(reader, `${ROOT}kv/cfg/after`)).toBe(1);
     await fetch(`${up}/v1/kv/cfg/after`, { method: 'PUT', body: 'x', headers: h });
     await real;
     expect(forged).toEqual([]);
 
     // Edge agents over MQTT: a token that reads the scope syncs; one that does not is refused.
-    const edge = await spawnEdge({ upstream: up, args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'cfg/', '--token', all] });
-    await until('the replica over MQTT', () => fetch(`${edge.url}/v1/kv/cfg/a?raw`).then((r) => r.text()), (t) => t === 'v');
-    const refused = await spawnEdge({ upstream: up, args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'other/', '--token', cfg] });
+    const edge = await spawnEdge({
+      upstream: up,
+      args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'cfg/', '--token', all],
+    });
+    await until(
+      'the replica over MQTT',
+      () => fetch(`${edge.url}/v1/kv/cfg/a?raw`).then((r) => r.text()),
+      (t) => t === 'v',
+    );
+    const refused = await spawnEdge({
+      upstream: up,
+      args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'other/', '--token', cfg],
+    });
     await server.waitFor(/sync request refused: its token may not read the scope/);
-    for (const out of [server.output(), edge.output(), refused.output()]) for (const s of [mgmt, all, cfg]) expect(out).not.toContain(s);
+    for (const out of [server.output(), edge.output(), refused.output()])
+      for (const s of [mgmt, all, cfg]) expect(out).not.toContain(s);
     await Promise.all([edge.stop(), refused.stop(), ...clients.map((c) => c.endAsync(true))]);
     expect(await server.stop()).toBe(0);
   });

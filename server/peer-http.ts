@@ -20,7 +20,11 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
  * reloaded on SIGHUP is used from the next call on.
  */
 export function peerFetch(tls: () => PeerTls | undefined) {
-  return async (hostPort: string, path: string, init: { method: string; headers: Headers | Record<string, string>; body?: Uint8Array; signal?: AbortSignal }): Promise<Response> => {
+  return async (
+    hostPort: string,
+    path: string,
+    init: { method: string; headers: Headers | Record<string, string>; body?: Uint8Array; signal?: AbortSignal },
+  ): Promise<Response> => {
     const t = tls();
     const at = hostPort.lastIndexOf(':');
     const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
@@ -29,7 +33,14 @@ export function peerFetch(tls: () => PeerTls | undefined) {
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     if (init.body) headers['content-length'] = String(init.body.byteLength);
     return new Promise<Response>((resolve, reject) => {
-      const options = { host, port, path, method: init.method, headers, ...(init.signal ? { signal: init.signal } : {}) };
+      const options = {
+        host,
+        port,
+        path,
+        method: init.method,
+        headers,
+        ...(init.signal ? { signal: init.signal } : {}),
+      };
       const onResponse = (res: import('node:http').IncomingMessage): void => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -41,9 +52,12 @@ export function peerFetch(tls: () => PeerTls | undefined) {
         res.on('error', reject);
         res.on('end', () => {
           const out = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
           const status = res.statusCode ?? 502;
-          resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: out }));
+          resolve(
+            new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: out }),
+          );
         });
       };
       const req = t

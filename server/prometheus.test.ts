@@ -22,38 +22,73 @@ describe('Prometheus HTTP service discovery', () => {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('konsul_sd_test_metric 42\n');
     }).listen(appPort, '127.0.0.1');
-    const register = (body: object) => fetch(`${server.url}/v1/catalog/register`, { method: 'PUT', body: JSON.stringify(body) });
+    const register = (body: object) =>
+      fetch(`${server.url}/v1/catalog/register`, { method: 'PUT', body: JSON.stringify(body) });
     await register({
-      Node: 'app-node', Address: '127.0.0.1', NodeMeta: { rack: 'r1' },
+      Node: 'app-node',
+      Address: '127.0.0.1',
+      NodeMeta: { rack: 'r1' },
       Service: { ID: 'app-1', Service: 'app', Port: appPort, Tags: ['metrics'], Meta: { 'team-name': 'core' } },
       Check: { CheckID: 'app-ok', ServiceID: 'app-1', Status: 'passing' },
     });
-    await register({ Node: 'sick-node', Address: '127.0.0.2', Service: { ID: 'app-2', Service: 'app', Port: 9 }, Check: { CheckID: 'app-bad', ServiceID: 'app-2', Status: 'critical' } });
-    const sd = (await (await fetch(`${server.url}/v1/prometheus/sd`)).json()) as Array<{ targets: string[]; labels: Record<string, string> }>;
+    await register({
+      Node: 'sick-node',
+      Address: '127.0.0.2',
+      Service: { ID: 'app-2', Service: 'app', Port: 9 },
+      Check: { CheckID: 'app-bad', ServiceID: 'app-2', Status: 'critical' },
+    });
+    const sd = (await (await fetch(`${server.url}/v1/prometheus/sd`)).json()) as Array<{
+      targets: string[];
+      labels: Record<string, string>;
+    }>;
     expect(sd).toHaveLength(1);
-    expect(sd[0]).toMatchObject({ targets: [`127.0.0.1:${appPort}`], labels: { service: 'app', __meta_consul_tags: ',metrics,', __meta_consul_service_metadata_team_name: 'core', __meta_consul_metadata_rack: 'r1' } });
+    expect(sd[0]).toMatchObject({
+      targets: [`127.0.0.1:${appPort}`],
+      labels: {
+        service: 'app',
+        __meta_consul_tags: ',metrics,',
+        __meta_consul_service_metadata_team_name: 'core',
+        __meta_consul_metadata_rack: 'r1',
+      },
+    });
 
     const dir = tempDir();
     const config = join(dir, 'prometheus.yml');
-    writeFileSync(config, [
-      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-      'scrape_configs:',
-      '  - job_name: konsul',
-      '    http_sd_configs:',
-      `      - url: ${server.url}/v1/prometheus/sd`,
-      '        refresh_interval: 1s',
-      '',
-    ].join('\n'));
-    prom = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
+    writeFileSync(
+      config,
+      [
+        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+        'scrape_configs:',
+        '  - job_name: konsul',
+        '    http_sd_configs:',
+        `      - url: ${server.url}/v1/prometheus/sd`,
+        '        refresh_interval: 1s',
+        '',
+      ].join('\n'),
+    );
+    prom = spawn(
+      'prometheus',
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+      ],
+      { stdio: 'ignore' },
+    );
     const deadline = Date.now() + 40_000;
     let value: string | undefined;
-    let targets: Array<{ labels: Record<string, string>; health: string; discoveredLabels: Record<string, string> }> = [];
+    let targets: Array<{ labels: Record<string, string>; health: string; discoveredLabels: Record<string, string> }> =
+      [];
     while (Date.now() < deadline && value === undefined) {
       await new Promise((r) => setTimeout(r, 500));
       try {
-        const t = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json()) as { data: { activeTargets: typeof targets } };
+        const t = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json()) as {
+          data: { activeTargets: typeof targets };
+        };
         targets = t.data.activeTargets;
-        const q = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=konsul_sd_test_metric`)).json()) as { data: { result: Array<{ value: [number, string] }> } };
+        const q = (await (
+          await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=konsul_sd_test_metric`)
+        ).json()) as { data: { result: Array<{ value: [number, string] }> } };
         value = q.data.result[0]?.value[1];
       } catch {
         // Prometheus is still starting.

@@ -68,7 +68,10 @@ export class RaftDriver {
   private closed = false;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly proposals = new Map<number, Pending>();
-  private readonly reads = new Map<string, { resolve: () => void; reject: (e: unknown) => void; index?: number; timer: NodeJS.Timeout }>();
+  private readonly reads = new Map<
+    string,
+    { resolve: () => void; reject: (e: unknown) => void; index?: number; timer: NodeJS.Timeout }
+  >();
   private readSeq = 0;
   private lastLeaderContact = 0;
   private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined) => void> = [];
@@ -204,7 +207,8 @@ export class RaftDriver {
     for (; this.ticks > 0; this.ticks--) this.raw.tick();
     const lead = this.raw.status().lead;
     for (const m of this.queue.splice(0)) {
-      if (m.from === lead || m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.lastLeaderContact = Date.now();
+      if (m.from === lead || m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')
+        this.lastLeaderContact = Date.now();
       this.raw.step(m);
     }
     for (const input of this.inputs.splice(0)) {
@@ -214,7 +218,9 @@ export class RaftDriver {
             const { index, term } = this.raw.propose(input.data);
             const timer = setTimeout(() => {
               this.proposals.delete(index);
-              input.reject(new KonsulError('no_leader', 'timed out waiting for the write to commit; its outcome is unknown'));
+              input.reject(
+                new KonsulError('no_leader', 'timed out waiting for the write to commit; its outcome is unknown'),
+              );
             }, this.o.requestTimeoutMs);
             this.proposals.set(index, { term, resolve: input.resolve, reject: input.reject, timer });
             break;
@@ -266,14 +272,17 @@ export class RaftDriver {
     const dump = snap ? parseDump(snap.data, this.o.stateTables) : undefined;
     const writes = rd.hardState !== undefined || rd.entries.length > 0 || snap !== undefined || batch.length > 0;
     const staged = writes
-      ? await this.o.storage.persist({ hardState: rd.hardState, entries: rd.entries, snapshot: snap, sync: rd.mustSync }, (tx) => {
-          if (snap && dump) {
-            replaceTables(tx, this.o.stateTables, dump);
-            writeAppliedIndex(tx, snap.meta.index);
-            writeConfState(tx, snap.meta.conf);
-          }
-          return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
-        })
+      ? await this.o.storage.persist(
+          { hardState: rd.hardState, entries: rd.entries, snapshot: snap, sync: rd.mustSync },
+          (tx) => {
+            if (snap && dump) {
+              replaceTables(tx, this.o.stateTables, dump);
+              writeAppliedIndex(tx, snap.meta.index);
+              writeConfState(tx, snap.meta.conf);
+            }
+            return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
+          },
+        )
       : undefined;
     this.raw.persisted(rd);
     if (!rd.sendBeforePersist) this.o.send(rd.messages);
@@ -290,7 +299,10 @@ export class RaftDriver {
         this.proposals.delete(e.index);
         clearTimeout(p.timer);
         if (p.term === e.term) p.resolve(staged.results[i] as ApplyResult);
-        else p.reject(new NoLeaderError('No cluster leader: leadership changed before the write committed; it was not applied'));
+        else
+          p.reject(
+            new NoLeaderError('No cluster leader: leadership changed before the write committed; it was not applied'),
+          );
       });
     }
     for (const rs of rd.readStates) {

@@ -11,9 +11,17 @@ afterAll(cleanupAll);
 
 const hp = createTsHotPaths();
 const TABLES = [META_TABLE, RAFT_LOG_TABLE, RAFT_META_TABLE];
-const entry = (index: number, term = 1): Entry => ({ index, term, type: 'normal', data: new Uint8Array([index & 0xff]) });
+const entry = (index: number, term = 1): Entry => ({
+  index,
+  term,
+  type: 'normal',
+  data: new Uint8Array([index & 0xff]),
+});
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
-const snapshotAt = (index: number): Snapshot => ({ meta: { index, term: 1, conf: { voters: ['a'], learners: [] } }, data: new Uint8Array([1, 2, 3]) });
+const snapshotAt = (index: number): Snapshot => ({
+  meta: { index, term: 1, conf: { voters: ['a'], learners: [] } },
+  data: new Uint8Array([1, 2, 3]),
+});
 const stored = (store: LmdbStateStore) => store.read((tx) => [...tx.range(RAFT_LOG_TABLE)].map(([k]) => Number(k)));
 const nothing = () => undefined;
 
@@ -28,7 +36,10 @@ function fresh(): { file: string; store: LmdbStateStore; storage: RaftStorage } 
 
 /** Persists entries `from..to` of term 1 with a hard state (synced). */
 const write = (storage: RaftStorage, from: number, to: number, commit: number) =>
-  storage.persist({ hardState: { term: 1, vote: undefined, commit }, entries: range(from, to), snapshot: undefined, sync: true }, nothing);
+  storage.persist(
+    { hardState: { term: 1, vote: undefined, commit }, entries: range(from, to), snapshot: undefined, sync: true },
+    nothing,
+  );
 
 describe('RaftStorage', () => {
   it('drops a compacted log prefix a bounded slice per write, and reloads only the tail', async () => {
@@ -39,10 +50,17 @@ describe('RaftStorage', () => {
     await storage.saveSnapshot(snapshotAt(900));
     // Compaction itself deletes nothing.
     expect(stored(store)).toHaveLength(1000);
-    await storage.persist({ hardState: undefined, entries: range(1001, 1001), snapshot: undefined, sync: true }, nothing);
+    await storage.persist(
+      { hardState: undefined, entries: range(1001, 1001), snapshot: undefined, sync: true },
+      nothing,
+    );
     // One write deletes the first 256 covered entries.
     expect(stored(store)).toEqual(range(257, 1001).map((e) => e.index));
-    for (let i = 0; i < 5; i++) await storage.persist({ hardState: { term: 1, vote: 'a', commit: 1001 + i }, entries: [], snapshot: undefined, sync: false }, nothing);
+    for (let i = 0; i < 5; i++)
+      await storage.persist(
+        { hardState: { term: 1, vote: 'a', commit: 1001 + i }, entries: [], snapshot: undefined, sync: false },
+        nothing,
+      );
     expect(stored(store)).toEqual(range(901, 1001).map((e) => e.index));
 
     // A restart in the middle of trimming sees the snapshot and the tail only.
@@ -54,7 +72,10 @@ describe('RaftStorage', () => {
     expect(init.snapshot?.meta.index).toBe(950);
     expect((init.entries ?? []).map((e) => e.index)).toEqual(range(951, 1001).map((e) => e.index));
     // ...and goes on trimming what the old compaction left.
-    await again.persist({ hardState: { term: 1, vote: 'a', commit: 1001 }, entries: [], snapshot: undefined, sync: true }, nothing);
+    await again.persist(
+      { hardState: { term: 1, vote: 'a', commit: 1001 }, entries: [], snapshot: undefined, sync: true },
+      nothing,
+    );
     expect(stored(store)[0]).toBe(951);
     await store.close();
   });
@@ -62,10 +83,13 @@ describe('RaftStorage', () => {
   it('replaces the whole log with a snapshot from the leader, in the same transaction as the caller', async () => {
     const { store, storage } = fresh();
     await write(storage, 1, 20, 10);
-    const result = await storage.persist({ hardState: { term: 2, vote: undefined, commit: 500 }, entries: [], snapshot: snapshotAt(500), sync: true }, (tx) => {
-      tx.put(META_TABLE, 'probe', 'written with the snapshot');
-      return 'done';
-    });
+    const result = await storage.persist(
+      { hardState: { term: 2, vote: undefined, commit: 500 }, entries: [], snapshot: snapshotAt(500), sync: true },
+      (tx) => {
+        tx.put(META_TABLE, 'probe', 'written with the snapshot');
+        return 'done';
+      },
+    );
     expect(result).toBe('done');
     expect(stored(store)).toEqual([]);
     expect(store.read((tx) => tx.get(META_TABLE, 'probe'))).toBe('written with the snapshot');
@@ -77,16 +101,30 @@ describe('RaftStorage', () => {
   it('keeps writes in flight in order: a later one replaces what an earlier one is still writing', async () => {
     const { file, store, storage } = fresh();
     const a = write(storage, 1, 10, 0);
-    const b = storage.persist({ hardState: { term: 2, vote: undefined, commit: 0 }, entries: [entry(8, 2), entry(9, 2)], snapshot: undefined, sync: true }, nothing);
+    const b = storage.persist(
+      {
+        hardState: { term: 2, vote: undefined, commit: 0 },
+        entries: [entry(8, 2), entry(9, 2)],
+        snapshot: undefined,
+        sync: true,
+      },
+      nothing,
+    );
     await Promise.all([a, b]);
     await store.close();
     const reopened = new LmdbStateStore(file, TABLES);
     const again = new RaftStorage(reopened, hp).load();
-    expect((again.entries ?? []).map((e) => `${e.index}/${e.term}`)).toEqual([...range(1, 7).map((e) => `${e.index}/1`), '8/2', '9/2']);
+    expect((again.entries ?? []).map((e) => `${e.index}/${e.term}`)).toEqual([
+      ...range(1, 7).map((e) => `${e.index}/1`),
+      '8/2',
+      '9/2',
+    ]);
     await reopened.close();
   });
 
-  it('does not read entries a snapshot covers: a damaged one there does not stop a restart, one in the tail does', async () => {
+  const title =
+    'does not read entries a snapshot covers: a damaged one there does not stop a restart, one in the tail does';
+  it(title, async () => {
     const f = fresh();
     const { file, storage } = f;
     let store = f.store;

@@ -65,7 +65,9 @@ export class RaftStorage {
       const conf = readConfState(tx);
       this.lastIndex = tail.length > 0 ? (tail[tail.length - 1] as Entry).index : base;
       return {
-        ...(hardState ? { hardState: { term: hardState.term, vote: hardState.vote ?? undefined, commit: hardState.commit } } : {}),
+        ...(hardState
+          ? { hardState: { term: hardState.term, vote: hardState.vote ?? undefined, commit: hardState.commit } }
+          : {}),
         ...(snapshot ? { snapshot: { meta: snapshot.meta, data: new Uint8Array(snapshot.data) } } : {}),
         entries: tail,
         applied: Math.max(applied, base),
@@ -105,18 +107,26 @@ export class RaftStorage {
     }
     const last = entries[entries.length - 1];
     if (last) this.lastIndex = last.index;
-    return this.store.write((tx) => {
-      // A snapshot from the leader replaces the whole log.
-      if (snapshot) this.replaceLog(tx, snapshot);
-      if (entries.length > 0) {
-        const first = (entries[0] as Entry).index;
-        for (let i = first; i <= replaceUpTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
-        entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
-      }
-      if (hardState) tx.put(RAFT_META_TABLE, HARD_STATE, { term: hardState.term, vote: hardState.vote ?? null, commit: hardState.commit });
-      for (let i = trimFrom; i <= trimTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
-      return also(tx);
-    }, w.sync ? 'durable' : 'committed');
+    return this.store.write(
+      (tx) => {
+        // A snapshot from the leader replaces the whole log.
+        if (snapshot) this.replaceLog(tx, snapshot);
+        if (entries.length > 0) {
+          const first = (entries[0] as Entry).index;
+          for (let i = first; i <= replaceUpTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+          entries.forEach((e, i) => tx.put(RAFT_LOG_TABLE, logKey(e.index), frames[i]));
+        }
+        if (hardState)
+          tx.put(RAFT_META_TABLE, HARD_STATE, {
+            term: hardState.term,
+            vote: hardState.vote ?? null,
+            commit: hardState.commit,
+          });
+        for (let i = trimFrom; i <= trimTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
+        return also(tx);
+      },
+      w.sync ? 'durable' : 'committed',
+    );
   }
 
   /**

@@ -77,10 +77,17 @@ async function readHttpTls(t: NonNullable<ServerConfig['httpTls']>): Promise<Htt
     try {
       return await readFile(path, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(
+        `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   };
-  return { cert: await read(t.cert, '--tls-cert'), key: await read(t.key, '--tls-key'), ...(t.ca ? { ca: await read(t.ca, '--tls-ca') } : {}), verifyIncoming: t.verifyIncoming };
+  return {
+    cert: await read(t.cert, '--tls-cert'),
+    key: await read(t.key, '--tls-key'),
+    ...(t.ca ? { ca: await read(t.ca, '--tls-ca') } : {}),
+    verifyIncoming: t.verifyIncoming,
+  };
 }
 
 const TOMBSTONE_TTL_MS = 15 * 60_000;
@@ -90,7 +97,11 @@ const TOMBSTONE_GRANULARITY_MS = 30_000;
  * Composition root of a server: LMDB state and Raft log, the state machine modules, the Raft
  * driver, the transport, the cluster coordinator and the HTTP API.
  */
-export async function startServer(config: ServerConfig, logger: Logger, clock: Clock = systemClock()): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  clock: Clock = systemClock(),
+): Promise<RunningServer> {
   const hotPaths = await loadHotPaths(config.hotPaths);
   let deviceKeys: Map<string, DeviceKey> = new Map();
   if (config.mqttDeviceKeys) {
@@ -98,7 +109,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     try {
       text = await readFile(config.mqttDeviceKeys, 'utf8');
     } catch (err) {
-      throw new ConfigError(`cannot read --mqtt-device-keys ${config.mqttDeviceKeys}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new ConfigError(`cannot read --mqtt-device-keys ${config.mqttDeviceKeys}: ${why}`);
     }
     let json: unknown;
     try {
@@ -147,6 +159,7 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     httpAddr: '',
   };
   // The cluster is created once both addresses are bound; the API reaches it through these.
+  // eslint-disable-next-line prefer-const -- closures below read it before it is assigned (const would throw there)
   let cluster: Cluster | undefined;
   const clusterView = {
     leader: () => cluster?.leader(),
@@ -202,7 +215,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   // The socket peer of each request in flight (entries go with their Request objects).
   const clients = new WeakMap<Request, HttpClient>();
   const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
-  const auditFile = config.auditLog ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n)) : undefined;
+  const auditFile = config.auditLog
+    ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
+    : undefined;
   const deps: ApiDeps = {
     node,
     store,
@@ -212,7 +227,12 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     clock,
     rng: systemRng,
     logger: logger.child({ component: 'http' }),
-    limits: { ...DEFAULT_API_LIMITS, kvMaxValueBytes: config.kvMaxValueBytes, txnMaxOps: config.txnMaxOps, sessionTtlMinMs: config.sessionTtlMinMs },
+    limits: {
+      ...DEFAULT_API_LIMITS,
+      kvMaxValueBytes: config.kvMaxValueBytes,
+      txnMaxOps: config.txnMaxOps,
+      sessionTtlMinMs: config.sessionTtlMinMs,
+    },
     hotPaths,
     operator,
     agent,
@@ -228,7 +248,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
   app.post('/v1/internal/propose', async (c) => {
-    if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken) return c.text('Permission denied\n', 403);
+    if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken)
+      return c.text('Permission denied\n', 403);
     // With ACLs on, only servers holding the join token may propose raw commands.
     if (config.acl.enabled && !config.joinToken) return c.text('Permission denied\n', 403);
     const data = new Uint8Array(await c.req.arrayBuffer());
@@ -237,16 +258,20 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   });
   app.get('/v1/agent/metrics', async (c) => {
     if (c.req.query('format') === 'prometheus') {
-      return new Response(await metrics.registry.metrics(), { headers: { 'Content-Type': metrics.registry.contentType } });
+      return new Response(await metrics.registry.metrics(), {
+        headers: { 'Content-Type': metrics.registry.contentType },
+      });
     }
     return c.json(await metrics.json());
   });
+  // eslint-disable-next-line prefer-const -- the faults route may read it before it is assigned (const would throw)
   let transport: RaftTransport | undefined;
   if (config.testFaults) {
     // Test-only: drop raft traffic to and from the named servers (simulated partitions).
     app.put('/v1/internal/faults', async (c) => {
       const body = (await c.req.json().catch(() => undefined)) as { block?: unknown } | undefined;
-      if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string')) throw new BadRequestError('body must be {"block": [node names]}');
+      if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string'))
+        throw new BadRequestError('body must be {"block": [node names]}');
       transport?.blocked.clear();
       for (const b of body.block as string[]) transport?.blocked.add(b);
       logger.warn('fault injection: blocking raft traffic', { peers: (body.block as string[]).join(',') });
@@ -293,7 +318,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     await http.close(0);
     await store.close();
     await unlock();
-    throw new BadRequestError(`cannot listen on raft address ${config.raftAddr.host}:${config.raftAddr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new BadRequestError(`cannot listen on raft address ${config.raftAddr.host}:${config.raftAddr.port}: ${why}`);
   }
   node.raftAddr = raftAddr;
   const self = { name, raftAddr, httpAddr: http.address };
@@ -338,7 +364,10 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   });
   cluster.writer = writer;
   await cluster.start();
-  agentNode.address = config.raftAddr.host === '0.0.0.0' ? '127.0.0.1' : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  agentNode.address =
+    config.raftAddr.host === '0.0.0.0'
+      ? '127.0.0.1'
+      : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
   agent.start(agentSnapshot);
   /** Closes what has started so far, when a later listener cannot start. */
   const undoStart = async (): Promise<void> => {
@@ -352,18 +381,27 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   let dns: DnsServer | undefined;
   if (config.dnsAddr) {
     try {
-      dns = await startDns(config.dnsAddr.host, config.dnsAddr.port, store, {
-        domain: 'consul',
-        datacenter: config.datacenter,
-        serviceTtl: config.dnsServiceTtl,
-        nodeTtl: config.dnsNodeTtl,
-        rng: systemRng,
-        // DNS carries no token: with ACLs on it answers what the anonymous token may read.
-        ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
-      }, logger.child({ component: 'dns' }));
+      dns = await startDns(
+        config.dnsAddr.host,
+        config.dnsAddr.port,
+        store,
+        {
+          domain: 'consul',
+          datacenter: config.datacenter,
+          serviceTtl: config.dnsServiceTtl,
+          nodeTtl: config.dnsNodeTtl,
+          rng: systemRng,
+          // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+          ...(config.acl.enabled
+            ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz }
+            : {}),
+        },
+        logger.child({ component: 'dns' }),
+      );
     } catch (err) {
       await undoStart();
-      throw new BadRequestError(`cannot listen on DNS address ${config.dnsAddr.host}:${config.dnsAddr.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new BadRequestError(`cannot listen on DNS address ${config.dnsAddr.host}:${config.dnsAddr.port}: ${why}`);
     }
   }
 
@@ -373,14 +411,30 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     // With ACLs on, the embedded broker checks every connection; servers use an internal secret.
     const internalSecret = randomBytes(32).toString('hex');
     const access = config.acl.enabled
-      ? new MqttAccess({ resolver: aclResolver, store, clock, datacenter: config.datacenter, internalSecret, logger: logger.child({ component: 'mqtt' }) })
+      ? new MqttAccess({
+          resolver: aclResolver,
+          store,
+          clock,
+          datacenter: config.datacenter,
+          internalSecret,
+          logger: logger.child({ component: 'mqtt' }),
+        })
       : undefined;
     try {
-      if (config.mqttAddr) broker = await startEmbeddedBroker(config.mqttAddr.host, config.mqttAddr.port, logger.child({ component: 'mqtt' }), access);
+      if (config.mqttAddr)
+        broker = await startEmbeddedBroker(
+          config.mqttAddr.host,
+          config.mqttAddr.port,
+          logger.child({ component: 'mqtt' }),
+          access,
+        );
     } catch (err) {
       await dns?.close();
       await undoStart();
-      throw new BadRequestError(`cannot listen on MQTT address ${config.mqttAddr?.host}:${config.mqttAddr?.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new BadRequestError(
+        `cannot listen on MQTT address ${config.mqttAddr?.host}:${config.mqttAddr?.port}: ${why}`,
+      );
     }
     const embedded = broker !== undefined;
     const clusterRef = cluster;
@@ -416,7 +470,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
 
   // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
   if (config.dev || config.bootstrapExpect === 1) {
-    for (let i = 0; i < 400 && cluster.driver?.status().role !== 'leader'; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 400 && cluster.driver?.status().role !== 'leader'; i++)
+      await new Promise((r) => setTimeout(r, 25));
   }
   const gc = new TombstoneGc({
     clock,
@@ -427,7 +482,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     read: (fn) => store.read(fn),
     reap: async (upTo) => {
       // Only the leader proposes reaping; followers apply what it commits.
-      if (cluster?.driver?.status().role === 'leader') await writer.submit({ type: 'kv.reap-tombstones', upTo, now: clock.now() });
+      if (cluster?.driver?.status().role === 'leader')
+        await writer.submit({ type: 'kv.reap-tombstones', upTo, now: clock.now() });
     },
   });
   gc.start();
@@ -441,7 +497,9 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     data_dir: config.dataDir,
     https: config.httpTls !== undefined,
     applied_index: applier.appliedIndex(),
-    hot_paths: Object.entries(hotPaths.impl).map(([op, impl]) => `${op}=${impl}`).join(','),
+    hot_paths: Object.entries(hotPaths.impl)
+      .map(([op, impl]) => `${op}=${impl}`)
+      .join(','),
   });
 
   let stopping: Promise<void> | undefined;

@@ -18,7 +18,15 @@ const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 export type ControlMessage =
   | { type: 'hello'; name: string; raftAddr: string; httpAddr: string; token?: string }
   | { type: 'discover'; from: PeerInfo }
-  | { type: 'helloAck'; name: string; raftAddr: string; httpAddr: string; peers: PeerInfo[]; bootstrapped: boolean; leader?: string }
+  | {
+      type: 'helloAck';
+      name: string;
+      raftAddr: string;
+      httpAddr: string;
+      peers: PeerInfo[];
+      bootstrapped: boolean;
+      leader?: string;
+    }
   | { type: 'join'; name: string; raftAddr: string; httpAddr: string }
   | { type: 'leave'; name: string }
   | { type: 'result'; ok: boolean; error?: string; leader?: string }
@@ -87,7 +95,8 @@ class FrameReader {
     let offset = 0;
     while (this.buf.length - offset >= FRAME_HEADER_BYTES) {
       const payload = this.buf.readUInt32LE(offset + 4);
-      if (payload > MAX_FRAME_BYTES) throw new CorruptFrameError(`frame of ${payload} bytes exceeds ${MAX_FRAME_BYTES}`, offset + 4);
+      if (payload > MAX_FRAME_BYTES)
+        throw new CorruptFrameError(`frame of ${payload} bytes exceeds ${MAX_FRAME_BYTES}`, offset + 4);
       const end = offset + FRAME_HEADER_BYTES + payload;
       if (end > this.buf.length) break;
       const frame = new Uint8Array(this.buf.buffer, this.buf.byteOffset + offset, end - offset);
@@ -228,7 +237,10 @@ export class RaftTransport {
     const server = this.server;
     // TLS handshake failures (peers without a valid certificate) are refused and logged.
     server.on('tlsClientError', (err: Error, s: net.Socket) => {
-      this.options.logger.warn('raft connection refused: TLS handshake failed', { remote: s.remoteAddress ?? '?', error: err.message });
+      this.options.logger.warn('raft connection refused: TLS handshake failed', {
+        remote: s.remoteAddress ?? '?',
+        error: err.message,
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -249,7 +261,13 @@ export class RaftTransport {
   /** The hello this server sends first on every connection. */
   hello(): ControlMessage {
     const { self, joinToken } = this.options;
-    return { type: 'hello', name: self.name, raftAddr: self.raftAddr, httpAddr: self.httpAddr, ...(joinToken ? { token: joinToken } : {}) };
+    return {
+      type: 'hello',
+      name: self.name,
+      raftAddr: self.raftAddr,
+      httpAddr: self.httpAddr,
+      ...(joinToken ? { token: joinToken } : {}),
+    };
   }
 
   /** Opens a raw connection to "host:port" (TLS when configured). */
@@ -257,7 +275,14 @@ export class RaftTransport {
     const at = addr.lastIndexOf(':');
     const host = addr.slice(0, at).replace(/^\[|\]$/g, '');
     const port = Number(addr.slice(at + 1));
-    if (this.tlsContext) return tls.connect({ host, port, ...this.tlsContext, servername: host === '127.0.0.1' ? undefined : host, checkServerIdentity: () => undefined });
+    if (this.tlsContext)
+      return tls.connect({
+        host,
+        port,
+        ...this.tlsContext,
+        servername: host === '127.0.0.1' ? undefined : host,
+        checkServerIdentity: () => undefined,
+      });
     return net.connect({ host, port });
   }
 
@@ -343,7 +368,10 @@ export class RaftTransport {
         if (peer === undefined) {
           if (c.type !== 'hello') throw new CorruptFrameError('connection must start with hello', 0);
           if (this.options.joinToken !== undefined && !sameSecret(c.token, this.options.joinToken)) {
-            logger.warn('raft connection refused: join token missing or wrong', { peer: c.name, remote: s.remoteAddress ?? '?' });
+            logger.warn('raft connection refused: join token missing or wrong', {
+              peer: c.name,
+              remote: s.remoteAddress ?? '?',
+            });
             s.end(frameControl(hp, { type: 'refused', reason: 'join token missing or wrong' }));
             return;
           }
@@ -352,7 +380,8 @@ export class RaftTransport {
         }
         void this.options.onControl(c).then(
           (reply) => s.writable && s.write(frameControl(hp, reply)),
-          (err: unknown) => s.writable && s.write(frameControl(hp, { type: 'result', ok: false, error: (err as Error).message })),
+          (err: unknown) =>
+            s.writable && s.write(frameControl(hp, { type: 'result', ok: false, error: (err as Error).message })),
         );
         return;
       }

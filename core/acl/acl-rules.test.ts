@@ -73,8 +73,13 @@ describe('ACL rules: Consul syntax', () => {
 
 describe('ACL authorizer', () => {
   it('most specific wins, deny wins ties, default applies otherwise', () => {
-    const p1 = parseRules('key_prefix "" { policy = "read" }\nkey_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }');
-    const p2 = parseRules('key_prefix "app/" { policy = "deny" }\nkey "app/open" { policy = "write" }\nservice_prefix "web" { policy = "write" }');
+    const p1 = parseRules(
+      'key_prefix "" { policy = "read" }\nkey_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }',
+    );
+    const p2 = parseRules(
+      'key_prefix "app/" { policy = "deny" }\nkey "app/open" { policy = "write" }\n' +
+        'service_prefix "web" { policy = "write" }',
+    );
     const az = new Authorizer([p1, p2], 'deny');
     // app/ is write in p1 and deny in p2: the tie goes to deny; the exact rule beats both.
     expect(az.canWrite('key', 'app/x')).toBe(false);
@@ -92,11 +97,18 @@ describe('ACL authorizer', () => {
     expect(new Authorizer([], 'deny', true).decideScalar('acl', 'write').allowed).toBe(true);
     // list is read plus listing, for keys.
     const lister = new Authorizer([parseRules('key_prefix "l/" { policy = "list" }')], 'deny');
-    expect([lister.decide('key', 'l/a', 'list').allowed, lister.canRead('key', 'l/a'), lister.canWrite('key', 'l/a')]).toEqual([true, true, false]);
+    expect([
+      lister.decide('key', 'l/a', 'list').allowed,
+      lister.canRead('key', 'l/a'),
+      lister.canWrite('key', 'l/a'),
+    ]).toEqual([true, true, false]);
   });
 
   it('a recursive write needs write on everything below the prefix', () => {
-    const az = new Authorizer([parseRules('key_prefix "a/" { policy = "write" }\nkey "a/b/keep" { policy = "read" }')], 'deny');
+    const az = new Authorizer(
+      [parseRules('key_prefix "a/" { policy = "write" }\nkey "a/b/keep" { policy = "read" }')],
+      'deny',
+    );
     expect(az.allUnder('key', 'a/c/', 'write').allowed).toBe(true);
     expect(az.allUnder('key', 'a/', 'write').allowed).toBe(false);
     expect(az.allUnder('key', 'a/b/', 'write').allowed).toBe(false);
@@ -109,23 +121,42 @@ describe('ACL authorizer', () => {
     const access = fc.constantFrom<Access>('deny', 'read', 'list', 'write');
     const rule = fc.record({ prefix: fc.boolean(), name: seg, access });
     fc.assert(
-      fc.property(fc.array(fc.array(rule, { maxLength: 6 }), { maxLength: 3 }), seg, fc.constantFrom<'allow' | 'deny'>('allow', 'deny'), (policies, name, dflt) => {
-        const text = (rs: typeof policies[number]) => rs.map((r) => `key${r.prefix ? '_prefix' : ''} ${JSON.stringify(r.name)} { policy = ${JSON.stringify(r.access)} }`).join('\n');
-        const az = new Authorizer(policies.map((rs) => parseRules(text(rs))), dflt);
-        // The model: the exact rules for the name if any, else those of the longest matching prefix.
-        const all = policies.flat();
-        const exact = all.filter((r) => !r.prefix && r.name === name);
-        const matching = all.filter((r) => r.prefix && name.startsWith(r.name));
-        const longest = Math.max(-1, ...matching.map((r) => r.name.length));
-        const winners = exact.length > 0 ? exact : matching.filter((r) => r.name.length === longest);
-        const rank = { deny: 0, read: 1, list: 2, write: 3 };
-        const eff = winners.length === 0 ? undefined : winners.some((r) => r.access === 'deny') ? 'deny' : winners.reduce((m, r) => (rank[r.access] > rank[m] ? r.access : m), 'read' as Access);
-        for (const want of ['read', 'list', 'write'] as const) {
-          const expected = eff === undefined ? dflt === 'allow' : eff !== 'deny' && rank[eff] >= rank[want];
-          if (az.decide('key', name, want).allowed !== expected) return false;
-        }
-        return true;
-      }),
+      fc.property(
+        fc.array(fc.array(rule, { maxLength: 6 }), { maxLength: 3 }),
+        seg,
+        fc.constantFrom<'allow' | 'deny'>('allow', 'deny'),
+        (policies, name, dflt) => {
+          const text = (rs: (typeof policies)[number]) =>
+            rs
+              .map(
+                (r) =>
+                  `key${r.prefix ? '_prefix' : ''} ${JSON.stringify(r.name)} { policy = ${JSON.stringify(r.access)} }`,
+              )
+              .join('\n');
+          const az = new Authorizer(
+            policies.map((rs) => parseRules(text(rs))),
+            dflt,
+          );
+          // The model: the exact rules for the name if any, else those of the longest matching prefix.
+          const all = policies.flat();
+          const exact = all.filter((r) => !r.prefix && r.name === name);
+          const matching = all.filter((r) => r.prefix && name.startsWith(r.name));
+          const longest = Math.max(-1, ...matching.map((r) => r.name.length));
+          const winners = exact.length > 0 ? exact : matching.filter((r) => r.name.length === longest);
+          const rank = { deny: 0, read: 1, list: 2, write: 3 };
+          const eff =
+            winners.length === 0
+              ? undefined
+              : winners.some((r) => r.access === 'deny')
+                ? 'deny'
+                : winners.reduce((m, r) => (rank[r.access] > rank[m] ? r.access : m), 'read' as Access);
+          for (const want of ['read', 'list', 'write'] as const) {
+            const expected = eff === undefined ? dflt === 'allow' : eff !== 'deny' && rank[eff] >= rank[want];
+            if (az.decide('key', name, want).allowed !== expected) return false;
+          }
+          return true;
+        },
+      ),
       { seed, numRuns: 2000 },
     );
   });

@@ -1,4 +1,12 @@
-import { createLocalJWKSet, decodeProtectedHeader, importSPKI, type JSONWebKeySet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  importSPKI,
+  type JSONWebKeySet,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { compileFilter } from '../catalog/filter.js';
 import { BadRequestError, PermissionDeniedError } from '../errors.js';
 
@@ -52,39 +60,61 @@ const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES2
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const strList = (v: unknown, what: string): string[] | undefined => {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new BadRequestError(`Invalid Auth Method: ${what} must be a list of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new BadRequestError(`Invalid Auth Method: ${what} must be a list of strings`);
   return v as string[];
 };
 const strMap = (v: unknown, what: string): Record<string, string> | undefined => {
   if (v === undefined || v === null) return undefined;
-  if (!isObj(v) || !Object.values(v).every((x) => typeof x === 'string' && /^[A-Za-z0-9_]+$/.test(x))) throw new BadRequestError(`Invalid Auth Method: ${what} must map claims to names of letters, digits and _`);
+  if (!isObj(v) || !Object.values(v).every((x) => typeof x === 'string' && /^[A-Za-z0-9_]+$/.test(x)))
+    throw new BadRequestError(`Invalid Auth Method: ${what} must map claims to names of letters, digits and _`);
   return v as Record<string, string>;
 };
 
-/** Validates a JWT auth method's Config; throws BadRequestError naming the field. Keys are checked by importing them. */
+/**
+ * Validates a JWT auth method's Config; throws BadRequestError naming the field. Keys are checked by
+ * importing them.
+ */
 export async function parseJwtConfig(raw: unknown): Promise<JwtConfig> {
   if (!isObj(raw)) throw new BadRequestError('Invalid Auth Method: Config must be an object');
   const algs = strList(raw['JWTSupportedAlgs'], 'JWTSupportedAlgs') ?? ['RS256'];
-  for (const a of algs) if (!ALLOWED_ALGS.includes(a)) throw new BadRequestError(`Invalid Auth Method: JWTSupportedAlgs: ${JSON.stringify(a)} is not allowed (use ${ALLOWED_ALGS.join(', ')})`);
+  for (const a of algs)
+    if (!ALLOWED_ALGS.includes(a))
+      throw new BadRequestError(
+        `Invalid Auth Method: JWTSupportedAlgs: ${JSON.stringify(a)} is not allowed (use ${ALLOWED_ALGS.join(', ')})`,
+      );
   const pems = strList(raw['JWTValidationPubKeys'], 'JWTValidationPubKeys');
   const jwks = raw['JWKS'];
-  if (jwks !== undefined && (!isObj(jwks) || !Array.isArray(jwks['keys']))) throw new BadRequestError('Invalid Auth Method: JWKS must be a JSON Web Key Set ({"keys": [...]})');
-  if ((pems?.length ?? 0) === 0 && jwks === undefined) throw new BadRequestError('Invalid Auth Method: give JWTValidationPubKeys or JWKS');
+  if (jwks !== undefined && (!isObj(jwks) || !Array.isArray(jwks['keys'])))
+    throw new BadRequestError('Invalid Auth Method: JWKS must be a JSON Web Key Set ({"keys": [...]})');
+  if ((pems?.length ?? 0) === 0 && jwks === undefined)
+    throw new BadRequestError('Invalid Auth Method: give JWTValidationPubKeys or JWKS');
   if (pems) {
     for (const [i, pem] of pems.entries()) {
-      if (!(await Promise.any(algs.map((a) => importSPKI(pem, a))).then(() => true, () => false))) {
-        throw new BadRequestError(`Invalid Auth Method: JWTValidationPubKeys[${i}] is not a public key for ${algs.join(', ')}`);
+      if (
+        !(await Promise.any(algs.map((a) => importSPKI(pem, a))).then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw new BadRequestError(
+          `Invalid Auth Method: JWTValidationPubKeys[${i}] is not a public key for ${algs.join(', ')}`,
+        );
       }
     }
   }
   if (jwks !== undefined) {
-    for (const k of (jwks as { keys: unknown[] }).keys) if (!isObj(k) || 'd' in k || 'k' in k) throw new BadRequestError('Invalid Auth Method: JWKS must hold public keys only');
+    for (const k of (jwks as { keys: unknown[] }).keys)
+      if (!isObj(k) || 'd' in k || 'k' in k)
+        throw new BadRequestError('Invalid Auth Method: JWKS must hold public keys only');
   }
   const audiences = strList(raw['BoundAudiences'], 'BoundAudiences');
   const issuer = raw['BoundIssuer'];
-  if (issuer !== undefined && typeof issuer !== 'string') throw new BadRequestError('Invalid Auth Method: BoundIssuer must be a string');
+  if (issuer !== undefined && typeof issuer !== 'string')
+    throw new BadRequestError('Invalid Auth Method: BoundIssuer must be a string');
   const leeway = raw['ClockSkewLeeway'];
-  if (leeway !== undefined && (typeof leeway !== 'number' || leeway < 0 || leeway > 3600)) throw new BadRequestError('Invalid Auth Method: ClockSkewLeeway must be 0 to 3600 seconds');
+  if (leeway !== undefined && (typeof leeway !== 'number' || leeway < 0 || leeway > 3600))
+    throw new BadRequestError('Invalid Auth Method: ClockSkewLeeway must be 0 to 3600 seconds');
   const claims = strMap(raw['ClaimMappings'], 'ClaimMappings');
   const lists = strMap(raw['ListClaimMappings'], 'ListClaimMappings');
   return {
@@ -120,7 +150,10 @@ export async function verifyLogin(method: AclAuthMethod, bearer: string, now: nu
   } catch {
     throw new PermissionDeniedError('Permission denied: the bearer token is not a JWT');
   }
-  if (typeof header.alg !== 'string' || !algs.includes(header.alg)) throw new PermissionDeniedError(`Permission denied: JWT algorithm ${JSON.stringify(header.alg ?? null)} is not accepted by this auth method`);
+  if (typeof header.alg !== 'string' || !algs.includes(header.alg))
+    throw new PermissionDeniedError(
+      `Permission denied: JWT algorithm ${JSON.stringify(header.alg ?? null)} is not accepted by this auth method`,
+    );
   const options = {
     algorithms: [...algs],
     currentDate: new Date(now),
@@ -146,8 +179,10 @@ export async function verifyLogin(method: AclAuthMethod, bearer: string, now: nu
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       if (code === 'ERR_JWT_EXPIRED') reason = 'the JWT has expired';
-      else if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') reason = `the JWT's ${(err as { claim?: string }).claim ?? 'claims'} claim does not match this auth method`;
-      else if (code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' && code !== 'ERR_JWKS_NO_MATCHING_KEY') reason = 'the JWT does not verify';
+      else if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+        reason = `the JWT's ${(err as { claim?: string }).claim ?? 'claims'} claim does not match this auth method`;
+      else if (code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' && code !== 'ERR_JWKS_NO_MATCHING_KEY')
+        reason = 'the JWT does not verify';
     }
   }
   if (!payload) throw new PermissionDeniedError(`Permission denied: ${reason}`);

@@ -1,4 +1,12 @@
-import { type Access, grants, mergeAccess, NAMED_RESOURCES, type NamedResource, type PolicyRules, type ScalarResource } from './rules.js';
+import {
+  type Access,
+  grants,
+  mergeAccess,
+  NAMED_RESOURCES,
+  type NamedResource,
+  type PolicyRules,
+  type ScalarResource,
+} from './rules.js';
 
 /** What applies when no rule matches: `allow` (everything but ACL management) or `deny`. */
 export type DefaultPolicy = 'allow' | 'deny';
@@ -44,7 +52,9 @@ export class Authorizer {
       merged[r] = { exact, prefixes: [...prefix].sort((a, b) => b[0].length - a[0].length) };
     }
     this.merged = merged;
-    for (const p of policies) for (const [r, a] of Object.entries(p.scalar) as Array<[ScalarResource, Access]>) this.scalar[r] = mergeAccess(this.scalar[r], a);
+    for (const p of policies)
+      for (const [r, a] of Object.entries(p.scalar) as Array<[ScalarResource, Access]>)
+        this.scalar[r] = mergeAccess(this.scalar[r], a);
   }
 
   /** Whether this token may do everything (the global-management policy). */
@@ -57,7 +67,8 @@ export class Authorizer {
     const m = this.merged[resource];
     const exact = m.exact.get(name);
     if (exact !== undefined) return { access: exact, by: 'exact' };
-    for (const [prefix, a] of m.prefixes) if (name.startsWith(prefix)) return { access: a, by: `prefix ${JSON.stringify(prefix)}` };
+    for (const [prefix, a] of m.prefixes)
+      if (name.startsWith(prefix)) return { access: a, by: `prefix ${JSON.stringify(prefix)}` };
     return undefined;
   }
 
@@ -87,8 +98,11 @@ export class Authorizer {
     const self = this.decide(resource, prefix, want);
     if (!self.allowed) return self;
     const m = this.merged[resource];
-    for (const [name, a] of m.exact) if (name.startsWith(prefix) && !grants(a, want)) return { allowed: false, by: `exact ${JSON.stringify(name)}` };
-    for (const [name, a] of m.prefixes) if (name.startsWith(prefix) && name.length > prefix.length && !grants(a, want)) return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
+    for (const [name, a] of m.exact)
+      if (name.startsWith(prefix) && !grants(a, want)) return { allowed: false, by: `exact ${JSON.stringify(name)}` };
+    for (const [name, a] of m.prefixes)
+      if (name.startsWith(prefix) && name.length > prefix.length && !grants(a, want))
+        return { allowed: false, by: `prefix ${JSON.stringify(name)}` };
     return self;
   }
 

@@ -86,8 +86,10 @@ export class AclResolver {
    */
   resolve(tx: ReadTxn, secret: string | undefined, now: number): AclIdentity {
     if (!this.settings.enabled) return { token: undefined, authz: this.allowAll };
-    const token = secret !== undefined && secret.length > MAX_SECRET_LENGTH ? undefined : tokenBySecret(tx, secret ?? 'anonymous');
-    if (!token || (token.ExpirationTime !== undefined && Date.parse(token.ExpirationTime) <= now)) throw new PermissionDeniedError('ACL not found');
+    const token =
+      secret !== undefined && secret.length > MAX_SECRET_LENGTH ? undefined : tokenBySecret(tx, secret ?? 'anonymous');
+    if (!token || (token.ExpirationTime !== undefined && Date.parse(token.ExpirationTime) <= now))
+      throw new PermissionDeniedError('ACL not found');
     return this.identityOf(tx, token);
   }
 }

@@ -36,8 +36,16 @@ export function grants(have: Access, want: 'read' | 'list' | 'write'): boolean {
 /** Most bytes of rules text accepted. */
 export const MAX_RULES_BYTES = 128 * 1024;
 
-function emptyRules(): { exact: Record<NamedResource, Map<string, Access>>; prefix: Record<NamedResource, Map<string, Access>>; scalar: Partial<Record<ScalarResource, Access>> } {
-  const make = () => Object.fromEntries(NAMED_RESOURCES.map((r) => [r, new Map<string, Access>()])) as Record<NamedResource, Map<string, Access>>;
+function emptyRules(): {
+  exact: Record<NamedResource, Map<string, Access>>;
+  prefix: Record<NamedResource, Map<string, Access>>;
+  scalar: Partial<Record<ScalarResource, Access>>;
+} {
+  const make = () =>
+    Object.fromEntries(NAMED_RESOURCES.map((r) => [r, new Map<string, Access>()])) as Record<
+      NamedResource,
+      Map<string, Access>
+    >;
   return { exact: make(), prefix: make(), scalar: {} };
 }
 
@@ -119,7 +127,8 @@ function parseHcl(src: string): Stmt[] {
   };
   const expect = (kind: Tok['kind'], text?: string): Tok => {
     const t = peek();
-    if (!t || t.kind !== kind || (text !== undefined && t.text !== text)) return fail(`expected ${text ? JSON.stringify(text) : kind}`);
+    if (!t || t.kind !== kind || (text !== undefined && t.text !== text))
+      return fail(`expected ${text ? JSON.stringify(text) : kind}`);
     p++;
     return t;
   };
@@ -166,20 +175,25 @@ function parseJsonRules(src: string): Stmt[] {
   if (!isObj(doc)) throw new BadRequestError('Failed to parse ACL rules: expected a JSON object');
   const stmts: Stmt[] = [];
   // HCL's JSON form allows a list of objects wherever an object goes.
-  const objects = (v: unknown): Array<Record<string, unknown>> => (Array.isArray(v) ? v.filter(isObj) : isObj(v) ? [v] : []);
+  const objects = (v: unknown): Array<Record<string, unknown>> =>
+    Array.isArray(v) ? v.filter(isObj) : isObj(v) ? [v] : [];
   for (const [name, v] of Object.entries(doc)) {
     if (typeof v === 'string') {
       stmts.push({ name, value: v, line: 0 });
       continue;
     }
     const blocks = objects(v);
-    if (blocks.length === 0) throw new BadRequestError(`Failed to parse ACL rules: ${JSON.stringify(name)} must be an object of rules`);
+    if (blocks.length === 0)
+      throw new BadRequestError(`Failed to parse ACL rules: ${JSON.stringify(name)} must be an object of rules`);
     for (const block of blocks) {
       for (const [label, body] of Object.entries(block)) {
         for (const fieldsObj of objects(body)) {
           const fields = new Map<string, string>();
           for (const [f, fv] of Object.entries(fieldsObj)) {
-            if (typeof fv !== 'string' && typeof fv !== 'boolean' && typeof fv !== 'number') throw new BadRequestError(`Failed to parse ACL rules: ${name} ${JSON.stringify(label)}: ${f} must be a string`);
+            if (typeof fv !== 'string' && typeof fv !== 'boolean' && typeof fv !== 'number')
+              throw new BadRequestError(
+                `Failed to parse ACL rules: ${name} ${JSON.stringify(label)}: ${f} must be a string`,
+              );
             fields.set(f, String(fv));
           }
           stmts.push({ name, label, fields, line: 0 });
@@ -194,7 +208,10 @@ function parseJsonRules(src: string): Stmt[] {
 
 function access(value: string, where: string, allowList: boolean): Access {
   if (!(ACCESS as readonly string[]).includes(value) || (value === 'list' && !allowList)) {
-    throw new BadRequestError(`Invalid ACL rules: ${where}: invalid policy ${JSON.stringify(value)} (one of ${allowList ? 'read, list, write, deny' : 'read, write, deny'})`);
+    const allowed = allowList ? 'read, list, write, deny' : 'read, write, deny';
+    throw new BadRequestError(
+      `Invalid ACL rules: ${where}: invalid policy ${JSON.stringify(value)} (one of ${allowed})`,
+    );
   }
   return value as Access;
 }
@@ -208,7 +225,8 @@ const IGNORED_FIELDS = new Set(['intentions']);
  * Throws BadRequestError naming the line or rule at fault.
  */
 export function parseRules(text: string): PolicyRules {
-  if (new TextEncoder().encode(text).byteLength > MAX_RULES_BYTES) throw new BadRequestError(`Invalid ACL rules: larger than ${MAX_RULES_BYTES} bytes`);
+  if (new TextEncoder().encode(text).byteLength > MAX_RULES_BYTES)
+    throw new BadRequestError(`Invalid ACL rules: larger than ${MAX_RULES_BYTES} bytes`);
   const stmts = text.trimStart().startsWith('{') ? parseJsonRules(text) : parseHcl(text);
   const rules = emptyRules();
   for (const s of stmts) {
@@ -223,14 +241,26 @@ export function parseRules(text: string): PolicyRules {
     }
     const isPrefix = s.name.endsWith('_prefix');
     const base = isPrefix ? s.name.slice(0, -'_prefix'.length) : s.name;
-    if (!(NAMED_RESOURCES as readonly string[]).includes(base)) throw new BadRequestError(`Invalid ACL rules: unknown resource ${JSON.stringify(s.name)}${at}`);
-    if (s.label === undefined || !s.fields) throw new BadRequestError(`Invalid ACL rules: ${s.name}${at} needs a name and a block, e.g. ${s.name} "x" { policy = "read" }`);
-    for (const f of s.fields.keys()) if (f !== 'policy' && !IGNORED_FIELDS.has(f)) throw new BadRequestError(`Invalid ACL rules: ${s.name} ${JSON.stringify(s.label)}${at}: unknown field ${JSON.stringify(f)}`);
+    if (!(NAMED_RESOURCES as readonly string[]).includes(base))
+      throw new BadRequestError(`Invalid ACL rules: unknown resource ${JSON.stringify(s.name)}${at}`);
+    if (s.label === undefined || !s.fields)
+      throw new BadRequestError(
+        `Invalid ACL rules: ${s.name}${at} needs a name and a block, e.g. ${s.name} "x" { policy = "read" }`,
+      );
+    for (const f of s.fields.keys())
+      if (f !== 'policy' && !IGNORED_FIELDS.has(f))
+        throw new BadRequestError(
+          `Invalid ACL rules: ${s.name} ${JSON.stringify(s.label)}${at}: unknown field ${JSON.stringify(f)}`,
+        );
     const v = s.fields.get('policy');
-    if (v === undefined) throw new BadRequestError(`Invalid ACL rules: ${s.name} ${JSON.stringify(s.label)}${at} needs a policy`);
+    if (v === undefined)
+      throw new BadRequestError(`Invalid ACL rules: ${s.name} ${JSON.stringify(s.label)}${at} needs a policy`);
     const r = base as NamedResource;
     const table = isPrefix ? rules.prefix[r] : rules.exact[r];
-    table.set(s.label, mergeAccess(table.get(s.label), access(v, `${s.name} ${JSON.stringify(s.label)}${at}`, r === 'key')));
+    table.set(
+      s.label,
+      mergeAccess(table.get(s.label), access(v, `${s.name} ${JSON.stringify(s.label)}${at}`, r === 'key')),
+    );
   }
   return rules;
 }

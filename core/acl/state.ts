@@ -96,7 +96,9 @@ export interface AclPolicyDeleteCommand {
 }
 export interface AclRoleSetCommand {
   readonly type: 'acl.role.set';
-  readonly role: Pick<AclRole, 'ID' | 'Name' | 'Description'> & { readonly Policies: readonly { readonly ID?: string; readonly Name?: string }[] };
+  readonly role: Pick<AclRole, 'ID' | 'Name' | 'Description'> & {
+    readonly Policies: readonly { readonly ID?: string; readonly Name?: string }[];
+  };
   readonly create: boolean;
 }
 export interface AclRoleDeleteCommand {
@@ -145,13 +147,22 @@ function notify(ctx: ApplyContext, index: string, key: string): void {
 }
 
 /** Resolves links by ID or Name to existing records; throws BadRequestError naming a missing one. */
-function resolveLinks(tx: ReadTxn, links: readonly { readonly ID?: string; readonly Name?: string }[], kind: 'policy' | 'role'): AclLink[] {
+function resolveLinks(
+  tx: ReadTxn,
+  links: readonly { readonly ID?: string; readonly Name?: string }[],
+  kind: 'policy' | 'role',
+): AclLink[] {
   const table = kind === 'policy' ? ACL_POLICIES_TABLE : ACL_ROLES_TABLE;
   const names = kind === 'policy' ? ACL_POLICY_NAMES_TABLE : ACL_ROLE_NAMES_TABLE;
   const out: AclLink[] = [];
   for (const l of links) {
     if (!isObj(l)) throw new CorruptError(`${kind} link must be an object`);
-    const id = typeof l.ID === 'string' && l.ID !== '' ? l.ID : typeof l.Name === 'string' ? tx.get<string>(names, l.Name) : undefined;
+    const id =
+      typeof l.ID === 'string' && l.ID !== ''
+        ? l.ID
+        : typeof l.Name === 'string'
+          ? tx.get<string>(names, l.Name)
+          : undefined;
     const rec = id === undefined ? undefined : tx.get<{ ID: string; Name: string }>(table, id);
     if (!rec) throw new BadRequestError(`cannot find ${kind} ${JSON.stringify(l.ID || l.Name || '')}`);
     if (!out.some((o) => o.ID === rec.ID)) out.push({ ID: rec.ID, Name: rec.Name });
@@ -172,7 +183,8 @@ const bootstrap: CommandHandler = {
     const accessor = str(c.accessorId, 'acl.bootstrap accessorId');
     const secret = str(c.secretId, 'acl.bootstrap secretId');
     const done = readTableIndex(ctx.tx, BOOTSTRAP_META);
-    if (done > 0) throw new PermissionDeniedError(`Permission denied: ACL bootstrap no longer allowed (reset index: ${done})`);
+    if (done > 0)
+      throw new PermissionDeniedError(`Permission denied: ACL bootstrap no longer allowed (reset index: ${done})`);
     ensureManagementPolicy(ctx);
     const token: AclToken = {
       AccessorID: accessor,
@@ -200,19 +212,40 @@ interface NamedKind {
   readonly names: string;
   readonly index: string;
 }
-const POLICY_KIND: NamedKind = { what: 'Policy', table: ACL_POLICIES_TABLE, names: ACL_POLICY_NAMES_TABLE, index: ACL_POLICIES_INDEX };
-const ROLE_KIND: NamedKind = { what: 'Role', table: ACL_ROLES_TABLE, names: ACL_ROLE_NAMES_TABLE, index: ACL_ROLES_INDEX };
+const POLICY_KIND: NamedKind = {
+  what: 'Policy',
+  table: ACL_POLICIES_TABLE,
+  names: ACL_POLICY_NAMES_TABLE,
+  index: ACL_POLICIES_INDEX,
+};
+const ROLE_KIND: NamedKind = {
+  what: 'Role',
+  table: ACL_ROLES_TABLE,
+  names: ACL_ROLE_NAMES_TABLE,
+  index: ACL_ROLES_INDEX,
+};
 
 /**
  * Creates (`create`) or replaces a record with a unique Name: refuses an existing ID on create, a
  * missing one on update, and a Name another record holds; `build` makes the record from the old one.
  */
-function setNamed<T extends { ID: string; Name: string }>(ctx: ApplyContext, k: NamedKind, id: string, name: string, create: boolean, build: (old: T | undefined) => T): T {
+function setNamed<T extends { ID: string; Name: string }>(
+  ctx: ApplyContext,
+  k: NamedKind,
+  id: string,
+  name: string,
+  create: boolean,
+  build: (old: T | undefined) => T,
+): T {
   const old = ctx.tx.get<T>(k.table, id);
-  if (create && old) throw new BadRequestError(`Invalid ${k.what}: a ${k.what.toLowerCase()} with ID ${JSON.stringify(id)} already exists`);
+  if (create && old)
+    throw new BadRequestError(
+      `Invalid ${k.what}: a ${k.what.toLowerCase()} with ID ${JSON.stringify(id)} already exists`,
+    );
   if (!create && !old) throw new NotFoundError(`Cannot find ${k.what.toLowerCase()} ${JSON.stringify(id)}`);
   const owner = ctx.tx.get<string>(k.names, name);
-  if (owner !== undefined && owner !== id) throw new BadRequestError(`Invalid ${k.what}: A ${k.what} with Name ${JSON.stringify(name)} already exists`);
+  if (owner !== undefined && owner !== id)
+    throw new BadRequestError(`Invalid ${k.what}: A ${k.what} with Name ${JSON.stringify(name)} already exists`);
   const rec = build(old);
   if (old && old.Name !== name) ctx.tx.delete(k.names, old.Name);
   ctx.tx.put(k.table, id, rec);
@@ -239,14 +272,19 @@ const policySet: CommandHandler = {
     const name = str(c.policy.Name, 'policy Name');
     if (id === GLOBAL_MANAGEMENT_POLICY_ID) {
       const old = ctx.tx.get<AclPolicy>(ACL_POLICIES_TABLE, id);
-      if (c.policy.Rules !== old?.Rules || name !== GLOBAL_MANAGEMENT_POLICY_NAME) throw new BadRequestError('Changing the Rules or Name of the builtin global-management policy is not permitted');
+      if (c.policy.Rules !== old?.Rules || name !== GLOBAL_MANAGEMENT_POLICY_NAME)
+        throw new BadRequestError(
+          'Changing the Rules or Name of the builtin global-management policy is not permitted',
+        );
     }
     return setNamed<AclPolicy>(ctx, POLICY_KIND, id, name, c.create, (old) => ({
       ID: id,
       Name: name,
       Description: str(c.policy.Description, 'policy Description'),
       Rules: str(c.policy.Rules, 'policy Rules'),
-      Datacenters: Array.isArray(c.policy.Datacenters) ? c.policy.Datacenters.map((d) => str(d, 'policy Datacenters')) : [],
+      Datacenters: Array.isArray(c.policy.Datacenters)
+        ? c.policy.Datacenters.map((d) => str(d, 'policy Datacenters'))
+        : [],
       CreateIndex: old?.CreateIndex ?? ctx.index,
       ModifyIndex: ctx.index,
     }));
@@ -257,19 +295,30 @@ const policySet: CommandHandler = {
 function unlink(ctx: ApplyContext, id: string, field: 'Policies' | 'Roles'): void {
   const tokens: AclToken[] = [];
   for (const [, t] of ctx.tx.range<AclToken>(ACL_TOKENS_TABLE)) if (t[field].some((l) => l.ID === id)) tokens.push(t);
-  for (const t of tokens) ctx.tx.put(ACL_TOKENS_TABLE, t.AccessorID, { ...t, [field]: t[field].filter((l) => l.ID !== id), ModifyIndex: ctx.index });
+  for (const t of tokens)
+    ctx.tx.put(ACL_TOKENS_TABLE, t.AccessorID, {
+      ...t,
+      [field]: t[field].filter((l) => l.ID !== id),
+      ModifyIndex: ctx.index,
+    });
   if (tokens.length > 0) bumpTableIndex(ctx.tx, ACL_TOKENS_INDEX, ctx.index);
   if (field !== 'Policies') return;
   const roles: AclRole[] = [];
   for (const [, r] of ctx.tx.range<AclRole>(ACL_ROLES_TABLE)) if (r.Policies.some((l) => l.ID === id)) roles.push(r);
-  for (const r of roles) ctx.tx.put(ACL_ROLES_TABLE, r.ID, { ...r, Policies: r.Policies.filter((l) => l.ID !== id), ModifyIndex: ctx.index });
+  for (const r of roles)
+    ctx.tx.put(ACL_ROLES_TABLE, r.ID, {
+      ...r,
+      Policies: r.Policies.filter((l) => l.ID !== id),
+      ModifyIndex: ctx.index,
+    });
   if (roles.length > 0) bumpTableIndex(ctx.tx, ACL_ROLES_INDEX, ctx.index);
 }
 
 const policyDelete: CommandHandler = {
   apply(ctx, cmd) {
     const id = str((cmd as unknown as AclPolicyDeleteCommand).id, 'policy id');
-    if (id === GLOBAL_MANAGEMENT_POLICY_ID) throw new BadRequestError('Delete of the builtin global-management policy is not permitted');
+    if (id === GLOBAL_MANAGEMENT_POLICY_ID)
+      throw new BadRequestError('Delete of the builtin global-management policy is not permitted');
     const gone = deleteNamed(ctx, POLICY_KIND, id);
     if (gone) unlink(ctx, id, 'Policies');
     return gone;
@@ -309,9 +358,14 @@ const tokenSet: CommandHandler = {
     const accessor = str(c.token.AccessorID, 'token AccessorID');
     const old = ctx.tx.get<AclToken>(ACL_TOKENS_TABLE, accessor);
     // The anonymous token exists implicitly; updating it creates its record.
-    if (c.create && old) throw new BadRequestError(`Invalid Token: AccessorID ${JSON.stringify(accessor)} is already in use`);
-    if (!c.create && !old && accessor !== ANONYMOUS_TOKEN_ID) throw new NotFoundError(`Cannot find token ${JSON.stringify(accessor)}`);
-    const secret = accessor === ANONYMOUS_TOKEN_ID ? ANONYMOUS_TOKEN_SECRET : (old?.SecretID ?? str(c.token.SecretID, 'token SecretID'));
+    if (c.create && old)
+      throw new BadRequestError(`Invalid Token: AccessorID ${JSON.stringify(accessor)} is already in use`);
+    if (!c.create && !old && accessor !== ANONYMOUS_TOKEN_ID)
+      throw new NotFoundError(`Cannot find token ${JSON.stringify(accessor)}`);
+    const secret =
+      accessor === ANONYMOUS_TOKEN_ID
+        ? ANONYMOUS_TOKEN_SECRET
+        : (old?.SecretID ?? str(c.token.SecretID, 'token SecretID'));
     if (c.create) {
       const holder = ctx.tx.get<string>(ACL_TOKEN_SECRETS_TABLE, secret);
       if (holder !== undefined) throw new BadRequestError('Invalid Token: SecretID is already in use');
@@ -324,8 +378,12 @@ const tokenSet: CommandHandler = {
       Roles: resolveLinks(ctx.tx, Array.isArray(c.token.Roles) ? c.token.Roles : [], 'role'),
       Local: c.token.Local === true,
       CreateTime: old?.CreateTime ?? new Date(c.now).toISOString(),
-      ...(old?.ExpirationTime ?? c.token.ExpirationTime ? { ExpirationTime: old?.ExpirationTime ?? str(c.token.ExpirationTime, 'token ExpirationTime') } : {}),
-      ...(old?.AuthMethod ?? c.token.AuthMethod ? { AuthMethod: old?.AuthMethod ?? str(c.token.AuthMethod, 'token AuthMethod') } : {}),
+      ...((old?.ExpirationTime ?? c.token.ExpirationTime)
+        ? { ExpirationTime: old?.ExpirationTime ?? str(c.token.ExpirationTime, 'token ExpirationTime') }
+        : {}),
+      ...((old?.AuthMethod ?? c.token.AuthMethod)
+        ? { AuthMethod: old?.AuthMethod ?? str(c.token.AuthMethod, 'token AuthMethod') }
+        : {}),
       CreateIndex: old?.CreateIndex ?? ctx.index,
       ModifyIndex: ctx.index,
     };
@@ -376,7 +434,8 @@ const authMethodSet: CommandHandler = {
     if (!isObj(c.method)) throw new CorruptError('acl.auth-method.set: malformed method');
     const name = str(c.method.Name, 'auth method Name');
     const old = ctx.tx.get<AclAuthMethod>(ACL_AUTH_METHODS_TABLE, name);
-    if (c.create && old) throw new BadRequestError(`Invalid Auth Method: an auth method named ${JSON.stringify(name)} already exists`);
+    if (c.create && old)
+      throw new BadRequestError(`Invalid Auth Method: an auth method named ${JSON.stringify(name)} already exists`);
     if (!c.create && !old) throw new NotFoundError(`Cannot find auth method ${JSON.stringify(name)}`);
     const method: AclAuthMethod = { ...c.method, CreateIndex: old?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
     ctx.tx.put(ACL_AUTH_METHODS_TABLE, name, method);
@@ -391,7 +450,8 @@ const authMethodDelete: CommandHandler = {
     if (!ctx.tx.get(ACL_AUTH_METHODS_TABLE, name)) return false;
     ctx.tx.delete(ACL_AUTH_METHODS_TABLE, name);
     const rules: string[] = [];
-    for (const [id, r] of ctx.tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE)) if (r.AuthMethod === name) rules.push(id);
+    for (const [id, r] of ctx.tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE))
+      if (r.AuthMethod === name) rules.push(id);
     for (const id of rules) ctx.tx.delete(ACL_BINDING_RULES_TABLE, id);
     const tokens: AclToken[] = [];
     for (const [, t] of ctx.tx.range<AclToken>(ACL_TOKENS_TABLE)) if (t.AuthMethod === name) tokens.push(t);
@@ -414,7 +474,8 @@ const bindingRuleSet: CommandHandler = {
     const old = ctx.tx.get<AclBindingRule>(ACL_BINDING_RULES_TABLE, id);
     if (c.create && old) throw new BadRequestError(`Invalid Binding Rule: ID ${JSON.stringify(id)} already exists`);
     if (!c.create && !old) throw new NotFoundError(`Cannot find binding rule ${JSON.stringify(id)}`);
-    if (!ctx.tx.get(ACL_AUTH_METHODS_TABLE, str(c.rule.AuthMethod, 'binding rule AuthMethod'))) throw new BadRequestError(`Invalid Binding Rule: auth method ${JSON.stringify(c.rule.AuthMethod)} not found`);
+    if (!ctx.tx.get(ACL_AUTH_METHODS_TABLE, str(c.rule.AuthMethod, 'binding rule AuthMethod')))
+      throw new BadRequestError(`Invalid Binding Rule: auth method ${JSON.stringify(c.rule.AuthMethod)} not found`);
     const rule: AclBindingRule = { ...c.rule, CreateIndex: old?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
     ctx.tx.put(ACL_BINDING_RULES_TABLE, id, rule);
     notify(ctx, ACL_BINDING_RULES_INDEX, id);
@@ -434,7 +495,16 @@ const bindingRuleDelete: CommandHandler = {
 
 /** The ACL module: policies, roles, tokens and the one-time bootstrap, all replicated. */
 export const aclModule: StateModule = {
-  tables: [ACL_POLICIES_TABLE, ACL_POLICY_NAMES_TABLE, ACL_ROLES_TABLE, ACL_ROLE_NAMES_TABLE, ACL_TOKENS_TABLE, ACL_TOKEN_SECRETS_TABLE, ACL_AUTH_METHODS_TABLE, ACL_BINDING_RULES_TABLE],
+  tables: [
+    ACL_POLICIES_TABLE,
+    ACL_POLICY_NAMES_TABLE,
+    ACL_ROLES_TABLE,
+    ACL_ROLE_NAMES_TABLE,
+    ACL_TOKENS_TABLE,
+    ACL_TOKEN_SECRETS_TABLE,
+    ACL_AUTH_METHODS_TABLE,
+    ACL_BINDING_RULES_TABLE,
+  ],
   handlers: {
     'acl.bootstrap': bootstrap,
     'acl.policy.set': policySet,
@@ -488,16 +558,23 @@ export function listTokens(tx: ReadTxn): Indexed<AclToken[]> {
   return { index: readTableIndex(tx, ACL_TOKENS_INDEX), value };
 }
 
-const byId = <T>(k: NamedKind) => (tx: ReadTxn, id: string): T | undefined => tx.get<T>(k.table, id);
-const byName = <T>(k: NamedKind) => (tx: ReadTxn, name: string): T | undefined => {
-  const id = tx.get<string>(k.names, name);
-  return id === undefined ? undefined : tx.get<T>(k.table, id);
-};
-const listAll = <T>(k: NamedKind) => (tx: ReadTxn): Indexed<T[]> => {
-  const value: T[] = [];
-  for (const [, r] of tx.range<T>(k.table)) value.push(r);
-  return { index: readTableIndex(tx, k.index), value };
-};
+const byId =
+  <T>(k: NamedKind) =>
+  (tx: ReadTxn, id: string): T | undefined =>
+    tx.get<T>(k.table, id);
+const byName =
+  <T>(k: NamedKind) =>
+  (tx: ReadTxn, name: string): T | undefined => {
+    const id = tx.get<string>(k.names, name);
+    return id === undefined ? undefined : tx.get<T>(k.table, id);
+  };
+const listAll =
+  <T>(k: NamedKind) =>
+  (tx: ReadTxn): Indexed<T[]> => {
+    const value: T[] = [];
+    for (const [, r] of tx.range<T>(k.table)) value.push(r);
+    return { index: readTableIndex(tx, k.index), value };
+  };
 
 /** A policy by ID. */
 export const getPolicy = byId<AclPolicy>(POLICY_KIND);
@@ -532,7 +609,8 @@ export function getBindingRule(tx: ReadTxn, id: string): AclBindingRule | undefi
 /** Binding rules, of one auth method when `method` is given. Index: the rules' table index. */
 export function listBindingRules(tx: ReadTxn, method?: string): Indexed<AclBindingRule[]> {
   const value: AclBindingRule[] = [];
-  for (const [, r] of tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE)) if (method === undefined || r.AuthMethod === method) value.push(r);
+  for (const [, r] of tx.range<AclBindingRule>(ACL_BINDING_RULES_TABLE))
+    if (method === undefined || r.AuthMethod === method) value.push(r);
   return { index: readTableIndex(tx, ACL_BINDING_RULES_INDEX), value };
 }
 
@@ -540,4 +618,3 @@ export function listBindingRules(tx: ReadTxn, method?: string): Indexed<AclBindi
 export function bootstrapIndex(tx: ReadTxn): number {
   return readTableIndex(tx, BOOTSTRAP_META);
 }
-

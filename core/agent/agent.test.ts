@@ -56,7 +56,10 @@ function setup(snapshot?: AgentSnapshot, enableScriptChecks = false) {
     maxChecks: 10,
   });
   agent.start(snapshot);
-  const health = async (name: string) => (await (await node.request(`/v1/health/service/${name}`)).json()) as Array<{ Checks: Array<{ CheckID: string; Status: string; Output: string }> }>;
+  const health = async (name: string) =>
+    (await (await node.request(`/v1/health/service/${name}`)).json()) as Array<{
+      Checks: Array<{ CheckID: string; Status: string; Output: string }>;
+    }>;
   return { node, agent, fake, saved, writes, health };
 }
 
@@ -66,13 +69,23 @@ describe('local agent', () => {
   it('names checks service:<id> and service:<id>:N, and syncs the service and node into the catalog', async () => {
     const t = setup();
     await t.agent.registerService(service({ Name: 'web', Port: 80, Check: { TTL: '10s' } }));
-    await t.agent.registerService(service({ ID: 'db1', Name: 'db', Checks: [{ TTL: '10s' }, { TCP: '10.0.0.9:5432', Interval: '5s' }] }));
-    expect(t.agent.listChecks().map((c) => c.CheckID).sort()).toEqual(['serfHealth', 'service:db1:1', 'service:db1:2', 'service:web']);
+    await t.agent.registerService(
+      service({ ID: 'db1', Name: 'db', Checks: [{ TTL: '10s' }, { TCP: '10.0.0.9:5432', Interval: '5s' }] }),
+    );
+    expect(
+      t.agent
+        .listChecks()
+        .map((c) => c.CheckID)
+        .sort(),
+    ).toEqual(['serfHealth', 'service:db1:1', 'service:db1:2', 'service:web']);
     t.node.clock.advance(25);
     await settle(20);
     const web = await t.health('web');
     expect(web).toHaveLength(1);
-    expect(web[0]?.Checks.map((c) => [c.CheckID, c.Status]).sort()).toEqual([['serfHealth', 'passing'], ['service:web', 'critical']]);
+    expect(web[0]?.Checks.map((c) => [c.CheckID, c.Status]).sort()).toEqual([
+      ['serfHealth', 'passing'],
+      ['service:web', 'critical'],
+    ]);
   });
 
   it('TTL checks start critical, pass on update, and expire back to critical', async () => {
@@ -86,14 +99,27 @@ describe('local agent', () => {
     expect(status()).toBe('passing');
     t.node.clock.advance(2);
     expect(status()).toBe('critical');
-    expect(t.agent.serviceHealth('web')?.checks.find((c) => c.CheckID === 'service:web')?.Output).toMatch(/TTL expired/);
+    expect(t.agent.serviceHealth('web')?.checks.find((c) => c.CheckID === 'service:web')?.Output).toMatch(
+      /TTL expired/,
+    );
     await expect(t.agent.updateTtl('serfHealth', 'passing', '')).rejects.toThrow(/no TTL/);
     await expect(t.agent.updateTtl('nope', 'passing', '')).rejects.toThrow(/Unknown check/);
   });
 
   it('probes on the interval and honours SuccessBeforePassing and FailuresBeforeCritical', async () => {
     const t = setup();
-    await t.agent.registerService(service({ Name: 'api', Check: { HTTP: 'http://api/health', Interval: '1s', SuccessBeforePassing: 2, FailuresBeforeCritical: 2, Status: 'critical' } }));
+    await t.agent.registerService(
+      service({
+        Name: 'api',
+        Check: {
+          HTTP: 'http://api/health',
+          Interval: '1s',
+          SuccessBeforePassing: 2,
+          FailuresBeforeCritical: 2,
+          Status: 'critical',
+        },
+      }),
+    );
     const status = () => t.agent.serviceHealth('api')?.checks.find((c) => c.CheckID === 'service:api')?.Status;
     t.fake.answers.set('http://api/health', { status: 'passing', output: 'ok' });
     t.node.clock.advance(1000);
@@ -114,7 +140,9 @@ describe('local agent', () => {
 
   it('deregisters a service whose check stays critical for DeregisterCriticalServiceAfter', async () => {
     const t = setup();
-    await t.agent.registerService(service({ Name: 'flaky', Check: { TCP: 'f:1', Interval: '1s', DeregisterCriticalServiceAfter: '3s' } }));
+    await t.agent.registerService(
+      service({ Name: 'flaky', Check: { TCP: 'f:1', Interval: '1s', DeregisterCriticalServiceAfter: '3s' } }),
+    );
     for (let i = 0; i < 6; i++) {
       t.node.clock.advance(1000);
       await settle();
@@ -142,7 +170,12 @@ describe('local agent', () => {
     expect(last.checks.map((c) => c.CheckID).sort()).toEqual(['disk', 'service:web']);
     const again = setup(last);
     expect(again.agent.getService('web')?.Port).toBe(8080);
-    expect(again.agent.listChecks().map((c) => c.CheckID).sort()).toEqual(['disk', 'serfHealth', 'service:web']);
+    expect(
+      again.agent
+        .listChecks()
+        .map((c) => c.CheckID)
+        .sort(),
+    ).toEqual(['disk', 'serfHealth', 'service:web']);
   });
 
   it('anti-entropy writes only what changed, and removes what is no longer local', async () => {
@@ -155,7 +188,10 @@ describe('local agent', () => {
     await t.agent.sync();
     expect(t.writes.length).toBe(before);
     // A foreign service registered on this node through the catalog is removed by the next sync.
-    await t.node.request('/v1/catalog/register', { method: 'PUT', body: JSON.stringify({ Node: 'agent1', Address: '10.1.1.1', Service: { Service: 'stray' } }) });
+    await t.node.request('/v1/catalog/register', {
+      method: 'PUT',
+      body: JSON.stringify({ Node: 'agent1', Address: '10.1.1.1', Service: { Service: 'stray' } }),
+    });
     await t.agent.sync();
     expect(await (await t.node.request('/v1/catalog/service/stray')).json()).toEqual([]);
     await t.agent.deregisterService('web');
@@ -166,8 +202,12 @@ describe('local agent', () => {
 
   it('refuses script checks unless enabled, unknown services, and too many services', async () => {
     const t = setup();
-    await expect(t.agent.registerService(service({ Name: 's', Check: { Args: ['/bin/true'], Interval: '10s' } }))).rejects.toThrow(/Scripts are disabled/);
-    await expect(t.agent.registerCheck(parseCheckDefinition({ Name: 'c', TTL: '1s', ServiceID: 'ghost' }, 'check'))).rejects.toThrow(/does not exist/);
+    await expect(
+      t.agent.registerService(service({ Name: 's', Check: { Args: ['/bin/true'], Interval: '10s' } })),
+    ).rejects.toThrow(/Scripts are disabled/);
+    await expect(
+      t.agent.registerCheck(parseCheckDefinition({ Name: 'c', TTL: '1s', ServiceID: 'ghost' }, 'check')),
+    ).rejects.toThrow(/does not exist/);
     for (const n of ['a', 'b', 'c']) await t.agent.registerService(service({ Name: n }));
     await expect(t.agent.registerService(service({ Name: 'd' }))).rejects.toThrow(/too many services/);
     const s = setup(undefined, true);
@@ -179,7 +219,16 @@ describe('local agent', () => {
     expect(() => parseCheckDefinition({ Name: 'x', HTTP: 'http://a' }, 'check')).toThrow(/Interval is required/);
     expect(() => parseCheckDefinition({ Name: 'x', TTL: 'soon' }, 'check')).toThrow(/TTL/);
     expect(() => parseCheckDefinition({ Name: 'x', TTL: '1s', Status: 'ok' }, 'check')).toThrow(/Status/);
-    const d = parseCheckDefinition({ Name: 'x', HTTP: 'http://a', Interval: '100ms', Header: { A: ['b'] }, Method: 'POST' }, 'check');
-    expect(d).toMatchObject({ kind: 'http', intervalMs: 1000, timeoutMs: 10_000, Method: 'POST', Header: { A: ['b'] } });
+    const d = parseCheckDefinition(
+      { Name: 'x', HTTP: 'http://a', Interval: '100ms', Header: { A: ['b'] }, Method: 'POST' },
+      'check',
+    );
+    expect(d).toMatchObject({
+      kind: 'http',
+      intervalMs: 1000,
+      timeoutMs: 10_000,
+      Method: 'POST',
+      Header: { A: ['b'] },
+    });
   });
 });

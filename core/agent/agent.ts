@@ -1,6 +1,11 @@
 import { capOutput } from '../catalog/input.js';
 import { nodeChecks, nodeServices, serviceHealth } from '../catalog/queries.js';
-import type { CatalogDeregisterCommand, CatalogRegisterCommand, CheckInput, ServiceInput } from '../catalog/state-machine.js';
+import type {
+  CatalogDeregisterCommand,
+  CatalogRegisterCommand,
+  CheckInput,
+  ServiceInput,
+} from '../catalog/state-machine.js';
 import { worstStatus } from '../catalog/state-machine.js';
 import type { CatalogCheck, HealthStatus } from '../catalog/types.js';
 import { BadRequestError, NotFoundError, OverloadedError } from '../errors.js';
@@ -104,7 +109,8 @@ export class LocalAgent {
       throw new OverloadedError(`too many services on this agent (limit ${this.o.maxServices})`);
     }
     for (const c of def.checks) this.assertRunnable(c);
-    for (const [id, c] of this.checks) if (c.def.ServiceID === def.service.ID && !def.checks.some((d) => d.CheckID === id)) this.removeCheck(id);
+    for (const [id, c] of this.checks)
+      if (c.def.ServiceID === def.service.ID && !def.checks.some((d) => d.CheckID === id)) this.removeCheck(id);
     this.services.set(def.service.ID, def.service);
     for (const c of def.checks) this.addCheck(c, true);
     await this.changed();
@@ -137,8 +143,10 @@ export class LocalAgent {
   // ---- checks -----------------------------------------------------------------------------------
 
   async registerCheck(def: CheckDefinition): Promise<void> {
-    if (def.ServiceID && !this.services.has(def.ServiceID)) throw new BadRequestError(`ServiceID ${JSON.stringify(def.ServiceID)} does not exist`);
-    if (!this.checks.has(def.CheckID) && this.checks.size >= this.o.maxChecks) throw new OverloadedError(`too many checks on this agent (limit ${this.o.maxChecks})`);
+    if (def.ServiceID && !this.services.has(def.ServiceID))
+      throw new BadRequestError(`ServiceID ${JSON.stringify(def.ServiceID)} does not exist`);
+    if (!this.checks.has(def.CheckID) && this.checks.size >= this.o.maxChecks)
+      throw new OverloadedError(`too many checks on this agent (limit ${this.o.maxChecks})`);
     this.assertRunnable(def);
     this.addCheck(def, true);
     await this.changed();
@@ -154,7 +162,8 @@ export class LocalAgent {
   async updateTtl(id: string, status: HealthStatus, output: string): Promise<void> {
     const c = this.checks.get(id);
     if (!c) throw new NotFoundError(`Unknown check ID ${JSON.stringify(id)}`);
-    if (c.def.kind !== 'ttl') throw new BadRequestError(`Check ${JSON.stringify(id)} has no TTL; only TTL checks are updated this way`);
+    if (c.def.kind !== 'ttl')
+      throw new BadRequestError(`Check ${JSON.stringify(id)} has no TTL; only TTL checks are updated this way`);
     this.armTtl(c);
     this.record(c, { status, output });
     await this.persistNow();
@@ -177,9 +186,24 @@ export class LocalAgent {
 
   private nodeCheckDefinition(): CheckDefinition {
     return {
-      CheckID: NODE_CHECK_ID, Name: 'Serf Health Status', ServiceID: '', Notes: '', Status: 'passing', kind: 'alias',
-      intervalMs: 0, timeoutMs: 0, ttlMs: 0, Method: 'GET', Header: {}, Body: '', TLSSkipVerify: false, GRPCUseTLS: false,
-      Args: [], SuccessBeforePassing: 0, FailuresBeforeCritical: 0, deregisterCriticalAfterMs: 0,
+      CheckID: NODE_CHECK_ID,
+      Name: 'Serf Health Status',
+      ServiceID: '',
+      Notes: '',
+      Status: 'passing',
+      kind: 'alias',
+      intervalMs: 0,
+      timeoutMs: 0,
+      ttlMs: 0,
+      Method: 'GET',
+      Header: {},
+      Body: '',
+      TLSSkipVerify: false,
+      GRPCUseTLS: false,
+      Args: [],
+      SuccessBeforePassing: 0,
+      FailuresBeforeCritical: 0,
+      deregisterCriticalAfterMs: 0,
     };
   }
 
@@ -240,7 +264,8 @@ export class LocalAgent {
         .then((r) => this.record(c, r))
         .finally(() => {
           c.running = false;
-          if (this.checks.get(c.def.CheckID) === c && !this.stopped) this.schedule(c, c.def.kind === 'alias' ? 1000 : c.def.intervalMs);
+          if (this.checks.get(c.def.CheckID) === c && !this.stopped)
+            this.schedule(c, c.def.kind === 'alias' ? 1000 : c.def.intervalMs);
         });
     }, delayMs);
   }
@@ -249,7 +274,14 @@ export class LocalAgent {
     const p = this.o.probes;
     switch (d.kind) {
       case 'http':
-        return p.http({ url: d.HTTP as string, method: d.Method, headers: d.Header, body: d.Body, tlsSkipVerify: d.TLSSkipVerify, timeoutMs: d.timeoutMs });
+        return p.http({
+          url: d.HTTP as string,
+          method: d.Method,
+          headers: d.Header,
+          body: d.Body,
+          tlsSkipVerify: d.TLSSkipVerify,
+          timeoutMs: d.timeoutMs,
+        });
       case 'tcp':
         return p.tcp(d.TCP as string, d.timeoutMs);
       case 'udp':
@@ -275,8 +307,11 @@ export class LocalAgent {
           const local = this.serviceHealth(d.AliasService);
           if (local) return { status: local.status, output: `alias of local service ${d.AliasService}` };
         }
-        const entries = serviceHealth(tx, d.AliasService).value.filter((e) => e.node.Node === node && e.service.ID === d.AliasService);
-        if (entries.length === 0) return { status: 'critical', output: `Service ${d.AliasService} could not be found on node ${node}` };
+        const entries = serviceHealth(tx, d.AliasService).value.filter(
+          (e) => e.node.Node === node && e.service.ID === d.AliasService,
+        );
+        if (entries.length === 0)
+          return { status: 'critical', output: `Service ${d.AliasService} could not be found on node ${node}` };
         statuses = entries.flatMap((e) => e.checks.map((c) => c.Status));
       } else {
         statuses = nodeChecks(tx, node).map((c) => c.Status);
@@ -310,23 +345,54 @@ export class LocalAgent {
     if (next === 'critical') c.criticalSince ??= now;
     else c.criticalSince = undefined;
     const limit = c.def.deregisterCriticalAfterMs;
-    if (limit > 0 && c.criticalSince !== undefined && now - c.criticalSince >= limit && c.def.ServiceID && this.services.has(c.def.ServiceID)) {
-      this.o.logger.warn('deregistering service: check critical for too long', { service: c.def.ServiceID, check: c.def.CheckID });
+    if (
+      limit > 0 &&
+      c.criticalSince !== undefined &&
+      now - c.criticalSince >= limit &&
+      c.def.ServiceID &&
+      this.services.has(c.def.ServiceID)
+    ) {
+      this.o.logger.warn('deregistering service: check critical for too long', {
+        service: c.def.ServiceID,
+        check: c.def.CheckID,
+      });
       void this.deregisterService(c.def.ServiceID).catch(() => undefined);
       return;
     }
     if (statusChanged || now - c.syncedOutputAt >= this.o.checkUpdateIntervalMs) this.requestSync();
   }
 
-  private desiredChecks(): Array<{ def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>; status: HealthStatus; output: string }> {
-    const list: Array<{ def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>; status: HealthStatus; output: string }> = [...this.checks.values()];
+  private desiredChecks(): Array<{
+    def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>;
+    status: HealthStatus;
+    output: string;
+  }> {
+    const list: Array<{
+      def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>;
+      status: HealthStatus;
+      output: string;
+    }> = [...this.checks.values()];
     for (const [id, reason] of this.maintenance) {
-      list.push({ def: { CheckID: `${MAINTENANCE_PREFIX}${id}`, Name: 'Service Maintenance Mode', ServiceID: id, Notes: reason, kind: 'ttl' }, status: 'critical', output: '' });
+      list.push({
+        def: {
+          CheckID: `${MAINTENANCE_PREFIX}${id}`,
+          Name: 'Service Maintenance Mode',
+          ServiceID: id,
+          Notes: reason,
+          kind: 'ttl',
+        },
+        status: 'critical',
+        output: '',
+      });
     }
     return list;
   }
 
-  private asCatalogCheck(c: { def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>; status: HealthStatus; output: string }): CatalogCheck {
+  private asCatalogCheck(c: {
+    def: Pick<CheckDefinition, 'CheckID' | 'Name' | 'ServiceID' | 'Notes' | 'kind'>;
+    status: HealthStatus;
+    output: string;
+  }): CatalogCheck {
     const svc = c.def.ServiceID ? this.services.get(c.def.ServiceID) : undefined;
     return {
       Node: this.o.node.name,
@@ -376,7 +442,9 @@ export class LocalAgent {
       return this.syncing;
     }
     this.syncing = this.syncOnce()
-      .catch((err: unknown) => this.o.logger.debug('anti-entropy sync failed; will retry', { error: (err as Error).message }))
+      .catch((err: unknown) =>
+        this.o.logger.debug('anti-entropy sync failed; will retry', { error: (err as Error).message }),
+      )
       .finally(() => {
         this.syncing = undefined;
         if (this.resync && !this.stopped) {
@@ -390,11 +458,23 @@ export class LocalAgent {
   private async syncOnce(): Promise<void> {
     const { node } = this.o;
     const now = this.o.clock.now();
-    const catalog = this.o.store.read((tx) => ({ ns: nodeServices(tx, node.name).value, checks: nodeChecks(tx, node.name) }));
+    const catalog = this.o.store.read((tx) => ({
+      ns: nodeServices(tx, node.name).value,
+      checks: nodeChecks(tx, node.name),
+    }));
     const nodeInput = { ID: node.id, Node: node.name, Address: node.address, TaggedAddresses: {}, Meta: {} };
     const register = (extra: Partial<CatalogRegisterCommand>): Promise<unknown> =>
-      this.o.writer.submit<boolean, CatalogRegisterCommand>({ type: 'catalog.register', datacenter: node.datacenter, node: nodeInput, skipNodeUpdate: true, checks: [], now: this.o.clock.now(), ...extra });
-    if (!catalog.ns.node || catalog.ns.node.Address !== node.address || catalog.ns.node.ID !== node.id) await register({ skipNodeUpdate: false });
+      this.o.writer.submit<boolean, CatalogRegisterCommand>({
+        type: 'catalog.register',
+        datacenter: node.datacenter,
+        node: nodeInput,
+        skipNodeUpdate: true,
+        checks: [],
+        now: this.o.clock.now(),
+        ...extra,
+      });
+    if (!catalog.ns.node || catalog.ns.node.Address !== node.address || catalog.ns.node.ID !== node.id)
+      await register({ skipNodeUpdate: false });
     const catalogServices = new Map(catalog.ns.services.map((s) => [s.ID, s]));
     const catalogChecks = new Map(catalog.checks.map((c) => [c.CheckID, c]));
     const desired = this.desiredChecks();
@@ -410,7 +490,13 @@ export class LocalAgent {
     const differs = (c: (typeof desired)[number]): boolean => {
       const have = catalogChecks.get(c.def.CheckID);
       if (!have) return true;
-      if (have.Status !== c.status || have.Name !== c.def.Name || have.Notes !== c.def.Notes || have.ServiceID !== c.def.ServiceID) return true;
+      if (
+        have.Status !== c.status ||
+        have.Name !== c.def.Name ||
+        have.Notes !== c.def.Notes ||
+        have.ServiceID !== c.def.ServiceID
+      )
+        return true;
       // Output alone is refreshed at most every checkUpdateInterval.
       const rt = this.checks.get(c.def.CheckID);
       return have.Output !== c.output && (!rt || now - rt.syncedOutputAt >= this.o.checkUpdateIntervalMs);
@@ -424,7 +510,10 @@ export class LocalAgent {
     for (const s of this.services.values()) {
       const own = desired.filter((c) => c.def.ServiceID === s.ID);
       const have = catalogServices.get(s.ID);
-      const sameService = have && JSON.stringify({ ...have, CreateIndex: 0, ModifyIndex: 0 }) === JSON.stringify({ ...s, CreateIndex: 0, ModifyIndex: 0 });
+      const sameService =
+        have &&
+        JSON.stringify({ ...have, CreateIndex: 0, ModifyIndex: 0 }) ===
+          JSON.stringify({ ...s, CreateIndex: 0, ModifyIndex: 0 });
       const stale = own.filter(differs);
       if (sameService && stale.length === 0) continue;
       await register({ service: s, checks: own.map(toCheckInput) });
@@ -437,11 +526,22 @@ export class LocalAgent {
     }
     const desiredIds = new Set(desired.map((c) => c.def.CheckID));
     for (const id of catalogServices.keys()) {
-      if (!this.services.has(id)) await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, serviceID: id, now: this.o.clock.now() });
+      if (!this.services.has(id))
+        await this.o.writer.submit<boolean, CatalogDeregisterCommand>({
+          type: 'catalog.deregister',
+          node: node.name,
+          serviceID: id,
+          now: this.o.clock.now(),
+        });
     }
     for (const c of catalog.checks) {
       if (!desiredIds.has(c.CheckID) && (c.ServiceID === '' || this.services.has(c.ServiceID))) {
-        await this.o.writer.submit<boolean, CatalogDeregisterCommand>({ type: 'catalog.deregister', node: node.name, checkID: c.CheckID, now: this.o.clock.now() });
+        await this.o.writer.submit<boolean, CatalogDeregisterCommand>({
+          type: 'catalog.deregister',
+          node: node.name,
+          checkID: c.CheckID,
+          now: this.o.clock.now(),
+        });
       }
     }
   }

@@ -48,10 +48,12 @@ const MIN_INTERVAL_MS = 1_000;
 function headers(f: Fields): Record<string, string[]> {
   const v = f.raw('Header');
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new BadRequestError('Invalid Check.Header: must be an object of string arrays');
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new BadRequestError('Invalid Check.Header: must be an object of string arrays');
   const out: Record<string, string[]> = {};
   for (const [k, vals] of Object.entries(v)) {
-    if (!Array.isArray(vals) || !vals.every((x) => typeof x === 'string')) throw new BadRequestError(`Invalid Check.Header.${k}: must be an array of strings`);
+    if (!Array.isArray(vals) || !vals.every((x) => typeof x === 'string'))
+      throw new BadRequestError(`Invalid Check.Header.${k}: must be an array of strings`);
     out[k] = vals as string[];
   }
   return out;
@@ -61,7 +63,11 @@ function headers(f: Fields): Record<string, string[]> {
  * Parses a check definition. `defaults` gives the id, name and service when the check comes with
  * a service registration. Throws BadRequestError naming the problem.
  */
-export function parseCheckDefinition(obj: unknown, where: string, defaults: { CheckID?: string; Name?: string; ServiceID?: string } = {}): CheckDefinition {
+export function parseCheckDefinition(
+  obj: unknown,
+  where: string,
+  defaults: { CheckID?: string; Name?: string; ServiceID?: string } = {},
+): CheckDefinition {
   const f = new Fields(obj, where);
   const id = f.str('CheckID') || f.str('ID') || defaults.CheckID || f.str('Name');
   if (!id) throw new BadRequestError(`Missing ${where} name`);
@@ -77,12 +83,15 @@ export function parseCheckDefinition(obj: unknown, where: string, defaults: { Ch
   ];
   const chosen = kinds.filter(([, on]) => on).map(([k]) => k);
   if (chosen.length !== 1) {
-    throw new BadRequestError(`Invalid ${where}: must have exactly one of TTL, HTTP, TCP, UDP, GRPC, Args or AliasService/AliasNode`);
+    throw new BadRequestError(
+      `Invalid ${where}: must have exactly one of TTL, HTTP, TCP, UDP, GRPC, Args or AliasService/AliasNode`,
+    );
   }
   const kind = chosen[0] as CheckKind;
   const interval = f.duration('Interval');
   const probe = kind !== 'ttl' && kind !== 'alias';
-  if (probe && interval === undefined) throw new BadRequestError(`Invalid ${where}: Interval is required for ${kind.toUpperCase()} checks`);
+  if (probe && interval === undefined)
+    throw new BadRequestError(`Invalid ${where}: Interval is required for ${kind.toUpperCase()} checks`);
   const ttl = f.duration('TTL') ?? 0;
   if (kind === 'ttl' && ttl <= 0) throw new BadRequestError(`Invalid ${where}.TTL: must be positive`);
   return {
@@ -122,11 +131,14 @@ export function parseAgentService(obj: unknown): AgentServiceDefinition {
   const f = new Fields(obj, 'service');
   const checks: CheckDefinition[] = [];
   const base = { ServiceID: service.ID, Name: `Service '${service.Service}' check` };
-  if (f.has('Check')) checks.push(parseCheckDefinition(f.raw('Check'), 'Check', { ...base, CheckID: `service:${service.ID}` }));
+  if (f.has('Check'))
+    checks.push(parseCheckDefinition(f.raw('Check'), 'Check', { ...base, CheckID: `service:${service.ID}` }));
   const list = f.raw('Checks');
   if (list !== undefined && list !== null) {
     if (!Array.isArray(list)) throw new BadRequestError('Invalid Checks: must be an array');
-    list.forEach((c, i) => checks.push(parseCheckDefinition(c, `Checks[${i}]`, { ...base, CheckID: `service:${service.ID}:${i + 1}` })));
+    list.forEach((c, i) =>
+      checks.push(parseCheckDefinition(c, `Checks[${i}]`, { ...base, CheckID: `service:${service.ID}:${i + 1}` })),
+    );
   }
   return { service, checks };
 }

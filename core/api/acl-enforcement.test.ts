@@ -4,9 +4,16 @@ import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRou
 import { createTestNode } from '../testing/harness.js';
 
 /** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
-async function setup(): Promise<{ node: ReturnType<typeof createTestNode>; mgmt: string; tokens: Record<Caller, string | undefined> }> {
+async function setup(): Promise<{
+  node: ReturnType<typeof createTestNode>;
+  mgmt: string;
+  tokens: Record<Caller, string | undefined>;
+}> {
   const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
-  const { mgmt, tokens } = await makeCallers((path, init) => node.request(path, init), (p) => `${everywhere(p)}\noperator = "${p}"`);
+  const { mgmt, tokens } = await makeCallers(
+    (path, init) => node.request(path, init),
+    (p) => `${everywhere(p)}\noperator = "${p}"`,
+  );
   return { node, mgmt, tokens };
 }
 
@@ -41,12 +48,27 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'PUT', path: '/v1/operator/autopilot/configuration', body: '{}', expect: R(403, 403, 404, 403) },
   { method: 'GET', path: '/v1/status/leader', expect: R(200, 200, 200, 200) },
   { method: 'GET', path: '/v1/agent/self', expect: R(403, 200, 200, 403) },
-  { method: 'PUT', path: '/v1/catalog/register', body: '{"Node":"n2","Address":"10.0.0.2"}', expect: R(403, 403, 200, 403) },
+  {
+    method: 'PUT',
+    path: '/v1/catalog/register',
+    body: '{"Node":"n2","Address":"10.0.0.2"}',
+    expect: R(403, 403, 200, 403),
+  },
   { method: 'PUT', path: '/v1/catalog/deregister', body: '{"Node":"n2"}', expect: R(403, 403, 200, 403) },
   { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get","Key":"app/a"}}]', expect: R(403, 200, 200, 403) },
-  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"set","Key":"app/t","Value":"eA=="}}]', expect: R(403, 403, 200, 403) },
+  {
+    method: 'PUT',
+    path: '/v1/txn',
+    body: '[{"KV":{"Verb":"set","Key":"app/t","Value":"eA=="}}]',
+    expect: R(403, 403, 200, 403),
+  },
   { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get-tree","Key":"app/"}}]', expect: R(403, 200, 200, 403) },
-  { method: 'PUT', path: '/v1/txn', body: '[{"Node":{"Verb":"get","Node":{"Node":"n1"}}}]', expect: R(403, 200, 200, 403) },
+  {
+    method: 'PUT',
+    path: '/v1/txn',
+    body: '[{"Node":{"Verb":"get","Node":{"Node":"n1"}}}]',
+    expect: R(403, 200, 200, 403),
+  },
   { method: 'GET', path: '/v1/prometheus/sd', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/edge/sync?prefix=app/&service=web', expect: R(403, 200, 200, 403), stream: true },
   { method: 'GET', path: '/v1/watch/health/web', expect: R(403, 200, 200, 403), stream: true },
@@ -82,11 +104,21 @@ describe('ACL enforcement, route by route', () => {
     const reg = await node.request('/v1/catalog/register', {
       method: 'PUT',
       headers: h,
-      body: JSON.stringify({ Node: 'n1', Address: '10.0.0.1', Service: { ID: 'web1', Service: 'web', Port: 80 }, Checks: [{ CheckID: 'serfHealth', Name: 'Serf', Status: 'passing' }, { CheckID: 'web-up', Name: 'up', Status: 'passing', ServiceID: 'web1' }] }),
+      body: JSON.stringify({
+        Node: 'n1',
+        Address: '10.0.0.1',
+        Service: { ID: 'web1', Service: 'web', Port: 80 },
+        Checks: [
+          { CheckID: 'serfHealth', Name: 'Serf', Status: 'passing' },
+          { CheckID: 'web-up', Name: 'up', Status: 'passing', ServiceID: 'web1' },
+        ],
+      }),
     });
     expect(reg.status).toBe(200);
     expect((await node.request('/v1/event/fire/seed', { method: 'PUT', headers: h })).status).toBe(200);
-    expect((await node.request('/v1/session/create', { method: 'PUT', headers: h, body: '{"Node":"n1"}' })).status).toBe(200);
+    expect(
+      (await node.request('/v1/session/create', { method: 'PUT', headers: h, body: '{"Node":"n1"}' })).status,
+    ).toBe(200);
     expect((await node.request('/v1/snapshot', { headers: h })).status).toBe(200);
     const failures = await walkRoutes((path, init) => node.request(path, init), tokens, ROUTES);
     expect(failures).toEqual([]);
@@ -95,9 +127,25 @@ describe('ACL enforcement, route by route', () => {
   it('KV listings show exactly what the token may read', async () => {
     const { node, mgmt } = await setup();
     const h = { 'X-Consul-Token': mgmt };
-    for (const k of ['app/a', 'app/secret', 'app/sub/b', 'other/x']) await node.request(`/v1/kv/${k}`, { method: 'PUT', body: k, headers: h });
-    await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }' }) });
-    const secret = ((await (await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'app' }] }) })).json()) as { SecretID: string }).SecretID;
+    for (const k of ['app/a', 'app/secret', 'app/sub/b', 'other/x'])
+      await node.request(`/v1/kv/${k}`, { method: 'PUT', body: k, headers: h });
+    await node.request('/v1/acl/policy', {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({
+        Name: 'app',
+        Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }',
+      }),
+    });
+    const secret = (
+      (await (
+        await node.request('/v1/acl/token', {
+          method: 'PUT',
+          headers: h,
+          body: JSON.stringify({ Policies: [{ Name: 'app' }] }),
+        })
+      ).json()) as { SecretID: string }
+    ).SecretID;
     const as = { 'X-Consul-Token': secret };
     const recurse = await node.request('/v1/kv/?recurse', { headers: as });
     expect(recurse.headers.get('x-consul-results-filtered-by-acls')).toBe('true');
@@ -111,15 +159,33 @@ describe('ACL enforcement, route by route', () => {
     expect((await node.request('/v1/kv/app/secret?raw', { headers: h })).status).toBe(200);
   });
 
-  it('watch streams skip what the token may not read; a transaction with one forbidden operation applies nothing', async () => {
+  const title =
+    'watch streams skip what the token may not read; a transaction with one forbidden operation applies nothing';
+  it(title, async () => {
     const { node, mgmt } = await setup();
     const h = { 'X-Consul-Token': mgmt };
-    await node.request('/v1/acl/policy', { method: 'PUT', headers: h, body: JSON.stringify({ Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }' }) });
-    const secret = ((await (await node.request('/v1/acl/token', { method: 'PUT', headers: h, body: JSON.stringify({ Policies: [{ Name: 'app' }] }) })).json()) as { SecretID: string }).SecretID;
+    await node.request('/v1/acl/policy', {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({
+        Name: 'app',
+        Rules: 'key_prefix "app/" { policy = "write" }\nkey "app/secret" { policy = "deny" }',
+      }),
+    });
+    const secret = (
+      (await (
+        await node.request('/v1/acl/token', {
+          method: 'PUT',
+          headers: h,
+          body: JSON.stringify({ Policies: [{ Name: 'app' }] }),
+        })
+      ).json()) as { SecretID: string }
+    ).SecretID;
     const res = await node.request('/v1/watch/kv/app/', { headers: { 'X-Consul-Token': secret } });
     expect(res.status).toBe(200);
     const stream = new SseReader(res);
-    for (const k of ['app/one', 'app/secret', 'app/two']) await node.request(`/v1/kv/${k}`, { method: 'PUT', body: 'x', headers: h });
+    for (const k of ['app/one', 'app/secret', 'app/two'])
+      await node.request(`/v1/kv/${k}`, { method: 'PUT', body: 'x', headers: h });
     const events = await stream.take(2);
     expect(events.map((e) => (JSON.parse(e.data) as { Key: string }).Key)).toEqual(['app/one', 'app/two']);
     expect(await stream.next(200)).toBeUndefined();
@@ -128,7 +194,10 @@ describe('ACL enforcement, route by route', () => {
     const txn = await node.request('/v1/txn', {
       method: 'PUT',
       headers: { 'X-Consul-Token': secret },
-      body: JSON.stringify([{ KV: { Verb: 'set', Key: 'app/ok', Value: 'eA==' } }, { KV: { Verb: 'set', Key: 'app/secret', Value: 'eA==' } }]),
+      body: JSON.stringify([
+        { KV: { Verb: 'set', Key: 'app/ok', Value: 'eA==' } },
+        { KV: { Verb: 'set', Key: 'app/secret', Value: 'eA==' } },
+      ]),
     });
     expect(txn.status).toBe(403);
     expect(await txn.text()).toMatch(/key:write.*app\/secret/);

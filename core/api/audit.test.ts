@@ -3,12 +3,21 @@ import { createTestNode } from '../testing/harness.js';
 import type { AuditEvent } from './audit.js';
 
 describe('audit records', () => {
-  it('record writes (and, with ACLs on, every request) with the request id, source and accessor, never a secret', async () => {
+  const title =
+    'record writes (and, with ACLs on, every request) with the request id, source and accessor, never a secret';
+  it(title, async () => {
     const events: AuditEvent[] = [];
-    const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' }, audit: { record: (e) => events.push(e) } });
+    const node = createTestNode({
+      acl: { enabled: true, defaultPolicy: 'deny' },
+      audit: { record: (e) => events.push(e) },
+    });
     const boot = await node.request('/v1/acl/bootstrap', { method: 'PUT', headers: { 'x-test-client': '10.1.1.1' } });
     const secret = ((await boot.json()) as { SecretID: string }).SecretID;
-    const put = await node.request(`/v1/kv/a?token=${secret}`, { method: 'PUT', body: 'v', headers: { 'x-test-client': '10.1.1.2' } });
+    const put = await node.request(`/v1/kv/a?token=${secret}`, {
+      method: 'PUT',
+      body: 'v',
+      headers: { 'x-test-client': '10.1.1.2' },
+    });
     const denied = await node.request('/v1/kv/a');
     const read = await node.request('/v1/kv/a', { headers: { 'X-Consul-Token': secret } });
     expect([put.status, denied.status, read.status]).toEqual([200, 403, 200]);

@@ -29,7 +29,8 @@ export function identityOf(deps: ApiDeps, req: Request): AclIdentity {
 
 function denied(who: AclIdentity, permission: string, name?: string): PermissionDeniedError {
   const by = who.token ? ` with AccessorID '${who.token.AccessorID}'` : '';
-  return new PermissionDeniedError(`Permission denied: token${by} lacks permission '${permission}'${name === undefined ? '' : ` on ${JSON.stringify(name)}`}`);
+  const on = name === undefined ? '' : ` on ${JSON.stringify(name)}`;
+  return new PermissionDeniedError(`Permission denied: token${by} lacks permission '${permission}'${on}`);
 }
 
 /** The identity already resolved for `req`, if any (for audit records; never resolves). */
@@ -38,7 +39,13 @@ export function resolvedIdentity(req: Request): AclIdentity | undefined {
 }
 
 /** Throws 403 unless the request's token may `want` the `name` of `resource`. */
-export function requireAccess(deps: ApiDeps, req: Request, resource: NamedResource, name: string, want: 'read' | 'list' | 'write'): void {
+export function requireAccess(
+  deps: ApiDeps,
+  req: Request,
+  resource: NamedResource,
+  name: string,
+  want: 'read' | 'list' | 'write',
+): void {
   const who = identityOf(deps, req);
   if (!who.authz.decide(resource, name, want).allowed) throw denied(who, `${resource}:${want}`, name);
 }
@@ -60,8 +67,12 @@ export function requireKeyAllUnder(deps: ApiDeps, req: Request, prefix: string, 
  * way down, or a service — or undefined when the whole scope is readable. Edge sync over HTTP and
  * over MQTT both ask this.
  */
-export function unreadableInScope(authz: Authorizer, scope: SyncScope): { readonly permission: string; readonly name: string } | undefined {
-  for (const p of scope.prefixes) if (!authz.allUnder('key', p, 'read').allowed) return { permission: 'key:read', name: p };
+export function unreadableInScope(
+  authz: Authorizer,
+  scope: SyncScope,
+): { readonly permission: string; readonly name: string } | undefined {
+  for (const p of scope.prefixes)
+    if (!authz.allUnder('key', p, 'read').allowed) return { permission: 'key:read', name: p };
   for (const s of scope.services) if (!authz.canRead('service', s)) return { permission: 'service:read', name: s };
   return undefined;
 }
@@ -77,7 +88,12 @@ export function requireScopeReadable(deps: ApiDeps, req: Request, scope: SyncSco
  * Keeps the items the request's token may read (`nameOf` gives each item's resource and name,
  * or several that must all be readable). `filtered` tells whether anything was removed.
  */
-export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T[], nameOf: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): { items: readonly T[]; filtered: boolean } {
+export function filterReadable<T>(
+  deps: ApiDeps,
+  req: Request,
+  items: readonly T[],
+  nameOf: (item: T) => ReadonlyArray<readonly [NamedResource, string]>,
+): { items: readonly T[]; filtered: boolean } {
   const who = identityOf(deps, req);
   if (who === OPEN) return { items, filtered: false };
   const kept = items.filter((i) => nameOf(i).every(([r, n]) => who.authz.canRead(r, n)));
@@ -90,7 +106,12 @@ export function filterReadable<T>(deps: ApiDeps, req: Request, items: readonly T
  * whole tree), catalog operations read or write on their node, service (by name, looked up by ID
  * when the operation gives none) or check (its service, else its node).
  */
-export function requireTxnAccess(deps: ApiDeps, req: Request, ops: readonly TxnOp[], serviceName: (node: string, id: string) => string | undefined): void {
+export function requireTxnAccess(
+  deps: ApiDeps,
+  req: Request,
+  ops: readonly TxnOp[],
+  serviceName: (node: string, id: string) => string | undefined,
+): void {
   if (identityOf(deps, req) === OPEN) return;
   for (const op of ops) {
     const want = op.verb === 'get' || op.verb.startsWith('check-') || op.verb === 'get-tree' ? 'read' : 'write';

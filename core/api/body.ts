@@ -16,7 +16,8 @@ export async function readBody(req: Request, maxBytes: number, direct?: BodyRead
   const declared = req.headers.get('content-length');
   if (declared !== null) {
     const n = Number(declared);
-    if (!Number.isSafeInteger(n) || n < 0) throw new BadRequestError(`Invalid Content-Length: ${JSON.stringify(declared)}`);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new BadRequestError(`Invalid Content-Length: ${JSON.stringify(declared)}`);
     if (n > maxBytes) throw bodyTooLarge(n, maxBytes);
   }
   const fast = direct?.(req, maxBytes);

@@ -38,7 +38,8 @@ const plainAddress = (a: string): string => a.replace(/^::ffff:/, '').replace(/^
 
 /**
  * Token-bucket rate limits per client address and per token (the secret a request carries;
- * requests without one count against their address only), answered 429 with Retry-After. Requests a peer server forwards (they carry
+ * requests without one count against their address only), answered 429 with Retry-After. Requests a peer server
+ * forwards (they carry
  * x-konsul-forwarded and come from a server's address) were counted where they arrived.
  */
 export function registerRateLimits(app: Hono, deps: ApiDeps): void {
@@ -48,7 +49,9 @@ export function registerRateLimits(app: Hono, deps: ApiDeps): void {
   app.use('*', async (c, next) => {
     const req = c.req.raw;
     const ip = plainAddress(deps.clientAddress?.(req) ?? '');
-    const fromPeer = req.headers.has('x-konsul-forwarded') && deps.cluster.peers().some((p) => plainAddress(p.slice(0, p.lastIndexOf(':'))) === ip);
+    const fromPeer =
+      req.headers.has('x-konsul-forwarded') &&
+      deps.cluster.peers().some((p) => plainAddress(p.slice(0, p.lastIndexOf(':'))) === ip);
     if (!fromPeer) {
       const byIp = limiter.take(`ip\u0000${ip}`, rl.perIp);
       if (byIp > 0) throw new RateLimitedError('address', byIp);

@@ -40,6 +40,7 @@ export function errorAnswer(err: unknown): ErrorAnswer {
   }
   const headers: Record<string, string> = {};
   if (err instanceof MethodNotAllowedError) headers['Allow'] = err.allowed.join(', ');
-  if (err instanceof OverloadedError || err instanceof RateLimitedError) headers['Retry-After'] = String(err.retryAfterSeconds);
+  if (err instanceof OverloadedError || err instanceof RateLimitedError)
+    headers['Retry-After'] = String(err.retryAfterSeconds);
   return { status: STATUS_BY_CODE[err.code], body: `${err.message}\n`, headers };
 }

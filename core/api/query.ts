@@ -23,7 +23,8 @@ export function hasParam(url: URL, name: string): boolean {
  */
 export function parseUintParam(text: string, label: string): number {
   const n = parseUint64(text);
-  if (n === undefined) throw new BadRequestError(`Invalid ${label}: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
+  if (n === undefined)
+    throw new BadRequestError(`Invalid ${label}: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
@@ -47,7 +48,8 @@ export function parseReadOptions(url: URL, deps: ApiDeps): ReadOptions {
   let waitMs = deps.limits.blockingDefaultWaitMs;
   if (waitText !== null && waitText !== '') {
     const parsed = parseDuration(waitText);
-    if (parsed === undefined) throw new BadRequestError(`Invalid wait time: ${JSON.stringify(waitText)} (use a duration such as 10s or 5m)`);
+    if (parsed === undefined)
+      throw new BadRequestError(`Invalid wait time: ${JSON.stringify(waitText)} (use a duration such as 10s or 5m)`);
     // As in Consul, a zero wait means the default.
     if (parsed > 0) waitMs = parsed;
   }

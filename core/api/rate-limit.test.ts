@@ -23,7 +23,10 @@ describe('rate limiting', () => {
 
   it('answers 429 with Retry-After per address and per token, and lets others through', async () => {
     const node = createTestNode({ rateLimit: { perIp: 2, perToken: 3, burst: 2 } });
-    const get = (ip: string, token?: string) => node.request('/v1/status/leader', { headers: { 'x-test-client': ip, ...(token ? { 'X-Consul-Token': token } : {}) } });
+    const get = (ip: string, token?: string) =>
+      node.request('/v1/status/leader', {
+        headers: { 'x-test-client': ip, ...(token ? { 'X-Consul-Token': token } : {}) },
+      });
     expect((await get('10.0.0.1')).status).toBe(200);
     expect((await get('10.0.0.1')).status).toBe(200);
     const limited = await get('10.0.0.1');

@@ -22,12 +22,22 @@ export async function indexedRead<T>(
   const url = new URL(req.url);
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
-  const r = await blockingQuery(deps, options, target, () => deps.store.read(run), () => req.signal);
+  const r = await blockingQuery(
+    deps,
+    options,
+    target,
+    () => deps.store.read(run),
+    () => req.signal,
+  );
   const out = render(r.value);
   const headers = readHeaders(deps, r.index, options);
   if (out && typeof out === 'object' && 'status' in out && 'body' in out) {
     const o = out as { status: number; body: unknown };
-    if (typeof o.body === 'string') return new Response(`${o.body}\n`, { status: o.status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' } });
+    if (typeof o.body === 'string')
+      return new Response(`${o.body}\n`, {
+        status: o.status,
+        headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' },
+      });
     return jsonResponse(JSON.stringify(o.body), o.status, headers);
   }
   return jsonResponse(JSON.stringify(out), 200, headers);

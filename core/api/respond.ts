@@ -7,7 +7,11 @@ export function readHeaders(deps: ApiDeps, index: number, options: ReadOptions):
     'X-Consul-Index': String(index),
     'X-Consul-KnownLeader': String(deps.cluster.leader() !== undefined),
     'X-Consul-LastContact': String(Math.round(deps.cluster.lastContactMs())),
-    'X-Consul-Effective-Consistency': deps.cluster.replica ? 'stale' : options.consistency === 'default' ? 'leader' : options.consistency,
+    'X-Consul-Effective-Consistency': deps.cluster.replica
+      ? 'stale'
+      : options.consistency === 'default'
+        ? 'leader'
+        : options.consistency,
   };
 }
 

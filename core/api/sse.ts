@@ -28,7 +28,13 @@ export interface SseSource {
  * a keep-alive every `watchKeepAliveMs`, and an end when the source is done, the client goes away
  * or the server shuts down.
  */
-export function sseResponse(deps: ApiDeps, req: Request, source: SseSource, preamble: string, headers: Record<string, string> = {}): Response {
+export function sseResponse(
+  deps: ApiDeps,
+  req: Request,
+  source: SseSource,
+  preamble: string,
+  headers: Record<string, string> = {},
+): Response {
   const enc = new TextEncoder();
   const stops = [req.signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
   let keepAlive: TimerHandle | undefined;
@@ -74,6 +80,11 @@ export function sseResponse(deps: ApiDeps, req: Request, source: SseSource, prea
   );
   return new Response(stream, {
     status: 200,
-    headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no', ...headers },
+    headers: {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      ...headers,
+    },
   });
 }

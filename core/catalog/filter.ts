@@ -22,7 +22,8 @@ function tokenize(src: string): Token[] {
         text += src[j];
         j++;
       }
-      if (j >= src.length) throw new BadRequestError(`Failed to create boolean expression evaluator: unterminated string at ${i}`);
+      if (j >= src.length)
+        throw new BadRequestError(`Failed to create boolean expression evaluator: unterminated string at ${i}`);
       out.push({ kind: 'string', text, at: i });
       i = j + 1;
       continue;
@@ -38,7 +39,10 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const m = /^[A-Za-z0-9_\-:/]+/.exec(src.slice(i));
-    if (!m) throw new BadRequestError(`Failed to create boolean expression evaluator: unexpected ${JSON.stringify(c)} at ${i}`);
+    if (!m)
+      throw new BadRequestError(
+        `Failed to create boolean expression evaluator: unexpected ${JSON.stringify(c)} at ${i}`,
+      );
     out.push({ kind: 'word', text: m[0], at: i });
     i += m[0].length;
   }
@@ -81,7 +85,9 @@ export function compileFilter(src: string): Filter {
   const peek = (o = 0): Token | undefined => toks[pos + o];
   const fail = (what: string): never => {
     const t = peek();
-    throw new BadRequestError(`Failed to create boolean expression evaluator: ${what} at ${t ? `position ${t.at}` : 'end of input'}`);
+    throw new BadRequestError(
+      `Failed to create boolean expression evaluator: ${what} at ${t ? `position ${t.at}` : 'end of input'}`,
+    );
   };
   const word = (w: string, o = 0): boolean => peek(o)?.kind === 'word' && peek(o)?.text.toLowerCase() === w;
   const selector = (): string[] => {

@@ -34,7 +34,8 @@ export class Fields {
   int(name: string, fallback = 0, min = 0, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.raw(name);
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return this.bad(name, `an integer in ${min}..${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      return this.bad(name, `an integer in ${min}..${max}`);
     return v;
   }
   bool(name: string, fallback = false): boolean {
@@ -52,7 +53,8 @@ export class Fields {
   stringMap(name: string): Record<string, string> {
     const v = this.raw(name);
     if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) return this.bad(name, 'an object of strings');
+    if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
+      return this.bad(name, 'an object of strings');
     return { ...(v as Record<string, string>) };
   }
   duration(name: string): number | undefined {
@@ -68,13 +70,15 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Validates a node name (letters, digits, "-", "_", "."; no "/"). */
 export function validNodeName(name: string, where: string): string {
-  if (!NAME.test(name)) throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(name)} (use letters, digits, "-", "_" or ".")`);
+  if (!NAME.test(name))
+    throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(name)} (use letters, digits, "-", "_" or ".")`);
   return name;
 }
 
 /** Validates a service or check id: non-empty, at most 256 bytes, no "/" at the start. */
 export function validId(id: string, where: string): string {
-  if (id.length === 0 || utf8Length(id) > 256 || !id.isWellFormed()) throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(id)}`);
+  if (id.length === 0 || utf8Length(id) > 256 || !id.isWellFormed())
+    throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(id)}`);
   return id;
 }
 
@@ -87,7 +91,8 @@ function weights(f: Fields): Weights {
 function taggedServiceAddresses(f: Fields): ServiceInput['TaggedAddresses'] {
   const v = f.raw('TaggedAddresses');
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new BadRequestError('Invalid Service.TaggedAddresses: must be an object');
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new BadRequestError('Invalid Service.TaggedAddresses: must be an object');
   const out: Record<string, { Address: string; Port: number }> = {};
   for (const [k, a] of Object.entries(v)) {
     const af = new Fields(a, `TaggedAddresses.${k}`);
@@ -117,7 +122,8 @@ export function parseService(obj: unknown, where = 'Service'): ServiceInput {
 
 /** Parses a status, refusing anything but passing, warning and critical. */
 export function parseStatus(s: string, where: string): HealthStatus {
-  if (!(HEALTH_STATUSES as readonly string[]).includes(s)) throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(s)} (use passing, warning or critical)`);
+  if (!(HEALTH_STATUSES as readonly string[]).includes(s))
+    throw new BadRequestError(`Invalid ${where}: ${JSON.stringify(s)} (use passing, warning or critical)`);
   return s as HealthStatus;
 }
 
@@ -145,12 +151,18 @@ export function parseCatalogCheck(obj: unknown, where: string): CheckInput {
 }
 
 /** Consul's RegisterRequest, parsed into a node, an optional service and checks. */
-export function parseRegisterRequest(body: unknown): { node: NodeInput; skipNodeUpdate: boolean; service?: ServiceInput; checks: CheckInput[] } {
+export function parseRegisterRequest(body: unknown): {
+  node: NodeInput;
+  skipNodeUpdate: boolean;
+  service?: ServiceInput;
+  checks: CheckInput[];
+} {
   const f = new Fields(body, 'body');
   const node = f.str('Node');
   if (!node) throw new BadRequestError('Must provide node');
   const address = f.str('Address');
-  if (!address && !f.bool('SkipNodeUpdate')) throw new BadRequestError('Must provide address if SkipNodeUpdate is not set');
+  if (!address && !f.bool('SkipNodeUpdate'))
+    throw new BadRequestError('Must provide address if SkipNodeUpdate is not set');
   const checks: CheckInput[] = [];
   if (f.has('Check')) checks.push(parseCatalogCheck(f.raw('Check'), 'Check'));
   const list = f.raw('Checks');

@@ -46,7 +46,10 @@ export function listServices(tx: ReadTxn): Indexed<Map<string, Array<{ node: str
     if (!list) byName.set(s.Service, (list = []));
     list.push({ node: key.slice(0, key.indexOf('/')), service: s });
   }
-  return { index: index(tx, INDEX.services), value: new Map([...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  return {
+    index: index(tx, INDEX.services),
+    value: new Map([...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  };
 }
 
 /** Instances of service `name`, by node then id. Index: that service's. */
@@ -62,9 +65,15 @@ export function serviceInstances(tx: ReadTxn, name: string): Indexed<ServiceInst
 }
 
 /** Services registered on `node`. Index: that node's. */
-export function nodeServices(tx: ReadTxn, node: string): Indexed<{ node: CatalogNode | undefined; services: CatalogService[] }> {
+export function nodeServices(
+  tx: ReadTxn,
+  node: string,
+): Indexed<{ node: CatalogNode | undefined; services: CatalogService[] }> {
   const services = [...tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })].map(([, s]) => s);
-  return { index: index(tx, INDEX.node(node), INDEX.nodes), value: { node: tx.get<CatalogNode>(NODES_TABLE, node), services } };
+  return {
+    index: index(tx, INDEX.node(node), INDEX.nodes),
+    value: { node: tx.get<CatalogNode>(NODES_TABLE, node), services },
+  };
 }
 
 /** Checks registered on `node`. */

@@ -73,7 +73,8 @@ function touch(touched: Touched, name: string, node: string, id: string): void {
 }
 
 function touchNode(ctx: ApplyContext, touched: Touched, node: string): void {
-  for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })) touch(touched, s.Service, node, s.ID);
+  for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` }))
+    touch(touched, s.Service, node, s.ID);
 }
 
 /** Reports the health of every touched instance as it stands after the command. */
@@ -87,7 +88,8 @@ function emitHealth(ctx: ApplyContext, touched: Touched): void {
       continue;
     }
     const checks: CatalogCheck[] = [];
-    for (const [, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })) if (c.ServiceID === '' || c.ServiceID === id) checks.push(c);
+    for (const [, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` }))
+      if (c.ServiceID === '' || c.ServiceID === id) checks.push(c);
     ctx.changed({ table: HEALTH_WATCH_TABLE, key, entry: { node: nodeRec, service, checks } });
   }
 }
@@ -103,7 +105,11 @@ function putService(ctx: ApplyContext, touched: Touched, node: string, input: Se
   const key = childKey(node, input.ID);
   const existing = ctx.tx.get<CatalogService>(SERVICES_TABLE, key);
   const next: CatalogService = { ...input, CreateIndex: existing?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
-  if (existing && sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) return;
+  if (
+    existing &&
+    sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
+  )
+    return;
   if (existing && existing.Service !== input.Service) {
     ctx.tx.delete(SERVICE_NAME_INDEX, `${existing.Service}\u0000${key}`);
     bump(ctx, INDEX.service(existing.Service));
@@ -125,7 +131,8 @@ function deleteService(ctx: ApplyContext, touched: Touched, node: string, id: st
   ctx.tx.delete(SERVICE_NAME_INDEX, `${existing.Service}\u0000${key}`);
   touch(touched, existing.Service, node, id);
   const checks: Array<[string, string]> = [];
-  for (const [k, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })) if (c.ServiceID === id) checks.push([k, c.CheckID]);
+  for (const [k, c] of ctx.tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` }))
+    if (c.ServiceID === id) checks.push([k, c.CheckID]);
   for (const [k, checkId] of checks) {
     ctx.tx.delete(CHECKS_TABLE, k);
     invalidateSessionsOfCheck(ctx, node, checkId, now);
@@ -137,7 +144,12 @@ function deleteService(ctx: ApplyContext, touched: Touched, node: string, id: st
 }
 
 /** Bumps what a change of `check` on `node` affects: the checks, the node, and its service(s). */
-function bumpForCheck(ctx: ApplyContext, touched: Touched, node: string, check: Pick<CatalogCheck, 'ServiceID' | 'ServiceName'>): void {
+function bumpForCheck(
+  ctx: ApplyContext,
+  touched: Touched,
+  node: string,
+  check: Pick<CatalogCheck, 'ServiceID' | 'ServiceName'>,
+): void {
   bump(ctx, INDEX.checks);
   bump(ctx, INDEX.node(node));
   if (check.ServiceID) {
@@ -160,14 +172,26 @@ export function catalogRegister(ctx: ApplyContext, cmd: Omit<CatalogRegisterComm
   const now = cmd.now ?? 0;
   for (const c of cmd.checks) {
     if (!c.ServiceID) continue;
-    const known = cmd.service?.ID === c.ServiceID || ctx.tx.get(SERVICES_TABLE, childKey(node, c.ServiceID)) !== undefined;
-    if (!known) throw new BadRequestError(`Unknown service ID ${JSON.stringify(c.ServiceID)} for check ${JSON.stringify(c.CheckID)}`);
+    const known =
+      cmd.service?.ID === c.ServiceID || ctx.tx.get(SERVICES_TABLE, childKey(node, c.ServiceID)) !== undefined;
+    if (!known)
+      throw new BadRequestError(
+        `Unknown service ID ${JSON.stringify(c.ServiceID)} for check ${JSON.stringify(c.CheckID)}`,
+      );
   }
   const touched: Touched = new Map();
   const existingNode = ctx.tx.get<CatalogNode>(NODES_TABLE, node);
   if (!existingNode || !cmd.skipNodeUpdate) {
-    const next: CatalogNode = { ...cmd.node, Datacenter: cmd.datacenter, CreateIndex: existingNode?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
-    if (!existingNode || !sameJson({ ...existingNode, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) {
+    const next: CatalogNode = {
+      ...cmd.node,
+      Datacenter: cmd.datacenter,
+      CreateIndex: existingNode?.CreateIndex ?? ctx.index,
+      ModifyIndex: ctx.index,
+    };
+    if (
+      !existingNode ||
+      !sameJson({ ...existingNode, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
+    ) {
       ctx.tx.put(NODES_TABLE, node, next);
       bump(ctx, INDEX.nodes);
       bump(ctx, INDEX.node(node));
@@ -188,7 +212,11 @@ export function catalogRegister(ctx: ApplyContext, cmd: Omit<CatalogRegisterComm
       CreateIndex: existing?.CreateIndex ?? ctx.index,
       ModifyIndex: ctx.index,
     };
-    if (existing && sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })) continue;
+    if (
+      existing &&
+      sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
+    )
+      continue;
     ctx.tx.put(CHECKS_TABLE, key, next);
     bumpForCheck(ctx, touched, node, next);
     if (existing && existing.ServiceID && existing.ServiceID !== next.ServiceID) {

@@ -35,7 +35,8 @@ export const DEFAULT_AUTOPILOT: AutopilotConfig = {
 
 /** Parses and validates a client's configuration body (unknown fields refused). Throws BadRequestError. */
 export function parseAutopilotConfig(body: unknown, current: AutopilotConfig): AutopilotConfig {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('Request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestError('Request body must be a JSON object');
   const next: Record<string, unknown> = { ...current };
   for (const [k, v] of Object.entries(body)) {
     switch (k) {
@@ -46,12 +47,14 @@ export function parseAutopilotConfig(body: unknown, current: AutopilotConfig): A
       case 'LastContactThreshold':
       case 'DeadServerLastContactThreshold':
       case 'ServerStabilizationTime':
-        if (typeof v !== 'string' || parseDuration(v) === undefined) throw new BadRequestError(`${k} must be a duration such as "10s"`);
+        if (typeof v !== 'string' || parseDuration(v) === undefined)
+          throw new BadRequestError(`${k} must be a duration such as "10s"`);
         next[k] = v;
         break;
       case 'MaxTrailingLogs':
       case 'MinQuorum':
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BadRequestError(`${k} must be a non-negative integer`);
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+          throw new BadRequestError(`${k} must be a non-negative integer`);
         next[k] = v;
         break;
       case 'CreateIndex':
@@ -89,7 +92,11 @@ export const autopilotModule: StateModule = {
         const current = readAutopilotConfig(ctx.tx);
         const cas = cmd['cas'];
         if (typeof cas === 'number' && cas !== current.ModifyIndex) return false;
-        const config = { ...(cmd['config'] as AutopilotConfig), CreateIndex: current.CreateIndex || ctx.index, ModifyIndex: ctx.index };
+        const config = {
+          ...(cmd['config'] as AutopilotConfig),
+          CreateIndex: current.CreateIndex || ctx.index,
+          ModifyIndex: ctx.index,
+        };
         ctx.tx.put(AUTOPILOT_TABLE, CONFIG_KEY, config);
         return true;
       },

@@ -33,7 +33,12 @@ const register: CommandHandler = {
   apply(ctx, cmd) {
     const name = field.string(cmd, 'name');
     if (name.length === 0) throw new CorruptError('member.register: empty name');
-    const rec: MemberRecord = { name, raftAddr: field.string(cmd, 'raftAddr'), httpAddr: field.string(cmd, 'httpAddr'), modifyIndex: ctx.index };
+    const rec: MemberRecord = {
+      name,
+      raftAddr: field.string(cmd, 'raftAddr'),
+      httpAddr: field.string(cmd, 'httpAddr'),
+      modifyIndex: ctx.index,
+    };
     const prev = ctx.tx.get<MemberRecord>(MEMBERS_TABLE, name);
     if (prev && prev.raftAddr === rec.raftAddr && prev.httpAddr === rec.httpAddr) return true;
     ctx.tx.put(MEMBERS_TABLE, name, rec);

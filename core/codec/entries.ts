@@ -29,7 +29,8 @@ export function writeEntries(w: ByteWriter, entries: readonly Entry[]): void {
 export function readEntries(r: ByteReader): Entry[] {
   const count = r.u32('entry count');
   // Each entry needs at least its header: refuse counts the payload cannot hold before allocating.
-  if (count * ENTRY_HEADER_BYTES > r.end - r.pos) throw new CorruptFrameError(`entry count ${count} does not fit the payload`, r.pos - 4);
+  if (count * ENTRY_HEADER_BYTES > r.end - r.pos)
+    throw new CorruptFrameError(`entry count ${count} does not fit the payload`, r.pos - 4);
   const out: Entry[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const term = r.u64('entry term');
@@ -58,7 +59,8 @@ export function encodeEntriesFrame(hp: HotPaths, entries: readonly Entry[]): Uin
  */
 export function decodeEntriesFrame(hp: HotPaths, input: Uint8Array, offset = 0): { entries: Entry[]; next: number } {
   const f = hp.openFrame(input, offset);
-  if (f.kind !== FRAME_KIND.entries) throw new CorruptFrameError(`expected an entries frame, got kind ${f.kind}`, offset);
+  if (f.kind !== FRAME_KIND.entries)
+    throw new CorruptFrameError(`expected an entries frame, got kind ${f.kind}`, offset);
   const r = new ByteReader(input, f.payloadStart, f.payloadEnd);
   const entries = readEntries(r);
   if (r.pos !== f.payloadEnd) throw new CorruptFrameError('trailing bytes in entries frame', r.pos);

@@ -5,14 +5,33 @@ import { ByteReader, ByteWriter, strBytes } from './bytes.js';
 import { entriesPayloadBytes, readEntries, writeEntries } from './entries.js';
 
 const TYPES: readonly MessageType[] = [
-  'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'heartbeat', 'heartbeatResp', 'snap', 'snapResp', 'timeoutNow',
+  'app',
+  'appResp',
+  'vote',
+  'voteResp',
+  'preVote',
+  'preVoteResp',
+  'heartbeat',
+  'heartbeatResp',
+  'snap',
+  'snapResp',
+  'timeoutNow',
 ];
 const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
 
 // Presence bits of optional fields.
 const F = {
-  index: 1, logTerm: 2, commit: 4, rejectHint: 8, leaseTick: 16, offset: 32, context: 64, entries: 128,
-  snapshot: 256, reject: 512, transfer: 1024,
+  index: 1,
+  logTerm: 2,
+  commit: 4,
+  rejectHint: 8,
+  leaseTick: 16,
+  offset: 32,
+  context: 64,
+  entries: 128,
+  snapshot: 256,
+  reject: 512,
+  transfer: 1024,
 } as const;
 
 function confBytes(c: ConfState): number {
@@ -77,7 +96,8 @@ export function encodeMessageFrame(hp: HotPaths, m: Message): Uint8Array {
  */
 export function decodeMessageFrame(hp: HotPaths, input: Uint8Array, offset = 0): { message: Message; next: number } {
   const f = hp.openFrame(input, offset);
-  if (f.kind !== FRAME_KIND.message) throw new CorruptFrameError(`expected a message frame, got kind ${f.kind}`, offset);
+  if (f.kind !== FRAME_KIND.message)
+    throw new CorruptFrameError(`expected a message frame, got kind ${f.kind}`, offset);
   const r = new ByteReader(input, f.payloadStart, f.payloadEnd);
   const typeAt = r.pos;
   const type = TYPES[r.u8('message type')];
@@ -85,7 +105,12 @@ export function decodeMessageFrame(hp: HotPaths, input: Uint8Array, offset = 0):
   const flagsAt = r.pos;
   const flags = r.u16('message flags');
   if (flags >= 2048) throw new CorruptFrameError('unknown message flags', flagsAt);
-  const m: { -readonly [K in keyof Message]: Message[K] } = { type, from: r.str16('from'), to: r.str16('to'), term: r.u64('term') };
+  const m: { -readonly [K in keyof Message]: Message[K] } = {
+    type,
+    from: r.str16('from'),
+    to: r.str16('to'),
+    term: r.u64('term'),
+  };
   if (flags & F.index) m.index = r.u64('index');
   if (flags & F.logTerm) m.logTerm = r.u64('logTerm');
   if (flags & F.commit) m.commit = r.u64('commit');

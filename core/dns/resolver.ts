@@ -10,13 +10,26 @@ export type DnsType = 'A' | 'AAAA' | 'SRV' | 'TXT' | 'SOA' | 'ANY';
 /** One resource record (wire encoding is the server's job). */
 export type DnsRecord =
   | { readonly type: 'A' | 'AAAA'; readonly name: string; readonly ttl: number; readonly data: string }
-  | { readonly type: 'SRV'; readonly name: string; readonly ttl: number; readonly data: { priority: number; weight: number; port: number; target: string } }
+  | {
+      readonly type: 'SRV';
+      readonly name: string;
+      readonly ttl: number;
+      readonly data: { priority: number; weight: number; port: number; target: string };
+    }
   | { readonly type: 'TXT'; readonly name: string; readonly ttl: number; readonly data: string[] }
   | {
       readonly type: 'SOA';
       readonly name: string;
       readonly ttl: number;
-      readonly data: { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+      readonly data: {
+        mname: string;
+        rname: string;
+        serial: number;
+        refresh: number;
+        retry: number;
+        expire: number;
+        minimum: number;
+      };
     };
 
 /** The resolver's answer: response code and the three record sections. */
@@ -72,12 +85,28 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     type: 'SOA',
     name: `${domain}.`,
     ttl: 0,
-    data: { mname: `ns.${domain}.`, rname: `hostmaster.${domain}.`, serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 0 },
+    data: {
+      mname: `ns.${domain}.`,
+      rname: `hostmaster.${domain}.`,
+      serial: 1,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: 0,
+    },
   };
-  const empty = (rcode: DnsAnswer['rcode']): DnsAnswer => ({ rcode, answers: [], additionals: [], authorities: rcode === 'REFUSED' ? [] : [soa] });
+  const empty = (rcode: DnsAnswer['rcode']): DnsAnswer => ({
+    rcode,
+    answers: [],
+    additionals: [],
+    authorities: rcode === 'REFUSED' ? [] : [soa],
+  });
   if (name !== domain && !name.endsWith(`.${domain}`)) return empty('REFUSED');
   let labels = name === domain ? [] : name.slice(0, -(domain.length + 1)).split('.');
-  if (labels.length === 0) return qtype === 'SOA' || qtype === 'ANY' ? { rcode: 'NOERROR', answers: [soa], additionals: [], authorities: [] } : empty('NOERROR');
+  if (labels.length === 0)
+    return qtype === 'SOA' || qtype === 'ANY'
+      ? { rcode: 'NOERROR', answers: [soa], additionals: [], authorities: [] }
+      : empty('NOERROR');
   // "<…>.node" / "<…>.service", optionally followed by the datacenter.
   let kind: string | undefined;
   let dc: string | undefined;
@@ -103,7 +132,13 @@ function nodeRecords(node: CatalogNode, recordName: string, ttl: number): DnsRec
   return t ? [{ type: t, name: recordName, ttl, data: node.Address }] : [];
 }
 
-function nodeLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOptions, empty: (r: DnsAnswer['rcode']) => DnsAnswer): DnsAnswer {
+function nodeLookup(
+  tx: ReadTxn,
+  labels: string[],
+  qtype: DnsType,
+  o: DnsOptions,
+  empty: (r: DnsAnswer['rcode']) => DnsAnswer,
+): DnsAnswer {
   if (labels.length !== 1) return empty('NXDOMAIN');
   const wanted = labels[0] as string;
   const node = getNode(tx, wanted).value ?? findNodeCaseInsensitive(tx, wanted);
@@ -117,7 +152,12 @@ function nodeLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOptions
     const txt = Object.entries(node.Meta).map(([k, v]) => `${k}=${v}`);
     if (txt.length > 0) answers.push({ type: 'TXT', name: recordName, ttl: o.nodeTtl, data: txt });
   }
-  return { rcode: 'NOERROR', answers, additionals: [], authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [] };
+  return {
+    rcode: 'NOERROR',
+    answers,
+    additionals: [],
+    authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
+  };
 }
 
 function findNodeCaseInsensitive(tx: ReadTxn, name: string): CatalogNode | undefined {
@@ -125,7 +165,13 @@ function findNodeCaseInsensitive(tx: ReadTxn, name: string): CatalogNode | undef
   return undefined;
 }
 
-function serviceLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOptions, empty: (r: DnsAnswer['rcode']) => DnsAnswer): DnsAnswer {
+function serviceLookup(
+  tx: ReadTxn,
+  labels: string[],
+  qtype: DnsType,
+  o: DnsOptions,
+  empty: (r: DnsAnswer['rcode']) => DnsAnswer,
+): DnsAnswer {
   let service: string;
   let tag: string | undefined;
   if (labels.length === 2 && labels[0]?.startsWith('_') && labels[1]?.startsWith('_')) {
@@ -146,7 +192,10 @@ function serviceLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOpti
   const access = o.access?.(tx);
   if (access && !access.canRead('service', exact)) return empty('NXDOMAIN');
   const healthy = serviceHealth(tx, exact).value.filter(
-    (e) => entryStatus(e) !== 'critical' && (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)) && (!access || access.canRead('node', e.node.Node)),
+    (e) =>
+      entryStatus(e) !== 'critical' &&
+      (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)) &&
+      (!access || access.canRead('node', e.node.Node)),
   );
   if (healthy.length === 0) return empty('NXDOMAIN');
   const recordName = `${labels.join('.')}.service.${o.domain}.`;
@@ -160,11 +209,27 @@ function serviceLookup(tx: ReadTxn, labels: string[], qtype: DnsType, o: DnsOpti
     }
     if (qtype === 'SRV' || qtype === 'ANY') {
       const target = `${e.node.Node.toLowerCase()}.node.${o.datacenter}.${o.domain}.`;
-      answers.push({ type: 'SRV', name: recordName, ttl: o.serviceTtl, data: { priority: 1, weight: weightFor(e.service.Weights, entryStatus(e as HealthEntry)), port: e.service.Port, target } });
-      if (t && !additionals.some((r) => r.name === target && r.data === addr)) additionals.push({ type: t, name: target, ttl: o.serviceTtl, data: addr });
+      answers.push({
+        type: 'SRV',
+        name: recordName,
+        ttl: o.serviceTtl,
+        data: {
+          priority: 1,
+          weight: weightFor(e.service.Weights, entryStatus(e as HealthEntry)),
+          port: e.service.Port,
+          target,
+        },
+      });
+      if (t && !additionals.some((r) => r.name === target && r.data === addr))
+        additionals.push({ type: t, name: target, ttl: o.serviceTtl, data: addr });
     }
   }
-  return { rcode: 'NOERROR', answers, additionals, authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [] };
+  return {
+    rcode: 'NOERROR',
+    answers,
+    additionals,
+    authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
+  };
 }
 
 function findServiceName(tx: ReadTxn, lower: string): string | undefined {

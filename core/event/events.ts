@@ -47,7 +47,8 @@ function lastLTime(tx: ReadTxn): number {
 const fire: CommandHandler = {
   apply(ctx, cmd) {
     const e = cmd['event'] as EventFireCommand['event'] | undefined;
-    if (!e || typeof e !== 'object' || typeof e.ID !== 'string' || typeof e.Name !== 'string') throw new CorruptError('event.fire: malformed event');
+    if (!e || typeof e !== 'object' || typeof e.ID !== 'string' || typeof e.Name !== 'string')
+      throw new CorruptError('event.fire: malformed event');
     // Lamport time: one more than the newest kept event (the table never empties once used).
     const ltime = Math.max(lastLTime(ctx.tx), readTableIndex(ctx.tx, LTIME_NAME)) + 1;
     const event: UserEvent = { ...e, Version: 1, LTime: ltime };

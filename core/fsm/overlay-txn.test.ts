@@ -7,7 +7,10 @@ import { OverlayTxn } from './overlay-txn.js';
 
 describe('OverlayTxn', () => {
   const keyArb = fc.constantFrom('a', 'ab', 'b', 'b/1', 'b/2', 'c', '\u{10000}', '\uffff', 'é');
-  const writeArb = fc.oneof(fc.tuple(fc.constant('put' as const), keyArb, fc.nat(9)), fc.tuple(fc.constant('del' as const), keyArb, fc.constant(0)));
+  const writeArb = fc.oneof(
+    fc.tuple(fc.constant('put' as const), keyArb, fc.nat(9)),
+    fc.tuple(fc.constant('del' as const), keyArb, fc.constant(0)),
+  );
   const rangeArb = fc.record({
     prefix: fc.option(fc.constantFrom('', 'a', 'b', 'b/'), { nil: undefined }),
     start: fc.option(keyArb, { nil: undefined }),
@@ -17,35 +20,50 @@ describe('OverlayTxn', () => {
 
   it('reads like the writes applied, and commit produces exactly that state', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(writeArb, { maxLength: 8 }), fc.array(writeArb, { maxLength: 8 }), rangeArb, async (base, over, range) => {
-        const store = new MemoryStateStore(['t']);
-        const model = new Map<string, number>();
-        const apply = (tx: { put(t: string, k: string, v: number): void; delete(t: string, k: string): boolean }, ws: typeof base) => {
-          for (const [op, k, v] of ws) {
-            if (op === 'put') {
-              tx.put('t', k, v);
-              model.set(k, v);
-            } else {
-              tx.delete('t', k);
-              model.delete(k);
+      fc.asyncProperty(
+        fc.array(writeArb, { maxLength: 8 }),
+        fc.array(writeArb, { maxLength: 8 }),
+        rangeArb,
+        async (base, over, range) => {
+          const store = new MemoryStateStore(['t']);
+          const model = new Map<string, number>();
+          const apply = (
+            tx: { put(t: string, k: string, v: number): void; delete(t: string, k: string): boolean },
+            ws: typeof base,
+          ) => {
+            for (const [op, k, v] of ws) {
+              if (op === 'put') {
+                tx.put('t', k, v);
+                model.set(k, v);
+              } else {
+                tx.delete('t', k);
+                model.delete(k);
+              }
             }
-          }
-        };
-        await store.write((tx) => apply(tx, base));
-        const opts = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
-        await store.write((tx) => {
-          const overlay = new OverlayTxn(tx);
-          apply(overlay, over);
-          const expected = [...model.entries()]
-            .filter(([k]) => (opts.prefix === undefined || k.startsWith(opts.prefix as string)) && (opts.start === undefined || compareKeys(k, opts.start as string) >= 0) && (opts.end === undefined || compareKeys(k, opts.end as string) < 0))
-            .sort(([x], [y]) => compareKeys(x, y))
-            .slice(0, (opts.limit as number | undefined) ?? Infinity);
-          expect([...overlay.range<number>('t', opts)]).toEqual(expected);
-          for (const k of ['a', 'b/1', 'é']) expect(overlay.get('t', k)).toBe(model.get(k));
-          overlay.commit();
-        });
-        expect(store.read((tx) => [...tx.range<number>('t')])).toEqual([...model.entries()].sort(([x], [y]) => compareKeys(x, y)));
-      }),
+          };
+          await store.write((tx) => apply(tx, base));
+          const opts = Object.fromEntries(Object.entries(range).filter(([, v]) => v !== undefined));
+          await store.write((tx) => {
+            const overlay = new OverlayTxn(tx);
+            apply(overlay, over);
+            const expected = [...model.entries()]
+              .filter(
+                ([k]) =>
+                  (opts.prefix === undefined || k.startsWith(opts.prefix as string)) &&
+                  (opts.start === undefined || compareKeys(k, opts.start as string) >= 0) &&
+                  (opts.end === undefined || compareKeys(k, opts.end as string) < 0),
+              )
+              .sort(([x], [y]) => compareKeys(x, y))
+              .slice(0, (opts.limit as number | undefined) ?? Infinity);
+            expect([...overlay.range<number>('t', opts)]).toEqual(expected);
+            for (const k of ['a', 'b/1', 'é']) expect(overlay.get('t', k)).toBe(model.get(k));
+            overlay.commit();
+          });
+          expect(store.read((tx) => [...tx.range<number>('t')])).toEqual(
+            [...model.entries()].sort(([x], [y]) => compareKeys(x, y)),
+          );
+        },
+      ),
       { seed: propertySeed('overlay txn'), numRuns: 300 },
     );
   });

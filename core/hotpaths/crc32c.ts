@@ -22,7 +22,13 @@ export function crc32cTs(data: Uint8Array, seed = 0): number {
   const n = data.length;
   const end8 = n - (n % 8);
   for (; i < end8; i += 8) {
-    const lo = (c ^ ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24))) >>> 0;
+    const lo =
+      (c ^
+        ((data[i] as number) |
+          ((data[i + 1] as number) << 8) |
+          ((data[i + 2] as number) << 16) |
+          ((data[i + 3] as number) << 24))) >>>
+      0;
     c =
       (T[1792 + (lo & 0xff)] as number) ^
       (T[1536 + ((lo >>> 8) & 0xff)] as number) ^

@@ -8,7 +8,11 @@ import { TsPrefixMatcher } from './prefix-matcher.js';
  * Turns a frame check code into the verdict both implementations share: payload bounds, or a
  * CorruptFrameError at the position of the problem.
  */
-export function frameVerdict(input: Uint8Array, offset: number, code: number): { kind: number; payloadStart: number; payloadEnd: number } {
+export function frameVerdict(
+  input: Uint8Array,
+  offset: number,
+  code: number,
+): { kind: number; payloadStart: number; payloadEnd: number } {
   if (code < 0) {
     const position = code === -1 || code === -2 ? input.length : code === -3 ? offset + 1 : offset;
     throw new CorruptFrameError(FRAME_CHECK_ERRORS[code] ?? 'invalid frame', position);

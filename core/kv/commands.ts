@@ -104,6 +104,7 @@ export function validatePrefix(prefix: string): void {
  */
 export function parseFlags(text: string): string {
   const n = parseUint64(text);
-  if (n === undefined) throw new BadRequestError(`Invalid flags: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
+  if (n === undefined)
+    throw new BadRequestError(`Invalid flags: ${JSON.stringify(text)} is not an unsigned 64-bit integer`);
   return n.toString();
 }

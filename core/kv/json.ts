@@ -14,5 +14,8 @@ export function kvEntriesToJson(entries: readonly KvEntry[]): string {
 export function kvEntryToJson(e: KvEntry, withValue = true): string {
   const value = !withValue || e.value.byteLength === 0 ? 'null' : `"${encodeBase64(e.value)}"`;
   const session = e.session !== undefined ? `,"Session":${JSON.stringify(e.session)}` : '';
-  return `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value}${session},"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`;
+  return (
+    `{"LockIndex":${e.lockIndex},"Key":${JSON.stringify(e.key)},"Flags":${e.flags},"Value":${value}${session},` +
+    `"CreateIndex":${e.createIndex},"ModifyIndex":${e.modifyIndex}}`
+  );
 }

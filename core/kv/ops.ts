@@ -2,7 +2,14 @@ import { NotFoundError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext } from '../fsm/state-machine.js';
 import { SESSIONS_TABLE } from '../session/types.js';
-import { KV_INDEX_NAME, KV_TABLE, KV_TOMBSTONE_TABLE, type KvRecord, type KvTombstone, TOMBSTONE_KEY_PREFIX } from './types.js';
+import {
+  KV_INDEX_NAME,
+  KV_TABLE,
+  KV_TOMBSTONE_TABLE,
+  type KvRecord,
+  type KvTombstone,
+  TOMBSTONE_KEY_PREFIX,
+} from './types.js';
 
 /** Keys held by each session: session id + NUL + key → ''. */
 export const KV_LOCKS_TABLE = 'kv_locks';
@@ -19,7 +26,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function write(ctx: ApplyContext, key: string, next: KvRecord, prev: KvRecord | undefined): void {
   ctx.tx.put(KV_TABLE, key, next);
-  if (prev?.session !== undefined && prev.session !== next.session) ctx.tx.delete(KV_LOCKS_TABLE, `${prev.session}\u0000${key}`);
+  if (prev?.session !== undefined && prev.session !== next.session)
+    ctx.tx.delete(KV_LOCKS_TABLE, `${prev.session}\u0000${key}`);
   if (next.session !== undefined) ctx.tx.put(KV_LOCKS_TABLE, `${next.session}\u0000${key}`, '');
   bumpTableIndex(ctx.tx, KV_INDEX_NAME, ctx.index);
   ctx.changed({ table: KV_TABLE, key, entry: next });
@@ -39,13 +47,25 @@ export function kvSet(ctx: ApplyContext, key: string, value: Uint8Array, flags: 
     lockIndex: 0,
     ...(existing?.session !== undefined ? { session: existing.session } : {}),
   };
-  if (existing && existing.flags === next.flags && existing.lockIndex === next.lockIndex && sameBytes(existing.value, next.value)) return existing;
+  if (
+    existing &&
+    existing.flags === next.flags &&
+    existing.lockIndex === next.lockIndex &&
+    sameBytes(existing.value, next.value)
+  )
+    return existing;
   write(ctx, key, next, existing);
   return next;
 }
 
 /** Set only if ModifyIndex equals `cas` (0: only if absent). */
-export function kvCas(ctx: ApplyContext, key: string, value: Uint8Array, flags: string, cas: number): KvRecord | undefined {
+export function kvCas(
+  ctx: ApplyContext,
+  key: string,
+  value: Uint8Array,
+  flags: string,
+  cas: number,
+): KvRecord | undefined {
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (cas === 0 ? existing !== undefined : existing?.modifyIndex !== cas) return undefined;
   return kvSet(ctx, key, value, flags);
@@ -97,7 +117,14 @@ export function kvDeleteTree(ctx: ApplyContext, prefix: string): void {
  * A new holder raises LockIndex; the holder re-acquiring keeps it and updates the value.
  * Throws NotFoundError for an unknown session.
  */
-export function kvLock(ctx: ApplyContext, key: string, value: Uint8Array, flags: string, session: string, now: number): KvRecord | undefined {
+export function kvLock(
+  ctx: ApplyContext,
+  key: string,
+  value: Uint8Array,
+  flags: string,
+  session: string,
+  now: number,
+): KvRecord | undefined {
   if (!ctx.tx.get(SESSIONS_TABLE, session)) throw new NotFoundError(`invalid session ${JSON.stringify(session)}`);
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (existing?.session !== undefined && existing.session !== session) return undefined;
@@ -118,7 +145,8 @@ export function kvLock(ctx: ApplyContext, key: string, value: Uint8Array, flags:
     session,
   };
   // The holder re-acquiring with the same value and flags changes nothing (as a plain set would not).
-  if (existing && existing.session === session && existing.flags === flags && sameBytes(existing.value, next.value)) return existing;
+  if (existing && existing.session === session && existing.flags === flags && sameBytes(existing.value, next.value))
+    return existing;
   write(ctx, key, next, existing);
   return next;
 }
@@ -127,7 +155,13 @@ export function kvLock(ctx: ApplyContext, key: string, value: Uint8Array, flags:
  * Releases `key` if `session` holds it (Consul's kvsUnlockTxn), writing value/flags; LockIndex
  * is kept. Undefined (nothing written) when the key is absent or not held by `session`.
  */
-export function kvUnlock(ctx: ApplyContext, key: string, value: Uint8Array, flags: string, session: string): KvRecord | undefined {
+export function kvUnlock(
+  ctx: ApplyContext,
+  key: string,
+  value: Uint8Array,
+  flags: string,
+  session: string,
+): KvRecord | undefined {
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (!existing || existing.session !== session) return undefined;
   const next: KvRecord = {
@@ -146,9 +180,16 @@ export function kvUnlock(ctx: ApplyContext, key: string, value: Uint8Array, flag
  * 'delete' removes them; either way each key gets a lock delay until `now + lockDelayMs`
  * (none when lockDelayMs is 0).
  */
-export function kvReleaseSession(ctx: ApplyContext, session: string, behavior: 'release' | 'delete', now: number, lockDelayMs: number): void {
+export function kvReleaseSession(
+  ctx: ApplyContext,
+  session: string,
+  behavior: 'release' | 'delete',
+  now: number,
+  lockDelayMs: number,
+): void {
   const keys: string[] = [];
-  for (const [k] of ctx.tx.range(KV_LOCKS_TABLE, { prefix: `${session}\u0000` })) keys.push(k.slice(session.length + 1));
+  for (const [k] of ctx.tx.range(KV_LOCKS_TABLE, { prefix: `${session}\u0000` }))
+    keys.push(k.slice(session.length + 1));
   for (const key of keys) {
     if (lockDelayMs > 0) ctx.tx.put(LOCK_DELAY_TABLE, key, now + lockDelayMs);
     if (behavior === 'delete') {

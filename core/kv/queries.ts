@@ -1,7 +1,15 @@
 import { readTableIndex } from '../fsm/meta.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Indexed } from '../util/indexed.js';
-import { KV_INDEX_NAME, KV_TABLE, KV_TOMBSTONE_TABLE, type KvEntry, type KvRecord, type KvTombstone, TOMBSTONE_KEY_PREFIX } from './types.js';
+import {
+  KV_INDEX_NAME,
+  KV_TABLE,
+  KV_TOMBSTONE_TABLE,
+  type KvEntry,
+  type KvRecord,
+  type KvTombstone,
+  TOMBSTONE_KEY_PREFIX,
+} from './types.js';
 
 /** Consul's KV table index: the last index that modified a key or a tombstone (0 when never). */
 export function kvTableIndex(tx: ReadTxn): number {

@@ -2,7 +2,18 @@ import { CorruptError } from '../errors.js';
 import { type Command, field } from '../fsm/command.js';
 import type { CommandHandler, StateModule } from '../fsm/state-machine.js';
 import { parseFlags } from './commands.js';
-import { KV_LOCKS_TABLE, kvCas, kvReapLockDelays, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock, LOCK_DELAY_TABLE } from './ops.js';
+import {
+  KV_LOCKS_TABLE,
+  kvCas,
+  kvReapLockDelays,
+  kvDelete,
+  kvDeleteCas,
+  kvDeleteTree,
+  kvLock,
+  kvSet,
+  kvUnlock,
+  LOCK_DELAY_TABLE,
+} from './ops.js';
 import { KV_TABLE, KV_TOMBSTONE_TABLE, type KvTombstone } from './types.js';
 
 function readKey(cmd: Command): string {
@@ -33,14 +44,23 @@ const cas: CommandHandler = {
 
 const lock: CommandHandler = {
   apply(ctx, cmd) {
-    const entry = kvLock(ctx, readKey(cmd), field.bytes(cmd, 'value'), readFlags(cmd), field.string(cmd, 'session'), field.index(cmd, 'now'));
+    const entry = kvLock(
+      ctx,
+      readKey(cmd),
+      field.bytes(cmd, 'value'),
+      readFlags(cmd),
+      field.string(cmd, 'session'),
+      field.index(cmd, 'now'),
+    );
     return entry !== undefined;
   },
 };
 
 const unlock: CommandHandler = {
   apply(ctx, cmd) {
-    return kvUnlock(ctx, readKey(cmd), field.bytes(cmd, 'value'), readFlags(cmd), field.string(cmd, 'session')) !== undefined;
+    return (
+      kvUnlock(ctx, readKey(cmd), field.bytes(cmd, 'value'), readFlags(cmd), field.string(cmd, 'session')) !== undefined
+    );
   },
 };
 

@@ -31,7 +31,8 @@ export class TombstoneGc {
   private reaping = false;
 
   constructor(private readonly options: TombstoneGcOptions) {
-    if (!(options.ttlMs > 0 && options.granularityMs > 0)) throw new RangeError('ttlMs and granularityMs must be positive');
+    if (!(options.ttlMs > 0 && options.granularityMs > 0))
+      throw new RangeError('ttlMs and granularityMs must be positive');
   }
 
   /** Starts periodic collection. */

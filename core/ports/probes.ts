@@ -12,7 +12,14 @@ export interface ProbeResult {
  */
 export interface Probes {
   /** 2xx passing, 429 warning, anything else (or no answer) critical. */
-  http(req: { url: string; method: string; headers: Readonly<Record<string, readonly string[]>>; body: string; tlsSkipVerify: boolean; timeoutMs: number }): Promise<ProbeResult>;
+  http(req: {
+    url: string;
+    method: string;
+    headers: Readonly<Record<string, readonly string[]>>;
+    body: string;
+    tlsSkipVerify: boolean;
+    timeoutMs: number;
+  }): Promise<ProbeResult>;
   /** Passing when a TCP connection opens. */
   tcp(addr: string, timeoutMs: number): Promise<ProbeResult>;
   /** Sends a datagram: passing on an answer or silence, critical on an error (port unreachable). */

@@ -16,7 +16,12 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
     throw new CorruptError(`undecodable conf change: ${(err as Error).message}`);
   }
   const cc = v as Partial<ConfChange> | null;
-  if (!cc || typeof cc.node !== 'string' || cc.node.length === 0 || !['addVoter', 'addLearner', 'removeNode'].includes(cc.type as string)) {
+  if (
+    !cc ||
+    typeof cc.node !== 'string' ||
+    cc.node.length === 0 ||
+    !['addVoter', 'addLearner', 'removeNode'].includes(cc.type as string)
+  ) {
     throw new CorruptError('malformed conf change');
   }
   return { type: cc.type as ConfChange['type'], node: cc.node };

@@ -13,7 +13,10 @@ export interface PlantedBugs {
   readonly readsWithoutReadIndex?: boolean;
   /** Leave a vote out of the persisted hard state, so a crash forgets it (Figure 2: votedFor is persistent). */
   readonly forgetVoteOnCrash?: boolean;
-  /** Let every node, not only a leader, send before persisting, so a follower acknowledges entries it may lose (§5.3). */
+  /**
+   * Let every node, not only a leader, send before persisting, so a follower acknowledges entries it
+   * may lose (§5.3).
+   */
   readonly ackBeforePersist?: boolean;
 }
 
@@ -70,14 +73,22 @@ export function withDefaults(config: Partial<RaftConfig> & Pick<RaftConfig, 'id'
   const c: RaftConfig = { ...RAFT_DEFAULTS, ...config };
   if (c.id.length === 0) throw new ConfigError('raft: id must not be empty');
   const positive: Array<keyof RaftConfig> = [
-    'electionTicks', 'heartbeatTicks', 'maxMsgBytes', 'maxInflightMsgs', 'maxUncommittedBytes',
-    'maxCommittedBytesPerReady', 'maxSnapshotChunkBytes', 'maxSnapshotBytes', 'maxPendingReads',
+    'electionTicks',
+    'heartbeatTicks',
+    'maxMsgBytes',
+    'maxInflightMsgs',
+    'maxUncommittedBytes',
+    'maxCommittedBytesPerReady',
+    'maxSnapshotChunkBytes',
+    'maxSnapshotBytes',
+    'maxPendingReads',
   ];
   for (const k of positive) {
     const v = c[k] as number;
     if (!Number.isSafeInteger(v) || v < 1) throw new ConfigError(`raft: ${k} must be a positive integer`);
   }
-  if (c.heartbeatTicks >= c.electionTicks) throw new ConfigError('raft: heartbeatTicks must be smaller than electionTicks');
+  if (c.heartbeatTicks >= c.electionTicks)
+    throw new ConfigError('raft: heartbeatTicks must be smaller than electionTicks');
   if (c.readMode === 'lease' && !c.checkQuorum) throw new ConfigError('raft: lease reads need checkQuorum');
   return c;
 }

@@ -24,13 +24,15 @@ export class RaftLog {
     this.snapshot = snapshot;
     this.entries = [...entries];
     for (let i = 0; i < this.entries.length; i++) {
-      if ((this.entries[i] as Entry).index !== snapshot.meta.index + 1 + i) throw new CorruptError('log entries are not contiguous with the snapshot');
+      if ((this.entries[i] as Entry).index !== snapshot.meta.index + 1 + i)
+        throw new CorruptError('log entries are not contiguous with the snapshot');
     }
     this.committed = Math.max(committed, snapshot.meta.index);
     this.applied = Math.max(applied, snapshot.meta.index);
     this.stable = this.lastIndex();
     this.durable = this.lastIndex();
-    if (this.committed > this.lastIndex()) throw new CorruptError(`commit ${committed} is beyond the last log index ${this.lastIndex()}`);
+    if (this.committed > this.lastIndex())
+      throw new CorruptError(`commit ${committed} is beyond the last log index ${this.lastIndex()}`);
     if (this.applied > this.committed) throw new CorruptError(`applied ${applied} is beyond commit ${this.committed}`);
   }
 
@@ -83,7 +85,8 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = (entries[0] as Entry).index;
-    if (first <= this.committed) throw new CorruptError(`cannot overwrite committed entry ${first} (commit ${this.committed})`);
+    if (first <= this.committed)
+      throw new CorruptError(`cannot overwrite committed entry ${first} (commit ${this.committed})`);
     if (first > this.lastIndex() + 1) throw new CorruptError(`gap: appending ${first} after ${this.lastIndex()}`);
     this.entries.length = first - this.firstIndex();
     for (const e of entries) this.entries.push(e);
@@ -115,7 +118,12 @@ export class RaftLog {
    * what is new, truncating conflicts, and advances commit to min(leaderCommit, last new index).
    * Returns the last new index, or undefined when the log does not match.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, leaderCommit: number, entries: readonly Entry[]): number | undefined {
+  maybeAppend(
+    prevIndex: number,
+    prevTerm: number,
+    leaderCommit: number,
+    entries: readonly Entry[],
+  ): number | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNew = prevIndex + entries.length;
     const conflict = this.findConflict(entries);
@@ -160,7 +168,8 @@ export class RaftLog {
     const idx = snapshot.meta.index;
     if (idx <= this.snapshot.meta.index) return;
     if (idx > this.applied) throw new CorruptError(`cannot compact to ${idx}: only ${this.applied} applied`);
-    if (this.term(idx) !== snapshot.meta.term) throw new CorruptError(`snapshot term ${snapshot.meta.term} does not match entry ${idx}`);
+    if (this.term(idx) !== snapshot.meta.term)
+      throw new CorruptError(`snapshot term ${snapshot.meta.term} does not match entry ${idx}`);
     this.entries = this.entries.slice(idx - this.snapshot.meta.index);
     this.snapshot = snapshot;
   }

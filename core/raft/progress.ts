@@ -55,7 +55,11 @@ export class Progress {
   snapshotOffset = 0;
   snapshotIdleTicks = 0;
 
-  constructor(next: number, maxInflight: number, readonly isLearner: boolean) {
+  constructor(
+    next: number,
+    maxInflight: number,
+    readonly isLearner: boolean,
+  ) {
     this.next = next;
     this.inflights = new Inflights(maxInflight);
   }

@@ -17,7 +17,9 @@ function leaderOf(c: TestCluster, id = 'a'): TestCluster {
 }
 
 function msgs(c: TestCluster, type: Message['type'], from?: string, to?: string): Message[] {
-  return c.sent.filter((m) => m.type === type && (from === undefined || m.from === from) && (to === undefined || m.to === to));
+  return c.sent.filter(
+    (m) => m.type === type && (from === undefined || m.from === from) && (to === undefined || m.to === to),
+  );
 }
 
 describe('Figure 2 and §5.1: terms', () => {
@@ -32,7 +34,16 @@ describe('Figure 2 and §5.1: terms', () => {
     const c = leaderOf(new TestCluster(ABC));
     const term = c.raw('b').status().term;
     const before = c.raw('b').status().lastIndex;
-    c.raw('b').step({ type: 'app', from: 'c', to: 'b', term: term - 1, index: before, logTerm: term, entries: [], commit: 0 });
+    c.raw('b').step({
+      type: 'app',
+      from: 'c',
+      to: 'b',
+      term: term - 1,
+      index: before,
+      logTerm: term,
+      entries: [],
+      commit: 0,
+    });
     c.stabilize();
     expect(c.raw('b').status().lastIndex).toBe(before);
     const answer = msgs(c, 'appResp', 'b', 'c').at(-1);
@@ -55,7 +66,10 @@ describe('§5.2: leader election', () => {
     b.step({ type: 'vote', from: 'c', to: 'b', term: 2, index: 3, logTerm: 1 });
     const rd = b.ready();
     const answers = rd.messages.filter((m) => m.type === 'voteResp').map((m) => [m.to, m.reject]);
-    expect(answers).toEqual([['a', false], ['c', true]]);
+    expect(answers).toEqual([
+      ['a', false],
+      ['c', true],
+    ]);
   });
 
   it('the vote is in the hard state of the same Ready that carries the grant (persist before send)', () => {
@@ -69,7 +83,10 @@ describe('§5.2: leader election', () => {
   it('election timeouts are randomized in [electionTicks, 2*electionTicks) from the injected Rng', () => {
     const timeouts = new Set<number>();
     for (let seed = 1; seed <= 30; seed++) {
-      const n = new RawNode({ id: 'a', rng: seededRng(seed), electionTicks: 10, preVote: false }, bootstrapState(['a', 'b', 'c']));
+      const n = new RawNode(
+        { id: 'a', rng: seededRng(seed), electionTicks: 10, preVote: false },
+        bootstrapState(['a', 'b', 'c']),
+      );
       n.advance(n.ready()); // apply the bootstrap membership entries
       let ticks = 0;
       while (n.status().role === 'follower' && ticks < 100) {
@@ -132,7 +149,7 @@ describe('§5.3: log replication', () => {
     expect(c.raw('a').status().commit).toBeLessThan(index);
   });
 
-  it('replaces a follower\'s conflicting suffix with the leader\'s (Figure 2, AppendEntries 3-4)', () => {
+  it("replaces a follower's conflicting suffix with the leader's (Figure 2, AppendEntries 3-4)", () => {
     const c = leaderOf(new TestCluster(ABC, { raft: { preVote: false } }));
     c.isolate('a');
     for (let i = 0; i < 30; i++) c.raw('a').propose(put('lost', String(i)));
@@ -190,15 +207,17 @@ describe('§5.3: log replication', () => {
     // Followers' answers are dropped, so nothing is acknowledged: the window must close.
     for (let i = 0; i < 10; i++) c.raw('a').propose(put('k', String(i)));
     c.stabilize();
-    const appends = c.sent.slice(sentBefore).filter((m) => m.type === 'app' && m.to === 'b' && (m.entries?.length ?? 0) > 0);
+    const appends = c.sent
+      .slice(sentBefore)
+      .filter((m) => m.type === 'app' && m.to === 'b' && (m.entries?.length ?? 0) > 0);
     expect(appends.length).toBe(2);
     for (const m of appends) expect(m.entries?.length).toBe(1);
   });
 
-  it('does not commit an earlier term\'s entry by counting replicas (§5.4.2, Figure 8)', () => {
+  it("does not commit an earlier term's entry by counting replicas (§5.4.2, Figure 8)", () => {
     // A leader of term 3 whose log holds an uncommitted entry from term 2.
     const raft = new Raft(
-      { ...(new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg), id: 'a', preVote: false },
+      { ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg, id: 'a', preVote: false },
       {
         hardState: { term: 2, vote: undefined, commit: 3 },
         entries: [...bootstrapState(ABC).entries, { term: 2, index: 4, type: 'normal', data: put('old', '1') }],
@@ -217,9 +236,14 @@ describe('§5.3: log replication', () => {
     expect(raft.log.committed).toBe(5);
   });
 
-  it('a leader sends early only once its term and vote are on disk, even if the Ready that set them was advanced', () => {
+  const title =
+    'a leader sends early only once its term and vote are on disk, even if the Ready that set them was advanced';
+  it(title, () => {
     const boot = bootstrapState(['a']);
-    const node = new RawNode({ id: 'a', rng: seededRng(3) }, { hardState: boot.hardState, entries: boot.entries, conf: { voters: ['a'], learners: ['l'] } });
+    const node = new RawNode(
+      { id: 'a', rng: seededRng(3) },
+      { hardState: boot.hardState, entries: boot.entries, conf: { voters: ['a'], learners: ['l'] } },
+    );
     // Campaign and win, handing every Ready to "storage" without any write completing.
     const handedOut = [];
     for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
@@ -245,8 +269,13 @@ describe('§5.3: log replication', () => {
 
   it('a leader counts its own entries toward commitment only once they are durable (thesis §10.2.1)', () => {
     const raft = new Raft(
-      { ...(new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg), id: 'a', preVote: false },
-      { hardState: { term: 1, vote: undefined, commit: 3 }, entries: bootstrapState(ABC).entries, conf: { voters: ABC, learners: [] }, applied: 3 },
+      { ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg, id: 'a', preVote: false },
+      {
+        hardState: { term: 1, vote: undefined, commit: 3 },
+        entries: bootstrapState(ABC).entries,
+        conf: { voters: ABC, learners: [] },
+        applied: 3,
+      },
     );
     for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
     raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false });
@@ -263,7 +292,10 @@ describe('§5.3: log replication', () => {
 });
 
 describe('§6 (CheckQuorum, PreVote) and scenarios', () => {
-  it('partitioned leader: steps down after an election timeout; the majority elects another (§6.2 of the dissertation)', () => {
+  const titlePartitioned =
+    'partitioned leader: steps down after an election timeout; ' +
+    'the majority elects another (§6.2 of the dissertation)';
+  it(titlePartitioned, () => {
     const c = leaderOf(new TestCluster(ABC));
     c.isolate('a');
     c.tick(25);
@@ -275,7 +307,9 @@ describe('§6 (CheckQuorum, PreVote) and scenarios', () => {
     expect(c.raw('a').status()).toMatchObject({ role: 'follower', lead: leader });
   });
 
-  it('flapping follower: an isolated follower rejoins without disrupting the leader (PreVote, dissertation §9.6)', () => {
+  const titleFlapping =
+    'flapping follower: an isolated follower rejoins without disrupting the leader (PreVote, dissertation §9.6)';
+  it(titleFlapping, () => {
     const c = leaderOf(new TestCluster(ABC));
     const term = c.raw('a').status().term;
     for (let round = 0; round < 3; round++) {
@@ -357,12 +391,22 @@ describe('reads (§6.4 of the dissertation)', () => {
     const c = leaderOf(new TestCluster(ABC, { raft: { readMode: 'lease' } }));
     c.tick(2);
     c.raw('a').readIndex('fast');
-    expect(c.raw('a').ready().readStates.map((r) => r.context)).toEqual(['fast']);
+    expect(
+      c
+        .raw('a')
+        .ready()
+        .readStates.map((r) => r.context),
+    ).toEqual(['fast']);
     c.stabilize();
     c.isolate('a');
     c.tick(11, ['a']);
     c.raw('a').readIndex('late');
-    expect(c.raw('a').ready().readStates.map((r) => r.context)).not.toContain('late');
+    expect(
+      c
+        .raw('a')
+        .ready()
+        .readStates.map((r) => r.context),
+    ).not.toContain('late');
   });
 });
 

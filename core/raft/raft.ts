@@ -143,7 +143,8 @@ export class Raft {
       if (m.type === 'vote' || m.type === 'preVote') {
         // Dissertation §4.2.3: a server that heard from a leader within the minimum election
         // timeout ignores vote requests, so a partitioned server cannot disrupt the cluster.
-        const inLease = this.cfg.checkQuorum && this.lead !== undefined && this.electionElapsed < this.cfg.electionTicks;
+        const inLease =
+          this.cfg.checkQuorum && this.lead !== undefined && this.electionElapsed < this.cfg.electionTicks;
         if (!m.transfer && inLease) return;
       }
       if (m.type === 'preVote') {
@@ -205,12 +206,15 @@ export class Raft {
       throw new ProposalRefusedError('conflict', 'a membership change is still being applied; retry later');
     }
     const member = isVoter(this.conf, cc.node) || this.conf.learners.includes(cc.node);
-    if (cc.type === 'removeNode' && !member) throw new ProposalRefusedError('bad_request', `${cc.node} is not a member`);
+    if (cc.type === 'removeNode' && !member)
+      throw new ProposalRefusedError('bad_request', `${cc.node} is not a member`);
     if (cc.type === 'removeNode' && this.conf.voters.length === 1 && isVoter(this.conf, cc.node)) {
       throw new ProposalRefusedError('bad_request', 'cannot remove the last voter');
     }
-    if (cc.type === 'addVoter' && isVoter(this.conf, cc.node)) throw new ProposalRefusedError('bad_request', `${cc.node} is already a voter`);
-    if (cc.type === 'addLearner' && member) throw new ProposalRefusedError('bad_request', `${cc.node} is already a member`);
+    if (cc.type === 'addVoter' && isVoter(this.conf, cc.node))
+      throw new ProposalRefusedError('bad_request', `${cc.node} is already a voter`);
+    if (cc.type === 'addLearner' && member)
+      throw new ProposalRefusedError('bad_request', `${cc.node} is already a member`);
     const e = this.appendEntry('conf', data);
     this.pendingConfIndex = e.index;
     this.markAllDue();
@@ -504,7 +508,8 @@ export class Raft {
     else if (pr.state === 'replicate') pr.inflights.freeLE(pr.match);
     if (this.maybeCommit()) this.markAllDue();
     else this.markDue(m.from, wasPaused);
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: m.from });
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex())
+      this.send({ type: 'timeoutNow', to: m.from });
   }
 
   private stepCandidate(m: Message): void {
@@ -707,7 +712,10 @@ export class Raft {
     if (this.role !== 'leader') throw new NotLeaderError(this.lead);
     if (this.leadTransferee !== undefined) throw new NotLeaderError(this.lead, 'leadership transfer in progress');
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes + 24 > this.cfg.maxUncommittedBytes) {
-      throw new ProposalRefusedError('overloaded', `too much uncommitted data (limit ${this.cfg.maxUncommittedBytes} bytes)`);
+      throw new ProposalRefusedError(
+        'overloaded',
+        `too much uncommitted data (limit ${this.cfg.maxUncommittedBytes} bytes)`,
+      );
     }
   }
 
@@ -733,7 +741,11 @@ export class Raft {
     const s = pr.snapshot as Snapshot;
     const offset = pr.snapshotOffset;
     const end = Math.min(s.data.byteLength, offset + this.cfg.maxSnapshotChunkBytes);
-    this.send({ type: 'snap', to, snapshot: { meta: s.meta, offset, data: s.data.subarray(offset, end), total: s.data.byteLength } });
+    this.send({
+      type: 'snap',
+      to,
+      snapshot: { meta: s.meta, offset, data: s.data.subarray(offset, end), total: s.data.byteLength },
+    });
   }
 
   /** InstallSnapshot receiver (Figure 13), in chunks: each must continue where the last ended. */
@@ -748,7 +760,8 @@ export class Raft {
     if (chunk.total > this.cfg.maxSnapshotBytes) return refuse();
     if (chunk.offset === 0) this.incoming = { meta, total: chunk.total, chunks: [], received: 0 };
     const inc = this.incoming;
-    if (!inc || inc.meta.index !== meta.index || inc.meta.term !== meta.term || chunk.offset !== inc.received) return refuse();
+    if (!inc || inc.meta.index !== meta.index || inc.meta.term !== meta.term || chunk.offset !== inc.received)
+      return refuse();
     inc.chunks.push(chunk.data);
     inc.received += chunk.data.byteLength;
     if (inc.received > inc.total) return refuse();

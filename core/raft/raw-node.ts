@@ -26,7 +26,8 @@ export interface RaftStatus {
  * Every founding server must persist exactly this before creating its RawNode with it.
  */
 export function bootstrapState(voters: readonly NodeId[]): Required<Pick<RaftInit, 'hardState' | 'entries' | 'conf'>> {
-  if (voters.length === 0 || new Set(voters).size !== voters.length) throw new CorruptError('bootstrap needs distinct voters');
+  if (voters.length === 0 || new Set(voters).size !== voters.length)
+    throw new CorruptError('bootstrap needs distinct voters');
   const sorted = [...voters].sort();
   const entries: Entry[] = sorted.map((node, i) => ({
     term: 1,
@@ -34,7 +35,11 @@ export function bootstrapState(voters: readonly NodeId[]): Required<Pick<RaftIni
     type: 'conf',
     data: encodeConfChange({ type: 'addVoter', node }),
   }));
-  return { hardState: { term: 1, vote: undefined, commit: sorted.length }, entries, conf: { voters: sorted, learners: [] } };
+  return {
+    hardState: { term: 1, vote: undefined, commit: sorted.length },
+    entries,
+    conf: { voters: sorted, learners: [] },
+  };
 }
 
 function sameHard(a: HardState, b: HardState): boolean {
@@ -136,7 +141,9 @@ export class RawNode {
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
       mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,
-      sendBeforePersist: (r.role === 'leader' && termAndVoteDurable && snapshot === undefined) || r.cfg.plantedBugs?.ackBeforePersist === true,
+      sendBeforePersist:
+        (r.role === 'leader' && termAndVoteDurable && snapshot === undefined) ||
+        r.cfg.plantedBugs?.ackBeforePersist === true,
     };
   }
 
@@ -157,7 +164,8 @@ export class RawNode {
     if (rd.softState) this.prevSoft = rd.softState;
     if (rd.hardState) this.prevHard = rd.hardState;
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry && r.log.matchTerm(lastEntry.index, lastEntry.term)) r.log.stable = Math.max(r.log.stable, lastEntry.index);
+    if (lastEntry && r.log.matchTerm(lastEntry.index, lastEntry.term))
+      r.log.stable = Math.max(r.log.stable, lastEntry.index);
     if (rd.snapshot) {
       if (r.pendingSnapshot === rd.snapshot) r.pendingSnapshot = undefined;
       r.log.applied = Math.max(r.log.applied, rd.snapshot.meta.index);
@@ -174,7 +182,8 @@ export class RawNode {
   status(): RaftStatus {
     const r = this.raft;
     const match: Record<NodeId, number> = {};
-    if (r.role === 'leader') for (const id of [...r.conf.voters, ...r.conf.learners]) match[id] = r.progressOf(id)?.match ?? 0;
+    if (r.role === 'leader')
+      for (const id of [...r.conf.voters, ...r.conf.learners]) match[id] = r.progressOf(id)?.match ?? 0;
     return {
       id: r.id,
       term: r.term,

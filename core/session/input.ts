@@ -25,8 +25,10 @@ function lockDelayMs(raw: unknown): number {
   let ms: number | undefined;
   if (typeof raw === 'string') ms = parseDuration(raw);
   else if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) ms = raw < 1000 ? raw * 1000 : raw / 1e6;
-  if (ms === undefined) throw new BadRequestError(`Invalid LockDelay: ${JSON.stringify(raw)} (use a duration such as "15s")`);
-  if (ms > MAX_LOCK_DELAY_MS) throw new BadRequestError(`Invalid LockDelay: ${JSON.stringify(raw)} is longer than the maximum of 60s`);
+  if (ms === undefined)
+    throw new BadRequestError(`Invalid LockDelay: ${JSON.stringify(raw)} (use a duration such as "15s")`);
+  if (ms > MAX_LOCK_DELAY_MS)
+    throw new BadRequestError(`Invalid LockDelay: ${JSON.stringify(raw)} is longer than the maximum of 60s`);
   return Math.floor(ms);
 }
 
@@ -37,10 +39,13 @@ function lockDelayMs(raw: unknown): number {
 export function parseSessionTtl(raw: unknown, minMs = SESSION_TTL_MIN_MS): [string, number] {
   if (raw === undefined || raw === null || raw === '') return ['', 0];
   const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
-  if (ms === undefined) throw new BadRequestError(`Invalid Session TTL ${JSON.stringify(raw)}: use a duration such as "30s"`);
+  if (ms === undefined)
+    throw new BadRequestError(`Invalid Session TTL ${JSON.stringify(raw)}: use a duration such as "30s"`);
   if (ms === 0) return ['', 0];
   if (ms < minMs || ms > SESSION_TTL_MAX_MS) {
-    throw new BadRequestError(`Invalid Session TTL ${JSON.stringify(raw)}: must be between ${formatSeconds(minMs)} and 24h0m0s`);
+    throw new BadRequestError(
+      `Invalid Session TTL ${JSON.stringify(raw)}: must be between ${formatSeconds(minMs)} and 24h0m0s`,
+    );
   }
   return [raw as string, ms];
 }
@@ -52,7 +57,8 @@ function formatSeconds(ms: number): string {
 function serviceChecks(f: Fields): ServiceCheckRef[] | null {
   const v = f.raw('ServiceChecks');
   if (v === undefined || v === null) return null;
-  if (!Array.isArray(v)) throw new BadRequestError('Invalid Session.ServiceChecks: must be an array of {"ID": ...} objects');
+  if (!Array.isArray(v))
+    throw new BadRequestError('Invalid Session.ServiceChecks: must be an array of {"ID": ...} objects');
   return v.map((item, i) => {
     const c = new Fields(item, `Session.ServiceChecks[${i}]`);
     return { ID: validId(c.str('ID'), `Session.ServiceChecks[${i}].ID`), Namespace: c.str('Namespace') };
@@ -62,10 +68,15 @@ function serviceChecks(f: Fields): ServiceCheckRef[] | null {
 /**
  * Parses a /v1/session/create body into a session (without ID) the way Consul fills defaults:
  * Node is the serving agent's node, Behavior "release", LockDelay 15s, and with no checks given at
- * all the node's serfHealth check. TTLs below `ttlMinMs` are refused. `Checks` (deprecated) is read as NodeChecks. Throws
+ * all the node's serfHealth check. TTLs below `ttlMinMs` are refused. `Checks` (deprecated) is read as NodeChecks.
+ * Throws
  * BadRequestError naming the field at fault.
  */
-export function parseSessionCreate(body: unknown, agentNode: string, ttlMinMs = SESSION_TTL_MIN_MS): Omit<SessionInput, 'ID'> {
+export function parseSessionCreate(
+  body: unknown,
+  agentNode: string,
+  ttlMinMs = SESSION_TTL_MIN_MS,
+): Omit<SessionInput, 'ID'> {
   const f = new Fields(body ?? {}, 'Session');
   const name = f.str('Name');
   if (!name.isWellFormed() || new TextEncoder().encode(name).byteLength > MAX_NAME_BYTES) {

@@ -31,12 +31,17 @@ function bump(ctx: ApplyContext): void {
  * critical. Throws BadRequestError naming what is wrong.
  */
 export function createSession(ctx: ApplyContext, input: SessionInput): SessionRecord {
-  if (ctx.tx.get(SESSIONS_TABLE, input.ID)) throw new BadRequestError(`Session ID ${JSON.stringify(input.ID)} is already in use`);
-  if (!ctx.tx.get(NODES_TABLE, input.Node)) throw new BadRequestError(`Missing node registration for ${JSON.stringify(input.Node)}`);
+  if (ctx.tx.get(SESSIONS_TABLE, input.ID))
+    throw new BadRequestError(`Session ID ${JSON.stringify(input.ID)} is already in use`);
+  if (!ctx.tx.get(NODES_TABLE, input.Node))
+    throw new BadRequestError(`Missing node registration for ${JSON.stringify(input.Node)}`);
   const checks = boundCheckIds(input);
   for (const id of checks) {
     const check = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, childKey(input.Node, id));
-    if (!check) throw new BadRequestError(`Missing check ${JSON.stringify(id)} registration on node ${JSON.stringify(input.Node)}`);
+    if (!check)
+      throw new BadRequestError(
+        `Missing check ${JSON.stringify(id)} registration on node ${JSON.stringify(input.Node)}`,
+      );
     if (check.Status === 'critical') throw new BadRequestError(`Check ${JSON.stringify(id)} is in critical state`);
   }
   const record: SessionRecord = { ...input, CreateIndex: ctx.index, ModifyIndex: ctx.index };

@@ -11,7 +11,10 @@ export function getSession(tx: ReadTxn, id: string): Indexed<SessionRecord | und
 
 /** Every session, in ID order. Index: the sessions table. */
 export function listSessions(tx: ReadTxn): Indexed<SessionRecord[]> {
-  return { index: readTableIndex(tx, SESSIONS_INDEX), value: [...tx.range<SessionRecord>(SESSIONS_TABLE)].map(([, s]) => s) };
+  return {
+    index: readTableIndex(tx, SESSIONS_INDEX),
+    value: [...tx.range<SessionRecord>(SESSIONS_TABLE)].map(([, s]) => s),
+  };
 }
 
 /** The sessions of `node`, in ID order. Index: the sessions table. */

@@ -27,7 +27,13 @@ export type SessionCommand = SessionCreateCommand | SessionDestroyCommand;
 const create: CommandHandler = {
   apply(ctx, cmd) {
     const s = cmd['session'] as SessionInput | undefined;
-    if (!s || typeof s !== 'object' || typeof s.ID !== 'string' || typeof s.Node !== 'string' || !Array.isArray(s.NodeChecks)) {
+    if (
+      !s ||
+      typeof s !== 'object' ||
+      typeof s.ID !== 'string' ||
+      typeof s.Node !== 'string' ||
+      !Array.isArray(s.NodeChecks)
+    ) {
       throw new CorruptError('session.create: malformed session');
     }
     return createSession(ctx, s);

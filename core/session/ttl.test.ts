@@ -10,7 +10,18 @@ const settle = async () => {
 };
 
 function record(id: string, ttl: string): SessionRecord {
-  return { ID: id, Name: '', Node: 'n', LockDelay: 0, Behavior: 'release', TTL: ttl, NodeChecks: [], ServiceChecks: null, CreateIndex: 1, ModifyIndex: 1 };
+  return {
+    ID: id,
+    Name: '',
+    Node: 'n',
+    LockDelay: 0,
+    Behavior: 'release',
+    TTL: ttl,
+    NodeChecks: [],
+    ServiceChecks: null,
+    CreateIndex: 1,
+    ModifyIndex: 1,
+  };
 }
 
 async function setup(sessions: SessionRecord[], failFirst = 0) {

@@ -47,4 +47,5 @@ export const SESSION_TTL_MULTIPLIER = 2;
 export const SERF_CHECK_ID = 'serfHealth';
 
 /** The keys of the check index for `node`'s check `checkId`. */
-export const sessionCheckKey = (node: string, checkId: string, session: string): string => `${node}/${checkId}\u0000${session}`;
+export const sessionCheckKey = (node: string, checkId: string, session: string): string =>
+  `${node}/${checkId}\u0000${session}`;

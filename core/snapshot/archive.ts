@@ -30,11 +30,14 @@ export function writeArchive(hp: HotPaths, info: ArchiveInfo, body: Uint8Array):
 
 /** Validates an archive (magic, version, length, checksum) and returns its body. Throws CorruptError. */
 export function readArchive(hp: HotPaths, data: Uint8Array): { info: ArchiveInfo; body: Uint8Array } {
-  if (data.length < HEADER || MAGIC.some((b, i) => data[i] !== b)) throw new CorruptError('not a Konsul snapshot archive (bad magic)');
+  if (data.length < HEADER || MAGIC.some((b, i) => data[i] !== b))
+    throw new CorruptError('not a Konsul snapshot archive (bad magic)');
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint32(4, true) !== VERSION) throw new CorruptError(`unsupported snapshot version ${view.getUint32(4, true)}`);
+  if (view.getUint32(4, true) !== VERSION)
+    throw new CorruptError(`unsupported snapshot version ${view.getUint32(4, true)}`);
   const length = view.getUint32(24, true);
-  if (data.length !== HEADER + length) throw new CorruptError(`snapshot archive is ${data.length} bytes, header says ${HEADER + length}`);
+  if (data.length !== HEADER + length)
+    throw new CorruptError(`snapshot archive is ${data.length} bytes, header says ${HEADER + length}`);
   const body = data.subarray(HEADER);
   if (hp.crc32c(body) !== view.getUint32(28, true)) throw new CorruptError('snapshot archive checksum mismatch');
   return { info: { index: view.getFloat64(8, true), term: view.getFloat64(16, true) }, body };

@@ -18,11 +18,15 @@ export function parseDump(data: Uint8Array, allowed: readonly string[]): Record<
     throw new CorruptError(`snapshot data does not decode: ${(err as Error).message}`);
   }
   const d = v as { v?: unknown; tables?: unknown };
-  if (!d || d.v !== 1 || typeof d.tables !== 'object' || d.tables === null) throw new CorruptError('snapshot data has no tables');
+  if (!d || d.v !== 1 || typeof d.tables !== 'object' || d.tables === null)
+    throw new CorruptError('snapshot data has no tables');
   const tables = d.tables as Record<string, unknown>;
   for (const [name, rows] of Object.entries(tables)) {
     if (!allowed.includes(name)) throw new CorruptError(`snapshot names unknown table ${JSON.stringify(name)}`);
-    if (!Array.isArray(rows) || !rows.every((r) => Array.isArray(r) && r.length === 2 && typeof r[0] === 'string' && r[0].length > 0)) {
+    if (
+      !Array.isArray(rows) ||
+      !rows.every((r) => Array.isArray(r) && r.length === 2 && typeof r[0] === 'string' && r[0].length > 0)
+    ) {
       throw new CorruptError(`snapshot table ${name} is malformed`);
     }
   }
@@ -33,7 +37,11 @@ export function parseDump(data: Uint8Array, allowed: readonly string[]): Record<
  * Replaces the content of every table in `tables` with the rows of a parsed dump (tables absent
  * from the dump become empty). Runs inside one write transaction, so a restore is all or nothing.
  */
-export function replaceTables(tx: WriteTxn, tables: readonly string[], dump: Record<string, Array<[string, unknown]>>): void {
+export function replaceTables(
+  tx: WriteTxn,
+  tables: readonly string[],
+  dump: Record<string, Array<[string, unknown]>>,
+): void {
   for (const t of tables) {
     const keys: string[] = [];
     for (const [k] of tx.range(t)) keys.push(k);

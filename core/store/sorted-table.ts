@@ -52,7 +52,9 @@ export class SortedTable<V> {
     let keys = this.index.prefix(prefix);
     const { start, end } = options;
     if (start !== undefined || end !== undefined) {
-      keys = keys.filter((k) => (start === undefined || compareKeys(k, start) >= 0) && (end === undefined || compareKeys(k, end) < 0));
+      keys = keys.filter(
+        (k) => (start === undefined || compareKeys(k, start) >= 0) && (end === undefined || compareKeys(k, end) < 0),
+      );
     }
     const limit = Math.min(options.limit ?? Infinity, keys.length);
     for (let i = 0; i < limit; i++) {

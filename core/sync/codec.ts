@@ -34,7 +34,8 @@ export type SyncMessage =
   /** The end of an answer to a request: the replica is now at `index` (MQTT). */
   | { readonly k: 'done'; readonly nonce: string; readonly index: number };
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isStr = (v: unknown): v is string => typeof v === 'string';
 
@@ -43,7 +44,14 @@ function bad(what: string): never {
 }
 
 function checkRecord(v: unknown): KvRecord {
-  if (!isObj(v) || !(v['value'] instanceof Uint8Array) || !isStr(v['flags']) || !isIndex(v['createIndex']) || !isIndex(v['modifyIndex']) || !isIndex(v['lockIndex'])) {
+  if (
+    !isObj(v) ||
+    !(v['value'] instanceof Uint8Array) ||
+    !isStr(v['flags']) ||
+    !isIndex(v['createIndex']) ||
+    !isIndex(v['modifyIndex']) ||
+    !isIndex(v['lockIndex'])
+  ) {
     return bad('KV entry');
   }
   if (v['session'] !== undefined && !isStr(v['session'])) return bad('KV entry session');
@@ -55,12 +63,14 @@ function checkHealth(v: unknown): HealthEntry {
   const node = v['node'];
   const service = v['service'];
   if (!isStr(node['Node']) || !isStr(service['ID']) || !isStr(service['Service'])) return bad('health entry names');
-  if (!v['checks'].every((c) => isObj(c) && isStr(c['CheckID']) && isStr(c['Status']))) return bad('health entry checks');
+  if (!v['checks'].every((c) => isObj(c) && isStr(c['CheckID']) && isStr(c['Status'])))
+    return bad('health entry checks');
   return v as unknown as HealthEntry;
 }
 
 /** The payload of a retained `kv/<key>` or `health/...` topic: the latest value and its index. */
-export type RetainedValue = { readonly index: number; readonly entry: KvRecord } | { readonly index: number; readonly entry: HealthEntry };
+export type RetainedValue =
+  { readonly index: number; readonly entry: KvRecord } | { readonly index: number; readonly entry: HealthEntry };
 
 /** Encodes a retained topic's payload (msgpack `{index, entry}`). */
 export function encodeRetained(index: number, entry: KvRecord | HealthEntry): Uint8Array {
@@ -82,7 +92,9 @@ export function decodeRetained(bytes: Uint8Array, kind: 'kv' | 'health'): Retain
     return bad('retained value is not msgpack');
   }
   if (!isObj(v) || !isIndex(v['index'])) return bad('retained value');
-  return kind === 'kv' ? { index: v['index'], entry: checkRecord(v['entry']) } : { index: v['index'], entry: checkHealth(v['entry']) };
+  return kind === 'kv'
+    ? { index: v['index'], entry: checkRecord(v['entry']) }
+    : { index: v['index'], entry: checkHealth(v['entry']) };
 }
 
 function checkChange(v: unknown): SyncChange {
@@ -105,7 +117,13 @@ function checkChange(v: unknown): SyncChange {
 }
 
 function checkScope(v: unknown): SyncScope {
-  if (!isObj(v) || !Array.isArray(v['prefixes']) || !v['prefixes'].every(isStr) || !Array.isArray(v['services']) || !v['services'].every(isStr)) {
+  if (
+    !isObj(v) ||
+    !Array.isArray(v['prefixes']) ||
+    !v['prefixes'].every(isStr) ||
+    !Array.isArray(v['services']) ||
+    !v['services'].every(isStr)
+  ) {
     return bad('scope');
   }
   return { prefixes: v['prefixes'] as string[], services: v['services'] as string[] };
@@ -114,7 +132,8 @@ function checkScope(v: unknown): SyncScope {
 /** Encodes a message as msgpack. Throws TooLargeError beyond MAX_SYNC_MESSAGE_BYTES. */
 export function encodeSyncMessage(m: SyncMessage): Uint8Array {
   const bytes = encode(m, { ignoreUndefined: true });
-  if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) throw new TooLargeError(`sync message of ${bytes.byteLength} bytes exceeds ${MAX_SYNC_MESSAGE_BYTES}`);
+  if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES)
+    throw new TooLargeError(`sync message of ${bytes.byteLength} bytes exceeds ${MAX_SYNC_MESSAGE_BYTES}`);
   return bytes;
 }
 
@@ -137,7 +156,14 @@ export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
     }
     case 'chunk': {
       const c = v['chunk'];
-      if (!isObj(c) || !isIndex(c['index']) || !isIndex(c['part']) || !isIndex(c['parts']) || (c['part'] as number) >= (c['parts'] as number)) return bad('chunk');
+      if (
+        !isObj(c) ||
+        !isIndex(c['index']) ||
+        !isIndex(c['part']) ||
+        !isIndex(c['parts']) ||
+        (c['part'] as number) >= (c['parts'] as number)
+      )
+        return bad('chunk');
       if (!Array.isArray(c['kv']) || !Array.isArray(c['health'])) return bad('chunk lists');
       for (const e of c['kv'] as unknown[]) {
         if (!isObj(e) || !isStr(e['key'])) bad('chunk KV key');
@@ -148,7 +174,8 @@ export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
     }
     case 'req': {
       const r = v['req'];
-      if (!isObj(r) || !isStr(r['agent']) || !isStr(r['nonce']) || !(r['after'] === null || isIndex(r['after']))) return bad('request');
+      if (!isObj(r) || !isStr(r['agent']) || !isStr(r['nonce']) || !(r['after'] === null || isIndex(r['after'])))
+        return bad('request');
       if (r['token'] !== undefined && (!isStr(r['token']) || r['token'].length > 256)) return bad('request token');
       checkScope(r['scope']);
       return v as unknown as SyncMessage;
@@ -202,7 +229,10 @@ export class SnapshotAssembler {
   private kv: KvEntry[] = [];
   private health: HealthEntry[] = [];
 
-  /** Adds a chunk; returns the whole snapshot after the last one, else undefined. Throws CorruptError when out of order. */
+  /**
+   * Adds a chunk; returns the whole snapshot after the last one, else undefined. Throws CorruptError
+   * when out of order.
+   */
   add(c: SnapshotChunk): SyncSnapshot | undefined {
     if (c.part === 0) {
       this.index = c.index;
@@ -210,7 +240,8 @@ export class SnapshotAssembler {
       this.kv = [];
       this.health = [];
     }
-    if (c.index !== this.index || c.part !== this.next) throw new CorruptError(`snapshot chunk ${c.part}/${c.parts} of index ${c.index} out of order`);
+    if (c.index !== this.index || c.part !== this.next)
+      throw new CorruptError(`snapshot chunk ${c.part}/${c.parts} of index ${c.index} out of order`);
     this.kv.push(...c.kv);
     this.health.push(...c.health);
     this.next++;

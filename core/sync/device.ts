@@ -65,16 +65,20 @@ export async function loadDeviceKeys(json: unknown): Promise<Map<string, DeviceK
     const where = `device keys[${i}]`;
     if (!isObj(k) || typeof k['kid'] !== 'string' || k['kid'] === '') throw new ConfigError(`${where}: missing kid`);
     const alg = k['alg'];
-    if (!(DEVICE_ALGORITHMS as readonly unknown[]).includes(alg)) throw new ConfigError(`${where}: alg must be one of ${DEVICE_ALGORITHMS.join(', ')}`);
+    if (!(DEVICE_ALGORITHMS as readonly unknown[]).includes(alg))
+      throw new ConfigError(`${where}: alg must be one of ${DEVICE_ALGORITHMS.join(', ')}`);
     const kv = k['kv'] ?? [];
     const checks = k['checks'] ?? [];
-    if (!Array.isArray(kv) || !kv.every((p) => typeof p === 'string')) throw new ConfigError(`${where}: kv must be a list of prefixes`);
-    if (!Array.isArray(checks) || !checks.every((p) => typeof p === 'string')) throw new ConfigError(`${where}: checks must be a list of "node/check"`);
+    if (!Array.isArray(kv) || !kv.every((p) => typeof p === 'string'))
+      throw new ConfigError(`${where}: kv must be a list of prefixes`);
+    if (!Array.isArray(checks) || !checks.every((p) => typeof p === 'string'))
+      throw new ConfigError(`${where}: checks must be a list of "node/check"`);
     let key: CryptoKey | Uint8Array;
     try {
       if (alg === 'HS256') {
         const secret = typeof k['secret'] === 'string' ? decodeBase64(k['secret']) : undefined;
-        if (!secret || secret.byteLength < 32) throw new ConfigError(`${where}: HS256 needs "secret", base64 of at least 32 bytes`);
+        if (!secret || secret.byteLength < 32)
+          throw new ConfigError(`${where}: HS256 needs "secret", base64 of at least 32 bytes`);
         key = secret;
       } else if (typeof k['publicKey'] === 'string') {
         key = await importSPKI(k['publicKey'], alg as string);
@@ -89,7 +93,13 @@ export async function loadDeviceKeys(json: unknown): Promise<Map<string, DeviceK
       throw new ConfigError(`${where}: the key does not import for ${String(alg)}`);
     }
     if (out.has(k['kid'])) throw new ConfigError(`${where}: duplicate kid ${JSON.stringify(k['kid'])}`);
-    out.set(k['kid'], { kid: k['kid'], alg: alg as DeviceAlgorithm, kv: kv as string[], checks: checks as string[], key });
+    out.set(k['kid'], {
+      kid: k['kid'],
+      alg: alg as DeviceAlgorithm,
+      kv: kv as string[],
+      checks: checks as string[],
+      key,
+    });
   }
   return out;
 }
@@ -101,19 +111,30 @@ const RID = /^[A-Za-z0-9._:-]{1,64}$/;
  * signature, an `exp` claim not passed at `now` (ms), then the claims. The message's own fields
  * are checked by `parse`, which returns undefined when malformed.
  */
-async function verify<T>(token: string, keys: ReadonlyMap<string, DeviceKey>, now: number, parse: (claims: Record<string, unknown>) => T | undefined): Promise<DeviceVerdict<T>> {
+async function verify<T>(
+  token: string,
+  keys: ReadonlyMap<string, DeviceKey>,
+  now: number,
+  parse: (claims: Record<string, unknown>) => T | undefined,
+): Promise<DeviceVerdict<T>> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(token);
   } catch {
     return { ok: false, reason: 'malformed', detail: 'not a JWT (compact JWS)' };
   }
-  if (header.alg === undefined || header.alg === 'none') return { ok: false, reason: 'unsigned', detail: 'the JWT is not signed' };
+  if (header.alg === undefined || header.alg === 'none')
+    return { ok: false, reason: 'unsigned', detail: 'the JWT is not signed' };
   const key = typeof header.kid === 'string' ? keys.get(header.kid) : undefined;
   if (!key) return { ok: false, reason: 'unknown-key', detail: `unknown key id ${JSON.stringify(header.kid ?? null)}` };
   let claims: Record<string, unknown>;
   try {
-    const r = await jwtVerify(token, key.key, { algorithms: [key.alg], requiredClaims: ['exp'], currentDate: new Date(now), clockTolerance: 5 });
+    const r = await jwtVerify(token, key.key, {
+      algorithms: [key.alg],
+      requiredClaims: ['exp'],
+      currentDate: new Date(now),
+      clockTolerance: 5,
+    });
     claims = r.payload as Record<string, unknown>;
   } catch (err) {
     if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired', detail: 'the JWT has expired' };
@@ -124,7 +145,13 @@ async function verify<T>(token: string, keys: ReadonlyMap<string, DeviceKey>, no
   }
   const message = parse(claims);
   const rid = typeof claims['rid'] === 'string' ? claims['rid'] : undefined;
-  if (message === undefined) return { ok: false, reason: 'malformed', detail: 'claims do not describe a valid message', ...(rid ? { rid } : {}) };
+  if (message === undefined)
+    return {
+      ok: false,
+      reason: 'malformed',
+      detail: 'claims do not describe a valid message',
+      ...(rid ? { rid } : {}),
+    };
   return { ok: true, kid: key.kid, message };
 }
 
@@ -144,14 +171,18 @@ function parseWrite(c: Record<string, unknown>, maxValueBytes: number): DeviceWr
     if (!decoded || decoded.byteLength > maxValueBytes) return undefined;
     value = decoded as Uint8Array<ArrayBuffer>;
   }
-  const int = (v: unknown): number | undefined => (v === undefined ? 0 : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+  const int = (v: unknown): number | undefined =>
+    v === undefined ? 0 : typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
   const flags = int(c['flags']);
   const cas = int(c['cas']);
   if (flags === undefined || cas === undefined) return undefined;
   return { rid, op, key, value, flags, cas };
 }
 
-function parseHeartbeat(c: Record<string, unknown>, parseTtl: (text: string) => number | undefined): DeviceHeartbeat | undefined {
+function parseHeartbeat(
+  c: Record<string, unknown>,
+  parseTtl: (text: string) => number | undefined,
+): DeviceHeartbeat | undefined {
   const { rid, node, check, status } = c;
   if (rid !== undefined && (typeof rid !== 'string' || !RID.test(rid))) return undefined;
   if (typeof node !== 'string' || node === '' || typeof check !== 'string' || check === '') return undefined;
@@ -168,12 +199,22 @@ function parseHeartbeat(c: Record<string, unknown>, parseTtl: (text: string) => 
 }
 
 /** Verifies a device KV write and checks the key's permission for its key. */
-export async function verifyDeviceWrite(token: string, keys: ReadonlyMap<string, DeviceKey>, now: number, maxValueBytes: number): Promise<DeviceVerdict<DeviceWrite>> {
+export async function verifyDeviceWrite(
+  token: string,
+  keys: ReadonlyMap<string, DeviceKey>,
+  now: number,
+  maxValueBytes: number,
+): Promise<DeviceVerdict<DeviceWrite>> {
   const v = await verify(token, keys, now, (c) => parseWrite(c, maxValueBytes));
   if (!v.ok) return v;
   const key = keys.get(v.kid) as DeviceKey;
   if (!key.kv.some((p) => v.message.key.startsWith(p))) {
-    return { ok: false, reason: 'unauthorized', detail: `key ${JSON.stringify(v.kid)} may not write ${JSON.stringify(v.message.key)}`, rid: v.message.rid };
+    return {
+      ok: false,
+      reason: 'unauthorized',
+      detail: `key ${JSON.stringify(v.kid)} may not write ${JSON.stringify(v.message.key)}`,
+      rid: v.message.rid,
+    };
   }
   return v;
 }
@@ -190,7 +231,12 @@ export async function verifyDeviceHeartbeat(
   const key = keys.get(v.kid) as DeviceKey;
   const name = `${v.message.node}/${v.message.check}`;
   if (!key.checks.some((p) => p === name || (p.endsWith('/*') && name.startsWith(p.slice(0, -1))))) {
-    return { ok: false, reason: 'unauthorized', detail: `key ${JSON.stringify(v.kid)} may not report check ${JSON.stringify(name)}`, rid: v.message.rid };
+    return {
+      ok: false,
+      reason: 'unauthorized',
+      detail: `key ${JSON.stringify(v.kid)} may not report check ${JSON.stringify(name)}`,
+      rid: v.message.rid,
+    };
   }
   return v;
 }

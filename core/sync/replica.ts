@@ -1,8 +1,24 @@
 import type { HealthEntry } from '../catalog/queries.js';
 import { CATALOG_WATCH_TABLE } from '../catalog/state-machine.js';
-import { type CatalogCheck, type CatalogService, CHECKS_TABLE, childKey, INDEX, NODES_TABLE, SERVICE_NAME_INDEX, SERVICES_TABLE } from '../catalog/types.js';
+import {
+  type CatalogCheck,
+  type CatalogService,
+  CHECKS_TABLE,
+  childKey,
+  INDEX,
+  NODES_TABLE,
+  SERVICE_NAME_INDEX,
+  SERVICES_TABLE,
+} from '../catalog/types.js';
 import { bumpTableIndex, META_TABLE, readAppliedIndex, writeAppliedIndex } from '../fsm/meta.js';
-import { KV_INDEX_NAME, KV_TABLE, KV_TOMBSTONE_TABLE, type KvRecord, type KvTombstone, TOMBSTONE_KEY_PREFIX } from '../kv/types.js';
+import {
+  KV_INDEX_NAME,
+  KV_TABLE,
+  KV_TOMBSTONE_TABLE,
+  type KvRecord,
+  type KvTombstone,
+  TOMBSTONE_KEY_PREFIX,
+} from '../kv/types.js';
 import type { ReadTxn, StateStore, WriteTxn } from '../ports/state-store.js';
 import type { Change } from '../watch/change.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
@@ -10,7 +26,15 @@ import { scopeHasChange } from './scope.js';
 import type { SyncBatch, SyncChange, SyncScope, SyncSnapshot } from './types.js';
 
 /** The StateStore tables a replica needs (the read API's KV and catalog tables). */
-export const REPLICA_TABLES = [META_TABLE, KV_TABLE, KV_TOMBSTONE_TABLE, NODES_TABLE, SERVICES_TABLE, CHECKS_TABLE, SERVICE_NAME_INDEX];
+export const REPLICA_TABLES = [
+  META_TABLE,
+  KV_TABLE,
+  KV_TOMBSTONE_TABLE,
+  NODES_TABLE,
+  SERVICES_TABLE,
+  CHECKS_TABLE,
+  SERVICE_NAME_INDEX,
+];
 
 /** What one apply changed, for a persistence layer: records to upsert or remove, and the new index. */
 export interface ReplicaDelta {
@@ -25,7 +49,9 @@ export interface ReplicaDelta {
 }
 
 /** How applying a batch went. */
-export type BatchOutcome = { readonly applied: true; readonly delta: ReplicaDelta } | { readonly applied: false; readonly reason: 'duplicate' | 'gap' };
+export type BatchOutcome =
+  | { readonly applied: true; readonly delta: ReplicaDelta }
+  | { readonly applied: false; readonly reason: 'duplicate' | 'gap' };
 
 function emptyDelta(reset: boolean, index: number): { -readonly [K in keyof ReplicaDelta]: ReplicaDelta[K] } {
   return { reset, kvPut: [], kvDelete: [], healthPut: [], healthDelete: [], index };
@@ -65,7 +91,8 @@ export class Replica {
         delta.kvPut.push([key, rec]);
       }
       // Deleted keys have no tombstone in a snapshot: a tombstone per prefix keeps list indexes from going back.
-      for (const p of this.scope.prefixes) tx.put<KvTombstone>(KV_TOMBSTONE_TABLE, TOMBSTONE_KEY_PREFIX + p, { index: snap.index });
+      for (const p of this.scope.prefixes)
+        tx.put<KvTombstone>(KV_TOMBSTONE_TABLE, TOMBSTONE_KEY_PREFIX + p, { index: snap.index });
       bumpTableIndex(tx, KV_INDEX_NAME, snap.index);
       for (const h of snap.health) {
         if (!this.scope.services.includes(h.service.Service)) continue;
@@ -121,7 +148,11 @@ export class Replica {
   }
 
   /** Applies persisted records as a snapshot at `index` (loading the replica at startup). */
-  async load(index: number, kv: ReadonlyArray<readonly [string, KvRecord]>, health: readonly HealthEntry[]): Promise<void> {
+  async load(
+    index: number,
+    kv: ReadonlyArray<readonly [string, KvRecord]>,
+    health: readonly HealthEntry[],
+  ): Promise<void> {
     await this.applySnapshot({ index, kv: kv.map(([key, rec]) => ({ key, ...rec })), health });
   }
 
@@ -131,7 +162,13 @@ export class Replica {
   }
 }
 
-function applyChange(tx: WriteTxn, c: SyncChange, index: number, delta: ReturnType<typeof emptyDelta>, changes: Change[]): void {
+function applyChange(
+  tx: WriteTxn,
+  c: SyncChange,
+  index: number,
+  delta: ReturnType<typeof emptyDelta>,
+  changes: Change[],
+): void {
   if (c.t === 'kv') {
     if (c.entry) {
       tx.put(KV_TABLE, c.key, c.entry);
@@ -173,12 +210,15 @@ function putHealth(tx: WriteTxn, h: HealthEntry, index: number): void {
   const node = h.node.Node;
   const key = childKey(node, h.service.ID);
   const previous = tx.get<CatalogService>(SERVICES_TABLE, key);
-  if (previous && previous.Service !== h.service.Service) tx.delete(SERVICE_NAME_INDEX, `${previous.Service}\u0000${key}`);
+  if (previous && previous.Service !== h.service.Service)
+    tx.delete(SERVICE_NAME_INDEX, `${previous.Service}\u0000${key}`);
   tx.put(NODES_TABLE, node, h.node);
   tx.put(SERVICES_TABLE, key, h.service);
   tx.put(SERVICE_NAME_INDEX, `${h.service.Service}\u0000${key}`, '');
   const keep = new Set(h.checks.map((c) => c.CheckID));
-  const stale = [...tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })].filter(([, c]) => c.ServiceID === h.service.ID && !keep.has(c.CheckID)).map(([k]) => k);
+  const stale = [...tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })]
+    .filter(([, c]) => c.ServiceID === h.service.ID && !keep.has(c.CheckID))
+    .map(([k]) => k);
   for (const k of stale) tx.delete(CHECKS_TABLE, k);
   for (const c of h.checks) tx.put(CHECKS_TABLE, childKey(node, c.CheckID), c);
   bumpTableIndex(tx, INDEX.node(node), index);

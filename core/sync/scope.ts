@@ -19,7 +19,8 @@ export function normalizeScope(scope: SyncScope): SyncScope {
   }
   for (const p of scope.prefixes) validatePrefix(p);
   for (const s of scope.services) {
-    if (s === '' || s.includes('\u0000') || !s.isWellFormed()) throw new BadRequestError(`Invalid service name ${JSON.stringify(s)}`);
+    if (s === '' || s.includes('\u0000') || !s.isWellFormed())
+      throw new BadRequestError(`Invalid service name ${JSON.stringify(s)}`);
   }
   const sorted = [...new Set(scope.prefixes)].sort();
   const prefixes = sorted.filter((p) => !sorted.some((q) => q !== p && p.startsWith(q)));

@@ -4,7 +4,10 @@ import { listEntries } from '../kv/queries.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import type { SyncScope, SyncSnapshot } from './types.js';
 
-/** The scope's data at the applied index, from one read transaction. Scope prefixes must not overlap (normalizeScope). */
+/**
+ * The scope's data at the applied index, from one read transaction. Scope prefixes must not overlap
+ * (normalizeScope).
+ */
 export function buildSnapshot(tx: ReadTxn, scope: SyncScope): SyncSnapshot {
   return {
     index: readAppliedIndex(tx),

@@ -36,7 +36,8 @@ export class SseParser {
       }
       if (data.length > 0) out.push({ event, id, data: data.join('\n') });
     }
-    if (this.buffer.length > this.maxEventChars) throw new RangeError(`server-sent event longer than ${this.maxEventChars} characters`);
+    if (this.buffer.length > this.maxEventChars)
+      throw new RangeError(`server-sent event longer than ${this.maxEventChars} characters`);
     return out;
   }
 }

@@ -43,7 +43,9 @@ export class SyncStream {
     private readonly source: SyncSource,
     private readonly scope: SyncScope,
     after: number | null,
-    private readonly options: { snapshots: boolean; chunkBytes?: number; filters?: readonly FeedFilter[] } = { snapshots: true },
+    private readonly options: { snapshots: boolean; chunkBytes?: number; filters?: readonly FeedFilter[] } = {
+      snapshots: true,
+    },
   ) {
     if (after !== null && after >= source.feed.oldest) this.follow(after);
     else if (options.snapshots) this.snapshot();
@@ -129,7 +131,12 @@ export class SyncStream {
  * A finite answer to a replica's request (MQTT): a snapshot, or the batches after `after` that the
  * feed holds, up to now. Returns the messages and the index the replica will be at.
  */
-export function catchUp(source: SyncSource, scope: SyncScope, after: number | null, chunkBytes?: number): { messages: SyncMessage[]; index: number } {
+export function catchUp(
+  source: SyncSource,
+  scope: SyncScope,
+  after: number | null,
+  chunkBytes?: number,
+): { messages: SyncMessage[]; index: number } {
   const stream = new SyncStream(source, scope, after, { snapshots: true, ...(chunkBytes ? { chunkBytes } : {}) });
   const messages: SyncMessage[] = [];
   for (let batch = stream.poll(); batch.length > 0; batch = stream.poll()) messages.push(...batch);

@@ -6,24 +6,53 @@ import { listEntries } from '../kv/queries.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { createTestNode, type TestNode } from '../testing/harness.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
-import { decodeRetained, decodeSyncMessage, encodeRetained, encodeSyncMessage, SnapshotAssembler, type SyncMessage } from './codec.js';
+import {
+  decodeRetained,
+  decodeSyncMessage,
+  encodeRetained,
+  encodeSyncMessage,
+  SnapshotAssembler,
+  type SyncMessage,
+} from './codec.js';
 import { REPLICA_TABLES, Replica } from './replica.js';
 import { normalizeScope } from './scope.js';
 import { SyncStream } from './stream.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const put = (n: TestNode, path: string, body: unknown) => n.request(path, { method: 'PUT', body: typeof body === 'string' ? body : JSON.stringify(body) });
+const put = (n: TestNode, path: string, body: unknown) =>
+  n.request(path, { method: 'PUT', body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 const scope = normalizeScope({ prefixes: ['app/', 'cfg', 'app/sub/'], services: ['web', 'db'] });
 
 const opArb = fc.oneof(
-  fc.record({ t: fc.constant('set' as const), key: fc.constantFrom('app/a', 'app/sub/b', 'cfg', 'cfg2', 'other/x'), v: fc.nat(3) }),
+  fc.record({
+    t: fc.constant('set' as const),
+    key: fc.constantFrom('app/a', 'app/sub/b', 'cfg', 'cfg2', 'other/x'),
+    v: fc.nat(3),
+  }),
   fc.record({ t: fc.constant('del' as const), key: fc.constantFrom('app/a', 'cfg', 'other/x') }),
   fc.record({ t: fc.constant('tree' as const), key: fc.constantFrom('app/', 'app/sub/', 'c', 'other/') }),
-  fc.record({ t: fc.constant('txn' as const), keys: fc.uniqueArray(fc.constantFrom('app/a', 'app/z', 'cfg', 'other/y'), { minLength: 1, maxLength: 3 }), v: fc.nat(3) }),
-  fc.record({ t: fc.constant('reg' as const), svc: fc.constantFrom('web', 'db', 'cache'), node: fc.constantFrom('n1', 'n2'), status: fc.constantFrom('passing', 'critical') }),
-  fc.record({ t: fc.constant('dereg' as const), svc: fc.constantFrom('web', 'db', 'cache'), node: fc.constantFrom('n1', 'n2') }),
-  fc.record({ t: fc.constant('nodecheck' as const), node: fc.constantFrom('n1', 'n2'), status: fc.constantFrom('passing', 'warning') }),
+  fc.record({
+    t: fc.constant('txn' as const),
+    keys: fc.uniqueArray(fc.constantFrom('app/a', 'app/z', 'cfg', 'other/y'), { minLength: 1, maxLength: 3 }),
+    v: fc.nat(3),
+  }),
+  fc.record({
+    t: fc.constant('reg' as const),
+    svc: fc.constantFrom('web', 'db', 'cache'),
+    node: fc.constantFrom('n1', 'n2'),
+    status: fc.constantFrom('passing', 'critical'),
+  }),
+  fc.record({
+    t: fc.constant('dereg' as const),
+    svc: fc.constantFrom('web', 'db', 'cache'),
+    node: fc.constantFrom('n1', 'n2'),
+  }),
+  fc.record({
+    t: fc.constant('nodecheck' as const),
+    node: fc.constantFrom('n1', 'n2'),
+    status: fc.constantFrom('passing', 'warning'),
+  }),
   fc.record({ t: fc.constant('nodegone' as const), node: fc.constantFrom('n1', 'n2') }),
 );
 type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
@@ -40,7 +69,11 @@ async function run(n: TestNode, op: Op): Promise<void> {
       await n.request(`/v1/kv/${op.key}?recurse`, { method: 'DELETE' });
       return;
     case 'txn':
-      await put(n, '/v1/txn', op.keys.map((k) => ({ KV: { Verb: 'set', Key: k, Value: b64(`t${op.v}`) } })));
+      await put(
+        n,
+        '/v1/txn',
+        op.keys.map((k) => ({ KV: { Verb: 'set', Key: k, Value: b64(`t${op.v}`) } })),
+      );
       return;
     case 'reg':
       await put(n, '/v1/catalog/register', {
@@ -54,7 +87,11 @@ async function run(n: TestNode, op: Op): Promise<void> {
       await put(n, '/v1/catalog/deregister', { Node: op.node, ServiceID: `${op.svc}-1` });
       return;
     case 'nodecheck':
-      await put(n, '/v1/catalog/register', { Node: op.node, Address: '10.0.0.1', Check: { CheckID: 'serfHealth', Status: op.status } });
+      await put(n, '/v1/catalog/register', {
+        Node: op.node,
+        Address: '10.0.0.1',
+        Check: { CheckID: 'serfHealth', Status: op.status },
+      });
       return;
     case 'nodegone':
       await put(n, '/v1/catalog/deregister', { Node: op.node });
@@ -65,21 +102,37 @@ async function run(n: TestNode, op: Op): Promise<void> {
 function view(read: <T>(fn: (tx: import('../ports/state-store.js').ReadTxn) => T) => T): string {
   return read((tx) =>
     JSON.stringify({
-      kv: scope.prefixes.map((p) => listEntries(tx, p).value.map((e) => [e.key, [...e.value], e.flags, e.createIndex, e.modifyIndex, e.lockIndex])),
-      health: scope.services.map((s) => serviceHealth(tx, s).value.map((h) => [h.node, h.service, [...h.checks].sort((a, b) => (a.CheckID < b.CheckID ? -1 : 1))])),
+      kv: scope.prefixes.map((p) =>
+        listEntries(tx, p).value.map((e) => [e.key, [...e.value], e.flags, e.createIndex, e.modifyIndex, e.lockIndex]),
+      ),
+      health: scope.services.map((s) =>
+        serviceHealth(tx, s).value.map((h) => [
+          h.node,
+          h.service,
+          [...h.checks].sort((a, b) => (a.CheckID < b.CheckID ? -1 : 1)),
+        ]),
+      ),
     }),
   );
 }
 
 describe('edge sync (snapshot, batches, resume, resync) against a replica', () => {
-  it('a replica that syncs through any disconnects and feed overflows ends equal to the server within its scope', async () => {
+  const title =
+    'a replica that syncs through any disconnects and feed overflows ends equal to the server within its scope';
+  it(title, async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(opArb, fc.constantFrom('none', 'none', 'none', 'none', 'pump', 'reconnect', 'progress')), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.tuple(opArb, fc.constantFrom('none', 'none', 'none', 'none', 'pump', 'reconnect', 'progress')), {
+          minLength: 1,
+          maxLength: 30,
+        }),
         fc.constantFrom(4, 1000),
         async (steps, feedSize) => {
           const server = createTestNode({ feed: { maxEvents: feedSize } });
-          const source = { feed: server.feed, read: <T>(fn: (tx: import('../ports/state-store.js').ReadTxn) => T) => server.store.read(fn) };
+          const source = {
+            feed: server.feed,
+            read: <T>(fn: (tx: import('../ports/state-store.js').ReadTxn) => T) => server.store.read(fn),
+          };
           const replica = new Replica(new MemoryStateStore(REPLICA_TABLES), new WatchRegistry(10), scope);
           const assembler = new SnapshotAssembler();
           let stream = new SyncStream(source, scope, null);
@@ -92,7 +145,10 @@ describe('edge sync (snapshot, batches, resume, resync) against a replica', () =
                 if (snap) await replica.applySnapshot(snap);
               } else if (m.k === 'batch') {
                 const r = await replica.applyBatch(m.batch);
-                expect(r.applied || r.reason === 'duplicate', `batch ${m.batch.index} after ${m.batch.prev}: ${JSON.stringify(r)}`).toBe(true);
+                expect(
+                  r.applied || r.reason === 'duplicate',
+                  `batch ${m.batch.index} after ${m.batch.prev}: ${JSON.stringify(r)}`,
+                ).toBe(true);
               }
             }
           };
@@ -152,17 +208,31 @@ describe('edge sync (snapshot, batches, resume, resync) against a replica', () =
     const replica = new Replica(new MemoryStateStore(REPLICA_TABLES), new WatchRegistry(10), scope);
     await replica.applySnapshot({ index: 10, kv: [], health: [] });
     expect(await replica.applyBatch({ index: 12, prev: 11, changes: [] })).toEqual({ applied: false, reason: 'gap' });
-    expect(await replica.applyBatch({ index: 9, prev: 5, changes: [] })).toEqual({ applied: false, reason: 'duplicate' });
+    expect(await replica.applyBatch({ index: 9, prev: 5, changes: [] })).toEqual({
+      applied: false,
+      reason: 'duplicate',
+    });
     expect((await replica.applyBatch({ index: 12, prev: 8, changes: [] })).applied).toBe(true);
     expect(replica.lastIndex).toBe(12);
     expect(() => decodeSyncMessage(new Uint8Array([1, 2, 3]))).toThrow(/malformed sync message/);
-    expect(() => decodeSyncMessage(encodeSyncMessage({ k: 'batch', batch: { index: 1, prev: 0, changes: [{ t: 'kv', key: 'a', entry: { value: 'x' } }] } } as never))).toThrow(/KV entry/);
+    expect(() =>
+      decodeSyncMessage(
+        encodeSyncMessage({
+          k: 'batch',
+          batch: { index: 1, prev: 0, changes: [{ t: 'kv', key: 'a', entry: { value: 'x' } }] },
+        } as never),
+      ),
+    ).toThrow(/KV entry/);
   });
 
   it('retained topic payloads round-trip, and anything else is refused as corrupt', () => {
     const rec = { value: new Uint8Array([1, 2, 3]), flags: '0', createIndex: 4, modifyIndex: 5, lockIndex: 0 };
     expect(decodeRetained(encodeRetained(5, rec), 'kv')).toEqual({ index: 5, entry: rec });
-    const health = { node: { Node: 'n1' }, service: { ID: 'web-1', Service: 'web' }, checks: [{ CheckID: 'c', Status: 'passing' }] };
+    const health = {
+      node: { Node: 'n1' },
+      service: { ID: 'web-1', Service: 'web' },
+      checks: [{ CheckID: 'c', Status: 'passing' }],
+    };
     expect(decodeRetained(encodeRetained(6, health as never), 'health').entry).toEqual(health);
     expect(() => decodeRetained(encodeRetained(5, rec), 'health')).toThrow(/malformed sync message/);
     expect(() => decodeRetained(encodeRetained(6, health as never), 'kv')).toThrow(/malformed sync message/);

@@ -11,13 +11,16 @@
  * | `write/<device>` | device → server | a JWT (compact JWS) describing one KV write |
  * | `check/<device>` | device → server | a JWT carrying a TTL-check heartbeat |
  * | `ack/<device>` | server → device | JSON `{rid, ok, index?, result?, error?}` |
- * | `servers/<server>` (retained) | server → replicas | JSON `{status: "online"|"offline"}`; "offline" is also the server's MQTT will |
+ * | `servers/<server>` (retained) | server → replicas | JSON `{status: "online"|"offline"}`; "offline" is also the
+ * server's MQTT will |
  *
  * Topic levels are escaped: `%`, `+`, `#` and NUL become `%25`, `%2B`, `%23`, `%00`; inside KV
  * keys `/` stays a level separator, elsewhere it becomes `%2F`.
  */
 
+// eslint-disable-next-line no-control-regex -- NUL is escaped on purpose (see above)
 const ESCAPE_KEY = /[%+#\u0000]/g;
+// eslint-disable-next-line no-control-regex -- NUL is escaped on purpose (see above)
 const ESCAPE_LEVEL = /[%+#/\u0000]/g;
 const hex = (c: string): string => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
 
@@ -48,8 +51,10 @@ export function topics(datacenter: string) {
       const cut = prefix.lastIndexOf('/');
       return cut < 0 ? `${root}kv/#` : `${root}kv/${escapeKey(prefix.slice(0, cut + 1))}#`;
     },
-    kvKeyOf: (topic: string): string | undefined => (topic.startsWith(`${root}kv/`) ? unescapeTopicPart(topic.slice(root.length + 3)) : undefined),
-    health: (service: string, node: string, id: string) => `${root}health/${escapeLevel(service)}/${escapeLevel(node)}/${escapeLevel(id)}`,
+    kvKeyOf: (topic: string): string | undefined =>
+      topic.startsWith(`${root}kv/`) ? unescapeTopicPart(topic.slice(root.length + 3)) : undefined,
+    health: (service: string, node: string, id: string) =>
+      `${root}health/${escapeLevel(service)}/${escapeLevel(node)}/${escapeLevel(id)}`,
     healthFilter: (service: string) => `${root}health/${escapeLevel(service)}/#`,
     syncRequest: `${root}sync/req`,
     syncResponse: (agent: string) => `${root}sync/resp/${escapeLevel(agent)}`,

@@ -14,7 +14,13 @@ export type SyncChange =
   /** Every key under `prefix` deleted; `keys` lists them when known. */
   | { readonly t: 'kv-tree'; readonly prefix: string; readonly keys: readonly string[] }
   /** An instance's health after a change (entry), or the instance gone (null). */
-  | { readonly t: 'health'; readonly service: string; readonly node: string; readonly id: string; readonly entry: HealthEntry | null };
+  | {
+      readonly t: 'health';
+      readonly service: string;
+      readonly node: string;
+      readonly id: string;
+      readonly entry: HealthEntry | null;
+    };
 
 /**
  * Every change of one log index that a scope sees, in log order. `prev` is an index at or after

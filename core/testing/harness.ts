@@ -38,7 +38,15 @@ export interface TestNode {
 
 /** Builds a TestNode on a MemoryStateStore with a ManualClock and a seeded Rng. */
 export function createTestNode(
-  options: { limits?: Partial<ApiLimits>; store?: StateStore; maxWatchers?: number; feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number }; acl?: AclSettings; rateLimit?: RateLimitSettings; audit?: AuditSink } = {},
+  options: {
+    limits?: Partial<ApiLimits>;
+    store?: StateStore;
+    maxWatchers?: number;
+    feed?: { maxEvents?: number; maxBytes?: number; maxSubscribers?: number };
+    acl?: AclSettings;
+    rateLimit?: RateLimitSettings;
+    audit?: AuditSink;
+  } = {},
 ): TestNode {
   const machine = new StateMachine(dataModules());
   const store = options.store ?? new MemoryStateStore(machine.tables);
@@ -67,7 +75,14 @@ export function createTestNode(
   });
   sessionTtl.activate();
   const deps: ApiDeps = {
-    node: { name: 'test', id: '00000000-0000-4000-8000-000000000000', datacenter: 'dc1', version: '0.0.0', raftAddr: '127.0.0.1:8300', httpAddr: '127.0.0.1:8500' },
+    node: {
+      name: 'test',
+      id: '00000000-0000-4000-8000-000000000000',
+      datacenter: 'dc1',
+      version: '0.0.0',
+      raftAddr: '127.0.0.1:8300',
+      httpAddr: '127.0.0.1:8500',
+    },
     store,
     writer,
     watches,

@@ -1,10 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { checkLinearizability, type Operation, registerModel, type RegisterInput, type RegisterOutput } from './linearizability.js';
+import {
+  checkLinearizability,
+  type Operation,
+  registerModel,
+  type RegisterInput,
+  type RegisterOutput,
+} from './linearizability.js';
 
 type Op = Operation<RegisterInput, RegisterOutput>;
-const put = (value: string, call: number, ret: number, key = 'x'): Op => ({ key, input: { op: 'put', value }, output: ret === Infinity ? undefined : true, call, ret });
-const get = (value: string | null, call: number, ret: number, key = 'x'): Op => ({ key, input: { op: 'get' }, output: value, call, ret });
-const cas = (expect: string | null, value: string, ok: boolean | undefined, call: number, ret: number, key = 'x'): Op => ({ key, input: { op: 'cas', expect, value }, output: ok, call, ret });
+const put = (value: string, call: number, ret: number, key = 'x'): Op => ({
+  key,
+  input: { op: 'put', value },
+  output: ret === Infinity ? undefined : true,
+  call,
+  ret,
+});
+const get = (value: string | null, call: number, ret: number, key = 'x'): Op => ({
+  key,
+  input: { op: 'get' },
+  output: value,
+  call,
+  ret,
+});
+const cas = (
+  expect: string | null,
+  value: string,
+  ok: boolean | undefined,
+  call: number,
+  ret: number,
+  key = 'x',
+): Op => ({ key, input: { op: 'cas', expect, value }, output: ok, call, ret });
 
 const check = (h: Op[]) => checkLinearizability(registerModel, h);
 
@@ -28,7 +53,15 @@ describe('linearizability checker: known-good histories', () => {
   });
 
   it('accepts compare-and-set chains and keys independently', () => {
-    expect(check([cas(null, 'a', true, 0, 1), cas('a', 'b', true, 2, 3), cas('a', 'c', false, 4, 5), get('b', 6, 7), get(null, 0, 9, 'y')])).toEqual({ ok: true });
+    expect(
+      check([
+        cas(null, 'a', true, 0, 1),
+        cas('a', 'b', true, 2, 3),
+        cas('a', 'c', false, 4, 5),
+        get('b', 6, 7),
+        get(null, 0, 9, 'y'),
+      ]),
+    ).toEqual({ ok: true });
   });
 });
 

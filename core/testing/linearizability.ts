@@ -76,7 +76,11 @@ class TripleSet {
 }
 
 /** Checks one key's operations. `budget` bounds the search steps. */
-function checkPartition<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Operation<I, O>>, budget: number): boolean | 'unknown' {
+function checkPartition<S, I, O>(
+  model: Model<S, I, O>,
+  ops: ReadonlyArray<Operation<I, O>>,
+  budget: number,
+): boolean | 'unknown' {
   const events: Node[] = [];
   ops.forEach((op, id) => {
     const call: Node = { kind: 'call', id, time: op.call, prev: undefined, next: undefined, match: undefined };
@@ -196,7 +200,10 @@ export function checkLinearizability<S, I, O>(
 }
 
 /** Input of the register model used for KV keys. */
-export type RegisterInput = { readonly op: 'put'; readonly value: string } | { readonly op: 'get' } | { readonly op: 'cas'; readonly expect: string | null; readonly value: string };
+export type RegisterInput =
+  | { readonly op: 'put'; readonly value: string }
+  | { readonly op: 'get' }
+  | { readonly op: 'cas'; readonly expect: string | null; readonly value: string };
 /** Output of the register model: put → true, get → the value (null if unset), cas → success. */
 export type RegisterOutput = boolean | string | null;
 

@@ -43,7 +43,8 @@ export class ManualClock implements Clock {
     const target = this.time + ms;
     for (;;) {
       let next: Timer | undefined;
-      for (const t of this.timers) if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
+      for (const t of this.timers)
+        if (t.at <= target && (!next || t.at < next.at || (t.at === next.at && t.id < next.id))) next = t;
       if (!next) break;
       const due = next;
       this.timers = this.timers.filter((t) => t !== due);

@@ -25,7 +25,10 @@ export class TestCluster {
   /** Every message ever sent, for assertions. */
   readonly sent: Message[] = [];
 
-  constructor(readonly members: readonly NodeId[], options: TestClusterOptions = {}) {
+  constructor(
+    readonly members: readonly NodeId[],
+    options: TestClusterOptions = {},
+  ) {
     const rng = seededRng(options.seed ?? 1);
     const boot = bootstrapState(members);
     for (const id of [...members, ...(options.spares ?? [])]) {

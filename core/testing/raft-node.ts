@@ -6,7 +6,13 @@ import type { Entry, HardState, Message, NodeId, Ready, ReadState, Snapshot } fr
 /** A KV command carried in a log entry of the test state machine. */
 export type KvOp =
   | { readonly id: string; readonly op: 'put'; readonly key: string; readonly value: string }
-  | { readonly id: string; readonly op: 'cas'; readonly key: string; readonly expect: string | null; readonly value: string };
+  | {
+      readonly id: string;
+      readonly op: 'cas';
+      readonly key: string;
+      readonly expect: string | null;
+      readonly value: string;
+    };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -82,7 +88,12 @@ export class TestRaftNode {
     this.kv = snap ? new Map(JSON.parse(dec.decode(snap.data)) as Array<[string, string]>) : new Map();
     this.applied = snap?.meta.index ?? 0;
     this.raw = new RawNode(
-      { ...this.options.raft, id: this.id, rng: this.options.rng, ...(this.options.plantedBugs ? { plantedBugs: this.options.plantedBugs } : {}) },
+      {
+        ...this.options.raft,
+        id: this.id,
+        rng: this.options.rng,
+        ...(this.options.plantedBugs ? { plantedBugs: this.options.plantedBugs } : {}),
+      },
       {
         ...(this.durable.hardState ? { hardState: this.durable.hardState } : {}),
         ...(snap ? { snapshot: snap } : {}),
@@ -127,7 +138,11 @@ export class TestRaftNode {
     if (!raw || !raw.hasReady()) return undefined;
     const pipelined = (this.options.pipeline ?? 1) > 1;
     // A snapshot from the leader is installed with no write in flight, as the driver does.
-    if (pipelined && (this.inflight.length >= (this.options.pipeline ?? 1) || (raw.raft.pendingSnapshot && this.inflight.length > 0))) return undefined;
+    if (
+      pipelined &&
+      (this.inflight.length >= (this.options.pipeline ?? 1) || (raw.raft.pendingSnapshot && this.inflight.length > 0))
+    )
+      return undefined;
     const rd = raw.ready();
     const lost = { persisted: [], applied: [], readStates: [], snapshotInstalled: undefined, becameLeader: false };
     if (crash === 'beforePersist') {
@@ -165,10 +180,23 @@ export class TestRaftNode {
         this.crash();
         return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [], persisted };
       }
-      return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [], readStates: rd.readStates, snapshotInstalled: rd.snapshot, becameLeader };
+      return {
+        ...lost,
+        messages: rd.sendBeforePersist ? rd.messages : [],
+        readStates: rd.readStates,
+        snapshotInstalled: rd.snapshot,
+        becameLeader,
+      };
     }
     this.maybeCompact();
-    return { messages: rd.messages, persisted: rd.entries, applied, readStates: rd.readStates, snapshotInstalled: rd.snapshot, becameLeader };
+    return {
+      messages: rd.messages,
+      persisted: rd.entries,
+      applied,
+      readStates: rd.readStates,
+      snapshotInstalled: rd.snapshot,
+      becameLeader,
+    };
   }
 
   /**

@@ -1,5 +1,18 @@
-import { type CatalogDeregisterCommand, type CatalogRegisterCommand, catalogDeregister, catalogRegister } from '../catalog/state-machine.js';
-import { type CatalogCheck, type CatalogNode, type CatalogService, CHECKS_TABLE, childKey, NODES_TABLE, SERVICES_TABLE } from '../catalog/types.js';
+import {
+  type CatalogDeregisterCommand,
+  type CatalogRegisterCommand,
+  catalogDeregister,
+  catalogRegister,
+} from '../catalog/state-machine.js';
+import {
+  type CatalogCheck,
+  type CatalogNode,
+  type CatalogService,
+  CHECKS_TABLE,
+  childKey,
+  NODES_TABLE,
+  SERVICES_TABLE,
+} from '../catalog/types.js';
 import { KonsulError } from '../errors.js';
 import { META_TABLE } from '../fsm/meta.js';
 import { OverlayTxn } from '../fsm/overlay-txn.js';
@@ -8,7 +21,17 @@ import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } f
 import { KV_TABLE, type KvRecord } from '../kv/types.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Change } from '../watch/change.js';
-import { IDEMPOTENCY_ORDER_TABLE, IDEMPOTENCY_TABLE, isReadOp, MAX_IDEMPOTENCY_KEYS, type TxnCommand, type TxnError, type TxnOp, type TxnOutcome, type TxnResult } from './types.js';
+import {
+  IDEMPOTENCY_ORDER_TABLE,
+  IDEMPOTENCY_TABLE,
+  isReadOp,
+  MAX_IDEMPOTENCY_KEYS,
+  type TxnCommand,
+  type TxnError,
+  type TxnOp,
+  type TxnOutcome,
+  type TxnResult,
+} from './types.js';
 
 /** An operation's precondition failed; `message` becomes its What. */
 class OpFailed extends KonsulError {
@@ -45,7 +68,9 @@ function readOp(tx: ReadTxn, op: TxnOp): TxnResult[] {
       case 'check-session': {
         const rec = existingKv(tx, op.key);
         if ((rec.session ?? '') !== op.session) {
-          throw new OpFailed(`failed session check for key ${q(op.key)}, current session ${q(rec.session ?? '')} != ${q(op.session)}`);
+          throw new OpFailed(
+            `failed session check for key ${q(op.key)}, current session ${q(rec.session ?? '')} != ${q(op.session)}`,
+          );
         }
         return [kvResult(op.key, rec, false)];
       }
@@ -73,7 +98,8 @@ function readOp(tx: ReadTxn, op: TxnOp): TxnResult[] {
 
 /** Fails unless the record's ModifyIndex is `index` (0: unless it is absent). */
 function casGuard(existing: { ModifyIndex: number } | undefined, index: number, what: string): void {
-  if (index === 0 ? existing !== undefined : existing?.ModifyIndex !== index) throw new OpFailed(`failed to set ${what}, index is stale`);
+  if (index === 0 ? existing !== undefined : existing?.ModifyIndex !== index)
+    throw new OpFailed(`failed to set ${what}, index is stale`);
 }
 
 function writeKv(ctx: ApplyContext, op: Extract<TxnOp, { kind: 'kv' }>, now: number): TxnResult[] {
@@ -125,7 +151,12 @@ interface CatalogTarget {
   readonly result: (tx: ReadTxn) => TxnResult;
 }
 
-function catalogTarget(tx: ReadTxn, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): CatalogTarget {
+function catalogTarget(
+  tx: ReadTxn,
+  op: Exclude<TxnOp, { kind: 'kv' }>,
+  now: number,
+  datacenter: string,
+): CatalogTarget {
   const bare = (node: string) => ({ ID: '', Node: node, Address: '', TaggedAddresses: {}, Meta: {} });
   if (op.kind === 'node') {
     const name = op.node.Node;
@@ -161,12 +192,18 @@ function catalogTarget(tx: ReadTxn, op: Exclude<TxnOp, { kind: 'kv' }>, now: num
 }
 
 /** Node, Service and Check verbs (Consul's txn catalog operations). */
-function writeCatalog(ctx: ApplyContext, op: Exclude<TxnOp, { kind: 'kv' }>, now: number, datacenter: string): TxnResult[] {
+function writeCatalog(
+  ctx: ApplyContext,
+  op: Exclude<TxnOp, { kind: 'kv' }>,
+  now: number,
+  datacenter: string,
+): TxnResult[] {
   if (op.verb === 'get') return readOp(ctx.tx, op);
   const t = catalogTarget(ctx.tx, op, now, datacenter);
   if (op.verb === 'delete' || op.verb === 'delete-cas') {
     // Unlike KV's, a catalog delete-cas of something absent fails (as in Consul).
-    if (op.verb === 'delete-cas' && t.existing?.ModifyIndex !== op.index) throw new OpFailed(`failed to delete ${t.what}, index is stale`);
+    if (op.verb === 'delete-cas' && t.existing?.ModifyIndex !== op.index)
+      throw new OpFailed(`failed to delete ${t.what}, index is stale`);
     catalogDeregister(ctx, t.remove);
     return [];
   }
@@ -196,7 +233,10 @@ function collect(ops: readonly TxnOp[], run: (op: TxnOp) => TxnResult[]): TxnOut
  * sees the earlier operations' writes; if any fails, the buffer is dropped (nothing is written,
  * no change is reported) and every failure is returned; otherwise all writes land at this one index.
  */
-export function applyTxn(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter' | 'idempotencyKey'>): TxnOutcome {
+export function applyTxn(
+  ctx: ApplyContext,
+  cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter' | 'idempotencyKey'>,
+): TxnOutcome {
   const key = cmd.idempotencyKey;
   if (key !== undefined) {
     const seen = ctx.tx.get<{ index: number; outcome: TxnOutcome }>(IDEMPOTENCY_TABLE, key);
@@ -227,7 +267,9 @@ function applyTxnOnce(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | '
   const overlay = new OverlayTxn(ctx.tx);
   const changes: Change[] = [];
   const inner: ApplyContext = { tx: overlay, index: ctx.index, changed: (c) => changes.push(c) };
-  const outcome = collect(cmd.ops, (op) => (op.kind === 'kv' ? writeKv(inner, op, cmd.now) : writeCatalog(inner, op, cmd.now, cmd.datacenter)));
+  const outcome = collect(cmd.ops, (op) =>
+    op.kind === 'kv' ? writeKv(inner, op, cmd.now) : writeCatalog(inner, op, cmd.now, cmd.datacenter),
+  );
   if (!outcome.ok) return outcome;
   overlay.commit();
   for (const c of changes) ctx.changed(c);

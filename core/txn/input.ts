@@ -18,7 +18,8 @@ const EMPTY = new Uint8Array(0);
 function index(f: Fields, where: string): number {
   const v = f.raw('Index') ?? f.raw('ModifyIndex');
   if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BadRequestError(`Invalid ${where}.Index: must be a non-negative integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new BadRequestError(`Invalid ${where}.Index: must be a non-negative integer`);
   return v;
 }
 
@@ -49,14 +50,17 @@ function kvOp(obj: unknown, where: string, limits: TxnLimits): TxnOp {
     const bytes = decodeBase64(raw);
     if (!bytes) throw new BadRequestError(`Invalid ${where}.Value: not valid base64`);
     if (bytes.byteLength > limits.maxValueBytes) {
-      throw new TooLargeError(`${where}.Value (${bytes.byteLength} bytes) too large, max size: ${limits.maxValueBytes} bytes`);
+      throw new TooLargeError(
+        `${where}.Value (${bytes.byteLength} bytes) too large, max size: ${limits.maxValueBytes} bytes`,
+      );
     }
     value = bytes;
   }
   const flagsRaw = f.raw('Flags');
   let flags = '0';
   if (flagsRaw !== undefined && flagsRaw !== null) {
-    if (typeof flagsRaw !== 'number' || !Number.isSafeInteger(flagsRaw) || flagsRaw < 0) throw new BadRequestError(`Invalid ${where}.Flags: must be a non-negative integer`);
+    if (typeof flagsRaw !== 'number' || !Number.isSafeInteger(flagsRaw) || flagsRaw < 0)
+      throw new BadRequestError(`Invalid ${where}.Flags: must be a non-negative integer`);
     flags = parseFlags(String(flagsRaw));
   }
   const session = f.str('Session');
@@ -69,7 +73,10 @@ function kvOp(obj: unknown, where: string, limits: TxnLimits): TxnOp {
 function nodeInput(obj: unknown, where: string, datacenter: string): NodeInput {
   const f = new Fields(obj, where);
   const dc = f.str('Datacenter');
-  if (dc && dc !== datacenter) throw new BadRequestError(`Invalid ${where}.Datacenter ${JSON.stringify(dc)}: this is ${JSON.stringify(datacenter)}`);
+  if (dc && dc !== datacenter)
+    throw new BadRequestError(
+      `Invalid ${where}.Datacenter ${JSON.stringify(dc)}: this is ${JSON.stringify(datacenter)}`,
+    );
   return {
     ID: f.str('ID'),
     Node: validNodeName(f.str('Node'), `${where}.Node`),
@@ -92,7 +99,17 @@ function catalogOp(kind: 'Node' | 'Service' | 'Check', obj: unknown, where: stri
     // get and delete name the instance by ID only; writes need a whole definition.
     const service =
       v === 'get' || v === 'delete' || v === 'delete-cas'
-        ? { ID: sf.str('ID') || sf.str('Service'), Service: sf.str('Service'), Tags: [], Address: '', TaggedAddresses: {}, Meta: {}, Port: 0, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false }
+        ? {
+            ID: sf.str('ID') || sf.str('Service'),
+            Service: sf.str('Service'),
+            Tags: [],
+            Address: '',
+            TaggedAddresses: {},
+            Meta: {},
+            Port: 0,
+            Weights: { Passing: 1, Warning: 1 },
+            EnableTagOverride: false,
+          }
         : parseService(f.raw('Service'), `${where}.Service`);
     if (!service.ID) throw new BadRequestError(`Invalid ${where}.Service: missing ID`);
     return { kind: 'service', verb: v, node, service, index: index(sf, `${where}.Service`) };
@@ -109,16 +126,21 @@ function catalogOp(kind: 'Node' | 'Service' | 'Check', obj: unknown, where: stri
  * for too many operations or too large a value.
  */
 export function parseTxn(body: unknown, limits: TxnLimits, datacenter: string): TxnOp[] {
-  if (!Array.isArray(body)) throw new BadRequestError('Failed to parse body: a transaction is a JSON array of operations');
+  if (!Array.isArray(body))
+    throw new BadRequestError('Failed to parse body: a transaction is a JSON array of operations');
   if (body.length === 0) throw new BadRequestError('Failed to parse body: a transaction needs at least one operation');
   if (body.length > limits.maxOps) {
     throw new TooLargeError(`Transaction contains too many operations (${body.length} > ${limits.maxOps})`);
   }
   return body.map((item, i) => {
     const where = `operation ${i}`;
-    if (!item || typeof item !== 'object' || Array.isArray(item)) throw new BadRequestError(`Invalid ${where}: must be an object`);
-    const kinds = Object.keys(item).filter((k) => (item as Record<string, unknown>)[k] !== null && (item as Record<string, unknown>)[k] !== undefined);
-    if (kinds.length !== 1) throw new BadRequestError(`Invalid ${where}: must have exactly one of KV, Node, Service, Check`);
+    if (!item || typeof item !== 'object' || Array.isArray(item))
+      throw new BadRequestError(`Invalid ${where}: must be an object`);
+    const kinds = Object.keys(item).filter(
+      (k) => (item as Record<string, unknown>)[k] !== null && (item as Record<string, unknown>)[k] !== undefined,
+    );
+    if (kinds.length !== 1)
+      throw new BadRequestError(`Invalid ${where}: must have exactly one of KV, Node, Service, Check`);
     const kind = kinds[0] as string;
     const value = (item as Record<string, unknown>)[kind];
     switch (kind.toLowerCase()) {
@@ -131,7 +153,9 @@ export function parseTxn(body: unknown, limits: TxnLimits, datacenter: string): 
       case 'check':
         return catalogOp('Check', value, `${where}.Check`, datacenter);
       default:
-        throw new BadRequestError(`Invalid ${where}: unknown operation type ${JSON.stringify(kind)} (use KV, Node, Service or Check)`);
+        throw new BadRequestError(
+          `Invalid ${where}: unknown operation type ${JSON.stringify(kind)} (use KV, Node, Service or Check)`,
+        );
     }
   });
 }

@@ -24,7 +24,13 @@ export const CATALOG_VERBS = ['get', 'set', 'cas', 'delete', 'delete-cas'] as co
 export type CatalogVerb = (typeof CATALOG_VERBS)[number];
 
 /** KV verbs that only read. */
-export const KV_READ_VERBS: ReadonlySet<KvVerb> = new Set(['get', 'get-tree', 'check-index', 'check-session', 'check-not-exists']);
+export const KV_READ_VERBS: ReadonlySet<KvVerb> = new Set([
+  'get',
+  'get-tree',
+  'check-index',
+  'check-session',
+  'check-not-exists',
+]);
 
 /** One operation of a transaction, validated. Index is the expected ModifyIndex where a verb uses one. */
 export type TxnOp =
@@ -38,8 +44,20 @@ export type TxnOp =
       readonly session: string;
     }
   | { readonly kind: 'node'; readonly verb: CatalogVerb; readonly node: NodeInput; readonly index: number }
-  | { readonly kind: 'service'; readonly verb: CatalogVerb; readonly node: string; readonly service: ServiceInput; readonly index: number }
-  | { readonly kind: 'check'; readonly verb: CatalogVerb; readonly node: string; readonly check: CheckInput; readonly index: number };
+  | {
+      readonly kind: 'service';
+      readonly verb: CatalogVerb;
+      readonly node: string;
+      readonly service: ServiceInput;
+      readonly index: number;
+    }
+  | {
+      readonly kind: 'check';
+      readonly verb: CatalogVerb;
+      readonly node: string;
+      readonly check: CheckInput;
+      readonly index: number;
+    };
 
 /** Applies every operation or none, as one committed command. Result: TxnOutcome. */
 export interface TxnCommand {

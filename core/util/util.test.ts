@@ -32,12 +32,14 @@ describe('utilities', () => {
     expect(parseDuration('1.5h')).toBe(5_400_000);
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('0')).toBe(0);
-    for (const bad of ['', '10', '-5s', 's', '5 s', '5x', '1m-1s', '10s ']) expect(parseDuration(bad), bad).toBeUndefined();
+    for (const bad of ['', '10', '-5s', 's', '5 s', '5x', '1m-1s', '10s '])
+      expect(parseDuration(bad), bad).toBeUndefined();
   });
 
   it('parses unsigned 64-bit integers exactly', () => {
     expect(parseUint64('0')).toBe(0n);
     expect(parseUint64('18446744073709551615')).toBe(18446744073709551615n);
-    for (const bad of ['18446744073709551616', '-1', '1.0', '', ' 1', '0x10']) expect(parseUint64(bad), bad).toBeUndefined();
+    for (const bad of ['18446744073709551616', '-1', '1.0', '', ' 1', '0x10'])
+      expect(parseUint64(bad), bad).toBeUndefined();
   });
 });

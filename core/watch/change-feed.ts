@@ -16,7 +16,10 @@ export interface ChangeFeedOptions {
   readonly startIndex: number;
 }
 
-/** Where a subscriber resumes: after change `seq` (0-based, counting only matching changes) of `index`, or after all of `index`. */
+/**
+ * Where a subscriber resumes: after change `seq` (0-based, counting only matching changes) of
+ * `index`, or after all of `index`.
+ */
 export interface FeedPosition {
   readonly index: number;
   readonly seq?: number;
@@ -94,7 +97,11 @@ export class ChangeFeed implements ApplyListener {
   private subscribers = 0;
 
   constructor(private readonly o: ChangeFeedOptions) {
-    for (const [k, v] of Object.entries({ maxEvents: o.maxEvents, maxBytes: o.maxBytes, maxSubscribers: o.maxSubscribers })) {
+    for (const [k, v] of Object.entries({
+      maxEvents: o.maxEvents,
+      maxBytes: o.maxBytes,
+      maxSubscribers: o.maxSubscribers,
+    })) {
       if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer`);
     }
     this.tables = new Set(o.tables);
@@ -126,7 +133,11 @@ export class ChangeFeed implements ApplyListener {
   applied(changes: readonly IndexedChange[], appliedIndex: number): void {
     for (const { index, change } of changes) {
       if (!this.tables.has(change.table)) continue;
-      const bytes = 64 + ('key' in change ? estimate(change.key) + estimate(change.entry) : estimate(change.prefix) + estimate(change.keys));
+      const bytes =
+        64 +
+        ('key' in change
+          ? estimate(change.key) + estimate(change.entry)
+          : estimate(change.prefix) + estimate(change.keys));
       this.slots.push({ index, change, bytes });
       this.bytes += bytes;
     }
@@ -171,7 +182,8 @@ export class ChangeFeed implements ApplyListener {
    * OverloadedError when maxSubscribers are open. The subscription must be closed by its owner.
    */
   subscribe(filter: FeedFilter | readonly FeedFilter[], from: FeedPosition): FeedSubscription {
-    if (this.subscribers >= this.o.maxSubscribers) throw new OverloadedError(`too many watch streams (limit ${this.o.maxSubscribers})`);
+    if (this.subscribers >= this.o.maxSubscribers)
+      throw new OverloadedError(`too many watch streams (limit ${this.o.maxSubscribers})`);
     this.subscribers++;
     return new FeedSubscription(this, filter, from, this.epoch, () => this.subscribers--);
   }
@@ -245,7 +257,13 @@ export class FeedSubscription {
 
   /** Whether every retained change has been read (nothing is pending right now). */
   get caughtUp(): boolean {
-    return !this.closed && !this.finished && this.pending.length === 0 && this.cursor >= this.feed.end && this.feed.currentEpoch === this.epoch;
+    return (
+      !this.closed &&
+      !this.finished &&
+      this.pending.length === 0 &&
+      this.cursor >= this.feed.end &&
+      this.feed.currentEpoch === this.epoch
+    );
   }
 
   /** Whether the subscription ended (resync delivered or closed). */

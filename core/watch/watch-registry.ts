@@ -4,7 +4,8 @@ import type { PrefixMatcher } from '../ports/hot-paths.js';
 import { type Change, changeMatches } from './change.js';
 
 /** What a watcher observes: one key of a table, or every key under a prefix. */
-export type WatchTarget = { readonly table: string; readonly key: string } | { readonly table: string; readonly prefix: string };
+export type WatchTarget =
+  { readonly table: string; readonly key: string } | { readonly table: string; readonly prefix: string };
 
 interface Watcher {
   readonly target: WatchTarget;
@@ -33,7 +34,8 @@ export class WatchRegistry {
     private readonly maxWatchers: number,
     private readonly matcher: PrefixMatcher = new TsPrefixMatcher(),
   ) {
-    if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1) throw new RangeError('maxWatchers must be a positive integer');
+    if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1)
+      throw new RangeError('maxWatchers must be a positive integer');
   }
 
   /** Number of registered watchers. */
@@ -98,7 +100,8 @@ export class WatchRegistry {
       // A recursive delete: rare, so scan the watchers of its table.
       for (const map of [this.byKey, this.byPrefix]) {
         for (const set of map.values()) {
-          for (const w of set) if (changeMatches(change, w.target.table, w.target as { key: string } | { prefix: string })) fired.push(w);
+          for (const w of set)
+            if (changeMatches(change, w.target.table, w.target as { key: string } | { prefix: string })) fired.push(w);
         }
       }
     }

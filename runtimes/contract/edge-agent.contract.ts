@@ -12,7 +12,21 @@ const put = (url: string, body: string) => text(url, { method: 'PUT', body });
 
 /** A dev server on fixed ports (it is stopped and started again where the agents expect it). */
 const startServer = (dataDir: string, http: string, mqtt: string): Promise<SpawnedServer> =>
-  spawnServer({ cluster: true, dataDir, args: ['--dev', '--http-addr', http, '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--mqtt-addr', mqtt] });
+  spawnServer({
+    cluster: true,
+    dataDir,
+    args: [
+      '--dev',
+      '--http-addr',
+      http,
+      '--raft-addr',
+      '127.0.0.1:0',
+      '--dns-addr',
+      '127.0.0.1:0',
+      '--mqtt-addr',
+      mqtt,
+    ],
+  });
 
 /** One agent under test: the runtime it runs on, how it syncs, where it keeps its replica. */
 export interface EdgeCase {
@@ -41,46 +55,84 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
         timeoutMs: timeoutMs * 3,
         runtime: c.runtime,
         upstream: up,
-        args: ['--sync', c.sync, '--mqtt-url', `mqtt://${mqttAddr}`, '--storage', c.storage, '--prefix', 'cfg/', '--node-name', `${c.runtime}-${c.sync}`],
+        args: [
+          '--sync',
+          c.sync,
+          '--mqtt-url',
+          `mqtt://${mqttAddr}`,
+          '--storage',
+          c.storage,
+          '--prefix',
+          'cfg/',
+          '--node-name',
+          `${c.runtime}-${c.sync}`,
+        ],
       }),
     ),
   );
   for (const [i, a] of agents.entries()) {
     expect(a.runtime).toBe(cases[i]?.runtime.replace('-arm64', ''));
-    await until(`${a.runtime} to replicate`, () => text(`${a.url}/v1/kv/cfg/mode?raw`), (r) => r.body === 'auto' && r.headers.get('x-consul-knownleader') === 'true', timeoutMs);
+    await until(
+      `${a.runtime} to replicate`,
+      () => text(`${a.url}/v1/kv/cfg/mode?raw`),
+      (r) => r.body === 'auto' && r.headers.get('x-consul-knownleader') === 'true',
+      timeoutMs,
+    );
   }
   for (const [i, a] of agents.entries()) {
-    const status = JSON.parse((await text(`${a.url}/v1/edge/status`)).body) as { Runtime: string; Connected: boolean; RssBytes: number | null };
+    const status = JSON.parse((await text(`${a.url}/v1/edge/status`)).body) as {
+      Runtime: string;
+      Connected: boolean;
+      RssBytes: number | null;
+    };
     expect(status).toMatchObject({ Runtime: cases[i]?.runtime.replace('-arm64', ''), Connected: true });
     // Bun under qemu cannot read its own RSS; everywhere else the agent reports it.
     if (cases[i]?.runtime !== 'bun-arm64') expect(status.RssBytes).toBeGreaterThan(0);
   }
 
   // Blocking queries on every agent wake on one change at the servers.
-  const indexes = await Promise.all(agents.map(async (a) => Number((await text(`${a.url}/v1/kv/cfg/mode`)).headers.get('x-consul-index'))));
+  const indexes = await Promise.all(
+    agents.map(async (a) => Number((await text(`${a.url}/v1/kv/cfg/mode`)).headers.get('x-consul-index'))),
+  );
   const woken = agents.map((a, i) => text(`${a.url}/v1/kv/cfg/mode?raw&index=${indexes[i]}&wait=15s`));
   await new Promise((r) => setTimeout(r, 300));
   await put(`${up}/v1/kv/cfg/mode`, 'manual');
   for (const w of await Promise.all(woken)) expect(w.body).toBe('manual');
 
   // Writes go through each agent to the servers.
-  for (const a of agents) expect((await put(`${a.url}/v1/kv/cfg/from-${a.agentId}`, a.runtime)).body.trim()).toBe('true');
+  for (const a of agents)
+    expect((await put(`${a.url}/v1/kv/cfg/from-${a.agentId}`, a.runtime)).body.trim()).toBe('true');
   for (const a of agents) expect((await text(`${up}/v1/kv/cfg/from-${a.agentId}?raw`)).body).toBe(a.runtime);
 
   // Offline: reads from the replica, writes queued; back online: applied.
   expect(await server.stop()).toBe(0);
   const ids: string[] = [];
   for (const a of agents) {
-    await until(`${a.agentId} to go offline`, () => text(`${a.url}/v1/kv/cfg/mode?raw`), (r) => r.headers.get('x-consul-knownleader') === 'false' && r.body === 'manual', timeoutMs);
+    await until(
+      `${a.agentId} to go offline`,
+      () => text(`${a.url}/v1/kv/cfg/mode?raw`),
+      (r) => r.headers.get('x-consul-knownleader') === 'false' && r.body === 'manual',
+      timeoutMs,
+    );
     const queued = await put(`${a.url}/v1/kv/cfg/offline-${a.agentId}`, 'queued');
     expect(queued.status).toBe(202);
     ids.push((JSON.parse(queued.body) as { OutboxID: string }).OutboxID);
   }
   server = await startServer(serverDir, http, mqttAddr);
   for (const [i, a] of agents.entries()) {
-    await until(`${a.agentId}'s outbox`, async () => JSON.parse((await text(`${a.url}/v1/edge/outbox/${ids[i]}`)).body) as { Status: string }, (o) => o.Status === 'applied', timeoutMs);
+    await until(
+      `${a.agentId}'s outbox`,
+      async () => JSON.parse((await text(`${a.url}/v1/edge/outbox/${ids[i]}`)).body) as { Status: string },
+      (o) => o.Status === 'applied',
+      timeoutMs,
+    );
     expect((await text(`${up}/v1/kv/cfg/offline-${a.agentId}?raw`)).body).toBe('queued');
-    await until(`${a.agentId} back online`, () => text(`${a.url}/v1/kv/cfg/offline-${a.agentId}?raw`), (r) => r.body === 'queued' && r.headers.get('x-consul-knownleader') === 'true', timeoutMs);
+    await until(
+      `${a.agentId} back online`,
+      () => text(`${a.url}/v1/kv/cfg/offline-${a.agentId}?raw`),
+      (r) => r.body === 'queued' && r.headers.get('x-consul-knownleader') === 'true',
+      timeoutMs,
+    );
   }
   for (const a of agents) {
     const code = await a.stop();

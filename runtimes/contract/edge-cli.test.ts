@@ -9,7 +9,10 @@ describe('konsul edge command line', () => {
       [['edge', '--prefix', 'a/'], /--upstream is required/],
       [['edge', '--upstream', 'ftp://x', '--prefix', 'a/'], /--upstream/],
       [['edge', '--upstream', 'http://127.0.0.1:1'], /at least one --prefix or --service/],
-      [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--sync', 'mqtt'], /--sync mqtt needs --mqtt-url/],
+      [
+        ['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--sync', 'mqtt'],
+        /--sync mqtt needs --mqtt-url/,
+      ],
       [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--sync', 'carrier-pigeon'], /--sync/],
       [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--bogus'], /--bogus/],
     ];

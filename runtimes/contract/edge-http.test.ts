@@ -21,11 +21,26 @@ interface OutboxView {
 
 /** A dev server on fixed ports, so it can be stopped and started again where the agent expects it. */
 async function startServer(dataDir: string, http: string): Promise<SpawnedServer> {
-  return spawnServer({ cluster: true, dataDir, args: ['--dev', '--http-addr', http, '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0'] });
+  return spawnServer({
+    cluster: true,
+    dataDir,
+    args: [
+      '--dev',
+      '--http-addr',
+      http,
+      '--raft-addr',
+      '127.0.0.1:0',
+      '--dns-addr',
+      '127.0.0.1:0',
+      '--mqtt-addr',
+      '127.0.0.1:0',
+    ],
+  });
 }
 
 describe('edge agent on Node, synced over HTTP', () => {
-  it('replicates only its scope, serves reads offline, queues writes durably and applies each exactly once', async () => {
+  const title = 'replicates only its scope, serves reads offline, queues writes durably and applies each exactly once';
+  it(title, async () => {
     const [httpPort] = await freePorts(1);
     const serverDir = tempDir();
     let server = await startServer(serverDir, `127.0.0.1:${httpPort}`);
@@ -33,10 +48,19 @@ describe('edge agent on Node, synced over HTTP', () => {
     await put(`${up}/v1/kv/cfg/a`, 'one');
     await put(`${up}/v1/kv/cfg/b`, 'two');
     await put(`${up}/v1/kv/other/x`, 'not replicated');
-    for (const [node, svc, status] of [['n1', 'web', 'passing'], ['n2', 'web', 'critical'], ['n1', 'db', 'passing']] as const) {
+    for (const [node, svc, status] of [
+      ['n1', 'web', 'passing'],
+      ['n2', 'web', 'critical'],
+      ['n1', 'db', 'passing'],
+    ] as const) {
       const res = await put(
         `${up}/v1/catalog/register`,
-        JSON.stringify({ Node: node, Address: '10.0.0.1', Service: { ID: `${svc}-${node}`, Service: svc, Port: 80 }, Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` } }),
+        JSON.stringify({
+          Node: node,
+          Address: '10.0.0.1',
+          Service: { ID: `${svc}-${node}`, Service: svc, Port: 80 },
+          Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` },
+        }),
       );
       expect(res.status).toBe(200);
     }
@@ -46,7 +70,11 @@ describe('edge agent on Node, synced over HTTP', () => {
     await edge.waitFor(/replica snapshot applied/);
 
     // Reads come from the replica.
-    const a = await until('cfg/a on the agent', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.body === 'one');
+    const a = await until(
+      'cfg/a on the agent',
+      () => text(`${edge.url}/v1/kv/cfg/a?raw`),
+      (r) => r.body === 'one',
+    );
     expect(a.headers.get('x-consul-knownleader')).toBe('true');
     expect(a.headers.get('x-consul-effective-consistency')).toBe('stale');
     // A linearizable read is the servers' to answer.
@@ -56,10 +84,19 @@ describe('edge agent on Node, synced over HTTP', () => {
     expect(listed).toEqual(['cfg/a', 'cfg/b']);
     const web = JSON.parse((await text(`${edge.url}/v1/health/service/web`)).body) as Array<{ Node: { Node: string } }>;
     expect(web.map((e) => e.Node.Node).sort()).toEqual(['n1', 'n2']);
-    const passing = JSON.parse((await text(`${edge.url}/v1/health/service/web?passing`)).body) as Array<{ Node: { Node: string } }>;
+    const passing = JSON.parse((await text(`${edge.url}/v1/health/service/web?passing`)).body) as Array<{
+      Node: { Node: string };
+    }>;
     expect(passing.map((e) => e.Node.Node)).toEqual(['n1']);
-    const catalog = JSON.parse((await text(`${edge.url}/v1/catalog/service/web`)).body) as Array<{ Node: string; ServiceID: string; ServicePort: number }>;
-    expect(catalog.map((e) => [e.Node, e.ServiceID, e.ServicePort]).sort()).toEqual([['n1', 'web-n1', 80], ['n2', 'web-n2', 80]]);
+    const catalog = JSON.parse((await text(`${edge.url}/v1/catalog/service/web`)).body) as Array<{
+      Node: string;
+      ServiceID: string;
+      ServicePort: number;
+    }>;
+    expect(catalog.map((e) => [e.Node, e.ServiceID, e.ServicePort]).sort()).toEqual([
+      ['n1', 'web-n1', 80],
+      ['n2', 'web-n2', 80],
+    ]);
     const checks = JSON.parse((await text(`${edge.url}/v1/health/checks/web`)).body) as Array<{ Status: string }>;
     expect(checks.map((c) => c.Status).sort()).toEqual(['critical', 'passing']);
 
@@ -83,10 +120,16 @@ describe('edge agent on Node, synced over HTTP', () => {
     const indexOfB = Number((await text(`${edge.url}/v1/kv/cfg/b`)).headers.get('x-consul-index'));
     expect(await server.stop()).toBe(0);
     await edge.waitFor(/lost the sync stream/);
-    const offline = await until('the agent to notice', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.headers.get('x-consul-knownleader') === 'false');
+    const offline = await until(
+      'the agent to notice',
+      () => text(`${edge.url}/v1/kv/cfg/a?raw`),
+      (r) => r.headers.get('x-consul-knownleader') === 'false',
+    );
     expect(offline.body).toBe('uno');
     await new Promise((r) => setTimeout(r, 300));
-    expect(Number((await text(`${edge.url}/v1/kv/cfg/a`)).headers.get('x-consul-lastcontact'))).toBeGreaterThanOrEqual(300);
+    expect(Number((await text(`${edge.url}/v1/kv/cfg/a`)).headers.get('x-consul-lastcontact'))).toBeGreaterThanOrEqual(
+      300,
+    );
     expect((await text(`${edge.url}/v1/health/service/web?passing`)).status).toBe(200);
     const offlineCatalog = await text(`${edge.url}/v1/catalog/service/web`);
     expect(offlineCatalog.status).toBe(200);
@@ -145,7 +188,12 @@ describe('edge agent on Node, synced over HTTP', () => {
     expect((await text(`${up}/v1/kv/cfg/c`)).status).toBe(404);
 
     // The replica catches up with the servers (the queued writes included) and goes back online.
-    await until('cfg/d on the agent', () => text(`${edge.url}/v1/kv/cfg/d?raw`), (r) => r.body === 'four' && r.headers.get('x-consul-knownleader') === 'true', 20_000);
+    await until(
+      'cfg/d on the agent',
+      () => text(`${edge.url}/v1/kv/cfg/d?raw`),
+      (r) => r.body === 'four' && r.headers.get('x-consul-knownleader') === 'true',
+      20_000,
+    );
 
     // Restarting the agent once more does not replay anything: cfg/d keeps its index.
     expect(await edge.stop()).toBe(0);
@@ -153,7 +201,11 @@ describe('edge agent on Node, synced over HTTP', () => {
     // It resumes from its index rather than asking for a snapshot.
     await edge.waitFor(/"sync stream open"[^\n]*"after":[1-9]/);
     await put(`${up}/v1/kv/cfg/after-restart`, 'x');
-    await until('a change after the restart', () => text(`${edge.url}/v1/kv/cfg/after-restart?raw`), (r) => r.body === 'x');
+    await until(
+      'a change after the restart',
+      () => text(`${edge.url}/v1/kv/cfg/after-restart?raw`),
+      (r) => r.body === 'x',
+    );
     expect(edge.output()).not.toMatch(/replica snapshot applied/);
     const after = JSON.parse((await text(`${edge.url}/v1/edge/outbox`)).body) as OutboxView[];
     expect(after.map((i) => i.Status)).toEqual(['applied', 'conflict', 'applied']);

@@ -12,8 +12,19 @@ const text = async (url: string, init?: RequestInit) => {
 };
 const put = (url: string, body: string) => text(url, { method: 'PUT', body });
 const register = (up: string, node: string, svc: string, status: string) =>
-  put(`${up}/v1/catalog/register`, JSON.stringify({ Node: node, Address: '10.0.0.2', Service: { ID: `${svc}-${node}`, Service: svc, Port: 80 }, Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` } }));
-const healthNodes = async (edge: string, query = '') => (JSON.parse((await text(`${edge}/v1/health/service/web${query}`)).body) as Array<{ Node: { Node: string } }>).map((e) => e.Node.Node).sort();
+  put(
+    `${up}/v1/catalog/register`,
+    JSON.stringify({
+      Node: node,
+      Address: '10.0.0.2',
+      Service: { ID: `${svc}-${node}`, Service: svc, Port: 80 },
+      Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` },
+    }),
+  );
+const healthNodes = async (edge: string, query = '') =>
+  (JSON.parse((await text(`${edge}/v1/health/service/web${query}`)).body) as Array<{ Node: { Node: string } }>)
+    .map((e) => e.Node.Node)
+    .sort();
 
 describe('edge agent synced over MQTT', () => {
   it('with the embedded aedes broker: snapshot, ordered changes, deletes, health, resume after restart', async () => {
@@ -32,15 +43,31 @@ describe('edge agent synced over MQTT', () => {
     expect((await text(`${edge.url}/v1/kv/cfg/a?raw`)).body).toBe('one');
     expect(JSON.parse((await text(`${edge.url}/v1/kv/cfg/?keys`)).body)).toEqual(['cfg/a', 'cfg/sub/x']);
     expect(await healthNodes(edge.url)).toEqual(['n1']);
-    await until('the link to count as up', () => text(`${edge.url}/v1/kv/cfg/a`), (r) => r.headers.get('x-consul-knownleader') === 'true');
+    await until(
+      'the link to count as up',
+      () => text(`${edge.url}/v1/kv/cfg/a`),
+      (r) => r.headers.get('x-consul-knownleader') === 'true',
+    );
 
     // Changes arrive in order: a set, a recursive delete, a health change.
     for (let i = 0; i < 20; i++) await put(`${up}/v1/kv/cfg/seq`, String(i));
-    await until('the last of 20 writes', () => text(`${edge.url}/v1/kv/cfg/seq?raw`), (r) => r.body === '19');
+    await until(
+      'the last of 20 writes',
+      () => text(`${edge.url}/v1/kv/cfg/seq?raw`),
+      (r) => r.body === '19',
+    );
     expect((await text(`${up}/v1/kv/cfg/sub/?recurse`, { method: 'DELETE' })).status).toBe(200);
-    await until('the subtree delete', () => text(`${edge.url}/v1/kv/cfg/sub/x`), (r) => r.status === 404);
+    await until(
+      'the subtree delete',
+      () => text(`${edge.url}/v1/kv/cfg/sub/x`),
+      (r) => r.status === 404,
+    );
     expect((await register(up, 'n1', 'web', 'critical')).status).toBe(200);
-    await until('the check going critical', () => healthNodes(edge.url, '?passing'), (n) => n.length === 0);
+    await until(
+      'the check going critical',
+      () => healthNodes(edge.url, '?passing'),
+      (n) => n.length === 0,
+    );
     expect(JSON.parse((await text(`${edge.url}/v1/kv/cfg/?keys`)).body)).toEqual(['cfg/a', 'cfg/seq']);
 
     // A restarted agent resumes from its index: no snapshot is sent again.
@@ -50,16 +77,27 @@ describe('edge agent synced over MQTT', () => {
     await edge.waitFor(/replica in sync over MQTT/);
     expect(edge.output()).toMatch(/replica loaded/);
     expect(edge.output()).not.toMatch(/replica snapshot applied/);
-    await until('the write made while the agent was down', () => text(`${edge.url}/v1/kv/cfg/while-down?raw`), (r) => r.body === 'w');
+    await until(
+      'the write made while the agent was down',
+      () => text(`${edge.url}/v1/kv/cfg/while-down?raw`),
+      (r) => r.body === 'w',
+    );
 
     // The broker lives in the server: when the server stops, the agent serves from its replica.
     expect(await server.stop()).toBe(0);
-    const offline = await until('the agent to notice', () => text(`${edge.url}/v1/kv/cfg/a?raw`), (r) => r.headers.get('x-consul-knownleader') === 'false');
+    const offline = await until(
+      'the agent to notice',
+      () => text(`${edge.url}/v1/kv/cfg/a?raw`),
+      (r) => r.headers.get('x-consul-knownleader') === 'false',
+    );
     expect(offline.body).toBe('one');
     await edge.stop();
   });
 
-  it('with mosquitto: servers on an external broker, presence, and a new agent starting from retained topics while the servers are down', async () => {
+  const title =
+    'with mosquitto: servers on an external broker, presence, ' +
+    'and a new agent starting from retained topics while the servers are down';
+  it(title, async () => {
     const broker = await spawnMosquitto();
     const serverDir = tempDir();
     let server = await spawnServer({ dataDir: serverDir, args: ['--mqtt-url', broker.url] });
@@ -74,11 +112,19 @@ describe('edge agent synced over MQTT', () => {
     await first.waitFor(/replica in sync over MQTT/);
     expect((await text(`${first.url}/v1/kv/app/color?raw`)).body).toBe('blue');
     await put(`${up}/v1/kv/app/color`, 'green');
-    await until('a change through mosquitto', () => text(`${first.url}/v1/kv/app/color?raw`), (r) => r.body === 'green' && r.headers.get('x-consul-knownleader') === 'true');
+    await until(
+      'a change through mosquitto',
+      () => text(`${first.url}/v1/kv/app/color?raw`),
+      (r) => r.body === 'green' && r.headers.get('x-consul-knownleader') === 'true',
+    );
 
     // The server dies without a goodbye: the broker publishes its will, and the agent knows.
     expect(await server.stop('SIGKILL')).toBe('SIGKILL');
-    const stale = await until('the will to arrive', () => text(`${first.url}/v1/kv/app/color?raw`), (r) => r.headers.get('x-consul-knownleader') === 'false');
+    const stale = await until(
+      'the will to arrive',
+      () => text(`${first.url}/v1/kv/app/color?raw`),
+      (r) => r.headers.get('x-consul-knownleader') === 'false',
+    );
     expect(stale.body).toBe('green');
 
     // A brand-new agent starts while no server runs: it seeds from the retained topics.
@@ -94,11 +140,21 @@ describe('edge agent synced over MQTT', () => {
     server = await spawnServer({ dataDir: serverDir, args: ['--mqtt-url', broker.url] });
     await second.waitFor(/replica snapshot applied/, 15_000);
     await put(`${server.url}/v1/kv/app/color`, 'red');
-    for (const e of [first, second]) await until('the change after the server returned', () => text(`${e.url}/v1/kv/app/color?raw`), (r) => r.body === 'red' && r.headers.get('x-consul-knownleader') === 'true', 15_000);
+    for (const e of [first, second])
+      await until(
+        'the change after the server returned',
+        () => text(`${e.url}/v1/kv/app/color?raw`),
+        (r) => r.body === 'red' && r.headers.get('x-consul-knownleader') === 'true',
+        15_000,
+      );
 
     // A clean stop publishes "offline" itself.
     expect(await server.stop()).toBe(0);
-    await until('the clean stop to be seen', () => text(`${first.url}/v1/kv/app/color`), (r) => r.headers.get('x-consul-knownleader') === 'false');
+    await until(
+      'the clean stop to be seen',
+      () => text(`${first.url}/v1/kv/app/color`),
+      (r) => r.headers.get('x-consul-knownleader') === 'false',
+    );
     await Promise.all([first.stop(), second.stop(), broker.stop()]);
   });
 });

@@ -18,14 +18,21 @@ describe('hot-path contract on every runtime', () => {
   });
 
   it('Deno', async () => {
-    const { stdout } = await run(bin('deno'), ['run', '--sloppy-imports', '--allow-read', '--no-prompt', 'runtimes/contract/vectors-deno.ts'], { cwd: root, timeout: 60_000 });
+    const { stdout } = await run(
+      bin('deno'),
+      ['run', '--sloppy-imports', '--allow-read', '--no-prompt', 'runtimes/contract/vectors-deno.ts'],
+      { cwd: root, timeout: 60_000 },
+    );
     const out = JSON.parse(stdout) as { impl: Record<string, string>; results: unknown };
     expect(Object.values(out.impl).every((v) => v === 'wasm')).toBe(true);
     expect(out.results).toEqual(HOT_PATH_VECTORS.expected);
   });
 
   it('Bun', async () => {
-    const { stdout } = await run(bin('bun'), ['run', 'runtimes/contract/vectors-bun.ts'], { cwd: root, timeout: 60_000 });
+    const { stdout } = await run(bin('bun'), ['run', 'runtimes/contract/vectors-bun.ts'], {
+      cwd: root,
+      timeout: 60_000,
+    });
     const out = JSON.parse(stdout) as { impl: Record<string, string>; results: unknown };
     expect(Object.values(out.impl).every((v) => v === 'wasm')).toBe(true);
     expect(out.results).toEqual(HOT_PATH_VECTORS.expected);

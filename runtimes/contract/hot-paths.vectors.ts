@@ -42,7 +42,12 @@ export function runVectors(hp: HotPaths): typeof HOT_PATH_VECTORS.expected {
     decrementing32: hp.crc32c(bytes(32, (i) => 31 - i)),
   };
   const frame = encodeEntriesFrame(hp, [{ term: 2, index: 5, type: 'normal', data: new Uint8Array([255]) }]);
-  const decoded = decodeEntriesFrame(hp, frame).entries.map((e) => ({ term: e.term, index: e.index, type: e.type, data: [...e.data] }));
+  const decoded = decodeEntriesFrame(hp, frame).entries.map((e) => ({
+    term: e.term,
+    index: e.index,
+    type: e.type,
+    data: [...e.data],
+  }));
   const positionOf = (input: Uint8Array): number => {
     try {
       decodeEntriesFrame(hp, input);

@@ -9,7 +9,11 @@ export const CONTRACT_TABLES = ['a', 'b'] as const;
  * fresh, empty store with CONTRACT_TABLES; `reopen`, when given, reopens the same data (for
  * durability checks).
  */
-export function stateStoreContract(name: string, open: () => Promise<StateStore>, reopen?: (s: StateStore) => Promise<StateStore>): void {
+export function stateStoreContract(
+  name: string,
+  open: () => Promise<StateStore>,
+  reopen?: (s: StateStore) => Promise<StateStore>,
+): void {
   describe(`StateStore contract: ${name}`, () => {
     it('puts, gets and deletes per table', async () => {
       const s = await open();
@@ -28,7 +32,13 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
     it('round-trips structured values and bytes exactly', async () => {
       const s = await open();
       const bytes = new Uint8Array(256).map((_, i) => i);
-      const value = { value: bytes, empty: new Uint8Array(0), flags: '18446744073709551615', n: 2 ** 53 - 1, nested: { list: [1, 'two', null, true] } };
+      const value = {
+        value: bytes,
+        empty: new Uint8Array(0),
+        flags: '18446744073709551615',
+        n: 2 ** 53 - 1,
+        nested: { list: [1, 'two', null, true] },
+      };
       await s.write((tx) => tx.put('a', 'v', value));
       const got = s.read((tx) => tx.get<typeof value>('a', 'v'));
       expect(got).toBeDefined();
@@ -57,7 +67,10 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
       expect(scan({ prefix: 'a', limit: 2 })).toEqual(['a', 'a/1']);
       expect(scan({ prefix: 'zz' })).toEqual([]);
       const values = s.read((tx) => [...tx.range<string>('a', { prefix: 'a/1' })]);
-      expect(values).toEqual([['a/1', 'a/1'], ['a/10', 'a/10']]);
+      expect(values).toEqual([
+        ['a/1', 'a/1'],
+        ['a/10', 'a/10'],
+      ]);
       await s.close();
     });
 
@@ -92,12 +105,15 @@ export function stateStoreContract(name: string, open: () => Promise<StateStore>
     it('applies concurrent writes in call order', async () => {
       const s = await open();
       const writes = [];
-      for (let i = 0; i < 50; i++) writes.push(s.write((tx) => {
-        const prev = tx.get<number>('a', 'counter') ?? 0;
-        tx.put('a', 'counter', prev + 1);
-        tx.put('a', `seq/${String(i).padStart(3, '0')}`, prev);
-        return prev;
-      }));
+      for (let i = 0; i < 50; i++)
+        writes.push(
+          s.write((tx) => {
+            const prev = tx.get<number>('a', 'counter') ?? 0;
+            tx.put('a', 'counter', prev + 1);
+            tx.put('a', `seq/${String(i).padStart(3, '0')}`, prev);
+            return prev;
+          }),
+        );
       expect(await Promise.all(writes)).toEqual([...Array(50).keys()]);
       await s.close();
     });

@@ -12,7 +12,9 @@ export async function loadHotPathsDeno(mode: 'auto' | 'wasm' = 'auto'): Promise<
   let lastError: unknown;
   for (const rel of CANDIDATES) {
     try {
-      const module = await WebAssembly.compile((await Deno.readFile(new URL(rel, import.meta.url))) as Uint8Array<ArrayBuffer>);
+      const module = await WebAssembly.compile(
+        (await Deno.readFile(new URL(rel, import.meta.url))) as Uint8Array<ArrayBuffer>,
+      );
       return createWasmHotPaths(module, mode === 'wasm' ? ALL_WASM : FASTEST.deno);
     } catch (err) {
       lastError = err;

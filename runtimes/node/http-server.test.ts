@@ -43,11 +43,20 @@ async function serve(): Promise<string> {
 function send(addr: string, chunks: readonly string[], declared?: number): Promise<{ status: number; text: string }> {
   const [host, port] = addr.split(':') as [string, string];
   return new Promise((resolve, reject) => {
-    const req = request({ host, port: Number(port), method: 'PUT', path: '/x', headers: declared !== undefined ? { 'content-length': declared } : {} }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      {
+        host,
+        port: Number(port),
+        method: 'PUT',
+        path: '/x',
+        headers: declared !== undefined ? { 'content-length': declared } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     for (const c of chunks) req.write(c);
     req.end();

@@ -102,7 +102,13 @@ export async function listenHttp(
       ? createAdaptorServer({
           fetch: handler,
           createServer: createHttpsServer,
-          serverOptions: { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), requestCert: tls.verifyIncoming, rejectUnauthorized: tls.verifyIncoming },
+          serverOptions: {
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            requestCert: tls.verifyIncoming,
+            rejectUnauthorized: tls.verifyIncoming,
+          },
         })
       : createAdaptorServer({ fetch: handler })
   ) as Server;
@@ -121,7 +127,12 @@ export async function listenHttp(
   return {
     address: `${shownHost}:${info.port}`,
     reloadTls: (next) => {
-      if (tls) (server as unknown as HttpsServer).setSecureContext({ cert: next.cert, key: next.key, ...(next.ca ? { ca: next.ca } : {}) });
+      if (tls)
+        (server as unknown as HttpsServer).setSecureContext({
+          cert: next.cert,
+          key: next.key,
+          ...(next.ca ? { ca: next.ca } : {}),
+        });
     },
     close: (graceMs) =>
       new Promise<void>((resolve) => {

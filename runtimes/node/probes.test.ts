@@ -8,7 +8,9 @@ import { nodeProbes } from './probes.js';
 const closers: Array<() => void> = [];
 afterAll(() => closers.forEach((c) => c()));
 
-async function listen<T extends { listen: (...a: never[]) => unknown; address: () => unknown }>(server: T): Promise<number> {
+async function listen<T extends { listen: (...a: never[]) => unknown; address: () => unknown }>(
+  server: T,
+): Promise<number> {
   await new Promise<void>((r) => (server.listen as (p: number, h: string, cb: () => void) => void)(0, '127.0.0.1', r));
   return (server.address() as net.AddressInfo).port;
 }
@@ -29,7 +31,14 @@ describe('health-check probes (Node)', () => {
     const port = await listen(server);
     closers.push(() => server.close());
     const probe = (code: number) =>
-      nodeProbes.http({ url: `http://127.0.0.1:${port}/?code=${code}`, method: 'POST', headers: { 'X-Probe': ['yes'] }, body: 'ping', tlsSkipVerify: false, timeoutMs: 2000 });
+      nodeProbes.http({
+        url: `http://127.0.0.1:${port}/?code=${code}`,
+        method: 'POST',
+        headers: { 'X-Probe': ['yes'] },
+        body: 'ping',
+        tlsSkipVerify: false,
+        timeoutMs: 2000,
+      });
     expect((await probe(204)).status).toBe('passing');
     expect(seen).toEqual({ method: 'POST', header: 'yes', body: 'ping' });
     expect((await probe(429)).status).toBe('warning');
@@ -37,7 +46,18 @@ describe('health-check probes (Node)', () => {
     expect(bad.status).toBe('critical');
     expect(bad.output).toMatch(/503/);
     expect(bad.output.length).toBeLessThan(4300);
-    expect((await nodeProbes.http({ url: 'http://127.0.0.1:1/', method: 'GET', headers: {}, body: '', tlsSkipVerify: false, timeoutMs: 1000 })).status).toBe('critical');
+    expect(
+      (
+        await nodeProbes.http({
+          url: 'http://127.0.0.1:1/',
+          method: 'GET',
+          headers: {},
+          body: '',
+          tlsSkipVerify: false,
+          timeoutMs: 1000,
+        })
+      ).status,
+    ).toBe('critical');
   });
 
   it('TCP: passing when a connection opens, critical when refused', async () => {

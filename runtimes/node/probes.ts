@@ -25,23 +25,35 @@ export const nodeProbes: Probes = {
         return;
       }
       const lib = u.protocol === 'https:' ? https : http;
-      const h: Record<string, string | string[]> = { 'User-Agent': 'Konsul Health Check', Accept: 'text/plain, text/*, */*' };
+      const h: Record<string, string | string[]> = {
+        'User-Agent': 'Konsul Health Check',
+        Accept: 'text/plain, text/*, */*',
+      };
       for (const [k, v] of Object.entries(headers)) h[k] = [...v];
-      const req = lib.request(u, { method, headers: h, timeout: timeoutMs, ...(u.protocol === 'https:' ? { rejectUnauthorized: !tlsSkipVerify } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          if (size < MAX_BODY) chunks.push(d.subarray(0, MAX_BODY - size));
-          size += d.length;
-        });
-        res.on('end', () => {
-          const code = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          const output = `HTTP ${method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${text}`;
-          resolve({ status: code >= 200 && code < 300 ? 'passing' : code === 429 ? 'warning' : 'critical', output });
-        });
-        res.on('error', (err) => resolve({ status: 'critical', output: `HTTP ${method} ${url}: ${err.message}` }));
-      });
+      const req = lib.request(
+        u,
+        {
+          method,
+          headers: h,
+          timeout: timeoutMs,
+          ...(u.protocol === 'https:' ? { rejectUnauthorized: !tlsSkipVerify } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (d: Buffer) => {
+            if (size < MAX_BODY) chunks.push(d.subarray(0, MAX_BODY - size));
+            size += d.length;
+          });
+          res.on('end', () => {
+            const code = res.statusCode ?? 0;
+            const text = Buffer.concat(chunks).toString('utf8');
+            const output = `HTTP ${method} ${url}: ${code} ${res.statusMessage ?? ''} Output: ${text}`;
+            resolve({ status: code >= 200 && code < 300 ? 'passing' : code === 429 ? 'warning' : 'critical', output });
+          });
+          res.on('error', (err) => resolve({ status: 'critical', output: `HTTP ${method} ${url}: ${err.message}` }));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
       req.on('error', (err) => resolve({ status: 'critical', output: `HTTP ${method} ${url}: ${err.message}` }));
       req.end(body || undefined);
@@ -74,10 +86,18 @@ export const nodeProbes: Probes = {
         resolve(r);
       };
       // Silence until the timeout is not a failure for UDP; an error (port unreachable) is.
-      const timer = setTimeout(() => finish({ status: 'passing', output: `UDP ${addr}: no error within ${timeoutMs} ms` }), timeoutMs);
+      const timer = setTimeout(
+        () => finish({ status: 'passing', output: `UDP ${addr}: no error within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
       s.on('error', (err) => finish({ status: 'critical', output: `UDP ${addr}: ${err.message}` }));
       s.on('message', () => finish({ status: 'passing', output: `UDP ${addr}: response received` }));
-      s.connect(port, host, () => s.send(Buffer.from('konsul health check'), (err) => err && finish({ status: 'critical', output: `UDP ${addr}: ${err.message}` })));
+      s.connect(port, host, () =>
+        s.send(
+          Buffer.from('konsul health check'),
+          (err) => err && finish({ status: 'critical', output: `UDP ${addr}: ${err.message}` }),
+        ),
+      );
     });
   },
 
@@ -95,27 +115,40 @@ export const nodeProbes: Probes = {
         resolve(r);
       };
       const client = http2.connect(`${useTls ? 'https' : 'http'}://${addr}`, { rejectUnauthorized: false });
-      const timer = setTimeout(() => finish({ status: 'critical', output: `gRPC ${target}: timed out after ${timeoutMs} ms` }), timeoutMs);
+      const timer = setTimeout(
+        () => finish({ status: 'critical', output: `gRPC ${target}: timed out after ${timeoutMs} ms` }),
+        timeoutMs,
+      );
       client.on('error', (err) => finish({ status: 'critical', output: `gRPC ${target}: ${err.message}` }));
       // HealthCheckRequest { string service = 1; } in a gRPC length-prefixed message.
       const svc = Buffer.from(service);
       const msg = service ? Buffer.concat([Buffer.from([0x0a, svc.length]), svc]) : Buffer.alloc(0);
       const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), msg]);
       frame.writeUInt32BE(msg.length, 1);
-      const req = client.request({ ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' });
+      const req = client.request({
+        ':method': 'POST',
+        ':path': '/grpc.health.v1.Health/Check',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
       const chunks: Buffer[] = [];
       req.on('data', (d: Buffer) => chunks.push(d));
       req.on('error', (err) => finish({ status: 'critical', output: `gRPC ${target}: ${err.message}` }));
       req.on('trailers', (t) => {
         const code = Number(t['grpc-status'] ?? 0);
-        if (code !== 0) finish({ status: 'critical', output: `gRPC ${target}: status ${code} ${String(t['grpc-message'] ?? '')}` });
+        if (code !== 0)
+          finish({ status: 'critical', output: `gRPC ${target}: status ${code} ${String(t['grpc-message'] ?? '')}` });
       });
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         // HealthCheckResponse { ServingStatus status = 1; } — SERVING = 1.
         const payload = body.subarray(5);
         const status = payload.length >= 2 && payload[0] === 0x08 ? payload[1] : 0;
-        finish(status === 1 ? { status: 'passing', output: `gRPC ${target}: SERVING` } : { status: 'critical', output: `gRPC ${target}: status ${status} (not SERVING)` });
+        finish(
+          status === 1
+            ? { status: 'passing', output: `gRPC ${target}: SERVING` }
+            : { status: 'critical', output: `gRPC ${target}: status ${status} (not SERVING)` },
+        );
       });
       req.end(frame);
     });
@@ -123,12 +156,17 @@ export const nodeProbes: Probes = {
 
   script(args, timeoutMs) {
     return new Promise<ProbeResult>((resolve) => {
-      execFile(args[0] as string, args.slice(1), { timeout: timeoutMs, maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
-        const output = `${stdout}${stderr}`;
-        if (!err) return resolve({ status: 'passing', output });
-        const code = (err as unknown as { code?: unknown }).code;
-        resolve({ status: code === 1 ? 'warning' : 'critical', output: output || err.message });
-      });
+      execFile(
+        args[0] as string,
+        args.slice(1),
+        { timeout: timeoutMs, maxBuffer: 64 * 1024 },
+        (err, stdout, stderr) => {
+          const output = `${stdout}${stderr}`;
+          if (!err) return resolve({ status: 'passing', output });
+          const code = (err as unknown as { code?: unknown }).code;
+          resolve({ status: code === 1 ? 'warning' : 'critical', output: output || err.message });
+        },
+      );
     });
   },
 };

@@ -13,7 +13,12 @@ import type { PlantedBugs } from '../../core/raft/config.js';
 import { describeFailure, sumStats } from '../../core/testing/sim/format.js';
 import { runSimulation, type SimResult } from '../../core/testing/sim/simulator.js';
 
-const BUGS = ['commitPreviousTermByCounting', 'readsWithoutReadIndex', 'forgetVoteOnCrash', 'ackBeforePersist'] as const;
+const BUGS = [
+  'commitPreviousTermByCounting',
+  'readsWithoutReadIndex',
+  'forgetVoteOnCrash',
+  'ackBeforePersist',
+] as const;
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +57,11 @@ const steps = int('steps', values.steps);
 const started = performance.now();
 const results: SimResult[] = [];
 for (let seed = first; seed < first + count; seed++) {
-  const r = runSimulation({ seed, ...(steps !== undefined ? { steps } : {}), ...(values.bug ? { plantedBugs: bugs } : {}) });
+  const r = runSimulation({
+    seed,
+    ...(steps !== undefined ? { steps } : {}),
+    ...(values.bug ? { plantedBugs: bugs } : {}),
+  });
   results.push(r);
   if (!r.ok) console.log(describeFailure(r, values.bug ? bugs : undefined));
 }
@@ -61,11 +70,16 @@ const s = sumStats(results);
 const failed = results.filter((r) => !r.ok).length;
 console.log(
   [
-    `seeds ${first}..${first + count - 1}: ${count - failed} passed, ${failed} failed${values.bug ? ` (planted: ${values.bug.join(', ')})` : ''}`,
-    `steps ${s.steps} (${Math.round(s.steps / seconds)} steps/s, ${(count / seconds).toFixed(1)} seeds/s), duration ${seconds.toFixed(1)} s`,
-    `elections ${s.elections}, max commit index ${s.maxCommit}, ${results.filter((r) => r.pipeline > 1).length} seeds with pipelined writes`,
-    `faults: ${s.crashes} crashes, ${s.partitions} partitions, ${s.drops} drops, ${s.duplicates} duplicates, ${s.delays} delays, ` +
-      `${s.confChanges} membership changes, ${s.transfers} leader transfers, ${s.snapshotsInstalled} snapshots installed`,
+    `seeds ${first}..${first + count - 1}: ${count - failed} passed, ` +
+      `${failed} failed${values.bug ? ` (planted: ${values.bug.join(', ')})` : ''}`,
+    `steps ${s.steps} (${Math.round(s.steps / seconds)} steps/s, ` +
+      `${(count / seconds).toFixed(1)} seeds/s), duration ${seconds.toFixed(1)} s`,
+    `elections ${s.elections}, max commit index ${s.maxCommit}, ` +
+      `${results.filter((r) => r.pipeline > 1).length} seeds with pipelined writes`,
+    `faults: ${s.crashes} crashes, ${s.partitions} partitions, ${s.drops} drops, ` +
+      `${s.duplicates} duplicates, ${s.delays} delays, ` +
+      `${s.confChanges} membership changes, ${s.transfers} leader transfers, ` +
+      `${s.snapshotsInstalled} snapshots installed`,
     `client ops: ${s.opsOk} completed, ${s.opsUnknown} unknown outcome, ${s.opsFailed} refused`,
   ].join('\n'),
 );

@@ -25,7 +25,11 @@ try {
   for (const acl of modes) {
     const server = await spawnServer({ args: acl ? ['--acl-enabled', '--acl-default-policy', 'deny'] : [] });
     const gen = new FuzzGenerator(seed);
-    if (acl) gen.tokens.add(((await (await fetch(`${server.url}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string }).SecretID);
+    if (acl)
+      gen.tokens.add(
+        ((await (await fetch(`${server.url}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as { SecretID: string })
+          .SecretID,
+      );
     const started = Date.now();
     const report = await runFuzz(server.url, gen, requests, Number(values.concurrency));
     const seconds = (Date.now() - started) / 1000;
@@ -35,16 +39,21 @@ try {
     const faultLines = out.split('\n').filter((l) => l.includes('"request failed"')).length;
     const code = await server.stop();
     process.stdout.write(
-      `fuzz seed=${seed} acl=${acl ? 'on' : 'off'}: ${report.sent} requests in ${seconds.toFixed(1)} s; by status ${JSON.stringify(report.byStatus)}; ` +
-        `faults ${report.faultCount}, unanswered ${report.unanswered.length}, tokens sent ${gen.tokens.size}, leaked into the log ${leaked}, ` +
+      `fuzz seed=${seed} acl=${acl ? 'on' : 'off'}: ${report.sent} requests in ${seconds.toFixed(1)} s; ` +
+        `by status ${JSON.stringify(report.byStatus)}; ` +
+        `faults ${report.faultCount}, unanswered ${report.unanswered.length}, tokens sent ${gen.tokens.size}, ` +
+        `leaked into the log ${leaked}, ` +
         `fault log lines ${faultLines}, alive after ${alive}, exit ${code}\n`,
     );
     for (const f of report.faults) process.stdout.write(`  fault: ${f.status} ${f.request} -> ${f.body}\n`);
     for (const u of report.unanswered.slice(0, 20)) process.stdout.write(`  unanswered: ${u.request} -> ${u.error}\n`);
-    if (report.faultCount > 0 || report.unanswered.length > 0 || leaked > 0 || faultLines > 0 || !alive || code !== 0) ok = false;
+    if (report.faultCount > 0 || report.unanswered.length > 0 || leaked > 0 || faultLines > 0 || !alive || code !== 0)
+      ok = false;
   }
 } finally {
   await cleanupAll();
 }
-process.stdout.write(ok ? 'fuzz: no crash, no fault, no leaked token\n' : `fuzz: problems found (replay with --seed ${seed})\n`);
+process.stdout.write(
+  ok ? 'fuzz: no crash, no fault, no leaked token\n' : `fuzz: problems found (replay with --seed ${seed})\n`,
+);
 process.exit(ok ? 0 : 1);

@@ -18,6 +18,9 @@ export async function spawnMosquitto(port?: number): Promise<SpawnedMosquitto> {
   const p = port ?? ((await freePorts(1))[0] as number);
   const conf = join(tempDir('konsul-mosquitto-'), 'mosquitto.conf');
   writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
-  const proc = await startProcess(mosquittoBinary(), ['-c', conf], { ready: /mosquitto version \S+ running/, what: 'mosquitto' });
+  const proc = await startProcess(mosquittoBinary(), ['-c', conf], {
+    ready: /mosquitto version \S+ running/,
+    what: 'mosquitto',
+  });
   return { ...proc, port: p, url: `mqtt://127.0.0.1:${p}` };
 }

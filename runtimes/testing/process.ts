@@ -42,7 +42,11 @@ export function startProcess(
   args: readonly string[],
   options: { ready: RegExp; timeoutMs?: number; env?: Record<string, string>; cwd?: string; what?: string },
 ): Promise<TestProcess> {
-  const proc = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+  const proc = spawn(command, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   track(proc);
   const what = options.what ?? command;
   let out = '';
@@ -123,7 +127,12 @@ export async function cleanupAll(): Promise<void> {
  * Polls `probe` every 50 ms until `ok` holds for its result, and returns that result; throws
  * after `timeoutMs` with `what` and the last result.
  */
-export async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     let last: T | undefined;
@@ -134,7 +143,8 @@ export async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T)
     } catch (err) {
       error = err;
     }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${error ? String(error) : JSON.stringify(last)}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}; last: ${error ? String(error) : JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -142,10 +152,14 @@ export async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T)
 /** Reserves `n` distinct free TCP ports on 127.0.0.1 (bind to 0, read, release). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<import('node:net').Server>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

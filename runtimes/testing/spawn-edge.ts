@@ -20,7 +20,9 @@ export const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';
  * agent. The package's own install API resolves (and caches) the platform binary.
  */
 export function denoBinary(): string {
-  const api = createRequire(import.meta.url)(resolve(root, 'node_modules/deno/install_api.cjs')) as { runInstall(): string };
+  const api = createRequire(import.meta.url)(resolve(root, 'node_modules/deno/install_api.cjs')) as {
+    runInstall(): string;
+  };
   return api.runInstall();
 }
 
@@ -39,9 +41,15 @@ export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): 
     case 'bun':
       return { command: bunBinary(), args: [CLI, 'edge', ...args] };
     case 'bun-arm64':
-      return { command: 'qemu-aarch64-static', args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args] };
+      return {
+        command: 'qemu-aarch64-static',
+        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args],
+      };
     case 'deno-arm64':
-      return { command: 'qemu-aarch64-static', args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args] };
+      return {
+        command: 'qemu-aarch64-static',
+        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args],
+      };
   }
 }
 
@@ -57,10 +65,27 @@ export interface SpawnedEdge extends TestProcess {
  * Starts `konsul edge` on `runtime` with a local API on a free port and JSON logs, and waits for
  * its "edge agent ready" line. `dataDir` defaults to a new temp dir.
  */
-export async function spawnEdge(options: { runtime?: EdgeTestRuntime; upstream: string; args: readonly string[]; dataDir?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<SpawnedEdge> {
+export async function spawnEdge(options: {
+  runtime?: EdgeTestRuntime;
+  upstream: string;
+  args: readonly string[];
+  dataDir?: string;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}): Promise<SpawnedEdge> {
   const dataDir = options.dataDir ?? tempDir('konsul-edge-');
   const runtime = options.runtime ?? 'node';
-  const { command, args } = edgeCommand(runtime, ['--upstream', options.upstream, '--http-addr', '127.0.0.1:0', '--data-dir', dataDir, '--log-format', 'json', ...options.args]);
+  const { command, args } = edgeCommand(runtime, [
+    '--upstream',
+    options.upstream,
+    '--http-addr',
+    '127.0.0.1:0',
+    '--data-dir',
+    dataDir,
+    '--log-format',
+    'json',
+    ...options.args,
+  ]);
   const p = await startProcess(command, args, {
     ready: /"@message":"edge agent ready","agent":"([^"]+)","runtime":"([^"]+)","http":"([^"]+)"/,
     timeoutMs: options.timeoutMs ?? 30_000,

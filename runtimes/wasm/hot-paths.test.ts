@@ -62,7 +62,9 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
         for (const hp of [ts, wasm]) {
           const { entries: back, next } = decodeEntriesFrame(hp, a);
           expect(next).toBe(a.length);
-          expect(back.map((e) => ({ ...e, data: [...e.data] }))).toEqual(entries.map((e) => ({ ...e, data: [...e.data] })));
+          expect(back.map((e) => ({ ...e, data: [...e.data] }))).toEqual(
+            entries.map((e) => ({ ...e, data: [...e.data] })),
+          );
         }
       }),
       { seed: propertySeed('entry frames'), numRuns: 200 },
@@ -71,15 +73,21 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
 
   it('corrupted or truncated frames fail identically, with the position, never mis-decoding', () => {
     fc.assert(
-      fc.property(fc.array(entryArb, { minLength: 1, maxLength: 5 }), fc.nat(), fc.nat({ max: 255 }), fc.boolean(), (entries, at, xor, truncate) => {
-        const frame = encodeEntriesFrame(ts, entries);
-        const bad = truncate ? frame.slice(0, at % frame.length) : frame.slice();
-        if (!truncate) bad[at % frame.length] = (bad[at % frame.length] as number) ^ (xor || 1);
-        const a = errorOf(() => decodeEntriesFrame(ts, bad));
-        const b = errorOf(() => decodeEntriesFrame(wasm, bad));
-        expect(a).toBeDefined();
-        expect(b).toEqual(a);
-      }),
+      fc.property(
+        fc.array(entryArb, { minLength: 1, maxLength: 5 }),
+        fc.nat(),
+        fc.nat({ max: 255 }),
+        fc.boolean(),
+        (entries, at, xor, truncate) => {
+          const frame = encodeEntriesFrame(ts, entries);
+          const bad = truncate ? frame.slice(0, at % frame.length) : frame.slice();
+          if (!truncate) bad[at % frame.length] = (bad[at % frame.length] as number) ^ (xor || 1);
+          const a = errorOf(() => decodeEntriesFrame(ts, bad));
+          const b = errorOf(() => decodeEntriesFrame(wasm, bad));
+          expect(a).toBeDefined();
+          expect(b).toEqual(a);
+        },
+      ),
       { seed: propertySeed('corrupt frames'), numRuns: 300 },
     );
   });
@@ -112,7 +120,14 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
         offset: fc.nat(),
         entries: fc.array(entryArb, { maxLength: 3 }),
         snapshot: fc.record({
-          meta: fc.record({ index: fc.nat(), term: fc.nat(), conf: fc.record({ voters: fc.array(keyArb, { maxLength: 3 }), learners: fc.array(keyArb, { maxLength: 2 }) }) }),
+          meta: fc.record({
+            index: fc.nat(),
+            term: fc.nat(),
+            conf: fc.record({
+              voters: fc.array(keyArb, { maxLength: 3 }),
+              learners: fc.array(keyArb, { maxLength: 2 }),
+            }),
+          }),
           offset: fc.nat(),
           total: fc.nat(),
           data: fc.uint8Array({ maxLength: 64 }),
@@ -137,7 +152,11 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
       fc.record({ op: fc.constant('delete' as const), key: keyArb }),
       fc.record({ op: fc.constant('has' as const), key: keyArb }),
       fc.record({ op: fc.constant('prefix' as const), key: fc.oneof(fc.constant(''), keyArb) }),
-      fc.record({ op: fc.constant('separated' as const), key: fc.oneof(fc.constant(''), keyArb), sep: fc.constantFrom('/', '-', 'ab', '') }),
+      fc.record({
+        op: fc.constant('separated' as const),
+        key: fc.oneof(fc.constant(''), keyArb),
+        sep: fc.constantFrom('/', '-', 'ab', ''),
+      }),
       fc.record({ op: fc.constant('range' as const), key: keyArb, end: keyArb }),
     );
     fc.assert(
@@ -172,18 +191,23 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
 
   it('the prefix matcher finds the same prefixes', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constant(''), keyArb), { maxLength: 30 }), fc.array(keyArb, { maxLength: 10 }), fc.array(keyArb, { maxLength: 20 }), (adds, removes, keys) => {
-        const a = ts.createPrefixMatcher();
-        const b = wasm.createPrefixMatcher();
-        for (const p of adds) {
-          a.add(p);
-          b.add(p);
-        }
-        for (const p of removes) expect(b.remove(p)).toBe(a.remove(p));
-        expect(b.size).toBe(a.size);
-        for (const k of keys) expect(b.match(k).sort()).toEqual(a.match(k).sort());
-        expect(b.matchMany(keys).map((m) => m.sort())).toEqual(a.matchMany(keys).map((m) => m.sort()));
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.constant(''), keyArb), { maxLength: 30 }),
+        fc.array(keyArb, { maxLength: 10 }),
+        fc.array(keyArb, { maxLength: 20 }),
+        (adds, removes, keys) => {
+          const a = ts.createPrefixMatcher();
+          const b = wasm.createPrefixMatcher();
+          for (const p of adds) {
+            a.add(p);
+            b.add(p);
+          }
+          for (const p of removes) expect(b.remove(p)).toBe(a.remove(p));
+          expect(b.size).toBe(a.size);
+          for (const k of keys) expect(b.match(k).sort()).toEqual(a.match(k).sort());
+          expect(b.matchMany(keys).map((m) => m.sort())).toEqual(a.matchMany(keys).map((m) => m.sort()));
+        },
+      ),
       { seed: propertySeed('prefix matcher'), numRuns: 200 },
     );
   });
@@ -199,4 +223,3 @@ describe('hot paths: WebAssembly and TypeScript give identical results', () => {
     expect(n.match('p')).toEqual([]);
   });
 });
-

@@ -233,7 +233,13 @@ class WasmPrefixMatcher implements PrefixMatcher {
 export type HotPathChoice = Readonly<Record<HotPathOp, 'wasm' | 'ts'>>;
 
 /** Every operation on WebAssembly. */
-export const ALL_WASM: HotPathChoice = { crc32c: 'wasm', frameEncode: 'wasm', frameDecode: 'wasm', keyIndex: 'wasm', prefixMatch: 'wasm' };
+export const ALL_WASM: HotPathChoice = {
+  crc32c: 'wasm',
+  frameEncode: 'wasm',
+  frameDecode: 'wasm',
+  keyIndex: 'wasm',
+  prefixMatch: 'wasm',
+};
 
 /**
  * HotPaths over a compiled hot-path module, with each operation served by WebAssembly or by the
@@ -284,6 +290,7 @@ export function createWasmHotPaths(module: WebAssembly.Module, choice: HotPathCh
           }
         : ts.openFrame,
     createKeyIndex: choice.keyIndex === 'wasm' ? () => new WasmKeyIndex(new Instance(module)) : ts.createKeyIndex,
-    createPrefixMatcher: choice.prefixMatch === 'wasm' ? () => new WasmPrefixMatcher(new Instance(module)) : ts.createPrefixMatcher,
+    createPrefixMatcher:
+      choice.prefixMatch === 'wasm' ? () => new WasmPrefixMatcher(new Instance(module)) : ts.createPrefixMatcher,
   };
 }

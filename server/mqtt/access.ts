@@ -51,7 +51,12 @@ export class MqttAccess {
     return this.who.get(client);
   }
 
-  authenticate(client: object, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+  authenticate(
+    client: object,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void,
+  ): void {
     const secret = password?.toString('utf8');
     if (username === SERVER_USERNAME) {
       const a = Buffer.from(secret ?? '');
@@ -63,7 +68,9 @@ export class MqttAccess {
       return done(authError('Not authorized', 5), false);
     }
     try {
-      const id = this.o.store.read((tx) => this.o.resolver.resolve(tx, secret === '' ? undefined : secret, this.o.clock.now()));
+      const id = this.o.store.read((tx) =>
+        this.o.resolver.resolve(tx, secret === '' ? undefined : secret, this.o.clock.now()),
+      );
       this.who.set(client, id);
       done(null, true);
     } catch {
@@ -87,7 +94,10 @@ export class MqttAccess {
     const w = this.identity(client);
     if (!w) return false;
     if (w === 'server') return true;
-    if (!filter.startsWith(this.root)) return this.touchesKonsul(filter) ? false : w.authz.isManagement || this.o.resolver.settings.defaultPolicy === 'allow';
+    if (!filter.startsWith(this.root))
+      return this.touchesKonsul(filter)
+        ? false
+        : w.authz.isManagement || this.o.resolver.settings.defaultPolicy === 'allow';
     const rest = filter.slice(this.root.length);
     const a = w.authz;
     const readsAll = (r: 'key' | 'service' | 'node') => a.allUnder(r, '', 'read').allowed;
@@ -100,7 +110,8 @@ export class MqttAccess {
       if (health) return a.canRead('service', unescapeTopicPart(health[1] as string)) && readsAll('node');
       if (rest.startsWith('kv/')) {
         const k = rest.slice(3);
-        if (k.endsWith('#') && !/[+#]/.test(k.slice(0, -1))) return a.allUnder('key', unescapeTopicPart(k.slice(0, -1)), 'read').allowed;
+        if (k.endsWith('#') && !/[+#]/.test(k.slice(0, -1)))
+          return a.allUnder('key', unescapeTopicPart(k.slice(0, -1)), 'read').allowed;
         if (!/[+#]/.test(k)) return a.canRead('key', unescapeTopicPart(k));
       }
     } catch {

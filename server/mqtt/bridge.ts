@@ -115,7 +115,11 @@ export class MqttBridge {
     await this.loop;
     // A clean stop sends no will: say offline ourselves (bounded: the broker may be gone).
     const c = this.client;
-    if (c?.connected) await Promise.race([c.publishAsync(this.t.server(this.o.clientId), OFFLINE, { qos: 1, retain: true }).catch(() => undefined), sleep(1000)]);
+    if (c?.connected)
+      await Promise.race([
+        c.publishAsync(this.t.server(this.o.clientId), OFFLINE, { qos: 1, retain: true }).catch(() => undefined),
+        sleep(1000),
+      ]);
     await c?.endAsync(true).catch(() => undefined);
   }
 
@@ -133,7 +137,10 @@ export class MqttBridge {
       }
       // Follow the feed from now on, before republishing, so no change falls between the two;
       // replicas behind the first batch see its prev and resume.
-      const stream = new SyncStream(this.o.source, SCOPE_ALL, this.o.source.feed.latest, { snapshots: false, filters: ALL_FILTERS });
+      const stream = new SyncStream(this.o.source, SCOPE_ALL, this.o.source.feed.latest, {
+        snapshots: false,
+        filters: ALL_FILTERS,
+      });
       let pending: Promise<SyncMessage[]> | undefined;
       try {
         await this.republishRetained();
@@ -185,23 +192,54 @@ export class MqttBridge {
       health: [...listServices(tx).value.keys()].flatMap((name) => serviceHealth(tx, name).value),
     }));
     const sends: Array<[string, Buffer]> = [];
-    for (const { key, ...entry } of snap.kv) sends.push([this.t.kv(key), Buffer.from(encodeRetained(snap.index, entry))]);
-    for (const h of snap.health) sends.push([this.t.health(h.service.Service, h.node.Node, h.service.ID), Buffer.from(encodeRetained(snap.index, h))]);
+    for (const { key, ...entry } of snap.kv)
+      sends.push([this.t.kv(key), Buffer.from(encodeRetained(snap.index, entry))]);
+    for (const h of snap.health)
+      sends.push([
+        this.t.health(h.service.Service, h.node.Node, h.service.ID),
+        Buffer.from(encodeRetained(snap.index, h)),
+      ]);
     for (const [topic] of sends) held.delete(topic);
     for (const topic of held) sends.push([topic, Buffer.alloc(0)]);
     for (let i = 0; i < sends.length && !this.stopped; i += PUBLISH_CONCURRENCY) {
-      await Promise.all(sends.slice(i, i + PUBLISH_CONCURRENCY).map(([topic, payload]) => c.publishAsync(topic, payload, { qos: 1, retain: true })));
+      await Promise.all(
+        sends
+          .slice(i, i + PUBLISH_CONCURRENCY)
+          .map(([topic, payload]) => c.publishAsync(topic, payload, { qos: 1, retain: true })),
+      );
     }
-    this.o.logger.info('mqtt retained topics republished', { index: snap.index, keys: snap.kv.length, instances: snap.health.length, cleared: held.size });
+    this.o.logger.info('mqtt retained topics republished', {
+      index: snap.index,
+      keys: snap.kv.length,
+      instances: snap.health.length,
+      cleared: held.size,
+    });
   }
 
   private async publishBatch(batch: SyncBatch): Promise<void> {
     const c = this.client as MqttClient;
-    const sends: Array<Promise<unknown>> = [c.publishAsync(this.t.changes, Buffer.from(encodeSyncMessage({ k: 'batch', batch })), { qos: 1 })];
+    const sends: Array<Promise<unknown>> = [
+      c.publishAsync(this.t.changes, Buffer.from(encodeSyncMessage({ k: 'batch', batch })), { qos: 1 }),
+    ];
     for (const ch of batch.changes) {
-      if (ch.t === 'kv') sends.push(c.publishAsync(this.t.kv(ch.key), ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0), { qos: 1, retain: true }));
-      else if (ch.t === 'kv-tree') for (const k of ch.keys) sends.push(c.publishAsync(this.t.kv(k), Buffer.alloc(0), { qos: 1, retain: true }));
-      else sends.push(c.publishAsync(this.t.health(ch.service, ch.node, ch.id), ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0), { qos: 1, retain: true }));
+      if (ch.t === 'kv')
+        sends.push(
+          c.publishAsync(
+            this.t.kv(ch.key),
+            ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
+            { qos: 1, retain: true },
+          ),
+        );
+      else if (ch.t === 'kv-tree')
+        for (const k of ch.keys) sends.push(c.publishAsync(this.t.kv(k), Buffer.alloc(0), { qos: 1, retain: true }));
+      else
+        sends.push(
+          c.publishAsync(
+            this.t.health(ch.service, ch.node, ch.id),
+            ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
+            { qos: 1, retain: true },
+          ),
+        );
     }
     await Promise.all(sends);
     this.o.metrics.mqttBatches.inc();
@@ -226,7 +264,10 @@ export class MqttBridge {
     } catch {
       // A topic level with a broken %-escape: nobody to ack, but count it.
       this.o.metrics.mqttRejected.inc({ reason: 'malformed' });
-      this.o.logger.warn('device message refused', { reason: 'malformed', detail: 'the device name in the topic is not validly escaped' });
+      this.o.logger.warn('device message refused', {
+        reason: 'malformed',
+        detail: 'the device name in the topic is not validly escaped',
+      });
       return;
     }
     if (topic === this.t.write(device)) void this.onWrite(device, payload);
@@ -237,7 +278,10 @@ export class MqttBridge {
     if (this.serving) return;
     this.serving = true;
     try {
-      for (let job = this.requests.shift(); job; job = this.requests.shift()) await job().catch((err: unknown) => this.o.logger.warn('sync request failed', { error: (err as Error).message }));
+      for (let job = this.requests.shift(); job; job = this.requests.shift())
+        await job().catch((err: unknown) =>
+          this.o.logger.warn('sync request failed', { error: (err as Error).message }),
+        );
     } finally {
       this.serving = false;
     }
@@ -290,11 +334,24 @@ export class MqttBridge {
     if (!v.ok) return this.reject(device, 'write', v.reason, v.detail, v.rid);
     const w = v.message;
     try {
-      const command: TxnCommand = { type: 'txn', datacenter: this.o.datacenter, ops: [toTxnOp(w)], now: this.o.clock.now(), idempotencyKey: `device:${v.kid}:${w.rid}` };
+      const command: TxnCommand = {
+        type: 'txn',
+        datacenter: this.o.datacenter,
+        ops: [toTxnOp(w)],
+        now: this.o.clock.now(),
+        idempotencyKey: `device:${v.kid}:${w.rid}`,
+      };
       const { index, value } = await this.o.writer.submit<TxnOutcome>(command);
       const result = value.ok;
       this.o.metrics.mqttWrites.inc({ result: value.replayed ? 'replayed' : String(result) });
-      await this.ack(device, { rid: w.rid, ok: true, result, index: value.replayed?.index ?? index, ...(value.replayed ? { replayed: true } : {}), ...(value.ok ? {} : { error: value.errors[0]?.What }) });
+      await this.ack(device, {
+        rid: w.rid,
+        ok: true,
+        result,
+        index: value.replayed?.index ?? index,
+        ...(value.replayed ? { replayed: true } : {}),
+        ...(value.ok ? {} : { error: value.errors[0]?.What }),
+      });
     } catch (err) {
       this.o.logger.warn('device write failed', { device, rid: w.rid, error: (err as Error).message });
       await this.ack(device, { rid: w.rid, ok: false, error: (err as Error).message });
@@ -309,7 +366,8 @@ export class MqttBridge {
     const h = v.message;
     try {
       const index = await this.setCheck(h.node, h.check, h.status, h.output);
-      if (index === undefined) return this.ack(device, { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` });
+      if (index === undefined)
+        return this.ack(device, { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` });
       this.o.metrics.mqttHeartbeats.inc();
       this.armDeadline(h.node, h.check, h.ttlMs);
       await this.ack(device, { rid: h.rid, ok: true, index });
@@ -319,10 +377,26 @@ export class MqttBridge {
   }
 
   /** Writes a check's status, keeping its name, notes and service. Undefined when the node is unknown. */
-  private async setCheck(node: string, checkId: string, status: CheckInput['Status'], output: string): Promise<number | undefined> {
-    const { known, existing } = this.o.source.read((tx) => ({ known: tx.get(NODES_TABLE, node) !== undefined, existing: tx.get<CatalogCheck>(CHECKS_TABLE, childKey(node, checkId)) }));
+  private async setCheck(
+    node: string,
+    checkId: string,
+    status: CheckInput['Status'],
+    output: string,
+  ): Promise<number | undefined> {
+    const { known, existing } = this.o.source.read((tx) => ({
+      known: tx.get(NODES_TABLE, node) !== undefined,
+      existing: tx.get<CatalogCheck>(CHECKS_TABLE, childKey(node, checkId)),
+    }));
     if (!known) return undefined;
-    const check: CheckInput = { CheckID: checkId, Name: existing?.Name ?? checkId, Status: status, Notes: existing?.Notes ?? '', Output: output, ServiceID: existing?.ServiceID ?? '', Type: 'ttl' };
+    const check: CheckInput = {
+      CheckID: checkId,
+      Name: existing?.Name ?? checkId,
+      Status: status,
+      Notes: existing?.Notes ?? '',
+      Output: output,
+      ServiceID: existing?.ServiceID ?? '',
+      Type: 'ttl',
+    };
     const command: CatalogRegisterCommand = {
       type: 'catalog.register',
       datacenter: this.o.datacenter,
@@ -346,8 +420,13 @@ export class MqttBridge {
       if (this.stopped || !this.o.active()) return;
       this.o.metrics.mqttTtlExpired.inc();
       this.o.logger.info('mqtt heartbeat TTL expired', { node, check: checkId });
-      this.setCheck(node, checkId, 'critical', `TTL expired: no heartbeat over MQTT for ${ttlMs / 1000}s`).catch((err: unknown) =>
-        this.o.logger.warn('marking an expired check critical failed', { node, check: checkId, error: (err as Error).message }),
+      this.setCheck(node, checkId, 'critical', `TTL expired: no heartbeat over MQTT for ${ttlMs / 1000}s`).catch(
+        (err: unknown) =>
+          this.o.logger.warn('marking an expired check critical failed', {
+            node,
+            check: checkId,
+            error: (err as Error).message,
+          }),
       );
     }, ttlMs);
     timer.unref();

@@ -18,18 +18,29 @@ const MAX_CONNECTIONS = 10_000;
  * (port 0 picks a free one). Connections beyond MAX_CONNECTIONS are refused. With `access`, ACLs
  * decide who may connect, publish and subscribe (see MqttAccess).
  */
-export async function startEmbeddedBroker(host: string, port: number, logger: Logger, access?: MqttAccess): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  host: string,
+  port: number,
+  logger: Logger,
+  access?: MqttAccess,
+): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker({
     concurrency: 1000,
     ...(access
       ? {
-          authenticate: (client, username, password, done) => access.authenticate(client, username, password, done as never),
-          authorizePublish: (client, packet, cb) => (access.authorizePublish(client, packet.topic) ? cb(null) : cb(new Error(`not allowed to publish on ${packet.topic}`))),
+          authenticate: (client, username, password, done) =>
+            access.authenticate(client, username, password, done as never),
+          authorizePublish: (client, packet, cb) =>
+            access.authorizePublish(client, packet.topic)
+              ? cb(null)
+              : cb(new Error(`not allowed to publish on ${packet.topic}`)),
           authorizeSubscribe: (client, sub, cb) => cb(null, access.authorizeSubscribe(client, sub.topic) ? sub : null),
         }
       : {}),
   });
-  aedes.on('clientError', (client, err) => logger.debug('mqtt client error', { client: client?.id ?? '', error: err.message }));
+  aedes.on('clientError', (client, err) =>
+    logger.debug('mqtt client error', { client: client?.id ?? '', error: err.message }),
+  );
   const server: Server = createServer(aedes.handle);
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {

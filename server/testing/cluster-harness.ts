@@ -30,12 +30,17 @@ export class TestClusterProcesses {
     }));
     for (const m of members) {
       m.args = [
-        '--node-name', m.name,
-        '--http-addr', m.http,
-        '--raft-addr', m.raft,
-        '--bootstrap-expect', String(n),
+        '--node-name',
+        m.name,
+        '--http-addr',
+        m.http,
+        '--raft-addr',
+        m.raft,
+        '--bootstrap-expect',
+        String(n),
         '--test-faults',
-        '--raft-tick-ms', '30',
+        '--raft-tick-ms',
+        '30',
         ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
         ...extraArgs,
       ];
@@ -58,13 +63,18 @@ export class TestClusterProcesses {
   }
 
   /** The member every live server agrees leads (polls up to `timeoutMs`). */
-  async waitForLeader(timeoutMs = 20_000, among: readonly Member[] = this.members.filter((m) => m.server)): Promise<Member> {
+  async waitForLeader(
+    timeoutMs = 20_000,
+    among: readonly Member[] = this.members.filter((m) => m.server),
+  ): Promise<Member> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const answers = await Promise.all(
         among.map(async (m) => {
           try {
-            return (await (await fetch(`http://${m.http}/v1/status/leader`, { signal: AbortSignal.timeout(1000) })).json()) as string;
+            return (await (
+              await fetch(`http://${m.http}/v1/status/leader`, { signal: AbortSignal.timeout(1000) })
+            ).json()) as string;
           } catch {
             return '';
           }

@@ -30,9 +30,16 @@ export interface SpawnedServer {
 export { cleanupAll, tempDir };
 
 /** Runs the CLI to completion (for flag errors and help) and returns its exit code and output. */
-export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; out: string }> {
+export function runCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; out: string }> {
   return new Promise((done, fail) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     track(proc);
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -54,14 +61,34 @@ export function runCli(args: readonly string[], env: Record<string, string> = {}
  * (e.g. --cpu-prof for profiling).
  */
 export async function spawnServer(
-  options: { dataDir?: string; args?: readonly string[]; env?: Record<string, string>; timeoutMs?: number; cluster?: boolean; nodeArgs?: readonly string[] } = {},
+  options: {
+    dataDir?: string;
+    args?: readonly string[];
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    cluster?: boolean;
+    nodeArgs?: readonly string[];
+  } = {},
 ): Promise<SpawnedServer> {
   const dataDir = options.dataDir ?? tempDir();
   // Cluster members get their addresses from the caller (they must survive restarts).
-  const base = options.cluster ? [] : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0'];
+  const base = options.cluster
+    ? []
+    : ['--dev', '--http-addr', '127.0.0.1:0', '--raft-addr', '127.0.0.1:0', '--dns-addr', '127.0.0.1:0'];
   // A dev server gets an embedded broker on a free port unless the caller picks MQTT options.
-  if (!options.cluster && !(options.args ?? []).some((a) => a === '--mqtt-addr' || a === '--mqtt-url')) base.push('--mqtt-addr', '127.0.0.1:0');
-  const args = [...(options.nodeArgs ?? []), CLI, 'server', ...base, '--data-dir', dataDir, '--log-format', 'json', ...(options.args ?? [])];
+  if (!options.cluster && !(options.args ?? []).some((a) => a === '--mqtt-addr' || a === '--mqtt-url'))
+    base.push('--mqtt-addr', '127.0.0.1:0');
+  const args = [
+    ...(options.nodeArgs ?? []),
+    CLI,
+    'server',
+    ...base,
+    '--data-dir',
+    dataDir,
+    '--log-format',
+    'json',
+    ...(options.args ?? []),
+  ];
   const p = await startProcess(process.execPath, args, {
     ready: /"@message":"server ready"[^\n]*"http":"([^"]+):(\d+)","raft":"([^"]+)","dns":"([^"]+)","mqtt":"([^"]+)"/,
     timeoutMs: options.timeoutMs ?? 20_000,
@@ -70,5 +97,14 @@ export async function spawnServer(
   });
   const host = p.ready[1] as string;
   const port = Number(p.ready[2]);
-  return { ...p, raftAddr: p.ready[3] as string, dnsAddr: p.ready[4] as string, mqttAddr: p.ready[5] as string, dataDir, host, port, url: `http://${host}:${port}` };
+  return {
+    ...p,
+    raftAddr: p.ready[3] as string,
+    dnsAddr: p.ready[4] as string,
+    mqttAddr: p.ready[5] as string,
+    dataDir,
+    host,
+    port,
+    url: `http://${host}:${port}`,
+  };
 }

@@ -17,7 +17,10 @@ export interface WorkloadResult {
  * ?consistent gets on a few shared keys (recorded as a register history) and puts of unique keys.
  * A failed or timed-out write has an unknown outcome; a failed read is dropped.
  */
-export async function runWorkload(members: () => readonly Member[], options: { clients: number; durationMs: number; keys?: readonly string[] }): Promise<WorkloadResult> {
+export async function runWorkload(
+  members: () => readonly Member[],
+  options: { clients: number; durationMs: number; keys?: readonly string[] },
+): Promise<WorkloadResult> {
   const keys = options.keys ?? ['a', 'b', 'c', 'd', 'e', 'f'];
   const result: WorkloadResult = { history: [], ackedUnique: new Map(), okWrites: 0, failed: 0, ackTimes: [] };
   const end = performance.now() + options.durationMs;
@@ -36,7 +39,8 @@ export async function runWorkload(members: () => readonly Member[], options: { c
           try {
             const res = await fetch(`http://${m.http}/v1/kv/${key}?raw&consistent`, { signal });
             const body = res.status === 200 ? await res.text() : res.status === 404 ? null : undefined;
-            if (body !== undefined) result.history.push({ key, input: { op: 'get' }, output: body, call, ret: performance.now() });
+            if (body !== undefined)
+              result.history.push({ key, input: { op: 'get' }, output: body, call, ret: performance.now() });
             else result.failed++;
           } catch {
             result.failed++;
@@ -46,7 +50,7 @@ export async function runWorkload(members: () => readonly Member[], options: { c
           const value = `c${client}-${seq++}`;
           const target = unique ? `u/${value}` : key;
           let ok = false;
-          let refused = false;
+          let refused: boolean;
           try {
             const res = await fetch(`http://${m.http}/v1/kv/${target}`, { method: 'PUT', body: value, signal });
             const text = await res.text();
@@ -69,7 +73,13 @@ export async function runWorkload(members: () => readonly Member[], options: { c
           if (unique) {
             if (ok) result.ackedUnique.set(target, value);
           } else {
-            result.history.push({ key, input: { op: 'put', value }, output: ok ? true : undefined, call, ret: ok ? ret : Infinity });
+            result.history.push({
+              key,
+              input: { op: 'put', value },
+              output: ok ? true : undefined,
+              call,
+              ret: ok ? ret : Infinity,
+            });
           }
         }
       }

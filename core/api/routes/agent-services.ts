@@ -39,8 +39,12 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     const ch = agent.listChecks().find((x) => x.CheckID === checkId);
     if (ch) requireCheckWrite(req, ch.ServiceID);
   };
-  const readableChecks = <T extends { ServiceName: string; Node: string }>(req: Request, checks: readonly T[]): readonly T[] =>
-    filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]])).items;
+  const readableChecks = <T extends { ServiceName: string; Node: string }>(
+    req: Request,
+    checks: readonly T[],
+  ): readonly T[] =>
+    filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]]))
+      .items;
 
   app.put('/v1/agent/service/register', async (c) => {
     const def = parseAgentService(await readJson(c.req.raw, undefined, deps.bodyReader));
@@ -56,7 +60,8 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   app.put('/v1/agent/service/maintenance/:id', async (c) => {
     const url = new URL(c.req.url);
     const enable = url.searchParams.get('enable');
-    if (enable !== 'true' && enable !== 'false') throw new BadRequestError('Missing value for enable (use enable=true or enable=false)');
+    if (enable !== 'true' && enable !== 'false')
+      throw new BadRequestError('Missing value for enable (use enable=true or enable=false)');
     requireServiceWrite(c.req.raw, param(c, 'id'));
     await agent.setMaintenance(param(c, 'id'), enable === 'true', url.searchParams.get('reason') ?? '');
     return ok();
@@ -64,7 +69,16 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   app.get('/v1/agent/services', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     const services = filterReadable(deps, c.req.raw, agent.listServices(), (s) => [['service', s.Service]]).items;
-    return jsonResponse(JSON.stringify(Object.fromEntries(services.map(serviceJson).filter(filter).map((s) => [s.ID, s]))));
+    return jsonResponse(
+      JSON.stringify(
+        Object.fromEntries(
+          services
+            .map(serviceJson)
+            .filter(filter)
+            .map((s) => [s.ID, s]),
+        ),
+      ),
+    );
   });
   app.get('/v1/agent/service/:id', (c) => {
     const s = agent.getService(param(c, 'id'));
@@ -84,7 +98,11 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     await agent.deregisterCheck(param(c, 'id'));
     return ok();
   });
-  for (const [verb, status] of [['pass', 'passing'], ['warn', 'warning'], ['fail', 'critical']] as const) {
+  for (const [verb, status] of [
+    ['pass', 'passing'],
+    ['warn', 'warning'],
+    ['fail', 'critical'],
+  ] as const) {
     app.put(`/v1/agent/check/${verb}/:id`, async (c) => {
       requireExistingCheckWrite(c.req.raw, param(c, 'id'));
       await agent.updateTtl(param(c, 'id'), status, updateOutput(new URL(c.req.url).searchParams.get('note') ?? ''));
@@ -99,7 +117,16 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
   });
   app.get('/v1/agent/checks', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return jsonResponse(JSON.stringify(Object.fromEntries(readableChecks(c.req.raw, agent.listChecks()).map(checkJson).filter(filter).map((ch) => [ch['CheckID'] as string, ch]))));
+    return jsonResponse(
+      JSON.stringify(
+        Object.fromEntries(
+          readableChecks(c.req.raw, agent.listChecks())
+            .map(checkJson)
+            .filter(filter)
+            .map((ch) => [ch['CheckID'] as string, ch]),
+        ),
+      ),
+    );
   });
 
   app.get('/v1/agent/health/service/id/:id', (c) => {
@@ -107,19 +134,41 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     const h = agent.serviceHealth(id);
     if (h) requireAccess(deps, c.req.raw, 'service', h.service.Service, 'read');
     const text = new URL(c.req.url).searchParams.get('format') === 'text';
-    if (!h) return text ? new Response(`ServiceId ${id} not found`, { status: 404 }) : jsonResponse(JSON.stringify(`ServiceId ${id} not found`), 404);
-    if (text) return new Response(h.status, { status: STATUS_CODE[h.status], headers: { 'Content-Type': 'text/plain' } });
-    return jsonResponse(JSON.stringify({ AggregatedStatus: h.status, Service: serviceJson(h.service), Checks: h.checks.map(checkJson) }), STATUS_CODE[h.status]);
+    if (!h)
+      return text
+        ? new Response(`ServiceId ${id} not found`, { status: 404 })
+        : jsonResponse(JSON.stringify(`ServiceId ${id} not found`), 404);
+    if (text)
+      return new Response(h.status, { status: STATUS_CODE[h.status], headers: { 'Content-Type': 'text/plain' } });
+    return jsonResponse(
+      JSON.stringify({ AggregatedStatus: h.status, Service: serviceJson(h.service), Checks: h.checks.map(checkJson) }),
+      STATUS_CODE[h.status],
+    );
   });
   app.get('/v1/agent/health/service/name/:name', (c) => {
     const name = param(c, 'name');
     requireAccess(deps, c.req.raw, 'service', name, 'read');
-    const entries = agent.listServices().filter((s) => s.Service === name).map((s) => agent.serviceHealth(s.ID)).filter((h) => h !== undefined);
+    const entries = agent
+      .listServices()
+      .filter((s) => s.Service === name)
+      .map((s) => agent.serviceHealth(s.ID))
+      .filter((h) => h !== undefined);
     const text = new URL(c.req.url).searchParams.get('format') === 'text';
-    if (entries.length === 0) return text ? new Response(`ServiceName ${name} Not Found`, { status: 404 }) : jsonResponse(JSON.stringify(`ServiceName ${name} Not Found`), 404);
-    const worst = entries.some((e) => e.status === 'critical') ? 'critical' : entries.some((e) => e.status === 'warning') ? 'warning' : 'passing';
+    if (entries.length === 0)
+      return text
+        ? new Response(`ServiceName ${name} Not Found`, { status: 404 })
+        : jsonResponse(JSON.stringify(`ServiceName ${name} Not Found`), 404);
+    const worst = entries.some((e) => e.status === 'critical')
+      ? 'critical'
+      : entries.some((e) => e.status === 'warning')
+        ? 'warning'
+        : 'passing';
     if (text) return new Response(worst, { status: STATUS_CODE[worst], headers: { 'Content-Type': 'text/plain' } });
-    const body = entries.map((e) => ({ AggregatedStatus: e.status, Service: serviceJson(e.service), Checks: e.checks.map(checkJson) }));
+    const body = entries.map((e) => ({
+      AggregatedStatus: e.status,
+      Service: serviceJson(e.service),
+      Checks: e.checks.map(checkJson),
+    }));
     return jsonResponse(JSON.stringify(body), STATUS_CODE[worst]);
   });
 }

@@ -49,7 +49,10 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
     } catch {
       throw new BadRequestError('Invalid address: bad percent-encoding');
     }
-    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(addr)) throw new BadRequestError(`Invalid address ${JSON.stringify(addr)}: expected HOST:PORT of a server's raft address`);
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/.test(addr))
+      throw new BadRequestError(
+        `Invalid address ${JSON.stringify(addr)}: expected HOST:PORT of a server's raft address`,
+      );
     await op.join(addr);
     return new Response(null, { status: 200 });
   });
@@ -60,5 +63,7 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
   });
 
   // Members the token may not read (node:read) are left out.
-  app.get('/v1/agent/members', (c) => jsonResponse(JSON.stringify(filterReadable(deps, c.req.raw, op.members(), (m) => [['node', m.Name]]).items)));
+  app.get('/v1/agent/members', (c) =>
+    jsonResponse(JSON.stringify(filterReadable(deps, c.req.raw, op.members(), (m) => [['node', m.Name]]).items)),
+  );
 }

@@ -5,7 +5,12 @@ import { compileFilter } from '../../catalog/filter.js';
 import { Fields, parseRegisterRequest, validNodeName } from '../../catalog/input.js';
 import { catalogServiceJson } from '../../catalog/json.js';
 import { getNode, listNodes, listServices, nodeChecks, nodeServices, serviceInstances } from '../../catalog/queries.js';
-import { CATALOG_WATCH_TABLE, type CatalogDeregisterCommand, type CatalogRegisterCommand, type ServiceInput } from '../../catalog/state-machine.js';
+import {
+  CATALOG_WATCH_TABLE,
+  type CatalogDeregisterCommand,
+  type CatalogRegisterCommand,
+  type ServiceInput,
+} from '../../catalog/state-machine.js';
 import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
 import { BadRequestError } from '../../errors.js';
 import { readJson } from '../body.js';
@@ -13,7 +18,6 @@ import type { ApiDeps } from '../context.js';
 import { indexedRead } from '../read.js';
 import { checkDatacenter } from '../query.js';
 import { jsonResponse } from '../respond.js';
-
 
 /** `?tag=` (repeatable: every tag must be present) and `?node-meta=k:v` (repeatable). */
 export function tagAndMetaFilters(url: URL): { tags: string[]; nodeMeta: Array<[string, string]> } {
@@ -43,9 +47,17 @@ export function hasTags(s: CatalogService, tags: readonly string[]): boolean {
 export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
   /** A check needs service:write on its service, or node:write when it is a node check (or its service is unknown). */
-  const requireCheckWrite = (req: Request, node: string, serviceId: string, registering: ServiceInput | undefined): void => {
+  const requireCheckWrite = (
+    req: Request,
+    node: string,
+    serviceId: string,
+    registering: ServiceInput | undefined,
+  ): void => {
     if (serviceId === '') return requireAccess(deps, req, 'node', node, 'write');
-    const name = registering?.ID === serviceId ? registering.Service : deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service);
+    const name =
+      registering?.ID === serviceId
+        ? registering.Service
+        : deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service);
     if (name === undefined) requireAccess(deps, req, 'node', node, 'write');
     else requireAccess(deps, req, 'service', name, 'write');
   };
@@ -62,7 +74,12 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     if (!req.skipNodeUpdate) requireAccess(deps, c.req.raw, 'node', req.node.Node, 'write');
     if (req.service) requireAccess(deps, c.req.raw, 'service', req.service.Service, 'write');
     for (const ch of req.checks) requireCheckWrite(c.req.raw, req.node.Node, ch.ServiceID, req.service);
-    const command: CatalogRegisterCommand = { type: 'catalog.register', datacenter: deps.node.datacenter, ...req, now: deps.clock.now() };
+    const command: CatalogRegisterCommand = {
+      type: 'catalog.register',
+      datacenter: deps.node.datacenter,
+      ...req,
+      now: deps.clock.now(),
+    };
     await deps.writer.submit(command);
     return jsonResponse('true');
   });
@@ -75,7 +92,9 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const serviceId = f.str('ServiceID');
     const checkId = f.str('CheckID');
     if (serviceId) {
-      const name = deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service);
+      const name = deps.store.read(
+        (tx) => nodeServices(tx, node).value.services.find((s) => s.ID === serviceId)?.Service,
+      );
       if (name === undefined) requireAccess(deps, c.req.raw, 'node', node, 'write');
       else requireAccess(deps, c.req.raw, 'service', name, 'write');
     } else if (checkId) {
@@ -95,7 +114,11 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse('true');
   });
 
-  const readable = <T>(req: Request, items: readonly T[], names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>): readonly T[] => filterReadable(deps, req, items, names).items;
+  const readable = <T>(
+    req: Request,
+    items: readonly T[],
+    names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>,
+  ): readonly T[] => filterReadable(deps, req, items, names).items;
 
   app.get('/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
 
@@ -113,22 +136,28 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const { nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
     const canRead = (r: 'service', n: string) => identityOf(deps, c.req.raw).authz.canRead(r, n);
-    return indexedRead(deps, c.req.raw, watch(INDEX.services), (tx) => {
-      const r = listServices(tx);
-      const out: Record<string, string[]> = {};
-      for (const [name, instances] of r.value) {
-        const kept = instances.filter(({ node, service }) => {
-          if (nodeMeta.length > 0) {
-            const n = getNode(tx, node).value;
-            if (!n || !nodeMetaMatches(n, nodeMeta)) return false;
-          }
-          return filter({ ...service, ServiceName: service.Service, ServiceTags: service.Tags });
-        });
-        if (kept.length === 0 || !canRead('service', name)) continue;
-        out[name] = [...new Set(kept.flatMap(({ service }) => service.Tags))];
-      }
-      return { index: r.index, value: out };
-    }, (v) => v);
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.services),
+      (tx) => {
+        const r = listServices(tx);
+        const out: Record<string, string[]> = {};
+        for (const [name, instances] of r.value) {
+          const kept = instances.filter(({ node, service }) => {
+            if (nodeMeta.length > 0) {
+              const n = getNode(tx, node).value;
+              if (!n || !nodeMetaMatches(n, nodeMeta)) return false;
+            }
+            return filter({ ...service, ServiceName: service.Service, ServiceTags: service.Tags });
+          });
+          if (kept.length === 0 || !canRead('service', name)) continue;
+          out[name] = [...new Set(kept.flatMap(({ service }) => service.Tags))];
+        }
+        return { index: r.index, value: out };
+      },
+      (v) => v,
+    );
   });
 
   app.get('/v1/catalog/service/:name', (c) => {
@@ -136,30 +165,60 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const name = c.req.param('name');
     const { tags, nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceInstances(tx, name), (instances) =>
-      readable(c.req.raw, instances, (i) => [['service', i.service.Service], ['node', i.node.Node]])
-        .filter((i) => hasTags(i.service, tags) && nodeMetaMatches(i.node, nodeMeta))
-        .map(catalogServiceJson)
-        .filter(filter),
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.service(name)),
+      (tx) => serviceInstances(tx, name),
+      (instances) =>
+        readable(c.req.raw, instances, (i) => [
+          ['service', i.service.Service],
+          ['node', i.node.Node],
+        ])
+          .filter((i) => hasTags(i.service, tags) && nodeMetaMatches(i.node, nodeMeta))
+          .map(catalogServiceJson)
+          .filter(filter),
     );
   });
 
   app.get('/v1/catalog/node/:node', (c) => {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
-      // A node the token may not read looks like a missing one.
-      if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
-      return { Node: v.node, Services: Object.fromEntries(readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter).map((s) => [s.ID, s])) };
-    });
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.node(node)),
+      (tx) => nodeServices(tx, node),
+      (v) => {
+        // A node the token may not read looks like a missing one.
+        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+        return {
+          Node: v.node,
+          Services: Object.fromEntries(
+            readable(c.req.raw, v.services, (s) => [['service', s.Service]])
+              .filter(filter)
+              .map((s) => [s.ID, s]),
+          ),
+        };
+      },
+    );
   });
 
   app.get('/v1/catalog/node-services/:node', (c) => {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.node(node)), (tx) => nodeServices(tx, node), (v) => {
-      if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
-      return { Node: v.node, Services: readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter) };
-    });
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.node(node)),
+      (tx) => nodeServices(tx, node),
+      (v) => {
+        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+        return {
+          Node: v.node,
+          Services: readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter),
+        };
+      },
+    );
   });
 }

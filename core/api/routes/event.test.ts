@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTestNode, type TestNode } from '../../testing/harness.js';
 
-const fire = (n: TestNode, path: string, body?: string) => n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body }) });
+const fire = (n: TestNode, path: string, body?: string) =>
+  n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body }) });
 const json = async <T = unknown>(r: Response | Promise<Response>) => (await (await r).json()) as T;
 
 interface Ev {
@@ -19,7 +20,15 @@ describe('user events API', () => {
   it('fires events (answering them with an ID) and lists them oldest first, by name', async () => {
     const n = createTestNode();
     const a = await json<Ev>(fire(n, '/v1/event/fire/deploy?service=web&tag=canary', 'v1.2'));
-    expect(a).toMatchObject({ Name: 'deploy', Payload: btoa('v1.2'), ServiceFilter: 'web', TagFilter: 'canary', NodeFilter: '', Version: 1, LTime: 1 });
+    expect(a).toMatchObject({
+      Name: 'deploy',
+      Payload: btoa('v1.2'),
+      ServiceFilter: 'web',
+      TagFilter: 'canary',
+      NodeFilter: '',
+      Version: 1,
+      LTime: 1,
+    });
     expect(a.ID).toMatch(/^[0-9a-f-]{36}$/);
     const b = await json<Ev>(fire(n, '/v1/event/fire/restart'));
     expect(b.Payload).toBeNull();

@@ -1,6 +1,13 @@
 import { filterReadable, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
-import { EVENT_WATCH_TABLE, EVENTS_INDEX, type EventFireCommand, listEvents, MAX_EVENT_PAYLOAD_BYTES, type UserEvent } from '../../event/events.js';
+import {
+  EVENT_WATCH_TABLE,
+  EVENTS_INDEX,
+  type EventFireCommand,
+  listEvents,
+  MAX_EVENT_PAYLOAD_BYTES,
+  type UserEvent,
+} from '../../event/events.js';
 import { BadRequestError } from '../../errors.js';
 import { encodeBase64 } from '../../util/base64.js';
 import { utf8Length } from '../../util/keys.js';
@@ -38,9 +45,11 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const name = c.req.param('name');
-    if (name === '' || !name.isWellFormed() || utf8Length(name) > 256) throw new BadRequestError('Invalid event name: 1 to 256 bytes of valid Unicode');
+    if (name === '' || !name.isWellFormed() || utf8Length(name) > 256)
+      throw new BadRequestError('Invalid event name: 1 to 256 bytes of valid Unicode');
     // As in Consul, names starting with "_" are reserved for internal events.
-    if (name.startsWith('_')) throw new BadRequestError(`Invalid event name ${JSON.stringify(name)}: names starting with "_" are reserved`);
+    if (name.startsWith('_'))
+      throw new BadRequestError(`Invalid event name ${JSON.stringify(name)}: names starting with "_" are reserved`);
     requireAccess(deps, c.req.raw, 'event', name, 'write');
     const node = regexFilter(url, 'node');
     const service = regexFilter(url, 'service');
@@ -49,7 +58,14 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     const payload = await readBody(c.req.raw, MAX_EVENT_PAYLOAD_BYTES, deps.bodyReader);
     const command: EventFireCommand = {
       type: 'event.fire',
-      event: { ID: randomUuid(deps.rng), Name: name, Payload: payload.byteLength > 0 ? payload : null, NodeFilter: node, ServiceFilter: service, TagFilter: tag },
+      event: {
+        ID: randomUuid(deps.rng),
+        Name: name,
+        Payload: payload.byteLength > 0 ? payload : null,
+        NodeFilter: node,
+        ServiceFilter: service,
+        TagFilter: tag,
+      },
     };
     const { value } = await deps.writer.submit<UserEvent>(command);
     return jsonResponse(JSON.stringify(eventJson(value)));
@@ -57,8 +73,12 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
 
   app.get('/v1/event/list', (c) => {
     const name = new URL(c.req.url).searchParams.get('name') ?? '';
-    return indexedRead(deps, c.req.raw, { table: EVENT_WATCH_TABLE, key: EVENTS_INDEX }, (tx) => listEvents(tx, name || undefined), (list) =>
-      filterReadable(deps, c.req.raw, list, (e) => [['event', e.Name]]).items.map(eventJson),
+    return indexedRead(
+      deps,
+      c.req.raw,
+      { table: EVENT_WATCH_TABLE, key: EVENTS_INDEX },
+      (tx) => listEvents(tx, name || undefined),
+      (list) => filterReadable(deps, c.req.raw, list, (e) => [['event', e.Name]]).items.map(eventJson),
     );
   });
 }

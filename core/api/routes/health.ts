@@ -20,7 +20,14 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
   // A check is visible with read on its node and, for a service check, on its service.
   const readableChecks = (req: Request, checks: readonly CatalogCheck[]): readonly CatalogCheck[] =>
-    filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['node', ch.Node], ['service', ch.ServiceName]] : [['node', ch.Node]])).items;
+    filterReadable(deps, req, checks, (ch) =>
+      ch.ServiceName
+        ? [
+            ['node', ch.Node],
+            ['service', ch.ServiceName],
+          ]
+        : [['node', ch.Node]],
+    ).items;
 
   app.get('/v1/health/service/:name', (c) => {
     const url = new URL(c.req.url);
@@ -29,19 +36,33 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     const passing = hasParam(url, 'passing') && url.searchParams.get('passing') !== 'false';
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
     // `near` sorts by network distance in Consul; without coordinates the order stays by node.
-    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceHealth(tx, name), (entries) =>
-      filterReadable(deps, c.req.raw, entries, (e) => [['service', e.service.Service], ['node', e.node.Node]]).items
-        .filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
-        .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
-        .map(healthEntryJson)
-        .filter(filter),
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.service(name)),
+      (tx) => serviceHealth(tx, name),
+      (entries) =>
+        filterReadable(deps, c.req.raw, entries, (e) => [
+          ['service', e.service.Service],
+          ['node', e.node.Node],
+        ])
+          .items.filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
+          .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
+          .map(healthEntryJson)
+          .filter(filter),
     );
   });
 
   app.get('/v1/health/checks/:service', (c) => {
     const name = c.req.param('service');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.service(name)), (tx) => serviceChecks(tx, name), (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter));
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.service(name)),
+      (tx) => serviceChecks(tx, name),
+      (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter),
+    );
   });
 
   app.get('/v1/health/node/:node', (c) => {
@@ -51,7 +72,10 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
       deps,
       c.req.raw,
       watch(INDEX.node(node)),
-      (tx) => ({ index: Math.max(readTableIndex(tx, INDEX.node(node)), readTableIndex(tx, INDEX.nodes)), value: nodeChecks(tx, node) }),
+      (tx) => ({
+        index: Math.max(readTableIndex(tx, INDEX.node(node)), readTableIndex(tx, INDEX.nodes)),
+        value: nodeChecks(tx, node),
+      }),
       (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter),
     );
   });
@@ -62,6 +86,12 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
       throw new BadRequestError(`Invalid check state ${JSON.stringify(state)} (use any, passing, warning or critical)`);
     }
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return indexedRead(deps, c.req.raw, watch(INDEX.checks), (tx) => checksInState(tx, state as HealthStatus | 'any'), (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter));
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch(INDEX.checks),
+      (tx) => checksInState(tx, state as HealthStatus | 'any'),
+      (checks) => readableChecks(c.req.raw, checks).map(checkJson).filter(filter),
+    );
   });
 }

@@ -96,7 +96,13 @@ describe('KV API: reads and writes', () => {
   it('lists keys with and without a separator (both spellings)', async () => {
     const node = createTestNode();
     for (const k of ['web/a', 'web/b/c', 'web/b/d', 'web/e/', 'webx', 'db/1']) await put(node, `/v1/kv/${k}`, '1');
-    expect(await json(await node.request('/v1/kv/web?keys'))).toEqual(['web/a', 'web/b/c', 'web/b/d', 'web/e/', 'webx']);
+    expect(await json(await node.request('/v1/kv/web?keys'))).toEqual([
+      'web/a',
+      'web/b/c',
+      'web/b/d',
+      'web/e/',
+      'webx',
+    ]);
     expect(await json(await node.request('/v1/kv/web/?keys&separator=/'))).toEqual(['web/a', 'web/b/', 'web/e/']);
     expect(await json(await node.request('/v1/kv/?keys&seperator=/'))).toEqual(['db/', 'web/', 'webx']);
     expect((await node.request('/v1/kv/nothing?keys')).status).toBe(404);
@@ -317,7 +323,7 @@ describe('KV API: blocking queries', () => {
     node.clock.advance(5 * 60_000 - 1);
     await settle();
     expect(done).toBe(false);
-    node.clock.advance(5 * 60_000 / 16 + 2);
+    node.clock.advance((5 * 60_000) / 16 + 2);
     expect((await pending).status).toBe(200);
   });
 
@@ -365,7 +371,10 @@ describe('status and agent endpoints', () => {
   });
 
   it('describes the agent in Consul shape', async () => {
-    const self = (await json(await createTestNode().request('/v1/agent/self'))) as { Config: Record<string, unknown>; Member: Record<string, unknown> };
+    const self = (await json(await createTestNode().request('/v1/agent/self'))) as {
+      Config: Record<string, unknown>;
+      Member: Record<string, unknown>;
+    };
     expect(self.Config).toMatchObject({ Datacenter: 'dc1', NodeName: 'test', Server: true });
     expect(self.Member).toMatchObject({ Name: 'test', Addr: '127.0.0.1', Port: 8300, Status: 1 });
   });

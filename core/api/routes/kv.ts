@@ -38,7 +38,13 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
   const read = <T>(target: WatchTarget, run: (tx: ReadTxn) => Indexed<T>) =>
-    blockingQuery(deps, options, target, () => deps.store.read(run), () => req.signal);
+    blockingQuery(
+      deps,
+      options,
+      target,
+      () => deps.store.read(run),
+      () => req.signal,
+    );
 
   if (hasParam(url, 'keys')) {
     validatePrefix(key);
@@ -90,7 +96,8 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const cas = casText === null ? undefined : parseUintParam(casText, 'cas index');
   const acquire = url.searchParams.get('acquire');
   const release = url.searchParams.get('release');
-  if (acquire === '' || release === '') throw new BadRequestError(`Invalid session for ?${acquire === '' ? 'acquire' : 'release'}: missing session ID`);
+  if (acquire === '' || release === '')
+    throw new BadRequestError(`Invalid session for ?${acquire === '' ? 'acquire' : 'release'}: missing session ID`);
   const value = await readBody(req, deps.limits.kvMaxValueBytes, deps.bodyReader);
   let command: KvCommand;
   if (acquire !== null) command = { type: 'kv.lock', key, value, flags, session: acquire, now: deps.clock.now() };
@@ -114,7 +121,9 @@ async function deleteKv(deps: ApiDeps, req: Request, url: URL): Promise<Response
     requireAccess(deps, req, 'key', key, 'write');
     const casText = url.searchParams.get('cas');
     command =
-      casText === null ? { type: 'kv.delete', key } : { type: 'kv.delete-cas', key, cas: parseUintParam(casText, 'cas index') };
+      casText === null
+        ? { type: 'kv.delete', key }
+        : { type: 'kv.delete-cas', key, cas: parseUintParam(casText, 'cas index') };
   }
   const { value: ok } = await deps.writer.submit<boolean>(command);
   return jsonResponse(ok ? 'true' : 'false');

@@ -29,7 +29,10 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(url, deps);
     const id = url.searchParams.get('id') ?? undefined;
     const address = url.searchParams.get('address') ?? undefined;
-    if (!id && !address) throw new BadRequestError('Must specify either ?id with the server\'s ID or ?address with IP:port of peer to remove');
+    if (!id && !address)
+      throw new BadRequestError(
+        "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+      );
     await op.removePeer({ ...(id ? { id } : {}), ...(address ? { address } : {}) });
     return new Response(null, { status: 200 });
   });
@@ -62,7 +65,11 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     }
     const config = parseAutopilotConfig(body, deps.store.read(readAutopilotConfig));
     const casText = url.searchParams.get('cas');
-    const command: AutopilotSetCommand = { type: 'autopilot.set', config, ...(casText !== null ? { cas: parseUintParam(casText, 'cas index') } : {}) };
+    const command: AutopilotSetCommand = {
+      type: 'autopilot.set',
+      config,
+      ...(casText !== null ? { cas: parseUintParam(casText, 'cas index') } : {}),
+    };
     const { value } = await deps.writer.submit<boolean>(command);
     return jsonResponse(hasParam(url, 'cas') ? String(value) : 'true');
   });

@@ -44,7 +44,8 @@ export function registerPrometheusRoutes(app: Hono, deps: ApiDeps): void {
             __meta_consul_tags: `,${e.service.Tags.join(',')},`,
             __meta_consul_health: entryStatus(e),
           };
-          for (const [k, v] of Object.entries(e.service.Meta)) labels[`__meta_consul_service_metadata_${labelSafe(k)}`] = v;
+          for (const [k, v] of Object.entries(e.service.Meta))
+            labels[`__meta_consul_service_metadata_${labelSafe(k)}`] = v;
           for (const [k, v] of Object.entries(e.node.Meta)) labels[`__meta_consul_metadata_${labelSafe(k)}`] = v;
           const host = address.includes(':') ? `[${address}]` : address;
           out.push({ targets: [`${host}:${e.service.Port}`], labels });

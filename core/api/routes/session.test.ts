@@ -5,7 +5,10 @@ const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
 };
 const put = (n: TestNode, path: string, body?: unknown) =>
-  n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+  n.request(path, {
+    method: 'PUT',
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
 const json = async <T = unknown>(r: Response | Promise<Response>) => (await (await r).json()) as T;
 
 interface Entry {
@@ -52,9 +55,25 @@ describe('sessions API', () => {
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const info = await json<Array<Record<string, unknown>>>(n.request(`/v1/session/info/${id}`));
     expect(info).toEqual([
-      expect.objectContaining({ ID: id, Name: 'svc-lock', Node: 'test', LockDelay: 15e9, Behavior: 'release', TTL: '', NodeChecks: ['serfHealth'], ServiceChecks: null }),
+      expect.objectContaining({
+        ID: id,
+        Name: 'svc-lock',
+        Node: 'test',
+        LockDelay: 15e9,
+        Behavior: 'release',
+        TTL: '',
+        NodeChecks: ['serfHealth'],
+        ServiceChecks: null,
+      }),
     ]);
-    const other = await session(n, { Node: 'n2', TTL: '30s', Behavior: 'delete', LockDelay: '1s', NodeChecks: [], ServiceChecks: [{ ID: 'web-http' }] });
+    const other = await session(n, {
+      Node: 'n2',
+      TTL: '30s',
+      Behavior: 'delete',
+      LockDelay: '1s',
+      NodeChecks: [],
+      ServiceChecks: [{ ID: 'web-http' }],
+    });
     expect((await json<Array<Record<string, unknown>>>(n.request(`/v1/session/info/${other}`)))[0]).toMatchObject({
       Node: 'n2',
       TTL: '30s',
@@ -90,12 +109,20 @@ describe('sessions API', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(await r.text()).toMatch(message);
     }
-    await put(n, '/v1/catalog/register', { Node: 'test', Address: '10.0.0.1', Check: { CheckID: 'serfHealth', Status: 'critical' } });
+    await put(n, '/v1/catalog/register', {
+      Node: 'test',
+      Address: '10.0.0.1',
+      Check: { CheckID: 'serfHealth', Status: 'critical' },
+    });
     const critical = await put(n, '/v1/session/create', {});
     expect(critical.status).toBe(400);
     expect(await critical.text()).toMatch(/Check "serfHealth" is in critical state/);
     const missing = '00000000-0000-4000-8000-000000000001';
-    for (const [method, path] of [['GET', `/v1/session/info/${missing}`], ['PUT', `/v1/session/renew/${missing}`], ['PUT', `/v1/session/destroy/${missing}`]] as const) {
+    for (const [method, path] of [
+      ['GET', `/v1/session/info/${missing}`],
+      ['PUT', `/v1/session/renew/${missing}`],
+      ['PUT', `/v1/session/destroy/${missing}`],
+    ] as const) {
       const r = await n.request(path, { method });
       expect(r.status, path).toBe(404);
       expect(await r.text()).toMatch(/not found/);
@@ -165,7 +192,9 @@ describe('KV locks (?acquire / ?release)', () => {
     // Releasing a key nobody holds is false; acquiring with ?flags keeps them.
     expect(await json(put(n, `/v1/kv/other?release=${a}`, 'x'))).toBe(false);
     expect(await json(put(n, `/v1/kv/flagged?acquire=${a}&flags=42`, 'x'))).toBe(true);
-    expect(await json<Array<{ Flags: number }>>(n.request('/v1/kv/flagged'))).toEqual([expect.objectContaining({ Flags: 42, LockIndex: 1 })]);
+    expect(await json<Array<{ Flags: number }>>(n.request('/v1/kv/flagged'))).toEqual([
+      expect.objectContaining({ Flags: 42, LockIndex: 1 }),
+    ]);
   });
 
   it('destroying a session releases its locks and starts the lock delay', async () => {
@@ -226,15 +255,28 @@ describe('KV locks (?acquire / ?release)', () => {
   it('a bound check going critical, or its node leaving, invalidates the session', async () => {
     const n = createTestNode();
     await nodes(n);
-    const byService = await session(n, { Node: 'n2', NodeChecks: [], ServiceChecks: [{ ID: 'web-http' }], LockDelay: '0s' });
+    const byService = await session(n, {
+      Node: 'n2',
+      NodeChecks: [],
+      ServiceChecks: [{ ID: 'web-http' }],
+      LockDelay: '0s',
+    });
     const byNode = await session(n, { Node: 'n2', LockDelay: '0s' });
     const unbound = await session(n, { Node: 'n2', Checks: [], LockDelay: '0s' });
     await put(n, `/v1/kv/a?acquire=${byService}`, 'x');
     await put(n, `/v1/kv/b?acquire=${byNode}`, 'x');
     // A warning does not invalidate; critical does.
-    await put(n, '/v1/catalog/register', { Node: 'n2', Address: '10.0.0.1', Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'warning' } });
+    await put(n, '/v1/catalog/register', {
+      Node: 'n2',
+      Address: '10.0.0.1',
+      Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'warning' },
+    });
     expect((await n.request(`/v1/session/info/${byService}`)).status).toBe(200);
-    await put(n, '/v1/catalog/register', { Node: 'n2', Address: '10.0.0.1', Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'critical' } });
+    await put(n, '/v1/catalog/register', {
+      Node: 'n2',
+      Address: '10.0.0.1',
+      Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'critical' },
+    });
     expect((await n.request(`/v1/session/info/${byService}`)).status).toBe(404);
     expect((await entry(n, 'a'))?.Session).toBeUndefined();
     expect((await n.request(`/v1/session/info/${byNode}`)).status).toBe(200);
@@ -251,7 +293,7 @@ describe('KV locks (?acquire / ?release)', () => {
     let holder: string | undefined;
     let acquisitions = 0;
     const client = async (id: string): Promise<void> => {
-      for (let round = 0; round < 5; ) {
+      for (let round = 0; round < 5;) {
         if ((await json(put(n, `/v1/kv/mutex?acquire=${id}`, id))) !== true) {
           await settle();
           continue;

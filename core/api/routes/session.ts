@@ -40,11 +40,16 @@ const notFound = (id: string): NotFoundError => new NotFoundError(`Session id ${
 export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
   const watch = { table: SESSION_WATCH_TABLE, key: SESSIONS_INDEX };
   // Sessions are visible with session:read on their node.
-  const readable = (req: Request, list: readonly SessionRecord[]) => filterReadable(deps, req, list, (s) => [['session', s.Node]]).items;
+  const readable = (req: Request, list: readonly SessionRecord[]) =>
+    filterReadable(deps, req, list, (s) => [['session', s.Node]]).items;
 
   app.put('/v1/session/create', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const input = parseSessionCreate(await readJson(c.req.raw, 64 * 1024, deps.bodyReader), deps.node.name, deps.limits.sessionTtlMinMs);
+    const input = parseSessionCreate(
+      await readJson(c.req.raw, 64 * 1024, deps.bodyReader),
+      deps.node.name,
+      deps.limits.sessionTtlMinMs,
+    );
     requireAccess(deps, c.req.raw, 'session', input.Node, 'write');
     const command: SessionCreateCommand = { type: 'session.create', session: { ID: randomUuid(deps.rng), ...input } };
     const { value } = await deps.writer.submit<SessionRecord>(command);
@@ -79,15 +84,30 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
 
   app.get('/v1/session/info/:id', (c) => {
     const id = c.req.param('id');
-    return indexedRead(deps, c.req.raw, watch, (tx) => getSession(tx, id), (s) =>
-      s && readable(c.req.raw, [s]).length === 1 ? [sessionJson(s)] : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch,
+      (tx) => getSession(tx, id),
+      (s) =>
+        s && readable(c.req.raw, [s]).length === 1
+          ? [sessionJson(s)]
+          : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
     );
   });
 
   app.get('/v1/session/node/:node', (c) => {
     const node = c.req.param('node');
-    return indexedRead(deps, c.req.raw, watch, (tx) => nodeSessions(tx, node), (list) => readable(c.req.raw, list).map(sessionJson));
+    return indexedRead(
+      deps,
+      c.req.raw,
+      watch,
+      (tx) => nodeSessions(tx, node),
+      (list) => readable(c.req.raw, list).map(sessionJson),
+    );
   });
 
-  app.get('/v1/session/list', (c) => indexedRead(deps, c.req.raw, watch, listSessions, (list) => readable(c.req.raw, list).map(sessionJson)));
+  app.get('/v1/session/list', (c) =>
+    indexedRead(deps, c.req.raw, watch, listSessions, (list) => readable(c.req.raw, list).map(sessionJson)),
+  );
 }

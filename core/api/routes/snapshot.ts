@@ -16,9 +16,21 @@ import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.j
 import { readHeaders } from '../respond.js';
 
 /** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
-export const SNAPSHOT_TABLES = [...kvModule.tables, ...catalogModule.tables, ...sessionModule.tables, ...eventModule.tables, ...aclModule.tables];
+export const SNAPSHOT_TABLES = [
+  ...kvModule.tables,
+  ...catalogModule.tables,
+  ...sessionModule.tables,
+  ...eventModule.tables,
+  ...aclModule.tables,
+];
 /** Notification pseudo-tables whose watchers a restore resets. */
-export const SNAPSHOT_WATCH_TABLES = [CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE, SESSION_WATCH_TABLE, EVENT_WATCH_TABLE, ACL_WATCH_TABLE];
+export const SNAPSHOT_WATCH_TABLES = [
+  CATALOG_WATCH_TABLE,
+  HEALTH_WATCH_TABLE,
+  SESSION_WATCH_TABLE,
+  EVENT_WATCH_TABLE,
+  ACL_WATCH_TABLE,
+];
 /** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
 export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
 
@@ -34,7 +46,10 @@ export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
     if (req.method === 'GET') {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
-      const { index, body } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), body: dumpTables(tx, SNAPSHOT_TABLES) }));
+      const { index, body } = deps.store.read((tx) => ({
+        index: readAppliedIndex(tx),
+        body: dumpTables(tx, SNAPSHOT_TABLES),
+      }));
       const archive = writeArchive(deps.hotPaths, { index, term: 0 }, body);
       return new Response(archive as Uint8Array<ArrayBuffer>, {
         status: 200,

@@ -28,7 +28,10 @@ export function registerSyncRoutes(app: Hono, deps: ApiDeps): void {
     const feed = deps.changeFeed;
     if (!feed) throw new NotFoundError('edge sync is not available on this server');
     const url = new URL(c.req.url);
-    const scope = normalizeScope({ prefixes: url.searchParams.getAll('prefix'), services: url.searchParams.getAll('service') });
+    const scope = normalizeScope({
+      prefixes: url.searchParams.getAll('prefix'),
+      services: url.searchParams.getAll('service'),
+    });
     // A replica holds whole prefixes: the token must read everything under each, and each service.
     requireScopeReadable(deps, c.req.raw, scope);
     const afterText = url.searchParams.get('after');
@@ -43,6 +46,8 @@ export function registerSyncRoutes(app: Hono, deps: ApiDeps): void {
       },
       close: () => stream.close(),
     };
-    return sseResponse(deps, c.req.raw, source, `sync after ${after ?? 'snapshot'}`, { 'X-Consul-Index': String(Math.max(1, feed.latest)) });
+    return sseResponse(deps, c.req.raw, source, `sync after ${after ?? 'snapshot'}`, {
+      'X-Consul-Index': String(Math.max(1, feed.latest)),
+    });
   });
 }

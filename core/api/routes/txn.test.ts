@@ -5,12 +5,19 @@ import { createTestNode, type TestNode } from '../../testing/harness.js';
 import { META_TABLE } from '../../fsm/meta.js';
 
 const put = (n: TestNode, path: string, body?: unknown) =>
-  n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+  n.request(path, {
+    method: 'PUT',
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
 const json = async <T = unknown>(r: Response | Promise<Response>) => (await (await r).json()) as T;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 async function ready(n: TestNode): Promise<string> {
-  await put(n, '/v1/catalog/register', { Node: 'test', Address: '10.0.0.1', Check: { CheckID: 'serfHealth', Status: 'passing' } });
+  await put(n, '/v1/catalog/register', {
+    Node: 'test',
+    Address: '10.0.0.1',
+    Check: { CheckID: 'serfHealth', Status: 'passing' },
+  });
   return (await json<{ ID: string }>(put(n, '/v1/session/create', { LockDelay: '0s' }))).ID;
 }
 
@@ -18,7 +25,12 @@ async function ready(n: TestNode): Promise<string> {
 function dump(n: TestNode): string {
   return n.store.read((tx) =>
     JSON.stringify(
-      n.store.tables.map((t) => [t, [...tx.range(t)].filter(([k]) => !(t === META_TABLE && k === 'applied')).map(([k, v]) => [k, v instanceof Uint8Array ? [...v] : v])]),
+      n.store.tables.map((t) => [
+        t,
+        [...tx.range(t)]
+          .filter(([k]) => !(t === META_TABLE && k === 'applied'))
+          .map(([k, v]) => [k, v instanceof Uint8Array ? [...v] : v]),
+      ]),
     ),
   );
 }
@@ -41,7 +53,12 @@ describe('PUT /v1/txn', () => {
       { KV: { Verb: 'get-tree', Key: 'tree/' } },
     ]);
     expect(r.status).toBe(200);
-    const body = await json<{ Results: Array<{ KV: { Key: string; Value: string | null; ModifyIndex: number; Flags: number; Session?: string } }>; Errors: null }>(r);
+    const body = await json<{
+      Results: Array<{
+        KV: { Key: string; Value: string | null; ModifyIndex: number; Flags: number; Session?: string };
+      }>;
+      Errors: null;
+    }>(r);
     expect(body.Errors).toBeNull();
     expect(body.Results.map((x) => x.KV.Key)).toEqual(['a', 'old', 'l', 'l', 'a']);
     expect(body.Results.map((x) => x.KV.Value)).toEqual([null, null, null, null, b64('1')]);
@@ -85,13 +102,24 @@ describe('PUT /v1/txn', () => {
     await put(n, '/v1/kv/r', 'v');
     const applied = () => n.store.read((tx) => tx.get<number>(META_TABLE, 'applied'));
     const at = applied();
-    const ok = await put(n, '/v1/txn?stale', [{ KV: { Verb: 'get', Key: 'r' } }, { KV: { Verb: 'check-index', Key: 'r', Index: (await json<Array<{ ModifyIndex: number }>>(n.request('/v1/kv/r')))[0]!.ModifyIndex } }]);
+    const ok = await put(n, '/v1/txn?stale', [
+      { KV: { Verb: 'get', Key: 'r' } },
+      {
+        KV: {
+          Verb: 'check-index',
+          Key: 'r',
+          Index: (await json<Array<{ ModifyIndex: number }>>(n.request('/v1/kv/r')))[0]!.ModifyIndex,
+        },
+      },
+    ]);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('X-Consul-Effective-Consistency')).toBe('stale');
     expect((await json<{ Results: Array<{ KV: { Value: string } }> }>(ok)).Results[0]?.KV.Value).toBe(b64('v'));
     const failed = await put(n, '/v1/txn', [{ KV: { Verb: 'check-index', Key: 'r', Index: 1 } }]);
     expect(failed.status).toBe(409);
-    expect((await json<{ Errors: Array<{ What: string }> }>(failed)).Errors[0]?.What).toMatch(/current modify index \d+ != 1/);
+    expect((await json<{ Errors: Array<{ What: string }> }>(failed)).Errors[0]?.What).toMatch(
+      /current modify index \d+ != 1/,
+    );
     expect(applied()).toBe(at);
   });
 
@@ -101,13 +129,20 @@ describe('PUT /v1/txn', () => {
     const r = await put(n, '/v1/txn', [
       { Node: { Verb: 'set', Node: { Node: 'edge1', Address: '10.1.0.1', Meta: { zone: 'a' } } } },
       { Service: { Verb: 'set', Node: 'edge1', Service: { ID: 'mqtt1', Service: 'mqtt', Port: 1883 } } },
-      { Check: { Verb: 'set', Check: { Node: 'edge1', CheckID: 'mqtt-alive', Name: 'alive', Status: 'passing', ServiceID: 'mqtt1' } } },
+      {
+        Check: {
+          Verb: 'set',
+          Check: { Node: 'edge1', CheckID: 'mqtt-alive', Name: 'alive', Status: 'passing', ServiceID: 'mqtt1' },
+        },
+      },
       { KV: { Verb: 'set', Key: 'edge/edge1', Value: b64('registered') } },
     ]);
     expect(r.status, await r.clone().text()).toBe(200);
     const body = await json<{ Results: Array<Record<string, { ModifyIndex: number }>> }>(r);
     expect(body.Results.map((x) => Object.keys(x)[0])).toEqual(['Node', 'Service', 'Check', 'KV']);
-    const health = await json<Array<{ Service: { ID: string }; Checks: Array<{ CheckID: string }> }>>(n.request('/v1/health/service/mqtt'));
+    const health = await json<Array<{ Service: { ID: string }; Checks: Array<{ CheckID: string }> }>>(
+      n.request('/v1/health/service/mqtt'),
+    );
     expect(health[0]?.Service.ID).toBe('mqtt1');
     expect(health[0]?.Checks.map((c) => c.CheckID)).toEqual(['mqtt-alive']);
     // A service on a node that does not exist fails the whole transaction, KV included.
@@ -125,9 +160,14 @@ describe('PUT /v1/txn', () => {
       { OpIndex: 3, What: 'node "ghost" doesn\'t exist' },
     ]);
     expect(dump(n)).toBe(before);
-    const del = await put(n, '/v1/txn', [{ Service: { Verb: 'delete', Node: 'edge1', Service: { ID: 'mqtt1' } } }, { Check: { Verb: 'get', Check: { Node: 'edge1', CheckID: 'mqtt-alive' } } }]);
+    const del = await put(n, '/v1/txn', [
+      { Service: { Verb: 'delete', Node: 'edge1', Service: { ID: 'mqtt1' } } },
+      { Check: { Verb: 'get', Check: { Node: 'edge1', CheckID: 'mqtt-alive' } } },
+    ]);
     expect(del.status).toBe(409);
-    expect((await json<{ Errors: Array<{ What: string }> }>(del)).Errors[0]?.What).toMatch(/check "mqtt-alive" on node "edge1" doesn't exist/);
+    expect((await json<{ Errors: Array<{ What: string }> }>(del)).Errors[0]?.What).toMatch(
+      /check "mqtt-alive" on node "edge1" doesn't exist/,
+    );
   });
 
   it('refuses malformed bodies with 400 and too many operations with 413', async () => {
@@ -180,7 +220,10 @@ describe('PUT /v1/txn properties', () => {
   );
   const initArb = fc.array(fc.record({ key: keyArb, value: valueArb, lock: fc.nat(2) }), { maxLength: 6 });
 
-  /** Builds a node with sessions s0, s1 (s2: unknown) and the initial keys; returns the sessions and the indexes seen. */
+  /**
+   * Builds a node with sessions s0, s1 (s2: unknown) and the initial keys; returns the sessions and the
+   * indexes seen.
+   */
   async function build(init: Array<{ key: string; value: string; lock: number }>) {
     const n = createTestNode();
     const s0 = await ready(n);
@@ -192,7 +235,8 @@ describe('PUT /v1/txn properties', () => {
   }
 
   function toTxn(op: Record<string, unknown>, sessions: string[], seen: number[]) {
-    const idx = typeof op['idx'] === 'number' ? (seen[op['idx'] as number] ?? (op['idx'] as number) + 1_000) : undefined;
+    const idx =
+      typeof op['idx'] === 'number' ? (seen[op['idx'] as number] ?? (op['idx'] as number) + 1_000) : undefined;
     return {
       KV: {
         Verb: op['Verb'],
@@ -245,9 +289,22 @@ describe('PUT /v1/txn properties', () => {
   }
 
   const kvView = (n: TestNode) =>
-    n.store.read((tx) => JSON.stringify([...tx.range<{ value: Uint8Array; flags: string; session?: string; lockIndex: number }>('kv')].map(([k, r]) => [k, [...r.value], r.flags, r.session ?? '', r.lockIndex])));
+    n.store.read((tx) =>
+      JSON.stringify(
+        [...tx.range<{ value: Uint8Array; flags: string; session?: string; lockIndex: number }>('kv')].map(([k, r]) => [
+          k,
+          [...r.value],
+          r.flags,
+          r.session ?? '',
+          r.lockIndex,
+        ]),
+      ),
+    );
 
-  it('a transaction commits exactly when every operation would succeed in order, with the same result; otherwise nothing changes', async () => {
+  const title =
+    'a transaction commits exactly when every operation would succeed in order, with the same result; ' +
+    'otherwise nothing changes';
+  it(title, async () => {
     await fc.assert(
       fc.asyncProperty(initArb, fc.array(opArb, { minLength: 1, maxLength: 5 }), async (init, ops) => {
         const a = await build(init);
@@ -284,14 +341,26 @@ describe('PUT /v1/txn with an idempotency key', () => {
     const again = await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers });
     expect(again.status).toBe(200);
     expect(again.headers.get('X-Konsul-Idempotent-Replay')).toBe(String(index));
-    expect((await json<{ Results: Array<{ KV: { ModifyIndex: number } }> }>(again)).Results[0]?.KV.ModifyIndex).toBe(index);
+    expect((await json<{ Results: Array<{ KV: { ModifyIndex: number } }> }>(again)).Results[0]?.KV.ModifyIndex).toBe(
+      index,
+    );
     // A failed transaction's outcome is remembered too.
     const conflict = { 'X-Konsul-Idempotency-Key': 'edge1:43' };
-    expect((await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: conflict })).status).toBe(409);
+    expect((await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: conflict })).status).toBe(
+      409,
+    );
     await n.request('/v1/kv/counter', { method: 'DELETE' });
     const replayed = await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: conflict });
     expect(replayed.status).toBe(409);
     expect((await n.request('/v1/kv/counter')).status).toBe(404);
-    expect((await n.request('/v1/txn', { method: 'PUT', body: JSON.stringify(body), headers: { 'X-Konsul-Idempotency-Key': 'bad key!' } })).status).toBe(400);
+    expect(
+      (
+        await n.request('/v1/txn', {
+          method: 'PUT',
+          body: JSON.stringify(body),
+          headers: { 'X-Konsul-Idempotency-Key': 'bad key!' },
+        })
+      ).status,
+    ).toBe(400);
   });
 });

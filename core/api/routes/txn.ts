@@ -47,19 +47,31 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const body = await readJson(c.req.raw, deps.limits.txnMaxBytes, deps.bodyReader);
-    const ops = parseTxn(body, { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes }, deps.node.datacenter);
+    const ops = parseTxn(
+      body,
+      { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes },
+      deps.node.datacenter,
+    );
     const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new BadRequestError(`Invalid ${IDEMPOTENCY_HEADER}: 1 to 128 of letters, digits, ".", "_", ":" and "-"`);
     }
-    requireTxnAccess(deps, c.req.raw, ops, (node, id) => deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service));
+    requireTxnAccess(deps, c.req.raw, ops, (node, id) =>
+      deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service),
+    );
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
       const { index, outcome } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), outcome: readTxn(tx, ops) }));
       return outcomeResponse(outcome, readHeaders(deps, Math.max(1, index), options));
     }
-    const command: TxnCommand = { type: 'txn', datacenter: deps.node.datacenter, ops, now: deps.clock.now(), ...(idempotencyKey ? { idempotencyKey } : {}) };
+    const command: TxnCommand = {
+      type: 'txn',
+      datacenter: deps.node.datacenter,
+      ops,
+      now: deps.clock.now(),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    };
     const { index, value } = await deps.writer.submit<TxnOutcome>(command);
     return outcomeResponse(value, { 'X-Consul-Index': String(index) });
   });

@@ -5,7 +5,10 @@ import { type SseEvent, SseReader } from '../../../runtimes/testing/sse.js';
 import { createTestNode, type TestNode } from '../../testing/harness.js';
 
 const put = (n: TestNode, path: string, body?: unknown) =>
-  n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+  n.request(path, {
+    method: 'PUT',
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 interface KvEvent {
@@ -52,7 +55,13 @@ describe('watch streams (/v1/watch)', () => {
     // Ids are indexes; the changes of one transaction share it and are told apart by position.
     const txnIndex = d[1]?.Index as number;
     expect(d[2]?.Index).toBe(txnIndex);
-    expect(events.map((e) => e.id)).toEqual([String(d[0]?.Index), `${txnIndex}:0`, String(txnIndex), String(d[3]?.Index), String(d[4]?.Index)]);
+    expect(events.map((e) => e.id)).toEqual([
+      String(d[0]?.Index),
+      `${txnIndex}:0`,
+      String(txnIndex),
+      String(d[3]?.Index),
+      String(d[4]?.Index),
+    ]);
     expect(d[0]?.Entry?.ModifyIndex).toBe(d[0]?.Index);
     await s.close();
     expect(n.feed.subscriptions).toBe(0);
@@ -62,48 +71,61 @@ describe('watch streams (/v1/watch)', () => {
     const opArb = fc.oneof(
       fc.record({ t: fc.constant('set' as const), key: fc.constantFrom('p/a', 'p/b', 'p/c/d', 'q') }),
       fc.record({ t: fc.constant('del' as const), key: fc.constantFrom('p/a', 'p/b', 'q') }),
-      fc.record({ t: fc.constant('txn' as const), keys: fc.uniqueArray(fc.constantFrom('p/a', 'p/b', 'p/x', 'q'), { minLength: 1, maxLength: 4 }) }),
+      fc.record({
+        t: fc.constant('txn' as const),
+        keys: fc.uniqueArray(fc.constantFrom('p/a', 'p/b', 'p/x', 'q'), { minLength: 1, maxLength: 4 }),
+      }),
       fc.record({ t: fc.constant('tree' as const), key: fc.constantFrom('p/c/', 'q') }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 15 }), fc.array(fc.tuple(fc.nat(5), fc.nat(6)), { maxLength: 6 }), async (ops, steps) => {
-        const n = createTestNode();
-        let v = 0;
-        const run = async (op: (typeof ops)[number]) => {
-          v++;
-          if (op.t === 'set') await put(n, `/v1/kv/${op.key}`, `v${v}`);
-          else if (op.t === 'del') await n.request(`/v1/kv/${op.key}`, { method: 'DELETE' });
-          else if (op.t === 'tree') await n.request(`/v1/kv/${op.key}?recurse`, { method: 'DELETE' });
-          else await put(n, '/v1/txn', op.keys.map((k) => ({ KV: { Verb: 'set', Key: k, Value: b64(`v${v}`) } })));
-        };
-        // Each step: the writer makes some changes, the consumer reads some events (possibly
-        // stopping inside one transaction's changes), disconnects, and resumes with Last-Event-ID.
-        const received: SseEvent[] = [];
-        let s = await watch(n, '/v1/watch/kv/p/?index=0');
-        let next = 0;
-        for (const [writes, reads] of steps) {
-          for (const stop = Math.min(ops.length, next + writes); next < stop; next++) await run(ops[next] as (typeof ops)[number]);
-          for (let i = 0; i < reads; i++) {
-            const e = await s.next(20);
-            if (!e) break;
-            received.push(e);
+      fc.asyncProperty(
+        fc.array(opArb, { minLength: 1, maxLength: 15 }),
+        fc.array(fc.tuple(fc.nat(5), fc.nat(6)), { maxLength: 6 }),
+        async (ops, steps) => {
+          const n = createTestNode();
+          let v = 0;
+          const run = async (op: (typeof ops)[number]) => {
+            v++;
+            if (op.t === 'set') await put(n, `/v1/kv/${op.key}`, `v${v}`);
+            else if (op.t === 'del') await n.request(`/v1/kv/${op.key}`, { method: 'DELETE' });
+            else if (op.t === 'tree') await n.request(`/v1/kv/${op.key}?recurse`, { method: 'DELETE' });
+            else
+              await put(
+                n,
+                '/v1/txn',
+                op.keys.map((k) => ({ KV: { Verb: 'set', Key: k, Value: b64(`v${v}`) } })),
+              );
+          };
+          // Each step: the writer makes some changes, the consumer reads some events (possibly
+          // stopping inside one transaction's changes), disconnects, and resumes with Last-Event-ID.
+          const received: SseEvent[] = [];
+          let s = await watch(n, '/v1/watch/kv/p/?index=0');
+          let next = 0;
+          for (const [writes, reads] of steps) {
+            for (const stop = Math.min(ops.length, next + writes); next < stop; next++)
+              await run(ops[next] as (typeof ops)[number]);
+            for (let i = 0; i < reads; i++) {
+              const e = await s.next(20);
+              if (!e) break;
+              received.push(e);
+            }
+            const last = s.lastEventId ?? '0';
+            await s.close();
+            s = await watch(n, '/v1/watch/kv/p/', { 'Last-Event-ID': last });
+            s.lastEventId = last;
           }
-          const last = s.lastEventId ?? '0';
+          for (; next < ops.length; next++) await run(ops[next] as (typeof ops)[number]);
+          for (let e = await s.next(50); e; e = await s.next(50)) received.push(e);
           await s.close();
-          s = await watch(n, '/v1/watch/kv/p/', { 'Last-Event-ID': last });
-          s.lastEventId = last;
-        }
-        for (; next < ops.length; next++) await run(ops[next] as (typeof ops)[number]);
-        for (let e = await s.next(50); e; e = await s.next(50)) received.push(e);
-        await s.close();
-        // The reference: one uninterrupted replay of everything.
-        const all = await watch(n, '/v1/watch/kv/p/?index=0');
-        const reference: SseEvent[] = [];
-        for (let e = await all.next(50); e; e = await all.next(50)) reference.push(e);
-        await all.close();
-        expect(received.map((e) => [e.id, e.data])).toEqual(reference.map((e) => [e.id, e.data]));
-        expect(received.every((e) => e.event === 'message')).toBe(true);
-      }),
+          // The reference: one uninterrupted replay of everything.
+          const all = await watch(n, '/v1/watch/kv/p/?index=0');
+          const reference: SseEvent[] = [];
+          for (let e = await all.next(50); e; e = await all.next(50)) reference.push(e);
+          await all.close();
+          expect(received.map((e) => [e.id, e.data])).toEqual(reference.map((e) => [e.id, e.data]));
+          expect(received.every((e) => e.event === 'message')).toBe(true);
+        },
+      ),
       { seed: propertySeed('watch resume'), numRuns: 40 },
     );
   });
@@ -167,9 +189,21 @@ describe('watch streams (/v1/watch)', () => {
     await reg('n1', 'passing');
     await put(n, '/v1/catalog/register', { Node: 'n1', Address: '10.0.0.1', Service: { ID: 'db', Service: 'db' } });
     await reg('n1', 'critical');
-    await put(n, '/v1/catalog/register', { Node: 'n1', Address: '10.0.0.1', Check: { CheckID: 'serfHealth', Status: 'passing' } });
+    await put(n, '/v1/catalog/register', {
+      Node: 'n1',
+      Address: '10.0.0.1',
+      Check: { CheckID: 'serfHealth', Status: 'passing' },
+    });
     await put(n, '/v1/catalog/deregister', { Node: 'n1', ServiceID: 'web1' });
-    const events = (await s.take(4)).map((e) => JSON.parse(e.data) as { Op: string; Node: string; ServiceID: string; Entry: { Checks: Array<{ CheckID: string; Status: string }> } | null });
+    const events = (await s.take(4)).map(
+      (e) =>
+        JSON.parse(e.data) as {
+          Op: string;
+          Node: string;
+          ServiceID: string;
+          Entry: { Checks: Array<{ CheckID: string; Status: string }> } | null;
+        },
+    );
     expect(events.map((e) => [e.Op, e.Node, e.ServiceID])).toEqual([
       ['set', 'n1', 'web1'],
       ['set', 'n1', 'web1'],

@@ -27,7 +27,10 @@ function startPosition(req: Request, url: URL, latest: number): FeedPosition {
   const text = header !== null && header !== '' ? header : url.searchParams.get('index');
   if (text === null || text === '') return { index: latest };
   const m = POSITION.exec(text.trim());
-  if (!m) throw new BadRequestError(`Invalid Last-Event-ID or index ${JSON.stringify(text)}: use an event id such as "42" or "42:1"`);
+  if (!m)
+    throw new BadRequestError(
+      `Invalid Last-Event-ID or index ${JSON.stringify(text)}: use an event id such as "42" or "42:1"`,
+    );
   const index = parseUintParam(m[1] as string, 'index');
   return m[2] === undefined ? { index } : { index, seq: Number(m[2]) };
 }
@@ -41,7 +44,10 @@ function kvData(m: Extract<FeedMessage, { kind: 'change' }>): string {
   if ('prefix' in c) return JSON.stringify({ Index: m.index, Op: 'delete-tree', Prefix: c.prefix });
   const rec = c.entry as KvRecord | null | undefined;
   if (!rec) return JSON.stringify({ Index: m.index, Op: 'delete', Key: c.key, Entry: null });
-  return `{"Index":${m.index},"Op":"set","Key":${JSON.stringify(c.key)},"Entry":${kvEntryToJson({ key: c.key, ...rec })}}`;
+  return (
+    `{"Index":${m.index},"Op":"set","Key":${JSON.stringify(c.key)},` +
+    `"Entry":${kvEntryToJson({ key: c.key, ...rec })}}`
+  );
 }
 
 function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
@@ -53,7 +59,14 @@ function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
   const node = rest.slice(0, rest.indexOf('/'));
   const id = rest.slice(rest.indexOf('/') + 1);
   const entry = c.entry as HealthEntry | null | undefined;
-  return JSON.stringify({ Index: m.index, Op: entry ? 'set' : 'delete', Service: name, Node: node, ServiceID: id, Entry: entry ? healthEntryJson(entry) : null });
+  return JSON.stringify({
+    Index: m.index,
+    Op: entry ? 'set' : 'delete',
+    Service: name,
+    Node: node,
+    ServiceID: id,
+    Entry: entry ? healthEntryJson(entry) : null,
+  });
 }
 
 function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
@@ -85,12 +98,18 @@ function serveStream(
       // Changes the token may not read are left out (the stream goes on past them).
       return (await sub.next())
         .filter((m) => m.kind === 'resync' || visible(m))
-        .map((m) => (m.kind === 'resync' ? sseFrame({ event: 'resync', data: resyncData(m) }) : sseFrame({ id: eventId(m), data: render(m) })));
+        .map((m) =>
+          m.kind === 'resync'
+            ? sseFrame({ event: 'resync', data: resyncData(m) })
+            : sseFrame({ id: eventId(m), data: render(m) }),
+        );
     },
     close: () => sub.close(),
   };
   const at = `${from.index}${from.seq === undefined ? '' : `:${from.seq}`}`;
-  return sseResponse(deps, req, source, `watching from index ${at}`, { 'X-Consul-Index': String(Math.max(1, feed.latest)) });
+  return sseResponse(deps, req, source, `watching from index ${at}`, {
+    'X-Consul-Index': String(Math.max(1, feed.latest)),
+  });
 }
 
 /**
@@ -110,7 +129,9 @@ export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
     }
     validatePrefix(prefix);
     const authz = identityOf(deps, c.req.raw).authz;
-    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m) => authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix));
+    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m) =>
+      authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
+    );
   });
   app.get('/v1/watch/health/:service', (c) => {
     const service = c.req.param('service');
@@ -118,6 +139,12 @@ export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
     requireAccess(deps, c.req.raw, 'service', service, 'read');
     const authz = identityOf(deps, c.req.raw).authz;
     const nodeOf = (key: string) => key.slice(key.indexOf('\u0000') + 1, key.indexOf('/', key.indexOf('\u0000')));
-    return serveStream(deps, c.req.raw, { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` }, healthData, (m) => !('key' in m.change) || authz.canRead('node', nodeOf(m.change.key)));
+    return serveStream(
+      deps,
+      c.req.raw,
+      { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` },
+      healthData,
+      (m) => !('key' in m.change) || authz.canRead('node', nodeOf(m.change.key)),
+    );
   });
 }

@@ -14,12 +14,17 @@ export function replayCommand(seed: number, bugs?: PlantedBugs): string {
 export function describeFailure(r: SimResult, bugs?: PlantedBugs): string {
   const f = r.failure;
   if (!f) return `seed ${r.seed}: ok`;
-  return `seed ${r.seed} (${r.voters} voters, ${r.profile}, ${r.pipeline > 1 ? `${r.pipeline} writes in flight` : 'sequential writes'}) broke ${f.invariant} at step ${f.step}: ${f.message}\n  replay: ${replayCommand(r.seed, bugs)}`;
+  const writes = r.pipeline > 1 ? `${r.pipeline} writes in flight` : 'sequential writes';
+  return (
+    `seed ${r.seed} (${r.voters} voters, ${r.profile}, ${writes}) broke ${f.invariant} at step ${f.step}: ` +
+    `${f.message}\n  replay: ${replayCommand(r.seed, bugs)}`
+  );
 }
 
 /** Sums the counters of many runs. */
 export function sumStats(results: readonly SimResult[]): SimStats {
   const total = {} as Record<keyof SimStats, number>;
-  for (const r of results) for (const [k, v] of Object.entries(r.stats) as Array<[keyof SimStats, number]>) total[k] = (total[k] ?? 0) + v;
+  for (const r of results)
+    for (const [k, v] of Object.entries(r.stats) as Array<[keyof SimStats, number]>) total[k] = (total[k] ?? 0) + v;
   return total;
 }

@@ -22,9 +22,22 @@ export class InvariantViolation extends Error {
 }
 
 /** A node's log as it would stand in an election: live state, or what a crashed node persisted. */
-function logView(n: TestRaftNode): { id: NodeId; lastIndex: number; lastTerm: number; snapshotIndex: number; termAt(i: number): number | undefined } {
+function logView(n: TestRaftNode): {
+  id: NodeId;
+  lastIndex: number;
+  lastTerm: number;
+  snapshotIndex: number;
+  termAt(i: number): number | undefined;
+} {
   const log = n.raw?.raft.log;
-  if (log) return { id: n.id, lastIndex: log.lastIndex(), lastTerm: log.lastTerm(), snapshotIndex: log.snapshot.meta.index, termAt: (i) => log.term(i) };
+  if (log)
+    return {
+      id: n.id,
+      lastIndex: log.lastIndex(),
+      lastTerm: log.lastTerm(),
+      snapshotIndex: log.snapshot.meta.index,
+      termAt: (i) => log.term(i),
+    };
   const snap = n.durable.snapshot?.meta ?? { index: 0, term: 0 };
   const entries = n.durable.entries;
   const last = entries[entries.length - 1];
@@ -55,7 +68,10 @@ export class InvariantChecker {
   private readonly entries = new Map<string, { fp: string; prevTerm: number | undefined }>();
   /** index → term and fingerprint of the entry applied there (committed entries). */
   private readonly committed = new Map<number, { term: number; fp: string }>();
-  private readonly lastSeen = new Map<NodeId, { term: number; durableTerm: number; commit: number; applied: number; incarnation: number }>();
+  private readonly lastSeen = new Map<
+    NodeId,
+    { term: number; durableTerm: number; commit: number; applied: number; incarnation: number }
+  >();
   elections = 0;
 
   /** A node became leader. */
@@ -74,7 +90,10 @@ export class InvariantChecker {
       if (index <= log.snapshot.meta.index) continue;
       const t = log.term(index);
       if (t !== c.term) {
-        throw new InvariantViolation('leader-completeness', `leader ${node.id} of term ${s.term} lacks committed entry ${index} (term ${c.term}, has ${t ?? 'none'})`);
+        throw new InvariantViolation(
+          'leader-completeness',
+          `leader ${node.id} of term ${s.term} lacks committed entry ${index} (term ${c.term}, has ${t ?? 'none'})`,
+        );
       }
     }
   }
@@ -91,9 +110,13 @@ export class InvariantChecker {
         this.entries.set(key, { fp, prevTerm });
         continue;
       }
-      if (known.fp !== fp) throw new InvariantViolation('log-matching', `two different entries at index ${e.index} term ${e.term}`);
+      if (known.fp !== fp)
+        throw new InvariantViolation('log-matching', `two different entries at index ${e.index} term ${e.term}`);
       if (known.prevTerm !== undefined && prevTerm !== undefined && known.prevTerm !== prevTerm) {
-        throw new InvariantViolation('log-matching', `entry ${e.index}/${e.term} follows term ${known.prevTerm} on one node and ${prevTerm} on ${node.id}`);
+        throw new InvariantViolation(
+          'log-matching',
+          `entry ${e.index}/${e.term} follows term ${known.prevTerm} on one node and ${prevTerm} on ${node.id}`,
+        );
       }
     }
   }
@@ -109,20 +132,29 @@ export class InvariantChecker {
     const known = this.committed.get(e.index);
     if (known) {
       if (known.term !== e.term || known.fp !== fp) {
-        throw new InvariantViolation('state-machine-safety', `${node.id} applied ${e.index}/${e.term} where another node applied ${e.index}/${known.term}`);
+        throw new InvariantViolation(
+          'state-machine-safety',
+          `${node.id} applied ${e.index}/${e.term} where another node applied ${e.index}/${known.term}`,
+        );
       }
       return;
     }
     this.committed.set(e.index, { term: e.term, fp });
     const voters = node.raw?.status().conf.voters ?? [];
-    const views = voters.map((id) => cluster.get(id)).filter((n): n is TestRaftNode => n !== undefined).map(logView);
+    const views = voters
+      .map((id) => cluster.get(id))
+      .filter((n): n is TestRaftNode => n !== undefined)
+      .map(logView);
     for (const x of views) {
       if (x.termAt(e.index) === e.term || e.index <= x.snapshotIndex) continue;
-      const wouldVote = views.filter((y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex)).length;
+      const wouldVote = views.filter(
+        (y) => x.lastTerm > y.lastTerm || (x.lastTerm === y.lastTerm && x.lastIndex >= y.lastIndex),
+      ).length;
       if (wouldVote >= Math.floor(voters.length / 2) + 1) {
         throw new InvariantViolation(
           'leader-completeness',
-          `${x.id} lacks committed entry ${e.index}/${e.term} yet its log is at least as up to date as a quorum of voters`,
+          `${x.id} lacks committed entry ${e.index}/${e.term} ` +
+            'yet its log is at least as up to date as a quorum of voters',
         );
       }
     }
@@ -137,11 +169,18 @@ export class InvariantChecker {
     // a persisted one never.
     const durableTerm = node.durable.hardState?.term ?? 0;
     if (prev) {
-      if (durableTerm < prev.durableTerm) throw new InvariantViolation('monotonic', `${node.id} persisted term went from ${prev.durableTerm} to ${durableTerm}`);
+      if (durableTerm < prev.durableTerm)
+        throw new InvariantViolation(
+          'monotonic',
+          `${node.id} persisted term went from ${prev.durableTerm} to ${durableTerm}`,
+        );
       if (prev.incarnation === incarnation) {
-        if (s.term < prev.term) throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
-        if (s.commit < prev.commit) throw new InvariantViolation('monotonic', `${node.id} commit went from ${prev.commit} to ${s.commit}`);
-        if (node.applied < prev.applied) throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${node.applied}`);
+        if (s.term < prev.term)
+          throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
+        if (s.commit < prev.commit)
+          throw new InvariantViolation('monotonic', `${node.id} commit went from ${prev.commit} to ${s.commit}`);
+        if (node.applied < prev.applied)
+          throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${node.applied}`);
       }
     }
     this.lastSeen.set(node.id, { term: s.term, durableTerm, commit: s.commit, applied: node.applied, incarnation });

@@ -17,8 +17,10 @@ describe('Raft simulation', () => {
     }
     const s = sumStats(results);
     console.log(
-      `[sim] seeds ${FIRST_SEED}..${FIRST_SEED + SEEDS - 1}: ${s.steps} steps, ${s.elections} elections, ${s.crashes} crashes, ` +
-        `${s.partitions} partitions, ${s.drops} drops, ${s.confChanges} membership changes, ${s.transfers} transfers, ` +
+      `[sim] seeds ${FIRST_SEED}..${FIRST_SEED + SEEDS - 1}: ${s.steps} steps, ` +
+        `${s.elections} elections, ${s.crashes} crashes, ` +
+        `${s.partitions} partitions, ${s.drops} drops, ${s.confChanges} membership changes, ` +
+        `${s.transfers} transfers, ` +
         `${s.snapshotsInstalled} snapshots installed, ${s.opsOk} client ops checked for linearizability`,
     );
     expect(failures).toEqual([]);
@@ -44,7 +46,11 @@ const PLANTED: Array<[keyof PlantedBugs, string, string[]]> = [
   ['readsWithoutReadIndex', '§6.4 of the dissertation (stale reads from a deposed leader)', ['linearizability']],
   ['forgetVoteOnCrash', 'Figure 2 (votedFor is persistent state)', ['election-safety']],
   // Every message leaves early under this bug, so a vote it loses in a crash counts too.
-  ['ackBeforePersist', '§5.3 and Figure 2 (acknowledge entries and grant votes only once persisted)', ['leader-completeness', 'state-machine-safety', 'linearizability', 'election-safety']],
+  [
+    'ackBeforePersist',
+    '§5.3 and Figure 2 (acknowledge entries and grant votes only once persisted)',
+    ['leader-completeness', 'state-machine-safety', 'linearizability', 'election-safety'],
+  ],
 ];
 
 describe('the simulator has teeth', () => {

@@ -3,7 +3,13 @@ import type { PlantedBugs, RaftConfig } from '../../raft/config.js';
 import { NotLeaderError } from '../../raft/errors.js';
 import { bootstrapState } from '../../raft/raw-node.js';
 import type { ConfChange, Entry, Message, NodeId } from '../../raft/types.js';
-import { checkLinearizability, type Operation, registerModel, type RegisterInput, type RegisterOutput } from '../linearizability.js';
+import {
+  checkLinearizability,
+  type Operation,
+  registerModel,
+  type RegisterInput,
+  type RegisterOutput,
+} from '../linearizability.js';
 import { decodeOp, encodeOp, type KvOp, type ReadyEffects, TestRaftNode } from '../raft-node.js';
 import { seededRng } from '../seeded-rng.js';
 import { EventQueue } from './event-queue.js';
@@ -121,8 +127,22 @@ const OP_TIMEOUT_MS = 600;
  */
 export class Simulator {
   readonly stats: SimStats = {
-    steps: 0, elections: 0, messages: 0, drops: 0, duplicates: 0, delays: 0, partitions: 0, crashes: 0, restarts: 0,
-    confChanges: 0, transfers: 0, snapshotsInstalled: 0, opsOk: 0, opsFailed: 0, opsUnknown: 0, maxCommit: 0,
+    steps: 0,
+    elections: 0,
+    messages: 0,
+    drops: 0,
+    duplicates: 0,
+    delays: 0,
+    partitions: 0,
+    crashes: 0,
+    restarts: 0,
+    confChanges: 0,
+    transfers: 0,
+    snapshotsInstalled: 0,
+    opsOk: 0,
+    opsFailed: 0,
+    opsUnknown: 0,
+    maxCommit: 0,
   };
   private readonly rng: Rng;
   private readonly queue = new EventQueue<SimEvent>();
@@ -220,7 +240,14 @@ export class Simulator {
       this.finalHeal();
       this.runUntilConverged();
       this.checkHistory();
-      return { seed: this.options.seed, voters: this.voters, profile: this.profile, pipeline: this.pipeline, ok: true, stats: this.finish() };
+      return {
+        seed: this.options.seed,
+        voters: this.voters,
+        profile: this.profile,
+        pipeline: this.pipeline,
+        ok: true,
+        stats: this.finish(),
+      };
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err;
       return {
@@ -299,7 +326,12 @@ export class Simulator {
   private drain(node: TestRaftNode): void {
     for (let guard = 0; guard < 1000 && node.raw?.hasReady(); guard++) {
       const draw = this.faulty ? this.rng.next() : 1;
-      const crash = draw < this.faults.crashInReady ? 'afterPersist' : draw < this.faults.crashInReady + this.faults.crashBeforePersist ? 'beforePersist' : 'none';
+      const crash =
+        draw < this.faults.crashInReady
+          ? 'afterPersist'
+          : draw < this.faults.crashInReady + this.faults.crashBeforePersist
+            ? 'beforePersist'
+            : 'none';
       const inFlight = node.writesInFlight;
       const fx = node.processReady(crash);
       if (!fx) break;
@@ -312,7 +344,11 @@ export class Simulator {
       }
       // A pipelined write completes a little later, in order, unless the node crashes first.
       if (node.writesInFlight > inFlight) {
-        this.queue.push(this.now + randomInt(this.rng, 12), { kind: 'persisted', node: node.id, incarnation: this.incarnation.get(node.id) as number });
+        this.queue.push(this.now + randomInt(this.rng, 12), {
+          kind: 'persisted',
+          node: node.id,
+          incarnation: this.incarnation.get(node.id) as number,
+        });
       }
       if (!this.routeEffects(node, fx)) return;
     }
@@ -442,10 +478,12 @@ export class Simulator {
     this.stats.partitions++;
     const ids = [...this.nodes.keys()];
     const links: string[] = [];
-    for (const a of ids) for (const b of ids) if (side.has(a) && !side.has(b)) {
-      links.push(`${a}>${b}`);
-      if (!oneWay) links.push(`${b}>${a}`);
-    }
+    for (const a of ids)
+      for (const b of ids)
+        if (side.has(a) && !side.has(b)) {
+          links.push(`${a}>${b}`);
+          if (!oneWay) links.push(`${b}>${a}`);
+        }
     for (const link of links) this.blocked.set(link, (this.blocked.get(link) ?? 0) + 1);
     // Each partition heals on its own schedule.
     this.queue.push(this.now + 50 + randomInt(this.rng, 600), { kind: 'heal', links });
@@ -459,7 +497,8 @@ export class Simulator {
     const outsiders = [...this.nodes.keys()].filter((id) => !members.has(id));
     let cc: ConfChange | undefined;
     if (conf.learners.length > 0) cc = { type: 'addVoter', node: conf.learners[0] as NodeId };
-    else if (conf.voters.length > this.voters) cc = { type: 'removeNode', node: conf.voters[randomInt(this.rng, conf.voters.length)] as NodeId };
+    else if (conf.voters.length > this.voters)
+      cc = { type: 'removeNode', node: conf.voters[randomInt(this.rng, conf.voters.length)] as NodeId };
     else if (outsiders.length > 0) {
       const node = outsiders[0] as NodeId;
       cc = this.rng.next() < 0.5 ? { type: 'addLearner', node } : { type: 'addVoter', node };
@@ -644,7 +683,12 @@ export class Simulator {
       const s = n.raw?.status();
       return `${n.id}:${s?.role}/t${s?.term}/c${s?.commit}/a${n.applied}`;
     });
-    throw new InvariantViolation('liveness', leader ? `replicas did not converge after heal: ${summary.join(' ')}` : `no leader after heal: ${summary.join(' ')}`);
+    throw new InvariantViolation(
+      'liveness',
+      leader
+        ? `replicas did not converge after heal: ${summary.join(' ')}`
+        : `no leader after heal: ${summary.join(' ')}`,
+    );
   }
 
   private converged(): boolean {
@@ -667,7 +711,9 @@ export class Simulator {
     if (verdict.ok === true) return;
     throw new InvariantViolation(
       'linearizability',
-      verdict.ok === false ? `history of key ${verdict.key} (${verdict.operations} operations) is not linearizable` : `check inconclusive for key ${verdict.key}: ${verdict.reason}`,
+      verdict.ok === false
+        ? `history of key ${verdict.key} (${verdict.operations} operations) is not linearizable`
+        : `check inconclusive for key ${verdict.key}: ${verdict.reason}`,
     );
   }
 }
