@@ -17,8 +17,8 @@ import { NotLeaderError } from '../core/raft/errors.js';
 import { bootstrapState } from '../core/raft/raw-node.js';
 import type { NodeId } from '../core/raft/types.js';
 import { parseDuration } from '../core/util/duration.js';
-import type { RaftDriver } from './raft-driver.js';
-import type { RaftStorage } from './raft-storage.js';
+import type { RaftDriver } from '../core/replication/driver.js';
+import type { RaftStorage } from '../core/replication/storage.js';
 import type { ControlMessage, PeerInfo, RaftTransport } from './transport.js';
 
 /** Options of the cluster coordinator. */

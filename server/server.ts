@@ -47,8 +47,8 @@ import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.js';
 import { loadDeviceKeys, type DeviceKey } from '../core/sync/device.js';
 import { readFile } from 'node:fs/promises';
 import { LmdbStateStore } from './lmdb-store.js';
-import { RaftDriver } from './raft-driver.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './raft-storage.js';
+import { RaftDriver } from '../core/replication/driver.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
 import { RaftTransport } from './transport.js';
 
 /** A started server. */
@@ -348,6 +348,7 @@ export async function startServer(
       new RaftDriver({
         id: name,
         rng: systemRng,
+        clock,
         raft: { electionTicks: 10, heartbeatTicks: 1 },
         tickMs: config.raftTickMs,
         storage,
@@ -355,7 +356,7 @@ export async function startServer(
         stateTables: machine.tables,
         applier,
         logger: raftLogger,
-        send: (messages) => t.send(messages),
+        transport: t,
         snapshotThreshold: config.snapshotThreshold,
         maxPending: config.maxPendingWrites,
         requestTimeoutMs: 10_000,

@@ -1,3 +1,4 @@
+import type { Transport } from '../core/ports/transport.js';
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -205,7 +206,7 @@ class Peer {
  * with a join token, a hello without the same token is refused and logged. Tests may block
  * peers to simulate partitions (`blocked`).
  */
-export class RaftTransport {
+export class RaftTransport implements Transport {
   readonly options: TransportOptions;
   private server: net.Server | undefined;
   private readonly peers = new Map<NodeId, Peer>();

@@ -13,11 +13,6 @@ export interface PlantedBugs {
   readonly readsWithoutReadIndex?: boolean;
   /** Leave a vote out of the persisted hard state, so a crash forgets it (Figure 2: votedFor is persistent). */
   readonly forgetVoteOnCrash?: boolean;
-  /**
-   * Let every node, not only a leader, send before persisting, so a follower acknowledges entries it
-   * may lose (§5.3).
-   */
-  readonly ackBeforePersist?: boolean;
 }
 
 /** Tunables of a Raft node; `withDefaults` fills and validates them. */

@@ -20,3 +20,20 @@ export class ProposalRefusedError extends KonsulError {
     super(code, message);
   }
 }
+
+/**
+ * A proposal was lost: another entry was committed at its index (leadership changed first), so it
+ * was not applied and never will be. Safe to retry.
+ */
+export class ProposalDroppedError extends KonsulError {
+  constructor() {
+    super('no_leader', 'No cluster leader: leadership changed before the write committed; it was not applied');
+  }
+}
+
+/** A proposal was not seen applied in time: it may or may not have been committed. */
+export class ProposalTimeoutError extends KonsulError {
+  constructor() {
+    super('no_leader', 'timed out waiting for the write to commit; its outcome is unknown');
+  }
+}

@@ -141,9 +141,7 @@ export class RawNode {
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
       mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,
-      sendBeforePersist:
-        (r.role === 'leader' && termAndVoteDurable && snapshot === undefined) ||
-        r.cfg.plantedBugs?.ackBeforePersist === true,
+      sendBeforePersist: r.role === 'leader' && termAndVoteDurable && snapshot === undefined,
     };
   }
 

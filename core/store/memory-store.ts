@@ -40,9 +40,18 @@ export class MemoryStateStore implements StateStore {
 
   /** Like write(), but returns synchronously; for the simulator and tests. */
   writeSync<T>(fn: (tx: WriteTxn) => T): T {
+    return this.writeUndoable(fn).result;
+  }
+
+  /**
+   * Like writeSync(), and also returns `undo`, which reverts exactly this write's changes. Undo
+   * writes in reverse order of their commits, and only while no later write touched the same
+   * keys in between (the simulator rolls back a crashed node's unsynced tail this way).
+   */
+  writeUndoable<T>(fn: (tx: WriteTxn) => T): { result: T; undo: () => void } {
     this.assertOpen();
     if (this.writing) throw new StorageError('nested write transaction');
-    const undo: UndoRecord[] = [];
+    const undoLog: UndoRecord[] = [];
     const base = this.readTxn();
     const tx: WriteTxn = {
       get: base.get,
@@ -50,25 +59,28 @@ export class MemoryStateStore implements StateStore {
       put: (table, key, value) => {
         const t = this.table(table);
         assertKey(key);
-        undo.push({ table: t, key, had: t.has(key), prev: t.get(key) });
+        undoLog.push({ table: t, key, had: t.has(key), prev: t.get(key) });
         t.set(key, value);
       },
       delete: (table, key) => {
         const t = this.table(table);
         if (!t.has(key)) return false;
-        undo.push({ table: t, key, had: true, prev: t.get(key) });
+        undoLog.push({ table: t, key, had: true, prev: t.get(key) });
         return t.delete(key);
       },
     };
-    this.writing = true;
-    try {
-      return fn(tx);
-    } catch (err) {
-      for (let i = undo.length - 1; i >= 0; i--) {
-        const u = undo[i] as UndoRecord;
+    const undo = () => {
+      for (let i = undoLog.length - 1; i >= 0; i--) {
+        const u = undoLog[i] as UndoRecord;
         if (u.had) u.table.set(u.key, u.prev);
         else u.table.delete(u.key);
       }
+    };
+    this.writing = true;
+    try {
+      return { result: fn(tx), undo };
+    } catch (err) {
+      undo();
       throw err;
     } finally {
       this.writing = false;

@@ -52,14 +52,13 @@ export interface TestRaftNodeOptions {
   readonly plantedBugs?: PlantedBugs;
   /** Compact the log when this many applied entries follow the snapshot (0: never). */
   readonly compactEvery?: number;
-  /** Writes that may be in flight at once (1, the default: each Ready is persisted before the next). */
-  readonly pipeline?: number;
 }
 
 /**
  * A Raft node with a durable store and a KV state machine, all in memory, following the RawNode
- * contract exactly. A crash drops the RawNode and the state machine; restart rebuilds them from
- * what was made durable. Used by scenario tests and the simulator.
+ * contract one Ready at a time. A crash drops the RawNode and the state machine; restart rebuilds
+ * them from what was made durable. Used by the Raft scenario tests (core/raft/raft.test.ts); the
+ * simulator runs the production driver instead (core/testing/sim/sim-node.ts).
  */
 export class TestRaftNode {
   readonly id: NodeId;
@@ -67,9 +66,6 @@ export class TestRaftNode {
   kv = new Map<string, string>();
   applied = 0;
   readonly durable: Durable = { hardState: undefined, snapshot: undefined, entries: [] };
-  /** A commit-only hard state written without a sync: made durable by the next synced write. */
-  private unsyncedHardState: HardState | undefined;
-  private inflight: Array<{ rd: Ready; applied: Array<{ entry: Entry; result: boolean | undefined }> }> = [];
 
   constructor(private readonly options: TestRaftNodeOptions) {
     this.id = options.id;
@@ -105,8 +101,6 @@ export class TestRaftNode {
   /** Loses everything not durable. */
   crash(): void {
     this.raw = undefined;
-    this.unsyncedHardState = undefined;
-    this.inflight = [];
     this.kv = new Map();
     this.applied = 0;
   }
@@ -115,50 +109,16 @@ export class TestRaftNode {
     return this.raw !== undefined;
   }
 
-  /** Writes handed out but not yet durable (pipelined mode), oldest first. */
-  get writesInFlight(): number {
-    return this.inflight.length;
-  }
-
   /**
-   * Handles one Ready per the contract, and may crash at a chosen point:
-   * - 'afterPersist': right after the durable writes (nothing sent, nothing applied);
-   * - 'beforePersist': before anything is written; a Ready that may send before persisting
-   *   (a leader's appends) has its messages out already, the rest of the Ready is lost.
-   * A write the Ready does not require to be synced (commit index only) stays pending until the
-   * next synced write, so a crash loses it, as an unsynced disk write may be lost.
-   *
-   * With `pipeline` above 1 the node works like a driver that overlaps Readies: the Ready is
-   * applied in memory and advanced at once, its write stays in flight (at most `pipeline` of
-   * them) until completeWrite(), and only then do its other messages go out and its results
-   * become known; Raft is stepped meanwhile. Answers undefined when nothing can be handed out.
+   * Handles one Ready per the contract: persist, send (returned to the caller), apply, advance.
+   * Answers undefined when there is nothing to do.
    */
-  processReady(crash: 'none' | 'afterPersist' | 'beforePersist' = 'none'): ReadyEffects | undefined {
+  processReady(): ReadyEffects | undefined {
     const raw = this.raw;
     if (!raw || !raw.hasReady()) return undefined;
-    const pipelined = (this.options.pipeline ?? 1) > 1;
-    // A snapshot from the leader is installed with no write in flight, as the driver does.
-    if (
-      pipelined &&
-      (this.inflight.length >= (this.options.pipeline ?? 1) || (raw.raft.pendingSnapshot && this.inflight.length > 0))
-    )
-      return undefined;
     const rd = raw.ready();
-    const lost = { persisted: [], applied: [], readStates: [], snapshotInstalled: undefined, becameLeader: false };
-    if (crash === 'beforePersist') {
-      this.crash();
-      return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [] };
-    }
-    if (!pipelined) {
-      // 1. Persist.
-      this.makeDurable(rd);
-      if (crash === 'afterPersist') {
-        this.crash();
-        return { ...lost, messages: [], persisted: rd.entries };
-      }
-      raw.persisted(rd);
-    }
-    // 2. Send (returned to the caller). 3. Apply.
+    this.makeDurable(rd);
+    raw.persisted(rd);
     if (rd.snapshot) {
       this.kv = new Map(JSON.parse(dec.decode(rd.snapshot.data)) as Array<[string, string]>);
       this.applied = rd.snapshot.meta.index;
@@ -170,24 +130,6 @@ export class TestRaftNode {
       this.applied = e.index;
     }
     raw.advance(rd);
-    const becameLeader = rd.softState?.role === 'leader';
-    if (pipelined) {
-      this.inflight.push({ rd, applied });
-      if (crash === 'afterPersist') {
-        // This write, and so every older one, reached the disk; then the node died.
-        const persisted: Entry[] = [];
-        while (this.inflight.length > 0) persisted.push(...(this.completeWrite() as ReadyEffects).persisted);
-        this.crash();
-        return { ...lost, messages: rd.sendBeforePersist ? rd.messages : [], persisted };
-      }
-      return {
-        ...lost,
-        messages: rd.sendBeforePersist ? rd.messages : [],
-        readStates: rd.readStates,
-        snapshotInstalled: rd.snapshot,
-        becameLeader,
-      };
-    }
     this.maybeCompact();
     return {
       messages: rd.messages,
@@ -195,40 +137,13 @@ export class TestRaftNode {
       applied,
       readStates: rd.readStates,
       snapshotInstalled: rd.snapshot,
-      becameLeader,
+      becameLeader: rd.softState?.role === 'leader',
     };
   }
 
-  /**
-   * Pipelined mode: the oldest write in flight becomes durable and is reported to Raft; returns
-   * the messages that waited for it and the results of the entries applied with it.
-   */
-  completeWrite(): ReadyEffects | undefined {
-    const raw = this.raw;
-    const w = this.inflight.shift();
-    if (!raw || !w) return undefined;
-    this.makeDurable(w.rd);
-    raw.persisted(w.rd);
-    if (this.inflight.length === 0) this.maybeCompact();
-    return {
-      messages: w.rd.sendBeforePersist ? [] : w.rd.messages,
-      persisted: w.rd.entries,
-      applied: w.applied,
-      readStates: [],
-      snapshotInstalled: undefined,
-      becameLeader: false,
-    };
-  }
-
-  /** Step 1 of the contract: what a Ready writes becomes durable (a commit-only hard state lazily). */
+  /** Step 1 of the contract: what a Ready writes becomes durable. */
   private makeDurable(rd: Ready): void {
-    if (!rd.mustSync) {
-      if (rd.hardState) this.unsyncedHardState = rd.hardState;
-    } else {
-      const hs = rd.hardState ?? this.unsyncedHardState;
-      if (hs) this.durable.hardState = hs;
-      this.unsyncedHardState = undefined;
-    }
+    if (rd.hardState) this.durable.hardState = rd.hardState;
     if (rd.snapshot) {
       this.durable.snapshot = rd.snapshot;
       this.durable.entries = [];

@@ -9,16 +9,11 @@
  * seed, the broken property and the exact command that replays it. Exits 1 if any seed failed.
  */
 import { parseArgs } from 'node:util';
-import type { PlantedBugs } from '../../core/raft/config.js';
 import { describeFailure, sumStats } from '../../core/testing/sim/format.js';
+import { PLANTED_BUG_NAMES, type SimBugs } from '../../core/testing/sim/options.js';
 import { runSimulation, type SimResult } from '../../core/testing/sim/simulator.js';
 
-const BUGS = [
-  'commitPreviousTermByCounting',
-  'readsWithoutReadIndex',
-  'forgetVoteOnCrash',
-  'ackBeforePersist',
-] as const;
+const BUGS: readonly string[] = PLANTED_BUG_NAMES;
 
 const { values } = parseArgs({
   options: {
@@ -41,9 +36,9 @@ function int(name: string, text: string | undefined): number | undefined {
   return n;
 }
 
-const bugs: PlantedBugs = {};
+const bugs: SimBugs = {};
 for (const b of values.bug ?? []) {
-  if (!(BUGS as readonly string[]).includes(b)) {
+  if (!BUGS.includes(b)) {
     console.error(`sim: unknown --bug ${b} (known: ${BUGS.join(', ')})`);
     process.exit(2);
   }
@@ -57,7 +52,7 @@ const steps = int('steps', values.steps);
 const started = performance.now();
 const results: SimResult[] = [];
 for (let seed = first; seed < first + count; seed++) {
-  const r = runSimulation({
+  const r = await runSimulation({
     seed,
     ...(steps !== undefined ? { steps } : {}),
     ...(values.bug ? { plantedBugs: bugs } : {}),

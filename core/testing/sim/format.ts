@@ -1,8 +1,8 @@
-import type { PlantedBugs } from '../../raft/config.js';
+import type { SimBugs } from './options.js';
 import type { SimResult, SimStats } from './simulator.js';
 
 /** The exact command that replays one seed (with its planted bugs, if any). */
-export function replayCommand(seed: number, bugs?: PlantedBugs): string {
+export function replayCommand(seed: number, bugs?: SimBugs): string {
   const flags = Object.entries(bugs ?? {})
     .filter(([, on]) => on)
     .map(([name]) => ` --bug ${name}`)
@@ -11,7 +11,7 @@ export function replayCommand(seed: number, bugs?: PlantedBugs): string {
 }
 
 /** One line describing a failed run, with its replay command. */
-export function describeFailure(r: SimResult, bugs?: PlantedBugs): string {
+export function describeFailure(r: SimResult, bugs?: SimBugs): string {
   const f = r.failure;
   if (!f) return `seed ${r.seed}: ok`;
   const writes = r.pipeline > 1 ? `${r.pipeline} writes in flight` : 'sequential writes';

@@ -1,5 +1,5 @@
 import type { Entry, NodeId } from '../../raft/types.js';
-import type { TestRaftNode } from '../raft-node.js';
+import type { SimNode } from './sim-node.js';
 
 /** Which safety property a violation breaks (Figure 3 of the paper, plus monotonicity). */
 export type InvariantName =
@@ -9,7 +9,8 @@ export type InvariantName =
   | 'state-machine-safety'
   | 'monotonic'
   | 'liveness'
-  | 'linearizability';
+  | 'linearizability'
+  | 'driver-error';
 
 /** Thrown by the checker when a property fails; the simulator reports it with the seed. */
 export class InvariantViolation extends Error {
@@ -19,35 +20,6 @@ export class InvariantViolation extends Error {
   ) {
     super(`${invariant}: ${message}`);
   }
-}
-
-/** A node's log as it would stand in an election: live state, or what a crashed node persisted. */
-function logView(n: TestRaftNode): {
-  id: NodeId;
-  lastIndex: number;
-  lastTerm: number;
-  snapshotIndex: number;
-  termAt(i: number): number | undefined;
-} {
-  const log = n.raw?.raft.log;
-  if (log)
-    return {
-      id: n.id,
-      lastIndex: log.lastIndex(),
-      lastTerm: log.lastTerm(),
-      snapshotIndex: log.snapshot.meta.index,
-      termAt: (i) => log.term(i),
-    };
-  const snap = n.durable.snapshot?.meta ?? { index: 0, term: 0 };
-  const entries = n.durable.entries;
-  const last = entries[entries.length - 1];
-  return {
-    id: n.id,
-    lastIndex: last?.index ?? snap.index,
-    lastTerm: last?.term ?? snap.term,
-    snapshotIndex: snap.index,
-    termAt: (i) => (i === snap.index ? snap.term : entries[i - snap.index - 1]?.term),
-  };
 }
 
 function fingerprint(e: Entry): string {
@@ -72,11 +44,29 @@ export class InvariantChecker {
     NodeId,
     { term: number; durableTerm: number; commit: number; applied: number; incarnation: number }
   >();
+  /** applied index → the registers every node must hold once it applied exactly up to there. */
+  private readonly states = new Map<number, string>();
   elections = 0;
 
+  /**
+   * A node's state once it applied up to `index` (entries applied or a snapshot installed):
+   * State Machine Safety for whole states, so a snapshot that does not hold what its index says
+   * is caught where it is installed.
+   */
+  onState(node: SimNode, index: number, state: string): void {
+    const known = this.states.get(index);
+    if (known === undefined) this.states.set(index, state);
+    else if (known !== state) {
+      throw new InvariantViolation(
+        'state-machine-safety',
+        `${node.id} holds ${state} at applied index ${index} where another node held ${known}`,
+      );
+    }
+  }
+
   /** A node became leader. */
-  onLeader(node: TestRaftNode): void {
-    const s = node.raw?.status();
+  onLeader(node: SimNode): void {
+    const s = node.driver?.status();
     if (!s) return;
     const other = this.leaders.get(s.term);
     if (other !== undefined && other !== node.id) {
@@ -84,7 +74,7 @@ export class InvariantChecker {
     }
     if (other === undefined) this.elections++;
     this.leaders.set(s.term, node.id);
-    const log = node.raw?.raft.log;
+    const log = node.driver?.raw.raft.log;
     if (!log) return;
     for (const [index, c] of this.committed) {
       if (index <= log.snapshot.meta.index) continue;
@@ -99,8 +89,8 @@ export class InvariantChecker {
   }
 
   /** A node persisted entries. */
-  onPersist(node: TestRaftNode, persisted: readonly Entry[]): void {
-    const log = node.raw?.raft.log;
+  onPersist(node: SimNode, persisted: readonly Entry[]): void {
+    const log = node.driver?.raw.raft.log;
     for (const e of persisted) {
       const key = `${e.index}/${e.term}`;
       const fp = fingerprint(e);
@@ -127,7 +117,7 @@ export class InvariantChecker {
    * entry may have a log at least as up to date as a quorum of voters, since it could then win
    * an election without it.
    */
-  onApply(node: TestRaftNode, e: Entry, cluster: ReadonlyMap<NodeId, TestRaftNode>): void {
+  onApply(node: SimNode, e: Entry, cluster: ReadonlyMap<NodeId, SimNode>): void {
     const fp = fingerprint(e);
     const known = this.committed.get(e.index);
     if (known) {
@@ -140,11 +130,11 @@ export class InvariantChecker {
       return;
     }
     this.committed.set(e.index, { term: e.term, fp });
-    const voters = node.raw?.status().conf.voters ?? [];
+    const voters = node.driver?.status().conf.voters ?? [];
     const views = voters
       .map((id) => cluster.get(id))
-      .filter((n): n is TestRaftNode => n !== undefined)
-      .map(logView);
+      .filter((n): n is SimNode => n !== undefined)
+      .map((n) => ({ id: n.id, ...n.durableLog() }));
     for (const x of views) {
       if (x.termAt(e.index) === e.term || e.index <= x.snapshotIndex) continue;
       const wouldVote = views.filter(
@@ -161,13 +151,15 @@ export class InvariantChecker {
   }
 
   /** After every event that touched `node`: nothing goes backwards within an incarnation; terms never do. */
-  onStep(node: TestRaftNode, incarnation: number): void {
-    const s = node.raw?.status();
+  onStep(node: SimNode): void {
+    const s = node.driver?.status();
+    const incarnation = node.incarnation;
+    const applied = node.driver?.applied() ?? 0;
     if (!s) return;
     const prev = this.lastSeen.get(node.id);
     // A term only the memory of a crashed node held (its write was in flight) may be forgotten;
     // a persisted one never.
-    const durableTerm = node.durable.hardState?.term ?? 0;
+    const durableTerm = node.durableTerm();
     if (prev) {
       if (durableTerm < prev.durableTerm)
         throw new InvariantViolation(
@@ -179,10 +171,10 @@ export class InvariantChecker {
           throw new InvariantViolation('monotonic', `${node.id} term went from ${prev.term} to ${s.term}`);
         if (s.commit < prev.commit)
           throw new InvariantViolation('monotonic', `${node.id} commit went from ${prev.commit} to ${s.commit}`);
-        if (node.applied < prev.applied)
-          throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${node.applied}`);
+        if (applied < prev.applied)
+          throw new InvariantViolation('monotonic', `${node.id} applied went from ${prev.applied} to ${applied}`);
       }
     }
-    this.lastSeen.set(node.id, { term: s.term, durableTerm, commit: s.commit, applied: node.applied, incarnation });
+    this.lastSeen.set(node.id, { term: s.term, durableTerm, commit: s.commit, applied, incarnation });
   }
 }

@@ -1,8 +1,9 @@
+import { KonsulError } from '../../errors.js';
 import { type Rng, randomInt } from '../../ports/rng.js';
-import type { PlantedBugs, RaftConfig } from '../../raft/config.js';
-import { NotLeaderError } from '../../raft/errors.js';
+import type { RaftConfig } from '../../raft/config.js';
+import { NotLeaderError, ProposalTimeoutError } from '../../raft/errors.js';
 import { bootstrapState } from '../../raft/raw-node.js';
-import type { ConfChange, Entry, Message, NodeId } from '../../raft/types.js';
+import type { ConfChange, Message, NodeId } from '../../raft/types.js';
 import {
   checkLinearizability,
   type Operation,
@@ -10,95 +11,24 @@ import {
   type RegisterInput,
   type RegisterOutput,
 } from '../linearizability.js';
-import { decodeOp, encodeOp, type KvOp, type ReadyEffects, TestRaftNode } from '../raft-node.js';
 import { seededRng } from '../seeded-rng.js';
 import { EventQueue } from './event-queue.js';
-import { InvariantChecker, type InvariantName, InvariantViolation } from './invariants.js';
+import { InvariantChecker, InvariantViolation } from './invariants.js';
+import type { FaultRates, SimOptions, SimProfile, SimResult, SimStats } from './options.js';
+import { encodeRegisterCommand, type RegisterCommand } from './register.js';
+import { SimNode, type SimWorld } from './sim-node.js';
 
-/** Probabilities and sizes of the faults a run injects; all chosen per seed unless given. */
-export interface FaultRates {
-  readonly drop: number;
-  readonly duplicate: number;
-  /** Probability that a message is delayed by up to `maxDelayMs` (which reorders messages). */
-  readonly delay: number;
-  readonly maxDelayMs: number;
-  /** Extra random latency on every message (0 for a fast, steady network). */
-  readonly jitterMs: number;
-  /** Mean time between fault events (partition, crash, membership change, transfer), ms. */
-  readonly faultEveryMs: number;
-  /** Probability that a node crashes right after persisting a Ready (before sending or applying). */
-  readonly crashInReady: number;
-  /** Probability that a node crashes before persisting a Ready (a leader's early appends are out). */
-  readonly crashBeforePersist: number;
-  /** Probability that a node crashes just after sending a granted vote (tests vote durability). */
-  readonly crashAfterVote: number;
-  /** Probability that a leader crashes just after sending appends (partial replication, Figure 8). */
-  readonly crashAfterAppend: number;
-  /** Probability that a leader is cut off just before its appends go out (entries stay on it alone). */
-  readonly isolateBeforeAppend: number;
-  /** Probability that a just-elected leader is cut off before its first appends go out. */
-  readonly isolateNewLeader: number;
-}
-
-/** Families of fault schedules; each seed draws one. */
-export type SimProfile = 'mixed' | 'chaos' | 'leader-churn';
-
-/** Options of one simulation run. */
-export interface SimOptions {
-  readonly seed: number;
-  /** 3 or 5 founding voters (default: chosen by the seed). */
-  readonly voters?: 3 | 5;
-  /** Events to run with faults before the final heal. */
-  readonly steps?: number;
-  readonly plantedBugs?: PlantedBugs;
-  readonly faults?: Partial<FaultRates>;
-  /** Raft read mode under test. */
-  readonly readMode?: 'safe' | 'lease';
-  /** Writes a node may have in flight (default: chosen by the seed, 1 or 2-4). */
-  readonly pipeline?: number;
-}
-
-/** Counters of what a run did. */
-export interface SimStats {
-  steps: number;
-  elections: number;
-  messages: number;
-  drops: number;
-  duplicates: number;
-  delays: number;
-  partitions: number;
-  crashes: number;
-  restarts: number;
-  confChanges: number;
-  transfers: number;
-  snapshotsInstalled: number;
-  opsOk: number;
-  opsFailed: number;
-  opsUnknown: number;
-  maxCommit: number;
-}
-
-/** The outcome of a run; a failure names the broken property and the step it broke at. */
-export interface SimResult {
-  readonly seed: number;
-  readonly voters: number;
-  readonly profile: SimProfile;
-  /** Writes a node may have in flight (1: each Ready persisted before the next). */
-  readonly pipeline: number;
-  readonly ok: boolean;
-  readonly failure?: { readonly invariant: InvariantName; readonly message: string; readonly step: number };
-  readonly stats: SimStats;
-}
+export type { FaultRates, SimOptions, SimProfile, SimResult, SimStats } from './options.js';
 
 type SimEvent =
-  | { kind: 'tick'; node: NodeId }
+  | { kind: 'timer'; fn: () => void }
   | { kind: 'deliver'; msg: Message }
+  | { kind: 'persisted'; node: NodeId; incarnation: number }
   | { kind: 'client'; client: number }
-  | { kind: 'clientTimeout'; client: number; opId: string }
+  | { kind: 'clientTimeout'; opId: string }
   | { kind: 'fault' }
   | { kind: 'heal'; links: readonly string[] }
-  | { kind: 'restart'; node: NodeId }
-  | { kind: 'persisted'; node: NodeId; incarnation: number };
+  | { kind: 'restart'; node: NodeId };
 
 interface PendingOp {
   readonly id: string;
@@ -106,10 +36,7 @@ interface PendingOp {
   readonly node: NodeId;
   readonly historyIndex: number;
   readonly kind: 'write' | 'read';
-  /** Writes: the proposal's index and term. Reads: the confirmed read index, once known. */
-  index?: number;
-  term?: number;
-  key: string;
+  readonly key: string;
 }
 
 const TICK_MS = 10;
@@ -117,13 +44,18 @@ const ELECTION_TICKS = 10;
 const KEYS = ['x', 'y', 'z'];
 const CLIENTS = 4;
 const OP_TIMEOUT_MS = 600;
+/** Awaits after each event: enough for a completed write's continuation and the client answer it produces. */
+const SETTLE_TURNS = 6;
 
 /**
- * A deterministic simulation of a Raft cluster running a KV state machine: one seed fixes every
- * choice (election timeouts, message fates, faults, client operations), so a failing run replays
- * exactly. After every event the InvariantChecker verifies Raft's safety properties; at the end
- * the network heals, every node restarts, liveness is checked (a leader, converged replicas) and
- * the clients' history must be linearizable.
+ * A deterministic simulation of a Raft cluster running the production driver: one seed fixes
+ * every choice (election timeouts, message fates, disk latencies, faults, client operations), so
+ * a failing run replays exactly. Each node is a SimNode: RaftDriver, RaftStorage, Applier and
+ * StateMachine over a simulated disk that loses unfinished and unsynced writes in a crash. After
+ * every event the InvariantChecker verifies Raft's safety properties; at the end the network
+ * heals, every node restarts, liveness is checked (a leader, converged replicas) and the
+ * clients' history must be linearizable. The driver's promises settle between events, so the
+ * run is asynchronous, but nothing outside the simulation decides what happens when.
  */
 export class Simulator {
   readonly stats: SimStats = {
@@ -146,8 +78,7 @@ export class Simulator {
   };
   private readonly rng: Rng;
   private readonly queue = new EventQueue<SimEvent>();
-  private readonly nodes = new Map<NodeId, TestRaftNode>();
-  private readonly incarnation = new Map<NodeId, number>();
+  private readonly nodes = new Map<NodeId, SimNode>();
   private readonly checker = new InvariantChecker();
   /** Blocked directed links ("a>b") with the number of partitions blocking each. */
   private readonly blocked = new Map<string, number>();
@@ -156,19 +87,26 @@ export class Simulator {
   private readonly clientBusy = new Set<number>();
   private readonly leaderHint = new Map<number, NodeId>();
   private readonly clientFailures = new Map<number, number>();
+  /** Nodes whose disk has a completion event scheduled. */
+  private readonly diskBusy = new Set<NodeId>();
+  /** Nodes to crash once the current event's code has run (a process dies between instructions). */
+  private readonly doomed = new Set<NodeId>();
+  /** Highest commit index each node announced, and the leader terms already seen sending. */
+  private readonly sentCommit = new Map<NodeId, number>();
+  private readonly leaderTermsSeen = new Set<string>();
+  private violation: InvariantViolation | undefined;
   private readonly voters: number;
   private readonly faults: FaultRates;
   /** The Raft settings of this run (chosen by the seed). */
   readonly raftConfig: Partial<RaftConfig>;
   /** The nemesis profile of this run (chosen by the seed). */
   readonly profile: SimProfile;
-  /** How many writes each node may have in flight (chosen by the seed): 1, or a pipelined driver. */
+  /** How many Ready writes each node may have in flight (chosen by the seed). */
   readonly pipeline: number;
   private now = 0;
   private faulty = true;
   private clientsOn = true;
   private opSeq = 0;
-  private readSeq = 0;
 
   constructor(private readonly options: SimOptions) {
     this.rng = seededRng(options.seed);
@@ -193,6 +131,9 @@ export class Simulator {
       isolateBeforeAppend: churn ? 0.05 + r.next() * 0.2 : r.next() * 0.03,
       isolateNewLeader: churn ? 0.2 + r.next() * 0.5 : chaos ? r.next() * 0.2 : 0,
       crashBeforePersist: r.next() * 0.01,
+      crashCommitInFlight: r.next() < 0.5 ? 0 : r.next() * 0.3,
+      diskMs: ([1, 4, 12] as const)[randomInt(r, 3)] as number,
+      diskStall: r.next() * 0.1,
       ...options.faults,
     };
     // Configuration varies per seed too: every combination must be safe.
@@ -210,55 +151,45 @@ export class Simulator {
     };
     this.pipeline = options.pipeline ?? (r.next() < 0.5 ? 1 : 2 + randomInt(r, 3));
     const ids = Array.from({ length: this.voters + 1 }, (_, i) => `n${i + 1}`);
-    const founders = ids.slice(0, this.voters);
-    const boot = bootstrapState(founders);
+    const boot = bootstrapState(ids.slice(0, this.voters));
+    const world = this.world();
     ids.forEach((id, i) => {
-      const node = new TestRaftNode({
-        id,
-        rng: seededRng(options.seed * 7919 + i + 1),
-        raft: this.raftConfig,
-        ...(options.plantedBugs ? { plantedBugs: options.plantedBugs } : {}),
-        compactEvery: 20 + randomInt(this.rng, 40),
-        pipeline: this.pipeline,
-      });
-      if (founders.includes(id)) node.bootstrap(boot);
-      else node.start();
+      const node = new SimNode(
+        {
+          id,
+          rng: seededRng(options.seed * 7919 + i + 1),
+          raft: this.raftConfig,
+          ...(options.plantedBugs ? { plantedBugs: options.plantedBugs } : {}),
+          compactEvery: 20 + randomInt(this.rng, 40),
+          pipeline: this.pipeline,
+          tickMs: TICK_MS,
+          requestTimeoutMs: OP_TIMEOUT_MS - 100,
+        },
+        world,
+      );
+      if (i < this.voters) node.bootstrap(boot);
       this.nodes.set(id, node);
-      this.incarnation.set(id, 1);
-      // Ticks start at a per-node phase so nodes do not tick in lockstep.
-      this.queue.push(randomInt(this.rng, TICK_MS), { kind: 'tick', node: id });
+      // Nodes start at a random phase so they do not tick in lockstep.
+      this.queue.push(randomInt(this.rng, TICK_MS), { kind: 'restart', node: id });
     });
     for (let c = 0; c < CLIENTS; c++) this.queue.push(randomInt(this.rng, 50), { kind: 'client', client: c });
     this.queue.push(this.nextFaultDelay(), { kind: 'fault' });
   }
 
   /** Runs the simulation to the end and reports. Never throws for a property violation. */
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     const steps = this.options.steps ?? 3000;
+    const base = { seed: this.options.seed, voters: this.voters, profile: this.profile, pipeline: this.pipeline };
     try {
-      this.runEvents(steps);
-      this.finalHeal();
-      this.runUntilConverged();
+      await this.runEvents(steps);
+      await this.finalHeal();
+      await this.runUntilConverged();
       this.checkHistory();
-      return {
-        seed: this.options.seed,
-        voters: this.voters,
-        profile: this.profile,
-        pipeline: this.pipeline,
-        ok: true,
-        stats: this.finish(),
-      };
+      return { ...base, ok: true, stats: this.finish() };
     } catch (err) {
       if (!(err instanceof InvariantViolation)) throw err;
-      return {
-        seed: this.options.seed,
-        voters: this.voters,
-        profile: this.profile,
-        pipeline: this.pipeline,
-        ok: false,
-        failure: { invariant: err.invariant, message: err.message, step: this.stats.steps },
-        stats: this.finish(),
-      };
+      const failure = { invariant: err.invariant, message: err.message, step: this.stats.steps };
+      return { ...base, ok: false, failure, stats: this.finish() };
     }
   }
 
@@ -267,148 +198,150 @@ export class Simulator {
     return this.stats;
   }
 
+  /** How nodes reach the simulation: time, timers, the network, their disks, and the checkers. */
+  private world(): SimWorld {
+    return {
+      now: () => this.now,
+      schedule: (ms, fn) => this.queue.push(this.now + ms, { kind: 'timer', fn }),
+      send: (from, messages) => this.onSend(from, messages),
+      writeIssued: (node) => {
+        this.scheduleDisk(node);
+        if (this.faulty && this.rng.next() < this.faults.crashBeforePersist) this.doomed.add(node.id);
+      },
+      persisted: (node, entries) => this.check(() => this.checker.onPersist(node, entries)),
+      stateAt: (node, index, state) => this.check(() => this.checker.onState(node, index, state)),
+      applied: (node, entries) => {
+        for (const e of entries) this.check(() => this.checker.onApply(node, e, this.nodes));
+      },
+      becameLeader: (node) => this.check(() => this.checker.onLeader(node)),
+      snapshotInstalled: () => this.stats.snapshotsInstalled++,
+      driverError: (node, message) => {
+        this.violation ??= new InvariantViolation('driver-error', `${node.id}: ${message}`);
+      },
+    };
+  }
+
+  /** Runs a checker; a violation is kept and ends the run after the current event. */
+  private check(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof InvariantViolation)) throw err;
+      this.violation ??= err;
+    }
+  }
+
   // ---- event loop ---------------------------------------------------------------------------
 
-  private runEvents(limit: number): void {
+  private async runEvents(limit: number): Promise<void> {
     for (let i = 0; i < limit; i++) {
       const next = this.queue.pop();
       if (!next) return;
       this.now = next.time;
       this.stats.steps++;
-      this.handle(next.event);
+      const touched = this.handle(next.event);
+      this.crashDoomed();
+      for (let t = 0; t < SETTLE_TURNS; t++) await undefined;
+      this.crashDoomed();
+      if (touched) this.check(() => this.checker.onStep(touched));
+      for (const n of this.nodes.values()) {
+        this.stats.maxCommit = Math.max(this.stats.maxCommit, n.driver?.status().commit ?? 0);
+      }
+      if (this.violation) throw this.violation;
     }
   }
 
-  private handle(ev: SimEvent): void {
+  /** Handles one event; returns the node it concerned, if one. */
+  private handle(ev: SimEvent): SimNode | undefined {
     switch (ev.kind) {
-      case 'tick': {
-        const node = this.nodes.get(ev.node) as TestRaftNode;
-        node.raw?.tick();
-        this.drain(node);
-        this.queue.push(this.now + TICK_MS, ev);
-        break;
-      }
+      case 'timer':
+        ev.fn();
+        return undefined;
       case 'deliver': {
         const node = this.nodes.get(ev.msg.to);
-        if (!node?.raw) return;
-        node.raw.step(ev.msg);
-        this.drain(node);
-        break;
+        node?.driver?.receive(ev.msg);
+        return node;
       }
+      case 'persisted':
+        return this.completeWrite(ev);
       case 'client':
         if (this.clientsOn) this.startOp(ev.client);
-        break;
-      case 'clientTimeout':
-        this.timeoutOp(ev.opId);
-        break;
+        return undefined;
+      case 'clientTimeout': {
+        const op = this.pending.get(ev.opId);
+        if (op) this.giveUp(op);
+        return undefined;
+      }
       case 'fault':
-        if (!this.faulty) return;
+        if (!this.faulty) return undefined;
         this.injectFault();
         this.queue.push(this.now + this.nextFaultDelay(), { kind: 'fault' });
-        break;
+        return undefined;
       case 'heal':
         for (const link of ev.links) {
           const n = (this.blocked.get(link) ?? 0) - 1;
           if (n > 0) this.blocked.set(link, n);
           else this.blocked.delete(link);
         }
-        break;
+        return undefined;
       case 'restart':
-        this.restart(ev.node);
-        break;
-      case 'persisted':
-        this.completePersist(ev);
-        break;
+        return this.restart(ev.node);
     }
   }
 
-  /** Processes every Ready of `node`, checking invariants and routing effects. */
-  private drain(node: TestRaftNode): void {
-    for (let guard = 0; guard < 1000 && node.raw?.hasReady(); guard++) {
-      const draw = this.faulty ? this.rng.next() : 1;
-      const crash =
-        draw < this.faults.crashInReady
-          ? 'afterPersist'
-          : draw < this.faults.crashInReady + this.faults.crashBeforePersist
-            ? 'beforePersist'
-            : 'none';
-      const inFlight = node.writesInFlight;
-      const fx = node.processReady(crash);
-      if (!fx) break;
-      this.checker.onPersist(node, fx.persisted);
-      if (crash !== 'none') {
-        // A leader's appends may have left before its own log write was lost.
-        for (const m of fx.messages) this.send(m);
-        this.onCrash(node);
-        return;
-      }
-      // A pipelined write completes a little later, in order, unless the node crashes first.
-      if (node.writesInFlight > inFlight) {
-        this.queue.push(this.now + randomInt(this.rng, 12), {
-          kind: 'persisted',
-          node: node.id,
-          incarnation: this.incarnation.get(node.id) as number,
-        });
-      }
-      if (!this.routeEffects(node, fx)) return;
-    }
+  /** Schedules the completion of `node`'s oldest write, unless one is scheduled already. */
+  private scheduleDisk(node: SimNode): void {
+    if (this.diskBusy.has(node.id) || node.disk.inFlight === 0) return;
+    this.diskBusy.add(node.id);
+    const ev = { kind: 'persisted' as const, node: node.id, incarnation: node.incarnation };
+    // Now and then a write stalls (an fsync spike), holding up every write queued behind it.
+    const stall = this.faulty && this.rng.next() < this.faults.diskStall ? randomInt(this.rng, 60) : 0;
+    this.queue.push(this.now + randomInt(this.rng, this.faults.diskMs + 1) + stall, ev);
   }
 
-  /** A pipelined write of `ev.node` completes: what waited for it goes out, then more Readies. */
-  private completePersist(ev: { node: NodeId; incarnation: number }): void {
-    const node = this.nodes.get(ev.node) as TestRaftNode;
-    if (!node.raw || this.incarnation.get(node.id) !== ev.incarnation) return;
-    const fx = node.completeWrite();
-    if (!fx) return;
-    this.checker.onPersist(node, fx.persisted);
-    if (this.routeEffects(node, fx)) this.drain(node);
+  /** A disk write completes; the node may die right after, before its code sees it. */
+  private completeWrite(ev: { node: NodeId; incarnation: number }): SimNode | undefined {
+    const node = this.nodes.get(ev.node) as SimNode;
+    if (!node.alive || node.incarnation !== ev.incarnation) return undefined;
+    this.diskBusy.delete(node.id);
+    node.disk.completeNext();
+    if (this.faulty && this.rng.next() < this.faults.crashInReady) this.doomed.add(node.id);
+    this.scheduleDisk(node);
+    return node;
   }
 
-  /** Sends, applies and answers what a Ready (or a completed write) produced; false if the node crashed. */
-  private routeEffects(node: TestRaftNode, fx: ReadyEffects): boolean {
-    if (fx.becameLeader) this.checker.onLeader(node);
-    if (fx.snapshotInstalled) this.stats.snapshotsInstalled++;
-    const appends = fx.messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
-    const isolate = fx.becameLeader ? this.faults.isolateNewLeader : appends ? this.faults.isolateBeforeAppend : 0;
-    if (this.faulty && isolate > 0 && this.rng.next() < isolate) this.partition(new Set([node.id]), false);
-    for (const m of fx.messages) this.send(m);
-    for (const { entry, result } of fx.applied) {
-      this.checker.onApply(node, entry, this.nodes);
-      this.completeWrite(node, entry, result);
-    }
-    for (const rs of fx.readStates) {
-      const op = this.pending.get(rs.context);
-      if (op && op.node === node.id) op.index = rs.index;
-    }
-    this.completeReads(node);
-    this.checker.onStep(node, this.incarnation.get(node.id) as number);
-    this.stats.maxCommit = Math.max(this.stats.maxCommit, node.raw?.status().commit ?? 0);
-    if (this.faulty && this.crashesAfterSending(fx.messages, node.writesInFlight)) {
-      node.crash();
-      this.onCrash(node, true);
-      return false;
-    }
-    return true;
+  /** Routes a node's messages, injecting the targeted faults that depend on what it sends. */
+  private onSend(from: SimNode, messages: readonly Message[]): void {
+    const s = from.driver?.status();
+    const appends = messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
+    const newLeader = s?.role === 'leader' && !this.leaderTermsSeen.has(`${from.id}/${s.term}`);
+    if (newLeader) this.leaderTermsSeen.add(`${from.id}/${s.term}`);
+    const isolate = newLeader ? this.faults.isolateNewLeader : appends ? this.faults.isolateBeforeAppend : 0;
+    if (this.faulty && isolate > 0 && this.rng.next() < isolate) this.partition(new Set([from.id]), false);
+    for (const m of messages) this.route(m);
+    if (this.faulty && this.crashesAfterSending(from, messages, appends)) this.doomed.add(from.id);
   }
 
   /**
-   * Targeted faults: crash right after a granted vote or a leader's appends went out (four times
-   * as often while the leader's own writes are still in flight, which a crash then loses).
+   * Targeted faults: crash right after a granted vote, after a leader's appends went out (four
+   * times as often while its own writes are in flight, which a crash then loses), or after a
+   * leader announced a higher commit index with writes of its own in flight.
    */
-  private crashesAfterSending(messages: readonly Message[], writesInFlight: number): boolean {
+  private crashesAfterSending(from: SimNode, messages: readonly Message[], appended: boolean): boolean {
+    const inFlight = from.driver?.writesInFlight ?? 0;
     const voted = messages.some((m) => m.type === 'voteResp' && !m.reject);
-    const appended = messages.some((m) => m.type === 'app' && (m.entries?.length ?? 0) > 0);
-    const rate = this.faults.crashAfterAppend * (writesInFlight > 0 ? 4 : 1);
-    return (voted && this.rng.next() < this.faults.crashAfterVote) || (appended && this.rng.next() < rate);
+    const commit = Math.max(0, ...messages.map((m) => m.commit ?? 0));
+    const raised = commit > (this.sentCommit.get(from.id) ?? 0);
+    if (raised) this.sentCommit.set(from.id, commit);
+    const r = this.rng;
+    if (voted && r.next() < this.faults.crashAfterVote) return true;
+    if (appended && r.next() < this.faults.crashAfterAppend * (inFlight > 0 ? 4 : 1)) return true;
+    return raised && inFlight > 0 && r.next() < this.faults.crashCommitInFlight;
   }
 
-  private send(m: Message): void {
+  private route(m: Message): void {
     this.stats.messages++;
-    if (this.blocked.has(`${m.from}>${m.to}`)) {
-      this.stats.drops++;
-      return;
-    }
-    if (this.faulty && this.rng.next() < this.faults.drop) {
+    if (this.blocked.has(`${m.from}>${m.to}`) || (this.faulty && this.rng.next() < this.faults.drop)) {
       this.stats.drops++;
       return;
     }
@@ -453,21 +386,15 @@ export class Simulator {
       const live = ids.filter((id) => this.nodes.get(id)?.alive);
       if (live.length === 0) return;
       const victim = leader && this.rng.next() < 0.6 ? leader.id : (live[randomInt(this.rng, live.length)] as NodeId);
-      const node = this.nodes.get(victim) as TestRaftNode;
-      node.crash();
-      this.onCrash(node);
+      this.doomed.add(victim);
     } else if (pick < 0.75) {
       this.changeMembership();
     } else if (pick < 0.85) {
-      const voters = leader?.raw?.status().conf.voters.filter((v) => v !== leader.id) ?? [];
-      if (!leader?.raw || voters.length === 0) return;
-      try {
-        leader.raw.transferLeader(voters[randomInt(this.rng, voters.length)] as NodeId);
-        this.stats.transfers++;
-        this.drain(leader);
-      } catch {
-        // Not leader any more: nothing to transfer.
-      }
+      const driver = leader?.driver;
+      const voters = driver?.status().conf.voters.filter((v) => v !== leader?.id) ?? [];
+      if (!driver || voters.length === 0) return;
+      this.stats.transfers++;
+      driver.transferLeader(voters[randomInt(this.rng, voters.length)] as NodeId).catch(() => undefined);
     } else {
       this.blocked.clear();
     }
@@ -490,52 +417,57 @@ export class Simulator {
   }
 
   private changeMembership(): void {
-    const leader = this.currentLeader();
-    if (!leader?.raw) return;
-    const conf = leader.raw.status().conf;
+    const driver = this.currentLeader()?.driver;
+    if (!driver) return;
+    const conf = driver.status().conf;
     const members = new Set([...conf.voters, ...conf.learners]);
     const outsiders = [...this.nodes.keys()].filter((id) => !members.has(id));
     let cc: ConfChange | undefined;
     if (conf.learners.length > 0) cc = { type: 'addVoter', node: conf.learners[0] as NodeId };
-    else if (conf.voters.length > this.voters)
+    else if (conf.voters.length > this.voters) {
       cc = { type: 'removeNode', node: conf.voters[randomInt(this.rng, conf.voters.length)] as NodeId };
-    else if (outsiders.length > 0) {
+    } else if (outsiders.length > 0) {
       const node = outsiders[0] as NodeId;
       cc = this.rng.next() < 0.5 ? { type: 'addLearner', node } : { type: 'addVoter', node };
     }
     if (!cc) return;
-    try {
-      leader.raw.proposeConfChange(cc);
-      this.stats.confChanges++;
-      this.drain(leader);
-    } catch {
-      // Refused (change pending, not leader): try again at a later fault.
+    this.stats.confChanges++;
+    // Refused when a change is pending or leadership moved: a later fault tries again.
+    driver.changeMembership(cc).catch(() => undefined);
+  }
+
+  /** Kills the nodes doomed by the event just handled. */
+  private crashDoomed(): void {
+    for (const id of this.doomed) {
+      const node = this.nodes.get(id) as SimNode;
+      if (!node.alive) continue;
+      node.crash();
+      this.stats.crashes++;
+      this.diskBusy.delete(id);
+      this.sentCommit.delete(id);
+      // Operations waiting on this node have unknown outcomes (writes) or are abandoned (reads).
+      for (const op of [...this.pending.values()]) if (op.node === id) this.giveUp(op);
+      // Some crashes are quick bounces, others long outages.
+      const downtime = this.rng.next() < 0.4 ? 5 + randomInt(this.rng, 40) : 50 + randomInt(this.rng, 500);
+      this.queue.push(this.now + downtime, { kind: 'restart', node: id });
     }
+    this.doomed.clear();
   }
 
-  private onCrash(node: TestRaftNode, bounce = false): void {
-    this.stats.crashes++;
-    this.incarnation.set(node.id, (this.incarnation.get(node.id) as number) + 1);
-    // Operations waiting on this node have unknown outcomes (writes) or are abandoned (reads).
-    for (const op of [...this.pending.values()]) if (op.node === node.id) this.giveUp(op);
-    // Some crashes are quick bounces, others long outages.
-    const downtime = bounce || this.rng.next() < 0.3 ? 5 + randomInt(this.rng, 40) : 50 + randomInt(this.rng, 500);
-    this.queue.push(this.now + downtime, { kind: 'restart', node: node.id });
-  }
-
-  private restart(id: NodeId): void {
-    const node = this.nodes.get(id) as TestRaftNode;
-    if (node.alive) return;
+  private restart(id: NodeId): SimNode | undefined {
+    const node = this.nodes.get(id) as SimNode;
+    if (node.alive) return undefined;
+    if (node.incarnation > 0) this.stats.restarts++;
     node.start();
-    this.stats.restarts++;
-    this.drain(node);
+    this.scheduleDisk(node);
+    return node;
   }
 
-  private currentLeader(): TestRaftNode | undefined {
-    let best: TestRaftNode | undefined;
+  private currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
     let term = -1;
     for (const n of this.nodes.values()) {
-      const s = n.raw?.status();
+      const s = n.driver?.status();
       if (s?.role === 'leader' && s.term > term) {
         best = n;
         term = s.term;
@@ -551,7 +483,8 @@ export class Simulator {
     const live = [...this.nodes.values()].filter((n) => n.alive);
     const hinted = this.nodes.get(this.leaderHint.get(client) ?? '');
     const target = hinted?.alive && this.rng.next() < 0.9 ? hinted : live[randomInt(this.rng, live.length)];
-    if (!target?.raw) {
+    const driver = target?.driver;
+    if (!target || !driver) {
       this.queue.push(this.now + 20, { kind: 'client', client });
       return;
     }
@@ -559,80 +492,58 @@ export class Simulator {
     const r = this.rng.next();
     const id = `c${client}-${this.opSeq++}`;
     let input: RegisterInput;
-    let kvop: KvOp | undefined;
+    let cmd: RegisterCommand | undefined;
     if (r < 0.45) {
       input = { op: 'get' };
     } else if (r < 0.8) {
       input = { op: 'put', value: id };
-      kvop = { id, op: 'put', key, value: id };
+      cmd = { type: 'sim.put', id, key, value: id };
     } else {
-      const expect = this.guessValue(target, key);
+      const expect = this.rng.next() < 0.7 ? target.value(key) : null;
       input = { op: 'cas', expect, value: id };
-      kvop = { id, op: 'cas', key, expect, value: id };
+      cmd = { type: 'sim.cas', id, key, expect, value: id };
     }
     const historyIndex = this.history.length;
     this.history.push({ key, input, output: undefined, call: this.now, ret: Infinity });
-    const op: PendingOp = { id, client, node: target.id, historyIndex, kind: kvop ? 'write' : 'read', key };
-    try {
-      if (kvop) {
-        const at = target.raw.propose(encodeOp(kvop));
-        op.index = at.index;
-        op.term = at.term;
-      } else {
-        const ctx = `read-${this.readSeq++}`;
-        this.pending.set(ctx, { ...op, id: ctx });
-        target.raw.readIndex(ctx);
-        this.clientBusy.add(client);
-        this.queue.push(this.now + OP_TIMEOUT_MS, { kind: 'clientTimeout', client, opId: ctx });
-        this.drain(target);
-        return;
-      }
-    } catch (err) {
-      // Refused before anything was proposed: the operation certainly did not happen.
-      (this.history[historyIndex] as { dropped?: boolean }).dropped = true;
-      this.stats.opsFailed++;
-      const hint = err instanceof NotLeaderError ? err.leader : undefined;
-      const hinted = hint !== undefined && hint !== target.id && this.nodes.get(hint)?.alive === true;
-      if (hinted) this.leaderHint.set(client, hint);
-      else this.leaderHint.delete(client);
-      // Retry soon at a named leader; back off exponentially while refusals continue.
-      const failures = (this.clientFailures.get(client) ?? 0) + 1;
-      this.clientFailures.set(client, failures);
-      const backoff = Math.min(200, (hinted ? 2 : 10) * 2 ** Math.min(failures, 8));
-      this.queue.push(this.now + backoff + randomInt(this.rng, 10), { kind: 'client', client });
-      return;
-    }
-    this.clientFailures.delete(client);
+    const op: PendingOp = { id, client, node: target.id, historyIndex, kind: cmd ? 'write' : 'read', key };
     this.pending.set(id, op);
     this.clientBusy.add(client);
-    this.queue.push(this.now + OP_TIMEOUT_MS, { kind: 'clientTimeout', client, opId: id });
-    this.drain(target);
-  }
-
-  private guessValue(node: TestRaftNode, key: string): string | null {
-    return this.rng.next() < 0.7 ? (node.kv.get(key) ?? null) : null;
-  }
-
-  private completeWrite(node: TestRaftNode, entry: Entry, result: boolean | undefined): void {
-    for (const op of this.pending.values()) {
-      if (op.kind !== 'write' || op.node !== node.id || op.index !== entry.index) continue;
-      const applied = entry.type === 'normal' ? decodeOp(entry.data) : undefined;
-      if (op.term === entry.term && applied?.id === op.id) {
-        this.respond(op, result ?? true);
-      } else {
-        // Another entry was committed at our index: ours was never committed and never will be.
-        (this.history[op.historyIndex] as { dropped?: boolean }).dropped = true;
-        this.stats.opsFailed++;
-        this.release(op);
-      }
+    this.queue.push(this.now + OP_TIMEOUT_MS, { kind: 'clientTimeout', opId: id });
+    const answered = (output: RegisterOutput) => this.pending.get(id) === op && this.respond(op, output);
+    const failed = (err: unknown) => this.pending.get(id) === op && this.failed(op, err);
+    if (cmd) {
+      driver.propose(encodeRegisterCommand(cmd)).then((res) => {
+        if (res.ok) answered(res.value as boolean);
+        else failed(res.error);
+      }, failed);
+    } else {
+      driver.readBarrier().then(() => answered(target.value(key)), failed);
     }
   }
 
-  private completeReads(node: TestRaftNode): void {
-    for (const op of this.pending.values()) {
-      if (op.kind !== 'read' || op.node !== node.id || op.index === undefined) continue;
-      if (node.applied < op.index) continue;
-      this.respond(op, node.kv.get(op.key) ?? null);
+  /**
+   * A request failed. Refused before anything was proposed, or dropped by a leader change: it
+   * certainly did not happen (the client retries, soon at a named leader). A timeout: unknown.
+   */
+  private failed(op: PendingOp, err: unknown): void {
+    if (err instanceof ProposalTimeoutError || !(err instanceof KonsulError)) {
+      this.giveUp(op);
+      return;
+    }
+    (this.history[op.historyIndex] as { dropped?: boolean }).dropped = true;
+    this.stats.opsFailed++;
+    const hint = err instanceof NotLeaderError ? err.leader : undefined;
+    const hinted = hint !== undefined && hint !== op.node && this.nodes.get(hint)?.alive === true;
+    if (hinted) this.leaderHint.set(op.client, hint);
+    else this.leaderHint.delete(op.client);
+    const failures = (this.clientFailures.get(op.client) ?? 0) + 1;
+    this.clientFailures.set(op.client, failures);
+    this.pending.delete(op.id);
+    this.clientBusy.delete(op.client);
+    // Back off exponentially while refusals continue.
+    const backoff = Math.min(200, (hinted ? 2 : 10) * 2 ** Math.min(failures, 8));
+    if (this.clientsOn) {
+      this.queue.push(this.now + backoff + randomInt(this.rng, 10), { kind: 'client', client: op.client });
     }
   }
 
@@ -641,12 +552,8 @@ export class Simulator {
     h.output = output;
     h.ret = this.now;
     this.stats.opsOk++;
+    this.clientFailures.delete(op.client);
     this.release(op);
-  }
-
-  private timeoutOp(id: string): void {
-    const op = this.pending.get(id);
-    if (op) this.giveUp(op);
   }
 
   /** The client stops waiting: a write's outcome is unknown; a read is dropped (no effect). */
@@ -659,48 +566,46 @@ export class Simulator {
   private release(op: PendingOp): void {
     this.pending.delete(op.id);
     this.clientBusy.delete(op.client);
-    if (this.clientsOn) this.queue.push(this.now + 1 + randomInt(this.rng, 30), { kind: 'client', client: op.client });
+    if (this.clientsOn) {
+      this.queue.push(this.now + 1 + randomInt(this.rng, 30), { kind: 'client', client: op.client });
+    }
   }
 
   // ---- the end: heal, liveness, linearizability ----------------------------------------------
 
-  private finalHeal(): void {
+  private async finalHeal(): Promise<void> {
     this.faulty = false;
     this.blocked.clear();
     for (const [id, n] of this.nodes) if (!n.alive) this.restart(id);
+    for (let t = 0; t < SETTLE_TURNS; t++) await undefined;
   }
 
-  private runUntilConverged(): void {
+  private async runUntilConverged(): Promise<void> {
     // Let clients keep going for a while, then stop them and wait for replicas to converge.
-    this.runEvents(1500);
+    await this.runEvents(1500);
     this.clientsOn = false;
     for (let round = 0; round < 400; round++) {
-      this.runEvents(50);
+      await this.runEvents(50);
       if (this.converged()) return;
     }
     const leader = this.currentLeader();
     const summary = [...this.nodes.values()].map((n) => {
-      const s = n.raw?.status();
-      return `${n.id}:${s?.role}/t${s?.term}/c${s?.commit}/a${n.applied}`;
+      const s = n.driver?.status();
+      return `${n.id}:${s?.role}/t${s?.term}/c${s?.commit}/a${n.driver?.applied()}`;
     });
-    throw new InvariantViolation(
-      'liveness',
-      leader
-        ? `replicas did not converge after heal: ${summary.join(' ')}`
-        : `no leader after heal: ${summary.join(' ')}`,
-    );
+    const what = leader ? 'replicas did not converge after heal' : 'no leader after heal';
+    throw new InvariantViolation('liveness', `${what}: ${summary.join(' ')}`);
   }
 
   private converged(): boolean {
     const leader = this.currentLeader();
-    const ls = leader?.raw?.status();
+    const ls = leader?.driver?.status();
     if (!leader || !ls || ls.commit === 0) return false;
-    const members = [...ls.conf.voters, ...ls.conf.learners];
-    const want = JSON.stringify([...leader.kv.entries()].sort());
-    for (const id of members) {
+    const want = leader.state();
+    for (const id of [...ls.conf.voters, ...ls.conf.learners]) {
       const n = this.nodes.get(id);
-      if (!n?.raw || n.applied !== ls.commit) return false;
-      if (JSON.stringify([...n.kv.entries()].sort()) !== want) return false;
+      if (!n?.driver || n.driver.applied() !== ls.commit || n.driver.writesInFlight > 0) return false;
+      if (n.state() !== want) return false;
     }
     return true;
   }
@@ -719,6 +624,6 @@ export class Simulator {
 }
 
 /** Runs one seed. */
-export function runSimulation(options: SimOptions): SimResult {
+export function runSimulation(options: SimOptions): Promise<SimResult> {
   return new Simulator(options).run();
 }

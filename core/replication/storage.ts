@@ -1,12 +1,12 @@
-import { decodeEntriesFrame, encodeEntriesFrame } from '../core/codec/entries.js';
-import { CorruptError } from '../core/errors.js';
-import { readAppliedIndex, readConfState } from '../core/fsm/meta.js';
-import type { HotPaths } from '../core/ports/hot-paths.js';
-import type { StateStore, WriteTxn } from '../core/ports/state-store.js';
-import type { RaftInit } from '../core/raft/raft.js';
-import type { Entry, HardState, Snapshot } from '../core/raft/types.js';
+import { decodeEntriesFrame, encodeEntriesFrame } from '../codec/entries.js';
+import { CorruptError } from '../errors.js';
+import { readAppliedIndex, readConfState } from '../fsm/meta.js';
+import type { HotPaths } from '../ports/hot-paths.js';
+import type { ReadTxn, StateStore, WriteTxn } from '../ports/state-store.js';
+import type { RaftInit } from '../raft/raft.js';
+import type { Entry, HardState, Snapshot } from '../raft/types.js';
 
-/** StateStore tables holding the Raft log and its metadata (next to the state tables, same LMDB env). */
+/** StateStore tables holding the Raft log and its metadata (next to the state tables, in the same store). */
 export const RAFT_LOG_TABLE = 'raft_log';
 export const RAFT_META_TABLE = 'raft_meta';
 
@@ -21,7 +21,8 @@ export function logKey(index: number): string {
 }
 
 /**
- * The Raft log, hard state and latest snapshot on the StateStore (LMDB). Each entry is stored as
+ * The Raft log, hard state and latest snapshot on a StateStore (LMDB on servers, memory in the simulator). Each entry
+ * is stored as
  * a CRC32C-checked entries frame, so a corrupted log entry is detected when read. Writes are
  * atomic, and synced before they resolve whenever the Ready requires it (see Ready.mustSync).
  */
@@ -43,31 +44,15 @@ export class RaftStorage {
   /** Everything RawNode needs to resume: hard state, snapshot, log tail, applied index and membership. */
   load(): RaftInit & { lastIndex: number } {
     return this.store.read((tx) => {
-      const hardState = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
-      const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
+      const { hardState, snapshot, entries: tail, firstStored } = readRaftLog(tx, this.hp);
       const base = snapshot?.meta.index ?? 0;
-      // Entries the snapshot covers are only waiting to be deleted: not read, not checked.
-      let firstStored: number | undefined;
-      for (const [key] of tx.range(RAFT_LOG_TABLE, { limit: 1 })) firstStored = Number(key);
-      const tail: Entry[] = [];
-      for (const [key, frame] of tx.range<Uint8Array>(RAFT_LOG_TABLE, { start: logKey(base + 1) })) {
-        const { entries: decoded } = decodeEntriesFrame(this.hp, frame);
-        const e = decoded[0];
-        if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
-        tail.push({ ...e, data: e.data.slice() });
-      }
       this.staleFrom = firstStored !== undefined && firstStored <= base ? firstStored : base + 1;
       this.staleTo = base;
-      tail.forEach((e, i) => {
-        if (e.index !== base + 1 + i) throw new CorruptError(`raft log has a gap before ${e.index}`);
-      });
       const applied = readAppliedIndex(tx);
       const conf = readConfState(tx);
       this.lastIndex = tail.length > 0 ? (tail[tail.length - 1] as Entry).index : base;
       return {
-        ...(hardState
-          ? { hardState: { term: hardState.term, vote: hardState.vote ?? undefined, commit: hardState.commit } }
-          : {}),
+        ...(hardState ? { hardState } : {}),
         ...(snapshot ? { snapshot: { meta: snapshot.meta, data: new Uint8Array(snapshot.data) } } : {}),
         entries: tail,
         applied: Math.max(applied, base),
@@ -145,4 +130,40 @@ export class RaftStorage {
     for (const [key] of tx.range(RAFT_LOG_TABLE)) stale.push(key);
     for (const key of stale) tx.delete(RAFT_LOG_TABLE, key);
   }
+}
+
+/** What the Raft tables hold: hard state, latest snapshot, and the checked log after it. */
+export interface StoredRaftLog {
+  readonly hardState: HardState | undefined;
+  readonly snapshot: Snapshot | undefined;
+  /** Entries after the snapshot, contiguous, decoded and checked. */
+  readonly entries: readonly Entry[];
+  /** The lowest stored log index (entries the snapshot covers may wait to be deleted). */
+  readonly firstStored: number | undefined;
+}
+
+/**
+ * Reads the Raft tables in `tx` without changing anything. Throws CorruptError when an entry
+ * fails its checksum, sits under the wrong key or leaves a gap.
+ */
+export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
+  const hs = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
+  const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
+  const base = snapshot?.meta.index ?? 0;
+  // Entries the snapshot covers are only waiting to be deleted: not read, not checked.
+  let firstStored: number | undefined;
+  for (const [key] of tx.range(RAFT_LOG_TABLE, { limit: 1 })) firstStored = Number(key);
+  const entries: Entry[] = [];
+  for (const [key, frame] of tx.range<Uint8Array>(RAFT_LOG_TABLE, { start: logKey(base + 1) })) {
+    const e = decodeEntriesFrame(hp, frame).entries[0];
+    if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
+    if (e.index !== base + 1 + entries.length) throw new CorruptError(`raft log has a gap before ${e.index}`);
+    entries.push({ ...e, data: e.data.slice() });
+  }
+  return {
+    hardState: hs ? { term: hs.term, vote: hs.vote ?? undefined, commit: hs.commit } : undefined,
+    snapshot,
+    entries,
+    firstStored,
+  };
 }

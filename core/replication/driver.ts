@@ -1,0 +1,434 @@
+import { NoLeaderError, OverloadedError, ShuttingDownError } from '../errors.js';
+import type { Applier, StagedApply } from '../fsm/applier.js';
+import { writeAppliedIndex, writeConfState } from '../fsm/meta.js';
+import type { ApplyResult, CommittedEntry } from '../fsm/state-machine.js';
+import type { Clock, TimerHandle } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { Rng } from '../ports/rng.js';
+import type { StateStore } from '../ports/state-store.js';
+import type { Transport } from '../ports/transport.js';
+import { applyToConf } from '../raft/conf-change.js';
+import type { RaftConfig } from '../raft/config.js';
+import { ProposalDroppedError, ProposalTimeoutError } from '../raft/errors.js';
+import { confChangeOf } from '../raft/raft.js';
+import { type RaftStatus, RawNode } from '../raft/raw-node.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready } from '../raft/types.js';
+import { dumpTables, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
+import type { RaftStorage } from './storage.js';
+import { Waiters } from './waiters.js';
+
+/**
+ * Deliberate driver mistakes, for proving that the simulator catches them (core/testing/sim).
+ * Never set outside tests.
+ */
+export interface DriverBugs {
+  /**
+   * Count entries as applied (serve reads, take snapshots) when the transaction applying them is
+   * issued, not when it has completed: reads and snapshots then miss writes that are committed.
+   */
+  readonly applyBeforeDurable?: boolean;
+  /**
+   * Send every Ready's messages before its write, so followers acknowledge entries and grant
+   * votes they may lose in a crash (§5.3).
+   */
+  readonly ackBeforePersist?: boolean;
+  /**
+   * Report a Ready durable when its write is issued, so a leader counts its own unpersisted
+   * entries toward commitment.
+   */
+  readonly countUnpersistedOwnEntries?: boolean;
+}
+
+/** What the driver tells an observer (the simulator's checkers; metrics). Called after the fact, in order. */
+export interface RaftObserver {
+  /** Committed entries whose apply transaction completed, with one result per entry. */
+  applied?(entries: readonly Entry[], results: readonly ApplyResult[]): void;
+  /** A snapshot from the leader replaced the state at `index`. */
+  snapshotInstalled?(index: number): void;
+}
+
+/** Options of the driver; bounds are positive integers. */
+export interface RaftDriverOptions {
+  readonly id: NodeId;
+  readonly rng: Rng;
+  readonly clock: Clock;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'rng'>>;
+  /** Milliseconds between Raft ticks (the election timeout is electionTicks to twice that). */
+  readonly tickMs: number;
+  readonly storage: RaftStorage;
+  /** The store the storage and the state machine share (snapshots are dumped from it). */
+  readonly store: StateStore;
+  /** State tables (what snapshots hold), i.e. the state machine's tables. */
+  readonly stateTables: readonly string[];
+  readonly applier: Applier;
+  readonly logger: Logger;
+  readonly transport: Transport;
+  /** Compact the log when this many applied entries follow the last snapshot. */
+  readonly snapshotThreshold: number;
+  /** Proposals and reads waiting for a result or for their turn; more are refused. */
+  readonly maxPending: number;
+  /** How long a proposal or read may wait before it fails (outcome unknown for writes). */
+  readonly requestTimeoutMs: number;
+  /** Messages queued while Raft cannot be stepped; more are dropped (Raft retransmits). */
+  readonly maxQueuedMessages: number;
+  /**
+   * Ready writes in flight at once (default 1: each Ready is durable before the next is made).
+   * Above 1, Raft is stepped and further Readies are written while earlier writes run.
+   */
+  readonly maxWritesInFlight?: number;
+  readonly observer?: RaftObserver;
+  readonly plantedBugs?: DriverBugs;
+}
+
+type Input =
+  | { kind: 'propose'; data: Uint8Array; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }
+  | { kind: 'read'; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'conf'; cc: ConfChange; resolve: () => void; reject: (e: unknown) => void }
+  | { kind: 'transfer'; to: NodeId; resolve: () => void; reject: (e: unknown) => void };
+
+/** A Ready whose write was issued; `done` once the write completed (results in `staged`). */
+interface InFlight {
+  readonly rd: Ready;
+  readonly sentEarly: boolean;
+  /** Committed entries as handed to the state machine (membership changes carry the new membership). */
+  readonly batch: readonly CommittedEntry[];
+  done: boolean;
+  staged: StagedApply | undefined;
+}
+
+const notApplied = () => new ProposalDroppedError();
+
+/**
+ * Runs a RawNode against storage, a transport and the state machine, on a Clock: the one loop
+ * every server runs and the simulator checks. For each Ready, in order: a leader's messages go
+ * out first when allowed (its log write overlaps replication, thesis §10.2.1); the log write and
+ * the applying of the committed entries share one transaction, synced only when the Ready must
+ * be; when that write completes the Ready is reported durable (RawNode.persisted, from which a
+ * leader counts its own entries), the remaining messages go out, and proposals, reads and
+ * watchers learn the results. Raft is advanced as soon as a write is issued; it is stepped,
+ * ticked or given proposals only while fewer than maxWritesInFlight writes run, never between
+ * ready() and advance(). Reads and snapshots use the index whose apply has completed.
+ * Single-threaded: every method runs to completion; writes complete through the store's promises.
+ */
+export class RaftDriver {
+  readonly raw: RawNode;
+  private conf: ConfState;
+  /** Membership as of the last committed entry handed to a write (ahead of `conf` while writes run). */
+  private stagedConf: ConfState;
+  private appliedIndex: number;
+  private readonly messages: Message[] = [];
+  private readonly inputs: Input[] = [];
+  private readonly waiters = new Waiters();
+  private readonly inflight: InFlight[] = [];
+  private readonly maxInFlight: number;
+  private ticks = 0;
+  private pumping = false;
+  private dirty = false;
+  private closed = false;
+  private tickTimer: TimerHandle | undefined;
+  private readSeq = 0;
+  private lastLeaderContact = 0;
+  private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined) => void> = [];
+  private drained: Array<() => void> = [];
+
+  /** Loads what the storage holds and builds the RawNode; call start() to begin ticking. */
+  constructor(private readonly o: RaftDriverOptions) {
+    const init = o.storage.load();
+    this.conf = init.conf ?? { voters: [], learners: [] };
+    this.stagedConf = this.conf;
+    this.appliedIndex = init.applied ?? 0;
+    this.maxInFlight = o.maxWritesInFlight ?? 1;
+    this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng }, init);
+  }
+
+  /** Starts ticking every tickMs. */
+  start(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.ticks++;
+      this.waiters.expire(
+        this.o.clock.now(),
+        () => new ProposalTimeoutError(),
+        () => new NoLeaderError('No cluster leader: read could not be confirmed'),
+      );
+      this.tickTimer = this.o.clock.setTimer(tick, this.o.tickMs);
+      this.pump();
+    };
+    this.tickTimer = this.o.clock.setTimer(tick, this.o.tickMs);
+    this.pump();
+  }
+
+  /** Membership as of the applied index. */
+  membership(): ConfState {
+    return this.conf;
+  }
+
+  status(): RaftStatus {
+    return this.raw.status();
+  }
+
+  /** Index of the last entry whose apply has completed (what reads of the store see). */
+  applied(): number {
+    return this.appliedIndex;
+  }
+
+  /** Ready writes issued and not yet completed. */
+  get writesInFlight(): number {
+    return this.inflight.length;
+  }
+
+  /** Milliseconds since the last message from the leader (0 on the leader, Infinity before any). */
+  lastContactMs(): number {
+    if (this.raw.status().role === 'leader') return 0;
+    return this.lastLeaderContact === 0 ? Infinity : this.o.clock.now() - this.lastLeaderContact;
+  }
+
+  /** Calls `fn` whenever role or leader changes (once the Ready that changed it is durable). */
+  onRoleChange(fn: (role: RaftStatus['role'], lead: NodeId | undefined) => void): void {
+    this.roleListeners.push(fn);
+  }
+
+  /** A message from a peer. Dropped when closed or when maxQueuedMessages wait already. */
+  receive(m: Message): void {
+    if (this.closed || this.messages.length >= this.o.maxQueuedMessages) return;
+    this.messages.push(m);
+    this.pump();
+  }
+
+  /** Proposes an encoded command; resolves once it is applied here (see Committer). */
+  propose(data: Uint8Array): Promise<ApplyResult> {
+    return this.enqueue((resolve, reject) => ({ kind: 'propose', data, resolve, reject }));
+  }
+
+  /** Resolves once this node has applied everything committed when the call was made (ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.enqueue((resolve, reject) => ({ kind: 'read', resolve, reject }));
+  }
+
+  /** Proposes a membership change; resolves when accepted by Raft (not when applied). */
+  changeMembership(cc: ConfChange): Promise<void> {
+    return this.enqueue((resolve, reject) => ({ kind: 'conf', cc, resolve, reject }));
+  }
+
+  /** Starts a leadership transfer. */
+  transferLeader(to: NodeId): Promise<void> {
+    return this.enqueue((resolve, reject) => ({ kind: 'transfer', to, resolve, reject }));
+  }
+
+  /** Stops ticking, waits for the writes in flight, and fails everything still pending. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.tickTimer !== undefined) this.o.clock.clearTimer(this.tickTimer);
+    if (this.inflight.some((w) => !w.done)) await new Promise<void>((resolve) => this.drained.push(resolve));
+    this.failPending(new ShuttingDownError('raft'));
+  }
+
+  private enqueue<T>(make: (resolve: (v: T) => void, reject: (e: unknown) => void) => Input): Promise<T> {
+    if (this.closed) return Promise.reject(new ShuttingDownError('raft'));
+    if (this.inputs.length + this.waiters.size >= this.o.maxPending) {
+      return Promise.reject(new OverloadedError(`too many pending requests (limit ${this.o.maxPending})`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.inputs.push(make(resolve as never, reject));
+      this.pump();
+    });
+  }
+
+  /** Does whatever can be done now: finish completed writes, feed Raft, issue Readies. Never re-entered. */
+  private pump(): void {
+    if (this.pumping) {
+      this.dirty = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.dirty = false;
+        this.finishCompleted();
+        while (!this.closed && this.inflight.length < this.maxInFlight) {
+          this.feed();
+          if (!this.raw.hasReady()) break;
+          // A snapshot from the leader replaces the state: install it with no other write running.
+          if (this.raw.raft.pendingSnapshot && this.inflight.length > 0) break;
+          const rd = this.raw.ready();
+          this.issue(rd);
+          this.raw.advance(rd);
+          this.finishCompleted();
+        }
+        this.waiters.resolveReads(this.readableIndex());
+        this.maybeCompact();
+      } while (this.dirty && !this.closed);
+    } catch (err) {
+      this.fatal(err);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** The applied index reads and snapshots may rely on. */
+  private readableIndex(): number {
+    return this.o.plantedBugs?.applyBeforeDurable ? this.raw.status().applied : this.appliedIndex;
+  }
+
+  /** Feeds queued ticks, messages and requests into the RawNode (only between Readies). */
+  private feed(): void {
+    for (; this.ticks > 0; this.ticks--) this.raw.tick();
+    if (this.messages.length > 0) {
+      const lead = this.raw.status().lead;
+      for (const m of this.messages.splice(0)) {
+        if (m.from === lead || m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
+          this.lastLeaderContact = this.o.clock.now();
+        }
+        this.raw.step(m);
+      }
+    }
+    for (const input of this.inputs.splice(0)) {
+      try {
+        this.accept(input);
+      } catch (err) {
+        input.reject(err);
+      }
+    }
+  }
+
+  private accept(input: Input): void {
+    const deadline = this.o.clock.now() + this.o.requestTimeoutMs;
+    switch (input.kind) {
+      case 'propose': {
+        const { index, term } = this.raw.propose(input.data);
+        const w = { term, deadline, resolve: input.resolve, reject: input.reject };
+        this.waiters.addProposal(index, w, notApplied);
+        return;
+      }
+      case 'read': {
+        const ctx = `r${++this.readSeq}`;
+        this.raw.readIndex(ctx);
+        this.waiters.addRead(ctx, { deadline, resolve: input.resolve, reject: input.reject });
+        return;
+      }
+      case 'conf':
+        this.raw.proposeConfChange(input.cc);
+        input.resolve();
+        return;
+      case 'transfer':
+        this.raw.transferLeader(input.to);
+        input.resolve();
+        return;
+    }
+  }
+
+  /**
+   * Step 1 of a Ready, issued: the messages a leader may send early go now; one transaction
+   * writes the log and hard state, installs a snapshot from the leader, and applies the
+   * committed entries. Completion (finishCompleted) does the rest, in issue order.
+   */
+  private issue(rd: Ready): void {
+    const sentEarly = rd.sendBeforePersist || this.o.plantedBugs?.ackBeforePersist === true;
+    if (sentEarly) this.o.transport.send(rd.messages);
+    const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
+      const cc = confChangeOf(e);
+      if (!cc) return { index: e.index, data: e.data };
+      this.stagedConf = applyToConf(this.stagedConf, cc);
+      return { index: e.index, data: e.data, conf: this.stagedConf };
+    });
+    const w: InFlight = { rd, sentEarly, batch, done: false, staged: undefined };
+    this.inflight.push(w);
+    const snap = rd.snapshot;
+    if (snap) this.stagedConf = snap.meta.conf;
+    const writes = rd.hardState !== undefined || rd.entries.length > 0 || snap !== undefined || batch.length > 0;
+    if (!writes) {
+      w.done = true;
+    } else {
+      // A snapshot from the leader replaces the state in the same transaction that stores it, so
+      // a crash cannot leave the log saying it is applied while the tables are still the old ones.
+      const dump = snap ? parseDump(snap.data, this.o.stateTables) : undefined;
+      const write = { hardState: rd.hardState, entries: rd.entries, snapshot: snap, sync: rd.mustSync };
+      this.o.storage
+        .persist(write, (tx) => {
+          if (snap && dump) {
+            replaceTables(tx, this.o.stateTables, dump);
+            writeAppliedIndex(tx, snap.meta.index);
+            writeConfState(tx, snap.meta.conf);
+          }
+          return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
+        })
+        .then(
+          (staged) => {
+            w.staged = staged;
+            w.done = true;
+            this.pump();
+          },
+          (err: unknown) => this.fatal(err),
+        );
+    }
+    if (this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
+  }
+
+  /** Steps 2 and 3 of every Ready whose write completed, oldest first. */
+  private finishCompleted(): void {
+    while (this.inflight.length > 0 && (this.inflight[0] as InFlight).done) {
+      const { rd, sentEarly, batch, staged } = this.inflight.shift() as InFlight;
+      if (!this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
+      if (!sentEarly) this.o.transport.send(rd.messages);
+      if (rd.snapshot) {
+        this.conf = rd.snapshot.meta.conf;
+        this.appliedIndex = rd.snapshot.meta.index;
+        this.o.applier.replaced(rd.snapshot.meta.index);
+        this.o.observer?.snapshotInstalled?.(rd.snapshot.meta.index);
+        this.o.logger.info('raft snapshot installed', {
+          index: rd.snapshot.meta.index,
+          bytes: rd.snapshot.data.length,
+        });
+      }
+      if (staged) this.finishApply(rd.committedEntries, batch, staged);
+      for (const rs of rd.readStates) {
+        const r = this.waiters.reads.get(rs.context);
+        if (r) r.index = rs.index;
+      }
+      if (rd.softState) for (const fn of this.roleListeners) fn(rd.softState.role, rd.softState.lead);
+    }
+    if (this.inflight.length === 0 && this.drained.length > 0) for (const fn of this.drained.splice(0)) fn();
+  }
+
+  private finishApply(entries: readonly Entry[], batch: readonly CommittedEntry[], staged: StagedApply): void {
+    staged.publish();
+    for (const c of batch) if (c.conf) this.conf = c.conf;
+    const last = entries[entries.length - 1];
+    if (last) this.appliedIndex = last.index;
+    entries.forEach((e, i) => {
+      const p = this.waiters.takeProposal(e.index);
+      if (!p) return;
+      if (p.term === e.term) p.resolve(staged.results[i] as ApplyResult);
+      else p.reject(notApplied());
+    });
+    this.o.observer?.applied?.(entries, staged.results);
+  }
+
+  /** Takes a snapshot of the applied state, persists it and drops the log it covers (§7). */
+  private maybeCompact(): void {
+    const bug = this.o.plantedBugs?.applyBeforeDurable === true;
+    if (this.closed || (this.inflight.length > 0 && !bug)) return;
+    const applied = this.readableIndex();
+    if (applied - this.raw.status().snapshotIndex < this.o.snapshotThreshold) return;
+    const data = this.o.store.read((tx) => dumpTables(tx, this.o.stateTables));
+    const snap = this.raw.compact(applied, data);
+    this.o.storage.saveSnapshot(snap).catch((err: unknown) => this.fatal(err));
+    this.o.logger.info('raft snapshot taken', { index: snap.meta.index, bytes: data.length });
+  }
+
+  /** A write or the loop failed: nothing more can be made durable, so stop and fail what waits. */
+  private fatal(err: unknown): void {
+    if (this.closed && this.inflight.length === 0) return;
+    this.o.logger.error('raft loop failed; stopping', { error: (err as Error).stack ?? String(err) });
+    this.closed = true;
+    if (this.tickTimer !== undefined) this.o.clock.clearTimer(this.tickTimer);
+    this.inflight.length = 0;
+    for (const fn of this.drained.splice(0)) fn();
+    this.failPending(new ShuttingDownError('raft'));
+  }
+
+  private failPending(err: unknown): void {
+    for (const i of this.inputs.splice(0)) i.reject(err);
+    this.waiters.failAll(err);
+  }
+}
