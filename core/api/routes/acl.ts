@@ -1,33 +1,32 @@
 import type { Hono } from 'hono';
 import { type AclIdentity, requestSecret } from '../../acl/resolve.js';
 import { parseRules } from '../../acl/rules.js';
+import type {
+  AclAuthMethodDeleteCommand,
+  AclAuthMethodSetCommand,
+  AclBindingRuleDeleteCommand,
+  AclBindingRuleSetCommand,
+  AclBootstrapCommand,
+  AclPolicySetCommand,
+  AclRoleSetCommand,
+  AclTokenDeleteCommand,
+  AclTokenSetCommand,
+} from '../../acl/commands.js';
 import {
-  ACL_WATCH_TABLE,
-  type AclAuthMethodDeleteCommand,
-  type AclAuthMethodSetCommand,
-  type AclBindingRuleDeleteCommand,
-  type AclBindingRuleSetCommand,
   getAuthMethod,
   getBindingRule,
-  listAuthMethods,
-  listBindingRules,
-  type AclBootstrapCommand,
-  type AclPolicy,
-  type AclPolicySetCommand,
-  type AclRole,
-  type AclRoleSetCommand,
-  type AclToken,
-  type AclTokenDeleteCommand,
-  type AclTokenSetCommand,
   getPolicy,
   getRole,
+  listAuthMethods,
+  listBindingRules,
   listPolicies,
   listRoles,
   listTokens,
   policyByName,
   roleByName,
   tokenByAccessor,
-} from '../../acl/state.js';
+} from '../../acl/queries.js';
+import { ACL_WATCH_TABLE, type AclPolicy, type AclRole, type AclToken } from '../../acl/types.js';
 import { AclDisabledError, BadRequestError, NotFoundError, PermissionDeniedError } from '../../errors.js';
 import { bindings, checkSelector, parseJwtConfig, verifyLogin } from '../../acl/auth-method.js';
 import { parseDuration } from '../../util/duration.js';
