@@ -1,4 +1,4 @@
-import { aclModule } from './acl/state.js';
+import { aclModule } from './acl/state-machine.js';
 import { SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES } from './api/routes/snapshot.js';
 import { catalogModule } from './catalog/state-machine.js';
 import { eventModule } from './event/events.js';

@@ -7,7 +7,7 @@ import { MqttAccess, SERVER_USERNAME } from './mqtt/access.js';
 import { AuditFile } from './audit-log.js';
 import type { ReadTxn } from '../core/ports/state-store.js';
 import { AclResolver } from '../core/acl/resolve.js';
-import { anonymousToken } from '../core/acl/state.js';
+import { anonymousToken } from '../core/acl/queries.js';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';

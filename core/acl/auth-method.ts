@@ -58,6 +58,11 @@ export interface AclBindingRule {
 const ALLOWED_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** True for a JSON Web Key Set's shape: an object whose `keys` is a list of objects (the keys are not imported). */
+export function isJwks(v: unknown): v is JSONWebKeySet {
+  return isObj(v) && Array.isArray(v['keys']) && v['keys'].every(isObj);
+}
 const strList = (v: unknown, what: string): string[] | undefined => {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
@@ -84,10 +89,10 @@ export async function parseJwtConfig(raw: unknown): Promise<JwtConfig> {
         `Invalid Auth Method: JWTSupportedAlgs: ${JSON.stringify(a)} is not allowed (use ${ALLOWED_ALGS.join(', ')})`,
       );
   const pems = strList(raw['JWTValidationPubKeys'], 'JWTValidationPubKeys');
-  const jwks = raw['JWKS'];
-  if (jwks !== undefined && (!isObj(jwks) || !Array.isArray(jwks['keys'])))
+  const rawJwks = raw['JWKS'];
+  if (rawJwks !== undefined && (!isObj(rawJwks) || !Array.isArray(rawJwks['keys'])))
     throw new BadRequestError('Invalid Auth Method: JWKS must be a JSON Web Key Set ({"keys": [...]})');
-  if ((pems?.length ?? 0) === 0 && jwks === undefined)
+  if ((pems?.length ?? 0) === 0 && rawJwks === undefined)
     throw new BadRequestError('Invalid Auth Method: give JWTValidationPubKeys or JWKS');
   if (pems) {
     for (const [i, pem] of pems.entries()) {
@@ -103,10 +108,11 @@ export async function parseJwtConfig(raw: unknown): Promise<JwtConfig> {
       }
     }
   }
-  if (jwks !== undefined) {
-    for (const k of (jwks as { keys: unknown[] }).keys)
-      if (!isObj(k) || 'd' in k || 'k' in k)
-        throw new BadRequestError('Invalid Auth Method: JWKS must hold public keys only');
+  let jwks: JSONWebKeySet | undefined;
+  if (rawJwks !== undefined) {
+    if (!isJwks(rawJwks) || rawJwks.keys.some((k) => 'd' in k || 'k' in k))
+      throw new BadRequestError('Invalid Auth Method: JWKS must hold public keys only');
+    jwks = rawJwks;
   }
   const audiences = strList(raw['BoundAudiences'], 'BoundAudiences');
   const issuer = raw['BoundIssuer'];
@@ -119,7 +125,7 @@ export async function parseJwtConfig(raw: unknown): Promise<JwtConfig> {
   const lists = strMap(raw['ListClaimMappings'], 'ListClaimMappings');
   return {
     ...(pems ? { JWTValidationPubKeys: pems } : {}),
-    ...(jwks !== undefined ? { JWKS: jwks as unknown as JSONWebKeySet } : {}),
+    ...(jwks !== undefined ? { JWKS: jwks } : {}),
     ...(typeof issuer === 'string' && issuer !== '' ? { BoundIssuer: issuer } : {}),
     ...(audiences && audiences.length > 0 ? { BoundAudiences: audiences } : {}),
     ...(claims ? { ClaimMappings: claims } : {}),

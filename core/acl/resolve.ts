@@ -2,7 +2,8 @@ import { PermissionDeniedError } from '../errors.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import { Authorizer, type DefaultPolicy } from './authorizer.js';
 import { parseRules, type PolicyRules } from './rules.js';
-import { type AclToken, getPolicy, getRole, GLOBAL_MANAGEMENT_POLICY_ID, tokenBySecret } from './state.js';
+import { getPolicy, getRole, tokenBySecret } from './queries.js';
+import { type AclToken, GLOBAL_MANAGEMENT_POLICY_ID } from './types.js';
 
 /** How ACLs are configured on this server. */
 export interface AclSettings {

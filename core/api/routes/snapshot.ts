@@ -1,4 +1,5 @@
-import { ACL_WATCH_TABLE, aclModule } from '../../acl/state.js';
+import { aclModule } from '../../acl/state-machine.js';
+import { ACL_WATCH_TABLE } from '../../acl/types.js';
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
