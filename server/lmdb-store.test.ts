@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../runtimes/contract/state-store.contract.js';
 import { LmdbStateStore } from './lmdb-store.js';
-import { cleanupAll, tempDir } from './testing/spawn-server.js';
+import { cleanupAll, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 const files = new WeakMap<object, string>();

@@ -7,7 +7,7 @@ import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
 import type { Entry, Message } from '../../core/raft/types.js';
 import { compileHotPathModule } from '../node/hot-paths.js';
-import { propertySeed } from '../testing/kv-arbitraries.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { HOT_PATH_VECTORS, runVectors } from '../contract/hot-paths.vectors.js';
 import { ALL_WASM, createWasmHotPaths } from './wasm-hot-paths.js';
 

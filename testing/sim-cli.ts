@@ -9,9 +9,9 @@
  * seed, the broken property and the exact command that replays it. Exits 1 if any seed failed.
  */
 import { parseArgs } from 'node:util';
-import type { PlantedBugs } from '../../core/raft/config.js';
-import { describeFailure, sumStats } from '../../core/testing/sim/format.js';
-import { runSimulation, type SimResult } from '../../core/testing/sim/simulator.js';
+import type { PlantedBugs } from '../core/raft/config.js';
+import { describeFailure, sumStats } from '../core/testing/sim/format.js';
+import { runSimulation, type SimResult } from '../core/testing/sim/simulator.js';
 
 const BUGS = [
   'commitPreviousTermByCounting',
