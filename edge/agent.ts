@@ -9,7 +9,7 @@ import { normalizeScope } from '../core/sync/scope.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import type { EdgeRuntime } from '../runtimes/edge-runtime.js';
-import { VERSION } from '../runtimes/version.js';
+import { VERSION } from '../cli/version.js';
 import { createEdgeApi } from './api.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';

@@ -35,7 +35,7 @@ import { loadHotPaths } from '../runtimes/node/hot-paths.js';
 import { type HttpClient, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
 import { nodeProbes } from '../runtimes/node/probes.js';
 import { systemRng } from '../runtimes/node/rng.js';
-import { VERSION } from '../runtimes/version.js';
+import { VERSION } from '../cli/version.js';
 import { AgentStateFile } from './agent-store.js';
 import { type DnsServer, startDns } from './dns.js';
 import { Cluster } from './cluster.js';

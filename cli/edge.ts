@@ -1,10 +1,10 @@
 import { createLogger } from '../core/log/logger.js';
+import { startEdgeAgent } from '../edge/agent.js';
+import { EDGE_OPTIONS, toEdgeConfig } from '../edge/config.js';
 import { currentEdgeRuntime } from '../runtimes/edge-runtime.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';
-import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from '../runtimes/options.js';
-import { startEdgeAgent } from './agent.js';
-import { EDGE_OPTIONS, toEdgeConfig } from './config.js';
+import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
 
 const USAGE = `Usage: konsul edge --upstream http://HOST:PORT --prefix PREFIX [--service NAME] [flags]
 
