@@ -1,5 +1,5 @@
 import { createLogger } from '../core/log/logger.js';
-import { systemClock } from '../runtimes/node/clock.js';
+import { systemClock } from '../runtimes/node/index.js';
 import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
 import { startServer } from '../server/server.js';
 import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';

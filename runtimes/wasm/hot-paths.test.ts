@@ -6,15 +6,14 @@ import { CorruptFrameError } from '../../core/hotpaths/frame.js';
 import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
 import type { Entry, Message } from '../../core/raft/types.js';
-import { compileHotPathModule } from '../node/hot-paths.js';
+import { nodeRuntime } from '../node/index.js';
 import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { HOT_PATH_VECTORS, runVectors } from '../contract/hot-paths.vectors.js';
-import { ALL_WASM, createWasmHotPaths } from './wasm-hot-paths.js';
 
 let wasm: HotPaths;
 const ts = createTsHotPaths();
 beforeAll(async () => {
-  wasm = createWasmHotPaths(await compileHotPathModule(), ALL_WASM);
+  wasm = await nodeRuntime.loadHotPaths('wasm');
 });
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({
