@@ -1,7 +1,7 @@
 // Runs the shared hot-path vectors on the WebAssembly path, loaded by the adapter of the runtime
-// this runs on (hot-paths-runtimes.test.ts starts it under Deno and Bun); prints JSON.
+// this runs on (runtimes/wasm/load.test.ts starts it under Deno and Bun); prints JSON.
 import { currentRuntime } from '../runtimes/current.js';
-import { runVectors } from '../runtimes/contract/hot-paths.vectors.js';
+import { runVectors } from '../core/ports/hot-paths.vectors.js';
 
 const runtime = await currentRuntime();
 const hp = await runtime.loadHotPaths('wasm');

@@ -1,6 +1,6 @@
-import { MemoryStateStore } from '../../core/store/memory-store.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
-import { CONTRACT_TABLES, stateStoreContract } from '../contract/state-store.contract.js';
+import { CONTRACT_TABLES, stateStoreContract } from '../../core/ports/state-store.contract.js';
+import { MemoryStateStore } from '../../core/store/memory-store.js';
 import { nodeRuntime } from '../node/index.js';
 
 let hp: HotPaths | undefined;

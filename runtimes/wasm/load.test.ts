@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { HOT_PATH_VECTORS, runVectors } from '../../core/ports/hot-paths.vectors.js';
 import { nodeRuntime } from '../node/index.js';
-import { HOT_PATH_VECTORS, runVectors } from './hot-paths.vectors.js';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '../..');

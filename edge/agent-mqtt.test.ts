@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServer } from '../../testing/spawn-server.js';
-import { spawnMosquitto } from '../../testing/mosquitto.js';
-import { cleanupAll, tempDir, until } from '../../testing/process.js';
-import { spawnEdge } from '../../testing/spawn-edge.js';
+import { spawnServer } from '../testing/spawn-server.js';
+import { spawnMosquitto } from '../testing/mosquitto.js';
+import { cleanupAll, tempDir, until } from '../testing/process.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
 
 afterAll(cleanupAll);
 

@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { freePorts } from '../../testing/cluster-harness.js';
-import { type SpawnedServer, spawnServer } from '../../testing/spawn-server.js';
-import { tempDir, until } from '../../testing/process.js';
-import { type EdgeTestRuntime, spawnEdge } from '../../testing/spawn-edge.js';
+import { freePorts } from '../testing/cluster-harness.js';
+import { type SpawnedServer, spawnServer } from '../testing/spawn-server.js';
+import { tempDir, until } from '../testing/process.js';
+import { type EdgeTestRuntime, spawnEdge } from '../testing/spawn-edge.js';
 
 const text = async (url: string, init?: RequestInit) => {
   const res = await fetch(url, init);

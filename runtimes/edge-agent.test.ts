@@ -1,5 +1,5 @@
 import { afterAll, describe, it } from 'vitest';
-import { cleanupAll } from '../../testing/process.js';
+import { cleanupAll } from '../testing/process.js';
 import { edgeAgentContract } from './edge-agent.contract.js';
 
 afterAll(cleanupAll);
