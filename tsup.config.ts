@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 // One ESM bundle per entry; dependencies stay external (installed from npm).
 export default defineConfig({
-  entry: { cli: 'runtimes/cli.ts' },
+  entry: { cli: 'cli/main.ts' },
   format: ['esm'],
   target: 'node20',
   platform: 'node',

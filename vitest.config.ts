@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['core/**/*.test.ts', 'server/**/*.test.ts', 'runtimes/**/*.test.ts', 'edge/**/*.test.ts'],
+    include: [
+      'core/**/*.test.ts',
+      'server/**/*.test.ts',
+      'runtimes/**/*.test.ts',
+      'edge/**/*.test.ts',
+      'cli/**/*.test.ts',
+    ],
     // The arm64 emulation test runs only through `npm run test:arm64` (it needs qemu and fetched binaries).
     exclude:
       process.env['KONSUL_ARM64'] === '1' ? ['**/node_modules/**'] : ['**/node_modules/**', '**/*.arm64.test.ts'],

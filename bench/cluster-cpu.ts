@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cleanupAll } from '../server/testing/spawn-server.js';
+import { cleanupAll } from '../testing/spawn-server.js';
 import { HEADER, row, runPhase } from './http-load.js';
 import { startKonsulCluster } from './konsul-cluster.js';
 

@@ -6,8 +6,8 @@
  *   npm run bench:cluster -- [--duration 5] [--concurrency 1,64]
  */
 import { parseArgs } from 'node:util';
-import { TestClusterProcesses } from '../server/testing/cluster-harness.js';
-import { cleanupAll } from '../server/testing/spawn-server.js';
+import { TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll } from '../testing/spawn-server.js';
 import { HEADER, row, runPhase } from './http-load.js';
 
 const { values } = parseArgs({

@@ -12,8 +12,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { freePorts, startProcess, type TestProcess, tempDir } from '../runtimes/testing/process.js';
-import { cleanupAll } from '../server/testing/spawn-server.js';
+import { freePorts, startProcess, type TestProcess, tempDir } from '../testing/process.js';
+import { cleanupAll } from '../testing/spawn-server.js';
 import { startKonsulCluster } from './konsul-cluster.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 

@@ -11,8 +11,8 @@
  */
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { SseReader } from '../runtimes/testing/sse.js';
-import { cleanupAll, spawnServer } from '../server/testing/spawn-server.js';
+import { SseReader } from '../testing/sse.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 
 const { values } = parseArgs({
   options: {

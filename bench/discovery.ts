@@ -9,7 +9,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
-import { cleanupAll, spawnServer } from '../server/testing/spawn-server.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { runPhase } from './http-load.js';
 
 const { values } = parseArgs({

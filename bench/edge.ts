@@ -26,9 +26,9 @@ import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { HttpSync } from '../edge/sync-http.js';
 import { MqttSync } from '../edge/sync-mqtt.js';
 import { ReplicaSink } from '../edge/sink.js';
-import { cleanupAll } from '../runtimes/testing/process.js';
-import { type EdgeTestRuntime, spawnEdge } from '../runtimes/testing/spawn-edge.js';
-import { spawnServer } from '../server/testing/spawn-server.js';
+import { cleanupAll } from '../testing/process.js';
+import { type EdgeTestRuntime, spawnEdge } from '../testing/spawn-edge.js';
+import { spawnServer } from '../testing/spawn-server.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,7 +70,7 @@ function hasQemu(): boolean {
 }
 
 if (runtimes.some((r) => r.endsWith('-arm64'))) {
-  if (hasQemu()) execFileSync('npx', ['tsx', 'runtimes/testing/fetch-arm64.ts'], { stdio: 'inherit' });
+  if (hasQemu()) execFileSync('npx', ['tsx', 'testing/fetch-arm64.ts'], { stdio: 'inherit' });
   else {
     process.stdout.write('qemu-aarch64-static not found (apt qemu-user-static): arm64 runs skipped\n');
     runtimes = runtimes.filter((r) => !r.endsWith('-arm64'));

@@ -1,6 +1,6 @@
 /** A 3-node Konsul cluster with default settings for the benchmarks (temp data dirs, loopback). */
-import { freePorts, tempDir } from '../runtimes/testing/process.js';
-import { spawnServer, type SpawnedServer } from '../server/testing/spawn-server.js';
+import { freePorts, tempDir } from '../testing/process.js';
+import { spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
 
 /** A running bench cluster: its servers, the leader's and every member's HTTP "host:port". */
 export interface BenchCluster {

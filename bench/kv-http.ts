@@ -5,7 +5,7 @@
  *   npm run bench:kv -- [--duration 5] [--concurrency 1,16,64] [--value-size 256] [--keys 10000]
  */
 import { parseArgs } from 'node:util';
-import { cleanupAll, spawnServer } from '../server/testing/spawn-server.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { HEADER, row, runPhase } from './http-load.js';
 
 const { values } = parseArgs({

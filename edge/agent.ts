@@ -3,17 +3,17 @@ import { BadRequestError } from '../core/errors.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Rng } from '../core/ports/rng.js';
+import type { RuntimeAdapter } from '../core/ports/runtime.js';
 import { MemoryStateStore } from '../core/store/memory-store.js';
 import { Replica, REPLICA_TABLES, type ReplicaDelta } from '../core/sync/replica.js';
 import { normalizeScope } from '../core/sync/scope.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
-import type { EdgeRuntime } from '../runtimes/edge-runtime.js';
-import { VERSION } from '../runtimes/version.js';
+import { VERSION } from '../cli/version.js';
 import { createEdgeApi } from './api.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';
-import { EdgePersistence } from './persist.js';
+import { EdgePersistence, memoryFileStore } from './persist.js';
 import { ReplicaSink } from './sink.js';
 
 /** A running edge agent. */
@@ -30,17 +30,17 @@ const STALE_LINK_MS = 45_000;
 
 /**
  * Composition root of `konsul edge`: the replica (in memory, ordered by the hot-path key index,
- * persisted through unstorage), the sync client (HTTP or MQTT), the outbox and the local API.
+ * persisted in the runtime's files), the sync client (HTTP or MQTT), the outbox and the local API.
  */
 export async function startEdgeAgent(
   config: EdgeConfig,
-  runtime: EdgeRuntime,
+  runtime: RuntimeAdapter,
   logger: Logger,
   clock: Clock,
   rng: Rng,
 ): Promise<RunningEdgeAgent> {
   const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
-  const persist = new EdgePersistence(config.storage, config.dataDir);
+  const persist = new EdgePersistence(config.storage === 'fs' ? runtime.files(config.dataDir) : memoryFileStore());
   const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
   await persist.setMeta('agent-id', agentId);
   const hotPaths = await runtime.loadHotPaths();

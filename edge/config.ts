@@ -1,7 +1,7 @@
 import { ConfigError } from '../core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
 import type { LogFormat } from '../core/log/logger.js';
-import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from '../runtimes/options.js';
+import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from '../cli/options.js';
 
 /** Options of `konsul edge`. */
 export const EDGE_OPTIONS: readonly OptionSpec[] = [

@@ -4,7 +4,7 @@ import { createTestNode } from '../core/testing/harness.js';
 import { ManualClock } from '../core/testing/manual-clock.js';
 import { seededRng } from '../core/testing/seeded-rng.js';
 import { Outbox, translateWrite, type UpstreamTxn } from './outbox.js';
-import { EdgePersistence } from './persist.js';
+import { EdgePersistence, memoryFileStore } from './persist.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -39,7 +39,7 @@ describe('edge outbox', () => {
   it('applies a write exactly once even when the first answer is lost after the server applied it', async () => {
     const node = createTestNode();
     const { state, upstream } = upstreamOf(node);
-    const persist = new EdgePersistence('memory', '');
+    const persist = new EdgePersistence(memoryFileStore());
     const outbox = outboxOn(persist, upstream);
     await outbox.load();
     // cas=0 (create only): a second application would fail, so "applied" proves it ran once.
@@ -65,7 +65,7 @@ describe('edge outbox', () => {
   it('keeps items in order, pauses while the upstream is down, and reports conflicts and refusals', async () => {
     const node = createTestNode();
     const { state, upstream } = upstreamOf(node);
-    const persist = new EdgePersistence('memory', '');
+    const persist = new EdgePersistence(memoryFileStore());
     const outbox = outboxOn(persist, upstream);
     await outbox.load();
     const q = (method: string, path: string, body = '') =>
@@ -90,7 +90,7 @@ describe('edge outbox', () => {
   it('refuses new writes when full, and bad writes at once', async () => {
     const node = createTestNode();
     const { upstream } = upstreamOf(node);
-    const outbox = outboxOn(new EdgePersistence('memory', ''), upstream, 2);
+    const outbox = outboxOn(new EdgePersistence(memoryFileStore()), upstream, 2);
     await outbox.load();
     const w = () => translateWrite('PUT', new URL('http://x/v1/kv/k'), enc('v')) as never;
     await outbox.enqueue('PUT', '/v1/kv/k', w());

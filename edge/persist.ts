@@ -1,9 +1,9 @@
 import { decode, encode } from '@msgpack/msgpack';
-import { createStorage, type Storage } from 'unstorage';
-import fsLiteDriver from 'unstorage/drivers/fs-lite';
+import { createStorage } from 'unstorage';
 import memoryDriver from 'unstorage/drivers/memory';
 import type { HealthEntry } from '../core/catalog/queries.js';
 import type { KvRecord } from '../core/kv/types.js';
+import type { FileStore } from '../core/ports/runtime.js';
 import type { ReplicaDelta } from '../core/sync/replica.js';
 import type { SyncScope } from '../core/sync/types.js';
 
@@ -34,19 +34,24 @@ interface ReplicaMeta {
 
 const toBytes = (v: unknown): Uint8Array => (v instanceof Uint8Array ? v : new Uint8Array(v as ArrayBuffer));
 
+/** A FileStore in memory (`--storage memory`, tests): nothing outlives the process. */
+export function memoryFileStore(): FileStore {
+  return createStorage({ driver: memoryDriver() });
+}
+
 /**
- * The edge agent's durable state through unstorage: replica records (KV entries and health
- * entries, one item each), the replica's index and scope, and the outbox. Items are msgpack.
- * Writes are serialized in call order; `flush()` waits for them. With the memory driver nothing
- * outlives the process.
+ * The edge agent's durable state in a FileStore (the runtime's files, or memoryFileStore()):
+ * replica records (KV entries and health entries, one item each), the replica's index and scope,
+ * and the outbox. Items are msgpack. Writes are serialized in call order; `flush()` waits for
+ * them. The store is owned from here on: close() disposes of it.
  */
 export class EdgePersistence {
-  readonly storage: Storage;
+  readonly storage: FileStore;
   private chain: Promise<void> = Promise.resolve();
   private pending = 0;
 
-  constructor(kind: 'fs' | 'memory', dir: string) {
-    this.storage = createStorage({ driver: kind === 'fs' ? fsLiteDriver({ base: dir }) : memoryDriver() });
+  constructor(storage: FileStore) {
+    this.storage = storage;
   }
 
   /** Number of queued writes not yet done. */

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
-import { until } from '../runtimes/testing/process.js';
-import { spawnEdge } from '../runtimes/testing/spawn-edge.js';
+import { until } from '../testing/process.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
 import { byCaller, type Caller, makeCallers, type RouteCase, walkRoutes } from '../core/testing/acl-walk.js';
-import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
+import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import type { AuditEvent } from '../core/api/audit.js';
 import type { Logger } from '../core/ports/logger.js';
 import { silentLogger } from '../core/ports/logger.js';
 import { AUDIT_QUEUE_MAX, AuditFile } from './audit-log.js';
-import { cleanupAll, tempDir } from './testing/spawn-server.js';
+import { cleanupAll, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { checkLinearizability, registerModel } from '../core/testing/linearizability.js';
-import { TestClusterProcesses } from './testing/cluster-harness.js';
-import { cleanupAll } from './testing/spawn-server.js';
-import { runWorkload, type WorkloadResult } from './testing/workload.js';
+import { TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll } from '../testing/spawn-server.js';
+import { runWorkload, type WorkloadResult } from '../testing/workload.js';
 
 let cluster: TestClusterProcesses | undefined;
 afterEach(async () => {

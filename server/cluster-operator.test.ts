@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { freePorts, TestClusterProcesses } from './testing/cluster-harness.js';
-import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
+import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 let cluster: TestClusterProcesses | undefined;
 afterEach(async () => {

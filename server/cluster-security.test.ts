@@ -1,7 +1,7 @@
-import { makePki } from './testing/pki.js';
+import { makePki } from '../testing/pki.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { freePorts, TestClusterProcesses } from './testing/cluster-harness.js';
-import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
+import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 let cluster: TestClusterProcesses | undefined;
 afterEach(async () => {
@@ -68,7 +68,7 @@ describe('who may join', () => {
   });
 
   it('refuses incomplete TLS flags', async () => {
-    const { runCli } = await import('./testing/spawn-server.js');
+    const { runCli } = await import('../testing/spawn-server.js');
     const r = await runCli(['server', '--raft-tls-cert', '/x.pem']);
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/--raft-tls-cert, --raft-tls-key and --raft-tls-ca must be given together/);

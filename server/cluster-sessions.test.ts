@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { TestClusterProcesses } from './testing/cluster-harness.js';
-import { cleanupAll } from './testing/spawn-server.js';
+import { TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll } from '../testing/spawn-server.js';
 
 let cluster: TestClusterProcesses | undefined;
 afterEach(async () => {

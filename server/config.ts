@@ -2,7 +2,7 @@ import { DEFAULT_API_LIMITS } from '../core/api/context.js';
 import { ConfigError } from '../core/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
 import type { LogFormat } from '../core/log/logger.js';
-import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from '../runtimes/options.js';
+import { type HostPort, type OptionSpec, type OptionValues, parseHostPort } from '../cli/options.js';
 
 /** Options of `konsul server`. */
 export const SERVER_OPTIONS: readonly OptionSpec[] = [

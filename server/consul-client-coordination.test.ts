@@ -1,7 +1,7 @@
 import Consul from 'consul';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseReader } from '../runtimes/testing/sse.js';
-import { cleanupAll, spawnServer, type SpawnedServer } from './testing/spawn-server.js';
+import { SseReader } from '../testing/sse.js';
+import { cleanupAll, spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
 
 let server: SpawnedServer;
 let consul: InstanceType<typeof Consul>;

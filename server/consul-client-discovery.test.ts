@@ -1,6 +1,6 @@
 import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupAll, spawnServer } from './testing/spawn-server.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

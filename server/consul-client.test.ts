@@ -1,6 +1,6 @@
 import Consul from 'consul';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupAll, spawnServer, type SpawnedServer } from './testing/spawn-server.js';
+import { cleanupAll, spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
 
 let server: SpawnedServer;
 let consul: InstanceType<typeof Consul>;

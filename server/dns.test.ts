@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupAll, spawnServer, type SpawnedServer } from './testing/spawn-server.js';
+import { cleanupAll, spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
 
 const run = promisify(execFile);
 let server: SpawnedServer;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
+import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

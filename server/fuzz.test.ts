@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { FuzzGenerator, runFuzz } from '../runtimes/testing/fuzz.js';
-import { propertySeed } from '../runtimes/testing/kv-arbitraries.js';
-import { cleanupAll, spawnServer } from './testing/spawn-server.js';
+import { FuzzGenerator, runFuzz } from '../testing/fuzz.js';
+import { propertySeed } from '../testing/kv-arbitraries.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

@@ -2,10 +2,10 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makePki } from './testing/pki.js';
-import { until } from '../runtimes/testing/process.js';
-import { freePorts } from './testing/cluster-harness.js';
-import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
+import { makePki } from '../testing/pki.js';
+import { until } from '../testing/process.js';
+import { freePorts } from '../testing/cluster-harness.js';
+import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

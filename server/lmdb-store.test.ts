@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { CONTRACT_TABLES, stateStoreContract } from '../runtimes/contract/state-store.contract.js';
+import { CONTRACT_TABLES, stateStoreContract } from '../core/ports/state-store.contract.js';
+import { cleanupAll, tempDir } from '../testing/spawn-server.js';
 import { LmdbStateStore } from './lmdb-store.js';
-import { cleanupAll, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
 const files = new WeakMap<object, string>();

@@ -1,8 +1,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { until } from '../runtimes/testing/process.js';
-import { spawnEdge } from '../runtimes/testing/spawn-edge.js';
-import { cleanupAll, spawnServer } from './testing/spawn-server.js';
+import { until } from '../testing/process.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

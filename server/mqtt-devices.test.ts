@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { until } from '../runtimes/testing/process.js';
-import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
+import { until } from '../testing/process.js';
+import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

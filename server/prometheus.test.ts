@@ -3,8 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePorts } from './testing/cluster-harness.js';
-import { cleanupAll, spawnServer, tempDir } from './testing/spawn-server.js';
+import { freePorts } from '../testing/cluster-harness.js';
+import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 let prom: ChildProcess | undefined;
 let app: Server | undefined;

@@ -5,7 +5,7 @@ import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
 import type { Entry, Snapshot } from '../core/raft/types.js';
 import { LmdbStateStore } from './lmdb-store.js';
 import { logKey, RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
-import { cleanupAll, tempDir } from './testing/spawn-server.js';
+import { cleanupAll, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

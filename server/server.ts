@@ -30,12 +30,16 @@ import type { SessionDestroyCommand } from '../core/session/state-machine.js';
 import { SessionTtl } from '../core/session/ttl.js';
 import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
-import { systemClock } from '../runtimes/node/clock.js';
-import { loadHotPaths } from '../runtimes/node/hot-paths.js';
-import { type HttpClient, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
-import { nodeProbes } from '../runtimes/node/probes.js';
-import { systemRng } from '../runtimes/node/rng.js';
-import { VERSION } from '../runtimes/version.js';
+import {
+  type HttpClient,
+  type HttpTls,
+  listenHttp,
+  nodeProbes,
+  nodeRuntime,
+  systemClock,
+  systemRng,
+} from '../runtimes/node/index.js';
+import { VERSION } from '../cli/version.js';
 import { AgentStateFile } from './agent-store.js';
 import { type DnsServer, startDns } from './dns.js';
 import { Cluster } from './cluster.js';
@@ -102,7 +106,7 @@ export async function startServer(
   logger: Logger,
   clock: Clock = systemClock(),
 ): Promise<RunningServer> {
-  const hotPaths = await loadHotPaths(config.hotPaths);
+  const hotPaths = await nodeRuntime.loadHotPaths(config.hotPaths);
   let deviceKeys: Map<string, DeviceKey> = new Map();
   if (config.mqttDeviceKeys) {
     let text: string;

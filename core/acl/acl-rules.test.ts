@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySeed } from '../../runtimes/testing/kv-arbitraries.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { Authorizer } from './authorizer.js';
 import { type Access, parseRules } from './rules.js';
 

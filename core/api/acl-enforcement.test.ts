@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseReader } from '../../runtimes/testing/sse.js';
+import { SseReader } from '../../testing/sse.js';
 import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
 import { createTestNode } from '../testing/harness.js';
 

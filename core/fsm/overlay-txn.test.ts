@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySeed } from '../../runtimes/testing/kv-arbitraries.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { compareKeys } from '../util/keys.js';
 import { OverlayTxn } from './overlay-txn.js';

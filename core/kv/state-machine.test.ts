@@ -5,7 +5,7 @@ import { StateMachine, type ApplyResult } from '../fsm/state-machine.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { compareKeys } from '../util/keys.js';
 import type { KvCommand } from './commands.js';
-import { kvCommandArb, propertySeed } from '../../runtimes/testing/kv-arbitraries.js';
+import { kvCommandArb, propertySeed } from '../../testing/kv-arbitraries.js';
 import { getEntry, listEntries, listKeys } from './queries.js';
 import { kvModule } from './state-machine.js';
 

@@ -1,4 +1,4 @@
-import { CONTRACT_TABLES, stateStoreContract } from '../../runtimes/contract/state-store.contract.js';
+import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
 import { MemoryStateStore } from './memory-store.js';
 
 stateStoreContract('memory', async () => new MemoryStateStore(CONTRACT_TABLES));

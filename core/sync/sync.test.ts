@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySeed } from '../../runtimes/testing/kv-arbitraries.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { serviceHealth } from '../catalog/queries.js';
 import { listEntries } from '../kv/queries.js';
 import { MemoryStateStore } from '../store/memory-store.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySeed } from '../../runtimes/testing/kv-arbitraries.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { encodeBase64 } from './base64.js';
 import { parseDuration } from './duration.js';
 import { compareKeys, utf8Length } from './keys.js';

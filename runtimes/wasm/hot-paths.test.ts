@@ -5,16 +5,15 @@ import { decodeMessageFrame, encodeMessageFrame } from '../../core/codec/message
 import { CorruptFrameError } from '../../core/hotpaths/frame.js';
 import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
+import { HOT_PATH_VECTORS, runVectors } from '../../core/ports/hot-paths.vectors.js';
 import type { Entry, Message } from '../../core/raft/types.js';
-import { compileHotPathModule } from '../node/hot-paths.js';
-import { propertySeed } from '../testing/kv-arbitraries.js';
-import { HOT_PATH_VECTORS, runVectors } from '../contract/hot-paths.vectors.js';
-import { ALL_WASM, createWasmHotPaths } from './wasm-hot-paths.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
+import { nodeRuntime } from '../node/index.js';
 
 let wasm: HotPaths;
 const ts = createTsHotPaths();
 beforeAll(async () => {
-  wasm = createWasmHotPaths(await compileHotPathModule(), ALL_WASM);
+  wasm = await nodeRuntime.loadHotPaths('wasm');
 });
 
 const entryArb: fc.Arbitrary<Entry> = fc.record({

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySeed } from '../../../runtimes/testing/kv-arbitraries.js';
+import { propertySeed } from '../../../testing/kv-arbitraries.js';
 import { createTestNode, type TestNode } from '../../testing/harness.js';
 import { META_TABLE } from '../../fsm/meta.js';
 

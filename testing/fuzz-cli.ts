@@ -6,7 +6,7 @@
  *   npm run fuzz -- [--requests 100000] [--seed N] [--acl on|off|both] [--concurrency 16]
  */
 import { parseArgs } from 'node:util';
-import { cleanupAll, spawnServer } from '../../server/testing/spawn-server.js';
+import { cleanupAll, spawnServer } from './spawn-server.js';
 import { FuzzGenerator, runFuzz } from './fuzz.js';
 
 const { values } = parseArgs({

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnServer } from '../../server/testing/spawn-server.js';
+import { spawnServer } from '../testing/spawn-server.js';
 import { spawnMosquitto } from '../testing/mosquitto.js';
 import { cleanupAll, tempDir, until } from '../testing/process.js';
 import { spawnEdge } from '../testing/spawn-edge.js';

@@ -2,14 +2,14 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { startProcess, type TestProcess, tempDir } from './process.js';
 
-const root = resolve(import.meta.dirname, '../..');
+const root = resolve(import.meta.dirname, '..');
 /** Path of the built CLI (npm test builds it first). */
 export const CLI = resolve(root, 'dist/cli.js');
 
 /** Runtimes the edge agent runs on in tests; `*-arm64` run the aarch64 binaries under qemu. */
 export type EdgeTestRuntime = 'node' | 'deno' | 'bun' | 'bun-arm64' | 'deno-arm64';
 
-/** Where `runtimes/testing/fetch-arm64.ts` puts the aarch64 Bun and Deno binaries. */
+/** Where `testing/fetch-arm64.ts` puts the aarch64 Bun and Deno binaries. */
 export const ARM64_DIR = resolve(root, '.cache/arm64');
 /** The aarch64 C library (apt libc6-arm64-cross, libgcc-s1-arm64-cross) qemu loads the binaries with. */
 export const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';

@@ -1,4 +1,4 @@
-import { freePorts } from '../../runtimes/testing/process.js';
+import { freePorts } from './process.js';
 import { spawnServer, type SpawnedServer, tempDir } from './spawn-server.js';
 
 export { freePorts };

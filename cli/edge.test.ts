@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupAll, runCli } from '../../server/testing/spawn-server.js';
+import { cleanupAll, runCli } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 

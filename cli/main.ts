@@ -19,11 +19,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'server': {
-      const { runServerCommand } = await import('../server/main.js');
+      const { runServerCommand } = await import('./server.js');
       return runServerCommand(rest, process.env);
     }
     case 'edge': {
-      const { runEdgeCommand } = await import('../edge/main.js');
+      const { runEdgeCommand } = await import('./edge.js');
       return runEdgeCommand(rest, process.env);
     }
     case 'version':

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { KvCommand } from '../../core/kv/commands.js';
+import type { KvCommand } from '../core/kv/commands.js';
 
 /** Keys drawn from a tiny alphabet so commands collide often, plus non-ASCII and astral keys. */
 export const keyArb = fc.oneof(

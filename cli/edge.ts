@@ -1,10 +1,10 @@
 import { createLogger } from '../core/log/logger.js';
-import { currentEdgeRuntime } from '../runtimes/edge-runtime.js';
+import { startEdgeAgent } from '../edge/agent.js';
+import { EDGE_OPTIONS, toEdgeConfig } from '../edge/config.js';
+import { currentRuntime } from '../runtimes/current.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';
-import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from '../runtimes/options.js';
-import { startEdgeAgent } from './agent.js';
-import { EDGE_OPTIONS, toEdgeConfig } from './config.js';
+import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
 
 const USAGE = `Usage: konsul edge --upstream http://HOST:PORT --prefix PREFIX [--service NAME] [flags]
 
@@ -16,7 +16,8 @@ over HTTP or MQTT. Runs on Node (konsul edge), Bun (bun dist/cli.js edge) and De
 Flags:
 `;
 
-// The wall clock and timers work alike on Node, Deno and Bun.
+// The wall clock and timers work alike on Node, Deno and Bun: clock.ts and rng.ts use only Date.now,
+// setTimeout and Math.random, so they are imported on their own (never the whole Node adapter).
 const clock = systemClock();
 
 /**
@@ -51,7 +52,7 @@ export async function runEdgeCommand(
   };
   process.on('SIGTERM', handler('SIGTERM'));
   process.on('SIGINT', handler('SIGINT'));
-  const runtime = await currentEdgeRuntime();
+  const runtime = await currentRuntime();
   const agent = await startEdgeAgent(cfg, runtime, logger, clock, systemRng);
   return new Promise<number>((resolve) => {
     onSignal = (signal: string): void => {

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
-import { freePorts } from '../../server/testing/cluster-harness.js';
-import { type SpawnedServer, spawnServer } from '../../server/testing/spawn-server.js';
+import { freePorts } from '../testing/cluster-harness.js';
+import { type SpawnedServer, spawnServer } from '../testing/spawn-server.js';
 import { tempDir, until } from '../testing/process.js';
 import { type EdgeTestRuntime, spawnEdge } from '../testing/spawn-edge.js';
 

@@ -1,6 +1,6 @@
-import { decodeEntriesFrame, encodeEntriesFrame } from '../../core/codec/entries.js';
-import { CorruptFrameError } from '../../core/hotpaths/frame.js';
-import type { HotPaths } from '../../core/ports/hot-paths.js';
+import { decodeEntriesFrame, encodeEntriesFrame } from '../codec/entries.js';
+import { CorruptFrameError } from '../hotpaths/frame.js';
+import type { HotPaths } from './hot-paths.js';
 
 const bytes = (n: number, f: (i: number) => number) => Uint8Array.from({ length: n }, (_, i) => f(i));
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');

@@ -1,4 +1,4 @@
-import { type SseEvent, SseParser } from '../../core/sync/sse-parser.js';
+import { type SseEvent, SseParser } from '../core/sync/sse-parser.js';
 
 export type { SseEvent };
 

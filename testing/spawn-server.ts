@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { cleanupAll, startProcess, tempDir, track } from '../../runtimes/testing/process.js';
+import { cleanupAll, startProcess, tempDir, track } from './process.js';
 
 /** Path of the built CLI (npm test builds it first). */
-export const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
+export const CLI = resolve(import.meta.dirname, '../dist/cli.js');
 
 /** A Konsul server process started by a test. */
 export interface SpawnedServer {

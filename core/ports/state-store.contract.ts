@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { StateStore } from '../../core/ports/state-store.js';
+import type { StateStore } from './state-store.js';
 
 /** Tables every store under contract test is opened with. */
 export const CONTRACT_TABLES = ['a', 'b'] as const;

@@ -1,8 +1,8 @@
 import { createLogger } from '../core/log/logger.js';
-import { systemClock } from '../runtimes/node/clock.js';
-import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from '../runtimes/options.js';
-import { SERVER_OPTIONS, toServerConfig } from './config.js';
-import { startServer } from './server.js';
+import { systemClock } from '../runtimes/node/index.js';
+import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
+import { startServer } from '../server/server.js';
+import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
 
 const USAGE = `Usage: konsul server [flags]
 

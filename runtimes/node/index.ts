@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { createStorage } from 'unstorage';
+import fsLiteDriver from 'unstorage/drivers/fs-lite';
+import type { RuntimeAdapter } from '../../core/ports/runtime.js';
+import { loadHotPaths } from '../wasm/load.js';
+import { listenHttp } from './http-server.js';
+
+// What only servers use: they run on Node alone.
+export { systemClock } from './clock.js';
+export { type HttpClient, type HttpListener, type HttpTls, listenHttp } from './http-server.js';
+export { nodeProbes } from './probes.js';
+export { systemRng } from './rng.js';
+
+/** Reads a file with node:fs; undefined when it does not exist. */
+async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  try {
+    return (await readFile(url)) as Uint8Array<ArrayBuffer>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Node as the runtime port: Node's HTTP server through @hono/node-server (connections still open
+ * two seconds after close() are ended), hotpaths.wasm read with node:fs, files through unstorage's
+ * fs-lite driver. Servers use it too, with the Node-only clock, rng, probes and TLS listener this
+ * module also exports.
+ */
+export const nodeRuntime: RuntimeAdapter = {
+  name: 'node',
+  loadHotPaths: (mode = 'auto') => loadHotPaths('node', readBytes, mode),
+  serve: async (handler, host, port) => {
+    const listener = await listenHttp(handler, host, port);
+    return { address: listener.address, close: () => listener.close(2000) };
+  },
+  rss: () => process.memoryUsage().rss,
+  files: (dir) => createStorage({ driver: fsLiteDriver({ base: dir }) }),
+};
