@@ -12,7 +12,7 @@ import { BadRequestError, NotFoundError, OverloadedError } from '../errors.js';
 import type { WritePipeline } from '../pipeline/write-pipeline.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
-import type { Probes, ProbeResult } from '../ports/probes.js';
+import type { Probes, ProbeResult } from './probes.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { AgentServiceDefinition, CheckDefinition } from './definitions.js';
