@@ -4,18 +4,21 @@ import { catalogModule } from './catalog/state-machine.js';
 import { eventModule } from './event/events.js';
 import type { StateModule } from './fsm/state-machine.js';
 import { kvModule } from './kv/state-machine.js';
+import { sessionCatalogBindings } from './session/bindings.js';
 import { sessionModule } from './session/state-machine.js';
 import { restoreModule } from './snapshot/restore-module.js';
 import { txnModule } from './txn/apply.js';
 
 /**
  * The state machine modules behind the HTTP API: KV, catalog, sessions, events, transactions, ACLs
- * and snapshot restore. Servers add their cluster modules (members, autopilot) to these.
+ * and snapshot restore. Servers add their cluster modules (members, autopilot) to these. Sessions
+ * are plugged into the catalog module here: the session module builds on it, so it may not import
+ * the session module.
  */
 export function dataModules(): StateModule[] {
   return [
     kvModule,
-    catalogModule,
+    catalogModule(sessionCatalogBindings),
     sessionModule,
     eventModule,
     txnModule,

@@ -2,7 +2,7 @@ import { ACL_WATCH_TABLE, aclModule } from '../../acl/state.js';
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
-import { CATALOG_WATCH_TABLE, catalogModule, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
+import { CATALOG_TABLES, CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { EVENT_WATCH_TABLE, eventModule } from '../../event/events.js';
 import { kvModule } from '../../kv/state-machine.js';
 import { sessionModule } from '../../session/state-machine.js';
@@ -18,7 +18,7 @@ import { readHeaders } from '../respond.js';
 /** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
 export const SNAPSHOT_TABLES = [
   ...kvModule.tables,
-  ...catalogModule.tables,
+  ...CATALOG_TABLES,
   ...sessionModule.tables,
   ...eventModule.tables,
   ...aclModule.tables,
