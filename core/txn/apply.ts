@@ -20,7 +20,7 @@ import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-mac
 import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } from '../kv/ops.js';
 import { KV_TABLE, type KvRecord } from '../kv/types.js';
 import type { ReadTxn } from '../ports/state-store.js';
-import { sessionCatalogBindings } from '../session/bindings.js';
+import { sessionCatalogBindings, sessionLockHolders } from '../session/bindings.js';
 import type { Change } from '../watch/change.js';
 import {
   IDEMPOTENCY_ORDER_TABLE,
@@ -114,7 +114,7 @@ function writeKv(ctx: ApplyContext, op: Extract<TxnOp, { kind: 'kv' }>, now: num
       return [kvResult(key, rec, false)];
     }
     case 'lock': {
-      const rec = kvLock(ctx, key, op.value, op.flags, op.session, now);
+      const rec = kvLock(ctx, key, op.value, op.flags, op.session, now, sessionLockHolders);
       if (!rec) throw new OpFailed(`failed to lock key ${q(key)}, lock is already held or in its lock delay`);
       return [kvResult(key, rec, false)];
     }
