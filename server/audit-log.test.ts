@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../core/api/audit.js';
+import type { AuditEvent } from '../core/api/audit-sink.js';
 import type { Logger } from '../core/ports/logger.js';
 import { silentLogger } from '../core/ports/logger.js';
 import { AUDIT_QUEUE_MAX, AuditFile } from './audit-log.js';

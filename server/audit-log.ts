@@ -1,5 +1,5 @@
 import { appendFile } from 'node:fs/promises';
-import type { AuditEvent, AuditSink } from '../core/api/audit.js';
+import type { AuditEvent, AuditSink } from '../core/api/audit-sink.js';
 import type { Logger } from '../core/ports/logger.js';
 
 /** Most records waiting to be written; when full, new records are dropped and counted. */

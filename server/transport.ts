@@ -206,7 +206,7 @@ class Peer {
  * with a join token, a hello without the same token is refused and logged. Tests may block
  * peers to simulate partitions (`blocked`).
  */
-export class RaftTransport implements Transport {
+export class RaftTransport implements Transport<Message> {
   readonly options: TransportOptions;
   private server: net.Server | undefined;
   private readonly peers = new Map<NodeId, Peer>();

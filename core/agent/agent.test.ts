@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProbeResult, Probes } from '../ports/probes.js';
+import type { ProbeResult, Probes } from './probes.js';
 import { createTestNode } from '../testing/harness.js';
 import { seededRng } from '../testing/seeded-rng.js';
 import { type AgentSnapshot, LocalAgent } from './agent.js';

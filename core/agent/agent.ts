@@ -5,7 +5,7 @@ import { BadRequestError, NotFoundError, OverloadedError } from '../errors.js';
 import type { WritePipeline } from '../pipeline/write-pipeline.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
-import type { Probes } from '../ports/probes.js';
+import type { Probes } from './probes.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import { AntiEntropy } from './anti-entropy.js';

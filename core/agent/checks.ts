@@ -5,7 +5,7 @@ import type { HealthStatus } from '../catalog/types.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
-import type { ProbeResult, Probes } from '../ports/probes.js';
+import type { ProbeResult, Probes } from './probes.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { CheckDefinition } from './definitions.js';

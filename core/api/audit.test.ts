@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestNode } from '../testing/harness.js';
-import type { AuditEvent } from './audit.js';
+import type { AuditEvent } from './audit-sink.js';
 
 describe('audit records', () => {
   const title =

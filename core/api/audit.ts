@@ -3,28 +3,6 @@ import { randomUuid } from '../util/uuid.js';
 import { resolvedIdentity } from './authz.js';
 import type { ApiDeps } from './context.js';
 
-/** One audit record: who did what, from where, and how it ended. Never holds a secret. */
-export interface AuditEvent {
-  readonly time: string;
-  /** Also sent to the client as X-Konsul-Request-Id. */
-  readonly requestId: string;
-  readonly source: string;
-  /** The token's AccessorID when one was resolved (never the SecretID). */
-  readonly accessor?: string;
-  readonly method: string;
-  /** Path and query, with any `token` parameter removed. */
-  readonly path: string;
-  readonly kind: 'read' | 'write';
-  readonly status: number;
-  /** `denied`: 401/403 (no or insufficient permission), `allowed` otherwise. */
-  readonly decision: 'allowed' | 'denied';
-}
-
-/** Where audit records go. `record` must not block and must bound what it holds. */
-export interface AuditSink {
-  record(event: AuditEvent): void;
-}
-
 /** Header carrying the request id. */
 export const REQUEST_ID_HEADER = 'X-Konsul-Request-Id';
 

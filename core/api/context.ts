@@ -1,6 +1,6 @@
 import type { AclResolver } from '../acl/resolve.js';
 import type { RateLimitSettings } from './rate-limit.js';
-import type { AuditSink } from './audit.js';
+import type { AuditSink } from './audit-sink.js';
 import type { BodyReader } from './body.js';
 import type { LocalAgent } from '../agent/agent.js';
 import type { Clock } from '../ports/clock.js';

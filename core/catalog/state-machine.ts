@@ -2,7 +2,6 @@ import { BadRequestError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
 import type { WriteTxn } from '../ports/state-store.js';
-import { invalidateSessionsOfCheck, invalidateSessionsOfNode } from '../session/ops.js';
 import {
   type CatalogCheck,
   type CatalogNode,
@@ -27,6 +26,18 @@ export const HEALTH_WATCH_TABLE = 'health';
 
 /** The HEALTH_WATCH_TABLE key of instance `id` of service `name` on `node`. */
 export const healthKey = (name: string, node: string, id: string): string => `${name}\u0000${node}/${id}`;
+
+/**
+ * What is bound to the catalog's checks and nodes and ends with them: the sessions (core/session
+ * implements it; the catalog cannot import the modules built on it). Called inside the catalog
+ * command's application, where the check or node goes, so what it writes commits with the command.
+ */
+export interface CatalogBindings {
+  /** Check `checkId` of `node` went critical or was removed; `now` (ms since epoch) starts lock delays. */
+  checkDown(ctx: ApplyContext, node: string, checkId: string, now: number): void;
+  /** `node` was deregistered; `now` (ms since epoch) starts lock delays. */
+  nodeRemoved(ctx: ApplyContext, node: string, now: number): void;
+}
 
 /** A node as registered (indexes are assigned when applied). */
 export type NodeInput = Omit<CatalogNode, 'CreateIndex' | 'ModifyIndex' | 'Datacenter'>;
@@ -123,7 +134,14 @@ function putService(ctx: ApplyContext, touched: Touched, node: string, input: Se
   bump(ctx, INDEX.node(node));
 }
 
-function deleteService(ctx: ApplyContext, touched: Touched, node: string, id: string, now: number): void {
+function deleteService(
+  ctx: ApplyContext,
+  touched: Touched,
+  node: string,
+  id: string,
+  now: number,
+  bound: CatalogBindings,
+): void {
   const key = childKey(node, id);
   const existing = ctx.tx.get<CatalogService>(SERVICES_TABLE, key);
   if (!existing) return;
@@ -135,7 +153,7 @@ function deleteService(ctx: ApplyContext, touched: Touched, node: string, id: st
     if (c.ServiceID === id) checks.push([k, c.CheckID]);
   for (const [k, checkId] of checks) {
     ctx.tx.delete(CHECKS_TABLE, k);
-    invalidateSessionsOfCheck(ctx, node, checkId, now);
+    bound.checkDown(ctx, node, checkId, now);
   }
   if (checks.length > 0) bump(ctx, INDEX.checks);
   bump(ctx, INDEX.services);
@@ -164,10 +182,14 @@ function bumpForCheck(
 /**
  * Applies a registration (Consul's ensureRegistrationTxn): the node, then the service, then the
  * checks. Preconditions (every check's service exists or is being registered) are checked before
- * any write; throws BadRequestError otherwise. A check that is critical invalidates the sessions
- * bound to it, with lock delays from `cmd.now`.
+ * any write; throws BadRequestError otherwise. A check that is critical ends what is `bound` to it
+ * (its sessions), with lock delays from `cmd.now`.
  */
-export function catalogRegister(ctx: ApplyContext, cmd: Omit<CatalogRegisterCommand, 'type'>): void {
+export function catalogRegister(
+  ctx: ApplyContext,
+  cmd: Omit<CatalogRegisterCommand, 'type'>,
+  bound: CatalogBindings,
+): void {
   const node = cmd.node.Node;
   const now = cmd.now ?? 0;
   for (const c of cmd.checks) {
@@ -223,16 +245,20 @@ export function catalogRegister(ctx: ApplyContext, cmd: Omit<CatalogRegisterComm
       bump(ctx, INDEX.service(existing.ServiceName));
       touch(touched, existing.ServiceName, node, existing.ServiceID);
     }
-    if (next.Status === 'critical') invalidateSessionsOfCheck(ctx, node, next.CheckID, now);
+    if (next.Status === 'critical') bound.checkDown(ctx, node, next.CheckID, now);
   }
   emitHealth(ctx, touched);
 }
 
 /**
  * Applies a deregistration: a check, a service (with its checks) or, with neither given, the
- * whole node. Removing a check, or a node, invalidates the sessions bound to it.
+ * whole node. Removing a check, or a node, ends what is `bound` to it (its sessions).
  */
-export function catalogDeregister(ctx: ApplyContext, cmd: Omit<CatalogDeregisterCommand, 'type'>): void {
+export function catalogDeregister(
+  ctx: ApplyContext,
+  cmd: Omit<CatalogDeregisterCommand, 'type'>,
+  bound: CatalogBindings,
+): void {
   const node = cmd.node;
   const now = cmd.now ?? 0;
   const touched: Touched = new Map();
@@ -242,14 +268,14 @@ export function catalogDeregister(ctx: ApplyContext, cmd: Omit<CatalogDeregister
     if (existing) {
       ctx.tx.delete(CHECKS_TABLE, key);
       bumpForCheck(ctx, touched, node, existing);
-      invalidateSessionsOfCheck(ctx, node, existing.CheckID, now);
+      bound.checkDown(ctx, node, existing.CheckID, now);
     }
   }
-  if (cmd.serviceID !== undefined) deleteService(ctx, touched, node, cmd.serviceID, now);
+  if (cmd.serviceID !== undefined) deleteService(ctx, touched, node, cmd.serviceID, now, bound);
   if (cmd.checkID === undefined && cmd.serviceID === undefined && ctx.tx.get(NODES_TABLE, node)) {
     const ids: string[] = [];
     for (const [, s] of ctx.tx.range<CatalogService>(SERVICES_TABLE, { prefix: `${node}/` })) ids.push(s.ID);
-    for (const id of ids) deleteService(ctx, touched, node, id, now);
+    for (const id of ids) deleteService(ctx, touched, node, id, now, bound);
     const checks: string[] = [];
     for (const [k] of ctx.tx.range(CHECKS_TABLE, { prefix: `${node}/` })) checks.push(k);
     for (const k of checks) ctx.tx.delete(CHECKS_TABLE, k);
@@ -257,30 +283,36 @@ export function catalogDeregister(ctx: ApplyContext, cmd: Omit<CatalogDeregister
     ctx.tx.delete(NODES_TABLE, node);
     bump(ctx, INDEX.nodes);
     bump(ctx, INDEX.node(node));
-    invalidateSessionsOfNode(ctx, node, now);
+    bound.nodeRemoved(ctx, node, now);
   }
   emitHealth(ctx, touched);
 }
 
-const register: CommandHandler = {
-  apply(ctx, command) {
-    catalogRegister(ctx, command as unknown as CatalogRegisterCommand);
-    return true;
-  },
-};
+/** The tables of the catalog module. */
+export const CATALOG_TABLES: readonly string[] = [NODES_TABLE, SERVICES_TABLE, CHECKS_TABLE, SERVICE_NAME_INDEX];
 
-const deregister: CommandHandler = {
-  apply(ctx, command) {
-    catalogDeregister(ctx, command as unknown as CatalogDeregisterCommand);
-    return true;
-  },
-};
-
-/** The catalog module: nodes, service instances and checks (Consul's catalog state). */
-export const catalogModule: StateModule = {
-  tables: [NODES_TABLE, SERVICES_TABLE, CHECKS_TABLE, SERVICE_NAME_INDEX],
-  handlers: { 'catalog.register': register, 'catalog.deregister': deregister },
-};
+/**
+ * The catalog module: nodes, service instances and checks (Consul's catalog state). Checks that go
+ * critical or away, and deregistered nodes, end what is `bound` to them.
+ */
+export function catalogModule(bound: CatalogBindings): StateModule {
+  const register: CommandHandler = {
+    apply(ctx, command) {
+      catalogRegister(ctx, command as unknown as CatalogRegisterCommand, bound);
+      return true;
+    },
+  };
+  const deregister: CommandHandler = {
+    apply(ctx, command) {
+      catalogDeregister(ctx, command as unknown as CatalogDeregisterCommand, bound);
+      return true;
+    },
+  };
+  return {
+    tables: CATALOG_TABLES,
+    handlers: { 'catalog.register': register, 'catalog.deregister': deregister },
+  };
+}
 
 /** The worst of a set of statuses ('passing' for none). */
 export function worstStatus(statuses: Iterable<HealthStatus>): HealthStatus {

@@ -1,29 +1,13 @@
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
-import type { Change } from '../watch/change.js';
+import type { ApplyListener, Change, IndexedChange } from '../watch/change.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import { readAppliedIndex } from './meta.js';
 import type { ApplyResult, CommittedEntry, StateMachine } from './state-machine.js';
-
-/** A change and the log index of the command that made it. */
-export interface IndexedChange {
-  readonly index: number;
-  readonly change: Change;
-}
 
 /** Entries applied inside a caller's transaction: their results, and what to announce once it commits. */
 export interface StagedApply {
   readonly results: ApplyResult[];
   readonly publish: () => void;
-}
-
-/**
- * What an Applier tells its listeners (change feeds): the changes of applied entries, in index
- * order, or that the whole state was replaced at `index` (a Raft snapshot was installed) so
- * earlier changes no longer describe it.
- */
-export interface ApplyListener {
-  applied(changes: readonly IndexedChange[], appliedIndex: number): void;
-  replaced(index: number): void;
 }
 
 /**

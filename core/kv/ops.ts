@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext } from '../fsm/state-machine.js';
-import { SESSIONS_TABLE } from '../session/types.js';
+import type { ReadTxn } from '../ports/state-store.js';
 import {
   KV_INDEX_NAME,
   KV_TABLE,
@@ -10,6 +10,15 @@ import {
   type KvTombstone,
   TOMBSTONE_KEY_PREFIX,
 } from './types.js';
+
+/**
+ * The sessions that may hold KV locks: kvLock refuses one that does not exist. core/session
+ * implements it (KV cannot import the session module, which releases KV locks).
+ */
+export interface LockHolders {
+  /** Whether session `id` exists in `tx`. */
+  exists(tx: ReadTxn, id: string): boolean;
+}
 
 /** Keys held by each session: session id + NUL + key → ''. */
 export const KV_LOCKS_TABLE = 'kv_locks';
@@ -112,7 +121,7 @@ export function kvDeleteTree(ctx: ApplyContext, prefix: string): void {
 }
 
 /**
- * Acquires `key` for `session` (Consul's kvsLockTxn): the session must exist; a key held by
+ * Acquires `key` for `session` (Consul's kvsLockTxn): the session must exist in `holders`; a key held by
  * another session, or within a lock delay at `now`, is not acquired (undefined, nothing written).
  * A new holder raises LockIndex; the holder re-acquiring keeps it and updates the value.
  * Throws NotFoundError for an unknown session.
@@ -124,8 +133,9 @@ export function kvLock(
   flags: string,
   session: string,
   now: number,
+  holders: LockHolders,
 ): KvRecord | undefined {
-  if (!ctx.tx.get(SESSIONS_TABLE, session)) throw new NotFoundError(`invalid session ${JSON.stringify(session)}`);
+  if (!holders.exists(ctx.tx, session)) throw new NotFoundError(`invalid session ${JSON.stringify(session)}`);
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (existing?.session !== undefined && existing.session !== session) return undefined;
   if (existing?.session !== session) {

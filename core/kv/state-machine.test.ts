@@ -8,6 +8,7 @@ import type { KvCommand } from './commands.js';
 import { kvCommandArb, propertySeed } from '../../testing/kv-arbitraries.js';
 import { getEntry, listEntries, listKeys } from './queries.js';
 import { kvModule } from './state-machine.js';
+import { sessionLockHolders } from '../session/bindings.js';
 
 interface ModelEntry {
   value: Uint8Array;
@@ -72,7 +73,7 @@ class MapModel {
 }
 
 function newMachine() {
-  const machine = new StateMachine([kvModule]);
+  const machine = new StateMachine([kvModule(sessionLockHolders)]);
   const store = new MemoryStateStore(machine.tables);
   let index = 0;
   const apply = (c: KvCommand): ApplyResult => {
@@ -169,7 +170,7 @@ describe('KV state machine details', () => {
   });
 
   it('reports malformed commands as failed results and changes nothing but the applied index', () => {
-    const machine = new StateMachine([kvModule]);
+    const machine = new StateMachine([kvModule(sessionLockHolders)]);
     const store = new MemoryStateStore(machine.tables);
     const bad = [
       encodeCommand({ type: 'kv.nope' }),
@@ -187,7 +188,7 @@ describe('KV state machine details', () => {
   });
 
   it('refuses non-contiguous indexes', () => {
-    const machine = new StateMachine([kvModule]);
+    const machine = new StateMachine([kvModule(sessionLockHolders)]);
     const store = new MemoryStateStore(machine.tables);
     const data = encodeCommand({ type: 'kv.delete', key: 'k' });
     expect(() => store.writeSync((tx) => machine.apply(tx, { index: 2, data }, () => {}))).toThrow(/contiguous/);

@@ -13,6 +13,7 @@ import {
   kvSet,
   kvUnlock,
   LOCK_DELAY_TABLE,
+  type LockHolders,
 } from './ops.js';
 import { KV_TABLE, KV_TOMBSTONE_TABLE, type KvTombstone } from './types.js';
 
@@ -39,20 +40,6 @@ const set: CommandHandler = {
 const cas: CommandHandler = {
   apply(ctx, cmd) {
     return kvCas(ctx, readKey(cmd), field.bytes(cmd, 'value'), readFlags(cmd), field.index(cmd, 'cas')) !== undefined;
-  },
-};
-
-const lock: CommandHandler = {
-  apply(ctx, cmd) {
-    const entry = kvLock(
-      ctx,
-      readKey(cmd),
-      field.bytes(cmd, 'value'),
-      readFlags(cmd),
-      field.string(cmd, 'session'),
-      field.index(cmd, 'now'),
-    );
-    return entry !== undefined;
   },
 };
 
@@ -98,20 +85,39 @@ const reapTombstones: CommandHandler = {
   },
 };
 
+/** The tables of the KV module: KV, tombstones, held locks and lock delays. */
+export const KV_TABLES: readonly string[] = [KV_TABLE, KV_TOMBSTONE_TABLE, KV_LOCKS_TABLE, LOCK_DELAY_TABLE];
+
 /**
  * The KV state machine module: Consul's KVS semantics (sets, check-and-set, deletes, session
- * locks) over the KV, tombstone, held-lock and lock-delay tables.
+ * locks) over KV_TABLES. Locks are held only by sessions that `holders` knows.
  */
-export const kvModule: StateModule = {
-  tables: [KV_TABLE, KV_TOMBSTONE_TABLE, KV_LOCKS_TABLE, LOCK_DELAY_TABLE],
-  handlers: {
-    'kv.set': set,
-    'kv.cas': cas,
-    'kv.lock': lock,
-    'kv.unlock': unlock,
-    'kv.delete': del,
-    'kv.delete-cas': deleteCas,
-    'kv.delete-tree': deleteTree,
-    'kv.reap-tombstones': reapTombstones,
-  },
-};
+export function kvModule(holders: LockHolders): StateModule {
+  const lock: CommandHandler = {
+    apply(ctx, cmd) {
+      const entry = kvLock(
+        ctx,
+        readKey(cmd),
+        field.bytes(cmd, 'value'),
+        readFlags(cmd),
+        field.string(cmd, 'session'),
+        field.index(cmd, 'now'),
+        holders,
+      );
+      return entry !== undefined;
+    },
+  };
+  return {
+    tables: KV_TABLES,
+    handlers: {
+      'kv.set': set,
+      'kv.cas': cas,
+      'kv.lock': lock,
+      'kv.unlock': unlock,
+      'kv.delete': del,
+      'kv.delete-cas': deleteCas,
+      'kv.delete-tree': deleteTree,
+      'kv.reap-tombstones': reapTombstones,
+    },
+  };
+}

@@ -7,11 +7,12 @@ import { MemoryStateStore } from '../store/memory-store.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import type { KvCommand } from './commands.js';
 import { kvModule } from './state-machine.js';
+import { sessionLockHolders } from '../session/bindings.js';
 import { TombstoneGc } from './tombstone-gc.js';
 
 describe('TombstoneGc', () => {
   it('reaps tombstones once they are older than the TTL, through a command', async () => {
-    const machine = new StateMachine([kvModule]);
+    const machine = new StateMachine([kvModule(sessionLockHolders)]);
     const store = new MemoryStateStore(machine.tables);
     const clock = new ManualClock();
     const apply = (c: KvCommand) =>

@@ -5,12 +5,13 @@ import { encodeCommand } from '../fsm/command.js';
 import { StateMachine } from '../fsm/state-machine.js';
 import { readAppliedIndex } from '../fsm/meta.js';
 import { kvModule } from '../kv/state-machine.js';
+import { sessionLockHolders } from '../session/bindings.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import { SingleNodeCommitter } from './single-node-committer.js';
 
 function setup(limits = { maxPendingProposals: 100, maxBatchEntries: 8, maxBatchBytes: 1 << 20 }) {
-  const machine = new StateMachine([kvModule]);
+  const machine = new StateMachine([kvModule(sessionLockHolders)]);
   const store = new MemoryStateStore(machine.tables);
   let writes = 0;
   let failNext = false;

@@ -62,7 +62,7 @@ export interface RaftDriverOptions {
   readonly stateTables: readonly string[];
   readonly applier: Applier;
   readonly logger: Logger;
-  readonly transport: Transport;
+  readonly transport: Transport<Message>;
   /** Compact the log when this many applied entries follow the last snapshot. */
   readonly snapshotThreshold: number;
   /** Proposals and reads waiting for a result or for their turn; more are refused. */

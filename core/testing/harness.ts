@@ -1,4 +1,4 @@
-import type { AuditSink } from '../api/audit.js';
+import type { AuditSink } from '../api/audit-sink.js';
 import type { RateLimitSettings } from '../api/rate-limit.js';
 import { AclResolver, type AclSettings } from '../acl/resolve.js';
 import type { Hono } from 'hono';

@@ -20,6 +20,7 @@ import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-mac
 import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } from '../kv/ops.js';
 import { KV_TABLE, type KvRecord } from '../kv/types.js';
 import type { ReadTxn } from '../ports/state-store.js';
+import { sessionCatalogBindings, sessionLockHolders } from '../session/bindings.js';
 import type { Change } from '../watch/change.js';
 import {
   IDEMPOTENCY_ORDER_TABLE,
@@ -113,7 +114,7 @@ function writeKv(ctx: ApplyContext, op: Extract<TxnOp, { kind: 'kv' }>, now: num
       return [kvResult(key, rec, false)];
     }
     case 'lock': {
-      const rec = kvLock(ctx, key, op.value, op.flags, op.session, now);
+      const rec = kvLock(ctx, key, op.value, op.flags, op.session, now, sessionLockHolders);
       if (!rec) throw new OpFailed(`failed to lock key ${q(key)}, lock is already held or in its lock delay`);
       return [kvResult(key, rec, false)];
     }
@@ -204,12 +205,12 @@ function writeCatalog(
     // Unlike KV's, a catalog delete-cas of something absent fails (as in Consul).
     if (op.verb === 'delete-cas' && t.existing?.ModifyIndex !== op.index)
       throw new OpFailed(`failed to delete ${t.what}, index is stale`);
-    catalogDeregister(ctx, t.remove);
+    catalogDeregister(ctx, t.remove, sessionCatalogBindings);
     return [];
   }
   if (t.needsNode && op.kind !== 'node') requireNode(ctx.tx, op.node);
   if (op.verb === 'cas') casGuard(t.existing, op.index, t.what);
-  catalogRegister(ctx, t.put);
+  catalogRegister(ctx, t.put, sessionCatalogBindings);
   return [t.result(ctx.tx)];
 }
 

@@ -1,6 +1,5 @@
 import { OverloadedError } from '../errors.js';
-import type { ApplyListener, IndexedChange } from '../fsm/applier.js';
-import { type Change, changeMatches } from './change.js';
+import { type ApplyListener, type Change, changeMatches, type IndexedChange } from './change.js';
 
 /** Bounds of a ChangeFeed; all positive integers. */
 export interface ChangeFeedOptions {

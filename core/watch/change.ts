@@ -25,3 +25,19 @@ export function changeMatches(
   if ('key' in watched) return watched.key.startsWith(change.prefix);
   return watched.prefix.startsWith(change.prefix) || change.prefix.startsWith(watched.prefix);
 }
+
+/** A change and the log index of the command that made it. */
+export interface IndexedChange {
+  readonly index: number;
+  readonly change: Change;
+}
+
+/**
+ * What an Applier (core/fsm) tells its listeners (change feeds): the changes of applied entries, in index
+ * order, or that the whole state was replaced at `index` (a Raft snapshot was installed) so
+ * earlier changes no longer describe it.
+ */
+export interface ApplyListener {
+  applied(changes: readonly IndexedChange[], appliedIndex: number): void;
+  replaced(index: number): void;
+}

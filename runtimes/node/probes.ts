@@ -4,7 +4,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import type { Probes, ProbeResult } from '../../core/ports/probes.js';
+import type { Probes, ProbeResult } from '../../core/agent/probes.js';
 
 const MAX_BODY = 4096;
 

@@ -3,9 +3,9 @@ import { ACL_WATCH_TABLE } from '../../acl/types.js';
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { readAppliedIndex } from '../../fsm/meta.js';
-import { CATALOG_WATCH_TABLE, catalogModule, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
+import { CATALOG_TABLES, CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { EVENT_WATCH_TABLE, eventModule } from '../../event/events.js';
-import { kvModule } from '../../kv/state-machine.js';
+import { KV_TABLES } from '../../kv/state-machine.js';
 import { sessionModule } from '../../session/state-machine.js';
 import { SESSION_WATCH_TABLE } from '../../session/types.js';
 import { readArchive, writeArchive } from '../../snapshot/archive.js';
@@ -18,8 +18,8 @@ import { readHeaders } from '../respond.js';
 
 /** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
 export const SNAPSHOT_TABLES = [
-  ...kvModule.tables,
-  ...catalogModule.tables,
+  ...KV_TABLES,
+  ...CATALOG_TABLES,
   ...sessionModule.tables,
   ...eventModule.tables,
   ...aclModule.tables,
