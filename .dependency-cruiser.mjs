@@ -56,6 +56,13 @@ export default {
       to: { path: '^bench/' },
     },
     {
+      name: 'testing-only-from-tests',
+      severity: 'error',
+      comment: 'testing/ is test support: the product (core, server, edge, runtimes, cli) never imports it.',
+      from: { pathNot: ['^testing/', '^bench/'] },
+      to: { path: '^testing/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'An import the cruiser cannot resolve has no edge, so every rule above would miss it.',

@@ -8,6 +8,7 @@ export default defineConfig({
       'runtimes/**/*.test.ts',
       'edge/**/*.test.ts',
       'cli/**/*.test.ts',
+      'testing/**/*.test.ts',
     ],
     // The arm64 emulation test runs only through `npm run test:arm64` (it needs qemu and fetched binaries).
     exclude:

@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { silentLogger } from '../core/ports/logger.js';
 import { MemoryStateStore } from '../core/store/memory-store.js';
 import { Replica, REPLICA_TABLES, type ReplicaDelta } from '../core/sync/replica.js';
-import { seededRng } from '../core/testing/seeded-rng.js';
+import { seededRng } from '../testing/seeded-rng.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { HttpSync } from '../edge/sync-http.js';
 import { MqttSync } from '../edge/sync-mqtt.js';

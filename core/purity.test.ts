@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -79,6 +79,30 @@ function tsFiles(dir: string): string[] {
   });
 }
 
+/** The relative imports of `source` (in `file`), as absolute .ts paths. */
+function relativeImports(file: string, source: string): string[] {
+  const specs = [...source.matchAll(/(?:from|import)\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1] as string);
+  return specs.map((spec) => join(dirname(file), spec.replace(/\.js$/, '.ts')));
+}
+
+/**
+ * The simulator must be as deterministic as the core it checks: every file of `testing/sim/` and
+ * every file of `testing/` it imports, directly or not (core/ is scanned on its own).
+ */
+function simulatorFiles(testingDir: string): string[] {
+  const seen = new Set<string>();
+  const todo = tsFiles(join(testingDir, 'sim'));
+  while (todo.length > 0) {
+    const f = todo.pop() as string;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const dep of relativeImports(f, readFileSync(f, 'utf8'))) {
+      if (dep.startsWith(testingDir + sep) && !seen.has(dep)) todo.push(dep);
+    }
+  }
+  return [...seen];
+}
+
 describe('core/ is runtime-portable', () => {
   // Contract suites are test support, not sources: they are left out of this scan (they import
   // vitest) and checked by the next test instead.
@@ -100,6 +124,19 @@ describe('core/ is runtime-portable', () => {
       findRuntimeApiUses(f, readFileSync(f, 'utf8'))
         .filter((v) => !/^\d+: import vitest$/.test(v))
         .map((v) => `${relative(root, f)}:${v}`),
+    );
+    expect(violations).toEqual([]);
+  });
+
+  it('the simulator (testing/sim/ and what it imports from testing/) uses no runtime API either', () => {
+    const testingDir = join(import.meta.dirname, '..', 'testing');
+    const files = simulatorFiles(testingDir);
+    // The simulator, its checkers, and the linearizability checker and seeded Rng it imports.
+    expect(files.map((f) => relative(testingDir, f))).toEqual(
+      expect.arrayContaining(['sim/simulator.ts', 'sim/sim-node.ts', 'linearizability.ts', 'seeded-rng.ts']),
+    );
+    const violations = files.flatMap((f) =>
+      findRuntimeApiUses(f, readFileSync(f, 'utf8')).map((v) => `${relative(testingDir, f)}:${v}`),
     );
     expect(violations).toEqual([]);
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/ports/logger.js';
-import { createTestNode } from '../core/testing/harness.js';
-import { ManualClock } from '../core/testing/manual-clock.js';
-import { seededRng } from '../core/testing/seeded-rng.js';
+import { createTestNode } from '../testing/harness.js';
+import { ManualClock } from '../testing/manual-clock.js';
+import { seededRng } from '../testing/seeded-rng.js';
 import { Outbox, translateWrite, type UpstreamTxn } from './outbox.js';
 import { EdgePersistence, memoryFileStore } from './persist.js';
 

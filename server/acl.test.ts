@@ -6,7 +6,7 @@ import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../testing/process.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
-import { byCaller, type Caller, makeCallers, type RouteCase, walkRoutes } from '../core/testing/acl-walk.js';
+import { byCaller, type Caller, makeCallers, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { checkLinearizability, registerModel } from '../core/testing/linearizability.js';
+import { checkLinearizability, registerModel } from '../testing/linearizability.js';
 import { TestClusterProcesses } from '../testing/cluster-harness.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 import { runWorkload, type WorkloadResult } from '../testing/workload.js';

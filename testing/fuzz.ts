@@ -1,5 +1,5 @@
 import { randomInt } from '../core/ports/rng.js';
-import { seededRng } from '../core/testing/seeded-rng.js';
+import { seededRng } from './seeded-rng.js';
 
 /** One generated request. */
 export interface FuzzRequest {

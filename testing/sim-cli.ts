@@ -9,9 +9,9 @@
  * seed, the broken property and the exact command that replays it. Exits 1 if any seed failed.
  */
 import { parseArgs } from 'node:util';
-import { describeFailure, sumStats } from '../core/testing/sim/format.js';
-import { PLANTED_BUG_NAMES, type SimBugs } from '../core/testing/sim/options.js';
-import { runSimulation, type SimResult } from '../core/testing/sim/simulator.js';
+import { describeFailure, sumStats } from './sim/format.js';
+import { PLANTED_BUG_NAMES, type SimBugs } from './sim/options.js';
+import { runSimulation, type SimResult } from './sim/simulator.js';
 
 const BUGS: readonly string[] = PLANTED_BUG_NAMES;
 

@@ -1,4 +1,4 @@
-import type { Operation, RegisterInput, RegisterOutput } from '../core/testing/linearizability.js';
+import type { Operation, RegisterInput, RegisterOutput } from './linearizability.js';
 import type { Member } from './cluster-harness.js';
 
 /** What a workload did: the register history (for the linearizability checker) and unique writes. */

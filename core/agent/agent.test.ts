@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProbeResult, Probes } from './probes.js';
-import { createTestNode } from '../testing/harness.js';
-import { seededRng } from '../testing/seeded-rng.js';
+import { createTestNode } from '../../testing/harness.js';
+import { seededRng } from '../../testing/seeded-rng.js';
 import { type AgentSnapshot, LocalAgent } from './agent.js';
 import { parseAgentService, parseCheckDefinition } from './definitions.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SseReader } from '../../testing/sse.js';
-import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
-import { createTestNode } from '../testing/harness.js';
+import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRoutes } from '../../testing/acl-walk.js';
+import { createTestNode } from '../../testing/harness.js';
 
 /** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
 async function setup(): Promise<{

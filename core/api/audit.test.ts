@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode } from '../testing/harness.js';
+import { createTestNode } from '../../testing/harness.js';
 import type { AuditEvent } from './audit-sink.js';
 
 describe('audit records', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../testing/manual-clock.js';
-import { createTestNode } from '../testing/harness.js';
+import { ManualClock } from '../../testing/manual-clock.js';
+import { createTestNode } from '../../testing/harness.js';
 import { RateLimiter } from './rate-limit.js';
 
 describe('rate limiting', () => {

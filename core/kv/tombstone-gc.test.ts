@@ -4,7 +4,7 @@ import { StateMachine } from '../fsm/state-machine.js';
 import { readAppliedIndex } from '../fsm/meta.js';
 import { silentLogger } from '../ports/logger.js';
 import { MemoryStateStore } from '../store/memory-store.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../testing/manual-clock.js';
 import type { KvCommand } from './commands.js';
 import { kvModule } from './state-machine.js';
 import { sessionLockHolders } from '../session/bindings.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TestCluster } from '../testing/raft-cluster.js';
-import { encodeOp } from '../testing/raft-node.js';
-import { seededRng } from '../testing/seeded-rng.js';
+import { TestCluster } from '../../testing/raft-cluster.js';
+import { encodeOp } from '../../testing/raft-node.js';
+import { seededRng } from '../../testing/seeded-rng.js';
 import { NotLeaderError, ProposalRefusedError } from './errors.js';
 import { Raft } from './raft.js';
 import { RawNode, bootstrapState } from './raw-node.js';

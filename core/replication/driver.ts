@@ -18,7 +18,7 @@ import type { RaftStorage } from './storage.js';
 import { Waiters } from './waiters.js';
 
 /**
- * Deliberate driver mistakes, for proving that the simulator catches them (core/testing/sim).
+ * Deliberate driver mistakes, for proving that the simulator catches them (testing/sim).
  * Never set outside tests.
  */
 export interface DriverBugs {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../ports/logger.js';
 import { MemoryStateStore } from '../store/memory-store.js';
-import { ManualClock } from '../testing/manual-clock.js';
+import { ManualClock } from '../../testing/manual-clock.js';
 import { SessionTtl } from './ttl.js';
 import { SESSIONS_TABLE, type SessionRecord } from './types.js';
 

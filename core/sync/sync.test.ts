@@ -4,7 +4,7 @@ import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { serviceHealth } from '../catalog/queries.js';
 import { listEntries } from '../kv/queries.js';
 import { MemoryStateStore } from '../store/memory-store.js';
-import { createTestNode, type TestNode } from '../testing/harness.js';
+import { createTestNode, type TestNode } from '../../testing/harness.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
 import {
   decodeRetained,

@@ -1,6 +1,6 @@
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createTestNode } from '../../testing/harness.js';
+import { createTestNode } from '../../../testing/harness.js';
 
 type Json = Record<string, unknown>;
 

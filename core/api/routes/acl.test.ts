@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode } from '../../testing/harness.js';
+import { createTestNode } from '../../../testing/harness.js';
 
 type Json = Record<string, unknown> & { SecretID?: string; AccessorID?: string; ID?: string };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
 const put = (n: TestNode, path: string, body: unknown) =>

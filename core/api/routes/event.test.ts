@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const fire = (n: TestNode, path: string, body?: string) =>
   n.request(path, { method: 'PUT', ...(body === undefined ? {} : { body }) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 async function put(node: TestNode, path: string, body: BodyInit | null = 'v'): Promise<Response> {
   return node.request(path, { method: 'PUT', body });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));

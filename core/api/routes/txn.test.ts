@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertySeed } from '../../../testing/kv-arbitraries.js';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 import { META_TABLE } from '../../fsm/meta.js';
 
 const put = (n: TestNode, path: string, body?: unknown) =>

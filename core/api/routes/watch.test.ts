@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertySeed } from '../../../testing/kv-arbitraries.js';
 import { type SseEvent, SseReader } from '../../../testing/sse.js';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const put = (n: TestNode, path: string, body?: unknown) =>
   n.request(path, {

@@ -1,4 +1,4 @@
-import type { Rng } from '../ports/rng.js';
+import type { Rng } from '../core/ports/rng.js';
 
 /**
  * A deterministic Rng (mulberry32) for tests and the simulator: the same seed gives the same

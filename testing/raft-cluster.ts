@@ -1,6 +1,6 @@
-import type { PlantedBugs, RaftConfig } from '../raft/config.js';
-import { bootstrapState } from '../raft/raw-node.js';
-import type { Message, NodeId } from '../raft/types.js';
+import type { PlantedBugs, RaftConfig } from '../core/raft/config.js';
+import { bootstrapState } from '../core/raft/raw-node.js';
+import type { Message, NodeId } from '../core/raft/types.js';
 import { TestRaftNode } from './raft-node.js';
 import { seededRng } from './seeded-rng.js';
 

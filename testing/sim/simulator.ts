@@ -1,9 +1,9 @@
-import { KonsulError } from '../../errors.js';
-import { type Rng, randomInt } from '../../ports/rng.js';
-import type { RaftConfig } from '../../raft/config.js';
-import { NotLeaderError, ProposalTimeoutError } from '../../raft/errors.js';
-import { bootstrapState } from '../../raft/raw-node.js';
-import type { ConfChange, Message, NodeId } from '../../raft/types.js';
+import { KonsulError } from '../../core/errors.js';
+import { type Rng, randomInt } from '../../core/ports/rng.js';
+import type { RaftConfig } from '../../core/raft/config.js';
+import { NotLeaderError, ProposalTimeoutError } from '../../core/raft/errors.js';
+import { bootstrapState } from '../../core/raft/raw-node.js';
+import type { ConfChange, Message, NodeId } from '../../core/raft/types.js';
 import {
   checkLinearizability,
   type Operation,

@@ -1,5 +1,5 @@
-import type { PlantedBugs } from '../../raft/config.js';
-import type { DriverBugs } from '../../replication/driver.js';
+import type { PlantedBugs } from '../../core/raft/config.js';
+import type { DriverBugs } from '../../core/replication/driver.js';
 import type { InvariantName } from './invariants.js';
 
 /** Every deliberate bug a run can plant: in the Raft state machine, and in the driver around it. */

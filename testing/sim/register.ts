@@ -1,7 +1,7 @@
-import { CorruptError } from '../../errors.js';
-import { type Command, encodeCommand, field } from '../../fsm/command.js';
-import type { ApplyContext, StateModule } from '../../fsm/state-machine.js';
-import type { ReadTxn } from '../../ports/state-store.js';
+import { CorruptError } from '../../core/errors.js';
+import { type Command, encodeCommand, field } from '../../core/fsm/command.js';
+import type { ApplyContext, StateModule } from '../../core/fsm/state-machine.js';
+import type { ReadTxn } from '../../core/ports/state-store.js';
 
 /** The simulator's state table: one register per key. */
 export const SIM_KV_TABLE = 'sim_kv';

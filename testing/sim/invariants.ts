@@ -1,4 +1,4 @@
-import type { Entry, NodeId } from '../../raft/types.js';
+import type { Entry, NodeId } from '../../core/raft/types.js';
 import type { SimNode } from './sim-node.js';
 
 /** Which safety property a violation breaks (Figure 3 of the paper, plus monotonicity). */

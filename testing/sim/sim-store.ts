@@ -1,7 +1,7 @@
-import { StorageError } from '../../errors.js';
-import type { ReadTxn, StateStore, WriteTxn } from '../../ports/state-store.js';
-import { MemoryStateStore } from '../../store/memory-store.js';
-import { createTsHotPaths } from '../../hotpaths/ts-hot-paths.js';
+import { StorageError } from '../../core/errors.js';
+import type { ReadTxn, StateStore, WriteTxn } from '../../core/ports/state-store.js';
+import { MemoryStateStore } from '../../core/store/memory-store.js';
+import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 
 interface PendingWrite {
   readonly fn: (tx: WriteTxn) => unknown;

@@ -1,7 +1,7 @@
-import type { Rng } from '../ports/rng.js';
-import type { PlantedBugs, RaftConfig } from '../raft/config.js';
-import { RawNode } from '../raft/raw-node.js';
-import type { Entry, HardState, Message, NodeId, Ready, ReadState, Snapshot } from '../raft/types.js';
+import type { Rng } from '../core/ports/rng.js';
+import type { PlantedBugs, RaftConfig } from '../core/raft/config.js';
+import { RawNode } from '../core/raft/raw-node.js';
+import type { Entry, HardState, Message, NodeId, Ready, ReadState, Snapshot } from '../core/raft/types.js';
 
 /** A KV command carried in a log entry of the test state machine. */
 export type KvOp =
@@ -58,7 +58,7 @@ export interface TestRaftNodeOptions {
  * A Raft node with a durable store and a KV state machine, all in memory, following the RawNode
  * contract one Ready at a time. A crash drops the RawNode and the state machine; restart rebuilds
  * them from what was made durable. Used by the Raft scenario tests (core/raft/raft.test.ts); the
- * simulator runs the production driver instead (core/testing/sim/sim-node.ts).
+ * simulator runs the production driver instead (testing/sim/sim-node.ts).
  */
 export class TestRaftNode {
   readonly id: NodeId;
