@@ -147,7 +147,7 @@ export interface StoredRaftLog {
  * fails its checksum, sits under the wrong key or leaves a gap.
  */
 export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
-  const hs = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
+  const hardState = readHardState(tx);
   const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
   const base = snapshot?.meta.index ?? 0;
   // Entries the snapshot covers are only waiting to be deleted: not read, not checked.
@@ -161,9 +161,15 @@ export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
     entries.push({ ...e, data: e.data.slice() });
   }
   return {
-    hardState: hs ? { term: hs.term, vote: hs.vote ?? undefined, commit: hs.commit } : undefined,
+    hardState,
     snapshot,
     entries,
     firstStored,
   };
+}
+
+/** The stored hard state (term, vote, commit), or undefined before the first write. */
+export function readHardState(tx: ReadTxn): HardState | undefined {
+  const hs = tx.get<HardState & { vote: string | null }>(RAFT_META_TABLE, HARD_STATE);
+  return hs ? { term: hs.term, vote: hs.vote ?? undefined, commit: hs.commit } : undefined;
 }

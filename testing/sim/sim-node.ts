@@ -10,7 +10,13 @@ import type { ReadTxn, StateStore, WriteTxn } from '../../core/ports/state-store
 import type { PlantedBugs, RaftConfig } from '../../core/raft/config.js';
 import type { Entry, HardState, Message, NodeId } from '../../core/raft/types.js';
 import { type DriverBugs, RaftDriver, type RaftObserver } from '../../core/replication/driver.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage, readRaftLog } from '../../core/replication/storage.js';
+import {
+  RAFT_LOG_TABLE,
+  RAFT_META_TABLE,
+  RaftStorage,
+  readHardState,
+  readRaftLog,
+} from '../../core/replication/storage.js';
 import { WatchRegistry } from '../../core/watch/watch-registry.js';
 import { readRegister, registerModule, SIM_KV_TABLE } from './register.js';
 import { SimStateStore } from './sim-store.js';
@@ -74,6 +80,7 @@ export class SimNode {
   private readonly hp: HotPaths = createTsHotPaths();
   private readonly machine = new StateMachine([registerModule]);
   private durableView: DurableLogView | undefined;
+  private durableVersion = -1;
 
   constructor(
     private readonly options: SimNodeOptions,
@@ -100,7 +107,6 @@ export class SimNode {
   /** Starts a new incarnation from what the disk holds. */
   start(): void {
     const incarnation = ++this.incarnation;
-    this.durableView = undefined;
     const live = () => this.incarnation === incarnation && this.driver !== undefined;
     const o = this.options;
     const store = this.storeHandle(live);
@@ -167,15 +173,15 @@ export class SimNode {
 
   /** The term on disk (what a crash keeps). */
   durableTerm(): number {
-    return this.disk.read((tx) => readRaftLog(tx, this.hp).hardState?.term ?? 0);
+    return this.disk.read((tx) => readHardState(tx)?.term ?? 0);
   }
 
   /**
    * The log as it stands on disk. Entries only reach the disk in synced writes, so this is what
-   * survives a crash; cached while the node is down (the disk does not change then).
+   * survives a crash; cached until the disk changes.
    */
   durableLog(): DurableLogView {
-    if (!this.alive && this.durableView) return this.durableView;
+    if (this.durableView && this.durableVersion === this.disk.version) return this.durableView;
     const { snapshot, entries } = this.disk.read((tx) => readRaftLog(tx, this.hp));
     const snap = snapshot?.meta ?? { index: 0, term: 0 };
     const last = entries[entries.length - 1];
@@ -185,7 +191,8 @@ export class SimNode {
       snapshotIndex: snap.index,
       termAt: (i: number) => (i === snap.index ? snap.term : entries[i - snap.index - 1]?.term),
     };
-    if (!this.alive) this.durableView = view;
+    this.durableView = view;
+    this.durableVersion = this.disk.version;
     return view;
   }
 

@@ -24,6 +24,8 @@ export class SimStateStore implements StateStore {
   private readonly queue: PendingWrite[] = [];
   private unsynced: Array<() => void> = [];
   private immediate = false;
+  /** Changes whenever what the disk holds may have changed (a write completed, a crash). */
+  version = 0;
 
   constructor(
     tables: readonly string[],
@@ -52,6 +54,7 @@ export class SimStateStore implements StateStore {
     if (this.immediate) {
       try {
         const { result } = this.mem.writeUndoable(fn);
+        this.version++;
         this.unsynced = [];
         return Promise.resolve(result);
       } catch (err) {
@@ -85,6 +88,7 @@ export class SimStateStore implements StateStore {
       w.reject(err);
       return true;
     }
+    this.version++;
     if (w.durability === 'durable') this.unsynced = [];
     else this.unsynced.push(done.undo);
     w.resolve(done.result);
@@ -93,6 +97,7 @@ export class SimStateStore implements StateStore {
 
   /** A power cut: queued writes are lost (their promises never settle), unsynced ones rolled back. */
   crash(): void {
+    this.version++;
     this.queue.length = 0;
     for (let i = this.unsynced.length - 1; i >= 0; i--) (this.unsynced[i] as () => void)();
     this.unsynced = [];

@@ -243,9 +243,9 @@ export class Simulator {
       this.crashDoomed();
       for (let t = 0; t < SETTLE_TURNS; t++) await undefined;
       this.crashDoomed();
-      if (touched) this.check(() => this.checker.onStep(touched));
-      for (const n of this.nodes.values()) {
-        this.stats.maxCommit = Math.max(this.stats.maxCommit, n.driver?.status().commit ?? 0);
+      if (touched) {
+        this.check(() => this.checker.onStep(touched));
+        this.stats.maxCommit = Math.max(this.stats.maxCommit, touched.driver?.status().commit ?? 0);
       }
       if (this.violation) throw this.violation;
     }
