@@ -38,7 +38,7 @@ import { systemRng } from '../runtimes/node/rng.js';
 import { VERSION } from '../runtimes/version.js';
 import { AgentStateFile } from './agent-store.js';
 import { type DnsServer, startDns } from './dns.js';
-import { Cluster } from './cluster.js';
+import { Cluster } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
 import { ServerMetrics } from './metrics.js';
@@ -169,7 +169,7 @@ export async function startServer(
     barrier: () => (cluster ? cluster.barrier() : Promise.resolve()),
   };
   const committer = {
-    propose: (data: Uint8Array) => (cluster as Cluster).propose(data),
+    propose: (data: Uint8Array) => (cluster as Cluster).committer.propose(data),
     close: async () => undefined,
   };
   const writer = new WritePipeline(committer);
@@ -185,13 +185,13 @@ export async function startServer(
     maxTracked: 1_000_000,
   });
   const operator = {
-    join: (addr: string) => (cluster as Cluster).join(addr),
-    leave: () => (cluster as Cluster).leave(),
-    members: () => cluster?.members() ?? [],
-    raftConfiguration: () => cluster?.raftConfiguration() ?? { Servers: [], Index: 0 },
-    removePeer: (by: { id?: string; address?: string }) => (cluster as Cluster).removePeer(by),
-    transferLeader: (id?: string) => (cluster as Cluster).transferLeader(id),
-    autopilotHealth: () => cluster?.autopilotHealth() ?? { Healthy: false, FailureTolerance: 0, Servers: [] },
+    join: (addr: string) => (cluster as Cluster).operator.join(addr),
+    leave: () => (cluster as Cluster).operator.leave(),
+    members: () => cluster?.operator.members() ?? [],
+    raftConfiguration: () => cluster?.operator.raftConfiguration() ?? { Servers: [], Index: 0 },
+    removePeer: (by: { id?: string; address?: string }) => (cluster as Cluster).operator.removePeer(by),
+    transferLeader: (id?: string) => (cluster as Cluster).operator.transferLeader(id),
+    autopilotHealth: () => cluster?.operator.autopilotHealth() ?? { Healthy: false, FailureTolerance: 0, Servers: [] },
   };
   const agentFile = new AgentStateFile(config.dataDir);
   const agentSnapshot = await agentFile.load();
@@ -253,7 +253,7 @@ export async function startServer(
     // With ACLs on, only servers holding the join token may propose raw commands.
     if (config.acl.enabled && !config.joinToken) return c.text('Permission denied\n', 403);
     const data = new Uint8Array(await c.req.arrayBuffer());
-    const reply = await (cluster as Cluster).proposeForPeer(data);
+    const reply = await (cluster as Cluster).committer.proposeForPeer(data);
     return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
   });
   app.get('/v1/agent/metrics', async (c) => {
@@ -362,7 +362,6 @@ export async function startServer(
         maxQueuedMessages: 16_384,
       }),
   });
-  cluster.writer = writer;
   await cluster.start();
   agentNode.address =
     config.raftAddr.host === '0.0.0.0'
