@@ -12,6 +12,8 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createApi } from '../core/api/app.js';
+import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
+import { registerFaultsRoute, registerInternalProposeRoute } from '../core/api/routes/internal.js';
 import type { ApiDeps, NodeInfo } from '../core/api/context.js';
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
 import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
@@ -247,35 +249,25 @@ export async function startServer(
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
-  app.post('/v1/internal/propose', async (c) => {
-    if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken)
-      return c.text('Permission denied\n', 403);
-    // With ACLs on, only servers holding the join token may propose raw commands.
-    if (config.acl.enabled && !config.joinToken) return c.text('Permission denied\n', 403);
-    const data = new Uint8Array(await c.req.arrayBuffer());
-    const reply = await (cluster as Cluster).committer.proposeForPeer(data);
-    return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
-  });
-  app.get('/v1/agent/metrics', async (c) => {
-    if (c.req.query('format') === 'prometheus') {
-      return new Response(await metrics.registry.metrics(), {
-        headers: { 'Content-Type': metrics.registry.contentType },
-      });
-    }
-    return c.json(await metrics.json());
+  registerInternalProposeRoute(
+    app,
+    { proposeForPeer: (data) => (cluster as Cluster).committer.proposeForPeer(data) },
+    { joinToken: config.joinToken, aclEnabled: config.acl.enabled },
+  );
+  registerAgentMetricsRoute(app, {
+    prometheus: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+    json: () => metrics.json(),
   });
   // eslint-disable-next-line prefer-const -- the faults route may read it before it is assigned (const would throw)
   let transport: RaftTransport | undefined;
   if (config.testFaults) {
     // Test-only: drop raft traffic to and from the named servers (simulated partitions).
-    app.put('/v1/internal/faults', async (c) => {
-      const body = (await c.req.json().catch(() => undefined)) as { block?: unknown } | undefined;
-      if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string'))
-        throw new BadRequestError('body must be {"block": [node names]}');
-      transport?.blocked.clear();
-      for (const b of body.block as string[]) transport?.blocked.add(b);
-      logger.warn('fault injection: blocking raft traffic', { peers: (body.block as string[]).join(',') });
-      return c.json({ blocked: body.block });
+    registerFaultsRoute(app, {
+      block: (peers) => {
+        transport?.blocked.clear();
+        for (const b of peers) transport?.blocked.add(b);
+        logger.warn('fault injection: blocking raft traffic', { peers: peers.join(',') });
+      },
     });
   }
 
