@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePorts } from './testing/cluster-harness.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from './testing/spawn-server.js';
 
 afterAll(cleanupAll);
@@ -157,5 +158,23 @@ describe('konsul CLI', () => {
       /^konsul: cannot read --tls-cert \S+missing\.pem: no such file or directory \(ENOENT\)$/,
     );
     expect(unreadable.err).toContain(missing);
+  });
+
+  it('runs a second --dev server beside the first: raft on a free port, DNS and MQTT give way', async () => {
+    const [portA, portB] = await freePorts(2);
+    const dev = (port: number) =>
+      spawnServer({ cluster: true, dataDir: tempDir(), args: ['--dev', '--http-addr', `127.0.0.1:${port}`] });
+    const a = await dev(portA as number);
+    const b = await dev(portB as number);
+    for (const s of [a, b]) {
+      // Neither took the fixed raft port 8300, and each leads its own one-server cluster.
+      expect(s.raftAddr).not.toMatch(/:8300$/);
+      expect(await (await fetch(`${s.url}/v1/status/leader`)).json()).toBe(s.raftAddr);
+    }
+    expect(b.raftAddr).not.toBe(a.raftAddr);
+    expect(b.dnsAddr).not.toBe(a.dnsAddr);
+    expect(b.mqttAddr).not.toBe(a.mqttAddr);
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
   });
 });

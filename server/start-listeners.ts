@@ -3,10 +3,10 @@ import type { Logger } from '../core/ports/logger.js';
 import type { Message } from '../core/raft/types.js';
 import { type HttpClient, type HttpListener, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
 import type { HostPort } from '../runtimes/options.js';
-import type { ServerConfig } from './config.js';
+import type { ListenAddr, ServerConfig } from './config.js';
 import { bindDns, type DnsListener } from './dns.js';
 import { type BoundBroker, bindBroker } from './mqtt/broker.js';
-import { listenFailed } from './start-errors.js';
+import { errnoOf, listenFailed } from './start-errors.js';
 import type { StartupStack } from './startup-stack.js';
 import { type ControlMessage, RaftTransport } from './transport.js';
 
@@ -62,7 +62,8 @@ const unavailable = (): Response =>
 /**
  * Binds the HTTP API, the raft transport, DNS and the embedded MQTT broker (those configured),
  * in that order, pushing each onto `stack`. Rejects with StartupError naming the flag and the
- * address that cannot be bound.
+ * address that cannot be bound. A --dev default DNS or MQTT address whose port is taken gives way
+ * to a free port (logged).
  */
 export async function bindListeners(config: ServerConfig, ctx: BindContext, stack: StartupStack): Promise<Listeners> {
   let handler: HttpHandler | undefined;
@@ -113,16 +114,14 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
 
   const dnsAt = config.dnsAddr;
   const dns = dnsAt
-    ? await bindDns(dnsAt.host, dnsAt.port, ctx.logger.child({ component: 'dns' })).catch((err: unknown) => {
-        throw listenFailed('--dns-addr', show(dnsAt), err);
-      })
+    ? await bindOrFreePort('--dns-addr', 'DNS', dnsAt, ctx.logger, (port) =>
+        bindDns(dnsAt.host, port, ctx.logger.child({ component: 'dns' })),
+      )
     : undefined;
   if (dns) stack.push('dns listener', () => dns.close());
   const mqttAt = config.mqttAddr;
   const broker = mqttAt
-    ? await bindBroker(mqttAt.host, mqttAt.port).catch((err: unknown) => {
-        throw listenFailed('--mqtt-addr', show(mqttAt), err);
-      })
+    ? await bindOrFreePort('--mqtt-addr', 'MQTT', mqttAt, ctx.logger, (port) => bindBroker(mqttAt.host, port))
     : undefined;
   if (broker) stack.push('mqtt listener', () => broker.close());
 
@@ -141,4 +140,30 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
       raft = h;
     },
   };
+}
+
+/**
+ * Binds `addr`; when it is a --dev default (`orFreePort`) and its port is taken, binds a free
+ * port instead and says so. Any other failure is a StartupError naming `flag`.
+ */
+async function bindOrFreePort<T extends { readonly address: string }>(
+  flag: string,
+  what: string,
+  addr: ListenAddr,
+  logger: Logger,
+  bind: (port: number) => Promise<T>,
+): Promise<T> {
+  try {
+    return await bind(addr.port);
+  } catch (err) {
+    if (!addr.orFreePort || errnoOf(err) !== 'EADDRINUSE') throw listenFailed(flag, show(addr), err);
+  }
+  const bound = await bind(0).catch((err: unknown) => {
+    throw listenFailed(flag, `${addr.host}:0`, err);
+  });
+  logger.warn(`${what} port ${addr.port} is taken (another server?); listening on a free port instead`, {
+    [what.toLowerCase()]: bound.address,
+    hint: `give ${flag} to choose the address`,
+  });
+  return bound;
 }
