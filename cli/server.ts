@@ -1,7 +1,8 @@
 import { createLogger } from '../core/log/logger.js';
 import { systemClock } from '../runtimes/node/index.js';
 import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
-import { startServer } from '../server/server.js';
+import { type RunningServer, startServer } from '../server/server.js';
+import { StartupError } from '../server/start-errors.js';
 import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
 
 const USAGE = `Usage: konsul server [flags]
@@ -15,7 +16,9 @@ Flags:
 /**
  * Runs `konsul server`: resolves configuration (defaults < --config file < KONSUL_* < flags),
  * starts the server and stops it cleanly on SIGTERM or SIGINT. Returns the process exit code.
- * Configuration errors throw ConfigError (the CLI prints them and exits 2).
+ * Configuration errors throw ConfigError (the CLI prints them and exits 2). A server that cannot
+ * start because of what a flag names (a taken port, a locked data dir, an unreadable or broken
+ * certificate) prints one line naming the flag and its value on stderr and returns 1.
  */
 export async function runServerCommand(
   argv: readonly string[],
@@ -35,7 +38,14 @@ export async function runServerCommand(
     clock,
     write: (line) => process.stdout.write(`${line}\n`),
   });
-  const server = await startServer(cfg, logger, clock);
+  let server: RunningServer;
+  try {
+    server = await startServer(cfg, logger, clock);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    process.stderr.write(`konsul: ${err.message}\n`);
+    return 1;
+  }
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {

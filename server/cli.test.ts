@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../testing/cluster-harness.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
@@ -76,6 +77,27 @@ describe('konsul CLI', () => {
     expect(await again.stop('SIGINT')).toBe(0);
   });
 
+  /** The CLI refused to start: exit code 1 and exactly one line on stderr, which matches `line`. */
+  const expectStartRefused = (r: { code: number | null; err: string }, line: RegExp): void => {
+    expect(r.code, r.err).toBe(1);
+    const lines = r.err.split('\n').filter((l) => l !== '');
+    expect(lines, r.err).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+    expect(r.err).not.toMatch(/\bat .*\(.*:\d+:\d+\)|fatal/);
+  };
+  /** `konsul server --dev` with every address on a free port and a new data dir, except where `flags` say. */
+  const devFlags = (flags: Record<string, string>): string[] => {
+    const all: Record<string, string> = {
+      '--http-addr': '127.0.0.1:0',
+      '--raft-addr': '127.0.0.1:0',
+      '--dns-addr': '127.0.0.1:0',
+      '--mqtt-addr': '127.0.0.1:0',
+      '--data-dir': tempDir(),
+      ...flags,
+    };
+    return ['server', '--dev', ...Object.entries(all).flat()];
+  };
+
   it('refuses a second server on the same data dir, and a taken port', async () => {
     const s = await spawnServer();
     const second = await runCli([
@@ -90,8 +112,12 @@ describe('konsul CLI', () => {
       '--data-dir',
       s.dataDir,
     ]);
-    expect(second.code).toBe(2);
+    expectStartRefused(
+      second,
+      /^konsul: data dir .+ is locked by another server, in use by process \d+ \(--data-dir\)$/,
+    );
     expect(second.out).toMatch(/in use by process/);
+    expect(second.err).toContain(s.dataDir);
     const taken = await runCli([
       'server',
       '--dev',
@@ -104,8 +130,51 @@ describe('konsul CLI', () => {
       '--data-dir',
       tempDir(),
     ]);
-    expect(taken.code).toBe(2);
-    expect(taken.out).toMatch(/cannot listen on 127.0.0.1:\d+: EADDRINUSE/);
+    expectStartRefused(
+      taken,
+      new RegExp(`^konsul: cannot listen on --http-addr 127\\.0\\.0\\.1:${s.port}: address in use \\(EADDRINUSE\\)$`),
+    );
+    const raftTaken = await runCli(devFlags({ '--raft-addr': s.raftAddr }));
+    expectStartRefused(
+      raftTaken,
+      new RegExp(
+        `^konsul: cannot listen on --raft-addr ${s.raftAddr.replace(/\./g, '\\.')}: address in use \\(EADDRINUSE\\)$`,
+      ),
+    );
     await s.stop();
+  });
+
+  it('refuses a certificate that cannot be read or does not parse, naming the flag and the file', async () => {
+    const dir = tempDir();
+    const garbage = join(dir, 'garbage.pem');
+    writeFileSync(garbage, 'this is not a certificate\n');
+    const broken = await runCli(devFlags({ '--tls-cert': garbage, '--tls-key': garbage }));
+    expectStartRefused(broken, /^konsul: --tls-cert \S+garbage\.pem is not a PEM certificate: .+$/);
+    expect(broken.err).toContain(garbage);
+    const missing = join(dir, 'missing.pem');
+    const unreadable = await runCli(devFlags({ '--tls-cert': missing, '--tls-key': garbage }));
+    expectStartRefused(
+      unreadable,
+      /^konsul: cannot read --tls-cert \S+missing\.pem: no such file or directory \(ENOENT\)$/,
+    );
+    expect(unreadable.err).toContain(missing);
+  });
+
+  it('runs a second --dev server beside the first: raft on a free port, DNS and MQTT give way', async () => {
+    const [portA, portB] = await freePorts(2);
+    const dev = (port: number) =>
+      spawnServer({ cluster: true, dataDir: tempDir(), args: ['--dev', '--http-addr', `127.0.0.1:${port}`] });
+    const a = await dev(portA as number);
+    const b = await dev(portB as number);
+    for (const s of [a, b]) {
+      // Neither took the fixed raft port 8300, and each leads its own one-server cluster.
+      expect(s.raftAddr).not.toMatch(/:8300$/);
+      expect(await (await fetch(`${s.url}/v1/status/leader`)).json()).toBe(s.raftAddr);
+    }
+    expect(b.raftAddr).not.toBe(a.raftAddr);
+    expect(b.dnsAddr).not.toBe(a.dnsAddr);
+    expect(b.mqttAddr).not.toBe(a.mqttAddr);
+    expect(await a.stop()).toBe(0);
+    expect(await b.stop()).toBe(0);
   });
 });

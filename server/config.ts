@@ -28,8 +28,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'raft-addr',
     kind: { type: 'addr' },
-    describe: 'address other servers reach this one at, HOST:PORT',
-    default: '127.0.0.1:8300',
+    describe: 'address other servers reach this one at, HOST:PORT (default 127.0.0.1:8300; with --dev: a free port)',
   },
   {
     name: 'bootstrap-expect',
@@ -79,12 +78,14 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'dns-addr',
     kind: { type: 'addr' },
-    describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600; otherwise off)',
+    describe: 'DNS interface, UDP and TCP (default with --dev: 127.0.0.1:8600, or a free port if taken; otherwise off)',
   },
   {
     name: 'mqtt-addr',
     kind: { type: 'addr' },
-    describe: 'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883 unless --mqtt-url; otherwise off)',
+    describe:
+      'embedded MQTT broker, HOST:PORT (default with --dev: 127.0.0.1:1883, or a free port if taken, ' +
+      'unless --mqtt-url; otherwise off)',
   },
   {
     name: 'mqtt-url',
@@ -236,6 +237,18 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/**
+ * An address to listen on. `orFreePort` marks a --dev default rather than an address that was
+ * asked for: when its port is taken, the server listens on a free port instead (and logs it).
+ */
+export interface ListenAddr extends HostPort {
+  readonly orFreePort?: boolean;
+}
+
+/** Where the raft transport listens unless --raft-addr says: 8300, or with --dev any free port. */
+const RAFT_ADDR_DEFAULT: HostPort = { host: '127.0.0.1', port: 8300 };
+const RAFT_ADDR_DEV: HostPort = { host: '127.0.0.1', port: 0 };
+
 /** The validated configuration of a server process. */
 export interface ServerConfig {
   readonly dev: boolean;
@@ -254,6 +267,7 @@ export interface ServerConfig {
   readonly watchBuffer: number;
   readonly maxWatchStreams: number;
   readonly hotPaths: 'auto' | 'wasm' | 'ts';
+  /** Raft transport address: --raft-addr, else 127.0.0.1:8300, or a free port with --dev (no peer looks for it). */
   readonly raftAddr: HostPort;
   readonly bootstrapExpect: number;
   readonly joins: readonly string[];
@@ -263,9 +277,10 @@ export interface ServerConfig {
   readonly raftTickMs: number;
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;
-  readonly dnsAddr: HostPort | undefined;
+  /** DNS address (undefined: none). */
+  readonly dnsAddr: ListenAddr | undefined;
   /** Embedded MQTT broker address (undefined: none). */
-  readonly mqttAddr: HostPort | undefined;
+  readonly mqttAddr: ListenAddr | undefined;
   /** External broker URL (undefined: none). */
   readonly mqttUrl: string | undefined;
   readonly mqttDeviceKeys: string | undefined;
@@ -300,7 +315,12 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     watchBuffer: Number(v['watch-buffer']),
     maxWatchStreams: Number(v['max-watch-streams']),
     hotPaths: v['hot-paths'] as ServerConfig['hotPaths'],
-    raftAddr: parseHostPort(String(v['raft-addr']), '--raft-addr'),
+    raftAddr:
+      v['raft-addr'] !== undefined
+        ? parseHostPort(String(v['raft-addr']), '--raft-addr')
+        : v['dev'] === true
+          ? RAFT_ADDR_DEV
+          : RAFT_ADDR_DEFAULT,
     bootstrapExpect: Number(v['bootstrap-expect']),
     joins: (v['join'] as string[] | undefined) ?? [],
     joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
@@ -313,13 +333,13 @@ export function toServerConfig(v: OptionValues): ServerConfig {
       v['dns-addr'] !== undefined
         ? parseHostPort(String(v['dns-addr']), '--dns-addr')
         : v['dev'] === true
-          ? { host: '127.0.0.1', port: 8600 }
+          ? { host: '127.0.0.1', port: 8600, orFreePort: true }
           : undefined,
     mqttAddr:
       v['mqtt-addr'] !== undefined
         ? parseHostPort(String(v['mqtt-addr']), '--mqtt-addr')
         : v['dev'] === true && v['mqtt-url'] === undefined
-          ? { host: '127.0.0.1', port: 1883 }
+          ? { host: '127.0.0.1', port: 1883, orFreePort: true }
           : undefined,
     mqttUrl: v['mqtt-url'] === undefined ? undefined : String(v['mqtt-url']),
     mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),

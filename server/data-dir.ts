@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, StorageError } from '../core/errors.js';
+import { StorageError } from '../core/errors.js';
+import { describeFailure, StartupError } from './start-errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -35,8 +36,8 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Claims <dataDir>/LOCK for this process so two servers never share a data dir. A lock left by
- * a dead process (kill -9) is taken over. Returns a release function. Throws ConfigError when a
- * live process holds the lock.
+ * a dead process (kill -9) is taken over. Returns a release function. Throws StartupError
+ * (naming --data-dir) when a live process holds the lock or the lock file cannot be written.
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = join(dataDir, 'LOCK');
@@ -47,13 +48,22 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
         await unlink(file).catch(() => {});
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new StartupError(
+          '--data-dir',
+          dataDir,
+          `cannot lock data dir ${dataDir}: ${describeFailure(err)} (--data-dir)`,
+        );
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
       if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && pidAlive(holder)) {
-        throw new ConfigError(`data dir ${dataDir} is in use by process ${holder}`);
+        throw new StartupError(
+          '--data-dir',
+          dataDir,
+          `data dir ${dataDir} is locked by another server, in use by process ${holder} (--data-dir)`,
+        );
       }
       await unlink(file).catch(() => {});
     }
   }
-  throw new ConfigError(`cannot lock data dir ${dataDir}`);
+  throw new StartupError('--data-dir', dataDir, `cannot lock data dir ${dataDir} (--data-dir)`);
 }

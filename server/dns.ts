@@ -71,50 +71,50 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
   });
 }
 
-/** A running DNS server (UDP and TCP on the same address). */
-export interface DnsServer {
+/**
+ * A DNS listener, bound to UDP and TCP on the same address. Until serve() is called it answers
+ * nothing: UDP queries are dropped and TCP connections closed.
+ */
+export interface DnsListener {
+  /** "host:port" both sockets are bound to. */
   readonly address: string;
+  /** Starts answering queries from the catalog in `store`; call once. */
+  serve(store: StateStore, options: DnsOptions): void;
+  /** Closes both sockets and every TCP connection. */
   close(): Promise<void>;
 }
 
+/** Answers one query message (see answerQuery); undefined: drop it. */
+type Answerer = (query: Buffer, udp: boolean) => Buffer | undefined;
+
 /**
- * Serves DNS for the catalog on host:port over UDP and TCP. A bad packet never crashes it. With
- * port 0 the UDP socket picks a free port and TCP takes the same one; if TCP finds it taken, both
- * try again with another (up to 20 times).
+ * Binds DNS over UDP and TCP on host:port; serve() then makes it answer. A bad packet never
+ * crashes it. With port 0 the UDP socket picks a free port and TCP takes the same one; if TCP
+ * finds it taken, both try again with another (up to 20 times). Rejects with the socket's error
+ * (e.g. EADDRINUSE) when the address cannot be bound.
  */
-export async function startDns(
-  host: string,
-  port: number,
-  store: StateStore,
-  options: DnsOptions,
-  logger: Logger,
-): Promise<DnsServer> {
+export async function bindDns(host: string, port: number, logger: Logger): Promise<DnsListener> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startDnsOnce(host, port, store, options, logger);
+      return await bindDnsOnce(host, port, logger);
     } catch (err) {
       if (port !== 0 || attempt >= 20 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     }
   }
 }
 
-async function startDnsOnce(
-  host: string,
-  port: number,
-  store: StateStore,
-  options: DnsOptions,
-  logger: Logger,
-): Promise<DnsServer> {
+async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<DnsListener> {
+  let answer: Answerer | undefined;
   const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   udp.on('message', (msg, rinfo) => {
+    if (!answer) return;
     try {
-      const out = answerQuery(msg, store, options, true);
+      const out = answer(msg, true);
       if (out) udp.send(out, rinfo.port, rinfo.address);
     } catch (err) {
       logger.warn('dns query failed', { error: (err as Error).message });
     }
   });
-  udp.on('error', (err) => logger.warn('dns udp error', { error: err.message }));
   await new Promise<void>((resolveBind, reject) => {
     udp.once('error', reject);
     udp.bind(port, host, () => {
@@ -122,10 +122,13 @@ async function startDnsOnce(
       resolveBind();
     });
   });
+  // Errors after the bind are logged (a failed bind is the caller's to report).
+  udp.on('error', (err) => logger.warn('dns udp error', { error: err.message }));
   const boundPort = udp.address().port;
   const sockets = new Set<net.Socket>();
   const tcp = net.createServer((s) => {
-    if (sockets.size >= TCP_MAX_CLIENTS) {
+    const serving = answer;
+    if (!serving || sockets.size >= TCP_MAX_CLIENTS) {
       s.destroy();
       return;
     }
@@ -143,7 +146,7 @@ async function startDnsOnce(
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
         try {
-          const out = answerQuery(msg, store, options, false);
+          const out = serving(msg, false);
           if (!out) return s.destroy();
           const head = Buffer.alloc(2);
           head.writeUInt16BE(out.length);
@@ -169,6 +172,9 @@ async function startDnsOnce(
   }
   return {
     address: `${host}:${boundPort}`,
+    serve: (store, options) => {
+      answer = (query, overUdp) => answerQuery(query, store, options, overUdp);
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await Promise.all([

@@ -1,39 +1,18 @@
-import { unreadableInScope } from '../core/api/authz.js';
-import { peerFetch } from './peer-http.js';
-import type { BodyReader } from '../core/api/body.js';
-import { randomBytes } from 'node:crypto';
-import type { SyncScope } from '../core/sync/types.js';
-import { MqttAccess, SERVER_USERNAME } from './mqtt/access.js';
-import { AuditFile } from './audit-log.js';
-import type { ReadTxn } from '../core/ports/state-store.js';
+import { hostname } from 'node:os';
 import { AclResolver } from '../core/acl/resolve.js';
 import { anonymousToken } from '../core/acl/queries.js';
-import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { createApi } from '../core/api/app.js';
-import type { ApiDeps, NodeInfo } from '../core/api/context.js';
-import { DEFAULT_API_LIMITS } from '../core/api/context.js';
-import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
 import { LocalAgent } from '../core/agent/agent.js';
-import { autopilotModule } from '../core/cluster/autopilot.js';
-import { membersModule } from '../core/cluster/members.js';
-import { BadRequestError, ConfigError } from '../core/errors.js';
-import { Applier } from '../core/fsm/applier.js';
-import { StateMachine } from '../core/fsm/state-machine.js';
+import type { BodyReader } from '../core/api/body.js';
+import type { NodeInfo } from '../core/api/context.js';
 import { TombstoneGc } from '../core/kv/tombstone-gc.js';
-import { WritePipeline } from '../core/pipeline/write-pipeline.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
-import { dataModules } from '../core/modules.js';
+import type { ReadTxn } from '../core/ports/state-store.js';
 import type { SessionDestroyCommand } from '../core/session/state-machine.js';
 import { SessionTtl } from '../core/session/ttl.js';
-import { ChangeFeed } from '../core/watch/change-feed.js';
-import { WatchRegistry } from '../core/watch/watch-registry.js';
 import {
   type HttpClient,
   type HttpTls,
-  listenHttp,
   nodeProbes,
   nodeRuntime,
   systemClock,
@@ -41,19 +20,16 @@ import {
 } from '../runtimes/node/index.js';
 import { VERSION } from '../cli/version.js';
 import { AgentStateFile } from './agent-store.js';
-import { type DnsServer, startDns } from './dns.js';
-import { Cluster } from './cluster.js';
+import { AuditFile } from './audit-log.js';
 import type { ServerConfig } from './config.js';
-import { loadNodeId, lockDataDir } from './data-dir.js';
 import { ServerMetrics } from './metrics.js';
-import { MqttBridge } from './mqtt/bridge.js';
-import { type EmbeddedBroker, startEmbeddedBroker } from './mqtt/broker.js';
-import { loadDeviceKeys, type DeviceKey } from '../core/sync/device.js';
-import { readFile } from 'node:fs/promises';
-import { LmdbStateStore } from './lmdb-store.js';
-import { RaftDriver } from '../core/replication/driver.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
-import { RaftTransport } from './transport.js';
+import { buildApi } from './start-api.js';
+import { createCluster } from './start-cluster.js';
+import { bindListeners } from './start-listeners.js';
+import { readDeviceKeys, startMqtt } from './start-mqtt.js';
+import { openState } from './start-state.js';
+import { checkRaftTls, readHttpTls } from './start-tls.js';
+import { StartupStack } from './startup-stack.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -75,31 +51,16 @@ export interface RunningServer {
   reloadTls(): Promise<boolean>;
 }
 
-/** Reads the HTTPS PEM files; ConfigError names a file that cannot be read. */
-async function readHttpTls(t: NonNullable<ServerConfig['httpTls']>): Promise<HttpTls> {
-  const read = async (path: string, what: string) => {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (err) {
-      throw new ConfigError(
-        `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
-  };
-  return {
-    cert: await read(t.cert, '--tls-cert'),
-    key: await read(t.key, '--tls-key'),
-    ...(t.ca ? { ca: await read(t.ca, '--tls-ca') } : {}),
-    verifyIncoming: t.verifyIncoming,
-  };
-}
-
 const TOMBSTONE_TTL_MS = 15 * 60_000;
 const TOMBSTONE_GRANULARITY_MS = 30_000;
 
 /**
- * Composition root of a server: LMDB state and Raft log, the state machine modules, the Raft
- * driver, the transport, the cluster coordinator and the HTTP API.
+ * Composition root of a server. First it reads the files flags name (TLS material, device keys)
+ * and binds every listener (HTTP, raft transport, DNS, MQTT), so a taken port fails the start
+ * before anything else happens; then it builds the parts in order (the locked data dir and LMDB
+ * state, the cluster coordinator around the Raft driver, the local agent, the HTTP API, DNS and
+ * MQTT, the tombstone GC) on a start-up stack: if a step fails, what was started is closed again
+ * in reverse order and the error is rethrown (StartupError for a flag's address, data dir or file).
  */
 export async function startServer(
   config: ServerConfig,
@@ -107,440 +68,198 @@ export async function startServer(
   clock: Clock = systemClock(),
 ): Promise<RunningServer> {
   const hotPaths = await nodeRuntime.loadHotPaths(config.hotPaths);
-  let deviceKeys: Map<string, DeviceKey> = new Map();
-  if (config.mqttDeviceKeys) {
-    let text: string;
-    try {
-      text = await readFile(config.mqttDeviceKeys, 'utf8');
-    } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new ConfigError(`cannot read --mqtt-device-keys ${config.mqttDeviceKeys}: ${why}`);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ConfigError(`--mqtt-device-keys ${config.mqttDeviceKeys} is not valid JSON`);
-    }
-    deviceKeys = await loadDeviceKeys(json);
-  }
-  const metrics = new ServerMetrics();
-  await mkdir(config.dataDir, { recursive: true });
-  const unlock = await lockDataDir(config.dataDir);
-  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
-  let store: LmdbStateStore;
-  let nodeId: string;
-  try {
-    nodeId = await loadNodeId(config.dataDir);
-    store = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [...machine.tables, RAFT_LOG_TABLE, RAFT_META_TABLE]);
-  } catch (err) {
-    await unlock();
-    throw err;
-  }
-  const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
-  // The Raft log is durable before anything commits, so applying need not wait for a flush.
-  const applier = new Applier(store, machine, watches, 'committed');
-  const feed = new ChangeFeed({
-    tables: WATCH_STREAM_TABLES,
-    maxEvents: config.watchBuffer,
-    maxBytes: 64 * 1024 * 1024,
-    maxSubscribers: config.maxWatchStreams,
-    startIndex: applier.appliedIndex(),
-  });
-  applier.listen(feed);
-  const storage = new RaftStorage(store, hotPaths);
-  const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
-  const shutdown = new AbortController();
-  let leftResolve: () => void = () => undefined;
-  const left = new Promise<void>((r) => (leftResolve = r));
-
-  const node: { -readonly [K in keyof NodeInfo]: NodeInfo[K] } = {
-    name,
-    id: nodeId,
-    datacenter: config.datacenter,
-    version: VERSION,
-    raftAddr: '',
-    httpAddr: '',
-  };
-  // The cluster is created once both addresses are bound; the API reaches it through these.
-  // eslint-disable-next-line prefer-const -- closures below read it before it is assigned (const would throw there)
-  let cluster: Cluster | undefined;
-  const clusterView = {
-    leader: () => cluster?.leader(),
-    peers: () => cluster?.peers() ?? [],
-    lastContactMs: () => cluster?.lastContactMs() ?? 0,
-    forward: (req: Request) => cluster?.forward(req) ?? Promise.resolve(undefined),
-    barrier: () => (cluster ? cluster.barrier() : Promise.resolve()),
-  };
-  const committer = {
-    propose: (data: Uint8Array) => (cluster as Cluster).propose(data),
-    close: async () => undefined,
-  };
-  const writer = new WritePipeline(committer);
-  // Only the leader decides session expiry; it proposes the destroy like any other write.
-  const sessionTtl = new SessionTtl({
-    clock,
-    logger: logger.child({ component: 'session' }),
-    read: (fn) => store.read(fn),
-    expire: async (id) => {
-      await writer.submit<boolean, SessionDestroyCommand>({ type: 'session.destroy', id, now: clock.now() });
-    },
-    sweepMs: 1000,
-    maxTracked: 1_000_000,
-  });
-  const operator = {
-    join: (addr: string) => (cluster as Cluster).join(addr),
-    leave: () => (cluster as Cluster).leave(),
-    members: () => cluster?.members() ?? [],
-    raftConfiguration: () => cluster?.raftConfiguration() ?? { Servers: [], Index: 0 },
-    removePeer: (by: { id?: string; address?: string }) => (cluster as Cluster).removePeer(by),
-    transferLeader: (id?: string) => (cluster as Cluster).transferLeader(id),
-    autopilotHealth: () => cluster?.autopilotHealth() ?? { Healthy: false, FailureTolerance: 0, Servers: [] },
-  };
-  const agentFile = new AgentStateFile(config.dataDir);
-  const agentSnapshot = await agentFile.load();
-  const agentNode = { name, id: nodeId, address: '', datacenter: config.datacenter };
-  const agent = new LocalAgent({
-    node: agentNode,
-    clock,
-    rng: systemRng,
-    logger: logger.child({ component: 'agent' }),
-    probes: nodeProbes,
-    store,
-    writer,
-    persist: (s) => agentFile.save(s),
-    enableScriptChecks: config.enableScriptChecks,
-    syncIntervalMs: 60_000,
-    checkUpdateIntervalMs: 5 * 60_000,
-    maxServices: 10_000,
-    maxChecks: 20_000,
-  });
-  const aclResolver = new AclResolver(config.acl);
-  // The socket peer of each request in flight (entries go with their Request objects).
-  const clients = new WeakMap<Request, HttpClient>();
-  const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
-  const auditFile = config.auditLog
-    ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
-    : undefined;
-  const deps: ApiDeps = {
-    node,
-    store,
-    writer,
-    watches,
-    cluster: clusterView,
-    clock,
-    rng: systemRng,
-    logger: logger.child({ component: 'http' }),
-    limits: {
-      ...DEFAULT_API_LIMITS,
-      kvMaxValueBytes: config.kvMaxValueBytes,
-      txnMaxOps: config.txnMaxOps,
-      sessionTtlMinMs: config.sessionTtlMinMs,
-    },
-    hotPaths,
-    operator,
-    agent,
-    sessionTimers: sessionTtl,
-    changeFeed: feed,
-    shutdownSignal: shutdown.signal,
-    acl: aclResolver,
-    rateLimit: config.rateLimit,
-    clientAddress: (req) => clients.get(req)?.remoteAddress,
-    bodyReader,
-    ...(auditFile ? { audit: auditFile } : {}),
-  };
-  const app = createApi(deps);
-  // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
-  app.post('/v1/internal/propose', async (c) => {
-    if (config.joinToken && c.req.header('x-konsul-join-token') !== config.joinToken)
-      return c.text('Permission denied\n', 403);
-    // With ACLs on, only servers holding the join token may propose raw commands.
-    if (config.acl.enabled && !config.joinToken) return c.text('Permission denied\n', 403);
-    const data = new Uint8Array(await c.req.arrayBuffer());
-    const reply = await (cluster as Cluster).proposeForPeer(data);
-    return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
-  });
-  app.get('/v1/agent/metrics', async (c) => {
-    if (c.req.query('format') === 'prometheus') {
-      return new Response(await metrics.registry.metrics(), {
-        headers: { 'Content-Type': metrics.registry.contentType },
-      });
-    }
-    return c.json(await metrics.json());
-  });
-  // eslint-disable-next-line prefer-const -- the faults route may read it before it is assigned (const would throw)
-  let transport: RaftTransport | undefined;
-  if (config.testFaults) {
-    // Test-only: drop raft traffic to and from the named servers (simulated partitions).
-    app.put('/v1/internal/faults', async (c) => {
-      const body = (await c.req.json().catch(() => undefined)) as { block?: unknown } | undefined;
-      if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string'))
-        throw new BadRequestError('body must be {"block": [node names]}');
-      transport?.blocked.clear();
-      for (const b of body.block as string[]) transport?.blocked.add(b);
-      logger.warn('fault injection: blocking raft traffic', { peers: (body.block as string[]).join(',') });
-      return c.json({ blocked: body.block });
-    });
-  }
-
-  let http;
+  const deviceKeys = await readDeviceKeys(config.mqttDeviceKeys);
   // The HTTPS material, also used to call other servers (forwarding); replaced on reload.
-  let peerTls: HttpTls | undefined;
+  let peerTls: HttpTls | undefined = config.httpTls ? await readHttpTls(config.httpTls) : undefined;
+  if (config.raftTls) await checkRaftTls(config.raftTls);
+  const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
+  const metrics = new ServerMetrics();
+  const stack = new StartupStack(logger);
   try {
-    http = await listenHttp(
-      (req, client) => {
-        clients.set(req, client);
-        return app.fetch(req);
+    const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls }, stack);
+    const { http, transport, raftAddr, dns, broker } = listeners;
+    const state = await openState(config, hotPaths, stack);
+    const { store, applier, watches } = state;
+    const node: NodeInfo = {
+      name,
+      id: state.nodeId,
+      datacenter: config.datacenter,
+      version: VERSION,
+      raftAddr,
+      httpAddr: http.address,
+    };
+    const shutdown = new AbortController();
+    let leftResolve: () => void = () => undefined;
+    const left = new Promise<void>((r) => (leftResolve = r));
+    // The socket peer of each request in flight (entries go with their Request objects).
+    const clients = new WeakMap<Request, HttpClient>();
+    const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
+    const cluster = createCluster(config, {
+      name,
+      listeners,
+      state,
+      logger,
+      clock,
+      peerTls: () => peerTls,
+      bodyReader,
+      onLeft: () => leftResolve(),
+      // Role changes begin with cluster.start() below, once sessionTtl exists.
+      onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
+    });
+    const writer = cluster.writer;
+    const isLeader = (): boolean => cluster.driver?.status().role === 'leader';
+    // Only the leader decides session expiry; it proposes the destroy like any other write.
+    const sessionTtl = new SessionTtl({
+      clock,
+      logger: logger.child({ component: 'session' }),
+      read: (fn) => store.read(fn),
+      expire: async (id) => {
+        await writer.submit<boolean, SessionDestroyCommand>({ type: 'session.destroy', id, now: clock.now() });
       },
-      config.httpAddr.host,
-      config.httpAddr.port,
-      (peerTls = config.httpTls ? await readHttpTls(config.httpTls) : undefined),
+      sweepMs: 1000,
+      maxTracked: 1_000_000,
+    });
+    stack.push('session ttl', () => sessionTtl.deactivate());
+    const agentFile = new AgentStateFile(config.dataDir);
+    const agentSnapshot = await agentFile.load();
+    const agentNode = { name, id: state.nodeId, address: '', datacenter: config.datacenter };
+    const agent = new LocalAgent({
+      node: agentNode,
+      clock,
+      rng: systemRng,
+      logger: logger.child({ component: 'agent' }),
+      probes: nodeProbes,
+      store,
+      writer,
+      persist: (s) => agentFile.save(s),
+      enableScriptChecks: config.enableScriptChecks,
+      syncIntervalMs: 60_000,
+      checkUpdateIntervalMs: 5 * 60_000,
+      maxServices: 10_000,
+      maxChecks: 20_000,
+    });
+    const aclResolver = new AclResolver(config.acl);
+    const auditFile = config.auditLog
+      ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
+      : undefined;
+    if (auditFile) stack.push('audit log', () => auditFile.flush());
+    const app = buildApi(config, {
+      node,
+      state,
+      cluster,
+      clock,
+      logger,
+      hotPaths,
+      agent,
+      sessionTimers: sessionTtl,
+      shutdownSignal: shutdown.signal,
+      aclResolver,
+      clients,
+      bodyReader,
+      audit: auditFile,
+      metrics,
+      transport,
+    });
+
+    stack.push('cluster', () => cluster.stop());
+    await cluster.start();
+    listeners.serveHttp((req, client) => {
+      clients.set(req, client);
+      return app.fetch(req);
+    });
+    agentNode.address =
+      config.raftAddr.host === '0.0.0.0'
+        ? '127.0.0.1'
+        : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    stack.push('agent', () => agent.stop());
+    agent.start(agentSnapshot);
+    dns?.serve(store, {
+      domain: 'consul',
+      datacenter: config.datacenter,
+      serviceTtl: config.dnsServiceTtl,
+      nodeTtl: config.dnsNodeTtl,
+      rng: systemRng,
+      // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+      ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
+    });
+    const bridge = await startMqtt(
+      config,
+      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader },
+      stack,
     );
+
+    // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
+    if (config.dev || config.bootstrapExpect === 1) {
+      for (let i = 0; i < 400 && !isLeader(); i++) await new Promise((r) => setTimeout(r, 25));
+    }
+    const gc = new TombstoneGc({
+      clock,
+      logger,
+      ttlMs: TOMBSTONE_TTL_MS,
+      granularityMs: TOMBSTONE_GRANULARITY_MS,
+      appliedIndex: () => applier.appliedIndex(),
+      read: (fn) => store.read(fn),
+      reap: async (upTo) => {
+        // Only the leader proposes reaping; followers apply what it commits.
+        if (isLeader()) await writer.submit({ type: 'kv.reap-tombstones', upTo, now: clock.now() });
+      },
+    });
+    stack.push('tombstone gc', () => gc.stop());
+    gc.start();
+    logger.info('server ready', {
+      node: name,
+      datacenter: node.datacenter,
+      http: http.address,
+      raft: raftAddr,
+      dns: dns?.address ?? 'off',
+      mqtt: broker?.address ?? (config.mqttUrl ? 'external' : 'off'),
+      data_dir: config.dataDir,
+      https: config.httpTls !== undefined,
+      applied_index: applier.appliedIndex(),
+      hot_paths: Object.entries(hotPaths.impl)
+        .map(([op, impl]) => `${op}=${impl}`)
+        .join(','),
+    });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      httpAddr: http.address,
+      raftAddr,
+      left,
+      async reloadTls() {
+        if (!config.httpTls) return false;
+        const next = await readHttpTls(config.httpTls);
+        http.reloadTls(next);
+        peerTls = next;
+        logger.info('TLS certificate reloaded', { cert: config.httpTls.cert });
+        return true;
+      },
+      // Not the start-up stack's reverse order: requests in flight must finish (HTTP closes with
+      // its grace period) while the cluster and the store still serve them.
+      stop(graceMs = 10_000) {
+        stopping ??= (async () => {
+          logger.info('shutting down');
+          gc.stop();
+          sessionTtl.deactivate();
+          agent.stop();
+          await dns?.close();
+          await bridge?.stop();
+          await broker?.close();
+          shutdown.abort();
+          watches.wakeAll();
+          await http.close(graceMs);
+          await auditFile?.flush();
+          await cluster.stop();
+          await transport.close();
+          await store.close();
+          await state.unlock();
+          logger.info('shutdown complete');
+        })();
+        return stopping;
+      },
+    };
   } catch (err) {
-    await store.close();
-    await unlock();
+    await stack.unwind();
     throw err;
   }
-  node.httpAddr = http.address;
-  const raftLogger = logger.child({ component: 'raft' });
-  transport = new RaftTransport({
-    self: { name, raftAddr: '', httpAddr: http.address },
-    host: config.raftAddr.host,
-    port: config.raftAddr.port,
-    hp: hotPaths,
-    logger: raftLogger,
-    ...(config.raftTls ? { tls: config.raftTls } : {}),
-    ...(config.joinToken ? { joinToken: config.joinToken } : {}),
-    maxQueueMessages: 4096,
-    onMessage: (m) => cluster?.driver?.receive(m),
-    onControl: (c) => (cluster as Cluster).onControl(c),
-  });
-  let raftAddr: string;
-  try {
-    raftAddr = await transport.listen();
-  } catch (err) {
-    await http.close(0);
-    await store.close();
-    await unlock();
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new BadRequestError(`cannot listen on raft address ${config.raftAddr.host}:${config.raftAddr.port}: ${why}`);
-  }
-  node.raftAddr = raftAddr;
-  const self = { name, raftAddr, httpAddr: http.address };
-  transport.setSelf(self);
-  const t = transport;
-  cluster = new Cluster({
-    self,
-    // Servers call each other's API with Node's HTTP client (keep-alive); with HTTPS the CA checks
-    // the peer and our certificate is the client's.
-    peerFetch: peerFetch(() => peerTls),
-    bodyReader,
-    datacenter: config.datacenter,
-    version: VERSION,
-    single: config.dev || config.bootstrapExpect === 1,
-    bootstrapExpect: config.bootstrapExpect,
-    joins: config.joins,
-    transport: t,
-    storage,
-    store,
-    logger: raftLogger,
-    leaderWaitMs: 5000,
-    onLeft: () => leftResolve(),
-    onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
-    ...(config.joinToken ? { joinToken: config.joinToken } : {}),
-    makeDriver: () =>
-      new RaftDriver({
-        id: name,
-        rng: systemRng,
-        clock,
-        raft: { electionTicks: 10, heartbeatTicks: 1 },
-        tickMs: config.raftTickMs,
-        storage,
-        store,
-        stateTables: machine.tables,
-        applier,
-        logger: raftLogger,
-        transport: t,
-        snapshotThreshold: config.snapshotThreshold,
-        maxPending: config.maxPendingWrites,
-        requestTimeoutMs: 10_000,
-        maxQueuedMessages: 16_384,
-      }),
-  });
-  cluster.writer = writer;
-  await cluster.start();
-  agentNode.address =
-    config.raftAddr.host === '0.0.0.0'
-      ? '127.0.0.1'
-      : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  agent.start(agentSnapshot);
-  /** Closes what has started so far, when a later listener cannot start. */
-  const undoStart = async (): Promise<void> => {
-    agent.stop();
-    await cluster.stop();
-    await transport.close();
-    await http.close(0);
-    await store.close();
-    await unlock();
-  };
-  let dns: DnsServer | undefined;
-  if (config.dnsAddr) {
-    try {
-      dns = await startDns(
-        config.dnsAddr.host,
-        config.dnsAddr.port,
-        store,
-        {
-          domain: 'consul',
-          datacenter: config.datacenter,
-          serviceTtl: config.dnsServiceTtl,
-          nodeTtl: config.dnsNodeTtl,
-          rng: systemRng,
-          // DNS carries no token: with ACLs on it answers what the anonymous token may read.
-          ...(config.acl.enabled
-            ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz }
-            : {}),
-        },
-        logger.child({ component: 'dns' }),
-      );
-    } catch (err) {
-      await undoStart();
-      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new BadRequestError(`cannot listen on DNS address ${config.dnsAddr.host}:${config.dnsAddr.port}: ${why}`);
-    }
-  }
-
-  let broker: EmbeddedBroker | undefined;
-  let bridge: MqttBridge | undefined;
-  if (config.mqttAddr || config.mqttUrl) {
-    // With ACLs on, the embedded broker checks every connection; servers use an internal secret.
-    const internalSecret = randomBytes(32).toString('hex');
-    const access = config.acl.enabled
-      ? new MqttAccess({
-          resolver: aclResolver,
-          store,
-          clock,
-          datacenter: config.datacenter,
-          internalSecret,
-          logger: logger.child({ component: 'mqtt' }),
-        })
-      : undefined;
-    try {
-      if (config.mqttAddr)
-        broker = await startEmbeddedBroker(
-          config.mqttAddr.host,
-          config.mqttAddr.port,
-          logger.child({ component: 'mqtt' }),
-          access,
-        );
-    } catch (err) {
-      await dns?.close();
-      await undoStart();
-      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new BadRequestError(
-        `cannot listen on MQTT address ${config.mqttAddr?.host}:${config.mqttAddr?.port}: ${why}`,
-      );
-    }
-    const embedded = broker !== undefined;
-    const clusterRef = cluster;
-    bridge = new MqttBridge({
-      url: broker ? `mqtt://${broker.address}` : (config.mqttUrl as string),
-      clientId: `konsul-server-${config.datacenter}-${name}`,
-      datacenter: config.datacenter,
-      active: () => embedded || clusterRef.driver?.status().role === 'leader',
-      source: { feed, read: (fn) => store.read(fn) },
-      writer,
-      clock,
-      logger: logger.child({ component: 'mqtt' }),
-      metrics,
-      deviceKeys,
-      kvMaxValueBytes: config.kvMaxValueBytes,
-      progressMs: 5000,
-      ...(access && broker ? { credentials: { username: SERVER_USERNAME, password: internalSecret } } : {}),
-      ...(config.acl.enabled
-        ? {
-            mayRead: (token: string | undefined, scope: SyncScope) => {
-              try {
-                const { authz } = store.read((tx) => aclResolver.resolve(tx, token, clock.now()));
-                return unreadableInScope(authz, scope) === undefined;
-              } catch {
-                return false;
-              }
-            },
-          }
-        : {}),
-    });
-    await bridge.start();
-  }
-
-  // A dev server is ready once it leads; a cluster member once it started (leaders come and go).
-  if (config.dev || config.bootstrapExpect === 1) {
-    for (let i = 0; i < 400 && cluster.driver?.status().role !== 'leader'; i++)
-      await new Promise((r) => setTimeout(r, 25));
-  }
-  const gc = new TombstoneGc({
-    clock,
-    logger,
-    ttlMs: TOMBSTONE_TTL_MS,
-    granularityMs: TOMBSTONE_GRANULARITY_MS,
-    appliedIndex: () => applier.appliedIndex(),
-    read: (fn) => store.read(fn),
-    reap: async (upTo) => {
-      // Only the leader proposes reaping; followers apply what it commits.
-      if (cluster?.driver?.status().role === 'leader')
-        await writer.submit({ type: 'kv.reap-tombstones', upTo, now: clock.now() });
-    },
-  });
-  gc.start();
-  logger.info('server ready', {
-    node: name,
-    datacenter: node.datacenter,
-    http: http.address,
-    raft: raftAddr,
-    dns: dns?.address ?? 'off',
-    mqtt: broker?.address ?? (config.mqttUrl ? 'external' : 'off'),
-    data_dir: config.dataDir,
-    https: config.httpTls !== undefined,
-    applied_index: applier.appliedIndex(),
-    hot_paths: Object.entries(hotPaths.impl)
-      .map(([op, impl]) => `${op}=${impl}`)
-      .join(','),
-  });
-
-  let stopping: Promise<void> | undefined;
-  const c = cluster;
-  return {
-    httpAddr: http.address,
-    raftAddr,
-    left,
-    async reloadTls() {
-      if (!config.httpTls) return false;
-      const next = await readHttpTls(config.httpTls);
-      http.reloadTls(next);
-      peerTls = next;
-      logger.info('TLS certificate reloaded', { cert: config.httpTls.cert });
-      return true;
-    },
-    stop(graceMs = 10_000) {
-      stopping ??= (async () => {
-        logger.info('shutting down');
-        gc.stop();
-        sessionTtl.deactivate();
-        agent.stop();
-        await dns?.close();
-        await bridge?.stop();
-        await broker?.close();
-        shutdown.abort();
-        watches.wakeAll();
-        await http.close(graceMs);
-        await auditFile?.flush();
-        await c.stop();
-        await t.close();
-        await store.close();
-        await unlock();
-        logger.info('shutdown complete');
-      })();
-      return stopping;
-    },
-  };
 }

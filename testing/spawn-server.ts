@@ -29,12 +29,15 @@ export interface SpawnedServer {
 
 export { cleanupAll, tempDir };
 
-/** Runs the CLI to completion (for flag errors and help) and returns its exit code and output. */
+/**
+ * Runs the CLI to completion (for flag errors and help) and returns its exit code, its output
+ * (stdout and stderr, interleaved as they arrived) and its stderr alone.
+ */
 export function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
   timeoutMs = 20_000,
-): Promise<{ code: number | null; out: string }> {
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((done, fail) => {
     const proc = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...env },
@@ -42,15 +45,19 @@ export function runCli(
     });
     track(proc);
     let out = '';
+    let err = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+      err += d.toString();
+    });
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       fail(new Error(`konsul ${args.join(' ')} did not exit within ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      done({ code, out });
+      done({ code, out, err });
     });
   });
 }

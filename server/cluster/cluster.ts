@@ -1,0 +1,196 @@
+import type { BodyReader } from '../../core/api/body.js';
+import type { ClusterView } from '../../core/api/context.js';
+import { NoLeaderError } from '../../core/errors.js';
+import { WritePipeline } from '../../core/pipeline/write-pipeline.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { StateStore } from '../../core/ports/state-store.js';
+import type { peerFetch } from '../peer-http.js';
+import type { RaftDriver } from '../../core/replication/driver.js';
+import type { RaftStorage } from '../../core/replication/storage.js';
+import type { ControlMessage, PeerInfo, RaftTransport } from '../transport.js';
+import { AutopilotHealth } from './autopilot-health.js';
+import { ClusterCommitter } from './committer.js';
+import { Formation } from './formation.js';
+import { LeaderForwarder } from './forwarder.js';
+import { LeaderDuties } from './leader-duties.js';
+import { ClusterOperator } from './operator.js';
+import { ClusterState } from './state.js';
+
+/** Options of the cluster coordinator. */
+export interface ClusterOptions {
+  readonly self: PeerInfo;
+  readonly datacenter: string;
+  readonly version: string;
+  /** Bootstrap a single-node cluster when there is no state (dev mode). */
+  readonly single: boolean;
+  /** Servers to gather before bootstrapping a new cluster (0: never bootstrap; join one instead). */
+  readonly bootstrapExpect: number;
+  /** Raft addresses of servers to contact (retried with backoff). */
+  readonly joins: readonly string[];
+  readonly transport: RaftTransport;
+  readonly storage: RaftStorage;
+  readonly store: StateStore;
+  readonly logger: Logger;
+  /** Creates the Raft driver from what storage holds. */
+  readonly makeDriver: () => RaftDriver;
+  /** How long a forwarded request waits for a leader to appear. */
+  readonly leaderWaitMs: number;
+  /** Called when this server has left the cluster (it should then stop). */
+  readonly onLeft: () => void;
+  /** Presented to the leader when forwarding internal proposals. */
+  readonly joinToken?: string;
+  /** Told whenever this server's Raft role changes (e.g. to start or stop leader-only timers). */
+  readonly onRoleChange?: (role: string) => void;
+  /** Calls to other servers' APIs (HTTP, or HTTPS when the API is served over TLS). */
+  readonly peerFetch: ReturnType<typeof peerFetch>;
+  /** Reads request bodies to forward straight from the runtime (see BodyReader). */
+  readonly bodyReader?: BodyReader;
+}
+
+/**
+ * Runs a server's part in the cluster around the Raft driver. It owns the driver's lifecycle and
+ * the background rounds, and ties together the roles, each in its own module with its own state:
+ * formation (bootstrap, discovery, joining, control requests), the leader's duties and autopilot,
+ * the committer (`committer`, also behind `writer`), forwarding to the leader (`forward`) and the
+ * operator API (`operator`). It is the server's ClusterView.
+ */
+export class Cluster implements ClusterView {
+  /** Proposes commands through Raft from any server (the leader's /v1/internal/propose included). */
+  readonly committer: ClusterCommitter;
+  /** Encodes and commits commands through `committer`; the server's single write path. */
+  readonly writer: WritePipeline;
+  /** The operator API (/v1/agent/join, leave, members, /v1/operator/raft and autopilot). */
+  readonly operator: ClusterOperator;
+  private readonly state: ClusterState;
+  private readonly formation: Formation;
+  private readonly duties: LeaderDuties;
+  private readonly forwarder: LeaderForwarder;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly o: ClusterOptions) {
+    const state = new ClusterState(o.self, o.transport, o.store);
+    this.state = state;
+    this.committer = new ClusterCommitter({
+      state,
+      peerFetch: o.peerFetch,
+      leaderWaitMs: o.leaderWaitMs,
+      ...(o.joinToken ? { joinToken: o.joinToken } : {}),
+    });
+    this.writer = new WritePipeline(this.committer);
+    const health = new AutopilotHealth(state, o.store, o.version);
+    this.duties = new LeaderDuties({
+      state,
+      store: o.store,
+      writer: this.writer,
+      health,
+      datacenter: o.datacenter,
+      logger: o.logger,
+    });
+    this.formation = new Formation({
+      state,
+      transport: o.transport,
+      storage: o.storage,
+      logger: o.logger,
+      single: o.single,
+      bootstrapExpect: o.bootstrapExpect,
+      joins: o.joins,
+      duties: this.duties,
+      startDriver: () => this.startDriver(),
+    });
+    this.forwarder = new LeaderForwarder({
+      state,
+      peerFetch: o.peerFetch,
+      leaderWaitMs: o.leaderWaitMs,
+      logger: o.logger,
+      ...(o.bodyReader ? { bodyReader: o.bodyReader } : {}),
+    });
+    this.operator = new ClusterOperator({
+      state,
+      transport: o.transport,
+      formation: this.formation,
+      duties: this.duties,
+      health,
+      datacenter: o.datacenter,
+      version: o.version,
+      logger: o.logger,
+      onLeft: o.onLeft,
+    });
+  }
+
+  /** The running Raft driver (undefined before start() and briefly while a new cluster bootstraps). */
+  get driver(): RaftDriver | undefined {
+    return this.state.driver;
+  }
+
+  /** Starts Raft (bootstrapping a single-node cluster when asked) and the background rounds. */
+  async start(): Promise<void> {
+    await this.formation.bootstrapIfSingle();
+    this.startDriver();
+    this.every(1000, () => this.formation.discover());
+    this.every(500, () => this.duties.run());
+    void this.formation.discover();
+  }
+
+  /** Stops the rounds, aborts forwarded requests and closes the driver. */
+  async stop(): Promise<void> {
+    this.state.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.forwarder.stop();
+    await this.state.driver?.close();
+  }
+
+  /** Answers another server's control request (the transport authenticated it already). */
+  onControl(c: ControlMessage): Promise<ControlMessage> {
+    return this.formation.onControl(c);
+  }
+
+  // ---- ClusterView -------------------------------------------------------------------------------
+
+  leader(): string | undefined {
+    return this.state.leaderInfo()?.raftAddr;
+  }
+
+  peers(): string[] {
+    const conf = this.state.driver?.membership();
+    return (conf?.voters ?? [])
+      .map((n) => this.state.addressOf(n)?.raftAddr)
+      .filter((a): a is string => a !== undefined);
+  }
+
+  lastContactMs(): number {
+    const ms = this.state.driver?.lastContactMs() ?? Infinity;
+    return Number.isFinite(ms) ? ms : 0;
+  }
+
+  async barrier(): Promise<void> {
+    if (!this.state.driver) throw new NoLeaderError();
+    await this.state.driver.readBarrier();
+  }
+
+  forward(req: Request): Promise<Response | undefined> {
+    return this.forwarder.forward(req);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------
+
+  private every(ms: number, fn: () => Promise<void> | void): void {
+    const t = setInterval(() => {
+      if (this.state.stopped) return;
+      Promise.resolve(fn()).catch((err: unknown) =>
+        this.o.logger.debug('cluster task failed', { error: (err as Error).message }),
+      );
+    }, ms);
+    this.timers.push(t);
+  }
+
+  private startDriver(): void {
+    const d = this.o.makeDriver();
+    d.onRoleChange((role, lead) => {
+      if (role === 'leader') this.state.leaderSince = Date.now();
+      this.o.logger.info('raft role changed', { role, leader: lead ?? null });
+      this.o.onRoleChange?.(role);
+    });
+    d.start();
+    this.state.driver = d;
+  }
+}

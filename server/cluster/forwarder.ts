@@ -1,0 +1,166 @@
+import { type BodyReader, readBody } from '../../core/api/body.js';
+import { ShuttingDownError } from '../../core/errors.js';
+import type { Logger } from '../../core/ports/logger.js';
+import type { NodeId } from '../../core/raft/types.js';
+import { parseDuration } from '../../core/util/duration.js';
+import type { peerFetch } from '../peer-http.js';
+import type { PeerInfo } from '../transport.js';
+import { type ClusterState, sleep } from './state.js';
+
+/** What forwarding needs besides the shared cluster state. */
+export interface LeaderForwarderOptions {
+  readonly state: ClusterState;
+  /** Calls to other servers' APIs (HTTP, or HTTPS when the API is served over TLS). */
+  readonly peerFetch: ReturnType<typeof peerFetch>;
+  /** Reads request bodies to forward straight from the runtime (see BodyReader). */
+  readonly bodyReader?: BodyReader;
+  /** How long a forwarded request waits for a leader to appear (ms). */
+  readonly leaderWaitMs: number;
+  readonly logger: Logger;
+}
+
+/** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
+const MAX_FORWARD_BODY = 32 * 1024 * 1024;
+
+const FORWARDED = 'x-konsul-forwarded';
+/** Headers about one HTTP connection (RFC 9110 §7.6.1), plus Host and Content-Length, which the relay sets itself. */
+const HOP_BY_HOP = [
+  'host',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-connection',
+  'expect',
+  'content-length',
+];
+/** Paths whose writes and non-stale reads are the leader's to answer. */
+const LEADER_PATHS = [
+  '/v1/kv/',
+  '/v1/snapshot',
+  '/v1/operator/',
+  '/v1/catalog/',
+  '/v1/health/',
+  '/v1/session/',
+  '/v1/txn',
+];
+
+/** A request being forwarded to `leader`, aborted when the leader changes or at `deadline`. */
+interface InFlightForward {
+  readonly leader: NodeId;
+  readonly abort: AbortController;
+  readonly deadline: number;
+  readonly movesLeader: boolean;
+}
+
+const noLeader = (text: string): Response =>
+  new Response(text, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+
+/**
+ * Relays a follower's writes and non-stale reads to the leader's HTTP API and the answer back
+ * (ClusterView.forward). Owns the requests in flight and one watchdog timer that aborts those
+ * whose leader changed or whose time ran out.
+ */
+export class LeaderForwarder {
+  /** Requests being forwarded to the leader, watched by one timer while there are any. */
+  private readonly forwards = new Set<InFlightForward>();
+  private watchdog: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: LeaderForwarderOptions) {}
+
+  /**
+   * Forwards `req` when the leader must answer it and this server does not lead: returns the
+   * leader's answer, or a 500 "No cluster leader" when none appears within leaderWaitMs or the
+   * leader cannot be reached. Undefined: answer locally. Throws ShuttingDownError once stopped,
+   * TooLargeError (413) for a body over 32 MiB.
+   */
+  async forward(req: Request): Promise<Response | undefined> {
+    const { state } = this.o;
+    const url = new URL(req.url);
+    if (!LEADER_PATHS.some((p) => url.pathname.startsWith(p))) return undefined;
+    if (req.method === 'GET' && url.searchParams.has('stale')) return undefined;
+    if (state.stopped) throw new ShuttingDownError('cluster');
+    const deadline = Date.now() + this.o.leaderWaitMs;
+    for (;;) {
+      if (state.isLeader()) return undefined;
+      const leader = state.leaderInfo();
+      if (leader && leader.name !== state.self.name && !req.headers.has(FORWARDED)) break;
+      if (Date.now() >= deadline || req.signal.aborted) return noLeader('No cluster leader\n');
+      await sleep(50);
+    }
+    const leader = state.leaderInfo() as PeerInfo;
+    // The body is forwarded whole (a too large one is refused here, 413).
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const whole = hasBody ? await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader) : undefined;
+    const headers = new Headers(req.headers);
+    headers.set(FORWARDED, state.self.name);
+    // Connection-level headers describe the client's connection, not ours to the leader (a kept
+    // Transfer-Encoding next to the body's new Content-Length would make the leader answer 400).
+    for (const h of HOP_BY_HOP) headers.delete(h);
+    // Give up when the leader changes under us (the old one may be paused or cut off), after a
+    // bound (blocking queries get their wait on top), or, for a blocking query, when the client
+    // goes away (asking a Node request for its signal is costly, so other requests do not).
+    const wait = parseDuration(url.searchParams.get('wait') ?? '') ?? 5 * 60_000;
+    const blocking = url.searchParams.has('index');
+    const inFlight: InFlightForward = {
+      leader: leader.name,
+      abort: new AbortController(),
+      deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
+      // A leadership transfer moves the leader by design: wait for the old leader's answer.
+      movesLeader: url.pathname === '/v1/operator/raft/transfer-leader',
+    };
+    const clientSignal = blocking ? req.signal : undefined;
+    const onClientAbort = () => inFlight.abort.abort();
+    clientSignal?.addEventListener('abort', onClientAbort);
+    this.forwards.add(inFlight);
+    this.watch();
+    try {
+      const init = {
+        method: req.method,
+        headers,
+        ...(whole && whole.byteLength > 0 ? { body: whole } : {}),
+        signal: inFlight.abort.signal,
+      };
+      const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, init);
+      const body = await res.arrayBuffer();
+      const answerHeaders = new Headers(res.headers);
+      for (const h of HOP_BY_HOP) answerHeaders.delete(h);
+      return new Response(body, { status: res.status, headers: answerHeaders });
+    } catch (err) {
+      this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
+      // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
+      const e = err as { code?: string; cause?: { code?: string } };
+      const refused = (e.cause?.code ?? e.code) === 'ECONNREFUSED';
+      const why = refused
+        ? 'the leader is unreachable; the request was not applied'
+        : 'the leader did not answer; the outcome of a write is unknown';
+      return noLeader(`No cluster leader: ${why}\n`);
+    } finally {
+      this.forwards.delete(inFlight);
+      clientSignal?.removeEventListener('abort', onClientAbort);
+    }
+  }
+
+  /** Stops the watchdog and aborts every request in flight (they answer 500). */
+  stop(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    for (const f of this.forwards) f.abort.abort();
+  }
+
+  /** One timer for all forwarded requests: aborts those whose leader changed or whose time ran out. */
+  private watch(): void {
+    if (this.watchdog || this.forwards.size === 0 || this.o.state.stopped) return;
+    this.watchdog = setInterval(() => {
+      const lead = this.o.state.leaderInfo()?.name;
+      const now = Date.now();
+      for (const f of this.forwards) if ((!f.movesLeader && lead !== f.leader) || now > f.deadline) f.abort.abort();
+      if (this.forwards.size === 0) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+      }
+    }, 100);
+  }
+}

@@ -1,0 +1,104 @@
+import type { Hono } from 'hono';
+import type { AclResolver } from '../core/acl/resolve.js';
+import type { LocalAgent } from '../core/agent/agent.js';
+import { createApi } from '../core/api/app.js';
+import type { AuditSink } from '../core/api/audit-sink.js';
+import type { BodyReader } from '../core/api/body.js';
+import { type ApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
+import type { FaultsPort, MetricsPort } from '../core/api/internal-ports.js';
+import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
+import { registerFaultsRoute, registerInternalProposeRoute } from '../core/api/routes/internal.js';
+import type { Clock } from '../core/ports/clock.js';
+import type { Logger } from '../core/ports/logger.js';
+import type { HttpClient } from '../runtimes/node/http-server.js';
+import { systemRng } from '../runtimes/node/rng.js';
+import type { Cluster } from './cluster/cluster.js';
+import type { ServerConfig } from './config.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ServerState } from './start-state.js';
+import type { RaftTransport } from './transport.js';
+
+/** What the HTTP API is built from besides the configuration. */
+export interface ApiParts {
+  readonly node: NodeInfo;
+  readonly state: ServerState;
+  readonly cluster: Cluster;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly hotPaths: ApiDeps['hotPaths'];
+  readonly agent: LocalAgent;
+  readonly sessionTimers: SessionTimersPort;
+  readonly shutdownSignal: AbortSignal;
+  readonly aclResolver: AclResolver;
+  /** The socket peer of each request in flight (set by the HTTP listener). */
+  readonly clients: WeakMap<Request, HttpClient>;
+  readonly bodyReader: BodyReader;
+  readonly audit: AuditSink | undefined;
+  readonly metrics: ServerMetrics;
+  /** The raft transport, whose traffic --test-faults may block. */
+  readonly transport: RaftTransport;
+}
+
+/** The server's counters as the metrics route reads them. */
+function metricsPort(metrics: ServerMetrics): MetricsPort {
+  return {
+    prometheus: async () => ({ body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+    json: () => metrics.json(),
+  };
+}
+
+/** Test-only: drops raft traffic to and from the named servers (simulated partitions). */
+function faultsPort(transport: RaftTransport, logger: Logger): FaultsPort {
+  return {
+    block: (peers) => {
+      transport.blocked.clear();
+      for (const b of peers) transport.blocked.add(b);
+      logger.warn('fault injection: blocking raft traffic', { peers: peers.join(',') });
+    },
+  };
+}
+
+/**
+ * Builds the HTTP API: Consul's /v1 routes over the server's state and cluster, plus the
+ * server-only routes (internal proposals from followers, /v1/agent/metrics, and with
+ * --test-faults the fault-injection route).
+ */
+export function buildApi(config: ServerConfig, p: ApiParts): Hono {
+  const { store, watches, feed } = p.state;
+  const deps: ApiDeps = {
+    node: p.node,
+    store,
+    writer: p.cluster.writer,
+    watches,
+    cluster: p.cluster,
+    clock: p.clock,
+    rng: systemRng,
+    logger: p.logger.child({ component: 'http' }),
+    limits: {
+      ...DEFAULT_API_LIMITS,
+      kvMaxValueBytes: config.kvMaxValueBytes,
+      txnMaxOps: config.txnMaxOps,
+      sessionTtlMinMs: config.sessionTtlMinMs,
+    },
+    hotPaths: p.hotPaths,
+    operator: p.cluster.operator,
+    agent: p.agent,
+    sessionTimers: p.sessionTimers,
+    changeFeed: feed,
+    shutdownSignal: p.shutdownSignal,
+    acl: p.aclResolver,
+    rateLimit: config.rateLimit,
+    clientAddress: (req) => p.clients.get(req)?.remoteAddress,
+    bodyReader: p.bodyReader,
+    ...(p.audit ? { audit: p.audit } : {}),
+  };
+  const app = createApi(deps);
+  // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
+  registerInternalProposeRoute(app, p.cluster.committer, {
+    joinToken: config.joinToken,
+    aclEnabled: config.acl.enabled,
+  });
+  registerAgentMetricsRoute(app, metricsPort(p.metrics));
+  if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
+  return app;
+}

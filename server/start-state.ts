@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
+import { autopilotModule } from '../core/cluster/autopilot.js';
+import { membersModule } from '../core/cluster/members.js';
+import { Applier } from '../core/fsm/applier.js';
+import { StateMachine } from '../core/fsm/state-machine.js';
+import { dataModules } from '../core/modules.js';
+import type { HotPaths } from '../core/ports/hot-paths.js';
+import { ChangeFeed } from '../core/watch/change-feed.js';
+import { WatchRegistry } from '../core/watch/watch-registry.js';
+import type { ServerConfig } from './config.js';
+import { loadNodeId, lockDataDir } from './data-dir.js';
+import { LmdbStateStore } from './lmdb-store.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
+import { describeFailure, StartupError } from './start-errors.js';
+import type { StartupStack } from './startup-stack.js';
+
+/** A server's state: the locked data dir, the LMDB store and what applies committed entries to it. */
+export interface ServerState {
+  /** The node's UUID, kept in the data dir. */
+  readonly nodeId: string;
+  readonly store: LmdbStateStore;
+  /** The state machine's modules (KV, catalog, sessions, ACLs, events, members, autopilot …). */
+  readonly machine: StateMachine;
+  readonly watches: WatchRegistry;
+  readonly applier: Applier;
+  /** Recent changes for watch streams. */
+  readonly feed: ChangeFeed;
+  /** The Raft log and hard state, in the same LMDB environment. */
+  readonly storage: RaftStorage;
+  /** Releases the data dir's lock (after the store is closed). */
+  readonly unlock: () => Promise<void>;
+}
+
+/**
+ * Creates and locks the data dir, then opens the LMDB store (state tables and the Raft log) and
+ * the parts that apply committed entries to it; pushes the lock and the store onto `stack`.
+ * Rejects with StartupError (--data-dir) when the dir cannot be created or another server holds it.
+ */
+export async function openState(config: ServerConfig, hotPaths: HotPaths, stack: StartupStack): Promise<ServerState> {
+  await mkdir(config.dataDir, { recursive: true }).catch((err: unknown) => {
+    throw new StartupError(
+      '--data-dir',
+      config.dataDir,
+      `cannot create data dir ${config.dataDir}: ${describeFailure(err)} (--data-dir)`,
+    );
+  });
+  const unlock = await lockDataDir(config.dataDir);
+  stack.push('data dir lock', unlock);
+  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
+  const nodeId = await loadNodeId(config.dataDir);
+  const store = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [
+    ...machine.tables,
+    RAFT_LOG_TABLE,
+    RAFT_META_TABLE,
+  ]);
+  stack.push('state store', () => store.close());
+  const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
+  // The Raft log is durable before anything commits, so applying need not wait for a flush.
+  const applier = new Applier(store, machine, watches, 'committed');
+  const feed = new ChangeFeed({
+    tables: WATCH_STREAM_TABLES,
+    maxEvents: config.watchBuffer,
+    maxBytes: 64 * 1024 * 1024,
+    maxSubscribers: config.maxWatchStreams,
+    startIndex: applier.appliedIndex(),
+  });
+  applier.listen(feed);
+  return { nodeId, store, machine, watches, applier, feed, storage: new RaftStorage(store, hotPaths), unlock };
+}
