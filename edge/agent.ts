@@ -1,5 +1,6 @@
+import { AclResolver } from '../core/acl/resolve.js';
+import { WEB_STREAM_BODIES } from '../core/api/body.js';
 import { type ApiDeps, DEFAULT_API_LIMITS } from '../core/api/context.js';
-import { BadRequestError } from '../core/errors.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Rng } from '../core/ports/rng.js';
@@ -11,6 +12,7 @@ import { randomUuid } from '../core/util/uuid.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { VERSION } from '../cli/version.js';
 import { createEdgeApi } from './api.js';
+import { UpstreamOnlyWriter } from './writer.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';
 import { EdgePersistence, memoryFileStore } from './persist.js';
@@ -132,24 +134,30 @@ export async function startEdgeAgent(
     raftAddr: '',
     httpAddr: '',
   };
+  const shutdown = new AbortController();
   const deps: ApiDeps = {
     node,
     store,
-    writer: {
-      submit: () => Promise.reject(new BadRequestError('writes on an edge agent go to the servers')),
-    } as unknown as ApiDeps['writer'],
+    writer: new UpstreamOnlyWriter(),
     watches,
     cluster: {
       leader: () => (online() ? new URL(config.upstream).host : undefined),
       peers: () => [],
       lastContactMs: () => (sink.lastMessageAt === 0 ? clock.now() - startedAt : clock.now() - sink.lastMessageAt),
       replica: true,
+      // The edge API forwards what the servers must answer before any route runs (edge/api.ts).
+      forward: () => Promise.resolve(undefined),
+      barrier: () => Promise.resolve(),
     },
     clock,
     rng,
     logger: logger.child({ component: 'http' }),
     limits: DEFAULT_API_LIMITS,
     hotPaths,
+    // The agent's replica carries no ACL data: its port is for the device it runs on.
+    acl: new AclResolver({ enabled: false, defaultPolicy: 'allow' }),
+    bodyReader: WEB_STREAM_BODIES,
+    shutdownSignal: shutdown.signal,
   };
   const app = createEdgeApi({
     deps,
@@ -193,6 +201,7 @@ export async function startEdgeAgent(
     stop() {
       stopping ??= (async () => {
         clearInterval(replayTimer);
+        shutdown.abort();
         watches.wakeAll();
         await http.close();
         await sync.stop();

@@ -7,6 +7,7 @@ import { registerKvRoutes } from '../core/api/routes/kv.js';
 import { registerStatusRoutes } from '../core/api/routes/status.js';
 import { readBody } from '../core/api/body.js';
 import { jsonResponse } from '../core/api/respond.js';
+import { routeOf } from '../core/api/route-table.js';
 import type { SyncScope } from '../core/sync/types.js';
 import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
 
@@ -62,27 +63,30 @@ function itemJson(i: OutboxItem): Record<string, unknown> {
   };
 }
 
-/** Whether a read of `url` is answered from the replica (inside the scope). */
-function servedLocally(url: URL, scope: SyncScope): boolean {
-  const p = url.pathname;
-  if (p.startsWith('/v1/kv/')) {
-    let key: string;
+/**
+ * Whether a read is answered from the replica: the route table says so (edge 'replica'), or the
+ * key or service the read names is replicated. A name that does not decode is answered here (the
+ * route refuses it with 400).
+ */
+function servedLocally(req: Request, scope: SyncScope): boolean {
+  const match = routeOf(req);
+  const inScope = (raw: string | undefined, test: (name: string) => boolean): boolean => {
     try {
-      key = decodeURIComponent(p.slice('/v1/kv/'.length));
-    } catch {
-      return true; // the KV route answers the 400
-    }
-    return scope.prefixes.some((prefix) => key.startsWith(prefix));
-  }
-  const svc = /^\/v1\/(?:health\/service|health\/checks|catalog\/service)\/([^/]+)$/.exec(p);
-  if (svc) {
-    try {
-      return scope.services.includes(decodeURIComponent(svc[1] as string));
+      return test(decodeURIComponent(raw ?? ''));
     } catch {
       return true;
     }
+  };
+  switch (match?.facts.edge) {
+    case 'replica':
+      return true;
+    case 'key-in-scope':
+      return inScope(match.params['*'], (key) => scope.prefixes.some((prefix) => key.startsWith(prefix)));
+    case 'service-in-scope':
+      return inScope(match.params['name'] ?? match.params['service'], (name) => scope.services.includes(name));
+    default:
+      return false;
   }
-  return p.startsWith('/v1/catalog/') || p.startsWith('/v1/health/') || p.startsWith('/v1/status/');
 }
 
 /**
@@ -133,7 +137,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
           "the servers are unreachable and ?consistent reads need them (drop it to read this agent's replica)\n",
           503,
         );
-      if (servedLocally(url, o.scope) && !consistent) return next();
+      if (servedLocally(req, o.scope) && !consistent) return next();
       if (!o.online())
         return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
       try {
@@ -156,7 +160,8 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
         return c.text('the upstream did not answer; the write may or may not have been applied\n', 502);
       }
     }
-    const w = translateWrite(req.method, url, body);
+    // The route table says which writes may wait in the outbox (KV writes and transactions).
+    const w = routeOf(req)?.facts.queueable ? translateWrite(req.method, url, body) : undefined;
     if (!w)
       return c.text(
         `the servers are unreachable and ${req.method} ${url.pathname} cannot be queued ` +

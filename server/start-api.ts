@@ -2,9 +2,9 @@ import type { Hono } from 'hono';
 import type { AclResolver } from '../core/acl/resolve.js';
 import type { LocalAgent } from '../core/agent/agent.js';
 import { createApi } from '../core/api/app.js';
-import type { AuditSink } from '../core/api/audit-sink.js';
+import { type AuditSink, NO_AUDIT } from '../core/api/audit-sink.js';
 import type { BodyReader } from '../core/api/body.js';
-import { type ApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
+import { type ServerApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
 import type { FaultsPort, MetricsPort } from '../core/api/internal-ports.js';
 import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from '../core/api/routes/internal.js';
@@ -25,7 +25,7 @@ export interface ApiParts {
   readonly cluster: Cluster;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly hotPaths: ApiDeps['hotPaths'];
+  readonly hotPaths: ServerApiDeps['hotPaths'];
   readonly agent: LocalAgent;
   readonly sessionTimers: SessionTimersPort;
   readonly shutdownSignal: AbortSignal;
@@ -65,7 +65,7 @@ function faultsPort(transport: RaftTransport, logger: Logger): FaultsPort {
  */
 export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   const { store, watches, feed } = p.state;
-  const deps: ApiDeps = {
+  const deps: ServerApiDeps = {
     node: p.node,
     store,
     writer: p.cluster.writer,
@@ -90,7 +90,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     rateLimit: config.rateLimit,
     clientAddress: (req) => p.clients.get(req)?.remoteAddress,
     bodyReader: p.bodyReader,
-    ...(p.audit ? { audit: p.audit } : {}),
+    audit: p.audit ?? NO_AUDIT,
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.

@@ -4,9 +4,17 @@ import { AclResolver, type AclSettings } from '../core/acl/resolve.js';
 import type { Hono } from 'hono';
 import { createApi } from '../core/api/app.js';
 import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
-import { type ApiDeps, type ApiLimits, DEFAULT_API_LIMITS } from '../core/api/context.js';
+import { NO_AUDIT } from '../core/api/audit-sink.js';
+import { WEB_STREAM_BODIES } from '../core/api/body.js';
+import { type ApiLimits, DEFAULT_API_LIMITS, type OperatorPort, type ServerApiDeps } from '../core/api/context.js';
+import { NO_RATE_LIMITS } from '../core/api/rate-limit.js';
+import { LocalAgent } from '../core/agent/agent.js';
+import type { Probes } from '../core/agent/probes.js';
+import { BadRequestError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
+import { autopilotModule } from '../core/cluster/autopilot.js';
+import { membersModule } from '../core/cluster/members.js';
 import { dataModules } from '../core/modules.js';
 import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
 import { SingleNodeCommitter } from '../core/pipeline/single-node-committer.js';
@@ -21,10 +29,40 @@ import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { ManualClock } from './manual-clock.js';
 import { seededRng } from './seeded-rng.js';
 
+const NODE_ID = '00000000-0000-4000-8000-000000000000';
+
+/** Probes for a node whose agent runs no checks (the test node never starts its agent). */
+const NO_PROBES: Probes = {
+  http: async () => ({ status: 'critical', output: 'no probes in the test node' }),
+  tcp: async () => ({ status: 'critical', output: 'no probes in the test node' }),
+  udp: async () => ({ status: 'critical', output: 'no probes in the test node' }),
+  grpc: async () => ({ status: 'critical', output: 'no probes in the test node' }),
+  script: async () => ({ status: 'critical', output: 'no probes in the test node' }),
+};
+
+/** The operator port of a node that is alone and cannot join anything (no transport). */
+const standaloneOperator: OperatorPort = {
+  join: async (addr) => {
+    throw new BadRequestError(`the test node cannot join ${addr}: it has no raft transport`);
+  },
+  leave: async () => {
+    throw new BadRequestError('the test node cannot leave: it is not in a cluster');
+  },
+  members: () => [],
+  raftConfiguration: () => ({ Servers: [], Index: 0 }),
+  removePeer: async () => {
+    throw new BadRequestError('the test node has no peers');
+  },
+  transferLeader: async () => {
+    throw new BadRequestError('the test node has no other voter');
+  },
+  autopilotHealth: () => ({ Healthy: true, FailureTolerance: 0, Servers: [] }),
+};
+
 /** A complete single-node stack in memory, for tests that drive the API without sockets. */
 export interface TestNode {
   readonly app: Hono;
-  readonly deps: ApiDeps;
+  readonly deps: ServerApiDeps;
   readonly store: StateStore;
   readonly clock: ManualClock;
   readonly shutdown: AbortController;
@@ -48,7 +86,8 @@ export function createTestNode(
     audit?: AuditSink;
   } = {},
 ): TestNode {
-  const machine = new StateMachine(dataModules());
+  // A server's modules: the data modules and the cluster's member records and autopilot settings.
+  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
   const store = options.store ?? new MemoryStateStore(machine.tables);
   const watches = new WatchRegistry(options.maxWatchers ?? 1000);
   const applier = new Applier(store, machine, watches);
@@ -74,10 +113,10 @@ export function createTestNode(
     maxTracked: 100_000,
   });
   sessionTtl.activate();
-  const deps: ApiDeps = {
+  const deps: ServerApiDeps = {
     node: {
       name: 'test',
-      id: '00000000-0000-4000-8000-000000000000',
+      id: NODE_ID,
       datacenter: 'dc1',
       version: '0.0.0',
       raftAddr: '127.0.0.1:8300',
@@ -86,7 +125,14 @@ export function createTestNode(
     store,
     writer,
     watches,
-    cluster: { leader: () => '127.0.0.1:8300', peers: () => ['127.0.0.1:8300'], lastContactMs: () => 0 },
+    cluster: {
+      leader: () => '127.0.0.1:8300',
+      peers: () => ['127.0.0.1:8300'],
+      lastContactMs: () => 0,
+      replica: false,
+      forward: () => Promise.resolve(undefined),
+      barrier: () => Promise.resolve(),
+    },
     clock,
     rng: seededRng(1),
     logger: silentLogger,
@@ -95,9 +141,26 @@ export function createTestNode(
     sessionTimers: sessionTtl,
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
-    ...(options.acl ? { acl: new AclResolver(options.acl) } : {}),
-    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
-    ...(options.audit ? { audit: options.audit } : {}),
+    acl: new AclResolver(options.acl ?? { enabled: false, defaultPolicy: 'allow' }),
+    rateLimit: options.rateLimit ?? NO_RATE_LIMITS,
+    audit: options.audit ?? NO_AUDIT,
+    bodyReader: WEB_STREAM_BODIES,
+    operator: standaloneOperator,
+    agent: new LocalAgent({
+      node: { name: 'test', id: NODE_ID, address: '127.0.0.1', datacenter: 'dc1' },
+      clock,
+      rng: seededRng(2),
+      logger: silentLogger,
+      probes: NO_PROBES,
+      store,
+      writer,
+      persist: async () => undefined,
+      enableScriptChecks: false,
+      syncIntervalMs: 60_000,
+      checkUpdateIntervalMs: 300_000,
+      maxServices: 1000,
+      maxChecks: 1000,
+    }),
     // Tests name the client's address with a header (real listeners use the socket's peer).
     clientAddress: (req) => req.headers.get('x-test-client') ?? '127.0.0.1',
   };

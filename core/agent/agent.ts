@@ -2,7 +2,7 @@ import type { ServiceInput } from '../catalog/state-machine.js';
 import { worstStatus } from '../catalog/state-machine.js';
 import type { CatalogCheck, HealthStatus } from '../catalog/types.js';
 import { BadRequestError, NotFoundError, OverloadedError } from '../errors.js';
-import type { WritePipeline } from '../pipeline/write-pipeline.js';
+import type { Writer } from '../pipeline/writer.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Probes } from './probes.js';
@@ -33,7 +33,7 @@ export interface AgentOptions {
   readonly logger: Logger;
   readonly probes: Probes;
   readonly store: StateStore;
-  readonly writer: WritePipeline;
+  readonly writer: Writer;
   /** Saves the definitions durably (called after every change). */
   readonly persist: (s: AgentSnapshot) => Promise<void>;
   readonly enableScriptChecks: boolean;

@@ -5,7 +5,7 @@ import type {
   CheckInput,
   ServiceInput,
 } from '../catalog/state-machine.js';
-import type { WritePipeline } from '../pipeline/write-pipeline.js';
+import type { Writer } from '../pipeline/writer.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { StateStore } from '../ports/state-store.js';
@@ -30,7 +30,7 @@ export interface AntiEntropyOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly store: StateStore;
-  readonly writer: WritePipeline;
+  readonly writer: Writer;
   /** Full sync period. */
   readonly syncIntervalMs: number;
   /** Output-only changes are written at most this often per check (status changes at once). */

@@ -43,9 +43,9 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/session/list', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
   { method: 'GET', path: '/v1/session/node/n1', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
   { method: 'GET', path: '/v1/snapshot', expect: R(403, 403, 403, 403) },
-  // The test node has no operator port: a permitted caller gets 404, the others 403.
-  { method: 'GET', path: '/v1/operator/raft/configuration', expect: R(403, 404, 404, 403) },
-  { method: 'PUT', path: '/v1/operator/autopilot/configuration', body: '{}', expect: R(403, 403, 404, 403) },
+  // The test node is alone: a permitted caller gets its (empty) answer, the others 403.
+  { method: 'GET', path: '/v1/operator/raft/configuration', expect: R(403, 200, 200, 403) },
+  { method: 'PUT', path: '/v1/operator/autopilot/configuration', body: '{}', expect: R(403, 403, 200, 403) },
   { method: 'GET', path: '/v1/status/leader', expect: R(200, 200, 200, 200) },
   { method: 'GET', path: '/v1/agent/self', expect: R(403, 200, 200, 403) },
   {
@@ -88,9 +88,10 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/acl/policy/name/global-management', expect: R(403, 403, 403, 403) },
   { method: 'GET', path: '/v1/status/peers', expect: R(200, 200, 200, 200) },
   { method: 'PUT', path: '/v1/snapshot', body: 'x', expect: R(403, 403, 403, 403) },
-  { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 404, 403) },
-  { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 404, 403) },
-  { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 404, 404, 403) },
+  // A permitted caller reaches the operator, which has no peer n9 and no voter to transfer to (400).
+  { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 400, 403) },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 400, 403) },
+  { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 200, 200, 403) },
   // Unknown session ids are 404 whoever asks (the check needs the session's node).
   { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
   { method: 'PUT', path: '/v1/session/renew/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },

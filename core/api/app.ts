@@ -2,7 +2,8 @@ import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
 import { registerAudit } from './audit.js';
 import { registerGuards, registerRateLimits } from './guards.js';
-import type { ApiDeps } from './context.js';
+import type { ServerApiDeps } from './context.js';
+import { routeOf } from './route-table.js';
 import { KonsulError } from '../errors.js';
 import { CLIENT_CAUSED_5XX, errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
@@ -25,19 +26,19 @@ import { registerWatchRoutes } from './routes/watch.js';
  * endpoints wired to the injected dependencies. Every error becomes a plain-text answer with the
  * status from http-errors.ts; internal faults are logged (without request bodies or tokens).
  */
-export function createApi(deps: ApiDeps): Hono {
+export function createApi(deps: ServerApiDeps): Hono {
   const app = new Hono();
   registerAudit(app, deps);
   registerRateLimits(app, deps);
   // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
-  const forward = deps.cluster.forward?.bind(deps.cluster);
-  if (forward) {
-    app.use('*', async (c, next) => {
-      const answer = await forward(c.req.raw);
-      if (answer) return answer;
-      await next();
-    });
-  }
+  // A follower hands the leader's routes (route table: answeredBy 'leader') to the leader; clients
+  // never see a redirect.
+  app.use('*', async (c, next) => {
+    const route = routeOf(c.req.raw)?.facts;
+    const answer = route?.answeredBy === 'leader' ? await deps.cluster.forward(c.req.raw, route) : undefined;
+    if (answer) return answer;
+    await next();
+  });
   registerGuards(app, deps);
   registerKvRoutes(app, deps);
   registerStatusRoutes(app, deps);

@@ -19,3 +19,6 @@ export interface AuditEvent {
 export interface AuditSink {
   record(event: AuditEvent): void;
 }
+
+/** An AuditSink that keeps nothing (no --audit-log). */
+export const NO_AUDIT: AuditSink = { record: () => undefined };

@@ -1,7 +1,8 @@
 import type { Hono } from 'hono';
 import { randomUuid } from '../util/uuid.js';
 import { resolvedIdentity } from './authz.js';
-import type { ApiDeps } from './context.js';
+import { NO_AUDIT } from './audit-sink.js';
+import type { ServerApiDeps } from './context.js';
 
 /** Header carrying the request id. */
 export const REQUEST_ID_HEADER = 'X-Konsul-Request-Id';
@@ -18,7 +19,7 @@ function safePath(url: URL): string {
  * Gives every request an id (X-Konsul-Request-Id) and, with an audit sink, records every write,
  * and — with ACLs on — every request (each is an authorization decision), after it is answered.
  */
-export function registerAudit(app: Hono, deps: ApiDeps): void {
+export function registerAudit(app: Hono, deps: ServerApiDeps): void {
   const sink = deps.audit;
   app.use('*', async (c, next) => {
     const requestId = randomUuid(deps.rng);
@@ -28,16 +29,16 @@ export function registerAudit(app: Hono, deps: ApiDeps): void {
     } catch {
       // A response with immutable headers goes out without the id.
     }
-    if (!sink) return;
+    if (sink === NO_AUDIT) return;
     const req = c.req.raw;
     const write = req.method !== 'GET' && req.method !== 'HEAD';
-    if (!write && !deps.acl?.settings.enabled) return;
+    if (!write && !deps.acl.settings.enabled) return;
     const status = c.res.status;
     const accessor = resolvedIdentity(req)?.token?.AccessorID;
     sink.record({
       time: new Date(deps.clock.now()).toISOString(),
       requestId,
-      source: deps.clientAddress?.(req) ?? '',
+      source: deps.clientAddress(req) ?? '',
       ...(accessor ? { accessor } : {}),
       method: req.method,
       path: safePath(new URL(req.url)),

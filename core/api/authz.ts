@@ -19,7 +19,7 @@ export const FILTERED_HEADER = 'X-Consul-Results-Filtered-By-ACLs';
  */
 export function identityOf(deps: ApiDeps, req: Request): AclIdentity {
   const acl = deps.acl;
-  if (!acl?.settings.enabled) return OPEN;
+  if (!acl.settings.enabled) return OPEN;
   const hit = resolved.get(req);
   if (hit) return hit;
   const who = deps.store.read((tx) => acl.resolve(tx, requestSecret(req, new URL(req.url)), deps.clock.now()));

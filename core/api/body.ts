@@ -7,6 +7,9 @@ import { BadRequestError, TooLargeError } from '../errors.js';
  */
 export type BodyReader = (req: Request, maxBytes: number) => Promise<Uint8Array> | undefined;
 
+/** The BodyReader of a runtime without a direct one: every body is read as a Web stream. */
+export const WEB_STREAM_BODIES: BodyReader = () => undefined;
+
 /**
  * Reads a request body into memory, refusing more than `maxBytes`: a declared Content-Length
  * over the limit is refused before reading, and a streamed body is cut off as soon as it passes it.

@@ -1,4 +1,5 @@
 import type { AclResolver } from '../acl/resolve.js';
+import type { RouteFacts } from './route-table.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import type { AuditSink } from './audit-sink.js';
 import type { BodyReader } from './body.js';
@@ -8,7 +9,7 @@ import type { HotPaths } from '../ports/hot-paths.js';
 import type { Logger } from '../ports/logger.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
-import type { WritePipeline } from '../pipeline/write-pipeline.js';
+import type { Writer } from '../pipeline/writer.js';
 import type { SessionRecord } from '../session/types.js';
 import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
@@ -35,15 +36,16 @@ export interface ClusterView {
   /** Milliseconds since this node last heard from the leader (0 on the leader itself). */
   lastContactMs(): number;
   /**
-   * When this node must not answer `req` itself (not the leader, and the request is a write or a
-   * non-stale read), forwards it to the leader and returns the leader's answer, or a 500
-   * "No cluster leader" after a bounded wait. Undefined (or absent) means: answer locally.
+   * Called for requests to the leader's routes (`route`, answeredBy 'leader'): when this node
+   * must not answer `req` itself (it is not the leader, and the request is a write or a non-stale
+   * read), forwards it to the leader and returns the leader's answer, or a 500 "No cluster
+   * leader" after a bounded wait. Undefined (or absent) means: answer locally.
    */
-  forward?(req: Request): Promise<Response | undefined>;
+  forward(req: Request, route: RouteFacts): Promise<Response | undefined>;
   /** Resolves once a linearizable read may be served here (ReadIndex); rejects with NoLeaderError. */
-  barrier?(): Promise<void>;
+  barrier(): Promise<void>;
   /** True on an edge replica: every local read is stale, whatever consistency was asked for. */
-  readonly replica?: boolean;
+  readonly replica: boolean;
 }
 
 /** A server in the Raft configuration, in Consul's shape. */
@@ -130,11 +132,15 @@ export interface SessionTimersPort {
   renewed(session: SessionRecord): void;
 }
 
-/** Everything the HTTP API needs, injected by a composition root. */
+/**
+ * What every route family needs, injected by a composition root: servers and edge agents alike
+ * (an edge agent serves the KV, catalog, health and status routes from its replica).
+ */
 export interface ApiDeps {
   readonly node: NodeInfo;
   readonly store: StateStore;
-  readonly writer: WritePipeline;
+  /** Where writes go: the Raft pipeline on a server. */
+  readonly writer: Writer;
   readonly watches: WatchRegistry;
   readonly cluster: ClusterView;
   readonly clock: Clock;
@@ -143,24 +149,28 @@ export interface ApiDeps {
   readonly limits: ApiLimits;
   /** CRC32C and the other hot paths (snapshot archives are checksummed with them). */
   readonly hotPaths: HotPaths;
-  /** Cluster operations; absent on a node without clustering (then those routes answer 404). */
-  readonly operator?: OperatorPort;
-  /** The local agent (services and checks of this node); absent: those routes answer 404. */
-  readonly agent?: LocalAgent;
-  /** Session TTL deadlines (the leader's); absent: renewals only validate the session. */
-  readonly sessionTimers?: SessionTimersPort;
-  /** Recent changes for watch streams; absent: /v1/watch answers 404. */
-  readonly changeFeed?: ChangeFeed;
-  /** Resolves when the server begins shutting down; blocking queries then return at once. */
-  readonly shutdownSignal?: AbortSignal;
-  /** ACL settings and token resolution; absent: ACLs are off (the ACL endpoints answer 401). */
-  readonly acl?: AclResolver;
-  /** Per-address and per-token request rates; absent: no limits. */
-  readonly rateLimit?: RateLimitSettings;
+  /** ACL settings and token resolution (settings.enabled false: everyone may do everything). */
+  readonly acl: AclResolver;
+  /** The runtime's direct request-body reader (WEB_STREAM_BODIES: read bodies as Web streams). */
+  readonly bodyReader: BodyReader;
+  /** Aborted when the node begins shutting down; blocking queries and streams then return at once. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */
+export interface ServerApiDeps extends ApiDeps {
+  /** Cluster operations behind /v1/agent/join, leave, members and /v1/operator. */
+  readonly operator: OperatorPort;
+  /** The local agent: services and checks of this node. */
+  readonly agent: LocalAgent;
+  /** Session TTL deadlines (the leader's): renewals push a session's deadline back. */
+  readonly sessionTimers: SessionTimersPort;
+  /** Recent changes for watch streams and edge sync. */
+  readonly changeFeed: ChangeFeed;
+  /** Per-address and per-token request rates (NO_RATE_LIMITS: none). */
+  readonly rateLimit: RateLimitSettings;
   /** The address a request came from (the socket's peer), when the listener knows it. */
-  readonly clientAddress?: (req: Request) => string | undefined;
-  /** The runtime's direct request-body reader (see BodyReader); without it bodies are read as Web streams. */
-  readonly bodyReader?: BodyReader;
-  /** Where audit records go; absent: none are kept. */
-  readonly audit?: AuditSink;
+  readonly clientAddress: (req: Request) => string | undefined;
+  /** Where audit records go (NO_AUDIT: none are kept). */
+  readonly audit: AuditSink;
 }

@@ -2,35 +2,26 @@ import type { Hono } from 'hono';
 import { requestSecret } from '../acl/resolve.js';
 import { RateLimitedError } from '../errors.js';
 import { requireAccess, requireScalar } from './authz.js';
-import type { ApiDeps } from './context.js';
+import type { ApiDeps, ServerApiDeps } from './context.js';
 import { RateLimiter } from './rate-limit.js';
+import { routeOf } from './route-table.js';
 
 /**
- * ACL checks for whole route families whose permission does not depend on the request body:
- * operator endpoints (operator:read for GET, operator:write otherwise), snapshots (acl:write, as
- * Consul asks a management token), the agent's self, metrics, join and leave (agent:read or
- * agent:write on this node). Checks that depend on what a request names live in its route.
+ * The ACL checks the route table makes before a handler runs (RouteAcl with a `guard`): operator
+ * endpoints (operator:read for GET, operator:write otherwise), snapshots (acl:write, as Consul asks
+ * a management token), the agent's self, metrics, join and leave (agent:read or agent:write on
+ * this node). Checks that depend on what a request names live in its route.
  */
 export function registerGuards(app: Hono, deps: ApiDeps): void {
-  app.use('/v1/operator/*', async (c, next) => {
-    requireScalar(deps, c.req.raw, 'operator', c.req.method === 'GET' ? 'read' : 'write');
+  app.use('*', async (c, next) => {
+    const acl = routeOf(c.req.raw)?.facts.acl;
+    if (acl?.guard !== undefined) {
+      const want = acl.guard === 'by-method' ? (c.req.method === 'GET' ? 'read' : 'write') : acl.guard;
+      if (acl.resource === 'agent') requireAccess(deps, c.req.raw, 'agent', deps.node.name, want);
+      else requireScalar(deps, c.req.raw, acl.resource, want);
+    }
     await next();
   });
-  app.use('/v1/snapshot', async (c, next) => {
-    requireScalar(deps, c.req.raw, 'acl', 'write');
-    await next();
-  });
-  for (const [path, want] of [
-    ['/v1/agent/self', 'read'],
-    ['/v1/agent/metrics', 'read'],
-    ['/v1/agent/join/*', 'write'],
-    ['/v1/agent/leave', 'write'],
-  ] as const) {
-    app.use(path, async (c, next) => {
-      requireAccess(deps, c.req.raw, 'agent', deps.node.name, want);
-      await next();
-    });
-  }
 }
 
 /** A peer server's address as sockets report it (IPv4-mapped IPv6 forms reduced to IPv4). */
@@ -42,13 +33,13 @@ const plainAddress = (a: string): string => a.replace(/^::ffff:/, '').replace(/^
  * forwards (they carry
  * x-konsul-forwarded and come from a server's address) were counted where they arrived.
  */
-export function registerRateLimits(app: Hono, deps: ApiDeps): void {
+export function registerRateLimits(app: Hono, deps: ServerApiDeps): void {
   const rl = deps.rateLimit;
-  if (!rl || (rl.perIp <= 0 && rl.perToken <= 0)) return;
+  if (rl.perIp <= 0 && rl.perToken <= 0) return;
   const limiter = new RateLimiter(deps.clock, Math.max(1, rl.burst));
   app.use('*', async (c, next) => {
     const req = c.req.raw;
-    const ip = plainAddress(deps.clientAddress?.(req) ?? '');
+    const ip = plainAddress(deps.clientAddress(req) ?? '');
     const fromPeer =
       req.headers.has('x-konsul-forwarded') &&
       deps.cluster.peers().some((p) => plainAddress(p.slice(0, p.lastIndexOf(':'))) === ip);

@@ -59,5 +59,5 @@ export function parseReadOptions(url: URL, deps: ApiDeps): ReadOptions {
 
 /** For ?consistent reads, waits until this node may serve a linearizable read (ReadIndex). */
 export async function consistentBarrier(deps: ApiDeps, options: ReadOptions): Promise<void> {
-  if (options.consistency === 'consistent' && deps.cluster.barrier) await deps.cluster.barrier();
+  if (options.consistency === 'consistent') await deps.cluster.barrier();
 }

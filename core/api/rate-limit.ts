@@ -7,6 +7,9 @@ export interface RateLimitSettings {
   readonly burst: number;
 }
 
+/** No rate limits (the default: --rate-limit-ip and --rate-limit-token 0). */
+export const NO_RATE_LIMITS: RateLimitSettings = { perIp: 0, perToken: 0, burst: 100 };
+
 /** Most buckets kept; the least recently used goes first beyond it. */
 const MAX_BUCKETS = 65_536;
 

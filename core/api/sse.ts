@@ -36,7 +36,7 @@ export function sseResponse(
   headers: Record<string, string> = {},
 ): Response {
   const enc = new TextEncoder();
-  const stops = [req.signal, deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+  const stops = [req.signal, deps.shutdownSignal];
   let keepAlive: TimerHandle | undefined;
   let ended = false;
   const end = (): void => {

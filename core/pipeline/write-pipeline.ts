@@ -1,17 +1,14 @@
 import { type CommandInput, encodeCommand } from '../fsm/command.js';
 import type { Committer } from './committer.js';
+import type { Writer, WriteResult } from './writer.js';
 
-/** The result of a write: the index it was committed at and the command's result value. */
-export interface WriteResult<T> {
-  readonly index: number;
-  readonly value: T;
-}
+export type { WriteResult } from './writer.js';
 
 /**
  * The entry point for every state change: encodes a command (msgpack), proposes it to the
  * committer and returns its result once it is committed, applied and durable.
  */
-export class WritePipeline {
+export class WritePipeline implements Writer {
   constructor(private readonly committer: Committer) {}
 
   /**

@@ -1,3 +1,4 @@
+import type { RouteFacts } from '../../core/api/route-table.js';
 import type { BodyReader } from '../../core/api/body.js';
 import type { ClusterView } from '../../core/api/context.js';
 import { NoLeaderError } from '../../core/errors.js';
@@ -55,6 +56,8 @@ export interface ClusterOptions {
  * operator API (`operator`). It is the server's ClusterView.
  */
 export class Cluster implements ClusterView {
+  /** A server answers from the cluster's state, never as a replica. */
+  readonly replica = false;
   /** Proposes commands through Raft from any server (the leader's /v1/internal/propose included). */
   readonly committer: ClusterCommitter;
   /** Encodes and commits commands through `committer`; the server's single write path. */
@@ -167,8 +170,8 @@ export class Cluster implements ClusterView {
     await this.state.driver.readBarrier();
   }
 
-  forward(req: Request): Promise<Response | undefined> {
-    return this.forwarder.forward(req);
+  forward(req: Request, route: RouteFacts): Promise<Response | undefined> {
+    return this.forwarder.forward(req, route);
   }
 
   // ---- internals ---------------------------------------------------------------------------------

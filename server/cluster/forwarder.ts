@@ -1,4 +1,5 @@
 import { type BodyReader, readBody } from '../../core/api/body.js';
+import type { RouteFacts } from '../../core/api/route-table.js';
 import { ShuttingDownError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { NodeId } from '../../core/raft/types.js';
@@ -36,16 +37,6 @@ const HOP_BY_HOP = [
   'expect',
   'content-length',
 ];
-/** Paths whose writes and non-stale reads are the leader's to answer. */
-const LEADER_PATHS = [
-  '/v1/kv/',
-  '/v1/snapshot',
-  '/v1/operator/',
-  '/v1/catalog/',
-  '/v1/health/',
-  '/v1/session/',
-  '/v1/txn',
-];
 
 /** A request being forwarded to `leader`, aborted when the leader changes or at `deadline`. */
 interface InFlightForward {
@@ -76,10 +67,10 @@ export class LeaderForwarder {
    * leader cannot be reached. Undefined: answer locally. Throws ShuttingDownError once stopped,
    * TooLargeError (413) for a body over 32 MiB.
    */
-  async forward(req: Request): Promise<Response | undefined> {
+  async forward(req: Request, route: RouteFacts): Promise<Response | undefined> {
     const { state } = this.o;
     const url = new URL(req.url);
-    if (!LEADER_PATHS.some((p) => url.pathname.startsWith(p))) return undefined;
+    if (route.answeredBy !== 'leader') return undefined;
     if (req.method === 'GET' && url.searchParams.has('stale')) return undefined;
     if (state.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
@@ -109,7 +100,7 @@ export class LeaderForwarder {
       abort: new AbortController(),
       deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
       // A leadership transfer moves the leader by design: wait for the old leader's answer.
-      movesLeader: url.pathname === '/v1/operator/raft/transfer-leader',
+      movesLeader: route.movesLeader,
     };
     const clientSignal = blocking ? req.signal : undefined;
     const onClientAbort = () => inFlight.abort.abort();

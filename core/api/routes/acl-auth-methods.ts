@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import { checkSelector, parseJwtConfig } from '../../acl/auth-method.js';
 import type { AclAuthMethodSetCommand, AclBindingRuleSetCommand } from '../../acl/commands.js';
 import { getAuthMethod, getBindingRule, listAuthMethods, listBindingRules } from '../../acl/queries.js';
@@ -53,7 +54,7 @@ function parseRule(b: Record<string, unknown>, id: string): AclBindingRuleSetCom
  */
 export function registerAclAuthMethodRoutes(acl: AclRouteContext): void {
   const { app, deps } = acl;
-  app.put('/v1/acl/auth-method', async (c) => {
+  route(app, 'PUT', '/v1/acl/auth-method', async (c) => {
     acl.need(c.req.raw, 'write');
     const b = await readAclBody(c.req.raw, 'Auth Method');
     return acl.answer({
@@ -62,7 +63,7 @@ export function registerAclAuthMethodRoutes(acl: AclRouteContext): void {
       create: true,
     });
   });
-  app.put('/v1/acl/auth-method/:name', async (c) => {
+  route(app, 'PUT', '/v1/acl/auth-method/:name', async (c) => {
     acl.need(c.req.raw, 'write');
     const b = await readAclBody(c.req.raw, 'Auth Method');
     return acl.answer({
@@ -71,21 +72,21 @@ export function registerAclAuthMethodRoutes(acl: AclRouteContext): void {
       create: false,
     });
   });
-  app.delete('/v1/acl/auth-method/:name', async (c) => {
+  route(app, 'DELETE', '/v1/acl/auth-method/:name', async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer({ type: 'acl.auth-method.delete', name: c.req.param('name') });
   });
-  app.get('/v1/acl/auth-method/:name', (c) => {
+  route(app, 'GET', '/v1/acl/auth-method/:name', (c) => {
     acl.need(c.req.raw, 'read');
     const name = c.req.param('name');
     return acl.readOne(c.req.raw, 'auth method', name, (tx) => getAuthMethod(tx, name));
   });
-  app.get('/v1/acl/auth-methods', (c) => {
+  route(app, 'GET', '/v1/acl/auth-methods', (c) => {
     acl.need(c.req.raw, 'read');
     return acl.readList(c.req.raw, listAuthMethods);
   });
 
-  app.put('/v1/acl/binding-rule', async (c) => {
+  route(app, 'PUT', '/v1/acl/binding-rule', async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer({
       type: 'acl.binding-rule.set',
@@ -93,7 +94,7 @@ export function registerAclAuthMethodRoutes(acl: AclRouteContext): void {
       create: true,
     });
   });
-  app.put('/v1/acl/binding-rule/:id', async (c) => {
+  route(app, 'PUT', '/v1/acl/binding-rule/:id', async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer({
       type: 'acl.binding-rule.set',
@@ -101,16 +102,16 @@ export function registerAclAuthMethodRoutes(acl: AclRouteContext): void {
       create: false,
     });
   });
-  app.delete('/v1/acl/binding-rule/:id', async (c) => {
+  route(app, 'DELETE', '/v1/acl/binding-rule/:id', async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer({ type: 'acl.binding-rule.delete', id: c.req.param('id') });
   });
-  app.get('/v1/acl/binding-rule/:id', (c) => {
+  route(app, 'GET', '/v1/acl/binding-rule/:id', (c) => {
     acl.need(c.req.raw, 'read');
     const id = c.req.param('id');
     return acl.readOne(c.req.raw, 'binding rule', id, (tx) => getBindingRule(tx, id));
   });
-  app.get('/v1/acl/binding-rules', (c) => {
+  route(app, 'GET', '/v1/acl/binding-rules', (c) => {
     acl.need(c.req.raw, 'read');
     const method = new URL(c.req.url).searchParams.get('authmethod') || undefined;
     return acl.readList(c.req.raw, (tx) => listBindingRules(tx, method));

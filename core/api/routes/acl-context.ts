@@ -53,7 +53,7 @@ export function aclRouteContext(app: Hono, deps: ApiDeps): AclRouteContext {
   const watch = { table: ACL_WATCH_TABLE, prefix: '' };
   const identity = (req: Request): AclIdentity => {
     const acl = deps.acl;
-    if (!acl?.settings.enabled) throw new AclDisabledError();
+    if (!acl.settings.enabled) throw new AclDisabledError();
     return deps.store.read((tx) => acl.resolve(tx, requestSecret(req, new URL(req.url)), deps.clock.now()));
   };
   const submit = async <T>(command: AclCommand): Promise<T> => (await deps.writer.submit<T, AclCommand>(command)).value;

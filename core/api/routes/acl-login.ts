@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import { bindings, verifyLogin } from '../../acl/auth-method.js';
 import { policyByName, roleByName, getAuthMethod, listBindingRules } from '../../acl/queries.js';
 import type { AclToken } from '../../acl/types.js';
@@ -16,7 +17,7 @@ import { type AclRouteContext, optString, readAclBody } from './acl-context.js';
 export function registerAclLoginRoutes(acl: AclRouteContext): void {
   const { app, deps } = acl;
   const login = async (req: Request): Promise<Response> => {
-    if (!deps.acl?.settings.enabled) throw new AclDisabledError();
+    if (!deps.acl.settings.enabled) throw new AclDisabledError();
     const b = await readAclBody(req, 'Login');
     const name = optString(b, 'AuthMethod', 'Login');
     const bearer = optString(b, 'BearerToken', 'Login');
@@ -56,8 +57,8 @@ export function registerAclLoginRoutes(acl: AclRouteContext): void {
     deps.logger.info('ACL login', { auth_method: name, accessor: token.AccessorID });
     return jsonResponse(JSON.stringify(token));
   };
-  app.post('/v1/acl/login', (c) => login(c.req.raw));
-  app.put('/v1/acl/login', (c) => login(c.req.raw));
+  route(app, 'POST', '/v1/acl/login', (c) => login(c.req.raw));
+  route(app, 'PUT', '/v1/acl/login', (c) => login(c.req.raw));
 
   const logout = async (req: Request): Promise<Response> => {
     const who = acl.identity(req);
@@ -66,6 +67,6 @@ export function registerAclLoginRoutes(acl: AclRouteContext): void {
     await acl.submit<boolean>({ type: 'acl.token.delete', accessorId: who.token.AccessorID });
     return new Response(null, { status: 200 });
   };
-  app.post('/v1/acl/logout', (c) => logout(c.req.raw));
-  app.put('/v1/acl/logout', (c) => logout(c.req.raw));
+  route(app, 'POST', '/v1/acl/logout', (c) => logout(c.req.raw));
+  route(app, 'PUT', '/v1/acl/logout', (c) => logout(c.req.raw));
 }

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type {
   AclPolicyDeleteCommand,
   AclPolicySetCommand,
@@ -69,14 +70,14 @@ interface NamedEndpoints<T extends { ModifyIndex: number }> {
 /** Create, update, delete, read by ID or Name, and list, for policies and roles alike. */
 function registerNamed<T extends { ModifyIndex: number }>(acl: AclRouteContext, k: NamedEndpoints<T>): void {
   const { app, deps } = acl;
-  app.put(`/v1/acl/${k.path}`, async (c) => {
+  route(app, 'PUT', `/v1/acl/${k.path}`, async (c) => {
     acl.need(c.req.raw, 'write');
     const b = await readAclBody(c.req.raw, k.what);
     if (optString(b, 'ID', k.what))
       throw new BadRequestError(`Invalid ${k.what}: ID must be empty when creating a ${k.path}`);
     return jsonResponse(JSON.stringify(await acl.submit<T>(k.set(b, randomUuid(deps.rng), true))));
   });
-  app.put(`/v1/acl/${k.path}/:id`, async (c) => {
+  route(app, 'PUT', `/v1/acl/${k.path}/:id`, async (c) => {
     acl.need(c.req.raw, 'write');
     const id = c.req.param('id');
     const b = await readAclBody(c.req.raw, k.what);
@@ -85,7 +86,7 @@ function registerNamed<T extends { ModifyIndex: number }>(acl: AclRouteContext, 
       throw new BadRequestError(`Invalid ${k.what}: the ID in the body does not match the URL`);
     return jsonResponse(JSON.stringify(await acl.submit<T>(k.set(b, id, false))));
   });
-  app.delete(`/v1/acl/${k.path}/:id`, async (c) => {
+  route(app, 'DELETE', `/v1/acl/${k.path}/:id`, async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer(k.remove(c.req.param('id')));
   });
@@ -93,11 +94,13 @@ function registerNamed<T extends { ModifyIndex: number }>(acl: AclRouteContext, 
     acl.need(req, 'read');
     return acl.readOne(req, k.path, label, find);
   };
-  app.get(`/v1/acl/${k.path}/name/:name`, (c) =>
+  route(app, 'GET', `/v1/acl/${k.path}/name/:name`, (c) =>
     one(c.req.raw, c.req.param('name'), (tx) => k.byName(tx, c.req.param('name'))),
   );
-  app.get(`/v1/acl/${k.path}/:id`, (c) => one(c.req.raw, c.req.param('id'), (tx) => k.get(tx, c.req.param('id'))));
-  app.get(`/v1/acl/${k.path === 'policy' ? 'policies' : 'roles'}`, (c) => {
+  route(app, 'GET', `/v1/acl/${k.path}/:id`, (c) =>
+    one(c.req.raw, c.req.param('id'), (tx) => k.get(tx, c.req.param('id'))),
+  );
+  route(app, 'GET', `/v1/acl/${k.path === 'policy' ? 'policies' : 'roles'}`, (c) => {
     acl.need(c.req.raw, 'read');
     return acl.readList(c.req.raw, k.list, k.listItem);
   });

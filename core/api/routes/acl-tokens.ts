@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { AclTokenSetCommand } from '../../acl/commands.js';
 import { listTokens, tokenByAccessor } from '../../acl/queries.js';
 import type { AclToken } from '../../acl/types.js';
@@ -62,9 +63,9 @@ function parseToken(
 /** Registers PUT /v1/acl/bootstrap: makes the first management token (needs no token; works once). */
 export function registerAclBootstrapRoute(acl: AclRouteContext): void {
   const { app, deps } = acl;
-  app.put('/v1/acl/bootstrap', async (c) => {
+  route(app, 'PUT', '/v1/acl/bootstrap', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    if (!deps.acl?.settings.enabled) throw new AclDisabledError();
+    if (!deps.acl.settings.enabled) throw new AclDisabledError();
     const token = await acl.submit<AclToken>({
       type: 'acl.bootstrap',
       accessorId: randomUuid(deps.rng),
@@ -83,7 +84,7 @@ export function registerAclBootstrapRoute(acl: AclRouteContext): void {
  */
 export function registerAclTokenRoutes(acl: AclRouteContext): void {
   const { app, deps } = acl;
-  app.put('/v1/acl/token', async (c) => {
+  route(app, 'PUT', '/v1/acl/token', async (c) => {
     acl.need(c.req.raw, 'write');
     const b = await readAclBody(c.req.raw, 'Token');
     const accessor = optString(b, 'AccessorID', 'Token');
@@ -97,11 +98,11 @@ export function registerAclTokenRoutes(acl: AclRouteContext): void {
     });
   });
   // Registered before token/:id, which would otherwise take "self" for an AccessorID.
-  app.get('/v1/acl/token/self', (c) => {
+  route(app, 'GET', '/v1/acl/token/self', (c) => {
     const who = acl.identity(c.req.raw);
     return jsonResponse(JSON.stringify(who.token));
   });
-  app.put('/v1/acl/token/:id', async (c) => {
+  route(app, 'PUT', '/v1/acl/token/:id', async (c) => {
     acl.need(c.req.raw, 'write');
     const id = c.req.param('id');
     const b = await readAclBody(c.req.raw, 'Token');
@@ -115,11 +116,11 @@ export function registerAclTokenRoutes(acl: AclRouteContext): void {
       now: deps.clock.now(),
     });
   });
-  app.delete('/v1/acl/token/:id', async (c) => {
+  route(app, 'DELETE', '/v1/acl/token/:id', async (c) => {
     acl.need(c.req.raw, 'write');
     return acl.answer({ type: 'acl.token.delete', accessorId: c.req.param('id') });
   });
-  app.get('/v1/acl/token/:id', (c) => {
+  route(app, 'GET', '/v1/acl/token/:id', (c) => {
     const who = acl.need(c.req.raw, 'read');
     const write = who.authz.decideScalar('acl', 'write').allowed;
     const id = c.req.param('id');
@@ -131,7 +132,7 @@ export function registerAclTokenRoutes(acl: AclRouteContext): void {
       (t) => tokenJson(t, write),
     );
   });
-  app.get('/v1/acl/tokens', (c) => {
+  route(app, 'GET', '/v1/acl/tokens', (c) => {
     const who = acl.need(c.req.raw, 'read');
     const write = who.authz.decideScalar('acl', 'write').allowed;
     return acl.readList(c.req.raw, listTokens, (t) => tokenJson(t, write));

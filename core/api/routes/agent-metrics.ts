@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import type { MetricsPort } from '../internal-ports.js';
 
@@ -6,7 +7,7 @@ import type { MetricsPort } from '../internal-ports.js';
  * Prometheus text format with `?format=prometheus`. (The ACL guard, agent:read, is in guards.ts.)
  */
 export function registerAgentMetricsRoute(app: Hono, metrics: MetricsPort): void {
-  app.get('/v1/agent/metrics', async (c) => {
+  route(app, 'GET', '/v1/agent/metrics', async (c) => {
     if (c.req.query('format') === 'prometheus') {
       const { body, contentType } = await metrics.prometheus();
       return new Response(body, { headers: { 'Content-Type': contentType } });

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { parseAgentService, parseCheckDefinition, updateOutput } from '../../agent/definitions.js';
 import { compileFilter } from '../../catalog/filter.js';
@@ -7,7 +8,7 @@ import type { ServiceInput } from '../../catalog/state-machine.js';
 import type { HealthStatus } from '../../catalog/types.js';
 import { BadRequestError, NotFoundError } from '../../errors.js';
 import { filterReadable, requireAccess } from '../authz.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 import { readJson } from '../body.js';
 
@@ -18,9 +19,8 @@ const STATUS_CODE: Record<HealthStatus, number> = { passing: 200, warning: 429, 
  * forwarded). With ACLs on: service:write to register or change a service and its checks,
  * node:write for node checks, service:read to read one; lists leave out what the token may not read.
  */
-export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
+export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void {
   const agent = deps.agent;
-  if (!agent) return;
   const serviceJson = (s: ServiceInput) => ({ ...s, Datacenter: deps.node.datacenter });
   const ok = () => new Response(null, { status: 200 });
   const param = (c: { req: { param(n: string): string } }, n: string) => c.req.param(n);
@@ -46,18 +46,18 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     filterReadable(deps, req, checks, (ch) => (ch.ServiceName ? [['service', ch.ServiceName]] : [['node', ch.Node]]))
       .items;
 
-  app.put('/v1/agent/service/register', async (c) => {
+  route(app, 'PUT', '/v1/agent/service/register', async (c) => {
     const def = parseAgentService(await readJson(c.req.raw, undefined, deps.bodyReader));
     requireAccess(deps, c.req.raw, 'service', def.service.Service, 'write');
     await agent.registerService(def);
     return ok();
   });
-  app.put('/v1/agent/service/deregister/:id', async (c) => {
+  route(app, 'PUT', '/v1/agent/service/deregister/:id', async (c) => {
     requireServiceWrite(c.req.raw, param(c, 'id'));
     await agent.deregisterService(param(c, 'id'));
     return ok();
   });
-  app.put('/v1/agent/service/maintenance/:id', async (c) => {
+  route(app, 'PUT', '/v1/agent/service/maintenance/:id', async (c) => {
     const url = new URL(c.req.url);
     const enable = url.searchParams.get('enable');
     if (enable !== 'true' && enable !== 'false')
@@ -66,7 +66,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     await agent.setMaintenance(param(c, 'id'), enable === 'true', url.searchParams.get('reason') ?? '');
     return ok();
   });
-  app.get('/v1/agent/services', (c) => {
+  route(app, 'GET', '/v1/agent/services', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     const services = filterReadable(deps, c.req.raw, agent.listServices(), (s) => [['service', s.Service]]).items;
     return jsonResponse(
@@ -80,20 +80,20 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
       ),
     );
   });
-  app.get('/v1/agent/service/:id', (c) => {
+  route(app, 'GET', '/v1/agent/service/:id', (c) => {
     const s = agent.getService(param(c, 'id'));
     if (!s) throw new NotFoundError(`unknown service ID: ${param(c, 'id')}`);
     requireAccess(deps, c.req.raw, 'service', s.Service, 'read');
     return jsonResponse(JSON.stringify(serviceJson(s)));
   });
 
-  app.put('/v1/agent/check/register', async (c) => {
+  route(app, 'PUT', '/v1/agent/check/register', async (c) => {
     const def = parseCheckDefinition(await readJson(c.req.raw, undefined, deps.bodyReader), 'check');
     requireCheckWrite(c.req.raw, def.ServiceID);
     await agent.registerCheck(def);
     return ok();
   });
-  app.put('/v1/agent/check/deregister/:id', async (c) => {
+  route(app, 'PUT', '/v1/agent/check/deregister/:id', async (c) => {
     requireExistingCheckWrite(c.req.raw, param(c, 'id'));
     await agent.deregisterCheck(param(c, 'id'));
     return ok();
@@ -103,19 +103,19 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     ['warn', 'warning'],
     ['fail', 'critical'],
   ] as const) {
-    app.put(`/v1/agent/check/${verb}/:id`, async (c) => {
+    route(app, 'PUT', `/v1/agent/check/${verb}/:id`, async (c) => {
       requireExistingCheckWrite(c.req.raw, param(c, 'id'));
       await agent.updateTtl(param(c, 'id'), status, updateOutput(new URL(c.req.url).searchParams.get('note') ?? ''));
       return ok();
     });
   }
-  app.put('/v1/agent/check/update/:id', async (c) => {
+  route(app, 'PUT', '/v1/agent/check/update/:id', async (c) => {
     requireExistingCheckWrite(c.req.raw, param(c, 'id'));
     const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
     await agent.updateTtl(param(c, 'id'), parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
     return ok();
   });
-  app.get('/v1/agent/checks', (c) => {
+  route(app, 'GET', '/v1/agent/checks', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return jsonResponse(
       JSON.stringify(
@@ -129,7 +129,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/agent/health/service/id/:id', (c) => {
+  route(app, 'GET', '/v1/agent/health/service/id/:id', (c) => {
     const id = param(c, 'id');
     const h = agent.serviceHealth(id);
     if (h) requireAccess(deps, c.req.raw, 'service', h.service.Service, 'read');
@@ -145,7 +145,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ApiDeps): void {
       STATUS_CODE[h.status],
     );
   });
-  app.get('/v1/agent/health/service/name/:name', (c) => {
+  route(app, 'GET', '/v1/agent/health/service/name/:name', (c) => {
     const name = param(c, 'name');
     requireAccess(deps, c.req.raw, 'service', name, 'read');
     const entries = agent

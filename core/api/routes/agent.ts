@@ -1,7 +1,8 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { BadRequestError } from '../../errors.js';
 import { filterReadable } from '../authz.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 
 function splitAddr(addr: string): { host: string; port: number } {
@@ -10,8 +11,8 @@ function splitAddr(addr: string): { host: string; port: number } {
 }
 
 /** Registers /v1/agent/self: this agent's configuration and membership, in Consul's shape. */
-export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
-  app.get('/v1/agent/self', () => {
+export function registerAgentRoutes(app: Hono, deps: ServerApiDeps): void {
+  route(app, 'GET', '/v1/agent/self', () => {
     const { node } = deps;
     const raft = splitAddr(node.raftAddr);
     const body = {
@@ -40,9 +41,8 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
   });
 
   const op = deps.operator;
-  if (!op) return;
 
-  app.put('/v1/agent/join/:addr', async (c) => {
+  route(app, 'PUT', '/v1/agent/join/:addr', async (c) => {
     let addr: string;
     try {
       addr = decodeURIComponent(c.req.param('addr'));
@@ -57,13 +57,13 @@ export function registerAgentRoutes(app: Hono, deps: ApiDeps): void {
     return new Response(null, { status: 200 });
   });
 
-  app.put('/v1/agent/leave', async () => {
+  route(app, 'PUT', '/v1/agent/leave', async () => {
     await op.leave();
     return new Response(null, { status: 200 });
   });
 
   // Members the token may not read (node:read) are left out.
-  app.get('/v1/agent/members', (c) =>
+  route(app, 'GET', '/v1/agent/members', (c) =>
     jsonResponse(JSON.stringify(filterReadable(deps, c.req.raw, op.members(), (m) => [['node', m.Name]]).items)),
   );
 }

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { NamedResource } from '../../acl/rules.js';
 import { filterReadable, identityOf, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
@@ -62,7 +63,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     else requireAccess(deps, req, 'service', name, 'write');
   };
 
-  app.put('/v1/catalog/register', async (c) => {
+  route(app, 'PUT', '/v1/catalog/register', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const body = await readJson(c.req.raw, undefined, deps.bodyReader);
@@ -84,7 +85,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse('true');
   });
 
-  app.put('/v1/catalog/deregister', async (c) => {
+  route(app, 'PUT', '/v1/catalog/deregister', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
     const node = f.str('Node');
@@ -120,9 +121,9 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>,
   ): readonly T[] => filterReadable(deps, req, items, names).items;
 
-  app.get('/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
+  route(app, 'GET', '/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
 
-  app.get('/v1/catalog/nodes', (c) => {
+  route(app, 'GET', '/v1/catalog/nodes', (c) => {
     const url = new URL(c.req.url);
     const { nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
@@ -131,7 +132,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/catalog/services', (c) => {
+  route(app, 'GET', '/v1/catalog/services', (c) => {
     const url = new URL(c.req.url);
     const { nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
@@ -160,7 +161,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/catalog/service/:name', (c) => {
+  route(app, 'GET', '/v1/catalog/service/:name', (c) => {
     const url = new URL(c.req.url);
     const name = c.req.param('name');
     const { tags, nodeMeta } = tagAndMetaFilters(url);
@@ -181,7 +182,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/catalog/node/:node', (c) => {
+  route(app, 'GET', '/v1/catalog/node/:node', (c) => {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(
@@ -204,7 +205,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/catalog/node-services/:node', (c) => {
+  route(app, 'GET', '/v1/catalog/node-services/:node', (c) => {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import { filterReadable, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
 import {
@@ -41,7 +42,7 @@ function regexFilter(url: URL, name: string): string {
  * and the list shows the events the token may read.
  */
 export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
-  app.put('/v1/event/fire/:name', async (c) => {
+  route(app, 'PUT', '/v1/event/fire/:name', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const name = c.req.param('name');
@@ -71,7 +72,7 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(JSON.stringify(eventJson(value)));
   });
 
-  app.get('/v1/event/list', (c) => {
+  route(app, 'GET', '/v1/event/list', (c) => {
     const name = new URL(c.req.url).searchParams.get('name') ?? '';
     return indexedRead(
       deps,

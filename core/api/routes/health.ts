@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson } from '../../catalog/json.js';
@@ -29,7 +30,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
         : [['node', ch.Node]],
     ).items;
 
-  app.get('/v1/health/service/:name', (c) => {
+  route(app, 'GET', '/v1/health/service/:name', (c) => {
     const url = new URL(c.req.url);
     const name = c.req.param('name');
     const { tags, nodeMeta } = tagAndMetaFilters(url);
@@ -53,7 +54,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/health/checks/:service', (c) => {
+  route(app, 'GET', '/v1/health/checks/:service', (c) => {
     const name = c.req.param('service');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(
@@ -65,7 +66,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/health/node/:node', (c) => {
+  route(app, 'GET', '/v1/health/node/:node', (c) => {
     const node = c.req.param('node');
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
     return indexedRead(
@@ -80,7 +81,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/health/state/:state', (c) => {
+  route(app, 'GET', '/v1/health/state/:state', (c) => {
     const state = c.req.param('state');
     if (state !== 'any' && !(HEALTH_STATUSES as readonly string[]).includes(state)) {
       throw new BadRequestError(`Invalid check state ${JSON.stringify(state)} (use any, passing, warning or critical)`);

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { BadRequestError } from '../../errors.js';
 import type { FaultsPort, PeerProposals } from '../internal-ports.js';
@@ -16,7 +17,7 @@ export interface InternalProposeAccess {
  * "Permission denied" without the join token, or always with ACLs on and no join token configured.
  */
 export function registerInternalProposeRoute(app: Hono, proposals: PeerProposals, access: InternalProposeAccess): void {
-  app.post('/v1/internal/propose', async (c) => {
+  route(app, 'POST', '/v1/internal/propose', async (c) => {
     if (access.joinToken && c.req.header('x-konsul-join-token') !== access.joinToken)
       return c.text('Permission denied\n', 403);
     // With ACLs on, only servers holding the join token may propose raw commands.
@@ -33,7 +34,7 @@ export function registerInternalProposeRoute(app: Hono, proposals: PeerProposals
  * `{"blocked": [...]}`. A body of any other shape is a 400.
  */
 export function registerFaultsRoute(app: Hono, faults: FaultsPort): void {
-  app.put('/v1/internal/faults', async (c) => {
+  route(app, 'PUT', '/v1/internal/faults', async (c) => {
     const body = (await c.req.json().catch(() => undefined)) as { block?: unknown } | undefined;
     if (!body || !Array.isArray(body.block) || !body.block.every((b) => typeof b === 'string'))
       throw new BadRequestError('body must be {"block": [node names]}');

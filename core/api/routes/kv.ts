@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { BadRequestError, MethodNotAllowedError } from '../../errors.js';
 import { parseFlags, validateKey, validatePrefix, type KvCommand } from '../../kv/commands.js';
@@ -135,7 +136,7 @@ async function deleteKv(deps: ApiDeps, req: Request, url: URL): Promise<Response
  * `keys` and `recurse` answers leave out what the token may not read.
  */
 export function registerKvRoutes(app: Hono, deps: ApiDeps): void {
-  app.all(`${PATH_PREFIX}*`, async (c) => {
+  route(app, 'ALL', `${PATH_PREFIX}*`, async (c) => {
     const req = c.req.raw;
     const url = new URL(req.url);
     switch (req.method) {

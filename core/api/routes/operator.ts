@@ -1,7 +1,8 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { type AutopilotSetCommand, parseAutopilotConfig, readAutopilotConfig } from '../../cluster/autopilot.js';
 import { BadRequestError } from '../../errors.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
 import { readBody } from '../body.js';
@@ -10,13 +11,12 @@ const MAX_CONFIG_BODY = 64 * 1024;
 
 /**
  * Registers the operator API: Raft configuration, peer removal, leader transfer, and autopilot
- * configuration and health. Needs deps.operator; without it the routes are not registered (404).
+ * configuration and health.
  */
-export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
+export function registerOperatorRoutes(app: Hono, deps: ServerApiDeps): void {
   const op = deps.operator;
-  if (!op) return;
 
-  app.get('/v1/operator/raft/configuration', async (c) => {
+  route(app, 'GET', '/v1/operator/raft/configuration', async (c) => {
     const url = new URL(c.req.url);
     const options = parseReadOptions(url, deps);
     await consistentBarrier(deps, options);
@@ -24,7 +24,7 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(JSON.stringify(conf), 200, readHeaders(deps, Math.max(1, conf.Index), options));
   });
 
-  app.delete('/v1/operator/raft/peer', async (c) => {
+  route(app, 'DELETE', '/v1/operator/raft/peer', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const id = url.searchParams.get('id') ?? undefined;
@@ -42,10 +42,10 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     await op.transferLeader(url.searchParams.get('id') ?? undefined);
     return jsonResponse(JSON.stringify({ Success: true }));
   };
-  app.post('/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
-  app.put('/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
+  route(app, 'POST', '/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
+  route(app, 'PUT', '/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
 
-  app.get('/v1/operator/autopilot/configuration', async (c) => {
+  route(app, 'GET', '/v1/operator/autopilot/configuration', async (c) => {
     const url = new URL(c.req.url);
     const options = parseReadOptions(url, deps);
     await consistentBarrier(deps, options);
@@ -53,7 +53,7 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(JSON.stringify(config), 200, readHeaders(deps, Math.max(1, config.ModifyIndex), options));
   });
 
-  app.put('/v1/operator/autopilot/configuration', async (c) => {
+  route(app, 'PUT', '/v1/operator/autopilot/configuration', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const text = new TextDecoder().decode(await readBody(c.req.raw, MAX_CONFIG_BODY, deps.bodyReader));
@@ -74,7 +74,7 @@ export function registerOperatorRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse(hasParam(url, 'cas') ? String(value) : 'true');
   });
 
-  app.get('/v1/operator/autopilot/health', (c) => {
+  route(app, 'GET', '/v1/operator/autopilot/health', (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const health = op.autopilotHealth();
     // Consul answers 429 when the cluster is unhealthy, with the same body.

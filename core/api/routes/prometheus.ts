@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { entryStatus, listServices, serviceHealth } from '../../catalog/queries.js';
 import { identityOf } from '../authz.js';
@@ -18,7 +19,7 @@ function labelSafe(key: string): string {
  * plain `service` label.
  */
 export function registerPrometheusRoutes(app: Hono, deps: ApiDeps): void {
-  app.get('/v1/prometheus/sd', (c) => {
+  route(app, 'GET', '/v1/prometheus/sd', (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const wanted = url.searchParams.getAll('service');

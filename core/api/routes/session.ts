@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { NotFoundError } from '../../errors.js';
 import { parseSessionCreate } from '../../session/input.js';
@@ -7,7 +8,7 @@ import { SESSION_WATCH_TABLE, SESSIONS_INDEX, type SessionRecord } from '../../s
 import { randomUuid } from '../../util/uuid.js';
 import { filterReadable, requireAccess } from '../authz.js';
 import { readJson } from '../body.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
 import { indexedRead } from '../read.js';
 import { jsonResponse } from '../respond.js';
@@ -37,13 +38,13 @@ const notFound = (id: string): NotFoundError => new NotFoundError(`Session id ${
  * With ACLs on, creating, renewing and destroying need session:write on the session's node, and
  * reads show the sessions whose node the token may read (session:read).
  */
-export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
+export function registerSessionRoutes(app: Hono, deps: ServerApiDeps): void {
   const watch = { table: SESSION_WATCH_TABLE, key: SESSIONS_INDEX };
   // Sessions are visible with session:read on their node.
   const readable = (req: Request, list: readonly SessionRecord[]) =>
     filterReadable(deps, req, list, (s) => [['session', s.Node]]).items;
 
-  app.put('/v1/session/create', async (c) => {
+  route(app, 'PUT', '/v1/session/create', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const input = parseSessionCreate(
       await readJson(c.req.raw, 64 * 1024, deps.bodyReader),
@@ -53,11 +54,11 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
     requireAccess(deps, c.req.raw, 'session', input.Node, 'write');
     const command: SessionCreateCommand = { type: 'session.create', session: { ID: randomUuid(deps.rng), ...input } };
     const { value } = await deps.writer.submit<SessionRecord>(command);
-    deps.sessionTimers?.renewed(value);
+    deps.sessionTimers.renewed(value);
     return jsonResponse(JSON.stringify({ ID: value.ID }));
   });
 
-  app.put('/v1/session/destroy/:id', async (c) => {
+  route(app, 'PUT', '/v1/session/destroy/:id', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const id = c.req.param('id');
     const existing = deps.store.read((tx) => getSession(tx, id)).value;
@@ -72,17 +73,17 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
     return jsonResponse('true');
   });
 
-  app.put('/v1/session/renew/:id', (c) => {
+  route(app, 'PUT', '/v1/session/renew/:id', (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     const id = c.req.param('id');
     const session = deps.store.read((tx) => getSession(tx, id)).value;
     if (!session) throw notFound(id);
     requireAccess(deps, c.req.raw, 'session', session.Node, 'write');
-    deps.sessionTimers?.renewed(session);
+    deps.sessionTimers.renewed(session);
     return jsonResponse(JSON.stringify([sessionJson(session)]));
   });
 
-  app.get('/v1/session/info/:id', (c) => {
+  route(app, 'GET', '/v1/session/info/:id', (c) => {
     const id = c.req.param('id');
     return indexedRead(
       deps,
@@ -96,7 +97,7 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/session/node/:node', (c) => {
+  route(app, 'GET', '/v1/session/node/:node', (c) => {
     const node = c.req.param('node');
     return indexedRead(
       deps,
@@ -107,7 +108,7 @@ export function registerSessionRoutes(app: Hono, deps: ApiDeps): void {
     );
   });
 
-  app.get('/v1/session/list', (c) =>
+  route(app, 'GET', '/v1/session/list', (c) =>
     indexedRead(deps, c.req.raw, watch, listSessions, (list) => readable(c.req.raw, list).map(sessionJson)),
   );
 }

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import { aclModule } from '../../acl/state-machine.js';
 import { ACL_WATCH_TABLE } from '../../acl/types.js';
 import type { Hono } from 'hono';
@@ -41,7 +42,7 @@ export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
  * is proposed, and applied as one command, so a corrupt archive is refused and never half-applied.
  */
 export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
-  app.all('/v1/snapshot', async (c) => {
+  route(app, 'ALL', '/v1/snapshot', async (c) => {
     const req = c.req.raw;
     const url = new URL(req.url);
     if (req.method === 'GET') {

@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
@@ -5,11 +6,11 @@ import { jsonResponse } from '../respond.js';
 
 /** Registers /v1/status/leader (leader's raft address, "" when none) and /v1/status/peers. */
 export function registerStatusRoutes(app: Hono, deps: ApiDeps): void {
-  app.get('/v1/status/leader', (c) => {
+  route(app, 'GET', '/v1/status/leader', (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     return jsonResponse(JSON.stringify(deps.cluster.leader() ?? ''));
   });
-  app.get('/v1/status/peers', (c) => {
+  route(app, 'GET', '/v1/status/peers', (c) => {
     checkDatacenter(new URL(c.req.url), deps);
     return jsonResponse(JSON.stringify(deps.cluster.peers()));
   });

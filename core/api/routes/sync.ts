@@ -1,11 +1,11 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
-import { NotFoundError } from '../../errors.js';
 import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
 import { normalizeScope } from '../../sync/scope.js';
 import { SyncStream } from '../../sync/stream.js';
 import { encodeBase64 } from '../../util/base64.js';
 import { requireScopeReadable } from '../authz.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { parseUintParam } from '../query.js';
 import { sseFrame, sseResponse } from '../sse.js';
 
@@ -23,10 +23,9 @@ export function syncFrame(m: SyncMessage): string {
  * continue without a gap it sends a fresh snapshot in the same stream. Idle streams get
  * change-less batches that move the replica to the newest index. Served by any server.
  */
-export function registerSyncRoutes(app: Hono, deps: ApiDeps): void {
-  app.get('/v1/edge/sync', (c) => {
+export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
+  route(app, 'GET', '/v1/edge/sync', (c) => {
     const feed = deps.changeFeed;
-    if (!feed) throw new NotFoundError('edge sync is not available on this server');
     const url = new URL(c.req.url);
     const scope = normalizeScope({
       prefixes: url.searchParams.getAll('prefix'),

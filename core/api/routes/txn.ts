@@ -1,3 +1,4 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { BadRequestError } from '../../errors.js';
 import { checkJson } from '../../catalog/json.js';
@@ -43,7 +44,7 @@ function outcomeResponse(outcome: TxnOutcome, headers: Record<string, string> = 
  * local state (with ?stale, ?consistent and the query-meta headers) without the write pipeline.
  */
 export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
-  app.put('/v1/txn', async (c) => {
+  route(app, 'PUT', '/v1/txn', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
     const body = await readJson(c.req.raw, deps.limits.txnMaxBytes, deps.bodyReader);

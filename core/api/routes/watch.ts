@@ -1,14 +1,15 @@
+import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { healthEntryJson } from '../../catalog/json.js';
 import type { HealthEntry } from '../../catalog/queries.js';
 import { HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
-import { BadRequestError, NotFoundError } from '../../errors.js';
+import { BadRequestError } from '../../errors.js';
 import { validatePrefix } from '../../kv/commands.js';
 import { kvEntryToJson } from '../../kv/json.js';
 import { KV_TABLE, type KvRecord } from '../../kv/types.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
 import { identityOf, requireAccess } from '../authz.js';
-import type { ApiDeps } from '../context.js';
+import type { ServerApiDeps } from '../context.js';
 import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
 
@@ -80,14 +81,13 @@ function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
  * (reason, the index to re-read at, the oldest resumable index) and ends.
  */
 function serveStream(
-  deps: ApiDeps,
+  deps: ServerApiDeps,
   req: Request,
   filter: FeedFilter,
   render: (m: Extract<FeedMessage, { kind: 'change' }>) => string,
   visible: (m: Extract<FeedMessage, { kind: 'change' }>) => boolean,
 ): Response {
   const feed = deps.changeFeed;
-  if (!feed) throw new NotFoundError('watch streams are not available on this server');
   const from = startPosition(req, new URL(req.url), feed.latest);
   const sub = feed.subscribe(filter, from);
   const source = {
@@ -118,8 +118,8 @@ function serveStream(
  * on, a KV stream leaves out keys the token may not read; a health stream needs service:read and
  * leaves out instances on nodes the token may not read.
  */
-export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
-  app.get('/v1/watch/kv/*', (c) => {
+export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
+  route(app, 'GET', '/v1/watch/kv/*', (c) => {
     const url = new URL(c.req.url);
     let prefix: string;
     try {
@@ -133,7 +133,7 @@ export function registerWatchRoutes(app: Hono, deps: ApiDeps): void {
       authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
     );
   });
-  app.get('/v1/watch/health/:service', (c) => {
+  route(app, 'GET', '/v1/watch/health/:service', (c) => {
     const service = c.req.param('service');
     if (service === '') throw new BadRequestError('Missing service name');
     requireAccess(deps, c.req.raw, 'service', service, 'read');

@@ -1,0 +1,109 @@
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { createTestNode } from '../../testing/harness.js';
+import { registeredRoutes, route } from './registry.js';
+import { findRoute, ROUTES } from './route-table.js';
+import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
+import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
+
+/** The API a server serves: createApi plus the server-only routes its composition root adds. */
+function serverApp(): Hono {
+  const { app } = createTestNode();
+  registerInternalProposeRoute(
+    app,
+    { proposeForPeer: async () => new Uint8Array() },
+    {
+      joinToken: undefined,
+      aclEnabled: false,
+    },
+  );
+  registerAgentMetricsRoute(app, {
+    prometheus: async () => ({ body: '', contentType: 'text/plain' }),
+    json: async () => ({}),
+  });
+  registerFaultsRoute(app, { block: () => undefined });
+  return app;
+}
+
+describe('the route table', () => {
+  it('lists exactly the routes a server registers, each method and pattern once', () => {
+    const listed = ROUTES.map((r) => `${r.method} ${r.path}`);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect([...registeredRoutes(serverApp())].sort()).toEqual([...listed].sort());
+  });
+
+  it('refuses to register a route it does not list', () => {
+    const app = new Hono();
+    expect(() => route(app, 'GET', '/v1/kv/other/:x', (c) => c.text('x'))).toThrow(/not in the route table/);
+    expect(() => route(app, 'POST', '/v1/txn', (c) => c.text('x'))).toThrow(/POST \/v1\/txn/);
+    expect(() => route(app, 'ALL', '/v1/nowhere', (c) => c.text('x'))).toThrow(/not in the route table/);
+  });
+
+  it('finds routes as Hono does: literal segments before parameters, HEAD as GET, raw parameters', () => {
+    expect(findRoute('GET', '/v1/acl/token/self')?.facts.path).toBe('/v1/acl/token/self');
+    expect(findRoute('GET', '/v1/acl/token/abc')?.params).toEqual({ id: 'abc' });
+    expect(findRoute('HEAD', '/v1/kv/a/b%2Fc')?.params).toEqual({ '*': 'a/b%2Fc' });
+    expect(findRoute('GET', '/v1/kv/')?.params).toEqual({ '*': '' });
+    expect(findRoute('POST', '/v1/kv/a')).toBeUndefined();
+    expect(findRoute('GET', '/v1/catalog/service/web/extra')).toBeUndefined();
+    expect(findRoute('GET', '/v1/nowhere')).toBeUndefined();
+    expect(findRoute('GET', '/ui/')).toBeUndefined();
+  });
+
+  it('sends to the leader exactly what followers forwarded before the table (writes and non-stale reads)', () => {
+    const before = [
+      '/v1/kv/',
+      '/v1/snapshot',
+      '/v1/operator/',
+      '/v1/catalog/',
+      '/v1/health/',
+      '/v1/session/',
+      '/v1/txn',
+    ];
+    for (const r of ROUTES) {
+      const leader = before.some((p) => r.path.startsWith(p));
+      expect(`${r.method} ${r.path} ${r.answeredBy}`).toBe(`${r.method} ${r.path} ${leader ? 'leader' : 'local'}`);
+    }
+    expect(ROUTES.filter((r) => r.movesLeader).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /v1/operator/raft/transfer-leader',
+      'PUT /v1/operator/raft/transfer-leader',
+    ]);
+  });
+
+  it('serves on an edge agent the reads it served before the table; queues only KV writes and transactions', () => {
+    const local = (r: (typeof ROUTES)[number]): boolean => r.edge !== 'upstream';
+    for (const r of ROUTES) {
+      const before =
+        r.method === 'GET' &&
+        ['/v1/kv/', '/v1/catalog/', '/v1/health/', '/v1/status/'].some((p) => r.path.startsWith(p));
+      expect(`${r.method} ${r.path} ${local(r)}`).toBe(`${r.method} ${r.path} ${before}`);
+    }
+    const scoped = ROUTES.filter((r) => r.edge === 'service-in-scope').map((r) => r.path);
+    expect(scoped).toEqual(['/v1/catalog/service/:name', '/v1/health/service/:name', '/v1/health/checks/:service']);
+    expect(ROUTES.filter((r) => r.edge === 'key-in-scope').map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /v1/kv/*',
+    ]);
+    expect(ROUTES.filter((r) => r.queueable).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'PUT /v1/kv/*',
+      'DELETE /v1/kv/*',
+      'PUT /v1/txn',
+    ]);
+  });
+
+  it('guards before the handler exactly the families guarded before the table', () => {
+    const guarded = ROUTES.filter((r) => r.acl.guard !== undefined).map(
+      (r) => `${r.method} ${r.path} ${r.acl.resource}`,
+    );
+    expect(guarded.sort()).toEqual(
+      [
+        'GET /v1/snapshot acl',
+        'PUT /v1/snapshot acl',
+        'GET /v1/agent/self agent',
+        'GET /v1/agent/metrics agent',
+        'PUT /v1/agent/join/:addr agent',
+        'PUT /v1/agent/leave agent',
+        ...ROUTES.filter((r) => r.path.startsWith('/v1/operator/')).map((r) => `${r.method} ${r.path} operator`),
+      ].sort(),
+    );
+  });
+});

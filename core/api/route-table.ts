@@ -1,0 +1,259 @@
+/**
+ * The route table: for every route of the HTTP API, who answers it in a cluster, how an edge
+ * agent answers it, and which ACL resource it needs. Written once here; forwarding to the leader
+ * (server/cluster/forwarder.ts), the edge agent (edge/api.ts) and the ACL guards (guards.ts) read
+ * it, and a route can only be registered when it is listed (registry.ts).
+ */
+
+/** HTTP methods routes are registered for. */
+export type RouteMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/**
+ * The ACL resource a route needs. `guard` checks are made before the handler from the table
+ * alone (operator: read for GET, write otherwise; agent: on this node). Otherwise the handler
+ * checks the named resource (a key, a service…) from what the request names, or filters what it
+ * answers; `none`: no permission applies (status, login with a JWT, server-to-server calls).
+ */
+export type RouteAcl =
+  | { readonly resource: 'operator' | 'acl' | 'agent'; readonly guard: 'read' | 'write' | 'by-method' }
+  | { readonly resource: 'key' | 'service' | 'node' | 'session' | 'event' | 'acl'; readonly guard?: undefined }
+  | { readonly resource: 'none'; readonly guard?: undefined };
+
+/**
+ * How an edge agent answers a route: from its replica ('replica'; 'key-in-scope' and
+ * 'service-in-scope' only when the key or the service is replicated, else as 'upstream'), or by
+ * forwarding it to the servers ('upstream'; a write that is `queueable` waits in the outbox while
+ * the servers are unreachable).
+ */
+export type EdgeAnswer = 'replica' | 'key-in-scope' | 'service-in-scope' | 'upstream';
+
+/** What the table says about one route. */
+export interface RouteFacts {
+  readonly method: RouteMethod;
+  /** Hono path pattern (`:param` for one segment, a trailing `*` for the rest). */
+  readonly path: string;
+  /**
+   * 'leader': a follower forwards it to the leader (reads too, unless `?stale`). 'local': the
+   * server that receives it answers (its writes reach the leader through the committer).
+   */
+  readonly answeredBy: 'leader' | 'local';
+  readonly edge: EdgeAnswer;
+  /** An edge agent may queue this write in its outbox while offline (KV writes and transactions). */
+  readonly queueable: boolean;
+  readonly acl: RouteAcl;
+  /** The route moves leadership on purpose: a forwarded request waits for the old leader's answer. */
+  readonly movesLeader: boolean;
+}
+
+type Options = Partial<Pick<RouteFacts, 'edge' | 'queueable' | 'movesLeader'>>;
+
+const leader = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
+  method,
+  path,
+  answeredBy: 'leader',
+  edge: o.edge ?? 'upstream',
+  queueable: o.queueable ?? false,
+  acl,
+  movesLeader: o.movesLeader ?? false,
+});
+const local = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
+  ...leader(method, path, acl, o),
+  answeredBy: 'local',
+});
+
+const NONE: RouteAcl = { resource: 'none' };
+const KEY: RouteAcl = { resource: 'key' };
+const SERVICE: RouteAcl = { resource: 'service' };
+const NODE: RouteAcl = { resource: 'node' };
+const SESSION: RouteAcl = { resource: 'session' };
+const EVENT: RouteAcl = { resource: 'event' };
+const ACL: RouteAcl = { resource: 'acl' };
+const OPERATOR: RouteAcl = { resource: 'operator', guard: 'by-method' };
+const AGENT_READ: RouteAcl = { resource: 'agent', guard: 'read' };
+const AGENT_WRITE: RouteAcl = { resource: 'agent', guard: 'write' };
+/** Snapshots hold everything, tokens included: Consul asks for a management token (acl:write). */
+const SNAPSHOT: RouteAcl = { resource: 'acl', guard: 'write' };
+
+/** ACL objects with the same five routes: create, read, update, delete, read by name (policies, roles). */
+function aclObjects(path: string, plural: string): RouteFacts[] {
+  return [
+    local('PUT', `/v1/acl/${path}`, ACL),
+    local('GET', `/v1/acl/${path}/:id`, ACL),
+    local('PUT', `/v1/acl/${path}/:id`, ACL),
+    local('DELETE', `/v1/acl/${path}/:id`, ACL),
+    local('GET', `/v1/acl/${path}/name/:name`, ACL),
+    local('GET', `/v1/acl/${plural}`, ACL),
+  ];
+}
+
+/** Every route of the API, in no particular order (each method and pattern at most once). */
+export const ROUTES: readonly RouteFacts[] = [
+  // KV and transactions: the leader answers; an edge agent serves replicated keys and queues writes.
+  leader('GET', '/v1/kv/*', KEY, { edge: 'key-in-scope' }),
+  leader('PUT', '/v1/kv/*', KEY, { queueable: true }),
+  leader('DELETE', '/v1/kv/*', KEY, { queueable: true }),
+  leader('PUT', '/v1/txn', KEY, { queueable: true }),
+  leader('GET', '/v1/snapshot', SNAPSHOT),
+  leader('PUT', '/v1/snapshot', SNAPSHOT),
+  // Status: every server answers from what it knows.
+  local('GET', '/v1/status/leader', NONE, { edge: 'replica' }),
+  local('GET', '/v1/status/peers', NONE, { edge: 'replica' }),
+  // Catalog and health: the leader answers; an edge agent serves its replicated services.
+  leader('PUT', '/v1/catalog/register', NODE),
+  leader('PUT', '/v1/catalog/deregister', NODE),
+  leader('GET', '/v1/catalog/datacenters', NONE, { edge: 'replica' }),
+  leader('GET', '/v1/catalog/nodes', NODE, { edge: 'replica' }),
+  leader('GET', '/v1/catalog/services', SERVICE, { edge: 'replica' }),
+  leader('GET', '/v1/catalog/service/:name', SERVICE, { edge: 'service-in-scope' }),
+  leader('GET', '/v1/catalog/node/:node', NODE, { edge: 'replica' }),
+  leader('GET', '/v1/catalog/node-services/:node', NODE, { edge: 'replica' }),
+  leader('GET', '/v1/health/service/:name', SERVICE, { edge: 'service-in-scope' }),
+  leader('GET', '/v1/health/checks/:service', SERVICE, { edge: 'service-in-scope' }),
+  leader('GET', '/v1/health/node/:node', NODE, { edge: 'replica' }),
+  leader('GET', '/v1/health/state/:state', NODE, { edge: 'replica' }),
+  local('GET', '/v1/prometheus/sd', SERVICE),
+  // Sessions: the leader answers (its TTL clock decides expiry).
+  leader('PUT', '/v1/session/create', SESSION),
+  leader('PUT', '/v1/session/destroy/:id', SESSION),
+  leader('PUT', '/v1/session/renew/:id', SESSION),
+  leader('GET', '/v1/session/info/:id', SESSION),
+  leader('GET', '/v1/session/node/:node', SESSION),
+  leader('GET', '/v1/session/list', SESSION),
+  // Events and watch streams: answered where they arrive.
+  local('PUT', '/v1/event/fire/:name', EVENT),
+  local('GET', '/v1/event/list', EVENT),
+  local('GET', '/v1/watch/kv/*', KEY),
+  local('GET', '/v1/watch/health/:service', SERVICE),
+  local('GET', '/v1/edge/sync', KEY),
+  // The agent: this server's own services, checks and membership.
+  local('GET', '/v1/agent/self', AGENT_READ),
+  local('GET', '/v1/agent/metrics', AGENT_READ),
+  local('PUT', '/v1/agent/join/:addr', AGENT_WRITE),
+  local('PUT', '/v1/agent/leave', AGENT_WRITE),
+  local('GET', '/v1/agent/members', NODE),
+  local('PUT', '/v1/agent/service/register', SERVICE),
+  local('PUT', '/v1/agent/service/deregister/:id', SERVICE),
+  local('PUT', '/v1/agent/service/maintenance/:id', SERVICE),
+  local('GET', '/v1/agent/services', SERVICE),
+  local('GET', '/v1/agent/service/:id', SERVICE),
+  local('PUT', '/v1/agent/check/register', SERVICE),
+  local('PUT', '/v1/agent/check/deregister/:id', SERVICE),
+  local('PUT', '/v1/agent/check/pass/:id', SERVICE),
+  local('PUT', '/v1/agent/check/warn/:id', SERVICE),
+  local('PUT', '/v1/agent/check/fail/:id', SERVICE),
+  local('PUT', '/v1/agent/check/update/:id', SERVICE),
+  local('GET', '/v1/agent/checks', SERVICE),
+  local('GET', '/v1/agent/health/service/id/:id', SERVICE),
+  local('GET', '/v1/agent/health/service/name/:name', SERVICE),
+  // Operator: the leader answers (transfers move it, so a forwarded one waits for its answer).
+  leader('GET', '/v1/operator/raft/configuration', OPERATOR),
+  leader('DELETE', '/v1/operator/raft/peer', OPERATOR),
+  leader('POST', '/v1/operator/raft/transfer-leader', OPERATOR, { movesLeader: true }),
+  leader('PUT', '/v1/operator/raft/transfer-leader', OPERATOR, { movesLeader: true }),
+  leader('GET', '/v1/operator/autopilot/configuration', OPERATOR),
+  leader('PUT', '/v1/operator/autopilot/configuration', OPERATOR),
+  leader('GET', '/v1/operator/autopilot/health', OPERATOR),
+  // ACLs: answered where they arrive; writes reach the leader through the committer.
+  local('PUT', '/v1/acl/bootstrap', ACL),
+  ...aclObjects('policy', 'policies'),
+  ...aclObjects('role', 'roles'),
+  local('PUT', '/v1/acl/auth-method', ACL),
+  local('GET', '/v1/acl/auth-method/:name', ACL),
+  local('PUT', '/v1/acl/auth-method/:name', ACL),
+  local('DELETE', '/v1/acl/auth-method/:name', ACL),
+  local('GET', '/v1/acl/auth-methods', ACL),
+  local('PUT', '/v1/acl/binding-rule', ACL),
+  local('GET', '/v1/acl/binding-rule/:id', ACL),
+  local('PUT', '/v1/acl/binding-rule/:id', ACL),
+  local('DELETE', '/v1/acl/binding-rule/:id', ACL),
+  local('GET', '/v1/acl/binding-rules', ACL),
+  local('PUT', '/v1/acl/token', ACL),
+  local('GET', '/v1/acl/token/self', NONE),
+  local('GET', '/v1/acl/token/:id', ACL),
+  local('PUT', '/v1/acl/token/:id', ACL),
+  local('DELETE', '/v1/acl/token/:id', ACL),
+  local('GET', '/v1/acl/tokens', ACL),
+  local('POST', '/v1/acl/login', NONE),
+  local('PUT', '/v1/acl/login', NONE),
+  local('POST', '/v1/acl/logout', NONE),
+  local('PUT', '/v1/acl/logout', NONE),
+  // Between servers (the join token, not ACLs, guards the first; the second exists only in tests).
+  local('POST', '/v1/internal/propose', NONE),
+  local('PUT', '/v1/internal/faults', NONE),
+];
+
+/** A route found for a request, with the raw (still percent-encoded) values of its path parameters. */
+export interface RouteMatch {
+  readonly facts: RouteFacts;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+interface Compiled {
+  readonly facts: RouteFacts;
+  readonly regex: RegExp;
+  readonly names: readonly string[];
+}
+
+/** A pattern as a regex over the raw (still percent-encoded) path: `:p` one segment, `*` the rest. */
+function compile(facts: RouteFacts): Compiled {
+  const names: string[] = [];
+  const source = facts.path
+    .split('/')
+    .map((seg) => {
+      if (seg === '*') {
+        names.push('*');
+        return '(.*)';
+      }
+      if (seg.startsWith(':')) {
+        names.push(seg.slice(1));
+        return '([^/]+)';
+      }
+      return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { facts, regex: new RegExp(`^${source}$`), names };
+}
+
+/** Routes by their first two path segments ("/v1/kv"), each list most specific first. */
+const byPrefix = new Map<string, Compiled[]>();
+for (const facts of ROUTES) {
+  const key = facts.path.split('/').slice(0, 3).join('/');
+  const list = byPrefix.get(key) ?? [];
+  list.push(compile(facts));
+  byPrefix.set(key, list);
+}
+// Literal segments win over parameters (as in Hono): /v1/acl/token/self before /v1/acl/token/:id.
+for (const list of byPrefix.values()) list.sort((a, b) => a.names.length - b.names.length);
+
+/**
+ * The route `method` and `pathname` (as received, percent-encoded) reach, or undefined when the
+ * API has none (the request then gets a 404 wherever it arrives). HEAD is looked up as GET.
+ * Path parameters are returned as they appear in the path (decoding, and refusing what does not
+ * decode, is the handler's business).
+ */
+export function findRoute(method: string, pathname: string): RouteMatch | undefined {
+  const m = method === 'HEAD' ? 'GET' : method;
+  const list = byPrefix.get(pathname.split('/').slice(0, 3).join('/'));
+  if (!list) return undefined;
+  for (const c of list) {
+    if (c.facts.method !== m) continue;
+    const hit = c.regex.exec(pathname);
+    if (!hit) continue;
+    const params: Record<string, string> = {};
+    c.names.forEach((name, i) => (params[name] = hit[i + 1] as string));
+    return { facts: c.facts, params };
+  }
+  return undefined;
+}
+
+const matched = new WeakMap<Request, RouteMatch | null>();
+
+/** findRoute for a request, looked up once per request (forwarding, guards and the edge agent all ask). */
+export function routeOf(req: Request): RouteMatch | undefined {
+  let m = matched.get(req);
+  if (m === undefined) {
+    m = findRoute(req.method, new URL(req.url).pathname) ?? null;
+    matched.set(req, m);
+  }
+  return m ?? undefined;
+}
