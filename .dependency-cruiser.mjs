@@ -56,6 +56,15 @@ export default {
       to: { path: '^bench/' },
     },
     {
+      name: 'cli-on-top',
+      severity: 'error',
+      comment:
+        'cli/ is the top: it parses flags into the configs that server/ and edge/ define, and starts them. ' +
+        'Nothing it starts imports it back.',
+      from: { pathNot: ['^cli/', '^testing/', '^bench/'] },
+      to: { path: '^cli/' },
+    },
+    {
       name: 'testing-only-from-tests',
       severity: 'error',
       comment: 'testing/ is test support: the product (core, server, edge, runtimes, cli) never imports it.',

@@ -1,6 +1,6 @@
 import { createLogger } from '../core/log/logger.js';
 import { startEdgeAgent } from '../edge/agent.js';
-import { EDGE_OPTIONS, toEdgeConfig } from '../edge/config.js';
+import { EDGE_OPTIONS, toEdgeConfig } from './edge-options.js';
 import { currentRuntime } from '../runtimes/current.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../core/errors.js';
-import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
-import { parseFlags, parseHostPort, resolveOptions } from './options.js';
+import { SERVER_OPTIONS, toServerConfig } from './server-options.js';
+import { parseHostPort } from '../core/util/host-port.js';
+import { parseFlags, resolveOptions } from './options.js';
 
 const resolve = (argv: string[], env: Record<string, string> = {}, file?: string) =>
   toServerConfig(

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
+import { parseHostPort } from '../core/util/host-port.js';
 
 /** How an option's text is parsed and validated. */
 export type OptionKind =
@@ -28,12 +29,6 @@ export interface OptionSpec {
 /** Resolved option values by flag name (absent when no default and not given). */
 export type OptionValues = Record<string, string | number | boolean | string[] | undefined>;
 
-/** A parsed "host:port" address; host has no brackets. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
 /** The environment variable that overrides an option. */
 export function envName(spec: OptionSpec): string {
   return `KONSUL_${spec.name.replace(/-/g, '_').toUpperCase()}`;
@@ -42,16 +37,6 @@ export function envName(spec: OptionSpec): string {
 /** The config-file key of an option. */
 export function fileKey(spec: OptionSpec): string {
   return spec.name.replace(/-/g, '_');
-}
-
-/** Parses "HOST:PORT" ("[::1]:8500" for IPv6). Throws ConfigError naming `source`. */
-export function parseHostPort(text: string, source: string): HostPort {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):([0-9]{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) {
-    throw new ConfigError(`invalid value for ${source}: ${JSON.stringify(text)} is not HOST:PORT (port 0-65535)`);
-  }
-  return { host: (m[1] ?? m[2]) as string, port };
 }
 
 function parseValue(spec: OptionSpec, raw: unknown, source: string): string | number | boolean | string[] {

@@ -1,6 +1,6 @@
 import { createLogger } from '../core/log/logger.js';
 import { systemClock } from '../runtimes/node/index.js';
-import { SERVER_OPTIONS, toServerConfig } from '../server/config.js';
+import { SERVER_OPTIONS, toServerConfig } from './server-options.js';
 import { type RunningServer, startServer } from '../server/server.js';
 import { StartupError } from '../server/start-errors.js';
 import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';

@@ -10,7 +10,6 @@ import { Replica, REPLICA_TABLES, type ReplicaDelta } from '../core/sync/replica
 import { normalizeScope } from '../core/sync/scope.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
-import { VERSION } from '../cli/version.js';
 import { createEdgeApi } from './api.js';
 import { UpstreamOnlyWriter } from './writer.js';
 import type { EdgeConfig } from './config.js';
@@ -130,7 +129,7 @@ export async function startEdgeAgent(
     name: agentId,
     id: agentId,
     datacenter: config.datacenter,
-    version: VERSION,
+    version: config.version,
     raftAddr: '',
     httpAddr: '',
   };

@@ -18,7 +18,6 @@ import {
   systemClock,
   systemRng,
 } from '../runtimes/node/index.js';
-import { VERSION } from '../cli/version.js';
 import { AgentStateFile } from './agent-store.js';
 import { AuditFile } from './audit-log.js';
 import type { ServerConfig } from './config.js';
@@ -84,7 +83,7 @@ export async function startServer(
       name,
       id: state.nodeId,
       datacenter: config.datacenter,
-      version: VERSION,
+      version: config.version,
       raftAddr,
       httpAddr: http.address,
     };

@@ -3,7 +3,6 @@ import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { HttpTls } from '../runtimes/node/http-server.js';
 import { systemRng } from '../runtimes/node/rng.js';
-import { VERSION } from '../cli/version.js';
 import { Cluster } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import { peerFetch } from './peer-http.js';
@@ -43,7 +42,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     peerFetch: peerFetch(p.peerTls),
     bodyReader: p.bodyReader,
     datacenter: config.datacenter,
-    version: VERSION,
+    version: config.version,
     single: config.dev || config.bootstrapExpect === 1,
     bootstrapExpect: config.bootstrapExpect,
     joins: config.joins,

@@ -2,7 +2,7 @@ import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Message } from '../core/raft/types.js';
 import { type HttpClient, type HttpListener, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
-import type { HostPort } from '../cli/options.js';
+import type { HostPort } from '../core/util/host-port.js';
 import type { ListenAddr, ServerConfig } from './config.js';
 import { bindDns, type DnsListener } from './dns.js';
 import { type BoundBroker, bindBroker } from './mqtt/broker.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseFlags, resolveOptions } from '../cli/options.js';
-import { SERVER_OPTIONS, toServerConfig } from './config.js';
+import { parseFlags, resolveOptions } from './options.js';
+import { SERVER_OPTIONS, toServerConfig } from './server-options.js';
 
 const resolve = (argv: string[], env: Record<string, string> = {}) =>
   toServerConfig(resolveOptions(SERVER_OPTIONS, parseFlags(SERVER_OPTIONS, argv, 'server'), env, undefined));

@@ -1,0 +1,126 @@
+import { ConfigError } from '../core/errors.js';
+import type { LogFormat } from '../core/log/logger.js';
+import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
+import { parseHostPort } from '../core/util/host-port.js';
+import type { EdgeConfig } from '../edge/config.js';
+import type { OptionSpec, OptionValues } from './options.js';
+import { VERSION } from './version.js';
+
+/** Options of `konsul edge`. */
+export const EDGE_OPTIONS: readonly OptionSpec[] = [
+  { name: 'config', kind: { type: 'string' }, describe: 'JSON config file (keys are flag names in snake_case)' },
+  {
+    name: 'upstream',
+    kind: { type: 'string', pattern: /^https?:\/\/[^\s/]+\/?$/, patternHint: 'must be http://HOST:PORT' },
+    describe: "a Konsul server's HTTP address (writes go there; HTTP sync reads from it)",
+  },
+  {
+    name: 'http-addr',
+    kind: { type: 'addr' },
+    describe: 'local API address HOST:PORT (port 0 picks a free port)',
+    default: '127.0.0.1:8501',
+  },
+  {
+    name: 'data-dir',
+    kind: { type: 'string' },
+    describe: 'directory for the replica and the outbox',
+    default: './.konsul-edge',
+  },
+  {
+    name: 'storage',
+    kind: { type: 'enum', values: ['fs', 'memory'] },
+    describe: 'where the replica and outbox live: files under --data-dir, or memory (lost on exit)',
+    default: 'fs',
+  },
+  {
+    name: 'sync',
+    kind: { type: 'enum', values: ['http', 'mqtt'] },
+    describe: 'how the replica follows the servers',
+    default: 'http',
+  },
+  {
+    name: 'mqtt-url',
+    kind: { type: 'string', pattern: /^mqtts?:\/\/[^\s]+$/, patternHint: 'must be mqtt://HOST:PORT' },
+    describe: 'MQTT broker (with --sync mqtt)',
+  },
+  {
+    name: 'prefix',
+    kind: { type: 'list', item: 'string' },
+    describe: 'KV prefix to replicate (repeatable)',
+    default: [],
+  },
+  {
+    name: 'service',
+    kind: { type: 'list', item: 'string' },
+    describe: 'service whose health to replicate (repeatable)',
+    default: [],
+  },
+  {
+    name: 'node-name',
+    kind: {
+      type: 'string',
+      pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+      patternHint: 'must be 1-63 letters, digits, "-", "_" or "."',
+    },
+    describe: "this agent's name (default: a random id kept in the data dir)",
+  },
+  {
+    name: 'datacenter',
+    kind: {
+      type: 'string',
+      pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      patternHint: 'must be 1-63 lower-case letters, digits, "-" or "_"',
+    },
+    describe: 'datacenter of the upstream servers (MQTT topics include it)',
+    default: 'dc1',
+  },
+  {
+    name: 'token',
+    kind: { type: 'string' },
+    describe:
+      "ACL token for the agent's own calls upstream (sync, queued writes) and for forwarded requests that carry none",
+  },
+  {
+    name: 'outbox-max',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    describe: 'writes kept while offline before new ones get 503',
+    default: 10_000,
+  },
+  { name: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, describe: 'minimum level logged', default: 'info' },
+  {
+    name: 'log-format',
+    kind: { type: 'enum', values: ['text', 'json'] },
+    describe: 'log line format',
+    default: 'text',
+  },
+];
+
+/** Converts resolved option values to an EdgeConfig; throws ConfigError for missing or conflicting ones. */
+export function toEdgeConfig(v: OptionValues): EdgeConfig {
+  const upstream = v['upstream'];
+  if (upstream === undefined) throw new ConfigError('--upstream is required (a Konsul server, http://HOST:PORT)');
+  const sync = v['sync'] as 'http' | 'mqtt';
+  const mqttUrl = v['mqtt-url'] === undefined ? undefined : String(v['mqtt-url']);
+  if (sync === 'mqtt' && mqttUrl === undefined) throw new ConfigError('--sync mqtt needs --mqtt-url');
+  const prefixes = (v['prefix'] as string[] | undefined) ?? [];
+  const services = (v['service'] as string[] | undefined) ?? [];
+  if (prefixes.length === 0 && services.length === 0)
+    throw new ConfigError('give at least one --prefix or --service to replicate');
+  return {
+    version: VERSION,
+    upstream: String(upstream).replace(/\/$/, ''),
+    httpAddr: parseHostPort(String(v['http-addr']), '--http-addr'),
+    dataDir: String(v['data-dir']),
+    storage: v['storage'] as 'fs' | 'memory',
+    sync,
+    mqttUrl,
+    prefixes,
+    services,
+    nodeName: v['node-name'] === undefined ? undefined : String(v['node-name']),
+    datacenter: String(v['datacenter']),
+    outboxMax: Number(v['outbox-max']),
+    token: v['token'] === undefined || v['token'] === '' ? undefined : String(v['token']),
+    logLevel: v['log-level'] as LogLevel,
+    logFormat: v['log-format'] as LogFormat,
+  };
+}
