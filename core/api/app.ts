@@ -1,7 +1,7 @@
 import { registerAclRoutes } from './routes/acl.js';
 import { Hono } from 'hono';
 import { registerAudit } from './audit.js';
-import { registerGuards, registerRateLimits } from './guards.js';
+import { checkGuard, registerRateLimits } from './guards.js';
 import type { ServerApiDeps } from './context.js';
 import { routeOf } from './route-table.js';
 import { KonsulError } from '../errors.js';
@@ -31,15 +31,18 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerAudit(app, deps);
   registerRateLimits(app, deps);
   // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
-  // A follower hands the leader's routes (route table: answeredBy 'leader') to the leader; clients
-  // never see a redirect.
+  // What the route table says about the request, in one middleware: a follower hands the leader's
+  // routes (answeredBy 'leader') to the leader, clients never see a redirect; where the request is
+  // answered, the ACL guard the route names runs before its handler.
   app.use('*', async (c, next) => {
     const route = routeOf(c.req.raw)?.facts;
-    const answer = route?.answeredBy === 'leader' ? await deps.cluster.forward(c.req.raw, route) : undefined;
-    if (answer) return answer;
+    if (route) {
+      const answer = route.answeredBy === 'leader' ? await deps.cluster.forward(c.req.raw, route) : undefined;
+      if (answer) return answer;
+      checkGuard(deps, c.req.raw, route.acl);
+    }
     await next();
   });
-  registerGuards(app, deps);
   registerKvRoutes(app, deps);
   registerStatusRoutes(app, deps);
   registerCatalogRoutes(app, deps);

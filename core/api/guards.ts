@@ -4,24 +4,20 @@ import { RateLimitedError } from '../errors.js';
 import { requireAccess, requireScalar } from './authz.js';
 import type { ApiDeps, ServerApiDeps } from './context.js';
 import { RateLimiter } from './rate-limit.js';
-import { routeOf } from './route-table.js';
+import type { RouteAcl } from './route-table.js';
 
 /**
- * The ACL checks the route table makes before a handler runs (RouteAcl with a `guard`): operator
- * endpoints (operator:read for GET, operator:write otherwise), snapshots (acl:write, as Consul asks
- * a management token), the agent's self, metrics, join and leave (agent:read or agent:write on
- * this node). Checks that depend on what a request names live in its route.
+ * The ACL check the route table asks for before a handler runs (a RouteAcl with a `guard`):
+ * operator endpoints (operator:read for GET, operator:write otherwise), snapshots (acl:write, as
+ * Consul asks a management token), the agent's self, metrics, join and leave (agent:read or
+ * agent:write on this node). Throws 403 when the request's token lacks it; checks that depend on
+ * what a request names live in its route.
  */
-export function registerGuards(app: Hono, deps: ApiDeps): void {
-  app.use('*', async (c, next) => {
-    const acl = routeOf(c.req.raw)?.facts.acl;
-    if (acl?.guard !== undefined) {
-      const want = acl.guard === 'by-method' ? (c.req.method === 'GET' ? 'read' : 'write') : acl.guard;
-      if (acl.resource === 'agent') requireAccess(deps, c.req.raw, 'agent', deps.node.name, want);
-      else requireScalar(deps, c.req.raw, acl.resource, want);
-    }
-    await next();
-  });
+export function checkGuard(deps: ApiDeps, req: Request, acl: RouteAcl): void {
+  if (acl.guard === undefined) return;
+  const want = acl.guard === 'by-method' ? (req.method === 'GET' ? 'read' : 'write') : acl.guard;
+  if (acl.resource === 'agent') requireAccess(deps, req, 'agent', deps.node.name, want);
+  else requireScalar(deps, req, acl.resource, want);
 }
 
 /** A peer server's address as sockets report it (IPv4-mapped IPv6 forms reduced to IPv4). */

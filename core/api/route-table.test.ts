@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { createTestNode } from '../../testing/harness.js';
 import { registeredRoutes, route } from './registry.js';
-import { findRoute, ROUTES } from './route-table.js';
+import { findRoute, ROUTES, routeOf } from './route-table.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
 
@@ -48,6 +48,10 @@ describe('the route table', () => {
     expect(findRoute('GET', '/v1/catalog/service/web/extra')).toBeUndefined();
     expect(findRoute('GET', '/v1/nowhere')).toBeUndefined();
     expect(findRoute('GET', '/ui/')).toBeUndefined();
+    // A request is looked up by its path as sent, without query or fragment.
+    expect(routeOf(new Request('http://127.0.0.1:8500/v1/kv/a%2Fb?recurse&index=3'))?.params).toEqual({ '*': 'a%2Fb' });
+    expect(routeOf(new Request('http://h/v1/status/leader#x'))?.facts.path).toBe('/v1/status/leader');
+    expect(routeOf(new Request('http://h/v1/kv/x', { method: 'PUT' }))?.facts.queueable).toBe(true);
   });
 
   it('sends to the leader exactly what followers forwarded before the table (writes and non-stale reads)', () => {

@@ -214,10 +214,16 @@ function compile(facts: RouteFacts): Compiled {
   return { facts, regex: new RegExp(`^${source}$`), names };
 }
 
-/** Routes by their first two path segments ("/v1/kv"), each list most specific first. */
+/** The first two segments of a path ("/v1/kv" of "/v1/kv/a/b"), the key routes are grouped by. */
+function prefixOf(path: string): string {
+  const third = path.indexOf('/', path.indexOf('/', 1) + 1);
+  return third < 0 ? path : path.slice(0, third);
+}
+
+/** Routes by their first two path segments, each list most specific first. */
 const byPrefix = new Map<string, Compiled[]>();
 for (const facts of ROUTES) {
-  const key = facts.path.split('/').slice(0, 3).join('/');
+  const key = prefixOf(facts.path);
   const list = byPrefix.get(key) ?? [];
   list.push(compile(facts));
   byPrefix.set(key, list);
@@ -233,26 +239,58 @@ for (const list of byPrefix.values()) list.sort((a, b) => a.names.length - b.nam
  */
 export function findRoute(method: string, pathname: string): RouteMatch | undefined {
   const m = method === 'HEAD' ? 'GET' : method;
-  const list = byPrefix.get(pathname.split('/').slice(0, 3).join('/'));
+  const list = byPrefix.get(prefixOf(pathname));
   if (!list) return undefined;
   for (const c of list) {
     if (c.facts.method !== m) continue;
     const hit = c.regex.exec(pathname);
-    if (!hit) continue;
-    const params: Record<string, string> = {};
-    c.names.forEach((name, i) => (params[name] = hit[i + 1] as string));
-    return { facts: c.facts, params };
+    if (hit) return new Match(c, hit);
   }
   return undefined;
 }
 
+/** A match whose parameters are built only when asked for (forwarding and guards need only the facts). */
+class Match implements RouteMatch {
+  private built: Record<string, string> | undefined;
+  constructor(
+    private readonly route: Compiled,
+    private readonly hit: RegExpExecArray,
+  ) {}
+
+  get facts(): RouteFacts {
+    return this.route.facts;
+  }
+
+  get params(): Readonly<Record<string, string>> {
+    if (!this.built) {
+      const params: Record<string, string> = {};
+      for (let i = 0; i < this.route.names.length; i++)
+        params[this.route.names[i] as string] = this.hit[i + 1] as string;
+      this.built = params;
+    }
+    return this.built;
+  }
+}
+
 const matched = new WeakMap<Request, RouteMatch | null>();
+
+/** The path of an absolute URL, as sent (without query or fragment); cheaper than new URL(). */
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  let end = url.length;
+  const query = url.indexOf('?', start);
+  if (query >= 0) end = query;
+  const fragment = url.indexOf('#', start);
+  if (fragment >= 0 && fragment < end) end = fragment;
+  return url.slice(start, end);
+}
 
 /** findRoute for a request, looked up once per request (forwarding, guards and the edge agent all ask). */
 export function routeOf(req: Request): RouteMatch | undefined {
   let m = matched.get(req);
   if (m === undefined) {
-    m = findRoute(req.method, new URL(req.url).pathname) ?? null;
+    m = findRoute(req.method, pathOf(req.url)) ?? null;
     matched.set(req, m);
   }
   return m ?? undefined;
