@@ -106,7 +106,7 @@ export async function startServer(
       onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
     });
     const writer = cluster.writer;
-    const isLeader = (): boolean => cluster.driver?.status().role === 'leader';
+    const isLeader = (): boolean => cluster.driver?.role() === 'leader';
     // Only the leader decides session expiry; it proposes the destroy like any other write.
     const sessionTtl = new SessionTtl({
       clock,

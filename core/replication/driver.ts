@@ -167,6 +167,16 @@ export class RaftDriver {
     return this.raw.status();
   }
 
+  /** This node's role (cheaper than status() on every request). */
+  role(): RaftStatus['role'] {
+    return this.raw.raft.role;
+  }
+
+  /** The leader this node knows of, if any (cheaper than status() on every request). */
+  leader(): NodeId | undefined {
+    return this.raw.raft.lead;
+  }
+
   /** Index of the last entry whose apply has completed (what reads of the store see). */
   applied(): number {
     return this.appliedIndex;
@@ -179,7 +189,7 @@ export class RaftDriver {
 
   /** Milliseconds since the last message from the leader (0 on the leader, Infinity before any). */
   lastContactMs(): number {
-    if (this.raw.status().role === 'leader') return 0;
+    if (this.raw.raft.role === 'leader') return 0;
     return this.lastLeaderContact === 0 ? Infinity : this.o.clock.now() - this.lastLeaderContact;
   }
 
@@ -267,14 +277,14 @@ export class RaftDriver {
 
   /** The applied index reads and snapshots may rely on. */
   private readableIndex(): number {
-    return this.o.plantedBugs?.applyBeforeDurable ? this.raw.status().applied : this.appliedIndex;
+    return this.o.plantedBugs?.applyBeforeDurable ? this.raw.raft.log.applied : this.appliedIndex;
   }
 
   /** Feeds queued ticks, messages and requests into the RawNode (only between Readies). */
   private feed(): void {
     for (; this.ticks > 0; this.ticks--) this.raw.tick();
     if (this.messages.length > 0) {
-      const lead = this.raw.status().lead;
+      const lead = this.raw.raft.lead;
       for (const m of this.messages.splice(0)) {
         if (m.from === lead || m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') {
           this.lastLeaderContact = this.o.clock.now();
@@ -409,7 +419,7 @@ export class RaftDriver {
     const bug = this.o.plantedBugs?.applyBeforeDurable === true;
     if (this.closed || (this.inflight.length > 0 && !bug)) return;
     const applied = this.readableIndex();
-    if (applied - this.raw.status().snapshotIndex < this.o.snapshotThreshold) return;
+    if (applied - this.raw.raft.log.snapshot.meta.index < this.o.snapshotThreshold) return;
     const data = this.o.store.read((tx) => dumpTables(tx, this.o.stateTables));
     const snap = this.raw.compact(applied, data);
     this.o.storage.saveSnapshot(snap).catch((err: unknown) => this.fatal(err));

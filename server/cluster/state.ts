@@ -71,18 +71,20 @@ export class ClusterState {
   /** A server's addresses from discovery or, failing that, the replicated member records. */
   addressOf(name: NodeId): PeerInfo | undefined {
     if (name === this.self.name) return this.self;
+    const known = this.known.get(name);
+    if (known) return known;
     const rec = this.store.read((tx) => listMembers(tx)).find((m) => m.name === name);
-    return this.known.get(name) ?? (rec ? { name, raftAddr: rec.raftAddr, httpAddr: rec.httpAddr } : undefined);
+    return rec ? { name, raftAddr: rec.raftAddr, httpAddr: rec.httpAddr } : undefined;
   }
 
   /** Whether this server leads right now. */
   isLeader(): boolean {
-    return this.driver?.status().role === 'leader';
+    return this.driver?.role() === 'leader';
   }
 
   /** The leader's addresses, when a leader is known and its addresses are. */
   leaderInfo(): PeerInfo | undefined {
-    const lead = this.driver?.status().lead;
+    const lead = this.driver?.leader();
     return lead === undefined ? undefined : this.addressOf(lead);
   }
 
