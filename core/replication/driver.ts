@@ -250,6 +250,10 @@ export class RaftDriver {
       this.dirty = true;
       return;
     }
+    // Nothing can move until the oldest write completes (its completion pumps again); messages and
+    // requests wait in their queues meanwhile.
+    const oldest = this.inflight[0];
+    if (this.inflight.length >= this.maxInFlight && oldest && !oldest.done) return;
     this.pumping = true;
     try {
       do {

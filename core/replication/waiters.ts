@@ -26,8 +26,8 @@ export interface ReadWaiter {
 export class Waiters {
   readonly proposals = new Map<number, ProposalWaiter>();
   readonly reads = new Map<string, ReadWaiter>();
-  private readonly proposalOrder: Array<[number, number]> = [];
-  private readonly readOrder: Array<[number, string]> = [];
+  private proposalOrder: Array<[number, number]> = [];
+  private readOrder: Array<[number, string]> = [];
 
   /** Number of proposals and reads waiting. */
   get size(): number {
@@ -84,10 +84,10 @@ export class Waiters {
     // Entries of requests answered before their deadline stay in the FIFOs until then; trim them
     // when they outnumber the live requests, so the FIFOs stay bounded by maxPending.
     if (this.proposalOrder.length > 2 * this.proposals.size + 1024) {
-      this.proposalOrder.splice(0, this.proposalOrder.length, ...this.liveOrder(this.proposalOrder, this.proposals));
+      this.proposalOrder = this.liveOrder(this.proposalOrder, this.proposals);
     }
     if (this.readOrder.length > 2 * this.reads.size + 1024) {
-      this.readOrder.splice(0, this.readOrder.length, ...this.liveOrder(this.readOrder, this.reads));
+      this.readOrder = this.liveOrder(this.readOrder, this.reads);
     }
   }
 
@@ -97,8 +97,8 @@ export class Waiters {
     for (const r of this.reads.values()) r.reject(err);
     this.proposals.clear();
     this.reads.clear();
-    this.proposalOrder.length = 0;
-    this.readOrder.length = 0;
+    this.proposalOrder = [];
+    this.readOrder = [];
   }
 
   private liveOrder<K>(order: Array<[number, K]>, live: Map<K, { deadline: number }>): Array<[number, K]> {
