@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../testing/cluster-harness.js';
-import { type SpawnedServer, spawnServer } from '../testing/spawn-server.js';
+import { spawnDevServerAt } from '../testing/spawn-server.js';
 import { cleanupAll, tempDir, until } from '../testing/process.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
 
@@ -19,31 +19,12 @@ interface OutboxView {
   Result?: { StatusCode: number; Body: string; Index?: number; Replayed?: boolean };
 }
 
-/** A dev server on fixed ports, so it can be stopped and started again where the agent expects it. */
-async function startServer(dataDir: string, http: string): Promise<SpawnedServer> {
-  return spawnServer({
-    cluster: true,
-    dataDir,
-    args: [
-      '--dev',
-      '--http-addr',
-      http,
-      '--raft-addr',
-      '127.0.0.1:0',
-      '--dns-addr',
-      '127.0.0.1:0',
-      '--mqtt-addr',
-      '127.0.0.1:0',
-    ],
-  });
-}
-
 describe('edge agent on Node, synced over HTTP', () => {
   const title = 'replicates only its scope, serves reads offline, queues writes durably and applies each exactly once';
   it(title, async () => {
     const [httpPort] = await freePorts(1);
     const serverDir = tempDir();
-    let server = await startServer(serverDir, `127.0.0.1:${httpPort}`);
+    let server = await spawnDevServerAt(serverDir, `127.0.0.1:${httpPort}`);
     const up = server.url;
     await put(`${up}/v1/kv/cfg/a`, 'one');
     await put(`${up}/v1/kv/cfg/b`, 'two');
@@ -169,7 +150,7 @@ describe('edge agent on Node, synced over HTTP', () => {
     expect(kept.map((i) => [i.ID, i.Status])).toEqual(queued.map((id) => [id, 'pending']));
 
     // The servers come back: every queued write is applied once, the cas conflict is reported.
-    server = await startServer(serverDir, `127.0.0.1:${httpPort}`);
+    server = await spawnDevServerAt(serverDir, `127.0.0.1:${httpPort}`);
     const done = await until(
       'the outbox to drain',
       async () => JSON.parse((await text(`${edge.url}/v1/edge/outbox`)).body) as OutboxView[],

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { freePorts } from '../testing/cluster-harness.js';
-import { type SpawnedServer, spawnServer } from '../testing/spawn-server.js';
+import { spawnDevServerAt } from '../testing/spawn-server.js';
 import { tempDir, until } from '../testing/process.js';
 import { type EdgeTestRuntime, spawnEdge } from '../testing/spawn-edge.js';
 
@@ -9,24 +9,6 @@ const text = async (url: string, init?: RequestInit) => {
   return { status: res.status, body: await res.text(), headers: res.headers };
 };
 const put = (url: string, body: string) => text(url, { method: 'PUT', body });
-
-/** A dev server on fixed ports (it is stopped and started again where the agents expect it). */
-const startServer = (dataDir: string, http: string, mqtt: string): Promise<SpawnedServer> =>
-  spawnServer({
-    cluster: true,
-    dataDir,
-    args: [
-      '--dev',
-      '--http-addr',
-      http,
-      '--raft-addr',
-      '127.0.0.1:0',
-      '--dns-addr',
-      '127.0.0.1:0',
-      '--mqtt-addr',
-      mqtt,
-    ],
-  });
 
 /** One agent under test: the runtime it runs on, how it syncs, where it keeps its replica. */
 export interface EdgeCase {
@@ -45,7 +27,7 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
   const http = `127.0.0.1:${httpPort}`;
   const mqttAddr = `127.0.0.1:${mqttPort}`;
   const serverDir = tempDir();
-  let server = await startServer(serverDir, http, mqttAddr);
+  let server = await spawnDevServerAt(serverDir, http, mqttAddr);
   const up = server.url;
   await put(`${up}/v1/kv/cfg/mode`, 'auto');
 
@@ -118,7 +100,7 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
     expect(queued.status).toBe(202);
     ids.push((JSON.parse(queued.body) as { OutboxID: string }).OutboxID);
   }
-  server = await startServer(serverDir, http, mqttAddr);
+  server = await spawnDevServerAt(serverDir, http, mqttAddr);
   for (const [i, a] of agents.entries()) {
     await until(
       `${a.agentId}'s outbox`,

@@ -115,3 +115,25 @@ export async function spawnServer(
     url: `http://${host}:${port}`,
   };
 }
+
+/**
+ * A `--dev` server at a fixed HTTP address (and MQTT address, when given), so a test can stop it
+ * and start it again where edge agents expect it; raft and DNS take free ports.
+ */
+export function spawnDevServerAt(dataDir: string, http: string, mqtt = '127.0.0.1:0'): Promise<SpawnedServer> {
+  return spawnServer({
+    cluster: true,
+    dataDir,
+    args: [
+      '--dev',
+      '--http-addr',
+      http,
+      '--raft-addr',
+      '127.0.0.1:0',
+      '--dns-addr',
+      '127.0.0.1:0',
+      '--mqtt-addr',
+      mqtt,
+    ],
+  });
+}
