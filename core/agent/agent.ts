@@ -176,6 +176,7 @@ export class LocalAgent {
   async updateTtl(id: string, status: HealthStatus, output: string): Promise<void> {
     this.checks.updateTtl(id, status, output);
     await this.persistNow();
+    await this.antiEntropy.sync();
   }
 
   /** Every local check with its current status, in Consul's HealthCheck shape. */
@@ -200,7 +201,7 @@ export class LocalAgent {
 
   /**
    * Anti-entropy: makes this node's catalog entries equal to the local state, writing only what
-   * differs. Runs one at a time; a request during a run triggers one more run.
+   * differs, in a run that starts after this call (see AntiEntropy.sync). Never rejects.
    */
   sync(): Promise<void> {
     return this.antiEntropy.sync();
@@ -245,9 +246,14 @@ export class LocalAgent {
     };
   }
 
+  /**
+   * Persists the local state, then writes what changed to the catalog before the caller answers,
+   * as Consul's agent endpoints do: a service registered here is in the catalog when its register
+   * call returns. A failed write (no leader) is logged; anti-entropy keeps retrying.
+   */
   private async changed(): Promise<void> {
     await this.persistNow();
-    this.requestSync();
+    await this.antiEntropy.sync();
   }
 
   private persistNow(): Promise<void> {

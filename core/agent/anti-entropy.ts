@@ -47,7 +47,8 @@ export class AntiEntropy {
   private syncTimer: TimerHandle | undefined;
   private syncSoon: TimerHandle | undefined;
   private syncing: Promise<void> | undefined;
-  private resync = false;
+  /** The run that starts after the one under way, shared by everyone who asked meanwhile. */
+  private next: Promise<void> | undefined;
   private stopped = false;
 
   constructor(private readonly o: AntiEntropyOptions) {}
@@ -80,25 +81,30 @@ export class AntiEntropy {
   }
 
   /**
-   * Makes this node's catalog entries equal to the local state, writing only what differs. Runs
-   * one at a time; a request during a run triggers one more run. Never rejects: a failure is
-   * logged and the next sync retries.
+   * Makes this node's catalog entries equal to the local state, writing only what differs, in a
+   * run that starts after this call: the returned promise settles once everything changed locally
+   * before the call has been written (or the run failed). Runs one at a time; callers arriving
+   * while one is under way share the next run. Never rejects: a failure is logged and the next
+   * sync retries.
    */
-  async sync(): Promise<void> {
-    if (this.syncing) {
-      this.resync = true;
-      return this.syncing;
-    }
+  sync(): Promise<void> {
+    if (this.next) return this.next;
+    if (!this.syncing) return this.run();
+    // The run under way may have read the catalog before the caller's change: wait for the next.
+    this.next = this.syncing.then(() => {
+      this.next = undefined;
+      return this.run();
+    });
+    return this.next;
+  }
+
+  private run(): Promise<void> {
     this.syncing = this.syncOnce()
       .catch((err: unknown) =>
         this.o.logger.debug('anti-entropy sync failed; will retry', { error: (err as Error).message }),
       )
       .finally(() => {
         this.syncing = undefined;
-        if (this.resync && !this.stopped) {
-          this.resync = false;
-          this.requestSync();
-        }
       });
     return this.syncing;
   }
