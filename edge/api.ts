@@ -8,6 +8,7 @@ import { registerStatusRoutes } from '../core/api/routes/status.js';
 import { readBody } from '../core/api/body.js';
 import { jsonResponse } from '../core/api/respond.js';
 import { routeOf } from '../core/api/route-table.js';
+import { answerUnrouted, redirectUncleanPath } from '../core/api/paths.js';
 import type { SyncScope } from '../core/sync/types.js';
 import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
 
@@ -101,6 +102,7 @@ function servedLocally(req: Request, scope: SyncScope): boolean {
  */
 export function createEdgeApi(o: EdgeApiOptions): Hono {
   const app = new Hono();
+  app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
 
   const proxy = async (req: Request, body: Uint8Array | undefined): Promise<Response> => {
     const url = new URL(req.url);
@@ -184,7 +186,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
     return item ? c.json(itemJson(item)) : c.text(`outbox item ${JSON.stringify(c.req.param('id'))} not found\n`, 404);
   });
 
-  app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
+  app.notFound((c) => answerUnrouted(c.req.raw));
   app.onError((err, c) => {
     const answer = errorAnswer(err);
     if (answer.status >= 500)

@@ -83,4 +83,66 @@ describe('sessions in a 3-server cluster', () => {
     );
     expect(stale[0]).toBe(stale[1]);
   });
+
+  const ownership =
+    "a session created through a server without a Node is that server's (a leader kill leaves the followers' " +
+    'sessions alive), and agent writes through a follower are visible when they return';
+  it(ownership, async () => {
+    // Default settings (a 10 s minimum TTL), as Patroni runs against them.
+    cluster = await TestClusterProcesses.start(3);
+    const leader = await cluster.waitForLeader();
+    const followers = cluster.members.filter((m) => m !== leader);
+    // The leader registers every member's node (and its serfHealth check) in the catalog.
+    for (let i = 0; i < 100; i++) {
+      const nodes = (await (await call(leader.http, '/v1/catalog/nodes')).json()) as Array<{ Node: string }>;
+      if (cluster.members.every((m) => nodes.some((n) => n.Node === m.name))) break;
+      await sleep(100);
+    }
+    const create = async (via: string): Promise<string> => {
+      const r = await call(via, '/v1/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '15s' }) });
+      expect(r.status, await r.clone().text()).toBe(200);
+      return ((await r.json()) as { ID: string }).ID;
+    };
+    const nodeOf = async (via: string, id: string): Promise<string | undefined> => {
+      const r = await call(via, `/v1/session/info/${id}`);
+      return r.status === 200 ? ((await r.json()) as Array<{ Node: string }>)[0]?.Node : undefined;
+    };
+    const sessions = new Map<string, string>();
+    for (const m of cluster.members) sessions.set(m.name, await create(m.http));
+    // An empty body (python-consul sends none without arguments) is resolved the same way.
+    const bare = await call(followers[0]!.http, '/v1/session/create', { method: 'PUT' });
+    expect(bare.status).toBe(200);
+    const bareId = ((await bare.json()) as { ID: string }).ID;
+    for (const m of cluster.members) expect(await nodeOf(leader.http, sessions.get(m.name)!)).toBe(m.name);
+    expect(await nodeOf(leader.http, bareId)).toBe(followers[0]!.name);
+
+    // Agent writes through a follower reach the catalog before they return, as Consul's do.
+    const [fa, fb] = followers as [(typeof followers)[0], (typeof followers)[0]];
+    const service = { ID: 'pg/pg1', Name: 'pg', Port: 5432, Check: { CheckID: 'pg/pg1/ttl', TTL: '30s' } };
+    const reg = await call(fa.http, '/v1/agent/service/register', { method: 'PUT', body: JSON.stringify(service) });
+    expect(reg.status).toBe(200);
+    const listed = (await (await call(fb.http, '/v1/catalog/service/pg')).json()) as Array<{ Node: string }>;
+    expect(listed.map((s) => s.Node)).toEqual([fa.name]);
+    expect((await call(fa.http, '/v1/agent/check/pass/pg/pg1/ttl', { method: 'PUT' })).status).toBe(200);
+    expect(await (await call(fb.http, '/v1/health/service/pg?passing')).json()).toHaveLength(1);
+
+    await leader.server?.stop('SIGKILL');
+    leader.server = undefined;
+    const next = await cluster.waitForLeader(20_000, followers);
+    // Renew the followers' sessions until the new leader has marked the dead server's node
+    // unhealthy, which invalidates the sessions bound to it, and only those.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      for (const f of followers)
+        expect((await call(next.http, `/v1/session/renew/${sessions.get(f.name)!}`, { method: 'PUT' })).status).toBe(
+          200,
+        );
+      await call(next.http, `/v1/session/renew/${bareId}`, { method: 'PUT' });
+      if ((await nodeOf(next.http, sessions.get(leader.name)!)) === undefined) break;
+      expect(Date.now(), "the dead leader's session was never invalidated").toBeLessThan(deadline);
+      await sleep(500);
+    }
+    for (const f of followers) expect(await nodeOf(next.http, sessions.get(f.name)!)).toBe(f.name);
+    expect(await nodeOf(next.http, bareId)).toBe(followers[0]!.name);
+  });
 });

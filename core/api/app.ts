@@ -4,6 +4,8 @@ import { registerAudit } from './audit.js';
 import { checkGuard, registerRateLimits } from './guards.js';
 import type { ServerApiDeps } from './context.js';
 import { routeOf } from './route-table.js';
+import { resolveLocalDefaults } from './local-defaults.js';
+import { answerUnrouted, redirectUncleanPath } from './paths.js';
 import { KonsulError } from '../errors.js';
 import { CLIENT_CAUSED_5XX, errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
@@ -29,6 +31,8 @@ import { registerWatchRoutes } from './routes/watch.js';
 export function createApi(deps: ServerApiDeps): Hono {
   const app = new Hono();
   registerAudit(app, deps);
+  // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
+  app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
   registerRateLimits(app, deps);
   // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
   // What the route table says about the request, in one middleware: a follower hands the leader's
@@ -37,7 +41,10 @@ export function createApi(deps: ServerApiDeps): Hono {
   app.use('*', async (c, next) => {
     const route = routeOf(c.req.raw)?.facts;
     if (route) {
-      const answer = route.answeredBy === 'leader' ? await deps.cluster.forward(c.req.raw, route) : undefined;
+      const answer =
+        route.answeredBy === 'leader'
+          ? await deps.cluster.forward(c.req.raw, route, (req) => resolveLocalDefaults(deps, req, route))
+          : undefined;
       if (answer) return answer;
       checkGuard(deps, c.req.raw, route.acl);
     }
@@ -58,7 +65,7 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerWatchRoutes(app, deps);
   registerSyncRoutes(app, deps);
   registerAclRoutes(app, deps);
-  app.notFound((c) => c.text(`no handler for ${c.req.method} ${new URL(c.req.url).pathname}\n`, 404));
+  app.notFound((c) => answerUnrouted(c.req.raw));
   app.onError((err, c) => {
     const answer = errorAnswer(err);
     if (answer.status >= 500 && !(err instanceof KonsulError && CLIENT_CAUSED_5XX.has(err.code))) {

@@ -3,6 +3,7 @@ import { randomUuid } from '../util/uuid.js';
 import { resolvedIdentity } from './authz.js';
 import { NO_AUDIT } from './audit-sink.js';
 import type { ServerApiDeps } from './context.js';
+import { callerAddress } from './local-defaults.js';
 
 /** Header carrying the request id. */
 export const REQUEST_ID_HEADER = 'X-Konsul-Request-Id';
@@ -38,7 +39,7 @@ export function registerAudit(app: Hono, deps: ServerApiDeps): void {
     sink.record({
       time: new Date(deps.clock.now()).toISOString(),
       requestId,
-      source: deps.clientAddress(req) ?? '',
+      source: callerAddress(deps, req) ?? '',
       ...(accessor ? { accessor } : {}),
       method: req.method,
       path: safePath(new URL(req.url)),

@@ -27,6 +27,16 @@ export interface NodeInfo {
   readonly httpAddr: string;
 }
 
+/** What a forwarded request carries instead of the received one's: extra headers, query, body. */
+export interface LocalizedRequest {
+  /** Headers to set on the forwarded request (replacing any the client sent under those names). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The query string to forward ("" or starting with "?"). */
+  readonly search: string;
+  /** The body to forward, when resolving defaults had to read (and rewrite) it; else the received one. */
+  readonly body?: Uint8Array;
+}
+
 /** The node's view of cluster leadership, for status endpoints and response headers. */
 export interface ClusterView {
   /** Raft address of the current leader, or undefined when none is known. */
@@ -39,9 +49,15 @@ export interface ClusterView {
    * Called for requests to the leader's routes (`route`, answeredBy 'leader'): when this node
    * must not answer `req` itself (it is not the leader, and the request is a write or a non-stale
    * read), forwards it to the leader and returns the leader's answer, or a 500 "No cluster
-   * leader" after a bounded wait. Undefined (or absent) means: answer locally.
+   * leader" after a bounded wait. Undefined (or absent) means: answer locally. `localize`, when
+   * given, is called once the request is to be forwarded, and what it returns (headers, query,
+   * body resolved on this server) replaces what the client sent.
    */
-  forward(req: Request, route: RouteFacts): Promise<Response | undefined>;
+  forward(
+    req: Request,
+    route: RouteFacts,
+    localize?: (req: Request) => Promise<LocalizedRequest>,
+  ): Promise<Response | undefined>;
   /** Resolves once a linearizable read may be served here (ReadIndex); rejects with NoLeaderError. */
   barrier(): Promise<void>;
   /** True on an edge replica: every local read is stale, whatever consistency was asked for. */

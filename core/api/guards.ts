@@ -5,6 +5,7 @@ import { requireAccess, requireScalar } from './authz.js';
 import type { ApiDeps, ServerApiDeps } from './context.js';
 import { RateLimiter } from './rate-limit.js';
 import type { RouteAcl } from './route-table.js';
+import { forwardedByPeer } from './local-defaults.js';
 
 /**
  * The ACL check the route table asks for before a handler runs (a RouteAcl with a `guard`):
@@ -20,9 +21,6 @@ export function checkGuard(deps: ApiDeps, req: Request, acl: RouteAcl): void {
   else requireScalar(deps, req, acl.resource, want);
 }
 
-/** A peer server's address as sockets report it (IPv4-mapped IPv6 forms reduced to IPv4). */
-const plainAddress = (a: string): string => a.replace(/^::ffff:/, '').replace(/^\[|\]$/g, '');
-
 /**
  * Token-bucket rate limits per client address and per token (the secret a request carries;
  * requests without one count against their address only), answered 429 with Retry-After. Requests a peer server
@@ -35,11 +33,8 @@ export function registerRateLimits(app: Hono, deps: ServerApiDeps): void {
   const limiter = new RateLimiter(deps.clock, Math.max(1, rl.burst));
   app.use('*', async (c, next) => {
     const req = c.req.raw;
-    const ip = plainAddress(deps.clientAddress(req) ?? '');
-    const fromPeer =
-      req.headers.has('x-konsul-forwarded') &&
-      deps.cluster.peers().some((p) => plainAddress(p.slice(0, p.lastIndexOf(':'))) === ip);
-    if (!fromPeer) {
+    if (!forwardedByPeer(deps, req)) {
+      const ip = deps.clientAddress(req) ?? '';
       const byIp = limiter.take(`ip\u0000${ip}`, rl.perIp);
       if (byIp > 0) throw new RateLimitedError('address', byIp);
       // Requests without a token are limited by address only (they would otherwise share one bucket).

@@ -125,25 +125,26 @@ export const ROUTES: readonly RouteFacts[] = [
   local('GET', '/v1/watch/kv/*', KEY),
   local('GET', '/v1/watch/health/:service', SERVICE),
   local('GET', '/v1/edge/sync', KEY),
-  // The agent: this server's own services, checks and membership.
+  // The agent: this server's own services, checks and membership. Service and check IDs may
+  // hold "/" (Patroni's "pg/pg1"), so the routes that end in one take the rest of the path.
   local('GET', '/v1/agent/self', AGENT_READ),
   local('GET', '/v1/agent/metrics', AGENT_READ),
   local('PUT', '/v1/agent/join/:addr', AGENT_WRITE),
   local('PUT', '/v1/agent/leave', AGENT_WRITE),
   local('GET', '/v1/agent/members', NODE),
   local('PUT', '/v1/agent/service/register', SERVICE),
-  local('PUT', '/v1/agent/service/deregister/:id', SERVICE),
-  local('PUT', '/v1/agent/service/maintenance/:id', SERVICE),
+  local('PUT', '/v1/agent/service/deregister/*', SERVICE),
+  local('PUT', '/v1/agent/service/maintenance/*', SERVICE),
   local('GET', '/v1/agent/services', SERVICE),
-  local('GET', '/v1/agent/service/:id', SERVICE),
+  local('GET', '/v1/agent/service/*', SERVICE),
   local('PUT', '/v1/agent/check/register', SERVICE),
-  local('PUT', '/v1/agent/check/deregister/:id', SERVICE),
-  local('PUT', '/v1/agent/check/pass/:id', SERVICE),
-  local('PUT', '/v1/agent/check/warn/:id', SERVICE),
-  local('PUT', '/v1/agent/check/fail/:id', SERVICE),
-  local('PUT', '/v1/agent/check/update/:id', SERVICE),
+  local('PUT', '/v1/agent/check/deregister/*', SERVICE),
+  local('PUT', '/v1/agent/check/pass/*', SERVICE),
+  local('PUT', '/v1/agent/check/warn/*', SERVICE),
+  local('PUT', '/v1/agent/check/fail/*', SERVICE),
+  local('PUT', '/v1/agent/check/update/*', SERVICE),
   local('GET', '/v1/agent/checks', SERVICE),
-  local('GET', '/v1/agent/health/service/id/:id', SERVICE),
+  local('GET', '/v1/agent/health/service/id/*', SERVICE),
   local('GET', '/v1/agent/health/service/name/:name', SERVICE),
   // Operator: the leader answers (transfers move it, so a forwarded one waits for its answer).
   leader('GET', '/v1/operator/raft/configuration', OPERATOR),
@@ -247,6 +248,17 @@ export function findRoute(method: string, pathname: string): RouteMatch | undefi
     if (hit) return new Match(c, hit);
   }
   return undefined;
+}
+
+/**
+ * The methods the API serves at `pathname` (percent-encoded, as received), in the table's order;
+ * empty when no route's pattern takes the path. A request whose method is not among them gets 405.
+ */
+export function methodsAt(pathname: string): RouteMethod[] {
+  const methods: RouteMethod[] = [];
+  for (const c of byPrefix.get(prefixOf(pathname)) ?? [])
+    if (!methods.includes(c.facts.method) && c.regex.test(pathname)) methods.push(c.facts.method);
+  return methods;
 }
 
 /** A match whose parameters are built only when asked for (forwarding and guards need only the facts). */

@@ -1,3 +1,4 @@
+import type { LocalizedRequest } from '../../core/api/context.js';
 import type { RouteFacts } from '../../core/api/route-table.js';
 import type { BodyReader } from '../../core/api/body.js';
 import type { ClusterView } from '../../core/api/context.js';
@@ -170,8 +171,12 @@ export class Cluster implements ClusterView {
     await this.state.driver.readBarrier();
   }
 
-  forward(req: Request, route: RouteFacts): Promise<Response | undefined> {
-    return this.forwarder.forward(req, route);
+  forward(
+    req: Request,
+    route: RouteFacts,
+    localize?: (req: Request) => Promise<LocalizedRequest>,
+  ): Promise<Response | undefined> {
+    return this.forwarder.forward(req, route, localize);
   }
 
   // ---- internals ---------------------------------------------------------------------------------

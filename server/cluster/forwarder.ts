@@ -1,4 +1,6 @@
 import { type BodyReader, readBody } from '../../core/api/body.js';
+import type { LocalizedRequest } from '../../core/api/context.js';
+import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from '../../core/api/local-defaults.js';
 import type { RouteFacts } from '../../core/api/route-table.js';
 import { ShuttingDownError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
@@ -23,7 +25,6 @@ export interface LeaderForwarderOptions {
 /** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
-const FORWARDED = 'x-konsul-forwarded';
 /** Headers about one HTTP connection (RFC 9110 §7.6.1), plus Host and Content-Length, which the relay sets itself. */
 const HOP_BY_HOP = [
   'host',
@@ -67,7 +68,11 @@ export class LeaderForwarder {
    * leader cannot be reached. Undefined: answer locally. Throws ShuttingDownError once stopped,
    * TooLargeError (413) for a body over 32 MiB.
    */
-  async forward(req: Request, route: RouteFacts): Promise<Response | undefined> {
+  async forward(
+    req: Request,
+    route: RouteFacts,
+    localize?: (req: Request) => Promise<LocalizedRequest>,
+  ): Promise<Response | undefined> {
     const { state } = this.o;
     const url = new URL(req.url);
     if (route.answeredBy !== 'leader') return undefined;
@@ -77,16 +82,20 @@ export class LeaderForwarder {
     for (;;) {
       if (state.isLeader()) return undefined;
       const leader = state.leaderInfo();
-      if (leader && leader.name !== state.self.name && !req.headers.has(FORWARDED)) break;
+      if (leader && leader.name !== state.self.name && !req.headers.has(FORWARDED_HEADER)) break;
       if (Date.now() >= deadline || req.signal.aborted) return noLeader('No cluster leader\n');
       await sleep(50);
     }
     const leader = state.leaderInfo() as PeerInfo;
+    // Defaults that mean "this server" (a session's node, the caller's address) are resolved here.
+    const local = await localize?.(req);
     // The body is forwarded whole (a too large one is refused here, 413).
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const whole = hasBody ? await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader) : undefined;
+    const whole = hasBody ? (local?.body ?? (await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader))) : undefined;
     const headers = new Headers(req.headers);
-    headers.set(FORWARDED, state.self.name);
+    headers.delete(CLIENT_ADDRESS_HEADER);
+    for (const [k, v] of Object.entries(local?.headers ?? {})) headers.set(k, v);
+    headers.set(FORWARDED_HEADER, state.self.name);
     // Connection-level headers describe the client's connection, not ours to the leader (a kept
     // Transfer-Encoding next to the body's new Content-Length would make the leader answer 400).
     for (const h of HOP_BY_HOP) headers.delete(h);
@@ -114,7 +123,7 @@ export class LeaderForwarder {
         ...(whole && whole.byteLength > 0 ? { body: whole } : {}),
         signal: inFlight.abort.signal,
       };
-      const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${url.search}`, init);
+      const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${local?.search ?? url.search}`, init);
       const body = await res.arrayBuffer();
       const answerHeaders = new Headers(res.headers);
       for (const h of HOP_BY_HOP) answerHeaders.delete(h);

@@ -11,6 +11,7 @@ import { filterReadable, requireAccess } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 import { readJson } from '../body.js';
+import { restOfPath } from '../paths.js';
 
 const STATUS_CODE: Record<HealthStatus, number> = { passing: 200, warning: 429, critical: 503 };
 
@@ -24,6 +25,8 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
   const serviceJson = (s: ServiceInput) => ({ ...s, Datacenter: deps.node.datacenter });
   const ok = () => new Response(null, { status: 200 });
   const param = (c: { req: { param(n: string): string } }, n: string) => c.req.param(n);
+  // Service and check IDs may hold "/" (Patroni's "pg/pg1"): the ID is the rest of the path after `prefix`.
+  const idAfter = (c: { req: { raw: Request } }, prefix: string): string => restOfPath(c.req.raw, prefix, 'ID');
   // A known service needs service:write on its name; an unknown one falls through to the 404.
   const requireServiceWrite = (req: Request, id: string): void => {
     const s = agent.getService(id);
@@ -52,18 +55,20 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     await agent.registerService(def);
     return ok();
   });
-  route(app, 'PUT', '/v1/agent/service/deregister/:id', async (c) => {
-    requireServiceWrite(c.req.raw, param(c, 'id'));
-    await agent.deregisterService(param(c, 'id'));
+  route(app, 'PUT', '/v1/agent/service/deregister/*', async (c) => {
+    const id = idAfter(c, '/v1/agent/service/deregister/');
+    requireServiceWrite(c.req.raw, id);
+    await agent.deregisterService(id);
     return ok();
   });
-  route(app, 'PUT', '/v1/agent/service/maintenance/:id', async (c) => {
+  route(app, 'PUT', '/v1/agent/service/maintenance/*', async (c) => {
+    const id = idAfter(c, '/v1/agent/service/maintenance/');
     const url = new URL(c.req.url);
     const enable = url.searchParams.get('enable');
     if (enable !== 'true' && enable !== 'false')
       throw new BadRequestError('Missing value for enable (use enable=true or enable=false)');
-    requireServiceWrite(c.req.raw, param(c, 'id'));
-    await agent.setMaintenance(param(c, 'id'), enable === 'true', url.searchParams.get('reason') ?? '');
+    requireServiceWrite(c.req.raw, id);
+    await agent.setMaintenance(id, enable === 'true', url.searchParams.get('reason') ?? '');
     return ok();
   });
   route(app, 'GET', '/v1/agent/services', (c) => {
@@ -80,9 +85,10 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
       ),
     );
   });
-  route(app, 'GET', '/v1/agent/service/:id', (c) => {
-    const s = agent.getService(param(c, 'id'));
-    if (!s) throw new NotFoundError(`unknown service ID: ${param(c, 'id')}`);
+  route(app, 'GET', '/v1/agent/service/*', (c) => {
+    const id = idAfter(c, '/v1/agent/service/');
+    const s = agent.getService(id);
+    if (!s) throw new NotFoundError(`unknown service ID: ${id}`);
     requireAccess(deps, c.req.raw, 'service', s.Service, 'read');
     return jsonResponse(JSON.stringify(serviceJson(s)));
   });
@@ -93,9 +99,10 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     await agent.registerCheck(def);
     return ok();
   });
-  route(app, 'PUT', '/v1/agent/check/deregister/:id', async (c) => {
-    requireExistingCheckWrite(c.req.raw, param(c, 'id'));
-    await agent.deregisterCheck(param(c, 'id'));
+  route(app, 'PUT', '/v1/agent/check/deregister/*', async (c) => {
+    const id = idAfter(c, '/v1/agent/check/deregister/');
+    requireExistingCheckWrite(c.req.raw, id);
+    await agent.deregisterCheck(id);
     return ok();
   });
   for (const [verb, status] of [
@@ -103,16 +110,18 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     ['warn', 'warning'],
     ['fail', 'critical'],
   ] as const) {
-    route(app, 'PUT', `/v1/agent/check/${verb}/:id`, async (c) => {
-      requireExistingCheckWrite(c.req.raw, param(c, 'id'));
-      await agent.updateTtl(param(c, 'id'), status, updateOutput(new URL(c.req.url).searchParams.get('note') ?? ''));
+    route(app, 'PUT', `/v1/agent/check/${verb}/*`, async (c) => {
+      const id = idAfter(c, `/v1/agent/check/${verb}/`);
+      requireExistingCheckWrite(c.req.raw, id);
+      await agent.updateTtl(id, status, updateOutput(new URL(c.req.url).searchParams.get('note') ?? ''));
       return ok();
     });
   }
-  route(app, 'PUT', '/v1/agent/check/update/:id', async (c) => {
-    requireExistingCheckWrite(c.req.raw, param(c, 'id'));
+  route(app, 'PUT', '/v1/agent/check/update/*', async (c) => {
+    const id = idAfter(c, '/v1/agent/check/update/');
+    requireExistingCheckWrite(c.req.raw, id);
     const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
-    await agent.updateTtl(param(c, 'id'), parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
+    await agent.updateTtl(id, parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
     return ok();
   });
   route(app, 'GET', '/v1/agent/checks', (c) => {
@@ -129,8 +138,8 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     );
   });
 
-  route(app, 'GET', '/v1/agent/health/service/id/:id', (c) => {
-    const id = param(c, 'id');
+  route(app, 'GET', '/v1/agent/health/service/id/*', (c) => {
+    const id = idAfter(c, '/v1/agent/health/service/id/');
     const h = agent.serviceHealth(id);
     if (h) requireAccess(deps, c.req.raw, 'service', h.service.Service, 'read');
     const text = new URL(c.req.url).searchParams.get('format') === 'text';
