@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../testing/cluster-harness.js';
 import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { requireProgram } from '../testing/process.js';
 
 let prom: ChildProcess | undefined;
 let app: Server | undefined;
@@ -66,6 +67,7 @@ describe('Prometheus HTTP service discovery', () => {
         '',
       ].join('\n'),
     );
+    requireProgram('prometheus', 'prometheus');
     prom = spawn(
       'prometheus',
       [
@@ -75,12 +77,15 @@ describe('Prometheus HTTP service discovery', () => {
       ],
       { stdio: 'ignore' },
     );
+    let startError: Error | undefined;
+    prom.once('error', (err) => (startError = err));
     const deadline = Date.now() + 40_000;
     let value: string | undefined;
     let targets: Array<{ labels: Record<string, string>; health: string; discoveredLabels: Record<string, string> }> =
       [];
     while (Date.now() < deadline && value === undefined) {
       await new Promise((r) => setTimeout(r, 500));
+      if (startError) throw new Error(`prometheus did not start: ${startError.message}`);
       try {
         const t = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets`)).json()) as {
           data: { activeTargets: typeof targets };

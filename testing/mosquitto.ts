@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts, startProcess, type TestProcess, tempDir } from './process.js';
+import { freePorts, requireProgram, startProcess, type TestProcess, tempDir } from './process.js';
 
 /** The mosquitto binary (Debian installs it under /usr/sbin, which may not be on PATH). */
 export function mosquittoBinary(): string {
@@ -15,6 +15,7 @@ export interface SpawnedMosquitto extends TestProcess {
 
 /** Starts mosquitto (from apt) on a free loopback port and waits until it accepts connections. */
 export async function spawnMosquitto(port?: number): Promise<SpawnedMosquitto> {
+  requireProgram(mosquittoBinary(), 'mosquitto');
   const p = port ?? ((await freePorts(1))[0] as number);
   const conf = join(tempDir('konsul-mosquitto-'), 'mosquitto.conf');
   writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { requireProgram } from './process.js';
 
 /** A CA and a server certificate for 127.0.0.1 signed by it, made with openssl. */
 export function makePki(dir: string, name: string): { ca: string; cert: string; key: string } {
+  requireProgram('openssl', 'openssl');
   const p = (f: string) => join(dir, `${name}-${f}`);
   const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
   run(

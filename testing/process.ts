@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -27,6 +27,19 @@ export function tempDir(prefix = 'konsul-test-'): string {
   return dir;
 }
 
+/**
+ * Throws, naming the Debian package that provides it, when `program` is not on PATH (or is not an
+ * existing path), so a test without it fails with that message instead of an unhandled spawn error.
+ * `npm test` installs these packages first (testing/system-packages.mjs).
+ */
+export function requireProgram(program: string, debianPackage: string): void {
+  if (spawnSync('sh', ['-c', `command -v "$0"`, program], { stdio: 'ignore' }).status === 0) return;
+  throw new Error(
+    `${program} is not installed: install the Debian package ${debianPackage} ` +
+      `(apt-get install -y ${debianPackage}; npm test does it when run as root)`,
+  );
+}
+
 /** Registers a child process so cleanupAll() kills it if the test did not. */
 export function track(proc: ChildProcess): void {
   live.add(proc);
@@ -50,6 +63,8 @@ export function startProcess(
   track(proc);
   const what = options.what ?? command;
   let out = '';
+  // A program that cannot be started (ENOENT, EACCES) fails the start below, not the test run.
+  const failedToStart = new Promise<string>((res) => proc.once('error', (err) => res(err.message)));
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | string>((res) => proc.on('exit', (code, sig) => res(code ?? sig ?? -1)));
@@ -81,6 +96,11 @@ export function startProcess(
       if (settled) return;
       settled = true;
       reject(new Error(`${what} exited (${code}) before it was ready:\n${out}`));
+    });
+    void failedToStart.then((message) => {
+      if (settled) return;
+      settled = true;
+      reject(new Error(`${what}: cannot start ${command}: ${message}`));
     });
     waitFor(options.ready, options.timeoutMs ?? 20_000).then(
       (ready) => {

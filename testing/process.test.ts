@@ -1,0 +1,16 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupAll, requireProgram, startProcess } from './process.js';
+
+afterAll(cleanupAll);
+
+describe('test processes', () => {
+  it('fail with a message naming the program and its Debian package when it is missing, never an unhandled error', async () => {
+    expect(() => requireProgram('konsul-no-such-program', 'konsul-no-such-package')).toThrow(
+      /konsul-no-such-program is not installed: install the Debian package konsul-no-such-package/,
+    );
+    expect(() => requireProgram('sh', 'dash')).not.toThrow();
+    await expect(startProcess('konsul-no-such-program', [], { ready: /never/ })).rejects.toThrow(
+      /cannot start konsul-no-such-program: spawn konsul-no-such-program ENOENT/,
+    );
+  });
+});
