@@ -68,6 +68,21 @@ beforeAll(async () => {
     Service: { ID: 'down', Service: 'down', Port: 1 },
     Check: { CheckID: 'down-bad', ServiceID: 'down', Status: 'critical' },
   });
+  for (const port of [7001, 7002, 7003])
+    await register({
+      Node: 'multi',
+      Address: '10.0.0.9',
+      Service: { ID: `shared-${port}`, Service: 'shared', Port: port },
+    });
+  for (const [port, address] of [
+    [7101, '127.0.0.2'],
+    [7102, '127.0.0.3'],
+  ] as const)
+    await register({
+      Node: 'multi',
+      Address: '10.0.0.9',
+      Service: { ID: `own-${port}`, Service: 'own', Port: port, Address: address },
+    });
   for (let i = 0; i < 40; i++)
     await register({ Node: `big${i}`, Address: `10.1.0.${i + 1}`, Service: { Service: 'big', Port: 9000 + i } });
 }, 60_000);
@@ -86,19 +101,60 @@ describe('DNS interface (queried with dig)', () => {
     expect(six.answers.map((a) => a[4])).toEqual(['fd00::3']);
   });
 
-  it('answers SRV with weights, node targets and addresses in the additional section', async () => {
+  it('answers SRV with weights, node or .addr. targets and one additional record per SRV record', async () => {
     const r = await dig('web.service.dc1.consul', 'SRV');
     const srv = r.answers
-      .map((a) => ({ weight: a[5], port: a[6], target: a[7] }))
+      .map((a) => ({ name: a[0], weight: a[5], port: a[6], target: a[7] }))
       .sort((a, b) => Number(a.port) - Number(b.port));
     expect(srv).toEqual([
-      { weight: '7', port: '8081', target: 'n1.node.dc1.consul.' },
-      { weight: '1', port: '8083', target: 'n3.node.dc1.consul.' },
+      { name: 'web.service.dc1.consul.', weight: '7', port: '8081', target: 'n1.node.dc1.consul.' },
+      {
+        name: 'web.service.dc1.consul.',
+        weight: '1',
+        port: '8083',
+        target: 'fd000000000000000000000000000003.addr.dc1.consul.',
+      },
     ]);
-    expect(r.additional.map((a) => [a[0], a[4]]).sort()).toEqual([
-      ['n1.node.dc1.consul.', '10.0.0.1'],
-      ['n3.node.dc1.consul.', 'fd00::3'],
+    expect(r.additional.map((a) => [a[0], a[3], a[4]]).sort()).toEqual([
+      ['fd000000000000000000000000000003.addr.dc1.consul.', 'AAAA', 'fd00::3'],
+      ['n1.node.dc1.consul.', 'A', '10.0.0.1'],
     ]);
+  });
+
+  it('keeps instances on one node apart: an additional record per SRV record, .addr. per address', async () => {
+    const shared = await dig('_shared._tcp.service.consul', 'SRV');
+    expect(shared.status).toBe('NOERROR');
+    expect(shared.answers.map((a) => [a[6], a[7]]).sort()).toEqual([
+      ['7001', 'multi.node.dc1.consul.'],
+      ['7002', 'multi.node.dc1.consul.'],
+      ['7003', 'multi.node.dc1.consul.'],
+    ]);
+    expect(shared.additional.map((a) => [a[0], a[3], a[4]])).toEqual(
+      Array.from({ length: 3 }, () => ['multi.node.dc1.consul.', 'A', '10.0.0.9']),
+    );
+    const own = await dig('_own._tcp.service.consul', 'SRV');
+    expect(own.answers.map((a) => [a[6], a[7]]).sort()).toEqual([
+      ['7101', '7f000002.addr.dc1.consul.'],
+      ['7102', '7f000003.addr.dc1.consul.'],
+    ]);
+    expect(own.additional.map((a) => [a[0], a[4]]).sort()).toEqual([
+      ['7f000002.addr.dc1.consul.', '127.0.0.2'],
+      ['7f000003.addr.dc1.consul.', '127.0.0.3'],
+    ]);
+  });
+
+  it('answers <hex>.addr names with A or AAAA, and NXDOMAIN for malformed ones', async () => {
+    const a = await dig('7f000002.addr.dc1.consul', 'A');
+    expect(a.status).toBe('NOERROR');
+    expect(a.answers.map((x) => [x[0], x[3], x[4]])).toEqual([['7f000002.addr.dc1.consul.', 'A', '127.0.0.2']]);
+    const six = await dig('fd000000000000000000000000000003.addr.consul', 'AAAA');
+    expect(six.answers.map((x) => [x[3], x[4]])).toEqual([['AAAA', 'fd00::3']]);
+    const other = await dig('7f000002.addr.consul', 'AAAA');
+    expect(other.status).toBe('NOERROR');
+    expect(other.answers).toEqual([]);
+    expect(other.additional.map((x) => [x[3], x[4]])).toEqual([['A', '127.0.0.2']]);
+    for (const name of ['7f0000.addr.dc1.consul', 'nothexxx.addr.consul', '7f0000020.addr.consul'])
+      expect((await dig(name, 'A')).status, name).toBe('NXDOMAIN');
   });
 
   it('filters by tag, in both forms', async () => {
@@ -132,13 +188,16 @@ describe('DNS interface (queried with dig)', () => {
     expect((await dig('example.com', 'A')).status).toBe('REFUSED');
   });
 
-  it('sets TC over UDP when the answer does not fit, and answers in full over TCP', async () => {
+  it('sets TC over UDP when the answer does not fit, keeping each SRV with its address; full over TCP', async () => {
     const udp = await dig('big.service.consul', 'SRV', '+notcp', '+noedns', '+ignore');
     expect(udp.flags).toContain('tc');
+    expect(udp.answers.length).toBeGreaterThan(0);
     expect(udp.answers.length).toBeLessThan(40);
+    expect(udp.additional.map((a) => a[0]).sort()).toEqual(udp.answers.map((a) => a[7]).sort());
     const tcp = await dig('big.service.consul', 'SRV', '+tcp');
     expect(tcp.flags).not.toContain('tc');
     expect(tcp.answers).toHaveLength(40);
+    expect(tcp.additional).toHaveLength(40);
   });
 
   it('shuffles answers', async () => {

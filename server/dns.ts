@@ -25,7 +25,8 @@ const SUPPORTED = new Set<DnsType>(['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'ANY']);
 /**
  * Answers one DNS query message. Returns the response bytes, or undefined when the input is not
  * even a DNS header (dropped). Malformed queries get FORMERR; over UDP an answer that does not
- * fit gets the TC bit with as many records as fit, so the client retries over TCP.
+ * fit gets the TC bit with as many answers as fit, each still with its additional records (when
+ * the resolver says which they are), so the client can use them or retry over TCP.
  */
 export function answerQuery(query: Buffer, store: StateStore, options: DnsOptions, udp: boolean): Buffer | undefined {
   let req: dnsPacket.DecodedPacket;
@@ -50,25 +51,40 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
     : store.read((tx) => ({ ...resolve(tx, q.name, 'SOA', options), answers: [] }));
   const flags = dnsPacket.AUTHORITATIVE_ANSWER | rd | RCODE[result.rcode];
   const optOut = opt ? [{ type: 'OPT', name: '.', udpPayloadSize: UDP_MAX } as Answer] : [];
-  let answers = result.answers.map(toWire);
-  let additionals = [...result.additionals.map(toWire), ...optOut];
+  const answers = result.answers.map(toWire);
+  const additionals = result.additionals.map(toWire);
   const authorities = result.authorities.map(toWire);
-  let out = dnsPacket.encode({ ...base, flags, answers, additionals, authorities });
+  const out = dnsPacket.encode({ ...base, flags, answers, additionals: [...additionals, ...optOut], authorities });
   if (out.length <= limit) return out;
-  // Too big for UDP: drop the additional section, then answers, and set TC.
-  additionals = optOut;
-  while (answers.length > 0) {
-    out = dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers, additionals, authorities });
-    if (out.length <= limit) return out;
-    answers = answers.slice(0, Math.floor(answers.length * 0.75));
+  // Too big for UDP: keep the longest prefix of the answers that fits, with the additional records
+  // that belong to those answers (all of them dropped when the resolver does not say which), and
+  // set TC so the client can ask again over TCP. The authority section goes first.
+  const perAnswer = result.additionalsPerAnswer;
+  const cut = (k: number): Buffer => {
+    const kept = perAnswer ? perAnswer.slice(0, k).reduce((a, b) => a + b, 0) : 0;
+    return dnsPacket.encode({
+      ...base,
+      flags: flags | dnsPacket.TRUNCATED_RESPONSE,
+      answers: answers.slice(0, k),
+      additionals: [...additionals.slice(0, kept), ...optOut],
+      authorities: [],
+    });
+  };
+  if (!perAnswer) {
+    const withoutAdditionals = cut(answers.length);
+    if (withoutAdditionals.length <= limit) return withoutAdditionals;
   }
-  return dnsPacket.encode({
-    ...base,
-    flags: flags | dnsPacket.TRUNCATED_RESPONSE,
-    answers: [],
-    additionals,
-    authorities,
-  });
+  // Invariant: cut(low) fits (no answers is a header, the question and OPT), cut(high) does not.
+  let low = 0;
+  let high = answers.length;
+  let best = cut(0);
+  while (high - low > 1) {
+    const mid = (low + high) >> 1;
+    const attempt = cut(mid);
+    if (attempt.length <= limit) [low, best] = [mid, attempt];
+    else high = mid;
+  }
+  return best;
 }
 
 /**

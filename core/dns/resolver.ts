@@ -3,6 +3,7 @@ import { weightFor } from '../catalog/state-machine.js';
 import type { CatalogNode } from '../catalog/types.js';
 import { type Rng, randomInt } from '../ports/rng.js';
 import type { ReadTxn } from '../ports/state-store.js';
+import { formatIp, hexOfIp, ipOfHex, isDnsName, type ParsedIp, parseIp } from './addr.js';
 
 /** Record types the resolver answers. */
 export type DnsType = 'A' | 'AAAA' | 'SRV' | 'TXT' | 'SOA' | 'ANY';
@@ -38,6 +39,12 @@ export interface DnsAnswer {
   readonly answers: DnsRecord[];
   readonly additionals: DnsRecord[];
   readonly authorities: DnsRecord[];
+  /**
+   * When present (same length as `answers`): how many records of `additionals`, in order, belong
+   * to each answer, so a response cut to its first k answers keeps exactly the additional records
+   * of those k. Absent: the additional section does not follow the answers' order.
+   */
+  readonly additionalsPerAnswer?: readonly number[];
 }
 
 /** Resolver settings. TTLs in seconds. */
@@ -55,14 +62,6 @@ export interface DnsOptions {
   readonly access?: (tx: ReadTxn) => { canRead(resource: 'service' | 'node', name: string): boolean };
 }
 
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
-/** 'A', 'AAAA' or undefined (a hostname, which the resolver does not follow). */
-export function addressType(addr: string): 'A' | 'AAAA' | undefined {
-  if (IPV4.test(addr)) return addr.split('.').every((p) => Number(p) <= 255) ? 'A' : undefined;
-  return addr.includes(':') && /^[0-9a-fA-F:.]+$/.test(addr) ? 'AAAA' : undefined;
-}
-
 function shuffle<T>(list: T[], rng: Rng): T[] {
   for (let i = list.length - 1; i > 0; i--) {
     const j = randomInt(rng, i + 1);
@@ -71,12 +70,17 @@ function shuffle<T>(list: T[], rng: Rng): T[] {
   return list;
 }
 
+type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
+
 /**
- * Answers a question about `<node>.node[.<dc>].<domain>`, `[<tag>.]<service>.service[.<dc>].<domain>`
- * or `_<service>._<tag>.service[.<dc>].<domain>` (RFC 2782; `_tcp` means any tag) from the catalog.
- * Only instances without a critical check are answered, in random order; SRV weights come from the
- * instance's Weights. Unknown names are NXDOMAIN; known names without records of the asked type
- * are NOERROR with no answers (with an SOA for negative caching); names outside the domain are REFUSED.
+ * Answers a question about `<node>.node[.<dc>].<domain>`, `[<tag>.]<service>.service[.<dc>].<domain>`,
+ * `_<service>._<tag>.service[.<dc>].<domain>` (RFC 2782; `_tcp` means any tag) or
+ * `<hex>.addr[.<dc>].<domain>` (an address in hex, as SRV targets name it) from the catalog.
+ * Records are named after the question (lower case). Only instances without a critical check are
+ * answered, in random order; SRV weights come from the instance's Weights, and every SRV record
+ * has its own records in the additional section (see `srvTarget`). Unknown names are NXDOMAIN;
+ * known names without records of the asked type are NOERROR with no answers (with an SOA for
+ * negative caching); names outside the domain are REFUSED.
  */
 export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOptions): DnsAnswer {
   const name = qname.toLowerCase().replace(/\.$/, '');
@@ -95,7 +99,7 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
       minimum: 0,
     },
   };
-  const empty = (rcode: DnsAnswer['rcode']): DnsAnswer => ({
+  const empty: Empty = (rcode) => ({
     rcode,
     answers: [],
     additionals: [],
@@ -107,6 +111,9 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     return qtype === 'SOA' || qtype === 'ANY'
       ? { rcode: 'NOERROR', answers: [soa], additionals: [], authorities: [] }
       : empty('NOERROR');
+  const recordName = `${name}.`;
+  // "<hex>.addr[.<dc>]": Consul ignores the datacenter of an address name.
+  if (labels[1] === 'addr' && labels.length <= 3) return addrLookup(labels[0] as string, recordName, qtype, o, empty);
   // "<…>.node" / "<…>.service", optionally followed by the datacenter.
   let kind: string | undefined;
   let dc: string | undefined;
@@ -123,31 +130,52 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     return empty('NXDOMAIN');
   }
   if (dc !== undefined && dc !== o.datacenter.toLowerCase()) return empty('NXDOMAIN');
-  if (kind === 'node') return nodeLookup(tx, labels, qtype, o, empty);
-  return serviceLookup(tx, labels, qtype, o, empty);
+  if (kind === 'node') return nodeLookup(tx, labels, recordName, qtype, o, empty);
+  return serviceLookup(tx, labels, recordName, qtype, o, empty);
 }
 
-function nodeRecords(node: CatalogNode, recordName: string, ttl: number): DnsRecord[] {
-  const t = addressType(node.Address);
-  return t ? [{ type: t, name: recordName, ttl, data: node.Address }] : [];
+/** The A or AAAA record for `addr` named `name`, or undefined when `addr` is not an IP address. */
+function addressRecord(name: string, addr: string | ParsedIp, ttl: number): DnsRecord | undefined {
+  const ip = typeof addr === 'string' ? parseIp(addr) : addr;
+  if (!ip) return undefined;
+  return { type: ip.family === 4 ? 'A' : 'AAAA', name, ttl, data: formatIp(ip) };
+}
+
+/** Whether a record of type `t` answers a question of type `qtype`. */
+const answersType = (t: DnsRecord['type'], qtype: DnsType): boolean => qtype === 'ANY' || t === qtype;
+
+/**
+ * `<hex>.addr…`: the address itself, with the node TTL. A question of another type gets it in the
+ * additional section (as Consul does); a label that is not 8 or 32 hex digits is NXDOMAIN.
+ */
+function addrLookup(hex: string, recordName: string, qtype: DnsType, o: DnsOptions, empty: Empty): DnsAnswer {
+  const ip = ipOfHex(hex);
+  if (!ip) return empty('NXDOMAIN');
+  const record = addressRecord(recordName, ip, o.nodeTtl) as DnsRecord;
+  const inAnswer = answersType(record.type, qtype);
+  return {
+    rcode: 'NOERROR',
+    answers: inAnswer ? [record] : [],
+    additionals: inAnswer ? [] : [record],
+    authorities: [],
+  };
 }
 
 function nodeLookup(
   tx: ReadTxn,
   labels: string[],
+  recordName: string,
   qtype: DnsType,
   o: DnsOptions,
-  empty: (r: DnsAnswer['rcode']) => DnsAnswer,
+  empty: Empty,
 ): DnsAnswer {
   if (labels.length !== 1) return empty('NXDOMAIN');
   const wanted = labels[0] as string;
   const node = getNode(tx, wanted).value ?? findNodeCaseInsensitive(tx, wanted);
   if (!node || (o.access && !o.access(tx).canRead('node', node.Node))) return empty('NXDOMAIN');
-  const recordName = `${labels.join('.')}.node.${o.domain}.`;
   const answers: DnsRecord[] = [];
-  if (qtype === 'A' || qtype === 'AAAA' || qtype === 'ANY') {
-    for (const r of nodeRecords(node, recordName, o.nodeTtl)) if (qtype === 'ANY' || r.type === qtype) answers.push(r);
-  }
+  const address = addressRecord(recordName, node.Address, o.nodeTtl);
+  if (address && answersType(address.type, qtype)) answers.push(address);
   if (qtype === 'TXT' || qtype === 'ANY') {
     const txt = Object.entries(node.Meta).map(([k, v]) => `${k}=${v}`);
     if (txt.length > 0) answers.push({ type: 'TXT', name: recordName, ttl: o.nodeTtl, data: txt });
@@ -165,12 +193,69 @@ function findNodeCaseInsensitive(tx: ReadTxn, name: string): CatalogNode | undef
   return undefined;
 }
 
+/** An SRV target and the records that resolve it (the SRV record's additional records). */
+interface SrvTarget {
+  readonly target: string;
+  readonly extra: DnsRecord[];
+}
+
+/**
+ * Where an SRV record for instance `e` points, as Consul decides it:
+ * - service Address is an IP: `<hex>.addr.<dc>.<domain>.` with an A/AAAA record for it, so
+ *   instances on one node with different addresses stay apart;
+ * - service Address empty: the node, `<node>.node.<dc>.<domain>.` with the node's address (or,
+ *   when the node's address is a hostname, that hostname as below);
+ * - service Address a hostname: the node as above when the hostname is the question itself (a
+ *   service that names its own DNS name), otherwise the hostname, with its A/AAAA records when it
+ *   lies inside the domain (there are no recursors, so an outside name gets none).
+ * Undefined when there is nothing to point at (no address at all, or a name that cannot be
+ * written as a DNS name); the instance then gets no SRV record.
+ */
+function srvTarget(
+  tx: ReadTxn,
+  e: HealthEntry,
+  recordName: string,
+  o: DnsOptions,
+  hostRecords: Map<string, DnsRecord[]>,
+): SrvTarget | undefined {
+  const ipTarget = (target: string, ip: ParsedIp): SrvTarget | undefined =>
+    isDnsName(target) ? { target, extra: [addressRecord(target, ip, o.serviceTtl) as DnsRecord] } : undefined;
+  const hostTarget = (host: string): SrvTarget | undefined => {
+    const target = host.endsWith('.') ? host : `${host}.`;
+    if (!isDnsName(target)) return undefined;
+    const lower = target.toLowerCase();
+    let found = hostRecords.get(lower);
+    if (!found) {
+      found = [];
+      if (lower.endsWith(`.${o.domain}.`))
+        // A and AAAA questions never lead back here, so this cannot loop.
+        for (const t of ['A', 'AAAA'] as const)
+          for (const r of resolve(tx, lower, t, o).answers) if (r.type === t) found.push(r);
+      hostRecords.set(lower, found);
+    }
+    return { target, extra: found.map((r) => ({ ...r, name: target, ttl: o.serviceTtl })) };
+  };
+  const nodeTarget = `${e.node.Node}.node.${o.datacenter}.${o.domain}.`;
+  const nodeIp = parseIp(e.node.Address);
+  const service = e.service.Address;
+  if (service === '') {
+    if (nodeIp) return ipTarget(nodeTarget, nodeIp);
+    return e.node.Address === '' ? undefined : hostTarget(e.node.Address);
+  }
+  const serviceIp = parseIp(service);
+  if (serviceIp) return ipTarget(`${hexOfIp(serviceIp)}.addr.${o.datacenter}.${o.domain}.`, serviceIp);
+  const self = (service.endsWith('.') ? service : `${service}.`).toLowerCase() === recordName;
+  if (self && nodeIp) return ipTarget(nodeTarget, nodeIp);
+  return hostTarget(service);
+}
+
 function serviceLookup(
   tx: ReadTxn,
   labels: string[],
+  recordName: string,
   qtype: DnsType,
   o: DnsOptions,
-  empty: (r: DnsAnswer['rcode']) => DnsAnswer,
+  empty: Empty,
 ): DnsAnswer {
   let service: string;
   let tag: string | undefined;
@@ -198,36 +283,47 @@ function serviceLookup(
       (!access || access.canRead('node', e.node.Node)),
   );
   if (healthy.length === 0) return empty('NXDOMAIN');
-  const recordName = `${labels.join('.')}.service.${o.domain}.`;
   const answers: DnsRecord[] = [];
   const additionals: DnsRecord[] = [];
+  const additionalsPerAnswer: number[] = [];
+  // Consul answers one address once, and one SRV per node, service address and port.
+  const seenAddresses = new Set<string>();
+  const seenSrv = new Set<string>();
+  const hostRecords = new Map<string, DnsRecord[]>();
   for (const e of shuffle([...healthy], o.rng)) {
-    const addr = e.service.Address || e.node.Address;
-    const t = addressType(addr);
-    if ((qtype === 'A' || qtype === 'AAAA' || qtype === 'ANY') && t && (qtype === 'ANY' || t === qtype)) {
-      answers.push({ type: t, name: recordName, ttl: o.serviceTtl, data: addr });
+    const address = addressRecord(recordName, e.service.Address || e.node.Address, o.serviceTtl);
+    if (address && answersType(address.type, qtype) && !seenAddresses.has(address.data as string)) {
+      seenAddresses.add(address.data as string);
+      answers.push(address);
+      additionalsPerAnswer.push(0);
     }
-    if (qtype === 'SRV' || qtype === 'ANY') {
-      const target = `${e.node.Node.toLowerCase()}.node.${o.datacenter}.${o.domain}.`;
-      answers.push({
-        type: 'SRV',
-        name: recordName,
-        ttl: o.serviceTtl,
-        data: {
-          priority: 1,
-          weight: weightFor(e.service.Weights, entryStatus(e as HealthEntry)),
-          port: e.service.Port,
-          target,
-        },
-      });
-      if (t && !additionals.some((r) => r.name === target && r.data === addr))
-        additionals.push({ type: t, name: target, ttl: o.serviceTtl, data: addr });
-    }
+    if (qtype !== 'SRV' && qtype !== 'ANY') continue;
+    const tuple = `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
+    if (seenSrv.has(tuple)) continue;
+    seenSrv.add(tuple);
+    const srv = srvTarget(tx, e, recordName, o, hostRecords);
+    if (!srv) continue;
+    answers.push({
+      type: 'SRV',
+      name: recordName,
+      ttl: o.serviceTtl,
+      data: {
+        priority: 1,
+        weight: weightFor(e.service.Weights, entryStatus(e)),
+        port: e.service.Port,
+        target: srv.target,
+      },
+    });
+    // One set of additional records per SRV record, even when targets repeat: clients such as
+    // HAProxy pair each additional record with one SRV record.
+    additionals.push(...srv.extra);
+    additionalsPerAnswer.push(srv.extra.length);
   }
   return {
     rcode: 'NOERROR',
     answers,
     additionals,
+    additionalsPerAnswer,
     authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
   };
 }
