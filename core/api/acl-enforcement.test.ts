@@ -92,8 +92,9 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 400, 403) },
   { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 400, 403) },
   { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 200, 200, 403) },
-  // Unknown session ids are 404 whoever asks (the check needs the session's node).
-  { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
+  // Unknown session ids answer as in Consul whoever asks (the check needs the session's node):
+  // info an empty list, renew 404.
+  { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(200, 200, 200, 200) },
   { method: 'PUT', path: '/v1/session/renew/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
 ];
 
