@@ -379,6 +379,39 @@ describe('status and agent endpoints', () => {
     expect(self.Member).toMatchObject({ Name: 'test', Addr: '127.0.0.1', Port: 8300, Status: 1 });
   });
 
+  it('shows the session TTL minimum: Config.SessionTTLMin in ns (for Patroni), DebugConfig as Go does', async () => {
+    const self = (await json(
+      await createTestNode({ limits: { sessionTtlMinMs: 90_000 } }).request('/v1/agent/self'),
+    )) as {
+      Config: Record<string, unknown>;
+      DebugConfig: Record<string, unknown>;
+    };
+    expect(self.Config).toEqual({
+      Datacenter: 'dc1',
+      PrimaryDatacenter: 'dc1',
+      NodeName: 'test',
+      NodeID: '00000000-0000-4000-8000-000000000000',
+      Server: true,
+      Revision: '',
+      Version: '0.0.0',
+      SessionTTLMin: 90e9,
+    });
+    // patroni/dcs/consul.py adjust_ttl(): (Config.SessionTTLMin or 10000000000) / 1e9 seconds.
+    expect((self.Config['SessionTTLMin'] as number) / 1e9).toBe(90);
+    expect(self.DebugConfig).toMatchObject({
+      Datacenter: 'dc1',
+      NodeName: 'test',
+      NodeID: '00000000-0000-4000-8000-000000000000',
+      ServerMode: true,
+      SessionTTLMin: '1m30s',
+      ACLsEnabled: false,
+      KVMaxValueSize: 512 * 1024,
+    });
+    const byDefault = (await json(await createTestNode().request('/v1/agent/self'))) as typeof self;
+    expect(byDefault.Config['SessionTTLMin']).toBe(10e9);
+    expect(byDefault.DebugConfig['SessionTTLMin']).toBe('10s');
+  });
+
   it('answers unknown paths with 404', async () => {
     expect((await createTestNode().request('/v1/nope')).status).toBe(404);
   });
