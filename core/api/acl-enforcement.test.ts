@@ -55,19 +55,20 @@ const ROUTES: readonly RouteCase[] = [
     expect: R(403, 403, 200, 403),
   },
   { method: 'PUT', path: '/v1/catalog/deregister', body: '{"Node":"n2"}', expect: R(403, 403, 200, 403) },
-  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get","Key":"app/a"}}]', expect: R(403, 200, 200, 403) },
+  // As Consul: a transaction's gets are filtered (200), the operations it may not do are its errors (409).
+  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get","Key":"app/a"}}]', expect: R(200, 200, 200, 200) },
   {
     method: 'PUT',
     path: '/v1/txn',
     body: '[{"KV":{"Verb":"set","Key":"app/t","Value":"eA=="}}]',
-    expect: R(403, 403, 200, 403),
+    expect: R(409, 409, 200, 409),
   },
-  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get-tree","Key":"app/"}}]', expect: R(403, 200, 200, 403) },
+  { method: 'PUT', path: '/v1/txn', body: '[{"KV":{"Verb":"get-tree","Key":"app/"}}]', expect: R(200, 200, 200, 200) },
   {
     method: 'PUT',
     path: '/v1/txn',
     body: '[{"Node":{"Verb":"get","Node":{"Node":"n1"}}}]',
-    expect: R(403, 200, 200, 403),
+    expect: R(200, 200, 200, 200),
   },
   { method: 'GET', path: '/v1/prometheus/sd', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/edge/sync?prefix=app/&service=web', expect: R(403, 200, 200, 403), stream: true },
@@ -201,8 +202,23 @@ describe('ACL enforcement, route by route', () => {
         { KV: { Verb: 'set', Key: 'app/secret', Value: 'eA==' } },
       ]),
     });
-    expect(txn.status).toBe(403);
-    expect(await txn.text()).toMatch(/key:write.*app\/secret/);
+    // Consul's Txn.preCheck: the refused operation is the transaction's error, nothing is applied.
+    expect(txn.status).toBe(409);
+    const refused = (await txn.json()) as { Results: null; Errors: Array<{ OpIndex: number; What: string }> };
+    expect(refused.Results).toBeNull();
+    expect(refused.Errors).toHaveLength(1);
+    expect(refused.Errors[0]?.OpIndex).toBe(1);
+    expect(refused.Errors[0]?.What).toMatch(/^Permission denied: .*key:write.*app\/secret/);
     expect((await node.request('/v1/kv/app/ok', { headers: h })).status).toBe(404);
+    // What a transaction's gets return is filtered to what the token may read.
+    await node.request('/v1/kv/app/secret', { method: 'PUT', body: 'x', headers: h });
+    const read = await node.request('/v1/txn', {
+      method: 'PUT',
+      headers: { 'X-Consul-Token': secret },
+      body: JSON.stringify([{ KV: { Verb: 'get-tree', Key: 'app/' } }, { KV: { Verb: 'get', Key: 'app/secret' } }]),
+    });
+    expect(read.status).toBe(200);
+    const keys = ((await read.json()) as { Results: Array<{ KV: { Key: string } }> }).Results.map((r) => r.KV.Key);
+    expect(keys).toEqual(['app/one', 'app/two']);
   });
 });
