@@ -31,8 +31,9 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/catalog/nodes', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/catalog/services', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/catalog/service/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
-  { method: 'GET', path: '/v1/catalog/node/n1', expect: R(404, 200, 200, 404) },
-  { method: 'GET', path: '/v1/catalog/node-services/n1', expect: R(404, 200, 200, 404) },
+  // A node the token may not read answers like an unknown one: 200 with null (as Consul).
+  { method: 'GET', path: '/v1/catalog/node/n1', expect: R(200, 200, 200, 200) },
+  { method: 'GET', path: '/v1/catalog/node-services/n1', expect: R(200, 200, 200, 200) },
   { method: 'GET', path: '/v1/health/service/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/health/checks/web', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
   { method: 'GET', path: '/v1/health/node/n1', expect: R(200, 200, 200, 200), count: R(0, 2, 2, 0) },
@@ -125,6 +126,15 @@ describe('ACL enforcement, route by route', () => {
     expect((await node.request('/v1/snapshot', { headers: h })).status).toBe(200);
     const failures = await walkRoutes((path, init) => node.request(path, init), tokens, ROUTES);
     expect(failures).toEqual([]);
+    // A node the token may not read shows nothing of it: null, as for an unknown node.
+    const hidden = { 'X-Consul-Token': tokens.deny as string };
+    expect(await (await node.request('/v1/catalog/node/n1', { headers: hidden })).json()).toBeNull();
+    expect(await (await node.request('/v1/catalog/node-services/n1', { headers: hidden })).json()).toEqual({
+      Node: null,
+      Services: null,
+    });
+    const shown = (await (await node.request('/v1/catalog/node/n1', { headers: h })).json()) as { Node: unknown };
+    expect(shown.Node).toMatchObject({ Node: 'n1' });
   });
 
   it('KV listings show exactly what the token may read', async () => {
