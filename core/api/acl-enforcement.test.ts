@@ -90,9 +90,10 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/acl/policy/name/global-management', expect: R(403, 403, 403, 403) },
   { method: 'GET', path: '/v1/status/peers', expect: R(200, 200, 200, 200) },
   { method: 'PUT', path: '/v1/snapshot', body: 'x', expect: R(403, 403, 403, 403) },
-  // A permitted caller reaches the operator, which has no peer n9 and no voter to transfer to (400).
-  { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 400, 403) },
-  { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 400, 403) },
+  // A permitted caller reaches the operator, which has no peer n9 and no voter to transfer to
+  // (refused as Consul's servers do: 500).
+  { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 500, 403) },
+  { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 500, 403) },
   { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 200, 200, 403) },
   // Unknown session ids answer as in Consul whoever asks (the check needs the session's node):
   // info an empty list, renew 404.
