@@ -211,7 +211,7 @@ describe('KV API: bad input', () => {
     expect((await put(node, '/v1/kv/ok', new Uint8Array(1024))).status).toBe(200);
     const declared = await put(node, '/v1/kv/big', new Uint8Array(1025));
     expect(declared.status).toBe(413);
-    expect(await declared.text()).toMatch(/too large, max size: 1024 bytes/);
+    expect(await declared.text()).toMatch(/^Request body\(1025 bytes\) too large, max size: 1024 bytes/);
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(300));
