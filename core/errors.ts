@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'permission_denied'
   | 'acl_disabled'
   | 'rate_limited'
-  | 'no_path';
+  | 'no_path'
+  | 'refused';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {
@@ -129,5 +130,18 @@ export class RateLimitedError extends KonsulError {
       `Too many requests: the rate limit for this ${what} is reached; retry after ${retryAfterSeconds}s`,
     );
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * The servers refused a well-formed request while applying it: a rule of the state it would change
+ * (an invalid session, a session TTL out of range, a node that is not registered...). Consul
+ * returns these as errors of its RPC layer, which its HTTP API answers with 500 and the reason as
+ * the body, and clients branch on both (Patroni looks for "invalid session" and "Invalid Session
+ * TTL"), so Konsul answers them the same way. The client's doing, not a fault: never logged as one.
+ */
+export class RefusedError extends KonsulError {
+  constructor(message: string) {
+    super('refused', message);
   }
 }

@@ -87,6 +87,27 @@ describe('edge outbox', () => {
     expect(await (await node.request('/v1/kv/k?raw')).text()).toBe('one');
   });
 
+  it('reports a write the token may not do as refused (403), not as a failed condition', async () => {
+    const node = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
+    // The servers answer a forbidden transaction with 409 and "Permission denied" errors, as Consul.
+    const upstream: UpstreamTxn = async (body) => {
+      const res = await node.request('/v1/txn', { method: 'PUT', body });
+      return { status: res.status, body: await res.text(), headers: res.headers };
+    };
+    const outbox = outboxOn(new EdgePersistence(memoryFileStore()), upstream);
+    await outbox.load();
+    const item = await outbox.enqueue(
+      'PUT',
+      '/v1/kv/k',
+      translateWrite('PUT', new URL('http://x/v1/kv/k'), enc('v')) as never,
+    );
+    await outbox.replay();
+    const done = outbox.get(item.id);
+    expect(done?.status).toBe('failed');
+    expect(done?.result?.status).toBe(403);
+    expect(done?.result?.body).toMatch(/^Permission denied: .*key:write/);
+  });
+
   it('refuses new writes when full, and bad writes at once', async () => {
     const node = createTestNode();
     const { upstream } = upstreamOf(node);

@@ -239,6 +239,10 @@ export class Outbox {
           : {}),
     };
     item.finishedAt = this.o.clock.now();
+    // The servers answer a transaction the token may not do with 409 and "Permission denied" errors
+    // (as Consul): that is a refusal, as a direct write's 403 would be, not a failed condition.
+    const denial = a.status === 409 ? permissionDenial(a.body) : undefined;
+    if (denial !== undefined) a = { ...a, status: 403, body: denial };
     if (a.status === 200) {
       item.status = 'applied';
       item.result = { status: 200, body: item.answer === 'bool' ? 'true' : a.body, ...meta };
@@ -275,5 +279,17 @@ export class Outbox {
     const gone = new Set(drop.map((i) => i.seq));
     this.items = this.items.filter((i) => !gone.has(i.seq));
     for (const seq of gone) await this.o.persist.removeOutbox(seq);
+  }
+}
+
+/** The first error of a 409 transaction answer when its errors are all ACL denials, else undefined. */
+function permissionDenial(body: string): string | undefined {
+  try {
+    const errors = (JSON.parse(body) as { Errors?: Array<{ What?: unknown }> | null }).Errors;
+    if (!Array.isArray(errors) || errors.length === 0) return undefined;
+    const whats = errors.map((e) => (typeof e?.What === 'string' ? e.What : ''));
+    return whats.every((w) => w.startsWith('Permission denied')) ? whats[0] : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -126,6 +126,10 @@ describe('operating a cluster', () => {
     expect(conf.Servers.map((s) => s.Node)).not.toContain(follower.name);
     const missing = await fetch(`http://${target.http}/v1/operator/raft/peer`, { method: 'DELETE' });
     expect(missing.status).toBe(400);
+    // A server no longer in the configuration: Consul's RPC error, answered 500.
+    const again = await fetch(`http://${target.http}/v1/operator/raft/peer?id=${follower.name}`, { method: 'DELETE' });
+    expect(again.status).toBe(500);
+    expect((await again.text()).trimEnd()).toBe(`id "${follower.name}" was not found in the Raft configuration`);
   });
 
   it('autopilot removes a dead server after the threshold, never below quorum', async () => {

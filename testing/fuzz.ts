@@ -250,6 +250,13 @@ export interface FuzzReport {
  */
 export const DELIBERATE_5XX: readonly RegExp[] = [/^No path to datacenter /];
 
+/**
+ * Error codes (X-Konsul-Error-Code) of 500s Consul also answers on purpose: an unknown
+ * datacenter, and what the servers refuse while applying a request (an invalid session, a session
+ * TTL out of range...), which Consul's RPC layer reports with 500.
+ */
+export const DELIBERATE_5XX_CODES: ReadonlySet<string> = new Set(['no_path', 'refused']);
+
 /** Sends `count` generated requests to `base` with `concurrency` in flight and reports the answers. */
 export async function runFuzz(base: string, gen: FuzzGenerator, count: number, concurrency = 16): Promise<FuzzReport> {
   const byStatus: Record<number, number> = {};
@@ -276,6 +283,7 @@ export async function runFuzz(base: string, gen: FuzzGenerator, count: number, c
         byStatus[res.status] = (byStatus[res.status] ?? 0) + 1;
         const deliberate =
           (res.status === 503 && res.headers.has('retry-after')) ||
+          DELIBERATE_5XX_CODES.has(res.headers.get('x-konsul-error-code') ?? '') ||
           (r.method !== 'HEAD' && DELIBERATE_5XX.some((re) => re.test(body))) ||
           (r.method === 'HEAD' && r.path.includes('dc='));
         if (res.status >= 500 && !deliberate) {

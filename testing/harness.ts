@@ -10,7 +10,7 @@ import { type ApiLimits, DEFAULT_API_LIMITS, type OperatorPort, type ServerApiDe
 import { NO_RATE_LIMITS } from '../core/api/rate-limit.js';
 import { LocalAgent } from '../core/agent/agent.js';
 import type { Probes } from '../core/agent/probes.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, RefusedError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
@@ -50,11 +50,13 @@ const standaloneOperator: OperatorPort = {
   },
   members: () => [],
   raftConfiguration: () => ({ Servers: [], Index: 0 }),
-  removePeer: async () => {
-    throw new BadRequestError('the test node has no peers');
+  // As a server's operator answers (Consul's RPC errors, 500).
+  removePeer: async (by) => {
+    const which = by.id !== undefined ? `id ${JSON.stringify(by.id)}` : `address ${JSON.stringify(by.address)}`;
+    throw new RefusedError(`${which} was not found in the Raft configuration`);
   },
   transferLeader: async () => {
-    throw new BadRequestError('the test node has no other voter');
+    throw new RefusedError('no other voter to transfer leadership to');
   },
   autopilotHealth: () => ({ Healthy: true, FailureTolerance: 0, Servers: [] }),
 };

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Makes sure the system programs the tests use are installed: `node testing/system-packages.mjs test`
-// (npm test: dig, openssl, prometheus, mosquitto) or `… arm64` (npm run test:arm64: qemu-user-static
-// and the arm64 C library). As root with apt-get it installs what is missing (Debian packages) and
-// stops the services those packages start (tests run their own Prometheus and mosquitto on free
-// ports); otherwise it names the missing packages and the command that installs them, and exits 1.
-// .ci/run calls it too, so this file is the one list.
+// (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module) or `… arm64` (npm run
+// test:arm64: qemu-user-static and the arm64 C library). As root with apt-get it installs what is
+// missing (Debian packages) and stops the services those packages start (tests run their own
+// Prometheus and mosquitto on free ports); otherwise it names the missing packages and the command
+// that installs them, and exits 1. .ci/run calls it too, so this file is the one list.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -15,6 +15,9 @@ const SUITES = {
     { pkg: 'openssl', program: 'openssl' },
     { pkg: 'prometheus', program: 'prometheus' },
     { pkg: 'mosquitto', program: 'mosquitto' },
+    // server/patroni-consul.test.ts drives Patroni's own Consul DCS code with Debian's python3.
+    { pkg: 'python3-consul', file: '/usr/lib/python3/dist-packages/consul/__init__.py' },
+    { pkg: 'patroni', file: '/usr/lib/python3/dist-packages/patroni/dcs/consul.py' },
   ],
   arm64: [
     { pkg: 'qemu-user-static', program: 'qemu-aarch64-static' },

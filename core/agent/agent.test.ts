@@ -102,7 +102,7 @@ describe('local agent', () => {
     expect(t.agent.serviceHealth('web')?.checks.find((c) => c.CheckID === 'service:web')?.Output).toMatch(
       /TTL expired/,
     );
-    await expect(t.agent.updateTtl('serfHealth', 'passing', '')).rejects.toThrow(/no TTL/);
+    await expect(t.agent.updateTtl('serfHealth', 'passing', '')).rejects.toThrow(/does not have associated TTL/);
     await expect(t.agent.updateTtl('nope', 'passing', '')).rejects.toThrow(/Unknown check/);
   });
 

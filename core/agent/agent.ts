@@ -1,7 +1,8 @@
 import type { ServiceInput } from '../catalog/state-machine.js';
 import { worstStatus } from '../catalog/state-machine.js';
 import type { CatalogCheck, HealthStatus } from '../catalog/types.js';
-import { BadRequestError, NotFoundError, OverloadedError } from '../errors.js';
+import { NotFoundError, OverloadedError } from '../errors.js';
+import { unknownCheck, unknownService } from './errors.js';
 import type { Writer } from '../pipeline/writer.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -125,7 +126,7 @@ export class LocalAgent {
 
   /** Removes a service, its maintenance mark and its checks. NotFoundError for an unknown ID. */
   async deregisterService(id: string): Promise<void> {
-    if (!this.services.delete(id)) throw new NotFoundError(`Unknown service ID ${JSON.stringify(id)}`);
+    if (!this.services.delete(id)) throw unknownService(id);
     this.maintenance.delete(id);
     for (const cid of this.checks.idsOfService(id)) this.checks.remove(cid);
     await this.changed();
@@ -133,7 +134,7 @@ export class LocalAgent {
 
   /** Puts a service in (or out of) maintenance: a critical check makes it unhealthy. */
   async setMaintenance(id: string, enable: boolean, reason: string): Promise<void> {
-    if (!this.services.has(id)) throw new NotFoundError(`Unknown service ID ${JSON.stringify(id)}`);
+    if (!this.services.has(id)) throw unknownService(id);
     if (enable) this.maintenance.set(id, reason);
     else this.maintenance.delete(id);
     await this.changed();
@@ -152,12 +153,12 @@ export class LocalAgent {
   // ---- checks -----------------------------------------------------------------------------------
 
   /**
-   * Registers (or replaces) a check. Throws BadRequestError for an unknown ServiceID or a script
-   * check while disabled, OverloadedError beyond maxChecks.
+   * Registers (or replaces) a check. Throws NotFoundError (404, as Consul) for an unknown
+   * ServiceID, BadRequestError for a script check while disabled, OverloadedError beyond maxChecks.
    */
   async registerCheck(def: CheckDefinition): Promise<void> {
     if (def.ServiceID && !this.services.has(def.ServiceID))
-      throw new BadRequestError(`ServiceID ${JSON.stringify(def.ServiceID)} does not exist`);
+      throw new NotFoundError(`ServiceID ${JSON.stringify(def.ServiceID)} does not exist`);
     if (!this.checks.has(def.CheckID) && this.checks.size >= this.o.maxChecks)
       throw new OverloadedError(`too many checks on this agent (limit ${this.o.maxChecks})`);
     this.checks.assertRunnable(def);
@@ -167,12 +168,12 @@ export class LocalAgent {
 
   /** Removes a check (never the node check). NotFoundError for an unknown ID. */
   async deregisterCheck(id: string): Promise<void> {
-    if (!this.checks.has(id) || id === NODE_CHECK_ID) throw new NotFoundError(`Unknown check ID ${JSON.stringify(id)}`);
+    if (!this.checks.has(id) || id === NODE_CHECK_ID) throw unknownCheck(id);
     this.checks.remove(id);
     await this.changed();
   }
 
-  /** pass/warn/fail/update of a TTL check; resets its TTL. NotFoundError / BadRequestError as CheckRunner.updateTtl. */
+  /** pass/warn/fail/update of a TTL check; resets its TTL. NotFoundError / RefusedError as CheckRunner.updateTtl. */
   async updateTtl(id: string, status: HealthStatus, output: string): Promise<void> {
     this.checks.updateTtl(id, status, output);
     await this.persistNow();

@@ -2,7 +2,8 @@ import { capOutput } from '../catalog/input.js';
 import { nodeChecks, serviceHealth } from '../catalog/queries.js';
 import { worstStatus } from '../catalog/state-machine.js';
 import type { HealthStatus } from '../catalog/types.js';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { BadRequestError } from '../errors.js';
+import { notTtlCheck, unknownCheck } from './errors.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { ProbeResult, Probes } from './probes.js';
@@ -170,13 +171,12 @@ export class CheckRunner {
 
   /**
    * pass/warn/fail/update of a TTL check: re-arms its TTL and records the result. Throws
-   * NotFoundError for no such check, BadRequestError for a check that has no TTL.
+   * NotFoundError (404) for no such check, RefusedError (500, as Consul) for a check that has no TTL.
    */
   updateTtl(id: string, status: HealthStatus, output: string): void {
     const c = this.checks.get(id);
-    if (!c) throw new NotFoundError(`Unknown check ID ${JSON.stringify(id)}`);
-    if (c.def.kind !== 'ttl')
-      throw new BadRequestError(`Check ${JSON.stringify(id)} has no TTL; only TTL checks are updated this way`);
+    if (!c) throw unknownCheck(id);
+    if (c.def.kind !== 'ttl') throw notTtlCheck(id);
     this.armTtl(c);
     this.record(c, { status, output });
   }

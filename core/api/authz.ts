@@ -3,7 +3,7 @@ import { type AclIdentity, requestSecret } from '../acl/resolve.js';
 import type { NamedResource, ScalarResource } from '../acl/rules.js';
 import { PermissionDeniedError } from '../errors.js';
 import type { SyncScope } from '../sync/types.js';
-import type { TxnOp } from '../txn/types.js';
+import type { TxnError, TxnOp, TxnResult } from '../txn/types.js';
 import type { ApiDeps } from './context.js';
 
 const OPEN: AclIdentity = { token: undefined, authz: new Authorizer([], 'allow', true) };
@@ -101,40 +101,69 @@ export function filterReadable<T>(
 }
 
 /**
- * Checks every operation of a transaction before anything is applied or read: KV reads need
- * key:read (get-tree: read on the whole tree), KV writes key:write (delete-tree: write on the
- * whole tree), catalog operations read or write on their node, service (by name, looked up by ID
- * when the operation gives none) or check (its service, else its node).
+ * Checks every operation of a transaction before anything is applied or read, as Consul's
+ * Txn.preCheck does: writes need write (KV on the key, delete-tree on the whole tree; catalog
+ * operations on their node, service — by name, looked up by ID when the operation gives none — or
+ * check: its service, else its node), KV check-index/check-session/check-not-exists need
+ * key:read. Returns one TxnError ("Permission denied: …") per refused operation, which the
+ * transaction answers in its 409 body; gets are not refused but filtered (filterTxnResults).
  */
-export function requireTxnAccess(
+export function txnAccessErrors(
   deps: ApiDeps,
   req: Request,
   ops: readonly TxnOp[],
   serviceName: (node: string, id: string) => string | undefined,
-): void {
-  if (identityOf(deps, req) === OPEN) return;
-  for (const op of ops) {
-    const want = op.verb === 'get' || op.verb.startsWith('check-') || op.verb === 'get-tree' ? 'read' : 'write';
-    switch (op.kind) {
-      case 'kv':
-        if (op.verb === 'get-tree' || op.verb === 'delete-tree') requireKeyAllUnder(deps, req, op.key, want);
-        else requireAccess(deps, req, 'key', op.key, want);
-        break;
-      case 'node':
-        requireAccess(deps, req, 'node', op.node.Node, want);
-        break;
-      case 'service': {
-        const name = op.service.Service || serviceName(op.node, op.service.ID);
-        if (name) requireAccess(deps, req, 'service', name, want);
-        else requireAccess(deps, req, 'node', op.node, want);
-        break;
+): TxnError[] {
+  if (identityOf(deps, req) === OPEN) return [];
+  const errors: TxnError[] = [];
+  ops.forEach((op, i) => {
+    if (op.verb === 'get' || op.verb === 'get-tree') return;
+    const want = op.verb.startsWith('check-') ? 'read' : 'write';
+    try {
+      switch (op.kind) {
+        case 'kv':
+          if (op.verb === 'delete-tree') requireKeyAllUnder(deps, req, op.key, want);
+          else requireAccess(deps, req, 'key', op.key, want);
+          break;
+        case 'node':
+          requireAccess(deps, req, 'node', op.node.Node, want);
+          break;
+        case 'service': {
+          const name = op.service.Service || serviceName(op.node, op.service.ID);
+          if (name) requireAccess(deps, req, 'service', name, want);
+          else requireAccess(deps, req, 'node', op.node, want);
+          break;
+        }
+        case 'check': {
+          const name = op.check.ServiceID ? serviceName(op.node, op.check.ServiceID) : undefined;
+          if (name) requireAccess(deps, req, 'service', name, want);
+          else requireAccess(deps, req, 'node', op.node, want);
+          break;
+        }
       }
-      case 'check': {
-        const name = op.check.ServiceID ? serviceName(op.node, op.check.ServiceID) : undefined;
-        if (name) requireAccess(deps, req, 'service', name, want);
-        else requireAccess(deps, req, 'node', op.node, want);
-        break;
-      }
+    } catch (err) {
+      if (!(err instanceof PermissionDeniedError)) throw err;
+      errors.push({ OpIndex: i, What: err.message });
     }
-  }
+  });
+  return errors;
+}
+
+/**
+ * The results of a transaction the request's token may read (Consul's FilterTxnResults): KV
+ * entries by key, nodes by name, services by service name, checks by their service (else node).
+ */
+export function filterTxnResults(deps: ApiDeps, req: Request, results: readonly TxnResult[]): readonly TxnResult[] {
+  return filterReadable(deps, req, results, (r) => {
+    switch (r.kind) {
+      case 'kv':
+        return [['key', r.entry.key]];
+      case 'node':
+        return [['node', r.node.Node]];
+      case 'service':
+        return [['service', r.service.Service]];
+      case 'check':
+        return r.check.ServiceName ? [['service', r.check.ServiceName]] : [['node', r.check.Node]];
+    }
+  }).items;
 }

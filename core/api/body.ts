@@ -51,7 +51,8 @@ export async function readBody(req: Request, maxBytes: number, direct?: BodyRead
 
 /** The 413 for a body of (at least) `size` bytes over a limit of `max`. */
 export function bodyTooLarge(size: number, max: number): TooLargeError {
-  return new TooLargeError(`Request body (${size} bytes) too large, max size: ${max} bytes`);
+  // Consul's wording (agent/kvs_endpoint.go), which has no space before the parenthesis.
+  return new TooLargeError(`Request body(${size} bytes) too large, max size: ${max} bytes`);
 }
 
 /**

@@ -107,9 +107,12 @@ export interface OperatorPort {
   leave(): Promise<void>;
   members(): MemberInfo[];
   raftConfiguration(): { Servers: RaftServerInfo[]; Index: number };
-  /** Removes a server from the Raft configuration, by node name or raft address. Leader only. */
+  /**
+   * Removes a server from the Raft configuration, by node name or raft address. Leader only.
+   * RefusedError (500, Consul's `id "…" was not found in the Raft configuration`) for no such server.
+   */
   removePeer(by: { id?: string; address?: string }): Promise<void>;
-  /** Hands leadership to `id` (any voter when absent). Leader only. */
+  /** Hands leadership to `id` (any voter when absent). Leader only. RefusedError when there is no such voter. */
   transferLeader(id?: string): Promise<void>;
   autopilotHealth(): { Healthy: boolean; FailureTolerance: number; Servers: ServerHealthInfo[] };
 }

@@ -18,10 +18,12 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   rate_limited: 429,
   // Consul answers an unknown datacenter with 500 "No path to datacenter".
   no_path: 500,
+  // Consul answers what its servers refuse while applying a request (RPC errors) with 500.
+  refused: 500,
 };
 
 /** Error codes answered with a 5xx that are the client's doing, not a fault (not logged as errors). */
-export const CLIENT_CAUSED_5XX: ReadonlySet<ErrorCode> = new Set(['no_path']);
+export const CLIENT_CAUSED_5XX: ReadonlySet<ErrorCode> = new Set(['no_path', 'refused']);
 
 /** An HTTP error answer: status, plain-text body, extra headers. */
 export interface ErrorAnswer {
@@ -31,16 +33,24 @@ export interface ErrorAnswer {
 }
 
 /**
- * Turns any thrown value into the answer a client sees. KonsulErrors keep their message;
- * anything else is reported as an internal error without details (they go to the log instead).
+ * Header naming the error code of a deliberate error answer (a Konsul extension): it tells a 500
+ * Consul also answers on purpose (`refused`, `no_path`) from an internal fault, which has none.
+ */
+export const ERROR_CODE_HEADER = 'X-Konsul-Error-Code';
+
+/**
+ * Turns any thrown value into the answer a client sees. KonsulErrors keep their message and name
+ * their code in ERROR_CODE_HEADER; anything else is reported as an internal error without details
+ * (they go to the log instead).
  */
 export function errorAnswer(err: unknown): ErrorAnswer {
   if (!(err instanceof KonsulError)) {
     return { status: 500, body: 'Internal server error\n', headers: {} };
   }
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { [ERROR_CODE_HEADER]: err.code };
   if (err instanceof MethodNotAllowedError) headers['Allow'] = err.allowed.join(', ');
   if (err instanceof OverloadedError || err instanceof RateLimitedError)
     headers['Retry-After'] = String(err.retryAfterSeconds);
-  return { status: STATUS_BY_CODE[err.code], body: `${err.message}\n`, headers };
+  // A code this build does not know (a newer peer's) is still an error answer, never undefined.
+  return { status: STATUS_BY_CODE[err.code] ?? 500, body: `${err.message}\n`, headers };
 }

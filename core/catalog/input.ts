@@ -1,4 +1,4 @@
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, RefusedError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { utf8Length } from '../util/keys.js';
 import type { CheckInput, NodeInput, ServiceInput } from './state-machine.js';
@@ -150,7 +150,11 @@ export function parseCatalogCheck(obj: unknown, where: string): CheckInput {
   };
 }
 
-/** Consul's RegisterRequest, parsed into a node, an optional service and checks. */
+/**
+ * Consul's RegisterRequest, parsed into a node, an optional service and checks. Throws
+ * BadRequestError for a field that cannot be decoded, RefusedError (500, as Consul) when the node
+ * or its address is missing.
+ */
 export function parseRegisterRequest(body: unknown): {
   node: NodeInput;
   skipNodeUpdate: boolean;
@@ -159,10 +163,11 @@ export function parseRegisterRequest(body: unknown): {
 } {
   const f = new Fields(body, 'body');
   const node = f.str('Node');
-  if (!node) throw new BadRequestError('Must provide node');
+  // Consul's Catalog.Register refuses these on its servers: 500 with these texts.
+  if (!node) throw new RefusedError('Must provide node');
   const address = f.str('Address');
   if (!address && !f.bool('SkipNodeUpdate'))
-    throw new BadRequestError('Must provide address if SkipNodeUpdate is not set');
+    throw new RefusedError('Must provide address if SkipNodeUpdate is not set');
   const checks: CheckInput[] = [];
   if (f.has('Check')) checks.push(parseCatalogCheck(f.raw('Check'), 'Check'));
   const list = f.raw('Checks');

@@ -1,4 +1,4 @@
-import { BadRequestError } from '../errors.js';
+import { RefusedError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-machine.js';
 import type { WriteTxn } from '../ports/state-store.js';
@@ -182,8 +182,9 @@ function bumpForCheck(
 /**
  * Applies a registration (Consul's ensureRegistrationTxn): the node, then the service, then the
  * checks. Preconditions (every check's service exists or is being registered) are checked before
- * any write; throws BadRequestError otherwise. A check that is critical ends what is `bound` to it
- * (its sessions), with lock delays from `cmd.now`.
+ * any write; throws RefusedError (Consul's state store: 500 "Missing service registration")
+ * otherwise. A check that is critical ends what is `bound` to it (its sessions), with lock delays
+ * from `cmd.now`.
  */
 export function catalogRegister(
   ctx: ApplyContext,
@@ -196,10 +197,10 @@ export function catalogRegister(
     if (!c.ServiceID) continue;
     const known =
       cmd.service?.ID === c.ServiceID || ctx.tx.get(SERVICES_TABLE, childKey(node, c.ServiceID)) !== undefined;
-    if (!known)
-      throw new BadRequestError(
-        `Unknown service ID ${JSON.stringify(c.ServiceID)} for check ${JSON.stringify(c.CheckID)}`,
-      );
+    if (!known) {
+      const which = `check ${JSON.stringify(c.CheckID)} names ServiceID ${JSON.stringify(c.ServiceID)}`;
+      throw new RefusedError(`Missing service registration: ${which}`);
+    }
   }
   const touched: Touched = new Map();
   const existingNode = ctx.tx.get<CatalogNode>(NODES_TABLE, node);

@@ -47,7 +47,7 @@ export interface KvReapTombstonesCommand {
 /**
  * Acquire `key` for `session` and write value/flags (`?acquire=`). `now` (ms since epoch, the
  * proposer's clock) is compared with lock delays. Result: boolean (false: held by another session
- * or within a lock delay). Fails with NotFoundError for an unknown session.
+ * or within a lock delay). Fails with RefusedError (500 `invalid session "<id>"`) for an unknown session.
  */
 export interface KvLockCommand {
   readonly type: 'kv.lock';

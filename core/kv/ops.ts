@@ -1,4 +1,4 @@
-import { NotFoundError } from '../errors.js';
+import { RefusedError } from '../errors.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext } from '../fsm/state-machine.js';
 import type { ReadTxn } from '../ports/state-store.js';
@@ -124,7 +124,8 @@ export function kvDeleteTree(ctx: ApplyContext, prefix: string): void {
  * Acquires `key` for `session` (Consul's kvsLockTxn): the session must exist in `holders`; a key held by
  * another session, or within a lock delay at `now`, is not acquired (undefined, nothing written).
  * A new holder raises LockIndex; the holder re-acquiring keeps it and updates the value.
- * Throws NotFoundError for an unknown session.
+ * Throws RefusedError (Consul: 500 `invalid session "<id>"`, the text Patroni looks for) for an
+ * unknown session.
  */
 export function kvLock(
   ctx: ApplyContext,
@@ -135,7 +136,7 @@ export function kvLock(
   now: number,
   holders: LockHolders,
 ): KvRecord | undefined {
-  if (!holders.exists(ctx.tx, session)) throw new NotFoundError(`invalid session ${JSON.stringify(session)}`);
+  if (!holders.exists(ctx.tx, session)) throw new RefusedError(`invalid session ${JSON.stringify(session)}`);
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (existing?.session !== undefined && existing.session !== session) return undefined;
   if (existing?.session !== session) {

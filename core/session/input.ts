@@ -1,6 +1,6 @@
 import { Fields, validId, validNodeName } from '../catalog/input.js';
-import { BadRequestError } from '../errors.js';
-import { parseDuration } from '../util/duration.js';
+import { BadRequestError, RefusedError } from '../errors.js';
+import { formatGoDuration, parseDuration } from '../util/duration.js';
 import {
   DEFAULT_LOCK_DELAY_MS,
   MAX_LOCK_DELAY_MS,
@@ -34,24 +34,24 @@ function lockDelayMs(raw: unknown): number {
 
 /**
  * Parses and range-checks a TTL: '' or "0" (none), or a duration between `minMs` (Consul's
- * session_ttl_min, default 10s) and 24h. Returns [text as given, ms].
+ * session_ttl_min, default 10s) and 24h. Returns [text as given, ms]. A TTL that is not a string
+ * is a BadRequestError (Consul cannot decode the body: 400); a string that is no duration, or one
+ * out of range, is a RefusedError (500) with Consul's exact text, which Patroni parses:
+ * `Invalid Session TTL '<ns>', must be between [<min>=<max>]`, the bounds as Go durations.
  */
 export function parseSessionTtl(raw: unknown, minMs = SESSION_TTL_MIN_MS): [string, number] {
   if (raw === undefined || raw === null || raw === '') return ['', 0];
-  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
+  if (typeof raw !== 'string')
+    throw new BadRequestError('Request decode failed: Session.TTL must be a duration string such as "30s"');
+  const ms = parseDuration(raw);
   if (ms === undefined)
-    throw new BadRequestError(`Invalid Session TTL ${JSON.stringify(raw)}: use a duration such as "30s"`);
+    throw new RefusedError(`Session TTL '${raw}' invalid: time: invalid duration ${JSON.stringify(raw)}`);
   if (ms === 0) return ['', 0];
   if (ms < minMs || ms > SESSION_TTL_MAX_MS) {
-    throw new BadRequestError(
-      `Invalid Session TTL ${JSON.stringify(raw)}: must be between ${formatSeconds(minMs)} and 24h0m0s`,
-    );
+    const bounds = `${formatGoDuration(Math.round(minMs * 1e6))}=${formatGoDuration(SESSION_TTL_MAX_MS * 1e6)}`;
+    throw new RefusedError(`Invalid Session TTL '${Math.round(ms * 1e6)}', must be between [${bounds}]`);
   }
-  return [raw as string, ms];
-}
-
-function formatSeconds(ms: number): string {
-  return `${Number((ms / 1000).toFixed(3))}s`;
+  return [raw, ms];
 }
 
 function serviceChecks(f: Fields): ServiceCheckRef[] | null {
@@ -69,8 +69,8 @@ function serviceChecks(f: Fields): ServiceCheckRef[] | null {
  * Parses a /v1/session/create body into a session (without ID) the way Consul fills defaults:
  * Node is the serving agent's node, Behavior "release", LockDelay 15s, and with no checks given at
  * all the node's serfHealth check. TTLs below `ttlMinMs` are refused. `Checks` (deprecated) is read as NodeChecks.
- * Throws
- * BadRequestError naming the field at fault.
+ * Throws BadRequestError naming a field that cannot be decoded, and RefusedError (500, as Consul)
+ * for a TTL or Behavior its servers refuse (see parseSessionTtl).
  */
 export function parseSessionCreate(
   body: unknown,
@@ -85,7 +85,7 @@ export function parseSessionCreate(
   const node = validNodeName(f.str('Node') || agentNode, 'Session.Node');
   const behavior = (f.str('Behavior') || 'release') as SessionBehavior;
   if (behavior !== 'release' && behavior !== 'delete') {
-    throw new BadRequestError(`Invalid Behavior setting ${JSON.stringify(behavior)}: use "release" or "delete"`);
+    throw new RefusedError(`Invalid Behavior setting '${behavior}'`);
   }
   const [ttl] = parseSessionTtl(f.raw('TTL'), ttlMinMs);
   const given = f.has('NodeChecks') || f.has('ServiceChecks') || f.has('Checks');

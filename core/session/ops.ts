@@ -1,4 +1,4 @@
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { NotFoundError, RefusedError } from '../errors.js';
 import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../catalog/types.js';
 import { bumpTableIndex } from '../fsm/meta.js';
 import type { ApplyContext } from '../fsm/state-machine.js';
@@ -28,21 +28,18 @@ function bump(ctx: ApplyContext): void {
 /**
  * Creates a session (Consul's sessionCreateTxn). Preconditions, checked before any write: the ID
  * is unused, the node is registered, and every bound check exists on that node and is not
- * critical. Throws BadRequestError naming what is wrong.
+ * critical. Throws RefusedError (500, Consul's state store messages) naming what is wrong.
  */
 export function createSession(ctx: ApplyContext, input: SessionInput): SessionRecord {
   if (ctx.tx.get(SESSIONS_TABLE, input.ID))
-    throw new BadRequestError(`Session ID ${JSON.stringify(input.ID)} is already in use`);
+    throw new RefusedError(`Session ID ${JSON.stringify(input.ID)} is already in use`);
   if (!ctx.tx.get(NODES_TABLE, input.Node))
-    throw new BadRequestError(`Missing node registration for ${JSON.stringify(input.Node)}`);
+    throw new RefusedError(`Missing node registration for ${JSON.stringify(input.Node)}`);
   const checks = boundCheckIds(input);
   for (const id of checks) {
     const check = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, childKey(input.Node, id));
-    if (!check)
-      throw new BadRequestError(
-        `Missing check ${JSON.stringify(id)} registration on node ${JSON.stringify(input.Node)}`,
-      );
-    if (check.Status === 'critical') throw new BadRequestError(`Check ${JSON.stringify(id)} is in critical state`);
+    if (!check) throw new RefusedError(`Missing check '${id}' registration`);
+    if (check.Status === 'critical') throw new RefusedError(`Check '${id}' is in critical state`);
   }
   const record: SessionRecord = { ...input, CreateIndex: ctx.index, ModifyIndex: ctx.index };
   ctx.tx.put(SESSIONS_TABLE, input.ID, record);

@@ -47,9 +47,10 @@ function kvResult(key: string, rec: KvRecord, withValue: boolean): TxnResult {
   return { kind: 'kv', entry: { key, ...rec }, withValue };
 }
 
-function existingKv(tx: ReadTxn, key: string): KvRecord {
+/** The entry at `key`; OpFailed `<what>key "k" doesn't exist` (Consul's texts) when there is none. */
+function existingKv(tx: ReadTxn, key: string, what = ''): KvRecord {
   const rec = tx.get<KvRecord>(KV_TABLE, key);
-  if (!rec) throw new OpFailed(`key ${q(key)} doesn't exist`);
+  if (!rec) throw new OpFailed(`${what}key ${q(key)} doesn't exist`);
   return rec;
 }
 
@@ -62,12 +63,16 @@ function readOp(tx: ReadTxn, op: TxnOp): TxnResult[] {
       case 'get-tree':
         return [...tx.range<KvRecord>(KV_TABLE, { prefix: op.key })].map(([k, r]) => kvResult(k, r, true));
       case 'check-index': {
-        const rec = existingKv(tx, op.key);
-        if (rec.modifyIndex !== op.index) throw new OpFailed(`current modify index ${rec.modifyIndex} != ${op.index}`);
+        const rec = existingKv(tx, op.key, 'failed to check index, ');
+        if (rec.modifyIndex !== op.index) {
+          throw new OpFailed(
+            `failed index check for key ${q(op.key)}, current modify index ${rec.modifyIndex} != ${op.index}`,
+          );
+        }
         return [kvResult(op.key, rec, false)];
       }
       case 'check-session': {
-        const rec = existingKv(tx, op.key);
+        const rec = existingKv(tx, op.key, 'failed to check session, ');
         if ((rec.session ?? '') !== op.session) {
           throw new OpFailed(
             `failed session check for key ${q(op.key)}, current session ${q(rec.session ?? '')} != ${q(op.session)}`,

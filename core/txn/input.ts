@@ -50,8 +50,9 @@ function kvOp(obj: unknown, where: string, limits: TxnLimits): TxnOp {
     const bytes = decodeBase64(raw);
     if (!bytes) throw new BadRequestError(`Invalid ${where}.Value: not valid base64`);
     if (bytes.byteLength > limits.maxValueBytes) {
+      // Consul's text (agent/txn_endpoint.go).
       throw new TooLargeError(
-        `${where}.Value (${bytes.byteLength} bytes) too large, max size: ${limits.maxValueBytes} bytes`,
+        `Value for key ${JSON.stringify(key)} is too large (${bytes.byteLength} > ${limits.maxValueBytes} bytes)`,
       );
     }
     value = bytes;

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { encodeBase64 } from './base64.js';
-import { parseDuration } from './duration.js';
+import { formatGoDuration, parseDuration } from './duration.js';
 import { compareKeys, utf8Length } from './keys.js';
 import { parseUint64 } from './uint64.js';
 
@@ -34,6 +34,37 @@ describe('utilities', () => {
     expect(parseDuration('0')).toBe(0);
     for (const bad of ['', '10', '-5s', 's', '5 s', '5x', '1m-1s', '10s '])
       expect(parseDuration(bad), bad).toBeUndefined();
+  });
+
+  it("formats durations as Go's time.Duration.String() does", () => {
+    // Expected strings are what Go prints for the same durations.
+    const cases: Array<[number, string]> = [
+      [0, '0s'],
+      [1, '1ns'],
+      [999, '999ns'],
+      [1_500, '1.5µs'],
+      [1_000_000, '1ms'],
+      [1_500_000, '1.5ms'],
+      [100_000_000, '100ms'],
+      [1e9, '1s'],
+      [1.5e9, '1.5s'],
+      [10e9, '10s'],
+      [90e9, '1m30s'],
+      [61.5e9, '1m1.5s'],
+      [3600e9, '1h0m0s'],
+      [86_400e9, '24h0m0s'],
+      [3661e9 + 1, '1h1m1.000000001s'],
+      [-5e9, '-5s'],
+    ];
+    for (const [ns, text] of cases) expect(formatGoDuration(ns), text).toBe(text);
+    expect(() => formatGoDuration(1.5)).toThrow(RangeError);
+    // Whatever it writes, parseDuration reads back (whole milliseconds up to 24h).
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 86_400_000 }), (ms) => {
+        expect(parseDuration(formatGoDuration(ms * 1e6))).toBeCloseTo(ms, 6);
+      }),
+      { seed: propertySeed('formatGoDuration'), numRuns: 500 },
+    );
   });
 
   it('parses unsigned 64-bit integers exactly', () => {

@@ -1,5 +1,5 @@
 import type { MemberInfo, OperatorPort, RaftServerInfo } from '../../core/api/context.js';
-import { BadRequestError, KonsulError, NoLeaderError } from '../../core/errors.js';
+import { KonsulError, NoLeaderError, RefusedError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { NotLeaderError } from '../../core/raft/errors.js';
 import type { NodeId } from '../../core/raft/types.js';
@@ -100,8 +100,11 @@ export class ClusterOperator implements OperatorPort {
     const conf = (state.driver as RaftDriver).membership();
     const all = [...conf.voters, ...conf.learners];
     const name = by.id ?? all.find((n) => state.addressOf(n)?.raftAddr === by.address);
-    if (!name || !all.includes(name))
-      throw new BadRequestError(`no server ${JSON.stringify(by.id ?? by.address)} in the Raft configuration`);
+    // Consul's texts (Operator.RaftRemovePeerByID/ByAddress), answered 500 as Consul does.
+    if (!name || !all.includes(name)) {
+      const which = by.id !== undefined ? `id ${JSON.stringify(by.id)}` : `address ${JSON.stringify(by.address)}`;
+      throw new RefusedError(`${which} was not found in the Raft configuration`);
+    }
     await this.o.duties.removeServer(name);
   }
 
@@ -116,8 +119,9 @@ export class ClusterOperator implements OperatorPort {
         .membership()
         .voters.filter((v) => v !== state.self.name)
         .sort((a, b) => (status.match[b] ?? 0) - (status.match[a] ?? 0))[0];
-    if (!target) throw new BadRequestError('no other voter to transfer leadership to');
-    if (!d.membership().voters.includes(target)) throw new BadRequestError(`${target} is not a voter`);
+    // Consul's servers refuse these in the RPC (500).
+    if (!target) throw new RefusedError('no other voter to transfer leadership to');
+    if (!d.membership().voters.includes(target)) throw new RefusedError(`${target} is not a voter`);
     await d.transferLeader(target);
     for (let i = 0; i < 60 && d.status().lead !== target; i++) await sleep(50);
     if (d.status().lead !== target) throw new KonsulError('no_leader', `leadership did not move to ${target}`);

@@ -4,17 +4,24 @@ import { BadRequestError } from '../../errors.js';
 import { filterReadable } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
+import { formatGoDuration } from '../../util/duration.js';
 
 function splitAddr(addr: string): { host: string; port: number } {
   const at = addr.lastIndexOf(':');
   return { host: addr.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(addr.slice(at + 1)) };
 }
 
-/** Registers /v1/agent/self: this agent's configuration and membership, in Consul's shape. */
+/**
+ * Registers /v1/agent/self: this agent's configuration and membership, in Consul's shape.
+ * `Config` has Consul's fields plus `SessionTTLMin` (nanoseconds; a Konsul extension that
+ * Patroni reads after a session TTL was refused, to retry with the smallest TTL allowed);
+ * `DebugConfig` holds the runtime settings Consul shows there, durations as Go writes them ("10s").
+ */
 export function registerAgentRoutes(app: Hono, deps: ServerApiDeps): void {
   route(app, 'GET', '/v1/agent/self', () => {
-    const { node } = deps;
+    const { node, limits } = deps;
     const raft = splitAddr(node.raftAddr);
+    const sessionTtlMinNs = Math.round(limits.sessionTtlMinMs * 1e6);
     const body = {
       Config: {
         Datacenter: node.datacenter,
@@ -24,6 +31,21 @@ export function registerAgentRoutes(app: Hono, deps: ServerApiDeps): void {
         Server: true,
         Revision: '',
         Version: node.version,
+        SessionTTLMin: sessionTtlMinNs,
+      },
+      DebugConfig: {
+        Datacenter: node.datacenter,
+        PrimaryDatacenter: node.datacenter,
+        NodeName: node.name,
+        NodeID: node.id,
+        ServerMode: true,
+        Revision: '',
+        Version: node.version,
+        SessionTTLMin: formatGoDuration(sessionTtlMinNs),
+        ACLsEnabled: deps.acl.settings.enabled,
+        KVMaxValueSize: limits.kvMaxValueBytes,
+        TxnMaxReqLen: limits.txnMaxBytes,
+        HTTPAddrs: [`tcp://${node.httpAddr}`],
       },
       Member: {
         Name: node.name,

@@ -76,7 +76,14 @@ describe('catalog API', () => {
     expect(Object.keys(node.Services)).toEqual(['web-n1']);
     const ns = await json<{ Services: unknown[] }>(n.request('/v1/catalog/node-services/n2'));
     expect(ns.Services).toHaveLength(1);
-    expect((await n.request('/v1/catalog/node/nope')).status).toBe(404);
+    // As Consul (the Go client expects a nil node, not an error): 200 with null.
+    const unknown = await n.request('/v1/catalog/node/nope');
+    expect(unknown.status).toBe(200);
+    expect(Number(unknown.headers.get('X-Consul-Index'))).toBeGreaterThan(0);
+    expect(await unknown.json()).toBeNull();
+    const unknownList = await n.request('/v1/catalog/node-services/nope');
+    expect(unknownList.status).toBe(200);
+    expect(await unknownList.json()).toEqual({ Node: null, Services: null });
   });
 
   it('deregisters a check, a service, and a whole node', async () => {
@@ -91,15 +98,12 @@ describe('catalog API', () => {
     expect(await json<Array<{ Node: string }>>(n.request('/v1/catalog/nodes'))).toHaveLength(1);
   });
 
-  it('refuses bad registrations with 400 naming the problem', async () => {
+  it("refuses undecodable registrations with 400, and what Consul's servers refuse with 500", async () => {
     const n = createTestNode();
     const cases: Array<[unknown, RegExp]> = [
-      [{ Address: '1.2.3.4' }, /Must provide node/],
-      [{ Node: 'x' }, /Must provide address/],
       [{ Node: 'bad/name', Address: '1' }, /Invalid Node/],
       [{ Node: 'x', Address: '1', Service: { Service: 'a', Port: 'http' } }, /Service.Port/],
       [{ Node: 'x', Address: '1', Check: { CheckID: 'c', Status: 'sick' } }, /Status/],
-      [{ Node: 'x', Address: '1', Check: { CheckID: 'c', ServiceID: 'nope' } }, /Unknown service ID/],
       ['not an object', /JSON object/],
     ];
     for (const [body, msg] of cases) {
@@ -107,6 +111,24 @@ describe('catalog API', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(await r.text()).toMatch(msg);
     }
+    // Catalog.Register's own checks and the state store's: RPC errors, which Consul answers with 500.
+    const refused: Array<[string, unknown, RegExp]> = [
+      ['register', { Address: '1.2.3.4' }, /^Must provide node$/],
+      ['register', { Node: 'x' }, /^Must provide address if SkipNodeUpdate is not set$/],
+      [
+        'register',
+        { Node: 'x', Address: '1', Check: { CheckID: 'c', ServiceID: 'nope' } },
+        /^Missing service registration/,
+      ],
+      ['register', { Node: 'x', Address: '1', Datacenter: 'dc9' }, /^No path to datacenter "dc9"$/],
+      ['deregister', { CheckID: 'c' }, /^Must provide node$/],
+    ];
+    for (const [what, body, msg] of refused) {
+      const r = await put(n, `/v1/catalog/${what}`, body);
+      expect(r.status, JSON.stringify(body)).toBe(500);
+      expect((await r.text()).trimEnd()).toMatch(msg);
+    }
+    expect(await json(n.request('/v1/catalog/nodes'))).toEqual([]);
     const garbage = await n.request('/v1/catalog/register', { method: 'PUT', body: '{nope' });
     expect(garbage.status).toBe(400);
     expect((await n.request('/v1/catalog/service/web?filter=' + encodeURIComponent('Service ==='))).status).toBe(400);

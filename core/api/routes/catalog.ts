@@ -13,7 +13,7 @@ import {
   type ServiceInput,
 } from '../../catalog/state-machine.js';
 import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, KonsulError, RefusedError } from '../../errors.js';
 import { readJson } from '../body.js';
 import type { ApiDeps } from '../context.js';
 import { indexedRead } from '../read.js';
@@ -43,7 +43,8 @@ export function hasTags(s: CatalogService, tags: readonly string[]): boolean {
 /**
  * Registers Consul's catalog endpoints. With ACLs on, registrations need node, service and check
  * write as Consul asks; reads leave out nodes and services the token may not read (a node it may
- * not read answers 404, like a missing one).
+ * not read answers like a missing one: 200 with null, as Consul). What Consul's servers refuse
+ * (no node, no address, a check of an unknown service) is a RefusedError (500).
  */
 export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
   const watch = (key: string) => ({ table: CATALOG_WATCH_TABLE, key });
@@ -68,7 +69,9 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(url, deps);
     const body = await readJson(c.req.raw, undefined, deps.bodyReader);
     const dc = new Fields(body, 'body').str('Datacenter');
-    if (dc && dc !== deps.node.datacenter) throw new BadRequestError(`No path to datacenter ${JSON.stringify(dc)}`);
+    // As Consul: a registration for another datacenter has no path there (500).
+    if (dc && dc !== deps.node.datacenter)
+      throw new KonsulError('no_path', `No path to datacenter ${JSON.stringify(dc)}`);
     const req = parseRegisterRequest(body);
     // As Consul: node:write unless the node is left as it is, service:write for the service, and
     // each check needs write on its service (a service check) or its node.
@@ -89,7 +92,7 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     checkDatacenter(new URL(c.req.url), deps);
     const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
     const node = f.str('Node');
-    if (!node) throw new BadRequestError('Must provide node');
+    if (!node) throw new RefusedError('Must provide node');
     const serviceId = f.str('ServiceID');
     const checkId = f.str('CheckID');
     if (serviceId) {
@@ -191,8 +194,8 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
       watch(INDEX.node(node)),
       (tx) => nodeServices(tx, node),
       (v) => {
-        // A node the token may not read looks like a missing one.
-        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+        // As Consul: an unknown node, or one the token may not read, is 200 with null.
+        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return null;
         return {
           Node: v.node,
           Services: Object.fromEntries(
@@ -214,7 +217,8 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
       watch(INDEX.node(node)),
       (tx) => nodeServices(tx, node),
       (v) => {
-        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { status: 404, body: null };
+        // As Consul: an unknown node, or one the token may not read, is 200 with neither.
+        if (!v.node || !identityOf(deps, c.req.raw).authz.canRead('node', node)) return { Node: null, Services: null };
         return {
           Node: v.node,
           Services: readable(c.req.raw, v.services, (s) => [['service', s.Service]]).filter(filter),

@@ -9,7 +9,7 @@ import {
   MAX_EVENT_PAYLOAD_BYTES,
   type UserEvent,
 } from '../../event/events.js';
-import { BadRequestError } from '../../errors.js';
+import { BadRequestError, RefusedError } from '../../errors.js';
 import { encodeBase64 } from '../../util/base64.js';
 import { utf8Length } from '../../util/keys.js';
 import { randomUuid } from '../../util/uuid.js';
@@ -24,13 +24,14 @@ export function eventJson(e: UserEvent): Record<string, unknown> {
   return { ...e, Payload: e.Payload && e.Payload.byteLength > 0 ? encodeBase64(e.Payload) : null };
 }
 
+/** A filter parameter; one that is no regular expression is refused as Consul's agent does (500). */
 function regexFilter(url: URL, name: string): string {
   const v = url.searchParams.get(name) ?? '';
   if (v === '') return '';
   try {
     new RegExp(v);
   } catch {
-    throw new BadRequestError(`Invalid ${name} filter ${JSON.stringify(v)}: not a regular expression`);
+    throw new RefusedError(`Invalid ${name} filter: ${JSON.stringify(v)} is not a regular expression`);
   }
   return v;
 }
@@ -39,7 +40,9 @@ function regexFilter(url: URL, name: string): string {
  * Registers the user event endpoints: PUT /v1/event/fire/<name> records an event (replicated,
  * the last 256 kept) and answers it with its ID; GET /v1/event/list lists them oldest first,
  * optionally by ?name=, as a blocking query. With ACLs on, firing needs event:write on the name
- * and the list shows the events the token may read.
+ * and the list shows the events the token may read. Filters Consul's agent refuses (a tag without
+ * a service, no regular expression) are 500 with its texts; a bad name is 400, a payload over 512
+ * bytes 413.
  */
 export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
   route(app, 'PUT', '/v1/event/fire/:name', async (c) => {
@@ -55,7 +58,7 @@ export function registerEventRoutes(app: Hono, deps: ApiDeps): void {
     const node = regexFilter(url, 'node');
     const service = regexFilter(url, 'service');
     const tag = regexFilter(url, 'tag');
-    if (tag && !service) throw new BadRequestError('Cannot provide tag filter without service filter');
+    if (tag && !service) throw new RefusedError('Cannot provide tag filter without service filter');
     const payload = await readBody(c.req.raw, MAX_EVENT_PAYLOAD_BYTES, deps.bodyReader);
     const command: EventFireCommand = {
       type: 'event.fire',

@@ -211,7 +211,7 @@ describe('KV API: bad input', () => {
     expect((await put(node, '/v1/kv/ok', new Uint8Array(1024))).status).toBe(200);
     const declared = await put(node, '/v1/kv/big', new Uint8Array(1025));
     expect(declared.status).toBe(413);
-    expect(await declared.text()).toMatch(/too large, max size: 1024 bytes/);
+    expect(await declared.text()).toMatch(/^Request body\(1025 bytes\) too large, max size: 1024 bytes/);
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
         for (let i = 0; i < 5; i++) c.enqueue(new Uint8Array(300));
@@ -229,11 +229,11 @@ describe('KV API: bad input', () => {
     expect((await put(node, '/v1/kv/max', new Uint8Array(512 * 1024 + 1))).status).toBe(413);
   });
 
-  it('refuses to acquire for an unknown session (404) or with an empty session (400)', async () => {
+  it('refuses to acquire for an unknown session (500, as Consul) or with an empty session (400)', async () => {
     const node = createTestNode();
     const res = await put(node, '/v1/kv/l?acquire=abc', 'x');
-    expect(res.status).toBe(404);
-    expect(await res.text()).toMatch(/invalid session "abc"/);
+    expect(res.status).toBe(500);
+    expect((await res.text()).trimEnd()).toBe('invalid session "abc"');
     expect((await put(node, '/v1/kv/l?acquire=', 'x')).status).toBe(400);
     expect((await node.request('/v1/kv/l')).status).toBe(404);
   });
@@ -377,6 +377,39 @@ describe('status and agent endpoints', () => {
     };
     expect(self.Config).toMatchObject({ Datacenter: 'dc1', NodeName: 'test', Server: true });
     expect(self.Member).toMatchObject({ Name: 'test', Addr: '127.0.0.1', Port: 8300, Status: 1 });
+  });
+
+  it('shows the session TTL minimum: Config.SessionTTLMin in ns (for Patroni), DebugConfig as Go does', async () => {
+    const self = (await json(
+      await createTestNode({ limits: { sessionTtlMinMs: 90_000 } }).request('/v1/agent/self'),
+    )) as {
+      Config: Record<string, unknown>;
+      DebugConfig: Record<string, unknown>;
+    };
+    expect(self.Config).toEqual({
+      Datacenter: 'dc1',
+      PrimaryDatacenter: 'dc1',
+      NodeName: 'test',
+      NodeID: '00000000-0000-4000-8000-000000000000',
+      Server: true,
+      Revision: '',
+      Version: '0.0.0',
+      SessionTTLMin: 90e9,
+    });
+    // patroni/dcs/consul.py adjust_ttl(): (Config.SessionTTLMin or 10000000000) / 1e9 seconds.
+    expect((self.Config['SessionTTLMin'] as number) / 1e9).toBe(90);
+    expect(self.DebugConfig).toMatchObject({
+      Datacenter: 'dc1',
+      NodeName: 'test',
+      NodeID: '00000000-0000-4000-8000-000000000000',
+      ServerMode: true,
+      SessionTTLMin: '1m30s',
+      ACLsEnabled: false,
+      KVMaxValueSize: 512 * 1024,
+    });
+    const byDefault = (await json(await createTestNode().request('/v1/agent/self'))) as typeof self;
+    expect(byDefault.Config['SessionTTLMin']).toBe(10e9);
+    expect(byDefault.DebugConfig['SessionTTLMin']).toBe('10s');
   });
 
   it('answers unknown paths with 404', async () => {

@@ -90,24 +90,35 @@ describe('sessions API', () => {
     expect((await json<Array<{ LockDelay: number }>>(n.request(`/v1/session/info/${small}`)))[0]?.LockDelay).toBe(3e9);
   });
 
-  it('refuses bad sessions with 400 naming the problem, and unknown ids with 404', async () => {
+  it("refuses undecodable bodies with 400 and what the servers refuse with 500 and Consul's text", async () => {
     const n = createTestNode();
     await nodes(n);
-    const cases: Array<[unknown, RegExp]> = [
-      [{ TTL: '5s' }, /TTL "5s": must be between 10s and 24h/],
-      [{ TTL: '86401s' }, /must be between/],
-      [{ TTL: 'soon' }, /Invalid Session TTL/],
-      [{ Behavior: 'explode' }, /Invalid Behavior/],
+    // Consul's HTTP layer answers 400 when it cannot decode the body.
+    const undecodable: Array<[unknown, RegExp]> = [
+      [{ TTL: 30 }, /^Request decode failed: Session.TTL/],
       [{ LockDelay: '2m' }, /longer than the maximum of 60s/],
-      [{ Node: 'ghost' }, /Missing node registration for "ghost"/],
-      [{ NodeChecks: ['nope'] }, /Missing check "nope"/],
       [{ ServiceChecks: 'web' }, /ServiceChecks/],
-      ['[', /not valid JSON/],
+      ['[', /^Request decode failed/],
     ];
-    for (const [body, message] of cases) {
+    for (const [body, message] of undecodable) {
       const r = await put(n, '/v1/session/create', body);
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(await r.text()).toMatch(message);
+    }
+    // Its servers refuse the rest with an RPC error, which its HTTP layer answers with 500 (the
+    // texts of agent/consul/session_endpoint.go and the state store).
+    const refused: Array<[unknown, string]> = [
+      [{ TTL: '5s' }, "Invalid Session TTL '5000000000', must be between [10s=24h0m0s]"],
+      [{ TTL: '86401s' }, "Invalid Session TTL '86401000000000', must be between [10s=24h0m0s]"],
+      [{ TTL: 'soon' }, `Session TTL 'soon' invalid: time: invalid duration "soon"`],
+      [{ Behavior: 'explode' }, "Invalid Behavior setting 'explode'"],
+      [{ Node: 'ghost' }, 'Missing node registration for "ghost"'],
+      [{ NodeChecks: ['nope'] }, "Missing check 'nope' registration"],
+    ];
+    for (const [body, message] of refused) {
+      const r = await put(n, '/v1/session/create', body);
+      expect(r.status, JSON.stringify(body)).toBe(500);
+      expect((await r.text()).trimEnd()).toBe(message);
     }
     await put(n, '/v1/catalog/register', {
       Node: 'test',
@@ -115,19 +126,46 @@ describe('sessions API', () => {
       Check: { CheckID: 'serfHealth', Status: 'critical' },
     });
     const critical = await put(n, '/v1/session/create', {});
-    expect(critical.status).toBe(400);
-    expect(await critical.text()).toMatch(/Check "serfHealth" is in critical state/);
-    const missing = '00000000-0000-4000-8000-000000000001';
-    for (const [method, path] of [
-      ['GET', `/v1/session/info/${missing}`],
-      ['PUT', `/v1/session/renew/${missing}`],
-      ['PUT', `/v1/session/destroy/${missing}`],
-    ] as const) {
-      const r = await n.request(path, { method });
-      expect(r.status, path).toBe(404);
-      expect(await r.text()).toMatch(/not found/);
-    }
+    expect(critical.status).toBe(500);
+    expect((await critical.text()).trimEnd()).toBe("Check 'serfHealth' is in critical state");
     expect(await json(n.request('/v1/session/list'))).toEqual([]);
+  });
+
+  it('formats the TTL bounds of the refusal from the configured minimum, as Go durations', async () => {
+    const n = createTestNode({ limits: { sessionTtlMinMs: 90_000 } });
+    await nodes(n);
+    const r = await put(n, '/v1/session/create', { TTL: '15.0s' });
+    expect(r.status).toBe(500);
+    const text = (await r.text()).trimEnd();
+    expect(text).toBe("Invalid Session TTL '15000000000', must be between [1m30s=24h0m0s]");
+    // What patroni/dcs/consul.py checks before it reads /v1/agent/self Config.SessionTTLMin.
+    expect(text.startsWith('Invalid Session TTL')).toBe(true);
+    const sub = createTestNode({ limits: { sessionTtlMinMs: 1500 } });
+    await nodes(sub);
+    const small = await put(sub, '/v1/session/create', { TTL: '1s' });
+    expect((await small.text()).trimEnd()).toBe("Invalid Session TTL '1000000000', must be between [1.5s=24h0m0s]");
+    expect((await put(sub, '/v1/session/create', { TTL: '1.5s' })).status).toBe(200);
+  });
+
+  it('answers unknown session ids as Consul: info [], destroy true, renew 404', async () => {
+    const n = createTestNode();
+    await nodes(n);
+    const missing = '00000000-0000-4000-8000-000000000001';
+    const info = await n.request(`/v1/session/info/${missing}`);
+    expect(info.status).toBe(200);
+    expect(Number(info.headers.get('X-Consul-Index'))).toBeGreaterThan(0);
+    expect(await info.json()).toEqual([]);
+    const destroy = await put(n, `/v1/session/destroy/${missing}`);
+    expect(destroy.status).toBe(200);
+    expect(await destroy.json()).toBe(true);
+    const renew = await put(n, `/v1/session/renew/${missing}`);
+    expect(renew.status).toBe(404);
+    expect((await renew.text()).trimEnd()).toBe(`Session id '${missing}' not found`);
+    // Destroying twice is fine too.
+    const id = await session(n);
+    expect(await json(put(n, `/v1/session/destroy/${id}`))).toBe(true);
+    expect(await json(put(n, `/v1/session/destroy/${id}`))).toBe(true);
+    expect(await json(n.request(`/v1/session/info/${id}`))).toEqual([]);
   });
 
   it('destroys sessions, and renews them (returning the session)', async () => {
@@ -137,7 +175,7 @@ describe('sessions API', () => {
     const renewed = await json<Array<{ ID: string; TTL: string }>>(put(n, `/v1/session/renew/${id}`));
     expect(renewed).toEqual([expect.objectContaining({ ID: id, TTL: '10s' })]);
     expect(await json(put(n, `/v1/session/destroy/${id}`))).toBe(true);
-    expect((await n.request(`/v1/session/info/${id}`)).status).toBe(404);
+    expect(await json(n.request(`/v1/session/info/${id}`))).toEqual([]);
   });
 
   it('answers session reads as blocking queries woken by session changes', async () => {
@@ -215,9 +253,29 @@ describe('KV locks (?acquire / ?release)', () => {
     n.clock.advance(1);
     expect(await json(put(n, `/v1/kv/svc/leader?acquire=${b}`, 'b'))).toBe(true);
     expect(await entry(n, 'svc/leader')).toMatchObject({ Session: b, LockIndex: 2 });
-    // Acquiring with a destroyed session fails with 404.
+    // Acquiring with a destroyed session fails as in Consul: 500 with the state store's text,
+    // which Patroni recognises ("invalid session") to drop its session and make a new one.
     const gone = await put(n, `/v1/kv/svc/x?acquire=${a}`, 'a');
-    expect(gone.status).toBe(404);
+    expect(gone.status).toBe(500);
+    expect((await gone.text()).trimEnd()).toBe(`invalid session "${a}"`);
+    expect(await entry(n, 'svc/x')).toBeUndefined();
+    // Releasing with it is not an error in Consul: the key is simply not held by it.
+    const release = await put(n, `/v1/kv/svc/leader?release=${a}`, 'a');
+    expect(release.status).toBe(200);
+    expect(await release.json()).toBe(false);
+    // In a transaction the same refusal is the operation's error in the 409 body.
+    const txn = await put(n, '/v1/txn', [
+      { KV: { Verb: 'lock', Key: 'svc/x', Value: btoa('a'), Session: a } },
+      { KV: { Verb: 'unlock', Key: 'svc/leader', Value: btoa('a'), Session: a } },
+    ]);
+    expect(txn.status).toBe(409);
+    expect(await txn.json()).toEqual({
+      Results: null,
+      Errors: [
+        { OpIndex: 0, What: `invalid session "${a}"` },
+        { OpIndex: 1, What: `failed to unlock key "svc/leader", lock isn't held, or is held by another session` },
+      ],
+    });
   });
 
   it('a session with behavior delete removes the keys it holds', async () => {
@@ -247,7 +305,7 @@ describe('KV locks (?acquire / ?release)', () => {
     expect((await n.request(`/v1/session/info/${a}`)).status).toBe(200);
     n.clock.advance(1_500);
     await settle();
-    expect((await n.request(`/v1/session/info/${a}`)).status).toBe(404);
+    expect(await json(n.request(`/v1/session/info/${a}`))).toEqual([]);
     expect((await entry(n, 'ttl-lock'))?.Session).toBeUndefined();
     expect(n.sessionTtl.size).toBe(0);
   });
@@ -277,12 +335,12 @@ describe('KV locks (?acquire / ?release)', () => {
       Address: '10.0.0.1',
       Check: { CheckID: 'web-http', ServiceID: 'web', Status: 'critical' },
     });
-    expect((await n.request(`/v1/session/info/${byService}`)).status).toBe(404);
+    expect(await json(n.request(`/v1/session/info/${byService}`))).toEqual([]);
     expect((await entry(n, 'a'))?.Session).toBeUndefined();
     expect((await n.request(`/v1/session/info/${byNode}`)).status).toBe(200);
     await put(n, '/v1/catalog/deregister', { Node: 'n2' });
-    expect((await n.request(`/v1/session/info/${byNode}`)).status).toBe(404);
-    expect((await n.request(`/v1/session/info/${unbound}`)).status).toBe(404);
+    expect(await json(n.request(`/v1/session/info/${byNode}`))).toEqual([]);
+    expect(await json(n.request(`/v1/session/info/${unbound}`))).toEqual([]);
     expect((await entry(n, 'b'))?.Session).toBeUndefined();
     expect(await json(n.request('/v1/session/node/n2'))).toEqual([]);
   });

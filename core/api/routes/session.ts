@@ -1,6 +1,6 @@
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
-import { NotFoundError } from '../../errors.js';
+import { KonsulError, NotFoundError } from '../../errors.js';
 import { parseSessionCreate } from '../../session/input.js';
 import { getSession, listSessions, nodeSessions } from '../../session/queries.js';
 import type { SessionCreateCommand, SessionDestroyCommand } from '../../session/state-machine.js';
@@ -30,13 +30,17 @@ export function sessionJson(s: SessionRecord): Record<string, unknown> {
   };
 }
 
-const notFound = (id: string): NotFoundError => new NotFoundError(`Session id ${JSON.stringify(id)} not found`);
+/** Consul's answer to renewing an unknown session (404; Patroni and python-consul look for it). */
+const notFound = (id: string): NotFoundError => new NotFoundError(`Session id '${id}' not found`);
 
 /**
  * Registers Consul's session endpoints: create, destroy, renew (writes, answered by the leader),
- * info, node and list (blocking reads on the sessions index). Unknown session ids answer 404.
- * With ACLs on, creating, renewing and destroying need session:write on the session's node, and
- * reads show the sessions whose node the token may read (session:read).
+ * info, node and list (blocking reads on the sessions index). Unknown session ids are answered as
+ * Consul does: info `[]`, destroy `true`, renew 404 `Session id '<id>' not found`. Create answers
+ * what the servers refuse (TTL out of range, unregistered node, critical check...) with 500 and
+ * Consul's text (RefusedError). With ACLs on, creating, renewing and destroying need
+ * session:write on the session's node, and reads show the sessions whose node the token may read
+ * (session:read).
  */
 export function registerSessionRoutes(app: Hono, deps: ServerApiDeps): void {
   const watch = { table: SESSION_WATCH_TABLE, key: SESSIONS_INDEX };
@@ -63,12 +67,14 @@ export function registerSessionRoutes(app: Hono, deps: ServerApiDeps): void {
     const id = c.req.param('id');
     const existing = deps.store.read((tx) => getSession(tx, id)).value;
     if (existing) requireAccess(deps, c.req.raw, 'session', existing.Node, 'write');
+    // As Consul: destroying a session that does not exist (any more) succeeds, without a write.
+    if (!existing) return jsonResponse('true');
     const command: SessionDestroyCommand = { type: 'session.destroy', id, now: deps.clock.now() };
     try {
       await deps.writer.submit(command);
     } catch (err) {
-      if (err instanceof NotFoundError) throw notFound(id);
-      throw err;
+      // Gone between the read and the write (expired, destroyed by another request): the same answer.
+      if (!(err instanceof KonsulError && err.code === 'not_found')) throw err;
     }
     return jsonResponse('true');
   });
@@ -90,10 +96,8 @@ export function registerSessionRoutes(app: Hono, deps: ServerApiDeps): void {
       c.req.raw,
       watch,
       (tx) => getSession(tx, id),
-      (s) =>
-        s && readable(c.req.raw, [s]).length === 1
-          ? [sessionJson(s)]
-          : { status: 404, body: `Session id ${JSON.stringify(id)} not found` },
+      // As Consul: an unknown session (or one the token may not read) is an empty list, not a 404.
+      (s) => (s ? readable(c.req.raw, [s]).map(sessionJson) : []),
     );
   });
 

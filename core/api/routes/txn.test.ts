@@ -90,7 +90,7 @@ describe('PUT /v1/txn', () => {
     expect(body.Errors.map((e) => e.OpIndex)).toEqual([2, 3, 4, 5, 6]);
     expect(body.Errors[0]?.What).toBe('key "new" exists');
     expect(body.Errors[1]?.What).toMatch(/failed to set key "exists", index is stale/);
-    expect(body.Errors[2]?.What).toMatch(/invalid session/);
+    expect(body.Errors[2]?.What).toBe('invalid session "00000000-0000-4000-8000-00000000dead"');
     expect(body.Errors[3]?.What).toBe('key "missing" doesn\'t exist');
     expect(body.Errors[4]?.What).toMatch(/failed to unlock key "exists"/);
     expect(dump(n)).toBe(before);
@@ -118,8 +118,18 @@ describe('PUT /v1/txn', () => {
     const failed = await put(n, '/v1/txn', [{ KV: { Verb: 'check-index', Key: 'r', Index: 1 } }]);
     expect(failed.status).toBe(409);
     expect((await json<{ Errors: Array<{ What: string }> }>(failed)).Errors[0]?.What).toMatch(
-      /current modify index \d+ != 1/,
+      /^failed index check for key "r", current modify index \d+ != 1$/,
     );
+    // The texts of Consul's state store (kvsCheckIndexTxn, kvsCheckSessionTxn) for absent keys.
+    const absent = await put(n, '/v1/txn', [
+      { KV: { Verb: 'check-index', Key: 'gone', Index: 1 } },
+      { KV: { Verb: 'check-session', Key: 'gone', Session: 'x' } },
+    ]);
+    expect(absent.status).toBe(409);
+    expect((await json<{ Errors: Array<{ What: string }> }>(absent)).Errors.map((e) => e.What)).toEqual([
+      'failed to check index, key "gone" doesn\'t exist',
+      'failed to check session, key "gone" doesn\'t exist',
+    ]);
     expect(applied()).toBe(at);
   });
 
@@ -197,6 +207,10 @@ describe('PUT /v1/txn', () => {
     expect(r.status).toBe(413);
     expect(await r.text()).toMatch(/too many operations \(5 > 4\)/);
     expect((await put(n, '/v1/txn', many.slice(0, 4))).status).toBe(200);
+    const small = createTestNode({ limits: { kvMaxValueBytes: 2 } });
+    const big = await put(small, '/v1/txn', [{ KV: { Verb: 'set', Key: 'big', Value: btoa('abc') } }]);
+    expect(big.status).toBe(413);
+    expect((await big.text()).trimEnd()).toBe('Value for key "big" is too large (3 > 2 bytes)');
   });
 });
 

@@ -8,7 +8,7 @@ import { readTxn } from '../../txn/apply.js';
 import { parseTxn } from '../../txn/input.js';
 import { isReadOp, type TxnCommand, type TxnOutcome, type TxnResult } from '../../txn/types.js';
 import { readJson } from '../body.js';
-import { requireTxnAccess } from '../authz.js';
+import { filterTxnResults, txnAccessErrors } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { nodeServices } from '../../catalog/queries.js';
 import { checkDatacenter, consistentBarrier, parseReadOptions } from '../query.js';
@@ -31,11 +31,22 @@ function resultJson(r: TxnResult): string {
 export const IDEMPOTENCY_HEADER = 'X-Konsul-Idempotency-Key';
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Consul's TxnResponse: 200 with every result, or 409 with every error (nothing applied). */
-function outcomeResponse(outcome: TxnOutcome, headers: Record<string, string> = {}): Response {
+/**
+ * Consul's TxnResponse: 200 with every result the token may read (`visible`), or 409 with every
+ * error (nothing applied).
+ */
+function outcomeResponse(
+  outcome: TxnOutcome,
+  visible: (results: readonly TxnResult[]) => readonly TxnResult[],
+  headers: Record<string, string> = {},
+): Response {
   if (outcome.replayed) headers = { ...headers, 'X-Konsul-Idempotent-Replay': String(outcome.replayed.index) };
   if (!outcome.ok) return jsonResponse(JSON.stringify({ Results: null, Errors: outcome.errors }), 409, headers);
-  return jsonResponse(`{"Results":[${outcome.results.map(resultJson).join(',')}],"Errors":null}`, 200, headers);
+  return jsonResponse(
+    `{"Results":[${visible(outcome.results).map(resultJson).join(',')}],"Errors":null}`,
+    200,
+    headers,
+  );
 }
 
 /**
@@ -53,18 +64,22 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
       { maxOps: deps.limits.txnMaxOps, maxValueBytes: deps.limits.kvMaxValueBytes },
       deps.node.datacenter,
     );
+    const visible = (results: readonly TxnResult[]) => filterTxnResults(deps, c.req.raw, results);
     const idempotencyKey = c.req.header(IDEMPOTENCY_HEADER);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new BadRequestError(`Invalid ${IDEMPOTENCY_HEADER}: 1 to 128 of letters, digits, ".", "_", ":" and "-"`);
     }
-    requireTxnAccess(deps, c.req.raw, ops, (node, id) =>
+    // As Consul: operations the token may not do are the transaction's errors (409, nothing
+    // applied); what gets return is filtered to what it may read.
+    const denied = txnAccessErrors(deps, c.req.raw, ops, (node, id) =>
       deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service),
     );
+    if (denied.length > 0) return outcomeResponse({ ok: false, errors: denied }, visible);
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
       const { index, outcome } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), outcome: readTxn(tx, ops) }));
-      return outcomeResponse(outcome, readHeaders(deps, Math.max(1, index), options));
+      return outcomeResponse(outcome, visible, readHeaders(deps, Math.max(1, index), options));
     }
     const command: TxnCommand = {
       type: 'txn',
@@ -74,6 +89,6 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
       ...(idempotencyKey ? { idempotencyKey } : {}),
     };
     const { index, value } = await deps.writer.submit<TxnOutcome>(command);
-    return outcomeResponse(value, { 'X-Consul-Index': String(index) });
+    return outcomeResponse(value, visible, { 'X-Consul-Index': String(index) });
   });
 }
