@@ -174,8 +174,12 @@ describe('python-consul 0.7.1 against a follower of a 3-server Konsul cluster', 
     // python-consul's GET-based ttl_pass() and deregister() report false against Consul as well.
     expect(value('agent_check_ttl_pass')).toBe(false);
     expect(value('agent_service_deregister')).toBe(false);
-    expect(value('raw_get_check_pass')).toMatchObject({ status: 405 });
-    expect(value('raw_get_service_deregister')).toMatchObject({ status: 405 });
+    expect(value('raw_get_check_pass'), 'GET /v1/agent/check/pass/service:api1').toMatchObject({ status: 405 });
+    // Consul's mux picks the longest registered prefix, /v1/agent/service/deregister/ (PUT only),
+    // not /v1/agent/service/ (GET, one service by ID).
+    expect(value('raw_get_service_deregister'), 'GET /v1/agent/service/deregister/api1').toMatchObject({
+      status: 405,
+    });
   });
 
   it('blocking queries (index and wait) on KV and health return early with the write that woke them', () => {
