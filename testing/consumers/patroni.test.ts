@@ -201,6 +201,12 @@ describe('Patroni 3 on a 3-server Konsul cluster', () => {
     expect(views).toHaveLength(3);
     expect(await c.primaries()).toEqual([primary.name]);
     console.log(`[patroni] bootstrap: ${primary.name} primary and 2 replicas running after ${seconds(t0)} s`);
+    // Patroni asks for a session TTL of ttl/2; refused, it reads Config.SessionTTLMin and retries.
+    const ttls = c.members.map((m) => {
+      const a = /Changing Session TTL from (\S+) to (\S+)/.exec(m.output());
+      return `${m.name} ${a ? `${a[1]} -> ${a[2]} s` : 'as asked'}`;
+    });
+    console.log(`[patroni] session TTL: ${ttls.join(', ')}`);
 
     for (const k of konsul?.members ?? []) {
       const key = await readLeaderKey(k.http);
