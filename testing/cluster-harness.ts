@@ -17,8 +17,17 @@ export interface Member {
 export class TestClusterProcesses {
   constructor(readonly members: Member[]) {}
 
-  /** Starts `n` servers with --bootstrap-expect n, each joining the others, and waits for a leader. */
-  static async start(n: number, extraArgs: readonly string[] = []): Promise<TestClusterProcesses> {
+  /**
+   * Starts `n` servers with --bootstrap-expect n, each joining the others, and waits for a leader.
+   * By default the servers run a fast Raft tick (30 ms) and enable the fault-injection endpoint;
+   * `{ defaults: true }` leaves both at Konsul's defaults (what a deployment runs), and partition()
+   * and heal() are then unavailable.
+   */
+  static async start(
+    n: number,
+    extraArgs: readonly string[] = [],
+    options: { defaults?: boolean } = {},
+  ): Promise<TestClusterProcesses> {
     const ports = await freePorts(n * 2);
     const members: Member[] = Array.from({ length: n }, (_, i) => ({
       name: `n${i + 1}`,
@@ -38,9 +47,7 @@ export class TestClusterProcesses {
         m.raft,
         '--bootstrap-expect',
         String(n),
-        '--test-faults',
-        '--raft-tick-ms',
-        '30',
+        ...(options.defaults ? [] : ['--test-faults', '--raft-tick-ms', '30']),
         ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
         ...extraArgs,
       ];

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Makes sure the system programs the tests use are installed: `node testing/system-packages.mjs test`
-// (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module) or `… arm64` (npm run
-// test:arm64: qemu-user-static and the arm64 C library). As root with apt-get it installs what is
-// missing (Debian packages) and stops the services those packages start (tests run their own
-// Prometheus and mosquitto on free ports); otherwise it names the missing packages and the command
-// that installs them, and exits 1. .ci/run calls it too, so this file is the one list.
+// (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module), `… arm64` (npm run
+// test:arm64: qemu-user-static and the arm64 C library) or `… consumers` (npm run test:consumers:
+// Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3). As root with apt-get it
+// installs what is missing (Debian packages) and stops the services those packages start (tests run
+// their own Prometheus, mosquitto, PostgreSQL and HAProxy on free ports); otherwise it names the
+// missing packages and the command that installs them, and exits 1. .ci/run calls it too, so this
+// file is the one list.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 /** Per suite: Debian package and how to tell it is installed (a program on PATH, or a file). */
 const SUITES = {
@@ -24,12 +26,39 @@ const SUITES = {
     { pkg: 'libc6-arm64-cross', file: '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1' },
     { pkg: 'libgcc-s1-arm64-cross', file: '/usr/aarch64-linux-gnu/lib/libgcc_s.so.1' },
   ],
+  consumers: [
+    { pkg: 'patroni', file: '/usr/bin/patroni' },
+    // Debian installs the server programs off PATH, one directory per major version.
+    { pkg: 'postgresql', test: () => postgresBinDirs().length > 0 },
+    { pkg: 'haproxy', program: 'haproxy' },
+    // The module for the system Python (the one Patroni runs on), whatever python3 is first on PATH.
+    {
+      pkg: 'python3-consul',
+      test: () => existsSync('/usr/lib/python3/dist-packages/consul/__init__.py') || pyImports('consul'),
+    },
+  ],
 };
 /** Services the Debian packages start that would hold the ports a developer's dev server uses. */
-const SERVICES = ['prometheus', 'mosquitto'];
+const SERVICES = {
+  test: ['prometheus', 'mosquitto'],
+  arm64: [],
+  consumers: ['postgresql', 'haproxy', 'patroni'],
+};
+const SUITE_NEEDS = {
+  test: 'the tests need',
+  arm64: 'the arm64 test needs',
+  consumers: 'the consumers suite needs',
+};
 
 const onPath = (program) => spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
-const present = (need) => (need.program ? onPath(need.program) : existsSync(need.file));
+const postgresBinDirs = () =>
+  existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))
+    : [];
+const pyImports = (module) =>
+  existsSync('/usr/bin/python3') &&
+  spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+const present = (need) => (need.test ? need.test() : need.program ? onPath(need.program) : existsSync(need.file));
 
 const suite = process.argv[2] ?? 'test';
 const needs = SUITES[suite];
@@ -42,8 +71,9 @@ if (missing.length === 0) process.exit(0);
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!root || !onPath('apt-get')) {
+  const who = SUITE_NEEDS[suite];
   console.error(
-    `The ${suite === 'test' ? 'tests need' : 'arm64 test needs'} system packages that are not installed: ` +
+    `${who[0].toUpperCase()}${who.slice(1)} system packages that are not installed: ` +
       `${missing.join(' ')}.\nInstall them (Debian/Ubuntu): sudo apt-get install -y --no-install-recommends ` +
       `${missing.join(' ')}\n(run as root, this step installs them itself)`,
   );
@@ -53,4 +83,4 @@ console.log(`system-packages: installing ${missing.join(' ')} with apt-get`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
 execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env });
-if (onPath('service')) for (const s of SERVICES) spawnSync('service', [s, 'stop'], { stdio: 'ignore' });
+if (onPath('service')) for (const s of SERVICES[suite]) spawnSync('service', [s, 'stop'], { stdio: 'ignore' });
