@@ -17,9 +17,6 @@ const SUITES = {
     { pkg: 'openssl', program: 'openssl' },
     { pkg: 'prometheus', program: 'prometheus' },
     { pkg: 'mosquitto', program: 'mosquitto' },
-    // server/patroni-consul.test.ts drives Patroni's own Consul DCS code with Debian's python3.
-    { pkg: 'python3-consul', file: '/usr/lib/python3/dist-packages/consul/__init__.py' },
-    { pkg: 'patroni', file: '/usr/lib/python3/dist-packages/patroni/dcs/consul.py' },
   ],
   arm64: [
     { pkg: 'qemu-user-static', program: 'qemu-aarch64-static' },

@@ -5,7 +5,7 @@ import { checkGuard, registerRateLimits } from './guards.js';
 import type { ServerApiDeps } from './context.js';
 import { routeOf } from './route-table.js';
 import { resolveLocalDefaults } from './local-defaults.js';
-import { answerUnrouted, redirectUncleanPath } from './paths.js';
+import { answerUnrouted, redirectUncleanPath, rejectWrongMethod } from './paths.js';
 import { KonsulError } from '../errors.js';
 import { CLIENT_CAUSED_5XX, errorAnswer } from './http-errors.js';
 import { registerAgentRoutes } from './routes/agent.js';
@@ -34,13 +34,14 @@ export function createApi(deps: ServerApiDeps): Hono {
   // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
   registerRateLimits(app, deps);
-  // A follower hands writes and non-stale reads to the leader; clients never see a redirect.
   // What the route table says about the request, in one middleware: a follower hands the leader's
   // routes (answeredBy 'leader') to the leader, clients never see a redirect; where the request is
-  // answered, the ACL guard the route names runs before its handler.
+  // answered, the ACL guard the route names runs before its handler. A method the most specific
+  // route does not take answers 405 before any handler of a less specific pattern can run.
   app.use('*', async (c, next) => {
     const route = routeOf(c.req.raw)?.facts;
-    if (route) {
+    if (!route) rejectWrongMethod(c.req.raw);
+    else {
       const answer =
         route.answeredBy === 'leader'
           ? await deps.cluster.forward(c.req.raw, route, (req) => resolveLocalDefaults(deps, req, route))

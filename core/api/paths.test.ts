@@ -44,6 +44,17 @@ describe('request paths as Consul (Go net/http) routes them', () => {
     expect(kv.status).toBe(405);
     expect(kv.headers.get('allow')).toBe('GET, PUT, DELETE');
     expect((await n.request('/v1/agent/check/pass/x')).status).toBe(405);
+    // The most specific pattern decides, whatever the method (Go's ServeMux takes the longest
+    // prefix): these are the PUT-only deregister and register routes and the GET-only token/self,
+    // not the service "deregister/web1", the service "register" and the token "self".
+    for (const [method, path, allow] of [
+      ['GET', '/v1/agent/service/deregister/web1', 'PUT'],
+      ['GET', '/v1/agent/service/register', 'PUT'],
+      ['PUT', '/v1/acl/token/self', 'GET'],
+    ] as const) {
+      const r = await n.request(path, { method });
+      expect([r.status, r.headers.get('allow')], `${method} ${path}`).toEqual([405, allow]);
+    }
     expect((await n.request('/v1/nowhere')).status).toBe(404);
     expect((await n.request('/v1/catalog/service/web/extra')).status).toBe(404);
   });

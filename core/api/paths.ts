@@ -49,15 +49,21 @@ export function redirectUncleanPath(req: Request): Response | undefined {
 }
 
 /**
- * Throws MethodNotAllowedError (405 with Allow) when a route serves the request's path under other
- * methods; otherwise returns the plain 404 for a path the API does not serve.
+ * Throws MethodNotAllowedError (405 with Allow) when the most specific route for the request's
+ * path is served under other methods only (`GET /v1/agent/service/deregister/x` is the PUT-only
+ * deregister route, as in Consul, not the service "deregister/x"); otherwise returns.
  */
-export function answerUnrouted(req: Request): Response {
+export function rejectWrongMethod(req: Request): void {
   const { path } = splitUrl(req.url);
   const methods = methodsAt(path);
-  if (methods.length > 0 && !methods.includes(req.method as never))
-    throw new MethodNotAllowedError(req.method, methods);
-  return new Response(`no handler for ${req.method} ${path}\n`, {
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  if (methods.length > 0 && !methods.includes(method as never)) throw new MethodNotAllowedError(req.method, methods);
+}
+
+/** The answer for a request no route took: 405 (thrown, see rejectWrongMethod) or a plain 404. */
+export function answerUnrouted(req: Request): Response {
+  rejectWrongMethod(req);
+  return new Response(`no handler for ${req.method} ${splitUrl(req.url).path}\n`, {
     status: 404,
     headers: { 'Content-Type': 'text/plain; charset=utf-8' },
   });

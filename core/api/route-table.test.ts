@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { createTestNode } from '../../testing/harness.js';
 import { registeredRoutes, route } from './registry.js';
-import { findRoute, ROUTES, routeOf } from './route-table.js';
+import { findRoute, methodsAt, ROUTES, routeOf } from './route-table.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
 
@@ -47,6 +47,12 @@ describe('the route table', () => {
     expect(findRoute('POST', '/v1/kv/a')).toBeUndefined();
     expect(findRoute('GET', '/v1/catalog/service/web/extra')).toBeUndefined();
     expect(findRoute('GET', '/v1/nowhere')).toBeUndefined();
+    // The longest literal part wins across methods: GET here is no service "deregister/x".
+    expect(findRoute('GET', '/v1/agent/service/deregister/x')).toBeUndefined();
+    expect(methodsAt('/v1/agent/service/deregister/x')).toEqual(['PUT']);
+    expect(findRoute('GET', '/v1/agent/service/pg/pg1')?.params).toEqual({ '*': 'pg/pg1' });
+    expect(methodsAt('/v1/kv/a')).toEqual(['GET', 'PUT', 'DELETE']);
+    expect(methodsAt('/v1/nowhere')).toEqual([]);
     expect(findRoute('GET', '/ui/')).toBeUndefined();
     // A request is looked up by its path as sent, without query or fragment.
     expect(routeOf(new Request('http://127.0.0.1:8500/v1/kv/a%2Fb?recurse&index=3'))?.params).toEqual({ '*': 'a%2Fb' });

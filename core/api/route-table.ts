@@ -193,6 +193,8 @@ interface Compiled {
   readonly facts: RouteFacts;
   readonly regex: RegExp;
   readonly names: readonly string[];
+  /** Length of the pattern before its first parameter (the whole pattern when it has none). */
+  readonly literal: number;
 }
 
 /** A pattern as a regex over the raw (still percent-encoded) path: `:p` one segment, `*` the rest. */
@@ -212,7 +214,8 @@ function compile(facts: RouteFacts): Compiled {
       return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     })
     .join('/');
-  return { facts, regex: new RegExp(`^${source}$`), names };
+  const param = facts.path.search(/[:*]/);
+  return { facts, regex: new RegExp(`^${source}$`), names, literal: param < 0 ? facts.path.length : param };
 }
 
 /** The first two segments of a path ("/v1/kv" of "/v1/kv/a/b"), the key routes are grouped by. */
@@ -230,35 +233,50 @@ for (const facts of ROUTES) {
   byPrefix.set(key, list);
 }
 // Literal segments win over parameters (as in Hono): /v1/acl/token/self before /v1/acl/token/:id.
-for (const list of byPrefix.values()) list.sort((a, b) => a.names.length - b.names.length);
+// The pattern with the longest literal part wins whatever the method, as in Go's ServeMux (Consul's
+// router): /v1/acl/token/self before /v1/acl/token/:id, /v1/agent/service/deregister/* before
+// /v1/agent/service/*.
+for (const list of byPrefix.values()) list.sort((a, b) => b.literal - a.literal || a.names.length - b.names.length);
 
 /**
  * The route `method` and `pathname` (as received, percent-encoded) reach, or undefined when the
- * API has none (the request then gets a 404 wherever it arrives). HEAD is looked up as GET.
- * Path parameters are returned as they appear in the path (decoding, and refusing what does not
- * decode, is the handler's business).
+ * API has none (the request then gets a 404 wherever it arrives) or the most specific pattern
+ * that takes the path is served for other methods only (405; see methodsAt). HEAD is looked up
+ * as GET. Path parameters are returned as they appear in the path (decoding, and refusing what
+ * does not decode, is the handler's business).
  */
 export function findRoute(method: string, pathname: string): RouteMatch | undefined {
   const m = method === 'HEAD' ? 'GET' : method;
   const list = byPrefix.get(prefixOf(pathname));
   if (!list) return undefined;
+  let best = -1;
   for (const c of list) {
-    if (c.facts.method !== m) continue;
+    if (best >= 0 && c.literal < best) break;
+    // Only the longest literal part may answer: a pattern of another method still sets it.
+    if (best >= 0 && c.facts.method !== m) continue;
     const hit = c.regex.exec(pathname);
-    if (hit) return new Match(c, hit);
+    if (!hit) continue;
+    if (c.facts.method === m) return new Match(c, hit);
+    best = c.literal;
   }
   return undefined;
 }
 
 /**
- * The methods the API serves at `pathname` (percent-encoded, as received), in the table's order;
- * empty when no route's pattern takes the path. A request whose method is not among them gets 405.
+ * The methods the API serves at `pathname` (percent-encoded, as received): those of the most
+ * specific patterns that take it (as findRoute chooses). Empty when no pattern takes the path. A
+ * request whose method is not among them gets 405.
  */
 export function methodsAt(pathname: string): RouteMethod[] {
-  const methods: RouteMethod[] = [];
-  for (const c of byPrefix.get(prefixOf(pathname)) ?? [])
-    if (!methods.includes(c.facts.method) && c.regex.test(pathname)) methods.push(c.facts.method);
-  return methods;
+  const methods = new Set<RouteMethod>();
+  let best = -1;
+  for (const c of byPrefix.get(prefixOf(pathname)) ?? []) {
+    if (best >= 0 && c.literal < best) break;
+    if (!c.regex.test(pathname)) continue;
+    best = c.literal;
+    methods.add(c.facts.method);
+  }
+  return [...methods];
 }
 
 /** A match whose parameters are built only when asked for (forwarding and guards need only the facts). */

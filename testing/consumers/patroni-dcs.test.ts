@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupAll, spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
+import { cleanupAll, spawnServer, type SpawnedServer } from '../spawn-server.js';
 
-const PROBE = fileURLToPath(new URL('../testing/patroni-consul-probe.py', import.meta.url));
+const PROBE = fileURLToPath(new URL('./patroni_dcs_probe.py', import.meta.url));
 /** Debian's Python, which has the patroni and python3-consul packages (testing/system-packages.mjs). */
 const PYTHON = '/usr/bin/python3';
 

@@ -1,5 +1,5 @@
 """Drives Patroni's own Consul DCS module (patroni.dcs.consul) against a Konsul server and prints
-what it saw as one JSON line. Usage: python3 patroni-consul-probe.py http://127.0.0.1:PORT
+what it saw as one JSON line. Usage: python3 patroni_dcs_probe.py http://127.0.0.1:PORT
 
 It checks the answers Patroni branches on: a session TTL below the server's minimum (500
 "Invalid Session TTL ...", then Config.SessionTTLMin from /v1/agent/self), acquiring with an
