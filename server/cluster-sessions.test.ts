@@ -100,6 +100,16 @@ describe('sessions in a 3-server cluster', () => {
       if (cluster.members.every((m) => nodes.some((n) => n.Node === m.name))) break;
       await sleep(100);
     }
+    // Every server's node carries Consul's `consul` service, on its Raft port.
+    type Instance = { Node: string; ServicePort: number };
+    let consul: Instance[] = [];
+    for (let i = 0; i < 100 && consul.length < 3; i++) {
+      consul = (await (await call(leader.http, '/v1/catalog/service/consul')).json()) as Instance[];
+      if (consul.length < 3) await sleep(100);
+    }
+    expect(consul.map((c) => [c.Node, c.ServicePort]).sort()).toEqual(
+      cluster.members.map((m) => [m.name, Number(m.raft.split(':')[1])]).sort(),
+    );
     const create = async (via: string): Promise<string> => {
       const r = await call(via, '/v1/session/create', { method: 'PUT', body: JSON.stringify({ TTL: '15s' }) });
       expect(r.status, await r.clone().text()).toBe(200);

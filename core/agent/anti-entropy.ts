@@ -5,6 +5,7 @@ import type {
   CheckInput,
   ServiceInput,
 } from '../catalog/state-machine.js';
+import { CONSUL_SERVICE } from '../catalog/types.js';
 import type { Writer } from '../pipeline/writer.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
@@ -177,7 +178,7 @@ export class AntiEntropy {
     }
     const desiredIds = new Set(desired.map((c) => c.def.CheckID));
     for (const id of catalogServices.keys()) {
-      if (!local.hasService(id))
+      if (!local.hasService(id) && id !== CONSUL_SERVICE)
         await this.o.writer.submit<boolean, CatalogDeregisterCommand>({
           type: 'catalog.deregister',
           node: node.name,

@@ -77,3 +77,9 @@ export const MAX_CHECK_OUTPUT_BYTES = 4096;
 
 /** Key of a service instance or check under its node. */
 export const childKey = (node: string, id: string): string => `${node}/${id}`;
+
+/**
+ * ID and name of the service Consul puts on every server's node (port: the server's RPC port;
+ * Konsul's: the Raft port). The leader maintains it; a server's anti-entropy leaves it alone.
+ */
+export const CONSUL_SERVICE = 'consul';

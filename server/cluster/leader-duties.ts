@@ -1,7 +1,8 @@
 import { NODE_CHECK_ID } from '../../core/agent/agent.js';
 import { readAutopilotConfig } from '../../core/cluster/autopilot.js';
 import { listMembers } from '../../core/cluster/members.js';
-import { nodeChecks } from '../../core/catalog/queries.js';
+import { nodeChecks, nodeServices, serviceInstances } from '../../core/catalog/queries.js';
+import { CONSUL_SERVICE } from '../../core/catalog/types.js';
 import { KonsulError } from '../../core/errors.js';
 import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
 import type { Logger } from '../../core/ports/logger.js';
@@ -27,7 +28,8 @@ export interface LeaderDutiesOptions {
 /**
  * The leader's membership work and autopilot: records every member's addresses, adds servers
  * that asked to join as learners and promotes them once caught up, removes leavers and (with
- * CleanupDeadServers) dead voters, and marks unreachable members' node checks critical. Owns the
+ * CleanupDeadServers) dead voters, marks unreachable members' node checks critical and keeps
+ * Consul's `consul` service on every server's node. Owns the
  * queue of servers waiting to join.
  */
 export class LeaderDuties {
@@ -75,7 +77,56 @@ export class LeaderDuties {
       }
     }
     await this.reconcileNodeHealth();
+    await this.reconcileConsulService([...conf.voters, ...conf.learners]);
     await this.cleanupDeadServers();
+  }
+
+  /**
+   * Every server's node carries Consul's `consul` service (port: its Raft port), as Consul's
+   * leader registers it for its servers: clients list the servers with it (catalog, health and
+   * DNS `consul.service.consul`). Nodes that are no longer servers lose it. A server's node is
+   * registered by its own agent first; until then it is skipped.
+   */
+  private async reconcileConsulService(servers: readonly NodeId[]): Promise<void> {
+    const { state, store, writer } = this.o;
+    const register = (name: string, port: number) =>
+      writer.submit({
+        type: 'catalog.register',
+        datacenter: this.o.datacenter,
+        node: { ID: '', Node: name, Address: '', TaggedAddresses: {}, Meta: {} },
+        skipNodeUpdate: true,
+        now: Date.now(),
+        service: {
+          ID: CONSUL_SERVICE,
+          Service: CONSUL_SERVICE,
+          Tags: [],
+          Address: '',
+          TaggedAddresses: {},
+          Meta: {},
+          Port: port,
+          Weights: { Passing: 1, Warning: 1 },
+          EnableTagOverride: false,
+        },
+        checks: [],
+      });
+    for (const name of servers) {
+      const raftAddr = state.addressOf(name)?.raftAddr;
+      if (!raftAddr) continue;
+      const port = Number(raftAddr.slice(raftAddr.lastIndexOf(':') + 1));
+      const ns = store.read((tx) => nodeServices(tx, name).value);
+      if (!ns.node || ns.services.some((s) => s.ID === CONSUL_SERVICE && s.Port === port)) continue;
+      await register(name, port);
+    }
+    const listed = store.read((tx) => serviceInstances(tx, CONSUL_SERVICE).value);
+    for (const { node } of listed) {
+      if (servers.includes(node.Node)) continue;
+      await writer.submit({
+        type: 'catalog.deregister',
+        node: node.Node,
+        serviceID: CONSUL_SERVICE,
+        now: Date.now(),
+      });
+    }
   }
 
   /**
