@@ -60,10 +60,10 @@ export function rejectWrongMethod(req: Request): void {
   if (methods.length > 0 && !methods.includes(method as never)) throw new MethodNotAllowedError(req.method, methods);
 }
 
-/** The answer for a request no route took: 405 (thrown, see rejectWrongMethod) or a plain 404. */
+/** The answer for a request no route took: 405 (thrown, see rejectWrongMethod) or Consul's 404. */
 export function answerUnrouted(req: Request): Response {
   rejectWrongMethod(req);
-  return new Response(`no handler for ${req.method} ${splitUrl(req.url).path}\n`, {
+  return new Response('Invalid URL path: not a recognized HTTP API endpoint\n', {
     status: 404,
     headers: { 'Content-Type': 'text/plain; charset=utf-8' },
   });

@@ -44,4 +44,26 @@ describe('agent endpoints answer unknown ids and wrong checks as Consul does', (
     // A deliberate 500, marked as such (not an internal fault).
     expect((await put(n, '/v1/agent/check/pass/probe')).headers.get('X-Konsul-Error-Code')).toBe('refused');
   });
+
+  it("reads maintenance's enable as a Go bool and names a bad check status as Consul does", async () => {
+    const n = createTestNode();
+    expect((await put(n, '/v1/agent/service/register', { ID: 'w1', Name: 'w', Check: { TTL: '30s' } })).status).toBe(
+      200,
+    );
+    expect(await answer(put(n, '/v1/agent/service/maintenance/w1'))).toEqual([400, 'Missing value for enable']);
+    expect(await answer(put(n, '/v1/agent/service/maintenance/w1?enable=yes'))).toEqual([
+      400,
+      'Invalid value for enable: "yes"',
+    ]);
+    const inMaintenance = async () =>
+      Object.keys((await (await n.request('/v1/agent/checks')).json()) as object).includes('_service_maintenance:w1');
+    expect((await put(n, '/v1/agent/service/maintenance/w1?enable=1')).status).toBe(200);
+    expect(await inMaintenance()).toBe(true);
+    expect((await put(n, '/v1/agent/service/maintenance/w1?enable=F')).status).toBe(200);
+    expect(await inMaintenance()).toBe(false);
+    expect(await answer(put(n, '/v1/agent/check/update/service:w1', { Status: 'ok' }))).toEqual([
+      400,
+      "Invalid check status: 'ok'",
+    ]);
+  });
 });

@@ -2,10 +2,10 @@ import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { parseAgentService, parseCheckDefinition, updateOutput } from '../../agent/definitions.js';
 import { compileFilter } from '../../catalog/filter.js';
-import { Fields, parseStatus } from '../../catalog/input.js';
+import { Fields } from '../../catalog/input.js';
 import { checkJson } from '../../catalog/json.js';
 import type { ServiceInput } from '../../catalog/state-machine.js';
-import type { HealthStatus } from '../../catalog/types.js';
+import { HEALTH_STATUSES, type HealthStatus } from '../../catalog/types.js';
 import { BadRequestError, NotFoundError } from '../../errors.js';
 import { filterReadable, requireAccess } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
@@ -65,10 +65,13 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     const id = idAfter(c, '/v1/agent/service/maintenance/');
     const url = new URL(c.req.url);
     const enable = url.searchParams.get('enable');
-    if (enable !== 'true' && enable !== 'false')
-      throw new BadRequestError('Missing value for enable (use enable=true or enable=false)');
+    if (enable === null || enable === '') throw new BadRequestError('Missing value for enable');
+    // Consul reads it with Go's strconv.ParseBool.
+    const on = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(enable);
+    if (!on && !['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(enable))
+      throw new BadRequestError(`Invalid value for enable: ${JSON.stringify(enable)}`);
     requireServiceWrite(c.req.raw, id);
-    await agent.setMaintenance(id, enable === 'true', url.searchParams.get('reason') ?? '');
+    await agent.setMaintenance(id, on, url.searchParams.get('reason') ?? '');
     return ok();
   });
   route(app, 'GET', '/v1/agent/services', (c) => {
@@ -121,7 +124,10 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     const id = idAfter(c, '/v1/agent/check/update/');
     requireExistingCheckWrite(c.req.raw, id);
     const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
-    await agent.updateTtl(id, parseStatus(f.str('Status'), 'Status'), updateOutput(f.str('Output')));
+    const status = f.str('Status');
+    if (!(HEALTH_STATUSES as readonly string[]).includes(status))
+      throw new BadRequestError(`Invalid check status: '${status}'`);
+    await agent.updateTtl(id, status as HealthStatus, updateOutput(f.str('Output')));
     return ok();
   });
   route(app, 'GET', '/v1/agent/checks', (c) => {
