@@ -4,7 +4,8 @@ import { cleanupAll, requireProgram, startProcess } from './process.js';
 afterAll(cleanupAll);
 
 describe('test processes', () => {
-  it('fail with a message naming the program and its Debian package when it is missing, never an unhandled error', async () => {
+  const title = 'fail with a message naming the program and its Debian package when missing, never an unhandled error';
+  it(title, async () => {
     expect(() => requireProgram('konsul-no-such-program', 'konsul-no-such-package')).toThrow(
       /konsul-no-such-program is not installed: install the Debian package konsul-no-such-package/,
     );
