@@ -237,6 +237,43 @@ afterAll(async () => {
 });
 
 describe('HAProxy server-template over Konsul DNS SRV', () => {
+  /**
+   * Through HAProxy over `srv`: every backend is reached; after `deregister` removes `removed`,
+   * HAProxy stops sending to it within the bound and the others keep their traffic. Prints the times.
+   */
+  async function balancesAndDrops(
+    label: string,
+    srv: string,
+    backends: Backend[],
+    removed: Backend,
+    deregister: () => Promise<void>,
+  ): Promise<void> {
+    const kept = backends.filter((b) => b !== removed);
+    const proxy = await startHaproxy(srv, 4);
+    const t0 = Date.now();
+    const seen = await reachAll(
+      proxy,
+      backends.map((b) => b.id),
+      30_000,
+    );
+    const reachedMs = Date.now() - t0;
+    const since = Date.now();
+    await deregister();
+    const gone = await waitRemoved(proxy, removed, kept, since);
+    const hitsAtGone = removed.hits;
+    // More requests reach only the ones that are left, and none reaches the removed one.
+    const after = new Set<string>();
+    for (let i = 0; i < 12; i++) after.add(await through(proxy));
+    expect([...after].sort()).toEqual(kept.map((b) => b.id).sort());
+    expect(removed.hits).toBe(hitsAtGone);
+    console.log(
+      `haproxy (${label}): reached ${[...seen].filter((s) => !s.startsWith('<')).length}/3 backends ` +
+        `${reachedMs} ms after start; ${removed.id} answered last ${gone.lastHitAfterMs} ms after ` +
+        `deregistration, ${CLEAN_RUN} requests in a row missed it by ${gone.cleanAfterMs} ms ` +
+        `(bound ${REMOVAL_BOUND_MS} ms); hits ${backends.map((b) => `${b.id}=${b.hits}`).join(' ')}`,
+    );
+  }
+
   it('fills a slot per instance when three instances on one node have their own addresses', async () => {
     const backends = await backendsOnOnePort('addr');
     for (const b of backends)
@@ -245,30 +282,9 @@ describe('HAProxy server-template over Konsul DNS SRV', () => {
         Address: '127.0.0.1',
         Service: { ID: b.id, Service: 'web', Port: b.port, Address: b.host },
       });
-    const proxy = await startHaproxy('_web._tcp.service.consul', 4);
-    const t0 = Date.now();
-    const seen = await reachAll(
-      proxy,
-      backends.map((b) => b.id),
-      30_000,
-    );
-    const reachedMs = Date.now() - t0;
-
-    const [removed, ...kept] = backends as [Backend, ...Backend[]];
-    const since = Date.now();
-    await konsulPut('/v1/catalog/deregister', { Node: 'haproxy-host', ServiceID: removed.id });
-    const gone = await waitRemoved(proxy, removed, kept, since);
-    const hitsAtGone = removed.hits;
-    // More requests reach only the two that are left, and none reaches the removed one.
-    const after = new Set<string>();
-    for (let i = 0; i < 12; i++) after.add(await through(proxy));
-    expect([...after].sort()).toEqual(kept.map((b) => b.id).sort());
-    expect(removed.hits).toBe(hitsAtGone);
-    console.log(
-      `haproxy (.addr. targets): reached ${[...seen].filter((s) => !s.startsWith('<')).length}/3 backends ` +
-        `${reachedMs} ms after start; ${removed.id} answered last ${gone.lastHitAfterMs} ms after ` +
-        `deregistration, ${CLEAN_RUN} requests in a row missed it by ${gone.cleanAfterMs} ms ` +
-        `(bound ${REMOVAL_BOUND_MS} ms); hits ${backends.map((b) => `${b.id}=${b.hits}`).join(' ')}`,
+    const removed = backends[0] as Backend;
+    await balancesAndDrops('.addr. targets', '_web._tcp.service.consul', backends, removed, () =>
+      konsulPut('/v1/catalog/deregister', { Node: 'haproxy-host', ServiceID: removed.id }),
     );
   }, 90_000);
 
@@ -277,30 +293,9 @@ describe('HAProxy server-template over Konsul DNS SRV', () => {
     // Agent registrations without an Address: the instances live on the server's own node, whose
     // address is 127.0.0.1 (its raft address), so the SRV targets are all <node>.node.dc1.consul.
     for (const b of backends) await konsulPut('/v1/agent/service/register', { ID: b.id, Name: 'api', Port: b.port });
-    const proxy = await startHaproxy('_api._tcp.service.consul', 4);
-    const t0 = Date.now();
-    const seen = await reachAll(
-      proxy,
-      backends.map((b) => b.id),
-      30_000,
-    );
-    const reachedMs = Date.now() - t0;
-
-    const [, removed, ...rest] = backends as [Backend, Backend, ...Backend[]];
-    const kept = [backends[0] as Backend, ...rest];
-    const since = Date.now();
-    await konsulPut(`/v1/agent/service/deregister/${removed.id}`);
-    const gone = await waitRemoved(proxy, removed, kept, since);
-    const hitsAtGone = removed.hits;
-    const after = new Set<string>();
-    for (let i = 0; i < 12; i++) after.add(await through(proxy));
-    expect([...after].sort()).toEqual(kept.map((b) => b.id).sort());
-    expect(removed.hits).toBe(hitsAtGone);
-    console.log(
-      `haproxy (node targets): reached ${[...seen].filter((s) => !s.startsWith('<')).length}/3 backends ` +
-        `${reachedMs} ms after start; ${removed.id} answered last ${gone.lastHitAfterMs} ms after ` +
-        `deregistration, ${CLEAN_RUN} requests in a row missed it by ${gone.cleanAfterMs} ms ` +
-        `(bound ${REMOVAL_BOUND_MS} ms); hits ${backends.map((b) => `${b.id}=${b.hits}`).join(' ')}`,
+    const removed = backends[1] as Backend;
+    await balancesAndDrops('node targets', '_api._tcp.service.consul', backends, removed, () =>
+      konsulPut(`/v1/agent/service/deregister/${removed.id}`),
     );
   }, 90_000);
 });
