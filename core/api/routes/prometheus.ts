@@ -1,6 +1,7 @@
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { entryStatus, listServices, serviceHealth } from '../../catalog/queries.js';
+import { CONSUL_SERVICE } from '../../catalog/types.js';
 import { identityOf } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter } from '../query.js';
@@ -16,7 +17,7 @@ function labelSafe(key: string): string {
  * `GET /v1/prometheus/sd[?service=a&service=b][&tag=t]`. One target group per healthy instance
  * (no critical check), with `__meta_consul_*` labels as Prometheus' own Consul SD names them
  * (service, service id, node, address, dc, tags as ",a,b,", service and node metadata) and a
- * plain `service` label.
+ * plain `service` label. Without `service=`, every service but the servers' own `consul` one.
  */
 export function registerPrometheusRoutes(app: Hono, deps: ApiDeps): void {
   route(app, 'GET', '/v1/prometheus/sd', (c) => {
@@ -26,7 +27,8 @@ export function registerPrometheusRoutes(app: Hono, deps: ApiDeps): void {
     const tags = url.searchParams.getAll('tag');
     const authz = identityOf(deps, c.req.raw).authz;
     const groups = deps.store.read((tx) => {
-      const names = wanted.length > 0 ? wanted : [...listServices(tx).value.keys()];
+      // Servers' own `consul` service (their Raft port, no metrics there) only when asked for by name.
+      const names = wanted.length > 0 ? wanted : [...listServices(tx).value.keys()].filter((n) => n !== CONSUL_SERVICE);
       const out: Array<{ targets: string[]; labels: Record<string, string> }> = [];
       for (const name of names) {
         for (const e of serviceHealth(tx, name).value) {
