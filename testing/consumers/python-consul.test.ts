@@ -57,6 +57,14 @@ describe('python-consul 0.7.1 against a follower of a 3-server Konsul cluster', 
     cluster = await TestClusterProcesses.start(3, [], { defaults: true });
     leader = await cluster.waitForLeader();
     follower = cluster.members.find((m) => m !== leader) as Member;
+    // The leader puts the consul service on each server's node once that server's agent has
+    // registered the node, as Consul's leader does when it reconciles members: wait for all three.
+    await until(
+      'every server listed as the consul service',
+      async () => (await (await fetch(`http://${leader.http}/v1/catalog/service/consul`)).json()) as unknown[],
+      (list) => list.length === 3,
+      30_000,
+    );
     results = await runProbe<Record<string, Step>>(follower.http);
     const raised = Object.entries(results).flatMap(([n, s]) => (s.ok ? [] : [`${n} (${s.error.trim()})`]));
     console.log(
