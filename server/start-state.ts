@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { WATCH_STREAM_TABLES } from '../core/api/routes/watch.js';
 import { autopilotModule } from '../core/cluster/autopilot.js';
 import { membersModule } from '../core/cluster/members.js';
+import { CATALOG_TABLES } from '../core/catalog/types.js';
 import { Applier } from '../core/fsm/applier.js';
+import { META_TABLE } from '../core/fsm/meta.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { dataModules } from '../core/modules.js';
+import { CachedTablesStore } from '../core/store/cached-tables.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
@@ -20,7 +23,7 @@ import type { StartupStack } from './startup-stack.js';
 export interface ServerState {
   /** The node's UUID, kept in the data dir. */
   readonly nodeId: string;
-  readonly store: LmdbStateStore;
+  readonly store: CachedTablesStore;
   /** The state machine's modules (KV, catalog, sessions, ACLs, events, members, autopilot …). */
   readonly machine: StateMachine;
   readonly watches: WatchRegistry;
@@ -50,12 +53,15 @@ export async function openState(config: ServerConfig, hotPaths: HotPaths, stack:
   stack.push('data dir lock', unlock);
   const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
   const nodeId = await loadNodeId(config.dataDir);
-  const store = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [
+  const lmdb = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [
     ...machine.tables,
     RAFT_LOG_TABLE,
     RAFT_META_TABLE,
   ]);
-  stack.push('state store', () => store.close());
+  stack.push('state store', () => lmdb.close());
+  // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
+  // tables' modification indexes are cached with them so a read never pairs new data with an old index.
+  const store = new CachedTablesStore(lmdb, [...CATALOG_TABLES, META_TABLE]);
   const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
   // The Raft log is durable before anything commits, so applying need not wait for a flush.
   const applier = new Applier(store, machine, watches, 'committed');

@@ -52,6 +52,11 @@ export function listServices(tx: ReadTxn): Indexed<Map<string, Array<{ node: str
   };
 }
 
+/** The index of service `name`'s reads (instances, health, checks): that service's, or the services table's. */
+export function serviceIndex(tx: ReadTxn, name: string): number {
+  return index(tx, INDEX.service(name), INDEX.services);
+}
+
 /** Instances of service `name`, by node then id. Index: that service's. */
 export function serviceInstances(tx: ReadTxn, name: string): Indexed<ServiceInstance[]> {
   const out: ServiceInstance[] = [];
@@ -61,7 +66,7 @@ export function serviceInstances(tx: ReadTxn, name: string): Indexed<ServiceInst
     const node = service ? tx.get<CatalogNode>(NODES_TABLE, key.slice(0, key.indexOf('/'))) : undefined;
     if (service && node) out.push({ node, service });
   }
-  return { index: index(tx, INDEX.service(name), INDEX.services), value: out };
+  return { index: serviceIndex(tx, name), value: out };
 }
 
 /** Services registered on `node`. Index: that node's. */

@@ -4,6 +4,8 @@ export const SERVICES_TABLE = 'catalog_services';
 export const CHECKS_TABLE = 'catalog_checks';
 /** Secondary index: service name + NUL + node + "/" + service id → '' (instances of a service in key order). */
 export const SERVICE_NAME_INDEX = 'catalog_service_names';
+/** Every table of the catalog (what a server keeps in memory for reads). */
+export const CATALOG_TABLES = [NODES_TABLE, SERVICES_TABLE, CHECKS_TABLE, SERVICE_NAME_INDEX] as const;
 
 /** Logical table names whose modification indexes answer blocking queries. */
 export const INDEX = {
