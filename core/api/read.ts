@@ -5,12 +5,18 @@ import { blockingQuery } from './blocking.js';
 import type { ApiDeps } from './context.js';
 import { consistentBarrier, parseReadOptions } from './query.js';
 import { jsonResponse, readHeaders } from './respond.js';
+import { type RenderedKey, renderedCacheOf } from './rendered-cache.js';
+
+/** The value a read produced, or the JSON text of an answer rendered earlier at the same index. */
+type Read<T> = { readonly value: T } | { readonly text: string };
 
 /**
  * A read endpoint in one call: parses index/wait/consistency, waits for ReadIndex when asked,
  * runs `run` as a blocking query woken by `target`, and answers `render(value)` as JSON with the
  * query-meta headers. `render` may return a status to answer with instead of 200, with a JSON
- * body, or a string body that is sent as plain text (an error message).
+ * body, or a string body that is sent as plain text (an error message). With `cached`, a 200
+ * answer is kept as text (RenderedCache) and sent again while the key's index has not moved:
+ * give it only when `render` depends on nothing but the key and the value (no token, no time).
  */
 export async function indexedRead<T>(
   deps: ApiDeps,
@@ -18,19 +24,31 @@ export async function indexedRead<T>(
   target: WatchTarget,
   run: (tx: ReadTxn) => Indexed<T>,
   render: (value: T) => unknown | { status: number; body: unknown },
+  cached?: RenderedKey,
 ): Promise<Response> {
   const url = new URL(req.url);
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
-  const r = await blockingQuery(
+  const cache = cached ? renderedCacheOf(deps.store) : undefined;
+  const r = await blockingQuery<Read<T>>(
     deps,
     options,
     target,
-    () => deps.store.read(run),
+    () =>
+      deps.store.read((tx): Indexed<Read<T>> => {
+        if (cached && cache) {
+          const index = cached.index(tx);
+          const text = cache.get(cached.key, index);
+          if (text !== undefined) return { index, value: { text } };
+        }
+        const read = run(tx);
+        return { index: read.index, value: { value: read.value } };
+      }),
     () => req.signal,
   );
-  const out = render(r.value);
   const headers = readHeaders(deps, r.index, options);
+  if ('text' in r.value) return jsonResponse(r.value.text, 200, headers);
+  const out = render(r.value.value);
   if (out && typeof out === 'object' && 'status' in out && 'body' in out) {
     const o = out as { status: number; body: unknown };
     if (typeof o.body === 'string')
@@ -40,5 +58,7 @@ export async function indexedRead<T>(
       });
     return jsonResponse(JSON.stringify(o.body), o.status, headers);
   }
-  return jsonResponse(JSON.stringify(out), 200, headers);
+  const text = JSON.stringify(out);
+  if (cached && cache) cache.set(cached.key, r.index, text);
+  return jsonResponse(text, 200, headers);
 }

@@ -2,7 +2,8 @@ import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson } from '../../catalog/json.js';
-import { checksInState, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
+import { checksInState, nodeChecks, serviceChecks, serviceHealth, serviceIndex } from '../../catalog/queries.js';
+import type { ReadTxn } from '../../ports/state-store.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
 import { filterReadable } from '../authz.js';
@@ -37,6 +38,16 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     const passing = hasParam(url, 'passing') && url.searchParams.get('passing') !== 'false';
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
     // `near` sorts by network distance in Consul; without coordinates the order stays by node.
+    // Without ACLs the answer depends only on the service and these parameters: it is rendered once
+    // per change of the service and sent again from the rendered cache.
+    const cached = deps.acl.settings.enabled
+      ? undefined
+      : {
+          key: ['health', name, passing, tags.join(','), nodeMeta.join(','), url.searchParams.get('filter') ?? ''].join(
+            '\u0000',
+          ),
+          index: (tx: ReadTxn) => serviceIndex(tx, name),
+        };
     return indexedRead(
       deps,
       c.req.raw,
@@ -51,6 +62,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
           .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
           .map(healthEntryJson)
           .filter(filter),
+      cached,
     );
   });
 
