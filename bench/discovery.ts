@@ -1,7 +1,9 @@
 /**
  * Service discovery at scale: registers 100,000 instances of 1,000 services (10 per node on
- * 10,000 nodes) through /v1/catalog/register, then measures health queries and DNS queries
- * (p50/p99) and the server's resident memory.
+ * 10,000 nodes) through /v1/catalog/register, then measures health queries and DNS A and SRV
+ * queries (p50/p99), the server's memory (anonymous — the JS heap and native allocations — apart
+ * from file-backed pages, which are LMDB's map), and a restart: the time to serve again and to
+ * load the catalog into memory.
  *
  *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5]
  */
@@ -25,11 +27,15 @@ const durationMs = Number(values.duration) * 1000;
 const TOTAL = SERVICES * PER;
 const NODES = TOTAL / 10;
 
-const rssMb = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const statusMb = (pid: number, field: string) =>
+  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
+const memory = (pid: number) =>
+  `RSS ${rssMb(pid).toFixed(0)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(0)} MB, ` +
+  `file-backed ${statusMb(pid, 'RssFile').toFixed(0)} MB)`;
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
-const server = await spawnServer();
+let server = await spawnServer();
 try {
   const target = `${server.host}:${server.port}`;
   const pid = server.proc.pid as number;
@@ -62,7 +68,7 @@ try {
     `registration: ${TOTAL} instances in ${regSecs.toFixed(1)} s = ` +
       `${(TOTAL / regSecs).toFixed(0)} registrations/s (64 concurrent clients)`,
   );
-  console.log(`server RSS after registration: ${rssMb(pid).toFixed(0)} MB`);
+  console.log(`server memory after registration: ${memory(pid)}`);
 
   const health = await runPhase({
     targets: [target],
@@ -77,12 +83,44 @@ try {
       `errors ${health.errors}`,
   );
 
-  const [host, portText] = server.dnsAddr.split(':');
+  for (const type of ['A', 'SRV'] as const) {
+    const d = await dnsPhase(server.dnsAddr, type);
+    console.log(
+      `DNS ${type} query (<name>.service.consul over UDP, 16 clients): ${d.qps.toFixed(0)} q/s, ` +
+        `p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, ${d.answers.toFixed(0)} answers per query, ` +
+        `${d.lost} unanswered`,
+    );
+  }
+  console.log(`server memory at the end: ${memory(pid)}`);
+
+  // A restart rebuilds the in-memory catalog from LMDB.
+  const dataDir = server.dataDir;
+  await server.stop();
+  const t1 = performance.now();
+  server = await spawnServer({ dataDir, timeoutMs: 120_000 });
+  const readyMs = performance.now() - t1;
+  const loaded = /"@message":"catalog loaded into memory"[^\n]*"ms":(\d+)/.exec(server.output())?.[1];
+  console.log(
+    `restart with ${TOTAL} instances: serving after ${readyMs.toFixed(0)} ms; catalog loaded into memory in ` +
+      `${loaded ?? '?'} ms; ${memory(server.proc.pid as number)}`,
+  );
+} finally {
+  await server.stop();
+  await cleanupAll();
+}
+
+/** DNS queries for `type` records of the services from 16 concurrent clients over UDP for the bench duration. */
+async function dnsPhase(
+  addr: string,
+  type: 'A' | 'SRV',
+): Promise<{ qps: number; p50: number; p99: number; answers: number; lost: number }> {
+  const [host, portText] = addr.split(':');
   const sock = dgram.createSocket('udp4');
   const pending = new Map<number, (m: Buffer) => void>();
   sock.on('message', (m) => pending.get(m.readUInt16BE(0))?.(m));
   const lat: number[] = [];
   let id = 1;
+  let lost = 0;
   const end = performance.now() + durationMs;
   let answersSeen = 0;
   await Promise.all(
@@ -93,7 +131,7 @@ try {
           id: qid,
           type: 'query',
           flags: dnsPacket.RECURSION_DESIRED,
-          questions: [{ type: 'A', name: `svc-${(w * 53 + i) % SERVICES}.service.consul` }],
+          questions: [{ type, name: `svc-${(w * 53 + i) % SERVICES}.service.consul` }],
           additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as dnsPacket.Answer],
         });
         const t = performance.now();
@@ -106,20 +144,22 @@ try {
           sock.send(q, Number(portText), host);
         });
         pending.delete(qid);
+        if (!reply) {
+          lost++;
+          continue;
+        }
         lat.push(performance.now() - t);
-        if (reply) answersSeen += dnsPacket.decode(reply).answers?.length ?? 0;
+        answersSeen += dnsPacket.decode(reply).answers?.length ?? 0;
       }
     }),
   );
   sock.close();
   lat.sort((a, b) => a - b);
-  console.log(
-    `DNS A query (<name>.service.consul over UDP, 16 clients): ${(lat.length / (durationMs / 1000)).toFixed(0)} q/s, ` +
-      `p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms, ` +
-      `${(answersSeen / lat.length).toFixed(0)} answers per query`,
-  );
-  console.log(`server RSS at the end: ${rssMb(pid).toFixed(0)} MB`);
-} finally {
-  await server.stop();
-  await cleanupAll();
+  return {
+    qps: lat.length / (durationMs / 1000),
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    answers: answersSeen / Math.max(1, lat.length),
+    lost,
+  };
 }

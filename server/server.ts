@@ -77,7 +77,7 @@ export async function startServer(
   try {
     const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls }, stack);
     const { http, transport, raftAddr, dns, broker } = listeners;
-    const state = await openState(config, hotPaths, stack);
+    const state = await openState(config, hotPaths, stack, logger);
     const { store, applier, watches } = state;
     const node: NodeInfo = {
       name,

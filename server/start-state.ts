@@ -10,6 +10,7 @@ import { StateMachine } from '../core/fsm/state-machine.js';
 import { dataModules } from '../core/modules.js';
 import { CachedTablesStore } from '../core/store/cached-tables.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
+import type { Logger } from '../core/ports/logger.js';
 import { ChangeFeed } from '../core/watch/change-feed.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import type { ServerConfig } from './config.js';
@@ -41,7 +42,12 @@ export interface ServerState {
  * the parts that apply committed entries to it; pushes the lock and the store onto `stack`.
  * Rejects with StartupError (--data-dir) when the dir cannot be created or another server holds it.
  */
-export async function openState(config: ServerConfig, hotPaths: HotPaths, stack: StartupStack): Promise<ServerState> {
+export async function openState(
+  config: ServerConfig,
+  hotPaths: HotPaths,
+  stack: StartupStack,
+  logger: Logger,
+): Promise<ServerState> {
   await mkdir(config.dataDir, { recursive: true }).catch((err: unknown) => {
     throw new StartupError(
       '--data-dir',
@@ -61,7 +67,12 @@ export async function openState(config: ServerConfig, hotPaths: HotPaths, stack:
   stack.push('state store', () => lmdb.close());
   // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
   // tables' modification indexes are cached with them so a read never pairs new data with an old index.
+  const loading = performance.now();
   const store = new CachedTablesStore(lmdb, [...CATALOG_TABLES, META_TABLE]);
+  logger.info('catalog loaded into memory', {
+    ms: Math.round(performance.now() - loading),
+    ...store.cachedSizes(),
+  });
   const watches = new WatchRegistry(config.maxBlockingQueries, hotPaths.createPrefixMatcher());
   // The Raft log is durable before anything commits, so applying need not wait for a flush.
   const applier = new Applier(store, machine, watches, 'committed');
