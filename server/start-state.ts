@@ -68,7 +68,7 @@ export async function openState(
   // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
   // tables' modification indexes are cached with them so a read never pairs new data with an old index.
   const loading = performance.now();
-  const store = new CachedTablesStore(lmdb, [...CATALOG_TABLES, META_TABLE]);
+  const store = new CachedTablesStore(lmdb, [...CATALOG_TABLES, META_TABLE], META_TABLE);
   logger.info('catalog loaded into memory', {
     ms: Math.round(performance.now() - loading),
     ...store.cachedSizes(),

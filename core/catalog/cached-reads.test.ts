@@ -72,7 +72,7 @@ describe('catalog reads from the in-memory tables', () => {
       fc.asyncProperty(fc.array(fc.oneof(register, register, deregister, snapshot), { maxLength: 40 }), async (ops) => {
         const machine = new StateMachine(dataModules());
         const durable = new MemoryStateStore(machine.tables);
-        const store = new CachedTablesStore(durable, [...CATALOG_TABLES, META_TABLE]);
+        const store = new CachedTablesStore(durable, [...CATALOG_TABLES, META_TABLE], META_TABLE);
         const writer = new WritePipeline(new SingleNodeCommitter(new Applier(store, machine, new WatchRegistry(100))));
         let saved: Uint8Array | undefined;
         for (const op of ops) {

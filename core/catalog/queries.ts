@@ -86,8 +86,17 @@ export function nodeChecks(tx: ReadTxn, node: string): CatalogCheck[] {
   return [...tx.range<CatalogCheck>(CHECKS_TABLE, { prefix: `${node}/` })].map(([, c]) => c);
 }
 
-/** Instances of `name` with the checks that apply to each. Index: that service's. */
+/**
+ * Instances of `name` with the checks that apply to each. Index: that service's. Kept by a store
+ * that keeps derived values (ReadTxn.derived) until the service's index moves: callers never
+ * mutate what it returns.
+ */
 export function serviceHealth(tx: ReadTxn, name: string): Indexed<HealthEntry[]> {
+  if (!tx.derived) return joinServiceHealth(tx, name);
+  return tx.derived(`health\u0000${name}`, serviceIndex(tx, name), () => joinServiceHealth(tx, name));
+}
+
+function joinServiceHealth(tx: ReadTxn, name: string): Indexed<HealthEntry[]> {
   const instances = serviceInstances(tx, name);
   const byNode = new Map<string, CatalogCheck[]>();
   const entries = instances.value.map((i) => {

@@ -29,6 +29,13 @@ export interface ReadTxn {
    * write to the same table while consuming it (collect the keys first).
    */
   range<V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]>;
+  /**
+   * Optional: a value derived from the data, computed by `compute` (from this view) once per
+   * `key` and `version` and kept by the store while `version` stays the same. `version` must
+   * change whenever anything the value depends on changes (a modification index does); callers
+   * never mutate the value. A store without it leaves callers to compute the value every time.
+   */
+  derived?<T>(key: string, version: number, compute: () => T): T;
 }
 
 /** A write view: reads see the transaction's own writes. Valid only inside its callback. */

@@ -60,4 +60,19 @@ describe('CachedTablesStore', () => {
       { seed, numRuns: 200 },
     );
   });
+
+  it('keeps a derived value while its version stands, and drops every one when a version is deleted', async () => {
+    const store = new CachedTablesStore(new MemoryStateStore(CONTRACT_TABLES), ['a', 'b'], 'b');
+    await store.write((tx) => tx.put('b', 'v', 1));
+    const derive = (version: number, value: string) => store.read((tx) => tx.derived?.('k', version, () => value));
+    expect(derive(1, 'first')).toBe('first');
+    expect(derive(1, 'second')).toBe('first');
+    expect(derive(2, 'third')).toBe('third');
+    // Deleting in other tables keeps derived values; deleting a version (a snapshot replacing the state) drops them.
+    await store.write((tx) => tx.put('a', 'x', 1));
+    await store.write((tx) => tx.delete('a', 'x'));
+    expect(derive(2, 'fourth')).toBe('third');
+    await store.write((tx) => tx.delete('b', 'v'));
+    expect(derive(2, 'fifth')).toBe('fifth');
+  });
 });

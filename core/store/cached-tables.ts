@@ -10,6 +10,9 @@ const BTree: typeof BTreeClass = loaded.default.default ?? loaded.default;
 /** One table held in memory: keys in code-point order (as every StateStore orders them). */
 type Table = BTreeClass<string, unknown>;
 
+/** Most derived values kept (ReadTxn.derived); the least recently used go first. */
+const MAX_DERIVED = 16_384;
+
 /** A write to a cached table, kept until its transaction has committed. */
 type Op =
   | { readonly table: Table; readonly key: string; readonly value: unknown }
@@ -40,11 +43,18 @@ function prefixEnd(prefix: string): string | undefined {
 export class CachedTablesStore implements StateStore {
   readonly tables: readonly string[];
   private readonly cache = new Map<string, Table>();
+  /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
+  private readonly derivedValues = new Map<string, { readonly version: number; readonly value: unknown }>();
 
-  /** Loads `cached` (each one of `store`'s tables) from `store`. */
+  /**
+   * Loads `cached` (each one of `store`'s tables) from `store`. `versions`, one of them, holds the
+   * modification indexes derived values are versioned by: these only grow, except when a snapshot
+   * replaces the state, so a deletion there drops every derived value.
+   */
   constructor(
     private readonly store: StateStore,
     cached: readonly string[],
+    private readonly versions?: string,
   ) {
     this.tables = store.tables;
     store.read((tx) => {
@@ -88,9 +98,12 @@ export class CachedTablesStore implements StateStore {
       ops.length = 0;
       return fn(recording);
     }, durability);
+    const versions = this.versions === undefined ? undefined : this.cache.get(this.versions);
     for (const op of ops) {
-      if ('deleted' in op) op.table.delete(op.key);
-      else op.table.set(op.key, op.value);
+      if ('deleted' in op) {
+        op.table.delete(op.key);
+        if (op.table === versions) this.derivedValues.clear();
+      } else op.table.set(op.key, op.value);
     }
     return result;
   }
@@ -109,6 +122,20 @@ export class CachedTablesStore implements StateStore {
       range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
         const t = this.cache.get(table);
         return t ? (rangeOf(t, options) as Iterable<readonly [string, V]>) : tx.range<V>(table, options);
+      },
+      derived: <T>(key: string, version: number, compute: () => T): T => {
+        const hit = this.derivedValues.get(key);
+        if (hit && hit.version === version) {
+          this.derivedValues.delete(key);
+          this.derivedValues.set(key, hit);
+          return hit.value as T;
+        }
+        const value = compute();
+        this.derivedValues.delete(key);
+        this.derivedValues.set(key, { version, value });
+        if (this.derivedValues.size > MAX_DERIVED)
+          this.derivedValues.delete(this.derivedValues.keys().next().value as string);
+        return value;
       },
     };
   }
