@@ -2,7 +2,8 @@ import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson } from '../../catalog/json.js';
-import { checksInState, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
+import { checksInState, type HealthEntry, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
+import { shuffleByHealth } from '../../catalog/shuffle.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
 import { filterReadable } from '../authz.js';
@@ -30,25 +31,40 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
         : [['node', ch.Node]],
     ).items;
 
+  /**
+   * Load balancing (issue 16): the order of a /v1/health/service answer. By default a weighted
+   * random shuffle (`shuffleByHealth`: passing and warning instances drawn by their Weights,
+   * critical ones last), so clients that take the first entries spread their load by Weights.
+   * `near` (any value) keeps the stable order by node and service ID instead: in Consul `near`
+   * sorts by network distance, which without coordinates is that stable order, and it is the
+   * opt-out for clients that rely on a stable order.
+   */
+  const answerOrder =
+    (url: URL) =>
+    <E extends HealthEntry>(entries: E[]): E[] =>
+      hasParam(url, 'near') ? entries : shuffleByHealth(entries, deps.rng);
+
   route(app, 'GET', '/v1/health/service/:name', (c) => {
     const url = new URL(c.req.url);
     const name = c.req.param('name');
     const { tags, nodeMeta } = tagAndMetaFilters(url);
     const passing = hasParam(url, 'passing') && url.searchParams.get('passing') !== 'false';
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
-    // `near` sorts by network distance in Consul; without coordinates the order stays by node.
+    const order = answerOrder(url);
     return indexedRead(
       deps,
       c.req.raw,
       watch(INDEX.service(name)),
       (tx) => serviceHealth(tx, name),
       (entries) =>
-        filterReadable(deps, c.req.raw, entries, (e) => [
-          ['service', e.service.Service],
-          ['node', e.node.Node],
-        ])
-          .items.filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
-          .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
+        order(
+          filterReadable(deps, c.req.raw, entries, (e) => [
+            ['service', e.service.Service],
+            ['node', e.node.Node],
+          ])
+            .items.filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
+            .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing')),
+        )
           .map(healthEntryJson)
           .filter(filter),
     );
