@@ -4,7 +4,7 @@ import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { seededRng } from '../../testing/seeded-rng.js';
 import type { Rng } from '../ports/rng.js';
 import type { HealthEntry } from './queries.js';
-import { healthWeight, shuffleByHealth, weightedShuffle } from './shuffle.js';
+import { healthWeight, shuffleByHealth, weightedJsonArray, weightedShuffle } from './shuffle.js';
 import type { HealthStatus } from './types.js';
 
 // Every statistical test below uses a fixed seed, so it replays exactly; its bounds are several
@@ -164,5 +164,17 @@ describe('shuffleByHealth', () => {
     expect(Math.abs((first.get('light') ?? 0) - 1 / 8)).toBeLessThan(0.02);
     expect(Math.abs((first.get('heavy') ?? 0) - 3 / 8)).toBeLessThan(0.02);
     expect(Math.abs((first.get('warn') ?? 0) - 4 / 8)).toBeLessThan(0.02);
+  });
+});
+
+describe('weightedJsonArray', () => {
+  it('is the JSON text of the elements in the order weightedShuffle draws', () => {
+    const elements = [{ a: 1 }, { b: 'x,y' }, [3], null];
+    const parts = elements.map((e, i) => ({ text: JSON.stringify(e), weight: i }));
+    const text = weightedJsonArray(parts, seededRng(9));
+    const order = weightedShuffle(parts, (p) => p.weight, seededRng(9));
+    expect(JSON.parse(text)).toEqual(order.map((p) => JSON.parse(p.text) as unknown));
+    expect(text).toBe(JSON.stringify(order.map((p) => JSON.parse(p.text) as unknown)));
+    expect(weightedJsonArray([], seededRng(1))).toBe('[]');
   });
 });

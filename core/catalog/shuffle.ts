@@ -62,3 +62,23 @@ export function shuffleByHealth<E extends Pick<HealthEntry, 'checks' | 'service'
 ): E[] {
   return weightedShuffle(entries, healthWeight, rng);
 }
+
+/** One element of a JSON array rendered ahead of time, with its load-balancing weight. */
+export interface WeightedJson {
+  /** The element's JSON text (e.g. `JSON.stringify(healthEntryJson(e))`). */
+  readonly text: string;
+  /** Its weight (`healthWeight(e)`); finite and >= 0. */
+  readonly weight: number;
+}
+
+/**
+ * The JSON array text of `parts` in a weighted random order (see `weightedShuffle`): for answers
+ * whose elements are rendered once and cached, so every send still gets its own order without
+ * serialising again. Equal to `JSON.stringify` of the shuffled elements.
+ * @throws RangeError for a negative, NaN or infinite weight.
+ */
+export function weightedJsonArray(parts: readonly WeightedJson[], rng: Rng): string {
+  return `[${weightedShuffle(parts, (p) => p.weight, rng)
+    .map((p) => p.text)
+    .join(',')}]`;
+}
