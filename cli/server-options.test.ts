@@ -30,3 +30,25 @@ describe('server listen addresses', () => {
     expect(resolve(['--dev', '--mqtt-url', 'mqtt://broker:1883']).mqttAddr).toBeUndefined();
   });
 });
+
+describe('--dns-a-record-limit', () => {
+  const withFile = (text: string) =>
+    toServerConfig(
+      resolveOptions(SERVER_OPTIONS, parseFlags(SERVER_OPTIONS, [], 'server'), {}, { path: 'k.json', text }),
+    );
+
+  it('is off (0) by default and read from the flag, the environment or the config file', () => {
+    expect(resolve([]).dnsARecordLimit).toBe(0);
+    expect(resolve(['--dns-a-record-limit', '3']).dnsARecordLimit).toBe(3);
+    expect(resolve([], { KONSUL_DNS_A_RECORD_LIMIT: '2' }).dnsARecordLimit).toBe(2);
+    expect(withFile('{"dns_a_record_limit": 5}').dnsARecordLimit).toBe(5);
+    expect(withFile('{"dns": {"a_record_limit": 1}}').dnsARecordLimit).toBe(1);
+  });
+
+  it('refuses values that are not an integer in 0..65535, naming the flag or variable', () => {
+    for (const bad of ['-1', '1.5', 'two', '65536'])
+      expect(() => resolve(['--dns-a-record-limit', bad]), bad).toThrow(/--dns-a-record-limit/);
+    expect(() => resolve([], { KONSUL_DNS_A_RECORD_LIMIT: 'x' })).toThrow(/KONSUL_DNS_A_RECORD_LIMIT/);
+    expect(() => withFile('{"dns_a_record_limit": -3}')).toThrow(/dns_a_record_limit/);
+  });
+});

@@ -1,4 +1,5 @@
 import { DEFAULT_API_LIMITS } from '../core/api/context.js';
+import { MAX_A_RECORD_LIMIT } from '../core/dns/resolver.js';
 import { ConfigError } from '../core/errors.js';
 import type { LogFormat } from '../core/log/logger.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
@@ -152,6 +153,14 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 0,
   },
   {
+    name: 'dns-a-record-limit',
+    kind: { type: 'int', min: 0, max: MAX_A_RECORD_LIMIT },
+    describe:
+      'most A/AAAA records in a DNS service answer, drawn by Weights (0: no limit; SRV is never limited; ' +
+      "Consul's a_record_limit)",
+    default: 0,
+  },
+  {
     name: 'enable-script-checks',
     kind: { type: 'boolean' },
     describe: 'allow checks that run commands (Args)',
@@ -295,6 +304,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
+    dnsARecordLimit: Number(v['dns-a-record-limit']),
     acl: { enabled: v['acl-enabled'] === true, defaultPolicy: v['acl-default-policy'] as 'allow' | 'deny' },
     httpTls: httpTlsOf(v),
     auditLog: v['audit-log'] === undefined || v['audit-log'] === '' ? undefined : String(v['audit-log']),

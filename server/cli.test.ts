@@ -20,6 +20,9 @@ describe('konsul CLI', () => {
     const env = await runCli(['server', '--dev'], { KONSUL_LOG_LEVEL: 'chatty' });
     expect(env.code).toBe(2);
     expect(env.out).toMatch(/KONSUL_LOG_LEVEL/);
+    const limit = await runCli(['server', '--dev', '--dns-a-record-limit', '70000']);
+    expect(limit.code).toBe(2);
+    expect(limit.out).toMatch(/--dns-a-record-limit.*out of range 0\.\.65535/);
   });
 
   it('refuses a missing config file and an unknown command', async () => {

@@ -49,6 +49,8 @@ export interface ServerConfig {
   readonly mqttDeviceKeys: string | undefined;
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;
+  /** Most A/AAAA records in a DNS service answer (Consul's a_record_limit); 0: no limit. */
+  readonly dnsARecordLimit: number;
   readonly acl: { readonly enabled: boolean; readonly defaultPolicy: 'allow' | 'deny' };
   readonly rateLimit: { readonly perIp: number; readonly perToken: number; readonly burst: number };
   readonly auditLog: string | undefined;

@@ -57,10 +57,11 @@ describe('the consul npm client: agent, catalog and health against a real server
     }>;
     expect(nodes).toMatchObject([{ Node: node, ServicePort: 8080, ServiceTags: ['v1'] }]);
     // Anti-entropy pushes each registration on its own, so db1 and its checks may land a moment
-    // after web1: wait for them rather than read once.
+    // after web1, and the leader adds the server's own `consul` service in its next round: wait
+    // for them rather than read once.
     await until(
       () => consul.catalog.service.list() as Promise<Record<string, string[]>>,
-      (s) => Object.keys(s).sort().join() === 'db,web',
+      (s) => Object.keys(s).sort().join() === 'consul,db,web',
     );
     const nodeList = (await consul.catalog.node.list()) as Array<{ Node: string }>;
     expect(nodeList.map((n) => n.Node)).toContain(node);

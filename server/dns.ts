@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { type DnsOptions, type DnsRecord, type DnsType, resolve } from '../core/dns/resolver.js';
+import { type DnsOptions, type DnsRecord, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { StateStore } from '../core/ports/state-store.js';
 
@@ -94,7 +94,7 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
 export interface DnsListener {
   /** "host:port" both sockets are bound to. */
   readonly address: string;
-  /** Starts answering queries from the catalog in `store`; call once. */
+  /** Starts answering queries from the catalog in `store`; call once. Throws ConfigError for bad options. */
   serve(store: StateStore, options: DnsOptions): void;
   /** Closes both sockets and every TCP connection. */
   close(): Promise<void>;
@@ -189,6 +189,7 @@ async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<
   return {
     address: `${host}:${boundPort}`,
     serve: (store, options) => {
+      validateDnsOptions(options);
       answer = (query, overUdp) => answerQuery(query, store, options, overUdp);
     },
     close: async () => {

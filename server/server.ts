@@ -177,6 +177,7 @@ export async function startServer(
       datacenter: config.datacenter,
       serviceTtl: config.dnsServiceTtl,
       nodeTtl: config.dnsNodeTtl,
+      aRecordLimit: config.dnsARecordLimit,
       rng: systemRng,
       // DNS carries no token: with ACLs on it answers what the anonymous token may read.
       ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),

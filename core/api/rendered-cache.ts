@@ -1,4 +1,11 @@
+import type { WeightedJson } from '../catalog/shuffle.js';
 import type { ReadTxn } from '../ports/state-store.js';
+
+/** A rendered answer: its JSON text, or its elements' JSON texts with weights, ordered anew for each answer. */
+export type Rendered = string | readonly WeightedJson[];
+
+const sizeOf = (r: Rendered): number =>
+  typeof r === 'string' ? r.length * 2 : r.reduce((n, p) => n + p.text.length * 2 + 32, 0);
 
 /** What a read may reuse: its cache key, and how to read the index its answer depends on. */
 export interface RenderedKey {
@@ -18,11 +25,14 @@ const MAX_BYTES = 32 * 1024 * 1024;
  * entries and bytes; the least recently used go first.
  */
 export class RenderedCache {
-  private readonly entries = new Map<string, { readonly index: number; readonly text: string }>();
+  private readonly entries = new Map<
+    string,
+    { readonly index: number; readonly text: Rendered; readonly size: number }
+  >();
   private bytes = 0;
 
-  /** The text cached for `key` at exactly `index`, or undefined. */
-  get(key: string, index: number): string | undefined {
+  /** The answer cached for `key` at exactly `index`, or undefined. */
+  get(key: string, index: number): Rendered | undefined {
     const hit = this.entries.get(key);
     if (!hit || hit.index !== index) return undefined;
     // Most recently used last.
@@ -31,21 +41,21 @@ export class RenderedCache {
     return hit.text;
   }
 
-  /** Keeps `text` as the answer for `key` at `index` (too large a text is not kept). */
-  set(key: string, index: number, text: string): void {
-    const size = text.length * 2;
+  /** Keeps `text` as the answer for `key` at `index` (too large an answer is not kept). */
+  set(key: string, index: number, text: Rendered): void {
+    const size = sizeOf(text);
     if (size > MAX_BYTES / 16) return;
     const old = this.entries.get(key);
     if (old) {
-      this.bytes -= old.text.length * 2;
+      this.bytes -= old.size;
       this.entries.delete(key);
     }
-    this.entries.set(key, { index, text });
+    this.entries.set(key, { index, text, size });
     this.bytes += size;
     for (const [k, e] of this.entries) {
       if (this.entries.size <= MAX_ENTRIES && this.bytes <= MAX_BYTES) break;
       this.entries.delete(k);
-      this.bytes -= e.text.length * 2;
+      this.bytes -= e.size;
     }
   }
 

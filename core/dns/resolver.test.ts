@@ -1,7 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createTestNode, type TestNode } from '../../testing/harness.js';
 import { seededRng } from '../../testing/seeded-rng.js';
-import { type DnsAnswer, type DnsOptions, type DnsRecord, type DnsType, resolve } from './resolver.js';
+import { ConfigError } from '../errors.js';
+import {
+  type DnsAnswer,
+  type DnsOptions,
+  type DnsRecord,
+  type DnsType,
+  resolve,
+  validateDnsOptions,
+} from './resolver.js';
 
 // Reference: Consul agent/dns (message_serializer.go getAnswerExtrasForAddressAndTarget and
 // encodeIPAsFqdn, router.go buildAddressResults) and its tests (router_addr_test.go,
@@ -242,5 +250,80 @@ describe('<hex>.addr names', () => {
         name,
       ).toEqual(['SOA']);
     }
+  });
+});
+
+describe('load balancing', () => {
+  /** Registers instance `i` of web on its own node and address, with a check in `status`. */
+  async function instance(i: number, status: 'passing' | 'warning' | 'critical', passing: number, warning = 1) {
+    await register({
+      Node: `n${i}`,
+      Address: `10.0.0.${i}`,
+      Service: { ID: `web${i}`, Service: 'web', Port: 8000 + i, Weights: { Passing: passing, Warning: warning } },
+      Check: { CheckID: `c${i}`, ServiceID: `web${i}`, Status: status },
+    });
+  }
+
+  /** How often each address came first in `runs` answers, as fractions. */
+  function firstAddress(runs: number, type: DnsType, o: Partial<DnsOptions>): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < runs; i++) {
+      const first = ask('web.service.consul', type, o).answers.find((r) => r.type === 'A');
+      const k = String(first?.data);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return new Map([...counts].map(([k, c]) => [k, c / runs]));
+  }
+
+  it('orders A answers by Weights: passing and warning weights, critical never answered', async () => {
+    await instance(1, 'passing', 1);
+    await instance(2, 'passing', 3);
+    await instance(3, 'warning', 50, 4);
+    await instance(4, 'critical', 100, 100);
+    // Fixed seed; 8 of weight in all, one standard deviation is under 0.008 for 4000 runs.
+    const first = firstAddress(4000, 'A', { rng: seededRng(21) });
+    expect([...first.keys()].sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(Math.abs((first.get('10.0.0.1') ?? 0) - 1 / 8)).toBeLessThan(0.04);
+    expect(Math.abs((first.get('10.0.0.2') ?? 0) - 3 / 8)).toBeLessThan(0.04);
+    expect(Math.abs((first.get('10.0.0.3') ?? 0) - 4 / 8)).toBeLessThan(0.04);
+    // The SRV weights say the same.
+    const srv = ask('web.service.consul', 'SRV').answers.flatMap((r) =>
+      r.type === 'SRV' ? [[r.data.port, r.data.weight]] : [],
+    );
+    expect(srv.sort()).toEqual([
+      [8001, 1],
+      [8002, 3],
+      [8003, 4],
+    ]);
+  });
+
+  it('limits service answers to aRecordLimit distinct addresses, never SRV records', async () => {
+    for (let i = 1; i <= 5; i++) await instance(i, 'passing', i === 5 ? 96 : 1);
+    // A second instance on one address counts once.
+    await register({ Node: 'n1', Address: '10.0.0.1', Service: { ID: 'web1b', Service: 'web', Port: 9001 } });
+    const count = (a: DnsAnswer, t: DnsRecord['type']) => a.answers.filter((r) => r.type === t).length;
+    const rng = seededRng(4);
+    for (let run = 0; run < 50; run++) {
+      const two = ask('web.service.consul', 'A', { aRecordLimit: 2, rng });
+      expect(count(two, 'A')).toBe(2);
+      expect(new Set(two.answers.map((r) => r.data)).size).toBe(2);
+      const any = ask('web.service.consul', 'ANY', { aRecordLimit: 2, rng });
+      expect([count(any, 'A'), count(any, 'SRV')]).toEqual([2, 6]);
+      expect(any.additionalsPerAnswer).toHaveLength(any.answers.length);
+      expect(count(ask('web.service.consul', 'SRV', { aRecordLimit: 1, rng }), 'SRV')).toBe(6);
+    }
+    expect(count(ask('web.service.consul', 'A', { aRecordLimit: 0 }), 'A')).toBe(5);
+    expect(count(ask('web.service.consul', 'A', { aRecordLimit: 50 }), 'A')).toBe(5);
+    // With a limit of one the single answer is still drawn by weight (96 of 100 for n5).
+    const first = firstAddress(2000, 'A', { aRecordLimit: 1, rng: seededRng(8) });
+    expect(first.get('10.0.0.5') ?? 0).toBeGreaterThan(0.9);
+    // Node answers are not service answers.
+    expect(count(ask('n1.node.consul', 'A', { aRecordLimit: 1 }), 'A')).toBe(1);
+  });
+
+  it('rejects an aRecordLimit that is not an integer in 0..65535', () => {
+    for (const bad of [-1, 1.5, 65536, Number.NaN])
+      expect(() => validateDnsOptions(options({ aRecordLimit: bad }))).toThrow(ConfigError);
+    for (const good of [0, 1, 65535]) validateDnsOptions(options({ aRecordLimit: good }));
   });
 });

@@ -1,7 +1,8 @@
 import { entryStatus, getNode, type HealthEntry, serviceHealth, serviceInstances } from '../catalog/queries.js';
-import { weightFor } from '../catalog/state-machine.js';
+import { healthWeight, shuffleByHealth } from '../catalog/shuffle.js';
 import type { CatalogNode } from '../catalog/types.js';
-import { type Rng, randomInt } from '../ports/rng.js';
+import { ConfigError } from '../errors.js';
+import type { Rng } from '../ports/rng.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import { formatIp, hexOfIp, ipOfHex, isDnsName, type ParsedIp, parseIp } from './addr.js';
 
@@ -56,18 +57,35 @@ export interface DnsOptions {
   readonly nodeTtl: number;
   readonly rng: Rng;
   /**
+   * Most A/AAAA records in the answer section of a service answer (Consul's
+   * dns_config.a_record_limit): the first this many distinct addresses of the weighted shuffle.
+   * 0 or absent: no limit. SRV records are never limited by it (as in Consul); a UDP answer can
+   * still be cut shorter, with TC set, when it does not fit. An integer 0..65535.
+   */
+  readonly aRecordLimit?: number;
+  /**
    * What DNS clients may see (with ACLs on: the anonymous token's service:read and node:read);
    * absent: everything. Names that may not be read are answered like unknown ones.
    */
   readonly access?: (tx: ReadTxn) => { canRead(resource: 'service' | 'node', name: string): boolean };
 }
 
-function shuffle<T>(list: T[], rng: Rng): T[] {
-  for (let i = list.length - 1; i > 0; i--) {
-    const j = randomInt(rng, i + 1);
-    [list[i], list[j]] = [list[j] as T, list[i] as T];
-  }
-  return list;
+/** Largest accepted `aRecordLimit` (more A records than this never fit in a DNS message). */
+export const MAX_A_RECORD_LIMIT = 65535;
+
+/**
+ * Checks the settings a caller chose (the rest are typed): `aRecordLimit` must be an integer in
+ * 0..MAX_A_RECORD_LIMIT, TTLs integers in 0..2^31-1.
+ * @throws ConfigError naming the bad field.
+ */
+export function validateDnsOptions(o: DnsOptions): void {
+  const intIn = (name: string, v: number | undefined, max: number): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > max))
+      throw new ConfigError(`DNS option ${name} must be an integer in 0..${max}, got ${String(v)}`);
+  };
+  intIn('aRecordLimit', o.aRecordLimit, MAX_A_RECORD_LIMIT);
+  intIn('serviceTtl', o.serviceTtl, 2 ** 31 - 1);
+  intIn('nodeTtl', o.nodeTtl, 2 ** 31 - 1);
 }
 
 type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
@@ -77,8 +95,10 @@ type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
  * `_<service>._<tag>.service[.<dc>].<domain>` (RFC 2782; `_tcp` means any tag) or
  * `<hex>.addr[.<dc>].<domain>` (an address in hex, as SRV targets name it) from the catalog.
  * Records are named after the question (lower case). Only instances without a critical check are
- * answered, in random order; SRV weights come from the instance's Weights, and every SRV record
- * has its own records in the additional section (see `srvTarget`). Unknown names are NXDOMAIN;
+ * answered, in a weighted random order (`shuffleByHealth`: an instance comes first in proportion
+ * to its Weights.Passing or Weights.Warning; weight 0 last); SRV weights come from the same
+ * Weights, and every SRV record has its own records in the additional section (see `srvTarget`).
+ * A service answer holds at most `aRecordLimit` A/AAAA records when that is set. Unknown names are NXDOMAIN;
  * known names without records of the asked type are NOERROR with no answers (with an SOA for
  * negative caching); names outside the domain are REFUSED.
  */
@@ -290,14 +310,24 @@ function serviceLookup(
   const seenAddresses = new Set<string>();
   const seenSrv = new Set<string>();
   const hostRecords = new Map<string, DnsRecord[]>();
-  for (const e of shuffle([...healthy], o.rng)) {
+  const addressLimit = o.aRecordLimit && o.aRecordLimit > 0 ? o.aRecordLimit : Infinity;
+  for (const e of shuffleByHealth(healthy, o.rng)) {
     const address = addressRecord(recordName, e.service.Address || e.node.Address, o.serviceTtl);
-    if (address && answersType(address.type, qtype) && !seenAddresses.has(address.data as string)) {
+    if (
+      address &&
+      answersType(address.type, qtype) &&
+      seenAddresses.size < addressLimit &&
+      !seenAddresses.has(address.data as string)
+    ) {
       seenAddresses.add(address.data as string);
       answers.push(address);
       additionalsPerAnswer.push(0);
     }
-    if (qtype !== 'SRV' && qtype !== 'ANY') continue;
+    if (qtype !== 'SRV' && qtype !== 'ANY') {
+      // Consul stops at the limit; only SRV records (of an ANY question) would follow.
+      if (seenAddresses.size >= addressLimit) break;
+      continue;
+    }
     const tuple = `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
     if (seenSrv.has(tuple)) continue;
     seenSrv.add(tuple);
@@ -309,7 +339,7 @@ function serviceLookup(
       ttl: o.serviceTtl,
       data: {
         priority: 1,
-        weight: weightFor(e.service.Weights, entryStatus(e)),
+        weight: healthWeight(e),
         port: e.service.Port,
         target: srv.target,
       },

@@ -2,7 +2,15 @@ import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson } from '../../catalog/json.js';
-import { checksInState, nodeChecks, serviceChecks, serviceHealth, serviceIndex } from '../../catalog/queries.js';
+import {
+  checksInState,
+  type HealthEntry,
+  nodeChecks,
+  serviceChecks,
+  serviceHealth,
+  serviceIndex,
+} from '../../catalog/queries.js';
+import { healthWeight } from '../../catalog/shuffle.js';
 import type { ReadTxn } from '../../ports/state-store.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
@@ -10,7 +18,7 @@ import { filterReadable } from '../authz.js';
 import { readTableIndex } from '../../fsm/meta.js';
 import { BadRequestError } from '../../errors.js';
 import type { ApiDeps } from '../context.js';
-import { indexedRead } from '../read.js';
+import { indexedRead, ShuffledAnswer } from '../read.js';
 import { hasParam } from '../query.js';
 import { hasTags, nodeMetaMatches, tagAndMetaFilters } from './catalog.js';
 
@@ -37,15 +45,28 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     const { tags, nodeMeta } = tagAndMetaFilters(url);
     const passing = hasParam(url, 'passing') && url.searchParams.get('passing') !== 'false';
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
-    // `near` sorts by network distance in Consul; without coordinates the order stays by node.
-    // Without ACLs the answer depends only on the service and these parameters: it is rendered once
-    // per change of the service and sent again from the rendered cache.
+    // Load balancing: by default the entries come in a weighted random order (passing and warning
+    // instances drawn by their Weights, critical ones last: weightedJsonArray), so clients that
+    // take the first entries spread their load. `near` (any value) keeps the stable order by node
+    // and service ID: in Consul `near` sorts by network distance, which without coordinates is
+    // that order, and it is the opt-out for clients that rely on a stable order.
+    const stable = hasParam(url, 'near');
+    // Without ACLs the answer depends only on the service and these parameters: its entries are
+    // rendered once per change of the service, and each answer only orders them.
     const cached = deps.acl.settings.enabled
       ? undefined
       : {
-          key: ['health', name, passing, tags.join(','), nodeMeta.join(','), url.searchParams.get('filter') ?? ''].join(
-            '\u0000',
-          ),
+          key: [
+            'health',
+            name,
+            stable,
+            passing,
+            tags.join(','),
+            nodeMeta.join(','),
+            url.searchParams.get('filter') ?? '',
+          ]
+            .map(String)
+            .join('\u0000'),
           index: (tx: ReadTxn) => serviceIndex(tx, name),
         };
     return indexedRead(
@@ -53,15 +74,20 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
       c.req.raw,
       watch(INDEX.service(name)),
       (tx) => serviceHealth(tx, name),
-      (entries) =>
-        filterReadable(deps, c.req.raw, entries, (e) => [
+      (entries) => {
+        const chosen = filterReadable(deps, c.req.raw, entries, (e) => [
           ['service', e.service.Service],
           ['node', e.node.Node],
         ])
           .items.filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
           .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
-          .map(healthEntryJson)
-          .filter(filter),
+          .map((e: HealthEntry) => ({ e, json: healthEntryJson(e) }))
+          .filter(({ json }) => filter(json));
+        if (stable) return chosen.map(({ json }) => json);
+        return new ShuffledAnswer(
+          chosen.map(({ e, json }) => ({ text: JSON.stringify(json), weight: healthWeight(e) })),
+        );
+      },
       cached,
     );
   });

@@ -1,0 +1,180 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
+import { seededRng } from '../../testing/seeded-rng.js';
+import type { Rng } from '../ports/rng.js';
+import type { HealthEntry } from './queries.js';
+import { healthWeight, shuffleByHealth, weightedJsonArray, weightedShuffle } from './shuffle.js';
+import type { HealthStatus } from './types.js';
+
+// Every statistical test below uses a fixed seed, so it replays exactly; its bounds are several
+// standard deviations wide all the same, so a change of seed or of generator cannot make it flaky.
+
+interface Item {
+  readonly name: string;
+  readonly weight: number;
+}
+const item = (name: string, weight: number): Item => ({ name, weight });
+const weightOf = (i: Item): number => i.weight;
+
+/** How often each value of `f(draw)` came up in `runs` draws, as fractions. */
+function frequencies(runs: number, draw: () => string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < runs; i++) {
+    const k = draw();
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return new Map([...counts].map(([k, c]) => [k, c / runs]));
+}
+
+/** An Rng that counts its draws. */
+function countingRng(seed: number): Rng & { draws: number } {
+  const inner = seededRng(seed);
+  const rng = {
+    draws: 0,
+    next(): number {
+      rng.draws++;
+      return inner.next();
+    },
+  };
+  return rng;
+}
+
+describe('weightedShuffle', () => {
+  it('puts each item first with probability proportional to its weight', () => {
+    const items = [item('a', 1), item('b', 2), item('c', 3), item('d', 4)];
+    const rng = seededRng(42);
+    const first = frequencies(20_000, () => weightedShuffle(items, weightOf, rng)[0]?.name as string);
+    // Expected 0.1, 0.2, 0.3, 0.4; one standard deviation is at most 0.0035.
+    for (const { name, weight } of items) expect(Math.abs((first.get(name) ?? 0) - weight / 10)).toBeLessThan(0.02);
+  });
+
+  it('orders all items like sequential draws without replacement (every permutation of three)', () => {
+    const items = [item('a', 1), item('b', 2), item('c', 3)];
+    const total = 6;
+    const rng = seededRng(7);
+    const seen = frequencies(30_000, () =>
+      weightedShuffle(items, weightOf, rng)
+        .map((i) => i.name)
+        .join(''),
+    );
+    const permutations = ['abc', 'acb', 'bac', 'bca', 'cab', 'cba'];
+    expect([...seen.keys()].sort()).toEqual(permutations);
+    for (const p of permutations) {
+      const [x, y] = [...p].map((n) => items.find((i) => i.name === n) as Item) as [Item, Item];
+      // P(x first) * P(y second | x first); the last one is forced.
+      const expected = (x.weight / total) * (y.weight / (total - x.weight));
+      expect(Math.abs((seen.get(p) ?? 0) - expected), p).toBeLessThan(0.015);
+    }
+  });
+
+  it('keeps items of weight 0 after all others, in uniformly random order', () => {
+    const items = [item('z1', 0), item('a', 1), item('z2', 0), item('b', 5), item('z3', 0)];
+    const rng = seededRng(11);
+    const firstZero = frequencies(9_000, () => {
+      const out = weightedShuffle(items, weightOf, rng);
+      expect(out.slice(0, 2).every((i) => i.weight > 0)).toBe(true);
+      return out[2]?.name as string;
+    });
+    for (const z of ['z1', 'z2', 'z3']) expect(Math.abs((firstZero.get(z) ?? 0) - 1 / 3)).toBeLessThan(0.04);
+  });
+
+  it('handles the empty list, one item and an all-zero list', () => {
+    const rng = seededRng(1);
+    expect(weightedShuffle([], weightOf, rng)).toEqual([]);
+    expect(weightedShuffle([item('a', 0)], weightOf, rng)).toEqual([item('a', 0)]);
+    const zeros = [item('a', 0), item('b', 0)];
+    expect(
+      weightedShuffle(zeros, weightOf, rng)
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(['a', 'b']);
+  });
+
+  it('copes with an rng at the ends of [0, 1)', () => {
+    const items = [item('a', 1), item('b', 65535), item('c', 0)];
+    for (const value of [0, 1 - 2 ** -53]) {
+      const out = weightedShuffle(items, weightOf, { next: () => value });
+      expect(out.map((i) => i.name).sort()).toEqual(['a', 'b', 'c']);
+      expect(out[2]?.name).toBe('c');
+    }
+  });
+
+  it('rejects negative, NaN and infinite weights', () => {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(() => weightedShuffle([item('a', 1), item('b', bad)], weightOf, seededRng(1))).toThrow(RangeError);
+  });
+
+  it('returns a permutation of its input, leaves the input alone and draws once per item (property)', () => {
+    const seed = propertySeed('weightedShuffle permutation');
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 60 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (weights, rngSeed) => {
+          const items = weights.map((w, i) => item(`i${i}`, w));
+          const before = [...items];
+          const rng = countingRng(rngSeed);
+          const out = weightedShuffle(items, weightOf, rng);
+          expect(items).toEqual(before);
+          expect(rng.draws).toBe(items.length);
+          expect([...out].sort((x, y) => x.name.localeCompare(y.name))).toEqual(
+            [...items].sort((x, y) => x.name.localeCompare(y.name)),
+          );
+          const firstZero = out.findIndex((i) => i.weight === 0);
+          if (firstZero >= 0) expect(out.slice(firstZero).every((i) => i.weight === 0)).toBe(true);
+          // The same seed replays the same order.
+          expect(weightedShuffle(items, weightOf, seededRng(rngSeed))).toEqual(out);
+        },
+      ),
+      { seed, numRuns: 200 },
+    );
+  });
+});
+
+describe('shuffleByHealth', () => {
+  const entry = (name: string, statuses: HealthStatus[], passing = 1, warning = 1): HealthEntry =>
+    ({
+      node: { Node: name },
+      service: { Service: 'web', Weights: { Passing: passing, Warning: warning } },
+      checks: statuses.map((Status) => ({ Status })),
+    }) as unknown as HealthEntry;
+
+  it('weighs an entry by Weights.Passing, Weights.Warning or 0 for critical', () => {
+    expect(healthWeight(entry('n', [], 7, 2))).toBe(7);
+    expect(healthWeight(entry('n', ['passing', 'passing'], 7, 2))).toBe(7);
+    expect(healthWeight(entry('n', ['passing', 'warning'], 7, 2))).toBe(2);
+    expect(healthWeight(entry('n', ['warning', 'critical'], 7, 2))).toBe(0);
+  });
+
+  it('draws passing and warning entries by their weights and keeps critical ones last', () => {
+    const entries = [
+      entry('sick', ['critical'], 100, 100),
+      entry('light', ['passing'], 1),
+      entry('heavy', ['passing'], 3),
+      entry('warn', ['warning'], 10, 4),
+    ];
+    const rng = seededRng(5);
+    const first = frequencies(16_000, () => {
+      const out = shuffleByHealth(entries, rng);
+      expect(out[3]?.node.Node).toBe('sick');
+      return out[0]?.node.Node as string;
+    });
+    // Weights 1, 3 and 4 of 8.
+    expect(Math.abs((first.get('light') ?? 0) - 1 / 8)).toBeLessThan(0.02);
+    expect(Math.abs((first.get('heavy') ?? 0) - 3 / 8)).toBeLessThan(0.02);
+    expect(Math.abs((first.get('warn') ?? 0) - 4 / 8)).toBeLessThan(0.02);
+  });
+});
+
+describe('weightedJsonArray', () => {
+  it('is the JSON text of the elements in the order weightedShuffle draws', () => {
+    const elements = [{ a: 1 }, { b: 'x,y' }, [3], null];
+    const parts = elements.map((e, i) => ({ text: JSON.stringify(e), weight: i }));
+    const text = weightedJsonArray(parts, seededRng(9));
+    const order = weightedShuffle(parts, (p) => p.weight, seededRng(9));
+    expect(JSON.parse(text)).toEqual(order.map((p) => JSON.parse(p.text) as unknown));
+    expect(text).toBe(JSON.stringify(order.map((p) => JSON.parse(p.text) as unknown)));
+    expect(weightedJsonArray([], seededRng(1))).toBe('[]');
+  });
+});
