@@ -4,14 +4,15 @@ import { catalogModule } from './catalog/state-machine.js';
 import { eventModule } from './event/events.js';
 import type { StateModule } from './fsm/state-machine.js';
 import { kvModule } from './kv/state-machine.js';
+import { preparedQueryModule } from './prepared-query/state-machine.js';
 import { sessionCatalogBindings, sessionLockHolders } from './session/bindings.js';
 import { sessionModule } from './session/state-machine.js';
 import { restoreModule } from './snapshot/restore-module.js';
 import { txnModule } from './txn/apply.js';
 
 /**
- * The state machine modules behind the HTTP API: KV, catalog, sessions, events, transactions, ACLs
- * and snapshot restore. Servers add their cluster modules (members, autopilot) to these. Sessions
+ * The state machine modules behind the HTTP API: KV, catalog, sessions, prepared queries, events,
+ * transactions, ACLs and snapshot restore. Servers add their cluster modules (members, autopilot) to these. Sessions
  * are plugged into the KV and catalog modules here: the session module builds on both, so neither
  * may import it.
  */
@@ -20,6 +21,7 @@ export function dataModules(): StateModule[] {
     kvModule(sessionLockHolders),
     catalogModule(sessionCatalogBindings),
     sessionModule,
+    preparedQueryModule,
     eventModule,
     txnModule,
     aclModule,

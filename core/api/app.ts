@@ -15,6 +15,7 @@ import { registerEventRoutes } from './routes/event.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
+import { registerPreparedQueryRoutes } from './routes/prepared-query.js';
 import { registerPrometheusRoutes } from './routes/prometheus.js';
 import { registerSessionRoutes } from './routes/session.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
@@ -61,6 +62,7 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerOperatorRoutes(app, deps);
   registerSnapshotRoutes(app, deps);
   registerSessionRoutes(app, deps);
+  registerPreparedQueryRoutes(app, deps);
   registerTxnRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerWatchRoutes(app, deps);

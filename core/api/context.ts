@@ -133,6 +133,8 @@ export interface ApiLimits {
   readonly watchKeepAliveMs: number;
   /** Shortest session TTL accepted (ms; Consul's session_ttl_min: 10 s). */
   readonly sessionTtlMinMs: number;
+  /** Most prepared queries that may exist (creating one more is refused). */
+  readonly preparedQueryMax: number;
 }
 
 /** Consul's defaults. */
@@ -144,6 +146,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   txnMaxBytes: 512 * 1024,
   watchKeepAliveMs: 15_000,
   sessionTtlMinMs: 10_000,
+  preparedQueryMax: 10_000,
 };
 
 /** The leader's session TTL clock as the API sees it (renewals push a session's deadline back). */

@@ -16,7 +16,10 @@ export type RouteMethod = 'GET' | 'PUT' | 'POST' | 'DELETE';
  */
 export type RouteAcl =
   | { readonly resource: 'operator' | 'acl' | 'agent'; readonly guard: 'read' | 'write' | 'by-method' }
-  | { readonly resource: 'key' | 'service' | 'node' | 'session' | 'event' | 'acl'; readonly guard?: undefined }
+  | {
+      readonly resource: 'key' | 'service' | 'node' | 'session' | 'event' | 'query' | 'acl';
+      readonly guard?: undefined;
+    }
   | { readonly resource: 'none'; readonly guard?: undefined };
 
 /**
@@ -67,6 +70,7 @@ const SERVICE: RouteAcl = { resource: 'service' };
 const NODE: RouteAcl = { resource: 'node' };
 const SESSION: RouteAcl = { resource: 'session' };
 const EVENT: RouteAcl = { resource: 'event' };
+const QUERY: RouteAcl = { resource: 'query' };
 const ACL: RouteAcl = { resource: 'acl' };
 const OPERATOR: RouteAcl = { resource: 'operator', guard: 'by-method' };
 const AGENT_READ: RouteAcl = { resource: 'agent', guard: 'read' };
@@ -119,6 +123,15 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('GET', '/v1/session/info/:id', SESSION),
   leader('GET', '/v1/session/node/:node', SESSION),
   leader('GET', '/v1/session/list', SESSION),
+  // Prepared queries: the leader answers, as for the catalog they read (execute filters by the
+  // instances' service and node, the others check `query` rules on the query's name).
+  leader('POST', '/v1/query', QUERY),
+  leader('GET', '/v1/query', QUERY),
+  leader('GET', '/v1/query/:id', QUERY),
+  leader('PUT', '/v1/query/:id', QUERY),
+  leader('DELETE', '/v1/query/:id', QUERY),
+  leader('GET', '/v1/query/:id/execute', QUERY),
+  leader('GET', '/v1/query/:id/explain', QUERY),
   // Events and watch streams: answered where they arrive.
   local('PUT', '/v1/event/fire/:name', EVENT),
   local('GET', '/v1/event/list', EVENT),

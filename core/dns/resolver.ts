@@ -2,8 +2,11 @@ import { entryStatus, getNode, type HealthEntry, serviceHealth, serviceInstances
 import { healthWeight, shuffleByHealth } from '../catalog/shuffle.js';
 import type { CatalogNode } from '../catalog/types.js';
 import { ConfigError } from '../errors.js';
+import { orderQueryResults, queryInstances } from '../prepared-query/execute.js';
+import { resolveQuery } from '../prepared-query/queries.js';
 import type { Rng } from '../ports/rng.js';
 import type { ReadTxn } from '../ports/state-store.js';
+import { parseDuration } from '../util/duration.js';
 import { formatIp, hexOfIp, ipOfHex, isDnsName, type ParsedIp, parseIp } from './addr.js';
 
 /** Record types the resolver answers. */
@@ -92,7 +95,8 @@ type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
 
 /**
  * Answers a question about `<node>.node[.<dc>].<domain>`, `[<tag>.]<service>.service[.<dc>].<domain>`,
- * `_<service>._<tag>.service[.<dc>].<domain>` (RFC 2782; `_tcp` means any tag) or
+ * `_<service>._<tag>.service[.<dc>].<domain>` (RFC 2782; `_tcp` means any tag),
+ * `<query>.query[.<dc>].<domain>` (a prepared query by name or ID, see preparedQueryLookup) or
  * `<hex>.addr[.<dc>].<domain>` (an address in hex, as SRV targets name it) from the catalog.
  * Records are named after the question (lower case). Only instances without a critical check are
  * answered, in a weighted random order (`shuffleByHealth`: an instance comes first in proportion
@@ -147,7 +151,7 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     dc = last;
     labels = labels.slice(0, -2);
   } else {
-    return empty('NXDOMAIN');
+    return preparedQueryLookup(tx, labels, recordName, qtype, o, empty);
   }
   if (dc !== undefined && dc !== o.datacenter.toLowerCase()) return empty('NXDOMAIN');
   if (kind === 'node') return nodeLookup(tx, labels, recordName, qtype, o, empty);
@@ -364,4 +368,88 @@ function findServiceName(tx: ReadTxn, lower: string): string | undefined {
     if (name.toLowerCase() === lower) return name;
   }
   return undefined;
+}
+
+/** A query's DNS.TTL in whole seconds, or `fallback` when it has none (or none that parses). */
+function queryTtlSeconds(ttl: string, fallback: number): number {
+  const ms = ttl === '' ? undefined : parseDuration(ttl);
+  return ms === undefined ? fallback : Math.floor(ms / 1000);
+}
+
+/**
+ * `<query>.query[.<dc>]` (labels without the domain; a query name may hold dots): the instances the
+ * prepared query selects (as its HTTP execute does, in its order), answered like a service lookup
+ * — A/AAAA per distinct address, one SRV per node, address and port with its additional records —
+ * with the query's DNS.TTL (else the service TTL). NXDOMAIN for names that are no query question,
+ * no query, another datacenter, a template named by ID, or a query that selects nothing readable.
+ */
+function preparedQueryLookup(
+  tx: ReadTxn,
+  labels: string[],
+  recordName: string,
+  qtype: DnsType,
+  o: DnsOptions,
+  empty: Empty,
+): DnsAnswer {
+  let nameLabels: string[];
+  if (labels[labels.length - 1] === 'query') nameLabels = labels.slice(0, -1);
+  else if (labels[labels.length - 2] === 'query' && labels[labels.length - 1] === o.datacenter.toLowerCase())
+    nameLabels = labels.slice(0, -2);
+  else return empty('NXDOMAIN');
+  if (nameLabels.length === 0) return empty('NXDOMAIN');
+  let resolved;
+  try {
+    resolved = resolveQuery(tx, nameLabels.join('.'));
+  } catch {
+    return empty('NXDOMAIN');
+  }
+  if (!resolved) return empty('NXDOMAIN');
+  const query = resolved.rendered;
+  const access = o.access?.(tx);
+  const selected = queryInstances(tx, query.Service).value.filter(
+    (e) => !access || (access.canRead('service', e.service.Service) && access.canRead('node', e.node.Node)),
+  );
+  if (selected.length === 0) return empty('NXDOMAIN');
+  const ttl = queryTtlSeconds(query.DNS.TTL, o.serviceTtl);
+  const answers: DnsRecord[] = [];
+  const additionals: DnsRecord[] = [];
+  const additionalsPerAnswer: number[] = [];
+  const seenAddresses = new Set<string>();
+  const seenSrv = new Set<string>();
+  const hostRecords = new Map<string, DnsRecord[]>();
+  const withTtl = { ...o, serviceTtl: ttl };
+  for (const e of orderQueryResults(selected, o.rng)) {
+    const address = addressRecord(recordName, e.service.Address || e.node.Address, ttl);
+    if (address && answersType(address.type, qtype) && !seenAddresses.has(address.data as string)) {
+      seenAddresses.add(address.data as string);
+      answers.push(address);
+      additionalsPerAnswer.push(0);
+    }
+    if (qtype !== 'SRV' && qtype !== 'ANY') continue;
+    const tuple = `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
+    if (seenSrv.has(tuple)) continue;
+    seenSrv.add(tuple);
+    const srv = srvTarget(tx, e, recordName, withTtl, hostRecords);
+    if (!srv) continue;
+    answers.push({
+      type: 'SRV',
+      name: recordName,
+      ttl,
+      data: {
+        priority: 1,
+        weight: healthWeight(e),
+        port: e.service.Port,
+        target: srv.target,
+      },
+    });
+    additionals.push(...srv.extra);
+    additionalsPerAnswer.push(srv.extra.length);
+  }
+  return {
+    rcode: 'NOERROR',
+    answers,
+    additionals,
+    additionalsPerAnswer,
+    authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
+  };
 }

@@ -7,6 +7,8 @@ import { readAppliedIndex } from '../../fsm/meta.js';
 import { CATALOG_TABLES, CATALOG_WATCH_TABLE, HEALTH_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { EVENT_WATCH_TABLE, eventModule } from '../../event/events.js';
 import { KV_TABLES } from '../../kv/state-machine.js';
+import { preparedQueryModule } from '../../prepared-query/state-machine.js';
+import { PREPARED_QUERY_WATCH_TABLE } from '../../prepared-query/types.js';
 import { sessionModule } from '../../session/state-machine.js';
 import { SESSION_WATCH_TABLE } from '../../session/types.js';
 import { readArchive, writeArchive } from '../../snapshot/archive.js';
@@ -17,11 +19,15 @@ import type { ApiDeps } from '../context.js';
 import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.js';
 import { readHeaders } from '../respond.js';
 
-/** Tables a user snapshot holds: the data (KV, catalog, sessions, events), not the membership or metadata. */
+/**
+ * Tables a user snapshot holds: the data (KV, catalog, sessions, prepared queries, events, ACLs),
+ * not the membership or metadata.
+ */
 export const SNAPSHOT_TABLES = [
   ...KV_TABLES,
   ...CATALOG_TABLES,
   ...sessionModule.tables,
+  ...preparedQueryModule.tables,
   ...eventModule.tables,
   ...aclModule.tables,
 ];
@@ -30,6 +36,7 @@ export const SNAPSHOT_WATCH_TABLES = [
   CATALOG_WATCH_TABLE,
   HEALTH_WATCH_TABLE,
   SESSION_WATCH_TABLE,
+  PREPARED_QUERY_WATCH_TABLE,
   EVENT_WATCH_TABLE,
   ACL_WATCH_TABLE,
 ];
