@@ -1,4 +1,4 @@
-import { entryStatus, getNode, type HealthEntry, serviceHealth, serviceInstances } from '../catalog/queries.js';
+import { entryStatus, getNode, type HealthEntry, serviceHealth } from '../catalog/queries.js';
 import { healthWeight, shuffleByHealth } from '../catalog/shuffle.js';
 import type { CatalogNode } from '../catalog/types.js';
 import { ConfigError } from '../errors.js';
@@ -295,12 +295,13 @@ function serviceLookup(
   } else {
     return empty('NXDOMAIN');
   }
-  const known = serviceInstances(tx, service).value;
-  const exact = known.length > 0 ? service : findServiceName(tx, service);
+  // serviceHealth is kept per change of the service (ReadTxn.derived): asking it is cheap.
+  const direct = serviceHealth(tx, service).value;
+  const exact = direct.length > 0 ? service : findServiceName(tx, service);
   if (!exact) return empty('NXDOMAIN');
   const access = o.access?.(tx);
   if (access && !access.canRead('service', exact)) return empty('NXDOMAIN');
-  const healthy = serviceHealth(tx, exact).value.filter(
+  const healthy = (exact === service ? direct : serviceHealth(tx, exact).value).filter(
     (e) =>
       entryStatus(e) !== 'critical' &&
       (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)) &&
