@@ -1,4 +1,7 @@
-import type { HealthEntry, ServiceInstance } from './queries.js';
+import type { ReadTxn } from '../ports/state-store.js';
+import type { Indexed } from '../util/indexed.js';
+import { type HealthEntry, type ServiceInstance, serviceHealth, serviceIndex } from './queries.js';
+import { healthWeight } from './shuffle.js';
 import type { CatalogCheck } from './types.js';
 
 /** /v1/catalog/service/<name> entry: node fields plus Service* fields. */
@@ -34,4 +37,31 @@ export function checkJson(c: CatalogCheck): Record<string, unknown> {
 /** /v1/health/service/<name> entry. */
 export function healthEntryJson(e: HealthEntry): Record<string, unknown> {
   return { Node: e.node, Service: e.service, Checks: e.checks.map(checkJson) };
+}
+
+/** A health entry with its JSON text and its load-balancing weight (healthWeight). */
+export interface RenderedEntry {
+  readonly entry: HealthEntry;
+  readonly text: string;
+  readonly weight: number;
+}
+
+/**
+ * The entries of service `name` (serviceHealth) each with its JSON text and weight, rendered once
+ * per change of the service and kept like serviceHealth (ReadTxn.derived), so an answer only
+ * filters, orders and joins texts. Index: that service's.
+ */
+export function renderedServiceHealth(tx: ReadTxn, name: string): Indexed<readonly RenderedEntry[]> {
+  const render = (): Indexed<readonly RenderedEntry[]> => {
+    const h = serviceHealth(tx, name);
+    return {
+      index: h.index,
+      value: h.value.map((entry) => ({
+        entry,
+        text: JSON.stringify(healthEntryJson(entry)),
+        weight: healthWeight(entry),
+      })),
+    };
+  };
+  return tx.derived ? tx.derived(`health-json\u0000${name}`, serviceIndex(tx, name), render) : render();
 }

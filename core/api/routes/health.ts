@@ -1,24 +1,16 @@
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
-import { checkJson, healthEntryJson } from '../../catalog/json.js';
-import {
-  checksInState,
-  type HealthEntry,
-  nodeChecks,
-  serviceChecks,
-  serviceHealth,
-  serviceIndex,
-} from '../../catalog/queries.js';
+import { checkJson, healthEntryJson, renderedServiceHealth } from '../../catalog/json.js';
+import { checksInState, type HealthEntry, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
 import { healthWeight } from '../../catalog/shuffle.js';
-import type { ReadTxn } from '../../ports/state-store.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
 import { filterReadable } from '../authz.js';
 import { readTableIndex } from '../../fsm/meta.js';
 import { BadRequestError } from '../../errors.js';
 import type { ApiDeps } from '../context.js';
-import { indexedRead, ShuffledAnswer } from '../read.js';
+import { indexedRead, JsonText, ShuffledAnswer } from '../read.js';
 import { hasParam } from '../query.js';
 import { hasTags, nodeMetaMatches, tagAndMetaFilters } from './catalog.js';
 
@@ -51,44 +43,44 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
     // and service ID: in Consul `near` sorts by network distance, which without coordinates is
     // that order, and it is the opt-out for clients that rely on a stable order.
     const stable = hasParam(url, 'near');
-    // Without ACLs the answer depends only on the service and these parameters: its entries are
-    // rendered once per change of the service, and each answer only orders them.
-    const cached = deps.acl.settings.enabled
-      ? undefined
-      : {
-          key: [
-            'health',
-            name,
-            stable,
-            passing,
-            tags.join(','),
-            nodeMeta.join(','),
-            url.searchParams.get('filter') ?? '',
-          ]
-            .map(String)
-            .join('\u0000'),
-          index: (tx: ReadTxn) => serviceIndex(tx, name),
-        };
+    const readable = (entries: readonly HealthEntry[]) =>
+      filterReadable(deps, c.req.raw, entries, (e) => [
+        ['service', e.service.Service],
+        ['node', e.node.Node],
+      ]).items;
+    const wanted = (e: HealthEntry) =>
+      hasTags(e.service, tags) &&
+      nodeMetaMatches(e.node, nodeMeta) &&
+      (!passing || e.checks.every((ch) => ch.Status === 'passing'));
+    if (!deps.acl.settings.enabled && !url.searchParams.get('filter')) {
+      // Without ACLs and a filter expression, each entry's JSON is rendered once per change of
+      // the service (renderedServiceHealth); an answer picks, orders and joins the texts.
+      return indexedRead(
+        deps,
+        c.req.raw,
+        watch(INDEX.service(name)),
+        (tx) => renderedServiceHealth(tx, name),
+        (rendered) => {
+          const parts = rendered.filter((r) => wanted(r.entry));
+          return stable ? new JsonText(`[${parts.map((p) => p.text).join(',')}]`) : new ShuffledAnswer(parts);
+        },
+      );
+    }
     return indexedRead(
       deps,
       c.req.raw,
       watch(INDEX.service(name)),
       (tx) => serviceHealth(tx, name),
       (entries) => {
-        const chosen = filterReadable(deps, c.req.raw, entries, (e) => [
-          ['service', e.service.Service],
-          ['node', e.node.Node],
-        ])
-          .items.filter((e) => hasTags(e.service, tags) && nodeMetaMatches(e.node, nodeMeta))
-          .filter((e) => !passing || e.checks.every((ch) => ch.Status === 'passing'))
-          .map((e: HealthEntry) => ({ e, json: healthEntryJson(e) }))
+        const chosen = readable(entries)
+          .filter(wanted)
+          .map((e) => ({ e, json: healthEntryJson(e) }))
           .filter(({ json }) => filter(json));
         if (stable) return chosen.map(({ json }) => json);
         return new ShuffledAnswer(
           chosen.map(({ e, json }) => ({ text: JSON.stringify(json), weight: healthWeight(e) })),
         );
       },
-      cached,
     );
   });
 
