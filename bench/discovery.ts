@@ -30,9 +30,15 @@ const NODES = TOTAL / 10;
 const statusMb = (pid: number, field: string) =>
   Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
-const memory = (pid: number) =>
-  `RSS ${rssMb(pid).toFixed(0)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(0)} MB, ` +
-  `file-backed ${statusMb(pid, 'RssFile').toFixed(0)} MB)`;
+const memory = async (s: { proc: { pid?: number }; url: string }) => {
+  const pid = s.proc.pid as number;
+  const metrics = await (await fetch(`${s.url}/v1/agent/metrics?format=prometheus`)).text();
+  const heap = Number(/^konsul_process_heap_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  return (
+    `RSS ${rssMb(pid).toFixed(0)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(0)} MB, ` +
+    `file-backed ${statusMb(pid, 'RssFile').toFixed(0)} MB); JS heap in use ${heap.toFixed(0)} MB`
+  );
+};
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
 let server = await spawnServer();
@@ -68,7 +74,7 @@ try {
     `registration: ${TOTAL} instances in ${regSecs.toFixed(1)} s = ` +
       `${(TOTAL / regSecs).toFixed(0)} registrations/s (64 concurrent clients)`,
   );
-  console.log(`server memory after registration: ${memory(pid)}`);
+  console.log(`server memory after registration: ${await memory(server)}`);
 
   const health = await runPhase({
     targets: [target],
@@ -91,7 +97,7 @@ try {
         `${d.lost} unanswered`,
     );
   }
-  console.log(`server memory at the end: ${memory(pid)}`);
+  console.log(`server memory at the end: ${await memory(server)}`);
 
   // A restart rebuilds the in-memory catalog from LMDB.
   const dataDir = server.dataDir;
@@ -102,7 +108,7 @@ try {
   const loaded = /"@message":"catalog loaded into memory"[^\n]*"ms":(\d+)/.exec(server.output())?.[1];
   console.log(
     `restart with ${TOTAL} instances: serving after ${readyMs.toFixed(0)} ms; catalog loaded into memory in ` +
-      `${loaded ?? '?'} ms; ${memory(server.proc.pid as number)}`,
+      `${loaded ?? '?'} ms; ${await memory(server)}`,
   );
 } finally {
   await server.stop();

@@ -51,6 +51,16 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  /** The JS heap in use (what the catalog held in memory costs shows here, not in LMDB's map). */
+  readonly heapUsed = new client.Gauge({
+    name: 'konsul_process_heap_used_bytes',
+    help: 'V8 heap in use, bytes',
+    registers: [this.registry],
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+
   /** The counters in Consul's /v1/agent/metrics JSON shape. */
   async json(): Promise<Record<string, unknown>> {
     const counters: Array<{ Name: string; Count: number; Labels: Record<string, string> }> = [];
