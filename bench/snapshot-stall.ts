@@ -134,7 +134,7 @@ async function archiveLoop(server: SpawnedServer, stop: () => boolean): Promise<
 
 const dataDir = tempDir();
 try {
-  let server = await spawnServer({ dataDir, args: ['--snapshot-threshold', '10000000'] });
+  let server = await spawnServer({ dataDir, args: ['--snapshot-threshold', '10000000'], timeoutMs: 120_000 });
   const t0 = performance.now();
   await register(`${server.host}:${server.port}`);
   console.log(
@@ -145,7 +145,12 @@ try {
   await window('quiet', server);
   await window('archive', server, (stop) => archiveLoop(server, stop));
   await server.stop('SIGTERM');
-  server = await spawnServer({ dataDir, args: ['--snapshot-threshold', String(THRESHOLD)] });
+  // A restart with compaction on; it may take its first snapshot (the whole state) right away.
+  const t1 = performance.now();
+  server = await spawnServer({ dataDir, args: ['--snapshot-threshold', String(THRESHOLD)], timeoutMs: 120_000 });
+  console.log(
+    `(restarted with --snapshot-threshold ${THRESHOLD} in ${((performance.now() - t1) / 1000).toFixed(1)} s)`,
+  );
   await window('compaction', server);
 } finally {
   await cleanupAll();
