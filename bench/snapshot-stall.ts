@@ -11,6 +11,7 @@
  *   npm run bench:snapshot -- [--instances 100000] [--clients 8] [--duration 10] [--threshold 500]
  */
 import { Agent, request } from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cleanupAll, spawnServer, type SpawnedServer, tempDir } from '../testing/spawn-server.js';
 
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '8' },
     duration: { type: 'string', default: '10' },
     threshold: { type: 'string', default: '500' },
+    'server-log': { type: 'string' },
   },
 });
 const TOTAL = Number(values.instances);
@@ -133,8 +135,9 @@ async function archiveLoop(server: SpawnedServer, stop: () => boolean): Promise<
 }
 
 const dataDir = tempDir();
+let server: SpawnedServer | undefined;
 try {
-  let server = await spawnServer({ dataDir, args: ['--snapshot-threshold', '10000000'], timeoutMs: 120_000 });
+  server = await spawnServer({ dataDir, args: ['--snapshot-threshold', '10000000'], timeoutMs: 120_000 });
   const t0 = performance.now();
   await register(`${server.host}:${server.port}`);
   console.log(
@@ -142,9 +145,10 @@ try {
       `${CLIENTS} KV PUT clients, ${durationMs / 1000} s per window, node ${process.version}`,
   );
   console.log('window         writes   ops/s  p50 ms  p99 ms   max ms errors');
-  await window('quiet', server);
-  await window('archive', server, (stop) => archiveLoop(server, stop));
-  await server.stop('SIGTERM');
+  const first = server;
+  await window('quiet', first);
+  await window('archive', first, (stop) => archiveLoop(first, stop));
+  await first.stop('SIGTERM');
   // A restart with compaction on; it may take its first snapshot (the whole state) right away.
   const t1 = performance.now();
   server = await spawnServer({ dataDir, args: ['--snapshot-threshold', String(THRESHOLD)], timeoutMs: 120_000 });
@@ -152,6 +156,11 @@ try {
     `(restarted with --snapshot-threshold ${THRESHOLD} in ${((performance.now() - t1) / 1000).toFixed(1)} s)`,
   );
   await window('compaction', server);
+  if (values['server-log']) writeFileSync(values['server-log'], server.output());
+} catch (err) {
+  // Show why: the server's last words.
+  console.error(server?.output().split('\n').slice(-30).join('\n'));
+  throw err;
 } finally {
   await cleanupAll();
 }

@@ -106,6 +106,7 @@ const notApplied = () => new ProposalDroppedError();
 /** A compaction snapshot being built from a read view of the state at `index`. */
 interface SnapshotBuild {
   readonly index: number;
+  readonly startedAt: number;
   readonly conf: ConfState;
   readonly view: ReadView;
   readonly builder: DumpBuilder;
@@ -459,6 +460,7 @@ export class RaftDriver {
     const rows = this.o.snapshotRowsPerSlice ?? 2048;
     const build: SnapshotBuild = {
       index: applied,
+      startedAt: this.o.clock.now(),
       conf: this.raw.raft.conf,
       view,
       builder: new DumpBuilder(view, this.o.stateTables, rows),
@@ -493,8 +495,16 @@ export class RaftDriver {
     if (b.index <= this.raw.raft.log.snapshot.meta.index) return;
     const data = b.builder.result();
     const snap = this.raw.compact(b.index, data, b.conf);
-    this.o.storage.saveSnapshot(snap).catch((err: unknown) => this.fatal(err));
-    this.o.logger.info('raft snapshot taken', { index: snap.meta.index, bytes: data.length });
+    const savedFrom = this.o.clock.now();
+    this.o.storage.saveSnapshot(snap).then(
+      () => this.o.logger.info('raft snapshot saved', { index: snap.meta.index, ms: this.o.clock.now() - savedFrom }),
+      (err: unknown) => this.fatal(err),
+    );
+    this.o.logger.info('raft snapshot taken', {
+      index: snap.meta.index,
+      bytes: data.length,
+      buildMs: savedFrom - b.startedAt,
+    });
   }
 
   /** Stops a build in progress (closing, failing) and releases its view. */
