@@ -4,8 +4,11 @@
  * closed-loop clients and reports write latency p50/p99/max in three windows:
  *   quiet       no snapshot of any kind (log compaction off: --snapshot-threshold 10000000)
  *   archive     one more client fetches GET /v1/snapshot back to back
+ *   restarted   the same data dir restarted, compaction still off: two windows, for the first
+ *               seconds after a start (which can be slow whatever snapshots do)
  *   compaction  the same data dir restarted with --snapshot-threshold `--threshold`, so the Raft
- *               driver snapshots the whole state every `--threshold` writes
+ *               driver snapshots the whole state right away (during the warm-up window) and then
+ *               every `--threshold` writes
  * Figures depend on the machine and what else runs on it; run it more than once.
  *
  *   npm run bench:snapshot -- [--instances 100000] [--clients 8] [--duration 10] [--threshold 500]
@@ -149,12 +152,18 @@ try {
   await window('quiet', first);
   await window('archive', first, (stop) => archiveLoop(first, stop));
   await first.stop('SIGTERM');
+  // A restart alone, compaction still off: the baseline for the first seconds after a start.
+  const second = await spawnServer({ dataDir, args: ['--snapshot-threshold', '10000000'], timeoutMs: 120_000 });
+  await window('restarted', second);
+  await window('restarted', second);
+  await second.stop('SIGTERM');
   // A restart with compaction on; it may take its first snapshot (the whole state) right away.
   const t1 = performance.now();
   server = await spawnServer({ dataDir, args: ['--snapshot-threshold', String(THRESHOLD)], timeoutMs: 120_000 });
   console.log(
     `(restarted with --snapshot-threshold ${THRESHOLD} in ${((performance.now() - t1) / 1000).toFixed(1)} s)`,
   );
+  await window('warm-up', server);
   await window('compaction', server);
   if (values['server-log']) writeFileSync(values['server-log'], server.output());
 } catch (err) {
