@@ -1,6 +1,6 @@
-import { type Database, type RootDatabase, open } from 'lmdb';
+import { type Database, type RootDatabase, type Transaction, open } from 'lmdb';
 import { KonsulError, StorageError } from '../core/errors.js';
-import type { RangeOptions, ReadTxn, StateStore, WriteTxn } from '../core/ports/state-store.js';
+import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../core/ports/state-store.js';
 import { compareKeys } from '../core/util/keys.js';
 
 const utf8 = new TextEncoder();
@@ -25,6 +25,8 @@ export class LmdbStateStore implements StateStore {
   private readonly readTxn: ReadTxn;
   private readonly writeTxn: WriteTxn;
   private closed = false;
+  /** Read transactions handed out by snapshotRead and not yet closed (ended by close()). */
+  private readonly views = new Set<Transaction>();
 
   /** Opens (creating if needed) the LMDB environment at `file` with the given tables. */
   constructor(file: string, tables: readonly string[]) {
@@ -55,6 +57,33 @@ export class LmdbStateStore implements StateStore {
     return fn(this.readTxn);
   }
 
+  /**
+   * A view on its own LMDB read transaction (useReadTransaction): it sees the data committed when
+   * it opened for as long as it stays open, while writes keep committing. LMDB keeps the pages
+   * it sees, so the file grows by what is rewritten meanwhile; close it promptly.
+   */
+  snapshotRead(): ReadView {
+    this.assertOpen();
+    const txn = this.env.useReadTransaction();
+    this.views.add(txn);
+    const check = () => {
+      if (!this.views.has(txn)) throw new StorageError('read view is closed');
+    };
+    return {
+      get: <V>(table: string, key: string) => {
+        check();
+        return this.db(table).get(encodeKey(key), { transaction: txn }) as V | undefined;
+      },
+      range: <V>(table: string, options?: RangeOptions) => {
+        check();
+        return this.range<V>(table, options ?? {}, txn);
+      },
+      close: () => {
+        if (this.views.delete(txn)) txn.done();
+      },
+    };
+  }
+
   async write<T>(fn: (tx: WriteTxn) => T, durability: 'durable' | 'committed' = 'durable'): Promise<T> {
     this.assertOpen();
     let thrown: { error: unknown } | undefined;
@@ -80,16 +109,19 @@ export class LmdbStateStore implements StateStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const txn of this.views) txn.done();
+    this.views.clear();
     await this.env.flushed;
     await this.env.close();
   }
 
-  private *range<V>(table: string, options: RangeOptions): Iterable<readonly [string, V]> {
+  private *range<V>(table: string, options: RangeOptions, txn?: Transaction): Iterable<readonly [string, V]> {
     const prefix = options.prefix ?? '';
     let start = prefix;
     if (options.start !== undefined && compareKeys(options.start, start) > 0) start = options.start;
     const limit = options.limit ?? Infinity;
-    const bounds: { start?: Uint8Array; end?: Uint8Array } = {};
+    const bounds: { start?: Uint8Array; end?: Uint8Array; transaction?: Transaction } = {};
+    if (txn) bounds.transaction = txn;
     if (start !== '') bounds.start = utf8.encode(start);
     if (options.end !== undefined) bounds.end = utf8.encode(options.end);
     let count = 0;

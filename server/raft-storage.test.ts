@@ -42,6 +42,27 @@ const write = (storage: RaftStorage, from: number, to: number, commit: number) =
   );
 
 describe('RaftStorage', () => {
+  it('stores a large compaction snapshot in pieces and keeps the newest when saves overlap', async () => {
+    const f = fresh();
+    await write(f.storage, 1, 20, 20);
+    const big = (index: number): Snapshot => ({
+      ...snapshotAt(index),
+      data: new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7 + index) & 0xff),
+    });
+    // The newer save is issued second but both run together; the older one must not win.
+    await Promise.all([f.storage.saveSnapshot(big(10)), f.storage.saveSnapshot(big(15))]);
+    await f.storage.saveSnapshot(big(12));
+    f.storage.load();
+    const pieces = f.store.read((tx) => [...tx.range(RAFT_META_TABLE, { prefix: 'snapshot/' })].map(([k]) => k));
+    expect(pieces).toHaveLength(3);
+    expect(pieces.every((k) => k.startsWith(`snapshot/${logKey(15)}/`))).toBe(true);
+    await f.store.close();
+    const again = new RaftStorage(new LmdbStateStore(f.file, TABLES), hp);
+    const init = again.load();
+    expect(init.snapshot?.meta.index).toBe(15);
+    expect(init.snapshot?.data).toEqual(big(15).data);
+  });
+
   it('drops a compacted log prefix a bounded slice per write, and reloads only the tail', async () => {
     const f = fresh();
     const { file, storage } = f;

@@ -118,6 +118,45 @@ export function stateStoreContract(
       await s.close();
     });
 
+    it('snapshotRead: a view keeps the data of when it opened while writes commit, until closed', async () => {
+      const s = await open();
+      await s.write((tx) => {
+        for (let i = 0; i < 20; i++) tx.put('a', `k${String(i).padStart(2, '0')}`, i);
+        tx.put('b', 'gone', 'soon');
+      });
+      const view = s.snapshotRead();
+      const rows = view.range<number>('a')[Symbol.iterator]();
+      const firstHalf = Array.from({ length: 10 }, () => rows.next().value as readonly [string, number]);
+      await s.write((tx) => {
+        tx.put('a', 'k15', -1);
+        tx.delete('a', 'k19');
+        tx.put('a', 'k05x', 99);
+        tx.delete('b', 'gone');
+        tx.put('b', 'new', 1);
+      });
+      // Later turns of the event loop: the view still reads its own data.
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
+      await s.write((tx) => tx.put('a', 'k00', 'rewritten'));
+      const rest = [...{ [Symbol.iterator]: () => rows }];
+      const expected = Array.from({ length: 20 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i]);
+      expect([...firstHalf, ...rest]).toEqual(expected);
+      expect([...view.range('a')]).toEqual(expected);
+      expect(view.get('a', 'k15')).toBe(15);
+      expect(view.get('a', 'k05x')).toBeUndefined();
+      expect([...view.range('b')]).toEqual([['gone', 'soon']]);
+      // Ordinary reads see the writes.
+      expect(s.read((tx) => [tx.get('a', 'k15'), tx.get('a', 'k19'), tx.get('b', 'new')])).toEqual([-1, undefined, 1]);
+      // A view opened now sees them too.
+      const later = s.snapshotRead();
+      expect(later.get('a', 'k00')).toBe('rewritten');
+      expect([...later.range('b')]).toEqual([['new', 1]]);
+      later.close();
+      view.close();
+      view.close();
+      expect(() => view.get('a', 'k00')).toThrow();
+      await s.close();
+    });
+
     it('refuses empty keys and unknown tables', async () => {
       const s = await open();
       await expect(s.write((tx) => tx.put('a', '', 1))).rejects.toThrow(/empty/);

@@ -38,6 +38,16 @@ export interface ReadTxn {
   derived?<T>(key: string, version: number, compute: () => T): T;
 }
 
+/**
+ * A long-lived consistent read view (StateStore.snapshotRead): it may be read across many
+ * event-loop turns and keeps showing the data committed when it was opened, whatever is written
+ * meanwhile. Lazy range iterables stay valid across turns too, until close().
+ */
+export interface ReadView extends ReadTxn {
+  /** Releases the view. Idempotent; reading after close() throws. */
+  close(): void;
+}
+
 /** A write view: reads see the transaction's own writes. Valid only inside its callback. */
 export interface WriteTxn extends ReadTxn {
   /** Stores `value` under `key`, replacing any previous value. */
@@ -52,6 +62,13 @@ export interface StateStore {
   readonly tables: readonly string[];
   /** Runs `fn` synchronously against a consistent snapshot of committed data. */
   read<T>(fn: (tx: ReadTxn) => T): T;
+  /**
+   * Opens a read view of the data committed now that does not change while later writes commit,
+   * for long scans (snapshots) that must not hold writes up. The caller must close() it: an open
+   * view pins storage (LMDB cannot reuse the pages it sees; the memory store copies a table the
+   * first time a write touches it), so keep views few and short-lived. Throws when the store is closed.
+   */
+  snapshotRead(): ReadView;
   /**
    * Runs `fn` synchronously inside one atomic write transaction. Resolves with fn's result once
    * the transaction is durable ('durable', the default) or committed and visible ('committed':

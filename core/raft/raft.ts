@@ -283,12 +283,18 @@ export class Raft {
   }
 
   /**
-   * Log compaction (§7): `data` is the application state as of the applied index, which becomes
-   * the new snapshot; entries up to it are dropped. `index` must equal the applied index.
+   * Log compaction (§7): `data` is the application state as of `index`, which becomes the new
+   * snapshot; entries up to it are dropped. `index` must be applied and above the current
+   * snapshot's index (its entry still in the log); `conf` is the membership as of `index`
+   * (default: the current one, right when `index` is the applied index). A snapshot built while
+   * later entries were applied passes the index and membership it was built at.
    */
-  compact(index: number, data: Uint8Array): Snapshot {
-    if (index !== this.log.applied) throw new CorruptError(`compact at ${index} but applied is ${this.log.applied}`);
-    const snapshot: Snapshot = { meta: { index, term: this.log.term(index) as number, conf: this.conf }, data };
+  compact(index: number, data: Uint8Array, conf: ConfState = this.conf): Snapshot {
+    if (index > this.log.applied) throw new CorruptError(`compact at ${index} but applied is ${this.log.applied}`);
+    const term = this.log.term(index);
+    if (index <= this.log.snapshot.meta.index || term === undefined)
+      throw new CorruptError(`compact at ${index}: at or below the snapshot at ${this.log.snapshot.meta.index}`);
+    const snapshot: Snapshot = { meta: { index, term, conf }, data };
     this.log.compact(snapshot);
     return snapshot;
   }

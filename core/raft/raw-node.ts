@@ -100,8 +100,8 @@ export class RawNode {
   }
 
   /** See Raft.compact: the caller persists the returned snapshot and drops its log prefix. */
-  compact(index: number, data: Uint8Array): Snapshot {
-    return this.raft.compact(index, data);
+  compact(index: number, data: Uint8Array, conf?: ConfState): Snapshot {
+    return this.raft.compact(index, data, conf);
   }
 
   /** Whether ready() would return any work. */

@@ -5,7 +5,7 @@ import type { ApplyResult, CommittedEntry } from '../fsm/state-machine.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Rng } from '../ports/rng.js';
-import type { StateStore } from '../ports/state-store.js';
+import type { ReadView, StateStore } from '../ports/state-store.js';
 import type { Transport } from '../ports/transport.js';
 import { applyToConf } from '../raft/conf-change.js';
 import type { RaftConfig } from '../raft/config.js';
@@ -13,7 +13,7 @@ import { ProposalDroppedError, ProposalTimeoutError } from '../raft/errors.js';
 import { confChangeOf } from '../raft/raft.js';
 import { type RaftStatus, RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready } from '../raft/types.js';
-import { dumpTables, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
+import { DumpBuilder, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
 import type { RaftStorage } from './storage.js';
 import { Waiters } from './waiters.js';
 
@@ -65,6 +65,11 @@ export interface RaftDriverOptions {
   readonly transport: Transport<Message>;
   /** Compact the log when this many applied entries follow the last snapshot. */
   readonly snapshotThreshold: number;
+  /**
+   * Rows a compaction snapshot encodes per turn of the event loop (default 2048): the snapshot
+   * is built from a read view in slices, between which writes keep committing.
+   */
+  readonly snapshotRowsPerSlice?: number;
   /** Proposals and reads waiting for a result or for their turn; more are refused. */
   readonly maxPending: number;
   /** How long a proposal or read may wait before it fails (outcome unknown for writes). */
@@ -98,6 +103,17 @@ interface InFlight {
 
 const notApplied = () => new ProposalDroppedError();
 
+/** A compaction snapshot being built from a read view of the state at `index`. */
+interface SnapshotBuild {
+  readonly index: number;
+  readonly startedAt: number;
+  readonly conf: ConfState;
+  readonly view: ReadView;
+  readonly builder: DumpBuilder;
+  timer: TimerHandle | undefined;
+  done: boolean;
+}
+
 /**
  * Runs a RawNode against storage, a transport and the state machine, on a Clock: the one loop
  * every server runs and the simulator checks. For each Ready, in order: a leader's messages go
@@ -130,6 +146,8 @@ export class RaftDriver {
   private lastLeaderContact = 0;
   private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined) => void> = [];
   private drained: Array<() => void> = [];
+  /** The compaction snapshot being built (at most one). */
+  private building: SnapshotBuild | undefined;
 
   /** Loads what the storage holds and builds the RawNode; call start() to begin ticking. */
   constructor(private readonly o: RaftDriverOptions) {
@@ -229,6 +247,7 @@ export class RaftDriver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.tickTimer !== undefined) this.o.clock.clearTimer(this.tickTimer);
+    this.abandonSnapshot();
     if (this.inflight.some((w) => !w.done)) await new Promise<void>((resolve) => this.drained.push(resolve));
     this.failPending(new ShuttingDownError('raft'));
   }
@@ -418,16 +437,83 @@ export class RaftDriver {
     this.o.observer?.applied?.(entries, staged.results);
   }
 
-  /** Takes a snapshot of the applied state, persists it and drops the log it covers (§7). */
+  /**
+   * Log compaction (§7), in the background: once snapshotThreshold entries were applied since
+   * the last snapshot, opens a read view of the state at the applied index (taken when no write
+   * is in flight, so the view holds exactly that index's state) and encodes it a slice per turn
+   * of the event loop while Readies keep being written and applied; when it is finished (and not
+   * overtaken by a snapshot from the leader) the log up to that index is compacted and the
+   * snapshot persisted. At most one build runs.
+   */
   private maybeCompact(): void {
+    if (this.closed) return;
+    const b = this.building;
+    if (b) {
+      if (b.done) this.finishSnapshot(b);
+      return;
+    }
     const bug = this.o.plantedBugs?.applyBeforeDurable === true;
-    if (this.closed || (this.inflight.length > 0 && !bug)) return;
+    if (this.inflight.length > 0 && !bug) return;
     const applied = this.readableIndex();
     if (applied - this.raw.raft.log.snapshot.meta.index < this.o.snapshotThreshold) return;
-    const data = this.o.store.read((tx) => dumpTables(tx, this.o.stateTables));
-    const snap = this.raw.compact(applied, data);
-    this.o.storage.saveSnapshot(snap).catch((err: unknown) => this.fatal(err));
-    this.o.logger.info('raft snapshot taken', { index: snap.meta.index, bytes: data.length });
+    const view = this.o.store.snapshotRead();
+    const rows = this.o.snapshotRowsPerSlice ?? 2048;
+    const build: SnapshotBuild = {
+      index: applied,
+      startedAt: this.o.clock.now(),
+      conf: this.raw.raft.conf,
+      view,
+      builder: new DumpBuilder(view, this.o.stateTables, rows),
+      timer: undefined,
+      done: false,
+    };
+    this.building = build;
+    this.buildSlice(build);
+  }
+
+  /** Encodes one slice of `b`, then schedules the next turn (or, when finished, pumps to compact). */
+  private buildSlice(b: SnapshotBuild): void {
+    b.timer = undefined;
+    if (this.building !== b) return;
+    try {
+      b.done = b.builder.step();
+    } catch (err) {
+      this.fatal(err);
+      return;
+    }
+    if (b.done) {
+      b.view.close();
+      this.pump();
+    } else {
+      b.timer = this.o.clock.setTimer(() => this.buildSlice(b), 0);
+    }
+  }
+
+  private finishSnapshot(b: SnapshotBuild): void {
+    this.building = undefined;
+    // A snapshot from the leader installed meanwhile may already cover this one.
+    if (b.index <= this.raw.raft.log.snapshot.meta.index) return;
+    const data = b.builder.result();
+    const snap = this.raw.compact(b.index, data, b.conf);
+    const savedFrom = this.o.clock.now();
+    this.o.storage.saveSnapshot(snap).then(
+      () => this.o.logger.info('raft snapshot saved', { index: snap.meta.index, ms: this.o.clock.now() - savedFrom }),
+      (err: unknown) => this.fatal(err),
+    );
+    this.o.logger.info('raft snapshot taken', {
+      index: snap.meta.index,
+      bytes: data.length,
+      buildMs: savedFrom - b.startedAt,
+    });
+  }
+
+  /** Stops a build in progress (closing, failing) and releases its view. */
+  private abandonSnapshot(): void {
+    const b = this.building;
+    if (!b) return;
+    this.building = undefined;
+    if (b.timer !== undefined) this.o.clock.clearTimer(b.timer);
+    b.view.close();
   }
 
   /** A write or the loop failed: nothing more can be made durable, so stop and fail what waits. */
@@ -436,6 +522,7 @@ export class RaftDriver {
     this.o.logger.error('raft loop failed; stopping', { error: (err as Error).stack ?? String(err) });
     this.closed = true;
     if (this.tickTimer !== undefined) this.o.clock.clearTimer(this.tickTimer);
+    this.abandonSnapshot();
     this.inflight.length = 0;
     for (const fn of this.drained.splice(0)) fn();
     this.failPending(new ShuttingDownError('raft'));

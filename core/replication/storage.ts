@@ -14,6 +14,20 @@ const HARD_STATE = 'hardState';
 /** Stale log entries deleted per write after a compaction (bounds the work added to one Ready). */
 const TRIM_PER_WRITE = 256;
 const SNAPSHOT = 'snapshot';
+/** A compaction snapshot's data is stored in pieces of at most this many bytes, one write each. */
+const SNAPSHOT_PIECE_BYTES = 1024 * 1024;
+const PIECE_PREFIX = 'snapshot/';
+
+function pieceKey(index: number, n: number): string {
+  return `${PIECE_PREFIX}${logKey(index)}/${String(n).padStart(8, '0')}`;
+}
+
+/** The stored snapshot record: the data inline (from the leader) or in `pieces` rows (compaction). */
+interface StoredSnapshot {
+  readonly meta: Snapshot['meta'];
+  readonly data?: Uint8Array;
+  readonly pieces?: number;
+}
 
 /** Log keys sort numerically: 16 decimal digits. */
 export function logKey(index: number): string {
@@ -115,17 +129,38 @@ export class RaftStorage {
   }
 
   /**
-   * Persists a snapshot made by log compaction; the entries it covers are deleted a slice at a
-   * time by later writes (they are ignored on load).
+   * Persists a snapshot made by log compaction, in pieces (see below); once it is durable, the
+   * entries it covers are deleted a slice at a time by later writes (they are ignored on load).
+   * A snapshot older than the stored one (the leader's, installed meanwhile) is not kept.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    this.staleTo = Math.max(this.staleTo, snapshot.meta.index);
-    await this.store.write((tx) => tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data }));
+    // The data goes in pieces of SNAPSHOT_PIECE_BYTES, a write each, so no single write holds
+    // the others up for the whole snapshot; the record naming them is written last. A save that
+    // a newer snapshot overtook leaves pieces that no record names: dropped by the record's write
+    // (a crash's leftovers by the next save's).
+    const { index } = snapshot.meta;
+    const { data } = snapshot;
+    const pieces = Math.ceil(data.length / SNAPSHOT_PIECE_BYTES);
+    for (let n = 0; n < pieces; n++) {
+      const piece = data.subarray(n * SNAPSHOT_PIECE_BYTES, (n + 1) * SNAPSHOT_PIECE_BYTES);
+      await this.store.write((tx) => tx.put(RAFT_META_TABLE, pieceKey(index, n), piece), 'committed');
+    }
+    const saved = await this.store.write((tx) => {
+      const stored = tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT);
+      const keep = stored && stored.meta.index >= index ? stored : { meta: snapshot.meta, pieces };
+      if (keep !== stored) tx.put(RAFT_META_TABLE, SNAPSHOT, keep);
+      // Older pieces are dead; newer ones may belong to a save still running.
+      dropPieces(tx, (i) => i < keep.meta.index || (i === index && keep === stored));
+      return keep !== stored;
+    });
+    // Only once the record is durable may later writes delete the log entries it covers.
+    if (saved) this.staleTo = Math.max(this.staleTo, index);
   }
 
   /** Stores a snapshot from the leader and deletes the whole log, which it replaces. */
   private replaceLog(tx: WriteTxn, snapshot: Snapshot): void {
     tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data });
+    dropPieces(tx, (i) => i <= snapshot.meta.index);
     const stale: string[] = [];
     for (const [key] of tx.range(RAFT_LOG_TABLE)) stale.push(key);
     for (const key of stale) tx.delete(RAFT_LOG_TABLE, key);
@@ -148,7 +183,7 @@ export interface StoredRaftLog {
  */
 export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
   const hardState = readHardState(tx);
-  const snapshot = tx.get<Snapshot>(RAFT_META_TABLE, SNAPSHOT);
+  const snapshot = readSnapshot(tx);
   const base = snapshot?.meta.index ?? 0;
   // Entries the snapshot covers are only waiting to be deleted: not read, not checked.
   let firstStored: number | undefined;
@@ -166,6 +201,37 @@ export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
     entries,
     firstStored,
   };
+}
+
+/** The stored snapshot, its data joined from its pieces when it has them. Throws CorruptError when one is missing. */
+function readSnapshot(tx: ReadTxn): Snapshot | undefined {
+  const stored = tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT);
+  if (!stored) return undefined;
+  if (stored.pieces === undefined) return { meta: stored.meta, data: stored.data ?? new Uint8Array(0) };
+  const parts: Uint8Array[] = [];
+  let bytes = 0;
+  for (let n = 0; n < stored.pieces; n++) {
+    const part = tx.get<Uint8Array>(RAFT_META_TABLE, pieceKey(stored.meta.index, n));
+    if (!part) throw new CorruptError(`raft snapshot ${stored.meta.index} lacks piece ${n}`);
+    parts.push(part);
+    bytes += part.length;
+  }
+  const data = new Uint8Array(bytes);
+  let at = 0;
+  for (const part of parts) {
+    data.set(part, at);
+    at += part.length;
+  }
+  return { meta: stored.meta, data };
+}
+
+/** Deletes the stored snapshot pieces of every snapshot index `dead` says is dead. */
+function dropPieces(tx: WriteTxn, dead: (index: number) => boolean): void {
+  const stale: string[] = [];
+  for (const [key] of tx.range(RAFT_META_TABLE, { prefix: PIECE_PREFIX })) {
+    if (dead(Number(key.slice(PIECE_PREFIX.length, PIECE_PREFIX.length + 16)))) stale.push(key);
+  }
+  for (const key of stale) tx.delete(RAFT_META_TABLE, key);
 }
 
 /** The stored hard state (term, vote, commit), or undefined before the first write. */

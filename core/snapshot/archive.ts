@@ -17,14 +17,24 @@ export interface ArchiveInfo {
  */
 export function writeArchive(hp: HotPaths, info: ArchiveInfo, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + body.length);
+  out.set(archiveHeader(info, body.length, hp.crc32c(body)), 0);
+  out.set(body, HEADER);
+  return out;
+}
+
+/**
+ * The 32-byte header of an archive whose body is `bodyBytes` long with CRC32C `bodyCrc` (as
+ * writeArchive writes it), for sending the body separately, in chunks.
+ */
+export function archiveHeader(info: ArchiveInfo, bodyBytes: number, bodyCrc: number): Uint8Array {
+  const out = new Uint8Array(HEADER);
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint32(4, VERSION, true);
   view.setFloat64(8, info.index, true);
   view.setFloat64(16, info.term, true);
-  view.setUint32(24, body.length, true);
-  view.setUint32(28, hp.crc32c(body), true);
-  out.set(body, HEADER);
+  view.setUint32(24, bodyBytes, true);
+  view.setUint32(28, bodyCrc >>> 0, true);
   return out;
 }
 

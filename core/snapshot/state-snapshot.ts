@@ -1,12 +1,131 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { Encoder, decode } from '@msgpack/msgpack';
 import { CorruptError } from '../errors.js';
 import type { ReadTxn, WriteTxn } from '../ports/state-store.js';
 
 /** Bytes encoding of whole tables: msgpack {v: 1, tables: {name: [[key, value], …]}}. */
 export function dumpTables(tx: ReadTxn, tables: readonly string[]): Uint8Array {
-  const out: Record<string, Array<[string, unknown]>> = {};
-  for (const t of tables) out[t] = [...tx.range<unknown>(t)].map(([k, v]) => [k, v]);
-  return encode({ v: 1, tables: out });
+  const b = new DumpBuilder(tx, tables, Infinity);
+  while (!b.step());
+  return b.result();
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Builds the same bytes as dumpTables a slice at a time, so a caller can yield between slices
+ * (to the event loop) while `view` (a ReadView that does not change) is scanned. Each step()
+ * encodes at most `rowsPerStep` rows (a positive integer or Infinity) into one chunk; a table's
+ * row count is written as a 4-byte array header and filled in when the table is finished.
+ * Memory: the encoded dump, held as chunks until result() joins them (or chunks() hands them out).
+ */
+export class DumpBuilder {
+  private readonly parts: Uint8Array[] = [];
+  private readonly encoder = new Encoder();
+  private table = -1;
+  private rows: Iterator<readonly [string, unknown]> | undefined;
+  private count = 0;
+  private countAt: { part: Uint8Array; offset: number } | undefined;
+  private finished = false;
+  private total = 0;
+
+  constructor(
+    private readonly view: ReadTxn,
+    private readonly tables: readonly string[],
+    private readonly rowsPerStep: number,
+  ) {
+    if (tables.length > 0xffff) throw new RangeError('too many tables');
+    // {"v": 1, "tables": {…}}: fixmap(2), fixstr "v", 1, fixstr "tables", map16(n).
+    const head = [
+      0x82,
+      0xa1,
+      0x76,
+      0x01,
+      0xa6,
+      ...utf8.encode('tables'),
+      0xde,
+      tables.length >> 8,
+      tables.length & 255,
+    ];
+    this.push(new Uint8Array(head));
+  }
+
+  /** Encodes up to rowsPerStep more rows; returns true once the whole dump is built. */
+  step(): boolean {
+    if (this.finished) return true;
+    const out: Uint8Array[] = [];
+    let n = 0;
+    while (n < this.rowsPerStep) {
+      if (!this.rows) {
+        if (this.countAt) this.patchCount();
+        this.table++;
+        const name = this.tables[this.table];
+        if (name === undefined) {
+          this.finished = true;
+          break;
+        }
+        const header = new Uint8Array(5);
+        header[0] = 0xdd; // array32, count filled in when the table ends
+        this.push(concat(out.splice(0)));
+        this.push(this.encoder.encode(name));
+        this.push(header);
+        this.countAt = { part: header, offset: 1 };
+        this.count = 0;
+        this.rows = this.view.range<unknown>(name)[Symbol.iterator]();
+      }
+      const next = this.rows.next();
+      if (next.done) {
+        this.rows = undefined;
+        continue;
+      }
+      out.push(this.encoder.encode([next.value[0], next.value[1]]));
+      this.count++;
+      n++;
+    }
+    this.push(concat(out));
+    return this.finished;
+  }
+
+  /** Bytes encoded so far. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /** The finished dump as consecutive chunks (call after step() returned true). */
+  chunks(): readonly Uint8Array[] {
+    if (!this.finished) throw new RangeError('dump is not finished');
+    return this.parts;
+  }
+
+  /** The finished dump as one array (call after step() returned true). */
+  result(): Uint8Array {
+    return concat(this.chunks() as Uint8Array[]);
+  }
+
+  private patchCount(): void {
+    const at = this.countAt as { part: Uint8Array; offset: number };
+    new DataView(at.part.buffer, at.part.byteOffset).setUint32(at.offset, this.count, false);
+    this.countAt = undefined;
+  }
+
+  private push(part: Uint8Array): void {
+    if (part.length === 0) return;
+    this.parts.push(part);
+    this.total += part.length;
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 0) return new Uint8Array(0);
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Decodes and validates a dump; throws CorruptError when it is not one or names a table outside `allowed`. */

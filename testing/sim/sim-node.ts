@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../../core/ports/clock.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
 import type { Logger, LogFields } from '../../core/ports/logger.js';
 import type { Rng } from '../../core/ports/rng.js';
-import type { ReadTxn, StateStore, WriteTxn } from '../../core/ports/state-store.js';
+import type { ReadTxn, ReadView, StateStore, WriteTxn } from '../../core/ports/state-store.js';
 import type { PlantedBugs, RaftConfig } from '../../core/raft/config.js';
 import type { Entry, HardState, Message, NodeId } from '../../core/raft/types.js';
 import { type DriverBugs, RaftDriver, type RaftObserver } from '../../core/replication/driver.js';
@@ -80,6 +80,8 @@ export class SimNode {
   private readonly hp: HotPaths = createTsHotPaths();
   private readonly machine = new StateMachine([registerModule]);
   private durableView: DurableLogView | undefined;
+  /** Views the driver opened and has not closed (at most one: the snapshot it is building). */
+  private readonly openViews = new Set<ReadView>();
   private durableVersion = -1;
 
   constructor(
@@ -159,6 +161,9 @@ export class SimNode {
   crash(): void {
     this.driver = undefined;
     this.disk.crash();
+    // Views the dead incarnation was reading (a snapshot being built) end with it.
+    for (const v of this.openViews) v.close();
+    this.openViews.clear();
   }
 
   /** The register's value as this node's state machine holds it. */
@@ -202,6 +207,18 @@ export class SimNode {
     return {
       tables: disk.tables,
       read: (fn) => disk.read(fn),
+      snapshotRead: () => {
+        const view = disk.snapshotRead();
+        this.openViews.add(view);
+        return {
+          get: view.get,
+          range: view.range,
+          close: () => {
+            this.openViews.delete(view);
+            view.close();
+          },
+        };
+      },
       write: (fn, durability) => (live() ? disk.write(fn, durability) : new Promise(() => undefined)),
       close: async () => undefined,
     };

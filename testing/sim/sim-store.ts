@@ -1,4 +1,4 @@
-import type { ReadTxn, StateStore, WriteTxn } from '../../core/ports/state-store.js';
+import type { ReadTxn, ReadView, StateStore, WriteTxn } from '../../core/ports/state-store.js';
 import { MemoryStateStore } from '../../core/store/memory-store.js';
 import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 
@@ -47,6 +47,11 @@ export class SimStateStore implements StateStore {
 
   read<T>(fn: (tx: ReadTxn) => T): T {
     return this.mem.read(fn);
+  }
+
+  /** A view of what completed writes left on the disk; queued writes, completed later, do not show. */
+  snapshotRead(): ReadView {
+    return this.mem.snapshotRead();
   }
 
   write<T>(fn: (tx: WriteTxn) => T, durability: 'durable' | 'committed' = 'durable'): Promise<T> {

@@ -11,9 +11,9 @@ import { preparedQueryModule } from '../../prepared-query/state-machine.js';
 import { PREPARED_QUERY_WATCH_TABLE } from '../../prepared-query/types.js';
 import { sessionModule } from '../../session/state-machine.js';
 import { SESSION_WATCH_TABLE } from '../../session/types.js';
-import { readArchive, writeArchive } from '../../snapshot/archive.js';
+import { archiveHeader, readArchive } from '../../snapshot/archive.js';
 import type { StateRestoreCommand } from '../../snapshot/restore-module.js';
-import { dumpTables, parseDump } from '../../snapshot/state-snapshot.js';
+import { DumpBuilder, parseDump } from '../../snapshot/state-snapshot.js';
 import { readBody } from '../body.js';
 import type { ApiDeps } from '../context.js';
 import { consistentBarrier, parseReadOptions, checkDatacenter } from '../query.js';
@@ -40,6 +40,10 @@ export const SNAPSHOT_WATCH_TABLES = [
   EVENT_WATCH_TABLE,
   ACL_WATCH_TABLE,
 ];
+/** Rows GET /v1/snapshot encodes per turn of the event loop (writes and other requests run between). */
+export const SNAPSHOT_ROWS_PER_SLICE = 2048;
+/** Archive bytes checksummed per turn of the event loop. */
+const CRC_BYTES_PER_TURN = 4 * 1024 * 1024;
 /** Largest archive PUT /v1/snapshot accepts (it is replicated as one command). */
 export const MAX_RESTORE_BYTES = 16 * 1024 * 1024;
 
@@ -55,14 +59,48 @@ export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
     if (req.method === 'GET') {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
-      const { index, body } = deps.store.read((tx) => ({
-        index: readAppliedIndex(tx),
-        body: dumpTables(tx, SNAPSHOT_TABLES),
-      }));
-      const archive = writeArchive(deps.hotPaths, { index, term: 0 }, body);
-      return new Response(archive as Uint8Array<ArrayBuffer>, {
+      // A read view holds the state at one applied index while writes go on; the dump is built
+      // a slice per turn of the event loop and sent as the chunks it was built in.
+      const view = deps.store.snapshotRead();
+      let index: number;
+      let chunks: readonly Uint8Array[];
+      let crc = 0;
+      try {
+        index = readAppliedIndex(view);
+        const builder = new DumpBuilder(view, SNAPSHOT_TABLES, SNAPSHOT_ROWS_PER_SLICE);
+        const yieldTurn = () => new Promise<void>((resolve) => deps.clock.setTimer(resolve, 0));
+        while (!builder.step()) await yieldTurn();
+        chunks = builder.chunks();
+        // The checksum covers row counts patched in when each table ended, so it follows the build.
+        let since = 0;
+        for (const c of chunks) {
+          crc = deps.hotPaths.crc32c(c, crc);
+          since += c.length;
+          if (since >= CRC_BYTES_PER_TURN) {
+            since = 0;
+            await yieldTurn();
+          }
+        }
+      } finally {
+        view.close();
+      }
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
+      const parts = [archiveHeader({ index, term: 0 }, bytes, crc), ...chunks];
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const part = parts.shift();
+          if (part) controller.enqueue(part);
+          else controller.close();
+        },
+      });
+      return new Response(stream, {
         status: 200,
-        headers: { ...readHeaders(deps, Math.max(1, index), options), 'Content-Type': 'application/octet-stream' },
+        headers: {
+          ...readHeaders(deps, Math.max(1, index), options),
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(32 + bytes),
+        },
       });
     }
     if (req.method === 'PUT') {
