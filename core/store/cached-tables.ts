@@ -1,6 +1,6 @@
 import type BTreeClass from 'sorted-btree';
 import * as sortedBtree from 'sorted-btree';
-import type { RangeOptions, ReadTxn, StateStore, WriteTxn } from '../ports/state-store.js';
+import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys } from '../util/keys.js';
 
 // sorted-btree is CommonJS: its class is `default` to a bundler, `default.default` to Node's ESM loader.
@@ -74,6 +74,14 @@ export class CachedTablesStore implements StateStore {
 
   read<T>(fn: (tx: ReadTxn) => T): T {
     return this.store.read((tx) => fn(this.overlay(tx)));
+  }
+
+  /**
+   * A long-lived view from the store underneath, which holds every table: it is the committed
+   * state itself, never a mix of memory and disk taken while a commit is being applied here.
+   */
+  snapshotRead(): ReadView {
+    return this.store.snapshotRead();
   }
 
   async write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> {
