@@ -1,7 +1,13 @@
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Message } from '../core/raft/types.js';
-import { type HttpClient, type HttpListener, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  type HttpClient,
+  type HttpListener,
+  type HttpTls,
+  listenHttp,
+} from '../runtimes/node/http-server.js';
 import type { HostPort } from '../core/util/host-port.js';
 import type { ListenAddr, ServerConfig } from './config.js';
 import { bindDns, type DnsListener } from './dns.js';
@@ -80,6 +86,11 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
     config.httpAddr.host,
     config.httpAddr.port,
     ctx.httpTls,
+    {
+      maxConnections: config.maxHttpConnections,
+      http2MaxStreams: config.http2MaxStreams,
+      http2MaxSessionMemoryMb: DEFAULT_HTTP_LIMITS.http2MaxSessionMemoryMb,
+    },
   ).catch((err: unknown) => {
     throw listenFailed('--http-addr', show(config.httpAddr), err);
   });
