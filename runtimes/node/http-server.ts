@@ -8,6 +8,7 @@ import {
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono/node-server';
@@ -164,6 +165,8 @@ export async function listenHttp(
   /** HTTP/1.1 sockets with the number of their requests in flight (closed once idle while stopping). */
   const h1Sockets = new Map<Socket, number>();
   const sessions = new Set<Http2Session>();
+  /** Every accepted socket, refused ones included (cut when the grace period of close() ends). */
+  const allSockets = new Set<Socket>();
 
   const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
     if (req.httpVersionMajor === 1) {
@@ -192,6 +195,8 @@ export async function listenHttp(
   /** Counts a connection; false (and the caller refuses it) beyond the limit. */
   const admit = (socket: Socket): boolean => {
     socket.on('error', () => socket.destroy());
+    allSockets.add(socket);
+    socket.once('close', () => allSockets.delete(socket));
     if (connections >= limits.maxConnections || stopping) {
       refusedConnections++;
       return false;
@@ -233,7 +238,11 @@ export async function listenHttp(
       sniffProtocol(socket, (isH2) => {
         if (!admitted) {
           if (isH2) socket.destroy();
-          else socket.end(REFUSED_H1);
+          else {
+            socket.end(REFUSED_H1);
+            // A client that keeps its half of the connection open is cut after a second.
+            socket.setTimeout(1000, () => socket.destroy());
+          }
         } else if (isH2) h2.emit('connection', socket);
         else {
           h1Sockets.set(socket, 0);
@@ -245,6 +254,11 @@ export async function listenHttp(
     });
   }
   h2Server.on('session', onSession);
+  let http2Streams = 0;
+  h2Server.on('stream', (stream: ServerHttp2Stream) => {
+    http2Streams++;
+    stream.once('close', () => http2Streams--);
+  });
   h2Server.on('sessionError', () => undefined);
 
   await new Promise<void>((resolve, reject) => {
@@ -272,8 +286,6 @@ export async function listenHttp(
         });
     },
     stats: () => {
-      let http2Streams = 0;
-      for (const s of sessions) http2Streams += streamCount(s);
       return { connections, http2Sessions: sessions.size, http2Streams, refusedConnections, acceptErrors };
     },
     close: (graceMs) =>
@@ -281,7 +293,7 @@ export async function listenHttp(
         stopping = true;
         const cut = setTimeout(() => {
           for (const s of sessions) s.destroy();
-          for (const socket of h1Sockets.keys()) socket.destroy();
+          for (const socket of allSockets) socket.destroy();
         }, graceMs);
         server.close(() => {
           clearTimeout(cut);
@@ -291,12 +303,6 @@ export async function listenHttp(
         for (const [socket, inFlight] of h1Sockets) if (inFlight === 0) socket.end();
       }),
   };
-}
-
-/** Streams open on an HTTP/2 session, as nghttp2 counts them (0 once the session is closed). */
-function streamCount(session: Http2Session): number {
-  const state = session.destroyed ? undefined : session.state;
-  return (state as { streamsOpen?: number } | undefined)?.streamsOpen ?? 0;
 }
 
 /**
