@@ -4,7 +4,11 @@ import type { HttpListenerStats } from '../runtimes/node/http-server.js';
 /** Where the waiter gauges read their values. */
 export interface WaiterSource {
   blockingQueries(): number;
+  /** Blocking-query watchers woken since start. */
+  blockingQueryWakeups(): number;
   watchStreams(): number;
+  /** Watch-stream wake-ups since start. */
+  watchStreamWakeups(): number;
   http(): HttpListenerStats;
 }
 
@@ -77,6 +81,12 @@ export class ServerMetrics {
     };
     gauge('konsul_blocking_queries_waiting', 'Blocking queries (index or hash) waiting for a change', () =>
       source.blockingQueries(),
+    );
+    gauge('konsul_blocking_query_wakeups', 'Blocking-query watchers woken by a matching change since start', () =>
+      source.blockingQueryWakeups(),
+    );
+    gauge('konsul_watch_stream_wakeups', 'Waiting watch streams woken by a matching change since start', () =>
+      source.watchStreamWakeups(),
     );
     gauge('konsul_watch_streams_open', 'Open /v1/watch SSE streams', () => source.watchStreams());
     gauge(

@@ -146,7 +146,9 @@ export async function startServer(
     if (auditFile) stack.push('audit log', () => auditFile.flush());
     metrics.observeWaiters({
       blockingQueries: () => watches.size,
+      blockingQueryWakeups: () => watches.fired,
       watchStreams: () => state.feed.subscriptions,
+      watchStreamWakeups: () => state.feed.wakeups,
       http: () => http.stats(),
     });
     const app = buildApi(config, {
