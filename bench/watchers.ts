@@ -326,6 +326,9 @@ async function runMode(mode: string, setup: ModeSetup): Promise<void> {
     }
 
     const latencies: number[] = [];
+    /** From the write's acknowledgement (commit done) to each answer. */
+    const afterAck: number[] = [];
+    const acks: number[] = [];
     const wakesBefore = (await gauges(server))[setup.wakeGauge] ?? 0;
     for (let r = 0; r < ROUNDS; r++) {
       const changedKeys = Array.from({ length: CHANGED }, (_, j) => r * CHANGED + j);
@@ -336,9 +339,15 @@ async function runMode(mode: string, setup: ModeSetup): Promise<void> {
       const sent = performance.now();
       const res = await http1(server, 'PUT', '/v1/txn', JSON.stringify(ops));
       if (res.status !== 200) throw new Error(`txn: ${res.status} ${res.text}`);
+      const acked = performance.now();
+      acks.push(acked - sent);
       const end = performance.now() + 60_000;
       while (affected.some((w) => w.answeredAt === undefined) && performance.now() < end) await sleep(2);
-      for (const w of affected) if (w.answeredAt !== undefined) latencies.push(w.answeredAt - sent);
+      for (const w of affected) {
+        if (w.answeredAt === undefined) continue;
+        latencies.push(w.answeredAt - sent);
+        afterAck.push(w.answeredAt - acked);
+      }
     }
     await sleep(500);
     const after = await gauges(server);
@@ -346,10 +355,17 @@ async function runMode(mode: string, setup: ModeSetup): Promise<void> {
     const expected = CHANGED * ROUNDS * PER_KEY;
     const serverWakes = (after[setup.wakeGauge] ?? 0) - wakesBefore;
     latencies.sort((a, b) => a - b);
+    afterAck.sort((a, b) => a - b);
+    acks.sort((a, b) => a - b);
     console.log(
       `[${mode}] ${ROUNDS} rounds × ${CHANGED} keys changed: ${latencies.length}/${expected} affected answered; ` +
         `wake latency p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, ` +
         `max ${(latencies[latencies.length - 1] ?? NaN).toFixed(1)} ms`,
+    );
+    console.log(
+      `[${mode}] of which the write (txn sent → acknowledged) p50 ${pct(acks, 50).toFixed(1)} ms; ` +
+        `acknowledgement → answer p50 ${pct(afterAck, 50).toFixed(1)} ms, p99 ${pct(afterAck, 99).toFixed(1)} ms ` +
+        `(negative: the answer arrived before the acknowledgement)`,
     );
     const sse = setup.gauge === 'konsul_watch_streams_open';
     console.log(
