@@ -60,7 +60,7 @@ export async function hashBlockingQuery(deps: ApiDeps, req: Request, render: () 
     const { waitMs } = parseReadOptions(url, deps);
     const { clock } = deps;
     const deadline = clock.now() + waitMs + deps.rng.next() * (waitMs / 16);
-    const stops = [req.signal, deps.shutdownSignal];
+    const stops = [deps.clientGone?.(req) ?? req.signal, deps.shutdownSignal];
     while (!stops.some((s) => s.aborted)) {
       const remaining = deadline - clock.now();
       if (remaining <= 0) break;

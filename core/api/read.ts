@@ -27,7 +27,7 @@ export async function indexedRead<T>(
     options,
     target,
     () => deps.store.read(run),
-    () => req.signal,
+    () => deps.clientGone?.(req) ?? req.signal,
   );
   const out = render(r.value);
   const headers = readHeaders(deps, r.index, options);

@@ -23,6 +23,11 @@ export interface HttpClient {
    * undefined once the body was read by other means.
    */
   readBody(maxBytes: number): Promise<Uint8Array> | undefined;
+  /**
+   * A signal that aborts when the response closes (the client went away, or the answer was sent);
+   * made on first call, one per request. Cheaper than the Web Request's `signal`.
+   */
+  gone(): AbortSignal;
 }
 
 /** Collects a Node request's body, rejecting with a 413 as soon as more than `maxBytes` arrived. */
@@ -152,9 +157,19 @@ export async function listenHttp(
     throw new RangeError('http2MaxStreams must be in 1..2^31-1');
   const handler = (req: Request, env: HttpBindings | Http2Bindings) => {
     const incoming = env.incoming;
+    let gone: AbortController | undefined;
     return fetch(req, {
       remoteAddress: incoming?.socket?.remoteAddress ?? '',
       readBody: (maxBytes) => (incoming ? readIncoming(incoming, maxBytes) : undefined),
+      gone: () => {
+        if (!gone) {
+          const controller = (gone = new AbortController());
+          const outgoing = env.outgoing as { once(e: 'close', f: () => void): void; destroyed?: boolean } | undefined;
+          if (!outgoing || outgoing.destroyed) controller.abort();
+          else outgoing.once('close', () => controller.abort());
+        }
+        return gone.signal;
+      },
     });
   };
   const honoListener = getRequestListener(handler);

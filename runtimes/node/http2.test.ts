@@ -15,6 +15,8 @@ const dirs: string[] = [];
 /** Requests to /wait park here until released. */
 const parked: Array<() => void> = [];
 let inHandler = 0;
+let goneWaiting = 0;
+let goneSeen = 0;
 let maxInHandler = 0;
 
 afterEach(async () => {
@@ -24,11 +26,19 @@ afterEach(async () => {
   listener = undefined;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   inHandler = maxInHandler = 0;
+  goneWaiting = goneSeen = 0;
 });
 
 /** /wait parks until released; /echo answers the protocol, client address and body it saw. */
 async function handle(req: Request, client: HttpClient): Promise<Response> {
   const path = new URL(req.url).pathname;
+  if (path === '/gone') {
+    const signal = client.gone();
+    goneWaiting++;
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    goneSeen++;
+    return new Response('late');
+  }
   if (path === '/wait') {
     inHandler++;
     maxInHandler = Math.max(maxInHandler, inHandler);
@@ -141,6 +151,24 @@ describe('the Node listener speaks HTTP/2 beside HTTP/1.1', () => {
     // Once connections close there is room again.
     await until(() => listener?.stats().connections === 0, 'connections to close');
     expect(await h1(addr, '/echo')).toMatchObject({ status: 200 });
+  });
+
+  it('tells the handler when the client goes away (gone()), over HTTP/1.1 and HTTP/2', async () => {
+    const addr = await serve();
+    const [host, port] = addr.split(':') as [string, string];
+    const req = h1Request({ host, port: Number(port), path: '/gone', agent: false });
+    req.on('error', () => undefined);
+    req.end();
+    const session = connect(`http://${addr}`);
+    sessions.push(session);
+    const stream = session.request({ ':path': '/gone' });
+    stream.on('error', () => undefined);
+    stream.end();
+    await until(() => goneWaiting === 2, 'both requests in the handler');
+    req.destroy();
+    stream.close();
+    await until(() => goneSeen === 2, 'both handlers to see the client go');
+    expect(listener?.stats().http2Sessions).toBe(1);
   });
 
   it('negotiates h2 or http/1.1 by ALPN on a TLS listener', async () => {
