@@ -13,6 +13,7 @@ import type { ListenAddr, ServerConfig } from './config.js';
 import { bindDns, type DnsListener } from './dns.js';
 import { type BoundBroker, bindBroker } from './mqtt/broker.js';
 import { errnoOf, listenFailed } from './start-errors.js';
+import { openFileLimit } from '../runtimes/node/file-limit.js';
 import type { StartupStack } from './startup-stack.js';
 import { type ControlMessage, RaftTransport } from './transport.js';
 
@@ -94,6 +95,7 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
   ).catch((err: unknown) => {
     throw listenFailed('--http-addr', show(config.httpAddr), err);
   });
+  warnIfFewFiles(config.maxHttpConnections, ctx.logger);
   const wake = (): void => {
     for (const w of waiting.splice(0)) w();
   };
@@ -151,6 +153,29 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
       raft = h;
     },
   };
+}
+
+/** Descriptors a server needs besides HTTP connections (data dir, raft peers, DNS, MQTT, logs). */
+const OTHER_FILES = 256;
+
+/**
+ * Warns when --max-http-connections cannot be reached under the process's soft open-file limit:
+ * connections beyond it fail to be accepted (EMFILE) instead of getting a 503.
+ */
+function warnIfFewFiles(maxHttpConnections: number, logger: Logger): void {
+  const limit = openFileLimit();
+  const want = maxHttpConnections + OTHER_FILES;
+  if (!limit || limit.soft >= want) return;
+  logger.warn('the open-file limit is below --max-http-connections: connections past it will fail', {
+    soft_limit: limit.soft,
+    hard_limit: limit.hard,
+    max_http_connections: maxHttpConnections,
+    hint:
+      limit.hard >= want
+        ? `raise the soft limit before starting: sh -c 'ulimit -n ${want}; exec konsul server …'`
+        : `the hard limit is lower too: raise it (systemd LimitNOFILE=, limits.conf) or give ` +
+          `--max-http-connections ${Math.max(1, limit.hard - OTHER_FILES)} or less`,
+  });
 }
 
 /**
