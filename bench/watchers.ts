@@ -82,6 +82,7 @@ function http1(
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request({ host: server.host, port: server.port, method, path, agent }, (res) => {
+      res.on('error', reject);
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
@@ -167,6 +168,7 @@ function h1Setup(n: number): ModeSetup {
         (res) => {
           w.answeredAt = performance.now();
           w.status = res.statusCode ?? 0;
+          res.on('error', () => undefined);
           res.resume();
         },
       );
@@ -194,6 +196,7 @@ function sseSetup(n: number): ModeSetup {
         { host: server.host, port: server.port, path: `/v1/watch/kv/w/${w.key}/`, agent: false },
         (res) => {
           w.status = res.statusCode ?? 0;
+          res.on('error', () => undefined);
           res.on('data', (d: Buffer) => {
             if (w.answeredAt === undefined && d.toString().includes('id: ')) w.answeredAt = performance.now();
           });
