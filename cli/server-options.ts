@@ -7,6 +7,7 @@ import { type HostPort, parseHostPort } from '../core/util/host-port.js';
 import type { ServerConfig } from '../server/config.js';
 import type { OptionSpec, OptionValues } from './options.js';
 import { VERSION } from './version.js';
+import { DEFAULT_HTTP_LIMITS } from '../runtimes/node/http-server.js';
 
 /** Options of `konsul server`. */
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
@@ -236,6 +237,19 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 4096,
   },
   {
+    name: 'max-http-connections',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    describe:
+      'open HTTP connections before new ones get 503 (HTTP/1.1) or are closed; keep it below the open-file limit',
+    default: DEFAULT_HTTP_LIMITS.maxConnections,
+  },
+  {
+    name: 'http2-max-streams',
+    kind: { type: 'int', min: 1, max: 2 ** 31 - 1 },
+    describe: 'concurrent streams per HTTP/2 connection (more are refused)',
+    default: DEFAULT_HTTP_LIMITS.http2MaxStreams,
+  },
+  {
     name: 'hot-paths',
     kind: { type: 'enum', values: ['auto', 'wasm', 'ts'] },
     describe: 'hot-path implementation: the faster per operation, or all WebAssembly / all TypeScript',
@@ -273,6 +287,8 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     sessionTtlMinMs: Number(v['session-ttl-min']) * 1000,
     watchBuffer: Number(v['watch-buffer']),
     maxWatchStreams: Number(v['max-watch-streams']),
+    maxHttpConnections: Number(v['max-http-connections']),
+    http2MaxStreams: Number(v['http2-max-streams']),
     hotPaths: v['hot-paths'] as ServerConfig['hotPaths'],
     raftAddr:
       v['raft-addr'] !== undefined

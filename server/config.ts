@@ -29,6 +29,10 @@ export interface ServerConfig {
   readonly sessionTtlMinMs: number;
   readonly watchBuffer: number;
   readonly maxWatchStreams: number;
+  /** Open HTTP connections before new ones get 503 (HTTP/1.1) or are closed (HTTP/2, TLS). */
+  readonly maxHttpConnections: number;
+  /** Concurrent streams per HTTP/2 connection (more are refused with REFUSED_STREAM). */
+  readonly http2MaxStreams: number;
   readonly hotPaths: 'auto' | 'wasm' | 'ts';
   /** Raft transport address: --raft-addr, else 127.0.0.1:8300, or a free port with --dev (no peer looks for it). */
   readonly raftAddr: HostPort;

@@ -1,4 +1,16 @@
 import client from 'prom-client';
+import type { HttpListenerStats } from '../runtimes/node/http-server.js';
+
+/** Where the waiter gauges read their values. */
+export interface WaiterSource {
+  blockingQueries(): number;
+  /** Blocking-query watchers woken since start. */
+  blockingQueryWakeups(): number;
+  watchStreams(): number;
+  /** Watch-stream wake-ups since start. */
+  watchStreamWakeups(): number;
+  http(): HttpListenerStats;
+}
 
 /**
  * The server's counters, in a prom-client registry served at /v1/agent/metrics
@@ -51,20 +63,75 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
-  /** The JS heap in use (what the catalog held in memory costs shows here, not in LMDB's map). */
-  readonly heapUsed = new client.Gauge({
-    name: 'konsul_process_heap_used_bytes',
-    help: 'V8 heap in use, bytes',
-    registers: [this.registry],
-    collect() {
-      this.set(process.memoryUsage().heapUsed);
-    },
-  });
+  /**
+   * Registers gauges read when metrics are collected: waiting blocking queries, open watch
+   * streams, the HTTP listener's connections, HTTP/2 sessions and streams, refused connections,
+   * and the process's memory (RSS, heap) with the heap per waiting query or stream. Call once.
+   */
+  observeWaiters(source: WaiterSource): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new client.Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge('konsul_blocking_queries_waiting', 'Blocking queries (index or hash) waiting for a change', () =>
+      source.blockingQueries(),
+    );
+    gauge('konsul_blocking_query_wakeups', 'Blocking-query watchers woken by a matching change since start', () =>
+      source.blockingQueryWakeups(),
+    );
+    gauge('konsul_watch_stream_wakeups', 'Waiting watch streams woken by a matching change since start', () =>
+      source.watchStreamWakeups(),
+    );
+    gauge('konsul_watch_streams_open', 'Open /v1/watch SSE streams', () => source.watchStreams());
+    gauge(
+      'konsul_http_connections_open',
+      'Open HTTP connections (HTTP/1.1 and HTTP/2)',
+      () => source.http().connections,
+    );
+    gauge('konsul_http2_sessions_open', 'Open HTTP/2 sessions', () => source.http().http2Sessions);
+    gauge('konsul_http2_streams_open', 'HTTP/2 streams in flight', () => source.http().http2Streams);
+    gauge(
+      'konsul_http_connections_refused',
+      'HTTP connections refused at --max-http-connections since start',
+      () => source.http().refusedConnections,
+    );
+    gauge(
+      'konsul_http_accept_errors',
+      'Failed accepts (EMFILE: out of file descriptors) since start',
+      () => source.http().acceptErrors,
+    );
+    gauge('konsul_process_rss_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
+    gauge('konsul_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+    gauge(
+      'konsul_heap_bytes_per_waiter',
+      'V8 heap in use divided by waiting queries and open streams (0: none)',
+      () => {
+        const n = source.blockingQueries() + source.watchStreams();
+        return n === 0 ? 0 : Math.round(process.memoryUsage().heapUsed / n);
+      },
+    );
+  }
 
-  /** The counters in Consul's /v1/agent/metrics JSON shape. */
+  /** The counters in Consul's /v1/agent/metrics JSON shape (gauges under Gauges). */
   async json(): Promise<Record<string, unknown>> {
     const counters: Array<{ Name: string; Count: number; Labels: Record<string, string> }> = [];
+    const gauges: Array<{ Name: string; Value: number; Labels: Record<string, string> }> = [];
     for (const m of await this.registry.getMetricsAsJSON()) {
+      if ((m.type as unknown as string) === 'gauge') {
+        for (const v of m.values)
+          gauges.push({
+            Name: m.name,
+            Value: v.value,
+            Labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
+          });
+        continue;
+      }
       for (const v of m.values)
         counters.push({
           Name: m.name,
@@ -72,6 +139,6 @@ export class ServerMetrics {
           Labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
         });
     }
-    return { Timestamp: new Date().toISOString(), Gauges: [], Points: [], Counters: counters, Samples: [] };
+    return { Timestamp: new Date().toISOString(), Gauges: gauges, Points: [], Counters: counters, Samples: [] };
   }
 }

@@ -23,6 +23,7 @@ import { AuditFile } from './audit-log.js';
 import type { ServerConfig } from './config.js';
 import { ServerMetrics } from './metrics.js';
 import { buildApi } from './start-api.js';
+import { AGENT_WATCH_TARGET } from '../core/api/hash-blocking.js';
 import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
 import { readDeviceKeys, startMqtt } from './start-mqtt.js';
@@ -136,12 +137,20 @@ export async function startServer(
       checkUpdateIntervalMs: 5 * 60_000,
       maxServices: 10_000,
       maxChecks: 20_000,
+      onLocalChange: () => watches.notify([AGENT_WATCH_TARGET]),
     });
     const aclResolver = new AclResolver(config.acl);
     const auditFile = config.auditLog
       ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
       : undefined;
     if (auditFile) stack.push('audit log', () => auditFile.flush());
+    metrics.observeWaiters({
+      blockingQueries: () => watches.size,
+      blockingQueryWakeups: () => watches.fired,
+      watchStreams: () => state.feed.subscriptions,
+      watchStreamWakeups: () => state.feed.wakeups,
+      http: () => http.stats(),
+    });
     const app = buildApi(config, {
       node,
       state,

@@ -89,6 +89,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     acl: p.aclResolver,
     rateLimit: config.rateLimit,
     clientAddress: (req) => p.clients.get(req)?.remoteAddress,
+    clientGone: (req) => p.clients.get(req)?.gone(),
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
   };

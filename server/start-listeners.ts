@@ -1,12 +1,19 @@
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Message } from '../core/raft/types.js';
-import { type HttpClient, type HttpListener, type HttpTls, listenHttp } from '../runtimes/node/http-server.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  type HttpClient,
+  type HttpListener,
+  type HttpTls,
+  listenHttp,
+} from '../runtimes/node/http-server.js';
 import type { HostPort } from '../core/util/host-port.js';
 import type { ListenAddr, ServerConfig } from './config.js';
 import { bindDns, type DnsListener } from './dns.js';
 import { type BoundBroker, bindBroker } from './mqtt/broker.js';
 import { errnoOf, listenFailed } from './start-errors.js';
+import { openFileLimit } from '../runtimes/node/file-limit.js';
 import type { StartupStack } from './startup-stack.js';
 import { type ControlMessage, RaftTransport } from './transport.js';
 
@@ -80,9 +87,15 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
     config.httpAddr.host,
     config.httpAddr.port,
     ctx.httpTls,
+    {
+      maxConnections: config.maxHttpConnections,
+      http2MaxStreams: config.http2MaxStreams,
+      http2MaxSessionMemoryMb: DEFAULT_HTTP_LIMITS.http2MaxSessionMemoryMb,
+    },
   ).catch((err: unknown) => {
     throw listenFailed('--http-addr', show(config.httpAddr), err);
   });
+  warnIfFewFiles(config.maxHttpConnections, ctx.logger);
   const wake = (): void => {
     for (const w of waiting.splice(0)) w();
   };
@@ -140,6 +153,29 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
       raft = h;
     },
   };
+}
+
+/** Descriptors a server needs besides HTTP connections (data dir, raft peers, DNS, MQTT, logs). */
+const OTHER_FILES = 256;
+
+/**
+ * Warns when --max-http-connections cannot be reached under the process's soft open-file limit:
+ * connections beyond it fail to be accepted (EMFILE) instead of getting a 503.
+ */
+function warnIfFewFiles(maxHttpConnections: number, logger: Logger): void {
+  const limit = openFileLimit();
+  const want = maxHttpConnections + OTHER_FILES;
+  if (!limit || limit.soft >= want) return;
+  logger.warn('the open-file limit is below --max-http-connections: connections past it will fail', {
+    soft_limit: limit.soft,
+    hard_limit: limit.hard,
+    max_http_connections: maxHttpConnections,
+    hint:
+      limit.hard >= want
+        ? `raise the soft limit before starting: sh -c 'ulimit -n ${want}; exec konsul server …'`
+        : `the hard limit is lower too: raise it (systemd LimitNOFILE=, limits.conf) or give ` +
+          `--max-http-connections ${Math.max(1, limit.hard - OTHER_FILES)} or less`,
+  });
 }
 
 /**

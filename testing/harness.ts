@@ -9,6 +9,7 @@ import { WEB_STREAM_BODIES } from '../core/api/body.js';
 import { type ApiLimits, DEFAULT_API_LIMITS, type OperatorPort, type ServerApiDeps } from '../core/api/context.js';
 import { NO_RATE_LIMITS } from '../core/api/rate-limit.js';
 import { LocalAgent } from '../core/agent/agent.js';
+import { AGENT_WATCH_TARGET } from '../core/api/hash-blocking.js';
 import type { Probes } from '../core/agent/probes.js';
 import { BadRequestError, RefusedError } from '../core/errors.js';
 import { Applier } from '../core/fsm/applier.js';
@@ -162,6 +163,7 @@ export function createTestNode(
       checkUpdateIntervalMs: 300_000,
       maxServices: 1000,
       maxChecks: 1000,
+      onLocalChange: () => watches.notify([AGENT_WATCH_TARGET]),
     }),
     // Tests name the client's address with a header (real listeners use the socket's peer).
     clientAddress: (req) => req.headers.get('x-test-client') ?? '127.0.0.1',

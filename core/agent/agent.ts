@@ -44,6 +44,11 @@ export interface AgentOptions {
   readonly checkUpdateIntervalMs: number;
   readonly maxServices: number;
   readonly maxChecks: number;
+  /**
+   * Called synchronously after every change of the local state (services, checks, maintenance,
+   * check status): hash-blocking queries wake on it. Must not throw.
+   */
+  readonly onLocalChange?: () => void;
 }
 
 /**
@@ -70,7 +75,10 @@ export class LocalAgent {
       checkUpdateIntervalMs: o.checkUpdateIntervalMs,
       hasService: (id) => this.services.has(id),
       localServiceStatus: (id) => this.serviceHealth(id)?.status,
-      requestSync: () => this.requestSync(),
+      requestSync: () => {
+        this.o.onLocalChange?.();
+        this.requestSync();
+      },
       deregisterService: (id) => this.deregisterService(id),
     });
     this.antiEntropy = new AntiEntropy({
@@ -176,6 +184,7 @@ export class LocalAgent {
   /** pass/warn/fail/update of a TTL check; resets its TTL. NotFoundError / RefusedError as CheckRunner.updateTtl. */
   async updateTtl(id: string, status: HealthStatus, output: string): Promise<void> {
     this.checks.updateTtl(id, status, output);
+    this.o.onLocalChange?.();
     await this.persistNow();
     await this.antiEntropy.sync();
   }
@@ -253,6 +262,7 @@ export class LocalAgent {
    * call returns. A failed write (no leader) is logged; anti-entropy keeps retrying.
    */
   private async changed(): Promise<void> {
+    this.o.onLocalChange?.();
     await this.persistNow();
     await this.antiEntropy.sync();
   }

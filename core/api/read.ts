@@ -42,7 +42,7 @@ export async function indexedRead<T>(
     options,
     target,
     () => deps.store.read(run),
-    () => req.signal,
+    () => deps.clientGone?.(req) ?? req.signal,
   );
   const headers = readHeaders(deps, r.index, options);
   const out = render(r.value);

@@ -1,4 +1,5 @@
 import { OverloadedError } from '../errors.js';
+import { TsPrefixMatcher } from '../hotpaths/prefix-matcher.js';
 import { type ApplyListener, type Change, changeMatches, type IndexedChange } from './change.js';
 
 /** Bounds of a ChangeFeed; all positive integers. */
@@ -53,6 +54,16 @@ export type FeedMessage =
       readonly oldest: number;
     };
 
+/** A caught-up subscription waiting for a change that concerns it. */
+interface FeedWaiter {
+  readonly filters: readonly FeedFilter[];
+  /** Its cursor when it started waiting. */
+  readonly cursor: number;
+  readonly fire: () => void;
+}
+
+const feedSlot = (table: string, keyOrPrefix: string): string => `${table}\u0000${keyOrPrefix}`;
+
 interface Slot {
   readonly index: number;
   readonly change: Change;
@@ -92,7 +103,15 @@ export class ChangeFeed implements ApplyListener {
   private oldestIndex: number;
   private lastIndex: number;
   private epoch = 0;
-  private readonly waiters = new Set<() => void>();
+  /**
+   * Caught-up subscriptions waiting for a change, in the order they started waiting (so their
+   * cursors never decrease along it); each is also listed under every filter it waits on.
+   */
+  private readonly waiters = new Set<FeedWaiter>();
+  /** Waiters by filter slot (table + NUL + prefix); every slot is registered in `matcher`. */
+  private readonly waitersBySlot = new Map<string, Set<FeedWaiter>>();
+  private readonly matcher = new TsPrefixMatcher();
+  private wakeupCount = 0;
   private subscribers = 0;
 
   constructor(private readonly o: ChangeFeedOptions) {
@@ -123,6 +142,11 @@ export class ChangeFeed implements ApplyListener {
     return this.slots.length;
   }
 
+  /** Subscriptions woken from waiting since the feed started (each wake-up of one counts once). */
+  get wakeups(): number {
+    return this.wakeupCount;
+  }
+
   /** Number of open subscriptions. */
   get subscriptions(): number {
     return this.subscribers;
@@ -141,8 +165,8 @@ export class ChangeFeed implements ApplyListener {
       this.bytes += bytes;
     }
     this.lastIndex = Math.max(this.lastIndex, appliedIndex);
-    this.evict();
-    this.wake();
+    const evicted = this.evict();
+    this.wakeAffected(changes, evicted);
   }
 
   /** ApplyListener: the state was replaced at `index`; every subscriber must resync. */
@@ -153,10 +177,12 @@ export class ChangeFeed implements ApplyListener {
     this.oldestIndex = index;
     this.lastIndex = index;
     this.epoch++;
-    this.wake();
+    this.wakeAll();
   }
 
-  private evict(): void {
+  /** Evicts the oldest indexes beyond the bounds; returns whether anything went. */
+  private evict(): boolean {
+    const before = this.base;
     while (this.slots.length > 0 && (this.slots.length > this.o.maxEvents || this.bytes > this.o.maxBytes)) {
       const index = (this.slots[0] as Slot).index;
       let n = 0;
@@ -168,12 +194,41 @@ export class ChangeFeed implements ApplyListener {
       this.base += n;
       this.oldestIndex = Math.max(this.oldestIndex, index);
     }
+    return this.base !== before;
   }
 
-  private wake(): void {
-    const all = [...this.waiters];
-    this.waiters.clear();
-    for (const w of all) w();
+  private wakeAll(): void {
+    for (const w of [...this.waiters]) w.fire();
+  }
+
+  /**
+   * Wakes only the waiters a change concerns: those whose filter matches a retained change (key
+   * changes through the prefix matcher, tree deletes and resets by overlap), and those whose
+   * cursor eviction has overtaken (they must deliver a resync).
+   */
+  private wakeAffected(changes: readonly IndexedChange[], evicted: boolean): void {
+    if (this.waiters.size === 0) return;
+    const fired: FeedWaiter[] = [];
+    if (evicted) {
+      for (const w of this.waiters) {
+        if (w.cursor >= this.base) break;
+        fired.push(w);
+      }
+    }
+    const keySlots: string[] = [];
+    for (const { change } of changes) {
+      if (!this.tables.has(change.table)) continue;
+      if ('key' in change) {
+        keySlots.push(feedSlot(change.table, change.key));
+        continue;
+      }
+      for (const w of this.waiters)
+        if (w.filters.some((f) => changeMatches(change, f.table, { prefix: f.prefix }))) fired.push(w);
+    }
+    if (keySlots.length > 0)
+      for (const matched of this.matcher.matchMany(keySlots))
+        for (const slot of matched) for (const w of this.waitersBySlot.get(slot) ?? []) fired.push(w);
+    for (const w of fired) w.fire();
   }
 
   /**
@@ -217,12 +272,49 @@ export class ChangeFeed implements ApplyListener {
     return this.epoch;
   }
 
-  /** @internal Resolves on the next append or replace. */
-  waitForChange(): { promise: Promise<void>; cancel: () => void } {
-    let fire: () => void = () => undefined;
-    const promise = new Promise<void>((resolve) => (fire = resolve));
-    this.waiters.add(fire);
-    return { promise, cancel: () => this.waiters.delete(fire) };
+  /**
+   * @internal Resolves on the next retained change matching `filters`, a replace, or an eviction
+   * past `cursor` (the caller's cursor, caught up: at `end`).
+   */
+  waitForChange(filters: readonly FeedFilter[], cursor: number): { promise: Promise<void>; cancel: () => void } {
+    let resolve: () => void = () => undefined;
+    const promise = new Promise<void>((r) => (resolve = r));
+    const slots = [...new Set(filters.map((f) => feedSlot(f.table, f.prefix)))];
+    let active = true;
+    const cancel = (): void => {
+      if (!active) return;
+      active = false;
+      this.waiters.delete(waiter);
+      for (const slot of slots) {
+        const set = this.waitersBySlot.get(slot);
+        if (!set) continue;
+        set.delete(waiter);
+        if (set.size === 0) {
+          this.waitersBySlot.delete(slot);
+          this.matcher.remove(slot);
+        }
+      }
+    };
+    const waiter: FeedWaiter = {
+      filters,
+      cursor,
+      fire: () => {
+        if (!active) return;
+        cancel();
+        this.wakeupCount++;
+        resolve();
+      },
+    };
+    this.waiters.add(waiter);
+    for (const slot of slots) {
+      let set = this.waitersBySlot.get(slot);
+      if (!set) {
+        this.waitersBySlot.set(slot, (set = new Set()));
+        this.matcher.add(slot);
+      }
+      set.add(waiter);
+    }
+    return { promise, cancel };
   }
 }
 
@@ -336,7 +428,7 @@ export class FeedSubscription {
     for (;;) {
       const out = this.poll();
       if (out.length > 0 || this.done) return out;
-      const w = this.feed.waitForChange();
+      const w = this.feed.waitForChange(this.filters, this.cursor);
       await new Promise<void>((resolve) => {
         this.pendingWait = { cancel: w.cancel, wake: resolve };
         void w.promise.then(resolve);

@@ -25,6 +25,7 @@ export class WatchRegistry {
   /** Prefix watchers by slot (table + NUL + prefix); every slot is registered in `matcher`. */
   private readonly byPrefix = new Map<string, Set<Watcher>>();
   private count = 0;
+  private firedCount = 0;
 
   /**
    * `maxWatchers` bounds concurrent watchers (>= 1); registering beyond it throws OverloadedError.
@@ -36,6 +37,11 @@ export class WatchRegistry {
   ) {
     if (!Number.isSafeInteger(maxWatchers) || maxWatchers < 1)
       throw new RangeError('maxWatchers must be a positive integer');
+  }
+
+  /** Watchers fired since the registry was made (by changes or wakeAll). */
+  get fired(): number {
+    return this.firedCount;
   }
 
   /** Number of registered watchers. */
@@ -76,6 +82,7 @@ export class WatchRegistry {
       fire: () => {
         if (!active) return;
         cancel();
+        this.firedCount++;
         onChange();
       },
     };

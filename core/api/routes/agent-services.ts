@@ -12,6 +12,7 @@ import type { ServerApiDeps } from '../context.js';
 import { jsonResponse } from '../respond.js';
 import { readJson } from '../body.js';
 import { restOfPath } from '../paths.js';
+import { hashBlockingQuery } from '../hash-blocking.js';
 
 const STATUS_CODE: Record<HealthStatus, number> = { passing: 200, warning: 429, critical: 503 };
 
@@ -74,26 +75,32 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     await agent.setMaintenance(id, on, url.searchParams.get('reason') ?? '');
     return ok();
   });
+  // Hash-based blocking (?hash=, X-Consul-ContentHash) on the agent's own state: see hash-blocking.ts.
   route(app, 'GET', '/v1/agent/services', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    const services = filterReadable(deps, c.req.raw, agent.listServices(), (s) => [['service', s.Service]]).items;
-    return jsonResponse(
-      JSON.stringify(
-        Object.fromEntries(
-          services
-            .map(serviceJson)
-            .filter(filter)
-            .map((s) => [s.ID, s]),
+    return hashBlockingQuery(deps, c.req.raw, () => {
+      const services = filterReadable(deps, c.req.raw, agent.listServices(), (s) => [['service', s.Service]]).items;
+      return {
+        body: JSON.stringify(
+          Object.fromEntries(
+            services
+              .map(serviceJson)
+              .filter(filter)
+              .map((s) => [s.ID, s]),
+          ),
         ),
-      ),
-    );
+      };
+    });
   });
   route(app, 'GET', '/v1/agent/service/*', (c) => {
     const id = idAfter(c, '/v1/agent/service/');
-    const s = agent.getService(id);
-    if (!s) throw new NotFoundError(`unknown service ID: ${id}`);
-    requireAccess(deps, c.req.raw, 'service', s.Service, 'read');
-    return jsonResponse(JSON.stringify(serviceJson(s)));
+    return hashBlockingQuery(deps, c.req.raw, () => {
+      const s = agent.getService(id);
+      if (!s) throw new NotFoundError(`unknown service ID: ${id}`);
+      requireAccess(deps, c.req.raw, 'service', s.Service, 'read');
+      const json = serviceJson(s);
+      return { body: JSON.stringify(json), withHash: (hash) => JSON.stringify({ ...json, ContentHash: hash }) };
+    });
   });
 
   route(app, 'PUT', '/v1/agent/check/register', async (c) => {
@@ -132,8 +139,8 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
   });
   route(app, 'GET', '/v1/agent/checks', (c) => {
     const filter = compileFilter(new URL(c.req.url).searchParams.get('filter') ?? '');
-    return jsonResponse(
-      JSON.stringify(
+    return hashBlockingQuery(deps, c.req.raw, () => ({
+      body: JSON.stringify(
         Object.fromEntries(
           readableChecks(c.req.raw, agent.listChecks())
             .map(checkJson)
@@ -141,7 +148,7 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
             .map((ch) => [ch['CheckID'] as string, ch]),
         ),
       ),
-    );
+    }));
   });
 
   route(app, 'GET', '/v1/agent/health/service/id/*', (c) => {

@@ -44,7 +44,7 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
       options,
       target,
       () => deps.store.read(run),
-      () => req.signal,
+      () => deps.clientGone?.(req) ?? req.signal,
     );
 
   if (hasParam(url, 'keys')) {
