@@ -135,7 +135,7 @@ export function stateStoreContract(
         tx.put('b', 'new', 1);
       });
       // Later turns of the event loop: the view still reads its own data.
-      await new Promise<void>((resolve) => queueMicrotask(resolve));
+      await Promise.resolve();
       await s.write((tx) => tx.put('a', 'k00', 'rewritten'));
       const rest = [...{ [Symbol.iterator]: () => rows }];
       const expected = Array.from({ length: 20 }, (_, i) => [`k${String(i).padStart(2, '0')}`, i]);
