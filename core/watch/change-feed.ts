@@ -96,8 +96,10 @@ function estimate(value: unknown, depth = 0): number {
  */
 export class ChangeFeed implements ApplyListener {
   private readonly tables: ReadonlySet<string>;
+  /** Retained changes are slots[head..]; evicted ones before head are dropped in bulk, not one splice each. */
   private slots: Slot[] = [];
-  /** Global sequence number of slots[0]. */
+  private head = 0;
+  /** Global sequence number of slots[head]. */
   private base = 0;
   private bytes = 0;
   private oldestIndex: number;
@@ -139,7 +141,7 @@ export class ChangeFeed implements ApplyListener {
 
   /** Number of retained changes. */
   get size(): number {
-    return this.slots.length;
+    return this.slots.length - this.head;
   }
 
   /** Subscriptions woken from waiting since the feed started (each wake-up of one counts once). */
@@ -171,8 +173,9 @@ export class ChangeFeed implements ApplyListener {
 
   /** ApplyListener: the state was replaced at `index`; every subscriber must resync. */
   replaced(index: number): void {
-    this.base += this.slots.length;
+    this.base += this.slots.length - this.head;
     this.slots = [];
+    this.head = 0;
     this.bytes = 0;
     this.oldestIndex = index;
     this.lastIndex = index;
@@ -183,16 +186,19 @@ export class ChangeFeed implements ApplyListener {
   /** Evicts the oldest indexes beyond the bounds; returns whether anything went. */
   private evict(): boolean {
     const before = this.base;
-    while (this.slots.length > 0 && (this.slots.length > this.o.maxEvents || this.bytes > this.o.maxBytes)) {
-      const index = (this.slots[0] as Slot).index;
-      let n = 0;
-      while (n < this.slots.length && (this.slots[n] as Slot).index === index) {
-        this.bytes -= (this.slots[n] as Slot).bytes;
-        n++;
+    while (this.size > 0 && (this.size > this.o.maxEvents || this.bytes > this.o.maxBytes)) {
+      const index = (this.slots[this.head] as Slot).index;
+      while (this.head < this.slots.length && (this.slots[this.head] as Slot).index === index) {
+        this.bytes -= (this.slots[this.head] as Slot).bytes;
+        this.head++;
+        this.base++;
       }
-      this.slots.splice(0, n);
-      this.base += n;
       this.oldestIndex = Math.max(this.oldestIndex, index);
+    }
+    // Dropping the evicted prefix costs a copy of what is retained: do it once it is at least as long.
+    if (this.head > 0 && this.head >= this.slots.length - this.head) {
+      this.slots = this.slots.slice(this.head);
+      this.head = 0;
     }
     return this.base !== before;
   }
@@ -245,26 +251,26 @@ export class ChangeFeed implements ApplyListener {
   /** @internal Cursor reads for FeedSubscription. */
   read(cursor: number): { slot: Slot | undefined; evicted: boolean; nextCursor: number } {
     if (cursor < this.base) return { slot: undefined, evicted: true, nextCursor: cursor };
-    const slot = this.slots[cursor - this.base];
+    const slot = this.slots[this.head + cursor - this.base];
     return { slot, evicted: false, nextCursor: cursor + 1 };
   }
 
   /** @internal The global sequence number just past the newest slot. */
   get end(): number {
-    return this.base + this.slots.length;
+    return this.base + this.size;
   }
 
   /** @internal The cursor of the first retained change with index > `index` (or the end). */
   cursorAfter(index: number): number {
     // Indexes ascend along the log: binary search.
-    let lo = 0;
+    let lo = this.head;
     let hi = this.slots.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if ((this.slots[mid] as Slot).index <= index) lo = mid + 1;
       else hi = mid;
     }
-    return this.base + lo;
+    return this.base + lo - this.head;
   }
 
   /** @internal */
