@@ -51,6 +51,14 @@ beforeEach(async () => {
 });
 
 describe('<name>.query.<domain>', () => {
+  it('honours the A record limit as service lookups do (Consul applies a_record_limit to both)', () => {
+    expect(ask('all.web.query.consul', 'A').answers).toHaveLength(2);
+    const limited = ask('all.web.query.consul', 'A', { aRecordLimit: 1 });
+    expect(limited.answers).toHaveLength(1);
+    // SRV answers are not limited.
+    expect(ask('all.web.query.consul', 'SRV', { aRecordLimit: 1 }).answers).toHaveLength(2);
+  });
+
   it('answers A and SRV records of the instances the query selects, with its DNS TTL', () => {
     expect(summary(ask('web-v1.query.consul', 'A'))).toEqual(['A 30 10.0.0.1']);
     const srv = ask('web-v1.query.consul.', 'SRV');

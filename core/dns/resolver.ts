@@ -308,6 +308,23 @@ function serviceLookup(
       (!access || access.canRead('node', e.node.Node)),
   );
   if (healthy.length === 0) return empty('NXDOMAIN');
+  return instanceRecords(tx, shuffleByHealth(healthy, o.rng), recordName, qtype, o, empty);
+}
+
+/**
+ * The answer for service instances in `ordered` order: their A/AAAA records (each address once,
+ * at most `o.aRecordLimit` when set) and, for SRV and ANY questions, one SRV per node, service
+ * address and port with its own set of additional records (HAProxy pairs each additional record
+ * with one SRV record). Records carry `o.serviceTtl`.
+ */
+function instanceRecords(
+  tx: ReadTxn,
+  ordered: readonly HealthEntry[],
+  recordName: string,
+  qtype: DnsType,
+  o: DnsOptions,
+  empty: Empty,
+): DnsAnswer {
   const answers: DnsRecord[] = [];
   const additionals: DnsRecord[] = [];
   const additionalsPerAnswer: number[] = [];
@@ -316,7 +333,7 @@ function serviceLookup(
   const seenSrv = new Set<string>();
   const hostRecords = new Map<string, DnsRecord[]>();
   const addressLimit = o.aRecordLimit && o.aRecordLimit > 0 ? o.aRecordLimit : Infinity;
-  for (const e of shuffleByHealth(healthy, o.rng)) {
+  for (const e of ordered) {
     const address = addressRecord(recordName, e.service.Address || e.node.Address, o.serviceTtl);
     if (
       address &&
@@ -342,15 +359,8 @@ function serviceLookup(
       type: 'SRV',
       name: recordName,
       ttl: o.serviceTtl,
-      data: {
-        priority: 1,
-        weight: healthWeight(e),
-        port: e.service.Port,
-        target: srv.target,
-      },
+      data: { priority: 1, weight: healthWeight(e), port: e.service.Port, target: srv.target },
     });
-    // One set of additional records per SRV record, even when targets repeat: clients such as
-    // HAProxy pair each additional record with one SRV record.
     additionals.push(...srv.extra);
     additionalsPerAnswer.push(srv.extra.length);
   }
@@ -412,45 +422,5 @@ function preparedQueryLookup(
   );
   if (selected.length === 0) return empty('NXDOMAIN');
   const ttl = queryTtlSeconds(query.DNS.TTL, o.serviceTtl);
-  const answers: DnsRecord[] = [];
-  const additionals: DnsRecord[] = [];
-  const additionalsPerAnswer: number[] = [];
-  const seenAddresses = new Set<string>();
-  const seenSrv = new Set<string>();
-  const hostRecords = new Map<string, DnsRecord[]>();
-  const withTtl = { ...o, serviceTtl: ttl };
-  for (const e of orderQueryResults(selected, o.rng)) {
-    const address = addressRecord(recordName, e.service.Address || e.node.Address, ttl);
-    if (address && answersType(address.type, qtype) && !seenAddresses.has(address.data as string)) {
-      seenAddresses.add(address.data as string);
-      answers.push(address);
-      additionalsPerAnswer.push(0);
-    }
-    if (qtype !== 'SRV' && qtype !== 'ANY') continue;
-    const tuple = `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
-    if (seenSrv.has(tuple)) continue;
-    seenSrv.add(tuple);
-    const srv = srvTarget(tx, e, recordName, withTtl, hostRecords);
-    if (!srv) continue;
-    answers.push({
-      type: 'SRV',
-      name: recordName,
-      ttl,
-      data: {
-        priority: 1,
-        weight: healthWeight(e),
-        port: e.service.Port,
-        target: srv.target,
-      },
-    });
-    additionals.push(...srv.extra);
-    additionalsPerAnswer.push(srv.extra.length);
-  }
-  return {
-    rcode: 'NOERROR',
-    answers,
-    additionals,
-    additionalsPerAnswer,
-    authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
-  };
+  return instanceRecords(tx, orderQueryResults(selected, o.rng), recordName, qtype, { ...o, serviceTtl: ttl }, empty);
 }
