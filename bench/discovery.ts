@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
+import { instanceRegistration } from './catalog-load.js';
 import { runPhase } from './http-load.js';
 
 const { values } = parseArgs({
@@ -51,16 +52,8 @@ try {
   );
   let next = 0;
   const t0 = performance.now();
-  const body = (i: number) => {
-    const node = Math.floor(i / 10);
-    const svc = i % SERVICES;
-    return JSON.stringify({
-      Node: `node-${node}`,
-      Address: `10.${(node >> 16) & 255}.${(node >> 8) & 255}.${node & 255}`,
-      Service: { ID: `svc-${svc}-${i}`, Service: `svc-${svc}`, Port: 20000 + (i % 1000), Tags: ['v1'] },
-      Check: { CheckID: `chk-${i}`, ServiceID: `svc-${svc}-${i}`, Status: i % 10 === 0 ? 'critical' : 'passing' },
-    });
-  };
+  // One instance in ten has a critical check.
+  const body = (i: number) => instanceRegistration(i, SERVICES, 10);
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {

@@ -13,6 +13,7 @@
  *
  *   npm run bench:snapshot -- [--instances 100000] [--clients 8] [--duration 10] [--threshold 500]
  */
+import { instanceRegistration } from './catalog-load.js';
 import { Agent, request } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -55,16 +56,7 @@ function call(agent: Agent, target: string, method: string, path: string, body?:
 async function register(target: string): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   let next = 0;
-  const body = (i: number) => {
-    const node = Math.floor(i / 10);
-    const svc = i % SERVICES;
-    return JSON.stringify({
-      Node: `node-${node}`,
-      Address: `10.${(node >> 16) & 255}.${(node >> 8) & 255}.${node & 255}`,
-      Service: { ID: `svc-${svc}-${i}`, Service: `svc-${svc}`, Port: 20000 + (i % 1000), Tags: ['v1'] },
-      Check: { CheckID: `chk-${i}`, ServiceID: `svc-${svc}-${i}`, Status: 'passing' },
-    });
-  };
+  const body = (i: number) => instanceRegistration(i, SERVICES);
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {
