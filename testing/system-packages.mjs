@@ -2,7 +2,8 @@
 // Makes sure the system programs the tests use are installed: `node testing/system-packages.mjs test`
 // (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module), `… arm64` (npm run
 // test:arm64: qemu-user-static and the arm64 C library) or `… consumers` (npm run test:consumers:
-// Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3). As root with apt-get it
+// Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3) or `… bench` (the benches'
+// load generators: wrk and dnsperf). As root with apt-get it
 // installs what is missing (Debian packages) and stops the services those packages start (tests run
 // their own Prometheus, mosquitto, PostgreSQL and HAProxy on free ports); otherwise it names the
 // missing packages and the command that installs them, and exits 1. .ci/run calls it too, so this
@@ -34,17 +35,23 @@ const SUITES = {
       test: () => existsSync('/usr/lib/python3/dist-packages/consul/__init__.py') || pyImports('consul'),
     },
   ],
+  bench: [
+    { pkg: 'wrk', program: 'wrk' },
+    { pkg: 'dnsperf', program: 'dnsperf' },
+  ],
 };
 /** Services the Debian packages start that would hold the ports a developer's dev server uses. */
 const SERVICES = {
   test: ['prometheus', 'mosquitto'],
   arm64: [],
   consumers: ['postgresql', 'haproxy', 'patroni'],
+  bench: [],
 };
 const SUITE_NEEDS = {
   test: 'the tests need',
   arm64: 'the arm64 test needs',
   consumers: 'the consumers suite needs',
+  bench: 'the benches need',
 };
 
 const onPath = (program) => spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;

@@ -15,9 +15,9 @@ export class ShuffledAnswer {
   constructor(readonly parts: readonly WeightedJson[]) {}
 }
 
-/** What `render` returns for an answer already rendered as JSON text. */
+/** What `render` returns for an answer already rendered as JSON text (a string, or its UTF-8). */
 export class JsonText {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string | Uint8Array<ArrayBuffer>) {}
 }
 
 /**

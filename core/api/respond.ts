@@ -15,7 +15,11 @@ export function readHeaders(deps: ApiDeps, index: number, options: ReadOptions):
   };
 }
 
-/** A JSON answer from an already-serialized body. */
-export function jsonResponse(body: string, status = 200, headers: Record<string, string> = {}): Response {
+/** A JSON answer from an already-serialized body (text, or its UTF-8 bytes). */
+export function jsonResponse(
+  body: string | Uint8Array<ArrayBuffer>,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
   return new Response(body, { status, headers: { 'Content-Type': 'application/json', ...headers } });
 }

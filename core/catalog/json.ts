@@ -1,7 +1,7 @@
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Indexed } from '../util/indexed.js';
 import { type HealthEntry, type ServiceInstance, serviceHealth, serviceIndex } from './queries.js';
-import { healthWeight } from './shuffle.js';
+import { healthWeight, utf8 } from './shuffle.js';
 import type { CatalogCheck } from './types.js';
 
 /** /v1/catalog/service/<name> entry: node fields plus Service* fields. */
@@ -39,29 +39,35 @@ export function healthEntryJson(e: HealthEntry): Record<string, unknown> {
   return { Node: e.node, Service: e.service, Checks: e.checks.map(checkJson) };
 }
 
-/** A health entry with its JSON text and its load-balancing weight (healthWeight). */
+/** A health entry with its JSON text (UTF-8) and its load-balancing weight (healthWeight). */
 export interface RenderedEntry {
   readonly entry: HealthEntry;
-  readonly text: string;
+  readonly bytes: Uint8Array;
   readonly weight: number;
+}
+
+/** The rendered entries of one service: all of them, and those whose checks all pass. */
+export interface RenderedService {
+  readonly all: readonly RenderedEntry[];
+  /** The entries of `all` whose every check is passing (Consul's `?passing`), in the same order. */
+  readonly passing: readonly RenderedEntry[];
 }
 
 /**
  * The entries of service `name` (serviceHealth) each with its JSON text and weight, rendered once
  * per change of the service and kept like serviceHealth (ReadTxn.derived), so an answer only
- * filters, orders and joins texts. Index: that service's.
+ * picks, orders and joins texts. Index: that service's.
  */
-export function renderedServiceHealth(tx: ReadTxn, name: string): Indexed<readonly RenderedEntry[]> {
-  const render = (): Indexed<readonly RenderedEntry[]> => {
+export function renderedServiceHealth(tx: ReadTxn, name: string): Indexed<RenderedService> {
+  const render = (): Indexed<RenderedService> => {
     const h = serviceHealth(tx, name);
-    return {
-      index: h.index,
-      value: h.value.map((entry) => ({
-        entry,
-        text: JSON.stringify(healthEntryJson(entry)),
-        weight: healthWeight(entry),
-      })),
-    };
+    const all = h.value.map((entry) => ({
+      entry,
+      bytes: utf8(JSON.stringify(healthEntryJson(entry))),
+      weight: healthWeight(entry),
+    }));
+    const passing = all.filter((r) => r.entry.checks.every((c) => c.Status === 'passing'));
+    return { index: h.index, value: { all, passing } };
   };
   return tx.derived ? tx.derived(`health-json\u0000${name}`, serviceIndex(tx, name), render) : render();
 }

@@ -4,7 +4,7 @@ import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { seededRng } from '../../testing/seeded-rng.js';
 import type { Rng } from '../ports/rng.js';
 import type { HealthEntry } from './queries.js';
-import { healthWeight, shuffleByHealth, weightedJsonArray, weightedShuffle } from './shuffle.js';
+import { healthWeight, jsonArrayBytes, shuffleByHealth, utf8, weightedJsonArray, weightedShuffle } from './shuffle.js';
 import type { HealthStatus } from './types.js';
 
 // Every statistical test below uses a fixed seed, so it replays exactly; its bounds are several
@@ -169,12 +169,14 @@ describe('shuffleByHealth', () => {
 
 describe('weightedJsonArray', () => {
   it('is the JSON text of the elements in the order weightedShuffle draws', () => {
-    const elements = [{ a: 1 }, { b: 'x,y' }, [3], null];
-    const parts = elements.map((e, i) => ({ text: JSON.stringify(e), weight: i }));
-    const text = weightedJsonArray(parts, seededRng(9));
+    const elements = [{ a: 1 }, { b: 'x,y' }, [3], null, 'zürich ✓'];
+    const parts = elements.map((e, i) => ({ bytes: utf8(JSON.stringify(e)), weight: i }));
+    const text = new TextDecoder().decode(weightedJsonArray(parts, seededRng(9)));
     const order = weightedShuffle(parts, (p) => p.weight, seededRng(9));
-    expect(JSON.parse(text)).toEqual(order.map((p) => JSON.parse(p.text) as unknown));
-    expect(text).toBe(JSON.stringify(order.map((p) => JSON.parse(p.text) as unknown)));
-    expect(weightedJsonArray([], seededRng(1))).toBe('[]');
+    const decoded = order.map((p) => JSON.parse(new TextDecoder().decode(p.bytes)) as unknown);
+    expect(JSON.parse(text)).toEqual(decoded);
+    expect(text).toBe(JSON.stringify(decoded));
+    expect(new TextDecoder().decode(weightedJsonArray([], seededRng(1)))).toBe('[]');
+    expect(new TextDecoder().decode(jsonArrayBytes([{ bytes: utf8('7') }]))).toBe('[7]');
   });
 });

@@ -12,34 +12,62 @@ import { weightFor } from './state-machine.js';
  * Items of weight 0 are never drawn before an item of positive weight: they are kept, after all
  * of those, in uniformly random order among themselves.
  *
- * Algorithm: Efraimidis–Spirakis weighted sampling without replacement (each item gets the key
- * log(u)/w for one uniform u; the order is by descending key), which is exactly the sequential
- * draw above. Work is O(n log n) time, O(n) extra space and exactly one `rng.next()` per item,
- * so a seeded rng replays the same order.
+ * Algorithm: when every positive weight is the same (the common case: all instances passing with
+ * their default weights) the draw is uniform, so a Fisher–Yates shuffle; otherwise
+ * Efraimidis–Spirakis weighted sampling without replacement (each item gets the key log(u)/w for
+ * one uniform u; the order is by descending key), which is exactly the sequential draw above.
+ * Items of weight 0 get a Fisher–Yates shuffle after the rest. Work is O(n log n) time, O(n)
+ * extra space and exactly one `rng.next()` per item, so a seeded rng replays the same order.
  *
  * @throws RangeError when a weight is negative, NaN or infinite.
  */
 export function weightedShuffle<T>(items: readonly T[], weightOf: (item: T) => number, rng: Rng): T[] {
-  const positive: Array<{ item: T; key: number }> = [];
-  const zero: Array<{ item: T; key: number }> = [];
-  for (const item of items) {
-    const w = weightOf(item);
+  const n = items.length;
+  const weights = new Float64Array(n);
+  let positive = 0;
+  let uniform = true;
+  let first = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weightOf(items[i] as T);
     if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weightedShuffle: weight ${w} is not finite and >= 0`);
-    // 1 - next() lies in (0, 1], so the logarithm is finite; the key lies in (-Infinity, 0].
-    const u = 1 - rng.next();
-    if (w === 0) zero.push({ item, key: u });
-    else positive.push({ item, key: Math.log(u) / w });
+    weights[i] = w;
+    if (w > 0) {
+      if (first === 0) first = w;
+      else if (w !== first) uniform = false;
+      positive++;
+    }
   }
-  const byKeyDescending = (a: { key: number }, b: { key: number }): number => b.key - a.key;
-  positive.sort(byKeyDescending);
-  zero.sort(byKeyDescending);
-  const out = new Array<T>(items.length);
-  let at = 0;
-  for (const p of positive) out[at++] = p.item;
-  for (const z of zero) out[at++] = z.item;
-  // Invariant: every item placed exactly once.
-  if (at !== items.length) throw new Error('weightedShuffle: lost an item');
+  // Positive weights first (in input order), then the zeros.
+  const out = new Array<T>(n);
+  let p = 0;
+  let z = positive;
+  for (let i = 0; i < n; i++) out[weights[i]! > 0 ? p++ : z++] = items[i] as T;
+  if (uniform) fisherYates(out, 0, positive, rng);
+  else {
+    const placed = out.slice(0, positive);
+    const keys = new Float64Array(positive);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (weights[i]! === 0) continue;
+      // 1 - next() lies in (0, 1], so the logarithm is finite; the key lies in (-Infinity, 0].
+      keys[k] = Math.log(1 - rng.next()) / weights[i]!;
+      k++;
+    }
+    const order = Array.from({ length: positive }, (_, i) => i).sort((a, b) => keys[b]! - keys[a]!);
+    for (let i = 0; i < positive; i++) out[i] = placed[order[i]!] as T;
+  }
+  fisherYates(out, positive, n, rng);
   return out;
+}
+
+/** Shuffles `a[from..to)` uniformly in place with one `rng.next()` per element. */
+function fisherYates<T>(a: T[], from: number, to: number, rng: Rng): void {
+  for (let i = from; i < to; i++) {
+    const j = i + Math.floor(rng.next() * (to - i));
+    const t = a[i] as T;
+    a[i] = a[j] as T;
+    a[j] = t;
+  }
 }
 
 /**
@@ -65,20 +93,45 @@ export function shuffleByHealth<E extends Pick<HealthEntry, 'checks' | 'service'
 
 /** One element of a JSON array rendered ahead of time, with its load-balancing weight. */
 export interface WeightedJson {
-  /** The element's JSON text (e.g. `JSON.stringify(healthEntryJson(e))`). */
-  readonly text: string;
+  /** The element's JSON text as UTF-8 (e.g. `utf8(JSON.stringify(healthEntryJson(e)))`). */
+  readonly bytes: Uint8Array;
   /** Its weight (`healthWeight(e)`); finite and >= 0. */
   readonly weight: number;
 }
 
+const encoder = new TextEncoder();
+
+/** `text` as UTF-8 bytes. */
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
 /**
- * The JSON array text of `parts` in a weighted random order (see `weightedShuffle`): for answers
- * whose elements are rendered once and cached, so every send still gets its own order without
- * serialising again. Equal to `JSON.stringify` of the shuffled elements.
+ * The UTF-8 text of the JSON array whose elements are `parts`, in the order given: one allocation
+ * and one copy of each part.
+ */
+export function jsonArrayBytes(parts: readonly { readonly bytes: Uint8Array }[]): Uint8Array<ArrayBuffer> {
+  let size = 2 + Math.max(0, parts.length - 1);
+  for (const p of parts) size += p.bytes.length;
+  const out = new Uint8Array(size);
+  out[0] = 0x5b; // [
+  let at = 1;
+  for (let i = 0; i < parts.length; i++) {
+    if (i > 0) out[at++] = 0x2c; // ,
+    const b = (parts[i] as { bytes: Uint8Array }).bytes;
+    out.set(b, at);
+    at += b.length;
+  }
+  out[at] = 0x5d; // ]
+  return out;
+}
+
+/**
+ * The JSON array of `parts` in a weighted random order (see `weightedShuffle`), as UTF-8: for
+ * answers whose elements are rendered once and cached, so every send still gets its own order
+ * without serialising again. Equal to the UTF-8 of `JSON.stringify` of the shuffled elements.
  * @throws RangeError for a negative, NaN or infinite weight.
  */
-export function weightedJsonArray(parts: readonly WeightedJson[], rng: Rng): string {
-  return `[${weightedShuffle(parts, (p) => p.weight, rng)
-    .map((p) => p.text)
-    .join(',')}]`;
+export function weightedJsonArray(parts: readonly WeightedJson[], rng: Rng): Uint8Array<ArrayBuffer> {
+  return jsonArrayBytes(weightedShuffle(parts, (p) => p.weight, rng));
 }

@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { checkJson, healthEntryJson, renderedServiceHealth } from '../../catalog/json.js';
 import { checksInState, type HealthEntry, nodeChecks, serviceChecks, serviceHealth } from '../../catalog/queries.js';
-import { healthWeight } from '../../catalog/shuffle.js';
+import { healthWeight, jsonArrayBytes, utf8 } from '../../catalog/shuffle.js';
 import { CATALOG_WATCH_TABLE } from '../../catalog/state-machine.js';
 import { type CatalogCheck, HEALTH_STATUSES, type HealthStatus, INDEX } from '../../catalog/types.js';
 import { filterReadable } from '../authz.js';
@@ -61,8 +61,9 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
         watch(INDEX.service(name)),
         (tx) => renderedServiceHealth(tx, name),
         (rendered) => {
-          const parts = rendered.filter((r) => wanted(r.entry));
-          return stable ? new JsonText(`[${parts.map((p) => p.text).join(',')}]`) : new ShuffledAnswer(parts);
+          const base = passing ? rendered.passing : rendered.all;
+          const parts = tags.length === 0 && nodeMeta.length === 0 ? base : base.filter((r) => wanted(r.entry));
+          return stable ? new JsonText(jsonArrayBytes(parts)) : new ShuffledAnswer(parts);
         },
       );
     }
@@ -78,7 +79,7 @@ export function registerHealthRoutes(app: Hono, deps: ApiDeps): void {
           .filter(({ json }) => filter(json));
         if (stable) return chosen.map(({ json }) => json);
         return new ShuffledAnswer(
-          chosen.map(({ e, json }) => ({ text: JSON.stringify(json), weight: healthWeight(e) })),
+          chosen.map(({ e, json }) => ({ bytes: utf8(JSON.stringify(json)), weight: healthWeight(e) })),
         );
       },
     );
