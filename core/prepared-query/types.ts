@@ -6,6 +6,13 @@ export const PREPARED_QUERY_NAME_INDEX = 'prepared_query_names';
 export const PREPARED_QUERY_TEMPLATE_INDEX = 'prepared_query_templates';
 /** The template index key of `prefix` (stores cannot hold '' keys, and '' is the catch-all's prefix). */
 export const templateKey = (prefix: string): string => `>${prefix.toLowerCase()}`;
+/**
+ * Secondary index: sessionQueryKey(session, query ID) → '', for every query bound to a session, so
+ * invalidating a session finds its queries without reading them all (Consul's "session" index).
+ */
+export const PREPARED_QUERY_SESSION_INDEX = 'prepared_query_sessions';
+/** The session index key of query `id` bound to `session` (IDs hold no NUL). */
+export const sessionQueryKey = (session: string, id: string): string => `${session}\u0000${id}`;
 /** Pseudo-table of change notifications for prepared query reads (one key, PREPARED_QUERIES_INDEX). */
 export const PREPARED_QUERY_WATCH_TABLE = 'query';
 /** Logical table name whose modification index answers every prepared query read. */
