@@ -38,13 +38,20 @@ export interface QueryTemplateOptions {
   readonly RemoveEmptyTags: boolean;
 }
 
-/** A failover target (stored; honoured once there are other datacenters). */
+/**
+ * A failover target (Consul's QueryFailoverTarget), stored and shown; with one datacenter there is
+ * nothing to fail over to. Peer is always '' (a Peer target is refused: there is no peering).
+ */
 export interface QueryFailoverTarget {
   readonly Peer: string;
   readonly Datacenter: string;
 }
 
-/** Failover settings (stored; honoured once there are other datacenters). NearestN >= 0. */
+/**
+ * Failover settings (Consul's QueryFailoverOptions), stored and shown; honoured once there are
+ * other datacenters. NearestN is a safe integer >= 0; Targets is empty unless NearestN is 0 and
+ * Datacenters is empty. Datacenters may name datacenters nobody knows (Consul skips them).
+ */
 export interface QueryFailoverOptions {
   readonly NearestN: number;
   readonly Datacenters: readonly string[] | null;

@@ -240,6 +240,119 @@ describe('prepared queries: execute', () => {
   });
 });
 
+describe('prepared queries: Failover', () => {
+  const failoverOf = async (n: TestNode, id: string) =>
+    (await json<Array<{ Service: { Failover: unknown } }>>(send(n, 'GET', `/v1/query/${id}`)))[0]?.Service.Failover;
+
+  it('stores NearestN, Datacenters and Targets as given, through create, read, list, update and explain', async () => {
+    const n = createTestNode();
+    // No Failover at all: Go's zero value, lists as null.
+    const plain = await create(n, { Name: 'plain', Service: { Service: 'web' } });
+    expect(await failoverOf(n, plain)).toEqual({ NearestN: 0, Datacenters: null, Targets: null });
+    // Datacenters are not checked: unknown ones (and this datacenter itself) are kept as given.
+    const id = await create(n, {
+      Name: 'geo',
+      Service: { Service: 'web', Failover: { NearestN: 3, Datacenters: ['dc2', 'dc1', 'nowhere'] } },
+    });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 3, Datacenters: ['dc2', 'dc1', 'nowhere'], Targets: null });
+    const listed = await json<Array<{ Name: string; Service: { Failover: unknown } }>>(send(n, 'GET', '/v1/query'));
+    expect(listed.find((q) => q.Name === 'geo')?.Service.Failover).toEqual({
+      NearestN: 3,
+      Datacenters: ['dc2', 'dc1', 'nowhere'],
+      Targets: null,
+    });
+    // Field names case-insensitive, as Consul's decoder; an update replaces Failover whole.
+    const upd = await send(n, 'PUT', `/v1/query/${id}`, {
+      name: 'geo',
+      service: { service: 'web', failover: { targets: [{ datacenter: 'dc3' }, { Datacenter: 'dc4' }] } },
+    });
+    expect(upd.status).toBe(200);
+    const targets = {
+      NearestN: 0,
+      Datacenters: null,
+      Targets: [
+        { Peer: '', Datacenter: 'dc3' },
+        { Peer: '', Datacenter: 'dc4' },
+      ],
+    };
+    expect(await failoverOf(n, id)).toEqual(targets);
+    const explain = await json<{ Query: { Service: { Failover: unknown } } }>(send(n, 'GET', '/v1/query/geo/explain'));
+    expect(explain.Query.Service.Failover).toEqual(targets);
+    // Empty lists stay empty lists (not null), as Go encodes them.
+    await send(n, 'PUT', `/v1/query/${id}`, {
+      Name: 'geo',
+      Service: { Service: 'web', Failover: { Datacenters: [], Targets: [] } },
+    });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 0, Datacenters: [], Targets: [] });
+    await send(n, 'PUT', `/v1/query/${id}`, { Name: 'geo', Service: { Service: 'web' } });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 0, Datacenters: null, Targets: null });
+  });
+
+  it('refuses what Consul refuses, and a Peer target (no peering)', async () => {
+    const n = createTestNode();
+    const refused: Array<[unknown, number, RegExp]> = [
+      [{ NearestN: -1 }, 500, /^Invalid prepared query: Bad NearestN '-1', must be >= 0/],
+      [
+        { NearestN: 1, Targets: [{ Datacenter: 'dc2' }] },
+        500,
+        /^Invalid prepared query: Targets cannot be populated with NearestN or Datacenters/,
+      ],
+      [
+        { Datacenters: ['dc2'], Targets: [{ Datacenter: 'dc3' }] },
+        500,
+        /^Invalid prepared query: Targets cannot be populated with NearestN or Datacenters/,
+      ],
+      [{ NearestN: 1.5 }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ NearestN: '2' }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ NearestN: 2 ** 60 }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ Datacenters: 'dc2' }, 400, /^Request decode failed: .*Datacenters/],
+      [{ Targets: { Datacenter: 'dc2' } }, 400, /^Request decode failed: Service.Failover.Targets must be an array/],
+      [{ Targets: ['dc2'] }, 400, /^Request decode failed: Service.Failover.Targets\[0\] must be a JSON object/],
+      [
+        { Targets: [{ Datacenter: 'dc2' }, { Peer: 'other-cluster' }] },
+        400,
+        /^Request decode failed: Service.Failover.Targets\[1\].Peer is not supported/,
+      ],
+      [{ Datacenters: Array.from({ length: 65 }, (_, i) => `dc${i}`) }, 400, /more than 64 entries/],
+    ];
+    for (const [failover, status, message] of refused) {
+      const r = await send(n, 'POST', '/v1/query', { Name: 'f', Service: { Service: 'web', Failover: failover } });
+      expect([r.status, await r.text()], JSON.stringify(failover)).toEqual([status, expect.stringMatching(message)]);
+    }
+    expect(await json<unknown[]>(send(n, 'GET', '/v1/query'))).toEqual([]);
+    // An update is held to the same rules, and a refused one leaves the query as it was.
+    const id = await create(n, { Name: 'f', Service: { Service: 'web', Failover: { NearestN: 2 } } });
+    const bad = await send(n, 'PUT', `/v1/query/${id}`, {
+      Name: 'f',
+      Service: { Service: 'web', Failover: { NearestN: 2, Targets: [{ Datacenter: 'dc2' }] } },
+    });
+    expect([bad.status, await bad.text()]).toEqual([500, expect.stringMatching(/Targets cannot be populated/)]);
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 2, Datacenters: null, Targets: null });
+  });
+
+  it('execute answers from this datacenter only, with Failovers 0, however the query may fail over', async () => {
+    const n = createTestNode();
+    await register(n, { node: 'n1', id: 'w1' });
+    await register(n, { node: 'n2', id: 'down', service: 'api', status: 'critical' });
+    const failovers = [
+      { NearestN: 5 },
+      { Datacenters: ['dc2', 'dc3'] },
+      { NearestN: 2, Datacenters: ['dc1', 'dc2'] },
+      { Targets: [{ Datacenter: 'dc2' }] },
+    ];
+    for (const [i, failover] of failovers.entries()) {
+      await create(n, { Name: `web-${i}`, Service: { Service: 'web', Failover: failover } });
+      await create(n, { Name: `api-${i}`, Service: { Service: 'api', Failover: failover } });
+      // Healthy here: answered here.
+      const web = await execute(n, `web-${i}`);
+      expect([ids(web), web.Datacenter, web.Failovers]).toEqual([['w1'], 'dc1', 0]);
+      // Nothing healthy here: Consul would try other datacenters; none is known, so none is tried.
+      const api = await execute(n, `api-${i}`);
+      expect(api).toMatchObject({ Service: 'api', Nodes: [], Datacenter: 'dc1', Failovers: 0 });
+    }
+  });
+});
+
 describe('prepared queries: templates', () => {
   it('the longest prefix wins, "" catches every name, and names interpolate', async () => {
     const n = createTestNode();
