@@ -414,6 +414,54 @@ describe('prepared queries: templates', () => {
   });
 });
 
+describe('prepared queries: explain', () => {
+  it("shows a template rendered for the name asked, every other field as stored (Consul's Render)", async () => {
+    const n = createTestNode();
+    const id = await create(n, {
+      Name: 'geo-db-',
+      Template: { Type: 'name_prefix_match', Regexp: '^geo-db-(.*)$' },
+      Service: {
+        Service: 'db-${match(1)}',
+        Failover: { Datacenters: ['${match(1)}-backup'] },
+        IgnoreCheckIDs: ['${name.suffix}-flaky'],
+        Near: '${name.full}',
+        Tags: ['${name.prefix}', 'seg-${agent.segment}'],
+        NodeMeta: { zone: '${match(1)}' },
+        ServiceMeta: { asked: '${name.full}' },
+      },
+      DNS: { TTL: '5s' },
+    });
+    const [storedQuery] = await json<Array<Record<string, unknown>>>(send(n, 'GET', `/v1/query/${id}`));
+    const explain = await send(n, 'GET', '/v1/query/geo-db-eu/explain');
+    expect(explain.status).toBe(200);
+    expect(Number(explain.headers.get('X-Consul-Index'))).toBeGreaterThan(0);
+    const { Query } = await json<{ Query: Record<string, unknown> }>(explain);
+    // Everything but Service is the stored template: ID, its Name (the prefix), Template, DNS, indexes.
+    expect({ ...Query, Service: undefined }).toEqual({ ...storedQuery, Service: undefined });
+    expect(Query['Service']).toEqual({
+      ...(storedQuery?.['Service'] as object),
+      Service: 'db-eu',
+      Failover: { NearestN: 0, Datacenters: ['eu-backup'], Targets: null },
+      IgnoreCheckIDs: ['eu-flaky'],
+      Near: 'geo-db-eu',
+      Tags: ['geo-db-', 'seg-'],
+      NodeMeta: { zone: 'eu' },
+      ServiceMeta: { asked: 'geo-db-eu' },
+    });
+    // The lookup ignores case, but the suffix is Go's strings.TrimPrefix: case-sensitive.
+    const upper = await json<{ Query: { Service: { Service: string; IgnoreCheckIDs: string[] } } }>(
+      send(n, 'GET', '/v1/query/GEO-DB-EU/explain'),
+    );
+    expect(upper.Query.Service.IgnoreCheckIDs).toEqual(['GEO-DB-EU-flaky']);
+    expect(upper.Query.Service.Service).toBe('db-'); // the Regexp is case-sensitive too
+    // A query that is not a template is shown as stored, by ID or by name.
+    const plainId = await create(n, { Name: 'plain', Service: { Service: 'web', Tags: ['${name.full}'] } });
+    const [plain] = await json<unknown[]>(send(n, 'GET', `/v1/query/${plainId}`));
+    expect((await json<{ Query: unknown }>(send(n, 'GET', '/v1/query/plain/explain'))).Query).toEqual(plain);
+    expect((await json<{ Query: unknown }>(send(n, 'GET', `/v1/query/${plainId}/explain`))).Query).toEqual(plain);
+  });
+});
+
 describe('prepared queries: ACLs', () => {
   async function setup() {
     const n = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
