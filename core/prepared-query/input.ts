@@ -39,8 +39,10 @@ function nullableMap(f: Fields, name: string, where: string): Record<string, str
  * case-insensitively as Consul does; the ID is `id` (the URL's, for an update), or the body's when
  * `id` is undefined (a create, which must not give one). Throws BadRequestError (400,
  * "Request decode failed: …") for a body that is not a query: wrong JSON types, too many list
- * entries, a name longer than MAX_QUERY_NAME_CHARS, and fields Konsul does not serve (Connect,
- * Peer, SamenessGroup). Rules of the query itself are checked by validateQuery.
+ * entries, a name longer than MAX_QUERY_NAME_CHARS, a Failover.NearestN that is not a safe
+ * integer, and fields Konsul does not serve (Connect, Peer, SamenessGroup, a Failover target's
+ * Peer). Fields it does not know are ignored. Rules of the query itself are checked by
+ * validateQuery.
  */
 export function decodeQuery(body: unknown, id: string | undefined): PreparedQueryInput {
   try {
@@ -62,12 +64,15 @@ export function decodeQuery(body: unknown, id: string | undefined): PreparedQuer
       if (!Array.isArray(rawTargets)) throw new BadRequestError('Service.Failover.Targets must be an array');
       bounded(rawTargets, rawTargets.length, 'Service.Failover.Targets');
       targets = rawTargets.map((raw, i) => {
-        const target = new Fields(raw, `Service.Failover.Targets[${i}]`);
-        return { Peer: target.str('Peer'), Datacenter: target.str('Datacenter') };
+        const where = `Service.Failover.Targets[${i}]`;
+        const target = new Fields(raw, where);
+        if (target.str('Peer') !== '')
+          throw new BadRequestError(`${where}.Peer is not supported (Konsul has no cluster peering)`);
+        return { Peer: '', Datacenter: target.str('Datacenter') };
       });
     }
     const nearest = fo.raw('NearestN');
-    if (nearest !== undefined && nearest !== null && (typeof nearest !== 'number' || !Number.isInteger(nearest)))
+    if (nearest !== undefined && nearest !== null && (typeof nearest !== 'number' || !Number.isSafeInteger(nearest)))
       throw new BadRequestError('Service.Failover.NearestN must be an integer');
     return {
       ID: id ?? q.str('ID'),
@@ -122,9 +127,11 @@ function metaProblem(meta: Readonly<Record<string, string>> | null): string | un
 /**
  * Checks the rules Consul's servers check before a create or update (parseQuery, then the
  * template compile): a query needs a name, a template or a session; a Service to look up; no
- * redacted token pasted back; NearestN >= 0; valid NodeMeta; a DNS TTL that is a non-negative Go
- * duration; a template that compiles. Throws RefusedError (500, as Consul answers; "Invalid
- * prepared query: …" or "failed compiling template: …").
+ * redacted token pasted back; NearestN >= 0, and Failover.Targets not combined with NearestN or
+ * Datacenters; valid NodeMeta; a DNS TTL that is a non-negative Go duration; a template that
+ * compiles. Datacenters are not checked (as Consul: unknown ones are skipped when failing over).
+ * Throws RefusedError (500, as Consul answers; "Invalid prepared query: …" or "failed compiling
+ * template: …").
  */
 export function validateQuery(q: PreparedQueryInput): void {
   const invalid = (what: string): never => {
@@ -134,7 +141,10 @@ export function validateQuery(q: PreparedQueryInput): void {
   if (q.Token === REDACTED_TOKEN)
     invalid(`Bad Token '${q.Token}', it looks like a query definition with a redacted token was submitted`);
   if (q.Service.Service === '') invalid('Must provide a Service name to query');
-  if (q.Service.Failover.NearestN < 0) invalid(`Bad NearestN '${q.Service.Failover.NearestN}', must be >= 0`);
+  const failover = q.Service.Failover;
+  if (failover.NearestN < 0) invalid(`Bad NearestN '${failover.NearestN}', must be >= 0`);
+  if ((failover.NearestN !== 0 || (failover.Datacenters ?? []).length !== 0) && (failover.Targets ?? []).length !== 0)
+    invalid('Targets cannot be populated with NearestN or Datacenters');
   const meta = metaProblem(q.Service.NodeMeta);
   if (meta) invalid(meta);
   const ttl = dnsTtlProblem(q.DNS.TTL);

@@ -9,10 +9,12 @@ import {
   PREPARED_QUERIES_INDEX,
   PREPARED_QUERIES_TABLE,
   PREPARED_QUERY_NAME_INDEX,
+  PREPARED_QUERY_SESSION_INDEX,
   PREPARED_QUERY_TEMPLATE_INDEX,
   PREPARED_QUERY_WATCH_TABLE,
   type PreparedQueryInput,
   type PreparedQueryRecord,
+  sessionQueryKey,
   templateKey,
 } from './types.js';
 
@@ -75,6 +77,7 @@ export function setQuery(
   ctx.tx.put(PREPARED_QUERIES_TABLE, q.ID, record);
   if (q.Name !== '') ctx.tx.put(PREPARED_QUERY_NAME_INDEX, lower, q.ID);
   if (isTemplate(q)) ctx.tx.put(PREPARED_QUERY_TEMPLATE_INDEX, templateKey(lower), q.ID);
+  if (q.Session !== '') ctx.tx.put(PREPARED_QUERY_SESSION_INDEX, sessionQueryKey(q.Session, q.ID), '');
   bump(ctx);
   return record;
 }
@@ -82,13 +85,44 @@ export function setQuery(
 function unindex(ctx: ApplyContext, q: PreparedQueryRecord): void {
   if (q.Name !== '') ctx.tx.delete(PREPARED_QUERY_NAME_INDEX, q.Name.toLowerCase());
   if (isTemplate(q)) ctx.tx.delete(PREPARED_QUERY_TEMPLATE_INDEX, templateKey(q.Name));
+  if (q.Session !== '') ctx.tx.delete(PREPARED_QUERY_SESSION_INDEX, sessionQueryKey(q.Session, q.ID));
+}
+
+/** Removes a stored query with its index entries and moves the queries index (watchers wake). */
+function removeQuery(ctx: ApplyContext, q: PreparedQueryRecord): void {
+  unindex(ctx, q);
+  ctx.tx.delete(PREPARED_QUERIES_TABLE, q.ID);
+  bump(ctx);
 }
 
 /** Deletes prepared query `id`; RefusedError (500, Consul's text) when there is none. */
 export function deleteQuery(ctx: ApplyContext, id: string): void {
   const existing = ctx.tx.get<PreparedQueryRecord>(PREPARED_QUERIES_TABLE, id);
   if (!existing) throw nonExistent(id);
-  unindex(ctx, existing);
-  ctx.tx.delete(PREPARED_QUERIES_TABLE, id);
-  bump(ctx);
+  removeQuery(ctx, existing);
+}
+
+/**
+ * Deletes every query bound to session `sessionId`, which was just invalidated (Consul's
+ * deleteSessionTxn deletes them in the transaction that deletes the session), each as a normal
+ * delete would: its name and template index entries go too, and the queries index moves to this
+ * command's index, so blocking reads of /v1/query wake. Returns how many were deleted; none is not
+ * an error. Runs inside the command's application, so it is as deterministic as the command.
+ */
+export function deleteQueriesOfSession(ctx: ApplyContext, sessionId: string): number {
+  const prefix = sessionQueryKey(sessionId, '');
+  const ids: string[] = [];
+  for (const [k] of ctx.tx.range(PREPARED_QUERY_SESSION_INDEX, { prefix })) ids.push(k.slice(prefix.length));
+  let deleted = 0;
+  for (const id of ids) {
+    const q = ctx.tx.get<PreparedQueryRecord>(PREPARED_QUERIES_TABLE, id);
+    // Invariant: the session index names only stored queries; a stray entry is dropped, not trusted.
+    if (!q || q.Session !== sessionId) {
+      ctx.tx.delete(PREPARED_QUERY_SESSION_INDEX, sessionQueryKey(sessionId, id));
+      continue;
+    }
+    removeQuery(ctx, q);
+    deleted++;
+  }
+  return deleted;
 }

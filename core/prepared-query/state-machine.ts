@@ -5,6 +5,7 @@ import { deleteQuery, setQuery } from './ops.js';
 import {
   PREPARED_QUERIES_TABLE,
   PREPARED_QUERY_NAME_INDEX,
+  PREPARED_QUERY_SESSION_INDEX,
   PREPARED_QUERY_TEMPLATE_INDEX,
   type PreparedQueryInput,
 } from './types.js';
@@ -57,8 +58,16 @@ const remove: CommandHandler = {
   },
 };
 
-/** The prepared query module: queries by ID and their name and template-prefix indexes. */
+/**
+ * The prepared query module: queries by ID and their name, template-prefix and session indexes.
+ * Queries bound to a session are also deleted when it ends (preparedQuerySessionDependents).
+ */
 export const preparedQueryModule: StateModule = {
-  tables: [PREPARED_QUERIES_TABLE, PREPARED_QUERY_NAME_INDEX, PREPARED_QUERY_TEMPLATE_INDEX],
+  tables: [
+    PREPARED_QUERIES_TABLE,
+    PREPARED_QUERY_NAME_INDEX,
+    PREPARED_QUERY_TEMPLATE_INDEX,
+    PREPARED_QUERY_SESSION_INDEX,
+  ],
   handlers: { 'query.set': set, 'query.delete': remove },
 };

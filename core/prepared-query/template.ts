@@ -9,15 +9,17 @@ import {
 /** One piece of an interpolated string: literal text, a variable, or match(N). */
 type Part =
   | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'var'; readonly name: 'name.full' | 'name.prefix' | 'name.suffix' }
+  | { readonly kind: 'var'; readonly name: Variable }
   | { readonly kind: 'match'; readonly group: number };
 
-const VARIABLES = new Set(['name.full', 'name.prefix', 'name.suffix']);
+/** The variables Consul's templates know (Render's VarMap). */
+type Variable = 'name.full' | 'name.prefix' | 'name.suffix' | 'agent.segment';
+const VARIABLES = new Set<string>(['name.full', 'name.prefix', 'name.suffix', 'agent.segment']);
 const MATCH = /^match\(\s*([0-9]{1,4})\s*\)$/;
 
 /**
- * Parses a template string: `${name.full}`, `${name.prefix}`, `${name.suffix}` and `${match(N)}`
- * are replaced when rendered, `$${` stands for a literal `${`. Throws an Error naming what is wrong
+ * Parses a template string: `${name.full}`, `${name.prefix}`, `${name.suffix}`, `${agent.segment}`
+ * and `${match(N)}` are replaced when rendered, `$${` stands for a literal `${`. Throws an Error naming what is wrong
  * (an unterminated `${`, an unknown variable or function).
  */
 function parseInterpolation(text: string): Part[] {
@@ -42,7 +44,7 @@ function parseInterpolation(text: string): Part[] {
     literal = '';
     const m = MATCH.exec(expr);
     if (m) parts.push({ kind: 'match', group: Number(m[1]) });
-    else if (VARIABLES.has(expr)) parts.push({ kind: 'var', name: expr as 'name.full' });
+    else if (VARIABLES.has(expr)) parts.push({ kind: 'var', name: expr as Variable });
     else if (/^[A-Za-z_][\w.]*$/.test(expr)) throw new Error(`unknown variable accessed: ${expr}`);
     else throw new Error(`unsupported expression ${JSON.stringify(expr)}`);
     i = end + 1;
@@ -125,10 +127,14 @@ export function compileTemplate<Q extends PreparedQueryInput>(query: Q): Compile
   const prefix = query.Name;
   const render = (name: string): Q => {
     const groups = re?.exec(name) ?? [];
-    const vars = {
+    // As Consul's Render: the suffix is strings.TrimPrefix(name, prefix), which is case-sensitive
+    // although the lookup is not (a name reached in other case keeps its whole self as suffix);
+    // agent.segment is the asking agent's network segment, '' for the default one (the only one).
+    const vars: Record<Variable, string> = {
       'name.full': name,
       'name.prefix': prefix,
-      'name.suffix': name.toLowerCase().startsWith(prefix.toLowerCase()) ? name.slice(prefix.length) : name,
+      'name.suffix': name.startsWith(prefix) ? name.slice(prefix.length) : name,
+      'agent.segment': '',
     };
     let service = mapStrings(query.Service, (path) =>
       (trees.get(path) ?? [])

@@ -6,6 +6,13 @@ export const PREPARED_QUERY_NAME_INDEX = 'prepared_query_names';
 export const PREPARED_QUERY_TEMPLATE_INDEX = 'prepared_query_templates';
 /** The template index key of `prefix` (stores cannot hold '' keys, and '' is the catch-all's prefix). */
 export const templateKey = (prefix: string): string => `>${prefix.toLowerCase()}`;
+/**
+ * Secondary index: sessionQueryKey(session, query ID) → '', for every query bound to a session, so
+ * invalidating a session finds its queries without reading them all (Consul's "session" index).
+ */
+export const PREPARED_QUERY_SESSION_INDEX = 'prepared_query_sessions';
+/** The session index key of query `id` bound to `session` (IDs hold no NUL). */
+export const sessionQueryKey = (session: string, id: string): string => `${session}\u0000${id}`;
 /** Pseudo-table of change notifications for prepared query reads (one key, PREPARED_QUERIES_INDEX). */
 export const PREPARED_QUERY_WATCH_TABLE = 'query';
 /** Logical table name whose modification index answers every prepared query read. */
@@ -31,13 +38,20 @@ export interface QueryTemplateOptions {
   readonly RemoveEmptyTags: boolean;
 }
 
-/** A failover target (stored; honoured once there are other datacenters). */
+/**
+ * A failover target (Consul's QueryFailoverTarget), stored and shown; with one datacenter there is
+ * nothing to fail over to. Peer is always '' (a Peer target is refused: there is no peering).
+ */
 export interface QueryFailoverTarget {
   readonly Peer: string;
   readonly Datacenter: string;
 }
 
-/** Failover settings (stored; honoured once there are other datacenters). NearestN >= 0. */
+/**
+ * Failover settings (Consul's QueryFailoverOptions), stored and shown; honoured once there are
+ * other datacenters. NearestN is a safe integer >= 0; Targets is empty unless NearestN is 0 and
+ * Datacenters is empty. Datacenters may name datacenters nobody knows (Consul skips them).
+ */
 export interface QueryFailoverOptions {
   readonly NearestN: number;
   readonly Datacenters: readonly string[] | null;

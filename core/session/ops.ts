@@ -50,11 +50,23 @@ export function createSession(ctx: ApplyContext, input: SessionInput): SessionRe
 }
 
 /**
+ * What ends with a session besides its locks: the prepared queries bound to it (core/prepared-query
+ * implements it; the session module cannot import the modules built on it, core/modules.ts plugs
+ * it in). Called inside the application that invalidates the session, after the session is gone,
+ * so what it writes commits in the same state-store transaction (Consul's deleteSessionTxn).
+ */
+export interface SessionDependents {
+  /** Session `sessionId` was invalidated; end whatever is bound to it. Must not throw. */
+  sessionEnded(ctx: ApplyContext, sessionId: string): void;
+}
+
+/**
  * Invalidates session `id` (destroy, TTL expiry, a bound check going critical, its node leaving):
  * the keys it holds are released or deleted per its Behavior, each with its lock delay from
- * `now`, and the session is removed. Returns false when there is no such session.
+ * `now`, the session is removed, and its `dependents` are ended (its prepared queries deleted).
+ * Returns false when there is no such session.
  */
-export function invalidateSession(ctx: ApplyContext, id: string, now: number): boolean {
+export function invalidateSession(ctx: ApplyContext, id: string, now: number, dependents: SessionDependents): boolean {
   const s = ctx.tx.get<SessionRecord>(SESSIONS_TABLE, id);
   if (!s) return false;
   kvReleaseSession(ctx, id, s.Behavior, now, Math.floor(s.LockDelay / 1e6));
@@ -62,25 +74,38 @@ export function invalidateSession(ctx: ApplyContext, id: string, now: number): b
   ctx.tx.delete(SESSION_NODE_INDEX, `${s.Node}\u0000${id}`);
   for (const check of boundCheckIds(s)) ctx.tx.delete(SESSION_CHECK_INDEX, sessionCheckKey(s.Node, check, id));
   bump(ctx);
+  dependents.sessionEnded(ctx, id);
   return true;
 }
 
-/** Destroys session `id`; throws NotFoundError when there is none. */
-export function destroySession(ctx: ApplyContext, id: string, now: number): void {
-  if (!invalidateSession(ctx, id, now)) throw new NotFoundError(`Session id ${JSON.stringify(id)} not found`);
+/** Destroys session `id` (invalidateSession); throws NotFoundError when there is none. */
+export function destroySession(ctx: ApplyContext, id: string, now: number, dependents: SessionDependents): void {
+  if (!invalidateSession(ctx, id, now, dependents))
+    throw new NotFoundError(`Session id ${JSON.stringify(id)} not found`);
 }
 
 /** Invalidates every session bound to check `checkId` of `node` (it went critical or was removed). */
-export function invalidateSessionsOfCheck(ctx: ApplyContext, node: string, checkId: string, now: number): void {
+export function invalidateSessionsOfCheck(
+  ctx: ApplyContext,
+  node: string,
+  checkId: string,
+  now: number,
+  dependents: SessionDependents,
+): void {
   const prefix = `${node}/${checkId}\u0000`;
   const ids: string[] = [];
   for (const [k] of ctx.tx.range(SESSION_CHECK_INDEX, { prefix })) ids.push(k.slice(prefix.length));
-  for (const id of ids) invalidateSession(ctx, id, now);
+  for (const id of ids) invalidateSession(ctx, id, now, dependents);
 }
 
 /** Invalidates every session of `node` (it was deregistered). */
-export function invalidateSessionsOfNode(ctx: ApplyContext, node: string, now: number): void {
-  for (const id of sessionIdsOfNode(ctx.tx, node)) invalidateSession(ctx, id, now);
+export function invalidateSessionsOfNode(
+  ctx: ApplyContext,
+  node: string,
+  now: number,
+  dependents: SessionDependents,
+): void {
+  for (const id of sessionIdsOfNode(ctx.tx, node)) invalidateSession(ctx, id, now, dependents);
 }
 
 /** IDs of the sessions of `node`, in ID order. */

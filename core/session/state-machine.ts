@@ -1,7 +1,7 @@
 import { CorruptError } from '../errors.js';
 import { field } from '../fsm/command.js';
 import type { CommandHandler, StateModule } from '../fsm/state-machine.js';
-import { createSession, destroySession } from './ops.js';
+import { createSession, destroySession, type SessionDependents } from './ops.js';
 import { SESSION_CHECK_INDEX, SESSION_NODE_INDEX, SESSIONS_TABLE, type SessionInput } from './types.js';
 
 /** Creates a session (validated by the proposer; preconditions re-checked when applied). Result: the record. */
@@ -12,8 +12,9 @@ export interface SessionCreateCommand {
 
 /**
  * Invalidates a session: by request (destroy) or because the leader saw its TTL run out.
- * `now` (ms since epoch, proposer's clock) starts the lock delays. Result: true; NotFoundError
- * when the session does not exist.
+ * `now` (ms since epoch, proposer's clock) starts the lock delays; what is bound to the session
+ * (its prepared queries) ends in the same application. Result: true; NotFoundError when the
+ * session does not exist.
  */
 export interface SessionDestroyCommand {
   readonly type: 'session.destroy';
@@ -40,15 +41,20 @@ const create: CommandHandler = {
   },
 };
 
-const destroy: CommandHandler = {
-  apply(ctx, cmd) {
-    destroySession(ctx, field.string(cmd, 'id'), field.index(cmd, 'now'));
-    return true;
-  },
-};
+/** The tables of the session module. */
+export const SESSION_TABLES: readonly string[] = [SESSIONS_TABLE, SESSION_NODE_INDEX, SESSION_CHECK_INDEX];
 
-/** The session module: sessions and their node and check indexes (Consul's session state). */
-export const sessionModule: StateModule = {
-  tables: [SESSIONS_TABLE, SESSION_NODE_INDEX, SESSION_CHECK_INDEX],
-  handlers: { 'session.create': create, 'session.destroy': destroy },
-};
+/**
+ * The session module: sessions and their node and check indexes (Consul's session state). A
+ * destroyed or expired session ends its `dependents` (the prepared queries bound to it) in the
+ * same application.
+ */
+export function sessionModule(dependents: SessionDependents): StateModule {
+  const destroy: CommandHandler = {
+    apply(ctx, cmd) {
+      destroySession(ctx, field.string(cmd, 'id'), field.index(cmd, 'now'), dependents);
+      return true;
+    },
+  };
+  return { tables: SESSION_TABLES, handlers: { 'session.create': create, 'session.destroy': destroy } };
+}

@@ -1,4 +1,5 @@
 import {
+  type CatalogBindings,
   type CatalogDeregisterCommand,
   type CatalogRegisterCommand,
   catalogDeregister,
@@ -20,7 +21,7 @@ import type { ApplyContext, CommandHandler, StateModule } from '../fsm/state-mac
 import { kvCas, kvDelete, kvDeleteCas, kvDeleteTree, kvLock, kvSet, kvUnlock } from '../kv/ops.js';
 import { KV_TABLE, type KvRecord } from '../kv/types.js';
 import type { ReadTxn } from '../ports/state-store.js';
-import { sessionCatalogBindings, sessionLockHolders } from '../session/bindings.js';
+import { sessionLockHolders } from '../session/bindings.js';
 import type { Change } from '../watch/change.js';
 import {
   IDEMPOTENCY_ORDER_TABLE,
@@ -203,6 +204,7 @@ function writeCatalog(
   op: Exclude<TxnOp, { kind: 'kv' }>,
   now: number,
   datacenter: string,
+  bound: CatalogBindings,
 ): TxnResult[] {
   if (op.verb === 'get') return readOp(ctx.tx, op);
   const t = catalogTarget(ctx.tx, op, now, datacenter);
@@ -210,12 +212,12 @@ function writeCatalog(
     // Unlike KV's, a catalog delete-cas of something absent fails (as in Consul).
     if (op.verb === 'delete-cas' && t.existing?.ModifyIndex !== op.index)
       throw new OpFailed(`failed to delete ${t.what}, index is stale`);
-    catalogDeregister(ctx, t.remove, sessionCatalogBindings);
+    catalogDeregister(ctx, t.remove, bound);
     return [];
   }
   if (t.needsNode && op.kind !== 'node') requireNode(ctx.tx, op.node);
   if (op.verb === 'cas') casGuard(t.existing, op.index, t.what);
-  catalogRegister(ctx, t.put, sessionCatalogBindings);
+  catalogRegister(ctx, t.put, bound);
   return [t.result(ctx.tx)];
 }
 
@@ -238,17 +240,20 @@ function collect(ops: readonly TxnOp[], run: (op: TxnOp) => TxnResult[]): TxnOut
  * Applies a transaction all-or-nothing: every operation runs in order over a buffered view that
  * sees the earlier operations' writes; if any fails, the buffer is dropped (nothing is written,
  * no change is reported) and every failure is returned; otherwise all writes land at this one index.
+ * Catalog operations end what is `bound` to the checks and nodes they take away (sessions, and
+ * through them their prepared queries), as the catalog commands do.
  */
 export function applyTxn(
   ctx: ApplyContext,
   cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter' | 'idempotencyKey'>,
+  bound: CatalogBindings,
 ): TxnOutcome {
   const key = cmd.idempotencyKey;
   if (key !== undefined) {
     const seen = ctx.tx.get<{ index: number; outcome: TxnOutcome }>(IDEMPOTENCY_TABLE, key);
     if (seen) return { ...seen.outcome, replayed: { index: seen.index } };
   }
-  const outcome = applyTxnOnce(ctx, cmd);
+  const outcome = applyTxnOnce(ctx, cmd, bound);
   if (key !== undefined) rememberOutcome(ctx, key, outcome);
   return outcome;
 }
@@ -269,12 +274,16 @@ function rememberOutcome(ctx: ApplyContext, key: string, outcome: TxnOutcome): v
 
 const IDEMPOTENCY_COUNT = 'txn-idempotency-count';
 
-function applyTxnOnce(ctx: ApplyContext, cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter'>): TxnOutcome {
+function applyTxnOnce(
+  ctx: ApplyContext,
+  cmd: Pick<TxnCommand, 'ops' | 'now' | 'datacenter'>,
+  bound: CatalogBindings,
+): TxnOutcome {
   const overlay = new OverlayTxn(ctx.tx);
   const changes: Change[] = [];
   const inner: ApplyContext = { tx: overlay, index: ctx.index, changed: (c) => changes.push(c) };
   const outcome = collect(cmd.ops, (op) =>
-    op.kind === 'kv' ? writeKv(inner, op, cmd.now) : writeCatalog(inner, op, cmd.now, cmd.datacenter),
+    op.kind === 'kv' ? writeKv(inner, op, cmd.now) : writeCatalog(inner, op, cmd.now, cmd.datacenter, bound),
   );
   if (!outcome.ok) return outcome;
   overlay.commit();
@@ -288,14 +297,19 @@ export function readTxn(tx: ReadTxn, ops: readonly TxnOp[]): TxnOutcome {
   return collect(ops, (op) => readOp(tx, op));
 }
 
-/** The transaction module: the `txn` command. */
-export const txnModule: StateModule = {
-  tables: [IDEMPOTENCY_TABLE, IDEMPOTENCY_ORDER_TABLE],
-  handlers: {
-    txn: {
-      apply(ctx, command) {
-        return applyTxn(ctx, command as unknown as TxnCommand);
-      },
-    } satisfies CommandHandler,
-  },
-};
+/**
+ * The transaction module: the `txn` command. `bound` is what ends with the checks and nodes its
+ * catalog operations take away: the same bindings the catalog module is given (core/modules.ts).
+ */
+export function txnModule(bound: CatalogBindings): StateModule {
+  return {
+    tables: [IDEMPOTENCY_TABLE, IDEMPOTENCY_ORDER_TABLE],
+    handlers: {
+      txn: {
+        apply(ctx, command) {
+          return applyTxn(ctx, command as unknown as TxnCommand, bound);
+        },
+      } satisfies CommandHandler,
+    },
+  };
+}

@@ -240,6 +240,119 @@ describe('prepared queries: execute', () => {
   });
 });
 
+describe('prepared queries: Failover', () => {
+  const failoverOf = async (n: TestNode, id: string) =>
+    (await json<Array<{ Service: { Failover: unknown } }>>(send(n, 'GET', `/v1/query/${id}`)))[0]?.Service.Failover;
+
+  it('stores NearestN, Datacenters and Targets as given, through create, read, list, update and explain', async () => {
+    const n = createTestNode();
+    // No Failover at all: Go's zero value, lists as null.
+    const plain = await create(n, { Name: 'plain', Service: { Service: 'web' } });
+    expect(await failoverOf(n, plain)).toEqual({ NearestN: 0, Datacenters: null, Targets: null });
+    // Datacenters are not checked: unknown ones (and this datacenter itself) are kept as given.
+    const id = await create(n, {
+      Name: 'geo',
+      Service: { Service: 'web', Failover: { NearestN: 3, Datacenters: ['dc2', 'dc1', 'nowhere'] } },
+    });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 3, Datacenters: ['dc2', 'dc1', 'nowhere'], Targets: null });
+    const listed = await json<Array<{ Name: string; Service: { Failover: unknown } }>>(send(n, 'GET', '/v1/query'));
+    expect(listed.find((q) => q.Name === 'geo')?.Service.Failover).toEqual({
+      NearestN: 3,
+      Datacenters: ['dc2', 'dc1', 'nowhere'],
+      Targets: null,
+    });
+    // Field names case-insensitive, as Consul's decoder; an update replaces Failover whole.
+    const upd = await send(n, 'PUT', `/v1/query/${id}`, {
+      name: 'geo',
+      service: { service: 'web', failover: { targets: [{ datacenter: 'dc3' }, { Datacenter: 'dc4' }] } },
+    });
+    expect(upd.status).toBe(200);
+    const targets = {
+      NearestN: 0,
+      Datacenters: null,
+      Targets: [
+        { Peer: '', Datacenter: 'dc3' },
+        { Peer: '', Datacenter: 'dc4' },
+      ],
+    };
+    expect(await failoverOf(n, id)).toEqual(targets);
+    const explain = await json<{ Query: { Service: { Failover: unknown } } }>(send(n, 'GET', '/v1/query/geo/explain'));
+    expect(explain.Query.Service.Failover).toEqual(targets);
+    // Empty lists stay empty lists (not null), as Go encodes them.
+    await send(n, 'PUT', `/v1/query/${id}`, {
+      Name: 'geo',
+      Service: { Service: 'web', Failover: { Datacenters: [], Targets: [] } },
+    });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 0, Datacenters: [], Targets: [] });
+    await send(n, 'PUT', `/v1/query/${id}`, { Name: 'geo', Service: { Service: 'web' } });
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 0, Datacenters: null, Targets: null });
+  });
+
+  it('refuses what Consul refuses, and a Peer target (no peering)', async () => {
+    const n = createTestNode();
+    const refused: Array<[unknown, number, RegExp]> = [
+      [{ NearestN: -1 }, 500, /^Invalid prepared query: Bad NearestN '-1', must be >= 0/],
+      [
+        { NearestN: 1, Targets: [{ Datacenter: 'dc2' }] },
+        500,
+        /^Invalid prepared query: Targets cannot be populated with NearestN or Datacenters/,
+      ],
+      [
+        { Datacenters: ['dc2'], Targets: [{ Datacenter: 'dc3' }] },
+        500,
+        /^Invalid prepared query: Targets cannot be populated with NearestN or Datacenters/,
+      ],
+      [{ NearestN: 1.5 }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ NearestN: '2' }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ NearestN: 2 ** 60 }, 400, /^Request decode failed: Service.Failover.NearestN must be an integer/],
+      [{ Datacenters: 'dc2' }, 400, /^Request decode failed: .*Datacenters/],
+      [{ Targets: { Datacenter: 'dc2' } }, 400, /^Request decode failed: Service.Failover.Targets must be an array/],
+      [{ Targets: ['dc2'] }, 400, /^Request decode failed: Service.Failover.Targets\[0\] must be a JSON object/],
+      [
+        { Targets: [{ Datacenter: 'dc2' }, { Peer: 'other-cluster' }] },
+        400,
+        /^Request decode failed: Service.Failover.Targets\[1\].Peer is not supported/,
+      ],
+      [{ Datacenters: Array.from({ length: 65 }, (_, i) => `dc${i}`) }, 400, /more than 64 entries/],
+    ];
+    for (const [failover, status, message] of refused) {
+      const r = await send(n, 'POST', '/v1/query', { Name: 'f', Service: { Service: 'web', Failover: failover } });
+      expect([r.status, await r.text()], JSON.stringify(failover)).toEqual([status, expect.stringMatching(message)]);
+    }
+    expect(await json<unknown[]>(send(n, 'GET', '/v1/query'))).toEqual([]);
+    // An update is held to the same rules, and a refused one leaves the query as it was.
+    const id = await create(n, { Name: 'f', Service: { Service: 'web', Failover: { NearestN: 2 } } });
+    const bad = await send(n, 'PUT', `/v1/query/${id}`, {
+      Name: 'f',
+      Service: { Service: 'web', Failover: { NearestN: 2, Targets: [{ Datacenter: 'dc2' }] } },
+    });
+    expect([bad.status, await bad.text()]).toEqual([500, expect.stringMatching(/Targets cannot be populated/)]);
+    expect(await failoverOf(n, id)).toEqual({ NearestN: 2, Datacenters: null, Targets: null });
+  });
+
+  it('execute answers from this datacenter only, with Failovers 0, however the query may fail over', async () => {
+    const n = createTestNode();
+    await register(n, { node: 'n1', id: 'w1' });
+    await register(n, { node: 'n2', id: 'down', service: 'api', status: 'critical' });
+    const failovers = [
+      { NearestN: 5 },
+      { Datacenters: ['dc2', 'dc3'] },
+      { NearestN: 2, Datacenters: ['dc1', 'dc2'] },
+      { Targets: [{ Datacenter: 'dc2' }] },
+    ];
+    for (const [i, failover] of failovers.entries()) {
+      await create(n, { Name: `web-${i}`, Service: { Service: 'web', Failover: failover } });
+      await create(n, { Name: `api-${i}`, Service: { Service: 'api', Failover: failover } });
+      // Healthy here: answered here.
+      const web = await execute(n, `web-${i}`);
+      expect([ids(web), web.Datacenter, web.Failovers]).toEqual([['w1'], 'dc1', 0]);
+      // Nothing healthy here: Consul would try other datacenters; none is known, so none is tried.
+      const api = await execute(n, `api-${i}`);
+      expect(api).toMatchObject({ Service: 'api', Nodes: [], Datacenter: 'dc1', Failovers: 0 });
+    }
+  });
+});
+
 describe('prepared queries: templates', () => {
   it('the longest prefix wins, "" catches every name, and names interpolate', async () => {
     const n = createTestNode();
@@ -298,6 +411,54 @@ describe('prepared queries: templates', () => {
     });
     expect(ids(await execute(n, 'redis-replica'))).toEqual(['redis-2']);
     expect(ids(await execute(n, 'redis-primary'))).toEqual(['redis-1']);
+  });
+});
+
+describe('prepared queries: explain', () => {
+  it("shows a template rendered for the name asked, every other field as stored (Consul's Render)", async () => {
+    const n = createTestNode();
+    const id = await create(n, {
+      Name: 'geo-db-',
+      Template: { Type: 'name_prefix_match', Regexp: '^geo-db-(.*)$' },
+      Service: {
+        Service: 'db-${match(1)}',
+        Failover: { Datacenters: ['${match(1)}-backup'] },
+        IgnoreCheckIDs: ['${name.suffix}-flaky'],
+        Near: '${name.full}',
+        Tags: ['${name.prefix}', 'seg-${agent.segment}'],
+        NodeMeta: { zone: '${match(1)}' },
+        ServiceMeta: { asked: '${name.full}' },
+      },
+      DNS: { TTL: '5s' },
+    });
+    const [storedQuery] = await json<Array<Record<string, unknown>>>(send(n, 'GET', `/v1/query/${id}`));
+    const explain = await send(n, 'GET', '/v1/query/geo-db-eu/explain');
+    expect(explain.status).toBe(200);
+    expect(Number(explain.headers.get('X-Consul-Index'))).toBeGreaterThan(0);
+    const { Query } = await json<{ Query: Record<string, unknown> }>(explain);
+    // Everything but Service is the stored template: ID, its Name (the prefix), Template, DNS, indexes.
+    expect({ ...Query, Service: undefined }).toEqual({ ...storedQuery, Service: undefined });
+    expect(Query['Service']).toEqual({
+      ...(storedQuery?.['Service'] as object),
+      Service: 'db-eu',
+      Failover: { NearestN: 0, Datacenters: ['eu-backup'], Targets: null },
+      IgnoreCheckIDs: ['eu-flaky'],
+      Near: 'geo-db-eu',
+      Tags: ['geo-db-', 'seg-'],
+      NodeMeta: { zone: 'eu' },
+      ServiceMeta: { asked: 'geo-db-eu' },
+    });
+    // The lookup ignores case, but the suffix is Go's strings.TrimPrefix: case-sensitive.
+    const upper = await json<{ Query: { Service: { Service: string; IgnoreCheckIDs: string[] } } }>(
+      send(n, 'GET', '/v1/query/GEO-DB-EU/explain'),
+    );
+    expect(upper.Query.Service.IgnoreCheckIDs).toEqual(['GEO-DB-EU-flaky']);
+    expect(upper.Query.Service.Service).toBe('db-'); // the Regexp is case-sensitive too
+    // A query that is not a template is shown as stored, by ID or by name.
+    const plainId = await create(n, { Name: 'plain', Service: { Service: 'web', Tags: ['${name.full}'] } });
+    const [plain] = await json<unknown[]>(send(n, 'GET', `/v1/query/${plainId}`));
+    expect((await json<{ Query: unknown }>(send(n, 'GET', '/v1/query/plain/explain'))).Query).toEqual(plain);
+    expect((await json<{ Query: unknown }>(send(n, 'GET', `/v1/query/${plainId}/explain`))).Query).toEqual(plain);
   });
 });
 

@@ -9,7 +9,7 @@ import { EVENT_WATCH_TABLE, eventModule } from '../../event/events.js';
 import { KV_TABLES } from '../../kv/state-machine.js';
 import { preparedQueryModule } from '../../prepared-query/state-machine.js';
 import { PREPARED_QUERY_WATCH_TABLE } from '../../prepared-query/types.js';
-import { sessionModule } from '../../session/state-machine.js';
+import { SESSION_TABLES } from '../../session/state-machine.js';
 import { SESSION_WATCH_TABLE } from '../../session/types.js';
 import { archiveHeader, readArchive } from '../../snapshot/archive.js';
 import type { StateRestoreCommand } from '../../snapshot/restore-module.js';
@@ -26,7 +26,7 @@ import { readHeaders } from '../respond.js';
 export const SNAPSHOT_TABLES = [
   ...KV_TABLES,
   ...CATALOG_TABLES,
-  ...sessionModule.tables,
+  ...SESSION_TABLES,
   ...preparedQueryModule.tables,
   ...eventModule.tables,
   ...aclModule.tables,
