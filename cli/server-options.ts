@@ -72,7 +72,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     name: 'snapshot-threshold',
     kind: { type: 'int', min: 16, max: 10_000_000 },
     describe: 'applied log entries that trigger a snapshot and log compaction',
-    default: 8192,
+    default: 16_384,
   },
   {
     name: 'raft-tick-ms',
