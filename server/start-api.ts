@@ -90,6 +90,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     rateLimit: config.rateLimit,
     clientAddress: (req) => p.clients.get(req)?.remoteAddress,
     clientGone: (req) => p.clients.get(req)?.gone(),
+    responseHeader: (req, name, value) => p.clients.get(req)?.setHeader(name, value) ?? false,
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
   };

@@ -24,12 +24,14 @@ export function registerAudit(app: Hono, deps: ServerApiDeps): void {
   const sink = deps.audit;
   app.use('*', async (c, next) => {
     const requestId = randomUuid(deps.rng);
+    const byListener = deps.responseHeader?.(c.req.raw, REQUEST_ID_HEADER, requestId) === true;
     await next();
-    try {
-      c.res.headers.set(REQUEST_ID_HEADER, requestId);
-    } catch {
-      // A response with immutable headers goes out without the id.
-    }
+    if (!byListener)
+      try {
+        c.res.headers.set(REQUEST_ID_HEADER, requestId);
+      } catch {
+        // A response with immutable headers goes out without the id.
+      }
     if (sink === NO_AUDIT) return;
     const req = c.req.raw;
     const write = req.method !== 'GET' && req.method !== 'HEAD';

@@ -183,6 +183,12 @@ export interface ApiDeps {
    * Undefined, or undefined for a request: blocking queries use `req.signal`.
    */
   readonly clientGone?: (req: Request) => AbortSignal | undefined;
+  /**
+   * Adds header `name: value` to the answer of `req` on the listener's side (whatever Response
+   * the handlers make), and returns true; false or absent when the listener cannot, and the
+   * caller sets it on the Response instead (which makes a Node server copy every header once more).
+   */
+  readonly responseHeader?: (req: Request, name: string, value: string) => boolean;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

@@ -28,6 +28,11 @@ export interface HttpClient {
    * made on first call, one per request. Cheaper than the Web Request's `signal`.
    */
   gone(): AbortSignal;
+  /**
+   * Sets a header of the response before it is written (Node merges it with the handler's);
+   * false once the response has begun.
+   */
+  setHeader(name: string, value: string): boolean;
 }
 
 /** Collects a Node request's body, rejecting with a 413 as soon as more than `maxBytes` arrived. */
@@ -169,6 +174,13 @@ export async function listenHttp(
           else outgoing.once('close', () => controller.abort());
         }
         return gone.signal;
+      },
+      setHeader: (name, value) => {
+        const outgoing = env.outgoing as
+          { headersSent?: boolean; setHeader(n: string, v: string): unknown } | undefined;
+        if (!outgoing || outgoing.headersSent) return false;
+        outgoing.setHeader(name, value);
+        return true;
       },
     });
   };
