@@ -8,11 +8,13 @@
  *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5]
  */
 import dgram from 'node:dgram';
+import { Agent } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { instanceRegistration } from './catalog-load.js';
+import { call } from './http-load.js';
 import { dnsperfPhase, wrkPhase } from './load-tools.js';
 
 const { values } = parseArgs({
@@ -53,15 +55,17 @@ try {
   let next = 0;
   const t0 = performance.now();
   // One instance in ten has a critical check.
-  const body = (i: number) => instanceRegistration(i, SERVICES, 10);
+  const body = (i: number) => Buffer.from(instanceRegistration(i, SERVICES, 10));
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       for (let i = next++; i < TOTAL; i = next++) {
-        const res = await fetch(`http://${target}/v1/catalog/register`, { method: 'PUT', body: body(i) });
-        if (res.status !== 200) throw new Error(`register ${i}: ${res.status} ${await res.text()}`);
+        const status = await call(agent, target, 'PUT', '/v1/catalog/register', body(i));
+        if (status !== 200) throw new Error(`register ${i}: ${status}`);
       }
     }),
   );
+  agent.destroy();
   const regSecs = (performance.now() - t0) / 1000;
   console.log(
     `registration: ${TOTAL} instances in ${regSecs.toFixed(1)} s = ` +

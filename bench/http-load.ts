@@ -10,7 +10,12 @@ export interface PhaseResult {
   readonly errors: number;
 }
 
-function call(agent: Agent, target: string, method: string, path: string, body?: Buffer): Promise<number> {
+/**
+ * Sends one request through `agent` (keep-alive) to `target` (host:port) and resolves with the
+ * status once the answer was read; rejects on a socket error. Cheaper per request than fetch,
+ * so a load generator in the same machine leaves more CPU to the server.
+ */
+export function call(agent: Agent, target: string, method: string, path: string, body?: Buffer): Promise<number> {
   const at = target.lastIndexOf(':');
   return new Promise((resolve, reject) => {
     const req = request(
