@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
+import type { StateStore } from '../ports/state-store.js';
 import { CachedTablesStore } from './cached-tables.js';
 import { MemoryStateStore } from './memory-store.js';
 
@@ -58,6 +59,59 @@ describe('CachedTablesStore', () => {
         },
       ),
       { seed, numRuns: 200 },
+    );
+  });
+
+  it('answers reads inside writes as the store underneath does, also while earlier writes commit', async () => {
+    const seed = Number(process.env['FC_SEED'] ?? Date.now() % 1_000_000_000);
+    console.log(`[property] cached tables, reads in writes: seed=${seed} (replay with FC_SEED=${seed})`);
+    const key = fc.stringMatching(/^[ab\u00e9/]{1,3}$/u);
+    const range = fc.record(
+      {
+        prefix: fc.option(key, { nil: undefined }),
+        start: fc.option(key, { nil: undefined }),
+        end: fc.option(key, { nil: undefined }),
+        limit: fc.option(fc.nat(4), { nil: undefined }),
+      },
+      { requiredKeys: [] },
+    );
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key, value: fc.integer() }),
+      fc.record({ kind: fc.constant('delete' as const), key }),
+      fc.record({ kind: fc.constant('get' as const), key }),
+      fc.record({ kind: fc.constant('range' as const), range }),
+      fc.record({ kind: fc.constant('fail' as const) }),
+    );
+    // Each write: its operations, and whether the next write waits for it to commit.
+    const writes = fc.array(fc.record({ ops: fc.array(op, { maxLength: 6 }), wait: fc.boolean() }), { maxLength: 15 });
+    await fc.assert(
+      fc.asyncProperty(writes, async (plan) => {
+        const run = async (store: StateStore) => {
+          const seen: unknown[] = [];
+          const pending: Array<Promise<unknown>> = [];
+          for (const w of plan) {
+            const done = store
+              .write((tx) => {
+                for (const o of w.ops) {
+                  if (o.kind === 'put') tx.put('a', o.key, o.value);
+                  else if (o.kind === 'delete') seen.push(tx.delete('a', o.key));
+                  else if (o.kind === 'get') seen.push(tx.get('a', o.key) ?? null);
+                  else if (o.kind === 'range') seen.push([...tx.range('a', o.range)]);
+                  else throw new Error('abort');
+                }
+              })
+              .catch(() => 'aborted');
+            pending.push(done);
+            if (w.wait) await done;
+          }
+          await Promise.all(pending);
+          return { seen, after: store.read((tx) => [...tx.range('a')]) };
+        };
+        const truth = await run(new MemoryStateStore(CONTRACT_TABLES));
+        const cached = new CachedTablesStore(new MemoryStateStore(CONTRACT_TABLES), ['a']);
+        expect(await run(cached)).toEqual(truth);
+      }),
+      { seed, numRuns: 300 },
     );
   });
 

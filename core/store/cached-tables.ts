@@ -18,6 +18,9 @@ type Op =
   | { readonly table: Table; readonly key: string; readonly value: unknown }
   | { readonly table: Table; readonly key: string; readonly deleted: true };
 
+/** Marks a key deleted in an overlay of writes not yet in the trees. */
+const GONE: unique symbol = Symbol('gone');
+
 /** The first key after every key that starts with `prefix` (undefined: none bounds them). */
 function prefixEnd(prefix: string): string | undefined {
   for (let i = prefix.length - 1; i >= 0; i--) {
@@ -45,6 +48,16 @@ export class CachedTablesStore implements StateStore {
   private readonly cache = new Map<string, Table>();
   /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
   private readonly derivedValues = new Map<string, { readonly version: number; readonly value: unknown }>();
+  /**
+   * Per cached table, the latest value (or GONE) of each key written by writes whose transaction
+   * ran but whose commit is not applied to the trees yet (the store underneath may run a later
+   * write's transaction before an earlier one's commit resolves). With the trees it is what the
+   * store underneath holds for those tables, so reads inside a write are answered from memory.
+   */
+  private readonly inflight = new Map<Table, BTreeClass<string, unknown>>();
+  /** Per cached table, which write (numbered by call) put each key of `inflight` there last. */
+  private readonly inflightBy = new Map<Table, Map<string, number>>();
+  private writes = 0;
 
   /**
    * Loads `cached` (each one of `store`'s tables) from `store`. `versions`, one of them, holds the
@@ -86,34 +99,94 @@ export class CachedTablesStore implements StateStore {
 
   async write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> {
     const ops: Op[] = [];
-    const result = await this.store.write((tx) => {
-      // Reads inside the transaction see its own writes: they go to the store underneath.
-      const recording: WriteTxn = {
-        get: (table, key) => tx.get(table, key),
-        range: (table, options) => tx.range(table, options),
-        put: (table, key, value) => {
-          tx.put(table, key, value);
-          const t = this.cache.get(table);
-          if (t) ops.push({ table: t, key, value });
-        },
-        delete: (table, key) => {
-          const existed = tx.delete(table, key);
-          const t = this.cache.get(table);
-          if (t && existed) ops.push({ table: t, key, deleted: true });
-          return existed;
-        },
-      };
-      ops.length = 0;
-      return fn(recording);
-    }, durability);
-    const versions = this.versions === undefined ? undefined : this.cache.get(this.versions);
-    for (const op of ops) {
-      if ('deleted' in op) {
-        op.table.delete(op.key);
-        if (op.table === versions) this.derivedValues.clear();
-      } else op.table.set(op.key, op.value);
+    const id = ++this.writes;
+    let ran = false;
+    const written = new Map<Table, BTreeClass<string, unknown>>();
+    try {
+      const result = await this.store.write((tx) => {
+        // Reads inside the transaction see its own writes, then those of earlier writes not yet
+        // applied here, then the trees; uncached tables go to the store underneath.
+        const layersOf = (t: Table): Array<BTreeClass<string, unknown>> => {
+          const layers: Array<BTreeClass<string, unknown>> = [];
+          const pending = this.inflight.get(t);
+          if (pending && pending.size > 0) layers.push(pending);
+          const own = written.get(t);
+          if (own && own.size > 0) layers.push(own);
+          return layers;
+        };
+        const record = (t: Table, key: string, value: unknown): void => {
+          let own = written.get(t);
+          if (!own) written.set(t, (own = new BTree<string, unknown>(undefined, compareKeys)));
+          own.set(key, value);
+        };
+        const recording: WriteTxn = {
+          get: <V>(table: string, key: string): V | undefined => {
+            const t = this.cache.get(table);
+            if (!t) return tx.get<V>(table, key);
+            const own = written.get(t)?.get(key);
+            if (own !== undefined) return own === GONE ? undefined : (own as V);
+            const pending = this.inflight.get(t)?.get(key);
+            if (pending !== undefined) return pending === GONE ? undefined : (pending as V);
+            return t.get(key) as V | undefined;
+          },
+          range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
+            const t = this.cache.get(table);
+            if (!t) return tx.range<V>(table, options);
+            return rangeOf(t, options, layersOf(t)) as Iterable<readonly [string, V]>;
+          },
+          put: (table, key, value) => {
+            tx.put(table, key, value);
+            const t = this.cache.get(table);
+            if (t) {
+              ops.push({ table: t, key, value });
+              record(t, key, value);
+            }
+          },
+          delete: (table, key) => {
+            const existed = tx.delete(table, key);
+            const t = this.cache.get(table);
+            if (t && existed) {
+              ops.push({ table: t, key, deleted: true });
+              record(t, key, GONE);
+            }
+            return existed;
+          },
+        };
+        ops.length = 0;
+        written.clear();
+        const out = fn(recording);
+        // The transaction kept its writes: later ones read them until the commit is applied.
+        for (const op of ops) {
+          let pending = this.inflight.get(op.table);
+          let by = this.inflightBy.get(op.table);
+          if (!pending || !by) {
+            this.inflight.set(op.table, (pending = new BTree<string, unknown>(undefined, compareKeys)));
+            this.inflightBy.set(op.table, (by = new Map()));
+          }
+          pending.set(op.key, 'deleted' in op ? GONE : op.value);
+          by.set(op.key, id);
+        }
+        ran = true;
+        return out;
+      }, durability);
+      const versions = this.versions === undefined ? undefined : this.cache.get(this.versions);
+      for (const op of ops) {
+        if ('deleted' in op) {
+          op.table.delete(op.key);
+          if (op.table === versions) this.derivedValues.clear();
+        } else op.table.set(op.key, op.value);
+      }
+      return result;
+    } finally {
+      // Applied (or never committed): a later write's value for the same key stays pending.
+      if (ran)
+        for (const op of ops) {
+          const by = this.inflightBy.get(op.table);
+          if (by?.get(op.key) !== id) continue;
+          by.delete(op.key);
+          this.inflight.get(op.table)?.delete(op.key);
+        }
     }
-    return result;
   }
 
   close(): Promise<void> {
@@ -149,8 +222,15 @@ export class CachedTablesStore implements StateStore {
   }
 }
 
-/** Entries of `t` within `options`, ascending, as StateStore.range defines them. */
-function* rangeOf(t: Table, options: RangeOptions = {}): IterableIterator<readonly [string, unknown]> {
+/**
+ * Entries of `t` within `options`, ascending, as StateStore.range defines them, with `layers`
+ * (oldest first) written over it: a layer's value replaces the tree's, GONE removes the key.
+ */
+function* rangeOf(
+  t: Table,
+  options: RangeOptions = {},
+  layers: ReadonlyArray<BTreeClass<string, unknown>> = [],
+): IterableIterator<readonly [string, unknown]> {
   const prefix = options.prefix ?? '';
   let low = prefix;
   if (options.start !== undefined && compareKeys(options.start, low) > 0) low = options.start;
@@ -158,16 +238,38 @@ function* rangeOf(t: Table, options: RangeOptions = {}): IterableIterator<readon
   if (options.end !== undefined && (high === undefined || compareKeys(options.end, high) < 0)) high = options.end;
   const limit = options.limit ?? Infinity;
   if (limit <= 0) return;
-  const max = t.maxKey();
-  if (max === undefined) return;
   // Collected first, so writes after the call do not change what the caller iterates.
-  const out: Array<readonly [string, unknown]> = [];
-  const take = (k: string, v: unknown): { break: true } | undefined => {
-    if (!k.startsWith(prefix)) return { break: true };
-    out.push([k, v]);
-    return out.length >= limit ? { break: true } : undefined;
+  const scan = (tree: BTreeClass<string, unknown>, max: number, onEntry: (k: string, v: unknown) => void): void => {
+    const top = tree.maxKey();
+    if (top === undefined) return;
+    let n = 0;
+    const take = (k: string, v: unknown): { break: true } | undefined => {
+      if (!k.startsWith(prefix)) return { break: true };
+      onEntry(k, v);
+      return ++n >= max ? { break: true } : undefined;
+    };
+    if (high === undefined) tree.forRange(low, top, true, take);
+    else tree.forRange(low, high, false, take);
   };
-  if (high === undefined) t.forRange(low, max, true, take);
-  else t.forRange(low, high, false, take);
+  const over = new Map<string, unknown>();
+  for (const layer of layers) scan(layer, Infinity, (k, v) => over.set(k, v));
+  if (over.size === 0) {
+    const out: Array<readonly [string, unknown]> = [];
+    scan(t, limit, (k, v) => out.push([k, v]));
+    yield* out;
+    return;
+  }
+  const merged = new Map<string, unknown>();
+  scan(t, Infinity, (k, v) => merged.set(k, v));
+  for (const [k, v] of over) {
+    if (v === GONE) merged.delete(k);
+    else merged.set(k, v);
+  }
+  const keys = [...merged.keys()].sort(compareKeys);
+  const out: Array<readonly [string, unknown]> = [];
+  for (const k of keys) {
+    if (out.length >= limit) break;
+    out.push([k, merged.get(k)]);
+  }
   yield* out;
 }
