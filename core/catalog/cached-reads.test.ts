@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderedServiceHealth } from './json.js';
+import { renderedCatalogService, renderedServiceHealth } from './json.js';
 import { Applier } from '../fsm/applier.js';
 import { META_TABLE } from '../fsm/meta.js';
 import { StateMachine } from '../fsm/state-machine.js';
@@ -37,7 +37,7 @@ function everyRead(tx: ReadTxn): unknown {
     servicesIndex: listServices(tx).index,
     perService: SERVICES.map((s) => [serviceInstances(tx, s), serviceHealth(tx, s), serviceChecks(tx, s)]),
     // The JSON health answers are made of (and the `?passing` subset), rendered once per change.
-    rendered: SERVICES.map((s) => renderedServiceHealth(tx, s)),
+    rendered: SERVICES.map((s) => [renderedServiceHealth(tx, s), renderedCatalogService(tx, s)]),
     perNode: NODES.map((n) => [nodeServices(tx, n), nodeChecks(tx, n)]),
     states: (['any', ...STATUSES] as const).map((s) => checksInState(tx, s)),
   };

@@ -1,6 +1,6 @@
 import type { ReadTxn } from '../ports/state-store.js';
 import type { Indexed } from '../util/indexed.js';
-import { type HealthEntry, type ServiceInstance, serviceHealth, serviceIndex } from './queries.js';
+import { type HealthEntry, type ServiceInstance, serviceHealth, serviceIndex, serviceInstances } from './queries.js';
 import { healthWeight, utf8 } from './shuffle.js';
 import type { CatalogCheck } from './types.js';
 
@@ -70,4 +70,27 @@ export function renderedServiceHealth(tx: ReadTxn, name: string): Indexed<Render
     return { index: h.index, value: { all, passing } };
   };
   return tx.derived ? tx.derived(`health-json\u0000${name}`, serviceIndex(tx, name), render) : render();
+}
+
+/** An instance of a service with its /v1/catalog/service JSON text (UTF-8). */
+export interface RenderedInstance {
+  readonly instance: ServiceInstance;
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * The instances of service `name` (serviceInstances, same order) each with its
+ * /v1/catalog/service JSON text, rendered once per change of the service and kept by a store that
+ * keeps derived values (ReadTxn.derived), so an answer only picks and joins texts. Index: that
+ * service's.
+ */
+export function renderedCatalogService(tx: ReadTxn, name: string): Indexed<readonly RenderedInstance[]> {
+  const render = (): Indexed<readonly RenderedInstance[]> => {
+    const r = serviceInstances(tx, name);
+    return {
+      index: r.index,
+      value: r.value.map((instance) => ({ instance, bytes: utf8(JSON.stringify(catalogServiceJson(instance))) })),
+    };
+  };
+  return tx.derived ? tx.derived(`catalog-json\u0000${name}`, serviceIndex(tx, name), render) : render();
 }

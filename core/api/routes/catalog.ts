@@ -4,7 +4,8 @@ import { filterReadable, identityOf, requireAccess } from '../authz.js';
 import type { Hono } from 'hono';
 import { compileFilter } from '../../catalog/filter.js';
 import { Fields, parseRegisterRequest, validNodeName } from '../../catalog/input.js';
-import { catalogServiceJson } from '../../catalog/json.js';
+import { catalogServiceJson, renderedCatalogService } from '../../catalog/json.js';
+import { jsonArrayBytes } from '../../catalog/shuffle.js';
 import { getNode, listNodes, listServices, nodeChecks, nodeServices, serviceInstances } from '../../catalog/queries.js';
 import {
   CATALOG_WATCH_TABLE,
@@ -16,7 +17,7 @@ import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/type
 import { BadRequestError, KonsulError, RefusedError } from '../../errors.js';
 import { readJson } from '../body.js';
 import type { ApiDeps } from '../context.js';
-import { indexedRead } from '../read.js';
+import { indexedRead, JsonText } from '../read.js';
 import { checkDatacenter } from '../query.js';
 import { jsonResponse } from '../respond.js';
 
@@ -169,6 +170,26 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     const name = c.req.param('name');
     const { tags, nodeMeta } = tagAndMetaFilters(url);
     const filter = compileFilter(url.searchParams.get('filter') ?? '');
+    if (!deps.acl.settings.enabled && !url.searchParams.get('filter')) {
+      // Without ACLs and a filter expression, each instance's JSON is rendered once per change of
+      // the service (renderedCatalogService); an answer picks and joins the texts.
+      return indexedRead(
+        deps,
+        c.req.raw,
+        watch(INDEX.service(name)),
+        (tx) => renderedCatalogService(tx, name),
+        (rendered) =>
+          new JsonText(
+            jsonArrayBytes(
+              tags.length === 0 && nodeMeta.length === 0
+                ? rendered
+                : rendered.filter(
+                    (r) => hasTags(r.instance.service, tags) && nodeMetaMatches(r.instance.node, nodeMeta),
+                  ),
+            ),
+          ),
+      );
+    }
     return indexedRead(
       deps,
       c.req.raw,
