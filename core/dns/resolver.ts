@@ -454,12 +454,7 @@ function instanceRecords(
     seenSrv.add(tuple);
     const srv = srvTarget(e, recordName, o, inDomain);
     if (!srv) continue;
-    answers.push({
-      type: 'SRV',
-      name: recordName,
-      ttl: o.serviceTtl,
-      data: { priority: 1, weight: healthWeight(e), port: e.service.Port, target: srv.target },
-    });
+    answers.push(srvRecord(e, recordName, srv.target, o));
     additionals.push(...srv.extra);
     additionalsPerAnswer.push(srv.extra.length);
   }
@@ -469,6 +464,16 @@ function instanceRecords(
     additionals,
     additionalsPerAnswer,
     authorities: answers.length === 0 ? (empty('NOERROR').authorities as DnsRecord[]) : [],
+  };
+}
+
+/** The SRV record of instance `e` pointing at `target`, named `recordName`, with its Weights (`healthWeight`). */
+export function srvRecord(e: HealthEntry, recordName: string, target: string, o: DnsOptions): DnsRecord {
+  return {
+    type: 'SRV',
+    name: recordName,
+    ttl: o.serviceTtl,
+    data: { priority: 1, weight: healthWeight(e), port: e.service.Port, target },
   };
 }
 
