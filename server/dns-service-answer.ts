@@ -5,11 +5,12 @@
  * so a query only reads its own header and question, shuffles the kept candidates and copies the
  * bytes of those that fit into one buffer. The answer is byte for byte the one `answerQuery`'s
  * general path (dns-packet decode, `resolve`, dns-packet encode) gives with the rng in the same
- * state; queries with anything unusual, and answers the fast path does not make (NXDOMAIN, empty
- * answers, SRV targets inside the domain), are left to that path.
+ * state, NXDOMAIN and empty answers included; queries with anything unusual, names that are no
+ * service question, and SRV targets inside the domain (whose records come from other lookups) are
+ * left to that path.
  */
 import * as dnsPacket from 'dns-packet';
-import type { DnsOptions, DnsRecord } from '../core/dns/resolver.js';
+import { type DnsOptions, type DnsRecord, soaRecord } from '../core/dns/resolver.js';
 import {
   type CandidateKeeper,
   type Candidates,
@@ -185,13 +186,29 @@ const wireKeeper: CandidateKeeper<WireCandidates> = {
   },
 };
 
+/** The SOA record's bytes for the last domain asked about (one entry: a server has one domain). */
+let soaBytes: { readonly domain: string; readonly bytes: Buffer } | undefined;
+
+function encodedSoa(options: DnsOptions): Buffer {
+  if (soaBytes?.domain !== options.domain)
+    soaBytes = { domain: options.domain, bytes: recordEncoder.encode(toWire(soaRecord(options))) };
+  return soaBytes.bytes;
+}
+
+/** Header flags of an answer: QR, AA, the query's RD, TC when `truncated`, and `rcode`. */
+const answerFlags = (rd: number, truncated: boolean, rcode: number): number =>
+  0x8000 | dnsPacket.AUTHORITATIVE_ANSWER | rd | (truncated ? dnsPacket.TRUNCATED_RESPONSE : 0) | rcode;
+
+const RCODE_NXDOMAIN = 3;
+
 /**
  * Answers `query` on the fast path, or returns undefined when the general path must (the query is
  * not of the plain shape `readSimpleQuery` takes, or `pickServiceAnswer` leaves it to `resolve`).
- * The answer: NOERROR with AA and the query's RD, the question as it came, as many of the picked
- * records as fit `responseSizeLimit` — each answer with its additional records, TC set when some
- * are left out — and an OPT record when the query had one. One buffer per answer; the catalog is
- * read in one `store.read`.
+ * The answer has AA and the query's RD, the question as it came and an OPT record when the query
+ * had one. With records (NOERROR): as many of the picked ones as fit `responseSizeLimit`, each
+ * answer with its additional records, TC set when some are left out. Without (NXDOMAIN, or
+ * NOERROR without records): the domain's SOA record in the authority section (left out, with TC,
+ * if it does not fit). One buffer per answer; the catalog is read in one `store.read`.
  */
 export function answerServiceQuery(
   query: Buffer,
@@ -203,9 +220,9 @@ export function answerServiceQuery(
   if (!q) return undefined;
   const found = store.read((tx) => pickServiceAnswer(tx, q.qname, q.qtype, options, wireKeeper));
   if (!found) return undefined;
-  const { kept, picked } = found;
   const limit = responseSizeLimit(udp, q.udpPayloadSize);
   const opt = q.udpPayloadSize === undefined ? 0 : OPT_RECORD.length;
+  const picked = found.rcode === 'NOERROR' ? found.picked : [];
   let size = q.questionEnd + opt;
   let fit = 0;
   let extras = 0;
@@ -216,24 +233,33 @@ export function answerServiceQuery(
     extras += c.extras;
     fit++;
   }
+  let truncated = fit < picked.length;
+  let soa: Buffer | undefined;
+  if (picked.length === 0) {
+    soa = encodedSoa(options);
+    if (size + soa.length <= limit) size += soa.length;
+    else [soa, truncated] = [undefined, true];
+  }
   const out = Buffer.allocUnsafe(size);
-  const flags =
-    0x8000 | dnsPacket.AUTHORITATIVE_ANSWER | q.rd | (fit < picked.length ? dnsPacket.TRUNCATED_RESPONSE : 0);
   out.writeUInt16BE(q.id, 0);
-  out.writeUInt16BE(flags, 2);
+  out.writeUInt16BE(answerFlags(q.rd, truncated, found.rcode === 'NXDOMAIN' ? RCODE_NXDOMAIN : 0), 2);
   out.writeUInt16BE(1, 4);
   out.writeUInt16BE(fit, 6);
-  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(soa ? 1 : 0, 8);
   out.writeUInt16BE(extras + (opt > 0 ? 1 : 0), 10);
   let at = query.copy(out, 12, 12, q.questionEnd) + 12;
-  for (let i = 0; i < fit; i++) {
-    const c = picked[i] as WireCandidate;
-    at += kept.bytes.copy(out, at, c.start, c.answerEnd);
+  if (found.rcode === 'NOERROR') {
+    const bytes = found.kept.bytes;
+    for (let i = 0; i < fit; i++) {
+      const c = picked[i] as WireCandidate;
+      at += bytes.copy(out, at, c.start, c.answerEnd);
+    }
+    for (let i = 0; i < fit; i++) {
+      const c = picked[i] as WireCandidate;
+      at += bytes.copy(out, at, c.answerEnd, c.end);
+    }
   }
-  for (let i = 0; i < fit; i++) {
-    const c = picked[i] as WireCandidate;
-    at += kept.bytes.copy(out, at, c.answerEnd, c.end);
-  }
+  if (soa) at += soa.copy(out, at);
   if (opt > 0) at += OPT_RECORD.copy(out, at);
   // Invariant: the buffer is filled exactly.
   if (at !== size) throw new Error(`DNS answer assembled ${at} of ${size} bytes`);

@@ -107,21 +107,7 @@ type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
  * negative caching); names outside the domain are REFUSED.
  */
 export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOptions): DnsAnswer {
-  const domain = o.domain;
-  const soa: DnsRecord = {
-    type: 'SOA',
-    name: `${domain}.`,
-    ttl: 0,
-    data: {
-      mname: `ns.${domain}.`,
-      rname: `hostmaster.${domain}.`,
-      serial: 1,
-      refresh: 3600,
-      retry: 600,
-      expire: 86400,
-      minimum: 0,
-    },
-  };
+  const soa = soaRecord(o);
   const empty: Empty = (rcode) => ({
     rcode,
     answers: [],
@@ -147,6 +133,27 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     case 'service':
       return serviceLookup(tx, q.labels, q.recordName, qtype, o, empty);
   }
+}
+
+/**
+ * The domain's SOA record: the answer to an SOA question about the domain itself, and the
+ * authority record of NXDOMAIN answers and of answers without records (for negative caching).
+ */
+export function soaRecord(o: DnsOptions): DnsRecord {
+  return {
+    type: 'SOA',
+    name: `${o.domain}.`,
+    ttl: 0,
+    data: {
+      mname: `ns.${o.domain}.`,
+      rname: `hostmaster.${o.domain}.`,
+      serial: 1,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: 0,
+    },
+  };
 }
 
 /**

@@ -119,8 +119,9 @@ export function serviceCandidates(
  * The candidates one query answers with, in answer order: those on nodes `access` lets DNS
  * clients read (all when undefined), in a weighted random order (`weightedShuffle` by weight, one
  * `o.rng` draw per readable candidate, in the order given), then the first of each key that has a
- * record — for A/AAAA at most `o.aRecordLimit` of them when that is set. Undefined, with no draw,
- * when no readable candidate has a record (the answer is then NXDOMAIN or empty: `resolve`'s).
+ * record — for A/AAAA at most `o.aRecordLimit` of them when that is set. Empty when no readable
+ * candidate has a record (a NOERROR answer without records); undefined, with no draw, when none
+ * is readable (NXDOMAIN).
  * @throws RangeError for a weight that is negative, NaN or infinite (as `weightedShuffle`).
  */
 export function pickCandidates<C extends Pickable>(
@@ -130,7 +131,7 @@ export function pickCandidates<C extends Pickable>(
   access?: FoundService['access'],
 ): C[] | undefined {
   const readable = access ? all.candidates.filter((c) => access.canRead('node', c.node)) : all.candidates;
-  if (!readable.some((c) => c.answers)) return undefined;
+  if (readable.length === 0) return undefined;
   const ordered = weightedShuffle(readable, (c) => c.weight, o.rng);
   const seen = new Uint8Array(all.keys);
   const limit = qtype !== 'SRV' && o.aRecordLimit && o.aRecordLimit > 0 ? o.aRecordLimit : Infinity;
@@ -160,14 +161,23 @@ export interface CandidateKeeper<K extends Candidates<Pickable>> {
 }
 
 /**
+ * A service answer from kept candidates (see `pickServiceAnswer`): NXDOMAIN, or NOERROR with the
+ * picked candidates in answer order — none for an answer without records. Both without records
+ * carry the domain's SOA record (`soaRecord`) as `resolve`'s do.
+ */
+export type KeptServiceAnswer<K extends Candidates<Pickable>> =
+  | { readonly rcode: 'NXDOMAIN' }
+  | { readonly rcode: 'NOERROR'; readonly kept: K; readonly picked: Array<K['candidates'][number]> };
+
+/**
  * Answers an A, AAAA or SRV question `qname` from candidates kept between queries: reads the name
  * (`serviceQuestion`), finds the service (`findService`, with its access check), takes the
  * question's candidates from `tx.derived` — built by `serviceCandidates` and `keeper.prepare`,
  * kept per question name, type, the options that shape records and `keeper.name`, until the
  * service's index (`serviceIndex`) moves; built every time on a store without `derived` — and
- * picks this query's (`pickCandidates`). Returns the kept value with the picked candidates (at
- * least one), or undefined when `resolve` must answer: any other name, NXDOMAIN, an answer without
- * records, or candidates that depend on other lookups. Undefined costs no rng draw.
+ * picks this query's (`pickCandidates`). The answer is `resolve`'s for the question, drawing from
+ * `o.rng` as it does; undefined, with no draw, when `resolve` must give it: a name that is no
+ * service question in this datacenter, or candidates that depend on other lookups.
  */
 export function pickServiceAnswer<K extends Candidates<Pickable>>(
   tx: ReadTxn,
@@ -175,11 +185,11 @@ export function pickServiceAnswer<K extends Candidates<Pickable>>(
   qtype: CandidateType,
   o: DnsOptions,
   keeper: CandidateKeeper<K>,
-): { readonly kept: K; readonly picked: Array<K['candidates'][number]> } | undefined {
+): KeptServiceAnswer<K> | undefined {
   const q = serviceQuestion(qname, o);
   if (!q) return undefined;
   const found = findService(tx, q.service, o);
-  if (!found) return undefined;
+  if (!found) return { rcode: 'NXDOMAIN' };
   const build = (): K | null => {
     const built = serviceCandidates(found.entries, q, qtype, o);
     return built ? keeper.prepare(built) : null;
@@ -188,7 +198,5 @@ export function pickServiceAnswer<K extends Candidates<Pickable>>(
   const kept = tx.derived ? tx.derived(key, serviceIndex(tx, found.exact), build) : build();
   if (!kept) return undefined;
   const picked = pickCandidates<K['candidates'][number]>(kept, qtype, o, found.access);
-  // Invariant: the first readable candidate with a record is picked (candidates sharing a key share
-  // the node and address their record comes from, so have one alike); resolve answers if not.
-  return picked && picked.length > 0 ? { kept, picked } : undefined;
+  return picked ? { rcode: 'NOERROR', kept, picked } : { rcode: 'NXDOMAIN' };
 }
