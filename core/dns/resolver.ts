@@ -1,4 +1,4 @@
-import { entryStatus, getNode, type HealthEntry, serviceHealth } from '../catalog/queries.js';
+import { entryStatus, getNode, type HealthEntry, serviceHealth, serviceNameIgnoringCase } from '../catalog/queries.js';
 import { healthWeight, shuffleByHealth } from '../catalog/shuffle.js';
 import type { CatalogNode } from '../catalog/types.js';
 import { ConfigError } from '../errors.js';
@@ -381,7 +381,7 @@ export interface FoundService {
 export function findService(tx: ReadTxn, service: string, o: DnsOptions): FoundService | undefined {
   // serviceHealth is kept per change of the service (ReadTxn.derived): asking it is cheap.
   const direct = serviceHealth(tx, service).value;
-  const exact = direct.length > 0 ? service : findServiceName(tx, service);
+  const exact = direct.length > 0 ? service : serviceNameIgnoringCase(tx, service);
   if (!exact) return undefined;
   const access = o.access?.(tx);
   if (access && !access.canRead('service', exact)) return undefined;
@@ -490,14 +490,6 @@ export function srvRecord(e: HealthEntry, recordName: string, target: string, o:
  */
 export function srvTuple(e: HealthEntry): string {
   return `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
-}
-
-function findServiceName(tx: ReadTxn, lower: string): string | undefined {
-  for (const [k] of tx.range('catalog_service_names')) {
-    const name = k.slice(0, k.indexOf('\u0000'));
-    if (name.toLowerCase() === lower) return name;
-  }
-  return undefined;
 }
 
 /** A query's DNS.TTL in whole seconds, or `fallback` when it has none (or none that parses). */
