@@ -154,6 +154,20 @@ interface WireCandidate extends Pickable {
 /** A question's candidates with their records encoded, all in one buffer. */
 interface WireCandidates extends Candidates<WireCandidate> {
   readonly bytes: Buffer;
+  /** A view of `bytes`, for `copyBytes`. */
+  readonly view: DataView;
+}
+
+/**
+ * Copies bytes `start..end` of `from` into `to` at `at`, four at a time, and returns where the
+ * copy ends in `to`. For records of tens of bytes this is several times faster than Buffer.copy,
+ * which makes a typed-array view on every call.
+ */
+function copyBytes(from: DataView, start: number, end: number, to: DataView, at: number): number {
+  let i = start;
+  for (; i + 4 <= end; i += 4, at += 4) to.setUint32(at, from.getUint32(i));
+  for (; i < end; i++, at++) to.setUint8(at, from.getUint8(i));
+  return at;
 }
 
 /** Encodes every candidate's records once (dns-packet's record encoder) into one buffer. */
@@ -182,7 +196,8 @@ const wireKeeper: CandidateKeeper<WireCandidates> = {
         extras: c.extra.length,
       };
     });
-    return { candidates, keys: built.keys, bytes: Buffer.concat(parts, at) };
+    const bytes = Buffer.concat(parts, at);
+    return { candidates, keys: built.keys, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length) };
   },
 };
 
@@ -249,14 +264,15 @@ export function answerServiceQuery(
   out.writeUInt16BE(extras + (opt > 0 ? 1 : 0), 10);
   let at = query.copy(out, 12, 12, q.questionEnd) + 12;
   if (found.rcode === 'NOERROR') {
-    const bytes = found.kept.bytes;
+    const from = found.kept.view;
+    const to = new DataView(out.buffer, out.byteOffset, out.length);
     for (let i = 0; i < fit; i++) {
       const c = picked[i] as WireCandidate;
-      at += bytes.copy(out, at, c.start, c.answerEnd);
+      at = copyBytes(from, c.start, c.answerEnd, to, at);
     }
     for (let i = 0; i < fit; i++) {
       const c = picked[i] as WireCandidate;
-      at += bytes.copy(out, at, c.answerEnd, c.end);
+      at = copyBytes(from, c.answerEnd, c.end, to, at);
     }
   }
   if (soa) at += soa.copy(out, at);

@@ -369,6 +369,8 @@ export interface FoundService {
   readonly exact: string;
   /** Its instances with their checks (`serviceHealth`, not to be mutated), critical ones included. */
   readonly entries: readonly HealthEntry[];
+  /** The index of those entries: the service's (`serviceIndex`), which moves whenever they change. */
+  readonly index: number;
   /** What DNS clients may read (`DnsOptions.access`), or undefined for everything. */
   readonly access: { canRead(resource: 'service' | 'node', name: string): boolean } | undefined;
 }
@@ -380,12 +382,13 @@ export interface FoundService {
  */
 export function findService(tx: ReadTxn, service: string, o: DnsOptions): FoundService | undefined {
   // serviceHealth is kept per change of the service (ReadTxn.derived): asking it is cheap.
-  const direct = serviceHealth(tx, service).value;
-  const exact = direct.length > 0 ? service : serviceNameIgnoringCase(tx, service);
+  const direct = serviceHealth(tx, service);
+  const exact = direct.value.length > 0 ? service : serviceNameIgnoringCase(tx, service);
   if (!exact) return undefined;
   const access = o.access?.(tx);
   if (access && !access.canRead('service', exact)) return undefined;
-  return { exact, entries: exact === service ? direct : serviceHealth(tx, exact).value, access };
+  const health = exact === service ? direct : serviceHealth(tx, exact);
+  return { exact, entries: health.value, index: health.index, access };
 }
 
 /**

@@ -8,7 +8,7 @@
  * question. With the rng in the same state both give the same records in the same order and draw
  * the same numbers (the server's property test compares them answer by answer).
  */
-import { type HealthEntry, serviceIndex } from '../catalog/queries.js';
+import type { HealthEntry } from '../catalog/queries.js';
 import { healthWeight, weightedShuffle } from '../catalog/shuffle.js';
 import type { ReadTxn } from '../ports/state-store.js';
 import {
@@ -174,7 +174,7 @@ export type KeptServiceAnswer<K extends Candidates<Pickable>> =
  * (`serviceQuestion`), finds the service (`findService`, with its access check), takes the
  * question's candidates from `tx.derived` — built by `serviceCandidates` and `keeper.prepare`,
  * kept per question name, type, the options that shape records and `keeper.name`, until the
- * service's index (`serviceIndex`) moves; built every time on a store without `derived` — and
+ * service's index (`FoundService.index`) moves; built every time on a store without `derived` — and
  * picks this query's (`pickCandidates`). The answer is `resolve`'s for the question, drawing from
  * `o.rng` as it does; undefined, with no draw, when `resolve` must give it: a name that is no
  * service question in this datacenter, or candidates that depend on other lookups.
@@ -195,7 +195,7 @@ export function pickServiceAnswer<K extends Candidates<Pickable>>(
     return built ? keeper.prepare(built) : null;
   };
   const key = [keeper.name, qtype, o.domain, o.datacenter, o.serviceTtl, found.exact, q.recordName].join('\u0000');
-  const kept = tx.derived ? tx.derived(key, serviceIndex(tx, found.exact), build) : build();
+  const kept = tx.derived ? tx.derived(key, found.index, build) : build();
   if (!kept) return undefined;
   const picked = pickCandidates<K['candidates'][number]>(kept, qtype, o, found.access);
   return picked ? { rcode: 'NOERROR', kept, picked } : { rcode: 'NXDOMAIN' };
