@@ -8,6 +8,7 @@ import {
   dnsOptionsOf,
   dnsQuestionName,
 } from '../testing/dns-catalog.js';
+import { propertySeed } from '../testing/kv-arbitraries.js';
 import { seededRng } from '../testing/seeded-rng.js';
 import { answerQuery, answerQueryGeneral } from './dns.js';
 import { answerServiceQuery } from './dns-service-answer.js';
@@ -48,8 +49,7 @@ function encodeQuery(q: typeof query extends fc.Arbitrary<infer Q> ? Q : never):
 
 describe('DNS service answers on the fast path', () => {
   it('are the bytes of the general path, or left to it; so is every answer of answerQuery', async () => {
-    const seed = Number(process.env['FC_SEED'] ?? Date.now() % 1_000_000_000);
-    console.log(`[property] DNS fast path: seed=${seed} (replay with FC_SEED=${seed})`);
+    const seed = propertySeed('DNS fast path');
     let asked = 0;
     let fast = 0;
     let truncated = 0;

@@ -7,6 +7,7 @@ import {
   dnsOptionsOf,
   dnsQuestionName,
 } from '../../testing/dns-catalog.js';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { seededRng } from '../../testing/seeded-rng.js';
 import { resolve, soaRecord } from './resolver.js';
 import { type Candidates, pickServiceAnswer, type ServiceCandidate } from './service-candidates.js';
@@ -24,8 +25,7 @@ const question = fc.record({
 describe('service answers from kept candidates', () => {
   const title = "equal resolve's, record for record with the same draws, or leave the question to resolve undrawn";
   it(title, async () => {
-    const seed = Number(process.env['FC_SEED'] ?? Date.now() % 1_000_000_000);
-    console.log(`[property] kept DNS service candidates: seed=${seed} (replay with FC_SEED=${seed})`);
+    const seed = propertySeed('kept DNS service candidates');
     let asked = 0;
     let answered = 0;
     let nxdomain = 0;
