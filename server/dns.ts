@@ -1,24 +1,18 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { type DnsOptions, type DnsRecord, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
+import { type DnsOptions, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { StateStore } from '../core/ports/state-store.js';
+import { answerServiceQuery, responseSizeLimit, toWire, UDP_MAX } from './dns-service-answer.js';
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-/** Largest UDP answer without EDNS (RFC 1035); with EDNS the client's size, capped here. */
-const UDP_DEFAULT = 512;
-const UDP_MAX = 4096;
 /** Bytes a TCP client may send before we see a whole query, and concurrent TCP clients. */
 const TCP_MAX_QUERY = 65535;
 const TCP_MAX_CLIENTS = 256;
 const TCP_IDLE_MS = 10_000;
 
 type Answer = dnsPacket.Answer;
-
-function toWire(r: DnsRecord): Answer {
-  return { type: r.type, name: r.name.replace(/\.$/, ''), ttl: r.ttl, class: 'IN', data: r.data } as Answer;
-}
 
 const SUPPORTED = new Set<DnsType>(['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'ANY']);
 
@@ -27,8 +21,25 @@ const SUPPORTED = new Set<DnsType>(['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'ANY']);
  * even a DNS header (dropped). Malformed queries get FORMERR; over UDP an answer that does not
  * fit gets the TC bit with as many answers as fit, each still with its additional records (when
  * the resolver says which they are), so the client can use them or retry over TCP.
+ *
+ * A, AAAA and SRV questions about services take a fast path (server/dns-service-answer.ts) that
+ * gives the same bytes as `answerQueryGeneral` from records encoded once per change of the service.
  */
 export function answerQuery(query: Buffer, store: StateStore, options: DnsOptions, udp: boolean): Buffer | undefined {
+  return answerServiceQuery(query, store, options, udp) ?? answerQueryGeneral(query, store, options, udp);
+}
+
+/**
+ * `answerQuery` without its fast path: decodes the query with dns-packet, asks `resolve` and
+ * encodes its answer, cutting it to fit as `answerQuery` says. The reference the fast path is
+ * tested against; every query the fast path leaves goes here.
+ */
+export function answerQueryGeneral(
+  query: Buffer,
+  store: StateStore,
+  options: DnsOptions,
+  udp: boolean,
+): Buffer | undefined {
   let req: dnsPacket.DecodedPacket;
   try {
     req = dnsPacket.decode(query);
@@ -45,7 +56,7 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
   }
   const qtype = q.type as string as DnsType;
   const opt = req.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
-  const limit = udp ? Math.min(UDP_MAX, Math.max(UDP_DEFAULT, opt?.udpPayloadSize ?? UDP_DEFAULT)) : 65535;
+  const limit = responseSizeLimit(udp, opt?.udpPayloadSize);
   const result = SUPPORTED.has(qtype)
     ? store.read((tx) => resolve(tx, q.name, qtype, options))
     : store.read((tx) => ({ ...resolve(tx, q.name, 'SOA', options), answers: [] }));

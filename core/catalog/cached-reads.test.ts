@@ -21,12 +21,13 @@ import {
   serviceChecks,
   serviceHealth,
   serviceInstances,
+  serviceNameIgnoringCase,
 } from './queries.js';
 import type { CatalogDeregisterCommand, CatalogRegisterCommand } from './state-machine.js';
 import { CATALOG_TABLES, HEALTH_STATUSES } from './types.js';
 
 const NODES = ['n1', 'n2', 'n3'];
-const SERVICES = ['web', 'db', 'web-2'];
+const SERVICES = ['web', 'Web', 'db', 'web-2'];
 const STATUSES = [...HEALTH_STATUSES];
 
 /** Every catalog read the API, DNS, Prometheus SD and edge sync make, over a small universe of names. */
@@ -38,6 +39,7 @@ function everyRead(tx: ReadTxn): unknown {
     perService: SERVICES.map((s) => [serviceInstances(tx, s), serviceHealth(tx, s), serviceChecks(tx, s)]),
     // The JSON health answers are made of (and the `?passing` subset), rendered once per change.
     rendered: SERVICES.map((s) => [renderedServiceHealth(tx, s), renderedCatalogService(tx, s)]),
+    byLowerCase: ['web', 'db', 'web-2', 'nope'].map((s) => serviceNameIgnoringCase(tx, s)),
     perNode: NODES.map((n) => [nodeServices(tx, n), nodeChecks(tx, n)]),
     states: (['any', ...STATUSES] as const).map((s) => checksInState(tx, s)),
   };

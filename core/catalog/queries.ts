@@ -57,6 +57,33 @@ export function serviceIndex(tx: ReadTxn, name: string): number {
   return index(tx, INDEX.service(name), INDEX.services);
 }
 
+/**
+ * The registered service name equal to `lower` (a lower-case name) ignoring case — the first in
+ * name order when several are — or undefined when none is. A store that keeps derived values
+ * (ReadTxn.derived) keeps the lookup table until a service is added or removed (the services
+ * table's index), so an unknown name costs a map lookup rather than a walk over every instance.
+ */
+export function serviceNameIgnoringCase(tx: ReadTxn, lower: string): string | undefined {
+  if (!tx.derived) {
+    for (const [k] of tx.range(SERVICE_NAME_INDEX)) {
+      const name = k.slice(0, k.indexOf('\u0000'));
+      if (name.toLowerCase() === lower) return name;
+    }
+    return undefined;
+  }
+  return tx
+    .derived('service-names-lower-case', readTableIndex(tx, INDEX.services), () => {
+      const byLowerCase = new Map<string, string>();
+      for (const [k] of tx.range(SERVICE_NAME_INDEX)) {
+        const name = k.slice(0, k.indexOf('\u0000'));
+        const key = name.toLowerCase();
+        if (!byLowerCase.has(key)) byLowerCase.set(key, name);
+      }
+      return byLowerCase;
+    })
+    .get(lower);
+}
+
 /** Instances of service `name`, by node then id. Index: that service's. */
 export function serviceInstances(tx: ReadTxn, name: string): Indexed<ServiceInstance[]> {
   const out: ServiceInstance[] = [];

@@ -132,6 +132,46 @@ describe('weightedShuffle', () => {
   });
 });
 
+/**
+ * The simple form of weightedShuffle: every item with its key, sorted by descending key with a
+ * stable comparator sort (the implementation ranks distinct keys with a native sort instead).
+ */
+function referenceShuffle<T>(items: readonly T[], weight: (item: T) => number, rng: Rng): T[] {
+  const keyed = items.map((it) => {
+    const w = weight(it);
+    const u = 1 - rng.next();
+    return { it, zero: w === 0, key: w === 0 ? u : Math.log(u) / w };
+  });
+  const byKey = (a: { key: number }, b: { key: number }): number => b.key - a.key;
+  return [...keyed.filter((k) => !k.zero).sort(byKey), ...keyed.filter((k) => k.zero).sort(byKey)].map((k) => k.it);
+}
+
+describe('weightedShuffle against its simple form', () => {
+  it('gives the same order from the same draws, equal keys included (property)', () => {
+    const seed = propertySeed('weightedShuffle reference');
+    // Weights with ties, zeros and one so small its keys are -Infinity; an rng that repeats values
+    // so that keys are equal.
+    const weight = fc.constantFrom(0, 1, 1, 2, 3.5, 5e-324);
+    const rngValues = fc.oneof(
+      fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 80 }),
+      fc.array(fc.constantFrom(0, 0.5, 0.75), { minLength: 1, maxLength: 5 }),
+    );
+    const replaying = (values: number[]): Rng => {
+      let at = 0;
+      return { next: () => values[at++ % values.length] as number };
+    };
+    fc.assert(
+      fc.property(fc.array(weight, { maxLength: 80 }), rngValues, (weights, values) => {
+        const items = weights.map((w, i) => item(`i${i}`, w));
+        expect(weightedShuffle(items, weightOf, replaying(values))).toEqual(
+          referenceShuffle(items, weightOf, replaying(values)),
+        );
+      }),
+      { seed, numRuns: 500 },
+    );
+  });
+});
+
 describe('shuffleByHealth', () => {
   const entry = (name: string, statuses: HealthStatus[], passing = 1, warning = 1): HealthEntry =>
     ({

@@ -12,61 +12,77 @@ import { weightFor } from './state-machine.js';
  * Items of weight 0 are never drawn before an item of positive weight: they are kept, after all
  * of those, in uniformly random order among themselves.
  *
- * Algorithm: when every positive weight is the same (the common case: all instances passing with
- * their default weights) the draw is uniform, so a Fisher–Yates shuffle; otherwise
- * Efraimidis–Spirakis weighted sampling without replacement (each item gets the key log(u)/w for
- * one uniform u; the order is by descending key), which is exactly the sequential draw above.
- * Items of weight 0 get a Fisher–Yates shuffle after the rest. Work is O(n log n) time, O(n)
- * extra space and exactly one `rng.next()` per item, so a seeded rng replays the same order.
+ * Algorithm: Efraimidis–Spirakis weighted sampling without replacement (each item gets the key
+ * log(u)/w for one uniform u; the order is by descending key), which is exactly the sequential
+ * draw above; items of equal key keep their input order. Work is O(n log n) time (one native sort
+ * of the keys, then a binary search per item), O(n) extra space and exactly one `rng.next()` per
+ * item, so a seeded rng replays the same order.
  *
  * @throws RangeError when a weight is negative, NaN or infinite.
  */
 export function weightedShuffle<T>(items: readonly T[], weightOf: (item: T) => number, rng: Rng): T[] {
   const n = items.length;
-  const weights = new Float64Array(n);
+  // Keys and item positions, in item order: of positive weight here, of weight 0 (rare) apart.
+  const keys = new Float64Array(n);
+  const from = new Int32Array(n);
   let positive = 0;
-  let uniform = true;
-  let first = 0;
+  let zero: { keys: number[]; from: number[] } | undefined;
   for (let i = 0; i < n; i++) {
     const w = weightOf(items[i] as T);
     if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weightedShuffle: weight ${w} is not finite and >= 0`);
-    weights[i] = w;
-    if (w > 0) {
-      if (first === 0) first = w;
-      else if (w !== first) uniform = false;
-      positive++;
+    // 1 - next() lies in (0, 1], so the logarithm is finite; the key lies in [-Infinity, 0].
+    const u = 1 - rng.next();
+    if (w === 0) {
+      zero ??= { keys: [], from: [] };
+      zero.keys.push(u);
+      zero.from.push(i);
+    } else {
+      keys[positive] = Math.log(u) / w;
+      from[positive++] = i;
     }
   }
-  // Positive weights first (in input order), then the zeros.
   const out = new Array<T>(n);
-  let p = 0;
-  let z = positive;
-  for (let i = 0; i < n; i++) out[weights[i]! > 0 ? p++ : z++] = items[i] as T;
-  if (uniform) fisherYates(out, 0, positive, rng);
-  else {
-    const placed = out.slice(0, positive);
-    const keys = new Float64Array(positive);
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      if (weights[i]! === 0) continue;
-      // 1 - next() lies in (0, 1], so the logarithm is finite; the key lies in (-Infinity, 0].
-      keys[k] = Math.log(1 - rng.next()) / weights[i]!;
-      k++;
-    }
-    const order = Array.from({ length: positive }, (_, i) => i).sort((a, b) => keys[b]! - keys[a]!);
-    for (let i = 0; i < positive; i++) out[i] = placed[order[i]!] as T;
-  }
-  fisherYates(out, positive, n, rng);
+  placeByKeyDescending(items, keys, from, positive, out, 0);
+  if (zero)
+    placeByKeyDescending(items, Float64Array.from(zero.keys), Int32Array.from(zero.from), n - positive, out, positive);
   return out;
 }
 
-/** Shuffles `a[from..to)` uniformly in place with one `rng.next()` per element. */
-function fisherYates<T>(a: T[], from: number, to: number, rng: Rng): void {
-  for (let i = from; i < to; i++) {
-    const j = i + Math.floor(rng.next() * (to - i));
-    const t = a[i] as T;
-    a[i] = a[j] as T;
-    a[j] = t;
+/**
+ * Puts `items[from[j]]`, for j in 0..count-1, into `out` from `base` on in descending order of
+ * `keys[j]`, equal keys in order of j: the order a stable sort by descending key gives. Distinct
+ * keys (nearly always) are ranked with one native sort of the keys and a binary search each,
+ * several times faster than sorting with a comparator; equal keys take the stable sort itself.
+ */
+function placeByKeyDescending<T>(
+  items: readonly T[],
+  keys: Float64Array,
+  from: Int32Array,
+  count: number,
+  out: T[],
+  base: number,
+): void {
+  const sorted = keys.slice(0, count).sort();
+  for (let j = 1; j < count; j++) {
+    if (sorted[j] === sorted[j - 1]) {
+      const order = Array.from({ length: count }, (_, k) => k).sort(
+        (a, b) => (keys[b] as number) - (keys[a] as number),
+      );
+      for (let k = 0; k < count; k++) out[base + k] = items[from[order[k] as number] as number] as T;
+      return;
+    }
+  }
+  for (let j = 0; j < count; j++) {
+    // The key's place among the sorted keys, counted from the largest.
+    const key = keys[j] as number;
+    let low = 0;
+    let high = count - 1;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((sorted[mid] as number) < key) low = mid + 1;
+      else high = mid;
+    }
+    out[base + count - 1 - low] = items[from[j] as number] as T;
   }
 }
 

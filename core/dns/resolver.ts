@@ -1,4 +1,4 @@
-import { entryStatus, getNode, type HealthEntry, serviceHealth } from '../catalog/queries.js';
+import { entryStatus, getNode, type HealthEntry, serviceHealth, serviceNameIgnoringCase } from '../catalog/queries.js';
 import { healthWeight, shuffleByHealth } from '../catalog/shuffle.js';
 import type { CatalogNode } from '../catalog/types.js';
 import { ConfigError } from '../errors.js';
@@ -107,15 +107,46 @@ type Empty = (rcode: DnsAnswer['rcode']) => DnsAnswer;
  * negative caching); names outside the domain are REFUSED.
  */
 export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOptions): DnsAnswer {
-  const name = qname.toLowerCase().replace(/\.$/, '');
-  const domain = o.domain;
-  const soa: DnsRecord = {
+  const soa = soaRecord(o);
+  const empty: Empty = (rcode) => ({
+    rcode,
+    answers: [],
+    additionals: [],
+    authorities: rcode === 'REFUSED' ? [] : [soa],
+  });
+  const q = readName(qname, o);
+  switch (q.kind) {
+    case 'refused':
+      return empty('REFUSED');
+    case 'apex':
+      return qtype === 'SOA' || qtype === 'ANY'
+        ? { rcode: 'NOERROR', answers: [soa], additionals: [], authorities: [] }
+        : empty('NOERROR');
+    case 'addr':
+      return addrLookup(q.labels[0] as string, q.recordName, qtype, o, empty);
+    case 'query':
+      return preparedQueryLookup(tx, q.labels, q.recordName, qtype, o, empty);
+    case 'other-dc':
+      return empty('NXDOMAIN');
+    case 'node':
+      return nodeLookup(tx, q.labels, q.recordName, qtype, o, empty);
+    case 'service':
+      return serviceLookup(tx, q.labels, q.recordName, qtype, o, empty);
+  }
+}
+
+/**
+ * The domain's SOA record: the answer to an SOA question about the domain itself, and the
+ * authority record of NXDOMAIN answers and of answers without records (for negative caching).
+ */
+export function soaRecord(o: DnsOptions): DnsRecord {
+  return {
     type: 'SOA',
-    name: `${domain}.`,
+    name: `${o.domain}.`,
     ttl: 0,
     data: {
-      mname: `ns.${domain}.`,
-      rname: `hostmaster.${domain}.`,
+      mname: `ns.${o.domain}.`,
+      rname: `hostmaster.${o.domain}.`,
       serial: 1,
       refresh: 3600,
       retry: 600,
@@ -123,23 +154,30 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
       minimum: 0,
     },
   };
-  const empty: Empty = (rcode) => ({
-    rcode,
-    answers: [],
-    additionals: [],
-    authorities: rcode === 'REFUSED' ? [] : [soa],
-  });
-  if (name !== domain && !name.endsWith(`.${domain}`)) return empty('REFUSED');
+}
+
+/**
+ * A question name as `resolve` reads it: lower case, without the final dot and the domain.
+ * `labels` are what comes before the kind label (`node`, `service`, `query`: the labels before the
+ * datacenter; `addr`: the hex label), `recordName` the name answers carry (the question in lower
+ * case with the final dot).
+ */
+type ReadName =
+  | { readonly kind: 'refused' | 'apex' | 'other-dc' }
+  | { readonly kind: 'addr' | 'node' | 'service' | 'query'; readonly labels: string[]; readonly recordName: string };
+
+/** Reads `qname` (see ReadName): outside the domain 'refused', another datacenter 'other-dc'. */
+function readName(qname: string, o: DnsOptions): ReadName {
+  const name = qname.toLowerCase().replace(/\.$/, '');
+  const domain = o.domain;
+  if (name !== domain && !name.endsWith(`.${domain}`)) return { kind: 'refused' };
   let labels = name === domain ? [] : name.slice(0, -(domain.length + 1)).split('.');
-  if (labels.length === 0)
-    return qtype === 'SOA' || qtype === 'ANY'
-      ? { rcode: 'NOERROR', answers: [soa], additionals: [], authorities: [] }
-      : empty('NOERROR');
+  if (labels.length === 0) return { kind: 'apex' };
   const recordName = `${name}.`;
   // "<hex>.addr[.<dc>]": Consul ignores the datacenter of an address name.
-  if (labels[1] === 'addr' && labels.length <= 3) return addrLookup(labels[0] as string, recordName, qtype, o, empty);
+  if (labels[1] === 'addr' && labels.length <= 3) return { kind: 'addr', labels: labels.slice(0, 1), recordName };
   // "<…>.node" / "<…>.service", optionally followed by the datacenter.
-  let kind: string | undefined;
+  let kind: 'node' | 'service';
   let dc: string | undefined;
   const last = labels[labels.length - 1] as string;
   const before = labels[labels.length - 2];
@@ -151,15 +189,14 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     dc = last;
     labels = labels.slice(0, -2);
   } else {
-    return preparedQueryLookup(tx, labels, recordName, qtype, o, empty);
+    return { kind: 'query', labels, recordName };
   }
-  if (dc !== undefined && dc !== o.datacenter.toLowerCase()) return empty('NXDOMAIN');
-  if (kind === 'node') return nodeLookup(tx, labels, recordName, qtype, o, empty);
-  return serviceLookup(tx, labels, recordName, qtype, o, empty);
+  if (dc !== undefined && dc !== o.datacenter.toLowerCase()) return { kind: 'other-dc' };
+  return { kind, labels, recordName };
 }
 
 /** The A or AAAA record for `addr` named `name`, or undefined when `addr` is not an IP address. */
-function addressRecord(name: string, addr: string | ParsedIp, ttl: number): DnsRecord | undefined {
+export function addressRecord(name: string, addr: string | ParsedIp, ttl: number): DnsRecord | undefined {
   const ip = typeof addr === 'string' ? parseIp(addr) : addr;
   if (!ip) return undefined;
   return { type: ip.family === 4 ? 'A' : 'AAAA', name, ttl, data: formatIp(ip) };
@@ -218,7 +255,7 @@ function findNodeCaseInsensitive(tx: ReadTxn, name: string): CatalogNode | undef
 }
 
 /** An SRV target and the records that resolve it (the SRV record's additional records). */
-interface SrvTarget {
+export interface SrvTarget {
   readonly target: string;
   readonly extra: DnsRecord[];
 }
@@ -233,14 +270,16 @@ interface SrvTarget {
  *   service that names its own DNS name), otherwise the hostname, with its A/AAAA records when it
  *   lies inside the domain (there are no recursors, so an outside name gets none).
  * Undefined when there is nothing to point at (no address at all, or a name that cannot be
- * written as a DNS name); the instance then gets no SRV record.
+ * written as a DNS name); the instance then gets no SRV record. `recordName` is the question's
+ * (see `resolve`). A hostname inside the domain is looked up with `inDomain` (its lower-case
+ * form with the final dot), which returns its A and AAAA records (see `hostLookup`); that is the
+ * only part of the target that depends on more than `e`, `recordName` and `o`.
  */
-function srvTarget(
-  tx: ReadTxn,
+export function srvTarget(
   e: HealthEntry,
   recordName: string,
   o: DnsOptions,
-  hostRecords: Map<string, DnsRecord[]>,
+  inDomain: (lowerHost: string) => readonly DnsRecord[],
 ): SrvTarget | undefined {
   const ipTarget = (target: string, ip: ParsedIp): SrvTarget | undefined =>
     isDnsName(target) ? { target, extra: [addressRecord(target, ip, o.serviceTtl) as DnsRecord] } : undefined;
@@ -248,15 +287,7 @@ function srvTarget(
     const target = host.endsWith('.') ? host : `${host}.`;
     if (!isDnsName(target)) return undefined;
     const lower = target.toLowerCase();
-    let found = hostRecords.get(lower);
-    if (!found) {
-      found = [];
-      if (lower.endsWith(`.${o.domain}.`))
-        // A and AAAA questions never lead back here, so this cannot loop.
-        for (const t of ['A', 'AAAA'] as const)
-          for (const r of resolve(tx, lower, t, o).answers) if (r.type === t) found.push(r);
-      hostRecords.set(lower, found);
-    }
+    const found = lower.endsWith(`.${o.domain}.`) ? inDomain(lower) : [];
     return { target, extra: found.map((r) => ({ ...r, name: target, ttl: o.serviceTtl })) };
   };
   const nodeTarget = `${e.node.Node}.node.${o.datacenter}.${o.domain}.`;
@@ -273,6 +304,102 @@ function srvTarget(
   return hostTarget(service);
 }
 
+/**
+ * A `hostLookup` that remembers what it found for the length of one answer, as resolve's answers
+ * do (a name many instances point at is looked up once).
+ */
+function memoHostLookup(tx: ReadTxn, o: DnsOptions): (lowerHost: string) => readonly DnsRecord[] {
+  const found = new Map<string, readonly DnsRecord[]>();
+  return (lowerHost) => {
+    let records = found.get(lowerHost);
+    if (!records) found.set(lowerHost, (records = hostLookup(tx, lowerHost, o)));
+    return records;
+  };
+}
+
+/**
+ * The A and AAAA records `resolve` answers for `lowerHost` (a name inside the domain, lower case,
+ * with the final dot): what an SRV target inside the domain gets in the additional section.
+ */
+function hostLookup(tx: ReadTxn, lowerHost: string, o: DnsOptions): DnsRecord[] {
+  const found: DnsRecord[] = [];
+  // A and AAAA questions never lead back here, so this cannot loop.
+  for (const t of ['A', 'AAAA'] as const)
+    for (const r of resolve(tx, lowerHost, t, o).answers) if (r.type === t) found.push(r);
+  return found;
+}
+
+/** A question about a service, read from its name (see `serviceQuestion`). */
+export interface ServiceQuestion {
+  /** The service name asked for, lower case. */
+  readonly service: string;
+  /** The tag instances must carry (lower case), or undefined for any. */
+  readonly tag: string | undefined;
+  /** The name the answer's records carry: the question in lower case with the final dot. */
+  readonly recordName: string;
+}
+
+/**
+ * Reads `qname` as `resolve` does and returns the service question it asks —
+ * `[<tag>.]<service>.service[.<dc>].<domain>` or `_<service>._<tag>.service[.<dc>].<domain>`
+ * in this datacenter — or undefined for any other name (a node, an address, a prepared query, a
+ * name outside the domain or in another datacenter, or too many labels before `.service`).
+ */
+export function serviceQuestion(qname: string, o: DnsOptions): ServiceQuestion | undefined {
+  const q = readName(qname, o);
+  if (q.kind !== 'service') return undefined;
+  const parts = serviceLabels(q.labels);
+  return parts && { ...parts, recordName: q.recordName };
+}
+
+/** The service and tag `labels` (those before `.service`) name, or undefined when they name none. */
+function serviceLabels(labels: readonly string[]): { service: string; tag: string | undefined } | undefined {
+  if (labels.length === 2 && labels[0]?.startsWith('_') && labels[1]?.startsWith('_')) {
+    const t = (labels[1] as string).slice(1);
+    return { service: (labels[0] as string).slice(1), tag: t === 'tcp' ? undefined : t };
+  }
+  if (labels.length === 1) return { service: labels[0] as string, tag: undefined };
+  if (labels.length === 2) return { service: labels[1] as string, tag: labels[0] };
+  return undefined;
+}
+
+/** A service found for a question (see `findService`). */
+export interface FoundService {
+  /** Its name as registered. */
+  readonly exact: string;
+  /** Its instances with their checks (`serviceHealth`, not to be mutated), critical ones included. */
+  readonly entries: readonly HealthEntry[];
+  /** The index of those entries: the service's (`serviceIndex`), which moves whenever they change. */
+  readonly index: number;
+  /** What DNS clients may read (`DnsOptions.access`), or undefined for everything. */
+  readonly access: { canRead(resource: 'service' | 'node', name: string): boolean } | undefined;
+}
+
+/**
+ * The service `service` (lower case) names: the one registered under that name, else the first
+ * whose name matches it ignoring case. Undefined — NXDOMAIN — when there is none or DNS clients
+ * may not read it (`DnsOptions.access`, asked once per call).
+ */
+export function findService(tx: ReadTxn, service: string, o: DnsOptions): FoundService | undefined {
+  // serviceHealth is kept per change of the service (ReadTxn.derived): asking it is cheap.
+  const direct = serviceHealth(tx, service);
+  const exact = direct.value.length > 0 ? service : serviceNameIgnoringCase(tx, service);
+  if (!exact) return undefined;
+  const access = o.access?.(tx);
+  if (access && !access.canRead('service', exact)) return undefined;
+  const health = exact === service ? direct : serviceHealth(tx, exact);
+  return { exact, entries: health.value, index: health.index, access };
+}
+
+/**
+ * Whether instance `e` may be in a service answer for a question with `tag` (lower case, or
+ * undefined for any): no critical check, and the tag among its tags ignoring case. Node access is
+ * checked apart (see `FoundService.access`).
+ */
+export function answersService(e: HealthEntry, tag: string | undefined): boolean {
+  return entryStatus(e) !== 'critical' && (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag));
+}
+
 function serviceLookup(
   tx: ReadTxn,
   labels: string[],
@@ -281,31 +408,13 @@ function serviceLookup(
   o: DnsOptions,
   empty: Empty,
 ): DnsAnswer {
-  let service: string;
-  let tag: string | undefined;
-  if (labels.length === 2 && labels[0]?.startsWith('_') && labels[1]?.startsWith('_')) {
-    service = (labels[0] as string).slice(1);
-    const t = (labels[1] as string).slice(1);
-    tag = t === 'tcp' ? undefined : t;
-  } else if (labels.length === 1) {
-    service = labels[0] as string;
-  } else if (labels.length === 2) {
-    tag = labels[0];
-    service = labels[1] as string;
-  } else {
-    return empty('NXDOMAIN');
-  }
-  // serviceHealth is kept per change of the service (ReadTxn.derived): asking it is cheap.
-  const direct = serviceHealth(tx, service).value;
-  const exact = direct.length > 0 ? service : findServiceName(tx, service);
-  if (!exact) return empty('NXDOMAIN');
-  const access = o.access?.(tx);
-  if (access && !access.canRead('service', exact)) return empty('NXDOMAIN');
-  const healthy = (exact === service ? direct : serviceHealth(tx, exact).value).filter(
-    (e) =>
-      entryStatus(e) !== 'critical' &&
-      (tag === undefined || e.service.Tags.some((t) => t.toLowerCase() === tag)) &&
-      (!access || access.canRead('node', e.node.Node)),
+  const parts = serviceLabels(labels);
+  if (!parts) return empty('NXDOMAIN');
+  const found = findService(tx, parts.service, o);
+  if (!found) return empty('NXDOMAIN');
+  const access = found.access;
+  const healthy = found.entries.filter(
+    (e) => answersService(e, parts.tag) && (!access || access.canRead('node', e.node.Node)),
   );
   if (healthy.length === 0) return empty('NXDOMAIN');
   return instanceRecords(tx, shuffleByHealth(healthy, o.rng), recordName, qtype, o, empty);
@@ -331,7 +440,7 @@ function instanceRecords(
   // Consul answers one address once, and one SRV per node, service address and port.
   const seenAddresses = new Set<string>();
   const seenSrv = new Set<string>();
-  const hostRecords = new Map<string, DnsRecord[]>();
+  const inDomain = memoHostLookup(tx, o);
   const addressLimit = o.aRecordLimit && o.aRecordLimit > 0 ? o.aRecordLimit : Infinity;
   for (const e of ordered) {
     const address = addressRecord(recordName, e.service.Address || e.node.Address, o.serviceTtl);
@@ -350,17 +459,12 @@ function instanceRecords(
       if (seenAddresses.size >= addressLimit) break;
       continue;
     }
-    const tuple = `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
+    const tuple = srvTuple(e);
     if (seenSrv.has(tuple)) continue;
     seenSrv.add(tuple);
-    const srv = srvTarget(tx, e, recordName, o, hostRecords);
+    const srv = srvTarget(e, recordName, o, inDomain);
     if (!srv) continue;
-    answers.push({
-      type: 'SRV',
-      name: recordName,
-      ttl: o.serviceTtl,
-      data: { priority: 1, weight: healthWeight(e), port: e.service.Port, target: srv.target },
-    });
+    answers.push(srvRecord(e, recordName, srv.target, o));
     additionals.push(...srv.extra);
     additionalsPerAnswer.push(srv.extra.length);
   }
@@ -373,12 +477,22 @@ function instanceRecords(
   };
 }
 
-function findServiceName(tx: ReadTxn, lower: string): string | undefined {
-  for (const [k] of tx.range('catalog_service_names')) {
-    const name = k.slice(0, k.indexOf('\u0000'));
-    if (name.toLowerCase() === lower) return name;
-  }
-  return undefined;
+/** The SRV record of instance `e` pointing at `target`, named `recordName`, with its Weights (`healthWeight`). */
+export function srvRecord(e: HealthEntry, recordName: string, target: string, o: DnsOptions): DnsRecord {
+  return {
+    type: 'SRV',
+    name: recordName,
+    ttl: o.serviceTtl,
+    data: { priority: 1, weight: healthWeight(e), port: e.service.Port, target },
+  };
+}
+
+/**
+ * What makes two SRV records one (Consul answers one SRV per node, service address and port): a
+ * key equal for two instances exactly when those three are equal.
+ */
+export function srvTuple(e: HealthEntry): string {
+  return `${e.node.Node}\u0000${e.service.Address}\u0000${e.service.Port}`;
 }
 
 /** A query's DNS.TTL in whole seconds, or `fallback` when it has none (or none that parses). */
