@@ -217,3 +217,30 @@ describe.each(BROKERS)('the MQTT bridge with %s', (broker) => {
     await mosquitto?.stop();
   });
 });
+
+describe('the MQTT bridge with the embedded broker', () => {
+  it('skips the retained topic of a key too deep for the broker and goes on publishing', async () => {
+    const server = await spawnServer();
+    const up = server.url;
+    const live = await subscriber(`mqtt://${server.mqttAddr}`);
+    await live.client.subscribeAsync([`${ROOT}changes`, `${KV}#`], { qos: 1 });
+
+    // konsul/v1/dc1/kv/ and 100 levels of key: deeper than the broker's 100-level topics.
+    const deep = Array.from({ length: 100 }, (_, i) => `d${i}`).join('/');
+    await call(`${up}/v1/kv/${deep}`, 'PUT', 'deep');
+    await call(`${up}/v1/kv/after-deep`, 'PUT', 'next');
+    await until(
+      'the write after the deep key to reach the subscriber',
+      async () => live.last.get(`${KV}after-deep`),
+      (v) => v !== undefined && v.startsWith('next@'),
+    );
+    // The deep key's change still went out on `changes`, in order before the next one.
+    const keys = live.batches.flatMap((b) => b.changes.flatMap((ch) => (ch.t === 'kv' ? [ch.key] : [])));
+    expect(keys).toEqual([deep, 'after-deep']);
+    expect(server.output()).toMatch(/"@message":"retained topic skipped"/);
+    expect(server.output()).not.toMatch(/mqtt publish failed/);
+
+    await live.client.endAsync();
+    expect(await server.stop()).toBe(0);
+  });
+});

@@ -15,6 +15,7 @@ import { parseDuration } from '../../core/util/duration.js';
 import { listServices, serviceHealth } from '../../core/catalog/queries.js';
 import { readAppliedIndex } from '../../core/fsm/meta.js';
 import { listEntries } from '../../core/kv/queries.js';
+import { TooLargeError } from '../../core/errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { InProcessPublisher } from './broker.js';
 
@@ -255,6 +256,9 @@ export class MqttBridge {
   /**
    * Publishes retained messages in the given order with at most PUBLISH_CONCURRENCY in flight
    * (each one is issued after the ones before it, so a topic listed twice keeps the later value).
+   * A topic the embedded broker refuses as too deep (a KV key of about 100 levels or more) is
+   * skipped with a warning: it can have no retained topic, and the change still went out on
+   * `changes`; failing the batch would restart the stream and hit the same key forever.
    * Stops issuing once `stop()` says so or a publish failed; rejects with the first failure.
    */
   private async publishRetainedTopics(
@@ -267,6 +271,10 @@ export class MqttBridge {
       for (let i = next++; i < sends.length && !failed && !stop(); i = next++) {
         const [topic, payload] = sends[i] as readonly [string, Buffer];
         await this.publish(topic, payload, true).catch((err: unknown) => {
+          if (err instanceof TooLargeError) {
+            this.o.logger.warn('retained topic skipped', { topic: topic.slice(0, 200), error: err.message });
+            return;
+          }
           failed = true;
           throw err;
         });

@@ -1,10 +1,10 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ShuttingDownError } from '../../core/errors.js';
+import { ShuttingDownError, TooLargeError } from '../../core/errors.js';
 import { silentLogger } from '../../core/ports/logger.js';
 import { until } from '../../testing/process.js';
 import type { MqttAccess } from './access.js';
-import { type BoundBroker, bindBroker } from './broker.js';
+import { type BoundBroker, bindBroker, MAX_TOPIC_LEVELS } from './broker.js';
 
 /** ACLs that refuse every client publish and allow every subscription. */
 const refuseClientPublishes = {
@@ -124,11 +124,16 @@ describe('in-process publishing to the embedded broker', () => {
     );
   });
 
-  it('rejects with the broker error for a topic deeper than aedes allows', async () => {
-    const { publisher } = await started();
-    const deep = Array.from({ length: 101 }, (_, i) => `l${i}`).join('/');
-    await expect(publisher.publish(deep, Buffer.from('x'), { qos: 1, retain: true })).rejects.toThrow(
-      /too many levels/,
-    );
+  it('refuses a topic deeper than the broker allows with TooLargeError, storing nothing', async () => {
+    const { publisher, subscribe } = await started();
+    const got = await subscribe('d/#');
+    const levels = (n: number) => ['d', ...Array.from({ length: n - 1 }, (_, i) => `l${i}`)].join('/');
+    await expect(
+      publisher.publish(levels(MAX_TOPIC_LEVELS + 1), Buffer.from('x'), { qos: 1, retain: true }),
+    ).rejects.toBeInstanceOf(TooLargeError);
+    await publisher.publish(levels(MAX_TOPIC_LEVELS), Buffer.from('deepest'), { qos: 1, retain: true });
+    expect((await first(got, 1)).map((m) => m.payload)).toEqual(['deepest']);
+    const fresh = await subscribe('d/#');
+    expect((await first(fresh, 1)).map((m) => m.topic.split('/').length)).toEqual([MAX_TOPIC_LEVELS]);
   });
 });

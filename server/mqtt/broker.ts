@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import { ShuttingDownError } from '../../core/errors.js';
+import { ShuttingDownError, TooLargeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { MqttAccess } from './access.js';
 
@@ -42,11 +42,18 @@ export interface InProcessPublisher {
    * callers that mix kinds wait for the calls of one kind to settle before making the next.
    * Resolves once aedes has written the message to every matching subscriber (or queued it for
    * an offline session): the promise is the caller's measure of what is in flight. Rejects with
-   * ShuttingDownError once the broker is closing or closed, and with aedes's error otherwise
-   * (e.g. a topic of more than 100 levels). `payload` is kept by reference: do not change it.
+   * ShuttingDownError once the broker is closing or closed, with TooLargeError for a topic of more
+   * than MAX_TOPIC_LEVELS levels (nothing is stored or sent), and with aedes's error otherwise.
+   * `payload` is kept by reference: do not change it.
    */
   publish(topic: string, payload: Buffer, options: InProcessPublishOptions): Promise<void>;
 }
+
+/**
+ * Most levels of a topic on the embedded broker: aedes refuses deeper ones (its topic matcher
+ * stops at 100 words), from clients and from the server alike.
+ */
+export const MAX_TOPIC_LEVELS = 100;
 
 /** Most concurrent MQTT connections the embedded broker accepts. */
 const MAX_CONNECTIONS = 10_000;
@@ -74,6 +81,7 @@ export async function bindBroker(host: string, port: number): Promise<BoundBroke
     start: async (logger, access) => {
       const broker = await Aedes.createBroker({
         concurrency: 1000,
+        maxTopicLevels: MAX_TOPIC_LEVELS,
         ...(access
           ? {
               authenticate: (client, username, password, done) =>
@@ -130,6 +138,13 @@ function publishInProcess(
   return new Promise<void>((resolve, reject) => {
     if (broker.closed) {
       reject(new ShuttingDownError('the embedded MQTT broker'));
+      return;
+    }
+    const levels = topic.split('/').length;
+    if (levels > MAX_TOPIC_LEVELS) {
+      reject(
+        new TooLargeError(`topic of ${levels} levels; the embedded MQTT broker takes at most ${MAX_TOPIC_LEVELS}`),
+      );
       return;
     }
     broker.publish({ cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain, dup: false }, (err) =>
