@@ -56,8 +56,9 @@ export interface MqttParts {
 
 /**
  * Starts the embedded broker on its bound listener (with ACLs on, it checks every connection;
- * servers use an internal secret) and the MQTT bridge to it or to the external broker; pushes
- * the bridge onto `stack`. Returns the bridge, or undefined when MQTT is off.
+ * servers use an internal secret) and the MQTT bridge to it (publishing changes and retained
+ * topics in-process) or to the external broker; pushes the bridge onto `stack`. Returns the
+ * bridge, or undefined when MQTT is off.
  */
 export async function startMqtt(
   config: ServerConfig,
@@ -79,10 +80,12 @@ export async function startMqtt(
         logger: mqttLogger,
       })
     : undefined;
-  await p.broker?.start(mqttLogger, access);
+  const inProcess = await p.broker?.start(mqttLogger, access);
   const embedded = p.broker !== undefined;
   const bridge = new MqttBridge({
     url: p.broker ? `mqtt://${p.broker.address}` : (config.mqttUrl as string),
+    // The embedded broker takes the server's changes and retained topics in-process.
+    ...(inProcess ? { inProcess } : {}),
     clientId: `konsul-server-${config.datacenter}-${p.name}`,
     datacenter: config.datacenter,
     active: () => embedded || p.isLeader(),

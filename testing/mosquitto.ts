@@ -13,12 +13,16 @@ export interface SpawnedMosquitto extends TestProcess {
   readonly port: number;
 }
 
-/** Starts mosquitto (from apt) on a free loopback port and waits until it accepts connections. */
-export async function spawnMosquitto(port?: number): Promise<SpawnedMosquitto> {
+/**
+ * Starts mosquitto (from apt) on a free loopback port (or `port`) and waits until it accepts
+ * connections. `config` holds extra mosquitto.conf lines (e.g. `set_tcp_nodelay true`).
+ */
+export async function spawnMosquitto(port?: number, config: readonly string[] = []): Promise<SpawnedMosquitto> {
   requireProgram(mosquittoBinary(), 'mosquitto');
   const p = port ?? ((await freePorts(1))[0] as number);
   const conf = join(tempDir('konsul-mosquitto-'), 'mosquitto.conf');
-  writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n`);
+  const lines = [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', ...config];
+  writeFileSync(conf, `${lines.join('\n')}\n`);
   const proc = await startProcess(mosquittoBinary(), ['-c', conf], {
     ready: /mosquitto version \S+ running/,
     what: 'mosquitto',

@@ -15,12 +15,21 @@ import { parseDuration } from '../../core/util/duration.js';
 import { listServices, serviceHealth } from '../../core/catalog/queries.js';
 import { readAppliedIndex } from '../../core/fsm/meta.js';
 import { listEntries } from '../../core/kv/queries.js';
+import { TooLargeError } from '../../core/errors.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { InProcessPublisher } from './broker.js';
 
 /** What the MQTT bridge needs from the server. */
 export interface MqttBridgeOptions {
   /** Broker URL (mqtt://host:port): the embedded broker, or an external one. */
   readonly url: string;
+  /**
+   * With the embedded broker: publishes the `changes` batches and the retained topics in-process
+   * (republishing included). Absent with an external broker, where they go through the client
+   * connection. The client connection carries everything else either way: presence and its will,
+   * the subscriptions, sync responses and acks.
+   */
+  readonly inProcess?: InProcessPublisher;
   readonly clientId: string;
   readonly datacenter: string;
   /**
@@ -51,7 +60,7 @@ const MAX_PENDING_REQUESTS = 64;
 const MAX_RETAINED_TOPICS = 1_000_000;
 /** How long retained messages are collected after subscribing (ms). */
 const RETAINED_SCAN_MS = 500;
-/** Retained publishes in flight at once while republishing. */
+/** Most retained publishes in flight at once (republishing, or one batch's topics). */
 const PUBLISH_CONCURRENCY = 256;
 /** Most MQTT-fed checks with a heartbeat deadline. */
 const MAX_HEARTBEAT_DEADLINES = 100_000;
@@ -201,13 +210,7 @@ export class MqttBridge {
       ]);
     for (const [topic] of sends) held.delete(topic);
     for (const topic of held) sends.push([topic, Buffer.alloc(0)]);
-    for (let i = 0; i < sends.length && !this.stopped; i += PUBLISH_CONCURRENCY) {
-      await Promise.all(
-        sends
-          .slice(i, i + PUBLISH_CONCURRENCY)
-          .map(([topic, payload]) => c.publishAsync(topic, payload, { qos: 1, retain: true })),
-      );
-    }
+    await this.publishRetainedTopics(sends, () => this.stopped);
     this.o.logger.info('mqtt retained topics republished', {
       index: snap.index,
       keys: snap.kv.length,
@@ -216,33 +219,74 @@ export class MqttBridge {
     });
   }
 
+  /**
+   * Publishes one batch on `changes`, then the latest value of each key and instance it touched
+   * on their retained topics, in the batch's order (so the last change of a topic is the one
+   * retained). At most 1 + PUBLISH_CONCURRENCY publishes are in flight. Resolves when every
+   * message was handed over; the caller awaits it before the next batch, which keeps batches (and
+   * the retained values) in index order.
+   */
   private async publishBatch(batch: SyncBatch): Promise<void> {
-    const c = this.client as MqttClient;
-    const sends: Array<Promise<unknown>> = [
-      c.publishAsync(this.t.changes, Buffer.from(encodeSyncMessage({ k: 'batch', batch })), { qos: 1 }),
-    ];
+    const message = Buffer.from(encodeSyncMessage({ k: 'batch', batch }));
+    const retained: Array<[string, Buffer]> = [];
     for (const ch of batch.changes) {
       if (ch.t === 'kv')
-        sends.push(
-          c.publishAsync(
-            this.t.kv(ch.key),
-            ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
-            { qos: 1, retain: true },
-          ),
-        );
-      else if (ch.t === 'kv-tree')
-        for (const k of ch.keys) sends.push(c.publishAsync(this.t.kv(k), Buffer.alloc(0), { qos: 1, retain: true }));
+        retained.push([
+          this.t.kv(ch.key),
+          ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
+        ]);
+      else if (ch.t === 'kv-tree') for (const k of ch.keys) retained.push([this.t.kv(k), Buffer.alloc(0)]);
       else
-        sends.push(
-          c.publishAsync(
-            this.t.health(ch.service, ch.node, ch.id),
-            ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
-            { qos: 1, retain: true },
-          ),
-        );
+        retained.push([
+          this.t.health(ch.service, ch.node, ch.id),
+          ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
+        ]);
     }
-    await Promise.all(sends);
+    const changes = this.publish(this.t.changes, message, false);
+    // In-process, aedes takes one step more to deliver a retained message than one without
+    // retain, and a subscriber of both topics drops a message numbered below one it already got
+    // (see InProcessPublisher.publish): the retained topics are issued once `changes` went out,
+    // so the order subscribers see never rests on that step count. A client connection's packets
+    // are taken by the broker in the order sent, so that path sends them all at once.
+    if (this.o.inProcess) await changes;
+    await Promise.all([changes, this.publishRetainedTopics(retained, () => false)]);
     this.o.metrics.mqttBatches.inc();
+  }
+
+  /**
+   * Publishes retained messages in the given order with at most PUBLISH_CONCURRENCY in flight
+   * (each one is issued after the ones before it, so a topic listed twice keeps the later value).
+   * A topic the embedded broker refuses as too deep (a KV key of about 100 levels or more) is
+   * skipped with a warning: it can have no retained topic, and the change still went out on
+   * `changes`; failing the batch would restart the stream and hit the same key forever.
+   * Stops issuing once `stop()` says so or a publish failed; rejects with the first failure.
+   */
+  private async publishRetainedTopics(
+    sends: ReadonlyArray<readonly [string, Buffer]>,
+    stop: () => boolean,
+  ): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const lane = async (): Promise<void> => {
+      for (let i = next++; i < sends.length && !failed && !stop(); i = next++) {
+        const [topic, payload] = sends[i] as readonly [string, Buffer];
+        await this.publish(topic, payload, true).catch((err: unknown) => {
+          if (err instanceof TooLargeError) {
+            this.o.logger.warn('retained topic skipped', { topic: topic.slice(0, 200), error: err.message });
+            return;
+          }
+          failed = true;
+          throw err;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, sends.length) }, lane));
+  }
+
+  /** One of the server's QoS 1 publishes: in-process to the embedded broker, else through the client. */
+  private publish(topic: string, payload: Buffer, retain: boolean): Promise<unknown> {
+    if (this.o.inProcess) return this.o.inProcess.publish(topic, payload, { qos: 1, retain });
+    return (this.client as MqttClient).publishAsync(topic, payload, { qos: 1, retain });
   }
 
   // ---- incoming --------------------------------------------------------------------------------
