@@ -1,4 +1,5 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { pack } from '../util/msgpack.js';
 import { CorruptError, TooLargeError } from '../errors.js';
 
 /**
@@ -18,7 +19,7 @@ export type CommandInput = { readonly type: string };
 
 /** Encodes a command to msgpack. Throws TooLargeError above MAX_COMMAND_BYTES. */
 export function encodeCommand<C extends CommandInput>(command: C): Uint8Array {
-  const bytes = encode(command);
+  const bytes = pack(command);
   if (bytes.byteLength > MAX_COMMAND_BYTES) {
     throw new TooLargeError(`command of ${bytes.byteLength} bytes exceeds ${MAX_COMMAND_BYTES}`);
   }

@@ -1,4 +1,5 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
+import { pack } from '../util/msgpack.js';
 import type { HealthEntry } from '../catalog/queries.js';
 import { CorruptError, TooLargeError } from '../errors.js';
 import type { KvEntry, KvRecord } from '../kv/types.js';
@@ -74,7 +75,7 @@ export type RetainedValue =
 
 /** Encodes a retained topic's payload (msgpack `{index, entry}`). */
 export function encodeRetained(index: number, entry: KvRecord | HealthEntry): Uint8Array {
-  return encode({ index, entry });
+  return pack({ index, entry });
 }
 
 /**
@@ -131,7 +132,7 @@ function checkScope(v: unknown): SyncScope {
 
 /** Encodes a message as msgpack. Throws TooLargeError beyond MAX_SYNC_MESSAGE_BYTES. */
 export function encodeSyncMessage(m: SyncMessage): Uint8Array {
-  const bytes = encode(m, { ignoreUndefined: true });
+  const bytes = pack(m, { ignoreUndefined: true });
   if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES)
     throw new TooLargeError(`sync message of ${bytes.byteLength} bytes exceeds ${MAX_SYNC_MESSAGE_BYTES}`);
   return bytes;

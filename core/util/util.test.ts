@@ -5,6 +5,8 @@ import { encodeBase64 } from './base64.js';
 import { formatGoDuration, parseDuration } from './duration.js';
 import { compareKeys, utf8Length } from './keys.js';
 import { parseUint64 } from './uint64.js';
+import { encode } from '@msgpack/msgpack';
+import { pack } from './msgpack.js';
 
 describe('utilities', () => {
   it('encodeBase64 matches Buffer for any bytes', () => {
@@ -72,5 +74,22 @@ describe('utilities', () => {
     expect(parseUint64('18446744073709551615')).toBe(18446744073709551615n);
     for (const bad of ['18446744073709551616', '-1', '1.0', '', ' 1', '0x10'])
       expect(parseUint64(bad), bad).toBeUndefined();
+  });
+
+  it('pack gives the bytes of @msgpack/msgpack encode, also nested and with ignoreUndefined (property)', () => {
+    const seed = propertySeed('pack equals encode');
+    const value = fc.jsonValue().map((v) => ({ v, u: undefined, bytes: new Uint8Array([1, 2, 3]) }));
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(pack(v)).toEqual(encode(v));
+        expect(pack(v, { ignoreUndefined: true })).toEqual(encode(v, { ignoreUndefined: true }));
+        // The result is the caller's: a later pack does not overwrite it.
+        const first = pack(v);
+        const copy = Uint8Array.from(first);
+        pack({ other: [1, 2, 3], v });
+        expect(first).toEqual(copy);
+      }),
+      { seed, numRuns: 200 },
+    );
   });
 });
