@@ -13,9 +13,8 @@ import * as dnsPacket from 'dns-packet';
 import { type DnsOptions, type DnsRecord, soaRecord } from '../core/dns/resolver.js';
 import {
   type CandidateKeeper,
-  type Candidates,
+  type CandidateTable,
   type CandidateType,
-  type Pickable,
   pickServiceAnswer,
 } from '../core/dns/service-candidates.js';
 import type { StateStore } from '../core/ports/state-store.js';
@@ -141,21 +140,20 @@ function readSimpleQuery(query: Buffer): SimpleQuery | undefined {
   };
 }
 
-/** One candidate's records in `WireCandidates.bytes`: the answer record, then its additional records. */
-interface WireCandidate extends Pickable {
-  /** Where its answer record starts; it ends at `answerEnd` (equal when it has none). */
-  readonly start: number;
-  readonly answerEnd: number;
-  /** Where its additional records (`extras` of them) end. */
-  readonly end: number;
-  readonly extras: number;
-}
-
-/** A question's candidates with their records encoded, all in one buffer. */
-interface WireCandidates extends Candidates<WireCandidate> {
+/**
+ * A question's candidates (`table`) with their records encoded, all in one buffer: instance i's
+ * answer record at `start[i]..answerEnd[i]` (empty when it has none), then its `extras[i]`
+ * additional records up to `end[i]`.
+ */
+interface WireCandidates {
+  readonly table: CandidateTable;
   readonly bytes: Buffer;
   /** A view of `bytes`, for `copyBytes`. */
   readonly view: DataView;
+  readonly start: Int32Array;
+  readonly answerEnd: Int32Array;
+  readonly end: Int32Array;
+  readonly extras: Int32Array;
 }
 
 /**
@@ -173,31 +171,29 @@ function copyBytes(from: DataView, start: number, end: number, to: DataView, at:
 /** Encodes every candidate's records once (dns-packet's record encoder) into one buffer. */
 const wireKeeper: CandidateKeeper<WireCandidates> = {
   name: 'dns-wire',
-  prepare(built) {
+  prepare({ table, records }) {
     const parts: Buffer[] = [];
+    const start = new Int32Array(table.size);
+    const answerEnd = new Int32Array(table.size);
+    const end = new Int32Array(table.size);
+    const extras = new Int32Array(table.size);
     let at = 0;
-    const candidates = built.candidates.map((c): WireCandidate => {
-      const start = at;
-      if (c.answer) parts.push(recordEncoder.encode(toWire(c.answer)));
-      const answerEnd = (at += c.answer ? (parts[parts.length - 1] as Buffer).length : 0);
-      for (const r of c.extra) {
-        const bytes = recordEncoder.encode(toWire(r));
-        parts.push(bytes);
-        at += bytes.length;
-      }
-      return {
-        weight: c.weight,
-        node: c.node,
-        key: c.key,
-        answers: c.answers,
-        start,
-        answerEnd,
-        end: at,
-        extras: c.extra.length,
-      };
+    const append = (record: DnsRecord): void => {
+      const bytes = recordEncoder.encode(toWire(record));
+      parts.push(bytes);
+      at += bytes.length;
+    };
+    records.forEach((r, i) => {
+      start[i] = at;
+      if (r.answer) append(r.answer);
+      answerEnd[i] = at;
+      for (const extra of r.extra) append(extra);
+      end[i] = at;
+      extras[i] = r.extra.length;
     });
     const bytes = Buffer.concat(parts, at);
-    return { candidates, keys: built.keys, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length) };
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    return { table, bytes, view, start, answerEnd, end, extras };
   },
 };
 
@@ -237,17 +233,20 @@ export function answerServiceQuery(
   if (!found) return undefined;
   const limit = responseSizeLimit(udp, q.udpPayloadSize);
   const opt = q.udpPayloadSize === undefined ? 0 : OPT_RECORD.length;
+  const kept = found.rcode === 'NOERROR' ? found.kept : undefined;
   const picked = found.rcode === 'NOERROR' ? found.picked : [];
   let size = q.questionEnd + opt;
   let fit = 0;
   let extras = 0;
   // The longest prefix of the answers that fits, each with its additional records.
-  for (const c of picked) {
-    if (size + (c.end - c.start) > limit) break;
-    size += c.end - c.start;
-    extras += c.extras;
-    fit++;
-  }
+  if (kept)
+    for (const i of picked) {
+      const bytes = (kept.end[i] as number) - (kept.start[i] as number);
+      if (size + bytes > limit) break;
+      size += bytes;
+      extras += kept.extras[i] as number;
+      fit++;
+    }
   let truncated = fit < picked.length;
   let soa: Buffer | undefined;
   if (picked.length === 0) {
@@ -263,16 +262,15 @@ export function answerServiceQuery(
   out.writeUInt16BE(soa ? 1 : 0, 8);
   out.writeUInt16BE(extras + (opt > 0 ? 1 : 0), 10);
   let at = query.copy(out, 12, 12, q.questionEnd) + 12;
-  if (found.rcode === 'NOERROR') {
-    const from = found.kept.view;
+  if (kept) {
     const to = new DataView(out.buffer, out.byteOffset, out.length);
-    for (let i = 0; i < fit; i++) {
-      const c = picked[i] as WireCandidate;
-      at = copyBytes(from, c.start, c.answerEnd, to, at);
+    for (let k = 0; k < fit; k++) {
+      const i = picked[k] as number;
+      at = copyBytes(kept.view, kept.start[i] as number, kept.answerEnd[i] as number, to, at);
     }
-    for (let i = 0; i < fit; i++) {
-      const c = picked[i] as WireCandidate;
-      at = copyBytes(from, c.answerEnd, c.end, to, at);
+    for (let k = 0; k < fit; k++) {
+      const i = picked[k] as number;
+      at = copyBytes(kept.view, kept.answerEnd[i] as number, kept.end[i] as number, to, at);
     }
   }
   if (soa) at += soa.copy(out, at);

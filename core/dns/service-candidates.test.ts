@@ -10,10 +10,10 @@ import {
 import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { seededRng } from '../../testing/seeded-rng.js';
 import { resolve, soaRecord } from './resolver.js';
-import { type Candidates, pickServiceAnswer, type ServiceCandidate } from './service-candidates.js';
+import { type BuiltCandidates, pickServiceAnswer } from './service-candidates.js';
 
 /** Keeps the candidates as they are built. */
-const keeper = { name: 'test', prepare: (built: Candidates<ServiceCandidate>) => built };
+const keeper = { name: 'test', prepare: (built: BuiltCandidates) => built };
 
 const question = fc.record({
   name: dnsQuestionName,
@@ -59,11 +59,12 @@ describe('service answers from kept candidates', () => {
                 expect(reference).toEqual({ rcode: 'NXDOMAIN', answers: [], additionals: [], authorities: soa });
               } else {
                 if (kept.picked.length > 0) withRecords++;
+                const records = kept.picked.map((i) => kept.kept.records[i] as BuiltCandidates['records'][number]);
                 expect({
                   rcode: 'NOERROR',
-                  answers: kept.picked.map((c) => c.answer),
-                  additionals: kept.picked.flatMap((c) => c.extra),
-                  additionalsPerAnswer: kept.picked.map((c) => c.extra.length),
+                  answers: records.map((r) => r.answer),
+                  additionals: records.flatMap((r) => r.extra),
+                  additionalsPerAnswer: records.map((r) => r.extra.length),
                   authorities: kept.picked.length > 0 ? [] : soa,
                 }).toEqual(reference);
               }

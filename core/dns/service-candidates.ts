@@ -28,35 +28,38 @@ import {
 /** The question types answered in two steps (ANY and TXT keep to `resolve`). */
 export type CandidateType = 'A' | 'AAAA' | 'SRV';
 
-/** What `pickCandidates` needs to know of one instance. */
-export interface Pickable {
-  /** Its load-balancing weight (`healthWeight`), finite and >= 0: the shuffle's weight. */
-  readonly weight: number;
-  /** Its node's name, for node:read (`DnsOptions.access`). */
-  readonly node: string;
+/**
+ * Every instance a question may be answered with, in the service's order: instance i is entry i
+ * of each array (one array per field keeps a query's walk over them compact in memory).
+ */
+export interface CandidateTable {
+  /** How many instances: the length of every array. */
+  readonly size: number;
+  /** 0, 1, …, size-1: the order `pickCandidates` shuffles when every node may be read. */
+  readonly all: readonly number[];
+  /** Load-balancing weights (`healthWeight`), finite and >= 0: the shuffle's weights. */
+  readonly weights: Float64Array;
+  /** Node names, for node:read (`DnsOptions.access`). */
+  readonly nodes: readonly string[];
   /**
    * Instances with the same key give at most one record, the one drawn first: for A/AAAA the
-   * address, for SRV the node, service address and port. An integer in 0..keys-1 (see
-   * `Candidates.keys`), or -1 for an A/AAAA candidate without a record.
+   * address, for SRV the node, service address and port. Integers in 0..keyCount-1, or -1 for an
+   * A/AAAA instance without a record.
    */
-  readonly key: number;
-  /** Whether it has a record for the answer section (for SRV: whether it has a target). */
-  readonly answers: boolean;
+  readonly keys: Int32Array;
+  readonly keyCount: number;
+  /** 1 when the instance has a record for the answer section (for SRV: a target), else 0. */
+  readonly answers: Uint8Array;
 }
 
-/** One instance's records for a question (see `serviceCandidates`). */
-export interface ServiceCandidate extends Pickable {
-  /** Its record in the answer section, present exactly when `answers`. */
-  readonly answer: DnsRecord | undefined;
-  /** The additional records that go with `answer` (an SRV target's addresses), in order. */
-  readonly extra: readonly DnsRecord[];
-}
-
-/** Every instance a question may be answered with, in the service's order. */
-export interface Candidates<C extends Pickable> {
-  readonly candidates: readonly C[];
-  /** How many distinct keys the candidates use (`Pickable.key` lies below it). */
-  readonly keys: number;
+/** A question's candidates as `serviceCandidates` builds them: the table and each instance's records. */
+export interface BuiltCandidates {
+  readonly table: CandidateTable;
+  /**
+   * Per instance (as the table): its record in the answer section (present exactly when
+   * `answers` is 1) and the additional records that go with it (an SRV target's addresses).
+   */
+  readonly records: ReadonlyArray<{ readonly answer: DnsRecord | undefined; readonly extra: readonly DnsRecord[] }>;
 }
 
 /**
@@ -72,7 +75,7 @@ export function serviceCandidates(
   q: ServiceQuestion,
   qtype: CandidateType,
   o: DnsOptions,
-): Candidates<ServiceCandidate> | undefined {
+): BuiltCandidates | undefined {
   const ids = new Map<string, number>();
   const keyOf = (k: string): number => {
     let id = ids.get(k);
@@ -84,68 +87,72 @@ export function serviceCandidates(
     looksUpHost = true;
     return [];
   };
-  const candidates: ServiceCandidate[] = [];
-  for (const e of entries) {
-    if (!answersService(e, q.tag)) continue;
-    const weight = healthWeight(e);
-    const node = e.node.Node;
+  const answerable = entries.filter((e) => answersService(e, q.tag));
+  const size = answerable.length;
+  const weights = new Float64Array(size);
+  const keys = new Int32Array(size);
+  const answers = new Uint8Array(size);
+  const records = answerable.map((e, i) => {
+    weights[i] = healthWeight(e);
     if (qtype === 'SRV') {
       const srv = srvTarget(e, q.recordName, o, inDomain);
-      candidates.push({
-        weight,
-        node,
-        key: keyOf(srvTuple(e)),
-        answers: srv !== undefined,
-        answer: srv && srvRecord(e, q.recordName, srv.target, o),
-        extra: srv?.extra ?? [],
-      });
-    } else {
-      const address = addressRecord(q.recordName, e.service.Address || e.node.Address, o.serviceTtl);
-      const answer = address?.type === qtype ? address : undefined;
-      candidates.push({
-        weight,
-        node,
-        key: answer ? keyOf(answer.data as string) : -1,
-        answers: answer !== undefined,
-        answer,
-        extra: [],
-      });
+      keys[i] = keyOf(srvTuple(e));
+      answers[i] = srv ? 1 : 0;
+      return { answer: srv && srvRecord(e, q.recordName, srv.target, o), extra: srv?.extra ?? [] };
     }
-  }
-  return looksUpHost ? undefined : { candidates, keys: ids.size };
+    const address = addressRecord(q.recordName, e.service.Address || e.node.Address, o.serviceTtl);
+    const answer = address?.type === qtype ? address : undefined;
+    keys[i] = answer ? keyOf(answer.data as string) : -1;
+    answers[i] = answer ? 1 : 0;
+    return { answer, extra: [] };
+  });
+  if (looksUpHost) return undefined;
+  const table: CandidateTable = {
+    size,
+    all: Array.from({ length: size }, (_, i) => i),
+    weights,
+    nodes: answerable.map((e) => e.node.Node),
+    keys,
+    keyCount: ids.size,
+    answers,
+  };
+  return { table, records };
 }
 
 /**
- * The candidates one query answers with, in answer order: those on nodes `access` lets DNS
- * clients read (all when undefined), in a weighted random order (`weightedShuffle` by weight, one
- * `o.rng` draw per readable candidate, in the order given), then the first of each key that has a
- * record — for A/AAAA at most `o.aRecordLimit` of them when that is set. Empty when no readable
- * candidate has a record (a NOERROR answer without records); undefined, with no draw, when none
- * is readable (NXDOMAIN).
+ * The instances one query answers with (indexes into `table`), in answer order: those on nodes
+ * `access` lets DNS clients read (all when undefined), in a weighted random order
+ * (`weightedShuffle` by weight, one `o.rng` draw per readable instance, in table order), then the
+ * first of each key that has a record — for A/AAAA at most `o.aRecordLimit` of them when that is
+ * set. Empty when no readable instance has a record (a NOERROR answer without records);
+ * undefined, with no draw, when none is readable (NXDOMAIN).
  * @throws RangeError for a weight that is negative, NaN or infinite (as `weightedShuffle`).
  */
-export function pickCandidates<C extends Pickable>(
-  all: Candidates<C>,
+export function pickCandidates(
+  table: CandidateTable,
   qtype: CandidateType,
   o: DnsOptions,
   access?: FoundService['access'],
-): C[] | undefined {
-  const readable = access ? all.candidates.filter((c) => access.canRead('node', c.node)) : all.candidates;
+): number[] | undefined {
+  const readable = access ? table.all.filter((i) => access.canRead('node', table.nodes[i] as string)) : table.all;
   if (readable.length === 0) return undefined;
-  const ordered = weightedShuffle(readable, (c) => c.weight, o.rng);
-  const seen = new Uint8Array(all.keys);
+  const weights = table.weights;
+  const ordered = weightedShuffle(readable, (i) => weights[i] as number, o.rng);
+  const { keys, answers } = table;
+  const seen = new Uint8Array(table.keyCount);
   const limit = qtype !== 'SRV' && o.aRecordLimit && o.aRecordLimit > 0 ? o.aRecordLimit : Infinity;
-  const picked: C[] = [];
-  for (const c of ordered) {
+  const picked: number[] = [];
+  for (const i of ordered) {
+    const key = keys[i] as number;
     if (qtype === 'SRV') {
       // The first of a node/address/port decides, with a target or without (as resolve's loop).
-      if (seen[c.key] === 1) continue;
-      seen[c.key] = 1;
-      if (c.answers) picked.push(c);
+      if (seen[key] === 1) continue;
+      seen[key] = 1;
+      if (answers[i] === 1) picked.push(i);
     } else {
-      if (!c.answers || seen[c.key] === 1) continue;
-      seen[c.key] = 1;
-      picked.push(c);
+      if (answers[i] !== 1 || seen[key] === 1) continue;
+      seen[key] = 1;
+      picked.push(i);
       if (picked.length >= limit) break;
     }
   }
@@ -153,21 +160,20 @@ export function pickCandidates<C extends Pickable>(
 }
 
 /** How a caller keeps candidates between queries (see `pickServiceAnswer`). */
-export interface CandidateKeeper<K extends Candidates<Pickable>> {
+export interface CandidateKeeper<K extends { readonly table: CandidateTable }> {
   /** Names what `prepare` makes; part of the key the kept value is stored under. */
   readonly name: string;
   /** Turns freshly built candidates into the kept form (e.g. encoded); called once per service change. */
-  prepare(built: Candidates<ServiceCandidate>): K;
+  prepare(built: BuiltCandidates): K;
 }
 
 /**
  * A service answer from kept candidates (see `pickServiceAnswer`): NXDOMAIN, or NOERROR with the
- * picked candidates in answer order — none for an answer without records. Both without records
- * carry the domain's SOA record (`soaRecord`) as `resolve`'s do.
+ * picked instances (indexes into `kept.table`) in answer order — none for an answer without
+ * records. Both without records carry the domain's SOA record (`soaRecord`) as `resolve`'s do.
  */
-export type KeptServiceAnswer<K extends Candidates<Pickable>> =
-  | { readonly rcode: 'NXDOMAIN' }
-  | { readonly rcode: 'NOERROR'; readonly kept: K; readonly picked: Array<K['candidates'][number]> };
+export type KeptServiceAnswer<K extends { readonly table: CandidateTable }> =
+  { readonly rcode: 'NXDOMAIN' } | { readonly rcode: 'NOERROR'; readonly kept: K; readonly picked: readonly number[] };
 
 /**
  * Answers an A, AAAA or SRV question `qname` from candidates kept between queries: reads the name
@@ -179,7 +185,7 @@ export type KeptServiceAnswer<K extends Candidates<Pickable>> =
  * `o.rng` as it does; undefined, with no draw, when `resolve` must give it: a name that is no
  * service question in this datacenter, or candidates that depend on other lookups.
  */
-export function pickServiceAnswer<K extends Candidates<Pickable>>(
+export function pickServiceAnswer<K extends { readonly table: CandidateTable }>(
   tx: ReadTxn,
   qname: string,
   qtype: CandidateType,
@@ -197,6 +203,6 @@ export function pickServiceAnswer<K extends Candidates<Pickable>>(
   const key = [keeper.name, qtype, o.domain, o.datacenter, o.serviceTtl, found.exact, q.recordName].join('\u0000');
   const kept = tx.derived ? tx.derived(key, found.index, build) : build();
   if (!kept) return undefined;
-  const picked = pickCandidates<K['candidates'][number]>(kept, qtype, o, found.access);
+  const picked = pickCandidates(kept.table, qtype, o, found.access);
   return picked ? { rcode: 'NOERROR', kept, picked } : { rcode: 'NXDOMAIN' };
 }
