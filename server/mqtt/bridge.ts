@@ -62,6 +62,12 @@ const MAX_RETAINED_TOPICS = 1_000_000;
 const RETAINED_SCAN_MS = 500;
 /** Most retained publishes in flight at once (republishing, or one batch's topics). */
 const PUBLISH_CONCURRENCY = 256;
+/** Services read for republishing between two turns of the event loop. */
+const SERVICES_PER_TURN = 64;
+/** Retained publishes issued between two turns of the event loop. */
+const YIELD_EVERY = 256;
+/** A retained topic's payload, or how to encode it when it is published. */
+type Payload = Buffer | (() => Buffer);
 /** Most MQTT-fed checks with a heartbeat deadline. */
 const MAX_HEARTBEAT_DEADLINES = 100_000;
 
@@ -198,23 +204,35 @@ export class MqttBridge {
     const snap = this.o.source.read((tx) => ({
       index: readAppliedIndex(tx),
       kv: listEntries(tx, '').value,
-      health: [...listServices(tx).value.keys()].flatMap((name) => serviceHealth(tx, name).value),
+      services: [...listServices(tx).value.keys()],
     }));
-    const sends: Array<[string, Buffer]> = [];
+    // Payloads are encoded as they are published, and services are read a few at a time between
+    // turns of the event loop (100,000 instances at once would hold it for seconds). A service read
+    // later than `snap` is labelled with the index it was read at; whatever changes meanwhile
+    // also comes on the change stream, which started before and is published after this.
+    const sends: Array<[string, Payload]> = [];
     for (const { key, ...entry } of snap.kv)
-      sends.push([this.t.kv(key), Buffer.from(encodeRetained(snap.index, entry))]);
-    for (const h of snap.health)
-      sends.push([
-        this.t.health(h.service.Service, h.node.Node, h.service.ID),
-        Buffer.from(encodeRetained(snap.index, h)),
-      ]);
+      sends.push([this.t.kv(key), () => Buffer.from(encodeRetained(snap.index, entry))]);
+    let instances = 0;
+    for (let i = 0; i < snap.services.length; i++) {
+      if (i % SERVICES_PER_TURN === SERVICES_PER_TURN - 1) await new Promise((resolve) => setImmediate(resolve));
+      if (this.stopped) return;
+      const name = snap.services[i] as string;
+      const read = this.o.source.read((tx) => ({ at: readAppliedIndex(tx), entries: serviceHealth(tx, name).value }));
+      instances += read.entries.length;
+      for (const h of read.entries)
+        sends.push([
+          this.t.health(h.service.Service, h.node.Node, h.service.ID),
+          () => Buffer.from(encodeRetained(read.at, h)),
+        ]);
+    }
     for (const [topic] of sends) held.delete(topic);
     for (const topic of held) sends.push([topic, Buffer.alloc(0)]);
     await this.publishRetainedTopics(sends, () => this.stopped);
     this.o.logger.info('mqtt retained topics republished', {
       index: snap.index,
       keys: snap.kv.length,
-      instances: snap.health.length,
+      instances,
       cleared: held.size,
     });
   }
@@ -262,14 +280,23 @@ export class MqttBridge {
    * Stops issuing once `stop()` says so or a publish failed; rejects with the first failure.
    */
   private async publishRetainedTopics(
-    sends: ReadonlyArray<readonly [string, Buffer]>,
+    sends: ReadonlyArray<readonly [string, Payload]>,
     stop: () => boolean,
   ): Promise<void> {
     let next = 0;
     let failed = false;
+    // In-process publishes complete in microtasks, so the lanes would never let timers and
+    // sockets in: every YIELD_EVERY publishes all lanes wait for one turn of the event loop.
+    let gate: Promise<void> | undefined;
     const lane = async (): Promise<void> => {
       for (let i = next++; i < sends.length && !failed && !stop(); i = next++) {
-        const [topic, payload] = sends[i] as readonly [string, Buffer];
+        if (i > 0 && i % YIELD_EVERY === 0 && !gate)
+          gate = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+            gate = undefined;
+          });
+        if (gate) await gate;
+        const [topic, payloadOf] = sends[i] as readonly [string, Payload];
+        const payload = typeof payloadOf === 'function' ? payloadOf() : payloadOf;
         await this.publish(topic, payload, true).catch((err: unknown) => {
           if (err instanceof TooLargeError) {
             this.o.logger.warn('retained topic skipped', { topic: topic.slice(0, 200), error: err.message });
