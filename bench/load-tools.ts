@@ -17,8 +17,10 @@ export interface LoadResult {
   readonly perSec: number;
   readonly p50: number;
   readonly p99: number;
-  /** Non-2xx answers (HTTP) or lost queries and error response codes (DNS). */
+  /** Non-2xx answers (HTTP) or lost queries (DNS). */
   readonly errors: number;
+  /** DNS only: answers per response code (NOERROR, NXDOMAIN, ...). */
+  readonly rcodes?: Readonly<Record<string, number>>;
 }
 
 /** Lua for wrk: each thread walks `paths` from its own offset; at the end one summary line. */
@@ -100,10 +102,10 @@ export async function dnsperfPhase(
       { maxBuffer: 1024 * 2 ** 20 },
     );
     const lat: number[] = [];
-    let failed = 0;
+    const rcodes: Record<string, number> = {};
     for (const m of stdout.matchAll(/^> (\S+) \S+ \S+ ([\d.]+)$/gm)) {
       lat.push(Number(m[2]) * 1000);
-      if (m[1] !== 'NOERROR') failed++;
+      rcodes[m[1]!] = (rcodes[m[1]!] ?? 0) + 1;
     }
     const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1] ?? NaN);
     const perSec = Number(/Queries per second:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
@@ -111,7 +113,7 @@ export async function dnsperfPhase(
       throw new Error(`dnsperf printed no results:\n${stdout.slice(-2000)}`);
     lat.sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
-    return { ops: lat.length, perSec, p50: pct(50), p99: pct(99), errors: failed + lost };
+    return { ops: lat.length, perSec, p50: pct(50), p99: pct(99), errors: lost, rcodes };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
