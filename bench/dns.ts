@@ -8,13 +8,13 @@
  * latency, lost queries and the response codes per type. dnsperf must be installed (apt: dnsperf);
  * the server runs dist/, so build first.
  *
- *   npx tsx bench/dns.ts [--services 100] [--per-service 100] [--duration 10] [--warmup 2]
+ *   npx tsx bench/dns.ts [--services 100] [--per-service 100] [--duration 10] [--warmup 15]
  *     [--clients 16] [--types A,SRV] [--profile DIR]
  *
  * The cost of a query depends on the instances per service, not on the number of services, so
- * 100 services of 100 stand for 1,000 of 100 without the registration's minute (a server just
- * loaded with 100,000 instances is still busy with it for a while, which lowers the first figures).
- * --profile writes a V8 CPU profile of the server into DIR when it stops.
+ * 100 services of 100 stand for 1,000 of 100 without the registration's minute. A server just
+ * loaded with 100,000 instances is still busy with that for some seconds (snapshot slices, MQTT
+ * publishing), which the default warm-up of 15 s mostly leaves behind. --profile writes a V8 CPU profile of the server into DIR when it stops.
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     services: { type: 'string', default: '100' },
     'per-service': { type: 'string', default: '100' },
     duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '15' },
     clients: { type: 'string', default: '16' },
     types: { type: 'string', default: 'A,SRV' },
     profile: { type: 'string' },

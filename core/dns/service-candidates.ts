@@ -6,7 +6,8 @@
  * orders and chooses among them for one query — access to nodes, the weighted shuffle, one record
  * per address or per SRV node/address/port, aRecordLimit — as `resolve` does for the same
  * question. With the rng in the same state both give the same records in the same order and draw
- * the same numbers (the server's property test compares them answer by answer).
+ * the same numbers (service-candidates.test.ts and the server's dns-service-answer.test.ts
+ * compare them answer by answer).
  */
 import type { HealthEntry } from '../catalog/queries.js';
 import { healthWeight, weightedShuffle } from '../catalog/shuffle.js';
