@@ -14,7 +14,8 @@
  * The cost of a query depends on the instances per service, not on the number of services, so
  * 100 services of 100 stand for 1,000 of 100 without the registration's minute. A server just
  * loaded with 100,000 instances is still busy with that for some seconds (snapshot slices, MQTT
- * publishing), which the default warm-up of 15 s mostly leaves behind. --profile writes a V8 CPU profile of the server into DIR when it stops.
+ * publishing), which the default warm-up of 15 s mostly leaves behind. --profile writes a V8 CPU
+ * profile of the server into DIR when it stops.
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
