@@ -253,6 +253,9 @@ export async function listenHttp(
     );
     secure.on('connection', (socket: Socket) => {
       if (!admit(socket)) socket.destroy();
+      // As node:http servers do: no Nagle delay (with delayed ACKs a response's last segment
+      // could wait 40 ms or more).
+      else socket.setNoDelay(true);
     });
     h2Server = secure;
     server = secure;
@@ -260,7 +263,9 @@ export async function listenHttp(
     const h1 = createHttp1Server(onRequest);
     const h2 = createH2cServer(h2Options, onRequest);
     h2Server = h2;
-    server = createNetServer((socket) => {
+    // noDelay, as node:http servers set it: without it the last segment of an answer waits for
+    // the client's delayed ACK (Nagle), which put tens to hundreds of ms on some answers.
+    server = createNetServer({ noDelay: true }, (socket) => {
       const admitted = admit(socket);
       sniffProtocol(socket, (isH2) => {
         if (!admitted) {
