@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestNode, type TestNode } from '../../../testing/harness.js';
+import { createSession as session, registerTwoPassingNodes as nodes } from '../../../testing/session-fixtures.js';
 
 // Prepared queries bound to a session (their `Session`) end with it, whichever way it ends, in the
 // command that ends it (Consul's deleteSessionTxn deletes them in the session's delete transaction).
@@ -16,28 +17,6 @@ interface Query {
   ID: string;
   Name: string;
   Session: string;
-}
-
-/** Nodes 'test' (the serving node) and 'n2', each with serfHealth and a service check, passing. */
-async function nodes(n: TestNode): Promise<void> {
-  for (const node of ['test', 'n2']) {
-    const r = await send(n, 'PUT', '/v1/catalog/register', {
-      Node: node,
-      Address: '10.0.0.1',
-      Service: { ID: 'web', Service: 'web' },
-      Checks: [
-        { CheckID: 'serfHealth', Name: 'Serf Health', Status: 'passing' },
-        { CheckID: 'web-http', Name: 'web', ServiceID: 'web', Status: 'passing' },
-      ],
-    });
-    expect(r.status).toBe(200);
-  }
-}
-
-async function session(n: TestNode, body: unknown = {}): Promise<string> {
-  const r = await send(n, 'PUT', '/v1/session/create', body);
-  expect(r.status, await r.clone().text()).toBe(200);
-  return (await json<{ ID: string }>(r)).ID;
 }
 
 async function create(n: TestNode, query: unknown): Promise<string> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestNode, type TestNode } from '../../../testing/harness.js';
+import { createSession as session, registerTwoPassingNodes as nodes } from '../../../testing/session-fixtures.js';
 
 const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
@@ -23,28 +24,6 @@ async function entry(n: TestNode, key: string): Promise<Entry | undefined> {
   const r = await n.request(`/v1/kv/${key}`);
   if (r.status === 404) return undefined;
   return ((await r.json()) as Entry[])[0];
-}
-
-/** The serving node ('test') and another with a service check, both registered and passing. */
-async function nodes(n: TestNode): Promise<void> {
-  for (const node of ['test', 'n2']) {
-    const r = await put(n, '/v1/catalog/register', {
-      Node: node,
-      Address: '10.0.0.1',
-      Service: { ID: 'web', Service: 'web' },
-      Checks: [
-        { CheckID: 'serfHealth', Name: 'Serf Health', Status: 'passing' },
-        { CheckID: 'web-http', Name: 'web', ServiceID: 'web', Status: 'passing' },
-      ],
-    });
-    expect(r.status).toBe(200);
-  }
-}
-
-async function session(n: TestNode, body: unknown = {}): Promise<string> {
-  const r = await put(n, '/v1/session/create', body);
-  expect(r.status, await r.clone().text()).toBe(200);
-  return (await json<{ ID: string }>(r)).ID;
 }
 
 describe('sessions API', () => {
