@@ -140,6 +140,18 @@ describe.each(BROKERS)('the MQTT bridge with %s', (broker) => {
     // broker's order would be dropped for such a subscriber (aedes dedupes by message number).
     const live = await subscriber(url);
     await live.client.subscribeAsync([`${ROOT}changes`, `${KV}#`, `${HEALTH}#`], { qos: 1 });
+    // The bridge follows the change feed from when it is connected and leading (what came before
+    // reaches subscribers through the retained topics alone): the burst starts once a write shows
+    // on `changes`, so every one of its batches must be there.
+    await until(
+      'the bridge to publish on changes',
+      async () => {
+        await call(`${up}/v1/kv/burst-start`, 'PUT', 'start');
+        return live.batches.length;
+      },
+      (n) => n > 0,
+      30_000,
+    );
 
     for (let j = 0; j < 20; j++) await call(`${up}/v1/kv/burst/gone/${j}`, 'PUT', `g${j}`);
     const ops: Array<() => Promise<unknown>> = [];
