@@ -2,13 +2,14 @@
  * DNS service answers under load, measured with dnsperf (a C client, so the figures are the
  * server's): starts a dev server, registers `--services` × `--per-service` instances (10 per
  * node, one in ten critical, bench/catalog-load.ts) through /v1/catalog/register, then runs
- * `dnsperf -c <clients> -l <duration> -e` (EDNS0, so UDP answers of up to 4096 bytes) for A and
+ * dnsperf (bench/load-tools.ts: `--clients` sockets, 100 queries in flight, EDNS0 so UDP answers
+ * of up to 4096 bytes) for A and
  * then for SRV questions (`--types`) about `svc-<i>.service.consul`, cycling through every
- * service, each after an unreported `--warmup` run of the same queries. Prints q/s, the average
- * latency, lost queries and the response codes per type. dnsperf must be installed (apt: dnsperf);
- * the server runs dist/, so build first.
+ * service, each after an unreported `--warmup` run of the same queries. Prints q/s, p50/p99
+ * latency, lost queries and the response codes per type. `npm run bench:dns` installs dnsperf
+ * and builds first; `npx tsx bench/dns.ts` does neither.
  *
- *   npx tsx bench/dns.ts [--services 100] [--per-service 100] [--duration 10] [--warmup 15]
+ *   npm run bench:dns -- [--services 100] [--per-service 100] [--duration 10] [--warmup 15]
  *     [--clients 16] [--types A,SRV] [--profile DIR]
  *
  * The cost of a query depends on the instances per service, not on the number of services, so
@@ -17,15 +18,11 @@
  * publishing), which the default warm-up of 15 s mostly leaves behind. --profile writes a V8 CPU
  * profile of the server into DIR when it stops.
  */
-import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { instanceRegistration } from './catalog-load.js';
+import { dnsperfPhase } from './load-tools.js';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     services: { type: 'string', default: '100' },
@@ -39,15 +36,6 @@ const { values } = parseArgs({
 });
 const SERVICES = Number(values.services);
 const TOTAL = SERVICES * Number(values['per-service']);
-
-try {
-  await run('dnsperf', ['-h']);
-} catch (err) {
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-    console.error('dnsperf is not installed (apt-get install dnsperf)');
-    process.exit(1);
-  }
-}
 
 const server = await spawnServer({
   timeoutMs: 60_000,
@@ -70,20 +58,18 @@ try {
   console.log(
     `registered ${TOTAL} instances of ${SERVICES} services in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  const [host, port] = server.dnsAddr.split(':') as [string, string];
-  const dir = tempDir();
   for (const type of values.types.split(',')) {
-    const file = join(dir, `${type}.txt`);
-    writeFileSync(file, Array.from({ length: SERVICES }, (_, i) => `svc-${i}.service.consul ${type}\n`).join(''));
-    const args = ['-s', host, '-p', port, '-d', file, '-c', values.clients, '-l', values.duration, '-e'];
+    const questions = Array.from({ length: SERVICES }, (_, i) => `svc-${i}.service.consul ${type}`);
+    // dnsperf's defaults: one socket per client, at most 100 queries outstanding.
+    const load = { clients: Number(values.clients), inFlight: 100 };
     // Unreported: fills the server's kept answers and lets it finish the registration's work.
-    if (Number(values.warmup) > 0) await run('dnsperf', [...args.slice(0, -3), '-l', values.warmup, '-e']);
-    const { stdout } = await run('dnsperf', args);
-    const field = (name: string) => new RegExp(`${name}:\\s+(.+)`).exec(stdout)?.[1]?.trim() ?? '?';
+    if (Number(values.warmup) > 0)
+      await dnsperfPhase(server.dnsAddr, questions, { ...load, seconds: Number(values.warmup) });
+    const d = await dnsperfPhase(server.dnsAddr, questions, { ...load, seconds: Number(values.duration) });
     console.log(
-      `DNS ${type} (dnsperf ${args.join(' ')}): ${field('Queries per second')} q/s, ` +
-        `average latency ${field('Average Latency \\(s\\)')} s, lost ${field('Queries lost')}, ` +
-        `responses ${field('Response codes')}, average size ${field('Average packet size')}`,
+      `DNS ${type} (dnsperf, ${values.clients} clients, 100 in flight, EDNS0): ${d.perSec.toFixed(0)} q/s, ` +
+        `p50 ${d.p50.toFixed(2)} ms, p99 ${d.p99.toFixed(2)} ms, lost ${d.errors}, ` +
+        `response codes ${JSON.stringify(d.rcodes)}`,
     );
   }
 } finally {

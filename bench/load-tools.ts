@@ -82,13 +82,14 @@ export async function wrkPhase(
 
 /**
  * Sends the DNS `questions` (`name TYPE`, cycled) over UDP with EDNS0 (4,096-byte answers) to
- * `addr` (host:port) with `inFlight` queries outstanding for `seconds`, and takes the latency
+ * `addr` (host:port) from `clients` sockets (default: `inFlight`) with `inFlight` queries
+ * outstanding for `seconds`, and takes the latency
  * percentiles from dnsperf's per-query lines.
  */
 export async function dnsperfPhase(
   addr: string,
   questions: readonly string[],
-  options: { inFlight: number; seconds: number },
+  options: { inFlight: number; seconds: number; clients?: number },
 ): Promise<LoadResult> {
   const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), addr.slice(addr.lastIndexOf(':') + 1)];
   const dir = mkdtempSync(join(tmpdir(), 'konsul-dnsperf-'));
@@ -96,9 +97,10 @@ export async function dnsperfPhase(
     const data = join(dir, 'queries.txt');
     writeFileSync(data, `${questions.join('\n')}\n`);
     const n = String(options.inFlight);
+    const clients = String(options.clients ?? options.inFlight);
     const { stdout } = await run(
       'dnsperf',
-      ['-s', host!, '-p', port!, '-d', data, '-c', n, '-q', n, '-l', String(options.seconds), '-e', '-v'],
+      ['-s', host!, '-p', port!, '-d', data, '-c', clients, '-q', n, '-l', String(options.seconds), '-e', '-v'],
       { maxBuffer: 1024 * 2 ** 20 },
     );
     const lat: number[] = [];
