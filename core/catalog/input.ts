@@ -55,7 +55,9 @@ export class Fields {
     if (v === undefined || v === null) return {};
     if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string'))
       return this.bad(name, 'an object of strings');
-    return { ...(v as Record<string, string>) };
+    // A copy: fromEntries keeps a `__proto__` key as data, and copies of equal key sets share one
+    // hidden class (a spread gives each its own on Node 20).
+    return Object.fromEntries(Object.entries(v as Record<string, string>));
   }
   duration(name: string): number | undefined {
     const v = this.raw(name);

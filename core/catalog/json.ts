@@ -31,7 +31,21 @@ export function catalogServiceJson(i: ServiceInstance): Record<string, unknown> 
 
 /** A check as the health and agent APIs show it. */
 export function checkJson(c: CatalogCheck): Record<string, unknown> {
-  return { ...c, Definition: {} };
+  return {
+    Node: c.Node,
+    CheckID: c.CheckID,
+    Name: c.Name,
+    Status: c.Status,
+    Notes: c.Notes,
+    Output: c.Output,
+    ServiceID: c.ServiceID,
+    ServiceName: c.ServiceName,
+    ServiceTags: c.ServiceTags,
+    Type: c.Type,
+    Definition: {},
+    CreateIndex: c.CreateIndex,
+    ModifyIndex: c.ModifyIndex,
+  };
 }
 
 /** /v1/health/service/<name> entry. */

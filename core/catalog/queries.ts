@@ -129,7 +129,11 @@ function joinServiceHealth(tx: ReadTxn, name: string): Indexed<HealthEntry[]> {
   const entries = instances.value.map((i) => {
     let checks = byNode.get(i.node.Node);
     if (!checks) byNode.set(i.node.Node, (checks = nodeChecks(tx, i.node.Node)));
-    return { ...i, checks: checks.filter((c) => c.ServiceID === '' || c.ServiceID === i.service.ID) };
+    return {
+      node: i.node,
+      service: i.service,
+      checks: checks.filter((c) => c.ServiceID === '' || c.ServiceID === i.service.ID),
+    };
   });
   // Check changes that affect the service raise its index, so the instances' index covers them.
   return { index: instances.index, value: entries };

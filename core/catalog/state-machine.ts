@@ -71,6 +71,66 @@ export interface CatalogDeregisterCommand {
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
+// The stored records are built field by field, never with object spread: on Node 20 (V8 11.3) a
+// spread gives every result its own hidden class (about 0.5 µs and a few hundred bytes each), and
+// these records stay in memory by the hundred thousand (docs/PERFORMANCE.md). Fields keep the
+// order the spreads gave them, so records stored before compare equal.
+
+/** The stored record of node `n` in `datacenter` with the given indexes. */
+function nodeRecord(n: NodeInput, datacenter: string, createIndex: number, modifyIndex: number): CatalogNode {
+  return {
+    ID: n.ID,
+    Node: n.Node,
+    Address: n.Address,
+    TaggedAddresses: n.TaggedAddresses,
+    Meta: n.Meta,
+    Datacenter: datacenter,
+    CreateIndex: createIndex,
+    ModifyIndex: modifyIndex,
+  };
+}
+
+/** The stored record of service instance `s` with the given indexes. */
+function serviceRecord(s: ServiceInput, createIndex: number, modifyIndex: number): CatalogService {
+  return {
+    ID: s.ID,
+    Service: s.Service,
+    Tags: s.Tags,
+    Address: s.Address,
+    TaggedAddresses: s.TaggedAddresses,
+    Meta: s.Meta,
+    Port: s.Port,
+    Weights: s.Weights,
+    EnableTagOverride: s.EnableTagOverride,
+    CreateIndex: createIndex,
+    ModifyIndex: modifyIndex,
+  };
+}
+
+/** The stored record of check `c` on `node` (of service `svc`, if any) with the given indexes. */
+function checkRecord(
+  c: CheckInput,
+  node: string,
+  svc: CatalogService | undefined,
+  createIndex: number,
+  modifyIndex: number,
+): CatalogCheck {
+  return {
+    CheckID: c.CheckID,
+    Name: c.Name,
+    Status: c.Status,
+    Notes: c.Notes,
+    Output: c.Output,
+    ServiceID: c.ServiceID,
+    Type: c.Type,
+    Node: node,
+    ServiceName: svc?.Service ?? '',
+    ServiceTags: svc?.Tags ?? [],
+    CreateIndex: createIndex,
+    ModifyIndex: modifyIndex,
+  };
+}
+
 function bump(ctx: ApplyContext, name: string): void {
   bumpTableIndex(ctx.tx, name, ctx.index);
   ctx.changed({ table: CATALOG_WATCH_TABLE, key: name });
@@ -115,12 +175,9 @@ function serviceNamesOn(tx: WriteTxn, node: string): Set<string> {
 function putService(ctx: ApplyContext, touched: Touched, node: string, input: ServiceInput): void {
   const key = childKey(node, input.ID);
   const existing = ctx.tx.get<CatalogService>(SERVICES_TABLE, key);
-  const next: CatalogService = { ...input, CreateIndex: existing?.CreateIndex ?? ctx.index, ModifyIndex: ctx.index };
-  if (
-    existing &&
-    sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
-  )
-    return;
+  // Unchanged when the record it would write, with the old indexes, is the stored one.
+  if (existing && sameJson(existing, serviceRecord(input, existing.CreateIndex, existing.ModifyIndex))) return;
+  const next = serviceRecord(input, existing?.CreateIndex ?? ctx.index, ctx.index);
   if (existing && existing.Service !== input.Service) {
     ctx.tx.delete(SERVICE_NAME_INDEX, `${existing.Service}\u0000${key}`);
     bump(ctx, INDEX.service(existing.Service));
@@ -205,16 +262,11 @@ export function catalogRegister(
   const touched: Touched = new Map();
   const existingNode = ctx.tx.get<CatalogNode>(NODES_TABLE, node);
   if (!existingNode || !cmd.skipNodeUpdate) {
-    const next: CatalogNode = {
-      ...cmd.node,
-      Datacenter: cmd.datacenter,
-      CreateIndex: existingNode?.CreateIndex ?? ctx.index,
-      ModifyIndex: ctx.index,
-    };
     if (
       !existingNode ||
-      !sameJson({ ...existingNode, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
+      !sameJson(existingNode, nodeRecord(cmd.node, cmd.datacenter, existingNode.CreateIndex, existingNode.ModifyIndex))
     ) {
+      const next = nodeRecord(cmd.node, cmd.datacenter, existingNode?.CreateIndex ?? ctx.index, ctx.index);
       ctx.tx.put(NODES_TABLE, node, next);
       bump(ctx, INDEX.nodes);
       bump(ctx, INDEX.node(node));
@@ -227,19 +279,8 @@ export function catalogRegister(
     const key = childKey(node, c.CheckID);
     const svc = c.ServiceID ? ctx.tx.get<CatalogService>(SERVICES_TABLE, childKey(node, c.ServiceID)) : undefined;
     const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
-    const next: CatalogCheck = {
-      ...c,
-      Node: node,
-      ServiceName: svc?.Service ?? '',
-      ServiceTags: svc?.Tags ?? [],
-      CreateIndex: existing?.CreateIndex ?? ctx.index,
-      ModifyIndex: ctx.index,
-    };
-    if (
-      existing &&
-      sameJson({ ...existing, CreateIndex: 0, ModifyIndex: 0 }, { ...next, CreateIndex: 0, ModifyIndex: 0 })
-    )
-      continue;
+    if (existing && sameJson(existing, checkRecord(c, node, svc, existing.CreateIndex, existing.ModifyIndex))) continue;
+    const next = checkRecord(c, node, svc, existing?.CreateIndex ?? ctx.index, ctx.index);
     ctx.tx.put(CHECKS_TABLE, key, next);
     bumpForCheck(ctx, touched, node, next);
     if (existing && existing.ServiceID && existing.ServiceID !== next.ServiceID) {

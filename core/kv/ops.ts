@@ -209,8 +209,14 @@ export function kvReleaseSession(
     }
     const rec = ctx.tx.get<KvRecord>(KV_TABLE, key);
     if (!rec) continue;
-    const { session: _held, ...rest } = rec;
-    write(ctx, key, { ...rest, modifyIndex: ctx.index }, rec);
+    const released: KvRecord = {
+      value: rec.value,
+      flags: rec.flags,
+      createIndex: rec.createIndex,
+      modifyIndex: ctx.index,
+      lockIndex: rec.lockIndex,
+    };
+    write(ctx, key, released, rec);
   }
 }
 

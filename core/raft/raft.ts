@@ -843,7 +843,8 @@ export class Raft {
   // ---- plumbing -----------------------------------------------------------------------------
 
   private send(m: Outgoing): void {
-    this.msgs.push({ ...m, from: this.id, term: m.term ?? this.term } as Message);
+    // Object.assign, not a spread: on Node 20 every spread result gets its own hidden class.
+    this.msgs.push(Object.assign({}, m, { from: this.id, term: m.term ?? this.term }) as Message);
   }
 }
 

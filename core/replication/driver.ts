@@ -156,6 +156,7 @@ export class RaftDriver {
     this.stagedConf = this.conf;
     this.appliedIndex = init.applied ?? 0;
     this.maxInFlight = o.maxWritesInFlight ?? 1;
+    // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
     this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng }, init);
   }
 

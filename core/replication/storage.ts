@@ -66,6 +66,7 @@ export class RaftStorage {
       const conf = readConfState(tx);
       this.lastIndex = tail.length > 0 ? (tail[tail.length - 1] as Entry).index : base;
       return {
+        // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
         ...(hardState ? { hardState } : {}),
         ...(snapshot ? { snapshot: { meta: snapshot.meta, data: new Uint8Array(snapshot.data) } } : {}),
         entries: tail,
@@ -193,7 +194,7 @@ export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
     const e = decodeEntriesFrame(hp, frame).entries[0];
     if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
     if (e.index !== base + 1 + entries.length) throw new CorruptError(`raft log has a gap before ${e.index}`);
-    entries.push({ ...e, data: e.data.slice() });
+    entries.push(Object.assign({}, e, { data: e.data.slice() }));
   }
   return {
     hardState,

@@ -41,7 +41,18 @@ export function createSession(ctx: ApplyContext, input: SessionInput): SessionRe
     if (!check) throw new RefusedError(`Missing check '${id}' registration`);
     if (check.Status === 'critical') throw new RefusedError(`Check '${id}' is in critical state`);
   }
-  const record: SessionRecord = { ...input, CreateIndex: ctx.index, ModifyIndex: ctx.index };
+  const record: SessionRecord = {
+    ID: input.ID,
+    Name: input.Name,
+    Node: input.Node,
+    LockDelay: input.LockDelay,
+    Behavior: input.Behavior,
+    TTL: input.TTL,
+    NodeChecks: input.NodeChecks,
+    ServiceChecks: input.ServiceChecks,
+    CreateIndex: ctx.index,
+    ModifyIndex: ctx.index,
+  };
   ctx.tx.put(SESSIONS_TABLE, input.ID, record);
   ctx.tx.put(SESSION_NODE_INDEX, `${input.Node}\u0000${input.ID}`, '');
   for (const id of checks) ctx.tx.put(SESSION_CHECK_INDEX, sessionCheckKey(input.Node, id, input.ID), '');
