@@ -161,8 +161,18 @@ export class MqttBridge {
         await this.republishRetained();
         while (!this.stopped && this.o.active() && this.connected()) {
           pending ??= stream.next();
-          const tick = sleep(this.o.progressMs).then(() => 'tick' as const);
-          const got = await Promise.race([pending, tick]);
+          // The progress timer is cleared when a batch comes first: left running, each batch
+          // kept a timer and its promise alive for progressMs (thousands under a write burst).
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const tick = new Promise<'tick'>((r) => {
+            timer = setTimeout(() => r('tick'), this.o.progressMs);
+          });
+          let got: SyncMessage[] | 'tick';
+          try {
+            got = await Promise.race([pending, tick]);
+          } finally {
+            clearTimeout(timer);
+          }
           if (got === 'tick') {
             const p = stream.progress();
             if (p?.k === 'batch') await this.publishBatch(p.batch);
