@@ -30,6 +30,7 @@ import { readDeviceKeys, startMqtt } from './start-mqtt.js';
 import { openState } from './start-state.js';
 import { checkRaftTls, readHttpTls } from './start-tls.js';
 import { StartupStack } from './startup-stack.js';
+import { requestSlot } from '../core/api/request-slot.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -92,7 +93,7 @@ export async function startServer(
     let leftResolve: () => void = () => undefined;
     const left = new Promise<void>((r) => (leftResolve = r));
     // The socket peer of each request in flight (entries go with their Request objects).
-    const clients = new WeakMap<Request, HttpClient>();
+    const clients = requestSlot<HttpClient>('konsul.client');
     const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
     const cluster = createCluster(config, {
       name,

@@ -17,6 +17,7 @@ import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServerState } from './start-state.js';
 import type { RaftTransport } from './transport.js';
+import type { RequestSlot } from '../core/api/request-slot.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -31,7 +32,7 @@ export interface ApiParts {
   readonly shutdownSignal: AbortSignal;
   readonly aclResolver: AclResolver;
   /** The socket peer of each request in flight (set by the HTTP listener). */
-  readonly clients: WeakMap<Request, HttpClient>;
+  readonly clients: RequestSlot<HttpClient>;
   readonly bodyReader: BodyReader;
   readonly audit: AuditSink | undefined;
   readonly metrics: ServerMetrics;

@@ -5,9 +5,10 @@ import { PermissionDeniedError } from '../errors.js';
 import type { SyncScope } from '../sync/types.js';
 import type { TxnError, TxnOp, TxnResult } from '../txn/types.js';
 import type { ApiDeps } from './context.js';
+import { requestSlot } from './request-slot.js';
 
 const OPEN: AclIdentity = { token: undefined, authz: new Authorizer([], 'allow', true) };
-const resolved = new WeakMap<Request, AclIdentity>();
+const resolved = requestSlot<AclIdentity>('konsul.identity');
 
 /** Header set when ACLs removed items from a read's answer (as Consul). */
 export const FILTERED_HEADER = 'X-Consul-Results-Filtered-By-ACLs';

@@ -1,3 +1,5 @@
+import { requestSlot } from './request-slot.js';
+
 /**
  * The route table: for every route of the HTTP API, who answers it in a cluster, how an edge
  * agent answers it, and which ACL resource it needs. Written once here; forwarding to the leader
@@ -315,7 +317,7 @@ class Match implements RouteMatch {
   }
 }
 
-const matched = new WeakMap<Request, RouteMatch | null>();
+const matched = requestSlot<RouteMatch | null>('konsul.route');
 
 /** The path of an absolute URL, as sent (without query or fragment); cheaper than new URL(). */
 function pathOf(url: string): string {
