@@ -46,6 +46,8 @@ function prefixEnd(prefix: string): string | undefined {
 export class CachedTablesStore implements StateStore {
   readonly tables: readonly string[];
   private readonly cache = new Map<string, Table>();
+  /** The name of each cached table. */
+  private readonly names = new Map<Table, string>();
   /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
   private readonly derivedValues = new Map<string, { readonly version: number; readonly value: unknown }>();
   /**
@@ -76,6 +78,7 @@ export class CachedTablesStore implements StateStore {
         const table: Table = new BTree<string, unknown>(undefined, compareKeys);
         for (const [key, value] of tx.range(name)) table.set(key, value);
         this.cache.set(name, table);
+        this.names.set(table, name);
       }
     });
   }
@@ -134,27 +137,38 @@ export class CachedTablesStore implements StateStore {
             if (!t) return tx.range<V>(table, options);
             return rangeOf(t, options, layersOf(t)) as Iterable<readonly [string, V]>;
           },
+          // Writes to cached tables are combined: kept in `written` and handed to the store
+          // underneath once the function has run, one put or delete per key (a write that bumps
+          // the same modification index for each of its commands writes it once).
           put: (table, key, value) => {
-            tx.put(table, key, value);
             const t = this.cache.get(table);
-            if (t) {
-              ops.push({ table: t, key, value });
-              record(t, key, value);
-            }
+            if (t) record(t, key, value);
+            else tx.put(table, key, value);
           },
           delete: (table, key) => {
-            const existed = tx.delete(table, key);
             const t = this.cache.get(table);
-            if (t && existed) {
-              ops.push({ table: t, key, deleted: true });
-              record(t, key, GONE);
-            }
+            if (!t) return tx.delete(table, key);
+            // The cached tables hold every row, so memory says whether the key exists.
+            const existed = recording.get(table, key) !== undefined;
+            if (existed) record(t, key, GONE);
             return existed;
           },
         };
         ops.length = 0;
         written.clear();
         const out = fn(recording);
+        for (const [t, own] of written) {
+          const name = this.names.get(t) as string;
+          own.forEach((value, key) => {
+            if (value === GONE) {
+              tx.delete(name, key);
+              ops.push({ table: t, key, deleted: true });
+            } else {
+              tx.put(name, key, value);
+              ops.push({ table: t, key, value });
+            }
+          });
+        }
         // The transaction kept its writes: later ones read them until the commit is applied.
         for (const op of ops) {
           let pending = this.inflight.get(op.table);
