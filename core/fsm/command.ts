@@ -1,5 +1,4 @@
-import { decode } from '@msgpack/msgpack';
-import { pack } from '../util/msgpack.js';
+import { pack, unpack } from '../util/msgpack.js';
 import { CorruptError, TooLargeError } from '../errors.js';
 
 /**
@@ -30,7 +29,7 @@ export function encodeCommand<C extends CommandInput>(command: C): Uint8Array {
 export function decodeCommand(bytes: Uint8Array): Command {
   let value: unknown;
   try {
-    value = decode(bytes);
+    value = unpack(bytes);
   } catch (err) {
     throw new CorruptError(`undecodable command: ${(err as Error).message}`);
   }

@@ -1,5 +1,4 @@
-import { decode } from '@msgpack/msgpack';
-import { pack } from '../util/msgpack.js';
+import { pack, unpack } from '../util/msgpack.js';
 import type { HealthEntry } from '../catalog/queries.js';
 import { CorruptError, TooLargeError } from '../errors.js';
 import type { KvEntry, KvRecord } from '../kv/types.js';
@@ -88,7 +87,7 @@ export function decodeRetained(bytes: Uint8Array, kind: 'kv' | 'health'): Retain
   if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) return bad('retained value too large');
   let v: unknown;
   try {
-    v = decode(bytes);
+    v = unpack(bytes);
   } catch {
     return bad('retained value is not msgpack');
   }
@@ -143,7 +142,7 @@ export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
   if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) return bad(`${bytes.byteLength} bytes`);
   let v: unknown;
   try {
-    v = decode(bytes);
+    v = unpack(bytes);
   } catch (err) {
     return bad((err as Error).message);
   }

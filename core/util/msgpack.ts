@@ -1,8 +1,10 @@
-import { Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 
-// @msgpack/msgpack's encode() builds an Encoder (and its 2 KiB buffer) per call; these are kept.
-// Encoder.encode returns a copy of what it wrote, and clones itself when called re-entrantly.
+// @msgpack/msgpack's encode() and decode() build an Encoder (and its 2 KiB buffer) or a Decoder
+// per call; these are kept. Encoder.encode returns a copy of what it wrote; both clone themselves
+// when called re-entrantly.
 const plain = new Encoder();
+const decoder = new Decoder();
 const skippingUndefined = new Encoder({ ignoreUndefined: true });
 
 /**
@@ -11,4 +13,9 @@ const skippingUndefined = new Encoder({ ignoreUndefined: true });
  */
 export function pack(value: unknown, options?: { readonly ignoreUndefined?: boolean }): Uint8Array {
   return (options?.ignoreUndefined ? skippingUndefined : plain).encode(value);
+}
+
+/** The value `bytes` encode, exactly as `decode(bytes)` of @msgpack/msgpack gives it; throws as it does. */
+export function unpack(bytes: Uint8Array): unknown {
+  return decoder.decode(bytes);
 }

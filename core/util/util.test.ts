@@ -5,8 +5,8 @@ import { encodeBase64 } from './base64.js';
 import { formatGoDuration, parseDuration } from './duration.js';
 import { compareKeys, utf8Length } from './keys.js';
 import { parseUint64 } from './uint64.js';
-import { encode } from '@msgpack/msgpack';
-import { pack } from './msgpack.js';
+import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from './msgpack.js';
 
 describe('utilities', () => {
   it('encodeBase64 matches Buffer for any bytes', () => {
@@ -88,6 +88,27 @@ describe('utilities', () => {
         const copy = Uint8Array.from(first);
         pack({ other: [1, 2, 3], v });
         expect(first).toEqual(copy);
+      }),
+      { seed, numRuns: 200 },
+    );
+  });
+
+  it('unpack gives the value of @msgpack/msgpack decode, and throws where it throws (property)', () => {
+    const seed = propertySeed('unpack equals decode');
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.uint8Array({ maxLength: 16 }), (v, junk) => {
+        const bytes = encode({ v, bytes: new Uint8Array([1, 2, 3]) });
+        expect(unpack(bytes)).toEqual(decode(bytes));
+        const outcome = (f: () => unknown) => {
+          try {
+            return { value: f() };
+          } catch (err) {
+            return { error: (err as Error).constructor.name };
+          }
+        };
+        expect(outcome(() => unpack(junk))).toEqual(outcome(() => decode(junk)));
+        // A failed decode leaves the kept decoder usable.
+        expect(unpack(bytes)).toEqual(decode(bytes));
       }),
       { seed, numRuns: 200 },
     );
