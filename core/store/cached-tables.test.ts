@@ -50,11 +50,17 @@ describe('CachedTablesStore', () => {
               })
               .catch(() => undefined);
           }
-          for (const q of [{}, ...queries]) {
+          const view = cached.snapshotRead();
+          const before = [{}, ...queries].map((q) => under.read((tx) => [...tx.range('a', q)]));
+          for (const [i, q] of [{}, ...queries].entries()) {
             const mine = cached.read((tx) => [...tx.range('a', q)]);
-            const truth = under.read((tx) => [...tx.range('a', q)]);
-            expect(mine).toEqual(truth);
+            expect(mine).toEqual(before[i]);
           }
+          // A snapshot view (clones of the trees, read lazily) answers as the store did when it
+          // opened, also after a later write.
+          await cached.write((tx) => tx.put('a', 'a', 'later'));
+          for (const [i, q] of [{}, ...queries].entries()) expect([...view.range('a', q)]).toEqual(before[i]);
+          view.close();
           expect(cached.cachedSizes()).toEqual({ a: under.read((tx) => [...tx.range('a')].length) });
         },
       ),

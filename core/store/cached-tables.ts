@@ -1,5 +1,6 @@
 import type BTreeClass from 'sorted-btree';
 import * as sortedBtree from 'sorted-btree';
+import { StorageError } from '../errors.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys } from '../util/keys.js';
 
@@ -96,8 +97,37 @@ export class CachedTablesStore implements StateStore {
    * A long-lived view from the store underneath, which holds every table: it is the committed
    * state itself, never a mix of memory and disk taken while a commit is being applied here.
    */
+  /**
+   * A view that later writes do not change: the cached tables from copy-on-write clones of their
+   * trees (rows as they were put, nothing to decode; a write that follows copies the tree nodes it
+   * touches), the others from a view of the store underneath taken at the same moment. Like any
+   * read, it sees the cached tables as of the last commit this store has applied.
+   */
   snapshotRead(): ReadView {
-    return this.store.snapshotRead();
+    const under = this.store.snapshotRead();
+    const frozen = new Map<string, Table>();
+    for (const [name, t] of this.cache) frozen.set(name, t.clone());
+    let open = true;
+    const tree = (table: string): Table | undefined => {
+      if (!open) throw new StorageError('read view is closed');
+      return frozen.get(table);
+    };
+    return {
+      get: <V>(table: string, key: string): V | undefined => {
+        const t = tree(table);
+        return t ? (t.get(key) as V | undefined) : under.get<V>(table, key);
+      },
+      range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
+        const t = tree(table);
+        return t ? (frozenRange(t, options) as Iterable<readonly [string, V]>) : under.range<V>(table, options);
+      },
+      close: () => {
+        if (!open) return;
+        open = false;
+        frozen.clear();
+        under.close();
+      },
+    };
   }
 
   async write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> {
@@ -233,6 +263,26 @@ export class CachedTablesStore implements StateStore {
         return value;
       },
     };
+  }
+}
+
+/**
+ * Entries of `t` within `options`, ascending, as StateStore.range defines them, read lazily: `t`
+ * must not change while they are read (a clone nobody writes to).
+ */
+function* frozenRange(t: Table, options: RangeOptions = {}): IterableIterator<readonly [string, unknown]> {
+  const prefix = options.prefix ?? '';
+  let low = prefix;
+  if (options.start !== undefined && compareKeys(options.start, low) > 0) low = options.start;
+  let high = prefix === '' ? undefined : prefixEnd(prefix);
+  if (options.end !== undefined && (high === undefined || compareKeys(options.end, high) < 0)) high = options.end;
+  const limit = options.limit ?? Infinity;
+  let n = 0;
+  if (limit <= 0) return;
+  for (const [k, v] of t.entries(low === '' ? undefined : low)) {
+    if ((high !== undefined && compareKeys(k, high) >= 0) || !k.startsWith(prefix)) return;
+    yield [k, v];
+    if (++n >= limit) return;
   }
 }
 
