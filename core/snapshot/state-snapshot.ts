@@ -11,6 +11,9 @@ export function dumpTables(tx: ReadTxn, tables: readonly string[]): Uint8Array {
 
 const utf8 = new TextEncoder();
 
+/** msgpack fixarray of two elements: each row is [key, value]. */
+const ROW_HEADER = new Uint8Array([0x92]);
+
 /**
  * Builds the same bytes as dumpTables a slice at a time, so a caller can yield between slices
  * (to the event loop) while `view` (a ReadView that does not change) is scanned. Each step()
@@ -21,6 +24,9 @@ const utf8 = new TextEncoder();
 export class DumpBuilder {
   private readonly parts: Uint8Array[] = [];
   private readonly encoder = new Encoder();
+  /** Rows of the slice being built (grown by doubling; kept between slices). */
+  private rowBytes = new Uint8Array(64 * 1024);
+  private rowsLength = 0;
   private table = -1;
   private rows: Iterator<readonly [string, unknown]> | undefined;
   private count = 0;
@@ -52,7 +58,6 @@ export class DumpBuilder {
   /** Encodes up to rowsPerStep more rows; returns true once the whole dump is built. */
   step(): boolean {
     if (this.finished) return true;
-    const out: Uint8Array[] = [];
     let n = 0;
     while (n < this.rowsPerStep) {
       if (!this.rows) {
@@ -65,7 +70,7 @@ export class DumpBuilder {
         }
         const header = new Uint8Array(5);
         header[0] = 0xdd; // array32, count filled in when the table ends
-        this.push(concat(out.splice(0)));
+        this.push(this.takeRows());
         this.push(this.encoder.encode(name));
         this.push(header);
         this.countAt = { part: header, offset: 1 };
@@ -77,12 +82,35 @@ export class DumpBuilder {
         this.rows = undefined;
         continue;
       }
-      out.push(this.encoder.encode([next.value[0], next.value[1]]));
+      // The bytes of encode([key, value]): a fixarray of two, then each one. Encoded into the
+      // encoder's own buffer and copied once into the slice's, not an array per row.
+      this.appendRow(ROW_HEADER);
+      this.appendRow(this.encoder.encodeSharedRef(next.value[0]));
+      this.appendRow(this.encoder.encodeSharedRef(next.value[1]));
       this.count++;
       n++;
     }
-    this.push(concat(out));
+    this.push(this.takeRows());
     return this.finished;
+  }
+
+  private appendRow(bytes: Uint8Array): void {
+    if (this.rowsLength + bytes.length > this.rowBytes.length) {
+      let size = this.rowBytes.length * 2;
+      while (size < this.rowsLength + bytes.length) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.rowBytes.subarray(0, this.rowsLength));
+      this.rowBytes = grown;
+    }
+    this.rowBytes.set(bytes, this.rowsLength);
+    this.rowsLength += bytes.length;
+  }
+
+  /** The rows encoded since the last call, as a new array (the buffer is kept for the next ones). */
+  private takeRows(): Uint8Array {
+    const out = this.rowBytes.slice(0, this.rowsLength);
+    this.rowsLength = 0;
+    return out;
   }
 
   /** Bytes encoded so far. */
