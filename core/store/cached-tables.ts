@@ -267,16 +267,24 @@ export class CachedTablesStore implements StateStore {
 }
 
 /**
- * Entries of `t` within `options`, ascending, as StateStore.range defines them, read lazily: `t`
- * must not change while they are read (a clone nobody writes to).
+ * The keys `options` select: those starting with `prefix`, from `low` (inclusive) to `high`
+ * (exclusive; undefined: no bound besides the prefix), at most `limit` of them.
  */
-function* frozenRange(t: Table, options: RangeOptions = {}): IterableIterator<readonly [string, unknown]> {
+function rangeBounds(options: RangeOptions): { prefix: string; low: string; high: string | undefined; limit: number } {
   const prefix = options.prefix ?? '';
   let low = prefix;
   if (options.start !== undefined && compareKeys(options.start, low) > 0) low = options.start;
   let high = prefix === '' ? undefined : prefixEnd(prefix);
   if (options.end !== undefined && (high === undefined || compareKeys(options.end, high) < 0)) high = options.end;
-  const limit = options.limit ?? Infinity;
+  return { prefix, low, high, limit: options.limit ?? Infinity };
+}
+
+/**
+ * Entries of `t` within `options`, ascending, as StateStore.range defines them, read lazily: `t`
+ * must not change while they are read (a clone nobody writes to).
+ */
+function* frozenRange(t: Table, options: RangeOptions = {}): IterableIterator<readonly [string, unknown]> {
+  const { prefix, low, high, limit } = rangeBounds(options);
   let n = 0;
   if (limit <= 0) return;
   for (const [k, v] of t.entries(low === '' ? undefined : low)) {
@@ -295,12 +303,7 @@ function* rangeOf(
   options: RangeOptions = {},
   layers: ReadonlyArray<BTreeClass<string, unknown>> = [],
 ): IterableIterator<readonly [string, unknown]> {
-  const prefix = options.prefix ?? '';
-  let low = prefix;
-  if (options.start !== undefined && compareKeys(options.start, low) > 0) low = options.start;
-  let high = prefix === '' ? undefined : prefixEnd(prefix);
-  if (options.end !== undefined && (high === undefined || compareKeys(options.end, high) < 0)) high = options.end;
-  const limit = options.limit ?? Infinity;
+  const { prefix, low, high, limit } = rangeBounds(options);
   if (limit <= 0) return;
   // Collected first, so writes after the call do not change what the caller iterates.
   const scan = (tree: BTreeClass<string, unknown>, max: number, onEntry: (k: string, v: unknown) => void): void => {
