@@ -121,6 +121,27 @@ describe('CachedTablesStore', () => {
     );
   });
 
+  it('never mixes a cached table as it was with another as a write under way left it in a snapshot view', async () => {
+    const cached = new CachedTablesStore(new MemoryStateStore(CONTRACT_TABLES), ['a']);
+    await cached.write((tx) => {
+      tx.put('a', 'k', 1);
+      tx.put('b', 'k', 1);
+    });
+    // The store underneath has committed this write before the cached table has it.
+    const pending = cached.write((tx) => {
+      tx.put('a', 'k', 2);
+      tx.put('b', 'k', 2);
+    });
+    const during = cached.snapshotRead();
+    expect([during.get('a', 'k'), during.get('b', 'k')]).toEqual([2, 2]);
+    await pending;
+    const after = cached.snapshotRead();
+    await cached.write((tx) => tx.put('a', 'k', 3));
+    expect([after.get('a', 'k'), after.get('b', 'k')]).toEqual([2, 2]);
+    during.close();
+    after.close();
+  });
+
   it('keeps a derived value while its version stands, and drops every one when a version is deleted', async () => {
     const store = new CachedTablesStore(new MemoryStateStore(CONTRACT_TABLES), ['a', 'b'], 'b');
     await store.write((tx) => tx.put('b', 'v', 1));

@@ -47,6 +47,8 @@ function prefixEnd(prefix: string): string | undefined {
 export class CachedTablesStore implements StateStore {
   readonly tables: readonly string[];
   private readonly cache = new Map<string, Table>();
+  /** Writes called and not yet finished (committed and applied here, or failed). */
+  private writing = 0;
   /** The name of each cached table. */
   private readonly names = new Map<Table, string>();
   /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
@@ -94,17 +96,16 @@ export class CachedTablesStore implements StateStore {
   }
 
   /**
-   * A long-lived view from the store underneath, which holds every table: it is the committed
-   * state itself, never a mix of memory and disk taken while a commit is being applied here.
-   */
-  /**
-   * A view that later writes do not change: the cached tables from copy-on-write clones of their
-   * trees (rows as they were put, nothing to decode; a write that follows copies the tree nodes it
-   * touches), the others from a view of the store underneath taken at the same moment. Like any
-   * read, it sees the cached tables as of the last commit this store has applied.
+   * A long-lived view of the committed state that later writes do not change, never a mix of
+   * memory and disk taken while a commit is being applied here. With no write under way, the
+   * cached tables come from copy-on-write clones of their trees (rows as they were put, nothing to
+   * decode; a write that follows copies the tree nodes it touches) and the others from a view of
+   * the store underneath taken at the same moment; while a write is under way (its commit may be
+   * visible underneath before it is applied to the trees), every table comes from that view.
    */
   snapshotRead(): ReadView {
     const under = this.store.snapshotRead();
+    if (this.writing > 0) return under;
     const frozen = new Map<string, Table>();
     for (const [name, t] of this.cache) frozen.set(name, t.clone());
     let open = true;
@@ -131,6 +132,7 @@ export class CachedTablesStore implements StateStore {
   }
 
   async write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> {
+    this.writing++;
     const ops: Op[] = [];
     const id = ++this.writes;
     let ran = false;
@@ -222,6 +224,7 @@ export class CachedTablesStore implements StateStore {
       }
       return result;
     } finally {
+      this.writing--;
       // Applied (or never committed): a later write's value for the same key stays pending.
       if (ran)
         for (const op of ops) {
