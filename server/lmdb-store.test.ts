@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../core/ports/state-store.contract.js';
 import { cleanupAll, tempDir } from '../testing/spawn-server.js';
+import { CachedTablesStore } from '../core/store/cached-tables.js';
 import { LmdbStateStore } from './lmdb-store.js';
 
 afterAll(cleanupAll);
@@ -20,3 +21,32 @@ stateStoreContract(
     return new LmdbStateStore(files.get(s)!, CONTRACT_TABLES);
   },
 );
+
+describe('CachedTablesStore over LMDB', () => {
+  it('keeps every write of a pipeline, durable and committed ones mixed, in call order', async () => {
+    // A committed write completes before a durable one called earlier finishes its flush; the
+    // cached table must still end with the later value, and each write must read the one before.
+    const lmdb = new LmdbStateStore(join(tempDir(), 'state.mdb'), CONTRACT_TABLES);
+    const store = new CachedTablesStore(lmdb, ['a']);
+    const seen: number[] = [];
+    const step = (i: number) =>
+      store.write(
+        (tx) => {
+          seen.push(tx.get<number>('a', 'n') ?? 0);
+          tx.put('a', 'n', i);
+          tx.put('b', `e${i}`, i);
+        },
+        i % 3 === 0 ? 'durable' : 'committed',
+      );
+    const calls: Array<Promise<void>> = [];
+    for (let i = 1; i <= 60; i++) {
+      calls.push(step(i));
+      // Two writes in flight at a time.
+      if (calls.length >= 2) await calls[calls.length - 2];
+    }
+    await Promise.all(calls);
+    expect(seen).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(store.read((tx) => tx.get('a', 'n'))).toBe(60);
+    await lmdb.close();
+  });
+});

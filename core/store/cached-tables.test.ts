@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
-import type { StateStore } from '../ports/state-store.js';
+import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import { CachedTablesStore } from './cached-tables.js';
 import { MemoryStateStore } from './memory-store.js';
 
@@ -140,6 +140,27 @@ describe('CachedTablesStore', () => {
     expect([after.get('a', 'k'), after.get('b', 'k')]).toEqual([2, 2]);
     during.close();
     after.close();
+  });
+
+  it('applies writes to memory in call order when a later one completes first', async () => {
+    // Underneath, a durable write resolves only after a flush; a committed one called after it
+    // resolves at once (as LMDB's do). The cached table must end with the later value.
+    const under = new MemoryStateStore(CONTRACT_TABLES);
+    const slowDurable: StateStore = Object.assign(Object.create(under) as StateStore, {
+      write: async <T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> => {
+        const result = await under.write(fn);
+        if (durability === 'durable') await new Promise((r) => setTimeout(r, 5));
+        return result;
+      },
+    });
+    const cached = new CachedTablesStore(slowDurable, ['a']);
+    const first = cached.write((tx) => tx.put('a', 'k', 1), 'durable');
+    const second = cached.write((tx) => tx.put('a', 'k', 2), 'committed');
+    await second;
+    // A read after a write's promise sees that write.
+    expect(cached.read((tx) => tx.get('a', 'k'))).toBe(2);
+    await first;
+    expect(cached.read((tx) => tx.get('a', 'k'))).toBe(2);
   });
 
   it('keeps a derived value while its version stands, and drops every one when a version is deleted', async () => {

@@ -19,6 +19,13 @@ type Op =
   | { readonly table: Table; readonly key: string; readonly value: unknown }
   | { readonly table: Table; readonly key: string; readonly deleted: true };
 
+/** A write under way: its number, the writes to cached tables it made, and whether its function ran. */
+interface PendingWrite {
+  readonly id: number;
+  readonly ops: Op[];
+  ran: boolean;
+}
+
 /** Marks a key deleted in an overlay of writes not yet in the trees. */
 const GONE: unique symbol = Symbol('gone');
 
@@ -49,6 +56,8 @@ export class CachedTablesStore implements StateStore {
   private readonly cache = new Map<string, Table>();
   /** Writes called and not yet finished (committed and applied here, or failed). */
   private writing = 0;
+  /** Settles once every write called so far has finished here. */
+  private settled: Promise<void> = Promise.resolve();
   /** The name of each cached table. */
   private readonly names = new Map<Table, string>();
   /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
@@ -133,90 +142,22 @@ export class CachedTablesStore implements StateStore {
 
   async write<T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> {
     this.writing++;
-    const ops: Op[] = [];
-    const id = ++this.writes;
-    let ran = false;
-    const written = new Map<Table, BTreeClass<string, unknown>>();
+    const earlier = this.settled;
+    let settle = (): void => undefined;
+    this.settled = new Promise<void>((resolve) => (settle = resolve));
+    const w: PendingWrite = { id: ++this.writes, ops: [], ran: false };
     try {
-      const result = await this.store.write((tx) => {
-        // Reads inside the transaction see its own writes, then those of earlier writes not yet
-        // applied here, then the trees; uncached tables go to the store underneath.
-        const layersOf = (t: Table): Array<BTreeClass<string, unknown>> => {
-          const layers: Array<BTreeClass<string, unknown>> = [];
-          const pending = this.inflight.get(t);
-          if (pending && pending.size > 0) layers.push(pending);
-          const own = written.get(t);
-          if (own && own.size > 0) layers.push(own);
-          return layers;
-        };
-        const record = (t: Table, key: string, value: unknown): void => {
-          let own = written.get(t);
-          if (!own) written.set(t, (own = new BTree<string, unknown>(undefined, compareKeys)));
-          own.set(key, value);
-        };
-        const recording: WriteTxn = {
-          get: <V>(table: string, key: string): V | undefined => {
-            const t = this.cache.get(table);
-            if (!t) return tx.get<V>(table, key);
-            const own = written.get(t)?.get(key);
-            if (own !== undefined) return own === GONE ? undefined : (own as V);
-            const pending = this.inflight.get(t)?.get(key);
-            if (pending !== undefined) return pending === GONE ? undefined : (pending as V);
-            return t.get(key) as V | undefined;
-          },
-          range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
-            const t = this.cache.get(table);
-            if (!t) return tx.range<V>(table, options);
-            return rangeOf(t, options, layersOf(t)) as Iterable<readonly [string, V]>;
-          },
-          // Writes to cached tables are combined: kept in `written` and handed to the store
-          // underneath once the function has run, one put or delete per key (a write that bumps
-          // the same modification index for each of its commands writes it once).
-          put: (table, key, value) => {
-            const t = this.cache.get(table);
-            if (t) record(t, key, value);
-            else tx.put(table, key, value);
-          },
-          delete: (table, key) => {
-            const t = this.cache.get(table);
-            if (!t) return tx.delete(table, key);
-            // The cached tables hold every row, so memory says whether the key exists.
-            const existed = recording.get(table, key) !== undefined;
-            if (existed) record(t, key, GONE);
-            return existed;
-          },
-        };
-        ops.length = 0;
-        written.clear();
-        const out = fn(recording);
-        for (const [t, own] of written) {
-          const name = this.names.get(t) as string;
-          own.forEach((value, key) => {
-            if (value === GONE) {
-              tx.delete(name, key);
-              ops.push({ table: t, key, deleted: true });
-            } else {
-              tx.put(name, key, value);
-              ops.push({ table: t, key, value });
-            }
-          });
-        }
-        // The transaction kept its writes: later ones read them until the commit is applied.
-        for (const op of ops) {
-          let pending = this.inflight.get(op.table);
-          let by = this.inflightBy.get(op.table);
-          if (!pending || !by) {
-            this.inflight.set(op.table, (pending = new BTree<string, unknown>(undefined, compareKeys)));
-            this.inflightBy.set(op.table, (by = new Map()));
-          }
-          pending.set(op.key, 'deleted' in op ? GONE : op.value);
-          by.set(op.key, id);
-        }
-        ran = true;
-        return out;
-      }, durability);
+      let result: T;
+      try {
+        result = await this.store.write((tx) => this.transact(tx, fn, w), durability);
+      } finally {
+        // Commits reach the trees in the order they were made, which is call order: a write that
+        // completes first (committed, where an earlier one waits for its flush) waits for the
+        // earlier ones, or their older values would land over its newer ones.
+        await earlier;
+      }
       const versions = this.versions === undefined ? undefined : this.cache.get(this.versions);
-      for (const op of ops) {
+      for (const op of w.ops) {
         if ('deleted' in op) {
           op.table.delete(op.key);
           if (op.table === versions) this.derivedValues.clear();
@@ -224,16 +165,97 @@ export class CachedTablesStore implements StateStore {
       }
       return result;
     } finally {
+      settle();
       this.writing--;
       // Applied (or never committed): a later write's value for the same key stays pending.
-      if (ran)
-        for (const op of ops) {
+      if (w.ran)
+        for (const op of w.ops) {
           const by = this.inflightBy.get(op.table);
-          if (by?.get(op.key) !== id) continue;
+          if (by?.get(op.key) !== w.id) continue;
           by.delete(op.key);
           this.inflight.get(op.table)?.delete(op.key);
         }
     }
+  }
+
+  /**
+   * Runs `fn` inside the store underneath's transaction `tx`. Reads see the write's own writes,
+   * then those of earlier writes not yet applied here, then the trees; uncached tables go to `tx`.
+   * Writes to cached tables are combined: kept until `fn` has run, then handed to `tx` once per
+   * key (a write that bumps the same modification index for each of its commands writes it once)
+   * and recorded in `w.ops` and in the in-flight layers that later writes read.
+   */
+  private transact<T>(tx: WriteTxn, fn: (tx: WriteTxn) => T, w: PendingWrite): T {
+    const written = new Map<Table, BTreeClass<string, unknown>>();
+    const layersOf = (t: Table): Array<BTreeClass<string, unknown>> => {
+      const layers: Array<BTreeClass<string, unknown>> = [];
+      const pending = this.inflight.get(t);
+      if (pending && pending.size > 0) layers.push(pending);
+      const own = written.get(t);
+      if (own && own.size > 0) layers.push(own);
+      return layers;
+    };
+    const record = (t: Table, key: string, value: unknown): void => {
+      let own = written.get(t);
+      if (!own) written.set(t, (own = new BTree<string, unknown>(undefined, compareKeys)));
+      own.set(key, value);
+    };
+    const recording: WriteTxn = {
+      get: <V>(table: string, key: string): V | undefined => {
+        const t = this.cache.get(table);
+        if (!t) return tx.get<V>(table, key);
+        const own = written.get(t)?.get(key);
+        if (own !== undefined) return own === GONE ? undefined : (own as V);
+        const pending = this.inflight.get(t)?.get(key);
+        if (pending !== undefined) return pending === GONE ? undefined : (pending as V);
+        return t.get(key) as V | undefined;
+      },
+      range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
+        const t = this.cache.get(table);
+        if (!t) return tx.range<V>(table, options);
+        return rangeOf(t, options, layersOf(t)) as Iterable<readonly [string, V]>;
+      },
+      put: (table, key, value) => {
+        const t = this.cache.get(table);
+        if (t) record(t, key, value);
+        else tx.put(table, key, value);
+      },
+      delete: (table, key) => {
+        const t = this.cache.get(table);
+        if (!t) return tx.delete(table, key);
+        // The cached tables hold every row, so memory says whether the key exists.
+        const existed = recording.get(table, key) !== undefined;
+        if (existed) record(t, key, GONE);
+        return existed;
+      },
+    };
+    w.ops.length = 0;
+    const out = fn(recording);
+    for (const [t, own] of written) {
+      const name = this.names.get(t) as string;
+      own.forEach((value, key) => {
+        if (value === GONE) {
+          tx.delete(name, key);
+          w.ops.push({ table: t, key, deleted: true });
+        } else {
+          tx.put(name, key, value);
+          w.ops.push({ table: t, key, value });
+        }
+      });
+    }
+    // The transaction kept its writes: later ones read them until the commit is applied.
+    for (const op of w.ops) {
+      let pending = this.inflight.get(op.table);
+      let by = this.inflightBy.get(op.table);
+      if (!pending || !by) {
+        this.inflight.set(op.table, (pending = new BTree<string, unknown>(undefined, compareKeys)));
+        this.inflightBy.set(op.table, (by = new Map()));
+      }
+      pending.set(op.key, 'deleted' in op ? GONE : op.value);
+      by.set(op.key, w.id);
+    }
+    w.ran = true;
+    return out;
   }
 
   close(): Promise<void> {
