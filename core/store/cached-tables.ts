@@ -26,6 +26,9 @@ interface PendingWrite {
   ran: boolean;
 }
 
+/** Writes not yet in the trees, over them: a tree, or a write's own hash map of its writes. */
+type Layer = Table | ReadonlyMap<string, unknown>;
+
 /** Marks a key deleted in an overlay of writes not yet in the trees. */
 const GONE: unique symbol = Symbol('gone');
 
@@ -63,14 +66,12 @@ export class CachedTablesStore implements StateStore {
   /** Values derived from the cached tables (ReadTxn.derived), most recently used last. */
   private readonly derivedValues = new Map<string, { readonly version: number; readonly value: unknown }>();
   /**
-   * Per cached table, the latest value (or GONE) of each key written by writes whose transaction
-   * ran but whose commit is not applied to the trees yet (the store underneath may run a later
-   * write's transaction before an earlier one's commit resolves). With the trees it is what the
-   * store underneath holds for those tables, so reads inside a write are answered from memory.
+   * Writes whose transaction ran but whose commit is not applied to the trees yet, in the order
+   * they ran (the store underneath may run a later write's transaction before an earlier one's
+   * commit resolves). With the trees, their writes are what the store underneath holds for the
+   * cached tables, so reads inside a later write are answered from memory.
    */
-  private readonly inflight = new Map<Table, BTreeClass<string, unknown>>();
-  /** Per cached table, which write (numbered by call) put each key of `inflight` there last. */
-  private readonly inflightBy = new Map<Table, Map<string, number>>();
+  private readonly unapplied: PendingWrite[] = [];
   private writes = 0;
 
   /**
@@ -167,14 +168,8 @@ export class CachedTablesStore implements StateStore {
     } finally {
       settle();
       this.writing--;
-      // Applied (or never committed): a later write's value for the same key stays pending.
-      if (w.ran)
-        for (const op of w.ops) {
-          const by = this.inflightBy.get(op.table);
-          if (by?.get(op.key) !== w.id) continue;
-          by.delete(op.key);
-          this.inflight.get(op.table)?.delete(op.key);
-        }
+      // Applied (or never committed): later writes no longer read it from the unapplied layer.
+      if (w.ran) this.unapplied.splice(this.unapplied.indexOf(w), 1);
     }
   }
 
@@ -183,21 +178,26 @@ export class CachedTablesStore implements StateStore {
    * then those of earlier writes not yet applied here, then the trees; uncached tables go to `tx`.
    * Writes to cached tables are combined: kept until `fn` has run, then handed to `tx` once per
    * key (a write that bumps the same modification index for each of its commands writes it once)
-   * and recorded in `w.ops` and in the in-flight layers that later writes read.
+   * and recorded in `w.ops`, which later writes read until this one is applied.
+   *
+   * The write's own writes are kept in hash maps (a range over them filters every entry: a write
+   * touches few keys of a table) and the layer of unapplied writes is built only when there are
+   * any: with one write at a time, each written key costs one tree update, when it is applied.
    */
   private transact<T>(tx: WriteTxn, fn: (tx: WriteTxn) => T, w: PendingWrite): T {
-    const written = new Map<Table, BTreeClass<string, unknown>>();
-    const layersOf = (t: Table): Array<BTreeClass<string, unknown>> => {
-      const layers: Array<BTreeClass<string, unknown>> = [];
-      const pending = this.inflight.get(t);
-      if (pending && pending.size > 0) layers.push(pending);
+    const written = new Map<Table, Map<string, unknown>>();
+    const pending = this.unappliedLayers();
+    const layersOf = (t: Table): Layer[] => {
+      const layers: Layer[] = [];
+      const earlier = pending?.get(t);
+      if (earlier) layers.push(earlier);
       const own = written.get(t);
       if (own && own.size > 0) layers.push(own);
       return layers;
     };
     const record = (t: Table, key: string, value: unknown): void => {
       let own = written.get(t);
-      if (!own) written.set(t, (own = new BTree<string, unknown>(undefined, compareKeys)));
+      if (!own) written.set(t, (own = new Map()));
       own.set(key, value);
     };
     const recording: WriteTxn = {
@@ -206,8 +206,8 @@ export class CachedTablesStore implements StateStore {
         if (!t) return tx.get<V>(table, key);
         const own = written.get(t)?.get(key);
         if (own !== undefined) return own === GONE ? undefined : (own as V);
-        const pending = this.inflight.get(t)?.get(key);
-        if (pending !== undefined) return pending === GONE ? undefined : (pending as V);
+        const earlier = pending?.get(t)?.get(key);
+        if (earlier !== undefined) return earlier === GONE ? undefined : (earlier as V);
         return t.get(key) as V | undefined;
       },
       range: <V>(table: string, options?: RangeOptions): Iterable<readonly [string, V]> => {
@@ -233,7 +233,7 @@ export class CachedTablesStore implements StateStore {
     const out = fn(recording);
     for (const [t, own] of written) {
       const name = this.names.get(t) as string;
-      own.forEach((value, key) => {
+      for (const [key, value] of own) {
         if (value === GONE) {
           tx.delete(name, key);
           w.ops.push({ table: t, key, deleted: true });
@@ -241,21 +241,28 @@ export class CachedTablesStore implements StateStore {
           tx.put(name, key, value);
           w.ops.push({ table: t, key, value });
         }
-      });
+      }
     }
     // The transaction kept its writes: later ones read them until the commit is applied.
-    for (const op of w.ops) {
-      let pending = this.inflight.get(op.table);
-      let by = this.inflightBy.get(op.table);
-      if (!pending || !by) {
-        this.inflight.set(op.table, (pending = new BTree<string, unknown>(undefined, compareKeys)));
-        this.inflightBy.set(op.table, (by = new Map()));
-      }
-      pending.set(op.key, 'deleted' in op ? GONE : op.value);
-      by.set(op.key, w.id);
-    }
     w.ran = true;
+    this.unapplied.push(w);
     return out;
+  }
+
+  /**
+   * Per cached table, the latest value (or GONE) of each key written by the unapplied writes;
+   * undefined when there are none.
+   */
+  private unappliedLayers(): Map<Table, Table> | undefined {
+    if (this.unapplied.length === 0) return undefined;
+    const layers = new Map<Table, Table>();
+    for (const earlier of this.unapplied)
+      for (const op of earlier.ops) {
+        let layer = layers.get(op.table);
+        if (!layer) layers.set(op.table, (layer = new BTree<string, unknown>(undefined, compareKeys)));
+        layer.set(op.key, 'deleted' in op ? GONE : op.value);
+      }
+    return layers;
   }
 
   close(): Promise<void> {
@@ -321,12 +328,13 @@ function* frozenRange(t: Table, options: RangeOptions = {}): IterableIterator<re
 
 /**
  * Entries of `t` within `options`, ascending, as StateStore.range defines them, with `layers`
- * (oldest first) written over it: a layer's value replaces the tree's, GONE removes the key.
+ * (oldest first; a tree is scanned within the bounds, a hash map filtered whole) written over it:
+ * a layer's value replaces the tree's, GONE removes the key.
  */
 function* rangeOf(
   t: Table,
   options: RangeOptions = {},
-  layers: ReadonlyArray<BTreeClass<string, unknown>> = [],
+  layers: readonly Layer[] = [],
 ): IterableIterator<readonly [string, unknown]> {
   const { prefix, low, high, limit } = rangeBounds(options);
   if (limit <= 0) return;
@@ -344,7 +352,13 @@ function* rangeOf(
     else tree.forRange(low, high, false, take);
   };
   const over = new Map<string, unknown>();
-  for (const layer of layers) scan(layer, Infinity, (k, v) => over.set(k, v));
+  for (const layer of layers) {
+    if (layer instanceof BTree) scan(layer, Infinity, (k, v) => over.set(k, v));
+    else
+      for (const [k, v] of layer)
+        if (k.startsWith(prefix) && compareKeys(k, low) >= 0 && (high === undefined || compareKeys(k, high) < 0))
+          over.set(k, v);
+  }
   if (over.size === 0) {
     const out: Array<readonly [string, unknown]> = [];
     scan(t, limit, (k, v) => out.push([k, v]));
