@@ -3,7 +3,9 @@ import { BadRequestError, TooLargeError } from '../errors.js';
 /**
  * A runtime's direct way to read a request's body without the Web stream (which costs a Node
  * server a full Request per call): resolves with the whole body, rejects with bodyTooLarge()
- * as soon as more than `maxBytes` arrived. Answers undefined when it cannot read this request.
+ * as soon as more than `maxBytes` arrived, and checks the declared Content-Length first as
+ * checkDeclaredLength() does (so readBody need not build the Request's headers). Answers
+ * undefined when it cannot read this request.
  */
 export type BodyReader = (req: Request, maxBytes: number) => Promise<Uint8Array> | undefined;
 
@@ -16,15 +18,9 @@ export const WEB_STREAM_BODIES: BodyReader = () => undefined;
  * Throws TooLargeError (413) naming the sizes. Uses `direct` (ApiDeps.bodyReader) when it can.
  */
 export async function readBody(req: Request, maxBytes: number, direct?: BodyReader): Promise<Uint8Array> {
-  const declared = req.headers.get('content-length');
-  if (declared !== null) {
-    const n = Number(declared);
-    if (!Number.isSafeInteger(n) || n < 0)
-      throw new BadRequestError(`Invalid Content-Length: ${JSON.stringify(declared)}`);
-    if (n > maxBytes) throw bodyTooLarge(n, maxBytes);
-  }
   const fast = direct?.(req, maxBytes);
   if (fast) return fast;
+  checkDeclaredLength(req.headers.get('content-length'), maxBytes);
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -49,6 +45,21 @@ export async function readBody(req: Request, maxBytes: number, direct?: BodyRead
   return out;
 }
 
+/**
+ * Refuses a request whose declared Content-Length (`declared`; null or undefined when absent) is
+ * not a length (BadRequestError) or is over `maxBytes` (TooLargeError), before its body is read.
+ */
+export function checkDeclaredLength(declared: string | null | undefined, maxBytes: number): void {
+  if (declared === null || declared === undefined) return;
+  const n = Number(declared);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new BadRequestError(`Invalid Content-Length: ${JSON.stringify(declared)}`);
+  if (n > maxBytes) throw bodyTooLarge(n, maxBytes);
+}
+
+/** Decodes request bodies (stateless between calls: each decode() call is whole). */
+const utf8 = new TextDecoder();
+
 /** The 413 for a body of (at least) `size` bytes over a limit of `max`. */
 export function bodyTooLarge(size: number, max: number): TooLargeError {
   // Consul's wording (agent/kvs_endpoint.go), which has no space before the parenthesis.
@@ -60,7 +71,7 @@ export function bodyTooLarge(size: number, max: number): TooLargeError {
  * Throws BadRequestError when it is not JSON, TooLargeError when it is too long.
  */
 export async function readJson(req: Request, maxBytes = 1024 * 1024, direct?: BodyReader): Promise<unknown> {
-  const text = new TextDecoder().decode(await readBody(req, maxBytes, direct));
+  const text = utf8.decode(await readBody(req, maxBytes, direct));
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);

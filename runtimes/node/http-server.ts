@@ -12,7 +12,7 @@ import {
 } from 'node:http2';
 import type { Readable } from 'node:stream';
 import { getRequestListener, type Http2Bindings, type HttpBindings } from '@hono/node-server';
-import { bodyTooLarge } from '../../core/api/body.js';
+import { bodyTooLarge, checkDeclaredLength } from '../../core/api/body.js';
 import { BadRequestError, ConfigError } from '../../core/errors.js';
 
 /** What the listener knows about a request besides the Web Request. */
@@ -35,9 +35,20 @@ export interface HttpClient {
   setHeader(name: string, value: string): boolean;
 }
 
-/** Collects a Node request's body, rejecting with a 413 as soon as more than `maxBytes` arrived. */
-function readIncoming(incoming: Readable, maxBytes: number): Promise<Uint8Array> | undefined {
+/**
+ * Collects a Node request's body, rejecting with a 413 as soon as more than `maxBytes` arrived
+ * (or before reading, when its Content-Length says so; a 400 when that is not a length).
+ */
+function readIncoming(
+  incoming: Readable & { readonly headers: { readonly 'content-length'?: string } },
+  maxBytes: number,
+): Promise<Uint8Array> | undefined {
   if (incoming.readableDidRead || incoming.readableEnded) return undefined;
+  try {
+    checkDeclaredLength(incoming.headers['content-length'], maxBytes);
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
