@@ -137,6 +137,78 @@ export function encodeSyncMessage(m: SyncMessage): Uint8Array {
   return bytes;
 }
 
+/** A batch encoded for the broker: the `changes` message and each change's retained payload. */
+export interface BrokerBatch {
+  /** encodeSyncMessage({ k: 'batch', batch }), byte for byte. */
+  readonly message: Uint8Array;
+  /**
+   * Per change, in order: encodeRetained(batch.index, entry) of a change with an entry (the same
+   * value: undefined fields left out, as in the message); null for a deletion or a kv-tree change.
+   */
+  readonly retained: ReadonlyArray<Uint8Array | null>;
+}
+
+/** `parts` joined into one new array. */
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** A MessagePack array header for `n` elements (what the encoder writes before them). */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
+  return Uint8Array.of(0xdd, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+/**
+ * `value` (whose last field is `entry: null`) encoded with `entry` in that last place: the
+ * encoder writes a trailing null as the single byte 0xc0, which the entry's encoding replaces.
+ */
+function withEntry(head: Uint8Array, entry: Uint8Array): Uint8Array {
+  return concatBytes([head.subarray(0, head.byteLength - 1), entry]);
+}
+
+/**
+ * Encodes `batch` for the broker, each entry once: the message and the retained payloads share
+ * the entries' encodings (under a burst of registrations this halves the bridge's encoding work).
+ * Throws TooLargeError, as encodeSyncMessage does, when the message is too large.
+ */
+export function encodeBatchForBroker(batch: SyncBatch): BrokerBatch {
+  const changes: Uint8Array[] = [];
+  const retained: Array<Uint8Array | null> = [];
+  let retainedHead: Uint8Array | undefined;
+  for (const ch of batch.changes) {
+    if (ch.t === 'kv-tree' || ch.entry === null) {
+      changes.push(pack(ch, { ignoreUndefined: true }));
+      retained.push(null);
+      continue;
+    }
+    const entry = pack(ch.entry, { ignoreUndefined: true });
+    const head =
+      ch.t === 'kv'
+        ? pack({ t: ch.t, key: ch.key, entry: null })
+        : pack({ t: ch.t, service: ch.service, node: ch.node, id: ch.id, entry: null });
+    changes.push(withEntry(head, entry));
+    retainedHead ??= pack({ index: batch.index, entry: null });
+    retained.push(withEntry(retainedHead, entry));
+  }
+  // The batch's fields in the order encodeSyncMessage meets them, `changes` last and empty: the
+  // encoder ends it with an empty array's header (0x90), which the changes' header replaces.
+  const head = pack({ k: 'batch', batch: { index: batch.index, prev: batch.prev, changes: [] } });
+  const message = concatBytes([head.subarray(0, head.byteLength - 1), arrayHeader(changes.length), ...changes]);
+  if (message.byteLength > MAX_SYNC_MESSAGE_BYTES)
+    throw new TooLargeError(`sync message of ${message.byteLength} bytes exceeds ${MAX_SYNC_MESSAGE_BYTES}`);
+  return { message, retained };
+}
+
 /** Decodes and validates a message; throws CorruptError for anything malformed or too large. */
 export function decodeSyncMessage(bytes: Uint8Array): SyncMessage {
   if (bytes.byteLength > MAX_SYNC_MESSAGE_BYTES) return bad(`${bytes.byteLength} bytes`);

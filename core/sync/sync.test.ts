@@ -9,6 +9,7 @@ import { WatchRegistry } from '../watch/watch-registry.js';
 import {
   decodeRetained,
   decodeSyncMessage,
+  encodeBatchForBroker,
   encodeRetained,
   encodeSyncMessage,
   SnapshotAssembler,
@@ -17,6 +18,8 @@ import {
 import { REPLICA_TABLES, Replica } from './replica.js';
 import { normalizeScope } from './scope.js';
 import { SyncStream } from './stream.js';
+import { pack, unpack } from '../util/msgpack.js';
+import type { SyncBatch } from './types.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const put = (n: TestNode, path: string, body: unknown) =>
@@ -116,6 +119,25 @@ function view(read: <T>(fn: (tx: import('../ports/state-store.js').ReadTxn) => T
   );
 }
 
+/**
+ * The MQTT bridge's encoding of `batch` is encodeSyncMessage's byte for byte, and each retained
+ * payload is the change's entry at the batch's index (none for deletions and tree deletions).
+ */
+function expectBrokerEncoding(batch: SyncBatch): void {
+  const { message, retained } = encodeBatchForBroker(batch);
+  expect(Buffer.from(message).equals(Buffer.from(encodeSyncMessage({ k: 'batch', batch })))).toBe(true);
+  expect(retained).toHaveLength(batch.changes.length);
+  batch.changes.forEach((ch, i) => {
+    const payload = retained[i];
+    if (ch.t === 'kv-tree' || ch.entry === null) return expect(payload).toBeNull();
+    const bytes = payload as Uint8Array;
+    // Undefined fields are left out, as in the message.
+    const entry = unpack(pack(ch.entry, { ignoreUndefined: true }));
+    if (ch.t === 'kv') expect(decodeRetained(bytes, 'kv')).toEqual({ index: batch.index, entry });
+    else expect(decodeRetained(bytes, 'health')).toEqual({ index: batch.index, entry });
+  });
+}
+
 describe('edge sync (snapshot, batches, resume, resync) against a replica', () => {
   const title =
     'a replica that syncs through any disconnects and feed overflows ends equal to the server within its scope';
@@ -140,6 +162,7 @@ describe('edge sync (snapshot, batches, resume, resync) against a replica', () =
             for (const raw of messages) {
               // Every message survives the wire codec.
               const m = decodeSyncMessage(encodeSyncMessage(raw));
+              if (raw.k === 'batch') expectBrokerEncoding(raw.batch);
               if (m.k === 'chunk') {
                 const snap = assembler.add(m.chunk);
                 if (snap) await replica.applySnapshot(snap);
@@ -238,5 +261,29 @@ describe('edge sync (snapshot, batches, resume, resync) against a replica', () =
     expect(() => decodeRetained(encodeRetained(6, health as never), 'kv')).toThrow(/malformed sync message/);
     expect(() => decodeRetained(new TextEncoder().encode('{"index":1}'), 'kv')).toThrow(/malformed sync message/);
     expect(() => decodeRetained(encodeRetained(-1, rec), 'kv')).toThrow(/malformed sync message/);
+  });
+
+  it("encodes a batch of many changes for the broker as encodeSyncMessage does, each entry's payload apart", () => {
+    const rec = (i: number) => ({
+      value: new Uint8Array([i]),
+      flags: '0',
+      createIndex: i,
+      modifyIndex: 70_000 + i,
+      lockIndex: 0,
+      session: undefined,
+    });
+    const changes = [
+      ...Array.from({ length: 20 }, (_, i) => ({ t: 'kv' as const, key: `k/${'x'.repeat(i * 5)}`, entry: rec(i) })),
+      { t: 'kv' as const, key: 'gone', entry: null },
+      { t: 'kv-tree' as const, prefix: 'old/', keys: ['old/a', 'old/b'] },
+    ];
+    const batch = { index: 4_294_967_296 + 7, prev: 70_019, changes };
+    expectBrokerEncoding(batch);
+    const { retained } = encodeBatchForBroker(batch);
+    expect(decodeRetained(retained[3] as Uint8Array, 'kv')).toEqual({
+      index: batch.index,
+      entry: { ...rec(3), session: undefined },
+    });
+    expect(retained.slice(20)).toEqual([null, null]);
   });
 });

@@ -4,7 +4,13 @@ import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../../co
 import type { Clock } from '../../core/ports/clock.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
-import { decodeSyncMessage, encodeRetained, encodeSyncMessage, type SyncMessage } from '../../core/sync/codec.js';
+import {
+  decodeSyncMessage,
+  encodeBatchForBroker,
+  encodeRetained,
+  encodeSyncMessage,
+  type SyncMessage,
+} from '../../core/sync/codec.js';
 import { type DeviceKey, verifyDeviceHeartbeat, verifyDeviceWrite, type DeviceWrite } from '../../core/sync/device.js';
 import { ALL_FILTERS, normalizeScope } from '../../core/sync/scope.js';
 import { catchUp, type SyncSource, SyncStream } from '../../core/sync/stream.js';
@@ -70,6 +76,9 @@ const YIELD_EVERY = 256;
 type Payload = Buffer | (() => Buffer);
 /** Most MQTT-fed checks with a heartbeat deadline. */
 const MAX_HEARTBEAT_DEADLINES = 100_000;
+
+/** `bytes` as a Buffer over the same memory (the encoders return arrays nobody else holds). */
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 const ONLINE = JSON.stringify({ status: 'online' });
 const OFFLINE = JSON.stringify({ status: 'offline' });
@@ -255,20 +264,16 @@ export class MqttBridge {
    * the retained values) in index order.
    */
   private async publishBatch(batch: SyncBatch): Promise<void> {
-    const message = Buffer.from(encodeSyncMessage({ k: 'batch', batch }));
+    const encoded = encodeBatchForBroker(batch);
+    const message = asBuffer(encoded.message);
     const retained: Array<[string, Buffer]> = [];
-    for (const ch of batch.changes) {
-      if (ch.t === 'kv')
-        retained.push([
-          this.t.kv(ch.key),
-          ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
-        ]);
+    for (let i = 0; i < batch.changes.length; i++) {
+      const ch = batch.changes[i] as SyncBatch['changes'][number];
+      const payload = encoded.retained[i];
+      const value = payload ? asBuffer(payload) : Buffer.alloc(0);
+      if (ch.t === 'kv') retained.push([this.t.kv(ch.key), value]);
       else if (ch.t === 'kv-tree') for (const k of ch.keys) retained.push([this.t.kv(k), Buffer.alloc(0)]);
-      else
-        retained.push([
-          this.t.health(ch.service, ch.node, ch.id),
-          ch.entry ? Buffer.from(encodeRetained(batch.index, ch.entry)) : Buffer.alloc(0),
-        ]);
+      else retained.push([this.t.health(ch.service, ch.node, ch.id), value]);
     }
     const changes = this.publish(this.t.changes, message, false);
     // In-process, aedes takes one step more to deliver a retained message than one without
