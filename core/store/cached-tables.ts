@@ -365,17 +365,25 @@ function* rangeOf(
     yield* out;
     return;
   }
-  const merged = new Map<string, unknown>();
-  scan(t, Infinity, (k, v) => merged.set(k, v));
-  for (const [k, v] of over) {
-    if (v === GONE) merged.delete(k);
-    else merged.set(k, v);
-  }
-  const keys = [...merged.keys()].sort(compareKeys);
+  // The tree's entries come sorted; the few written over them are sorted apart and merged in.
+  const base: Array<readonly [string, unknown]> = [];
+  scan(t, Infinity, (k, v) => base.push([k, v]));
+  const extra = [...over].sort((a, b) => compareKeys(a[0], b[0]));
   const out: Array<readonly [string, unknown]> = [];
-  for (const k of keys) {
-    if (out.length >= limit) break;
-    out.push([k, merged.get(k)]);
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < base.length || j < extra.length)) {
+    const b = base[i];
+    const e = extra[j];
+    const order = b === undefined ? 1 : e === undefined ? -1 : compareKeys(b[0], e[0]);
+    if (order < 0) {
+      out.push(b as readonly [string, unknown]);
+      i++;
+      continue;
+    }
+    if (order === 0) i++;
+    j++;
+    if ((e as [string, unknown])[1] !== GONE) out.push(e as readonly [string, unknown]);
   }
   yield* out;
 }
