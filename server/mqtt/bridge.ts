@@ -298,6 +298,22 @@ export class MqttBridge {
     sends: ReadonlyArray<readonly [string, Payload]>,
     stop: () => boolean,
   ): Promise<void> {
+    const skipTooDeep = (topic: string) => (err: unknown) => {
+      if (!(err instanceof TooLargeError)) throw err;
+      this.o.logger.warn('retained topic skipped', { topic: topic.slice(0, 200), error: err.message });
+    };
+    // A batch's few topics (the usual case) are all issued at once, in order, as the lanes below
+    // would issue them, without the lanes' promises.
+    if (sends.length <= Math.min(PUBLISH_CONCURRENCY, YIELD_EVERY)) {
+      const issued: Array<Promise<unknown>> = [];
+      for (const [topic, payloadOf] of sends) {
+        if (stop()) break;
+        const payload = typeof payloadOf === 'function' ? payloadOf() : payloadOf;
+        issued.push(this.publish(topic, payload, true).catch(skipTooDeep(topic)));
+      }
+      await Promise.all(issued);
+      return;
+    }
     let next = 0;
     let failed = false;
     // In-process publishes complete in microtasks, so the lanes would never let timers and
@@ -312,14 +328,12 @@ export class MqttBridge {
         if (gate) await gate;
         const [topic, payloadOf] = sends[i] as readonly [string, Payload];
         const payload = typeof payloadOf === 'function' ? payloadOf() : payloadOf;
-        await this.publish(topic, payload, true).catch((err: unknown) => {
-          if (err instanceof TooLargeError) {
-            this.o.logger.warn('retained topic skipped', { topic: topic.slice(0, 200), error: err.message });
-            return;
-          }
-          failed = true;
-          throw err;
-        });
+        await this.publish(topic, payload, true)
+          .catch(skipTooDeep(topic))
+          .catch((err: unknown) => {
+            failed = true;
+            throw err;
+          });
       }
     };
     await Promise.all(Array.from({ length: Math.min(PUBLISH_CONCURRENCY, sends.length) }, lane));
