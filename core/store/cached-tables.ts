@@ -331,14 +331,14 @@ function* frozenRange(t: Table, options: RangeOptions = {}): IterableIterator<re
  * (oldest first; a tree is scanned within the bounds, a hash map filtered whole) written over it:
  * a layer's value replaces the tree's, GONE removes the key.
  */
-function* rangeOf(
+function rangeOf(
   t: Table,
   options: RangeOptions = {},
   layers: readonly Layer[] = [],
-): IterableIterator<readonly [string, unknown]> {
+): ReadonlyArray<readonly [string, unknown]> {
   const { prefix, low, high, limit } = rangeBounds(options);
-  if (limit <= 0) return;
-  // Collected first, so writes after the call do not change what the caller iterates.
+  if (limit <= 0) return [];
+  // Collected into an array, so writes after the call do not change what the caller iterates.
   const scan = (tree: BTreeClass<string, unknown>, max: number, onEntry: (k: string, v: unknown) => void): void => {
     const top = tree.maxKey();
     if (top === undefined) return;
@@ -362,8 +362,7 @@ function* rangeOf(
   if (over.size === 0) {
     const out: Array<readonly [string, unknown]> = [];
     scan(t, limit, (k, v) => out.push([k, v]));
-    yield* out;
-    return;
+    return out;
   }
   // The tree's entries come sorted; the few written over them are sorted apart and merged in.
   const base: Array<readonly [string, unknown]> = [];
@@ -385,5 +384,5 @@ function* rangeOf(
     j++;
     if ((e as [string, unknown])[1] !== GONE) out.push(e as readonly [string, unknown]);
   }
-  yield* out;
+  return out;
 }
