@@ -8,7 +8,7 @@
  * Every tenth instance has a critical check, and they all belong to every tenth service: those
  * services have no passing instance (an empty health answer; NXDOMAIN in DNS, as Consul answers).
  *
- *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5]
+ *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5] [--clients 64]
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -24,11 +24,13 @@ const { values } = parseArgs({
     services: { type: 'string', default: '1000' },
     'per-service': { type: 'string', default: '100' },
     duration: { type: 'string', default: '5' },
+    clients: { type: 'string', default: '64' },
   },
 });
 const SERVICES = Number(values.services);
 const PER = Number(values['per-service']);
 const durationMs = Number(values.duration) * 1000;
+const CLIENTS = Number(values.clients);
 const TOTAL = SERVICES * PER;
 const NODES = TOTAL / 10;
 
@@ -57,13 +59,13 @@ try {
   // One instance in ten has a critical check. The client writes prepared requests on raw
   // keep-alive sockets: node:http's client spent about 110 µs of CPU per request on the two cores
   // the server shares with it (see raw-http.ts).
-  const reg = await sendAll(server.host, server.port, TOTAL, 64, (i) =>
+  const reg = await sendAll(server.host, server.port, TOTAL, CLIENTS, (i) =>
     jsonRequest('PUT', '/v1/catalog/register', target, instanceRegistration(i, SERVICES, 10)),
   );
   if (reg.statuses.get(200) !== TOTAL) throw new Error(`registration answers: ${JSON.stringify([...reg.statuses])}`);
   console.log(
     `registration: ${TOTAL} instances in ${reg.seconds.toFixed(1)} s = ` +
-      `${(TOTAL / reg.seconds).toFixed(0)} registrations/s (64 concurrent clients; ` +
+      `${(TOTAL / reg.seconds).toFixed(0)} registrations/s (${CLIENTS} concurrent clients; ` +
       `p50 ${reg.p50.toFixed(1)} ms, p99 ${reg.p99.toFixed(1)} ms)`,
   );
   console.log(`server memory after registration: ${await memory(server)}`);
