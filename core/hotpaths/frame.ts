@@ -4,8 +4,11 @@ import { CorruptError } from '../errors.js';
 export const FRAME_HEADER_BYTES = 12;
 /** Version written in every frame. */
 export const FRAME_VERSION = 1;
-/** Frame kinds. */
-export const FRAME_KIND = { entries: 1, message: 2 } as const;
+/**
+ * Frame kinds. The kind byte is not covered by the CRC: kinds stored side by side (the WAL's) are
+ * kept at least two bits apart, so one flipped bit cannot turn one into another.
+ */
+export const FRAME_KIND = { entries: 1, message: 2, walSegment: 6 } as const;
 
 /** A frame failed validation: truncated, unknown version or kind, bad checksum or malformed payload. */
 export class CorruptFrameError extends CorruptError {
