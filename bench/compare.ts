@@ -4,32 +4,51 @@
  * through its own API (Konsul: HTTP /v1/kv; etcd: the v3 JSON gateway), prints throughput, p50
  * and p99 per system, the Konsul/etcd ratios and the load generator's CPU, and stops both.
  *
- *   npm run bench:compare -- [--duration 5] [--keys 1000] [--only konsul|etcd]
+ *   npm run bench:compare -- [--duration 5] [--shape leader|spread|both] [--keys N] [--preload N]
+ *                           [--only konsul|etcd]
  *
- * Workloads: 256-byte writes with 1 and 64 clients (to the leader); default (Konsul) and
- * linearizable (etcd) reads with 64 clients (to the leader); stale (Konsul) and serializable
- * (etcd) reads with 64 clients spread over the three servers.
+ * Two shapes of closed-loop load, 256-byte values (both by default, on the same two clusters):
+ * - leader (--keys 1000): writes with 1 and 64 clients to the leader; default (Konsul) and
+ *   linearizable (etcd) reads with 64 clients to the leader; stale (Konsul) and serializable
+ *   (etcd) reads with 64 clients spread over the three servers.
+ * - spread (--keys 100000 --preload 20000): the first --preload keys are written first (64
+ *   clients), then writes over all --keys keys with 64 clients to the leader, to all three
+ *   servers, to the followers only (forwarded), and with one client to the leader; default and
+ *   stale reads of the preloaded keys with 64 clients over all three servers, as clients spread
+ *   them. Then each server's RSS.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { freePorts, startProcess, type TestProcess, tempDir } from '../testing/process.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 import { startKonsulCluster } from './konsul-cluster.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
+import { jsonRequest as rawRequest, sendAll } from './raw-http.js';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    keys: { type: 'string', default: '1000' },
+    shape: { type: 'string', default: 'both' },
+    keys: { type: 'string' },
+    preload: { type: 'string' },
     only: { type: 'string' },
   },
 });
+if (!['leader', 'spread', 'both'].includes(values.shape)) {
+  process.stderr.write(`--shape must be leader, spread or both, not ${values.shape}\n`);
+  process.exit(2);
+}
 if (values.only !== undefined && values.only !== 'konsul' && values.only !== 'etcd') {
   process.stderr.write(`--only must be konsul or etcd, not ${values.only}\n`);
   process.exit(2);
 }
 const durationMs = Number(values.duration) * 1000;
-const KEYS = Number(values.keys);
+/** Keys and preloaded keys of a shape (flags override both shapes' defaults). */
+const shapeKeys = (shape: 'leader' | 'spread') => ({
+  keys: Number(values.keys ?? (shape === 'leader' ? 1000 : 100_000)),
+  preload: Number(values.preload ?? (shape === 'leader' ? 0 : 20_000)),
+});
 const VALUE = 'v'.repeat(256);
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,88 +125,93 @@ async function measured(run: () => Promise<PhaseResult>): Promise<PhaseResult & 
   return { ...r, cpu: ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100 };
 }
 
-const konsulKey = (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % KEYS}`;
-const etcdPut = (w: number, i: number) =>
-  Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), value: b64(VALUE) }));
-const etcdRange = (serializable: boolean) => (w: number, i: number) =>
+const konsulKey = (keys: number) => (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % keys}`;
+const etcdPut = (keys: number) => (w: number, i: number) =>
+  Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), value: b64(VALUE) }));
+const etcdRange = (keys: number, serializable: boolean) => (w: number, i: number) =>
   Buffer.from(
-    JSON.stringify({ key: b64(`bench/${(w * 157 + i) % KEYS}`), ...(serializable ? { serializable: true } : {}) }),
+    JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), ...(serializable ? { serializable: true } : {}) }),
   );
+
+/** Resident memory of a process, in MB. */
+const rssMb = (pid: number | undefined) =>
+  pid === undefined
+    ? NaN
+    : Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+/** Writes keys bench/0..count-1 (256-byte values) through `target` with 64 clients; throws on a failed write. */
+async function preload(target: string, count: number, request: (host: string, i: number) => Buffer): Promise<number> {
+  const at = target.lastIndexOf(':');
+  const r = await sendAll(target.slice(0, at), Number(target.slice(at + 1)), count, 64, (i) => request(target, i));
+  if (r.statuses.get(200) !== count) throw new Error(`preload answers: ${JSON.stringify([...r.statuses])}`);
+  return count / r.seconds;
+}
+const konsulPreload = (host: string, i: number) => rawRequest('PUT', `/v1/kv/bench/${i}`, host, VALUE);
+const etcdPreload = (host: string, i: number) =>
+  rawRequest('POST', '/v3/kv/put', host, JSON.stringify({ key: b64(`bench/${i}`), value: b64(VALUE) }));
 
 const runKonsul = values.only !== 'etcd';
 const runEtcd = values.only !== 'konsul';
 type Phase = () => Promise<PhaseResult>;
+interface Workload {
+  readonly name: string;
+  readonly conc: number;
+  readonly konsul?: Phase;
+  readonly etcd?: Phase;
+}
+interface Systems {
+  readonly konsul: Awaited<ReturnType<typeof startKonsulCluster>> | undefined;
+  readonly etcd: Awaited<ReturnType<typeof startEtcd>> | undefined;
+}
 
-try {
-  const systems = [runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean);
-  process.stdout.write(`starting ${systems.join(' and ')} on loopback...\n`);
-  const [konsul, etcd] = await Promise.all([
-    runKonsul ? startKonsulCluster() : undefined,
-    runEtcd ? startEtcd() : undefined,
-  ]);
-  // Both get the same keys, then a short warm-up.
-  if (konsul)
-    await runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: 64, durationMs: 3000 });
-  if (etcd)
-    await runPhase({
-      targets: [etcd.leader],
-      method: 'POST',
-      pathFor: () => '/v3/kv/put',
-      bodyFor: etcdPut,
-      concurrency: 64,
-      durationMs: 3000,
-    });
-
-  const workloads: Array<{ name: string; conc: number; konsul?: Phase; etcd?: Phase }> = [];
-  for (const conc of [1, 64]) {
-    workloads.push({
-      name: 'write 256 B (leader)',
-      conc,
-      ...(konsul && {
-        konsul: () =>
-          runPhase({ targets: [konsul.leader], method: 'PUT', pathFor: konsulKey, concurrency: conc, durationMs }),
-      }),
-      ...(etcd && {
-        etcd: () =>
-          runPhase({
-            targets: [etcd.leader],
-            method: 'POST',
-            pathFor: () => '/v3/kv/put',
-            bodyFor: etcdPut,
-            concurrency: conc,
-            durationMs,
-          }),
-      }),
-    });
-  }
-  workloads.push({
-    name: 'read default/linearizable',
-    conc: 64,
+/** Konsul's and etcd's 256-byte writes over `keys` keys through `targets` (round robin per client). */
+function writes(
+  sys: Systems,
+  name: string,
+  conc: number,
+  keys: number,
+  to: (s: { leader: string; all: string[] }) => string[],
+): Workload {
+  const { konsul, etcd } = sys;
+  return {
+    name,
+    conc,
     ...(konsul && {
       konsul: () =>
-        runPhase({ targets: [konsul.leader], method: 'GET', pathFor: konsulKey, concurrency: 64, durationMs }),
+        runPhase({ targets: to(konsul), method: 'PUT', pathFor: konsulKey(keys), concurrency: conc, durationMs }),
     }),
     ...(etcd && {
       etcd: () =>
         runPhase({
-          targets: [etcd.leader],
+          targets: to(etcd),
           method: 'POST',
-          pathFor: () => '/v3/kv/range',
-          bodyFor: etcdRange(false),
-          concurrency: 64,
+          pathFor: () => '/v3/kv/put',
+          bodyFor: etcdPut(keys),
+          concurrency: conc,
           durationMs,
         }),
     }),
-  });
-  workloads.push({
-    name: 'read stale/serializable',
+  };
+}
+
+/** Default (Konsul) and linearizable (etcd) reads, or stale and serializable ones, of `keys` keys. */
+function reads(
+  sys: Systems,
+  name: string,
+  keys: number,
+  stale: boolean,
+  to: (s: { leader: string; all: string[] }) => string[],
+): Workload {
+  const { konsul, etcd } = sys;
+  return {
+    name,
     conc: 64,
     ...(konsul && {
       konsul: () =>
         runPhase({
-          targets: konsul.all,
+          targets: to(konsul),
           method: 'GET',
-          pathFor: (w, i) => `${konsulKey(w, i)}?stale`,
+          pathFor: (w, i) => `${konsulKey(keys)(w, i)}${stale ? '?stale' : ''}`,
           concurrency: 64,
           durationMs,
         }),
@@ -195,17 +219,24 @@ try {
     ...(etcd && {
       etcd: () =>
         runPhase({
-          targets: etcd.all,
+          targets: to(etcd),
           method: 'POST',
           pathFor: () => '/v3/kv/range',
-          bodyFor: etcdRange(true),
+          bodyFor: etcdRange(keys, stale),
           concurrency: 64,
           durationMs,
         }),
     }),
-  });
+  };
+}
 
-  process.stdout.write(`\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU\n`);
+const leaderOnly = (s: { leader: string }) => [s.leader];
+const everyServer = (s: { all: string[] }) => s.all;
+const followers = (s: { leader: string; all: string[] }) => s.all.filter((a) => a !== s.leader);
+
+/** Runs the workloads, Konsul then etcd for each, and prints their rows and ratios. */
+async function report(title: string, workloads: readonly Workload[]): Promise<void> {
+  process.stdout.write(`\n${title}\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU\n`);
   const ratios: string[] = [];
   for (const w of workloads) {
     const k = w.konsul && (await measured(w.konsul));
@@ -223,9 +254,79 @@ try {
     process.stdout.write(
       `\nKonsul / etcd (throughput above 1: Konsul faster; latency below 1: Konsul faster)\n${ratios.join('\n')}\n`,
     );
+}
+
+try {
+  const systems = [runKonsul && 'a 3-node Konsul cluster', runEtcd && 'a 3-node etcd cluster'].filter(Boolean);
+  process.stdout.write(`starting ${systems.join(' and ')} on loopback...\n`);
+  const [konsul, etcd] = await Promise.all([
+    runKonsul ? startKonsulCluster() : undefined,
+    runEtcd ? startEtcd() : undefined,
+  ]);
+  const sys: Systems = { konsul, etcd };
+
+  if (values.shape !== 'spread') {
+    const { keys } = shapeKeys('leader');
+    // Both get the same keys, then a short warm-up.
+    if (konsul)
+      await runPhase({
+        targets: [konsul.leader],
+        method: 'PUT',
+        pathFor: konsulKey(keys),
+        concurrency: 64,
+        durationMs: 3000,
+      });
+    if (etcd)
+      await runPhase({
+        targets: [etcd.leader],
+        method: 'POST',
+        pathFor: () => '/v3/kv/put',
+        bodyFor: etcdPut(keys),
+        concurrency: 64,
+        durationMs: 3000,
+      });
+    await report(`shape "leader": ${keys} keys, all load on the leader except stale reads`, [
+      writes(sys, 'write 256 B (leader)', 1, keys, leaderOnly),
+      writes(sys, 'write 256 B (leader)', 64, keys, leaderOnly),
+      reads(sys, 'read default/linearizable', keys, false, leaderOnly),
+      reads(sys, 'read stale/serializable', keys, true, everyServer),
+    ]);
+  }
+
+  if (values.shape !== 'leader') {
+    const { keys, preload: preloaded } = shapeKeys('spread');
+    if (preloaded > 0) {
+      if (konsul) {
+        const rate = await preload(konsul.leader, preloaded, konsulPreload);
+        process.stdout.write(`\nkonsul: ${preloaded} keys preloaded at ${rate.toFixed(0)}/s\n`);
+      }
+      if (etcd) {
+        const rate = await preload(etcd.leader, preloaded, etcdPreload);
+        process.stdout.write(`etcd: ${preloaded} keys preloaded at ${rate.toFixed(0)}/s\n`);
+      }
+    }
+    // Reads ask for keys that exist (a missing key is a 404 from Konsul, counted as an error).
+    const readKeys = preloaded > 0 ? preloaded : keys;
+    await report(
+      `shape "spread": writes over ${keys} keys (${preloaded} preloaded), reads of the preloaded ones over all servers`,
+      [
+        writes(sys, 'write 256 B (leader)', 64, keys, leaderOnly),
+        writes(sys, 'write 256 B (all servers)', 64, keys, everyServer),
+        writes(sys, 'write 256 B (forwarded)', 64, keys, followers),
+        writes(sys, 'write 256 B (leader)', 1, keys, leaderOnly),
+        reads(sys, 'read default/linearizable', readKeys, false, everyServer),
+        reads(sys, 'read stale/serializable', readKeys, true, everyServer),
+      ],
+    );
+    const rss = [
+      ...(konsul?.servers ?? []).map((s, i) => `konsul ${konsul?.names[i]} ${rssMb(s.proc.pid).toFixed(0)} MB`),
+      ...(etcd?.procs ?? []).map((p, i) => `etcd e${i + 1} ${rssMb(p.proc.pid).toFixed(0)} MB`),
+    ];
+    process.stdout.write(`\nRSS per server after the run: ${rss.join(', ')}\n`);
+  }
   process.stdout.write(
-    'goals at 64 clients: write throughput >= 2x etcd, write p99 < 20 ms, default read p99 < 2 ms, ' +
-      'stale reads >= etcd serializable\n',
+    '\ngoals at 64 clients (issue 17): writes >= 1.5x etcd with p99 < 20 ms, default reads >= 1.5x etcd, ' +
+      'stale reads >= 1.8x, forwarded writes >= 0.8x writes to the leader; 1 client: write p50 <= etcd\n',
   );
   await Promise.all([...(konsul?.servers ?? []).map((s) => s.stop()), ...(etcd?.procs ?? []).map((p) => p.stop())]);
 } finally {
