@@ -1,4 +1,5 @@
 import { BadRequestError, TooLargeError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 
 /**
  * A runtime's direct way to read a request's body without the Web stream (which costs a Node
@@ -35,14 +36,7 @@ export async function readBody(req: Request, maxBytes: number, direct?: BodyRead
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Encoder, decode } from '@msgpack/msgpack';
 import { CorruptError } from '../errors.js';
+import { concatBytes } from '../util/bytes.js';
 import type { ReadTxn, WriteTxn } from '../ports/state-store.js';
 
 /** Bytes encoding of whole tables: msgpack {v: 1, tables: {name: [[key, value], …]}}. */
@@ -126,7 +127,7 @@ export class DumpBuilder {
 
   /** The finished dump as one array (call after step() returned true). */
   result(): Uint8Array {
-    return concat(this.chunks() as Uint8Array[]);
+    return concatBytes(this.chunks() as Uint8Array[]);
   }
 
   private patchCount(): void {
@@ -140,20 +141,6 @@ export class DumpBuilder {
     this.parts.push(part);
     this.total += part.length;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 0) return new Uint8Array(0);
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Decodes and validates a dump; throws CorruptError when it is not one or names a table outside `allowed`. */

@@ -1,3 +1,4 @@
+import { concatBytes } from '../util/bytes.js';
 import { pack, unpack } from '../util/msgpack.js';
 import type { HealthEntry } from '../catalog/queries.js';
 import { CorruptError, TooLargeError } from '../errors.js';
@@ -146,19 +147,6 @@ export interface BrokerBatch {
    * value: undefined fields left out, as in the message); null for a deletion or a kv-tree change.
    */
   readonly retained: ReadonlyArray<Uint8Array | null>;
-}
-
-/** `parts` joined into one new array. */
-function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** A MessagePack array header for `n` elements (what the encoder writes before them). */
