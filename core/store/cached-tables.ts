@@ -19,9 +19,8 @@ type Op =
   | { readonly table: Table; readonly key: string; readonly value: unknown }
   | { readonly table: Table; readonly key: string; readonly deleted: true };
 
-/** A write under way: its number, the writes to cached tables it made, and whether its function ran. */
+/** A write under way: the writes to cached tables it made, and whether its function ran. */
 interface PendingWrite {
-  readonly id: number;
   readonly ops: Op[];
   ran: boolean;
 }
@@ -72,7 +71,6 @@ export class CachedTablesStore implements StateStore {
    * cached tables, so reads inside a later write are answered from memory.
    */
   private readonly unapplied: PendingWrite[] = [];
-  private writes = 0;
 
   /**
    * Loads `cached` (each one of `store`'s tables) from `store`. `versions`, one of them, holds the
@@ -146,7 +144,7 @@ export class CachedTablesStore implements StateStore {
     const earlier = this.settled;
     let settle = (): void => undefined;
     this.settled = new Promise<void>((resolve) => (settle = resolve));
-    const w: PendingWrite = { id: ++this.writes, ops: [], ran: false };
+    const w: PendingWrite = { ops: [], ran: false };
     try {
       let result: T;
       try {
