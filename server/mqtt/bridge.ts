@@ -169,6 +169,15 @@ export class MqttBridge {
       try {
         await this.republishRetained();
         while (!this.stopped && this.o.active() && this.connected()) {
+          // What is ready now goes out without a progress timer and a race for it (under a
+          // burst of writes, a batch is ready at every turn).
+          if (!pending) {
+            const ready = stream.poll();
+            if (ready.length > 0) {
+              for (const m of ready) if (m.k === 'batch') await this.publishBatch(m.batch);
+              continue;
+            }
+          }
           pending ??= stream.next();
           // The progress timer is cleared when a batch comes first: left running, each batch
           // kept a timer and its promise alive for progressMs (thousands under a write burst).
