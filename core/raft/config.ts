@@ -44,6 +44,15 @@ export interface RaftConfig {
   readonly maxSnapshotBytes: number;
   /** ReadIndex requests a leader holds waiting for confirmation. */
   readonly maxPendingReads: number;
+  /**
+   * While this node leads as the only voter, its appended entries count toward commitment before
+   * they are reported durable, so a Ready may hand out for applying the very entries it asks to
+   * persist, as etcd-raft does (no quorum anywhere else could hold them earlier). Only for an
+   * application that makes a Ready's entries durable no later than it applies that Ready's
+   * committed entries, and answers for neither before both are durable (RaftDriver writes both
+   * in one transaction, the log first). With more voters a leader counts only what is durable.
+   */
+  readonly soleVoterCommitsUnpersisted?: boolean;
   readonly plantedBugs?: PlantedBugs;
 }
 

@@ -289,6 +289,52 @@ describe('§5.3: log replication', () => {
     raft.persistedTo(4, 2);
     expect(raft.log.committed).toBe(4);
   });
+
+  it('as the only voter, with soleVoterCommitsUnpersisted, a leader hands out to apply what it asks to persist', () => {
+    const leadAlone = (soleVoterCommitsUnpersisted: boolean) => {
+      const boot = bootstrapState(['a']);
+      const node = new RawNode({ id: 'a', rng: seededRng(3), soleVoterCommitsUnpersisted }, boot);
+      for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
+        node.tick();
+        while (node.hasReady()) {
+          const rd = node.ready();
+          node.persisted(rd);
+          node.advance(rd);
+        }
+      }
+      expect(node.status().role).toBe('leader');
+      node.propose(put('k', 'v'));
+      return node.ready();
+    };
+    const eager = leadAlone(true);
+    const last = eager.entries[eager.entries.length - 1];
+    expect(last?.data).toEqual(put('k', 'v'));
+    expect(eager.committedEntries.map((e) => e.index)).toContain(last?.index);
+    expect(eager.hardState?.commit).toBe(last?.index);
+    // Without it, the entry waits for its write to be reported durable.
+    const careful = leadAlone(false);
+    expect(careful.committedEntries.map((e) => e.index)).not.toContain(careful.entries.at(-1)?.index);
+
+    // With other voters the option changes nothing: b alone is no quorum.
+    const raft = new Raft(
+      {
+        ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg,
+        id: 'a',
+        preVote: false,
+        soleVoterCommitsUnpersisted: true,
+      },
+      {
+        hardState: { term: 1, vote: undefined, commit: 3 },
+        entries: bootstrapState(ABC).entries,
+        conf: { voters: ABC, learners: [] },
+        applied: 3,
+      },
+    );
+    for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
+    raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false });
+    raft.step({ type: 'appResp', from: 'b', to: 'a', term: 2, index: 4 });
+    expect(raft.log.committed).toBe(3);
+  });
 });
 
 describe('§6 (CheckQuorum, PreVote) and scenarios', () => {

@@ -686,9 +686,10 @@ export class Raft {
    * entry is from the current term (earlier-term entries are committed indirectly).
    */
   private maybeCommit(): boolean {
+    const sole = this.cfg.soleVoterCommitsUnpersisted === true && this.conf.voters.length === 1;
     const matchOf = (v: NodeId) => {
       const m = this.progress.get(v)?.match ?? 0;
-      return v === this.id ? Math.min(m, this.log.durable) : m;
+      return v === this.id && !sole ? Math.min(m, this.log.durable) : m;
     };
     const matches = this.conf.voters.map(matchOf).sort((a, b) => b - a);
     const mci = matches[quorum(this.conf) - 1] ?? 0;

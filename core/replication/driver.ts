@@ -156,8 +156,10 @@ export class RaftDriver {
     this.stagedConf = this.conf;
     this.appliedIndex = init.applied ?? 0;
     this.maxInFlight = o.maxWritesInFlight ?? 1;
+    // A Ready's entries and the committed ones it applies share one write, the log first: as
+    // the only voter a leader may commit what it has just appended.
     // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
-    this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng }, init);
+    this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng, soleVoterCommitsUnpersisted: true }, init);
   }
 
   /** Starts ticking every tickMs. */
