@@ -6,6 +6,7 @@ import type { Entry, Snapshot } from '../core/raft/types.js';
 import { LmdbStateStore } from './lmdb-store.js';
 import { logKey, RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
 import { cleanupAll, tempDir } from '../testing/spawn-server.js';
+import { logStorageContract, type LogStorageUnderTest } from '../core/replication/log-storage.contract.js';
 
 afterAll(cleanupAll);
 
@@ -33,6 +34,24 @@ function fresh(): { file: string; store: LmdbStateStore; storage: RaftStorage } 
   storage.load();
   return { file, store, storage };
 }
+
+/** RaftStorage on the LMDB file `file`, loaded; reopened on a new store over the same file. */
+function onLmdb(file: string): LogStorageUnderTest {
+  const store = new LmdbStateStore(file, TABLES);
+  const storage = new RaftStorage(store, hp);
+  storage.load();
+  return {
+    storage,
+    store,
+    reopen: async () => {
+      await store.close();
+      return onLmdb(file);
+    },
+    close: () => store.close(),
+  };
+}
+
+logStorageContract('RaftStorage on LMDB', async () => onLmdb(join(tempDir(), 'state.mdb')));
 
 /** Persists entries `from..to` of term 1 with a hard state (synced). */
 const write = (storage: RaftStorage, from: number, to: number, commit: number) =>

@@ -14,7 +14,7 @@ import { confChangeOf } from '../raft/raft.js';
 import { type RaftStatus, RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready } from '../raft/types.js';
 import { DumpBuilder, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
-import type { RaftStorage } from './storage.js';
+import type { LogStorage } from './storage.js';
 import { Waiters } from './waiters.js';
 
 /**
@@ -55,7 +55,7 @@ export interface RaftDriverOptions {
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'rng'>>;
   /** Milliseconds between Raft ticks (the election timeout is electionTicks to twice that). */
   readonly tickMs: number;
-  readonly storage: RaftStorage;
+  readonly storage: LogStorage;
   /** The store the storage and the state machine share (snapshots are dumped from it). */
   readonly store: StateStore;
   /** State tables (what snapshots hold), i.e. the state machine's tables. */

@@ -34,13 +34,44 @@ export function logKey(index: number): string {
   return String(index).padStart(16, '0');
 }
 
+/** One Ready's durable part, as RaftDriver hands it to its LogStorage. */
+export interface PersistRequest {
+  readonly hardState: HardState | undefined;
+  readonly entries: readonly Entry[];
+  /** A snapshot from the leader: it replaces the whole log. */
+  readonly snapshot: Snapshot | undefined;
+  /** Whether the write must be on disk before it resolves (Ready.mustSync). */
+  readonly sync: boolean;
+}
+
+/**
+ * Where a RaftDriver keeps the Raft log, the hard state and the latest snapshot, next to the state
+ * machine's StateStore. The contract every implementation passes is `log-storage.contract.ts`:
+ * - `load()` gives back what was persisted: the hard state, the latest snapshot, the entries
+ *   after it (entries persisted at an index already held replace it and all after it), the
+ *   applied index and membership the state store holds;
+ * - `persist(w, also)` makes `w` durable no later than it runs `also` (the state machine applying
+ *   committed entries, which may be among `w.entries`) in a state store transaction, resolves with
+ *   `also`'s result once both are committed (and synced when `w.sync`), and keeps writes in call
+ *   order; a snapshot in `w` replaces the log in the same write as `also` replaces the state;
+ * - `saveSnapshot(s)` keeps a compaction snapshot (a newer one already kept wins); later loads
+ *   start from it and skip the entries it covers.
+ */
+export interface LogStorage {
+  load(): RaftInit & { lastIndex: number };
+  /** Whether this data dir already holds Raft state (a restart, not a new server). */
+  hasState(): boolean;
+  persist<T>(w: PersistRequest, also: (tx: WriteTxn) => T): Promise<T>;
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+}
+
 /**
  * The Raft log, hard state and latest snapshot on a StateStore (LMDB on servers, memory in the simulator). Each entry
  * is stored as
  * a CRC32C-checked entries frame, so a corrupted log entry is detected when read. Writes are
  * atomic, and synced before they resolve whenever the Ready requires it (see Ready.mustSync).
  */
-export class RaftStorage {
+export class RaftStorage implements LogStorage {
   private lastIndex = 0;
   /**
    * Log entries in [staleFrom, staleTo] are covered by the snapshot but may still be stored:
@@ -90,10 +121,7 @@ export class RaftStorage {
    * Several writes may be in flight: they run in call order, and the bookkeeping of what the log
    * will hold is updated at call time for the writes queued behind this one.
    */
-  persist<T>(
-    w: { hardState: HardState | undefined; entries: readonly Entry[]; snapshot: Snapshot | undefined; sync: boolean },
-    also: (tx: WriteTxn) => T,
-  ): Promise<T> {
+  persist<T>(w: PersistRequest, also: (tx: WriteTxn) => T): Promise<T> {
     const { hardState, entries, snapshot } = w;
     const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
     const replaceUpTo = this.lastIndex;
