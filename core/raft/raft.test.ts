@@ -5,7 +5,7 @@ import { seededRng } from '../../testing/seeded-rng.js';
 import { NotLeaderError, ProposalRefusedError } from './errors.js';
 import { Raft } from './raft.js';
 import { RawNode, bootstrapState } from './raw-node.js';
-import type { Entry, Message } from './types.js';
+import type { Entry, Message, Ready } from './types.js';
 
 const put = (key: string, value: string) => encodeOp({ id: `${key}=${value}`, op: 'put', key, value });
 const ABC = ['a', 'b', 'c'];
@@ -14,6 +14,19 @@ function leaderOf(c: TestCluster, id = 'a'): TestCluster {
   c.campaign(id);
   expect(c.leader()).toBe(id);
   return c;
+}
+
+/** Ticks `node`, the only voter, until it leads, handing each Ready to `onReady` before advancing. */
+function campaignAlone(node: RawNode, onReady: (rd: Ready) => void): void {
+  for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
+    node.tick();
+    while (node.hasReady()) {
+      const rd = node.ready();
+      onReady(rd);
+      node.advance(rd);
+    }
+  }
+  expect(node.status().role).toBe('leader');
 }
 
 function msgs(c: TestCluster, type: Message['type'], from?: string, to?: string): Message[] {
@@ -245,16 +258,8 @@ describe('§5.3: log replication', () => {
       { hardState: boot.hardState, entries: boot.entries, conf: { voters: ['a'], learners: ['l'] } },
     );
     // Campaign and win, handing every Ready to "storage" without any write completing.
-    const handedOut = [];
-    for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
-      node.tick();
-      while (node.hasReady()) {
-        const rd = node.ready();
-        handedOut.push(rd);
-        node.advance(rd);
-      }
-    }
-    expect(node.status().role).toBe('leader');
+    const handedOut: Ready[] = [];
+    campaignAlone(node, (rd) => handedOut.push(rd));
     expect(node.status().term).toBe(2);
     expect(handedOut.some((rd) => rd.sendBeforePersist)).toBe(false);
     for (let i = 0; i < 3; i++) node.tick();
@@ -267,9 +272,10 @@ describe('§5.3: log replication', () => {
     expect(node.ready().sendBeforePersist).toBe(true);
   });
 
-  it('a leader counts its own entries toward commitment only once they are durable (thesis §10.2.1)', () => {
+  /** a, of voters a, b, c, elected by b's vote in term 2, with b holding a's no-op at 4. */
+  const leaderWithNoopAtB = (soleVoterCommitsUnpersisted = false): Raft => {
     const raft = new Raft(
-      { ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg, id: 'a', preVote: false },
+      { ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg, id: 'a', preVote: false, soleVoterCommitsUnpersisted },
       {
         hardState: { term: 1, vote: undefined, commit: 3 },
         entries: bootstrapState(ABC).entries,
@@ -280,8 +286,13 @@ describe('§5.3: log replication', () => {
     for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
     raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false });
     expect(raft.role).toBe('leader');
-    // The no-op at 4 went out to b before a's own write of it finished: b alone is no quorum.
     raft.step({ type: 'appResp', from: 'b', to: 'a', term: 2, index: 4 });
+    return raft;
+  };
+
+  it('a leader counts its own entries toward commitment only once they are durable (thesis §10.2.1)', () => {
+    // The no-op at 4 went out to b before a's own write of it finished: b alone is no quorum.
+    const raft = leaderWithNoopAtB();
     expect(raft.log.committed).toBe(3);
     // A report for an entry that is not in the log (wrong term) changes nothing.
     raft.persistedTo(4, 1);
@@ -294,15 +305,7 @@ describe('§5.3: log replication', () => {
     const leadAlone = (soleVoterCommitsUnpersisted: boolean) => {
       const boot = bootstrapState(['a']);
       const node = new RawNode({ id: 'a', rng: seededRng(3), soleVoterCommitsUnpersisted }, boot);
-      for (let i = 0; i < 60 && node.status().role !== 'leader'; i++) {
-        node.tick();
-        while (node.hasReady()) {
-          const rd = node.ready();
-          node.persisted(rd);
-          node.advance(rd);
-        }
-      }
-      expect(node.status().role).toBe('leader');
+      campaignAlone(node, (rd) => node.persisted(rd));
       node.propose(put('k', 'v'));
       return node.ready();
     };
@@ -316,24 +319,7 @@ describe('§5.3: log replication', () => {
     expect(careful.committedEntries.map((e) => e.index)).not.toContain(careful.entries.at(-1)?.index);
 
     // With other voters the option changes nothing: b alone is no quorum.
-    const raft = new Raft(
-      {
-        ...new RawNode({ id: 'a', rng: seededRng(1) }).raft.cfg,
-        id: 'a',
-        preVote: false,
-        soleVoterCommitsUnpersisted: true,
-      },
-      {
-        hardState: { term: 1, vote: undefined, commit: 3 },
-        entries: bootstrapState(ABC).entries,
-        conf: { voters: ABC, learners: [] },
-        applied: 3,
-      },
-    );
-    for (let i = 0; i < 30 && raft.role !== 'candidate'; i++) raft.tick();
-    raft.step({ type: 'voteResp', from: 'b', to: 'a', term: 2, reject: false });
-    raft.step({ type: 'appResp', from: 'b', to: 'a', term: 2, index: 4 });
-    expect(raft.log.committed).toBe(3);
+    expect(leaderWithNoopAtB(true).log.committed).toBe(3);
   });
 });
 
