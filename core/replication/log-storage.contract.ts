@@ -60,6 +60,20 @@ export function logStorageContract(name: string, open: () => Promise<LogStorageU
       await s.close();
     });
 
+    it('loads what was persisted before the first load, without a restart (a bootstrap)', async () => {
+      const s = await open();
+      await s.storage.persist(
+        { hardState: hard(1, 1, 'a'), entries: range(1, 1), snapshot: undefined, sync: true },
+        nothing,
+      );
+      const init = s.storage.load();
+      expect(init.hardState).toEqual(hard(1, 1, 'a'));
+      expect(plain(init.entries)).toEqual(plain(range(1, 1)));
+      expect(init.lastIndex).toBe(1);
+      expect(s.storage.hasState()).toBe(true);
+      await s.close();
+    });
+
     it('entries at an index it holds replace that entry and every later one', async () => {
       let s = await open();
       await s.storage.persist(

@@ -53,7 +53,8 @@ export interface PersistRequest {
  * - `persist(w, also)` makes `w` durable no later than it runs `also` (the state machine applying
  *   committed entries, which may be among `w.entries`) in a state store transaction, resolves with
  *   `also`'s result once both are committed (and synced when `w.sync`), and keeps writes in call
- *   order; a snapshot in `w` replaces the log in the same write as `also` replaces the state;
+ *   order; a snapshot in `w` is stored in the same state store write as `also` replaces the
+ *   state (durably), and from then on, restarts included, the log holds nothing at or below it;
  * - `saveSnapshot(s)` keeps a compaction snapshot (a newer one already kept wins); later loads
  *   start from it and skip the entries it covers.
  */
@@ -158,42 +159,54 @@ export class RaftStorage implements LogStorage {
   }
 
   /**
-   * Persists a snapshot made by log compaction, in pieces (see below); once it is durable, the
+   * Persists a snapshot made by log compaction, in pieces (keepCompactionSnapshot); once it is durable, the
    * entries it covers are deleted a slice at a time by later writes (they are ignored on load).
    * A snapshot older than the stored one (the leader's, installed meanwhile) is not kept.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
-    // The data goes in pieces of SNAPSHOT_PIECE_BYTES, a write each, so no single write holds
-    // the others up for the whole snapshot; the record naming them is written last. A save that
-    // a newer snapshot overtook leaves pieces that no record names: dropped by the record's write
-    // (a crash's leftovers by the next save's).
-    const { index } = snapshot.meta;
-    const { data } = snapshot;
-    const pieces = Math.ceil(data.length / SNAPSHOT_PIECE_BYTES);
-    for (let n = 0; n < pieces; n++) {
-      const piece = data.subarray(n * SNAPSHOT_PIECE_BYTES, (n + 1) * SNAPSHOT_PIECE_BYTES);
-      await this.store.write((tx) => tx.put(RAFT_META_TABLE, pieceKey(index, n), piece), 'committed');
-    }
-    const saved = await this.store.write((tx) => {
-      const stored = tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT);
-      const keep = stored && stored.meta.index >= index ? stored : { meta: snapshot.meta, pieces };
-      if (keep !== stored) tx.put(RAFT_META_TABLE, SNAPSHOT, keep);
-      // Older pieces are dead; newer ones may belong to a save still running.
-      dropPieces(tx, (i) => i < keep.meta.index || (i === index && keep === stored));
-      return keep !== stored;
-    });
     // Only once the record is durable may later writes delete the log entries it covers.
-    if (saved) this.staleTo = Math.max(this.staleTo, index);
+    if (await keepCompactionSnapshot(this.store, snapshot)) this.staleTo = Math.max(this.staleTo, snapshot.meta.index);
   }
 
   /** Stores a snapshot from the leader and deletes the whole log, which it replaces. */
   private replaceLog(tx: WriteTxn, snapshot: Snapshot): void {
-    tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data });
-    dropPieces(tx, (i) => i <= snapshot.meta.index);
+    storeLeaderSnapshot(tx, snapshot);
     const stale: string[] = [];
     for (const [key] of tx.range(RAFT_LOG_TABLE)) stale.push(key);
     for (const key of stale) tx.delete(RAFT_LOG_TABLE, key);
   }
+}
+
+/**
+ * Keeps a snapshot made by log compaction in RAFT_META_TABLE, unless a newer one is kept already.
+ * The data goes in pieces of SNAPSHOT_PIECE_BYTES, a write each, so no single write holds the
+ * others up for the whole snapshot; the record naming them is written last and durably. A save
+ * that a newer snapshot overtook leaves pieces that no record names: dropped by the record's
+ * write (a crash's leftovers by the next save's). Resolves with whether this snapshot is now the
+ * kept one (durable).
+ */
+export async function keepCompactionSnapshot(store: StateStore, snapshot: Snapshot): Promise<boolean> {
+  const { index } = snapshot.meta;
+  const { data } = snapshot;
+  const pieces = Math.ceil(data.length / SNAPSHOT_PIECE_BYTES);
+  for (let n = 0; n < pieces; n++) {
+    const piece = data.subarray(n * SNAPSHOT_PIECE_BYTES, (n + 1) * SNAPSHOT_PIECE_BYTES);
+    await store.write((tx) => tx.put(RAFT_META_TABLE, pieceKey(index, n), piece), 'committed');
+  }
+  return store.write((tx) => {
+    const stored = tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT);
+    const keep = stored && stored.meta.index >= index ? stored : { meta: snapshot.meta, pieces };
+    if (keep !== stored) tx.put(RAFT_META_TABLE, SNAPSHOT, keep);
+    // Older pieces are dead; newer ones may belong to a save still running.
+    dropPieces(tx, (i) => i < keep.meta.index || (i === index && keep === stored));
+    return keep !== stored;
+  });
+}
+
+/** Stores a snapshot from the leader (data inline) in `tx`, dropping the pieces of older ones. */
+export function storeLeaderSnapshot(tx: WriteTxn, snapshot: Snapshot): void {
+  tx.put(RAFT_META_TABLE, SNAPSHOT, { meta: snapshot.meta, data: snapshot.data });
+  dropPieces(tx, (i) => i <= snapshot.meta.index);
 }
 
 /** What the Raft tables hold: hard state, latest snapshot, and the checked log after it. */
@@ -232,8 +245,13 @@ export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
   };
 }
 
+/** The stored snapshot's meta (without reading its data), or undefined when none is stored. */
+export function readSnapshotMeta(tx: ReadTxn): Snapshot['meta'] | undefined {
+  return tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT)?.meta;
+}
+
 /** The stored snapshot, its data joined from its pieces when it has them. Throws CorruptError when one is missing. */
-function readSnapshot(tx: ReadTxn): Snapshot | undefined {
+export function readSnapshot(tx: ReadTxn): Snapshot | undefined {
   const stored = tx.get<StoredSnapshot>(RAFT_META_TABLE, SNAPSHOT);
   if (!stored) return undefined;
   if (stored.pieces === undefined) return { meta: stored.meta, data: stored.data ?? new Uint8Array(0) };
