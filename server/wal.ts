@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptError, StorageError } from '../core/errors.js';
@@ -284,6 +285,19 @@ export class Wal {
     await this.file.truncate(this.end);
     await this.file.truncate(this.size);
     await this.file.datasync();
+  }
+
+  /**
+   * Reads every frame on disk again, in order, synchronously (a start-up path: the Raft driver
+   * loading its log after a bootstrap wrote it), calling `onRecord` as open() does. Call it with
+   * no append under way. Throws CorruptError as open() does.
+   */
+  replaySync(onRecord: (r: WalRecord) => void): void {
+    const last = this.segments[this.segments.length - 1];
+    for (const n of this.segments) {
+      const bytes = readFileSync(join(this.o.dir, segmentName(n)));
+      Wal.scan(this.o, n, bytes.subarray(0, n === last ? this.end : bytes.length), n === last, onRecord);
+    }
   }
 
   /** Numbers of the segments on disk, ascending (the last one takes appends). */

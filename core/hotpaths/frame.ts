@@ -8,7 +8,7 @@ export const FRAME_VERSION = 1;
  * Frame kinds. The kind byte is not covered by the CRC: kinds stored side by side (the WAL's) are
  * kept at least two bits apart, so one flipped bit cannot turn one into another.
  */
-export const FRAME_KIND = { entries: 1, message: 2, walSegment: 6 } as const;
+export const FRAME_KIND = { entries: 1, message: 2, walSegment: 6, walState: 24 } as const;
 
 /** A frame failed validation: truncated, unknown version or kind, bad checksum or malformed payload. */
 export class CorruptFrameError extends CorruptError {
