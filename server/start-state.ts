@@ -16,8 +16,9 @@ import { WatchRegistry } from '../core/watch/watch-registry.js';
 import type { ServerConfig } from './config.js';
 import { loadNodeId, lockDataDir } from './data-dir.js';
 import { LmdbStateStore } from './lmdb-store.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
+import { RAFT_LOG_TABLE, RAFT_META_TABLE } from '../core/replication/storage.js';
 import { describeFailure, StartupError } from './start-errors.js';
+import { WalLogStorage } from './wal-log-storage.js';
 import type { StartupStack } from './startup-stack.js';
 
 /** A server's state: the locked data dir, the LMDB store and what applies committed entries to it. */
@@ -31,8 +32,8 @@ export interface ServerState {
   readonly applier: Applier;
   /** Recent changes for watch streams. */
   readonly feed: ChangeFeed;
-  /** The Raft log and hard state, in the same LMDB environment. */
-  readonly storage: RaftStorage;
+  /** The Raft log and hard state, in the WAL (snapshots in the LMDB environment). */
+  readonly storage: WalLogStorage;
   /** Releases the data dir's lock (after the store is closed). */
   readonly unlock: () => Promise<void>;
 }
@@ -84,5 +85,8 @@ export async function openState(
     startIndex: applier.appliedIndex(),
   });
   applier.listen(feed);
-  return { nodeId, store, machine, watches, applier, feed, storage: new RaftStorage(store, hotPaths), unlock };
+  // The raft_log table stays among the tables so a data dir from before the WAL can be moved over.
+  const storage = await WalLogStorage.open({ dir: join(config.dataDir, 'wal'), store, hp: hotPaths, logger });
+  stack.push('raft WAL', () => storage.close());
+  return { nodeId, store, machine, watches, applier, feed, storage, unlock };
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { StateStore } from '../../core/ports/state-store.js';
 import type { peerFetch } from '../peer-http.js';
 import type { RaftDriver } from '../../core/replication/driver.js';
-import type { RaftStorage } from '../../core/replication/storage.js';
+import type { LogStorage } from '../../core/replication/storage.js';
 import type { ControlMessage, PeerInfo, RaftTransport } from '../transport.js';
 import { AutopilotHealth } from './autopilot-health.js';
 import { ClusterCommitter } from './committer.js';
@@ -30,7 +30,7 @@ export interface ClusterOptions {
   /** Raft addresses of servers to contact (retried with backoff). */
   readonly joins: readonly string[];
   readonly transport: RaftTransport;
-  readonly storage: RaftStorage;
+  readonly storage: LogStorage;
   readonly store: StateStore;
   readonly logger: Logger;
   /** Creates the Raft driver from what storage holds. */

@@ -2,7 +2,7 @@ import { KonsulError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { bootstrapState } from '../../core/raft/raw-node.js';
 import type { NodeId } from '../../core/raft/types.js';
-import type { RaftStorage } from '../../core/replication/storage.js';
+import type { LogStorage } from '../../core/replication/storage.js';
 import type { ControlMessage, RaftTransport } from '../transport.js';
 import type { LeaderDuties } from './leader-duties.js';
 import type { ClusterState } from './state.js';
@@ -11,7 +11,7 @@ import type { ClusterState } from './state.js';
 export interface FormationOptions {
   readonly state: ClusterState;
   readonly transport: RaftTransport;
-  readonly storage: RaftStorage;
+  readonly storage: LogStorage;
   readonly logger: Logger;
   /** Bootstrap a single-node cluster when there is no state (dev mode). */
   readonly single: boolean;
