@@ -161,6 +161,8 @@ export class WalLogStorage implements LogStorage {
   private persisted = false;
   /** Resolves once the WAL part of every persist so far is done. */
   private walTail: Promise<unknown> = Promise.resolve();
+  /** Resolves once the state store write of every persist so far was issued. */
+  private stateIssued: Promise<unknown> = Promise.resolve();
   /** Resolves once every persist so far is done. */
   private allTail: Promise<unknown> = Promise.resolve();
 
@@ -282,12 +284,18 @@ export class WalLogStorage implements LogStorage {
 
   /**
    * Persists a Ready. Without a snapshot: its entries and hard state go to the WAL (synced when
-   * `w.sync`), then `also` runs in a state store transaction, committed without a flush. With a
-   * leader's snapshot (such a Ready applies no entries): the snapshot and `also` (which replaces
-   * the state) are written durably first, then the entries and hard state to the WAL. Writes run
-   * in call order; the WAL part of one may overlap the state store part of the one before.
+   * `w.sync`), `onDurable` is called, and `also` (if any) runs in a state store transaction
+   * committed without a flush: after the sync when there is one, alongside the unsynced write
+   * otherwise. With a leader's snapshot (such a Ready applies no entries): the snapshot and
+   * `also` (which replaces the state) are written durably first, then the entries and hard state
+   * to the WAL. WAL writes, state store writes and `onDurable` calls each keep call order; the
+   * WAL part of one persist may overlap the state store part of the one before.
    */
-  persist<T>(w: PersistRequest, also: (tx: WriteTxn) => T): Promise<T> {
+  persist<T>(
+    w: PersistRequest,
+    also: ((tx: WriteTxn) => T) | undefined,
+    onDurable?: () => void,
+  ): Promise<T | undefined> {
     this.persisted = true;
     const frames: Uint8Array[] = [];
     const lasts: Array<number | 'hard'> = [];
@@ -302,26 +310,46 @@ export class WalLogStorage implements LogStorage {
     }
     const sync = w.sync || w.snapshot !== undefined;
     const appendFrames = async () => {
-      if (frames.length === 0) return;
-      this.noteAppended(lasts, await this.wal.append(frames, sync));
-      if (w.hardState) this.hasHardState = true;
+      if (frames.length > 0) {
+        this.noteAppended(lasts, await this.wal.append(frames, sync));
+        if (w.hardState) this.hasHardState = true;
+      }
     };
-    let result: Promise<T>;
+    let result: Promise<T | undefined>;
     if (w.snapshot) {
       const snap = w.snapshot;
       result = this.allTail.then(async () => {
         const r = await this.o.store.write((tx) => {
           storeLeaderSnapshot(tx, snap);
-          return also(tx);
+          return also?.(tx);
         }, 'durable');
         await appendFrames();
+        onDurable?.();
         return r;
       });
       this.walTail = result.catch(() => undefined);
+      this.stateIssued = this.walTail;
     } else {
-      const walDone = this.walTail.then(appendFrames);
+      const walDone = this.walTail.then(appendFrames).then(() => onDurable?.());
       this.walTail = walDone.catch(() => undefined);
-      result = walDone.then(() => this.o.store.write(also, 'committed'));
+      // The state store writes go in call order. One applying entries waits for this Ready's
+      // sync (its entries may be among them); one without a sync (no entries: it applies entries
+      // an earlier Ready synced) need not wait for its own WAL write, which promises nothing.
+      const gate = sync ? Promise.all([walDone, this.stateIssued]) : this.stateIssued;
+      let issued!: () => void;
+      this.stateIssued = new Promise<void>((resolve) => (issued = resolve));
+      const applied = gate.then(
+        () => {
+          const write = also ? this.o.store.write(also, 'committed') : undefined;
+          issued();
+          return write;
+        },
+        (err: unknown) => {
+          issued();
+          throw err;
+        },
+      );
+      result = Promise.all([walDone, applied]).then(([, r]) => r);
     }
     this.allTail = result.catch(() => undefined);
     return result;

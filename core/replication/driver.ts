@@ -5,7 +5,7 @@ import type { ApplyResult, CommittedEntry } from '../fsm/state-machine.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Rng } from '../ports/rng.js';
-import type { ReadView, StateStore } from '../ports/state-store.js';
+import type { ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import type { Transport } from '../ports/transport.js';
 import { applyToConf } from '../raft/conf-change.js';
 import type { RaftConfig } from '../raft/config.js';
@@ -97,6 +97,10 @@ interface InFlight {
   readonly sentEarly: boolean;
   /** Committed entries as handed to the state machine (membership changes carry the new membership). */
   readonly batch: readonly CommittedEntry[];
+  /** The write's log part is on disk (LogStorage's onDurable); its messages may go. */
+  durable: boolean;
+  /** Whether raw.persisted and the messages were done for it already. */
+  acked: boolean;
   done: boolean;
   staged: StagedApply | undefined;
 }
@@ -275,7 +279,17 @@ export class RaftDriver {
     // Nothing can move until the oldest write completes (its completion pumps again); messages and
     // requests wait in their queues meanwhile.
     const oldest = this.inflight[0];
-    if (this.inflight.length >= this.maxInFlight && oldest && !oldest.done) return;
+    if (this.inflight.length >= this.maxInFlight && oldest && !oldest.done) {
+      // Its log part may be on disk already: acknowledge it (the rest waits for its completion).
+      if (oldest.durable && !oldest.acked) {
+        try {
+          this.finishCompleted();
+        } catch (err) {
+          this.fatal(err);
+        }
+      }
+      return;
+    }
     this.pumping = true;
     try {
       do {
@@ -367,45 +381,60 @@ export class RaftDriver {
       this.stagedConf = applyToConf(this.stagedConf, cc);
       return { index: e.index, data: e.data, conf: this.stagedConf };
     });
-    const w: InFlight = { rd, sentEarly, batch, done: false, staged: undefined };
+    const w: InFlight = { rd, sentEarly, batch, durable: false, acked: false, done: false, staged: undefined };
     this.inflight.push(w);
     const snap = rd.snapshot;
     if (snap) this.stagedConf = snap.meta.conf;
     const writes = rd.hardState !== undefined || rd.entries.length > 0 || snap !== undefined || batch.length > 0;
     if (!writes) {
+      w.durable = true;
       w.done = true;
     } else {
       // A snapshot from the leader replaces the state in the same transaction that stores it, so
       // a crash cannot leave the log saying it is applied while the tables are still the old ones.
       const dump = snap ? parseDump(snap.data, this.o.stateTables) : undefined;
       const write = { hardState: rd.hardState, entries: rd.entries, snapshot: snap, sync: rd.mustSync };
-      this.o.storage
-        .persist(write, (tx) => {
-          if (snap && dump) {
-            replaceTables(tx, this.o.stateTables, dump);
-            writeAppliedIndex(tx, snap.meta.index);
-            writeConfState(tx, snap.meta.conf);
-          }
-          return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
-        })
-        .then(
-          (staged) => {
-            w.staged = staged;
-            w.done = true;
-            this.pump();
-          },
-          (err: unknown) => this.fatal(err),
-        );
+      // With nothing to apply and no snapshot, the state store is left alone.
+      const also =
+        snap || batch.length > 0
+          ? (tx: WriteTxn) => {
+              if (snap && dump) {
+                replaceTables(tx, this.o.stateTables, dump);
+                writeAppliedIndex(tx, snap.meta.index);
+                writeConfState(tx, snap.meta.conf);
+              }
+              return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
+            }
+          : undefined;
+      // Once the log part is on disk, its acknowledgements may go before the state machine commits.
+      const onDurable = () => {
+        w.durable = true;
+        if (this.inflight[0] === w) this.pump();
+      };
+      this.o.storage.persist(write, also, onDurable).then(
+        (staged) => {
+          w.staged = staged;
+          w.done = true;
+          this.pump();
+        },
+        (err: unknown) => this.fatal(err),
+      );
     }
     if (this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
   }
 
   /** Steps 2 and 3 of every Ready whose write completed, oldest first. */
   private finishCompleted(): void {
-    while (this.inflight.length > 0 && (this.inflight[0] as InFlight).done) {
-      const { rd, sentEarly, batch, staged } = this.inflight.shift() as InFlight;
-      if (!this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
-      if (!sentEarly) this.o.transport.send(rd.messages);
+    for (;;) {
+      const oldest = this.inflight[0];
+      if (!oldest) break;
+      if (!oldest.acked && oldest.durable) {
+        oldest.acked = true;
+        if (!this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(oldest.rd);
+        if (!oldest.sentEarly) this.o.transport.send(oldest.rd.messages);
+      }
+      if (!oldest.done) break;
+      const { rd, batch, staged } = this.inflight.shift() as InFlight;
       if (rd.snapshot) {
         this.conf = rd.snapshot.meta.conf;
         this.appliedIndex = rd.snapshot.meta.index;

@@ -74,6 +74,33 @@ export function logStorageContract(name: string, open: () => Promise<LogStorageU
       await s.close();
     });
 
+    it('calls onDurable before it resolves, in call order, with or without a state machine write', async () => {
+      const s = await open();
+      const seen: string[] = [];
+      const a = s.storage.persist(
+        { hardState: hard(1, 0), entries: range(1, 3), snapshot: undefined, sync: true },
+        undefined,
+        () => seen.push('durable a'),
+      );
+      const b = s.storage.persist(
+        { hardState: hard(1, 3), entries: [], snapshot: undefined, sync: false },
+        (tx) => {
+          tx.put(META_TABLE, 'probe', 'b');
+          return 'b';
+        },
+        () => seen.push('durable b'),
+      );
+      void a.then(() => seen.push('resolved a'));
+      void b.then(() => seen.push('resolved b'));
+      expect(await a).toBeUndefined();
+      expect(await b).toBe('b');
+      expect(seen.indexOf('durable a')).toBeLessThan(seen.indexOf('resolved a'));
+      expect(seen.indexOf('durable b')).toBeLessThan(seen.indexOf('resolved b'));
+      expect(seen.indexOf('durable a')).toBeLessThan(seen.indexOf('durable b'));
+      expect(s.store.read((tx) => tx.get(META_TABLE, 'probe'))).toBe('b');
+      await s.close();
+    });
+
     it('entries at an index it holds replace that entry and every later one', async () => {
       let s = await open();
       await s.storage.persist(

@@ -50,11 +50,13 @@ export interface PersistRequest {
  * - `load()` gives back what was persisted: the hard state, the latest snapshot, the entries
  *   after it (entries persisted at an index already held replace it and all after it), the
  *   applied index and membership the state store holds;
- * - `persist(w, also)` makes `w` durable no later than it runs `also` (the state machine applying
- *   committed entries, which may be among `w.entries`) in a state store transaction, resolves with
- *   `also`'s result once both are committed (and synced when `w.sync`), and keeps writes in call
- *   order; a snapshot in `w` is stored in the same state store write as `also` replaces the
- *   state (durably), and from then on, restarts included, the log holds nothing at or below it;
+ * - `persist(w, also, onDurable)` makes `w` durable no later than it runs `also` (the state
+ *   machine applying committed entries, which may be among `w.entries`; undefined when there is
+ *   nothing to apply) in a state store transaction, calls `onDurable` once `w` is on disk (synced
+ *   when `w.sync`; written otherwise) and before it resolves, resolves with `also`'s result once
+ *   both are committed, and keeps writes (and `onDurable` calls) in call order; a snapshot in `w`
+ *   is stored in the same state store write as `also` replaces the state (durably), and from
+ *   then on, restarts included, the log holds nothing at or below it;
  * - `saveSnapshot(s)` keeps a compaction snapshot (a newer one already kept wins); later loads
  *   start from it and skip the entries it covers.
  */
@@ -62,7 +64,11 @@ export interface LogStorage {
   load(): RaftInit & { lastIndex: number };
   /** Whether this data dir already holds Raft state (a restart, not a new server). */
   hasState(): boolean;
-  persist<T>(w: PersistRequest, also: (tx: WriteTxn) => T): Promise<T>;
+  persist<T>(
+    w: PersistRequest,
+    also: ((tx: WriteTxn) => T) | undefined,
+    onDurable?: () => void,
+  ): Promise<T | undefined>;
   saveSnapshot(snapshot: Snapshot): Promise<void>;
 }
 
@@ -81,6 +87,8 @@ export class RaftStorage implements LogStorage {
    */
   private staleFrom = 1;
   private staleTo = 0;
+  /** Settles once every write so far has resolved (so they resolve in call order). */
+  private settled: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: StateStore,
@@ -117,12 +125,17 @@ export class RaftStorage implements LogStorage {
   /**
    * Persists a Ready's hard state, entries (replacing any at the same or higher index) and
    * snapshot (dropping the log it covers) in one atomic transaction, which also runs `also`
-   * (the state machine applying committed entries). Resolves with `also`'s result once the
-   * transaction is synced to disk when `sync` is set, or once it is committed otherwise.
+   * (the state machine applying committed entries). Resolves with `also`'s result, after
+   * calling `onDurable`, once the transaction is synced to disk when `sync` is set, or once it
+   * is committed otherwise.
    * Several writes may be in flight: they run in call order, and the bookkeeping of what the log
    * will hold is updated at call time for the writes queued behind this one.
    */
-  persist<T>(w: PersistRequest, also: (tx: WriteTxn) => T): Promise<T> {
+  persist<T>(
+    w: PersistRequest,
+    also: ((tx: WriteTxn) => T) | undefined,
+    onDurable?: () => void,
+  ): Promise<T | undefined> {
     const { hardState, entries, snapshot } = w;
     const frames = entries.map((e) => encodeEntriesFrame(this.hp, [e]));
     const replaceUpTo = this.lastIndex;
@@ -136,7 +149,7 @@ export class RaftStorage implements LogStorage {
     }
     const last = entries[entries.length - 1];
     if (last) this.lastIndex = last.index;
-    return this.store.write(
+    const written = this.store.write(
       (tx) => {
         // A snapshot from the leader replaces the whole log.
         if (snapshot) this.replaceLog(tx, snapshot);
@@ -152,15 +165,26 @@ export class RaftStorage implements LogStorage {
             commit: hardState.commit,
           });
         for (let i = trimFrom; i <= trimTo; i++) tx.delete(RAFT_LOG_TABLE, logKey(i));
-        return also(tx);
+        return also?.(tx);
       },
       w.sync ? 'durable' : 'committed',
     );
+    // The log and the state commit together: durable and applied at once. A synced write
+    // resolves after a later unsynced one, so each waits for the one before it.
+    const before = this.settled;
+    const result = written.then((r) =>
+      before.then(() => {
+        onDurable?.();
+        return r;
+      }),
+    );
+    this.settled = result.catch(() => undefined);
+    return result;
   }
 
   /**
-   * Persists a snapshot made by log compaction, in pieces (keepCompactionSnapshot); once it is durable, the
-   * entries it covers are deleted a slice at a time by later writes (they are ignored on load).
+   * Persists a snapshot made by log compaction, in pieces (keepCompactionSnapshot); once it is
+   * durable, the entries it covers are deleted a slice at a time by later writes (they are ignored on load).
    * A snapshot older than the stored one (the leader's, installed meanwhile) is not kept.
    */
   async saveSnapshot(snapshot: Snapshot): Promise<void> {

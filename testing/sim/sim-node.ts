@@ -281,14 +281,22 @@ class ObservedRaftStorage extends RaftStorage {
     super(store, hp);
   }
 
-  override persist<T>(w: Parameters<RaftStorage['persist']>[0], also: (tx: WriteTxn) => T): Promise<T> {
-    return super.persist(w, (tx) => {
-      const before = readAppliedIndex(tx);
-      const result = also(tx);
-      if (w.entries.length > 0) this.report.stored(w.entries);
-      const after = readAppliedIndex(tx);
-      if (after !== before) this.report.applied(after, tx);
-      return result;
-    });
+  override persist<T>(
+    w: Parameters<RaftStorage['persist']>[0],
+    also: ((tx: WriteTxn) => T) | undefined,
+    onDurable?: () => void,
+  ): Promise<T | undefined> {
+    return super.persist(
+      w,
+      (tx) => {
+        const before = readAppliedIndex(tx);
+        const result = also?.(tx);
+        if (w.entries.length > 0) this.report.stored(w.entries);
+        const after = readAppliedIndex(tx);
+        if (after !== before) this.report.applied(after, tx);
+        return result;
+      },
+      onDurable,
+    );
   }
 }
