@@ -71,8 +71,16 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'snapshot-threshold',
     kind: { type: 'int', min: 16, max: 10_000_000 },
-    describe: 'applied log entries that trigger a snapshot and log compaction',
+    describe: 'applied log entries that trigger a snapshot and log compaction (Consul: raft_snapshot_threshold)',
     default: 16_384,
+  },
+  {
+    name: 'snapshot-interval',
+    kind: { type: 'int', min: 0, max: 86_400 },
+    describe:
+      'least seconds between two snapshots, unless the log grows to 8 times the threshold ' +
+      '(Consul: raft_snapshot_interval; 0: none)',
+    default: 30,
   },
   {
     name: 'raft-tick-ms',
@@ -301,6 +309,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
     raftTls: tlsOf(v),
     snapshotThreshold: Number(v['snapshot-threshold']),
+    snapshotIntervalMs: Number(v['snapshot-interval']) * 1000,
     raftTickMs: Number(v['raft-tick-ms']),
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,

@@ -110,7 +110,7 @@ describe('cluster under faults (real processes)', () => {
   });
 
   it('a restarted server catches up by InstallSnapshot after the log was compacted', async () => {
-    cluster = await TestClusterProcesses.start(3, ['--snapshot-threshold', '20']);
+    cluster = await TestClusterProcesses.start(3, ['--snapshot-threshold', '20', '--snapshot-interval', '0']);
     const c = cluster;
     const leader = await c.waitForLeader();
     const lagging = c.members.find((m) => m !== leader)!;

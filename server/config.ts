@@ -41,6 +41,8 @@ export interface ServerConfig {
   readonly joinToken: string | undefined;
   readonly raftTls: { cert: string; key: string; ca: string } | undefined;
   readonly snapshotThreshold: number;
+  /** Least time between two compaction snapshots (ms; see RaftDriverOptions.snapshotIntervalMs). */
+  readonly snapshotIntervalMs: number;
   readonly raftTickMs: number;
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;

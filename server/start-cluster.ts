@@ -68,6 +68,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
         logger: raftLogger,
         transport,
         snapshotThreshold: config.snapshotThreshold,
+        snapshotIntervalMs: config.snapshotIntervalMs,
         maxPending: config.maxPendingWrites,
         requestTimeoutMs: 10_000,
         maxQueuedMessages: 16_384,

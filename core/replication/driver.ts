@@ -66,6 +66,12 @@ export interface RaftDriverOptions {
   /** Compact the log when this many applied entries follow the last snapshot. */
   readonly snapshotThreshold: number;
   /**
+   * After a compaction snapshot starts, the next waits at least this long (ms; default 0), as
+   * Consul's raft_snapshot_interval spaces its snapshots, unless 8 × snapshotThreshold entries
+   * have been applied since the last one (which bounds the log kept in memory).
+   */
+  readonly snapshotIntervalMs?: number;
+  /**
    * Rows a compaction snapshot encodes per turn of the event loop (default 2048): the snapshot
    * is built from a read view in slices, between which writes keep committing.
    */
@@ -107,6 +113,9 @@ interface InFlight {
 
 const notApplied = () => new ProposalDroppedError();
 
+/** Entries past the threshold, as a multiple of it, after which a snapshot no longer waits for its interval. */
+const SNAPSHOT_BACKLOG_FACTOR = 8;
+
 /** A compaction snapshot being built from a read view of the state at `index`. */
 interface SnapshotBuild {
   readonly index: number;
@@ -140,6 +149,8 @@ export class RaftDriver {
   private readonly inputs: Input[] = [];
   private readonly waiters = new Waiters();
   private readonly inflight: InFlight[] = [];
+  /** When the last compaction snapshot started (clock ms), if one did since start-up. */
+  private lastSnapshotStart: number | undefined;
   private readonly maxInFlight: number;
   private ticks = 0;
   private pumping = false;
@@ -471,8 +482,10 @@ export class RaftDriver {
 
   /**
    * Log compaction (§7), in the background: once snapshotThreshold entries were applied since
-   * the last snapshot, opens a read view of the state at the applied index (taken when no write
-   * is in flight, so the view holds exactly that index's state) and encodes it a slice per turn
+   * the last snapshot (and snapshotIntervalMs passed since the last one started, unless the log
+   * grew to SNAPSHOT_BACKLOG_FACTOR times the threshold), opens a read view of the state at the
+   * applied index (taken when no write is in flight, so the view holds exactly that index's
+   * state) and encodes it a slice per turn
    * of the event loop while Readies keep being written and applied; when it is finished (and not
    * overtaken by a snapshot from the leader) the log up to that index is compacted and the
    * snapshot persisted. At most one build runs.
@@ -487,7 +500,17 @@ export class RaftDriver {
     const bug = this.o.plantedBugs?.applyBeforeDurable === true;
     if (this.inflight.length > 0 && !bug) return;
     const applied = this.readableIndex();
-    if (applied - this.raw.raft.log.snapshot.meta.index < this.o.snapshotThreshold) return;
+    const since = applied - this.raw.raft.log.snapshot.meta.index;
+    if (since < this.o.snapshotThreshold) return;
+    const interval = this.o.snapshotIntervalMs ?? 0;
+    const now = this.o.clock.now();
+    if (
+      this.lastSnapshotStart !== undefined &&
+      now - this.lastSnapshotStart < interval &&
+      since < SNAPSHOT_BACKLOG_FACTOR * this.o.snapshotThreshold
+    )
+      return;
+    this.lastSnapshotStart = now;
     const view = this.o.store.snapshotRead();
     const rows = this.o.snapshotRowsPerSlice ?? 2048;
     const build: SnapshotBuild = {

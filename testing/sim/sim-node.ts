@@ -49,6 +49,8 @@ export interface SimNodeOptions {
   readonly plantedBugs?: PlantedBugs & DriverBugs;
   /** Compact the log when this many applied entries follow the snapshot. */
   readonly compactEvery: number;
+  /** Least time between two compactions (RaftDriverOptions.snapshotIntervalMs). */
+  readonly compactIntervalMs: number;
   /** Ready writes the driver may have in flight. */
   readonly pipeline: number;
   readonly tickMs: number;
@@ -143,6 +145,7 @@ export class SimNode {
       logger: this.logger(live),
       transport: { send: (messages) => live() && this.world.send(this, messages) },
       snapshotThreshold: o.compactEvery,
+      snapshotIntervalMs: o.compactIntervalMs,
       maxPending: 64,
       requestTimeoutMs: o.requestTimeoutMs,
       maxQueuedMessages: 4096,

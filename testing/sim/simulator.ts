@@ -161,6 +161,8 @@ export class Simulator {
           raft: this.raftConfig,
           ...(options.plantedBugs ? { plantedBugs: options.plantedBugs } : {}),
           compactEvery: 20 + randomInt(this.rng, 40),
+          // From the seed, not the RNG, so the draws of earlier seeds stay as they were.
+          compactIntervalMs: (options.seed % 3) * 250,
           pipeline: this.pipeline,
           tickMs: TICK_MS,
           requestTimeoutMs: OP_TIMEOUT_MS - 100,
