@@ -434,7 +434,7 @@ export class RaftDriver {
     if (this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
   }
 
-  /** Steps 2 and 3 of every Ready whose write completed, oldest first. */
+  /** Oldest first: acknowledges each Ready whose log part is durable, finishes each whose write completed. */
   private finishCompleted(): void {
     for (;;) {
       const oldest = this.inflight[0];
