@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../core/ports/state-store.contract.js';
 import { cleanupAll, tempDir } from '../testing/spawn-server.js';
 import { CachedTablesStore } from '../core/store/cached-tables.js';
+import { WriteBehindStore } from '../core/store/write-behind.js';
 import { LmdbStateStore } from './lmdb-store.js';
 
 afterAll(cleanupAll);
@@ -21,6 +22,37 @@ stateStoreContract(
     return new LmdbStateStore(files.get(s)!, CONTRACT_TABLES);
   },
 );
+
+// What servers run: writes applied in memory, committed to LMDB behind them.
+stateStoreContract(
+  'write-behind over lmdb',
+  async () => {
+    const file = join(tempDir(), 'state.mdb');
+    const s = new WriteBehindStore(new LmdbStateStore(file, CONTRACT_TABLES), {
+      maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES,
+    });
+    files.set(s, file);
+    return s;
+  },
+  async (s) => {
+    await s.close();
+    return new LmdbStateStore(files.get(s)!, CONTRACT_TABLES);
+  },
+);
+
+describe('WriteBehindStore over LMDB', () => {
+  it('refuses a key LMDB cannot take in the write that puts it, and keeps serving', async () => {
+    const lmdb = new LmdbStateStore(join(tempDir(), 'state.mdb'), CONTRACT_TABLES);
+    const store = new WriteBehindStore(lmdb, { maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES });
+    const long = 'k'.repeat(LmdbStateStore.MAX_KEY_BYTES + 1);
+    await expect(store.write((tx) => tx.put('a', long, 1), 'committed')).rejects.toThrow(/1979 bytes/);
+    // The longest key LMDB takes goes through to LMDB, and so do later writes.
+    const longest = 'k'.repeat(LmdbStateStore.MAX_KEY_BYTES);
+    await store.write((tx) => tx.put('a', longest, 2), 'durable');
+    expect(lmdb.read((tx) => tx.get('a', longest))).toBe(2);
+    await store.close();
+  });
+});
 
 describe('CachedTablesStore over LMDB', () => {
   it('keeps every write of a pipeline, durable and committed ones mixed, in call order', async () => {

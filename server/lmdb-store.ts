@@ -28,6 +28,8 @@ function encodeKey(key: string): Uint8Array {
  * the commit has been flushed to disk.
  */
 export class LmdbStateStore implements StateStore {
+  /** Longest key LMDB takes (lmdb-js's default page size), in UTF-8 bytes. */
+  static readonly MAX_KEY_BYTES = 1978;
   readonly tables: readonly string[];
   private readonly env: RootDatabase;
   private readonly dbs = new Map<string, Database>();

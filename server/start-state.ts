@@ -9,6 +9,7 @@ import { META_TABLE } from '../core/fsm/meta.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { dataModules } from '../core/modules.js';
 import { CachedTablesStore } from '../core/store/cached-tables.js';
+import { WriteBehindStore } from '../core/store/write-behind.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import { ChangeFeed } from '../core/watch/change-feed.js';
@@ -65,11 +66,15 @@ export async function openState(
     RAFT_LOG_TABLE,
     RAFT_META_TABLE,
   ]);
-  stack.push('state store', () => lmdb.close());
+  // The Raft log in the WAL is durable before anything applies, so LMDB takes the applied state
+  // behind the log, many Readies to a commit, while reads see it in memory at once. Closing
+  // commits what is still behind, then closes LMDB.
+  const behind = new WriteBehindStore(lmdb, { maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES });
+  stack.push('state store', () => behind.close());
   // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
   // tables' modification indexes are cached with them so a read never pairs new data with an old index.
   const loading = performance.now();
-  const store = new CachedTablesStore(lmdb, [...CATALOG_TABLES, META_TABLE], META_TABLE);
+  const store = new CachedTablesStore(behind, [...CATALOG_TABLES, META_TABLE], META_TABLE);
   logger.info('catalog loaded into memory', {
     ms: Math.round(performance.now() - loading),
     ...store.cachedSizes(),

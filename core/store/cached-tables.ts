@@ -3,6 +3,7 @@ import * as sortedBtree from 'sorted-btree';
 import { StorageError } from '../errors.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys } from '../util/keys.js';
+import { inBounds, rangeBounds } from './range.js';
 
 // sorted-btree is CommonJS: its class is `default` to a bundler, `default.default` to Node's ESM loader.
 const loaded = sortedBtree as unknown as { default: typeof BTreeClass & { default?: typeof BTreeClass } };
@@ -30,15 +31,6 @@ type Layer = Table | ReadonlyMap<string, unknown>;
 
 /** Marks a key deleted in an overlay of writes not yet in the trees. */
 const GONE: unique symbol = Symbol('gone');
-
-/** The first key after every key that starts with `prefix` (undefined: none bounds them). */
-function prefixEnd(prefix: string): string | undefined {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    const c = prefix.charCodeAt(i);
-    if (c < 0xffff) return prefix.slice(0, i) + String.fromCharCode(c + 1);
-  }
-  return undefined;
-}
 
 /**
  * A StateStore that keeps some of its tables wholly in memory in front of another store (the
@@ -297,19 +289,6 @@ export class CachedTablesStore implements StateStore {
 }
 
 /**
- * The keys `options` select: those starting with `prefix`, from `low` (inclusive) to `high`
- * (exclusive; undefined: no bound besides the prefix), at most `limit` of them.
- */
-function rangeBounds(options: RangeOptions): { prefix: string; low: string; high: string | undefined; limit: number } {
-  const prefix = options.prefix ?? '';
-  let low = prefix;
-  if (options.start !== undefined && compareKeys(options.start, low) > 0) low = options.start;
-  let high = prefix === '' ? undefined : prefixEnd(prefix);
-  if (options.end !== undefined && (high === undefined || compareKeys(options.end, high) < 0)) high = options.end;
-  return { prefix, low, high, limit: options.limit ?? Infinity };
-}
-
-/**
  * Entries of `t` within `options`, ascending, as StateStore.range defines them, read lazily: `t`
  * must not change while they are read (a clone nobody writes to).
  */
@@ -334,7 +313,8 @@ function rangeOf(
   options: RangeOptions = {},
   layers: readonly Layer[] = [],
 ): ReadonlyArray<readonly [string, unknown]> {
-  const { prefix, low, high, limit } = rangeBounds(options);
+  const bounds = rangeBounds(options);
+  const { prefix, low, high, limit } = bounds;
   if (limit <= 0) return [];
   // Collected into an array, so writes after the call do not change what the caller iterates.
   const scan = (tree: BTreeClass<string, unknown>, max: number, onEntry: (k: string, v: unknown) => void): void => {
@@ -352,10 +332,7 @@ function rangeOf(
   const over = new Map<string, unknown>();
   for (const layer of layers) {
     if (layer instanceof BTree) scan(layer, Infinity, (k, v) => over.set(k, v));
-    else
-      for (const [k, v] of layer)
-        if (k.startsWith(prefix) && compareKeys(k, low) >= 0 && (high === undefined || compareKeys(k, high) < 0))
-          over.set(k, v);
+    else for (const [k, v] of layer) if (inBounds(k, bounds)) over.set(k, v);
   }
   if (over.size === 0) {
     const out: Array<readonly [string, unknown]> = [];
