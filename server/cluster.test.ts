@@ -59,5 +59,13 @@ describe('a 3-server cluster', () => {
     });
     expect(chunked).toEqual({ status: 200, text: 'true' });
     expect(await (await fetch(`http://${leader.http}/v1/kv/chunked?raw`)).text()).toBe('part one, part two');
+
+    // Those writes went to the leader on the raft transport's connection, not as HTTP requests.
+    const forwarded = async (http: string) => {
+      const text = await (await fetch(`http://${http}/v1/agent/metrics?format=prometheus`)).text();
+      return Number(/^konsul_raft_forwarded_requests (\d+)$/m.exec(text)?.[1]);
+    };
+    expect(await forwarded(follower.http)).toBeGreaterThanOrEqual(2);
+    expect(await forwarded(leader.http)).toBe(0);
   });
 });

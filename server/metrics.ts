@@ -64,6 +64,21 @@ export class ServerMetrics {
   });
 
   /**
+   * Registers the raft transport's counters, read when metrics are collected: requests this
+   * server forwarded to the leader over it and got answered. Call once.
+   */
+  observeTransport(stats: () => { forwarded: number }): void {
+    new client.Gauge({
+      name: 'konsul_raft_forwarded_requests',
+      help: 'API requests forwarded to the leader over the raft transport and answered, since start',
+      registers: [this.registry],
+      collect() {
+        this.set(stats().forwarded);
+      },
+    });
+  }
+
+  /**
    * Registers gauges read when metrics are collected: waiting blocking queries, open watch
    * streams, the HTTP listener's connections, HTTP/2 sessions and streams, refused connections,
    * and the process's memory (RSS, heap) with the heap per waiting query or stream. Call once.

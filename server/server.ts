@@ -22,7 +22,7 @@ import { AgentStateFile } from './agent-store.js';
 import { AuditFile } from './audit-log.js';
 import type { ServerConfig } from './config.js';
 import { ServerMetrics } from './metrics.js';
-import { buildApi } from './start-api.js';
+import { answerForwarded, buildApi } from './start-api.js';
 import { AGENT_WATCH_TARGET } from '../core/api/hash-blocking.js';
 import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
@@ -152,6 +152,7 @@ export async function startServer(
       watchStreamWakeups: () => state.feed.wakeups,
       http: () => http.stats(),
     });
+    metrics.observeTransport(() => transport.stats());
     const app = buildApi(config, {
       node,
       state,
@@ -176,6 +177,10 @@ export async function startServer(
       clients.set(req, client);
       return app.fetch(req);
     });
+    // Writes followers forward over the raft transport run through the same API.
+    listeners.serveForwarded((_from, remoteAddress, r) =>
+      answerForwarded(app, clients, http.address, remoteAddress, r),
+    );
     agentNode.address =
       config.raftAddr.host === '0.0.0.0'
         ? '127.0.0.1'

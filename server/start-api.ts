@@ -16,7 +16,7 @@ import type { Cluster } from './cluster/cluster.js';
 import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServerState } from './start-state.js';
-import type { RaftTransport } from './transport.js';
+import type { ForwardedAnswer, ForwardedRequest, RaftTransport } from './transport.js';
 import type { RequestSlot } from '../core/api/request-slot.js';
 
 /** What the HTTP API is built from besides the configuration. */
@@ -104,4 +104,36 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   return app;
+}
+
+/** What a forwarded request's "connection" signals: it never goes away before the answer. */
+const NEVER_GONE = new AbortController().signal;
+
+/**
+ * Runs a request a follower forwarded over the raft transport through `app`, as if it came from
+ * `remoteAddress` (the follower's connection: the API trusts its forwarding headers by that
+ * address, as it does over HTTP), and returns the answer whole.
+ */
+export async function answerForwarded(
+  app: Hono,
+  clients: RequestSlot<HttpClient>,
+  httpAddr: string,
+  remoteAddress: string,
+  r: ForwardedRequest,
+): Promise<ForwardedAnswer> {
+  const headers = new Headers();
+  for (const [k, v] of r.headers) headers.append(k, v);
+  const req = new Request(`http://${httpAddr}${r.path}`, {
+    method: r.method,
+    headers,
+    ...(r.body ? { body: r.body as Uint8Array<ArrayBuffer> } : {}),
+  });
+  clients.set(req, {
+    remoteAddress,
+    readBody: () => undefined,
+    gone: () => NEVER_GONE,
+    setHeader: () => false,
+  });
+  const res = await app.fetch(req);
+  return { status: res.status, headers: [...res.headers], body: new Uint8Array(await res.arrayBuffer()) };
 }

@@ -15,7 +15,13 @@ import { type BoundBroker, bindBroker } from './mqtt/broker.js';
 import { errnoOf, listenFailed } from './start-errors.js';
 import { openFileLimit } from '../runtimes/node/file-limit.js';
 import type { StartupStack } from './startup-stack.js';
-import { type ControlMessage, RaftTransport } from './transport.js';
+import {
+  type ControlMessage,
+  type ForwardedAnswer,
+  type ForwardedRequest,
+  RaftTransport,
+  STARTING_ANSWER,
+} from './transport.js';
 
 /** Serves one HTTP request (the API, once it is built). */
 export type HttpHandler = (req: Request, client: HttpClient) => Response | Promise<Response>;
@@ -43,7 +49,12 @@ export interface Listeners {
   serveHttp(handler: HttpHandler): void;
   /** Hands raft messages and control requests to `handlers`. */
   attachRaft(handlers: RaftHandlers): void;
+  /** Hands API requests that followers forward over the raft transport to `handler`. */
+  serveForwarded(handler: ForwardHandler): void;
 }
+
+/** Answers an API request a follower forwarded over the raft transport (never rejects). */
+export type ForwardHandler = (from: string, remoteAddress: string, r: ForwardedRequest) => Promise<ForwardedAnswer>;
 
 /** What binding needs besides the configuration. */
 export interface BindContext {
@@ -106,6 +117,7 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
   });
 
   let raft: RaftHandlers | undefined;
+  let forwarded: ForwardHandler | undefined;
   const transport = new RaftTransport({
     self: { name: ctx.name, raftAddr: '', httpAddr: http.address },
     host: config.raftAddr.host,
@@ -117,6 +129,8 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
     maxQueueMessages: 4096,
     onMessage: (m) => raft?.onMessage(m),
     onControl: (c) => (raft ? raft.onControl(c) : Promise.resolve({ type: 'refused', reason: 'server is starting' })),
+    onForward: (from, remoteAddress, r) =>
+      forwarded ? forwarded(from, remoteAddress, r) : Promise.resolve(STARTING_ANSWER),
   });
   const raftAddr = await transport.listen().catch(async (err: unknown) => {
     await transport.close();
@@ -151,6 +165,9 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
     },
     attachRaft: (h) => {
       raft = h;
+    },
+    serveForwarded: (h) => {
+      forwarded = h;
     },
   };
 }

@@ -12,8 +12,81 @@ import type { Message, NodeId } from '../core/raft/types.js';
 
 /** Frame kind of control messages (hello, join, leave), beside entries (1) and Raft messages (2). */
 const CONTROL_KIND = 3;
+/** Frame kind of an API request a follower forwards to the leader. */
+const FORWARD_KIND = 4;
+/** Frame kind of the leader's answer to a forwarded request. */
+const ANSWER_KIND = 5;
 /** Largest frame accepted from a peer (bytes); a larger declared length closes the connection. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** Forwarded requests waiting for their answers per peer, by default; more are refused (not sent). */
+const DEFAULT_MAX_FORWARDS = 4096;
+
+/** An API request a follower relays to the leader over the transport (a write). */
+export interface ForwardedRequest {
+  readonly method: string;
+  /** Path and query string. */
+  readonly path: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body?: Uint8Array;
+}
+
+/** The leader's answer to a forwarded request. */
+export interface ForwardedAnswer {
+  readonly status: number;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Uint8Array;
+}
+
+/**
+ * A forwarded request got no answer. `sent` false: it never left this server (no connection to
+ * the peer, too many waiting), so it was certainly not applied; true: it was sent and the
+ * connection closed or the caller gave up first, so the outcome is unknown.
+ */
+export class ForwardFailedError extends Error {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+  ) {
+    super(message);
+    this.name = 'ForwardFailedError';
+  }
+}
+
+/** A plain-text answer to a forwarded request. */
+export function textAnswer(status: number, message: string): ForwardedAnswer {
+  return { status, headers: [['content-type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(message) };
+}
+
+/** The answer of a server that cannot run forwarded requests yet. */
+export const STARTING_ANSWER = textAnswer(
+  500,
+  'No cluster leader: the server is starting; the request was not applied\n',
+);
+
+/** How a forwarded request travels: `i` pairs it with its answer. */
+interface ForwardFrame {
+  i: number;
+  m: string;
+  p: string;
+  h: Array<readonly [string, string]>;
+  b?: Uint8Array;
+}
+
+/** How an answer travels. */
+interface AnswerFrame {
+  i: number;
+  s: number;
+  h: Array<readonly [string, string]>;
+  b: Uint8Array;
+}
+
+/** Encodes `value` (msgpack) as one frame of `kind`. */
+function frameOf(hp: HotPaths, kind: number, value: unknown): Uint8Array {
+  const body = encode(value);
+  const f = hp.frameBuffer(FRAME_HEADER_BYTES + body.length);
+  f.bytes.set(body, FRAME_HEADER_BYTES);
+  return hp.sealFrame(f, kind, body.length);
+}
 
 /** Control messages exchanged between servers. */
 export type ControlMessage =
@@ -64,13 +137,17 @@ export interface TransportOptions {
   onMessage(m: Message): void;
   /** Answers a control request from an authenticated peer. */
   onControl(c: ControlMessage): Promise<ControlMessage>;
+  /**
+   * Answers an API request an authenticated peer forwarded (`remoteAddress`: the connection's
+   * peer address); never rejects (a failure is an answer). Absent: forwarded requests get a 500.
+   */
+  onForward?(from: NodeId, remoteAddress: string, r: ForwardedRequest): Promise<ForwardedAnswer>;
+  /** Forwarded requests waiting for answers per peer (default 4096); more are refused unsent. */
+  readonly maxForwards?: number;
 }
 
 function frameControl(hp: HotPaths, c: ControlMessage): Uint8Array {
-  const body = encode(c);
-  const f = hp.frameBuffer(FRAME_HEADER_BYTES + body.length);
-  f.bytes.set(body, FRAME_HEADER_BYTES);
-  return hp.sealFrame(f, CONTROL_KIND, body.length);
+  return frameOf(hp, CONTROL_KIND, c);
 }
 
 function sameSecret(a: string | undefined, b: string | undefined): boolean {
@@ -117,7 +194,12 @@ class Peer {
   private draining = false;
   private backoffMs = 100;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Forwarded requests sent on the current connection and not answered yet, by id. */
+  private readonly answers = new Map<number, { resolve: (a: ForwardedAnswer) => void; reject: (e: Error) => void }>();
+  private nextForward = 0;
   dropped = 0;
+  /** Forwarded requests answered. */
+  forwarded = 0;
   lastConnected = 0;
 
   constructor(
@@ -171,13 +253,35 @@ class Peer {
       this.lastConnected = Date.now();
       this.flush();
     });
-    // Our outbound connections carry no replies; a refusal closes them.
-    s.on('data', () => undefined);
+    // Our outbound connections carry answers to forwarded requests only; a refusal closes them.
+    const reader = new FrameReader(this.t.options.hp, (kind, frame) => {
+      if (kind !== ANSWER_KIND) return;
+      const a = decode(frame.subarray(FRAME_HEADER_BYTES)) as AnswerFrame;
+      const waiter = this.answers.get(a.i);
+      if (!waiter) return;
+      this.answers.delete(a.i);
+      this.forwarded++;
+      waiter.resolve({ status: a.s, headers: a.h, body: a.b });
+    });
+    s.on('data', (d: Buffer) => {
+      try {
+        reader.push(d);
+      } catch (err) {
+        this.t.options.logger.warn('raft connection closed: bad frame', {
+          peer: this.name,
+          error: (err as Error).message,
+        });
+        s.destroy();
+      }
+    });
     s.on('error', () => undefined);
     s.once('close', () => {
       this.socket = undefined;
       this.connecting = false;
       this.draining = false;
+      for (const w of this.answers.values())
+        w.reject(new ForwardFailedError(`the connection to ${this.name} closed before it answered`, true));
+      this.answers.clear();
       // Messages to an unreachable peer are stale by the time it is back: drop them (Raft
       // notices the gap and resends what is still needed, or a snapshot).
       this.dropped += this.queue.length;
@@ -188,6 +292,43 @@ class Peer {
         this.connect();
       }, this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+    });
+  }
+
+  /**
+   * Sends a forwarded request on the open connection and resolves with the answer. Rejects with
+   * ForwardFailedError: unsent when not connected, or when maxForwards wait already; sent when
+   * the connection closes first or `signal` aborts.
+   */
+  forward(r: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer> {
+    const s = this.socket;
+    if (!s || this.draining) {
+      this.connect();
+      return Promise.reject(new ForwardFailedError(`no connection to ${this.name}`, false));
+    }
+    if (this.answers.size >= (this.t.options.maxForwards ?? DEFAULT_MAX_FORWARDS))
+      return Promise.reject(new ForwardFailedError(`too many requests waiting for ${this.name}`, false));
+    if (signal.aborted) return Promise.reject(new ForwardFailedError('forwarding was aborted', false));
+    const id = ++this.nextForward;
+    const frame: ForwardFrame = { i: id, m: r.method, p: r.path, h: [...r.headers] };
+    if (r.body && r.body.length > 0) frame.b = r.body;
+    return new Promise<ForwardedAnswer>((resolve, reject) => {
+      const onAbort = () => {
+        if (!this.answers.delete(id)) return;
+        reject(new ForwardFailedError(`${this.name} did not answer in time`, true));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.answers.set(id, {
+        resolve: (a) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(a);
+        },
+        reject: (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      });
+      s.write(frameOf(this.t.options.hp, FORWARD_KIND, frame));
     });
   }
 
@@ -317,6 +458,18 @@ export class RaftTransport implements Transport<Message> {
     for (const p of touched) p.flush();
   }
 
+  /**
+   * Forwards an API request to peer `to` on the connection Raft messages use, and resolves with
+   * its answer (see Peer.forward for the ForwardFailedError cases; a blocked or unknown peer is
+   * unsent).
+   */
+  forward(to: NodeId, r: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer> {
+    const p = this.peers.get(to);
+    if (!p || this.blocked.has(to) || this.closed)
+      return Promise.reject(new ForwardFailedError(`no connection to ${to}`, false));
+    return p.forward(r, signal);
+  }
+
   /** Sends one control request to "host:port" and resolves with the reply (rejects on timeout or refusal). */
   request(addr: string, c: ControlMessage, timeoutMs = 3000): Promise<ControlMessage> {
     return new Promise((resolve, reject) => {
@@ -387,6 +540,10 @@ export class RaftTransport implements Transport<Message> {
         return;
       }
       if (peer === undefined) throw new CorruptFrameError('connection must start with hello', 0);
+      if (kind === FORWARD_KIND) {
+        this.answerForward(s, peer, decode(frame.subarray(FRAME_HEADER_BYTES)) as ForwardFrame);
+        return;
+      }
       if (kind !== 2) throw new CorruptFrameError(`unexpected frame kind ${kind}`, 0);
       const { message } = decodeMessageFrame(hp, frame);
       if (this.blocked.has(message.from)) return;
@@ -403,11 +560,28 @@ export class RaftTransport implements Transport<Message> {
     });
   }
 
+  /** Runs a request `from` forwarded and writes the answer back on its connection `s`. */
+  private answerForward(s: net.Socket, from: NodeId, f: ForwardFrame): void {
+    const { hp, onForward } = this.options;
+    if (this.blocked.has(from)) return;
+    const request: ForwardedRequest = { method: f.m, path: f.p, headers: f.h, ...(f.b ? { body: f.b } : {}) };
+    const answering = onForward ? onForward(from, s.remoteAddress ?? '', request) : Promise.resolve(STARTING_ANSWER);
+    void answering
+      .catch((err: unknown) => textAnswer(500, `forwarded request failed: ${(err as Error).message}\n`))
+      .then((a) => {
+        if (s.writable) s.write(frameOf(hp, ANSWER_KIND, { i: f.i, s: a.status, h: [...a.headers], b: a.body }));
+      });
+  }
+
   /** Counters for metrics and status. */
-  stats(): { peers: number; dropped: number } {
+  stats(): { peers: number; dropped: number; forwarded: number } {
     let dropped = 0;
-    for (const p of this.peers.values()) dropped += p.dropped;
-    return { peers: this.peers.size, dropped };
+    let forwarded = 0;
+    for (const p of this.peers.values()) {
+      dropped += p.dropped;
+      forwarded += p.forwarded;
+    }
+    return { peers: this.peers.size, dropped, forwarded };
   }
 
   async close(): Promise<void> {

@@ -106,6 +106,7 @@ export class Cluster implements ClusterView {
       peerFetch: o.peerFetch,
       leaderWaitMs: o.leaderWaitMs,
       logger: o.logger,
+      transport: o.transport,
       ...(o.bodyReader ? { bodyReader: o.bodyReader } : {}),
     });
     this.operator = new ClusterOperator({

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { NodeId } from '../../core/raft/types.js';
 import { parseDuration } from '../../core/util/duration.js';
 import type { peerFetch } from '../peer-http.js';
-import type { PeerInfo } from '../transport.js';
+import { ForwardFailedError, type ForwardedAnswer, type ForwardedRequest, type PeerInfo } from '../transport.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What forwarding needs besides the shared cluster state. */
@@ -20,6 +20,13 @@ export interface LeaderForwarderOptions {
   /** How long a forwarded request waits for a leader to appear (ms). */
   readonly leaderWaitMs: number;
   readonly logger: Logger;
+  /**
+   * Carries writes to the leader on the raft transport's connection (RaftTransport.forward);
+   * absent, or when it could not send one, writes go over HTTP like reads.
+   */
+  readonly transport?: {
+    forward(to: string, r: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer>;
+  };
 }
 
 /** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
@@ -117,6 +124,10 @@ export class LeaderForwarder {
     this.forwards.add(inFlight);
     this.watch();
     try {
+      if (hasBody && this.o.transport) {
+        const sent = await this.overTransport(leader.name, req.method, url, local?.search, headers, whole, inFlight);
+        if (sent) return sent;
+      }
       const init = {
         method: req.method,
         headers,
@@ -141,6 +152,40 @@ export class LeaderForwarder {
       this.forwards.delete(inFlight);
       clientSignal?.removeEventListener('abort', onClientAbort);
     }
+  }
+
+  /**
+   * Sends a write on the raft transport and returns the leader's answer; undefined when it could
+   * not be sent there (then HTTP carries it). Throws when it was sent and got no answer.
+   */
+  private async overTransport(
+    leader: string,
+    method: string,
+    url: URL,
+    search: string | undefined,
+    headers: Headers,
+    body: Uint8Array | undefined,
+    inFlight: InFlightForward,
+  ): Promise<Response | undefined> {
+    const transport = this.o.transport as NonNullable<LeaderForwarderOptions['transport']>;
+    const r: ForwardedRequest = {
+      method,
+      path: `${url.pathname}${search ?? url.search}`,
+      headers: [...headers],
+      ...(body && body.byteLength > 0 ? { body } : {}),
+    };
+    let a: ForwardedAnswer;
+    try {
+      a = await transport.forward(leader, r, inFlight.abort.signal);
+    } catch (err) {
+      if (err instanceof ForwardFailedError && !err.sent) return undefined;
+      throw err;
+    }
+    const answerHeaders = new Headers();
+    for (const [k, v] of a.headers) if (!HOP_BY_HOP.includes(k.toLowerCase())) answerHeaders.append(k, v);
+    // A Response with a null-body status (204, 304) must have no body, not an empty one.
+    const payload = a.body.byteLength > 0 ? (a.body as Uint8Array<ArrayBuffer>) : null;
+    return new Response(payload, { status: a.status, headers: answerHeaders });
   }
 
   /** Stops the watchdog and aborts every request in flight (they answer 500). */
