@@ -56,6 +56,31 @@ describe('cluster under faults (real processes)', () => {
     expectLinearizable(w);
   });
 
+  it('followers answer default reads themselves after a ReadIndex round; the history stays linearizable', async () => {
+    cluster = await TestClusterProcesses.start(3);
+    const c = cluster;
+    const first = await c.waitForLeader();
+    // Reads without ?consistent at every server while leadership moves once.
+    const work = runWorkload(() => c.members, { clients: 4, durationMs: 4000, reads: 'default' });
+    await new Promise((r) => setTimeout(r, 1500));
+    const target = c.members.find((m) => m !== first)!;
+    const moved = await fetch(`http://${first.http}/v1/operator/raft/transfer-leader?id=${target.name}`, {
+      method: 'POST',
+    });
+    expect(moved.status).toBe(200);
+    const w = await work;
+    expect(w.history.filter((h) => h.input.op === 'get').length).toBeGreaterThan(50);
+    expectLinearizable(w);
+    // A write acknowledged by the leader is seen at once by a default read on a follower.
+    const leader = await c.waitForLeader();
+    const follower = c.members.find((m) => m !== leader)!;
+    for (let i = 0; i < 20; i++) {
+      const put = await fetch(`http://${leader.http}/v1/kv/seen`, { method: 'PUT', body: `v${i}` });
+      expect(await put.text()).toBe('true');
+      expect(await (await fetch(`http://${follower.http}/v1/kv/seen?raw`)).text()).toBe(`v${i}`);
+    }
+  });
+
   it('acknowledges no write and no consistent read on the minority side of a partition', async () => {
     cluster = await TestClusterProcesses.start(3);
     const c = cluster;

@@ -12,7 +12,12 @@ import {
 } from './transport.js';
 
 const hp = createTsHotPaths();
-const logger = createLogger({ level: 'error', format: 'text', clock: { now: () => Date.now() }, write: () => undefined });
+const logger = createLogger({
+  level: 'error',
+  format: 'text',
+  clock: { now: () => Date.now() },
+  write: () => undefined,
+});
 const open: RaftTransport[] = [];
 
 afterEach(async () => {
@@ -132,13 +137,23 @@ describe('RaftTransport forwarding', () => {
     })();
     await new Promise((resolve) => setTimeout(resolve, 200));
     giveUp.abort();
-    await expect(pending).rejects.toMatchObject({ sent: true, message: expect.stringMatching(/did not answer in time/) });
-    const second = follower.forward('leader', { method: 'PUT', path: '/slow', headers: [] }, new AbortController().signal);
+    await expect(pending).rejects.toMatchObject({
+      sent: true,
+      message: expect.stringMatching(/did not answer in time/),
+    });
+    const second = follower.forward(
+      'leader',
+      { method: 'PUT', path: '/slow', headers: [] },
+      new AbortController().signal,
+    );
     await leader.close();
-    await expect(second).rejects.toMatchObject({ sent: true, message: expect.stringMatching(/closed before it answered/) });
+    await expect(second).rejects.toMatchObject({
+      sent: true,
+      message: expect.stringMatching(/closed before it answered/),
+    });
   });
 
-  it('answers a forwarded request with a 500 while the server cannot run it, and never from an unauthenticated connection', async () => {
+  it('answers 500 while the server cannot run forwarded requests, and runs none from an unauthenticated peer', async () => {
     const leader = await transport('leader');
     const follower = await transport('follower');
     follower.setAddress('leader', leader.options.self.raftAddr);

@@ -24,6 +24,8 @@ export class TestCluster {
   private blocked = new Set<string>();
   /** Every message ever sent, for assertions. */
   readonly sent: Message[] = [];
+  /** Every ReadState a node's Ready handed out during stabilize(), with the node. */
+  readonly reads: Array<{ node: NodeId; index: number; context: string }> = [];
 
   constructor(
     readonly members: readonly NodeId[],
@@ -89,6 +91,7 @@ export class TestCluster {
         const fx = node.processReady();
         if (fx) {
           progressed = true;
+          for (const r of fx.readStates) this.reads.push({ node: node.id, ...r });
           for (const m of fx.messages) {
             this.sent.push(m);
             this.queue.push(m);

@@ -14,14 +14,22 @@ export interface WorkloadResult {
 
 /**
  * Runs `clients` concurrent clients against random live members for `durationMs`: puts and
- * ?consistent gets on a few shared keys (recorded as a register history) and puts of unique keys.
+ * gets (?consistent, or default reads) on a few shared keys (recorded as a register history) and
+ * puts of unique keys.
  * A failed or timed-out write has an unknown outcome; a failed read is dropped.
  */
 export async function runWorkload(
   members: () => readonly Member[],
-  options: { clients: number; durationMs: number; keys?: readonly string[] },
+  options: {
+    clients: number;
+    durationMs: number;
+    keys?: readonly string[];
+    /** How reads ask for consistency (default 'consistent'; 'default': no parameter, Consul's default mode). */
+    reads?: 'consistent' | 'default';
+  },
 ): Promise<WorkloadResult> {
   const keys = options.keys ?? ['a', 'b', 'c', 'd', 'e', 'f'];
+  const readQuery = options.reads === 'default' ? '?raw' : '?raw&consistent';
   const result: WorkloadResult = { history: [], ackedUnique: new Map(), okWrites: 0, failed: 0, ackTimes: [] };
   const end = performance.now() + options.durationMs;
   let seq = 0;
@@ -37,7 +45,7 @@ export async function runWorkload(
         const signal = AbortSignal.timeout(15_000);
         if (r < 0.4) {
           try {
-            const res = await fetch(`http://${m.http}/v1/kv/${key}?raw&consistent`, { signal });
+            const res = await fetch(`http://${m.http}/v1/kv/${key}${readQuery}`, { signal });
             const body = res.status === 200 ? await res.text() : res.status === 404 ? null : undefined;
             if (body !== undefined)
               result.history.push({ key, input: { op: 'get' }, output: body, call, ret: performance.now() });

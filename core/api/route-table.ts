@@ -38,8 +38,10 @@ export interface RouteFacts {
   /** Hono path pattern (`:param` for one segment, a trailing `*` for the rest). */
   readonly path: string;
   /**
-   * 'leader': a follower forwards it to the leader (reads too, unless `?stale`). 'local': the
-   * server that receives it answers (its writes reach the leader through the committer).
+   * 'leader': a follower forwards a write to the leader; a read (unless `leaderState`) it answers
+   * itself, after a ReadIndex round with the leader unless `?stale` or `?consistent` (whose handler
+   * does that round). 'local': the server that receives it answers (its writes reach the leader
+   * through the committer).
    */
   readonly answeredBy: 'leader' | 'local';
   readonly edge: EdgeAnswer;
@@ -48,9 +50,14 @@ export interface RouteFacts {
   readonly acl: RouteAcl;
   /** The route moves leadership on purpose: a forwarded request waits for the old leader's answer. */
   readonly movesLeader: boolean;
+  /**
+   * A read of state only the leader keeps (not replicated): a follower forwards it. Other reads
+   * of 'leader' routes are answered by a follower once it has the leader's read point (ReadIndex).
+   */
+  readonly leaderState: boolean;
 }
 
-type Options = Partial<Pick<RouteFacts, 'edge' | 'queueable' | 'movesLeader'>>;
+type Options = Partial<Pick<RouteFacts, 'edge' | 'queueable' | 'movesLeader' | 'leaderState'>>;
 
 const leader = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
   method,
@@ -60,6 +67,7 @@ const leader = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {
   queueable: o.queueable ?? false,
   acl,
   movesLeader: o.movesLeader ?? false,
+  leaderState: o.leaderState ?? false,
 });
 const local = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
   ...leader(method, path, acl, o),
@@ -168,7 +176,8 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('PUT', '/v1/operator/raft/transfer-leader', OPERATOR, { movesLeader: true }),
   leader('GET', '/v1/operator/autopilot/configuration', OPERATOR),
   leader('PUT', '/v1/operator/autopilot/configuration', OPERATOR),
-  leader('GET', '/v1/operator/autopilot/health', OPERATOR),
+  // Server health is tracked by the leader alone.
+  leader('GET', '/v1/operator/autopilot/health', OPERATOR, { leaderState: true }),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),
   ...aclObjects('policy', 'policies'),

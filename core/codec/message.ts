@@ -16,6 +16,8 @@ const TYPES: readonly MessageType[] = [
   'snap',
   'snapResp',
   'timeoutNow',
+  'readIndex',
+  'readIndexResp',
 ];
 const TYPE_CODE = new Map(TYPES.map((t, i) => [t, i]));
 

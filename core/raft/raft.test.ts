@@ -409,14 +409,43 @@ describe('reads (§6.4 of the dissertation)', () => {
     expect(confirmed).toBe(false);
   });
 
-  it('followers refuse reads and proposals, naming the leader', () => {
+  it('a follower gets its read point from the leader, confirmed by a heartbeat round', () => {
     const c = leaderOf(new TestCluster(ABC));
-    expect(() => c.raw('b').readIndex('x')).toThrow(NotLeaderError);
+    c.raw('a').propose(put('k', '1'));
+    c.stabilize();
+    const commit = c.raw('a').status().commit;
+    c.raw('b').readIndex('b.1');
+    c.stabilize();
+    expect(c.sent.filter((m) => m.type === 'readIndex').map((m) => [m.from, m.to, m.context])).toEqual([
+      ['b', 'a', 'b.1'],
+    ]);
+    // The leader confirmed it with a heartbeat round carrying the context before answering.
+    expect(c.sent.some((m) => m.type === 'heartbeat' && m.context === 'b.1')).toBe(true);
+    expect(c.reads).toEqual([{ node: 'b', index: commit, context: 'b.1' }]);
+  });
+
+  it("a follower's read is never answered by a leader cut off from the quorum", () => {
+    const c = leaderOf(new TestCluster(['a', 'b', 'c', 'd', 'e']));
+    // a and b still talk to each other, but are two of five.
+    for (const other of ['c', 'd', 'e']) c.cut('a', other);
+    c.raw('b').readIndex('b.1');
+    for (let i = 0; i < 5; i++) c.tick(1, ['a']);
+    expect(c.sent.some((m) => m.type === 'readIndex' && m.to === 'a')).toBe(true);
+    expect(c.reads).toEqual([]);
+  });
+
+  it('a follower that knows no leader, and a candidate, refuse reads; followers refuse proposals', () => {
+    const c = leaderOf(new TestCluster(ABC));
+    expect(() => c.raw('b').propose(put('k', 'v'))).toThrow(NotLeaderError);
     try {
       c.raw('b').propose(put('k', 'v'));
     } catch (err) {
       expect((err as NotLeaderError).leader).toBe('a');
     }
+    c.isolate('c');
+    for (let i = 0; i < 40 && c.raw('c').status().role === 'follower'; i++) c.tick(1, ['c']);
+    expect(c.raw('c').status().role).not.toBe('follower');
+    expect(() => c.raw('c').readIndex('c.1')).toThrow(NotLeaderError);
   });
 
   it('lease mode answers at once while the lease holds, not after losing contact', () => {

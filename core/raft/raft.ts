@@ -41,6 +41,14 @@ interface PendingRead {
   readonly index: number;
   readonly context: string;
   readonly acks: Set<NodeId>;
+  /** The follower that asked for this read point (undefined: this leader's own read). */
+  readonly from: NodeId | undefined;
+}
+
+/** A read waiting until the leader has committed an entry of its term. */
+interface AwaitingRead {
+  readonly context: string;
+  readonly from: NodeId | undefined;
 }
 
 interface IncomingSnapshot {
@@ -86,7 +94,7 @@ export class Raft {
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
   private pendingReads: PendingRead[] = [];
-  private readsAwaitingCommit: string[] = [];
+  private readsAwaitingCommit: AwaitingRead[] = [];
   private incoming: IncomingSnapshot | undefined;
   /**
    * Followers owed an append, sent by flushAppends() when RawNode builds the next Ready, so
@@ -224,23 +232,33 @@ export class Raft {
   /**
    * Requests a linearizable read point (§6.4 / dissertation §6.4 ReadIndex). A ReadState with
    * `context` appears once the leader has confirmed it is still leader (a heartbeat round, or a
-   * valid lease in lease mode). Throws NotLeaderError on a non-leader.
+   * valid lease in lease mode). On a follower the request goes to the leader (a readIndex
+   * message), whose read point comes back as the ReadState (§6.4: followers serve reads by asking
+   * the leader for its commit index); a lost request or answer yields no ReadState, so callers
+   * time out. `context` must be unique across the cluster and across restarts. Throws
+   * NotLeaderError on a candidate or on a follower that knows no leader.
    */
   readIndex(context: string): void {
-    if (this.role !== 'leader') throw new NotLeaderError(this.lead);
     if (this.cfg.plantedBugs?.readsWithoutReadIndex) {
       this.readStates.push({ index: this.log.committed, context });
       return;
     }
-    if (this.pendingReads.length + this.readsAwaitingCommit.length >= this.cfg.maxPendingReads) {
-      throw new ProposalRefusedError('overloaded', `too many pending reads (limit ${this.cfg.maxPendingReads})`);
-    }
-    // A new leader does not know the latest commit index until it commits an entry of its own term.
-    if (!this.committedInCurrentTerm()) {
-      this.readsAwaitingCommit.push(context);
+    if (this.role !== 'leader') {
+      if (this.role !== 'follower' || this.lead === undefined) throw new NotLeaderError(this.lead);
+      this.send({ type: 'readIndex', to: this.lead, context });
       return;
     }
-    this.serveRead(context);
+    if (!this.requestRead(context, undefined))
+      throw new ProposalRefusedError('overloaded', `too many pending reads (limit ${this.cfg.maxPendingReads})`);
+  }
+
+  /** Starts a read for `context` on the leader (for `from`, a follower); false when too many wait. */
+  private requestRead(context: string, from: NodeId | undefined): boolean {
+    if (this.pendingReads.length + this.readsAwaitingCommit.length >= this.cfg.maxPendingReads) return false;
+    // A new leader does not know the latest commit index until it commits an entry of its own term.
+    if (!this.committedInCurrentTerm()) this.readsAwaitingCommit.push({ context, from });
+    else this.serveRead(context, from);
+    return true;
   }
 
   /** Starts handing leadership to `to` (dissertation §3.10): catch it up, then TimeoutNow. */
@@ -479,6 +497,10 @@ export class Raft {
         if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
         if (m.context !== undefined) this.ackRead(m.context, m.from);
         break;
+      case 'readIndex':
+        // A follower's read (§6.4); too many waiting: dropped, the follower's read times out.
+        if (m.context !== undefined) this.requestRead(m.context, m.from);
+        break;
       case 'snapResp':
         if (pr.state !== 'snapshot' || !pr.snapshot || m.index !== pr.snapshot.meta.index) return;
         pr.recentActive = true;
@@ -566,6 +588,11 @@ export class Raft {
       case 'timeoutNow':
         // Dissertation §3.10: start an election at once, bypassing pre-vote and leases.
         this.hup(true);
+        break;
+      case 'readIndexResp':
+        // The leader's read point for a read this follower asked for; served once applied here.
+        if (m.context !== undefined && m.index !== undefined)
+          this.readStates.push({ index: m.index, context: m.context });
         break;
       default:
         break;
@@ -701,7 +728,7 @@ export class Raft {
     if (this.committedInCurrentTerm() && this.readsAwaitingCommit.length > 0) {
       const waiting = this.readsAwaitingCommit;
       this.readsAwaitingCommit = [];
-      for (const ctx of waiting) this.serveRead(ctx);
+      for (const r of waiting) this.serveRead(r.context, r.from);
     }
     return true;
   }
@@ -806,13 +833,19 @@ export class Raft {
     return this.log.term(this.log.committed) === this.term;
   }
 
-  private serveRead(context: string): void {
+  private serveRead(context: string, from: NodeId | undefined): void {
     if (this.conf.voters.length === 1 || this.leaseValid()) {
-      this.readStates.push({ index: this.log.committed, context });
+      this.readReady(this.log.committed, context, from);
       return;
     }
-    this.pendingReads.push({ index: this.log.committed, context, acks: new Set([this.id]) });
+    this.pendingReads.push({ index: this.log.committed, context, acks: new Set([this.id]), from });
     this.bcastHeartbeat(context);
+  }
+
+  /** A confirmed read point: a ReadState for this leader's own read, an answer for a follower's. */
+  private readReady(index: number, context: string, from: NodeId | undefined): void {
+    if (from === undefined || from === this.id) this.readStates.push({ index, context });
+    else this.send({ type: 'readIndexResp', to: from, index, context });
   }
 
   /**
@@ -838,7 +871,7 @@ export class Raft {
     for (const v of this.conf.voters) if (req.acks.has(v)) votes++;
     if (votes < quorum(this.conf)) return;
     // Confirming a later request confirms every earlier one too.
-    for (const r of this.pendingReads.splice(0, at + 1)) this.readStates.push({ index: r.index, context: r.context });
+    for (const r of this.pendingReads.splice(0, at + 1)) this.readReady(r.index, r.context, r.from);
   }
 
   // ---- plumbing -----------------------------------------------------------------------------

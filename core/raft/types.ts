@@ -73,7 +73,9 @@ export type MessageType =
   | 'heartbeatResp'
   | 'snap'
   | 'snapResp'
-  | 'timeoutNow';
+  | 'timeoutNow'
+  | 'readIndex'
+  | 'readIndexResp';
 
 /** One chunk of a snapshot in transit. */
 export interface SnapshotChunk {
@@ -91,7 +93,8 @@ export interface SnapshotChunk {
  * appResp: index (last matched, or the probed index when rejected), reject, rejectHint, logTerm;
  * vote/preVote: index/logTerm (candidate's last entry), transfer (leader transfer: bypasses leases);
  * heartbeat: commit, context (ReadIndex), leaseTick; heartbeatResp: context, leaseTick;
- * snap: snapshot chunk; snapResp: index (snapshot index), offset (bytes received), reject.
+ * snap: snapshot chunk; snapResp: index (snapshot index), offset (bytes received), reject;
+ * readIndex (a follower asks the leader for a read point): context; readIndexResp: context, index.
  */
 export interface Message {
   readonly type: MessageType;

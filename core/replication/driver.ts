@@ -100,6 +100,8 @@ type Input =
 /** A Ready whose write was issued; `done` once the write completed (results in `staged`). */
 interface InFlight {
   readonly rd: Ready;
+  /** The term when the Ready was made: the one its soft state's role belongs to. */
+  readonly term: number;
   readonly sentEarly: boolean;
   /** Committed entries as handed to the state machine (membership changes carry the new membership). */
   readonly batch: readonly CommittedEntry[];
@@ -112,6 +114,7 @@ interface InFlight {
 }
 
 const notApplied = () => new ProposalDroppedError();
+const leaderChanged = () => new NoLeaderError('No cluster leader: the leader changed before it confirmed the read');
 
 /** Entries past the threshold, as a multiple of it, after which a snapshot no longer waits for its interval. */
 const SNAPSHOT_BACKLOG_FACTOR = 8;
@@ -158,8 +161,16 @@ export class RaftDriver {
   private closed = false;
   private tickTimer: TimerHandle | undefined;
   private readSeq = 0;
+  /**
+   * Starts every read context: this node and the moment this driver was made, so a context is
+   * unique in the cluster and never one a leader still holds from this node's previous run.
+   */
+  private readonly readPrefix: string;
+  /** Reads waiting (grouped into one ReadIndex request per feed; counted one by one against maxPending). */
+  private readsWaiting = 0;
   private lastLeaderContact = 0;
-  private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined) => void> = [];
+  private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined, term: number) => void> =
+    [];
   private drained: Array<() => void> = [];
   /** The compaction snapshot being built (at most one). */
   private building: SnapshotBuild | undefined;
@@ -171,6 +182,7 @@ export class RaftDriver {
     this.stagedConf = this.conf;
     this.appliedIndex = init.applied ?? 0;
     this.maxInFlight = o.maxWritesInFlight ?? 1;
+    this.readPrefix = `${o.id}.${o.clock.now()}.`;
     // A Ready's entries and the committed ones it applies share one write, the log first: as
     // the only voter a leader may commit what it has just appended.
     // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
@@ -229,8 +241,11 @@ export class RaftDriver {
     return this.lastLeaderContact === 0 ? Infinity : this.o.clock.now() - this.lastLeaderContact;
   }
 
-  /** Calls `fn` whenever role or leader changes (once the Ready that changed it is durable). */
-  onRoleChange(fn: (role: RaftStatus['role'], lead: NodeId | undefined) => void): void {
+  /**
+   * Calls `fn` whenever role or leader changes (once the Ready that changed it is durable), with
+   * the term the new role belongs to (the node may have moved to a later term since).
+   */
+  onRoleChange(fn: (role: RaftStatus['role'], lead: NodeId | undefined, term: number) => void): void {
     this.roleListeners.push(fn);
   }
 
@@ -246,7 +261,11 @@ export class RaftDriver {
     return this.enqueue((resolve, reject) => ({ kind: 'propose', data, resolve, reject }));
   }
 
-  /** Resolves once this node has applied everything committed when the call was made (ReadIndex). */
+  /**
+   * Resolves once this node has applied everything committed when the call was made (ReadIndex;
+   * on a follower the read point comes from the leader, one round trip for all reads waiting).
+   * Rejects with NotLeaderError when no leader is known, NoLeaderError when none confirmed it in time.
+   */
   readBarrier(): Promise<void> {
     return this.enqueue((resolve, reject) => ({ kind: 'read', resolve, reject }));
   }
@@ -272,7 +291,7 @@ export class RaftDriver {
 
   private enqueue<T>(make: (resolve: (v: T) => void, reject: (e: unknown) => void) => Input): Promise<T> {
     if (this.closed) return Promise.reject(new ShuttingDownError('raft'));
-    if (this.inputs.length + this.waiters.size >= this.o.maxPending) {
+    if (this.inputs.length + this.waiters.proposals.size + this.readsWaiting >= this.o.maxPending) {
       return Promise.reject(new OverloadedError(`too many pending requests (limit ${this.o.maxPending})`));
     }
     return new Promise<T>((resolve, reject) => {
@@ -343,28 +362,58 @@ export class RaftDriver {
         this.raw.step(m);
       }
     }
+    let reads: Array<Extract<Input, { kind: 'read' }>> | undefined;
     for (const input of this.inputs.splice(0)) {
+      if (input.kind === 'read') {
+        (reads ??= []).push(input);
+        continue;
+      }
       try {
         this.accept(input);
       } catch (err) {
         input.reject(err);
       }
     }
+    if (reads) this.acceptReads(reads);
   }
 
-  private accept(input: Input): void {
+  /**
+   * One ReadIndex request for every read that arrived since the last feed (on a follower, one
+   * round trip to the leader; on a leader, one heartbeat round): each is answered once the read
+   * point is applied here.
+   */
+  private acceptReads(reads: ReadonlyArray<Extract<Input, { kind: 'read' }>>): void {
+    const ctx = `${this.readPrefix}${++this.readSeq}`;
+    try {
+      this.raw.readIndex(ctx);
+    } catch (err) {
+      for (const r of reads) r.reject(err);
+      return;
+    }
+    this.readsWaiting += reads.length;
+    const raft = this.raw.raft;
+    this.waiters.addRead(ctx, {
+      deadline: this.o.clock.now() + this.o.requestTimeoutMs,
+      leader: raft.role === 'leader' ? this.o.id : raft.lead,
+      resolve: () => {
+        this.readsWaiting -= reads.length;
+        for (const r of reads) r.resolve();
+      },
+      reject: (e) => {
+        this.readsWaiting -= reads.length;
+        for (const r of reads) r.reject(e);
+      },
+    });
+  }
+
+  /** A proposal, membership change or transfer (reads go to acceptReads). */
+  private accept(input: Exclude<Input, { kind: 'read' }>): void {
     const deadline = this.o.clock.now() + this.o.requestTimeoutMs;
     switch (input.kind) {
       case 'propose': {
         const { index, term } = this.raw.propose(input.data);
         const w = { term, deadline, resolve: input.resolve, reject: input.reject };
         this.waiters.addProposal(index, w, notApplied);
-        return;
-      }
-      case 'read': {
-        const ctx = `r${++this.readSeq}`;
-        this.raw.readIndex(ctx);
-        this.waiters.addRead(ctx, { deadline, resolve: input.resolve, reject: input.reject });
         return;
       }
       case 'conf':
@@ -384,6 +433,9 @@ export class RaftDriver {
    * committed entries. Completion (finishCompleted) does the rest, in issue order.
    */
   private issue(rd: Ready): void {
+    // Reads asked of a leader that is no longer the one (or of this node, no longer leading)
+    // would wait for their deadline: they fail now, and the client may try again.
+    if (rd.softState) this.waiters.failReadsNotFrom(rd.softState.lead, leaderChanged);
     const sentEarly = rd.sendBeforePersist || this.o.plantedBugs?.ackBeforePersist === true;
     if (sentEarly) this.o.transport.send(rd.messages);
     const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
@@ -392,7 +444,16 @@ export class RaftDriver {
       this.stagedConf = applyToConf(this.stagedConf, cc);
       return { index: e.index, data: e.data, conf: this.stagedConf };
     });
-    const w: InFlight = { rd, sentEarly, batch, durable: false, acked: false, done: false, staged: undefined };
+    const w: InFlight = {
+      rd,
+      term: this.raw.raft.term,
+      sentEarly,
+      batch,
+      durable: false,
+      acked: false,
+      done: false,
+      staged: undefined,
+    };
     this.inflight.push(w);
     const snap = rd.snapshot;
     if (snap) this.stagedConf = snap.meta.conf;
@@ -445,7 +506,7 @@ export class RaftDriver {
         if (!oldest.sentEarly) this.o.transport.send(oldest.rd.messages);
       }
       if (!oldest.done) break;
-      const { rd, batch, staged } = this.inflight.shift() as InFlight;
+      const { rd, term, batch, staged } = this.inflight.shift() as InFlight;
       if (rd.snapshot) {
         this.conf = rd.snapshot.meta.conf;
         this.appliedIndex = rd.snapshot.meta.index;
@@ -461,7 +522,7 @@ export class RaftDriver {
         const r = this.waiters.reads.get(rs.context);
         if (r) r.index = rs.index;
       }
-      if (rd.softState) for (const fn of this.roleListeners) fn(rd.softState.role, rd.softState.lead);
+      if (rd.softState) for (const fn of this.roleListeners) fn(rd.softState.role, rd.softState.lead, term);
     }
     if (this.inflight.length === 0 && this.drained.length > 0) for (const fn of this.drained.splice(0)) fn();
   }

@@ -13,6 +13,8 @@ export interface ReadWaiter {
   readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
+  /** The leader asked for the read point (this node, when it led). */
+  readonly leader?: string | undefined;
   /** Set once Raft confirmed the read (its ReadState). */
   index?: number;
 }
@@ -60,6 +62,18 @@ export class Waiters {
       if (r.index === undefined || r.index > applied) continue;
       this.reads.delete(ctx);
       r.resolve();
+    }
+  }
+
+  /**
+   * Fails the reads not yet confirmed that were asked of another leader than `leader` (undefined:
+   * none known now): a leader that lost its role, or lost contact, will not answer them.
+   */
+  failReadsNotFrom(leader: string | undefined, err: () => unknown): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index !== undefined || (leader !== undefined && r.leader === leader)) continue;
+      this.reads.delete(ctx);
+      r.reject(err());
     }
   }
 

@@ -107,6 +107,7 @@ export class Cluster implements ClusterView {
       leaderWaitMs: o.leaderWaitMs,
       logger: o.logger,
       transport: o.transport,
+      readBarrier: () => this.barrier(),
       ...(o.bodyReader ? { bodyReader: o.bodyReader } : {}),
     });
     this.operator = new ClusterOperator({

@@ -2,7 +2,7 @@ import { type BodyReader, readBody } from '../../core/api/body.js';
 import type { LocalizedRequest } from '../../core/api/context.js';
 import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from '../../core/api/local-defaults.js';
 import type { RouteFacts } from '../../core/api/route-table.js';
-import { ShuttingDownError } from '../../core/errors.js';
+import { KonsulError, ShuttingDownError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { NodeId } from '../../core/raft/types.js';
 import { parseDuration } from '../../core/util/duration.js';
@@ -27,6 +27,8 @@ export interface LeaderForwarderOptions {
   readonly transport?: {
     forward(to: string, r: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer>;
   };
+  /** Resolves once this server has applied the leader's read point (a ReadIndex round; ClusterView.barrier). */
+  readonly readBarrier: () => Promise<void>;
 }
 
 /** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
@@ -58,9 +60,10 @@ const noLeader = (text: string): Response =>
   new Response(text, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 
 /**
- * Relays a follower's writes and non-stale reads to the leader's HTTP API and the answer back
- * (ClusterView.forward). Owns the requests in flight and one watchdog timer that aborts those
- * whose leader changed or whose time ran out.
+ * Relays a follower's writes to the leader (on the raft transport, else its HTTP API) and the
+ * answer back, and lets followers answer reads after a ReadIndex round (ClusterView.forward).
+ * Owns the requests in flight and one watchdog timer that aborts those whose leader changed or
+ * whose time ran out.
  */
 export class LeaderForwarder {
   /** Requests being forwarded to the leader, watched by one timer while there are any. */
@@ -70,9 +73,10 @@ export class LeaderForwarder {
   constructor(private readonly o: LeaderForwarderOptions) {}
 
   /**
-   * Forwards `req` when the leader must answer it and this server does not lead: returns the
-   * leader's answer, or a 500 "No cluster leader" when none appears within leaderWaitMs or the
-   * leader cannot be reached. Undefined: answer locally. Throws ShuttingDownError once stopped,
+   * Forwards `req` when the leader must answer it and this server does not lead (writes, and
+   * reads of leaderState routes): returns the leader's answer, or a 500 "No cluster leader" when
+   * none appears within leaderWaitMs or the leader cannot be reached. Other reads are answered
+   * here (see readHere). Undefined: answer locally. Throws ShuttingDownError once stopped,
    * TooLargeError (413) for a body over 32 MiB.
    */
   async forward(
@@ -83,9 +87,11 @@ export class LeaderForwarder {
     const { state } = this.o;
     const url = new URL(req.url);
     if (route.answeredBy !== 'leader') return undefined;
-    if (req.method === 'GET' && url.searchParams.has('stale')) return undefined;
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (read && url.searchParams.has('stale')) return undefined;
     if (state.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
+    if (read && !route.leaderState) return this.readHere(req, url, deadline);
     for (;;) {
       if (state.isLeader()) return undefined;
       const leader = state.leaderInfo();
@@ -97,7 +103,7 @@ export class LeaderForwarder {
     // Defaults that mean "this server" (a session's node, the caller's address) are resolved here.
     const local = await localize?.(req);
     // The body is forwarded whole (a too large one is refused here, 413).
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const hasBody = !read;
     const whole = hasBody ? (local?.body ?? (await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader))) : undefined;
     const headers = new Headers(req.headers);
     headers.delete(CLIENT_ADDRESS_HEADER);
@@ -152,6 +158,31 @@ export class LeaderForwarder {
       this.forwards.delete(inFlight);
       clientSignal?.removeEventListener('abort', onClientAbort);
     }
+  }
+
+  /**
+   * Lets this server answer a read of replicated state itself: on the leader at once; on a
+   * follower, once a leader is known (waiting up to `deadline`), after a ReadIndex round with it
+   * (§6.4: the leader's commit index, confirmed by a heartbeat round, applied here), except for
+   * ?consistent reads, whose handler makes that round. Returns undefined (answer here), or a 500
+   * "No cluster leader" when no leader appears or confirms the read point.
+   */
+  private async readHere(req: Request, url: URL, deadline: number): Promise<Response | undefined> {
+    const { state } = this.o;
+    for (;;) {
+      if (state.isLeader()) return undefined;
+      if (state.leaderInfo()) break;
+      if (Date.now() >= deadline || req.signal.aborted) return noLeader('No cluster leader\n');
+      await sleep(50);
+    }
+    if (url.searchParams.has('consistent')) return undefined;
+    try {
+      await this.o.readBarrier();
+    } catch (err) {
+      if (err instanceof KonsulError && err.code === 'no_leader') return noLeader(`${err.message}\n`);
+      throw err;
+    }
+    return undefined;
   }
 
   /**

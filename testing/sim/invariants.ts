@@ -64,25 +64,27 @@ export class InvariantChecker {
     }
   }
 
-  /** A node became leader. */
-  onLeader(node: SimNode): void {
-    const s = node.driver?.status();
-    if (!s) return;
-    const other = this.leaders.get(s.term);
+  /**
+   * `node` became leader of `term`. Reported once the Ready that made it so completes, by when the
+   * node may have stepped down into a later term: the term it led is the one given.
+   */
+  onLeader(node: SimNode, term: number): void {
+    const other = this.leaders.get(term);
     if (other !== undefined && other !== node.id) {
-      throw new InvariantViolation('election-safety', `${other} and ${node.id} both led term ${s.term}`);
+      throw new InvariantViolation('election-safety', `${other} and ${node.id} both led term ${term}`);
     }
     if (other === undefined) this.elections++;
-    this.leaders.set(s.term, node.id);
-    const log = node.driver?.raw.raft.log;
-    if (!log) return;
+    this.leaders.set(term, node.id);
+    // Its log is the leader's only while it is still in that term (a later leader may replace it).
+    if (node.driver?.status().term !== term) return;
+    const log = node.driver.raw.raft.log;
     for (const [index, c] of this.committed) {
       if (index <= log.snapshot.meta.index) continue;
       const t = log.term(index);
       if (t !== c.term) {
         throw new InvariantViolation(
           'leader-completeness',
-          `leader ${node.id} of term ${s.term} lacks committed entry ${index} (term ${c.term}, has ${t ?? 'none'})`,
+          `leader ${node.id} of term ${term} lacks committed entry ${index} (term ${c.term}, has ${t ?? 'none'})`,
         );
       }
     }

@@ -35,7 +35,8 @@ export interface SimWorld {
   /** The node's registers (canonical string) once a write moved its applied index to `index`. */
   stateAt(node: SimNode, index: number, state: string): void;
   applied(node: SimNode, entries: readonly Entry[]): void;
-  becameLeader(node: SimNode): void;
+  /** `node` became leader of `term` (reported once the Ready that made it so completed). */
+  becameLeader(node: SimNode, term: number): void;
   snapshotInstalled(node: SimNode): void;
   /** The driver logged an error (it stops after one): the run fails with it. */
   driverError(node: SimNode, message: string): void;
@@ -153,8 +154,8 @@ export class SimNode {
       observer,
       ...(o.plantedBugs ? { plantedBugs: o.plantedBugs } : {}),
     });
-    driver.onRoleChange((role) => {
-      if (live() && role === 'leader') this.world.becameLeader(this);
+    driver.onRoleChange((role, _lead, term) => {
+      if (live() && role === 'leader') this.world.becameLeader(this, term);
     });
     this.driver = driver;
     driver.start();

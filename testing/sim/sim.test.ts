@@ -45,7 +45,8 @@ const PLANTED: Array<[keyof SimBugs, string, number, string[]]> = [
   // In the Raft state machine.
   ['commitPreviousTermByCounting', '§5.4.2 / Figure 8', 200, ['leader-completeness', 'state-machine-safety']],
   ['readsWithoutReadIndex', '§6.4 of the dissertation (stale reads from a deposed leader)', 200, ['linearizability']],
-  ['forgetVoteOnCrash', 'Figure 2 (votedFor is persistent state)', 200, ['election-safety']],
+  // Two leaders of one term: seen as such, or as their different entries at one index and term.
+  ['forgetVoteOnCrash', 'Figure 2 (votedFor is persistent state)', 200, ['election-safety', 'log-matching']],
   // In the driver that servers run.
   [
     'applyBeforeDurable',

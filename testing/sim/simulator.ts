@@ -215,7 +215,7 @@ export class Simulator {
       applied: (node, entries) => {
         for (const e of entries) this.check(() => this.checker.onApply(node, e, this.nodes));
       },
-      becameLeader: (node) => this.check(() => this.checker.onLeader(node)),
+      becameLeader: (node, term) => this.check(() => this.checker.onLeader(node, term)),
       snapshotInstalled: () => this.stats.snapshotsInstalled++,
       driverError: (node, message) => {
         this.violation ??= new InvariantViolation('driver-error', `${node.id}: ${message}`);
