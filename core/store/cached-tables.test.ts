@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
+import { rangeOptions } from '../../testing/store-arbitraries.js';
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import { CachedTablesStore } from './cached-tables.js';
 import { MemoryStateStore } from './memory-store.js';
@@ -21,15 +22,7 @@ describe('CachedTablesStore', () => {
       fc.record({ kind: fc.constant('delete' as const), key }),
       fc.record({ kind: fc.constant('fail' as const), key }),
     );
-    const ranges = fc.record(
-      {
-        prefix: fc.option(key, { nil: undefined }),
-        start: fc.option(key, { nil: undefined }),
-        end: fc.option(key, { nil: undefined }),
-        limit: fc.option(fc.nat(5), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    );
+    const ranges = rangeOptions(key, 5);
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(op, { maxLength: 5 }), { maxLength: 20 }),
@@ -72,15 +65,7 @@ describe('CachedTablesStore', () => {
     const seed = Number(process.env['FC_SEED'] ?? Date.now() % 1_000_000_000);
     console.log(`[property] cached tables, reads in writes: seed=${seed} (replay with FC_SEED=${seed})`);
     const key = fc.stringMatching(/^[ab\u00e9/]{1,3}$/u);
-    const range = fc.record(
-      {
-        prefix: fc.option(key, { nil: undefined }),
-        start: fc.option(key, { nil: undefined }),
-        end: fc.option(key, { nil: undefined }),
-        limit: fc.option(fc.nat(4), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    );
+    const range = rangeOptions(key, 4);
     const op = fc.oneof(
       fc.record({ kind: fc.constant('put' as const), key, value: fc.integer() }),
       fc.record({ kind: fc.constant('delete' as const), key }),

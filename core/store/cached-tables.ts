@@ -3,7 +3,7 @@ import * as sortedBtree from 'sorted-btree';
 import { StorageError } from '../errors.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys } from '../util/keys.js';
-import { inBounds, rangeBounds } from './range.js';
+import { inBounds, mergeSorted, rangeBounds } from './range.js';
 
 // sorted-btree is CommonJS: its class is `default` to a bundler, `default.default` to Node's ESM loader.
 const loaded = sortedBtree as unknown as { default: typeof BTreeClass & { default?: typeof BTreeClass } };
@@ -343,21 +343,5 @@ function rangeOf(
   const base: Array<readonly [string, unknown]> = [];
   scan(t, Infinity, (k, v) => base.push([k, v]));
   const extra = [...over].sort((a, b) => compareKeys(a[0], b[0]));
-  const out: Array<readonly [string, unknown]> = [];
-  let i = 0;
-  let j = 0;
-  while (out.length < limit && (i < base.length || j < extra.length)) {
-    const b = base[i];
-    const e = extra[j];
-    const order = b === undefined ? 1 : e === undefined ? -1 : compareKeys(b[0], e[0]);
-    if (order < 0) {
-      out.push(b as readonly [string, unknown]);
-      i++;
-      continue;
-    }
-    if (order === 0) i++;
-    j++;
-    if ((e as [string, unknown])[1] !== GONE) out.push(e as readonly [string, unknown]);
-  }
-  return out;
+  return mergeSorted(base, extra, limit, GONE);
 }

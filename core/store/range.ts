@@ -37,3 +37,32 @@ export function inBounds(key: string, b: RangeBounds): boolean {
   if (!key.startsWith(b.prefix) || compareKeys(key, b.low) < 0) return false;
   return b.high === undefined || compareKeys(key, b.high) < 0;
 }
+
+/**
+ * Two lists of entries sorted by key merged into one, at most `limit` long: where both hold a key,
+ * `top`'s entry wins; a `top` entry whose value is `gone` (when given) removes the key instead.
+ */
+export function mergeSorted(
+  bottom: ReadonlyArray<readonly [string, unknown]>,
+  top: ReadonlyArray<readonly [string, unknown]>,
+  limit = Infinity,
+  gone?: symbol,
+): Array<readonly [string, unknown]> {
+  const out: Array<readonly [string, unknown]> = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < limit && (i < bottom.length || j < top.length)) {
+    const b = bottom[i];
+    const t = top[j];
+    const order = b === undefined ? 1 : t === undefined ? -1 : compareKeys(b[0], t[0]);
+    if (order < 0) {
+      out.push(b as readonly [string, unknown]);
+      i++;
+      continue;
+    }
+    if (order === 0) i++;
+    j++;
+    if (gone === undefined || (t as readonly [string, unknown])[1] !== gone) out.push(t as readonly [string, unknown]);
+  }
+  return out;
+}

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../errors.js';
 import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
+import { rangeOptions } from '../../testing/store-arbitraries.js';
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import { MemoryStateStore } from './memory-store.js';
 import { WriteBehindStore } from './write-behind.js';
@@ -75,15 +76,7 @@ describe('WriteBehindStore', () => {
       { arbitrary: fc.stringMatching(/^[ab\u00e9\u{1F600}/]{1,3}$/u), weight: 1 },
     );
     const table = fc.constantFrom(...CONTRACT_TABLES);
-    const range = fc.record(
-      {
-        prefix: fc.option(key, { nil: undefined }),
-        start: fc.option(key, { nil: undefined }),
-        end: fc.option(key, { nil: undefined }),
-        limit: fc.option(fc.nat(4), { nil: undefined }),
-      },
-      { requiredKeys: [] },
-    );
+    const range = rangeOptions(key, 4);
     const op = fc.oneof(
       { arbitrary: fc.record({ kind: fc.constant('put' as const), table, key, value: fc.integer() }), weight: 4 },
       { arbitrary: fc.record({ kind: fc.constant('delete' as const), table, key }), weight: 2 },

@@ -3,7 +3,7 @@ import * as sortedBtree from 'sorted-btree';
 import { KonsulError, StorageError } from '../errors.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys, utf8Length } from '../util/keys.js';
-import { type RangeBounds, inBounds, rangeBounds } from './range.js';
+import { type RangeBounds, inBounds, mergeSorted, rangeBounds } from './range.js';
 
 // sorted-btree is CommonJS: its class is `default` to a bundler, `default.default` to Node's ESM loader.
 const loaded = sortedBtree as unknown as { default: typeof BTreeClass & { default?: typeof BTreeClass } };
@@ -274,7 +274,7 @@ export class WriteBehindStore implements StateStore {
         const bounds = rangeBounds(options ?? {});
         const over = [...mine].filter(([k]) => inBounds(k, bounds)).sort((a, b) => compareKeys(a[0], b[0]));
         const p = this.pending.get(table);
-        const under = p && p.size > 0 ? overlay(slice(p, bounds), over) : over;
+        const under = p && p.size > 0 ? mergeSorted(slice(p, bounds), over) : over;
         return merged(tx, table, bounds, under) as Iterable<readonly [string, T]>;
       },
       put: (table, key, value) => {
@@ -313,30 +313,6 @@ function slice(p: Pending, b: RangeBounds): Array<readonly [string, unknown]> {
   };
   if (b.high === undefined) p.forRange(b.low, top, true, take);
   else p.forRange(b.low, b.high, false, take);
-  return out;
-}
-
-/** Two sorted lists of values merged, `top`'s value winning where both have a key. */
-function overlay(
-  bottom: ReadonlyArray<readonly [string, unknown]>,
-  top: ReadonlyArray<readonly [string, unknown]>,
-): Array<readonly [string, unknown]> {
-  const out: Array<readonly [string, unknown]> = [];
-  let i = 0;
-  let j = 0;
-  while (i < bottom.length || j < top.length) {
-    const b = bottom[i];
-    const t = top[j];
-    const order = b === undefined ? 1 : t === undefined ? -1 : compareKeys(b[0], t[0]);
-    if (order < 0) {
-      out.push(b as readonly [string, unknown]);
-      i++;
-    } else {
-      if (order === 0) i++;
-      out.push(t as readonly [string, unknown]);
-      j++;
-    }
-  }
   return out;
 }
 
