@@ -153,7 +153,7 @@ describe('RaftTransport forwarding', () => {
     });
   });
 
-  it('answers 500 while the server cannot run forwarded requests, and runs none from an unauthenticated peer', async () => {
+  it('answers 500 while it cannot run forwarded requests, and runs none from an unauthenticated peer', async () => {
     const leader = await transport('leader');
     const follower = await transport('follower');
     follower.setAddress('leader', leader.options.self.raftAddr);
