@@ -18,11 +18,11 @@
  *   them. Then each server's RSS.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { freePorts, startProcess, type TestProcess, tempDir } from '../testing/process.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 import { startKonsulCluster } from './konsul-cluster.js';
+import { statusMb } from './proc-memory.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 import { jsonRequest as rawRequest, sendAll } from './raw-http.js';
 
@@ -133,11 +133,20 @@ const etcdRange = (keys: number, serializable: boolean) => (w: number, i: number
     JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), ...(serializable ? { serializable: true } : {}) }),
   );
 
-/** Resident memory of a process, in MB. */
-const rssMb = (pid: number | undefined) =>
-  pid === undefined
-    ? NaN
-    : Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+/**
+ * A process's resident memory: the total, then anonymous (heaps, native allocations) and
+ * file-backed (mapped files: LMDB's or bbolt's pages) apart, and `heap` when given.
+ */
+const memoryOf = (pid: number | undefined, heap = '') =>
+  `${statusMb(pid, 'VmRSS').toFixed(0)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(0)}, ` +
+  `file ${statusMb(pid, 'RssFile').toFixed(0)}${heap})`;
+
+/** A Konsul server's JS heap in use (from its metrics), as text for memoryOf. */
+async function konsulHeap(http: string): Promise<string> {
+  const metrics = await (await fetch(`http://${http}/v1/agent/metrics?format=prometheus`)).text();
+  const bytes = Number(/^konsul_process_heap_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? NaN);
+  return `, JS heap ${(bytes / 2 ** 20).toFixed(0)}`;
+}
 
 /** Writes keys bench/0..count-1 (256-byte values) through `target` with 64 clients; throws on a failed write. */
 async function preload(target: string, count: number, request: (host: string, i: number) => Buffer): Promise<number> {
@@ -318,9 +327,10 @@ try {
         reads(sys, 'read stale/serializable', readKeys, true, everyServer),
       ],
     );
+    const heaps = await Promise.all((konsul?.all ?? []).map((http) => konsulHeap(http).catch(() => '')));
     const rss = [
-      ...(konsul?.servers ?? []).map((s, i) => `konsul ${konsul?.names[i]} ${rssMb(s.proc.pid).toFixed(0)} MB`),
-      ...(etcd?.procs ?? []).map((p, i) => `etcd e${i + 1} ${rssMb(p.proc.pid).toFixed(0)} MB`),
+      ...(konsul?.servers ?? []).map((s, i) => `konsul ${konsul?.names[i]} ${memoryOf(s.proc.pid, heaps[i])}`),
+      ...(etcd?.procs ?? []).map((p, i) => `etcd e${i + 1} ${memoryOf(p.proc.pid)}`),
     ];
     process.stdout.write(`\nRSS per server after the run: ${rss.join(', ')}\n`);
   }

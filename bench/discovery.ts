@@ -11,11 +11,11 @@
  *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5] [--clients 64]
  */
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as dnsPacket from 'dns-packet';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { instanceRegistration } from './catalog-load.js';
+import { statusMb } from './proc-memory.js';
 import { jsonRequest, sendAll } from './raw-http.js';
 import { dnsperfPhase, wrkPhase } from './load-tools.js';
 
@@ -34,8 +34,6 @@ const CLIENTS = Number(values.clients);
 const TOTAL = SERVICES * PER;
 const NODES = TOTAL / 10;
 
-const statusMb = (pid: number, field: string) =>
-  Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 const rssMb = (pid: number) => statusMb(pid, 'VmRSS');
 const memory = async (s: { proc: { pid?: number }; url: string }) => {
   const pid = s.proc.pid as number;
