@@ -434,8 +434,15 @@ export class RaftDriver {
    */
   private issue(rd: Ready): void {
     // Reads asked of a leader that is no longer the one (or of this node, no longer leading)
-    // would wait for their deadline: they fail now, and the client may try again.
-    if (rd.softState) this.waiters.failReadsNotFrom(rd.softState.lead, leaderChanged);
+    // would wait for their deadline: they fail now, and the client may try again. Those this
+    // Ready confirms keep their read point (it came from a leader that confirmed it).
+    if (rd.softState) {
+      for (const rs of rd.readStates) {
+        const r = this.waiters.reads.get(rs.context);
+        if (r) r.index = rs.index;
+      }
+      this.waiters.failReadsNotFrom(rd.softState.lead, leaderChanged);
+    }
     const sentEarly = rd.sendBeforePersist || this.o.plantedBugs?.ackBeforePersist === true;
     if (sentEarly) this.o.transport.send(rd.messages);
     const batch: CommittedEntry[] = rd.committedEntries.map((e) => {

@@ -64,6 +64,24 @@ describe('Waiters', () => {
     expect(log).toEqual(['a', 'b']);
   });
 
+  it('fails the unconfirmed reads asked of another leader, keeping confirmed ones and those of the leader now', () => {
+    const w = new Waiters();
+    const failed: string[] = [];
+    const read = (ctx: string, leader: string | undefined) =>
+      w.addRead(ctx, { deadline: 100, leader, resolve: () => undefined, reject: () => failed.push(ctx) });
+    read('old', 'n1');
+    read('confirmed', 'n1');
+    read('new', 'n2');
+    (w.reads.get('confirmed') as { index?: number }).index = 5;
+    w.failReadsNotFrom('n2', () => new Error('leader changed'));
+    expect(failed).toEqual(['old']);
+    expect([...w.reads.keys()]).toEqual(['confirmed', 'new']);
+    // No leader known: every unconfirmed read fails.
+    w.failReadsNotFrom(undefined, () => new Error('no leader'));
+    expect(failed).toEqual(['old', 'new']);
+    expect([...w.reads.keys()]).toEqual(['confirmed']);
+  });
+
   it('keeps its deadline queues bounded when requests are answered long before their deadline', () => {
     const w = new Waiters();
     for (let i = 1; i <= 5000; i++) {
