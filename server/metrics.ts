@@ -79,6 +79,21 @@ export class ServerMetrics {
   }
 
   /**
+   * Registers the state store's gauge, read when metrics are collected: changes applied in
+   * memory and not yet committed to LMDB. Call once.
+   */
+  observeStore(uncommitted: () => number): void {
+    new client.Gauge({
+      name: 'konsul_state_uncommitted_changes',
+      help: 'State changes applied in memory and not yet committed to LMDB (the WAL holds them)',
+      registers: [this.registry],
+      collect() {
+        this.set(uncommitted());
+      },
+    });
+  }
+
+  /**
    * Registers gauges read when metrics are collected: waiting blocking queries, open watch
    * streams, the HTTP listener's connections, HTTP/2 sessions and streams, refused connections,
    * and the process's memory (RSS, heap) with the heap per waiting query or stream. Call once.

@@ -153,6 +153,7 @@ export async function startServer(
       http: () => http.stats(),
     });
     metrics.observeTransport(() => transport.stats());
+    metrics.observeStore(state.uncommitted);
     const app = buildApi(config, {
       node,
       state,

@@ -35,6 +35,8 @@ export interface ServerState {
   readonly feed: ChangeFeed;
   /** The Raft log and hard state, in the WAL (snapshots in the LMDB environment). */
   readonly storage: WalLogStorage;
+  /** Changes applied in memory and not yet committed to LMDB (WriteBehindStore.backlogSize). */
+  readonly uncommitted: () => number;
   /** Releases the data dir's lock (after the store is closed). */
   readonly unlock: () => Promise<void>;
 }
@@ -93,5 +95,6 @@ export async function openState(
   // The raft_log table stays among the tables so a data dir from before the WAL can be moved over.
   const storage = await WalLogStorage.open({ dir: join(config.dataDir, 'wal'), store, hp: hotPaths, logger });
   stack.push('raft WAL', () => storage.close());
-  return { nodeId, store, machine, watches, applier, feed, storage, unlock };
+  const uncommitted = () => behind.backlogSize();
+  return { nodeId, store, machine, watches, applier, feed, storage, uncommitted, unlock };
 }
