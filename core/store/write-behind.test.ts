@@ -208,6 +208,23 @@ describe('WriteBehindStore', () => {
     expect(wb.backlogSize()).toBe(0);
   });
 
+  it('gives writes of large byte values their own transactions', async () => {
+    const gated = new GatedStore();
+    const wb = new WriteBehindStore(gated.store, { maxBatchBytes: 1000 });
+    void wb.write((tx) => tx.put('a', 'first', 1), 'committed');
+    // As a compaction snapshot is kept: pieces, one write each, then the record naming them.
+    for (let n = 0; n < 3; n++) void wb.write((tx) => tx.put('b', `piece/${n}`, new Uint8Array(600)), 'committed');
+    void wb.write((tx) => tx.put('b', 'big', new Uint8Array(1500)), 'committed');
+    void wb.write((tx) => tx.put('b', 'record', { pieces: 3 }), 'committed');
+    for (let round = 0; round < 8; round++) {
+      gated.release();
+      await settle();
+    }
+    // 600 + 600 > 1000: each piece alone; 1500 alone, and a batch over the bound takes nothing more.
+    expect(gated.commits.map((c) => c.changes)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(wb.backlogSize()).toBe(0);
+  });
+
   it('holds a write back while the backlog is full, and keeps call order', async () => {
     const gated = new GatedStore();
     const wb = new WriteBehindStore(gated.store, { maxBacklog: 3 });

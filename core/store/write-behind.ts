@@ -28,6 +28,8 @@ interface Queued {
   readonly keys: readonly string[];
   /** The value put, or GONE; parallel to `keys`. */
   readonly values: readonly unknown[];
+  /** Bytes of the byte-array values put (what dominates a transaction's cost underneath). */
+  readonly bytes: number;
   readonly durable: boolean;
   done?: { resolve: () => void; reject: (err: unknown) => void };
 }
@@ -45,6 +47,12 @@ export interface WriteBehindOptions {
    * never split, so one larger than this goes alone.
    */
   readonly maxBatch?: number;
+  /**
+   * Most bytes of byte-array values in one transaction (default 1 MiB; a larger write goes
+   * alone), so writes of large values (a snapshot's pieces) each keep their own transaction:
+   * LMDB copies them on the caller's thread.
+   */
+  readonly maxBatchBytes?: number;
   /** Longest key the store underneath takes, in UTF-8 bytes (LMDB's is 1978); longer keys are refused at put. */
   readonly maxKeyBytes?: number;
 }
@@ -85,6 +93,7 @@ export class WriteBehindStore implements StateStore {
   private closed = false;
   private readonly maxBacklog: number;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   private readonly maxKeyBytes: number;
 
   constructor(
@@ -96,6 +105,7 @@ export class WriteBehindStore implements StateStore {
     for (const t of under.tables) this.pending.set(t, new BTree<string, Slot>(undefined, compareKeys));
     this.maxBacklog = options.maxBacklog ?? 65_536;
     this.maxBatch = options.maxBatch ?? 16_384;
+    this.maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
     this.maxKeyBytes = options.maxKeyBytes ?? Infinity;
   }
 
@@ -164,6 +174,7 @@ export class WriteBehindStore implements StateStore {
     const tables: string[] = [];
     const keys: string[] = [];
     const values: unknown[] = [];
+    let bytes = 0;
     for (const [table, changes] of own) {
       const p = this.pending.get(table) as Pending;
       for (const [key, value] of changes) {
@@ -171,26 +182,32 @@ export class WriteBehindStore implements StateStore {
         tables.push(table);
         keys.push(key);
         values.push(value);
+        if (value instanceof Uint8Array) bytes += value.byteLength;
       }
     }
-    const q: Queued = { seq, tables, keys, values, durable };
+    const q: Queued = { seq, tables, keys, values, bytes, durable };
     this.queue.push(q);
     this.backlog += Math.max(keys.length, EMPTY_WRITE_WEIGHT);
     this.commitNext();
     return q;
   }
 
-  /** Hands the oldest queued writes (up to maxBatch changes, at least one write) to the store underneath. */
+  /**
+   * Hands the oldest queued writes (up to maxBatch changes and maxBatchBytes, at least one
+   * write) to the store underneath.
+   */
   private commitNext(): void {
     if (this.committing || this.queue.length === 0 || this.failure) return;
     let n = 0;
     let changes = 0;
+    let bytes = 0;
     let durable = false;
     for (const q of this.queue) {
       const size = Math.max(q.keys.length, EMPTY_WRITE_WEIGHT);
-      if (n > 0 && changes + size > this.maxBatch) break;
+      if (n > 0 && (changes + size > this.maxBatch || bytes + q.bytes > this.maxBatchBytes)) break;
       n++;
       changes += size;
+      bytes += q.bytes;
       durable ||= q.durable;
     }
     const batch = this.queue.splice(0, n);
