@@ -45,10 +45,15 @@ async function transport(name: string, extra: Partial<TransportOptions> = {}): P
 }
 
 /** Forwards `r` from `from` to `to`, retrying while the connection is still being made. */
-async function forwardWhenConnected(from: RaftTransport, to: string, r: ForwardedRequest): Promise<ForwardedAnswer> {
+async function forwardWhenConnected(
+  from: RaftTransport,
+  to: string,
+  r: ForwardedRequest,
+  signal = new AbortController().signal,
+): Promise<ForwardedAnswer> {
   for (let i = 0; ; i++) {
     try {
-      return await from.forward(to, r, new AbortController().signal);
+      return await from.forward(to, r, signal);
     } catch (err) {
       if (!(err instanceof ForwardFailedError) || err.sent || i > 100) throw err;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -57,6 +62,11 @@ async function forwardWhenConnected(from: RaftTransport, to: string, r: Forwarde
 }
 
 const text = (a: ForwardedAnswer) => new TextDecoder().decode(a.body);
+
+/** Resolves once `done()` holds (checked every few milliseconds). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 
 describe('RaftTransport forwarding', () => {
   it('carries a request to the peer and its answer back, headers and body intact', async () => {
@@ -109,10 +119,11 @@ describe('RaftTransport forwarding', () => {
     // The first call finds no connection (and starts one).
     await expect(follower.forward('leader', r, signal)).rejects.toMatchObject({ sent: false });
     const first = forwardWhenConnected(follower, 'leader', { ...r, path: '/1' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Connected once the leader has the first one.
+    await until(() => answers.length === 1);
     const second = follower.forward('leader', { ...r, path: '/2' }, signal);
     await expect(follower.forward('leader', r, signal)).rejects.toThrow(/too many requests waiting/);
-    while (answers.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => answers.length === 2);
     for (const go of answers.splice(0)) go();
     expect([text(await first), text(await second)]).toEqual(['/1', '/2']);
     follower.blocked.add('leader');
@@ -120,22 +131,24 @@ describe('RaftTransport forwarding', () => {
   });
 
   it('fails a sent request as sent when the connection closes or the caller gives up first', async () => {
-    const leader = await transport('leader', { onForward: () => new Promise(() => undefined) });
+    let arrived = 0;
+    const leader = await transport('leader', {
+      onForward: () => {
+        arrived++;
+        return new Promise(() => undefined);
+      },
+    });
     const follower = await transport('follower');
     follower.setAddress('leader', leader.options.self.raftAddr);
     const giveUp = new AbortController();
-    // Connected once this one is sent; it waits forever on the leader.
-    const pending = (async () => {
-      for (;;) {
-        try {
-          return await follower.forward('leader', { method: 'PUT', path: '/slow', headers: [] }, giveUp.signal);
-        } catch (err) {
-          if ((err as ForwardFailedError).sent) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      }
-    })();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // It waits forever on the leader; the caller gives up once the leader has it.
+    const pending = forwardWhenConnected(
+      follower,
+      'leader',
+      { method: 'PUT', path: '/slow', headers: [] },
+      giveUp.signal,
+    );
+    await until(() => arrived === 1);
     giveUp.abort();
     await expect(pending).rejects.toMatchObject({
       sent: true,

@@ -92,14 +92,14 @@ export class LeaderForwarder {
     if (state.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
     if (read && !route.leaderState) return this.readHere(req, url, deadline);
-    for (;;) {
-      if (state.isLeader()) return undefined;
-      const leader = state.leaderInfo();
-      if (leader && leader.name !== state.self.name && !req.headers.has(FORWARDED_HEADER)) break;
-      if (Date.now() >= deadline || req.signal.aborted) return noLeader('No cluster leader\n');
-      await sleep(50);
-    }
-    const leader = state.leaderInfo() as PeerInfo;
+    const found = await this.awaitLeader(
+      req,
+      deadline,
+      (l) => l.name !== state.self.name && !req.headers.has(FORWARDED_HEADER),
+    );
+    if (found === 'self') return undefined;
+    if (!found) return noLeader('No cluster leader\n');
+    const leader = found;
     // Defaults that mean "this server" (a session's node, the caller's address) are resolved here.
     const local = await localize?.(req);
     // The body is forwarded whole (a too large one is refused here, 413).
@@ -161,6 +161,26 @@ export class LeaderForwarder {
   }
 
   /**
+   * Waits, checking every 50 ms until `deadline` or the client goes away, until this server
+   * leads ('self') or the leader it knows is one `usable` accepts (that leader); undefined when
+   * neither happens in time.
+   */
+  private async awaitLeader(
+    req: Request,
+    deadline: number,
+    usable: (leader: PeerInfo) => boolean,
+  ): Promise<'self' | PeerInfo | undefined> {
+    const { state } = this.o;
+    for (;;) {
+      if (state.isLeader()) return 'self';
+      const leader = state.leaderInfo();
+      if (leader && usable(leader)) return leader;
+      if (Date.now() >= deadline || req.signal.aborted) return undefined;
+      await sleep(50);
+    }
+  }
+
+  /**
    * Lets this server answer a read of replicated state itself: on the leader at once; on a
    * follower, once a leader is known (waiting up to `deadline`), after a ReadIndex round with it
    * (§6.4: the leader's commit index, confirmed by a heartbeat round, applied here), except for
@@ -168,14 +188,9 @@ export class LeaderForwarder {
    * "No cluster leader" when no leader appears or confirms the read point.
    */
   private async readHere(req: Request, url: URL, deadline: number): Promise<Response | undefined> {
-    const { state } = this.o;
-    for (;;) {
-      if (state.isLeader()) return undefined;
-      if (state.leaderInfo()) break;
-      if (Date.now() >= deadline || req.signal.aborted) return noLeader('No cluster leader\n');
-      await sleep(50);
-    }
-    if (url.searchParams.has('consistent')) return undefined;
+    const found = await this.awaitLeader(req, deadline, () => true);
+    if (!found) return noLeader('No cluster leader\n');
+    if (found === 'self' || url.searchParams.has('consistent')) return undefined;
     try {
       await this.o.readBarrier();
     } catch (err) {
