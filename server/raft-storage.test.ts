@@ -2,23 +2,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { META_TABLE } from '../core/fsm/meta.js';
 import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
-import type { Entry, Snapshot } from '../core/raft/types.js';
+import type { Snapshot } from '../core/raft/types.js';
 import { LmdbStateStore } from './lmdb-store.js';
 import { logKey, RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
 import { cleanupAll, tempDir } from '../testing/spawn-server.js';
-import { logStorageContract, type LogStorageUnderTest } from '../core/replication/log-storage.contract.js';
+import { logStorageContract, type LogStorageUnderTest, testEntries } from '../core/replication/log-storage.contract.js';
 
 afterAll(cleanupAll);
 
 const hp = createTsHotPaths();
 const TABLES = [META_TABLE, RAFT_LOG_TABLE, RAFT_META_TABLE];
-const entry = (index: number, term = 1): Entry => ({
-  index,
-  term,
-  type: 'normal',
-  data: new Uint8Array([index & 0xff]),
-});
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
+const range = (from: number, to: number) => testEntries(from, to);
 const snapshotAt = (index: number): Snapshot => ({
   meta: { index, term: 1, conf: { voters: ['a'], learners: [] } },
   data: new Uint8Array([1, 2, 3]),
@@ -144,7 +138,7 @@ describe('RaftStorage', () => {
     const b = storage.persist(
       {
         hardState: { term: 2, vote: undefined, commit: 0 },
-        entries: [entry(8, 2), entry(9, 2)],
+        entries: testEntries(8, 9, 2),
         snapshot: undefined,
         sync: true,
       },

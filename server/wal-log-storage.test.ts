@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { META_TABLE, readAppliedIndex, writeAppliedIndex } from '../core/fsm/meta.js';
 import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
 import { silentLogger } from '../core/ports/logger.js';
-import { logStorageContract, type LogStorageUnderTest } from '../core/replication/log-storage.contract.js';
+import { logStorageContract, type LogStorageUnderTest, testEntries } from '../core/replication/log-storage.contract.js';
 import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from '../core/replication/storage.js';
 import type { Entry, Snapshot } from '../core/raft/types.js';
 import { cleanupAll, tempDir } from '../testing/spawn-server.js';
@@ -15,14 +15,8 @@ afterAll(cleanupAll);
 
 const hp = createTsHotPaths();
 const TABLES = [META_TABLE, RAFT_LOG_TABLE, RAFT_META_TABLE];
-const entry = (index: number, term = 1): Entry => ({
-  index,
-  term,
-  type: 'normal',
-  data: new Uint8Array(100).fill(index & 0xff),
-});
-const range = (from: number, to: number, term = 1) =>
-  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
+/** Entries of 100 bytes, so a few fill the small test segments. */
+const range = (from: number, to: number, term = 1) => testEntries(from, to, term, 100);
 const snapshotAt = (index: number, term = 1): Snapshot => ({
   meta: { index, term, conf: { voters: ['a'], learners: [] } },
   data: new Uint8Array([7, index & 0xff]),

@@ -14,14 +14,22 @@ export interface LogStorageUnderTest {
   close(): Promise<void>;
 }
 
-const entry = (index: number, term = 1): Entry => ({
-  index,
-  term,
-  type: 'normal',
-  data: new Uint8Array([index & 0xff, term & 0xff]),
-});
-const range = (from: number, to: number, term = 1) =>
-  Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
+/**
+ * A normal entry for storage tests: `bytes` of data (at least 2), its index's low byte, its term's
+ * low byte, then the index's low byte repeated.
+ */
+export function testEntry(index: number, term = 1, bytes = 2): Entry {
+  const data = new Uint8Array(Math.max(2, bytes)).fill(index & 0xff);
+  data[1] = term & 0xff;
+  return { index, term, type: 'normal', data };
+}
+
+/** testEntry for each index from `from` to `to`, inclusive. */
+export function testEntries(from: number, to: number, term = 1, bytes = 2): Entry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => testEntry(from + i, term, bytes));
+}
+
+const range = (from: number, to: number, term = 1) => testEntries(from, to, term);
 const hard = (term: number, commit: number, vote?: string): HardState => ({ term, vote, commit });
 const snapshotAt = (index: number, term = 1): Snapshot => ({
   meta: { index, term, conf: { voters: ['a'], learners: [] } },
