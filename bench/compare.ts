@@ -141,11 +141,18 @@ const memoryOf = (pid: number | undefined, heap = '') =>
   `${statusMb(pid, 'VmRSS').toFixed(0)} MB (anonymous ${statusMb(pid, 'RssAnon').toFixed(0)}, ` +
   `file ${statusMb(pid, 'RssFile').toFixed(0)}${heap})`;
 
-/** A Konsul server's JS heap in use (from its metrics), as text for memoryOf. */
+/**
+ * A Konsul server's JS heap in use and reserved, native memory V8 tracks (Buffers among it) and
+ * the Raft log held in memory (from its metrics), as text for memoryOf.
+ */
 async function konsulHeap(http: string): Promise<string> {
   const metrics = await (await fetch(`http://${http}/v1/agent/metrics?format=prometheus`)).text();
-  const bytes = Number(/^konsul_process_heap_used_bytes (\S+)$/m.exec(metrics)?.[1] ?? NaN);
-  return `, JS heap ${(bytes / 2 ** 20).toFixed(0)}`;
+  const mb = (name: string) =>
+    (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(0);
+  return (
+    `, JS heap ${mb('konsul_process_heap_used_bytes')} of ${mb('konsul_process_heap_total_bytes')}` +
+    `, external ${mb('konsul_process_external_bytes')}, raft log ${mb('konsul_raft_log_memory_bytes')}`
+  );
 }
 
 /** Writes keys bench/0..count-1 (256-byte values) through `target` with 64 clients; throws on a failed write. */

@@ -83,6 +83,14 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 30,
   },
   {
+    name: 'raft-log-memory',
+    kind: { type: 'int', min: 1, max: 4_194_304 },
+    describe:
+      'KiB of applied raft log entries kept in memory; older ones are read back from the WAL ' +
+      'when a follower needs them',
+    default: 8192,
+  },
+  {
     name: 'raft-tick-ms',
     kind: { type: 'int', min: 5, max: 1000 },
     describe: 'raft tick (election timeout is 10-20 ticks)',
@@ -311,6 +319,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     snapshotThreshold: Number(v['snapshot-threshold']),
     snapshotIntervalMs: Number(v['snapshot-interval']) * 1000,
     raftTickMs: Number(v['raft-tick-ms']),
+    raftLogMemoryBytes: Number(v['raft-log-memory']) * 1024,
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
     dnsAddr:

@@ -134,6 +134,34 @@ describe('cluster under faults (real processes)', () => {
     expectLinearizable(w);
   });
 
+  it('a restarted server catches up from entries the leader reads back from its WAL', async () => {
+    // 1 KiB of log in memory: the entries the stopped server misses are read back from the WAL.
+    cluster = await TestClusterProcesses.start(3, ['--raft-log-memory', '1']);
+    const c = cluster;
+    const leader = await c.waitForLeader();
+    const lagging = c.members.find((m) => m !== leader)!;
+    await lagging.server?.stop('SIGTERM');
+    lagging.server = undefined;
+    for (let i = 0; i < 200; i++)
+      expect(
+        await (await fetch(`http://${leader.http}/v1/kv/wal/${i}`, { method: 'PUT', body: 'x'.repeat(100) })).text(),
+      ).toBe('true');
+    const metrics = await (await fetch(`http://${leader.http}/v1/agent/metrics?format=prometheus`)).text();
+    const held = Number(/^konsul_raft_log_memory_bytes (\d+)/m.exec(metrics)?.[1]);
+    expect(held).toBeLessThanOrEqual(1024);
+    const restarted = await c.startMember(lagging);
+    const deadline = Date.now() + 20_000;
+    let count = 0;
+    while (Date.now() < deadline) {
+      const r = await fetch(`http://${lagging.http}/v1/kv/wal/?keys&stale`);
+      count = r.status === 200 ? ((await r.json()) as string[]).length : 0;
+      if (count === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(count).toBe(200);
+    expect(restarted.output()).not.toMatch(/raft snapshot installed/);
+  });
+
   it('a restarted server catches up by InstallSnapshot after the log was compacted', async () => {
     cluster = await TestClusterProcesses.start(3, ['--snapshot-threshold', '20', '--snapshot-interval', '0']);
     const c = cluster;

@@ -44,6 +44,8 @@ export interface ServerConfig {
   /** Least time between two compaction snapshots (ms; see RaftDriverOptions.snapshotIntervalMs). */
   readonly snapshotIntervalMs: number;
   readonly raftTickMs: number;
+  /** Bytes of applied raft log entries kept in memory (RaftConfig.maxLogBytesInMemory). */
+  readonly raftLogMemoryBytes: number;
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;
   /** DNS address (undefined: none). */

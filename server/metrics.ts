@@ -79,6 +79,29 @@ export class ServerMetrics {
   }
 
   /**
+   * Registers the Raft log's gauges, read when metrics are collected: bytes and entries of the
+   * log held in memory (the rest is read back from the WAL). Call once.
+   */
+  observeRaftLog(inMemory: () => { bytes: number; entries: number }): void {
+    new client.Gauge({
+      name: 'konsul_raft_log_memory_bytes',
+      help: 'Bytes of Raft log entries held in memory (older ones are read back from the WAL)',
+      registers: [this.registry],
+      collect() {
+        this.set(inMemory().bytes);
+      },
+    });
+    new client.Gauge({
+      name: 'konsul_raft_log_memory_entries',
+      help: 'Raft log entries held in memory',
+      registers: [this.registry],
+      collect() {
+        this.set(inMemory().entries);
+      },
+    });
+  }
+
+  /**
    * Registers the state store's gauge, read when metrics are collected: changes applied in
    * memory and not yet committed to LMDB. Call once.
    */
@@ -138,6 +161,21 @@ export class ServerMetrics {
     );
     gauge('konsul_process_rss_bytes', 'Resident set size of the server process', () => process.memoryUsage.rss());
     gauge('konsul_process_heap_used_bytes', 'V8 heap in use', () => process.memoryUsage().heapUsed);
+    gauge(
+      'konsul_process_heap_total_bytes',
+      'V8 heap reserved (in use and free)',
+      () => process.memoryUsage().heapTotal,
+    );
+    gauge(
+      'konsul_process_external_bytes',
+      'Memory of native objects V8 tracks outside its heap (ArrayBuffers and Buffers among them)',
+      () => process.memoryUsage().external,
+    );
+    gauge(
+      'konsul_process_array_buffers_bytes',
+      'Memory of ArrayBuffers and Buffers',
+      () => process.memoryUsage().arrayBuffers,
+    );
     gauge(
       'konsul_heap_bytes_per_waiter',
       'V8 heap in use divided by waiting queries and open streams (0: none)',

@@ -154,6 +154,7 @@ export async function startServer(
     });
     metrics.observeTransport(() => transport.stats());
     metrics.observeStore(state.uncommitted);
+    metrics.observeRaftLog(() => cluster.driver?.status().logInMemory ?? { bytes: 0, entries: 0 });
     const app = buildApi(config, {
       node,
       state,

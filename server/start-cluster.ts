@@ -59,7 +59,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
         id: p.name,
         rng: systemRng,
         clock: p.clock,
-        raft: { electionTicks: 10, heartbeatTicks: 1 },
+        raft: { electionTicks: 10, heartbeatTicks: 1, maxLogBytesInMemory: config.raftLogMemoryBytes },
         tickMs: config.raftTickMs,
         storage: state.storage,
         store: state.store,

@@ -96,7 +96,41 @@ describe('WalLogStorage', () => {
     expect(init.snapshot?.meta.index).toBe(150);
     expect(indexes(init)).toEqual(range(151, 200).map((e) => e.index));
     expect(init.hardState?.commit).toBe(200);
+    // Each entry owns its bytes: none keeps the segment it was read from alive.
+    for (const e of init.entries ?? []) expect(e.data.buffer.byteLength).toBe(e.data.byteLength);
     expect(readdirSync(join(dir, 'wal')).length).toBe(after);
+    await s.close();
+  });
+
+  it('reads entries back across segments, after older segments went, and refuses a damaged frame', async () => {
+    const dir = tempDir();
+    let s = await onWal(dir, 1024);
+    for (let i = 1; i <= 120; i += 3) await write(s.storage, i, i + 2, i + 2, i + 2);
+    // A new leader's entries replace 100..120 of the old term.
+    await s.storage.persist(
+      { hardState: { term: 2, vote: 'b', commit: 110 }, entries: range(100, 110, 2), snapshot: undefined, sync: true },
+      () => undefined,
+    );
+    expect(s.storage.segmentCount()).toBeGreaterThan(10);
+    const expected = [...range(1, 99), ...range(100, 110, 2)].map((e) => `${e.index}/${e.term}`);
+    const read = (lo: number, hi: number) => s.storage.read(lo, hi, Infinity).map((e) => `${e.index}/${e.term}`);
+    expect(read(1, 111)).toEqual(expected);
+    expect(() => read(111, 112)).toThrow(/entry 111 is not in the WAL/);
+    await s.storage.saveSnapshot(snapshotAt(60));
+    expect(s.storage.indexedFrames()).toBeLessThan(25);
+    expect(read(61, 111)).toEqual(expected.slice(60));
+    s = await s.reopen();
+    expect(read(61, 111)).toEqual(expected.slice(60));
+    // Flip a byte inside the entries of the frame holding entry 70: the read names where.
+    const walDir = join(dir, 'wal');
+    const names = readdirSync(walDir).sort();
+    const entry70 = Buffer.from(range(70, 70)[0]?.data ?? []);
+    const file = names.map((n) => join(walDir, n)).find((f) => readFileSync(f).includes(entry70)) as string;
+    const at = readFileSync(file).indexOf(entry70);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.from([0xee]), 0, 1, at + 5);
+    closeSync(fd);
+    expect(() => read(70, 71)).toThrow(/WAL segment \w+\.wal at byte \d+: /);
     await s.close();
   });
 

@@ -7,7 +7,7 @@ import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { StateStore, WriteTxn } from '../core/ports/state-store.js';
 import type { RaftInit } from '../core/raft/raft.js';
-import type { Entry, HardState, Snapshot } from '../core/raft/types.js';
+import { type Entry, type HardState, type LogEntrySource, type Snapshot, entrySize } from '../core/raft/types.js';
 import {
   keepCompactionSnapshot,
   type LogStorage,
@@ -20,6 +20,10 @@ import {
   storeLeaderSnapshot,
 } from '../core/replication/storage.js';
 import { type WalPosition, type WalRecord, Wal } from './wal.js';
+import { copyBytes } from '../core/util/bytes.js';
+
+/** What one appended frame holds: entries [first, last], or a hard state. */
+type FrameContent = { readonly first: number; readonly last: number } | 'hard';
 
 /** The record types a walState frame carries (its first payload byte). */
 const STATE_HARD = 1;
@@ -68,6 +72,75 @@ function readHardStateFrame(hp: HotPaths, frame: Uint8Array): HardState {
   return { term, commit, vote: hasVote ? vote : undefined };
 }
 
+/**
+ * Where the entries of the log lie in the WAL: per entries frame, its first and last entry index
+ * and position, ascending by index (a frame that replaces entries from index f on cuts the ones
+ * before it short). One row per frame since the last compaction, in parallel number arrays.
+ */
+class FrameIndex {
+  private first: number[] = [];
+  private last: number[] = [];
+  private segment: number[] = [];
+  private offset: number[] = [];
+  private length: number[] = [];
+
+  /** Records a frame of entries [first, last] at `pos`, replacing whatever the log held from `first` on. */
+  add(first: number, last: number, pos: WalPosition): void {
+    let n = this.first.length;
+    while (n > 0 && (this.first[n - 1] as number) >= first) n--;
+    this.truncate(n);
+    if (n > 0 && (this.last[n - 1] as number) >= first) this.last[n - 1] = first - 1;
+    this.first.push(first);
+    this.last.push(last);
+    this.segment.push(pos.segment);
+    this.offset.push(pos.offset);
+    this.length.push(pos.length);
+  }
+
+  /** Forgets the frames whose entries all lie at or below `index` (a snapshot covers them). */
+  dropThrough(index: number): void {
+    let n = 0;
+    while (n < this.last.length && (this.last[n] as number) <= index) n++;
+    if (n === 0) return;
+    for (const a of [this.first, this.last, this.segment, this.offset, this.length]) a.splice(0, n);
+  }
+
+  /** Forgets every frame (a snapshot from the leader replaced the log). */
+  clear(): void {
+    this.truncate(0);
+  }
+
+  /** Number of frames recorded. */
+  get size(): number {
+    return this.first.length;
+  }
+
+  /** The frame holding entry `index` and the last index it still counts for; undefined if none. */
+  find(index: number): { pos: WalPosition; last: number } | undefined {
+    let lo = 0;
+    let hi = this.first.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.last[mid] as number) < index) lo = mid + 1;
+      else if ((this.first[mid] as number) > index) hi = mid - 1;
+      else
+        return {
+          pos: {
+            segment: this.segment[mid] as number,
+            offset: this.offset[mid] as number,
+            length: this.length[mid] as number,
+          },
+          last: this.last[mid] as number,
+        };
+    }
+    return undefined;
+  }
+
+  private truncate(n: number): void {
+    for (const a of [this.first, this.last, this.segment, this.offset, this.length]) a.length = n;
+  }
+}
+
 /** What the WAL held when opened, after the state store's snapshot. */
 interface Replayed {
   hardState: HardState | undefined;
@@ -82,6 +155,8 @@ class Replay {
   records = 0;
   /** Highest entry index each segment holds. */
   readonly segmentMax = new Map<number, number>();
+  /** Where each entry lies. */
+  readonly frames = new FrameIndex();
   private readonly replayed: Replayed = { hardState: undefined, hardStateSegment: undefined, entries: [] };
   private readonly snapshot: Snapshot['meta'] | undefined;
   private readonly base: number;
@@ -104,7 +179,10 @@ class Replay {
       }
       const { entries } = decodeEntriesFrame(this.o.hp, r.frame);
       const last = entries[entries.length - 1];
-      if (last) this.segmentMax.set(r.segment, Math.max(this.segmentMax.get(r.segment) ?? 0, last.index));
+      if (last) {
+        this.segmentMax.set(r.segment, Math.max(this.segmentMax.get(r.segment) ?? 0, last.index));
+        this.frames.add((entries[0] as Entry).index, last.index, r);
+      }
       for (const e of entries) {
         if (e.index <= base) continue;
         const at = e.index - base - 1;
@@ -113,7 +191,7 @@ class Replay {
             `${where}: entry ${e.index} follows entry ${base + replayed.entries.length}; the ones between are missing`,
           );
         replayed.entries.length = at;
-        replayed.entries.push({ index: e.index, term: e.term, type: e.type, data: e.data.slice() });
+        replayed.entries.push({ index: e.index, term: e.term, type: e.type, data: copyBytes(e.data) });
       }
     } catch (err) {
       if (err instanceof CorruptFrameError) throw new CorruptError(`${where}: ${err.message}`);
@@ -131,6 +209,7 @@ class Replay {
         entries: replayed.entries.length,
       });
       replayed.entries.length = 0;
+      this.frames.clear();
     }
     return replayed;
   }
@@ -152,13 +231,19 @@ class Replay {
  * storing the snapshot and appending what followed it). A data dir written before the WAL
  * existed has its log moved from LMDB into the WAL on first open.
  */
-export class WalLogStorage implements LogStorage {
+export class WalLogStorage implements LogStorage, LogEntrySource {
   /** Highest entry index each segment holds (0: none). */
   private readonly segmentMax = new Map<number, number>();
+  /** Where each entry of the log lies, for reading back those the Raft log no longer holds in memory. */
+  private frames: FrameIndex;
   private hardStateSegment: number | undefined;
   private hasHardState: boolean;
-  /** Whether anything was persisted since the WAL was last read (at open or by load()). */
-  private persisted = false;
+  /**
+   * Whether `replayed` no longer says what the WAL holds: something was persisted since the WAL
+   * was read, or load() handed its entries over (and let go of them, so that they are not held
+   * in memory twice).
+   */
+  private stale = false;
   /** Resolves once the WAL part of every persist so far is done. */
   private walTail: Promise<unknown> = Promise.resolve();
   /** Resolves once the state store write of every persist so far was issued. */
@@ -170,7 +255,9 @@ export class WalLogStorage implements LogStorage {
     private readonly o: WalLogStorageOptions,
     private readonly wal: Wal,
     private replayed: Replayed,
+    frames: FrameIndex,
   ) {
+    this.frames = frames;
     this.hardStateSegment = replayed.hardStateSegment;
     this.hasHardState = replayed.hardState !== undefined;
   }
@@ -192,7 +279,7 @@ export class WalLogStorage implements LogStorage {
       },
       (r) => replay.record(r),
     );
-    const storage = new WalLogStorage(o, wal, replay.finish());
+    const storage = new WalLogStorage(o, wal, replay.finish(), replay.frames);
     for (const [segment, max] of replay.segmentMax) storage.segmentMax.set(segment, max);
     await storage.migrateFromLmdb(replay.records === 0);
     return storage;
@@ -209,12 +296,12 @@ export class WalLogStorage implements LogStorage {
     if (walEmpty) {
       const old = store.read((tx) => readRaftLog(tx, hp));
       const frames: Uint8Array[] = [];
-      const lasts: Array<number | 'hard'> = [];
+      const lasts: FrameContent[] = [];
       let batch: Entry[] = [];
       let bytes = 0;
       const flush = () => {
         frames.push(encodeEntriesFrame(hp, batch));
-        lasts.push((batch[batch.length - 1] as Entry).index);
+        lasts.push({ first: (batch[0] as Entry).index, last: (batch[batch.length - 1] as Entry).index });
         batch = [];
         bytes = 0;
       };
@@ -249,12 +336,13 @@ export class WalLogStorage implements LogStorage {
    * while LMDB kept what it applied).
    */
   load(): RaftInit & { lastIndex: number } {
-    if (this.persisted) {
+    if (this.stale) {
       // Written since it was read (a bootstrap): read the WAL again. Start-up only, so synchronous.
       const replay = new Replay(this.o);
       this.wal.replaySync((r) => replay.record(r));
       this.replayed = replay.finish();
-      this.persisted = false;
+      this.frames = replay.frames;
+      this.stale = false;
     }
     const { snapshot, applied, conf } = this.o.store.read((tx) => ({
       snapshot: readSnapshot(tx),
@@ -267,12 +355,16 @@ export class WalLogStorage implements LogStorage {
     if (applied > lastIndex)
       throw new CorruptError(`the state is applied up to ${applied}, but the raft log ends at ${lastIndex}`);
     const hs = this.replayed.hardState;
+    // The entries now belong to the caller's Raft log (which keeps a bounded part of them).
+    this.replayed = { ...this.replayed, entries: [] };
+    this.stale = true;
     return {
       ...(hs ? { hardState: { ...hs, commit: Math.max(hs.commit, applied) } } : {}),
       ...(snapshot ? { snapshot: { meta: snapshot.meta, data: new Uint8Array(snapshot.data) } } : {}),
       entries,
       applied: Math.max(applied, base),
       ...(conf ? { conf } : snapshot ? { conf: snapshot.meta.conf } : {}),
+      entrySource: this,
       lastIndex,
     };
   }
@@ -296,13 +388,13 @@ export class WalLogStorage implements LogStorage {
     also: ((tx: WriteTxn) => T) | undefined,
     onDurable?: () => void,
   ): Promise<T | undefined> {
-    this.persisted = true;
+    this.stale = true;
     const frames: Uint8Array[] = [];
-    const lasts: Array<number | 'hard'> = [];
+    const lasts: FrameContent[] = [];
     const lastEntry = w.entries[w.entries.length - 1];
     if (lastEntry) {
       frames.push(encodeEntriesFrame(this.o.hp, w.entries));
-      lasts.push(lastEntry.index);
+      lasts.push({ first: (w.entries[0] as Entry).index, last: lastEntry.index });
     }
     if (w.hardState) {
       frames.push(hardStateFrame(this.o.hp, w.hardState));
@@ -323,6 +415,7 @@ export class WalLogStorage implements LogStorage {
           storeLeaderSnapshot(tx, snap);
           return also?.(tx);
         }, 'durable');
+        this.frames.clear();
         await appendFrames();
         onDurable?.();
         return r;
@@ -372,6 +465,7 @@ export class WalLogStorage implements LogStorage {
     if (this.hardStateSegment !== undefined) keep = Math.min(keep, this.hardStateSegment);
     const removed = await this.wal.removeBefore(keep);
     for (const s of [...this.segmentMax.keys()]) if (s < keep) this.segmentMax.delete(s);
+    this.frames.dropThrough(snapshot.meta.index);
     if (removed > 0) this.o.logger.info('WAL segments deleted', { removed, snapshot: snapshot.meta.index });
   }
 
@@ -387,14 +481,48 @@ export class WalLogStorage implements LogStorage {
   }
 
   /**
-   * Records where appended frames went: `lasts` gives, per frame, the index of its last entry, or
-   * 'hard' for a hard state record.
+   * Reads entries [lo, hi) back from the WAL (LogEntrySource), for the Raft log once they left
+   * its memory: at least one, then up to `maxBytes`. Throws CorruptError when one is not in the
+   * WAL or its frame no longer passes its check, StorageError when a segment cannot be read.
    */
-  private noteAppended(lasts: ReadonlyArray<number | 'hard'>, positions: readonly WalPosition[]): void {
-    lasts.forEach((last, i) => {
-      const { segment } = positions[i] as WalPosition;
-      if (last === 'hard') this.hardStateSegment = segment;
-      else this.segmentMax.set(segment, Math.max(this.segmentMax.get(segment) ?? 0, last));
+  read(lo: number, hi: number, maxBytes: number): Entry[] {
+    const out: Entry[] = [];
+    let bytes = 0;
+    let next = lo;
+    while (next < hi) {
+      const found = this.frames.find(next);
+      if (!found) throw new CorruptError(`raft log entry ${next} is not in the WAL`);
+      const { entries } = decodeEntriesFrame(this.o.hp, this.wal.readSync(found.pos));
+      for (const e of entries) {
+        if (e.index < next) continue;
+        if (e.index >= hi || e.index > found.last) break;
+        if (e.index !== next) throw new CorruptError(`WAL frame at ${found.pos.offset} lacks raft log entry ${next}`);
+        bytes += entrySize(e);
+        if (out.length > 0 && bytes > maxBytes) return out;
+        out.push(e);
+        next++;
+      }
+      if (next <= found.last && next < hi)
+        throw new CorruptError(`WAL frame at ${found.pos.offset} lacks raft log entry ${next}`);
+    }
+    return out;
+  }
+
+  /** Number of entries frames the index of the log holds (for tests). */
+  indexedFrames(): number {
+    return this.frames.size;
+  }
+
+  /** Records where appended frames went: per frame, the entries it holds, or 'hard' for a hard state record. */
+  private noteAppended(contents: readonly FrameContent[], positions: readonly WalPosition[]): void {
+    contents.forEach((c, i) => {
+      const pos = positions[i] as WalPosition;
+      if (c === 'hard') {
+        this.hardStateSegment = pos.segment;
+        return;
+      }
+      this.segmentMax.set(pos.segment, Math.max(this.segmentMax.get(pos.segment) ?? 0, c.last));
+      this.frames.add(c.first, c.last, pos);
     });
   }
 }

@@ -66,9 +66,13 @@ describe('WAL', () => {
     const { wal, records } = await openWal(dir, 512);
     expect(records.map((r) => r.frame)).toEqual(Array.from({ length: 40 }, (_, i) => frame(i + 1)));
     expect(records.map(({ segment, offset, length }) => ({ segment, offset, length }))).toEqual(positions);
-    expect(await wal.read(positions[17] as WalPosition)).toEqual(frame(18));
-    // Appends continue after the last frame, in the last segment.
-    await wal.append([frame(41)], true);
+    expect(wal.readSync(positions[17] as WalPosition)).toEqual(frame(18));
+    // Appends continue after the last frame, in the last segment, which reads back too.
+    const [at41] = await wal.append([frame(41)], true);
+    expect(wal.readSync(at41 as WalPosition)).toEqual(frame(41));
+    expect(() =>
+      wal.readSync({ ...(positions[17] as WalPosition), offset: (positions[17] as WalPosition).offset + 1 }),
+    ).toThrow(/WAL segment .* at byte/);
     await wal.close();
     const again = await openWal(dir, 512);
     expect(again.records.map((r) => r.frame)).toEqual(Array.from({ length: 41 }, (_, i) => frame(i + 1)));

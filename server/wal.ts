@@ -1,4 +1,4 @@
-import { fdatasync, readFileSync, writevSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, readFileSync, readSync, writevSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CorruptError, StorageError } from '../core/errors.js';
@@ -364,23 +364,32 @@ export class Wal {
     this.size = size;
   }
 
-  /** Reads back and checks the frame at `pos`. Throws CorruptError when it no longer passes. */
-  async read(pos: WalPosition): Promise<Uint8Array> {
+  /**
+   * Reads back and checks the frame at `pos`, synchronously (a frame already appended: the Raft
+   * log reading entries it no longer holds in memory). Throws StorageError when the segment is
+   * gone or cannot be read, CorruptError when the frame no longer passes its check.
+   */
+  readSync(pos: WalPosition): Uint8Array {
     if (!this.segments.includes(pos.segment)) throw new StorageError(`WAL segment ${pos.segment} is gone`);
     const bytes = new Uint8Array(pos.length);
-    const handle = await open(join(this.o.dir, segmentName(pos.segment)), 'r');
+    const last = pos.segment === this.segments[this.segments.length - 1];
+    let bytesRead: number;
     try {
-      const { bytesRead } = await handle.read(bytes, 0, pos.length, pos.offset);
-      if (bytesRead !== pos.length) throw new CorruptError(`WAL segment ${pos.segment}: short read at ${pos.offset}`);
-    } finally {
-      await handle.close();
+      const fd = last ? this.file.fd : openSync(join(this.o.dir, segmentName(pos.segment)), 'r');
+      try {
+        bytesRead = readSync(fd, bytes, 0, pos.length, pos.offset);
+      } finally {
+        if (!last) closeSync(fd);
+      }
+    } catch (err) {
+      throw new StorageError(`cannot read WAL segment ${segmentName(pos.segment)}: ${(err as Error).message}`, err);
     }
+    const where = `WAL segment ${segmentName(pos.segment)} at byte ${pos.offset}`;
+    if (bytesRead !== pos.length) throw new CorruptError(`${where}: short read`);
     try {
       this.o.hp.openFrame(bytes, 0);
     } catch (err) {
-      throw new CorruptError(
-        `WAL segment ${segmentName(pos.segment)} at byte ${pos.offset}: ${(err as Error).message}`,
-      );
+      throw new CorruptError(`${where}: ${(err as Error).message}`);
     }
     return bytes;
   }

@@ -38,6 +38,11 @@ export interface RaftConfig {
   readonly maxUncommittedBytes: number;
   /** Bytes of committed entries handed out per Ready. */
   readonly maxCommittedBytesPerReady: number;
+  /**
+   * Bytes of applied, durable log entries kept in memory when the log storage can read entries
+   * back (RaftInit.entrySource); older ones are read from it when a follower needs them.
+   */
+  readonly maxLogBytesInMemory: number;
   /** Bytes per snapshot chunk sent to a lagging follower. */
   readonly maxSnapshotChunkBytes: number;
   /** Largest snapshot a follower accepts. */
@@ -67,6 +72,7 @@ export const RAFT_DEFAULTS: Omit<RaftConfig, 'id' | 'rng'> = {
   maxInflightMsgs: 256,
   maxUncommittedBytes: 64 * 1024 * 1024,
   maxCommittedBytesPerReady: 16 * 1024 * 1024,
+  maxLogBytesInMemory: 8 * 1024 * 1024,
   maxSnapshotChunkBytes: 1024 * 1024,
   maxSnapshotBytes: 1024 * 1024 * 1024,
   maxPendingReads: 4096,
@@ -83,6 +89,7 @@ export function withDefaults(config: Partial<RaftConfig> & Pick<RaftConfig, 'id'
     'maxInflightMsgs',
     'maxUncommittedBytes',
     'maxCommittedBytesPerReady',
+    'maxLogBytesInMemory',
     'maxSnapshotChunkBytes',
     'maxSnapshotBytes',
     'maxPendingReads',

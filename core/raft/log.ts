@@ -1,15 +1,37 @@
 import { CorruptError } from '../errors.js';
-import { type Entry, type Snapshot, entrySize } from './types.js';
+import { type Entry, type LogEntrySource, type Snapshot, entrySize } from './types.js';
+
+/** How a RaftLog may drop entries from memory. */
+export interface LogMemory {
+  /** Where entries no longer in memory are read back; without it, every entry stays in memory. */
+  readonly source: LogEntrySource | undefined;
+  /** Bytes (entrySize) of entries kept in memory, beyond those not yet applied or durable. */
+  readonly maxBytes: number;
+}
+
+const KEEP_ALL: LogMemory = { source: undefined, maxBytes: Infinity };
 
 /**
  * The Raft log as one node sees it: a snapshot (everything up to its index, compacted) followed by
  * entries. Tracks what is committed, applied and persisted ("stable").
  * Invariants: snapshot.index <= applied <= committed <= lastIndex(); durable <= lastIndex();
  * stable <= lastIndex().
+ *
+ * Entries live in memory from memFirst on. With a LogMemory source, applied and durable entries
+ * beyond the memory bound leave memory oldest first (evict()); their terms stay (as runs of
+ * equal terms) and their contents are read back from the source when a lagging follower needs
+ * them. Entries not yet applied or not yet durable are always in memory.
  */
 export class RaftLog {
   snapshot: Snapshot;
-  private entries: Entry[];
+  /** Entries from index memFirst, starting at position head (the ones before head are dropped). */
+  private mem: Entry[];
+  private head = 0;
+  private memFirst: number;
+  /** Sum of entrySize over the entries in memory. */
+  private memBytes = 0;
+  /** Terms of the entries in [firstIndex(), memFirst): pairs (first index of a run, its term), ascending. */
+  private evictedTerms: number[] = [];
   committed: number;
   applied: number;
   /** Last index handed to the application for persisting (its write may still be in flight). */
@@ -20,12 +42,21 @@ export class RaftLog {
    */
   durable: number;
 
-  constructor(snapshot: Snapshot, entries: readonly Entry[], committed: number, applied: number) {
+  constructor(
+    snapshot: Snapshot,
+    entries: readonly Entry[],
+    committed: number,
+    applied: number,
+    private readonly memory: LogMemory = KEEP_ALL,
+  ) {
     this.snapshot = snapshot;
-    this.entries = [...entries];
-    for (let i = 0; i < this.entries.length; i++) {
-      if ((this.entries[i] as Entry).index !== snapshot.meta.index + 1 + i)
+    this.mem = [...entries];
+    this.memFirst = snapshot.meta.index + 1;
+    for (let i = 0; i < this.mem.length; i++) {
+      const e = this.mem[i] as Entry;
+      if (e.index !== snapshot.meta.index + 1 + i)
         throw new CorruptError('log entries are not contiguous with the snapshot');
+      this.memBytes += entrySize(e);
     }
     this.committed = Math.max(committed, snapshot.meta.index);
     this.applied = Math.max(applied, snapshot.meta.index);
@@ -34,6 +65,7 @@ export class RaftLog {
     if (this.committed > this.lastIndex())
       throw new CorruptError(`commit ${committed} is beyond the last log index ${this.lastIndex()}`);
     if (this.applied > this.committed) throw new CorruptError(`applied ${applied} is beyond commit ${this.committed}`);
+    this.evict();
   }
 
   /** Index of the first entry still held (snapshot index + 1). */
@@ -42,11 +74,16 @@ export class RaftLog {
   }
 
   lastIndex(): number {
-    return this.snapshot.meta.index + this.entries.length;
+    return this.memFirst + this.mem.length - this.head - 1;
   }
 
   lastTerm(): number {
     return this.term(this.lastIndex()) as number;
+  }
+
+  /** Bytes (entrySize) of the entries held in memory, and how many they are. */
+  inMemory(): { bytes: number; entries: number } {
+    return { bytes: this.memBytes, entries: this.mem.length - this.head };
   }
 
   /** Term of the entry at `index`; undefined when compacted away or beyond the end. */
@@ -54,7 +91,21 @@ export class RaftLog {
     const snap = this.snapshot.meta;
     if (index === snap.index) return snap.term;
     if (index < snap.index || index > this.lastIndex()) return undefined;
-    return (this.entries[index - snap.index - 1] as Entry).term;
+    if (index < this.memFirst) return this.evictedTerm(index);
+    return (this.mem[this.head + index - this.memFirst] as Entry).term;
+  }
+
+  /** The term of an entry no longer in memory, from its run. */
+  private evictedTerm(index: number): number {
+    const runs = this.evictedTerms;
+    let lo = 0;
+    let hi = runs.length / 2 - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((runs[mid * 2] as number) <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return runs[lo * 2 + 1] as number;
   }
 
   matchTerm(index: number, term: number): boolean {
@@ -67,18 +118,52 @@ export class RaftLog {
     return lastTerm > myTerm || (lastTerm === myTerm && lastIndex >= this.lastIndex());
   }
 
-  /** Entries in [lo, hi), at most maxBytes (but at least one). Undefined if lo is compacted. */
+  /**
+   * Entries in [lo, hi), at most maxBytes (but at least one). Undefined if lo is compacted. A
+   * slice starting before the entries in memory is read from the source and ends where memory
+   * begins (callers ask again for the rest).
+   */
   slice(lo: number, hi: number, maxBytes = Infinity): Entry[] | undefined {
     if (lo < this.firstIndex()) return undefined;
+    const end = Math.min(hi, this.lastIndex() + 1);
+    if (lo >= end) return [];
+    if (lo < this.memFirst) {
+      const source = this.memory.source as LogEntrySource;
+      return source.read(lo, Math.min(end, this.memFirst), maxBytes);
+    }
     const out: Entry[] = [];
     let bytes = 0;
-    for (let i = lo; i < hi && i <= this.lastIndex(); i++) {
-      const e = this.entries[i - this.firstIndex()] as Entry;
+    for (let i = lo; i < end; i++) {
+      const e = this.mem[this.head + i - this.memFirst] as Entry;
       bytes += entrySize(e);
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
     }
     return out;
+  }
+
+  /**
+   * Drops applied, durable entries from memory, oldest first, while those in memory exceed the
+   * bound (only with a source to read them back from).
+   */
+  evict(): void {
+    if (!this.memory.source) return;
+    const limit = Math.min(this.applied, this.durable);
+    const runs = this.evictedTerms;
+    while (this.memBytes > this.memory.maxBytes && this.memFirst <= limit) {
+      const e = this.mem[this.head] as Entry;
+      if (runs.length === 0 || runs[runs.length - 1] !== e.term) runs.push(e.index, e.term);
+      this.memBytes -= entrySize(e);
+      this.head++;
+      this.memFirst++;
+    }
+    if (this.head >= 1024 && this.head * 2 >= this.mem.length) this.dropHead();
+  }
+
+  /** Forgets the array slots before head. */
+  private dropHead(): void {
+    this.mem = this.mem.slice(this.head);
+    this.head = 0;
   }
 
   /** Appends entries, truncating any existing entries at or after the first new index. */
@@ -88,10 +173,17 @@ export class RaftLog {
     if (first <= this.committed)
       throw new CorruptError(`cannot overwrite committed entry ${first} (commit ${this.committed})`);
     if (first > this.lastIndex() + 1) throw new CorruptError(`gap: appending ${first} after ${this.lastIndex()}`);
-    this.entries.length = first - this.firstIndex();
-    for (const e of entries) this.entries.push(e);
+    // first > committed >= applied >= every entry evicted, so the cut is in memory.
+    const keep = this.head + first - this.memFirst;
+    for (let i = keep; i < this.mem.length; i++) this.memBytes -= entrySize(this.mem[i] as Entry);
+    this.mem.length = keep;
+    for (const e of entries) {
+      this.mem.push(e);
+      this.memBytes += entrySize(e);
+    }
     this.stable = Math.min(this.stable, first - 1);
     this.durable = Math.min(this.durable, first - 1);
+    this.evict();
   }
 
   /** Index of the first entry in `entries` that conflicts with or extends the log; 0 if none. */
@@ -153,7 +245,11 @@ export class RaftLog {
   /** Replaces the whole log by a snapshot received from the leader. */
   restore(snapshot: Snapshot): void {
     this.snapshot = snapshot;
-    this.entries = [];
+    this.mem = [];
+    this.head = 0;
+    this.memFirst = snapshot.meta.index + 1;
+    this.memBytes = 0;
+    this.evictedTerms = [];
     this.committed = snapshot.meta.index;
     this.stable = snapshot.meta.index;
     // Not durable until the application reports the snapshot written (persisted()).
@@ -170,7 +266,21 @@ export class RaftLog {
     if (idx > this.applied) throw new CorruptError(`cannot compact to ${idx}: only ${this.applied} applied`);
     if (this.term(idx) !== snapshot.meta.term)
       throw new CorruptError(`snapshot term ${snapshot.meta.term} does not match entry ${idx}`);
-    this.entries = this.entries.slice(idx - this.snapshot.meta.index);
+    if (idx >= this.memFirst) {
+      for (let i = this.head; i < this.head + idx + 1 - this.memFirst; i++)
+        this.memBytes -= entrySize(this.mem[i] as Entry);
+      this.mem = this.mem.slice(this.head + idx + 1 - this.memFirst);
+      this.head = 0;
+      this.memFirst = idx + 1;
+      this.evictedTerms = [];
+    } else {
+      // Keep the runs from the one holding idx + 1 on, that run starting at idx + 1.
+      const runs = this.evictedTerms;
+      let from = 0;
+      while (from + 2 < runs.length && (runs[from + 2] as number) <= idx + 1) from += 2;
+      this.evictedTerms = runs.slice(from);
+      this.evictedTerms[0] = idx + 1;
+    }
     this.snapshot = snapshot;
   }
 }

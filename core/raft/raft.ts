@@ -10,6 +10,7 @@ import {
   type ConfState,
   type Entry,
   type HardState,
+  type LogEntrySource,
   type Message,
   type NodeId,
   type RaftRole,
@@ -27,6 +28,11 @@ export interface RaftInit {
   readonly snapshot?: Snapshot;
   /** Persisted entries after the snapshot, contiguous. */
   readonly entries?: readonly Entry[];
+  /**
+   * Where persisted entries can be read back; with it, the log keeps only the last
+   * maxLogBytesInMemory of applied, durable entries in memory.
+   */
+  readonly entrySource?: LogEntrySource;
   /** Membership as of `applied` (default: the snapshot's). */
   readonly conf?: ConfState;
   /** Index the application's state already reflects (default: the snapshot index). */
@@ -108,7 +114,10 @@ export class Raft {
     this.cfg = cfg;
     const snapshot = init.snapshot ?? EMPTY_SNAPSHOT;
     const hs = init.hardState ?? { term: 0, vote: undefined, commit: 0 };
-    this.log = new RaftLog(snapshot, init.entries ?? [], hs.commit, init.applied ?? snapshot.meta.index);
+    this.log = new RaftLog(snapshot, init.entries ?? [], hs.commit, init.applied ?? snapshot.meta.index, {
+      source: init.entrySource,
+      maxBytes: cfg.maxLogBytesInMemory,
+    });
     this.conf = init.conf ?? snapshot.meta.conf;
     this.term = hs.term;
     this.vote = hs.vote;
@@ -659,6 +668,7 @@ export class Raft {
   persistedTo(index: number, term: number): void {
     if (index <= this.log.durable || !this.log.matchTerm(index, term)) return;
     this.log.durable = index;
+    this.log.evict();
     if (this.role === 'leader' && this.maybeCommit()) this.markAllDue();
   }
 

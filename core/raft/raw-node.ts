@@ -15,6 +15,8 @@ export interface RaftStatus {
   readonly applied: number;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
+  /** Bytes (entrySize) and count of the log entries held in memory (RaftConfig.maxLogBytesInMemory). */
+  readonly logInMemory: { readonly bytes: number; readonly entries: number };
   readonly conf: ConfState;
   /** Leader only: match index per member. */
   readonly match: Readonly<Record<NodeId, number>>;
@@ -173,6 +175,7 @@ export class RawNode {
       const cc = confChangeOf(e);
       if (cc) r.applyConfChange(cc);
     }
+    if (rd.committedEntries.length > 0) r.log.evict();
     r.msgs.splice(0, rd.messages.length);
     r.readStates.splice(0, rd.readStates.length);
   }
@@ -192,6 +195,7 @@ export class RawNode {
       applied: r.log.applied,
       lastIndex: r.log.lastIndex(),
       snapshotIndex: r.log.snapshot.meta.index,
+      logInMemory: r.log.inMemory(),
       conf: r.conf,
       match,
     };

@@ -147,6 +147,19 @@ export interface Ready {
   readonly sendBeforePersist: boolean;
 }
 
+/**
+ * Where a node's persisted log entries can be read back when they are no longer held in memory
+ * (RaftLog keeps only a bounded suffix). Implemented by the application's log storage.
+ */
+export interface LogEntrySource {
+  /**
+   * Entries [lo, hi) as last persisted, synchronously: at least one, then as many as fit in
+   * `maxBytes` (entrySize). Only called for entries reported durable and committed, which no
+   * later write replaces. Throws CorruptError when they cannot be read.
+   */
+  read(lo: number, hi: number, maxBytes: number): Entry[];
+}
+
 /** Size in bytes of an entry for batching and limits. */
 export function entrySize(e: Entry): number {
   return e.data.byteLength + 24;

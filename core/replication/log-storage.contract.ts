@@ -176,6 +176,49 @@ export function logStorageContract(name: string, open: () => Promise<LogStorageU
       await s.close();
     });
 
+    it('reads durable entries back, across a restart, a compaction and a leader snapshot', async () => {
+      let s = await open();
+      const read = (lo: number, hi: number, maxBytes = Infinity) =>
+        ids({ entries: s.storage.load().entrySource?.read(lo, hi, maxBytes) ?? [] });
+      await s.storage.persist(
+        { hardState: hard(1, 0), entries: range(1, 8), snapshot: undefined, sync: true },
+        nothing,
+      );
+      await s.storage.persist(
+        { hardState: hard(2, 0), entries: range(5, 12, 2), snapshot: undefined, sync: true },
+        nothing,
+      );
+      await s.storage.persist({ hardState: hard(2, 12), entries: [], snapshot: undefined, sync: false }, nothing);
+      const expected = [...range(1, 4).map((e) => `${e.index}/1`), ...range(5, 12).map((e) => `${e.index}/2`)];
+      expect(read(1, 13)).toEqual(expected);
+      expect(read(3, 7)).toEqual(expected.slice(2, 6));
+      // At least one entry, then as many as fit (an entry counts its data and 24 bytes).
+      expect(read(2, 13, 1)).toEqual(['2/1']);
+      expect(read(2, 13, 2 * 26)).toEqual(['2/1', '3/1']);
+      const data = s.storage.load().entrySource?.read(6, 7, Infinity)[0]?.data;
+      expect([...(data ?? [])]).toEqual([...testEntry(6, 2).data]);
+      s = await s.reopen();
+      expect(read(1, 13)).toEqual(expected);
+      await s.storage.saveSnapshot(snapshotAt(6, 2));
+      await s.storage.persist(
+        { hardState: hard(2, 14), entries: range(13, 14, 2), snapshot: undefined, sync: true },
+        nothing,
+      );
+      expect(read(7, 15)).toEqual([...expected.slice(6), '13/2', '14/2']);
+      await s.storage.persist(
+        { hardState: hard(3, 40), entries: [], snapshot: snapshotAt(40, 3), sync: true },
+        nothing,
+      );
+      await s.storage.persist(
+        { hardState: undefined, entries: range(41, 43, 3), snapshot: undefined, sync: true },
+        nothing,
+      );
+      expect(read(41, 44)).toEqual(['41/3', '42/3', '43/3']);
+      s = await s.reopen();
+      expect(read(41, 44)).toEqual(['41/3', '42/3', '43/3']);
+      await s.close();
+    });
+
     it('starts from the newest compaction snapshot it kept and skips the entries it covers', async () => {
       let s = await open();
       await s.storage.persist(

@@ -4,7 +4,8 @@ import { readAppliedIndex, readConfState } from '../fsm/meta.js';
 import type { HotPaths } from '../ports/hot-paths.js';
 import type { ReadTxn, StateStore, WriteTxn } from '../ports/state-store.js';
 import type { RaftInit } from '../raft/raft.js';
-import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import { type Entry, type HardState, type LogEntrySource, type Snapshot, entrySize } from '../raft/types.js';
+import { copyBytes } from '../util/bytes.js';
 
 /** StateStore tables holding the Raft log and its metadata (next to the state tables, in the same store). */
 export const RAFT_LOG_TABLE = 'raft_log';
@@ -78,7 +79,7 @@ export interface LogStorage {
  * a CRC32C-checked entries frame, so a corrupted log entry is detected when read. Writes are
  * atomic, and synced before they resolve whenever the Ready requires it (see Ready.mustSync).
  */
-export class RaftStorage implements LogStorage {
+export class RaftStorage implements LogStorage, LogEntrySource {
   private lastIndex = 0;
   /**
    * Log entries in [staleFrom, staleTo] are covered by the snapshot but may still be stored:
@@ -112,8 +113,29 @@ export class RaftStorage implements LogStorage {
         entries: tail,
         applied: Math.max(applied, base),
         ...(conf ? { conf } : snapshot ? { conf: snapshot.meta.conf } : {}),
+        entrySource: this,
         lastIndex: this.lastIndex,
       };
+    });
+  }
+
+  /**
+   * Reads durable entries [lo, hi) back from the store (LogEntrySource). Throws CorruptError for
+   * a missing or damaged one.
+   */
+  read(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.store.read((tx) => {
+      const out: Entry[] = [];
+      let bytes = 0;
+      for (let i = lo; i < hi; i++) {
+        const frame = tx.get<Uint8Array>(RAFT_LOG_TABLE, logKey(i));
+        const e = frame && decodeEntriesFrame(this.hp, frame).entries[0];
+        if (!e || e.index !== i) throw new CorruptError(`raft log entry ${i} is missing or damaged`);
+        bytes += entrySize(e);
+        if (out.length > 0 && bytes > maxBytes) break;
+        out.push({ term: e.term, index: e.index, type: e.type, data: copyBytes(e.data) });
+      }
+      return out;
     });
   }
 
@@ -259,7 +281,7 @@ export function readRaftLog(tx: ReadTxn, hp: HotPaths): StoredRaftLog {
     const e = decodeEntriesFrame(hp, frame).entries[0];
     if (!e || Number(key) !== e.index) throw new CorruptError(`raft log entry ${key} is damaged`);
     if (e.index !== base + 1 + entries.length) throw new CorruptError(`raft log has a gap before ${e.index}`);
-    entries.push(Object.assign({}, e, { data: e.data.slice() }));
+    entries.push(Object.assign({}, e, { data: copyBytes(e.data) }));
   }
   return {
     hardState,

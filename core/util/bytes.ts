@@ -14,3 +14,11 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A copy of `b` in an ArrayBuffer of its own. (A Node Buffer's `slice()` is a view sharing the
+ * whole buffer it came from; keeping such a view keeps all of that buffer alive.)
+ */
+export function copyBytes(b: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(b);
+}

@@ -148,6 +148,9 @@ export class Simulator {
       maxMsgBytes: churn && r.next() < 0.7 ? 1 : ([1, 256, 4096][randomInt(r, 3)] as number),
       maxInflightMsgs: [1, 4, 8][randomInt(r, 3)] as number,
       maxSnapshotChunkBytes: 64,
+      // From the seed (earlier seeds keep their draws): whole log in memory, a little, or only
+      // what is not yet applied or durable; the rest is read back from the disk.
+      maxLogBytesInMemory: ([1 << 30, 200, 1] as const)[Math.floor(options.seed / 3) % 3] as number,
     };
     this.pipeline = options.pipeline ?? (r.next() < 0.5 ? 1 : 2 + randomInt(r, 3));
     const ids = Array.from({ length: this.voters + 1 }, (_, i) => `n${i + 1}`);
