@@ -21,8 +21,13 @@ import { RAFT_LOG_TABLE, RAFT_META_TABLE } from '../core/replication/storage.js'
 import { describeFailure, StartupError } from './start-errors.js';
 import { WalLogStorage } from './wal-log-storage.js';
 import type { StartupStack } from './startup-stack.js';
+import { systemClock } from '../runtimes/node/clock.js';
+
+/** How long applied writes may gather before LMDB commits them (see WriteBehindOptions.commitDelay). */
+const STATE_COMMIT_DELAY_MS = 10;
 
 /** A server's state: the locked data dir, the LMDB store and what applies committed entries to it. */
+
 export interface ServerState {
   /** The node's UUID, kept in the data dir. */
   readonly nodeId: string;
@@ -69,9 +74,13 @@ export async function openState(
     RAFT_META_TABLE,
   ]);
   // The Raft log in the WAL is durable before anything applies, so LMDB takes the applied state
-  // behind the log, many Readies to a commit, while reads see it in memory at once. Closing
-  // commits what is still behind, then closes LMDB.
-  const behind = new WriteBehindStore(lmdb, { maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES });
+  // behind the log, many Readies to a commit (gathered for up to STATE_COMMIT_DELAY_MS, so that
+  // a trickle of writes does not cost LMDB a transaction and a sync each), while reads see it in
+  // memory at once. Closing commits what is still behind, then closes LMDB.
+  const behind = new WriteBehindStore(lmdb, {
+    maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES,
+    commitDelay: { clock: systemClock(), ms: STATE_COMMIT_DELAY_MS },
+  });
   stack.push('state store', () => behind.close());
   // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
   // tables' modification indexes are cached with them so a read never pairs new data with an old index.

@@ -6,8 +6,15 @@ import { rangeOptions } from '../../testing/store-arbitraries.js';
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import { MemoryStateStore } from './memory-store.js';
 import { WriteBehindStore } from './write-behind.js';
+import { ManualClock } from '../../testing/manual-clock.js';
 
 stateStoreContract('write-behind over memory', async () => new WriteBehindStore(new MemoryStateStore(CONTRACT_TABLES)));
+// A clock that never moves: committed writes wait underneath until a durable one, or close().
+stateStoreContract(
+  'write-behind over memory, gathering writes',
+  async () =>
+    new WriteBehindStore(new MemoryStateStore(CONTRACT_TABLES), { commitDelay: { clock: new ManualClock(), ms: 10 } }),
+);
 
 /**
  * A memory store whose commits wait until the test lets them go (`release`), recording each
@@ -205,6 +212,37 @@ describe('WriteBehindStore', () => {
       await settle();
     }
     expect(gated.commits.map((c) => c.changes)).toEqual([1, 4, 1, 6, 1]);
+    expect(wb.backlogSize()).toBe(0);
+  });
+
+  it('with a commit delay, gathers writes until the delay ends, a durable write comes or a batch is full', async () => {
+    const gated = new GatedStore();
+    gated.auto = true;
+    const clock = new ManualClock();
+    const wb = new WriteBehindStore(gated.store, { maxBatch: 5, commitDelay: { clock, ms: 10 } });
+    for (let i = 0; i < 3; i++) void wb.write((tx) => tx.put('a', `w${i}`, i), 'committed');
+    await settle();
+    expect(gated.commits).toEqual([]);
+    expect(wb.read((tx) => tx.get('a', 'w2'))).toBe(2);
+    clock.advance(9);
+    await settle();
+    expect(gated.commits).toEqual([]);
+    clock.advance(1);
+    await settle();
+    expect(gated.commits).toEqual([{ changes: 3, durable: false }]);
+    // A durable write does not wait, and takes what gathered before it along.
+    void wb.write((tx) => tx.put('a', 'x', 1), 'committed');
+    const durable = wb.write((tx) => tx.put('a', 'y', 1), 'durable');
+    await durable;
+    expect(gated.commits.slice(1)).toEqual([{ changes: 2, durable: true }]);
+    // Nor does a full batch.
+    for (let i = 0; i < 5; i++) void wb.write((tx) => tx.put('b', `f${i}`, i), 'committed');
+    await settle();
+    expect(gated.commits.slice(2)).toEqual([{ changes: 5, durable: false }]);
+    // Closing commits what is left at once.
+    void wb.write((tx) => tx.put('b', 'late', 1), 'committed');
+    await wb.close();
+    expect(gated.commits.slice(3)).toEqual([{ changes: 1, durable: false }]);
     expect(wb.backlogSize()).toBe(0);
   });
 

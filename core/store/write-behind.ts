@@ -1,6 +1,7 @@
 import type BTreeClass from 'sorted-btree';
 import * as sortedBtree from 'sorted-btree';
 import { KonsulError, StorageError } from '../errors.js';
+import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys, utf8Length } from '../util/keys.js';
 import { type RangeBounds, inBounds, mergeSorted, rangeBounds } from './range.js';
@@ -55,6 +56,13 @@ export interface WriteBehindOptions {
   readonly maxBatchBytes?: number;
   /** Longest key the store underneath takes, in UTF-8 bytes (LMDB's is 1978); longer keys are refused at put. */
   readonly maxKeyBytes?: number;
+  /**
+   * Lets queued writes gather for up to `ms` before a transaction underneath starts, unless a
+   * durable write or a full batch is waiting (group commit: at a trickle of writes, one
+   * transaction, and one sync underneath, for many instead of one each). Without it a
+   * transaction starts as soon as the one before ends.
+   */
+  readonly commitDelay?: { readonly clock: Clock; readonly ms: number };
 }
 
 /** Changes counted for a write that changes nothing (it still takes its turn underneath). */
@@ -85,6 +93,8 @@ export class WriteBehindStore implements StateStore {
   private backlog = 0;
   private seq = 0;
   private committing = false;
+  /** The commitDelay timer, while one runs. */
+  private delayTimer: TimerHandle | undefined;
   /** Writes waiting for room in the backlog, in call order. */
   private readonly waiting: Array<() => void> = [];
   /** Called once nothing is left to commit (close waits on it). */
@@ -98,15 +108,15 @@ export class WriteBehindStore implements StateStore {
 
   constructor(
     private readonly under: StateStore,
-    options: WriteBehindOptions = {},
+    private readonly o: WriteBehindOptions = {},
   ) {
     this.tables = under.tables;
     this.known = new Set(under.tables);
     for (const t of under.tables) this.pending.set(t, new BTree<string, Slot>(undefined, compareKeys));
-    this.maxBacklog = options.maxBacklog ?? 65_536;
-    this.maxBatch = options.maxBatch ?? 16_384;
-    this.maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
-    this.maxKeyBytes = options.maxKeyBytes ?? Infinity;
+    this.maxBacklog = o.maxBacklog ?? 65_536;
+    this.maxBatch = o.maxBatch ?? 16_384;
+    this.maxBatchBytes = o.maxBatchBytes ?? 1024 * 1024;
+    this.maxKeyBytes = o.maxKeyBytes ?? Infinity;
   }
 
   /** Changes applied here and not yet committed underneath (for metrics and tests). */
@@ -153,6 +163,7 @@ export class WriteBehindStore implements StateStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.commitNow();
     if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     for (const go of this.waiting.splice(0)) go();
     await this.under.close();
@@ -197,6 +208,36 @@ export class WriteBehindStore implements StateStore {
    * write) to the store underneath.
    */
   private commitNext(): void {
+    if (this.committing || this.queue.length === 0 || this.failure) return;
+    const delay = this.o.commitDelay;
+    if (delay && !this.closed && !this.batchReady()) {
+      this.delayTimer ??= delay.clock.setTimer(() => {
+        this.delayTimer = undefined;
+        this.commitNow();
+      }, delay.ms);
+      return;
+    }
+    this.commitNow();
+  }
+
+  /** Whether the queue holds a durable write or a full batch (no reason to wait for more). */
+  private batchReady(): boolean {
+    let changes = 0;
+    let bytes = 0;
+    for (const q of this.queue) {
+      if (q.durable) return true;
+      changes += Math.max(q.keys.length, EMPTY_WRITE_WEIGHT);
+      bytes += q.bytes;
+      if (changes >= this.maxBatch || bytes >= this.maxBatchBytes) return true;
+    }
+    return false;
+  }
+
+  private commitNow(): void {
+    if (this.delayTimer !== undefined) {
+      this.o.commitDelay?.clock.clearTimer(this.delayTimer);
+      this.delayTimer = undefined;
+    }
     if (this.committing || this.queue.length === 0 || this.failure) return;
     let n = 0;
     let changes = 0;
