@@ -6,7 +6,8 @@
  * --cpu-prof DIR every server writes a V8 CPU profile there when it stops, and the heaviest
  * functions (self time) of the leader's profile are printed.
  *
- *   npm run bench:cpu -- [--clients 64] [--method PUT|GET] [--target leader|any] [--duration 8] [--cpu-prof DIR]
+ *   npm run bench:cpu -- [--clients 64] [--method PUT|GET] [--target leader|any|follower] [--duration 8]
+ *     [--cpu-prof DIR]   (follower: all load on one follower, which forwards writes)
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,11 +32,11 @@ if (
   !Number.isInteger(clients) ||
   clients < 1 ||
   (method !== 'PUT' && method !== 'GET') ||
-  (values.target !== 'leader' && values.target !== 'any') ||
+  !['leader', 'any', 'follower'].includes(values.target as string) ||
   !(durationMs > 0)
 ) {
   process.stderr.write(
-    'usage: bench:cpu -- [--clients N>=1] [--method PUT|GET] [--target leader|any] ' +
+    'usage: bench:cpu -- [--clients N>=1] [--method PUT|GET] [--target leader|any|follower] ' +
       '[--duration SECONDS] [--cpu-prof DIR]\n',
   );
   process.exit(2);
@@ -87,8 +88,10 @@ try {
   const p0 = pids.map(processTicks);
   const l0 = process.cpuUsage();
   const t0 = performance.now();
+  const follower = cluster.all.find((a) => a !== cluster.leader) as string;
+  const targets = { leader: [cluster.leader], any: cluster.all, follower: [follower] }[values.target as string];
   const r = await runPhase({
-    targets: values.target === 'any' ? cluster.all : [cluster.leader],
+    targets: targets as string[],
     method,
     pathFor: key,
     concurrency: clients,
@@ -101,7 +104,7 @@ try {
   const all = d.reduce((a, b) => a + b, 0);
   const pct = (i: number) => `${(((d[i] as number) / all) * 100).toFixed(0)}%`;
   console.log(
-    `konsul 3-node cluster, ${method} to ${values.target === 'any' ? 'any server' : 'the leader'}, ` +
+    `konsul 3-node cluster, ${method} to ${{ any: 'any server', leader: 'the leader', follower: 'one follower' }[values.target as string]}, ` +
       `256 B values, ${durationMs / 1000} s, node ${process.version}`,
   );
   console.log(HEADER);
@@ -124,6 +127,12 @@ try {
         `leader profile ${join(dir, file)}; heaviest functions by self time:\n` +
           `${topSelf(join(dir, file), 20).join('\n')}`,
       );
+    if (values.target === 'follower') {
+      const fdir = join(profDir, cluster.names[cluster.all.indexOf(follower)] as string);
+      const ffile = readdirSync(fdir).find((f) => f.endsWith('.cpuprofile'));
+      if (ffile)
+        console.log(`loaded follower profile ${join(fdir, ffile)}:\n${topSelf(join(fdir, ffile), 20).join('\n')}`);
+    }
   }
 } finally {
   await cleanupAll();

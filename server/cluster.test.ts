@@ -60,12 +60,25 @@ describe('a 3-server cluster', () => {
     expect(chunked).toEqual({ status: 200, text: 'true' });
     expect(await (await fetch(`http://${leader.http}/v1/kv/chunked?raw`)).text()).toBe('part one, part two');
 
+    // A forwarded transaction answers JSON; a forwarded bad request, the leader's error.
+    const txn = await fetch(`http://${follower.http}/v1/txn`, {
+      method: 'PUT',
+      body: JSON.stringify([{ KV: { Verb: 'set', Key: 'via-txn', Value: Buffer.from('v').toString('base64') } }]),
+    });
+    expect(txn.status).toBe(200);
+    expect(((await txn.json()) as { Results: Array<{ KV: { Key: string } }> }).Results[0]?.KV.Key).toBe('via-txn');
+    const bad = await fetch(`http://${follower.http}/v1/kv/bad?flags=x`, { method: 'PUT', body: 'v' });
+    const leaderBad = await fetch(`http://${leader.http}/v1/kv/bad?flags=x`, { method: 'PUT', body: 'v' });
+    expect(bad.status).toBe(leaderBad.status);
+    expect(bad.status).toBeGreaterThanOrEqual(400);
+    expect(await bad.text()).toBe(await leaderBad.text());
+
     // Those writes went to the leader on the raft transport's connection, not as HTTP requests.
     const forwarded = async (http: string) => {
       const text = await (await fetch(`http://${http}/v1/agent/metrics?format=prometheus`)).text();
       return Number(/^konsul_raft_forwarded_requests (\d+)$/m.exec(text)?.[1]);
     };
-    expect(await forwarded(follower.http)).toBeGreaterThanOrEqual(2);
+    expect(await forwarded(follower.http)).toBeGreaterThanOrEqual(4);
     expect(await forwarded(leader.http)).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import type { AclResolver } from '../core/acl/resolve.js';
 import type { LocalAgent } from '../core/agent/agent.js';
 import { createApi } from '../core/api/app.js';
 import { type AuditSink, NO_AUDIT } from '../core/api/audit-sink.js';
-import type { BodyReader } from '../core/api/body.js';
+import { type BodyReader, bodyTooLarge } from '../core/api/body.js';
 import { type ServerApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
 import type { FaultsPort, MetricsPort } from '../core/api/internal-ports.js';
 import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
@@ -114,6 +114,33 @@ const NEVER_GONE = new AbortController().signal;
  * `remoteAddress` (the follower's connection: the API trusts its forwarding headers by that
  * address, as it does over HTTP), and returns the answer whole.
  */
+const EMPTY_BODY = new Uint8Array(0);
+const utf8 = new TextEncoder();
+
+/**
+ * The body a Response was built with, where @hono/node-server's Response (the global one once
+ * its listener runs) keeps it under its "cache" symbol; undefined for any other Response.
+ */
+function cachedBody(res: Response): unknown {
+  for (const sym of Object.getOwnPropertySymbols(res)) {
+    if (sym.description !== 'cache') continue;
+    const kept = (res as unknown as Record<symbol, unknown>)[sym];
+    return Array.isArray(kept) ? kept[1] : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * A Response's body as bytes. Answers built from a string or bytes are read from where
+ * @hono/node-server's Response keeps them, without a Web stream; any other is read as a stream.
+ */
+async function responseBytes(res: Response): Promise<Uint8Array> {
+  const kept = cachedBody(res);
+  if (typeof kept === 'string') return utf8.encode(kept);
+  if (kept instanceof Uint8Array) return kept;
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 export async function answerForwarded(
   app: Hono,
   clients: RequestSlot<HttpClient>,
@@ -123,17 +150,22 @@ export async function answerForwarded(
 ): Promise<ForwardedAnswer> {
   const headers = new Headers();
   for (const [k, v] of r.headers) headers.append(k, v);
-  const req = new Request(`http://${httpAddr}${r.path}`, {
-    method: r.method,
-    headers,
-    ...(r.body ? { body: r.body as Uint8Array<ArrayBuffer> } : {}),
-  });
+  // The body is handed to the handler as bytes (readBody), not as a Web stream on the Request.
+  const req = new Request(`http://${httpAddr}${r.path}`, { method: r.method, headers });
+  const body = r.body ?? EMPTY_BODY;
+  let bodyRead = false;
   clients.set(req, {
     remoteAddress,
-    readBody: () => undefined,
+    readBody: (maxBytes) => {
+      if (bodyRead) return undefined;
+      bodyRead = true;
+      return body.byteLength > maxBytes
+        ? Promise.reject(bodyTooLarge(body.byteLength, maxBytes))
+        : Promise.resolve(body);
+    },
     gone: () => NEVER_GONE,
     setHeader: () => false,
   });
   const res = await app.fetch(req);
-  return { status: res.status, headers: [...res.headers], body: new Uint8Array(await res.arrayBuffer()) };
+  return { status: res.status, headers: [...res.headers], body: await responseBytes(res) };
 }
