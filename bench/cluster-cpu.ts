@@ -103,9 +103,9 @@ try {
   const d = machine().map((x, i) => x - (m0[i] as number));
   const all = d.reduce((a, b) => a + b, 0);
   const pct = (i: number) => `${(((d[i] as number) / all) * 100).toFixed(0)}%`;
+  const where = { any: 'any server', leader: 'the leader', follower: 'one follower' }[values.target as string];
   console.log(
-    `konsul 3-node cluster, ${method} to ${{ any: 'any server', leader: 'the leader', follower: 'one follower' }[values.target as string]}, ` +
-      `256 B values, ${durationMs / 1000} s, node ${process.version}`,
+    `konsul 3-node cluster, ${method} to ${where}, ` + `256 B values, ${durationMs / 1000} s, node ${process.version}`,
   );
   console.log(HEADER);
   console.log(row(`${method} (${values.target})`, clients, r));
