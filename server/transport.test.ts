@@ -4,6 +4,7 @@ import { FRAME_HEADER_BYTES } from '../core/hotpaths/frame.js';
 import { createTsHotPaths } from '../core/hotpaths/ts-hot-paths.js';
 import { createLogger } from '../core/log/logger.js';
 import {
+  ForwardCancel,
   type ForwardedAnswer,
   type ForwardedRequest,
   ForwardFailedError,
@@ -49,7 +50,7 @@ async function forwardWhenConnected(
   from: RaftTransport,
   to: string,
   r: ForwardedRequest,
-  signal = new AbortController().signal,
+  signal = new ForwardCancel(),
 ): Promise<ForwardedAnswer> {
   for (let i = 0; ; i++) {
     try {
@@ -97,7 +98,7 @@ describe('RaftTransport forwarding', () => {
     // Many at once, answered out of order, each to its own caller.
     const many = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        follower.forward('leader', { method: 'PUT', path: `/v1/kv/k${i}`, headers: [] }, new AbortController().signal),
+        follower.forward('leader', { method: 'PUT', path: `/v1/kv/k${i}`, headers: [] }, new ForwardCancel()),
       ),
     );
     expect(many.map((m) => m.status)).toEqual(Array(50).fill(201));
@@ -112,7 +113,7 @@ describe('RaftTransport forwarding', () => {
         ),
     });
     const follower = await transport('follower', { maxForwards: 2 });
-    const signal = new AbortController().signal;
+    const signal = new ForwardCancel();
     const r = { method: 'PUT', path: '/x', headers: [] };
     await expect(follower.forward('nobody', r, signal)).rejects.toMatchObject({ sent: false });
     follower.setAddress('leader', leader.options.self.raftAddr);
@@ -140,25 +141,16 @@ describe('RaftTransport forwarding', () => {
     });
     const follower = await transport('follower');
     follower.setAddress('leader', leader.options.self.raftAddr);
-    const giveUp = new AbortController();
+    const giveUp = new ForwardCancel();
     // It waits forever on the leader; the caller gives up once the leader has it.
-    const pending = forwardWhenConnected(
-      follower,
-      'leader',
-      { method: 'PUT', path: '/slow', headers: [] },
-      giveUp.signal,
-    );
+    const pending = forwardWhenConnected(follower, 'leader', { method: 'PUT', path: '/slow', headers: [] }, giveUp);
     await until(() => arrived === 1);
     giveUp.abort();
     await expect(pending).rejects.toMatchObject({
       sent: true,
       message: expect.stringMatching(/did not answer in time/),
     });
-    const second = follower.forward(
-      'leader',
-      { method: 'PUT', path: '/slow', headers: [] },
-      new AbortController().signal,
-    );
+    const second = follower.forward('leader', { method: 'PUT', path: '/slow', headers: [] }, new ForwardCancel());
     await leader.close();
     await expect(second).rejects.toMatchObject({
       sent: true,

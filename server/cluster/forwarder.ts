@@ -7,7 +7,13 @@ import type { Logger } from '../../core/ports/logger.js';
 import type { NodeId } from '../../core/raft/types.js';
 import { parseDuration } from '../../core/util/duration.js';
 import type { peerFetch } from '../peer-http.js';
-import { ForwardFailedError, type ForwardedAnswer, type ForwardedRequest, type PeerInfo } from '../transport.js';
+import {
+  ForwardCancel,
+  ForwardFailedError,
+  type ForwardedAnswer,
+  type ForwardedRequest,
+  type PeerInfo,
+} from '../transport.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What forwarding needs besides the shared cluster state. */
@@ -25,7 +31,7 @@ export interface LeaderForwarderOptions {
    * absent, or when it could not send one, writes go over HTTP like reads.
    */
   readonly transport?: {
-    forward(to: string, r: ForwardedRequest, signal: AbortSignal): Promise<ForwardedAnswer>;
+    forward(to: string, r: ForwardedRequest, cancel: ForwardCancel): Promise<ForwardedAnswer>;
   };
   /** Resolves once this server has applied the leader's read point (a ReadIndex round; ClusterView.barrier). */
   readonly readBarrier: () => Promise<void>;
@@ -48,10 +54,20 @@ const HOP_BY_HOP = [
   'content-length',
 ];
 
+/** Request headers a follower does not pass on: the hop-by-hop ones and those it sets itself. */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, CLIENT_ADDRESS_HEADER, FORWARDED_HEADER]);
+
+/** The leader's answer headers a follower passes on (not the hop-by-hop ones), as pairs. */
+function answerHeadersOf(from: Iterable<readonly [string, string]>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of from) if (!HOP_BY_HOP.includes(k.toLowerCase())) out.push([k, v]);
+  return out;
+}
+
 /** A request being forwarded to `leader`, aborted when the leader changes or at `deadline`. */
 interface InFlightForward {
   readonly leader: NodeId;
-  readonly abort: AbortController;
+  readonly cancel: ForwardCancel;
   readonly deadline: number;
   readonly movesLeader: boolean;
 }
@@ -105,13 +121,14 @@ export class LeaderForwarder {
     // The body is forwarded whole (a too large one is refused here, 413).
     const hasBody = !read;
     const whole = hasBody ? (local?.body ?? (await readBody(req, MAX_FORWARD_BODY, this.o.bodyReader))) : undefined;
-    const headers = new Headers(req.headers);
-    headers.delete(CLIENT_ADDRESS_HEADER);
-    for (const [k, v] of Object.entries(local?.headers ?? {})) headers.set(k, v);
-    headers.set(FORWARDED_HEADER, state.self.name);
     // Connection-level headers describe the client's connection, not ours to the leader (a kept
     // Transfer-Encoding next to the body's new Content-Length would make the leader answer 400).
-    for (const h of HOP_BY_HOP) headers.delete(h);
+    const own = Object.entries(local?.headers ?? {}).map(([k, v]): [string, string] => [k.toLowerCase(), v]);
+    const headers: Array<[string, string]> = [];
+    req.headers.forEach((v, k) => {
+      if (!NOT_FORWARDED.has(k) && !own.some(([o]) => o === k)) headers.push([k, v]);
+    });
+    headers.push(...own, [FORWARDED_HEADER, state.self.name]);
     // Give up when the leader changes under us (the old one may be paused or cut off), after a
     // bound (blocking queries get their wait on top), or, for a blocking query, when the client
     // goes away (asking a Node request for its signal is costly, so other requests do not).
@@ -119,13 +136,13 @@ export class LeaderForwarder {
     const blocking = url.searchParams.has('index');
     const inFlight: InFlightForward = {
       leader: leader.name,
-      abort: new AbortController(),
+      cancel: new ForwardCancel(),
       deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
       // A leadership transfer moves the leader by design: wait for the old leader's answer.
       movesLeader: route.movesLeader,
     };
     const clientSignal = blocking ? req.signal : undefined;
-    const onClientAbort = () => inFlight.abort.abort();
+    const onClientAbort = () => inFlight.cancel.abort();
     clientSignal?.addEventListener('abort', onClientAbort);
     this.forwards.add(inFlight);
     this.watch();
@@ -134,17 +151,17 @@ export class LeaderForwarder {
         const sent = await this.overTransport(leader.name, req.method, url, local?.search, headers, whole, inFlight);
         if (sent) return sent;
       }
+      const aborter = new AbortController();
+      inFlight.cancel.onAbort(() => aborter.abort());
       const init = {
         method: req.method,
-        headers,
+        headers: new Headers(headers),
         ...(whole && whole.byteLength > 0 ? { body: whole } : {}),
-        signal: inFlight.abort.signal,
+        signal: aborter.signal,
       };
       const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${local?.search ?? url.search}`, init);
       const body = await res.arrayBuffer();
-      const answerHeaders = new Headers(res.headers);
-      for (const h of HOP_BY_HOP) answerHeaders.delete(h);
-      return new Response(body, { status: res.status, headers: answerHeaders });
+      return new Response(body, { status: res.status, headers: answerHeadersOf(res.headers) });
     } catch (err) {
       this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
       // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
@@ -209,7 +226,7 @@ export class LeaderForwarder {
     method: string,
     url: URL,
     search: string | undefined,
-    headers: Headers,
+    headers: Array<[string, string]>,
     body: Uint8Array | undefined,
     inFlight: InFlightForward,
   ): Promise<Response | undefined> {
@@ -217,28 +234,26 @@ export class LeaderForwarder {
     const r: ForwardedRequest = {
       method,
       path: `${url.pathname}${search ?? url.search}`,
-      headers: [...headers],
+      headers,
       ...(body && body.byteLength > 0 ? { body } : {}),
     };
     let a: ForwardedAnswer;
     try {
-      a = await transport.forward(leader, r, inFlight.abort.signal);
+      a = await transport.forward(leader, r, inFlight.cancel);
     } catch (err) {
       if (err instanceof ForwardFailedError && !err.sent) return undefined;
       throw err;
     }
-    const answerHeaders = new Headers();
-    for (const [k, v] of a.headers) if (!HOP_BY_HOP.includes(k.toLowerCase())) answerHeaders.append(k, v);
     // A Response with a null-body status (204, 304) must have no body, not an empty one.
     const payload = a.body.byteLength > 0 ? (a.body as Uint8Array<ArrayBuffer>) : null;
-    return new Response(payload, { status: a.status, headers: answerHeaders });
+    return new Response(payload, { status: a.status, headers: answerHeadersOf(a.headers) });
   }
 
   /** Stops the watchdog and aborts every request in flight (they answer 500). */
   stop(): void {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
-    for (const f of this.forwards) f.abort.abort();
+    for (const f of this.forwards) f.cancel.abort();
   }
 
   /** One timer for all forwarded requests: aborts those whose leader changed or whose time ran out. */
@@ -247,7 +262,7 @@ export class LeaderForwarder {
     this.watchdog = setInterval(() => {
       const lead = this.o.state.leaderInfo()?.name;
       const now = Date.now();
-      for (const f of this.forwards) if ((!f.movesLeader && lead !== f.leader) || now > f.deadline) f.abort.abort();
+      for (const f of this.forwards) if ((!f.movesLeader && lead !== f.leader) || now > f.deadline) f.cancel.abort();
       if (this.forwards.size === 0) {
         clearInterval(this.watchdog);
         this.watchdog = undefined;
