@@ -32,6 +32,40 @@ function expectLinearizable(w: WorkloadResult): void {
   expect(verdict).toEqual({ ok: true });
 }
 
+/**
+ * Stops (SIGTERM) a follower of `leader`, then writes keys `prefix/0..count-1` through the
+ * leader, each acknowledged; returns the stopped member.
+ */
+async function writeWithOneStopped(
+  c: TestClusterProcesses,
+  leader: Awaited<ReturnType<TestClusterProcesses['waitForLeader']>>,
+  prefix: string,
+  count: number,
+  value: (i: number) => string,
+) {
+  const lagging = c.members.find((m) => m !== leader)!;
+  await lagging.server?.stop('SIGTERM');
+  lagging.server = undefined;
+  for (let i = 0; i < count; i++) {
+    const r = await fetch(`http://${leader.http}/v1/kv/${prefix}/${i}`, { method: 'PUT', body: value(i) });
+    expect(await r.text()).toBe('true');
+  }
+  return lagging;
+}
+
+/** How many keys under `prefix/` the server at `http` holds (stale read), polled until `want` or 20 s. */
+async function keysOnceCaughtUp(http: string, prefix: string, want: number): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  let count = 0;
+  while (Date.now() < deadline) {
+    const r = await fetch(`http://${http}/v1/kv/${prefix}/?keys&stale`);
+    count = r.status === 200 ? ((await r.json()) as string[]).length : 0;
+    if (count === want) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return count;
+}
+
 describe('cluster under faults (real processes)', () => {
   const title =
     'replaces a leader killed with SIGKILL under write load; ' +
@@ -139,26 +173,12 @@ describe('cluster under faults (real processes)', () => {
     cluster = await TestClusterProcesses.start(3, ['--raft-log-memory', '1']);
     const c = cluster;
     const leader = await c.waitForLeader();
-    const lagging = c.members.find((m) => m !== leader)!;
-    await lagging.server?.stop('SIGTERM');
-    lagging.server = undefined;
-    for (let i = 0; i < 200; i++)
-      expect(
-        await (await fetch(`http://${leader.http}/v1/kv/wal/${i}`, { method: 'PUT', body: 'x'.repeat(100) })).text(),
-      ).toBe('true');
+    const lagging = await writeWithOneStopped(c, leader, 'wal', 200, () => 'x'.repeat(100));
     const metrics = await (await fetch(`http://${leader.http}/v1/agent/metrics?format=prometheus`)).text();
     const held = Number(/^konsul_raft_log_memory_bytes (\d+)/m.exec(metrics)?.[1]);
     expect(held).toBeLessThanOrEqual(1024);
     const restarted = await c.startMember(lagging);
-    const deadline = Date.now() + 20_000;
-    let count = 0;
-    while (Date.now() < deadline) {
-      const r = await fetch(`http://${lagging.http}/v1/kv/wal/?keys&stale`);
-      count = r.status === 200 ? ((await r.json()) as string[]).length : 0;
-      if (count === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(count).toBe(200);
+    expect(await keysOnceCaughtUp(lagging.http, 'wal', 200)).toBe(200);
     expect(restarted.output()).not.toMatch(/raft snapshot installed/);
   });
 
@@ -166,23 +186,9 @@ describe('cluster under faults (real processes)', () => {
     cluster = await TestClusterProcesses.start(3, ['--snapshot-threshold', '20', '--snapshot-interval', '0']);
     const c = cluster;
     const leader = await c.waitForLeader();
-    const lagging = c.members.find((m) => m !== leader)!;
-    await lagging.server?.stop('SIGTERM');
-    lagging.server = undefined;
-    for (let i = 0; i < 120; i++)
-      expect(
-        await (await fetch(`http://${leader.http}/v1/kv/bulk/${i}`, { method: 'PUT', body: String(i) })).text(),
-      ).toBe('true');
+    const lagging = await writeWithOneStopped(c, leader, 'bulk', 120, String);
     const restarted = await c.startMember(lagging);
-    const deadline = Date.now() + 20_000;
-    let count = 0;
-    while (Date.now() < deadline) {
-      const r = await fetch(`http://${lagging.http}/v1/kv/bulk/?keys&stale`);
-      count = r.status === 200 ? ((await r.json()) as string[]).length : 0;
-      if (count === 120) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(count).toBe(120);
+    expect(await keysOnceCaughtUp(lagging.http, 'bulk', 120)).toBe(120);
     await restarted.waitFor(/"raft snapshot installed"/);
   });
 });

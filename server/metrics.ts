@@ -63,19 +63,28 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  /** Registers a gauge whose value `read` gives each time metrics are collected. */
+  private gauge(name: string, help: string, read: () => number): void {
+    new client.Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
   /**
    * Registers the raft transport's counters, read when metrics are collected: requests this
    * server forwarded to the leader over it and got answered. Call once.
    */
   observeTransport(stats: () => { forwarded: number }): void {
-    new client.Gauge({
-      name: 'konsul_raft_forwarded_requests',
-      help: 'API requests forwarded to the leader over the raft transport and answered, since start',
-      registers: [this.registry],
-      collect() {
-        this.set(stats().forwarded);
-      },
-    });
+    this.gauge(
+      'konsul_raft_forwarded_requests',
+      'API requests forwarded to the leader over the raft transport and answered, since start',
+      () => stats().forwarded,
+    );
   }
 
   /**
@@ -83,22 +92,12 @@ export class ServerMetrics {
    * log held in memory (the rest is read back from the WAL). Call once.
    */
   observeRaftLog(inMemory: () => { bytes: number; entries: number }): void {
-    new client.Gauge({
-      name: 'konsul_raft_log_memory_bytes',
-      help: 'Bytes of Raft log entries held in memory (older ones are read back from the WAL)',
-      registers: [this.registry],
-      collect() {
-        this.set(inMemory().bytes);
-      },
-    });
-    new client.Gauge({
-      name: 'konsul_raft_log_memory_entries',
-      help: 'Raft log entries held in memory',
-      registers: [this.registry],
-      collect() {
-        this.set(inMemory().entries);
-      },
-    });
+    this.gauge(
+      'konsul_raft_log_memory_bytes',
+      'Bytes of Raft log entries held in memory (older ones are read back from the WAL)',
+      () => inMemory().bytes,
+    );
+    this.gauge('konsul_raft_log_memory_entries', 'Raft log entries held in memory', () => inMemory().entries);
   }
 
   /**
@@ -106,14 +105,11 @@ export class ServerMetrics {
    * memory and not yet committed to LMDB. Call once.
    */
   observeStore(uncommitted: () => number): void {
-    new client.Gauge({
-      name: 'konsul_state_uncommitted_changes',
-      help: 'State changes applied in memory and not yet committed to LMDB (the WAL holds them)',
-      registers: [this.registry],
-      collect() {
-        this.set(uncommitted());
-      },
-    });
+    this.gauge(
+      'konsul_state_uncommitted_changes',
+      'State changes applied in memory and not yet committed to LMDB (the WAL holds them)',
+      uncommitted,
+    );
   }
 
   /**
@@ -122,16 +118,7 @@ export class ServerMetrics {
    * and the process's memory (RSS, heap) with the heap per waiting query or stream. Call once.
    */
   observeWaiters(source: WaiterSource): void {
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new client.Gauge({
-        name,
-        help,
-        registers: [this.registry],
-        collect() {
-          this.set(read());
-        },
-      });
-    };
+    const gauge = (name: string, help: string, read: () => number): void => this.gauge(name, help, read);
     gauge('konsul_blocking_queries_waiting', 'Blocking queries (index or hash) waiting for a change', () =>
       source.blockingQueries(),
     );
