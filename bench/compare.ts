@@ -26,15 +26,30 @@ import { statusMb } from './proc-memory.js';
 import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 import { jsonRequest as rawRequest, sendAll } from './raw-http.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    shape: { type: 'string', default: 'both' },
-    keys: { type: 'string' },
-    preload: { type: 'string' },
-    only: { type: 'string' },
-  },
-});
+const USAGE =
+  'usage: npm run bench:compare -- [--duration 5] [--shape leader|spread|both] [--keys N] [--preload N] ' +
+  '[--only konsul|etcd]\n';
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      duration: { type: 'string', default: '5' },
+      shape: { type: 'string', default: 'both' },
+      keys: { type: 'string' },
+      preload: { type: 'string' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 if (!['leader', 'spread', 'both'].includes(values.shape)) {
   process.stderr.write(`--shape must be leader, spread or both, not ${values.shape}\n`);
   process.exit(2);
