@@ -168,6 +168,11 @@ export class RaftDriver {
   private readonly readPrefix: string;
   /** Reads waiting (grouped into one ReadIndex request per feed; counted one by one against maxPending). */
   private readsWaiting = 0;
+  /**
+   * Reads that arrived while a ReadIndex round of this node had no read point yet: they go in
+   * the next round, all together, once that one has its point (or failed). Counted in readsWaiting.
+   */
+  private heldReads: Array<Extract<Input, { kind: 'read' }>> = [];
   private lastLeaderContact = 0;
   private readonly roleListeners: Array<(role: RaftStatus['role'], lead: NodeId | undefined, term: number) => void> =
     [];
@@ -374,7 +379,18 @@ export class RaftDriver {
         input.reject(err);
       }
     }
-    if (reads) this.acceptReads(reads);
+    if (reads) {
+      for (const r of reads) this.heldReads.push(r);
+      this.readsWaiting += reads.length;
+    }
+    // One round at a time: reads that come while one waits for its read point join the next, so
+    // under load a round serves every read that arrived during the one before (etcd's read loop).
+    if (this.heldReads.length > 0 && !this.waiters.hasUnconfirmedRead()) {
+      const held = this.heldReads;
+      this.heldReads = [];
+      this.readsWaiting -= held.length;
+      this.acceptReads(held);
+    }
   }
 
   /**
@@ -653,6 +669,10 @@ export class RaftDriver {
 
   private failPending(err: unknown): void {
     for (const i of this.inputs.splice(0)) i.reject(err);
+    const held = this.heldReads;
+    this.heldReads = [];
+    this.readsWaiting -= held.length;
+    for (const r of held) r.reject(err);
     this.waiters.failAll(err);
   }
 }

@@ -56,6 +56,12 @@ export class Waiters {
     return w;
   }
 
+  /** Whether a read round still waits for its read point (the leader's confirmation). */
+  hasUnconfirmedRead(): boolean {
+    for (const r of this.reads.values()) if (r.index === undefined) return true;
+    return false;
+  }
+
   /** Resolves every confirmed read whose index is at most `applied`. */
   resolveReads(applied: number): void {
     for (const [ctx, r] of this.reads) {
