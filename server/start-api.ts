@@ -109,11 +109,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
 /** What a forwarded request's "connection" signals: it never goes away before the answer. */
 const NEVER_GONE = new AbortController().signal;
 
-/**
- * Runs a request a follower forwarded over the raft transport through `app`, as if it came from
- * `remoteAddress` (the follower's connection: the API trusts its forwarding headers by that
- * address, as it does over HTTP), and returns the answer whole.
- */
+/** The body of a forwarded request that came without one. */
 const EMPTY_BODY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 
@@ -141,6 +137,11 @@ async function responseBytes(res: Response): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/**
+ * Runs a request a follower forwarded over the raft transport through `app`, as if it came from
+ * `remoteAddress` (the follower's connection: the API trusts its forwarding headers by that
+ * address, as it does over HTTP), and returns the answer whole.
+ */
 export async function answerForwarded(
   app: Hono,
   clients: RequestSlot<HttpClient>,

@@ -166,11 +166,12 @@ export class RaftDriver {
    * unique in the cluster and never one a leader still holds from this node's previous run.
    */
   private readonly readPrefix: string;
-  /** Reads waiting (grouped into one ReadIndex request per feed; counted one by one against maxPending). */
+  /** Reads in ReadIndex rounds under way (counted one by one against maxPending). */
   private readsWaiting = 0;
   /**
    * Reads that arrived while a ReadIndex round of this node had no read point yet: they go in
-   * the next round, all together, once that one has its point (or failed). Counted in readsWaiting.
+   * the next round, all together, once that one has its point (or failed). Counted against
+   * maxPending too.
    */
   private heldReads: Array<Extract<Input, { kind: 'read' }>> = [];
   private lastLeaderContact = 0;
@@ -296,7 +297,8 @@ export class RaftDriver {
 
   private enqueue<T>(make: (resolve: (v: T) => void, reject: (e: unknown) => void) => Input): Promise<T> {
     if (this.closed) return Promise.reject(new ShuttingDownError('raft'));
-    if (this.inputs.length + this.waiters.proposals.size + this.readsWaiting >= this.o.maxPending) {
+    const pending = this.inputs.length + this.waiters.proposals.size + this.readsWaiting + this.heldReads.length;
+    if (pending >= this.o.maxPending) {
       return Promise.reject(new OverloadedError(`too many pending requests (limit ${this.o.maxPending})`));
     }
     return new Promise<T>((resolve, reject) => {
@@ -379,22 +381,18 @@ export class RaftDriver {
         input.reject(err);
       }
     }
-    if (reads) {
-      for (const r of reads) this.heldReads.push(r);
-      this.readsWaiting += reads.length;
-    }
+    if (reads) for (const r of reads) this.heldReads.push(r);
     // One round at a time: reads that come while one waits for its read point join the next, so
     // under load a round serves every read that arrived during the one before (etcd's read loop).
     if (this.heldReads.length > 0 && !this.waiters.hasUnconfirmedRead()) {
       const held = this.heldReads;
       this.heldReads = [];
-      this.readsWaiting -= held.length;
       this.acceptReads(held);
     }
   }
 
   /**
-   * One ReadIndex request for every read that arrived since the last feed (on a follower, one
+   * One ReadIndex request for `reads` (on a follower, one
    * round trip to the leader; on a leader, one heartbeat round): each is answered once the read
    * point is applied here.
    */
@@ -669,10 +667,7 @@ export class RaftDriver {
 
   private failPending(err: unknown): void {
     for (const i of this.inputs.splice(0)) i.reject(err);
-    const held = this.heldReads;
-    this.heldReads = [];
-    this.readsWaiting -= held.length;
-    for (const r of held) r.reject(err);
+    for (const r of this.heldReads.splice(0)) r.reject(err);
     this.waiters.failAll(err);
   }
 }
