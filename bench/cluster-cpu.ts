@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { cleanupAll } from '../testing/spawn-server.js';
 import { HEADER, row, runPhase } from './http-load.js';
 import { startKonsulCluster } from './konsul-cluster.js';
+import { processCpu } from './proc-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,11 +44,6 @@ if (
 }
 const profDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
 
-/** utime + stime of a process, in clock ticks (USER_HZ, 100 on Linux). */
-function processTicks(pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 /** The machine's cumulative CPU counters: user nice system idle iowait irq softirq steal. */
 const machine = (): number[] =>
   (readFileSync('/proc/stat', 'utf8').split('\n')[0] as string).trim().split(/\s+/).slice(1).map(Number);
@@ -85,7 +81,7 @@ try {
   await runPhase({ targets: [cluster.leader], method: 'PUT', pathFor: key, concurrency: 64, durationMs: 3000 });
   const pids = cluster.servers.map((s) => s.proc.pid as number);
   const m0 = machine();
-  const p0 = pids.map(processTicks);
+  const p0 = pids.map(processCpu);
   const l0 = process.cpuUsage();
   const t0 = performance.now();
   const follower = cluster.all.find((a) => a !== cluster.leader) as string;
@@ -98,7 +94,7 @@ try {
     durationMs,
   });
   const secs = (performance.now() - t0) / 1000;
-  const p1 = pids.map(processTicks);
+  const p1 = pids.map(processCpu);
   const l1 = process.cpuUsage(l0);
   const d = machine().map((x, i) => x - (m0[i] as number));
   const all = d.reduce((a, b) => a + b, 0);
@@ -109,14 +105,22 @@ try {
   );
   console.log(HEADER);
   console.log(row(`${method} (${values.target})`, clients, r));
+  const ops = r.opsPerSec * secs;
   const serverCpu = cluster.names.map((n, i) => {
-    const used = ((p1[i] as number) - (p0[i] as number)) / secs;
-    return `${n}${i === leaderIndex ? ' (leader)' : ''} ${used.toFixed(0)}%`;
+    const a = p0[i] as ReturnType<typeof processCpu>;
+    const b = p1[i] as ReturnType<typeof processCpu>;
+    const user = (b.user - a.user) / secs;
+    const system = (b.system - a.system) / secs;
+    // Ticks are 10 ms: per operation in microseconds, (ticks * 10,000) / operations.
+    const usPerOp = (((b.user - a.user + b.system - a.system) * 10_000) / ops).toFixed(0);
+    const switches = ((b.vcsw - a.vcsw + b.ivcsw - a.ivcsw) / ops).toFixed(1);
+    return (
+      `${n}${i === leaderIndex ? ' (leader)' : ''} ${(user + system).toFixed(0)}% ` +
+      `(user ${user.toFixed(0)}%, system ${system.toFixed(0)}%; ${usPerOp} µs and ${switches} context switches per op)`
+    );
   });
-  console.log(
-    `CPU, % of one core: ${serverCpu.join(', ')}, ` +
-      `load generator ${((l1.user + l1.system) / 1e4 / secs).toFixed(0)}%`,
-  );
+  console.log(`CPU, % of one core:\n  ${serverCpu.join('\n  ')}`);
+  console.log(`  load generator ${((l1.user + l1.system) / 1e4 / secs).toFixed(0)}%`);
   console.log(`machine: user ${pct(0)}, system ${pct(2)}, softirq ${pct(6)}, iowait ${pct(4)}, idle ${pct(3)}`);
   await Promise.all(cluster.servers.map((s) => s.stop()));
   if (profDir) {

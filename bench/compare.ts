@@ -2,7 +2,8 @@
  * Konsul next to etcd: starts a 3-node Konsul cluster and a 3-node etcd cluster (apt
  * `etcd-server`) on loopback with temporary data dirs, runs the same workloads against each
  * through its own API (Konsul: HTTP /v1/kv; etcd: the v3 JSON gateway), prints throughput, p50
- * and p99 per system, the Konsul/etcd ratios and the load generator's CPU, and stops both.
+ * and p99 per system, the Konsul/etcd ratios, the CPU of the load generator and of the servers
+ * (with the servers' CPU time per operation), and stops both.
  *
  *   npm run bench:compare -- [--duration 5] [--shape leader|spread|both] [--keys N] [--preload N]
  *                           [--only konsul|etcd]
@@ -22,8 +23,8 @@ import { parseArgs } from 'node:util';
 import { freePorts, startProcess, type TestProcess, tempDir } from '../testing/process.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 import { startKonsulCluster } from './konsul-cluster.js';
-import { statusMb } from './proc-memory.js';
-import { HEADER, type PhaseResult, row, runPhase } from './http-load.js';
+import { processTicks, statusMb } from './proc-memory.js';
+import { benchValue, HEADER, type PhaseResult, row, runPhase } from './http-load.js';
 import { jsonRequest as rawRequest, sendAll } from './raw-http.js';
 
 const USAGE =
@@ -131,18 +132,35 @@ async function startEtcd(): Promise<{ procs: TestProcess[]; leader: string; all:
   }
 }
 
-/** Runs a phase and reports the load generator's CPU use during it (% of one core). */
-async function measured(run: () => Promise<PhaseResult>): Promise<PhaseResult & { cpu: number }> {
+/**
+ * Runs a phase and reports the CPU used during it: the load generator's and the servers' (`pids`,
+ * summed) in % of one core, and the servers' CPU time per operation in microseconds.
+ */
+async function measured(
+  run: () => Promise<PhaseResult>,
+  pids: ReadonlyArray<number | undefined>,
+): Promise<PhaseResult & { cpu: number; serverCpu: number; serverUsPerOp: number }> {
+  const ticks = () => pids.reduce<number>((sum, pid) => sum + processTicks(pid), 0);
   const c0 = process.cpuUsage();
+  const s0 = ticks();
   const t0 = performance.now();
   const r = await run();
+  const ms = performance.now() - t0;
   const c = process.cpuUsage(c0);
-  return { ...r, cpu: ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100 };
+  const serverMs = (ticks() - s0) * 10; // USER_HZ is 100
+  return {
+    ...r,
+    cpu: ((c.user + c.system) / 1000 / ms) * 100,
+    serverCpu: (serverMs / ms) * 100,
+    serverUsPerOp: (serverMs * 1000) / (r.opsPerSec * (ms / 1000)),
+  };
 }
 
 const konsulKey = (keys: number) => (w: number, i: number) => `/v1/kv/bench/${(w * 157 + i) % keys}`;
 const etcdPut = (keys: number) => (w: number, i: number) =>
-  Buffer.from(JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), value: b64(VALUE) }));
+  Buffer.from(
+    JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), value: benchValue(VALUE.length).toString('base64') }),
+  );
 const etcdRange = (keys: number, serializable: boolean) => (w: number, i: number) =>
   Buffer.from(
     JSON.stringify({ key: b64(`bench/${(w * 157 + i) % keys}`), ...(serializable ? { serializable: true } : {}) }),
@@ -266,14 +284,17 @@ const everyServer = (s: { all: string[] }) => s.all;
 const followers = (s: { leader: string; all: string[] }) => s.all.filter((a) => a !== s.leader);
 
 /** Runs the workloads, Konsul then etcd for each, and prints their rows and ratios. */
-async function report(title: string, workloads: readonly Workload[]): Promise<void> {
-  process.stdout.write(`\n${title}\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU\n`);
+async function report(title: string, workloads: readonly Workload[], sys: Systems): Promise<void> {
+  process.stdout.write(`\n${title}\n${'system'.padEnd(7)} ${HEADER}  loadgen CPU  servers CPU  µs/op\n`);
+  const cpuCells = (m: { cpu: number; serverCpu: number; serverUsPerOp: number }) =>
+    `${m.cpu.toFixed(0).padStart(10)}%  ${m.serverCpu.toFixed(0).padStart(10)}%  ` +
+    m.serverUsPerOp.toFixed(0).padStart(5);
   const ratios: string[] = [];
   for (const w of workloads) {
-    const k = w.konsul && (await measured(w.konsul));
-    const e = w.etcd && (await measured(w.etcd));
-    if (k) process.stdout.write(`${'konsul'.padEnd(7)} ${row(w.name, w.conc, k)}  ${k.cpu.toFixed(0).padStart(5)}%\n`);
-    if (e) process.stdout.write(`${'etcd'.padEnd(7)} ${row(w.name, w.conc, e)}  ${e.cpu.toFixed(0).padStart(5)}%\n`);
+    const k = w.konsul && (await measured(w.konsul, sys.konsul?.servers.map((x) => x.proc.pid) ?? []));
+    const e = w.etcd && (await measured(w.etcd, sys.etcd?.procs.map((x) => x.proc.pid) ?? []));
+    if (k) process.stdout.write(`${'konsul'.padEnd(7)} ${row(w.name, w.conc, k)}  ${cpuCells(k)}\n`);
+    if (e) process.stdout.write(`${'etcd'.padEnd(7)} ${row(w.name, w.conc, e)}  ${cpuCells(e)}\n`);
     if (k && e)
       ratios.push(
         `${w.name.padEnd(28)} ${String(w.conc).padStart(4)}  ` +
@@ -316,12 +337,16 @@ try {
         concurrency: 64,
         durationMs: 3000,
       });
-    await report(`shape "leader": ${keys} keys, all load on the leader except stale reads`, [
-      writes(sys, 'write 256 B (leader)', 1, keys, leaderOnly),
-      writes(sys, 'write 256 B (leader)', 64, keys, leaderOnly),
-      reads(sys, 'read default/linearizable', keys, false, leaderOnly),
-      reads(sys, 'read stale/serializable', keys, true, everyServer),
-    ]);
+    await report(
+      `shape "leader": ${keys} keys, all load on the leader except stale reads`,
+      [
+        writes(sys, 'write 256 B (leader)', 1, keys, leaderOnly),
+        writes(sys, 'write 256 B (leader)', 64, keys, leaderOnly),
+        reads(sys, 'read default/linearizable', keys, false, leaderOnly),
+        reads(sys, 'read stale/serializable', keys, true, everyServer),
+      ],
+      sys,
+    );
   }
 
   if (values.shape !== 'leader') {
@@ -348,6 +373,7 @@ try {
         reads(sys, 'read default/linearizable', readKeys, false, everyServer),
         reads(sys, 'read stale/serializable', readKeys, true, everyServer),
       ],
+      sys,
     );
     const heaps = await Promise.all((konsul?.all ?? []).map((http) => konsulHeap(http).catch(() => '')));
     const rss = [

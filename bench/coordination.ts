@@ -12,6 +12,7 @@
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { SseReader } from '../testing/sse.js';
+import { benchValue } from './http-load.js';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 
 const { values } = parseArgs({
@@ -97,7 +98,6 @@ async function lockPhase(clients: number): Promise<void> {
 }
 
 async function writePhase(kind: 'put' | 'txn', concurrency: number): Promise<void> {
-  const value = Buffer.alloc(64, 'v').toString('base64');
   const lat: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -108,13 +108,17 @@ async function writePhase(kind: 'put' | 'txn', concurrency: number): Promise<voi
         const t0 = performance.now();
         const r =
           kind === 'put'
-            ? await call('PUT', `/v1/kv/bench/w${w}/${i % 1000}`, 'v'.repeat(64))
+            ? await call('PUT', `/v1/kv/bench/w${w}/${i % 1000}`, benchValue(64).toString())
             : await call(
                 'PUT',
                 '/v1/txn',
                 JSON.stringify(
                   Array.from({ length: txnSize }, (_, k) => ({
-                    KV: { Verb: 'set', Key: `bench/t${w}/${(i * txnSize + k) % 1000}`, Value: value },
+                    KV: {
+                      Verb: 'set',
+                      Key: `bench/t${w}/${(i * txnSize + k) % 1000}`,
+                      Value: benchValue(64).toString('base64'),
+                    },
                   })),
                 ),
               );

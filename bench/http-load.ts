@@ -40,6 +40,19 @@ export function call(agent: Agent, target: string, method: string, path: string,
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
+let valueSeq = 0;
+
+/**
+ * A `bytes`-long value no other call in this process returned: a sequence number, then 'v's.
+ * Consul (and Konsul) skip a set that leaves a key as it was, where etcd makes a new revision of
+ * it, so writes measured against etcd must change what they write.
+ */
+export function benchValue(bytes: number): Buffer {
+  const b = Buffer.alloc(bytes, 'v');
+  b.write(`${valueSeq++}.`, 0, 'latin1');
+  return b;
+}
+
 /**
  * Runs `concurrency` workers for `durationMs`, each sending `method path` (path from `pathFor`)
  * to a target from `targets` (round robin per worker), and reports throughput and latency.
@@ -48,14 +61,18 @@ export async function runPhase(options: {
   targets: readonly string[];
   method: 'GET' | 'PUT' | 'POST';
   pathFor: (worker: number, i: number) => string;
-  /** A body per request (etcd's JSON API); otherwise PUTs send `valueBytes` bytes. */
+  /**
+   * A body per request (etcd's JSON API); otherwise PUTs send `valueBytes` bytes that differ from
+   * request to request (see `benchValue`), so no write repeats the value a key already holds.
+   */
   bodyFor?: (worker: number, i: number) => Buffer;
   concurrency: number;
   durationMs: number;
   valueBytes?: number;
 }): Promise<PhaseResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
-  const body = options.method === 'PUT' ? Buffer.alloc(options.valueBytes ?? 256, 'v') : undefined;
+  const valueBytes = options.valueBytes ?? 256;
+  const bodyFor = options.bodyFor ?? (options.method === 'PUT' ? () => benchValue(valueBytes) : undefined);
   const lat: number[] = [];
   let errors = 0;
   const start = performance.now();
@@ -66,13 +83,7 @@ export async function runPhase(options: {
         const t0 = performance.now();
         const target = options.targets[(w + i) % options.targets.length] as string;
         try {
-          const status = await call(
-            agent,
-            target,
-            options.method,
-            options.pathFor(w, i),
-            options.bodyFor ? options.bodyFor(w, i) : body,
-          );
+          const status = await call(agent, target, options.method, options.pathFor(w, i), bodyFor?.(w, i));
           if (status !== 200) errors++;
         } catch {
           errors++;
