@@ -28,6 +28,7 @@ import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
 import { readDeviceKeys, startMqtt } from './start-mqtt.js';
 import { openState } from './start-state.js';
+import { EntriesFrameCache } from '../core/codec/entries.js';
 import { checkRaftTls, readHttpTls } from './start-tls.js';
 import { StartupStack } from './startup-stack.js';
 import { requestSlot } from '../core/api/request-slot.js';
@@ -77,9 +78,11 @@ export async function startServer(
   const metrics = new ServerMetrics();
   const stack = new StartupStack(logger);
   try {
-    const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls }, stack);
+    // One batch of entries is encoded once for the WAL and every follower (EntriesFrameCache).
+    const entriesFrames = new EntriesFrameCache(hotPaths);
+    const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls, entriesFrames }, stack);
     const { http, transport, raftAddr, dns, broker } = listeners;
-    const state = await openState(config, hotPaths, stack, logger);
+    const state = await openState(config, hotPaths, stack, logger, entriesFrames);
     const { store, applier, watches } = state;
     const node: NodeInfo = {
       name,

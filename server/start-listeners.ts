@@ -1,3 +1,4 @@
+import type { EntriesFrameCache } from '../core/codec/entries.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Message } from '../core/raft/types.js';
@@ -63,6 +64,8 @@ export interface BindContext {
   readonly logger: Logger;
   /** HTTPS material (already read and checked), or undefined for plain HTTP. */
   readonly httpTls: HttpTls | undefined;
+  /** Entries frames the raft transport shares with the WAL (see EntriesFrameCache). */
+  readonly entriesFrames: EntriesFrameCache;
 }
 
 const show = (a: HostPort): string => `${a.host}:${a.port}`;
@@ -127,6 +130,7 @@ export async function bindListeners(config: ServerConfig, ctx: BindContext, stac
     ...(config.raftTls ? { tls: config.raftTls } : {}),
     ...(config.joinToken ? { joinToken: config.joinToken } : {}),
     maxQueueMessages: 4096,
+    entriesFrames: ctx.entriesFrames,
     onMessage: (m) => raft?.onMessage(m),
     onControl: (c) => (raft ? raft.onControl(c) : Promise.resolve({ type: 'refused', reason: 'server is starting' })),
     onForward: (from, remoteAddress, r) =>

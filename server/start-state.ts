@@ -20,6 +20,7 @@ import { LmdbStateStore } from './lmdb-store.js';
 import { RAFT_LOG_TABLE, RAFT_META_TABLE } from '../core/replication/storage.js';
 import { describeFailure, StartupError } from './start-errors.js';
 import { WalLogStorage } from './wal-log-storage.js';
+import type { EntriesFrameCache } from '../core/codec/entries.js';
 import type { StartupStack } from './startup-stack.js';
 import { systemClock } from '../runtimes/node/clock.js';
 
@@ -56,6 +57,7 @@ export async function openState(
   hotPaths: HotPaths,
   stack: StartupStack,
   logger: Logger,
+  entriesFrames?: EntriesFrameCache,
 ): Promise<ServerState> {
   await mkdir(config.dataDir, { recursive: true }).catch((err: unknown) => {
     throw new StartupError(
@@ -102,7 +104,13 @@ export async function openState(
   });
   applier.listen(feed);
   // The raft_log table stays among the tables so a data dir from before the WAL can be moved over.
-  const storage = await WalLogStorage.open({ dir: join(config.dataDir, 'wal'), store, hp: hotPaths, logger });
+  const storage = await WalLogStorage.open({
+    dir: join(config.dataDir, 'wal'),
+    store,
+    hp: hotPaths,
+    logger,
+    ...(entriesFrames ? { entriesFrames } : {}),
+  });
   stack.push('raft WAL', () => storage.close());
   const uncommitted = () => behind.backlogSize();
   return { nodeId, store, machine, watches, applier, feed, storage, uncommitted, unlock };

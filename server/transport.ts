@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { decode, encode } from '@msgpack/msgpack';
-import { decodeMessageFrame, encodeMessageFrame } from '../core/codec/message.js';
+import { EntriesFrameCache } from '../core/codec/entries.js';
+import { encodeMessageFrames, MessageFrameReader } from '../core/codec/message.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES } from '../core/hotpaths/frame.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
@@ -144,6 +145,11 @@ export interface TransportOptions {
   onForward?(from: NodeId, remoteAddress: string, r: ForwardedRequest): Promise<ForwardedAnswer>;
   /** Forwarded requests waiting for answers per peer (default 4096); more are refused unsent. */
   readonly maxForwards?: number;
+  /**
+   * Entries frames shared with the log storage (WalLogStorage's `entriesFrames`), so a batch of
+   * entries is encoded once for the log and every follower; absent, the transport keeps its own.
+   */
+  readonly entriesFrames?: EntriesFrameCache;
 }
 
 function frameControl(hp: HotPaths, c: ControlMessage): Uint8Array {
@@ -213,7 +219,8 @@ export class ForwardCancel {
 /** An outbound connection to one peer with a bounded queue and reconnection with backoff. */
 class Peer {
   private socket: net.Socket | undefined;
-  private queue: Uint8Array[] = [];
+  /** Messages waiting to be written, each as its frames (see encodeMessageFrames). */
+  private queue: Uint8Array[][] = [];
   private connecting = false;
   private draining = false;
   private backoffMs = 100;
@@ -232,13 +239,16 @@ class Peer {
     private readonly t: RaftTransport,
   ) {}
 
-  /** Queues a frame (dropping the oldest over the bound); flush() or connecting sends it. */
-  enqueue(frame: Uint8Array): void {
+  /**
+   * Queues a message as its frames, which go out together (dropping the oldest message over the
+   * bound); flush() or connecting sends it.
+   */
+  enqueue(frames: Uint8Array[]): void {
     if (this.queue.length >= this.t.options.maxQueueMessages) {
       this.queue.shift();
       this.dropped++;
     }
-    this.queue.push(frame);
+    this.queue.push(frames);
   }
 
   /** Writes everything queued in one corked batch, or connects first. */
@@ -259,7 +269,7 @@ class Peer {
       return;
     }
     s.cork();
-    for (const f of this.queue) s.write(f);
+    for (const frames of this.queue) for (const f of frames) s.write(f);
     s.uncork();
     this.queue = [];
   }
@@ -381,9 +391,11 @@ export class RaftTransport implements Transport<Message> {
   closed = false;
   /** Last time a message arrived from each peer (ms since epoch). */
   readonly lastHeard = new Map<NodeId, number>();
+  private readonly entriesFrames: EntriesFrameCache;
 
   constructor(options: TransportOptions) {
     this.options = options;
+    this.entriesFrames = options.entriesFrames ?? new EntriesFrameCache(options.hp);
     if (options.tls) {
       this.tlsContext = {
         cert: readFileSync(options.tls.cert),
@@ -474,7 +486,7 @@ export class RaftTransport implements Transport<Message> {
       if (this.blocked.has(m.to)) continue;
       const p = this.peers.get(m.to);
       if (!p) continue;
-      p.enqueue(encodeMessageFrame(this.options.hp, m));
+      p.enqueue(encodeMessageFrames(this.options.hp, m, this.entriesFrames));
       touched.add(p);
     }
     // One write per peer for the whole batch.
@@ -539,6 +551,7 @@ export class RaftTransport implements Transport<Message> {
     s.on('error', () => undefined);
     let peer: string | undefined;
     const { logger, hp } = this.options;
+    const messages = new MessageFrameReader(hp, this.entriesFrames);
     const reader = new FrameReader(hp, (kind, frame) => {
       if (kind === CONTROL_KIND) {
         const c = decode(frame.subarray(FRAME_HEADER_BYTES)) as ControlMessage;
@@ -567,9 +580,8 @@ export class RaftTransport implements Transport<Message> {
         this.answerForward(s, peer, decode(frame.subarray(FRAME_HEADER_BYTES)) as ForwardFrame);
         return;
       }
-      if (kind !== 2) throw new CorruptFrameError(`unexpected frame kind ${kind}`, 0);
-      const { message } = decodeMessageFrame(hp, frame);
-      if (this.blocked.has(message.from)) return;
+      const message = messages.push(kind, frame);
+      if (message === undefined || this.blocked.has(message.from)) return;
       this.lastHeard.set(message.from, Date.now());
       this.options.onMessage(message);
     });

@@ -1,5 +1,5 @@
 import { ByteReader, ByteWriter } from '../core/codec/bytes.js';
-import { decodeEntriesFrame, encodeEntriesFrame } from '../core/codec/entries.js';
+import { decodeEntriesFrame, type EntriesFrameCache, encodeEntriesFrame } from '../core/codec/entries.js';
 import { CorruptError } from '../core/errors.js';
 import { readAppliedIndex, readConfState } from '../core/fsm/meta.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES, FRAME_KIND } from '../core/hotpaths/frame.js';
@@ -42,6 +42,11 @@ export interface WalLogStorageOptions {
   readonly logger: Logger;
   /** WAL segment size (tests use small ones). */
   readonly segmentBytes?: number;
+  /**
+   * Entries frames shared with the raft transport: a batch the transport sent or received as a
+   * frame is written to the WAL as those same bytes (see EntriesFrameCache).
+   */
+  readonly entriesFrames?: EntriesFrameCache;
 }
 
 /** Encodes a hard state as a walState frame. */
@@ -393,7 +398,7 @@ export class WalLogStorage implements LogStorage, LogEntrySource {
     const lasts: FrameContent[] = [];
     const lastEntry = w.entries[w.entries.length - 1];
     if (lastEntry) {
-      frames.push(encodeEntriesFrame(this.o.hp, w.entries));
+      frames.push(this.o.entriesFrames?.frameFor(w.entries) ?? encodeEntriesFrame(this.o.hp, w.entries));
       lasts.push({ first: (w.entries[0] as Entry).index, last: lastEntry.index });
     }
     if (w.hardState) {

@@ -66,3 +66,49 @@ export function decodeEntriesFrame(hp: HotPaths, input: Uint8Array, offset = 0):
   if (r.pos !== f.payloadEnd) throw new CorruptFrameError('trailing bytes in entries frame', r.pos);
   return { entries, next: f.payloadEnd };
 }
+
+/** One batch's frame in an EntriesFrameCache: the batch known by its first and last entry. */
+interface CachedFrame {
+  readonly first: Entry;
+  readonly last: Entry;
+  readonly count: number;
+  readonly frame: Uint8Array;
+}
+
+/**
+ * The entries frames made or received most recently, so that one batch of entries becomes one
+ * frame, encoded and checksummed once: the leader sends the same bytes to every follower and
+ * writes them to its log, and a follower writes to its log the frame it received. A batch is
+ * known by the identity of its first and last entry and its length (entries are never changed,
+ * and a batch is a contiguous run of the log). Holds at most `capacity` frames, newest first.
+ */
+export class EntriesFrameCache {
+  private readonly frames: CachedFrame[] = [];
+
+  constructor(
+    private readonly hp: HotPaths,
+    private readonly capacity = 8,
+  ) {}
+
+  /** The frame of `entries` (non-empty): the one made or received before, else a new one it keeps. */
+  frameFor(entries: readonly Entry[]): Uint8Array {
+    const first = entries[0] as Entry;
+    const last = entries[entries.length - 1] as Entry;
+    for (const c of this.frames) if (c.first === first && c.last === last && c.count === entries.length) return c.frame;
+    const frame = encodeEntriesFrame(this.hp, entries);
+    this.remember(entries, frame);
+    return frame;
+  }
+
+  /** Keeps `frame` (the entries frame `entries` were decoded from) for frameFor, dropping the oldest over capacity. */
+  remember(entries: readonly Entry[], frame: Uint8Array): void {
+    if (entries.length === 0) return;
+    this.frames.unshift({
+      first: entries[0] as Entry,
+      last: entries[entries.length - 1] as Entry,
+      count: entries.length,
+      frame,
+    });
+    if (this.frames.length > this.capacity) this.frames.pop();
+  }
+}

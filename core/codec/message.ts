@@ -2,7 +2,13 @@ import type { HotPaths } from '../ports/hot-paths.js';
 import type { ConfState, Message, MessageType, SnapshotChunk } from '../raft/types.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES, FRAME_KIND } from '../hotpaths/frame.js';
 import { ByteReader, ByteWriter, strBytes } from './bytes.js';
-import { entriesPayloadBytes, readEntries, writeEntries } from './entries.js';
+import {
+  decodeEntriesFrame,
+  type EntriesFrameCache,
+  entriesPayloadBytes,
+  readEntries,
+  writeEntries,
+} from './entries.js';
 
 const TYPES: readonly MessageType[] = [
   'app',
@@ -34,6 +40,8 @@ const F = {
   snapshot: 256,
   reject: 512,
   transfer: 1024,
+  /** The entries are the entries frame that follows this one (see encodeMessageFrames). */
+  entriesNext: 2048,
 } as const;
 
 function confBytes(c: ConfState): number {
@@ -53,6 +61,21 @@ function payloadBytes(m: Message): number {
 
 /** Encodes a Raft message as one CRC32C-checked frame for the server transport. */
 export function encodeMessageFrame(hp: HotPaths, m: Message): Uint8Array {
+  return encodeFrame(hp, m, false);
+}
+
+/**
+ * Encodes a Raft message as the frames the server transport sends: one frame, or for a message
+ * with entries, a message frame without them followed by the entries' frame from `entries` (so
+ * the bytes the leader writes to its log go to every follower, see EntriesFrameCache).
+ * MessageFrameReader puts them back together.
+ */
+export function encodeMessageFrames(hp: HotPaths, m: Message, entries: EntriesFrameCache): Uint8Array[] {
+  if (m.entries === undefined || m.entries.length === 0) return [encodeFrame(hp, m, false)];
+  return [encodeFrame(hp, { ...m, entries: undefined }, true), entries.frameFor(m.entries)];
+}
+
+function encodeFrame(hp: HotPaths, m: Message, entriesNext: boolean): Uint8Array {
   const payload = payloadBytes(m);
   const frame = hp.frameBuffer(FRAME_HEADER_BYTES + payload);
   const w = new ByteWriter(frame.bytes, frame.view, FRAME_HEADER_BYTES);
@@ -68,6 +91,7 @@ export function encodeMessageFrame(hp: HotPaths, m: Message): Uint8Array {
   if (m.snapshot !== undefined) flags |= F.snapshot;
   if (m.reject) flags |= F.reject;
   if (m.transfer) flags |= F.transfer;
+  if (entriesNext) flags |= F.entriesNext;
   w.u8(TYPE_CODE.get(m.type) as number);
   w.u16(flags);
   w.str16(m.from);
@@ -96,7 +120,11 @@ export function encodeMessageFrame(hp: HotPaths, m: Message): Uint8Array {
  * CorruptFrameError with the position of the problem (truncation, checksum, unknown type or
  * field, trailing bytes).
  */
-export function decodeMessageFrame(hp: HotPaths, input: Uint8Array, offset = 0): { message: Message; next: number } {
+export function decodeMessageFrame(
+  hp: HotPaths,
+  input: Uint8Array,
+  offset = 0,
+): { message: Message; next: number; entriesNext: boolean } {
   const f = hp.openFrame(input, offset);
   if (f.kind !== FRAME_KIND.message)
     throw new CorruptFrameError(`expected a message frame, got kind ${f.kind}`, offset);
@@ -106,7 +134,7 @@ export function decodeMessageFrame(hp: HotPaths, input: Uint8Array, offset = 0):
   if (type === undefined) throw new CorruptFrameError('unknown message type', typeAt);
   const flagsAt = r.pos;
   const flags = r.u16('message flags');
-  if (flags >= 2048) throw new CorruptFrameError('unknown message flags', flagsAt);
+  if (flags >= 4096) throw new CorruptFrameError('unknown message flags', flagsAt);
   const m: { -readonly [K in keyof Message]: Message[K] } = {
     type,
     from: r.str16('from'),
@@ -141,5 +169,39 @@ export function decodeMessageFrame(hp: HotPaths, input: Uint8Array, offset = 0):
   if (flags & F.reject) m.reject = true;
   if (flags & F.transfer) m.transfer = true;
   if (r.pos !== f.payloadEnd) throw new CorruptFrameError('trailing bytes in message frame', r.pos);
-  return { message: m, next: f.payloadEnd };
+  if (flags & F.entriesNext && flags & F.entries)
+    throw new CorruptFrameError('message frame with entries both inline and next', flagsAt);
+  return { message: m, next: f.payloadEnd, entriesNext: (flags & F.entriesNext) !== 0 };
+}
+
+/**
+ * Puts the messages of a transport connection back together from its frames, in order: a message
+ * frame, and for one sent by encodeMessageFrames with entries, the entries frame after it (which
+ * it hands to `entries` to keep). Throws CorruptFrameError for a frame of another kind, or one out
+ * of place.
+ */
+export class MessageFrameReader {
+  private pending: Message | undefined;
+
+  constructor(
+    private readonly hp: HotPaths,
+    private readonly entries: EntriesFrameCache,
+  ) {}
+
+  /** Takes the next frame (kind: its kind byte); returns the message it completes, if any. */
+  push(kind: number, frame: Uint8Array): Message | undefined {
+    const pending = this.pending;
+    if (pending) {
+      if (kind !== FRAME_KIND.entries) throw new CorruptFrameError(`expected an entries frame, got kind ${kind}`, 0);
+      this.pending = undefined;
+      const { entries } = decodeEntriesFrame(this.hp, frame);
+      this.entries.remember(entries, frame);
+      return { ...pending, entries };
+    }
+    if (kind !== FRAME_KIND.message) throw new CorruptFrameError(`unexpected frame kind ${kind}`, 0);
+    const { message, entriesNext } = decodeMessageFrame(this.hp, frame);
+    if (!entriesNext) return message;
+    this.pending = message;
+    return undefined;
+  }
 }
