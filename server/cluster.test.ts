@@ -81,4 +81,54 @@ describe('a 3-server cluster', () => {
     expect(await forwarded(follower.http)).toBeGreaterThanOrEqual(4);
     expect(await forwarded(leader.http)).toBe(0);
   });
+
+  it('a follower runs KV writes itself, checking ACL tokens against state as new as the leader', async () => {
+    cluster = await TestClusterProcesses.start(3, [
+      '--acl-enabled',
+      '--acl-default-policy',
+      'deny',
+      '--join-token',
+      'jt',
+    ]);
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.members.find((m) => m !== leader)!;
+    const call = async (http: string, path: string, method: string, token?: string, body?: string) => {
+      const res = await fetch(`http://${http}${path}`, {
+        method,
+        headers: token ? { 'X-Consul-Token': token } : {},
+        ...(body === undefined ? {} : { body }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const boot = await call(leader.http, '/v1/acl/bootstrap', 'PUT');
+    const mgmt = (JSON.parse(boot.text) as { SecretID: string }).SecretID;
+    const policy = JSON.stringify({ Name: 'kv-write', Rules: 'key_prefix "" { policy = "write" }' });
+    expect((await call(leader.http, '/v1/acl/policy', 'PUT', mgmt, policy)).status).toBe(200);
+
+    // A token made on the leader works on the follower at once, and stops working there as soon as
+    // the leader has deleted it.
+    for (let i = 0; i < 10; i++) {
+      const made = await call(leader.http, '/v1/acl/token', 'PUT', mgmt, '{"Policies":[{"Name":"kv-write"}]}');
+      const token = JSON.parse(made.text) as { SecretID: string; AccessorID: string };
+      expect(await call(follower.http, `/v1/kv/k${i}`, 'PUT', token.SecretID, `v${i}`)).toEqual({
+        status: 200,
+        text: 'true',
+      });
+      expect((await call(leader.http, `/v1/acl/token/${token.AccessorID}`, 'DELETE', mgmt)).status).toBe(200);
+      expect((await call(follower.http, `/v1/kv/k${i}`, 'PUT', token.SecretID, 'after')).status).toBe(403);
+      expect((await call(follower.http, `/v1/kv/k${i}`, 'DELETE', token.SecretID)).status).toBe(403);
+    }
+    // Consul's KV semantics, from the command's result on the leader: CAS, deletes, lock release.
+    expect((await call(follower.http, '/v1/kv/k0?cas=0', 'PUT', mgmt, 'x')).text).toBe('false');
+    const modify = (
+      JSON.parse((await call(follower.http, '/v1/kv/k0', 'GET', mgmt)).text) as [{ ModifyIndex: number }]
+    )[0].ModifyIndex;
+    expect((await call(follower.http, `/v1/kv/k0?cas=${modify}`, 'PUT', mgmt, 'y')).text).toBe('true');
+    expect((await call(follower.http, '/v1/kv/k1', 'DELETE', mgmt)).text).toBe('true');
+    expect((await call(follower.http, '/v1/kv/k0?raw', 'GET', mgmt)).text).toBe('y');
+    expect((await call(leader.http, '/v1/kv/k1', 'GET', mgmt)).status).toBe(404);
+    expect((await call(follower.http, '/v1/kv/k2?release=not-a-session', 'PUT', mgmt, 'z')).status).toBe(
+      (await call(leader.http, '/v1/kv/k2?release=not-a-session', 'PUT', mgmt, 'z')).status,
+    );
+  });
 });

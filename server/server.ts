@@ -28,6 +28,7 @@ import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
 import { readDeviceKeys, startMqtt } from './start-mqtt.js';
 import { openState } from './start-state.js';
+import { PROPOSE_METHOD } from './transport.js';
 import { EntriesFrameCache } from '../core/codec/entries.js';
 import { checkRaftTls, readHttpTls } from './start-tls.js';
 import { StartupStack } from './startup-stack.js';
@@ -182,9 +183,16 @@ export async function startServer(
       clients.set(req, client);
       return app.fetch(req);
     });
-    // Writes followers forward over the raft transport run through the same API.
-    listeners.serveForwarded((_from, remoteAddress, r) =>
-      answerForwarded(app, clients, http.address, remoteAddress, r),
+    // Writes followers forward over the raft transport run through the same API; their proposals
+    // (PROPOSE_METHOD) go to the committer.
+    listeners.serveForwarded(async (_from, remoteAddress, r) =>
+      r.method === PROPOSE_METHOD
+        ? {
+            status: 200,
+            headers: [],
+            body: await cluster.committer.proposeForTransportPeer(r.body ?? new Uint8Array(0)),
+          }
+        : answerForwarded(app, clients, http.address, remoteAddress, r),
     );
     agentNode.address =
       config.raftAddr.host === '0.0.0.0'

@@ -41,6 +41,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     // the peer and our certificate is the client's.
     peerFetch: peerFetch(p.peerTls),
     bodyReader: p.bodyReader,
+    aclEnabled: config.acl.enabled,
     datacenter: config.datacenter,
     version: config.version,
     single: config.dev || config.bootstrapExpect === 1,

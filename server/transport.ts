@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from '../core/util/msgpack.js';
 import { EntriesFrameCache } from '../core/codec/entries.js';
 import { encodeMessageFrames, MessageFrameReader } from '../core/codec/message.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES } from '../core/hotpaths/frame.js';
@@ -58,6 +58,13 @@ export function textAnswer(status: number, message: string): ForwardedAnswer {
   return { status, headers: [['content-type', 'text/plain; charset=utf-8']], body: new TextEncoder().encode(message) };
 }
 
+/**
+ * The method of a "forwarded request" that is a follower's proposal: its body is an encoded
+ * command for the leader to propose (ClusterCommitter), and the answer's body the encoded
+ * outcome. Not an HTTP method, so no client's request can be taken for one.
+ */
+export const PROPOSE_METHOD = 'KONSUL-PROPOSE';
+
 /** The answer of a server that cannot run forwarded requests yet. */
 export const STARTING_ANSWER = textAnswer(
   500,
@@ -83,7 +90,7 @@ interface AnswerFrame {
 
 /** Encodes `value` (msgpack) as one frame of `kind`. */
 function frameOf(hp: HotPaths, kind: number, value: unknown): Uint8Array {
-  const body = encode(value);
+  const body = pack(value);
   const f = hp.frameBuffer(FRAME_HEADER_BYTES + body.length);
   f.bytes.set(body, FRAME_HEADER_BYTES);
   return hp.sealFrame(f, kind, body.length);
@@ -290,7 +297,7 @@ class Peer {
     // Our outbound connections carry answers to forwarded requests only; a refusal closes them.
     const reader = new FrameReader(this.t.options.hp, (kind, frame) => {
       if (kind !== ANSWER_KIND) return;
-      const a = decode(frame.subarray(FRAME_HEADER_BYTES)) as AnswerFrame;
+      const a = unpack(frame.subarray(FRAME_HEADER_BYTES)) as AnswerFrame;
       const waiter = this.answers.get(a.i);
       if (!waiter) return;
       this.answers.delete(a.i);
@@ -521,7 +528,7 @@ export class RaftTransport implements Transport<Message> {
       };
       const reader = new FrameReader(this.options.hp, (kind, frame) => {
         if (kind !== CONTROL_KIND) return;
-        const reply = decode(frame.subarray(FRAME_HEADER_BYTES)) as ControlMessage;
+        const reply = unpack(frame.subarray(FRAME_HEADER_BYTES)) as ControlMessage;
         done(reply.type === 'refused' ? new Error(`refused by ${addr}: ${reply.reason}`) : undefined, reply);
       });
       s.once(this.tlsContext ? 'secureConnect' : 'connect', () => {
@@ -554,7 +561,7 @@ export class RaftTransport implements Transport<Message> {
     const messages = new MessageFrameReader(hp, this.entriesFrames);
     const reader = new FrameReader(hp, (kind, frame) => {
       if (kind === CONTROL_KIND) {
-        const c = decode(frame.subarray(FRAME_HEADER_BYTES)) as ControlMessage;
+        const c = unpack(frame.subarray(FRAME_HEADER_BYTES)) as ControlMessage;
         if (peer === undefined) {
           if (c.type !== 'hello') throw new CorruptFrameError('connection must start with hello', 0);
           if (this.options.joinToken !== undefined && !sameSecret(c.token, this.options.joinToken)) {
@@ -577,7 +584,7 @@ export class RaftTransport implements Transport<Message> {
       }
       if (peer === undefined) throw new CorruptFrameError('connection must start with hello', 0);
       if (kind === FORWARD_KIND) {
-        this.answerForward(s, peer, decode(frame.subarray(FRAME_HEADER_BYTES)) as ForwardFrame);
+        this.answerForward(s, peer, unpack(frame.subarray(FRAME_HEADER_BYTES)) as ForwardFrame);
         return;
       }
       const message = messages.push(kind, frame);

@@ -55,9 +55,17 @@ export interface RouteFacts {
    * of 'leader' routes are answered by a follower once it has the leader's read point (ReadIndex).
    */
   readonly leaderState: boolean;
+  /**
+   * A write of a 'leader' route that a follower runs itself, sending only its command to the
+   * leader (the committer, over the raft transport) instead of forwarding the request: its
+   * handler reads no replicated state but the ACLs, and answers from the command's result. With
+   * ACLs on, the follower first makes a ReadIndex round, so the token is checked against state
+   * as new as the leader's when the request arrived.
+   */
+  readonly proposedHere: boolean;
 }
 
-type Options = Partial<Pick<RouteFacts, 'edge' | 'queueable' | 'movesLeader' | 'leaderState'>>;
+type Options = Partial<Pick<RouteFacts, 'edge' | 'queueable' | 'movesLeader' | 'leaderState' | 'proposedHere'>>;
 
 const leader = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
   method,
@@ -68,6 +76,7 @@ const leader = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {
   acl,
   movesLeader: o.movesLeader ?? false,
   leaderState: o.leaderState ?? false,
+  proposedHere: o.proposedHere ?? false,
 });
 const local = (method: RouteMethod, path: string, acl: RouteAcl, o: Options = {}): RouteFacts => ({
   ...leader(method, path, acl, o),
@@ -104,8 +113,8 @@ function aclObjects(path: string, plural: string): RouteFacts[] {
 export const ROUTES: readonly RouteFacts[] = [
   // KV and transactions: the leader answers; an edge agent serves replicated keys and queues writes.
   leader('GET', '/v1/kv/*', KEY, { edge: 'key-in-scope' }),
-  leader('PUT', '/v1/kv/*', KEY, { queueable: true }),
-  leader('DELETE', '/v1/kv/*', KEY, { queueable: true }),
+  leader('PUT', '/v1/kv/*', KEY, { queueable: true, proposedHere: true }),
+  leader('DELETE', '/v1/kv/*', KEY, { queueable: true, proposedHere: true }),
   leader('PUT', '/v1/txn', KEY, { queueable: true }),
   leader('GET', '/v1/snapshot', SNAPSHOT),
   leader('PUT', '/v1/snapshot', SNAPSHOT),

@@ -12,6 +12,7 @@ import type { LogStorage } from '../../core/replication/storage.js';
 import type { ControlMessage, PeerInfo, RaftTransport } from '../transport.js';
 import { AutopilotHealth } from './autopilot-health.js';
 import { ClusterCommitter } from './committer.js';
+import { LeaderWatch } from './leader-watch.js';
 import { Formation } from './formation.js';
 import { LeaderForwarder } from './forwarder.js';
 import { LeaderDuties } from './leader-duties.js';
@@ -47,6 +48,8 @@ export interface ClusterOptions {
   readonly peerFetch: ReturnType<typeof peerFetch>;
   /** Reads request bodies to forward straight from the runtime (see BodyReader). */
   readonly bodyReader?: BodyReader;
+  /** ACLs are on (a follower checks a token against state as new as the leader's before a write it runs itself). */
+  readonly aclEnabled: boolean;
 }
 
 /**
@@ -69,13 +72,18 @@ export class Cluster implements ClusterView {
   private readonly formation: Formation;
   private readonly duties: LeaderDuties;
   private readonly forwarder: LeaderForwarder;
+  /** What this server sent to the leader and waits for (forwarded requests, proposals). */
+  private readonly watch: LeaderWatch;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly o: ClusterOptions) {
     const state = new ClusterState(o.self, o.transport, o.store);
     this.state = state;
+    this.watch = new LeaderWatch(state);
     this.committer = new ClusterCommitter({
       state,
+      transport: o.transport,
+      watch: this.watch,
       peerFetch: o.peerFetch,
       leaderWaitMs: o.leaderWaitMs,
       ...(o.joinToken ? { joinToken: o.joinToken } : {}),
@@ -108,6 +116,8 @@ export class Cluster implements ClusterView {
       logger: o.logger,
       transport: o.transport,
       readBarrier: () => this.barrier(),
+      watch: this.watch,
+      aclEnabled: o.aclEnabled,
       ...(o.bodyReader ? { bodyReader: o.bodyReader } : {}),
     });
     this.operator = new ClusterOperator({
@@ -137,11 +147,11 @@ export class Cluster implements ClusterView {
     void this.formation.discover();
   }
 
-  /** Stops the rounds, aborts forwarded requests and closes the driver. */
+  /** Stops the rounds, aborts forwarded requests and proposals in flight, and closes the driver. */
   async stop(): Promise<void> {
     this.state.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    this.forwarder.stop();
+    this.watch.stop();
     await this.state.driver?.close();
   }
 

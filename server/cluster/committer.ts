@@ -1,9 +1,17 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { pack, unpack } from '../../core/util/msgpack.js';
 import { type ErrorCode, KonsulError, NoLeaderError } from '../../core/errors.js';
 import type { ApplyResult } from '../../core/fsm/state-machine.js';
 import type { Committer } from '../../core/pipeline/committer.js';
 import type { peerFetch } from '../peer-http.js';
-import type { PeerInfo } from '../transport.js';
+import {
+  ForwardCancel,
+  ForwardFailedError,
+  type ForwardedAnswer,
+  type ForwardedRequest,
+  type PeerInfo,
+  PROPOSE_METHOD,
+} from '../transport.js';
+import type { LeaderWatch } from './leader-watch.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What the cluster's committer needs besides the shared cluster state. */
@@ -15,7 +23,20 @@ export interface ClusterCommitterOptions {
   readonly leaderWaitMs: number;
   /** Presented to the leader with internal proposals. */
   readonly joinToken?: string;
+  /**
+   * Carries a follower's proposals to the leader on the raft transport's connection
+   * (RaftTransport.forward with PROPOSE_METHOD); absent, or when it could not send one, they go
+   * to the leader's /v1/internal/propose over HTTP.
+   */
+  readonly transport?: {
+    forward(to: string, r: ForwardedRequest, cancel: ForwardCancel): Promise<ForwardedAnswer>;
+  };
+  /** Cancels proposals sent to a leader that no longer leads, or unanswered for too long. */
+  readonly watch?: LeaderWatch;
 }
+
+/** How long a follower waits for the leader's answer to a proposal it sent (ms). */
+const PROPOSAL_ANSWER_MS = 15_000;
 
 /** The answer of /v1/internal/propose, msgpack-encoded. */
 interface PeerProposalAnswer {
@@ -28,8 +49,10 @@ interface PeerProposalAnswer {
 
 /**
  * Commits commands through Raft from any server: the leader proposes to its driver; a follower
- * sends the command to the leader's /v1/internal/propose, so internal writers such as the agent's
- * anti-entropy work on every server. `proposeForPeer` is the leader's side of that route.
+ * sends the command to the leader (on the raft transport, else to its /v1/internal/propose), so
+ * writes run on any server: KV writes a follower takes (RouteFacts.proposedHere), internal
+ * writers such as the agent's anti-entropy. `proposeForPeer` and `proposeForTransportPeer` are
+ * the leader's side.
  */
 export class ClusterCommitter implements Committer {
   constructor(private readonly o: ClusterCommitterOptions) {}
@@ -58,21 +81,41 @@ export class ClusterCommitter implements Committer {
   async proposeForPeer(data: Uint8Array): Promise<Uint8Array> {
     try {
       const r = await this.propose(data);
-      return encode(
+      return pack(
         r.ok
           ? { ok: true, index: r.index, value: r.value }
           : { ok: false, index: r.index, code: r.error.code, message: r.error.message },
       );
     } catch (err) {
       const e = err instanceof KonsulError ? err : new KonsulError('storage', (err as Error).message);
-      return encode({ ok: false, index: 0, code: e.code, message: e.message });
+      return pack({ ok: false, index: 0, code: e.code, message: e.message });
     }
+  }
+
+  /**
+   * The leader's side of a proposal a follower sent on the raft transport: like proposeForPeer,
+   * but only a leader proposes (a server that is no longer leader answers no_leader, so a
+   * proposal never travels on between servers).
+   */
+  async proposeForTransportPeer(data: Uint8Array): Promise<Uint8Array> {
+    if (!this.o.state.isLeader())
+      return pack({
+        ok: false,
+        index: 0,
+        code: 'no_leader',
+        message: 'No cluster leader: this server no longer leads',
+      });
+    return this.proposeForPeer(data);
   }
 
   /** Nothing to wait for: proposals in flight end with the driver (Cluster.stop). */
   async close(): Promise<void> {}
 
   private async proposeAt(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult> {
+    if (this.o.transport) {
+      const answer = await this.overTransport(leader, data);
+      if (answer) return answer;
+    }
     let res: Response;
     try {
       const init = {
@@ -89,12 +132,43 @@ export class ClusterCommitter implements Committer {
       throw new NoLeaderError(`No cluster leader: ${(err as Error).message}`);
     }
     if (res.status !== 200) throw new NoLeaderError(`No cluster leader: the leader answered ${res.status}`);
-    const r = decode(new Uint8Array(await res.arrayBuffer())) as PeerProposalAnswer;
-    if (r.ok) return { ok: true, index: r.index, value: r.value };
-    return {
-      ok: false,
-      index: r.index,
-      error: new KonsulError(r.code ?? 'storage', r.message ?? 'failed on the leader'),
-    };
+    return outcomeOf(unpack(new Uint8Array(await res.arrayBuffer())) as PeerProposalAnswer);
   }
+
+  /**
+   * Sends a proposal to the leader on the raft transport; undefined when it could not be sent
+   * there (certainly not applied: HTTP carries it then). Rejects with NoLeaderError when it was
+   * sent and no answer came (the outcome is unknown) or the leader refused it.
+   */
+  private async overTransport(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult | undefined> {
+    const transport = this.o.transport as NonNullable<ClusterCommitterOptions['transport']>;
+    const cancel = new ForwardCancel();
+    const unwatch = this.o.watch?.add({
+      leader: leader.name,
+      cancel,
+      deadline: Date.now() + PROPOSAL_ANSWER_MS,
+      movesLeader: false,
+    });
+    let a: ForwardedAnswer;
+    try {
+      a = await transport.forward(leader.name, { method: PROPOSE_METHOD, path: '', headers: [], body: data }, cancel);
+    } catch (err) {
+      if (err instanceof ForwardFailedError && !err.sent) return undefined;
+      throw new NoLeaderError('No cluster leader: the leader did not answer; the outcome of a write is unknown');
+    } finally {
+      unwatch?.();
+    }
+    if (a.status !== 200) throw new NoLeaderError(`No cluster leader: the leader answered ${a.status}`);
+    return outcomeOf(unpack(a.body) as PeerProposalAnswer);
+  }
+}
+
+/** The ApplyResult a leader's encoded answer stands for. */
+function outcomeOf(r: PeerProposalAnswer): ApplyResult {
+  if (r.ok) return { ok: true, index: r.index, value: r.value };
+  return {
+    ok: false,
+    index: r.index,
+    error: new KonsulError(r.code ?? 'storage', r.message ?? 'failed on the leader'),
+  };
 }

@@ -4,7 +4,6 @@ import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from '../../core/api/local-de
 import type { RouteFacts } from '../../core/api/route-table.js';
 import { KonsulError, ShuttingDownError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
-import type { NodeId } from '../../core/raft/types.js';
 import { parseDuration } from '../../core/util/duration.js';
 import type { peerFetch } from '../peer-http.js';
 import {
@@ -14,6 +13,7 @@ import {
   type ForwardedRequest,
   type PeerInfo,
 } from '../transport.js';
+import type { LeaderWatch, ToLeader } from './leader-watch.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What forwarding needs besides the shared cluster state. */
@@ -33,8 +33,12 @@ export interface LeaderForwarderOptions {
   readonly transport?: {
     forward(to: string, r: ForwardedRequest, cancel: ForwardCancel): Promise<ForwardedAnswer>;
   };
+  /** Cancels forwarded requests whose leader changed or whose time ran out (shared with the committer). */
+  readonly watch: LeaderWatch;
   /** Resolves once this server has applied the leader's read point (a ReadIndex round; ClusterView.barrier). */
   readonly readBarrier: () => Promise<void>;
+  /** ACLs are on: a write run here (RouteFacts.proposedHere) waits for a ReadIndex round first. */
+  readonly aclEnabled: boolean;
 }
 
 /** Largest request body a follower buffers to forward (the largest API body is a 16 MiB restore). */
@@ -64,36 +68,25 @@ function answerHeadersOf(from: Iterable<readonly [string, string]>): Array<[stri
   return out;
 }
 
-/** A request being forwarded to `leader`, aborted when the leader changes or at `deadline`. */
-interface InFlightForward {
-  readonly leader: NodeId;
-  readonly cancel: ForwardCancel;
-  readonly deadline: number;
-  readonly movesLeader: boolean;
-}
-
 const noLeader = (text: string): Response =>
   new Response(text, { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
 
 /**
  * Relays a follower's writes to the leader (on the raft transport, else its HTTP API) and the
  * answer back, and lets followers answer reads after a ReadIndex round (ClusterView.forward).
- * Owns the requests in flight and one watchdog timer that aborts those whose leader changed or
- * whose time ran out.
+ * Requests in flight are watched by the LeaderWatch (cancelled when the leader changes).
  */
 export class LeaderForwarder {
-  /** Requests being forwarded to the leader, watched by one timer while there are any. */
-  private readonly forwards = new Set<InFlightForward>();
-  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: LeaderForwarderOptions) {}
 
   /**
    * Forwards `req` when the leader must answer it and this server does not lead (writes, and
    * reads of leaderState routes): returns the leader's answer, or a 500 "No cluster leader" when
-   * none appears within leaderWaitMs or the leader cannot be reached. Other reads are answered
-   * here (see readHere). Undefined: answer locally. Throws ShuttingDownError once stopped,
-   * TooLargeError (413) for a body over 32 MiB.
+   * none appears within leaderWaitMs or the leader cannot be reached. Other reads, and writes of
+   * proposedHere routes (after a ReadIndex round with ACLs on), are answered here (see readHere;
+   * such a write's command goes to the leader through the committer). Undefined: answer locally.
+   * Throws ShuttingDownError once stopped, TooLargeError (413) for a body over 32 MiB.
    */
   async forward(
     req: Request,
@@ -107,7 +100,8 @@ export class LeaderForwarder {
     if (read && url.searchParams.has('stale')) return undefined;
     if (state.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
-    if (read && !route.leaderState) return this.readHere(req, url, deadline);
+    if (read && !route.leaderState) return this.readHere(req, deadline, !url.searchParams.has('consistent'));
+    if (!read && route.proposedHere) return this.o.aclEnabled ? this.readHere(req, deadline, true) : undefined;
     const found = await this.awaitLeader(
       req,
       deadline,
@@ -134,7 +128,7 @@ export class LeaderForwarder {
     // goes away (asking a Node request for its signal is costly, so other requests do not).
     const wait = parseDuration(url.searchParams.get('wait') ?? '') ?? 5 * 60_000;
     const blocking = url.searchParams.has('index');
-    const inFlight: InFlightForward = {
+    const inFlight: ToLeader = {
       leader: leader.name,
       cancel: new ForwardCancel(),
       deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
@@ -144,8 +138,7 @@ export class LeaderForwarder {
     const clientSignal = blocking ? req.signal : undefined;
     const onClientAbort = () => inFlight.cancel.abort();
     clientSignal?.addEventListener('abort', onClientAbort);
-    this.forwards.add(inFlight);
-    this.watch();
+    const unwatch = this.o.watch.add(inFlight);
     try {
       if (hasBody && this.o.transport) {
         const sent = await this.overTransport(leader.name, req.method, url, local?.search, headers, whole, inFlight);
@@ -172,7 +165,7 @@ export class LeaderForwarder {
         : 'the leader did not answer; the outcome of a write is unknown';
       return noLeader(`No cluster leader: ${why}\n`);
     } finally {
-      this.forwards.delete(inFlight);
+      unwatch();
       clientSignal?.removeEventListener('abort', onClientAbort);
     }
   }
@@ -198,16 +191,16 @@ export class LeaderForwarder {
   }
 
   /**
-   * Lets this server answer a read of replicated state itself: on the leader at once; on a
-   * follower, once a leader is known (waiting up to `deadline`), after a ReadIndex round with it
-   * (§6.4: the leader's commit index, confirmed by a heartbeat round, applied here), except for
-   * ?consistent reads, whose handler makes that round. Returns undefined (answer here), or a 500
-   * "No cluster leader" when no leader appears or confirms the read point.
+   * Lets this server answer a request from its replicated state itself: on the leader at once; on
+   * a follower, once a leader is known (waiting up to `deadline`), and with `barrier`, after a
+   * ReadIndex round with it (§6.4: the leader's commit index, confirmed by a heartbeat round,
+   * applied here; ?consistent reads make that round in their handler). Returns undefined (answer
+   * here), or a 500 "No cluster leader" when no leader appears or confirms the read point.
    */
-  private async readHere(req: Request, url: URL, deadline: number): Promise<Response | undefined> {
+  private async readHere(req: Request, deadline: number, barrier: boolean): Promise<Response | undefined> {
     const found = await this.awaitLeader(req, deadline, () => true);
     if (!found) return noLeader('No cluster leader\n');
-    if (found === 'self' || url.searchParams.has('consistent')) return undefined;
+    if (found === 'self' || !barrier) return undefined;
     try {
       await this.o.readBarrier();
     } catch (err) {
@@ -228,7 +221,7 @@ export class LeaderForwarder {
     search: string | undefined,
     headers: Array<[string, string]>,
     body: Uint8Array | undefined,
-    inFlight: InFlightForward,
+    inFlight: ToLeader,
   ): Promise<Response | undefined> {
     const transport = this.o.transport as NonNullable<LeaderForwarderOptions['transport']>;
     const r: ForwardedRequest = {
@@ -247,26 +240,5 @@ export class LeaderForwarder {
     // A Response with a null-body status (204, 304) must have no body, not an empty one.
     const payload = a.body.byteLength > 0 ? (a.body as Uint8Array<ArrayBuffer>) : null;
     return new Response(payload, { status: a.status, headers: answerHeadersOf(a.headers) });
-  }
-
-  /** Stops the watchdog and aborts every request in flight (they answer 500). */
-  stop(): void {
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
-    for (const f of this.forwards) f.cancel.abort();
-  }
-
-  /** One timer for all forwarded requests: aborts those whose leader changed or whose time ran out. */
-  private watch(): void {
-    if (this.watchdog || this.forwards.size === 0 || this.o.state.stopped) return;
-    this.watchdog = setInterval(() => {
-      const lead = this.o.state.leaderInfo()?.name;
-      const now = Date.now();
-      for (const f of this.forwards) if ((!f.movesLeader && lead !== f.leader) || now > f.deadline) f.cancel.abort();
-      if (this.forwards.size === 0) {
-        clearInterval(this.watchdog);
-        this.watchdog = undefined;
-      }
-    }, 100);
   }
 }
