@@ -88,6 +88,18 @@ interface AnswerFrame {
   b: Uint8Array;
 }
 
+/**
+ * Corks `s` until `later` runs its uncork, unless it is corked already: what is written to it
+ * meanwhile leaves in one write. Answers to forwarded requests are resolved together when the
+ * leader applies a batch (process.nextTick gathers them); forwarded requests arrive one per
+ * HTTP request (setImmediate gathers those of one turn of the event loop).
+ */
+function corkUntil(s: net.Socket, later: (fn: () => void) => unknown): void {
+  if (s.writableCorked > 0) return;
+  s.cork();
+  later(() => s.uncork());
+}
+
 /** Encodes `value` (msgpack) as one frame of `kind`. */
 function frameOf(hp: HotPaths, kind: number, value: unknown): Uint8Array {
   const body = pack(value);
@@ -277,7 +289,8 @@ class Peer {
     }
     s.cork();
     for (const frames of this.queue) for (const f of frames) s.write(f);
-    s.uncork();
+    // Raft messages do not wait for the forwarded requests gathered until setImmediate (corkUntil).
+    while (s.writableCorked > 0) s.uncork();
     this.queue = [];
   }
 
@@ -368,6 +381,7 @@ class Peer {
           reject(e);
         },
       });
+      corkUntil(s, setImmediate);
       s.write(frameOf(this.t.options.hp, FORWARD_KIND, frame));
     });
   }
@@ -611,7 +625,9 @@ export class RaftTransport implements Transport<Message> {
     void answering
       .catch((err: unknown) => textAnswer(500, `forwarded request failed: ${(err as Error).message}\n`))
       .then((a) => {
-        if (s.writable) s.write(frameOf(hp, ANSWER_KIND, { i: f.i, s: a.status, h: [...a.headers], b: a.body }));
+        if (!s.writable) return;
+        corkUntil(s, process.nextTick);
+        s.write(frameOf(hp, ANSWER_KIND, { i: f.i, s: a.status, h: [...a.headers], b: a.body }));
       });
   }
 
