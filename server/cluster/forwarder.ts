@@ -77,7 +77,6 @@ const noLeader = (text: string): Response =>
  * Requests in flight are watched by the LeaderWatch (cancelled when the leader changes).
  */
 export class LeaderForwarder {
-
   constructor(private readonly o: LeaderForwarderOptions) {}
 
   /**
