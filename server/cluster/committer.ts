@@ -32,7 +32,7 @@ export interface ClusterCommitterOptions {
     forward(to: string, r: ForwardedRequest, cancel: ForwardCancel): Promise<ForwardedAnswer>;
   };
   /** Cancels proposals sent to a leader that no longer leads, or unanswered for too long. */
-  readonly watch?: LeaderWatch;
+  readonly watch: LeaderWatch;
 }
 
 /** How long a follower waits for the leader's answer to a proposal it sent (ms). */
@@ -143,7 +143,7 @@ export class ClusterCommitter implements Committer {
   private async overTransport(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult | undefined> {
     const transport = this.o.transport as NonNullable<ClusterCommitterOptions['transport']>;
     const cancel = new ForwardCancel();
-    const unwatch = this.o.watch?.add({
+    const unwatch = this.o.watch.add({
       leader: leader.name,
       cancel,
       deadline: Date.now() + PROPOSAL_ANSWER_MS,
@@ -156,7 +156,7 @@ export class ClusterCommitter implements Committer {
       if (err instanceof ForwardFailedError && !err.sent) return undefined;
       throw new NoLeaderError('No cluster leader: the leader did not answer; the outcome of a write is unknown');
     } finally {
-      unwatch?.();
+      unwatch();
     }
     if (a.status !== 200) throw new NoLeaderError(`No cluster leader: the leader answered ${a.status}`);
     return outcomeOf(unpack(a.body) as PeerProposalAnswer);
