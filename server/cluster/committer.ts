@@ -11,7 +11,7 @@ import {
   type PeerInfo,
   PROPOSE_METHOD,
 } from '../transport.js';
-import type { LeaderWatch } from './leader-watch.js';
+import { LEADER_ANSWER_MS, type LeaderWatch } from './leader-watch.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What the cluster's committer needs besides the shared cluster state. */
@@ -34,9 +34,6 @@ export interface ClusterCommitterOptions {
   /** Cancels proposals sent to a leader that no longer leads, or unanswered for too long. */
   readonly watch: LeaderWatch;
 }
-
-/** How long a follower waits for the leader's answer to a proposal it sent (ms). */
-const PROPOSAL_ANSWER_MS = 15_000;
 
 /** The answer of /v1/internal/propose, msgpack-encoded. */
 interface PeerProposalAnswer {
@@ -125,7 +122,7 @@ export class ClusterCommitter implements Committer {
           'Content-Type': 'application/msgpack',
           ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}),
         },
-        signal: AbortSignal.timeout(15_000),
+        signal: AbortSignal.timeout(LEADER_ANSWER_MS),
       };
       res = await this.o.peerFetch(leader.httpAddr, '/v1/internal/propose', init);
     } catch (err) {
@@ -146,7 +143,7 @@ export class ClusterCommitter implements Committer {
     const unwatch = this.o.watch.add({
       leader: leader.name,
       cancel,
-      deadline: Date.now() + PROPOSAL_ANSWER_MS,
+      deadline: Date.now() + LEADER_ANSWER_MS,
       movesLeader: false,
     });
     let a: ForwardedAnswer;

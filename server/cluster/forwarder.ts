@@ -13,7 +13,7 @@ import {
   type ForwardedRequest,
   type PeerInfo,
 } from '../transport.js';
-import type { LeaderWatch, ToLeader } from './leader-watch.js';
+import { LEADER_ANSWER_MS, type LeaderWatch, type ToLeader } from './leader-watch.js';
 import { type ClusterState, sleep } from './state.js';
 
 /** What forwarding needs besides the shared cluster state. */
@@ -130,7 +130,7 @@ export class LeaderForwarder {
     const inFlight: ToLeader = {
       leader: leader.name,
       cancel: new ForwardCancel(),
-      deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + 15_000,
+      deadline: Date.now() + (blocking ? Math.min(wait, 10 * 60_000) * (17 / 16) : 0) + LEADER_ANSWER_MS,
       // A leadership transfer moves the leader by design: wait for the old leader's answer.
       movesLeader: route.movesLeader,
     };

@@ -2,6 +2,9 @@ import type { NodeId } from '../../core/raft/types.js';
 import type { ForwardCancel } from '../transport.js';
 import type { ClusterState } from './state.js';
 
+/** How long a server waits for the leader's answer to what it sent (besides a blocking query's own wait), ms. */
+export const LEADER_ANSWER_MS = 15_000;
+
 /** A request sent to `leader` and not answered yet: cancelled when the leader changes or at `deadline`. */
 export interface ToLeader {
   readonly leader: NodeId;
