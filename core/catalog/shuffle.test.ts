@@ -68,6 +68,20 @@ describe('weightedShuffle', () => {
     }
   });
 
+  it('orders items of equal weight uniformly, zero-weight ones after them (every permutation of three)', () => {
+    const items = [item('a', 2), item('z', 0), item('b', 2), item('c', 2)];
+    const rng = seededRng(13);
+    const seen = frequencies(30_000, () =>
+      weightedShuffle(items, weightOf, rng)
+        .map((i) => i.name)
+        .join(''),
+    );
+    const permutations = ['abcz', 'acbz', 'bacz', 'bcaz', 'cabz', 'cbaz'];
+    expect([...seen.keys()].sort()).toEqual(permutations);
+    // Expected 1/6 each; one standard deviation is about 0.0022.
+    for (const p of permutations) expect(Math.abs((seen.get(p) ?? 0) - 1 / 6), p).toBeLessThan(0.015);
+  });
+
   it('keeps items of weight 0 after all others, in uniformly random order', () => {
     const items = [item('z1', 0), item('a', 1), item('z2', 0), item('b', 5), item('z3', 0)];
     const rng = seededRng(11);
@@ -133,10 +147,31 @@ describe('weightedShuffle', () => {
 });
 
 /**
- * The simple form of weightedShuffle: every item with its key, sorted by descending key with a
- * stable comparator sort (the implementation ranks distinct keys with a native sort instead).
+ * The simple form of weightedShuffle: when the positive weights differ, every item with its key,
+ * sorted by descending key with a stable comparator sort (the implementation ranks distinct keys
+ * with a native sort instead); when they are all equal, the textbook Fisher–Yates of the positive
+ * items and then of the zero-weight ones, each drawing a position among those left.
  */
 function referenceShuffle<T>(items: readonly T[], weight: (item: T) => number, rng: Rng): T[] {
+  const positiveWeights = new Set(items.map(weight).filter((w) => w > 0));
+  if (positiveWeights.size <= 1) {
+    const fisherYates = (group: T[]): T[] => {
+      const left = [...group];
+      const out: T[] = [];
+      while (left.length > 0) {
+        const k = Math.min(left.length - 1, Math.floor(rng.next() * left.length));
+        // Position i takes the item at i + k; the item it displaces moves to where that one was.
+        out.push(left[k] as T);
+        left[k] = left[0] as T;
+        left.shift();
+      }
+      return out;
+    };
+    return [
+      ...fisherYates(items.filter((it) => weight(it) > 0)),
+      ...fisherYates(items.filter((it) => weight(it) === 0)),
+    ];
+  }
   const keyed = items.map((it) => {
     const w = weight(it);
     const u = 1 - rng.next();

@@ -12,24 +12,39 @@ import { weightFor } from './state-machine.js';
  * Items of weight 0 are never drawn before an item of positive weight: they are kept, after all
  * of those, in uniformly random order among themselves.
  *
- * Algorithm: Efraimidis–Spirakis weighted sampling without replacement (each item gets the key
- * log(u)/w for one uniform u; the order is by descending key), which is exactly the sequential
- * draw above; items of equal key keep their input order. Work is O(n log n) time (one native sort
- * of the keys, then a binary search per item), O(n) extra space and exactly one `rng.next()` per
- * item, so a seeded rng replays the same order.
+ * Algorithm: when every positive weight is the same (the common case: Consul's default Weights
+ * are 1 and 1), a uniform Fisher–Yates shuffle of the positive items and then of the zero-weight
+ * ones, which is the same distribution; otherwise Efraimidis–Spirakis weighted sampling without
+ * replacement (each item gets the key log(u)/w for one uniform u; the order is by descending key),
+ * which is exactly the sequential draw above, items of equal key keeping their input order. Work
+ * is O(n) for equal weights, else O(n log n) (one native sort of the keys, then a binary search per
+ * item); O(n) extra space and exactly one `rng.next()` per item either way, so a seeded rng
+ * replays the same order.
  *
  * @throws RangeError when a weight is negative, NaN or infinite.
  */
 export function weightedShuffle<T>(items: readonly T[], weightOf: (item: T) => number, rng: Rng): T[] {
   const n = items.length;
+  const weights = new Float64Array(n);
+  let common = 0;
+  let equal = true;
+  let zeros = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weightOf(items[i] as T);
+    if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weightedShuffle: weight ${w} is not finite and >= 0`);
+    weights[i] = w;
+    if (w === 0) zeros++;
+    else if (common === 0) common = w;
+    else if (w !== common) equal = false;
+  }
+  if (equal) return uniformShuffle(items, weights, zeros, rng);
   // Keys and item positions, in item order: of positive weight here, of weight 0 (rare) apart.
   const keys = new Float64Array(n);
   const from = new Int32Array(n);
   let positive = 0;
   let zero: { keys: number[]; from: number[] } | undefined;
   for (let i = 0; i < n; i++) {
-    const w = weightOf(items[i] as T);
-    if (!(w >= 0) || !Number.isFinite(w)) throw new RangeError(`weightedShuffle: weight ${w} is not finite and >= 0`);
+    const w = weights[i] as number;
     // 1 - next() lies in (0, 1], so the logarithm is finite; the key lies in [-Infinity, 0].
     const u = 1 - rng.next();
     if (w === 0) {
@@ -46,6 +61,34 @@ export function weightedShuffle<T>(items: readonly T[], weightOf: (item: T) => n
   if (zero)
     placeByKeyDescending(items, Float64Array.from(zero.keys), Int32Array.from(zero.from), n - positive, out, positive);
   return out;
+}
+
+/**
+ * `weightedShuffle` when all positive weights are equal: the items of positive weight in input
+ * order, then the `zeros` items of weight 0, each group shuffled uniformly in place by
+ * Fisher–Yates (position i takes one of positions i.. of its group, one `rng.next()` per item, the
+ * positive group's draws first).
+ */
+function uniformShuffle<T>(items: readonly T[], weights: Float64Array, zeros: number, rng: Rng): T[] {
+  const n = items.length;
+  const out = new Array<T>(n);
+  let positive = 0;
+  let zero = n - zeros;
+  for (let i = 0; i < n; i++) out[weights[i] === 0 ? zero++ : positive++] = items[i] as T;
+  shuffleRange(out, 0, positive, rng);
+  shuffleRange(out, positive, n, rng);
+  return out;
+}
+
+/** Fisher–Yates over `a[start..end)`: one `rng.next()` per position, the last one included. */
+function shuffleRange<T>(a: T[], start: number, end: number, rng: Rng): void {
+  for (let i = start; i < end; i++) {
+    // next() < 1, so j < end; the min guards a product rounded up to the count.
+    const j = Math.min(end - 1, i + Math.floor(rng.next() * (end - i)));
+    const t = a[i] as T;
+    a[i] = a[j] as T;
+    a[j] = t;
+  }
 }
 
 /**
