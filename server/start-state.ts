@@ -79,15 +79,18 @@ export async function openState(
   // behind the log, many Readies to a commit (gathered for up to STATE_COMMIT_DELAY_MS, so that
   // a trickle of writes does not cost LMDB a transaction and a sync each), while reads see it in
   // memory at once. Closing commits what is still behind, then closes LMDB.
+  const cached = [...CATALOG_TABLES, META_TABLE];
   const behind = new WriteBehindStore(lmdb, {
     maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES,
     commitDelay: { clock: systemClock(), ms: STATE_COMMIT_DELAY_MS },
+    // The cached store made next answers these from memory: the write-behind layer need not keep them.
+    answeredAbove: cached,
   });
   stack.push('state store', () => behind.close());
   // Catalog and health reads (HTTP, DNS, Prometheus SD, edge sync) are answered from memory; the
   // tables' modification indexes are cached with them so a read never pairs new data with an old index.
   const loading = performance.now();
-  const store = new CachedTablesStore(behind, [...CATALOG_TABLES, META_TABLE], META_TABLE);
+  const store = new CachedTablesStore(behind, cached, META_TABLE);
   logger.info('catalog loaded into memory', {
     ms: Math.round(performance.now() - loading),
     ...store.cachedSizes(),

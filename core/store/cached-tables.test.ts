@@ -5,11 +5,19 @@ import { rangeOptions } from '../../testing/store-arbitraries.js';
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
 import { CachedTablesStore } from './cached-tables.js';
 import { MemoryStateStore } from './memory-store.js';
+import { WriteBehindStore } from './write-behind.js';
 
 // One table cached, one passed through: both must keep the contract.
 stateStoreContract(
   'cached tables over memory',
   async () => new CachedTablesStore(new MemoryStateStore(CONTRACT_TABLES), ['a']),
+);
+
+// As the server stacks them: the write-behind layer does not keep the cached table's changes.
+stateStoreContract(
+  'cached tables over write-behind that leaves them to the cache',
+  async () =>
+    new CachedTablesStore(new WriteBehindStore(new MemoryStateStore(CONTRACT_TABLES), { answeredAbove: ['a'] }), ['a']),
 );
 
 describe('CachedTablesStore', () => {

@@ -302,6 +302,45 @@ describe('WriteBehindStore', () => {
     expect(wb.backlogSize()).toBe(0);
   });
 
+  it('leaves tables answered above to the store above: commits them, and refuses to read them stale', async () => {
+    expect(() => new WriteBehindStore(new MemoryStateStore(CONTRACT_TABLES), { answeredAbove: ['nope'] })).toThrow(
+      StorageError,
+    );
+    const gated = new GatedStore();
+    const wb = new WriteBehindStore(gated.store, { answeredAbove: ['a'] });
+    await wb.write((tx) => {
+      tx.put('a', 'k', 1);
+      tx.put('a', 'gone', 1);
+      tx.put('b', 'k', 1);
+    }, 'committed');
+    // A deletion there is passed on without a lookup (which would read the table stale).
+    await wb.write((tx) => expect(tx.delete('a', 'gone')).toBe(true), 'committed');
+    // The other table reads its pending value; the one answered above would read older data.
+    expect(wb.read((tx) => tx.get('b', 'k'))).toBe(1);
+    expect(() => wb.read((tx) => tx.get('a', 'k'))).toThrow(/answered by the store above/);
+    expect(() => wb.read((tx) => [...tx.range('a')])).toThrow(StorageError);
+    const view = wb.snapshotRead();
+    // Two transactions: the first write's, then the deletion's.
+    for (let round = 0; round < 2; round++) {
+      gated.release();
+      await settle();
+    }
+    expect(wb.backlogSize()).toBe(0);
+    expect(gated.inner.read((tx) => [tx.get('a', 'k'), tx.get('a', 'gone'), tx.get('b', 'k')])).toEqual([
+      1,
+      undefined,
+      1,
+    ]);
+    expect(wb.read((tx) => tx.get('a', 'k'))).toBe(1);
+    // A view taken while the change was uncommitted stays without it.
+    expect(view.get('b', 'k')).toBe(1);
+    expect(() => view.get('a', 'k')).toThrow(StorageError);
+    view.close();
+    const later = wb.snapshotRead();
+    expect(later.get('a', 'k')).toBe(1);
+    later.close();
+  });
+
   it('after a failed commit underneath, fails what was pending and every later write, and still reads', async () => {
     const gated = new GatedStore();
     const wb = new WriteBehindStore(gated.store);

@@ -31,6 +31,8 @@ interface Queued {
   readonly values: readonly unknown[];
   /** Bytes of the byte-array values put (what dominates a transaction's cost underneath). */
   readonly bytes: number;
+  /** How many of its changes are to tables answered above (`answeredAbove`), kept nowhere here. */
+  readonly unkept: number;
   readonly durable: boolean;
   done?: { resolve: () => void; reject: (err: unknown) => void };
 }
@@ -63,6 +65,15 @@ export interface WriteBehindOptions {
    * transaction starts as soon as the one before ends.
    */
   readonly commitDelay?: { readonly clock: Clock; readonly ms: number };
+  /**
+   * Tables whose reads a store above answers from memory once it has loaded them (a
+   * CachedTablesStore over this one): their changes are queued for the store underneath but not
+   * kept here as pending values, which saves two ordered-tree updates per changed key. Reading
+   * such a table here while some of its changes are not yet committed underneath throws a
+   * StorageError rather than answer older data; a write's deletion in such a table is passed on
+   * without looking the key up, and returns true.
+   */
+  readonly answeredAbove?: readonly string[];
 }
 
 /** Changes counted for a write that changes nothing (it still takes its turn underneath). */
@@ -105,6 +116,9 @@ export class WriteBehindStore implements StateStore {
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
   private readonly maxKeyBytes: number;
+  private readonly above: ReadonlySet<string>;
+  /** Changes to `above` tables queued or being committed underneath. */
+  private unkept = 0;
 
   constructor(
     private readonly under: StateStore,
@@ -112,6 +126,9 @@ export class WriteBehindStore implements StateStore {
   ) {
     this.tables = under.tables;
     this.known = new Set(under.tables);
+    this.above = new Set(o.answeredAbove ?? []);
+    for (const t of this.above)
+      if (!this.known.has(t)) throw new StorageError(`unknown table ${JSON.stringify(t)} answered above`);
     for (const t of under.tables) this.pending.set(t, new BTree<string, Slot>(undefined, compareKeys));
     this.maxBacklog = o.maxBacklog ?? 65_536;
     this.maxBatch = o.maxBatch ?? 16_384;
@@ -135,7 +152,9 @@ export class WriteBehindStore implements StateStore {
     if (this.backlog === 0) return under;
     const frozen = new Map<string, Pending>();
     for (const [t, p] of this.pending) frozen.set(t, p.clone());
-    const view = this.view(under, frozen);
+    // The view underneath lacks the uncommitted changes to tables answered above for good.
+    const unkept = this.unkept > 0;
+    const view = this.view(under, frozen, (table) => this.assertKept(table, unkept));
     return { get: view.get, range: view.range, close: () => under.close() };
   }
 
@@ -186,17 +205,20 @@ export class WriteBehindStore implements StateStore {
     const keys: string[] = [];
     const values: unknown[] = [];
     let bytes = 0;
+    let unkept = 0;
     for (const [table, changes] of own) {
-      const p = this.pending.get(table) as Pending;
+      const p = this.above.has(table) ? undefined : (this.pending.get(table) as Pending);
+      if (!p) unkept += changes.size;
       for (const [key, value] of changes) {
-        p.set(key, { value, seq });
+        p?.set(key, { value, seq });
         tables.push(table);
         keys.push(key);
         values.push(value);
         if (value instanceof Uint8Array) bytes += value.byteLength;
       }
     }
-    const q: Queued = { seq, tables, keys, values, bytes, durable };
+    const q: Queued = { seq, tables, keys, values, bytes, unkept, durable };
+    this.unkept += unkept;
     this.queue.push(q);
     this.backlog += Math.max(keys.length, EMPTY_WRITE_WEIGHT);
     this.commitNext();
@@ -278,10 +300,13 @@ export class WriteBehindStore implements StateStore {
   private committed(batch: readonly Queued[], changes: number): void {
     for (const q of batch) {
       for (let i = 0; i < q.keys.length; i++) {
-        const p = this.pending.get(q.tables[i] as string) as Pending;
+        const table = q.tables[i] as string;
+        if (q.unkept > 0 && this.above.has(table)) continue;
+        const p = this.pending.get(table) as Pending;
         const key = q.keys[i] as string;
         if (p.get(key)?.seq === q.seq) p.delete(key);
       }
+      this.unkept -= q.unkept;
       q.done?.resolve();
     }
     this.backlog -= changes;
@@ -300,21 +325,41 @@ export class WriteBehindStore implements StateStore {
     for (const fn of this.idle.splice(0)) fn();
   }
 
-  /** `tx` with `pending` (per table, newest value per key) over it. */
-  private view<V extends ReadTxn>(tx: V, pending: ReadonlyMap<string, Pending>): ReadTxn {
+  /**
+   * `tx` with `pending` (per table, newest value per key) over it; `check` is called with the
+   * table of each read (by default `assertKept` as of the read).
+   */
+  private view<V extends ReadTxn>(
+    tx: V,
+    pending: ReadonlyMap<string, Pending>,
+    check: (table: string) => void = (table) => this.assertKept(table, this.unkept > 0),
+  ): ReadTxn {
     return {
       get: <T>(table: string, key: string): T | undefined => {
+        check(table);
         const slot = pending.get(table)?.get(key);
         if (slot === undefined) return tx.get<T>(table, key);
         return slot.value === GONE ? undefined : (slot.value as T);
       },
       range: <T>(table: string, options?: RangeOptions): Iterable<readonly [string, T]> => {
+        check(table);
         const p = pending.get(table);
         if (p === undefined || p.size === 0) return tx.range<T>(table, options);
         const bounds = rangeBounds(options ?? {});
         return merged(tx, table, bounds, slice(p, bounds)) as Iterable<readonly [string, T]>;
       },
     };
+  }
+
+  /**
+   * Throws when `table` is answered above and `unkept`: changes to such tables were not committed
+   * underneath when the view read was made (see `answeredAbove`).
+   */
+  private assertKept(table: string, unkept: boolean): void {
+    if (unkept && this.above.has(table))
+      throw new StorageError(
+        `table ${JSON.stringify(table)} is answered by the store above while its changes are being committed`,
+      );
   }
 
   /** The view a write's function gets: its own changes over the pending ones over `tx`. */
@@ -339,6 +384,11 @@ export class WriteBehindStore implements StateStore {
         this.changes(own, table, key).set(key, value);
       },
       delete: (table, key) => {
+        // The store above knows whether the key exists; here it is passed on unchecked.
+        if (this.above.has(table)) {
+          this.changes(own, table, key).set(key, GONE);
+          return true;
+        }
         const existed = write.get(table, key) !== undefined;
         if (existed) this.changes(own, table, key).set(key, GONE);
         return existed;
