@@ -9,6 +9,11 @@
  * services have no passing instance (an empty health answer; NXDOMAIN in DNS, as Consul answers).
  *
  *   npm run bench:discovery -- [--services 1000] [--per-service 100] [--duration 5] [--clients 64]
+ *     [--profile DIR]
+ *
+ * --profile writes a V8 CPU profile of the server into DIR when it stops (one before the restart,
+ * one after); the bench prints the seconds since the server started at which each phase began, so a
+ * phase can be cut out of the profile.
  */
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     'per-service': { type: 'string', default: '100' },
     duration: { type: 'string', default: '5' },
     clients: { type: 'string', default: '64' },
+    profile: { type: 'string' },
   },
 });
 const SERVICES = Number(values.services);
@@ -46,7 +52,13 @@ const memory = async (s: { proc: { pid?: number }; url: string }) => {
 };
 const pct = (s: number[], p: number) => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 
-let server = await spawnServer();
+const serverOptions = values.profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] } : {};
+let server = await spawnServer(serverOptions);
+const started = performance.now();
+/** Prints when a phase begins, in seconds since the server started, when profiling. */
+const mark = (phase: string): void => {
+  if (values.profile) console.log(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${phase}`);
+};
 try {
   const target = `${server.host}:${server.port}`;
   const pid = server.proc.pid as number;
@@ -57,6 +69,7 @@ try {
   // One instance in ten has a critical check. The client writes prepared requests on raw
   // keep-alive sockets: node:http's client spent about 110 µs of CPU per request on the two cores
   // the server shares with it (see raw-http.ts).
+  mark('registration');
   const reg = await sendAll(server.host, server.port, TOTAL, CLIENTS, (i) =>
     jsonRequest('PUT', '/v1/catalog/register', target, instanceRegistration(i, SERVICES, 10)),
   );
@@ -70,6 +83,7 @@ try {
 
   // The first query of each service joins and renders its entries; later ones reuse them until
   // the service changes. Timed apart, one service at a time.
+  mark('first health query of each service');
   const cold: number[] = [];
   for (let n = 0; n < SERVICES; n++) {
     const t = performance.now();
@@ -86,6 +100,7 @@ try {
 
   const paths = Array.from({ length: SERVICES }, (_, n) => `/v1/health/service/svc-${(n * 37) % SERVICES}?passing`);
   const healthPhase = async (when: string) => {
+    mark(`health query ${when}`);
     const health = await wrkPhase(server.url, paths, { connections: 16, seconds: durationMs / 1000 });
     console.log(
       `health query ${when} (/v1/health/service/<name>?passing, ${PER} instances each, 16 connections, wrk): ` +
@@ -99,6 +114,7 @@ try {
   await healthPhase('right after registration');
 
   for (const type of ['A', 'SRV'] as const) {
+    mark(`DNS ${type}`);
     const questions = Array.from({ length: SERVICES }, (_, n) => `svc-${(n * 53) % SERVICES}.service.consul ${type}`);
     const d = await dnsperfPhase(server.dnsAddr, questions, { inFlight: 16, seconds: durationMs / 1000 });
     const answers = await answerCount(server.dnsAddr, 'svc-1.service.consul', type);
@@ -116,7 +132,7 @@ try {
   const dataDir = server.dataDir;
   await server.stop();
   const t1 = performance.now();
-  server = await spawnServer({ dataDir, timeoutMs: 120_000 });
+  server = await spawnServer({ ...serverOptions, dataDir, timeoutMs: 120_000 });
   const readyMs = performance.now() - t1;
   const loaded = /"@message":"catalog loaded into memory"[^\n]*"ms":(\d+)/.exec(server.output())?.[1];
   console.log(
