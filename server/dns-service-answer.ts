@@ -18,6 +18,7 @@ import {
   pickServiceAnswer,
 } from '../core/dns/service-candidates.js';
 import type { StateStore } from '../core/ports/state-store.js';
+import { encodeRecord, type PlannedRecord, RecordWriter, recordEncoder } from './dns-records.js';
 
 /** Largest UDP answer without EDNS (RFC 1035); with EDNS the client's size, capped at UDP_MAX. */
 const UDP_DEFAULT = 512;
@@ -33,14 +34,6 @@ const TCP_MAX = 65535;
 export function responseSizeLimit(udp: boolean, udpPayloadSize: number | undefined): number {
   return udp ? Math.min(UDP_MAX, Math.max(UDP_DEFAULT, udpPayloadSize ?? UDP_DEFAULT)) : TCP_MAX;
 }
-
-/** A resolver record as dns-packet encodes it (owner name without the final dot, class IN). */
-export function toWire(r: DnsRecord): dnsPacket.Answer {
-  return { type: r.type, name: r.name.replace(/\.$/, ''), ttl: r.ttl, class: 'IN', data: r.data } as dnsPacket.Answer;
-}
-
-/** dns-packet's encoder of one record, which its type declarations leave out. */
-const recordEncoder = (dnsPacket as unknown as { answer: { encode(record: dnsPacket.Answer): Buffer } }).answer;
 
 /** The OPT record every answer to an EDNS query carries. */
 const OPT_RECORD: Buffer = recordEncoder.encode({
@@ -168,30 +161,35 @@ function copyBytes(from: DataView, start: number, end: number, to: DataView, at:
   return at;
 }
 
-/** Encodes every candidate's records once (dns-packet's record encoder) into one buffer. */
+/** Encodes every candidate's records once (`RecordWriter`) into one buffer. */
 const wireKeeper: CandidateKeeper<WireCandidates> = {
   name: 'dns-wire',
   prepare({ table, records }) {
-    const parts: Buffer[] = [];
+    const writer = new RecordWriter();
+    const planned: PlannedRecord[] = [];
     const start = new Int32Array(table.size);
     const answerEnd = new Int32Array(table.size);
     const end = new Int32Array(table.size);
     const extras = new Int32Array(table.size);
     let at = 0;
-    const append = (record: DnsRecord): void => {
-      const bytes = recordEncoder.encode(toWire(record));
-      parts.push(bytes);
-      at += bytes.length;
+    const plan = (record: DnsRecord): void => {
+      const p = writer.plan(record);
+      planned.push(p);
+      at += p.length;
     };
     records.forEach((r, i) => {
       start[i] = at;
-      if (r.answer) append(r.answer);
+      if (r.answer) plan(r.answer);
       answerEnd[i] = at;
-      for (const extra of r.extra) append(extra);
+      for (const extra of r.extra) plan(extra);
       end[i] = at;
       extras[i] = r.extra.length;
     });
-    const bytes = Buffer.concat(parts, at);
+    const bytes = Buffer.allocUnsafe(at);
+    let written = 0;
+    for (const p of planned) written = writer.write(p, bytes, written);
+    // Invariant: the plans' lengths are what was written.
+    if (written !== at) throw new Error(`DNS records wrote ${written} of ${at} bytes`);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     return { table, bytes, view, start, answerEnd, end, extras };
   },
@@ -202,7 +200,7 @@ let soaBytes: { readonly domain: string; readonly bytes: Buffer } | undefined;
 
 function encodedSoa(options: DnsOptions): Buffer {
   if (soaBytes?.domain !== options.domain)
-    soaBytes = { domain: options.domain, bytes: recordEncoder.encode(toWire(soaRecord(options))) };
+    soaBytes = { domain: options.domain, bytes: encodeRecord(soaRecord(options)) };
   return soaBytes.bytes;
 }
 

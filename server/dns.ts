@@ -4,7 +4,8 @@ import * as dnsPacket from 'dns-packet';
 import { type DnsOptions, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { StateStore } from '../core/ports/state-store.js';
-import { answerServiceQuery, responseSizeLimit, toWire, UDP_MAX } from './dns-service-answer.js';
+import { answerServiceQuery, responseSizeLimit, UDP_MAX } from './dns-service-answer.js';
+import { toWire } from './dns-records.js';
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 /** Bytes a TCP client may send before we see a whole query, and concurrent TCP clients. */

@@ -1,4 +1,7 @@
+import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
+import { propertySeed } from '../../testing/kv-arbitraries.js';
 import { addressType, formatIp, hexOfIp, ipOfHex, isDnsName, parseIp } from './addr.js';
 
 describe('IP text', () => {
@@ -45,6 +48,29 @@ describe('IP text', () => {
     }
     expect(addressType('10.0.0.1')).toBe('A');
     expect(addressType('fd00::3')).toBe('AAAA');
+  });
+
+  it('reads IPv4 text exactly as ipaddr.js four-part decimals, and prints it back (property)', () => {
+    const seed = propertySeed('parseIp dotted quads');
+    const part = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map(String),
+      fc.stringMatching(/^[0-9]{0,4}$/),
+      fc.constantFrom('0x1', '-1', ' 1', '1 ', '+1', '01', '00', ''),
+    );
+    const text = fc.oneof(
+      fc.array(part, { minLength: 1, maxLength: 6 }).map((p) => p.join('.')),
+      fc.stringMatching(/^[0-9.]{0,16}$/),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const ip = parseIp(t);
+        if (ipaddr.IPv4.isValidFourPartDecimal(t)) {
+          expect(ip, t).toEqual({ family: 4, bytes: ipaddr.IPv4.parse(t).toByteArray() });
+          expect(formatIp(ip!), t).toBe(ipaddr.IPv4.parse(t).toString());
+        } else if (!t.includes(':')) expect(ip, t).toBeUndefined();
+      }),
+      { seed, numRuns: 2000 },
+    );
   });
 });
 

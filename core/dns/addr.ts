@@ -17,6 +17,8 @@ export interface ParsedIp {
  * out-of-range parts, the legacy short and hex IPv4 forms). An IPv4-mapped IPv6 address is IPv4.
  */
 export function parseIp(text: string): ParsedIp | undefined {
+  const quad = dottedQuad(text);
+  if (quad) return { family: 4, bytes: quad };
   if (ipaddr.IPv4.isValidFourPartDecimal(text)) return { family: 4, bytes: ipaddr.IPv4.parse(text).toByteArray() };
   if (!text.includes(':') || text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
   const v6 = ipaddr.IPv6.parse(text);
@@ -24,8 +26,34 @@ export function parseIp(text: string): ParsedIp | undefined {
   return { family: 6, bytes: v6.toByteArray() };
 }
 
+/**
+ * The four bytes of `text` when it is exactly four decimal parts of 0..255 without leading zeros
+ * (what ipaddr.js's isValidFourPartDecimal takes), read without regular expressions: catalog
+ * addresses are nearly all of this form. Undefined for anything else.
+ */
+function dottedQuad(text: string): number[] | undefined {
+  const bytes: number[] = [];
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || value > 255 || bytes.length === 4) return undefined;
+      bytes.push(value);
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return undefined;
+      if (++digits > 3) return undefined;
+      value = value * 10 + (c - 0x30);
+    } else return undefined;
+  }
+  return bytes.length === 4 ? bytes : undefined;
+}
+
 /** Prints an address: IPv4 dotted quad, IPv6 in RFC 5952 form (lower case, longest zero run as `::`). */
 export function formatIp(ip: ParsedIp): string {
+  if (ip.family === 4) return ip.bytes.join('.');
   return ipaddr.fromByteArray([...ip.bytes]).toString();
 }
 
