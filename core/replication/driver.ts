@@ -72,8 +72,9 @@ export interface RaftDriverOptions {
    */
   readonly snapshotIntervalMs?: number;
   /**
-   * Rows a compaction snapshot encodes per turn of the event loop (default 2048): the snapshot
-   * is built from a read view in slices, between which writes keep committing.
+   * Rows a compaction snapshot encodes per turn of the event loop (default 512, a few ms of
+   * catalog rows): the snapshot is built from a read view in slices, between which writes keep
+   * committing, then joined into one array SNAPSHOT_JOIN_BYTES per turn.
    */
   readonly snapshotRowsPerSlice?: number;
   /** Proposals and reads waiting for a result or for their turn; more are refused. */
@@ -116,6 +117,9 @@ interface InFlight {
 const notApplied = () => new ProposalDroppedError();
 const leaderChanged = () => new NoLeaderError('No cluster leader: the leader changed before it confirmed the read');
 
+/** Bytes of a built snapshot joined into one array per turn of the event loop (a few ms of copying). */
+const SNAPSHOT_JOIN_BYTES = 4 * 1024 * 1024;
+
 /** Entries past the threshold, as a multiple of it, after which a snapshot no longer waits for its interval. */
 const SNAPSHOT_BACKLOG_FACTOR = 8;
 
@@ -127,6 +131,9 @@ interface SnapshotBuild {
   readonly view: ReadView;
   readonly builder: DumpBuilder;
   timer: TimerHandle | undefined;
+  /** Every row is encoded (the view is closed); the chunks are being joined. */
+  encoded: boolean;
+  /** Joined into one array: ready to compact. */
   done: boolean;
 }
 
@@ -594,7 +601,7 @@ export class RaftDriver {
       return;
     this.lastSnapshotStart = now;
     const view = this.o.store.snapshotRead();
-    const rows = this.o.snapshotRowsPerSlice ?? 2048;
+    const rows = this.o.snapshotRowsPerSlice ?? 512;
     const build: SnapshotBuild = {
       index: applied,
       startedAt: this.o.clock.now(),
@@ -602,24 +609,30 @@ export class RaftDriver {
       view,
       builder: new DumpBuilder(view, this.o.stateTables, rows),
       timer: undefined,
+      encoded: false,
       done: false,
     };
     this.building = build;
     this.buildSlice(build);
   }
 
-  /** Encodes one slice of `b`, then schedules the next turn (or, when finished, pumps to compact). */
+  /**
+   * Encodes one slice of `b` — or, once every row is encoded, joins one slice of it into one
+   * array — then schedules the next turn; when joined, pumps to compact.
+   */
   private buildSlice(b: SnapshotBuild): void {
     b.timer = undefined;
     if (this.building !== b) return;
     try {
-      b.done = b.builder.step();
+      if (!b.encoded) {
+        b.encoded = b.builder.step();
+        if (b.encoded) b.view.close();
+      } else b.done = b.builder.join(SNAPSHOT_JOIN_BYTES);
     } catch (err) {
       this.fatal(err);
       return;
     }
     if (b.done) {
-      b.view.close();
       this.pump();
     } else {
       b.timer = this.o.clock.setTimer(() => this.buildSlice(b), 0);
@@ -650,7 +663,7 @@ export class RaftDriver {
     if (!b) return;
     this.building = undefined;
     if (b.timer !== undefined) this.o.clock.clearTimer(b.timer);
-    b.view.close();
+    if (!b.encoded) b.view.close();
   }
 
   /** A write or the loop failed: nothing more can be made durable, so stop and fail what waits. */

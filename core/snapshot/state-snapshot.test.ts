@@ -35,6 +35,25 @@ describe('DumpBuilder', () => {
     }
   });
 
+  it('joins the finished chunks into one array a few at a time, the same bytes as result()', () => {
+    const s = filled();
+    const view = s.snapshotRead();
+    const b = new DumpBuilder(view, TABLES, 7);
+    expect(() => b.join(1)).toThrow(RangeError);
+    while (!b.step());
+    view.close();
+    const whole = b.result();
+    const chunks = b.chunks();
+    // One byte per call still copies one whole chunk each time.
+    let calls = 1;
+    while (!b.join(1)) calls++;
+    expect(calls).toBe(chunks.length);
+    const joined = b.result();
+    expect(joined).toEqual(whole);
+    // Joined once: result() hands out that array, not a new copy.
+    expect(b.result()).toBe(joined);
+  });
+
   it('dumps the view as it was when opened while writes go on between slices', async () => {
     const s = filled();
     const before = s.read((tx) => dumpTables(tx, TABLES));

@@ -34,6 +34,10 @@ export class DumpBuilder {
   private countAt: { part: Uint8Array; offset: number } | undefined;
   private finished = false;
   private total = 0;
+  /** The dump in one array, filled by join(); `joinedParts` of `parts` copied so far. */
+  private joined: Uint8Array | undefined;
+  private joinedParts = 0;
+  private joinedBytes = 0;
 
   constructor(
     private readonly view: ReadTxn,
@@ -125,9 +129,30 @@ export class DumpBuilder {
     return this.parts;
   }
 
-  /** The finished dump as one array (call after step() returned true). */
+  /**
+   * Copies more of the finished dump's chunks into one array — whole chunks, at least one and
+   * about `maxBytes` in all per call — so that a caller can spread the copy of a large dump over
+   * turns of the event loop. Returns true once every chunk is copied; result() then returns that
+   * array without copying. Call after step() returned true.
+   */
+  join(maxBytes: number): boolean {
+    const parts = this.chunks();
+    this.joined ??= new Uint8Array(this.total);
+    let copied = 0;
+    while (this.joinedParts < parts.length && (copied === 0 || copied < maxBytes)) {
+      const part = parts[this.joinedParts++] as Uint8Array;
+      this.joined.set(part, this.joinedBytes);
+      this.joinedBytes += part.length;
+      copied += part.length;
+    }
+    return this.joinedParts === parts.length;
+  }
+
+  /** The finished dump as one array (call after step() returned true): join()'s, or a new one. */
   result(): Uint8Array {
-    return concatBytes(this.chunks() as Uint8Array[]);
+    const parts = this.chunks();
+    if (this.joined && this.joinedParts === parts.length) return this.joined;
+    return concatBytes(parts as Uint8Array[]);
   }
 
   private patchCount(): void {
