@@ -80,6 +80,31 @@ describe('a 3-server cluster', () => {
     };
     expect(await forwarded(follower.http)).toBeGreaterThanOrEqual(4);
     expect(await forwarded(leader.http)).toBe(0);
+
+    // The leader times its heartbeats and appends to each follower and hears from both; the
+    // follower hears from the leader and counts the requests it handed to it.
+    const leaderText = await (await fetch(`http://${leader.http}/v1/agent/metrics?format=prometheus`)).text();
+    for (const m of cluster.members.filter((x) => x !== leader)) {
+      const count = (type: string) =>
+        Number(
+          new RegExp(`^konsul_raft_rpc_seconds_count\\{peer="${m.name}",type="${type}"\\} (\\d+)$`, 'm').exec(
+            leaderText,
+          )?.[1],
+        );
+      expect(count('heartbeat'), m.name).toBeGreaterThan(0);
+      expect(count('append'), m.name).toBeGreaterThan(0);
+      const contact = Number(
+        new RegExp(`^konsul_raft_last_contact_seconds\\{peer="${m.name}"\\} (\\S+)$`, 'm').exec(leaderText)?.[1],
+      );
+      expect(contact, m.name).toBeGreaterThanOrEqual(0);
+      expect(contact, m.name).toBeLessThan(5);
+    }
+    expect(leaderText).toMatch(/^konsul_raft_state\{state="leader"\} 1$/m);
+    const followerText = await (await fetch(`http://${follower.http}/v1/agent/metrics?format=prometheus`)).text();
+    expect(followerText).toMatch(/^konsul_raft_state\{state="follower"\} 1$/m);
+    expect(followerText).toMatch(new RegExp(`^konsul_raft_last_contact_seconds\\{peer="${leader.name}"\\} `, 'm'));
+    // The transaction went to the leader whole (KV writes run on the follower and propose there).
+    expect(Number(/^konsul_http_forwarded_requests_total (\d+)$/m.exec(followerText)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('a follower runs KV writes itself, checking ACL tokens against state as new as the leader', async () => {

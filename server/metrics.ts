@@ -1,5 +1,87 @@
 import client from 'prom-client';
+import type {
+  CounterMetric,
+  GaugeMetric,
+  GaugeSample,
+  HistogramMetric,
+  MetricLabels,
+  Metrics,
+} from '../core/ports/metrics.js';
 import type { HttpListenerStats } from '../runtimes/node/http-server.js';
+
+/**
+ * The Metrics port over a prom-client registry. Making an instrument a second time returns the
+ * first (a gauge's `collect` is replaced by the newest, so a component made again — a Raft
+ * driver after a restart of the cluster — reports itself, not its predecessor).
+ */
+export function promMetrics(registry: client.Registry): Metrics {
+  const made = new Map<string, { readonly metric: unknown; collect?: () => number | readonly GaugeSample[] }>();
+  const existing = <T>(name: string): T | undefined => made.get(name)?.metric as T | undefined;
+  return {
+    counter(name, help, labelNames = []): CounterMetric {
+      const known = existing<CounterMetric>(name);
+      if (known) return known;
+      const c = new client.Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
+      const metric: CounterMetric = { inc: (labels, by = 1) => (labels ? c.inc(labels, by) : c.inc(by)) };
+      made.set(name, { metric });
+      return metric;
+    },
+    gauge(name, help, labelNames = [], collect): GaugeMetric {
+      const known = made.get(name);
+      if (known) {
+        if (collect) known.collect = collect;
+        return known.metric as GaugeMetric;
+      }
+      const entry: { metric: GaugeMetric; collect?: () => number | readonly GaugeSample[] } = {
+        metric: { set: () => undefined },
+        ...(collect ? { collect } : {}),
+      };
+      const g = new client.Gauge({
+        name,
+        help,
+        labelNames: [...labelNames],
+        registers: [registry],
+        ...(collect
+          ? {
+              collect(this: client.Gauge) {
+                const read = entry.collect as () => number | readonly GaugeSample[];
+                const value = read();
+                if (typeof value === 'number') {
+                  this.set(value);
+                  return;
+                }
+                this.reset();
+                for (const [labels, v] of value) this.set(labels as client.LabelValues<string>, v);
+              },
+            }
+          : {}),
+      });
+      entry.metric = { set: (value, labels) => (labels ? g.set(labels, value) : g.set(value)) };
+      made.set(name, entry);
+      return entry.metric;
+    },
+    histogram(name, help, buckets, labelNames = []): HistogramMetric {
+      const known = existing<HistogramMetric>(name);
+      if (known) return known;
+      const h = new client.Histogram({
+        name,
+        help,
+        buckets: [...buckets],
+        labelNames: [...labelNames],
+        registers: [registry],
+      });
+      const metric: HistogramMetric = {
+        observe: (value, labels) => (labels ? h.observe(labels, value) : h.observe(value)),
+        startTimer: (labels?: MetricLabels) => {
+          const end = h.startTimer(labels);
+          return (more?: MetricLabels) => end(more);
+        },
+      };
+      made.set(name, { metric });
+      return metric;
+    },
+  };
+}
 
 /** Where the waiter gauges read their values. */
 export interface WaiterSource {
@@ -18,6 +100,13 @@ export interface WaiterSource {
  */
 export class ServerMetrics {
   readonly registry = new client.Registry();
+  /** The Metrics port over `registry`, for core components (Raft, the API). */
+  readonly port: Metrics = promMetrics(this.registry);
+
+  /** Starts prom-client's process, garbage-collector and event-loop metrics (konsul_ prefix). Call once. */
+  collectDefaults(): void {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'konsul_' });
+  }
   /**
    * MQTT messages refused, by reason (malformed, unsigned, unknown-key, bad-signature, expired,
    * unauthorized, overloaded).
@@ -173,27 +262,41 @@ export class ServerMetrics {
     );
   }
 
-  /** The counters in Consul's /v1/agent/metrics JSON shape (gauges under Gauges). */
+  /**
+   * The metrics in Consul's /v1/agent/metrics JSON shape: gauges under Gauges, counters under
+   * Counters (Count and Sum: the total), histograms under Samples (Count, Sum and Mean of what was
+   * observed since start, in the histogram's unit).
+   */
   async json(): Promise<Record<string, unknown>> {
-    const counters: Array<{ Name: string; Count: number; Labels: Record<string, string> }> = [];
-    const gauges: Array<{ Name: string; Value: number; Labels: Record<string, string> }> = [];
+    type Labels = Record<string, string>;
+    const labelsOf = (l: Record<string, unknown>): Labels =>
+      Object.fromEntries(Object.entries(l).map(([k, x]) => [k, String(x)]));
+    const counters: Array<{ Name: string; Count: number; Sum: number; Labels: Labels }> = [];
+    const gauges: Array<{ Name: string; Value: number; Labels: Labels }> = [];
+    const samples: Array<{ Name: string; Count: number; Sum: number; Mean: number; Labels: Labels }> = [];
     for (const m of await this.registry.getMetricsAsJSON()) {
-      if ((m.type as unknown as string) === 'gauge') {
+      const type = m.type as unknown as string;
+      if (type === 'gauge') {
+        for (const v of m.values) gauges.push({ Name: m.name, Value: v.value, Labels: labelsOf(v.labels) });
+      } else if (type === 'histogram') {
+        const series = new Map<string, { Count: number; Sum: number; Labels: Labels }>();
+        for (const v of m.values as Array<{ value: number; labels: Record<string, unknown>; metricName?: string }>) {
+          const suffix = v.metricName?.slice(m.name.length);
+          if (suffix !== '_sum' && suffix !== '_count') continue;
+          const labels = labelsOf(v.labels);
+          const key = JSON.stringify(labels);
+          const one = series.get(key) ?? { Count: 0, Sum: 0, Labels: labels };
+          if (suffix === '_sum') one.Sum = v.value;
+          else one.Count = v.value;
+          series.set(key, one);
+        }
+        for (const one of series.values())
+          samples.push({ Name: m.name, ...one, Mean: one.Count === 0 ? 0 : one.Sum / one.Count });
+      } else {
         for (const v of m.values)
-          gauges.push({
-            Name: m.name,
-            Value: v.value,
-            Labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
-          });
-        continue;
+          counters.push({ Name: m.name, Count: v.value, Sum: v.value, Labels: labelsOf(v.labels) });
       }
-      for (const v of m.values)
-        counters.push({
-          Name: m.name,
-          Count: v.value,
-          Labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, String(x)])),
-        });
     }
-    return { Timestamp: new Date().toISOString(), Gauges: gauges, Points: [], Counters: counters, Samples: [] };
+    return { Timestamp: new Date().toISOString(), Gauges: gauges, Points: [], Counters: counters, Samples: samples };
   }
 }

@@ -77,6 +77,7 @@ export async function startServer(
   if (config.raftTls) await checkRaftTls(config.raftTls);
   const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
   const metrics = new ServerMetrics();
+  metrics.collectDefaults();
   const stack = new StartupStack(logger);
   try {
     // One batch of entries is encoded once for the WAL and every follower (EntriesFrameCache).
@@ -110,6 +111,7 @@ export async function startServer(
       onLeft: () => leftResolve(),
       // Role changes begin with cluster.start() below, once sessionTtl exists.
       onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
+      metrics: metrics.port,
     });
     const writer = cluster.writer;
     const isLeader = (): boolean => cluster.driver?.role() === 'leader';

@@ -92,6 +92,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     clientAddress: (req) => p.clients.get(req)?.remoteAddress,
     clientGone: (req) => p.clients.get(req)?.gone(),
     responseHeader: (req, name, value) => p.clients.get(req)?.setHeader(name, value) ?? false,
+    metrics: p.metrics.port,
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
   };

@@ -1,6 +1,7 @@
 import type { BodyReader } from '../core/api/body.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { Metrics } from '../core/ports/metrics.js';
 import type { HttpTls } from '../runtimes/node/http-server.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { Cluster } from './cluster/cluster.js';
@@ -25,6 +26,8 @@ export interface ClusterParts {
   readonly onLeft: () => void;
   /** Told whenever this server's Raft role changes. */
   readonly onRoleChange: (role: string) => void;
+  /** Where the Raft driver's metrics go. */
+  readonly metrics: Metrics;
 }
 
 /**
@@ -73,6 +76,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
         maxPending: config.maxPendingWrites,
         requestTimeoutMs: 10_000,
         maxQueuedMessages: 16_384,
+        metrics: p.metrics,
       }),
   });
   listeners.attachRaft({

@@ -23,6 +23,39 @@ import { registerStatusRoutes } from './routes/status.js';
 import { registerSyncRoutes } from './routes/sync.js';
 import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
+import { LATENCY_BUCKETS, NO_METRICS } from '../ports/metrics.js';
+
+/** Methods counted under their own name in the HTTP metrics; any other is counted as OTHER. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
+
+/**
+ * Times every request (konsul_http_request_duration_seconds by method, route template and status
+ * class — never the raw path, which holds keys), counts those in flight and the answers refused
+ * with 429 or 503 by reason (the error's code).
+ */
+function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
+  const metrics = deps.metrics ?? NO_METRICS;
+  const duration = metrics.histogram(
+    'konsul_http_request_duration_seconds',
+    'HTTP API requests by method, route template and status class (blocking queries include their wait)',
+    LATENCY_BUCKETS,
+    ['method', 'route', 'status'],
+  );
+  let inFlight = 0;
+  metrics.gauge('konsul_http_requests_in_flight', 'HTTP API requests being answered', [], () => inFlight);
+  app.use('*', async (c, next) => {
+    const done = duration.startTimer();
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+      const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
+      const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
+      done({ method, route, status: `${Math.floor(c.res.status / 100)}xx` });
+    }
+  });
+}
 
 /**
  * Builds the HTTP API as a Hono app over Web Request/Response (no sockets): Consul's /v1
@@ -31,6 +64,17 @@ import { registerWatchRoutes } from './routes/watch.js';
  */
 export function createApi(deps: ServerApiDeps): Hono {
   const app = new Hono();
+  const metrics = deps.metrics ?? NO_METRICS;
+  const forwarded = metrics.counter(
+    'konsul_http_forwarded_requests_total',
+    'HTTP API requests this server handed to the leader and answered with its answer',
+  );
+  const refused = metrics.counter(
+    'konsul_http_refused_total',
+    'HTTP API requests answered 429 or 503, by status and reason (the error code)',
+    ['status', 'reason'],
+  );
+  registerHttpMetrics(app, deps);
   registerAudit(app, deps);
   // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
@@ -47,7 +91,10 @@ export function createApi(deps: ServerApiDeps): Hono {
         route.answeredBy === 'leader'
           ? await deps.cluster.forward(c.req.raw, route, (req) => resolveLocalDefaults(deps, req, route))
           : undefined;
-      if (answer) return answer;
+      if (answer) {
+        forwarded.inc();
+        return answer;
+      }
       checkGuard(deps, c.req.raw, route.acl);
     }
     await next();
@@ -71,6 +118,8 @@ export function createApi(deps: ServerApiDeps): Hono {
   app.notFound((c) => answerUnrouted(c.req.raw));
   app.onError((err, c) => {
     const answer = errorAnswer(err);
+    if (answer.status === 429 || answer.status === 503)
+      refused.inc({ status: String(answer.status), reason: err instanceof KonsulError ? err.code : 'other' });
     if (answer.status >= 500 && !(err instanceof KonsulError && CLIENT_CAUSED_5XX.has(err.code))) {
       deps.logger.error('request failed', {
         method: c.req.method,

@@ -13,6 +13,7 @@ import type { Writer } from '../pipeline/writer.js';
 import type { SessionRecord } from '../session/types.js';
 import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
+import type { Metrics } from '../ports/metrics.js';
 
 /** Identity of the node serving the API. */
 export interface NodeInfo {
@@ -189,6 +190,8 @@ export interface ApiDeps {
    * caller sets it on the Response instead (which makes a Node server copy every header once more).
    */
   readonly responseHeader?: (req: Request, name: string, value: string) => boolean;
+  /** Where the API's metrics go (konsul_http_*; see docs/OBSERVABILITY.md); none when absent. */
+  readonly metrics?: Metrics;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

@@ -4,6 +4,13 @@ import { writeAppliedIndex, writeConfState } from '../fsm/meta.js';
 import type { ApplyResult, CommittedEntry } from '../fsm/state-machine.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
+import {
+  type CounterMetric,
+  type HistogramMetric,
+  LATENCY_BUCKETS,
+  type Metrics,
+  NO_METRICS,
+} from '../ports/metrics.js';
 import type { Rng } from '../ports/rng.js';
 import type { ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import type { Transport } from '../ports/transport.js';
@@ -12,7 +19,7 @@ import type { RaftConfig } from '../raft/config.js';
 import { ProposalDroppedError, ProposalTimeoutError } from '../raft/errors.js';
 import { confChangeOf } from '../raft/raft.js';
 import { type RaftStatus, RawNode } from '../raft/raw-node.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready } from '../raft/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftRole, Ready } from '../raft/types.js';
 import { DumpBuilder, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
 import type { LogStorage } from './storage.js';
 import { Waiters } from './waiters.js';
@@ -89,8 +96,36 @@ export interface RaftDriverOptions {
    */
   readonly maxWritesInFlight?: number;
   readonly observer?: RaftObserver;
+  /** Where the driver's metrics go (konsul_raft_*; see docs/OBSERVABILITY.md); none by default. */
+  readonly metrics?: Metrics;
   readonly plantedBugs?: DriverBugs;
 }
+
+/** The driver's instruments. */
+interface DriverMetrics {
+  readonly leaderChanges: CounterMetric;
+  readonly elections: CounterMetric;
+  readonly commit: HistogramMetric;
+  readonly apply: HistogramMetric;
+  readonly appliedEntries: CounterMetric;
+  readonly rpc: HistogramMetric;
+  readonly snapshots: CounterMetric;
+  readonly snapshotBuild: HistogramMetric;
+  readonly snapshotsInstalled: CounterMetric;
+  readonly snapshotBytes: HistogramMetric;
+}
+
+const ROLES: readonly RaftRole[] = ['follower', 'preCandidate', 'candidate', 'leader'];
+
+/** Bucket bounds in bytes for snapshots, 64 KiB to 4 GiB. */
+const SNAPSHOT_BYTE_BUCKETS = [2 ** 16, 2 ** 20, 2 ** 22, 2 ** 24, 2 ** 26, 2 ** 28, 2 ** 30, 2 ** 32];
+
+/** Which response ends the round trip a leader's message starts. */
+const RESPONSE_OF: Partial<Record<Message['type'], { readonly type: Message['type']; readonly rpc: string }>> = {
+  app: { type: 'appResp', rpc: 'append' },
+  heartbeat: { type: 'heartbeatResp', rpc: 'heartbeat' },
+  snap: { type: 'snapResp', rpc: 'install_snapshot' },
+};
 
 type Input =
   | { kind: 'propose'; data: Uint8Array; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }
@@ -187,6 +222,13 @@ export class RaftDriver {
   private drained: Array<() => void> = [];
   /** The compaction snapshot being built (at most one). */
   private building: SnapshotBuild | undefined;
+  private readonly m: DriverMetrics;
+  /** Per peer, when its last message arrived (clock ms). */
+  private readonly lastHeard = new Map<NodeId, number>();
+  /** Per peer and round-trip kind, the timer of the oldest message still unanswered. */
+  private readonly roundTrips = new Map<string, (labels?: Record<string, string>) => number>();
+  /** The leader as of the last durable Ready (for counting leader changes). */
+  private knownLeader: NodeId | undefined;
 
   /** Loads what the storage holds and builds the RawNode; call start() to begin ticking. */
   constructor(private readonly o: RaftDriverOptions) {
@@ -200,6 +242,72 @@ export class RaftDriver {
     // the only voter a leader may commit what it has just appended.
     // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
     this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng, soleVoterCommitsUnpersisted: true }, init);
+    const metrics = o.metrics ?? NO_METRICS;
+    this.m = {
+      leaderChanges: metrics.counter('konsul_raft_leader_changes_total', 'Times this server saw the leader change'),
+      elections: metrics.counter('konsul_raft_elections_total', 'Elections this server started (as candidate)'),
+      commit: metrics.histogram(
+        'konsul_raft_commit_seconds',
+        'From a proposal on this server to its entry applied here',
+        LATENCY_BUCKETS,
+      ),
+      apply: metrics.histogram(
+        'konsul_raft_apply_seconds',
+        'Applying one batch of committed entries to the state machine',
+        LATENCY_BUCKETS,
+      ),
+      appliedEntries: metrics.counter('konsul_raft_applied_entries_total', 'Committed entries applied here'),
+      rpc: metrics.histogram(
+        'konsul_raft_rpc_seconds',
+        'Round trip of a leader message to a peer and its answer, by peer and kind',
+        LATENCY_BUCKETS,
+        ['peer', 'type'],
+      ),
+      snapshots: metrics.counter('konsul_raft_snapshots_total', 'Compaction snapshots taken here'),
+      snapshotBuild: metrics.histogram(
+        'konsul_raft_snapshot_build_seconds',
+        'Building a compaction snapshot (in slices, while writes go on)',
+        [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      ),
+      snapshotsInstalled: metrics.counter(
+        'konsul_raft_snapshots_installed_total',
+        'Snapshots from the leader installed here (InstallSnapshot)',
+      ),
+      snapshotBytes: metrics.histogram(
+        'konsul_raft_snapshot_bytes',
+        'Size of the compaction snapshots taken here',
+        SNAPSHOT_BYTE_BUCKETS,
+      ),
+    };
+    metrics.gauge('konsul_raft_state', "This server's Raft role (1 for the current one)", ['state'], () =>
+      ROLES.map((r) => [{ state: r }, this.raw.raft.role === r ? 1 : 0] as const),
+    );
+    metrics.gauge('konsul_raft_term', 'Current Raft term', [], () => this.raw.raft.term);
+    metrics.gauge(
+      'konsul_raft_commit_index',
+      'Highest log index known committed',
+      [],
+      () => this.raw.raft.log.committed,
+    );
+    metrics.gauge(
+      'konsul_raft_applied_index',
+      'Highest log index applied to the state machine',
+      [],
+      () => this.appliedIndex,
+    );
+    metrics.gauge('konsul_raft_last_index', 'Last index in the Raft log', [], () => this.raw.raft.log.lastIndex());
+    metrics.gauge(
+      'konsul_raft_last_contact_seconds',
+      "Seconds since the last message from each peer (a leader's followers; a follower's leader)",
+      ['peer'],
+      () => {
+        const now = this.o.clock.now();
+        const peers = this.raw.raft.role === 'leader' ? [...this.lastHeard.keys()] : [this.raw.raft.lead];
+        return peers
+          .filter((p): p is NodeId => p !== undefined && p !== this.o.id && this.lastHeard.has(p))
+          .map((p) => [{ peer: p }, (now - (this.lastHeard.get(p) as number)) / 1000] as const);
+      },
+    );
   }
 
   /** Starts ticking every tickMs. */
@@ -265,6 +373,15 @@ export class RaftDriver {
   /** A message from a peer. Dropped when closed or when maxQueuedMessages wait already. */
   receive(m: Message): void {
     if (this.closed || this.messages.length >= this.o.maxQueuedMessages) return;
+    this.lastHeard.set(m.from, this.o.clock.now());
+    if (m.type === 'appResp' || m.type === 'heartbeatResp' || m.type === 'snapResp') {
+      const key = `${m.from}\u0000${m.type}`;
+      const end = this.roundTrips.get(key);
+      if (end) {
+        this.roundTrips.delete(key);
+        end();
+      }
+    }
     this.messages.push(m);
     this.pump();
   }
@@ -433,7 +550,12 @@ export class RaftDriver {
     switch (input.kind) {
       case 'propose': {
         const { index, term } = this.raw.propose(input.data);
-        const w = { term, deadline, resolve: input.resolve, reject: input.reject };
+        const committed = this.m.commit.startTimer();
+        const resolve = (r: ApplyResult): void => {
+          committed();
+          input.resolve(r);
+        };
+        const w = { term, deadline, resolve, reject: input.reject };
         this.waiters.addProposal(index, w, notApplied);
         return;
       }
@@ -465,7 +587,7 @@ export class RaftDriver {
       this.waiters.failReadsNotFrom(rd.softState.lead, leaderChanged);
     }
     const sentEarly = rd.sendBeforePersist || this.o.plantedBugs?.ackBeforePersist === true;
-    if (sentEarly) this.o.transport.send(rd.messages);
+    if (sentEarly) this.send(rd.messages);
     const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
       const cc = confChangeOf(e);
       if (!cc) return { index: e.index, data: e.data };
@@ -503,7 +625,12 @@ export class RaftDriver {
                 writeAppliedIndex(tx, snap.meta.index);
                 writeConfState(tx, snap.meta.conf);
               }
-              return batch.length > 0 ? this.o.applier.stage(tx, batch) : undefined;
+              if (batch.length === 0) return undefined;
+              const applied = this.m.apply.startTimer();
+              const staged = this.o.applier.stage(tx, batch);
+              applied();
+              this.m.appliedEntries.inc(undefined, batch.length);
+              return staged;
             }
           : undefined;
       // Once the log part is on disk, its acknowledgements may go before the state machine commits.
@@ -523,6 +650,20 @@ export class RaftDriver {
     if (this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
   }
 
+  /**
+   * Sends a Ready's messages, timing the first unanswered append, heartbeat and snapshot to each
+   * peer until its answer comes (konsul_raft_rpc_seconds).
+   */
+  private send(messages: readonly Message[]): void {
+    for (const m of messages) {
+      const rpc = RESPONSE_OF[m.type];
+      if (!rpc) continue;
+      const key = `${m.to}\u0000${rpc.type}`;
+      if (!this.roundTrips.has(key)) this.roundTrips.set(key, this.m.rpc.startTimer({ peer: m.to, type: rpc.rpc }));
+    }
+    this.o.transport.send(messages);
+  }
+
   /** Oldest first: acknowledges each Ready whose log part is durable, finishes each whose write completed. */
   private finishCompleted(): void {
     for (;;) {
@@ -531,7 +672,7 @@ export class RaftDriver {
       if (!oldest.acked && oldest.durable) {
         oldest.acked = true;
         if (!this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(oldest.rd);
-        if (!oldest.sentEarly) this.o.transport.send(oldest.rd.messages);
+        if (!oldest.sentEarly) this.send(oldest.rd.messages);
       }
       if (!oldest.done) break;
       const { rd, term, batch, staged } = this.inflight.shift() as InFlight;
@@ -540,6 +681,7 @@ export class RaftDriver {
         this.appliedIndex = rd.snapshot.meta.index;
         this.o.applier.replaced(rd.snapshot.meta.index);
         this.o.observer?.snapshotInstalled?.(rd.snapshot.meta.index);
+        this.m.snapshotsInstalled.inc();
         this.o.logger.info('raft snapshot installed', {
           index: rd.snapshot.meta.index,
           bytes: rd.snapshot.data.length,
@@ -550,7 +692,14 @@ export class RaftDriver {
         const r = this.waiters.reads.get(rs.context);
         if (r) r.index = rs.index;
       }
-      if (rd.softState) for (const fn of this.roleListeners) fn(rd.softState.role, rd.softState.lead, term);
+      if (rd.softState) {
+        if (rd.softState.role === 'candidate') this.m.elections.inc();
+        if (rd.softState.lead !== undefined && rd.softState.lead !== this.knownLeader) this.m.leaderChanges.inc();
+        if (rd.softState.lead !== undefined) this.knownLeader = rd.softState.lead;
+        // Round trips to a former leader's followers are not answered to this node.
+        if (rd.softState.role !== 'leader') this.roundTrips.clear();
+        for (const fn of this.roleListeners) fn(rd.softState.role, rd.softState.lead, term);
+      }
     }
     if (this.inflight.length === 0 && this.drained.length > 0) for (const fn of this.drained.splice(0)) fn();
   }
@@ -650,6 +799,9 @@ export class RaftDriver {
       () => this.o.logger.info('raft snapshot saved', { index: snap.meta.index, ms: this.o.clock.now() - savedFrom }),
       (err: unknown) => this.fatal(err),
     );
+    this.m.snapshots.inc();
+    this.m.snapshotBuild.observe((savedFrom - b.startedAt) / 1000);
+    this.m.snapshotBytes.observe(data.length);
     this.o.logger.info('raft snapshot taken', {
       index: snap.meta.index,
       bytes: data.length,
