@@ -14,10 +14,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Starts three servers (k1..k3, --bootstrap-expect 3, default raft settings) and resolves once
- * all three name the same leader. `nodeArgs(name)` adds flags for node itself (e.g. --cpu-prof).
+ * all three name the same leader. `nodeArgs(name)` adds flags for node itself (e.g. --cpu-prof),
+ * `args` flags for every server (e.g. --disable-metrics).
  */
 export async function startKonsulCluster(
-  options: { nodeArgs?: (name: string) => string[] } = {},
+  options: { nodeArgs?: (name: string) => string[]; args?: readonly string[] } = {},
 ): Promise<BenchCluster> {
   const ports = await freePorts(6);
   const members = [0, 1, 2].map((i) => ({
@@ -41,6 +42,7 @@ export async function startKonsulCluster(
           '--bootstrap-expect',
           '3',
           ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
+          ...(options.args ?? []),
         ],
       }),
     ),

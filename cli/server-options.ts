@@ -184,6 +184,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: false,
   },
   {
+    name: 'disable-metrics',
+    kind: { type: 'boolean' },
+    describe: 'record no Raft, HTTP, state, DNS, check or MQTT metrics (to measure what they cost)',
+    default: false,
+  },
+  {
     name: 'test-faults',
     kind: { type: 'boolean' },
     describe: 'enable the fault-injection endpoint (tests only)',
@@ -322,6 +328,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     raftLogMemoryBytes: Number(v['raft-log-memory']) * 1024,
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
+    disableMetrics: v['disable-metrics'] === true,
     dnsAddr:
       v['dns-addr'] !== undefined
         ? parseHostPort(String(v['dns-addr']), '--dns-addr')

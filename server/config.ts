@@ -48,6 +48,8 @@ export interface ServerConfig {
   readonly raftLogMemoryBytes: number;
   readonly testFaults: boolean;
   readonly enableScriptChecks: boolean;
+  /** Record no metrics through the Metrics port (the MQTT, audit and listener gauges stay). */
+  readonly disableMetrics?: boolean;
   /** DNS address (undefined: none). */
   readonly dnsAddr: ListenAddr | undefined;
   /** Embedded MQTT broker address (undefined: none). */

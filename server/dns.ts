@@ -3,6 +3,7 @@ import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { type DnsOptions, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
 import type { Logger } from '../core/ports/logger.js';
+import { MetricChildren, type Metrics, NO_METRICS } from '../core/ports/metrics.js';
 import type { StateStore } from '../core/ports/state-store.js';
 import { answerServiceQuery, responseSizeLimit, UDP_MAX } from './dns-service-answer.js';
 import { toWire } from './dns-records.js';
@@ -106,14 +107,74 @@ export function answerQueryGeneral(
 export interface DnsListener {
   /** "host:port" both sockets are bound to. */
   readonly address: string;
-  /** Starts answering queries from the catalog in `store`; call once. Throws ConfigError for bad options. */
-  serve(store: StateStore, options: DnsOptions): void;
+  /**
+   * Starts answering queries from the catalog in `store`, counting and timing them in `metrics`
+   * (konsul_dns_*); call once. Throws ConfigError for bad options.
+   */
+  serve(store: StateStore, options: DnsOptions, metrics?: Metrics): void;
   /** Closes both sockets and every TCP connection. */
   close(): Promise<void>;
 }
 
 /** Answers one query message (see answerQuery); undefined: drop it. */
 type Answerer = (query: Buffer, udp: boolean) => Buffer | undefined;
+
+/** Question types counted under their own name in the DNS metrics; any other is `other`. */
+const QTYPE_NAMES = new Map([
+  [1, 'A'],
+  [28, 'AAAA'],
+  [33, 'SRV'],
+  [16, 'TXT'],
+  [6, 'SOA'],
+  [255, 'ANY'],
+  [12, 'PTR'],
+  [5, 'CNAME'],
+]);
+const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+
+/** The first question's type as a metric label: a name of QTYPE_NAMES, `other`, or `malformed`. */
+function questionType(query: Buffer): string {
+  if (query.length < 12 || query.readUInt16BE(4) === 0) return 'malformed';
+  let at = 12;
+  for (let labels = 0; labels < 128; labels++) {
+    const len = query[at];
+    if (len === undefined) return 'malformed';
+    if (len === 0)
+      return at + 3 <= query.length ? (QTYPE_NAMES.get(query.readUInt16BE(at + 1)) ?? 'other') : 'malformed';
+    if (len >= 0xc0)
+      return at + 4 <= query.length ? (QTYPE_NAMES.get(query.readUInt16BE(at + 2)) ?? 'other') : 'malformed';
+    at += len + 1;
+  }
+  return 'malformed';
+}
+
+/**
+ * `answer` counted and timed: konsul_dns_queries_total by transport, question type and response
+ * code (`dropped` when no answer is sent), konsul_dns_query_seconds for the time to answer.
+ */
+function measured(answer: Answerer, metrics: Metrics): Answerer {
+  const queries = metrics.counter(
+    'konsul_dns_queries_total',
+    'DNS queries by transport, question type and response code (dropped: not answered)',
+    ['proto', 'type', 'rcode'],
+  );
+  const time = metrics.histogram(
+    'konsul_dns_query_seconds',
+    'Time to answer one DNS query',
+    [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+  );
+  const series = new MetricChildren((labels) => queries.labels(labels));
+  return (query, udp) => {
+    const done = time.startTimer();
+    const out = answer(query, udp);
+    done();
+    const rcode = out === undefined ? 'dropped' : (RCODE_NAMES[(out[3] as number) & 0x0f] ?? 'other');
+    const proto = udp ? 'udp' : 'tcp';
+    const type = questionType(query);
+    series.get(`${proto} ${type} ${rcode}`, () => ({ proto, type, rcode })).inc();
+    return out;
+  };
+}
 
 /**
  * Binds DNS over UDP and TCP on host:port; serve() then makes it answer. A bad packet never
@@ -200,9 +261,9 @@ async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<
   }
   return {
     address: `${host}:${boundPort}`,
-    serve: (store, options) => {
+    serve: (store, options, metrics = NO_METRICS) => {
       validateDnsOptions(options);
-      answer = (query, overUdp) => answerQuery(query, store, options, overUdp);
+      answer = measured((query, overUdp) => answerQuery(query, store, options, overUdp), metrics);
     },
     close: async () => {
       for (const s of sockets) s.destroy();

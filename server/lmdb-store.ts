@@ -73,6 +73,17 @@ export class LmdbStateStore implements StateStore {
    * it opened for as long as it stays open, while writes keep committing. LMDB keeps the pages
    * it sees, so the file grows by what is rewritten meanwhile; close it promptly.
    */
+  /**
+   * Rows of `table` committed to LMDB, from LMDB's own statistics (no scan). Changes still held
+   * by a WriteBehindStore above are not counted yet.
+   * @throws StorageError for a table this store does not have.
+   */
+  entryCount(table: string): number {
+    const db = this.dbs.get(table);
+    if (!db) throw new StorageError(`unknown table ${JSON.stringify(table)}`);
+    return (db.getStats() as { entryCount: number }).entryCount;
+  }
+
   snapshotRead(): ReadView {
     this.assertOpen();
     const txn = this.env.useReadTransaction();

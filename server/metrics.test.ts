@@ -1,4 +1,7 @@
+import dgram from 'node:dgram';
+import * as dnsPacket from 'dns-packet';
 import client from 'prom-client';
+import { until } from '../testing/process.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
 import { promMetrics, ServerMetrics } from './metrics.js';
@@ -97,6 +100,15 @@ describe('a server’s metrics', () => {
       expect(sample(text, 'konsul_process_cpu_user_seconds_total')).toBeGreaterThan(0);
       expect(text).toMatch(/^konsul_nodejs_eventloop_lag_seconds /m);
 
+      // The state machine times each command by type; state gauges count what was written.
+      expect(sample(text, 'konsul_fsm_apply_seconds_count', 'type="kv.set"')).toBe(writes);
+      expect(sample(text, 'konsul_kv_entries')).toBeLessThanOrEqual(writes);
+      expect(sample(text, 'konsul_catalog_nodes')).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'konsul_change_feed_events')).toBeGreaterThanOrEqual(writes);
+      expect(sample(text, 'konsul_mqtt_messages_published_total')).toBeGreaterThan(0);
+      // The bridge's own client (sync requests, device topics) is one of them.
+      expect(sample(text, 'konsul_mqtt_clients_connected')).toBeGreaterThanOrEqual(1);
+
       const json = (await (await fetch(`${s.url}/v1/agent/metrics`)).json()) as {
         Samples: Array<{ Name: string; Count: number; Labels: Record<string, string> }>;
         Gauges: Array<{ Name: string; Value: number; Labels: Record<string, string> }>;
@@ -104,6 +116,70 @@ describe('a server’s metrics', () => {
       const commits = json.Samples.find((x) => x.Name === 'konsul_raft_commit_seconds');
       expect(commits?.Count).toBeGreaterThanOrEqual(writes);
       expect(json.Gauges.find((g) => g.Name === 'konsul_raft_state' && g.Labels['state'] === 'leader')?.Value).toBe(1);
+
+      // Once committed to LMDB, the KV gauge counts every key.
+      await until(
+        'the KV gauge to count every key',
+        async () =>
+          sample(await (await fetch(`${s.url}/v1/agent/metrics?format=prometheus`)).text(), 'konsul_kv_entries'),
+        (n) => n === writes,
+        10_000,
+      );
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('count DNS queries by type and response code, and health-check probes by type and status', async () => {
+    const s = await spawnServer();
+    try {
+      const [host, port] = s.dnsAddr.split(':') as [string, string];
+      const ask = (name: string, type: 'A' | 'SRV') =>
+        new Promise<number>((resolve, reject) => {
+          const sock = dgram.createSocket('udp4');
+          const timer = setTimeout(() => reject(new Error('no DNS answer')), 5000);
+          sock.once('message', (m) => {
+            clearTimeout(timer);
+            sock.close();
+            resolve((m[3] as number) & 0x0f);
+          });
+          sock.send(dnsPacket.encode({ id: 7, type: 'query', questions: [{ type, name }] }), Number(port), host);
+        });
+      const registered = await fetch(`${s.url}/v1/catalog/register`, {
+        method: 'PUT',
+        body: JSON.stringify({ Node: 'n1', Address: '10.0.0.1', Service: { Service: 'web', Port: 80 } }),
+      });
+      expect(registered.status).toBe(200);
+      expect(await ask('web.service.consul', 'A')).toBe(0);
+      expect(await ask('nope.service.consul', 'SRV')).toBe(3);
+      const check = await fetch(`${s.url}/v1/agent/check/register`, {
+        method: 'PUT',
+        body: JSON.stringify({ Name: 'http-port', TCP: `${s.host}:${s.port}`, Interval: '1s' }),
+      });
+      expect(check.status).toBe(200);
+      const text = await until(
+        'a TCP check probe to run',
+        async () => (await fetch(`${s.url}/v1/agent/metrics?format=prometheus`)).text(),
+        (t) => (sample(t, 'konsul_check_runs_total', 'type="tcp",status="passing"') ?? 0) >= 1,
+        10_000,
+      );
+      expect(sample(text, 'konsul_check_probe_seconds_count', 'type="tcp"')).toBeGreaterThanOrEqual(1);
+      expect(sample(text, 'konsul_dns_queries_total', 'proto="udp",type="A",rcode="NOERROR"')).toBe(1);
+      expect(sample(text, 'konsul_dns_queries_total', 'proto="udp",type="SRV",rcode="NXDOMAIN"')).toBe(1);
+      expect(sample(text, 'konsul_dns_query_seconds_count')).toBe(2);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('are off with --disable-metrics, apart from the listener and process gauges', async () => {
+    const s = await spawnServer({ args: ['--disable-metrics'] });
+    try {
+      expect((await fetch(`${s.url}/v1/kv/a`, { method: 'PUT', body: 'v' })).status).toBe(200);
+      const text = await (await fetch(`${s.url}/v1/agent/metrics?format=prometheus`)).text();
+      expect(text).not.toContain('konsul_raft_commit_seconds');
+      expect(text).not.toContain('konsul_http_request_duration_seconds');
+      expect(text).toMatch(/^konsul_http_connections_open /m);
     } finally {
       await s.stop();
     }

@@ -1,28 +1,143 @@
 import client from 'prom-client';
-import type {
-  CounterMetric,
-  GaugeMetric,
-  GaugeSample,
-  HistogramMetric,
-  MetricLabels,
-  Metrics,
+import {
+  type CounterMetric,
+  type GaugeMetric,
+  type GaugeSample,
+  type HistogramMetric,
+  type MetricLabels,
+  type Metrics,
+  NO_METRICS,
 } from '../core/ports/metrics.js';
 import type { HttpListenerStats } from '../runtimes/node/http-server.js';
+
+/** One series of a FastCounter or FastHistogram: its labels (in label-name order) and figures. */
+interface Series {
+  readonly labels: Record<string, string>;
+  value: number;
+  /** Histograms: observations per bucket (not cumulative), the last one +Inf. */
+  readonly counts: Float64Array;
+}
+
+/**
+ * A counter or histogram kept in plain numbers per series and registered with prom-client as a
+ * custom metric (prom-client reads it through get(), as it reads its own): prom-client's own
+ * observe() validates and hashes the labels on every call, even on a child bound to them, which
+ * was most of what metrics cost per write. A series is looked up once per distinct labels (or
+ * once for good through labels()).
+ */
+class FastMetric {
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+    private readonly labelNames: readonly string[],
+    private readonly bounds: readonly number[] = [],
+  ) {}
+
+  /** The series with `labels` (absent names are empty), made on first use. */
+  seriesOf(labels?: MetricLabels): Series {
+    const values = this.labelNames.map((n) => labels?.[n] ?? '');
+    const key = values.join('\u0000');
+    let s = this.series.get(key);
+    if (!s) {
+      for (const n of Object.keys(labels ?? {}))
+        if (!this.labelNames.includes(n)) throw new Error(`metric ${this.name} has no label ${n}`);
+      const named: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => {
+        if (labels?.[n] !== undefined) named[n] = values[i] as string;
+      });
+      s = { labels: named, value: 0, counts: new Float64Array(this.type === 'histogram' ? this.bounds.length + 1 : 0) };
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  /** Counts `value` in series `s`: a counter adds it, a histogram puts it in its bucket. */
+  add(s: Series, value: number): void {
+    if (!Number.isFinite(value)) return;
+    s.value += value;
+    if (this.type === 'counter') return;
+    let i = 0;
+    while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
+    (s.counts as Float64Array)[i] = ((s.counts as Float64Array)[i] as number) + 1;
+  }
+
+  /** prom-client's view: a counter's value per series; a histogram's cumulative buckets, sum and count. */
+  get(): {
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
+  } {
+    const values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }> = [];
+    for (const s of this.series.values()) {
+      if (this.type === 'counter') {
+        values.push({ labels: s.labels, value: s.value });
+        continue;
+      }
+      let cumulative = 0;
+      for (let i = 0; i <= this.bounds.length; i++) {
+        cumulative += s.counts[i] as number;
+        const le = i < this.bounds.length ? (this.bounds[i] as number) : '+Inf';
+        values.push({ labels: { le, ...s.labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: s.labels, value: s.value, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: cumulative, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
 
 /**
  * The Metrics port over a prom-client registry. Making an instrument a second time returns the
  * first (a gauge's `collect` is replaced by the newest, so a component made again — a Raft
- * driver after a restart of the cluster — reports itself, not its predecessor).
+ * driver after a restart of the cluster — reports itself, not its predecessor). Counters and
+ * histograms are FastMetrics; gauges are prom-client's (they are read when collected).
  */
 export function promMetrics(registry: client.Registry): Metrics {
   const made = new Map<string, { readonly metric: unknown; collect?: () => number | readonly GaugeSample[] }>();
   const existing = <T>(name: string): T | undefined => made.get(name)?.metric as T | undefined;
+  const register = (m: FastMetric): void => registry.registerMetric(m as unknown as client.Metric);
+  const counterOf = (m: FastMetric, bound?: Series): CounterMetric => ({
+    inc: (labels, by = 1) =>
+      m.add(bound && !labels ? bound : m.seriesOf(bound ? { ...bound.labels, ...labels } : labels), by),
+    labels: (labels) => counterOf(m, m.seriesOf(bound ? { ...bound.labels, ...labels } : labels)),
+  });
+  const histogramOf = (m: FastMetric, bound?: Series): HistogramMetric => {
+    const observe = (value: number, labels?: MetricLabels): void =>
+      m.add(bound && !labels ? bound : m.seriesOf(bound ? { ...bound.labels, ...labels } : labels), value);
+    return {
+      observe,
+      startTimer: (labels?: MetricLabels) => {
+        const start = performance.now();
+        return (more?: MetricLabels) => {
+          const seconds = (performance.now() - start) / 1000;
+          observe(seconds, labels && more ? { ...labels, ...more } : (labels ?? more));
+          return seconds;
+        };
+      },
+      labels: (labels) => histogramOf(m, m.seriesOf(bound ? { ...bound.labels, ...labels } : labels)),
+    };
+  };
   return {
+    stopwatch: () => {
+      const start = performance.now();
+      return () => (performance.now() - start) / 1000;
+    },
     counter(name, help, labelNames = []): CounterMetric {
       const known = existing<CounterMetric>(name);
       if (known) return known;
-      const c = new client.Counter({ name, help, labelNames: [...labelNames], registers: [registry] });
-      const metric: CounterMetric = { inc: (labels, by = 1) => (labels ? c.inc(labels, by) : c.inc(by)) };
+      const m = new FastMetric(name, help, 'counter', labelNames);
+      register(m);
+      const metric = counterOf(m);
       made.set(name, { metric });
       return metric;
     },
@@ -63,24 +178,25 @@ export function promMetrics(registry: client.Registry): Metrics {
     histogram(name, help, buckets, labelNames = []): HistogramMetric {
       const known = existing<HistogramMetric>(name);
       if (known) return known;
-      const h = new client.Histogram({
-        name,
-        help,
-        buckets: [...buckets],
-        labelNames: [...labelNames],
-        registers: [registry],
-      });
-      const metric: HistogramMetric = {
-        observe: (value, labels) => (labels ? h.observe(labels, value) : h.observe(value)),
-        startTimer: (labels?: MetricLabels) => {
-          const end = h.startTimer(labels);
-          return (more?: MetricLabels) => end(more);
-        },
-      };
+      const m = new FastMetric(name, help, 'histogram', labelNames, [...buckets]);
+      register(m);
+      const metric = histogramOf(m);
       made.set(name, { metric });
       return metric;
     },
   };
+}
+
+/** Where the state gauges read their values (each read when metrics are collected). */
+export interface StateSource {
+  /** Rows held in memory per cached table (CachedTablesStore.cachedSizes). */
+  cachedSizes(): Record<string, number>;
+  /** Distinct service names with instances. */
+  serviceNames(): number;
+  /** Rows committed to LMDB of an uncached table. */
+  committedRows(table: string): number;
+  /** The change feed: retained changes and their estimated bytes, and changes dropped since start. */
+  feed(): { readonly size: number; readonly retainedBytes: number; readonly dropped: number };
 }
 
 /** Where the waiter gauges read their values. */
@@ -100,8 +216,13 @@ export interface WaiterSource {
  */
 export class ServerMetrics {
   readonly registry = new client.Registry();
-  /** The Metrics port over `registry`, for core components (Raft, the API). */
-  readonly port: Metrics = promMetrics(this.registry);
+  /** The Metrics port over `registry`, for core components (Raft, the API); NO_METRICS when disabled. */
+  readonly port: Metrics;
+
+  /** With `disabled`, the port records nothing (to measure what metrics cost). */
+  constructor(disabled = false) {
+    this.port = disabled ? NO_METRICS : promMetrics(this.registry);
+  }
 
   /** Starts prom-client's process, garbage-collector and event-loop metrics (konsul_ prefix). Call once. */
   collectDefaults(): void {
@@ -187,6 +308,54 @@ export class ServerMetrics {
       () => inMemory().bytes,
     );
     this.gauge('konsul_raft_log_memory_entries', 'Raft log entries held in memory', () => inMemory().entries);
+  }
+
+  /**
+   * Registers the state's gauges, read when metrics are collected: catalog nodes, instances,
+   * checks and service names (from memory), KV entries and sessions (committed to LMDB), and the
+   * change feed's depth, bytes and drops. Call once.
+   */
+  observeState(
+    source: StateSource,
+    tables: {
+      readonly kv: string;
+      readonly sessions: string;
+      readonly catalog: { readonly nodes: string; readonly services: string; readonly checks: string };
+    },
+  ): void {
+    this.gauge('konsul_catalog_nodes', 'Registered nodes', () => source.cachedSizes()[tables.catalog.nodes] ?? 0);
+    this.gauge(
+      'konsul_catalog_service_instances',
+      'Registered service instances',
+      () => source.cachedSizes()[tables.catalog.services] ?? 0,
+    );
+    this.gauge(
+      'konsul_catalog_checks',
+      'Registered health checks',
+      () => source.cachedSizes()[tables.catalog.checks] ?? 0,
+    );
+    this.gauge('konsul_catalog_services', 'Distinct service names with instances', () => source.serviceNames());
+    this.gauge(
+      'konsul_kv_entries',
+      'KV entries committed to LMDB (behind by konsul_state_uncommitted_changes at most)',
+      () => source.committedRows(tables.kv),
+    );
+    this.gauge(
+      'konsul_sessions',
+      'Sessions committed to LMDB (behind by konsul_state_uncommitted_changes at most)',
+      () => source.committedRows(tables.sessions),
+    );
+    this.gauge('konsul_change_feed_events', 'Changes the watch-stream feed retains', () => source.feed().size);
+    this.gauge(
+      'konsul_change_feed_bytes',
+      'Estimated bytes of the changes the watch-stream feed retains',
+      () => source.feed().retainedBytes,
+    );
+    this.gauge(
+      'konsul_change_feed_dropped',
+      'Changes dropped from the watch-stream feed since start (evicted past its bounds or cleared by a snapshot)',
+      () => source.feed().dropped,
+    );
   }
 
   /**

@@ -33,6 +33,10 @@ import { EntriesFrameCache } from '../core/codec/entries.js';
 import { checkRaftTls, readHttpTls } from './start-tls.js';
 import { StartupStack } from './startup-stack.js';
 import { requestSlot } from '../core/api/request-slot.js';
+import { serviceNameCount } from '../core/catalog/queries.js';
+import { CHECKS_TABLE, NODES_TABLE, SERVICES_TABLE } from '../core/catalog/types.js';
+import { KV_TABLE } from '../core/kv/types.js';
+import { SESSIONS_TABLE } from '../core/session/types.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -76,15 +80,15 @@ export async function startServer(
   let peerTls: HttpTls | undefined = config.httpTls ? await readHttpTls(config.httpTls) : undefined;
   if (config.raftTls) await checkRaftTls(config.raftTls);
   const name = config.nodeName ?? hostname().split('.')[0] ?? 'konsul';
-  const metrics = new ServerMetrics();
-  metrics.collectDefaults();
+  const metrics = new ServerMetrics(config.disableMetrics === true);
+  if (config.disableMetrics !== true) metrics.collectDefaults();
   const stack = new StartupStack(logger);
   try {
     // One batch of entries is encoded once for the WAL and every follower (EntriesFrameCache).
     const entriesFrames = new EntriesFrameCache(hotPaths);
     const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls, entriesFrames }, stack);
     const { http, transport, raftAddr, dns, broker } = listeners;
-    const state = await openState(config, hotPaths, stack, logger, entriesFrames);
+    const state = await openState(config, hotPaths, stack, logger, entriesFrames, metrics.port);
     const { store, applier, watches } = state;
     const node: NodeInfo = {
       name,
@@ -132,6 +136,7 @@ export async function startServer(
     const agentNode = { name, id: state.nodeId, address: '', datacenter: config.datacenter };
     const agent = new LocalAgent({
       node: agentNode,
+      metrics: metrics.port,
       clock,
       rng: systemRng,
       logger: logger.child({ component: 'agent' }),
@@ -160,6 +165,19 @@ export async function startServer(
     });
     metrics.observeTransport(() => transport.stats());
     metrics.observeStore(state.uncommitted);
+    metrics.observeState(
+      {
+        cachedSizes: () => state.store.cachedSizes(),
+        serviceNames: () => state.store.read(serviceNameCount),
+        committedRows: state.committedRows,
+        feed: () => state.feed,
+      },
+      {
+        kv: KV_TABLE,
+        sessions: SESSIONS_TABLE,
+        catalog: { nodes: NODES_TABLE, services: SERVICES_TABLE, checks: CHECKS_TABLE },
+      },
+    );
     metrics.observeRaftLog(() => cluster.driver?.status().logInMemory ?? { bytes: 0, entries: 0 });
     const app = buildApi(config, {
       node,
@@ -202,16 +220,22 @@ export async function startServer(
         : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
     stack.push('agent', () => agent.stop());
     agent.start(agentSnapshot);
-    dns?.serve(store, {
-      domain: 'consul',
-      datacenter: config.datacenter,
-      serviceTtl: config.dnsServiceTtl,
-      nodeTtl: config.dnsNodeTtl,
-      aRecordLimit: config.dnsARecordLimit,
-      rng: systemRng,
-      // DNS carries no token: with ACLs on it answers what the anonymous token may read.
-      ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
-    });
+    dns?.serve(
+      store,
+      {
+        domain: 'consul',
+        datacenter: config.datacenter,
+        serviceTtl: config.dnsServiceTtl,
+        nodeTtl: config.dnsNodeTtl,
+        aRecordLimit: config.dnsARecordLimit,
+        rng: systemRng,
+        // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+        ...(config.acl.enabled
+          ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz }
+          : {}),
+      },
+      metrics.port,
+    );
     const bridge = await startMqtt(
       config,
       { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader },

@@ -80,7 +80,7 @@ export async function startMqtt(
         logger: mqttLogger,
       })
     : undefined;
-  const inProcess = await p.broker?.start(mqttLogger, access);
+  const inProcess = await p.broker?.start(mqttLogger, access, p.metrics.port);
   const embedded = p.broker !== undefined;
   const bridge = new MqttBridge({
     url: p.broker ? `mqtt://${p.broker.address}` : (config.mqttUrl as string),

@@ -23,6 +23,7 @@ import { WalLogStorage } from './wal-log-storage.js';
 import type { EntriesFrameCache } from '../core/codec/entries.js';
 import type { StartupStack } from './startup-stack.js';
 import { systemClock } from '../runtimes/node/clock.js';
+import { type Metrics, NO_METRICS } from '../core/ports/metrics.js';
 
 /** How long applied writes may gather before LMDB commits them (see WriteBehindOptions.commitDelay). */
 const STATE_COMMIT_DELAY_MS = 10;
@@ -43,6 +44,8 @@ export interface ServerState {
   readonly storage: WalLogStorage;
   /** Changes applied in memory and not yet committed to LMDB (WriteBehindStore.backlogSize). */
   readonly uncommitted: () => number;
+  /** Rows of a table committed to LMDB (LmdbStateStore.entryCount: no scan; behind by the uncommitted changes). */
+  readonly committedRows: (table: string) => number;
   /** Releases the data dir's lock (after the store is closed). */
   readonly unlock: () => Promise<void>;
 }
@@ -58,6 +61,7 @@ export async function openState(
   stack: StartupStack,
   logger: Logger,
   entriesFrames?: EntriesFrameCache,
+  metrics: Metrics = NO_METRICS,
 ): Promise<ServerState> {
   await mkdir(config.dataDir, { recursive: true }).catch((err: unknown) => {
     throw new StartupError(
@@ -68,7 +72,7 @@ export async function openState(
   });
   const unlock = await lockDataDir(config.dataDir);
   stack.push('data dir lock', unlock);
-  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule]);
+  const machine = new StateMachine([...dataModules(), membersModule, autopilotModule], metrics);
   const nodeId = await loadNodeId(config.dataDir);
   const lmdb = new LmdbStateStore(join(config.dataDir, 'state.mdb'), [
     ...machine.tables,
@@ -116,5 +120,6 @@ export async function openState(
   });
   stack.push('raft WAL', () => storage.close());
   const uncommitted = () => behind.backlogSize();
-  return { nodeId, store, machine, watches, applier, feed, storage, uncommitted, unlock };
+  const committedRows = (table: string) => lmdb.entryCount(table);
+  return { nodeId, store, machine, watches, applier, feed, storage, uncommitted, committedRows, unlock };
 }

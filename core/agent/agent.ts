@@ -12,6 +12,7 @@ import type { StateStore } from '../ports/state-store.js';
 import { AntiEntropy } from './anti-entropy.js';
 import { CheckRunner, type CheckState, NODE_CHECK_ID, nodeCheckDefinition } from './checks.js';
 import type { AgentServiceDefinition, CheckDefinition } from './definitions.js';
+import type { Metrics } from '../ports/metrics.js';
 
 /** The node-level liveness check every agent keeps on its node (server/cluster.ts reads it from here). */
 export { NODE_CHECK_ID } from './checks.js';
@@ -49,6 +50,8 @@ export interface AgentOptions {
    * check status): hash-blocking queries wake on it. Must not throw.
    */
   readonly onLocalChange?: () => void;
+  /** Where the agent's check runs are counted and timed; none when absent. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -80,6 +83,7 @@ export class LocalAgent {
         this.requestSync();
       },
       deregisterService: (id) => this.deregisterService(id),
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     this.antiEntropy = new AntiEntropy({
       node: o.node,

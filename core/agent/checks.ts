@@ -10,6 +10,13 @@ import type { ProbeResult, Probes } from './probes.js';
 import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { CheckDefinition } from './definitions.js';
+import {
+  type CounterMetric,
+  type HistogramMetric,
+  LATENCY_BUCKETS,
+  type Metrics,
+  NO_METRICS,
+} from '../ports/metrics.js';
 
 /** The node-level liveness check every agent keeps on its node. */
 export const NODE_CHECK_ID = 'serfHealth';
@@ -42,6 +49,8 @@ export interface CheckRunnerOptions {
   requestSync(): void;
   /** The service's check stayed critical for DeregisterCriticalServiceAfter; may reject. */
   deregisterService(id: string): Promise<void>;
+  /** Where probe runs are counted and timed (konsul_check_*); none when absent. */
+  readonly metrics?: Metrics;
 }
 
 interface CheckRuntime {
@@ -89,8 +98,23 @@ export function nodeCheckDefinition(): CheckDefinition {
 export class CheckRunner {
   private readonly checks = new Map<string, CheckRuntime>();
   private stopped = false;
+  private readonly runs: CounterMetric;
+  private readonly probeTime: HistogramMetric;
 
-  constructor(private readonly o: CheckRunnerOptions) {}
+  constructor(private readonly o: CheckRunnerOptions) {
+    const metrics = o.metrics ?? NO_METRICS;
+    this.runs = metrics.counter(
+      'konsul_check_runs_total',
+      'Health-check probes run by this agent, by check type and the status the probe gave',
+      ['type', 'status'],
+    );
+    this.probeTime = metrics.histogram(
+      'konsul_check_probe_seconds',
+      'Time a health-check probe took, by check type',
+      LATENCY_BUCKETS,
+      ['type'],
+    );
+  }
 
   /** Number of checks, the node check included. */
   get size(): number {
@@ -205,8 +229,13 @@ export class CheckRunner {
       c.timer = undefined;
       if (this.checks.get(c.def.CheckID) !== c || this.stopped) return;
       c.running = true;
+      const done = this.probeTime.startTimer({ type: c.def.kind });
       void this.probe(c.def)
-        .then((r) => this.record(c, r))
+        .then((r) => {
+          done();
+          this.runs.inc({ type: c.def.kind, status: r.status });
+          this.record(c, r);
+        })
         .finally(() => {
           c.running = false;
           if (this.checks.get(c.def.CheckID) === c && !this.stopped)

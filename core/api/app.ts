@@ -23,7 +23,7 @@ import { registerStatusRoutes } from './routes/status.js';
 import { registerSyncRoutes } from './routes/sync.js';
 import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
-import { LATENCY_BUCKETS, NO_METRICS } from '../ports/metrics.js';
+import { LATENCY_BUCKETS, MetricChildren, NO_METRICS } from '../ports/metrics.js';
 
 /** Methods counted under their own name in the HTTP metrics; any other is counted as OTHER. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
@@ -41,10 +41,12 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
     LATENCY_BUCKETS,
     ['method', 'route', 'status'],
   );
+  // Methods × route templates × status classes: a few thousand series at most.
+  const series = new MetricChildren((labels) => duration.labels(labels));
   let inFlight = 0;
   metrics.gauge('konsul_http_requests_in_flight', 'HTTP API requests being answered', [], () => inFlight);
   app.use('*', async (c, next) => {
-    const done = duration.startTimer();
+    const elapsed = metrics.stopwatch();
     inFlight++;
     try {
       await next();
@@ -52,7 +54,8 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       inFlight--;
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
       const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
-      done({ method, route, status: `${Math.floor(c.res.status / 100)}xx` });
+      const status = `${Math.floor(c.res.status / 100)}xx`;
+      series.get(`${method} ${route} ${status}`, () => ({ method, route, status })).observe(elapsed());
     }
   });
 }

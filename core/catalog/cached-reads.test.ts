@@ -21,6 +21,7 @@ import {
   serviceChecks,
   serviceHealth,
   serviceInstances,
+  serviceNameCount,
   serviceNameIgnoringCase,
 } from './queries.js';
 import type { CatalogDeregisterCommand, CatalogRegisterCommand } from './state-machine.js';
@@ -32,6 +33,8 @@ const STATUSES = [...HEALTH_STATUSES];
 
 /** Every catalog read the API, DNS, Prometheus SD and edge sync make, over a small universe of names. */
 function everyRead(tx: ReadTxn): unknown {
+  // The count of service names (a skip scan of the name index) agrees with the full listing.
+  expect(serviceNameCount(tx)).toBe(listServices(tx).value.size);
   return {
     nodes: listNodes(tx),
     services: [...listServices(tx).value.entries()],

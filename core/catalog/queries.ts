@@ -52,6 +52,23 @@ export function listServices(tx: ReadTxn): Indexed<Map<string, Array<{ node: str
   };
 }
 
+/**
+ * How many distinct service names have instances: one ordered lookup per name in the service-name
+ * index (keys `<name>\0<node>/<id>`), skipping each name's instances.
+ */
+export function serviceNameCount(tx: ReadTxn): number {
+  let n = 0;
+  let start = '';
+  for (;;) {
+    const first = tx.range(SERVICE_NAME_INDEX, { start, limit: 1 })[Symbol.iterator]().next();
+    if (first.done) return n;
+    const key = first.value[0];
+    const name = key.slice(0, key.indexOf('\u0000'));
+    n++;
+    start = `${name}\u0001`;
+  }
+}
+
 /** The index of service `name`'s reads (instances, health, checks): that service's, or the services table's. */
 export function serviceIndex(tx: ReadTxn, name: string): number {
   return index(tx, INDEX.service(name), INDEX.services);

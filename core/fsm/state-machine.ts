@@ -4,6 +4,14 @@ import type { Change } from '../watch/change.js';
 import { type Command, decodeCommand } from './command.js';
 import type { ConfState } from '../raft/types.js';
 import { META_TABLE, readAppliedIndex, writeAppliedIndex, writeConfState } from './meta.js';
+import {
+  type CounterMetric,
+  type HistogramMetric,
+  LATENCY_BUCKETS,
+  MetricChildren,
+  type Metrics,
+  NO_METRICS,
+} from '../ports/metrics.js';
 
 /** What one command application may touch. Valid only during that application. */
 export interface ApplyContext {
@@ -52,9 +60,27 @@ export interface CommittedEntry {
 export class StateMachine {
   readonly tables: readonly string[];
   private readonly handlers = new Map<string, CommandHandler>();
+  /** konsul_fsm_apply_seconds per command type (registered types only). */
+  private readonly applyTime: MetricChildren<HistogramMetric>;
+  private readonly refused: CounterMetric;
 
-  /** Builds a state machine from modules; command types and table names must be unique. */
-  constructor(modules: readonly StateModule[]) {
+  /**
+   * Builds a state machine from modules; command types and table names must be unique. Apply
+   * times and refused commands go to `metrics` by command type (konsul_fsm_*).
+   */
+  constructor(modules: readonly StateModule[], metrics: Metrics = NO_METRICS) {
+    const applyTime = metrics.histogram(
+      'konsul_fsm_apply_seconds',
+      'Applying one committed command to the state, by command type',
+      LATENCY_BUCKETS,
+      ['type'],
+    );
+    this.applyTime = new MetricChildren((labels) => applyTime.labels(labels));
+    this.refused = metrics.counter(
+      'konsul_fsm_refused_total',
+      'Committed commands that changed nothing because they failed (a failed check-and-set, a bad argument), by type',
+      ['type'],
+    );
     const tables = new Set<string>([META_TABLE]);
     for (const m of modules) {
       for (const t of m.tables) {
@@ -85,14 +111,27 @@ export class StateMachine {
       return { ok: true, index: entry.index, value: undefined };
     }
     if (entry.data.byteLength === 0) return { ok: true, index: entry.index, value: undefined };
+    let type: string | undefined;
+    let done: (() => number) | undefined;
     try {
       const command = decodeCommand(entry.data);
       const handler = this.handlers.get(command.type);
       if (!handler) throw new CorruptError(`unknown command type ${JSON.stringify(command.type)}`);
+      // Only registered types label a series: a corrupt entry's type could be anything.
+      const known = command.type;
+      type = known;
+      done = this.applyTime.get(known, () => ({ type: known })).startTimer();
       const value = handler.apply({ tx, index: entry.index, changed }, command);
+      done();
       return { ok: true, index: entry.index, value };
     } catch (err) {
-      if (err instanceof KonsulError) return { ok: false, index: entry.index, error: err };
+      if (err instanceof KonsulError) {
+        if (type !== undefined) {
+          done?.();
+          this.refused.inc({ type });
+        }
+        return { ok: false, index: entry.index, error: err };
+      }
       throw err;
     }
   }

@@ -13,6 +13,11 @@ export type MetricLabels = Readonly<Record<string, string>>;
 export interface CounterMetric {
   /** Adds `by` (default 1, >= 0) to the series with `labels`. */
   inc(labels?: MetricLabels, by?: number): void;
+  /**
+   * The series with `labels`, bound once: its inc() takes no labels and skips looking the series
+   * up, for hot paths (keep the children of a fixed label set, e.g. in a Map).
+   */
+  labels(labels: MetricLabels): CounterMetric;
 }
 
 /** A value that goes up and down. */
@@ -30,6 +35,8 @@ export interface HistogramMetric {
    * the seconds elapsed (in the series with the labels given at start and at end) and returns them.
    */
   startTimer(labels?: MetricLabels): (labels?: MetricLabels) => number;
+  /** The series with `labels`, bound once (see CounterMetric.labels). */
+  labels(labels: MetricLabels): HistogramMetric;
 }
 
 /** One series a collected gauge reports: its labels and value. */
@@ -50,17 +57,45 @@ export interface Metrics {
   ): GaugeMetric;
   /** A histogram with upper bucket bounds `buckets` (ascending, in the unit its name says). */
   histogram(name: string, help: string, buckets: readonly number[], labelNames?: readonly string[]): HistogramMetric;
+  /**
+   * Starts timing on the runtime's monotonic high-resolution clock; the returned function gives
+   * the seconds elapsed (for a time whose series is known only at the end).
+   */
+  stopwatch(): () => number;
 }
 
-const noCounter: CounterMetric = { inc: () => undefined };
+const noCounter: CounterMetric = { inc: () => undefined, labels: () => noCounter };
 const noGauge: GaugeMetric = { set: () => undefined };
-const noHistogram: HistogramMetric = { observe: () => undefined, startTimer: () => () => 0 };
+const noHistogram: HistogramMetric = {
+  observe: () => undefined,
+  startTimer: () => () => 0,
+  labels: () => noHistogram,
+};
+
+/**
+ * `make(labels)` kept per distinct `key` — for the children of a metric over a label set that is
+ * small and fixed (methods × route templates × status classes), so a hot path builds one string
+ * instead of having the library hash a labels object.
+ */
+export class MetricChildren<T> {
+  private readonly children = new Map<string, T>();
+
+  constructor(private readonly make: (labels: MetricLabels) => T) {}
+
+  /** The child for `labels`, whose distinct values `key` names. */
+  get(key: string, labels: () => MetricLabels): T {
+    let child = this.children.get(key);
+    if (child === undefined) this.children.set(key, (child = this.make(labels())));
+    return child;
+  }
+}
 
 /** Metrics that record nothing (the simulator, tests, and anything built without a registry). */
 export const NO_METRICS: Metrics = {
   counter: () => noCounter,
   gauge: () => noGauge,
   histogram: () => noHistogram,
+  stopwatch: () => () => 0,
 };
 
 /** Bucket bounds in seconds for latencies from 0.1 ms to 10 s (Raft commits, applies, requests). */

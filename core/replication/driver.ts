@@ -8,6 +8,7 @@ import {
   type CounterMetric,
   type HistogramMetric,
   LATENCY_BUCKETS,
+  MetricChildren,
   type Metrics,
   NO_METRICS,
 } from '../ports/metrics.js';
@@ -108,7 +109,8 @@ interface DriverMetrics {
   readonly commit: HistogramMetric;
   readonly apply: HistogramMetric;
   readonly appliedEntries: CounterMetric;
-  readonly rpc: HistogramMetric;
+  /** konsul_raft_rpc_seconds per peer and kind. */
+  readonly rpc: MetricChildren<HistogramMetric>;
   readonly snapshots: CounterMetric;
   readonly snapshotBuild: HistogramMetric;
   readonly snapshotsInstalled: CounterMetric;
@@ -226,7 +228,7 @@ export class RaftDriver {
   /** Per peer, when its last message arrived (clock ms). */
   private readonly lastHeard = new Map<NodeId, number>();
   /** Per peer and round-trip kind, the timer of the oldest message still unanswered. */
-  private readonly roundTrips = new Map<string, (labels?: Record<string, string>) => number>();
+  private readonly roundTrips = new Map<string, () => number>();
   /** The leader as of the last durable Ready (for counting leader changes). */
   private knownLeader: NodeId | undefined;
 
@@ -243,6 +245,12 @@ export class RaftDriver {
     // eslint-disable-next-line no-restricted-syntax -- built once, at start-up
     this.raw = new RawNode({ ...o.raft, id: o.id, rng: o.rng, soleVoterCommitsUnpersisted: true }, init);
     const metrics = o.metrics ?? NO_METRICS;
+    const rpc = metrics.histogram(
+      'konsul_raft_rpc_seconds',
+      'Round trip of a leader message to a peer and its answer, by peer and kind',
+      LATENCY_BUCKETS,
+      ['peer', 'type'],
+    );
     this.m = {
       leaderChanges: metrics.counter('konsul_raft_leader_changes_total', 'Times this server saw the leader change'),
       elections: metrics.counter('konsul_raft_elections_total', 'Elections this server started (as candidate)'),
@@ -257,12 +265,7 @@ export class RaftDriver {
         LATENCY_BUCKETS,
       ),
       appliedEntries: metrics.counter('konsul_raft_applied_entries_total', 'Committed entries applied here'),
-      rpc: metrics.histogram(
-        'konsul_raft_rpc_seconds',
-        'Round trip of a leader message to a peer and its answer, by peer and kind',
-        LATENCY_BUCKETS,
-        ['peer', 'type'],
-      ),
+      rpc: new MetricChildren((labels) => rpc.labels(labels)),
       snapshots: metrics.counter('konsul_raft_snapshots_total', 'Compaction snapshots taken here'),
       snapshotBuild: metrics.histogram(
         'konsul_raft_snapshot_build_seconds',
@@ -659,7 +662,10 @@ export class RaftDriver {
       const rpc = RESPONSE_OF[m.type];
       if (!rpc) continue;
       const key = `${m.to}\u0000${rpc.type}`;
-      if (!this.roundTrips.has(key)) this.roundTrips.set(key, this.m.rpc.startTimer({ peer: m.to, type: rpc.rpc }));
+      if (!this.roundTrips.has(key)) {
+        const to = m.to;
+        this.roundTrips.set(key, this.m.rpc.get(key, () => ({ peer: to, type: rpc.rpc })).startTimer());
+      }
     }
     this.o.transport.send(messages);
   }

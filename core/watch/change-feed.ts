@@ -144,6 +144,16 @@ export class ChangeFeed implements ApplyListener {
     return this.slots.length - this.head;
   }
 
+  /** Estimated bytes of the retained changes (what maxBytes bounds). */
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Changes dropped since the feed started: evicted past its bounds, or cleared by a snapshot install. */
+  get dropped(): number {
+    return this.base;
+  }
+
   /** Subscriptions woken from waiting since the feed started (each wake-up of one counts once). */
   get wakeups(): number {
     return this.wakeupCount;

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { ShuttingDownError, TooLargeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
+import { type Metrics, NO_METRICS } from '../../core/ports/metrics.js';
 import type { MqttAccess } from './access.js';
 
 /** An MQTT broker embedded in the server process. */
@@ -16,9 +17,11 @@ export interface BoundBroker extends EmbeddedBroker {
   /**
    * Starts the aedes broker behind the listener (MQTT 3.1.1, in-memory retained messages and
    * sessions). With `access`, ACLs decide who may connect, publish and subscribe (see MqttAccess).
-   * Returns the way to publish the server's own messages to it in-process. Call once.
+   * Returns the way to publish the server's own messages to it in-process. Connected clients,
+   * messages clients publish and messages the server publishes go to `metrics` (konsul_mqtt_*).
+   * Call once.
    */
-  start(logger: Logger, access?: MqttAccess): Promise<InProcessPublisher>;
+  start(logger: Logger, access?: MqttAccess, metrics?: Metrics): Promise<InProcessPublisher>;
 }
 
 /** QoS and retain flag of an in-process publish (what a client would put in its PUBLISH packet). */
@@ -78,7 +81,7 @@ export async function bindBroker(host: string, port: number): Promise<BoundBroke
   const bound = typeof a === 'object' && a ? a.port : port;
   return {
     address: `${host}:${bound}`,
-    start: async (logger, access) => {
+    start: async (logger, access, metrics = NO_METRICS) => {
       const broker = await Aedes.createBroker({
         concurrency: 1000,
         maxTopicLevels: MAX_TOPIC_LEVELS,
@@ -99,7 +102,26 @@ export async function bindBroker(host: string, port: number): Promise<BoundBroke
         logger.debug('mqtt client error', { client: client?.id ?? '', error: err.message }),
       );
       aedes = broker;
-      return { publish: (topic, payload, options) => publishInProcess(broker, topic, payload, options) };
+      metrics.gauge('konsul_mqtt_clients_connected', 'MQTT clients connected to the embedded broker', [], () =>
+        broker.closed ? 0 : broker.connectedClients,
+      );
+      const received = metrics.counter(
+        'konsul_mqtt_messages_received_total',
+        'Messages MQTT clients published to the embedded broker',
+      );
+      const published = metrics.counter(
+        'konsul_mqtt_messages_published_total',
+        'Messages the server published to the embedded broker (changes, retained keys and instances, answers)',
+      );
+      broker.on('publish', (_packet, client) => {
+        if (client) received.inc();
+      });
+      return {
+        publish: (topic, payload, options) => {
+          published.inc();
+          return publishInProcess(broker, topic, payload, options);
+        },
+      };
     },
     close: async () => {
       const broker = aedes;
