@@ -184,6 +184,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: false,
   },
   {
+    name: 'access-log-sample',
+    kind: { type: 'string', pattern: /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, patternHint: 'a fraction from 0 to 1' },
+    describe: 'fraction of HTTP requests written to the log as access lines (0: none, 1: all)',
+    default: '0',
+  },
+  {
     name: 'disable-metrics',
     kind: { type: 'boolean' },
     describe: 'record no Raft, HTTP, state, DNS, check or MQTT metrics (to measure what they cost)',
@@ -329,6 +335,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
     disableMetrics: v['disable-metrics'] === true,
+    accessLogSample: Number(v['access-log-sample']),
     dnsAddr:
       v['dns-addr'] !== undefined
         ? parseHostPort(String(v['dns-addr']), '--dns-addr')

@@ -1,4 +1,4 @@
-import { createLogger } from '../core/log/logger.js';
+import { LogHub } from '../core/log/hub.js';
 import { systemClock } from '../runtimes/node/index.js';
 import { SERVER_OPTIONS, toServerConfig } from './server-options.js';
 import { type RunningServer, startServer } from '../server/server.js';
@@ -32,15 +32,18 @@ export async function runServerCommand(
   const config = await readConfigFile(SERVER_OPTIONS, flags, env);
   const cfg = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, config));
   const clock = systemClock();
-  const logger = createLogger({
+  // One hub for every logger of the process: its level changes at run time (PUT
+  // /v1/agent/log-level, SIGHUP) and /v1/agent/monitor streams its lines.
+  const logs = new LogHub({
     level: cfg.logLevel,
     format: cfg.logFormat,
     clock,
     write: (line) => process.stdout.write(`${line}\n`),
   });
+  const logger = logs.logger();
   let server: RunningServer;
   try {
-    server = await startServer(cfg, logger, clock);
+    server = await startServer(cfg, logger, clock, logs);
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     process.stderr.write(`konsul: ${err.message}\n`);
@@ -66,8 +69,22 @@ export async function runServerCommand(
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    // SIGHUP reloads the HTTPS certificate without dropping the listener.
+    // SIGHUP re-reads the log level (config file, KONSUL_*, flags) and reloads the HTTPS
+    // certificate without dropping the listener.
     process.on('SIGHUP', () => {
+      readConfigFile(SERVER_OPTIONS, flags, env)
+        .then((again) => {
+          const level = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, again)).logLevel;
+          if (level !== logs.level()) {
+            logs.setLevel(level);
+            logger.info('SIGHUP: log level changed', { level });
+          }
+        })
+        .catch((err: unknown) =>
+          logger.error('SIGHUP: configuration not re-read; keeping the log level', {
+            error: (err as Error).message,
+          }),
+        );
       server.reloadTls().then(
         (done) => {
           if (!done) logger.info('SIGHUP: no HTTPS certificate to reload');

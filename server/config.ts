@@ -50,6 +50,8 @@ export interface ServerConfig {
   readonly enableScriptChecks: boolean;
   /** Record no metrics through the Metrics port (the MQTT, audit and listener gauges stay). */
   readonly disableMetrics?: boolean;
+  /** Fraction of HTTP requests logged as access lines (0..1; 0 or absent: none). */
+  readonly accessLogSample?: number;
   /** DNS address (undefined: none). */
   readonly dnsAddr: ListenAddr | undefined;
   /** Embedded MQTT broker address (undefined: none). */

@@ -37,6 +37,7 @@ import { serviceNameCount } from '../core/catalog/queries.js';
 import { CHECKS_TABLE, NODES_TABLE, SERVICES_TABLE } from '../core/catalog/types.js';
 import { KV_TABLE } from '../core/kv/types.js';
 import { SESSIONS_TABLE } from '../core/session/types.js';
+import type { LogControl } from '../core/log/hub.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -73,6 +74,7 @@ export async function startServer(
   config: ServerConfig,
   logger: Logger,
   clock: Clock = systemClock(),
+  logs?: LogControl,
 ): Promise<RunningServer> {
   const hotPaths = await nodeRuntime.loadHotPaths(config.hotPaths);
   const deviceKeys = await readDeviceKeys(config.mqttDeviceKeys);
@@ -195,6 +197,7 @@ export async function startServer(
       audit: auditFile,
       metrics,
       transport,
+      ...(logs ? { logs } : {}),
     });
 
     stack.push('cluster', () => cluster.stop());

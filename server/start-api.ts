@@ -18,6 +18,8 @@ import type { ServerMetrics } from './metrics.js';
 import type { ServerState } from './start-state.js';
 import type { ForwardedAnswer, ForwardedRequest, RaftTransport } from './transport.js';
 import type { RequestSlot } from '../core/api/request-slot.js';
+import type { LogControl } from '../core/log/hub.js';
+import { registerAgentLogRoutes } from '../core/api/routes/agent-logs.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -36,6 +38,8 @@ export interface ApiParts {
   readonly bodyReader: BodyReader;
   readonly audit: AuditSink | undefined;
   readonly metrics: ServerMetrics;
+  /** The process's log level and monitors (/v1/agent/monitor, /v1/agent/log-level); absent: those answer 404. */
+  readonly logs?: LogControl;
   /** The raft transport, whose traffic --test-faults may block. */
   readonly transport: RaftTransport;
 }
@@ -93,6 +97,14 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     clientGone: (req) => p.clients.get(req)?.gone(),
     responseHeader: (req, name, value) => p.clients.get(req)?.setHeader(name, value) ?? false,
     metrics: p.metrics.port,
+    ...(config.accessLogSample
+      ? { accessLog: { sample: config.accessLogSample, logger: p.logger.child({ component: 'access' }) } }
+      : {}),
+    responseBytes: (res) => {
+      const kept = cachedBody(res);
+      if (typeof kept === 'string') return utf8.encode(kept).byteLength;
+      return kept instanceof Uint8Array ? kept.byteLength : undefined;
+    },
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
   };
@@ -103,6 +115,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     aclEnabled: config.acl.enabled,
   });
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
+  if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   return app;
 }

@@ -24,14 +24,30 @@ import { registerSyncRoutes } from './routes/sync.js';
 import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
 import { LATENCY_BUCKETS, MetricChildren, NO_METRICS } from '../ports/metrics.js';
+import { resolvedIdentity } from './authz.js';
 
 /** Methods counted under their own name in the HTTP metrics; any other is counted as OTHER. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
 
+/** Request ids taken from a client's X-Request-Id: short, and nothing a log line could be confused by. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A new request id: 16 hex digits from the rng. */
+function newRequestId(deps: ServerApiDeps): string {
+  let id = '';
+  for (let i = 0; i < 4; i++)
+    id += Math.floor(deps.rng.next() * 0x10000)
+      .toString(16)
+      .padStart(4, '0');
+  return id;
+}
+
 /**
  * Times every request (konsul_http_request_duration_seconds by method, route template and status
- * class — never the raw path, which holds keys), counts those in flight and the answers refused
- * with 429 or 503 by reason (the error's code).
+ * class — never the raw path, which holds keys), counts those in flight, and writes the sampled
+ * access lines (deps.accessLog): request id (the client's X-Request-Id when it is a plain token,
+ * else a new one, echoed in the answer), method, route template, status, duration, bytes when the
+ * runtime knows them, and the token's AccessorID — never the path, the token or a secret.
  */
 function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
   const metrics = deps.metrics ?? NO_METRICS;
@@ -45,8 +61,16 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
   const series = new MetricChildren((labels) => duration.labels(labels));
   let inFlight = 0;
   metrics.gauge('konsul_http_requests_in_flight', 'HTTP API requests being answered', [], () => inFlight);
+  const access = deps.accessLog && deps.accessLog.sample > 0 ? deps.accessLog : undefined;
   app.use('*', async (c, next) => {
     const elapsed = metrics.stopwatch();
+    const logged = access !== undefined && deps.rng.next() < access.sample;
+    let requestId: string | undefined;
+    if (logged) {
+      const asked = c.req.header('x-request-id');
+      requestId = asked !== undefined && REQUEST_ID.test(asked) ? asked : newRequestId(deps);
+      deps.responseHeader?.(c.req.raw, 'X-Request-Id', requestId);
+    }
     inFlight++;
     try {
       await next();
@@ -55,7 +79,18 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
       const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
       const status = `${Math.floor(c.res.status / 100)}xx`;
-      series.get(`${method} ${route} ${status}`, () => ({ method, route, status })).observe(elapsed());
+      const seconds = elapsed();
+      series.get(`${method} ${route} ${status}`, () => ({ method, route, status })).observe(seconds);
+      if (access && logged)
+        access.logger.info('http request', {
+          request_id: requestId,
+          method,
+          route,
+          status: c.res.status,
+          ms: Math.round(seconds * 100_000) / 100,
+          bytes: deps.responseBytes?.(c.res),
+          accessor: resolvedIdentity(c.req.raw)?.token?.AccessorID,
+        });
     }
   });
 }

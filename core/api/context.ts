@@ -192,6 +192,13 @@ export interface ApiDeps {
   readonly responseHeader?: (req: Request, name: string, value: string) => boolean;
   /** Where the API's metrics go (konsul_http_*; see docs/OBSERVABILITY.md); none when absent. */
   readonly metrics?: Metrics;
+  /**
+   * Access lines: `sample` (0..1) of requests are logged through `logger` with their request id,
+   * method, route template, status, duration, bytes and accessor; none when absent.
+   */
+  readonly accessLog?: { readonly sample: number; readonly logger: Logger };
+  /** The body size of an answer when the runtime knows it without reading it (access lines). */
+  readonly responseBytes?: (res: Response) => number | undefined;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

@@ -3,12 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { createTestNode } from '../../testing/harness.js';
 import { registeredRoutes, route } from './registry.js';
 import { findRoute, methodsAt, ROUTES, routeOf } from './route-table.js';
+import { LogHub } from '../log/hub.js';
+import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
 function serverApp(): Hono {
-  const { app } = createTestNode();
+  const { app, deps } = createTestNode();
   registerInternalProposeRoute(
     app,
     { proposeForPeer: async () => new Uint8Array() },
@@ -22,6 +24,11 @@ function serverApp(): Hono {
     json: async () => ({}),
   });
   registerFaultsRoute(app, { block: () => undefined });
+  registerAgentLogRoutes(
+    app,
+    deps,
+    new LogHub({ level: 'info', format: 'text', clock: { now: () => 0 }, write: () => undefined }),
+  );
   return app;
 }
 
@@ -112,6 +119,10 @@ describe('the route table', () => {
         'PUT /v1/snapshot acl',
         'GET /v1/agent/self agent',
         'GET /v1/agent/metrics agent',
+        // The log routes came with the table: agent:read to watch, agent:write to change the level.
+        'GET /v1/agent/monitor agent',
+        'GET /v1/agent/log-level agent',
+        'PUT /v1/agent/log-level agent',
         'PUT /v1/agent/join/:addr agent',
         'PUT /v1/agent/leave agent',
         ...ROUTES.filter((r) => r.path.startsWith('/v1/operator/')).map((r) => `${r.method} ${r.path} operator`),

@@ -161,6 +161,9 @@ export const ROUTES: readonly RouteFacts[] = [
   // hold "/" (Patroni's "pg/pg1"), so the routes that end in one take the rest of the path.
   local('GET', '/v1/agent/self', AGENT_READ),
   local('GET', '/v1/agent/metrics', AGENT_READ),
+  local('GET', '/v1/agent/monitor', AGENT_READ),
+  local('GET', '/v1/agent/log-level', AGENT_READ),
+  local('PUT', '/v1/agent/log-level', AGENT_WRITE),
   local('PUT', '/v1/agent/join/:addr', AGENT_WRITE),
   local('PUT', '/v1/agent/leave', AGENT_WRITE),
   local('GET', '/v1/agent/members', NODE),
