@@ -35,7 +35,10 @@ class FastMetric {
     readonly type: 'counter' | 'histogram',
     private readonly labelNames: readonly string[],
     private readonly bounds: readonly number[] = [],
-  ) {}
+  ) {
+    // Without labels the one series exists from the start, at 0, as prom-client's own do.
+    if (labelNames.length === 0) this.seriesOf(undefined);
+  }
 
   /** The series with `labels` (absent names are empty), made on first use. */
   seriesOf(labels?: MetricLabels): Series {
@@ -202,6 +205,8 @@ export interface StateSource {
 /** Where the waiter gauges read their values. */
 export interface WaiterSource {
   blockingQueries(): number;
+  /** Blocking queries allowed at once (--max-blocking-queries). */
+  blockingQueryLimit(): number;
   /** Blocking-query watchers woken since start. */
   blockingQueryWakeups(): number;
   watchStreams(): number;
@@ -379,6 +384,9 @@ export class ServerMetrics {
     const gauge = (name: string, help: string, read: () => number): void => this.gauge(name, help, read);
     gauge('konsul_blocking_queries_waiting', 'Blocking queries (index or hash) waiting for a change', () =>
       source.blockingQueries(),
+    );
+    gauge('konsul_blocking_queries_limit', 'Blocking queries allowed at once (--max-blocking-queries)', () =>
+      source.blockingQueryLimit(),
     );
     gauge('konsul_blocking_query_wakeups', 'Blocking-query watchers woken by a matching change since start', () =>
       source.blockingQueryWakeups(),

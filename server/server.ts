@@ -160,6 +160,7 @@ export async function startServer(
     if (auditFile) stack.push('audit log', () => auditFile.flush());
     metrics.observeWaiters({
       blockingQueries: () => watches.size,
+      blockingQueryLimit: () => config.maxBlockingQueries,
       blockingQueryWakeups: () => watches.fired,
       watchStreams: () => state.feed.subscriptions,
       watchStreamWakeups: () => state.feed.wakeups,

@@ -100,6 +100,7 @@ export class CheckRunner {
   private stopped = false;
   private readonly runs: CounterMetric;
   private readonly probeTime: HistogramMetric;
+  private readonly changes: CounterMetric;
 
   constructor(private readonly o: CheckRunnerOptions) {
     const metrics = o.metrics ?? NO_METRICS;
@@ -107,6 +108,11 @@ export class CheckRunner {
       'konsul_check_runs_total',
       'Health-check probes run by this agent, by check type and the status the probe gave',
       ['type', 'status'],
+    );
+    this.changes = metrics.counter(
+      'konsul_check_status_changes_total',
+      "Times a check of this agent changed status (a probe's result, a TTL update or expiry), by type",
+      ['type'],
     );
     this.probeTime = metrics.histogram(
       'konsul_check_probe_seconds',
@@ -313,6 +319,7 @@ export class CheckRunner {
       if (c.failures >= c.def.FailuresBeforeCritical) next = r.status;
     }
     const statusChanged = next !== c.status;
+    if (statusChanged) this.changes.inc({ type: c.def.kind });
     c.status = next;
     c.output = output;
     const now = this.o.clock.now();
