@@ -190,6 +190,11 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: '0',
   },
   {
+    name: 'otlp-endpoint',
+    kind: { type: 'string', pattern: /^https?:\/\/\S+$/, patternHint: 'an http:// or https:// URL' },
+    describe: 'export traces over OTLP/HTTP to this base URL (also OTEL_EXPORTER_OTLP_ENDPOINT)',
+  },
+  {
     name: 'disable-metrics',
     kind: { type: 'boolean' },
     describe: 'record no Raft, HTTP, state, DNS, check or MQTT metrics (to measure what they cost)',
@@ -336,6 +341,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     enableScriptChecks: v['enable-script-checks'] === true,
     disableMetrics: v['disable-metrics'] === true,
     accessLogSample: Number(v['access-log-sample']),
+    ...(v['otlp-endpoint'] !== undefined ? { otlpEndpoint: String(v['otlp-endpoint']) } : {}),
     dnsAddr:
       v['dns-addr'] !== undefined
         ? parseHostPort(String(v['dns-addr']), '--dns-addr')

@@ -30,7 +30,14 @@ export async function runServerCommand(
   }
   const flags = parseFlags(SERVER_OPTIONS, argv, 'server');
   const config = await readConfigFile(SERVER_OPTIONS, flags, env);
-  const cfg = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, config));
+  const resolved = toServerConfig(resolveOptions(SERVER_OPTIONS, flags, env, config));
+  // OpenTelemetry's standard variables, under --otlp-endpoint.
+  const otlpEndpoint = resolved.otlpEndpoint ?? env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+  const cfg = {
+    ...resolved,
+    ...(otlpEndpoint ? { otlpEndpoint } : {}),
+    otlpServiceName: env['OTEL_SERVICE_NAME'] || 'konsul',
+  };
   const clock = systemClock();
   // One hub for every logger of the process: its level changes at run time (PUT
   // /v1/agent/log-level, SIGHUP) and /v1/agent/monitor streams its lines.

@@ -52,6 +52,10 @@ export interface ServerConfig {
   readonly disableMetrics?: boolean;
   /** Fraction of HTTP requests logged as access lines (0..1; 0 or absent: none). */
   readonly accessLogSample?: number;
+  /** OTLP/HTTP base URL traces are exported to (absent: no tracing, at no cost). */
+  readonly otlpEndpoint?: string;
+  /** The `service.name` of exported spans (OTEL_SERVICE_NAME; default konsul). */
+  readonly otlpServiceName?: string;
   /** DNS address (undefined: none). */
   readonly dnsAddr: ListenAddr | undefined;
   /** Embedded MQTT broker address (undefined: none). */

@@ -38,6 +38,7 @@ import { CHECKS_TABLE, NODES_TABLE, SERVICES_TABLE } from '../core/catalog/types
 import { KV_TABLE } from '../core/kv/types.js';
 import { SESSIONS_TABLE } from '../core/session/types.js';
 import type { LogControl } from '../core/log/hub.js';
+import { NO_TRACER, type Tracer } from '../core/ports/tracing.js';
 
 /** A started server. */
 export interface RunningServer {
@@ -86,6 +87,18 @@ export async function startServer(
   if (config.disableMetrics !== true) metrics.collectDefaults();
   const stack = new StartupStack(logger);
   try {
+    // Traces only when an OTLP endpoint is configured: the SDK is not even loaded otherwise.
+    let tracer: Tracer = NO_TRACER;
+    if (config.otlpEndpoint) {
+      const exporting = (await import('./tracing.js')).otlpTracer(
+        config.otlpEndpoint,
+        config.otlpServiceName ?? 'konsul',
+        name,
+      );
+      stack.push('traces', () => exporting.shutdown());
+      tracer = exporting;
+      logger.info('exporting traces', { endpoint: config.otlpEndpoint });
+    }
     // One batch of entries is encoded once for the WAL and every follower (EntriesFrameCache).
     const entriesFrames = new EntriesFrameCache(hotPaths);
     const listeners = await bindListeners(config, { name, hotPaths, logger, httpTls: peerTls, entriesFrames }, stack);
@@ -118,6 +131,7 @@ export async function startServer(
       // Role changes begin with cluster.start() below, once sessionTtl exists.
       onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
       metrics: metrics.port,
+      tracer,
     });
     const writer = cluster.writer;
     const isLeader = (): boolean => cluster.driver?.role() === 'leader';
@@ -199,6 +213,7 @@ export async function startServer(
       metrics,
       transport,
       ...(logs ? { logs } : {}),
+      tracer,
     });
 
     stack.push('cluster', () => cluster.stop());

@@ -20,6 +20,8 @@ import type { ForwardedAnswer, ForwardedRequest, RaftTransport } from './transpo
 import type { RequestSlot } from '../core/api/request-slot.js';
 import type { LogControl } from '../core/log/hub.js';
 import { registerAgentLogRoutes } from '../core/api/routes/agent-logs.js';
+import type { Tracer } from '../core/ports/tracing.js';
+import type { Writer } from '../core/pipeline/writer.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -38,6 +40,8 @@ export interface ApiParts {
   readonly bodyReader: BodyReader;
   readonly audit: AuditSink | undefined;
   readonly metrics: ServerMetrics;
+  /** Opens the request spans (NO_TRACER: none). */
+  readonly tracer: Tracer;
   /** The process's log level and monitors (/v1/agent/monitor, /v1/agent/log-level); absent: those answer 404. */
   readonly logs?: LogControl;
   /** The raft transport, whose traffic --test-faults may block. */
@@ -73,7 +77,8 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   const deps: ServerApiDeps = {
     node: p.node,
     store,
-    writer: p.cluster.writer,
+    writer: tracedWriter(p.cluster.writer, p.tracer),
+    tracer: p.tracer,
     watches,
     cluster: p.cluster,
     clock: p.clock,
@@ -118,6 +123,29 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   return app;
+}
+
+/**
+ * `writer` with a span per write ("raft commit": from the proposal until the command is applied
+ * here and its result known), a child of the request's span; `writer` itself when not tracing.
+ */
+function tracedWriter(writer: Writer, tracer: Tracer): Writer {
+  if (!tracer.enabled) return writer;
+  return {
+    submit: async (command) => {
+      const span = tracer.startSpan('raft commit', 'internal', { attributes: { 'konsul.command': command.type } });
+      try {
+        const result = await writer.submit(command);
+        span.setAttribute('konsul.raft.index', result.index);
+        return result;
+      } catch (err) {
+        span.fail((err as Error).message);
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  } as Writer;
 }
 
 /** What a forwarded request's "connection" signals: it never goes away before the answer. */

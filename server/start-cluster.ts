@@ -10,6 +10,7 @@ import { peerFetch } from './peer-http.js';
 import { RaftDriver } from '../core/replication/driver.js';
 import type { Listeners } from './start-listeners.js';
 import type { ServerState } from './start-state.js';
+import type { Tracer } from '../core/ports/tracing.js';
 
 /** What the cluster is built from besides the configuration. */
 export interface ClusterParts {
@@ -28,6 +29,8 @@ export interface ClusterParts {
   readonly onRoleChange: (role: string) => void;
   /** Where the Raft driver's metrics go. */
   readonly metrics: Metrics;
+  /** Opens the spans of requests forwarded to the leader. */
+  readonly tracer: Tracer;
 }
 
 /**
@@ -45,6 +48,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     peerFetch: peerFetch(p.peerTls),
     bodyReader: p.bodyReader,
     aclEnabled: config.acl.enabled,
+    tracer: p.tracer,
     datacenter: config.datacenter,
     version: config.version,
     single: config.dev || config.bootstrapExpect === 1,

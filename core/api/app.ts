@@ -25,6 +25,7 @@ import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
 import { LATENCY_BUCKETS, MetricChildren, NO_METRICS } from '../ports/metrics.js';
 import { resolvedIdentity } from './authz.js';
+import { setRequestSpan } from './request-span.js';
 
 /** Methods counted under their own name in the HTTP metrics; any other is counted as OTHER. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS']);
@@ -62,6 +63,7 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
   let inFlight = 0;
   metrics.gauge('konsul_http_requests_in_flight', 'HTTP API requests being answered', [], () => inFlight);
   const access = deps.accessLog && deps.accessLog.sample > 0 ? deps.accessLog : undefined;
+  const tracer = deps.tracer?.enabled ? deps.tracer : undefined;
   app.use('*', async (c, next) => {
     const elapsed = metrics.stopwatch();
     const logged = access !== undefined && deps.rng.next() < access.sample;
@@ -72,14 +74,27 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       deps.responseHeader?.(c.req.raw, 'X-Request-Id', requestId);
     }
     inFlight++;
+    // The request's span continues the client's trace context; spans opened while it is answered
+    // (forwarding to the leader, the Raft commit) are its children.
+    const span = tracer?.startSpan(`${c.req.method} ${routeOf(c.req.raw)?.facts.path ?? 'unmatched'}`, 'server', {
+      ...(c.req.header('traceparent') ? { parent: c.req.header('traceparent') as string } : {}),
+      attributes: { 'http.request.method': c.req.method, 'konsul.node': deps.node.name },
+    });
+    if (span) setRequestSpan(c.req.raw, span);
     try {
-      await next();
+      await (span && tracer ? tracer.within(span, next) : next());
     } finally {
       inFlight--;
       const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
       const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
       const status = `${Math.floor(c.res.status / 100)}xx`;
       const seconds = elapsed();
+      if (span) {
+        span.setAttribute('http.route', route);
+        span.setAttribute('http.response.status_code', c.res.status);
+        if (c.res.status >= 500) span.fail(`answered ${c.res.status}`);
+        span.end();
+      }
       series.get(`${method} ${route} ${status}`, () => ({ method, route, status })).observe(seconds);
       if (access && logged)
         access.logger.info('http request', {

@@ -2,6 +2,7 @@ import type { Indexed } from '../util/indexed.js';
 import type { WatchTarget } from '../watch/watch-registry.js';
 import type { ApiDeps } from './context.js';
 import type { ReadOptions } from './query.js';
+import type { TraceSpan } from '../ports/tracing.js';
 
 /**
  * Runs a read as a Consul blocking query. `run` is evaluated at once; if the request has no
@@ -9,7 +10,8 @@ import type { ReadOptions } from './query.js';
  * until a change to `target` raises the index above it, the wait (plus up to wait/16 jitter)
  * runs out, the client goes away (`signal`, asked for only when the query does wait: building a
  * request's signal costs a Node server a full Request) or the server shuts down, and returns the
- * latest result. The returned index is never 0.
+ * latest result. The returned index is never 0. With `span` (the request's, when tracing), the
+ * wait is recorded on it as events: when it began and how it ended.
  */
 export async function blockingQuery<T>(
   deps: ApiDeps,
@@ -17,12 +19,14 @@ export async function blockingQuery<T>(
   target: WatchTarget,
   run: () => Indexed<T>,
   signal?: () => AbortSignal | undefined,
+  span?: TraceSpan,
 ): Promise<Indexed<T>> {
   let result = atLeastOne(run());
   if (options.minIndex === 0 || result.index > options.minIndex) return result;
   const { clock, watches } = deps;
   const deadline = clock.now() + options.waitMs + deps.rng.next() * (options.waitMs / 16);
   deps.logger.trace('blocking query waiting', { min_index: options.minIndex, wait_ms: options.waitMs });
+  span?.addEvent('blocking query wait', { 'konsul.min_index': options.minIndex, 'konsul.wait_ms': options.waitMs });
   const stops = [signal?.(), deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
   while (!stops.some((s) => s.aborted)) {
     const remaining = deadline - clock.now();
@@ -41,6 +45,7 @@ export async function blockingQuery<T>(
     result = atLeastOne(run());
     if (result.index > options.minIndex) break;
   }
+  span?.addEvent('blocking query woken', { 'konsul.index': result.index });
   return result;
 }
 

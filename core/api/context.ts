@@ -14,6 +14,7 @@ import type { SessionRecord } from '../session/types.js';
 import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import type { Metrics } from '../ports/metrics.js';
+import type { Tracer } from '../ports/tracing.js';
 
 /** Identity of the node serving the API. */
 export interface NodeInfo {
@@ -199,6 +200,8 @@ export interface ApiDeps {
   readonly accessLog?: { readonly sample: number; readonly logger: Logger };
   /** The body size of an answer when the runtime knows it without reading it (access lines). */
   readonly responseBytes?: (res: Response) => number | undefined;
+  /** Opens a span per request (continuing the client's `traceparent`); none when absent. */
+  readonly tracer?: Tracer;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

@@ -6,6 +6,7 @@ import type { ApiDeps } from './context.js';
 import { consistentBarrier, parseReadOptions } from './query.js';
 import { jsonResponse, readHeaders } from './respond.js';
 import { type WeightedJson, weightedJsonArray } from '../catalog/shuffle.js';
+import { requestSpan } from './request-span.js';
 
 /**
  * What `render` returns for an answer whose elements go out in a weighted random order, new for
@@ -43,6 +44,7 @@ export async function indexedRead<T>(
     target,
     () => deps.store.read(run),
     () => deps.clientGone?.(req) ?? req.signal,
+    requestSpan(req),
   );
   const headers = readHeaders(deps, r.index, options);
   const out = render(r.value);

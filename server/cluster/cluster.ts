@@ -18,6 +18,7 @@ import { LeaderForwarder } from './forwarder.js';
 import { LeaderDuties } from './leader-duties.js';
 import { ClusterOperator } from './operator.js';
 import { ClusterState } from './state.js';
+import type { Tracer } from '../../core/ports/tracing.js';
 
 /** Options of the cluster coordinator. */
 export interface ClusterOptions {
@@ -50,6 +51,8 @@ export interface ClusterOptions {
   readonly bodyReader?: BodyReader;
   /** ACLs are on (a follower checks a token against state as new as the leader's before a write it runs itself). */
   readonly aclEnabled: boolean;
+  /** Opens the spans of requests forwarded to the leader (NO_TRACER when absent). */
+  readonly tracer?: Tracer;
 }
 
 /**
@@ -119,6 +122,7 @@ export class Cluster implements ClusterView {
       watch: this.watch,
       aclEnabled: o.aclEnabled,
       ...(o.bodyReader ? { bodyReader: o.bodyReader } : {}),
+      ...(o.tracer ? { tracer: o.tracer } : {}),
     });
     this.operator = new ClusterOperator({
       state,

@@ -15,6 +15,7 @@ import {
 } from '../transport.js';
 import { LEADER_ANSWER_MS, type LeaderWatch, type ToLeader } from './leader-watch.js';
 import { type ClusterState, sleep } from './state.js';
+import type { Tracer } from '../../core/ports/tracing.js';
 
 /** What forwarding needs besides the shared cluster state. */
 export interface LeaderForwarderOptions {
@@ -35,6 +36,8 @@ export interface LeaderForwarderOptions {
   };
   /** Cancels forwarded requests whose leader changed or whose time ran out (shared with the committer). */
   readonly watch: LeaderWatch;
+  /** Opens a client span per request handed to the leader, whose traceparent the leader continues. */
+  readonly tracer?: Tracer;
   /** Resolves once this server has applied the leader's read point (a ReadIndex round; ClusterView.barrier). */
   readonly readBarrier: () => Promise<void>;
   /** ACLs are on: a write run here (RouteFacts.proposedHere) waits for a ReadIndex round first. */
@@ -122,6 +125,16 @@ export class LeaderForwarder {
       if (!NOT_FORWARDED.has(k) && !own.some(([o]) => o === k)) headers.push([k, v]);
     });
     headers.push(...own, [FORWARDED_HEADER, state.self.name]);
+    // The leader's spans continue this one (the request's own traceparent is its parent here).
+    const span = this.o.tracer?.enabled
+      ? this.o.tracer.startSpan('forward to leader', 'client', { attributes: { 'konsul.leader': leader.name } })
+      : undefined;
+    const traceparent = span?.traceparent();
+    if (traceparent) {
+      const at = headers.findIndex(([k]) => k === 'traceparent');
+      if (at >= 0) headers.splice(at, 1);
+      headers.push(['traceparent', traceparent]);
+    }
     // Give up when the leader changes under us (the old one may be paused or cut off), after a
     // bound (blocking queries get their wait on top), or, for a blocking query, when the client
     // goes away (asking a Node request for its signal is costly, so other requests do not).
@@ -153,8 +166,10 @@ export class LeaderForwarder {
       };
       const res = await this.o.peerFetch(leader.httpAddr, `${url.pathname}${local?.search ?? url.search}`, init);
       const body = await res.arrayBuffer();
+      span?.setAttribute('http.response.status_code', res.status);
       return new Response(body, { status: res.status, headers: answerHeadersOf(res.headers) });
     } catch (err) {
+      span?.fail((err as Error).message);
       this.o.logger.warn('forwarding to the leader failed', { leader: leader.name, error: (err as Error).message });
       // A refused connection never reached the leader: nothing was applied. Otherwise we cannot know.
       const e = err as { code?: string; cause?: { code?: string } };
@@ -164,6 +179,7 @@ export class LeaderForwarder {
         : 'the leader did not answer; the outcome of a write is unknown';
       return noLeader(`No cluster leader: ${why}\n`);
     } finally {
+      span?.end();
       unwatch();
       clientSignal?.removeEventListener('abort', onClientAbort);
     }

@@ -14,6 +14,7 @@ import { FILTERED_HEADER, filterReadable, requireAccess, requireKeyAllUnder } fr
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
+import { requestSpan } from '../request-span.js';
 
 const PATH_PREFIX = '/v1/kv/';
 const METHODS = ['GET', 'PUT', 'DELETE'] as const;
@@ -45,6 +46,7 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
       target,
       () => deps.store.read(run),
       () => deps.clientGone?.(req) ?? req.signal,
+      requestSpan(req),
     );
 
   if (hasParam(url, 'keys')) {
