@@ -39,6 +39,11 @@ import { KV_TABLE } from '../core/kv/types.js';
 import { SESSIONS_TABLE } from '../core/session/types.js';
 import type { LogControl } from '../core/log/hub.js';
 import { NO_TRACER, type Tracer } from '../core/ports/tracing.js';
+import { InsightAnalyser } from '../core/insights/analyser.js';
+import { InsightsFeed } from './insights.js';
+
+/** The bucket insight rates are measured over. */
+const INSIGHT_BUCKET_MS = 10_000;
 
 /** A started server. */
 export interface RunningServer {
@@ -181,6 +186,11 @@ export async function startServer(
       http: () => http.stats(),
     });
     metrics.observeTransport(() => transport.stats());
+    // Insights over what this server applies and answers (GET /v1/operator/insights on the leader).
+    const analyser = new InsightAnalyser(clock, { bucketMs: INSIGHT_BUCKET_MS });
+    const insightsFeed = new InsightsFeed(analyser, INSIGHT_BUCKET_MS, metrics.port);
+    state.applier.listen(insightsFeed);
+    stack.push('insights', () => insightsFeed.stop());
     metrics.observeStore(state.uncommitted);
     metrics.observeState(
       {
@@ -214,6 +224,7 @@ export async function startServer(
       transport,
       ...(logs ? { logs } : {}),
       tracer,
+      insights: { analyser, feed: insightsFeed },
     });
 
     stack.push('cluster', () => cluster.stop());

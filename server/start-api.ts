@@ -22,6 +22,9 @@ import type { LogControl } from '../core/log/hub.js';
 import { registerAgentLogRoutes } from '../core/api/routes/agent-logs.js';
 import type { Tracer } from '../core/ports/tracing.js';
 import type { Writer } from '../core/pipeline/writer.js';
+import type { InsightAnalyser } from '../core/insights/analyser.js';
+import { registerInsightsRoute } from '../core/api/routes/insights.js';
+import type { InsightsFeed } from './insights.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -42,6 +45,8 @@ export interface ApiParts {
   readonly metrics: ServerMetrics;
   /** Opens the request spans (NO_TRACER: none). */
   readonly tracer: Tracer;
+  /** The insights: their route, and the API's answers for their error rate. */
+  readonly insights: { readonly analyser: InsightAnalyser; readonly feed: InsightsFeed };
   /** The process's log level and monitors (/v1/agent/monitor, /v1/agent/log-level); absent: those answer 404. */
   readonly logs?: LogControl;
   /** The raft transport, whose traffic --test-faults may block. */
@@ -79,6 +84,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     store,
     writer: tracedWriter(p.cluster.writer, p.tracer),
     tracer: p.tracer,
+    answered: (status) => p.insights.feed.answered(status),
     watches,
     cluster: p.cluster,
     clock: p.clock,
@@ -120,6 +126,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     aclEnabled: config.acl.enabled,
   });
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
+  registerInsightsRoute(app, p.insights.analyser);
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   return app;

@@ -89,6 +89,7 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
       const status = `${Math.floor(c.res.status / 100)}xx`;
       const seconds = elapsed();
+      deps.answered?.(c.res.status);
       if (span) {
         span.setAttribute('http.route', route);
         span.setAttribute('http.response.status_code', c.res.status);

@@ -202,6 +202,8 @@ export interface ApiDeps {
   readonly responseBytes?: (res: Response) => number | undefined;
   /** Opens a span per request (continuing the client's `traceparent`); none when absent. */
   readonly tracer?: Tracer;
+  /** Told the status of every answer (the insights' error rate). */
+  readonly answered?: (status: number) => void;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

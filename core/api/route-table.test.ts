@@ -6,6 +6,7 @@ import { findRoute, methodsAt, ROUTES, routeOf } from './route-table.js';
 import { LogHub } from '../log/hub.js';
 import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
+import { registerInsightsRoute } from './routes/insights.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
@@ -24,6 +25,7 @@ function serverApp(): Hono {
     json: async () => ({}),
   });
   registerFaultsRoute(app, { block: () => undefined });
+  registerInsightsRoute(app, { findings: () => [] });
   registerAgentLogRoutes(
     app,
     deps,

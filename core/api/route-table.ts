@@ -190,6 +190,7 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('PUT', '/v1/operator/autopilot/configuration', OPERATOR),
   // Server health is tracked by the leader alone.
   leader('GET', '/v1/operator/autopilot/health', OPERATOR, { leaderState: true }),
+  leader('GET', '/v1/operator/insights', OPERATOR, { leaderState: true }),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),
   ...aclObjects('policy', 'policies'),
