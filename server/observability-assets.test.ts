@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
-import { requireProgram, tempDir, until } from '../testing/process.js';
+import { TestClusterProcesses } from '../testing/cluster-harness.js';
+import { requireProgram, until } from '../testing/process.js';
+import { startPrometheus } from '../testing/prometheus.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -65,33 +66,17 @@ describe('the Prometheus alerts and the Grafana dashboard', () => {
 
     cluster = await TestClusterProcesses.start(3, ['--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0']);
     const leader = await cluster.waitForLeader();
-    const [promPort] = await freePorts(1);
-    const dir = tempDir();
-    const config = join(dir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      [
-        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-        'scrape_configs:',
-        '  - job_name: konsul',
-        '    metrics_path: /v1/agent/metrics',
-        '    params: { format: [prometheus] }',
-        `    static_configs: [{ targets: [${cluster.members.map((m) => `'${m.http}'`).join(', ')}] }]`,
-        '',
-      ].join('\n'),
-    );
-    requireProgram('prometheus', 'prometheus');
-    prom = spawn(
-      'prometheus',
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const prometheus = await startPrometheus([
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: konsul',
+      '    metrics_path: /v1/agent/metrics',
+      '    params: { format: [prometheus] }',
+      `    static_configs: [{ targets: [${cluster.members.map((m) => `'${m.http}'`).join(', ')}] }]`,
+    ]);
+    prom = prometheus.proc;
     const query = async (expr: string): Promise<unknown[]> => {
-      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      const res = await fetch(`http://${prometheus.address}/api/v1/query?query=${encodeURIComponent(expr)}`);
       const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
       if (body.status !== 'success') throw new Error(`${expr}: ${body.error ?? res.status}`);
       return body.data?.result ?? [];

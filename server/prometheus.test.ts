@@ -1,11 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../testing/cluster-harness.js';
-import { cleanupAll, spawnServer, tempDir } from '../testing/spawn-server.js';
-import { requireProgram } from '../testing/process.js';
+import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
+import { startPrometheus } from '../testing/prometheus.js';
 
 let prom: ChildProcess | undefined;
 let app: Server | undefined;
@@ -18,7 +16,7 @@ afterAll(async () => {
 describe('Prometheus HTTP service discovery', () => {
   it('a real Prometheus discovers a registered, healthy target from Konsul and scrapes it', async () => {
     const server = await spawnServer();
-    const [appPort, promPort] = await freePorts(2);
+    const [appPort] = await freePorts(1);
     app = createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('konsul_sd_test_metric 42\n');
@@ -53,30 +51,16 @@ describe('Prometheus HTTP service discovery', () => {
       },
     });
 
-    const dir = tempDir();
-    const config = join(dir, 'prometheus.yml');
-    writeFileSync(
-      config,
-      [
-        'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-        'scrape_configs:',
-        '  - job_name: konsul',
-        '    http_sd_configs:',
-        `      - url: ${server.url}/v1/prometheus/sd`,
-        '        refresh_interval: 1s',
-        '',
-      ].join('\n'),
-    );
-    requireProgram('prometheus', 'prometheus');
-    prom = spawn(
-      'prometheus',
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const prometheus = await startPrometheus([
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: konsul',
+      '    http_sd_configs:',
+      `      - url: ${server.url}/v1/prometheus/sd`,
+      '        refresh_interval: 1s',
+    ]);
+    prom = prometheus.proc;
+    const promPort = prometheus.address.split(':')[1];
     let startError: Error | undefined;
     prom.once('error', (err) => (startError = err));
     const deadline = Date.now() + 40_000;
