@@ -113,7 +113,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
       : {}),
     responseBytes: (res) => {
       const kept = cachedBody(res);
-      if (typeof kept === 'string') return utf8.encode(kept).byteLength;
+      if (typeof kept === 'string') return Buffer.byteLength(kept);
       return kept instanceof Uint8Array ? kept.byteLength : undefined;
     },
     bodyReader: p.bodyReader,

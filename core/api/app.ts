@@ -48,9 +48,11 @@ function newRequestId(deps: ServerApiDeps): string {
  * class — never the raw path, which holds keys), counts those in flight, and writes the sampled
  * access lines (deps.accessLog): request id (the client's X-Request-Id when it is a plain token,
  * else a new one, echoed in the answer), method, route template, status, duration, bytes when the
- * runtime knows them, and the token's AccessorID — never the path, the token or a secret.
+ * runtime knows them, and the token's AccessorID — never the path, the token or a secret. With a
+ * tracer, each request is a server span that continues the client's `traceparent`; every answer's
+ * status also goes to deps.answered (the insights' error rate).
  */
-function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
+function registerRequestObservers(app: Hono, deps: ServerApiDeps): void {
   const metrics = deps.metrics ?? NO_METRICS;
   const duration = metrics.histogram(
     'konsul_http_request_duration_seconds',
@@ -74,9 +76,11 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       deps.responseHeader?.(c.req.raw, 'X-Request-Id', requestId);
     }
     inFlight++;
+    const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
+    const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
     // The request's span continues the client's trace context; spans opened while it is answered
     // (forwarding to the leader, the Raft commit) are its children.
-    const span = tracer?.startSpan(`${c.req.method} ${routeOf(c.req.raw)?.facts.path ?? 'unmatched'}`, 'server', {
+    const span = tracer?.startSpan(`${c.req.method} ${route}`, 'server', {
       ...(c.req.header('traceparent') ? { parent: c.req.header('traceparent') as string } : {}),
       attributes: { 'http.request.method': c.req.method, 'konsul.node': deps.node.name },
     });
@@ -85,8 +89,6 @@ function registerHttpMetrics(app: Hono, deps: ServerApiDeps): void {
       await (span && tracer ? tracer.within(span, next) : next());
     } finally {
       inFlight--;
-      const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
-      const route = routeOf(c.req.raw)?.facts.path ?? 'unmatched';
       const status = `${Math.floor(c.res.status / 100)}xx`;
       const seconds = elapsed();
       deps.answered?.(c.res.status);
@@ -128,7 +130,7 @@ export function createApi(deps: ServerApiDeps): Hono {
     'HTTP API requests answered 429 or 503, by status and reason (the error code)',
     ['status', 'reason'],
   );
-  registerHttpMetrics(app, deps);
+  registerRequestObservers(app, deps);
   registerAudit(app, deps);
   // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
