@@ -12,6 +12,18 @@ const text = async (url: string, init?: RequestInit) => {
 };
 const put = (url: string, body: string) => text(url, { method: 'PUT', body });
 
+/** The agent's metrics: the value of each series of the Prometheus text, by `name{labels}` as written there. */
+async function metricsOf(agent: string): Promise<Map<string, number>> {
+  const res = await text(`${agent}/v1/agent/metrics?format=prometheus`);
+  expect(res.status).toBe(200);
+  const out = new Map<string, number>();
+  for (const line of res.body.split('\n')) {
+    const m = /^(\S+) (\S+)$/.exec(line);
+    if (m && !line.startsWith('#')) out.set(m[1] as string, Number(m[2]));
+  }
+  return out;
+}
+
 interface OutboxView {
   ID: string;
   Status: string;
@@ -138,6 +150,21 @@ describe('edge agent on Node, synced over HTTP', () => {
     }
     // A write the agent cannot understand is refused at once, not queued.
     expect((await text(`${edge.url}/v1/kv/cfg/e?cas=notanumber`, { method: 'PUT', body: 'x' })).status).toBe(400);
+    // The agent's own metrics say it: offline, three writes queued, the replica where it was.
+    const offlineMetrics = await metricsOf(edge.url);
+    expect(offlineMetrics.get('konsul_edge_link_up')).toBe(0);
+    expect(offlineMetrics.get('konsul_edge_outbox_queued_total')).toBe(3);
+    expect(offlineMetrics.get('konsul_edge_outbox_pending')).toBe(3);
+    expect(offlineMetrics.get('konsul_edge_replica_index')).toBeGreaterThanOrEqual(indexOfB);
+    expect(offlineMetrics.get('konsul_edge_last_contact_seconds')).toBeGreaterThan(0.3);
+    expect(offlineMetrics.get('konsul_edge_sync_messages_total{outcome="applied"}')).toBeGreaterThan(0);
+    // Consul's JSON shape from the same registry.
+    const json = JSON.parse((await text(`${edge.url}/v1/agent/metrics`)).body) as {
+      Gauges: Array<{ Name: string; Value: number }>;
+      Counters: Array<{ Name: string; Count: number }>;
+    };
+    expect(json.Gauges.find((g) => g.Name === 'konsul_edge_outbox_pending')?.Value).toBe(3);
+    expect(json.Counters.find((g) => g.Name === 'konsul_edge_outbox_queued_total')?.Count).toBe(3);
 
     // The agent restarts while still offline: the replica and the outbox survive.
     expect(await edge.stop()).toBe(0);
@@ -175,6 +202,18 @@ describe('edge agent on Node, synced over HTTP', () => {
       (r) => r.body === 'four' && r.headers.get('x-consul-knownleader') === 'true',
       20_000,
     );
+
+    // The replay outcomes are counted; online again, the replica is not behind what the servers showed.
+    const online = await until(
+      'the agent to count itself caught up',
+      () => metricsOf(edge.url),
+      (m) => m.get('konsul_edge_link_up') === 1 && m.get('konsul_edge_replica_lag_index') === 0,
+    );
+    expect(online.get('konsul_edge_outbox_replays_total{outcome="applied"}')).toBe(2);
+    expect(online.get('konsul_edge_outbox_replays_total{outcome="conflict"}')).toBe(1);
+    expect(online.get('konsul_edge_outbox_pending')).toBe(0);
+    expect(online.get('konsul_edge_server_index')).toBeGreaterThanOrEqual(done[2]?.Result?.Index ?? Infinity);
+    expect(online.get('konsul_edge_replica_index')).toBe(online.get('konsul_edge_server_index'));
 
     // Restarting the agent once more does not replay anything: cfg/d keeps its index.
     expect(await edge.stop()).toBe(0);

@@ -11,6 +11,7 @@ import { normalizeScope } from '../core/sync/scope.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { WatchRegistry } from '../core/watch/watch-registry.js';
 import { createEdgeApi } from './api.js';
+import { createEdgeMetrics } from './metrics.js';
 import { UpstreamOnlyWriter } from './writer.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';
@@ -61,11 +62,21 @@ export async function startEdgeAgent(
     persist
       .saveDelta(delta, { scope, agentId })
       .catch((err: unknown) => logger.error('persisting the replica failed', { error: (err as Error).message }));
-  const sink = new ReplicaSink(replica, persistDelta, logger, () => clock.now());
-
   let linkUp = false;
   let upstreamDownUntil = 0;
+  const startedAt = clock.now();
   const online = () => linkUp && clock.now() >= upstreamDownUntil && clock.now() - sink.lastMessageAt < STALE_LINK_MS;
+  const lastContactMs = () => clock.now() - (sink.lastMessageAt === 0 ? startedAt : sink.lastMessageAt);
+  const metrics = await createEdgeMetrics({
+    online,
+    replicaIndex: () => replica.lastIndex,
+    serverIndex: () => sink.serverIndex,
+    lastContactMs,
+    outboxPending: () => outbox.pending,
+    outboxKept: () => outbox.list().length,
+    rss: () => runtime.rss(),
+  });
+  const sink = new ReplicaSink(replica, persistDelta, logger, () => clock.now(), metrics.port);
 
   const outbox = new Outbox({
     persist,
@@ -74,6 +85,8 @@ export async function startEdgeAgent(
     rng,
     max: config.outboxMax,
     agentId,
+    metrics: metrics.port,
+    sawIndex: (index) => sink.seen(index),
     upstream: async (body, key) => {
       const res = await fetch(`${config.upstream}/v1/txn`, {
         method: 'PUT',
@@ -89,7 +102,14 @@ export async function startEdgeAgent(
   });
   await outbox.load();
 
+  const reconnects = metrics.port.counter(
+    'konsul_edge_sync_reconnects_total',
+    'Times the sync link to the servers opened again after it was lost',
+  );
+  let linkLost = false;
   const onLink = (up: boolean): void => {
+    if (up && linkLost) reconnects.inc();
+    if (!up) linkLost = true;
     linkUp = up;
     if (up) void outbox.replay();
   };
@@ -124,7 +144,6 @@ export async function startEdgeAgent(
     if (outbox.pending > 0) void outbox.replay();
   }, REPLAY_EVERY_MS);
 
-  const startedAt = clock.now();
   const node = {
     name: agentId,
     id: agentId,
@@ -142,7 +161,7 @@ export async function startEdgeAgent(
     cluster: {
       leader: () => (online() ? new URL(config.upstream).host : undefined),
       peers: () => [],
-      lastContactMs: () => (sink.lastMessageAt === 0 ? clock.now() - startedAt : clock.now() - sink.lastMessageAt),
+      lastContactMs,
       replica: true,
       // The edge API forwards what the servers must answer before any route runs (edge/api.ts).
       forward: () => Promise.resolve(undefined),
@@ -166,6 +185,8 @@ export async function startEdgeAgent(
     outbox,
     online,
     upstreamFailed: () => (upstreamDownUntil = clock.now() + 2000),
+    sawIndex: (index) => sink.seen(index),
+    metrics: metrics.reader,
     maxBodyBytes: 1024 * 1024,
     status: () => ({
       Agent: agentId,

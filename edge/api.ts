@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import type { ApiDeps } from '../core/api/context.js';
 import { errorAnswer } from '../core/api/http-errors.js';
+import type { MetricsPort } from '../core/api/internal-ports.js';
+import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
 import { registerCatalogRoutes } from '../core/api/routes/catalog.js';
 import { registerHealthRoutes } from '../core/api/routes/health.js';
 import { registerKvRoutes } from '../core/api/routes/kv.js';
@@ -24,6 +26,10 @@ export interface EdgeApiOptions {
   readonly online: () => boolean;
   /** Told when a request to the upstream failed at the network level. */
   readonly upstreamFailed: () => void;
+  /** Told the X-Consul-Index of every forwarded answer that has one. */
+  readonly sawIndex: (index: number) => void;
+  /** The agent's registry, served at GET /v1/agent/metrics. */
+  readonly metrics: MetricsPort;
   /** Agent state for GET /v1/edge/status. */
   readonly status: () => Record<string, unknown>;
   /** Largest write body accepted (bytes). */
@@ -98,7 +104,7 @@ function servedLocally(req: Request, scope: SyncScope): boolean {
  * offline). Writes go to the upstream while online (the client gets the server's answer); offline,
  * KV writes and transactions wait in the outbox (202 with its id) and other writes get 503.
  * Other reads are forwarded upstream while online. `/v1/edge/status` and `/v1/edge/outbox[/<id>]`
- * show the agent's state.
+ * show the agent's state; `/v1/agent/metrics` the agent's own metrics.
  */
 export function createEdgeApi(o: EdgeApiOptions): Hono {
   const app = new Hono();
@@ -119,6 +125,8 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}),
       signal: req.signal,
     });
+    const index = res.headers.get('x-consul-index');
+    if (index !== null) o.sawIndex(Number(index));
     const out = new Headers();
     for (const h of RETURN_HEADERS) {
       const v = res.headers.get(h);
@@ -130,7 +138,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
   app.use('/v1/*', async (c, next) => {
     const req = c.req.raw;
     const url = new URL(req.url);
-    if (url.pathname.startsWith('/v1/edge/')) return next();
+    if (url.pathname.startsWith('/v1/edge/') || url.pathname === '/v1/agent/metrics') return next();
     if (req.method === 'GET' || req.method === 'HEAD') {
       // A linearizable read needs the servers: forward it, or refuse it while offline.
       const consistent = url.searchParams.has('consistent');
@@ -178,6 +186,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
   registerCatalogRoutes(app, o.deps);
   registerHealthRoutes(app, o.deps);
   registerStatusRoutes(app, o.deps);
+  registerAgentMetricsRoute(app, o.metrics);
 
   app.get('/v1/edge/status', (c) => c.json(o.status()));
   app.get('/v1/edge/outbox', (c) => c.json(o.outbox.list().map(itemJson)));

@@ -2,6 +2,7 @@ import { BadRequestError, OverloadedError } from '../core/errors.js';
 import { parseFlags, validateKey, validatePrefix } from '../core/kv/commands.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
+import { type CounterMetric, type Metrics, NO_METRICS } from '../core/ports/metrics.js';
 import type { Rng } from '../core/ports/rng.js';
 import { encodeBase64 } from '../core/util/base64.js';
 import { parseUint64 } from '../core/util/uint64.js';
@@ -137,6 +138,8 @@ export class Outbox {
   private items: OutboxItem[] = [];
   private nextSeq = 1;
   private replaying: Promise<void> | undefined;
+  private readonly queued: CounterMetric;
+  private readonly replays: CounterMetric;
 
   constructor(
     private readonly o: {
@@ -149,8 +152,20 @@ export class Outbox {
       /** The agent's id, part of every idempotency key. */
       agentId: string;
       upstream: UpstreamTxn;
+      /** Told the index of every answer that carries one (the servers are at least there). */
+      sawIndex?: (index: number) => void;
+      /** Where the queued and replayed writes are counted (default: nowhere). */
+      metrics?: Metrics;
     },
-  ) {}
+  ) {
+    const metrics = o.metrics ?? NO_METRICS;
+    this.queued = metrics.counter('konsul_edge_outbox_queued_total', 'Writes queued in the outbox while offline');
+    this.replays = metrics.counter(
+      'konsul_edge_outbox_replays_total',
+      'Outbox replay attempts, by outcome (applied; conflict: a condition failed; failed: refused; unavailable: no answer, 5xx or 429)',
+      ['outcome'],
+    );
+  }
 
   /** Loads persisted items (call once before use). */
   async load(): Promise<void> {
@@ -192,6 +207,7 @@ export class Outbox {
     };
     await this.o.persist.putOutbox(item.seq, item);
     this.items.push(item);
+    this.queued.inc();
     this.o.logger.info('write queued while offline', { outbox_id: item.id, method, path });
     return item;
   }
@@ -216,6 +232,7 @@ export class Outbox {
         answer = undefined;
       }
       if (!answer || answer.status >= 500 || answer.status === 429) {
+        this.replays.inc({ outcome: 'unavailable' });
         this.o.logger.debug('outbox replay paused: upstream unavailable', {
           outbox_id: item.id,
           status: answer?.status ?? 'unreachable',
@@ -223,6 +240,7 @@ export class Outbox {
         return;
       }
       this.finish(item, answer);
+      this.replays.inc({ outcome: item.status });
       await this.o.persist.putOutbox(item.seq, item);
     }
     await this.trim();
@@ -231,6 +249,7 @@ export class Outbox {
   private finish(item: OutboxItem, a: { status: number; body: string; headers: Headers }): void {
     const replayedAt = a.headers.get('X-Konsul-Idempotent-Replay');
     const indexHeader = a.headers.get('X-Consul-Index');
+    if (indexHeader) this.o.sawIndex?.(Number(indexHeader));
     const meta = {
       ...(replayedAt
         ? { replayed: true, index: Number(replayedAt) }

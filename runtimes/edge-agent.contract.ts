@@ -70,6 +70,12 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
     expect(status).toMatchObject({ Runtime: cases[i]?.runtime.replace('-arm64', ''), Connected: true });
     // Bun under qemu cannot read its own RSS; everywhere else the agent reports it.
     if (cases[i]?.runtime !== 'bun-arm64') expect(status.RssBytes).toBeGreaterThan(0);
+    // Its own metrics, in the Prometheus text format, on every runtime.
+    const metrics = await text(`${a.url}/v1/agent/metrics?format=prometheus`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^konsul_edge_link_up 1$/m);
+    expect(Number(/^konsul_edge_replica_index (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThan(0);
+    expect(metrics.body).toMatch(/^konsul_process_cpu_seconds_total \S+$/m);
   }
 
   // Blocking queries on every agent wake on one change at the servers.

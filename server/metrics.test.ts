@@ -4,7 +4,8 @@ import client from 'prom-client';
 import { until } from '../testing/process.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupAll, spawnServer } from '../testing/spawn-server.js';
-import { promMetrics, ServerMetrics } from './metrics.js';
+import { promMetrics } from '../runtimes/prom-metrics.js';
+import { ServerMetrics } from './metrics.js';
 
 afterAll(cleanupAll);
 
