@@ -162,7 +162,8 @@ export class Outbox {
     this.queued = metrics.counter('konsul_edge_outbox_queued_total', 'Writes queued in the outbox while offline');
     this.replays = metrics.counter(
       'konsul_edge_outbox_replays_total',
-      'Outbox replay attempts, by outcome (applied; conflict: a condition failed; failed: refused; unavailable: no answer, 5xx or 429)',
+      'Outbox replay attempts, by outcome (applied; conflict: a condition failed; failed: refused; ' +
+        'unavailable: no answer, 5xx or 429)',
       ['outcome'],
     );
   }
