@@ -166,6 +166,8 @@ export class Outbox {
         'unavailable: no answer, 5xx or 429)',
       ['outcome'],
     );
+    // Every outcome's series exists from the start, so rate() over it works before the first replay.
+    for (const outcome of ['applied', 'conflict', 'failed', 'unavailable']) this.replays.inc({ outcome }, 0);
   }
 
   /** Loads persisted items (call once before use). */

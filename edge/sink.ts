@@ -28,6 +28,7 @@ export class ReplicaSink {
     this.outcomes = metrics.counter('konsul_edge_sync_messages_total', 'Sync messages received, by outcome', [
       'outcome',
     ]);
+    for (const outcome of ['applied', 'partial', 'duplicate', 'gap', 'ignored']) this.outcomes.inc({ outcome }, 0);
   }
 
   /** Notes an index the servers answered with (X-Consul-Index): the servers are at least there. */

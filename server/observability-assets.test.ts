@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TestClusterProcesses } from '../testing/cluster-harness.js';
 import { requireProgram, until } from '../testing/process.js';
 import { startPrometheus } from '../testing/prometheus.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
 import { cleanupAll } from '../testing/spawn-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -49,23 +50,37 @@ function dashboardExprs(): Array<{ panel: string; expr: string }> {
   return d.panels.flatMap((p) =>
     (p.targets ?? []).map((t) => ({
       panel: p.title,
-      expr: t.expr.replaceAll('$job', 'konsul').replaceAll('$__rate_interval', '30s'),
+      expr: t.expr
+        .replaceAll('$edge_job', 'konsul-edge')
+        .replaceAll('$job', 'konsul')
+        .replaceAll('$__rate_interval', '30s'),
     })),
   );
 }
 
 describe('the Prometheus alerts and the Grafana dashboard', () => {
-  it('pass promtool; every alert signal and dashboard expression returns series from 3 real servers', async () => {
+  const title = 'pass promtool; every alert signal and dashboard expression returns series from 3 servers and an agent';
+  it(title, async () => {
     requireProgram('promtool', 'prometheus');
     const rules = spawnSync('promtool', ['check', 'rules', ALERTS], { encoding: 'utf8' });
     expect(rules.status, rules.stdout + rules.stderr).toBe(0);
     const alerts = alertExprs();
     expect(alerts.map((a) => a.alert)).toEqual(
-      expect.arrayContaining(['KonsulNoLeader', 'KonsulFrequentElections', 'KonsulSlowCommits', 'KonsulCheckFlapping']),
+      expect.arrayContaining([
+        'KonsulNoLeader',
+        'KonsulFrequentElections',
+        'KonsulSlowCommits',
+        'KonsulBlockingQueriesNearLimit',
+        'KonsulCheckFlapping',
+        'KonsulEdgeAgentLagging',
+        'KonsulEdgeOutboxGrowing',
+      ]),
     );
 
     cluster = await TestClusterProcesses.start(3, ['--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0']);
     const leader = await cluster.waitForLeader();
+    const edge = await spawnEdge({ upstream: `http://${leader.http}`, args: ['--prefix', 'assets/'] });
+    const edgeAddr = new URL(edge.url).host;
     const prometheus = await startPrometheus([
       'global: { scrape_interval: 1s, evaluation_interval: 1s }',
       'scrape_configs:',
@@ -73,6 +88,10 @@ describe('the Prometheus alerts and the Grafana dashboard', () => {
       '    metrics_path: /v1/agent/metrics',
       '    params: { format: [prometheus] }',
       `    static_configs: [{ targets: [${cluster.members.map((m) => `'${m.http}'`).join(', ')}] }]`,
+      '  - job_name: konsul-edge',
+      '    metrics_path: /v1/agent/metrics',
+      '    params: { format: [prometheus] }',
+      `    static_configs: [{ targets: ['${edgeAddr}'] }]`,
     ]);
     prom = prometheus.proc;
     const query = async (expr: string): Promise<unknown[]> => {
@@ -82,9 +101,9 @@ describe('the Prometheus alerts and the Grafana dashboard', () => {
       return body.data?.result ?? [];
     };
     await until(
-      'Prometheus to scrape all three servers',
-      () => query('up{job="konsul"} == 1').catch(() => []),
-      (r) => r.length === 3,
+      'Prometheus to scrape all three servers and the agent',
+      () => query('up == 1').catch(() => []),
+      (r) => r.length === 4,
       30_000,
     );
 
