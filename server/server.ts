@@ -227,6 +227,18 @@ export async function startServer(
       insights: { analyser, feed: insightsFeed },
     });
 
+    // A follower's proposal within a traced write carries its traceparent: the leader's part of the
+    // write ("raft propose") continues that trace, and the Raft driver's spans go under it.
+    const proposeForPeer = async (headers: ReadonlyArray<readonly [string, string]>, body: Uint8Array) => {
+      const parent = tracer.enabled ? headers.find(([name]) => name === 'traceparent')?.[1] : undefined;
+      if (parent === undefined) return cluster.committer.proposeForTransportPeer(body);
+      const span = tracer.startSpan('raft propose', 'server', { parent });
+      try {
+        return await tracer.within(span, () => cluster.committer.proposeForTransportPeer(body));
+      } finally {
+        span.end();
+      }
+    };
     stack.push('cluster', () => cluster.stop());
     await cluster.start();
     listeners.serveHttp((req, client) => {
@@ -237,11 +249,7 @@ export async function startServer(
     // (PROPOSE_METHOD) go to the committer.
     listeners.serveForwarded(async (_from, remoteAddress, r) =>
       r.method === PROPOSE_METHOD
-        ? {
-            status: 200,
-            headers: [],
-            body: await cluster.committer.proposeForTransportPeer(r.body ?? new Uint8Array(0)),
-          }
+        ? { status: 200, headers: [], body: await proposeForPeer(r.headers, r.body ?? new Uint8Array(0)) }
         : answerForwarded(app, clients, http.address, remoteAddress, r),
     );
     agentNode.address =

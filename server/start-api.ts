@@ -134,7 +134,8 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
 
 /**
  * `writer` with a span per write ("raft commit": from the proposal until the command is applied
- * here and its result known), a child of the request's span; `writer` itself when not tracing.
+ * here and its result known), a child of the request's span and current while the write goes on
+ * (the committer and the Raft driver open theirs under it); `writer` itself when not tracing.
  */
 function tracedWriter(writer: Writer, tracer: Tracer): Writer {
   if (!tracer.enabled) return writer;
@@ -142,7 +143,7 @@ function tracedWriter(writer: Writer, tracer: Tracer): Writer {
     submit: async (command) => {
       const span = tracer.startSpan('raft commit', 'internal', { attributes: { 'konsul.command': command.type } });
       try {
-        const result = await writer.submit(command);
+        const result = await tracer.within(span, () => writer.submit(command));
         span.setAttribute('konsul.raft.index', result.index);
         return result;
       } catch (err) {

@@ -29,7 +29,7 @@ export interface ClusterParts {
   readonly onRoleChange: (role: string) => void;
   /** Where the Raft driver's metrics go. */
   readonly metrics: Metrics;
-  /** Opens the spans of requests forwarded to the leader. */
+  /** Opens the spans of requests forwarded to the leader, proposals and the Raft driver's. */
   readonly tracer: Tracer;
 }
 
@@ -81,6 +81,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
         requestTimeoutMs: 10_000,
         maxQueuedMessages: 16_384,
         metrics: p.metrics,
+        tracer: p.tracer,
       }),
   });
   listeners.attachRaft({

@@ -69,7 +69,7 @@ describe('traces', () => {
       async () => spans.filter((s) => s.traceId === traceId),
       // Each server exports in its own batches: wait for the last span of each.
       (t) =>
-        t.some((s) => s.node === leader.name && s.name === 'raft commit') &&
+        t.some((s) => s.node === leader.name && s.name === 'raft apply') &&
         t.some((s) => s.node === follower.name && s.name === 'PUT /v1/catalog/register'),
       20_000,
     );
@@ -82,14 +82,59 @@ describe('traces', () => {
     const forward = one(follower.name, 'forward to leader');
     const atLeader = one(leader.name, 'PUT /v1/catalog/register');
     const commit = one(leader.name, 'raft commit');
+    const replicate = one(leader.name, 'raft replicate');
+    const apply = one(leader.name, 'raft apply');
     expect(request.parentSpanId).toBe(clientSpan);
     expect(forward.parentSpanId).toBe(request.spanId);
     expect(atLeader.parentSpanId).toBe(forward.spanId);
     expect(commit.parentSpanId).toBe(atLeader.spanId);
+    expect(replicate.parentSpanId).toBe(commit.spanId);
+    expect(apply.parentSpanId).toBe(commit.spanId);
     // OTLP kinds: 2 server, 3 client, 1 internal.
-    expect([request.kind, forward.kind, atLeader.kind, commit.kind]).toEqual([2, 3, 2, 1]);
+    expect([request.kind, forward.kind, atLeader.kind, commit.kind, replicate.kind, apply.kind]).toEqual([
+      2, 3, 2, 1, 1, 1,
+    ]);
     // Nothing else in the trace is unlinked.
     const ids = new Set([clientSpan, ...trace.map((s) => s.spanId)]);
     for (const s of trace) expect(ids.has(s.parentSpanId ?? ''), `${s.node} ${s.name}`).toBe(true);
+
+    // A KV write a follower proposes itself: its proposal carries the trace to the leader on the
+    // raft transport, where the leader's part of the write and the Raft driver's spans continue it.
+    const kvTraceId = '0af7651916cd43dd8448eb211c80319c';
+    const kvClientSpan = 'b7ad6b7169203331';
+    const put = await fetch(`http://${follower.http}/v1/kv/traced`, {
+      method: 'PUT',
+      headers: { traceparent: `00-${kvTraceId}-${kvClientSpan}-01` },
+      body: 'x',
+    });
+    expect([put.status, await put.text()]).toEqual([200, 'true']);
+    const kv = await until(
+      'the spans of the KV write',
+      async () => spans.filter((s) => s.traceId === kvTraceId),
+      (t) =>
+        t.some((s) => s.node === leader.name && s.name === 'raft propose') &&
+        t.some((s) => s.node === follower.name && s.name === 'PUT /v1/kv/*'),
+      20_000,
+    );
+    const kvOne = (node: string, name: string): ReceivedSpan => {
+      const found = kv.filter((s) => s.node === node && s.name === name);
+      expect(found, `${node} ${name}`).toHaveLength(1);
+      return found[0] as ReceivedSpan;
+    };
+    const kvRequest = kvOne(follower.name, 'PUT /v1/kv/*');
+    const kvCommit = kvOne(follower.name, 'raft commit');
+    const toLeader = kvOne(follower.name, 'propose to leader');
+    const proposed = kvOne(leader.name, 'raft propose');
+    const kvReplicate = kvOne(leader.name, 'raft replicate');
+    const kvApply = kvOne(leader.name, 'raft apply');
+    expect(kvRequest.parentSpanId).toBe(kvClientSpan);
+    expect(kvCommit.parentSpanId).toBe(kvRequest.spanId);
+    expect(toLeader.parentSpanId).toBe(kvCommit.spanId);
+    expect(proposed.parentSpanId).toBe(toLeader.spanId);
+    expect(kvReplicate.parentSpanId).toBe(proposed.spanId);
+    expect(kvApply.parentSpanId).toBe(proposed.spanId);
+    expect([toLeader.kind, proposed.kind]).toEqual([3, 2]);
+    // The follower did not forward the request itself: it proposed the command.
+    expect(kv.filter((s) => s.name === 'forward to leader')).toEqual([]);
   });
 });

@@ -37,18 +37,19 @@ export function otlpTracer(endpoint: string, serviceName: string, node: string):
   const propagator = new W3CTraceContextPropagator();
   const tracer = provider.getTracer('konsul');
   const spans = new WeakMap<TraceSpan, Span>();
+  const traceparentOf = (span: Span): string | undefined => {
+    const carrier: Record<string, string> = {};
+    propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, {
+      set: (c, k, v) => {
+        c[k] = v;
+      },
+    });
+    return carrier['traceparent'];
+  };
   const wrap = (span: Span): TraceSpan => {
     let ended = false;
     const t: TraceSpan = {
-      traceparent: () => {
-        const carrier: Record<string, string> = {};
-        propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, {
-          set: (c, k, v) => {
-            c[k] = v;
-          },
-        });
-        return carrier['traceparent'];
-      },
+      traceparent: () => traceparentOf(span),
       setAttribute: (name, value) => span.setAttribute(name, value),
       addEvent: (name, attributes) => span.addEvent(name, attributes),
       fail: (message) => span.setStatus({ code: SpanStatusCode.ERROR, message }),
@@ -78,6 +79,10 @@ export function otlpTracer(endpoint: string, serviceName: string, node: string):
     within: (span, fn) => {
       const s = spans.get(span);
       return s ? context.with(trace.setSpan(context.active(), s), fn) : fn();
+    },
+    current: () => {
+      const span = trace.getSpan(context.active());
+      return span ? traceparentOf(span) : undefined;
     },
     shutdown: () => provider.shutdown(),
   };

@@ -36,6 +36,11 @@ export interface Tracer {
   ): TraceSpan;
   /** Runs `fn` with `span` current: spans opened inside it (and its awaits) are its children. */
   within<T>(span: TraceSpan, fn: () => T): T;
+  /**
+   * The `traceparent` of the span current on this asynchronous path, undefined when there is none
+   * (or not tracing): for a component that opens its spans later, on a loop of its own (Raft).
+   */
+  current(): string | undefined;
 }
 
 const NO_SPAN: TraceSpan = {
@@ -51,4 +56,5 @@ export const NO_TRACER: Tracer = {
   enabled: false,
   startSpan: () => NO_SPAN,
   within: (_span, fn) => fn(),
+  current: () => undefined,
 };

@@ -7,6 +7,8 @@ import { META_TABLE } from '../fsm/meta.js';
 import { StateMachine } from '../fsm/state-machine.js';
 import { createTsHotPaths } from '../hotpaths/ts-hot-paths.js';
 import { silentLogger } from '../ports/logger.js';
+import type { TraceSpan, Tracer } from '../ports/tracing.js';
+import { encodeRegisterCommand } from '../../testing/sim/register.js';
 import { bootstrapState } from '../raft/raw-node.js';
 import type { Message } from '../raft/types.js';
 import { MemoryStateStore } from '../store/memory-store.js';
@@ -15,12 +17,46 @@ import { RaftDriver } from './driver.js';
 import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './storage.js';
 
 const IDS = ['a', 'b', 'c'];
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const settle = async () => {
   for (let i = 0; i < 50; i++) await Promise.resolve();
 };
 
+/** A span as the recording tracer saw it. */
+interface RecordedSpan {
+  readonly name: string;
+  readonly parent: string | undefined;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+  failed?: string;
+  ended: boolean;
+}
+
+/** A Tracer that records spans; current() answers `current.traceparent` (set by the test). */
+function recordingTracer() {
+  const spans: RecordedSpan[] = [];
+  const current: { traceparent: string | undefined } = { traceparent: undefined };
+  const tracer: Tracer = {
+    enabled: true,
+    current: () => current.traceparent,
+    within: (_span, fn) => fn(),
+    startSpan: (name, _kind, options = {}) => {
+      const r: RecordedSpan = { name, parent: options.parent, attributes: options.attributes ?? {}, ended: false };
+      spans.push(r);
+      const span: TraceSpan = {
+        traceparent: () => undefined,
+        setAttribute: () => undefined,
+        addEvent: () => undefined,
+        fail: (message) => (r.failed = message),
+        end: () => (r.ended = true),
+      };
+      return span;
+    },
+  };
+  return { spans, current, tracer };
+}
+
 /** Three drivers on memory stores, with every message held in `wire` until delivered. */
-async function threeDrivers() {
+async function threeDrivers(tracer?: Tracer) {
   const clock = new ManualClock();
   const hp = createTsHotPaths();
   const wire: Message[] = [];
@@ -48,6 +84,7 @@ async function threeDrivers() {
         maxPending: 64,
         requestTimeoutMs: 10_000,
         maxQueuedMessages: 1024,
+        ...(tracer ? { tracer } : {}),
       }),
     );
   }
@@ -66,7 +103,17 @@ async function threeDrivers() {
     }
     wire.push(...held.splice(0));
   };
-  return { clock, wire, drivers, deliver };
+  const leader = async (): Promise<RaftDriver> => {
+    for (let i = 0; i < 200; i++) {
+      const found = [...drivers.values()].find((d) => d.status().role === 'leader');
+      if (found) return found;
+      clock.advance(10);
+      await settle();
+      await deliver();
+    }
+    throw new Error('no leader elected');
+  };
+  return { clock, wire, drivers, deliver, leader };
 }
 
 describe('RaftDriver', () => {
@@ -103,6 +150,55 @@ describe('RaftDriver', () => {
     await Promise.all([first, ...more]);
     expect(answered).toBe(5);
     expect(asked).toBe(2);
+    for (const d of drivers.values()) await d.close();
+  });
+
+  it('traces a proposal of a traced write: replicate until committed, then apply; failures end the spans', async () => {
+    const { spans, current, tracer } = recordingTracer();
+    const { clock, wire, drivers, deliver, leader } = await threeDrivers(tracer);
+    for (const d of drivers.values()) d.start();
+    const lead = await leader();
+    await deliver();
+    const put = (value: string) => encodeRegisterCommand({ type: 'sim.put', id: value, key: 'k', value });
+
+    // Untraced writes (no current span) open none.
+    const untraced = lead.propose(put('a'));
+    await settle();
+    await deliver();
+    expect((await untraced).ok).toBe(true);
+    expect(spans).toEqual([]);
+
+    current.traceparent = TRACEPARENT;
+    const traced = lead.propose(put('b'));
+    current.traceparent = undefined;
+    await settle();
+    // Appended, not yet committed (the followers have not answered): only "raft replicate", open.
+    expect(spans.map((s) => [s.name, s.ended])).toEqual([['raft replicate', false]]);
+    await deliver();
+    const result = await traced;
+    expect(result.ok).toBe(true);
+    expect(spans.map((s) => [s.name, s.parent, s.ended, s.failed])).toEqual([
+      ['raft replicate', TRACEPARENT, true, undefined],
+      ['raft apply', TRACEPARENT, true, undefined],
+    ]);
+    expect(spans[1]?.attributes['konsul.raft.index']).toBe(result.index);
+
+    // A traced proposal that never commits (the followers never answer) times out: its span ends failed.
+    spans.length = 0;
+    current.traceparent = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    const lost = lead.propose(put('c'));
+    current.traceparent = undefined;
+    const outcome = lost.then(
+      () => 'applied',
+      (e: unknown) => (e as Error).name,
+    );
+    for (let i = 0; i < 1100; i++) {
+      wire.length = 0;
+      clock.advance(10);
+      await settle();
+    }
+    expect(await outcome).not.toBe('applied');
+    expect(spans.map((s) => [s.name, s.ended, s.failed !== undefined])).toEqual([['raft replicate', true, true]]);
     for (const d of drivers.values()) await d.close();
   });
 });

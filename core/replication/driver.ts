@@ -13,6 +13,7 @@ import {
   NO_METRICS,
 } from '../ports/metrics.js';
 import type { Rng } from '../ports/rng.js';
+import { NO_TRACER, type Tracer } from '../ports/tracing.js';
 import type { ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import type { Transport } from '../ports/transport.js';
 import { applyToConf } from '../raft/conf-change.js';
@@ -23,7 +24,7 @@ import { type RaftStatus, RawNode } from '../raft/raw-node.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, RaftRole, Ready } from '../raft/types.js';
 import { DumpBuilder, parseDump, replaceTables } from '../snapshot/state-snapshot.js';
 import type { LogStorage } from './storage.js';
-import { Waiters } from './waiters.js';
+import { type ProposalTrace, Waiters } from './waiters.js';
 
 /**
  * Deliberate driver mistakes, for proving that the simulator catches them (testing/sim).
@@ -99,6 +100,12 @@ export interface RaftDriverOptions {
   readonly observer?: RaftObserver;
   /** Where the driver's metrics go (konsul_raft_*; see docs/OBSERVABILITY.md); none by default. */
   readonly metrics?: Metrics;
+  /**
+   * Opens "raft replicate" (appended to the log here until committed) and "raft apply" (committed
+   * until applied here and its result known) spans for a proposal made within a traced write, as
+   * children of the span current when propose() was called. NO_TRACER by default.
+   */
+  readonly tracer?: Tracer;
   readonly plantedBugs?: DriverBugs;
 }
 
@@ -130,7 +137,14 @@ const RESPONSE_OF: Partial<Record<Message['type'], { readonly type: Message['typ
 };
 
 type Input =
-  | { kind: 'propose'; data: Uint8Array; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }
+  | {
+      kind: 'propose';
+      data: Uint8Array;
+      /** The traceparent of the write's span, when traced. */
+      parent: string | undefined;
+      resolve: (r: ApplyResult) => void;
+      reject: (e: unknown) => void;
+    }
   | { kind: 'read'; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'conf'; cc: ConfChange; resolve: () => void; reject: (e: unknown) => void }
   | { kind: 'transfer'; to: NodeId; resolve: () => void; reject: (e: unknown) => void };
@@ -232,8 +246,11 @@ export class RaftDriver {
   /** The leader as of the last durable Ready (for counting leader changes). */
   private knownLeader: NodeId | undefined;
 
+  private readonly tracer: Tracer;
+
   /** Loads what the storage holds and builds the RawNode; call start() to begin ticking. */
   constructor(private readonly o: RaftDriverOptions) {
+    this.tracer = o.tracer ?? NO_TRACER;
     const init = o.storage.load();
     this.conf = init.conf ?? { voters: [], learners: [] };
     this.stagedConf = this.conf;
@@ -391,7 +408,8 @@ export class RaftDriver {
 
   /** Proposes an encoded command; resolves once it is applied here (see Committer). */
   propose(data: Uint8Array): Promise<ApplyResult> {
-    return this.enqueue((resolve, reject) => ({ kind: 'propose', data, resolve, reject }));
+    const parent = this.tracer.enabled ? this.tracer.current() : undefined;
+    return this.enqueue((resolve, reject) => ({ kind: 'propose', data, parent, resolve, reject }));
   }
 
   /**
@@ -554,11 +572,40 @@ export class RaftDriver {
       case 'propose': {
         const { index, term } = this.raw.propose(input.data);
         const committed = this.m.commit.startTimer();
-        const resolve = (r: ApplyResult): void => {
-          committed();
-          input.resolve(r);
+        if (input.parent === undefined) {
+          const resolve = (r: ApplyResult): void => {
+            committed();
+            input.resolve(r);
+          };
+          this.waiters.addProposal(index, { term, deadline, resolve, reject: input.reject }, notApplied);
+          return;
+        }
+        const attributes = { 'konsul.raft.index': index, 'konsul.raft.term': term };
+        const trace: ProposalTrace = {
+          replicate: this.tracer.startSpan('raft replicate', 'internal', { parent: input.parent, attributes }),
+          apply: undefined,
+          parent: input.parent,
         };
-        const w = { term, deadline, resolve, reject: input.reject };
+        const endSpans = (failure?: string): void => {
+          for (const span of [trace.replicate, trace.apply]) {
+            if (failure !== undefined) span?.fail(failure);
+            span?.end();
+          }
+        };
+        const w = {
+          term,
+          deadline,
+          trace,
+          resolve: (r: ApplyResult): void => {
+            committed();
+            endSpans();
+            input.resolve(r);
+          },
+          reject: (e: unknown): void => {
+            endSpans(e instanceof Error ? e.message : 'not applied');
+            input.reject(e);
+          },
+        };
         this.waiters.addProposal(index, w, notApplied);
         return;
       }
@@ -591,6 +638,7 @@ export class RaftDriver {
     }
     const sentEarly = rd.sendBeforePersist || this.o.plantedBugs?.ackBeforePersist === true;
     if (sentEarly) this.send(rd.messages);
+    if (this.tracer.enabled) this.traceCommitted(rd.committedEntries);
     const batch: CommittedEntry[] = rd.committedEntries.map((e) => {
       const cc = confChangeOf(e);
       if (!cc) return { index: e.index, data: e.data };
@@ -708,6 +756,19 @@ export class RaftDriver {
       }
     }
     if (this.inflight.length === 0 && this.drained.length > 0) for (const fn of this.drained.splice(0)) fn();
+  }
+
+  /** Ends the "raft replicate" span of each traced proposal now committed and opens its "raft apply". */
+  private traceCommitted(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const trace = this.waiters.proposals.get(e.index)?.trace;
+      if (!trace || trace.apply) continue;
+      trace.replicate.end();
+      trace.apply = this.tracer.startSpan('raft apply', 'internal', {
+        parent: trace.parent,
+        attributes: { 'konsul.raft.index': e.index },
+      });
+    }
   }
 
   private finishApply(entries: readonly Entry[], batch: readonly CommittedEntry[], staged: StagedApply): void {

@@ -1,8 +1,19 @@
 import type { ApplyResult } from '../fsm/state-machine.js';
+import type { TraceSpan } from '../ports/tracing.js';
+
+/** The spans of a traced proposal: "raft replicate" until committed, then "raft apply". */
+export interface ProposalTrace {
+  readonly replicate: TraceSpan;
+  apply: TraceSpan | undefined;
+  /** The write's span (traceparent) both are children of. */
+  readonly parent: string;
+}
 
 /** A proposal waiting for its entry to be applied. */
 export interface ProposalWaiter {
   readonly term: number;
+  /** The proposal's spans when its write is traced (the driver opens and ends them). */
+  readonly trace?: ProposalTrace;
   readonly deadline: number;
   readonly resolve: (r: ApplyResult) => void;
   readonly reject: (e: unknown) => void;

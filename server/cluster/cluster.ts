@@ -90,6 +90,7 @@ export class Cluster implements ClusterView {
       peerFetch: o.peerFetch,
       leaderWaitMs: o.leaderWaitMs,
       ...(o.joinToken ? { joinToken: o.joinToken } : {}),
+      ...(o.tracer ? { tracer: o.tracer } : {}),
     });
     this.writer = new WritePipeline(this.committer);
     const health = new AutopilotHealth(state, o.store, o.version);

@@ -2,6 +2,7 @@ import { pack, unpack } from '../../core/util/msgpack.js';
 import { type ErrorCode, KonsulError, NoLeaderError } from '../../core/errors.js';
 import type { ApplyResult } from '../../core/fsm/state-machine.js';
 import type { Committer } from '../../core/pipeline/committer.js';
+import { NO_TRACER, type TraceSpan, type Tracer } from '../../core/ports/tracing.js';
 import type { peerFetch } from '../peer-http.js';
 import {
   ForwardCancel,
@@ -33,6 +34,11 @@ export interface ClusterCommitterOptions {
   };
   /** Cancels proposals sent to a leader that no longer leads, or unanswered for too long. */
   readonly watch: LeaderWatch;
+  /**
+   * Opens a "propose to leader" client span for a proposal sent to the leader within a traced
+   * write, whose `traceparent` travels with it (NO_TRACER: none).
+   */
+  readonly tracer?: Tracer;
 }
 
 /** The answer of /v1/internal/propose, msgpack-encoded. */
@@ -109,8 +115,26 @@ export class ClusterCommitter implements Committer {
   async close(): Promise<void> {}
 
   private async proposeAt(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult> {
+    const tracer = this.o.tracer ?? NO_TRACER;
+    // Only a proposal made within a traced write gets a span (internal writers start no trace).
+    const span =
+      tracer.enabled && tracer.current() !== undefined
+        ? tracer.startSpan('propose to leader', 'client', { attributes: { 'konsul.leader': leader.name } })
+        : undefined;
+    try {
+      return await this.sendTo(leader, data, span);
+    } catch (err) {
+      span?.fail((err as Error).message);
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  private async sendTo(leader: PeerInfo, data: Uint8Array, span: TraceSpan | undefined): Promise<ApplyResult> {
+    const traceparent = span?.traceparent();
     if (this.o.transport) {
-      const answer = await this.overTransport(leader, data);
+      const answer = await this.overTransport(leader, data, traceparent);
       if (answer) return answer;
     }
     let res: Response;
@@ -121,6 +145,7 @@ export class ClusterCommitter implements Committer {
         headers: {
           'Content-Type': 'application/msgpack',
           ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}),
+          ...(traceparent ? { traceparent } : {}),
         },
         signal: AbortSignal.timeout(LEADER_ANSWER_MS),
       };
@@ -135,9 +160,14 @@ export class ClusterCommitter implements Committer {
   /**
    * Sends a proposal to the leader on the raft transport; undefined when it could not be sent
    * there (certainly not applied: HTTP carries it then). Rejects with NoLeaderError when it was
-   * sent and no answer came (the outcome is unknown) or the leader refused it.
+   * sent and no answer came (the outcome is unknown) or the leader refused it. `traceparent`
+   * goes with it as a header.
    */
-  private async overTransport(leader: PeerInfo, data: Uint8Array): Promise<ApplyResult | undefined> {
+  private async overTransport(
+    leader: PeerInfo,
+    data: Uint8Array,
+    traceparent: string | undefined,
+  ): Promise<ApplyResult | undefined> {
     const transport = this.o.transport as NonNullable<ClusterCommitterOptions['transport']>;
     const cancel = new ForwardCancel();
     const unwatch = this.o.watch.add({
@@ -148,7 +178,8 @@ export class ClusterCommitter implements Committer {
     });
     let a: ForwardedAnswer;
     try {
-      a = await transport.forward(leader.name, { method: PROPOSE_METHOD, path: '', headers: [], body: data }, cancel);
+      const headers: Array<[string, string]> = traceparent ? [['traceparent', traceparent]] : [];
+      a = await transport.forward(leader.name, { method: PROPOSE_METHOD, path: '', headers, body: data }, cancel);
     } catch (err) {
       if (err instanceof ForwardFailedError && !err.sent) return undefined;
       throw new NoLeaderError('No cluster leader: the leader did not answer; the outcome of a write is unknown');
