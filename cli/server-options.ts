@@ -195,6 +195,13 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'export traces over OTLP/HTTP to this base URL (also OTEL_EXPORTER_OTLP_ENDPOINT)',
   },
   {
+    name: 'insights-interval',
+    kind: { type: 'int', min: 100, max: 3_600_000 },
+    describe:
+      'milliseconds per insights bucket: rates are measured, edge lag sampled and findings announced this often',
+    default: 10_000,
+  },
+  {
     name: 'disable-metrics',
     kind: { type: 'boolean' },
     describe: 'record no Raft, HTTP, state, DNS, check or MQTT metrics (to measure what they cost)',
@@ -340,6 +347,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     testFaults: v['test-faults'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
     disableMetrics: v['disable-metrics'] === true,
+    insightsIntervalMs: Number(v['insights-interval']),
     accessLogSample: Number(v['access-log-sample']),
     ...(v['otlp-endpoint'] !== undefined ? { otlpEndpoint: String(v['otlp-endpoint']) } : {}),
     dnsAddr:

@@ -118,6 +118,7 @@ export async function startEdgeAgent(
     config.sync === 'http'
       ? new (await import('./sync-http.js')).HttpSync({
           upstream: config.upstream,
+          agentId,
           token: config.token,
           prefixes: scope.prefixes,
           services: scope.services,

@@ -25,6 +25,8 @@ export class HttpSync {
   constructor(
     private readonly o: {
       upstream: string;
+      /** The agent's id, given to the servers (?agent=) so they can tell its stream's lag. */
+      agentId: string;
       /** ACL token sent with the sync request (undefined: none). */
       token?: string | undefined;
       prefixes: readonly string[];
@@ -53,6 +55,7 @@ export class HttpSync {
     for (const s of this.o.services) q.append('service', s);
     const after = this.o.replica.lastIndex;
     if (after > 0) q.set('after', String(after));
+    q.set('agent', this.o.agentId);
     return `${this.o.upstream}/v1/edge/sync?${q.toString()}`;
   }
 

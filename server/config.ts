@@ -50,6 +50,8 @@ export interface ServerConfig {
   readonly enableScriptChecks: boolean;
   /** Record no metrics through the Metrics port (the MQTT, audit and listener gauges stay). */
   readonly disableMetrics?: boolean;
+  /** Milliseconds per insights bucket (default 10,000). */
+  readonly insightsIntervalMs?: number;
   /** Fraction of HTTP requests logged as access lines (0..1; 0 or absent: none). */
   readonly accessLogSample?: number;
   /** OTLP/HTTP base URL traces are exported to (absent: no tracing, at no cost). */

@@ -40,10 +40,12 @@ import { SESSIONS_TABLE } from '../core/session/types.js';
 import type { LogControl } from '../core/log/hub.js';
 import { NO_TRACER, type Tracer } from '../core/ports/tracing.js';
 import { InsightAnalyser } from '../core/insights/analyser.js';
-import { InsightsFeed } from './insights.js';
+import { INSIGHT_EVENT, InsightsFeed } from './insights.js';
+import { OpenSyncStreams } from '../core/sync/open-streams.js';
+import { randomUuid } from '../core/util/uuid.js';
 
 /** The bucket insight rates are measured over. */
-const INSIGHT_BUCKET_MS = 10_000;
+const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
 
 /** A started server. */
 export interface RunningServer {
@@ -155,8 +157,33 @@ export async function startServer(
     const agentFile = new AgentStateFile(config.dataDir);
     const agentSnapshot = await agentFile.load();
     const agentNode = { name, id: state.nodeId, address: '', datacenter: config.datacenter };
+    // Insights over what this server applies, answers, probes and streams to edge agents
+    // (GET /v1/operator/insights on the leader gathers every server's).
+    const insightBucketMs = config.insightsIntervalMs ?? DEFAULT_INSIGHT_BUCKET_MS;
+    const analyser = new InsightAnalyser(clock, { bucketMs: insightBucketMs });
+    const syncStreams = new OpenSyncStreams();
+    const insightsFeed = new InsightsFeed(analyser, {
+      bucketMs: insightBucketMs,
+      metrics: metrics.port,
+      logger: logger.child({ component: 'insights' }),
+      edgeLags: () => syncStreams.lags(),
+      announce: {
+        server: name,
+        isLeader,
+        fire: async (payload) => {
+          const event = { ID: randomUuid(systemRng), Name: INSIGHT_EVENT, Payload: payload };
+          await writer.submit({
+            type: 'event.fire',
+            event: { ...event, NodeFilter: '', ServiceFilter: '', TagFilter: '' },
+          });
+        },
+      },
+    });
+    state.applier.listen(insightsFeed);
+    stack.push('insights', () => insightsFeed.stop());
     const agent = new LocalAgent({
       node: agentNode,
+      probed: (checkId, seconds, intervalMs) => analyser.checkLatency(`${name}/${checkId}`, seconds, intervalMs),
       metrics: metrics.port,
       clock,
       rng: systemRng,
@@ -186,11 +213,6 @@ export async function startServer(
       http: () => http.stats(),
     });
     metrics.observeTransport(() => transport.stats());
-    // Insights over what this server applies and answers (GET /v1/operator/insights on the leader).
-    const analyser = new InsightAnalyser(clock, { bucketMs: INSIGHT_BUCKET_MS });
-    const insightsFeed = new InsightsFeed(analyser, INSIGHT_BUCKET_MS, metrics.port);
-    state.applier.listen(insightsFeed);
-    stack.push('insights', () => insightsFeed.stop());
     metrics.observeStore(state.uncommitted);
     metrics.observeState(
       {
@@ -224,7 +246,7 @@ export async function startServer(
       transport,
       ...(logs ? { logs } : {}),
       tracer,
-      insights: { analyser, feed: insightsFeed },
+      insights: { analyser, feed: insightsFeed, syncStreams },
     });
 
     // A follower's proposal within a traced write carries its traceparent: the leader's part of the

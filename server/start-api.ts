@@ -24,7 +24,8 @@ import type { Tracer } from '../core/ports/tracing.js';
 import type { Writer } from '../core/pipeline/writer.js';
 import type { InsightAnalyser } from '../core/insights/analyser.js';
 import { registerInsightsRoute } from '../core/api/routes/insights.js';
-import type { InsightsFeed } from './insights.js';
+import { type InsightsFeed, insightsPort } from './insights.js';
+import type { OpenSyncStreams } from '../core/sync/open-streams.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -46,7 +47,12 @@ export interface ApiParts {
   /** Opens the request spans (NO_TRACER: none). */
   readonly tracer: Tracer;
   /** The insights: their route, and the API's answers for their error rate. */
-  readonly insights: { readonly analyser: InsightAnalyser; readonly feed: InsightsFeed };
+  readonly insights: {
+    readonly analyser: InsightAnalyser;
+    readonly feed: InsightsFeed;
+    /** The edge sync streams of agents that name themselves (their lag feeds the analyser). */
+    readonly syncStreams: OpenSyncStreams;
+  };
   /** The process's log level and monitors (/v1/agent/monitor, /v1/agent/log-level); absent: those answer 404. */
   readonly logs?: LogControl;
   /** The raft transport, whose traffic --test-faults may block. */
@@ -101,6 +107,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     agent: p.agent,
     sessionTimers: p.sessionTimers,
     changeFeed: feed,
+    syncStreams: p.insights.syncStreams,
     shutdownSignal: p.shutdownSignal,
     acl: p.aclResolver,
     rateLimit: config.rateLimit,
@@ -126,7 +133,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     aclEnabled: config.acl.enabled,
   });
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
-  registerInsightsRoute(app, p.insights.analyser);
+  registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   return app;

@@ -52,6 +52,8 @@ export interface AgentOptions {
   readonly onLocalChange?: () => void;
   /** Where the agent's check runs are counted and timed; none when absent. */
   readonly metrics?: Metrics;
+  /** Told how long each probe took (CheckRunnerOptions.probed). */
+  readonly probed?: (checkId: string, seconds: number, intervalMs: number) => void;
 }
 
 /**
@@ -84,6 +86,7 @@ export class LocalAgent {
       },
       deregisterService: (id) => this.deregisterService(id),
       ...(o.metrics ? { metrics: o.metrics } : {}),
+      ...(o.probed ? { probed: o.probed } : {}),
     });
     this.antiEntropy = new AntiEntropy({
       node: o.node,

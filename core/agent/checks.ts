@@ -51,6 +51,8 @@ export interface CheckRunnerOptions {
   deregisterService(id: string): Promise<void>;
   /** Where probe runs are counted and timed (konsul_check_*); none when absent. */
   readonly metrics?: Metrics;
+  /** Told how long each probe of a check took (seconds; not aliases or TTLs), e.g. for insights. */
+  readonly probed?: (checkId: string, seconds: number, intervalMs: number) => void;
 }
 
 interface CheckRuntime {
@@ -236,9 +238,12 @@ export class CheckRunner {
       if (this.checks.get(c.def.CheckID) !== c || this.stopped) return;
       c.running = true;
       const done = this.probeTime.startTimer({ type: c.def.kind });
+      const started = this.o.clock.now();
       void this.probe(c.def)
         .then((r) => {
           done();
+          if (c.def.kind !== 'alias')
+            this.o.probed?.(c.def.CheckID, (this.o.clock.now() - started) / 1000, c.def.intervalMs);
           this.runs.inc({ type: c.def.kind, status: r.status });
           this.record(c, r);
         })

@@ -11,6 +11,7 @@ import type { Rng } from '../ports/rng.js';
 import type { StateStore } from '../ports/state-store.js';
 import type { Writer } from '../pipeline/writer.js';
 import type { SessionRecord } from '../session/types.js';
+import type { OpenSyncStreams } from '../sync/open-streams.js';
 import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import type { Metrics } from '../ports/metrics.js';
@@ -216,6 +217,8 @@ export interface ServerApiDeps extends ApiDeps {
   readonly sessionTimers: SessionTimersPort;
   /** Recent changes for watch streams and edge sync. */
   readonly changeFeed: ChangeFeed;
+  /** Where edge sync streams of agents that name themselves are tracked (for insights); none when absent. */
+  readonly syncStreams?: OpenSyncStreams;
   /** Per-address and per-token request rates (NO_RATE_LIMITS: none). */
   readonly rateLimit: RateLimitSettings;
   /** The address a request came from (the socket's peer), when the listener knows it. */

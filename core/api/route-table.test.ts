@@ -25,7 +25,7 @@ function serverApp(): Hono {
     json: async () => ({}),
   });
   registerFaultsRoute(app, { block: () => undefined });
-  registerInsightsRoute(app, { findings: () => [] });
+  registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
   registerAgentLogRoutes(
     app,
     deps,
@@ -127,6 +127,8 @@ describe('the route table', () => {
         'PUT /v1/agent/log-level agent',
         'PUT /v1/agent/join/:addr agent',
         'PUT /v1/agent/leave agent',
+        // Each server's own insights, which the leader's /v1/operator/insights gathers.
+        'GET /v1/internal/insights operator',
         ...ROUTES.filter((r) => r.path.startsWith('/v1/operator/')).map((r) => `${r.method} ${r.path} operator`),
       ].sort(),
     );

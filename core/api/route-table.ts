@@ -156,6 +156,7 @@ export const ROUTES: readonly RouteFacts[] = [
   local('GET', '/v1/event/list', EVENT),
   local('GET', '/v1/watch/kv/*', KEY),
   local('GET', '/v1/watch/health/:service', SERVICE),
+  local('GET', '/v1/watch/events', EVENT),
   local('GET', '/v1/edge/sync', KEY),
   // The agent: this server's own services, checks and membership. Service and check IDs may
   // hold "/" (Patroni's "pg/pg1"), so the routes that end in one take the rest of the path.
@@ -217,6 +218,8 @@ export const ROUTES: readonly RouteFacts[] = [
   local('PUT', '/v1/acl/logout', NONE),
   // Between servers (the join token, not ACLs, guards the first; the second exists only in tests).
   local('POST', '/v1/internal/propose', NONE),
+  // What each server alone sees, gathered by the leader's /v1/operator/insights (operator:read).
+  local('GET', '/v1/internal/insights', OPERATOR),
   local('PUT', '/v1/internal/faults', NONE),
 ];
 

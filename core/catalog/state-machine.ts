@@ -24,6 +24,13 @@ export const CATALOG_WATCH_TABLE = 'catalog';
  */
 export const HEALTH_WATCH_TABLE = 'health';
 
+/**
+ * Pseudo-table of check status changes, node checks included (for listeners such as insights):
+ * key "node/checkID", entry `{ Status }` when a check is added or its status changes, null when
+ * it is removed.
+ */
+export const CHECK_STATUS_WATCH_TABLE = 'check_status';
+
 /** The HEALTH_WATCH_TABLE key of instance `id` of service `name` on `node`. */
 export const healthKey = (name: string, node: string, id: string): string => `${name}\u0000${node}/${id}`;
 
@@ -210,6 +217,7 @@ function deleteService(
     if (c.ServiceID === id) checks.push([k, c.CheckID]);
   for (const [k, checkId] of checks) {
     ctx.tx.delete(CHECKS_TABLE, k);
+    ctx.changed({ table: CHECK_STATUS_WATCH_TABLE, key: k, entry: null });
     bound.checkDown(ctx, node, checkId, now);
   }
   if (checks.length > 0) bump(ctx, INDEX.checks);
@@ -282,6 +290,8 @@ export function catalogRegister(
     if (existing && sameJson(existing, checkRecord(c, node, svc, existing.CreateIndex, existing.ModifyIndex))) continue;
     const next = checkRecord(c, node, svc, existing?.CreateIndex ?? ctx.index, ctx.index);
     ctx.tx.put(CHECKS_TABLE, key, next);
+    if (existing?.Status !== next.Status)
+      ctx.changed({ table: CHECK_STATUS_WATCH_TABLE, key, entry: { Status: next.Status } });
     bumpForCheck(ctx, touched, node, next);
     if (existing && existing.ServiceID && existing.ServiceID !== next.ServiceID) {
       bump(ctx, INDEX.service(existing.ServiceName));
@@ -309,6 +319,7 @@ export function catalogDeregister(
     const existing = ctx.tx.get<CatalogCheck>(CHECKS_TABLE, key);
     if (existing) {
       ctx.tx.delete(CHECKS_TABLE, key);
+      ctx.changed({ table: CHECK_STATUS_WATCH_TABLE, key, entry: null });
       bumpForCheck(ctx, touched, node, existing);
       bound.checkDown(ctx, node, existing.CheckID, now);
     }
@@ -320,7 +331,10 @@ export function catalogDeregister(
     for (const id of ids) deleteService(ctx, touched, node, id, now, bound);
     const checks: string[] = [];
     for (const [k] of ctx.tx.range(CHECKS_TABLE, { prefix: `${node}/` })) checks.push(k);
-    for (const k of checks) ctx.tx.delete(CHECKS_TABLE, k);
+    for (const k of checks) {
+      ctx.tx.delete(CHECKS_TABLE, k);
+      ctx.changed({ table: CHECK_STATUS_WATCH_TABLE, key: k, entry: null });
+    }
     if (checks.length > 0) bump(ctx, INDEX.checks);
     ctx.tx.delete(NODES_TABLE, node);
     bump(ctx, INDEX.nodes);

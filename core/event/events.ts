@@ -6,7 +6,10 @@ import type { Indexed } from '../util/indexed.js';
 
 /** User events, keyed by their LTime as 16 zero-padded digits (so key order is firing order). */
 export const EVENTS_TABLE = 'events';
-/** Pseudo-table of change notifications for event blocking queries (one key, EVENTS_INDEX). */
+/**
+ * Pseudo-table of change notifications for event blocking queries and watch streams (one key,
+ * EVENTS_INDEX; the entry is the event fired).
+ */
 export const EVENT_WATCH_TABLE = 'event';
 /** Logical table name whose modification index answers /v1/event/list. */
 export const EVENTS_INDEX = 'events';
@@ -58,7 +61,7 @@ const fire: CommandHandler = {
     for (const [k] of ctx.tx.range(EVENTS_TABLE)) keys.push(k);
     for (const k of keys.slice(0, Math.max(0, keys.length - MAX_EVENTS))) ctx.tx.delete(EVENTS_TABLE, k);
     bumpTableIndex(ctx.tx, EVENTS_INDEX, ctx.index);
-    ctx.changed({ table: EVENT_WATCH_TABLE, key: EVENTS_INDEX });
+    ctx.changed({ table: EVENT_WATCH_TABLE, key: EVENTS_INDEX, entry: event });
     return event;
   },
 };

@@ -57,6 +57,11 @@ export class SyncStream {
     return this.prev;
   }
 
+  /** Changes of the feed this stream has not read yet, and messages it holds unsent (snapshot chunks). */
+  get behind(): number {
+    return (this.sub?.behind ?? 0) + this.queued.length;
+  }
+
   private follow(after: number): void {
     this.sub?.close();
     this.sub = this.source.feed.subscribe(this.options.filters ?? scopeFilters(this.scope), { index: after });

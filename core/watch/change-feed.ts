@@ -373,6 +373,11 @@ export class FeedSubscription {
     );
   }
 
+  /** Retained changes not yet read (in the filter or not), and read ones not yet taken. */
+  get behind(): number {
+    return Math.max(0, this.feed.end - this.cursor) + this.pending.length;
+  }
+
   /** Whether the subscription ended (resync delivered or closed). */
   get done(): boolean {
     return this.closed || (this.finished && this.pending.length === 0);

@@ -171,6 +171,34 @@ export class Cluster implements ClusterView {
     return this.state.leaderInfo()?.raftAddr;
   }
 
+  /**
+   * Asks every other server of the configuration (voters and learners) for `path` on its API
+   * (GET, with `headers`), at most `timeoutMs` each, all at once. Each answer is the JSON body of
+   * a 200, or the reason there is none.
+   */
+  async askServers(
+    path: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+  ): Promise<Array<{ readonly server: string; readonly body?: unknown; readonly error?: string }>> {
+    const conf = this.state.driver?.membership();
+    const names = [...(conf?.voters ?? []), ...(conf?.learners ?? [])].filter((n) => n !== this.state.self.name);
+    return Promise.all(
+      names.map(async (server) => {
+        const peer = this.state.addressOf(server);
+        if (!peer) return { server, error: 'address unknown' };
+        try {
+          const init = { method: 'GET', headers, signal: AbortSignal.timeout(timeoutMs) };
+          const res = await this.o.peerFetch(peer.httpAddr, path, init);
+          if (res.status !== 200) return { server, error: `answered ${res.status}` };
+          return { server, body: (await res.json()) as unknown };
+        } catch (err) {
+          return { server, error: (err as Error).message };
+        }
+      }),
+    );
+  }
+
   peers(): string[] {
     const conf = this.state.driver?.membership();
     return (conf?.voters ?? [])

@@ -1,3 +1,4 @@
+import { BadRequestError } from '../../errors.js';
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
@@ -16,12 +17,16 @@ export function syncFrame(m: SyncMessage): string {
   return sseFrame({ event: m.k, data });
 }
 
+/** An agent's name as it may give it in ?agent= (its node name or generated id). */
+const AGENT_NAME = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
 /**
- * Registers GET /v1/edge/sync?prefix=…&service=…[&after=N] (Konsul's edge replication over HTTP):
+ * Registers GET /v1/edge/sync?prefix=…&service=…[&after=N][&agent=ID] (Konsul's edge replication over HTTP):
  * a Server-Sent Events stream of sync messages — snapshot chunks of the scope unless the replica
  * can resume after N, then one batch per index with changes in scope. When the server cannot
  * continue without a gap it sends a fresh snapshot in the same stream. Idle streams get
- * change-less batches that move the replica to the newest index. Served by any server.
+ * change-less batches that move the replica to the newest index. Served by any server. An agent
+ * that names itself (`agent`) has its stream's lag followed by insights.
  */
 export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
   route(app, 'GET', '/v1/edge/sync', (c) => {
@@ -35,7 +40,11 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
     requireScopeReadable(deps, c.req.raw, scope);
     const afterText = url.searchParams.get('after');
     const after = afterText === null || afterText === '' ? null : parseUintParam(afterText, 'after');
+    const agent = url.searchParams.get('agent');
+    if (agent !== null && !AGENT_NAME.test(agent))
+      throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
     const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
+    const untrack = agent !== null && deps.syncStreams ? deps.syncStreams.add(agent, stream) : undefined;
     const source = {
       done: false,
       next: async () => (await stream.next()).map(syncFrame),
@@ -43,7 +52,10 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
         const m = stream.progress();
         return m ? syncFrame(m) : undefined;
       },
-      close: () => stream.close(),
+      close: () => {
+        untrack?.();
+        stream.close();
+      },
     };
     return sseResponse(deps, c.req.raw, source, `sync after ${after ?? 'snapshot'}`, {
       'X-Consul-Index': String(Math.max(1, feed.latest)),

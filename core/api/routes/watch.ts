@@ -7,6 +7,8 @@ import { BadRequestError } from '../../errors.js';
 import { validatePrefix } from '../../kv/commands.js';
 import { kvEntryToJson } from '../../kv/json.js';
 import { KV_TABLE, type KvRecord } from '../../kv/types.js';
+import { EVENT_WATCH_TABLE, type UserEvent } from '../../event/events.js';
+import { eventJson } from './event.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
 import { identityOf, requireAccess } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
@@ -14,7 +16,7 @@ import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
 
 /** The tables watch streams read; a ChangeFeed serving them must retain these. */
-export const WATCH_STREAM_TABLES: readonly string[] = [KV_TABLE, HEALTH_WATCH_TABLE];
+export const WATCH_STREAM_TABLES: readonly string[] = [KV_TABLE, HEALTH_WATCH_TABLE, EVENT_WATCH_TABLE];
 
 const POSITION = /^(\d{1,16})(?::(\d{1,9}))?$/;
 
@@ -113,10 +115,12 @@ function serveStream(
 }
 
 /**
- * Registers the resumable watch streams (beyond Consul): GET /v1/watch/kv/<prefix> and
- * GET /v1/watch/health/<service>, served by any server from its own applied changes. With ACLs
- * on, a KV stream leaves out keys the token may not read; a health stream needs service:read and
- * leaves out instances on nodes the token may not read.
+ * Registers the resumable watch streams (beyond Consul): GET /v1/watch/kv/<prefix>,
+ * GET /v1/watch/health/<service> and GET /v1/watch/events[?name=] (user events as they are fired,
+ * insights' `konsul-insight` among them), served by any server from its own applied changes. With
+ * ACLs on, a KV stream leaves out keys the token may not read; a health stream needs service:read
+ * and leaves out instances on nodes the token may not read; an events stream leaves out events
+ * the token may not read.
  */
 export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
   route(app, 'GET', '/v1/watch/kv/*', (c) => {
@@ -131,6 +135,22 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
     const authz = identityOf(deps, c.req.raw).authz;
     return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m) =>
       authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
+    );
+  });
+  route(app, 'GET', '/v1/watch/events', (c) => {
+    const name = new URL(c.req.url).searchParams.get('name') ?? '';
+    const authz = identityOf(deps, c.req.raw).authz;
+    const eventOf = (m: Extract<FeedMessage, { kind: 'change' }>) =>
+      ('entry' in m.change ? m.change.entry : undefined) as UserEvent | null | undefined;
+    return serveStream(
+      deps,
+      c.req.raw,
+      { table: EVENT_WATCH_TABLE, prefix: '' },
+      (m) => JSON.stringify({ Index: m.index, Event: eventJson(eventOf(m) as UserEvent) }),
+      (m) => {
+        const e = eventOf(m);
+        return !!e && (name === '' || e.Name === name) && authz.canRead('event', e.Name);
+      },
     );
   });
   route(app, 'GET', '/v1/watch/health/:service', (c) => {
