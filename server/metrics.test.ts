@@ -125,6 +125,14 @@ describe('a server’s metrics', () => {
         10_000,
       );
       expect(sample(later, 'konsul_mqtt_clients_connected')).toBeGreaterThanOrEqual(1);
+      // Every key has its retained topic (and the server its presence topic); the count is that of
+      // the previous read.
+      await until(
+        'the retained topics to be counted',
+        async () => (await fetch(`${s.url}/v1/agent/metrics?format=prometheus`)).text(),
+        (t) => (sample(t, 'konsul_mqtt_retained_topics') ?? 0) > writes,
+        10_000,
+      );
     } finally {
       await s.stop();
     }

@@ -116,6 +116,37 @@ export async function bindBroker(host: string, port: number): Promise<BoundBroke
       broker.on('publish', (_packet, client) => {
         if (client) received.inc();
       });
+      // The broker's retained topics, counted from its persistence's stream when metrics are read
+      // (the figure is that of the previous read: the count runs in the background, one at a time).
+      let retained = 0;
+      let counting = false;
+      const countRetained = async (): Promise<void> => {
+        if (counting || broker.closed) return;
+        counting = true;
+        try {
+          let n = 0;
+          // aedes keeps its persistence (in memory by default) on the instance; its types omit it.
+          const { persistence } = broker as unknown as {
+            persistence: { createRetainedStream(pattern: string): AsyncIterable<unknown> };
+          };
+          const stream = persistence.createRetainedStream('#');
+          for await (const _ of stream) n++;
+          retained = n;
+        } catch (err) {
+          logger.debug('counting retained MQTT topics failed', { error: (err as Error).message });
+        } finally {
+          counting = false;
+        }
+      };
+      metrics.gauge(
+        'konsul_mqtt_retained_topics',
+        'Retained topics the embedded broker holds (as of the previous read of the metrics)',
+        [],
+        () => {
+          void countRetained();
+          return retained;
+        },
+      );
       return {
         publish: (topic, payload, options) => {
           published.inc();
