@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as dnsPacket from 'dns-packet';
+import client from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestClusterProcesses } from '../testing/cluster-harness.js';
 import { requireProgram, until } from '../testing/process.js';
@@ -12,6 +13,7 @@ import { cleanupAll } from '../testing/spawn-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const ALERTS = join(ROOT, 'docs/prometheus/alerts.yml');
+const OBSERVABILITY = join(ROOT, 'docs/OBSERVABILITY.md');
 const DASHBOARD = join(ROOT, 'docs/grafana/konsul.json');
 
 let prom: ChildProcess | undefined;
@@ -144,6 +146,20 @@ describe('the Prometheus alerts and the Grafana dashboard', () => {
       for (const a of monitors) a.abort();
       sock.close();
     }
+
+    // docs/OBSERVABILITY.md names every metric the servers and the agent export (prom-client's
+    // default process metrics it lists by family).
+    const defaults = new client.Registry();
+    client.collectDefaultMetrics({ register: defaults, prefix: 'konsul_' });
+    const defaultNames = new Set((await defaults.getMetricsAsJSON()).map((m) => m.name));
+    const doc = readFileSync(OBSERVABILITY, 'utf8');
+    const exported = new Set<string>();
+    for (const target of [...cluster.members.map((m) => `http://${m.http}`), edge.url]) {
+      const text = await (await fetch(`${target}/v1/agent/metrics?format=prometheus`)).text();
+      for (const m of text.matchAll(/^# TYPE (\S+) /gm)) exported.add(m[1] as string);
+    }
+    expect(exported.size).toBeGreaterThan(80);
+    expect([...exported].filter((name) => !defaultNames.has(name) && !doc.includes(`\`${name}`))).toEqual([]);
 
     const empty: string[] = [];
     for (const { alert, expr } of alerts)
