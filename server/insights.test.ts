@@ -130,8 +130,13 @@ describe('insights', () => {
       Interval: '1s',
     });
     expect(register.status).toBe(200);
-    // Ten probes make the check's baseline; then the application slows down.
-    await new Promise((r) => setTimeout(r, 11_500));
+    // Ten probes make the check's baseline (counted by the follower); then the application slows down.
+    await until(
+      'the follower to probe the check ten times',
+      async () => (await fetch(`http://${follower.http}/v1/agent/metrics?format=prometheus`)).text(),
+      (t) => Number(/^konsul_check_runs_total\{type="http",status="passing"\} (\d+)$/m.exec(t)?.[1] ?? 0) >= 11,
+      20_000,
+    );
     expect(await insightsAt(`http://${leader.http}`)).toEqual([]);
     delayMs = 300;
     // Asked of any server, the leader answers, with the follower's local findings gathered.

@@ -47,6 +47,13 @@ async function startReceiver(port: number): Promise<ReceivedSpan[]> {
   return spans;
 }
 
+/** The one span named `name` that `node` exported in `trace` (fails when there are none or several). */
+function onlySpan(trace: readonly ReceivedSpan[], node: string, name: string): ReceivedSpan {
+  const found = trace.filter((s) => s.node === node && s.name === name);
+  expect(found, `${node} ${name}`).toHaveLength(1);
+  return found[0] as ReceivedSpan;
+}
+
 describe('traces', () => {
   it('a write forwarded by a follower is one trace across both servers, with correct parent links', async () => {
     const [port] = await freePorts(1);
@@ -73,11 +80,7 @@ describe('traces', () => {
         t.some((s) => s.node === follower.name && s.name === 'PUT /v1/catalog/register'),
       20_000,
     );
-    const one = (node: string, name: string): ReceivedSpan => {
-      const found = trace.filter((s) => s.node === node && s.name === name);
-      expect(found, `${node} ${name}`).toHaveLength(1);
-      return found[0] as ReceivedSpan;
-    };
+    const one = (node: string, name: string) => onlySpan(trace, node, name);
     const request = one(follower.name, 'PUT /v1/catalog/register');
     const forward = one(follower.name, 'forward to leader');
     const atLeader = one(leader.name, 'PUT /v1/catalog/register');
@@ -116,11 +119,7 @@ describe('traces', () => {
         t.some((s) => s.node === follower.name && s.name === 'PUT /v1/kv/*'),
       20_000,
     );
-    const kvOne = (node: string, name: string): ReceivedSpan => {
-      const found = kv.filter((s) => s.node === node && s.name === name);
-      expect(found, `${node} ${name}`).toHaveLength(1);
-      return found[0] as ReceivedSpan;
-    };
+    const kvOne = (node: string, name: string) => onlySpan(kv, node, name);
     const kvRequest = kvOne(follower.name, 'PUT /v1/kv/*');
     const kvCommit = kvOne(follower.name, 'raft commit');
     const toLeader = kvOne(follower.name, 'propose to leader');
