@@ -6,10 +6,30 @@ const USAGE = `Usage: konsul <command> [flags]
 Commands:
   server    run a Konsul server (try: konsul server --dev)
   edge      run an edge agent: a local replica that keeps serving while offline
+            (edge status, edge outbox: an agent's state)
+  kv        read and write the key/value store (get, put, delete, export, import)
+  catalog   list datacenters, nodes and services
+  members   list the servers of the cluster
+  info      the agent's configuration and state
   version   print the version
+
+Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
+KONSUL_HTTP_ADDR, KONSUL_HTTP_TOKEN, … or Consul's CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN, ….
 
 Run 'konsul <command> --help' for a command's flags.
 `;
+
+/** Runs a client command (cli/commands). */
+async function client(argv: readonly string[]): Promise<number> {
+  const [{ runClientCommand }, { PROCESS_IO }] = await Promise.all([
+    import('./commands/program.js'),
+    import('./client/output.js'),
+  ]);
+  const code = await runClientCommand(argv, process.env, PROCESS_IO);
+  // process.exit would cut a piped stdout short: wait until what was written is flushed.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  return code;
+}
 
 /**
  * Dispatches a CLI command; server code is loaded only when asked for (it needs Node and LMDB), edge
@@ -23,9 +43,16 @@ async function main(argv: readonly string[]): Promise<number> {
       return runServerCommand(rest, process.env);
     }
     case 'edge': {
+      // `edge status` and `edge outbox` ask an agent; anything else runs one.
+      if (rest[0] === 'status' || rest[0] === 'outbox') return client(argv);
       const { runEdgeCommand } = await import('./edge.js');
       return runEdgeCommand(rest, process.env);
     }
+    case 'kv':
+    case 'catalog':
+    case 'members':
+    case 'info':
+      return client(argv);
     case 'version':
     case '--version':
       process.stdout.write(`Konsul v${VERSION}\n`);

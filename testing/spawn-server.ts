@@ -137,3 +137,33 @@ export function spawnDevServerAt(dataDir: string, http: string, mqtt = '127.0.0.
     ],
   });
 }
+
+/**
+ * Runs a client command of the built CLI to completion with `stdin` (if given) and returns its
+ * exit code, stdout and stderr apart.
+ */
+export function runClient(
+  args: readonly string[],
+  o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...(o.env ?? {}) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    track(proc);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.stdin.end(o.stdin);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      fail(new Error(`konsul ${args.join(' ')} did not exit within ${o.timeoutMs ?? 20_000} ms:\n${stdout}${stderr}`));
+    }, o.timeoutMs ?? 20_000);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}

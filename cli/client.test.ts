@@ -1,0 +1,247 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupAll, CLI, runClient, type SpawnedServer, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { spawnEdge } from '../testing/spawn-edge.js';
+import { normalizeFlags } from './commands/program.js';
+
+let server: SpawnedServer;
+let env: Record<string, string>;
+beforeAll(async () => {
+  server = await spawnServer();
+  env = {
+    KONSUL_HTTP_ADDR: new URL(server.url).host,
+    CONSUL_HTTP_ADDR: '',
+    KONSUL_HTTP_TOKEN: '',
+    CONSUL_HTTP_TOKEN: '',
+  };
+});
+afterAll(async () => {
+  await server?.stop();
+  await cleanupAll();
+});
+
+const konsul = (args: readonly string[], o: { stdin?: string; env?: Record<string, string> } = {}) =>
+  runClient(args, { env: { ...env, ...(o.env ?? {}) }, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
+
+describe('konsul client commands', () => {
+  it("take Consul's single-dash long flags as double-dash ones, and leave the rest alone", () => {
+    expect(
+      normalizeFlags(['kv', 'get', '-recurse', '-format=json', '-n', '3', '-', '--keys', 'a', '--', '-x']),
+    ).toEqual(['kv', 'get', '--recurse', '--format=json', '-n', '3', '-', '--keys', 'a', '--', '-x']);
+  });
+
+  it("kv put and get: values, flags, @file, stdin, base64, cas, locks, with Consul's messages", async () => {
+    expect(await konsul(['kv', 'put', 'app/a', 'one'])).toEqual({
+      code: 0,
+      stdout: 'Success! Data written to: app/a\n',
+      stderr: '',
+    });
+    expect((await konsul(['kv', 'get', 'app/a'])).stdout).toBe('one\n');
+    const file = join(tempDir(), 'value.txt');
+    writeFileSync(file, 'from a file');
+    expect((await konsul(['kv', 'put', '-flags=42', 'app/b', `@${file}`])).code).toBe(0);
+    expect((await konsul(['kv', 'put', 'app/c', '-'], { stdin: 'from stdin' })).code).toBe(0);
+    expect((await konsul(['kv', 'put', '-base64', 'app/d', Buffer.from('decoded').toString('base64')])).code).toBe(0);
+    expect((await konsul(['kv', 'get', '-recurse', 'app/'])).stdout).toBe(
+      'app/a:one\napp/b:from a file\napp/c:from stdin\napp/d:decoded\n',
+    );
+    expect((await konsul(['kv', 'get', '-base64', 'app/d'])).stdout).toBe(
+      `${Buffer.from('decoded').toString('base64')}\n`,
+    );
+    const detailed = (await konsul(['kv', 'get', '-detailed', 'app/b'])).stdout;
+    expect(detailed).toMatch(
+      new RegExp(
+        '^CreateIndex {6}\\d+\nFlags {12}42\nKey {14}app/b\nLockIndex {8}0\n' +
+          'ModifyIndex {6}\\d+\nSession {10}-\nValue {12}from a file\n$',
+      ),
+    );
+    // -keys lists up to the separator; "" lists every key.
+    await konsul(['kv', 'put', 'app/sub/x', '1']);
+    expect((await konsul(['kv', 'get', '-keys', 'app/'])).stdout).toBe('app/a\napp/b\napp/c\napp/d\napp/sub/\n');
+    expect((await konsul(['kv', 'get', '-keys', '-separator=', 'app/sub/'])).stdout).toBe('app/sub/x\n');
+
+    // cas: the wrong index fails with exit 1, the right one writes.
+    const index = Number(/ModifyIndex\s+(\d+)/.exec((await konsul(['kv', 'get', '-detailed', 'app/a'])).stdout)?.[1]);
+    expect(await konsul(['kv', 'put', '-cas', `-modify-index=${index + 1000}`, 'app/a', 'x'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error! Did not write to app/a: CAS failed\n',
+    });
+    expect((await konsul(['kv', 'put', '--cas', '--modify-index', String(index), 'app/a', 'two'])).code).toBe(0);
+    expect((await konsul(['kv', 'get', 'app/a'])).stdout).toBe('two\n');
+
+    // Locks with a session.
+    const session = (await (await fetch(`${server.url}/v1/session/create`, { method: 'PUT', body: '{}' })).json()) as {
+      ID: string;
+    };
+    expect((await konsul(['kv', 'put', '-acquire', `-session=${session.ID}`, 'app/lock', 'me'])).stdout).toBe(
+      'Success! Lock acquired on: app/lock\n',
+    );
+    expect((await konsul(['kv', 'get', '-detailed', 'app/lock'])).stdout).toMatch(
+      new RegExp(`Session {10}${session.ID}`),
+    );
+    expect((await konsul(['kv', 'put', '-release', `-session=${session.ID}`, 'app/lock'])).stdout).toBe(
+      'Success! Lock released on: app/lock\n',
+    );
+
+    // Mistakes: a missing key is exit 1; bad usage exit 2, each message naming the cause.
+    expect(await konsul(['kv', 'get', 'app/none'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'Error! No key exists at: app/none\n',
+    });
+    const noIndex = await konsul(['kv', 'put', '-cas', 'app/a', 'x']);
+    expect([noIndex.code, noIndex.stderr]).toEqual([2, 'Must specify -modify-index with -cas!\n']);
+    const unknown = await konsul(['kv', 'get', '-bogus', 'app/a']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
+    expect((await konsul(['kv', 'frobnicate'])).code).toBe(2);
+    const badBase64 = await konsul(['kv', 'put', '-base64', 'app/e', 'not base64!']);
+    expect([badBase64.code, badBase64.stderr]).toEqual([2, 'the data is not valid base64 (-base64 was given)\n']);
+    // Nothing listening: exit 1, saying where it looked.
+    const down = await konsul(['kv', 'get', 'app/a'], { env: { KONSUL_HTTP_ADDR: '127.0.0.1:1' } });
+    expect([down.code, down.stderr]).toEqual([1, 'cannot reach Konsul at http://127.0.0.1:1: ECONNREFUSED\n']);
+  });
+
+  it('kv delete, with -recurse and -cas', async () => {
+    await konsul(['kv', 'put', 'del/a', '1']);
+    await konsul(['kv', 'put', 'del/b', '2']);
+    await konsul(['kv', 'put', 'del/c', '3']);
+    expect((await konsul(['kv', 'delete', 'del/a'])).stdout).toBe('Success! Deleted key: del/a\n');
+    const casFail = await konsul(['kv', 'delete', '-cas', '-modify-index=1', 'del/b']);
+    expect([casFail.code, casFail.stderr]).toEqual([1, 'Error! Did not delete key del/b: CAS failed\n']);
+    expect((await konsul(['kv', 'delete', '-recurse', 'del/'])).stdout).toBe(
+      'Success! Deleted keys with prefix: del/\n',
+    );
+    expect((await konsul(['kv', 'get', '-recurse', 'del/'])).stdout).toBe('');
+  });
+
+  it("a hand-written export in Consul's format imports in transactions and exports back the same", async () => {
+    // Consul's documented export format: tab-indented JSON, {key, flags, value (base64)} per key.
+    const entries = [
+      { key: 'imp/db/host', flags: 0, value: Buffer.from('10.0.0.5').toString('base64') },
+      { key: 'imp/db/port', flags: 7, value: Buffer.from('5432').toString('base64') },
+      { key: 'imp/empty', flags: 0, value: '' },
+      { key: 'imp/feature/a', flags: 0, value: Buffer.from('on').toString('base64') },
+      { key: 'imp/feature/b', flags: 0, value: Buffer.from([0, 1, 2, 255]).toString('base64') },
+    ];
+    const text = `${JSON.stringify(entries, null, '\t')}\n`;
+    const file = join(tempDir(), 'export.json');
+    writeFileSync(file, text);
+    const imported = await konsul(['kv', 'import', '-txn-max-ops=2', `@${file}`]);
+    expect(imported).toEqual({ code: 0, stdout: entries.map((e) => `Imported: ${e.key}\n`).join(''), stderr: '' });
+    // Five keys, at most two per transaction: three transactions, three indexes.
+    const got = (await (await fetch(`${server.url}/v1/kv/imp/?recurse`)).json()) as Array<{ ModifyIndex: number }>;
+    expect(new Set(got.map((e) => e.ModifyIndex)).size).toBe(3);
+    expect((await konsul(['kv', 'export', 'imp/'])).stdout).toBe(text);
+    // From stdin, under another prefix.
+    expect((await konsul(['kv', 'import', '-prefix=copy/', '-'], { stdin: text })).code).toBe(0);
+    expect((await konsul(['kv', 'get', 'copy/imp/db/port'])).stdout).toBe('5432\n');
+    // A bad file is refused before anything is written, naming the entry.
+    const bad = await konsul(['kv', 'import', '-'], {
+      stdin: '[{"key":"ok","value":"b2s="},{"key":"x","value":"%%%"}]',
+    });
+    expect([bad.code, bad.stderr]).toEqual([2, 'import entry 1 (x): "value" must be base64\n']);
+    expect((await konsul(['kv', 'get', 'ok'])).code).toBe(1);
+  });
+
+  it('members, info and catalog answer as tables and as JSON', async () => {
+    const members = await konsul(['members']);
+    expect(members.code).toBe(0);
+    expect(members.stdout).toMatch(
+      new RegExp(
+        '^Node +Address +Status +Type +Build +Protocol +DC +Partition +Segment\n' +
+          '\\S+ +127\\.0\\.0\\.1:\\d+ +alive +server +\\S+ +2 +dc1 +default +<all>\n$',
+      ),
+    );
+    const asJson = JSON.parse((await konsul(['members', '-format=json'])).stdout) as Array<{ Status: number }>;
+    expect(asJson.map((m) => m.Status)).toEqual([1]);
+    expect((await konsul(['info'])).stdout).toMatch(/^agent:\n\tdatacenter = dc1\n\tnode = \S+\n/);
+    expect((await konsul(['catalog', 'datacenters'])).stdout).toBe('dc1\n');
+    await fetch(`${server.url}/v1/catalog/register`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        Node: 'web-node',
+        Address: '10.1.1.1',
+        NodeMeta: { rack: 'r1' },
+        Service: { Service: 'web', Tags: ['v2', 'blue'], Port: 80 },
+      }),
+    });
+    const nodes = (await konsul(['catalog', 'nodes', '-service=web'])).stdout;
+    expect(nodes).toMatch(/^Node +ID +Address +DC\nweb-node +\S* +10\.1\.1\.1 +dc1\n$/);
+    expect((await konsul(['catalog', 'nodes', '-node-meta', 'rack=r1', '-format=json'])).stdout).toMatch(/"web-node"/);
+    expect((await konsul(['catalog', 'services', '-tags'])).stdout).toBe('consul\nweb     blue,v2\n');
+    expect((await konsul(['catalog', 'services', '-node=web-node'])).stdout).toBe('web\n');
+  });
+
+  it("read KONSUL_* and Consul's CONSUL_* variables, flags first; a 403 says which permission is missing", async () => {
+    // CONSUL_HTTP_ADDR alone is enough; -http-addr wins over it.
+    const host = new URL(server.url).host;
+    expect((await konsul(['kv', 'get', 'app/a'], { env: { KONSUL_HTTP_ADDR: '', CONSUL_HTTP_ADDR: host } })).code).toBe(
+      0,
+    );
+    expect(
+      (await konsul(['kv', 'get', `-http-addr=${host}`, 'app/a'], { env: { KONSUL_HTTP_ADDR: '127.0.0.1:1' } })).code,
+    ).toBe(0);
+    const acl = await spawnServer({ args: ['--acl-enabled', '--acl-default-policy', 'deny'] });
+    try {
+      const boot = (await (await fetch(`${acl.url}/v1/acl/bootstrap`, { method: 'PUT' })).json()) as {
+        SecretID: string;
+      };
+      const aclHost = new URL(acl.url).host;
+      const denied = await konsul(['kv', 'put', 'app/x', 'v'], { env: { KONSUL_HTTP_ADDR: aclHost } });
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/^permission denied: token .*lacks permission 'key:write' on "app\/x"\n$/);
+      const allowed = await konsul(['kv', 'put', 'app/x', 'v'], {
+        env: { KONSUL_HTTP_ADDR: aclHost, CONSUL_HTTP_TOKEN: boot.SecretID },
+      });
+      expect(allowed.code).toBe(0);
+      // The token never shows in what the CLI prints.
+      expect(allowed.stdout + allowed.stderr + denied.stderr).not.toContain(boot.SecretID);
+    } finally {
+      await acl.stop();
+    }
+  });
+
+  it('edge status and edge outbox ask a real agent', async () => {
+    const agent = await spawnEdge({ upstream: server.url, args: ['--prefix', 'app/'] });
+    try {
+      const agentEnv = { KONSUL_HTTP_ADDR: new URL(agent.url).host };
+      const status = await konsul(['edge', 'status'], { env: agentEnv });
+      expect(status.code).toBe(0);
+      expect(status.stdout).toMatch(/^Agent +\S+\n/m);
+      expect(status.stdout).toMatch(/^Connected +(true|false)$/m);
+      const asJson = JSON.parse((await konsul(['edge', 'status', '-format=json'], { env: agentEnv })).stdout) as {
+        Runtime: string;
+      };
+      expect(asJson.Runtime).toBe('node');
+      expect((await konsul(['edge', 'outbox'], { env: agentEnv })).stdout).toBe(
+        'ID  Status  Write  Attempts  Answer  Queued\n',
+      );
+      expect((await konsul(['edge', 'outbox', 'nope'], { env: agentEnv })).code).toBe(1);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('draw a progress bar for an import on a terminal, and none when piped', async () => {
+    const entries = Array.from({ length: 300 }, (_, i) => ({ key: `tty/${i}`, flags: 0, value: 'eA==' }));
+    const file = join(tempDir(), 'big.json');
+    writeFileSync(file, JSON.stringify(entries));
+    const command = `${process.execPath} ${CLI} kv import -txn-max-ops=10 @${file}`;
+    // util-linux script gives the command a terminal.
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/Importing \[[=-]+\] 100% \| 300\/300/);
+    expect(tty.stdout).toMatch(/Imported 300 keys/);
+    const piped = await konsul(['kv', 'import', '-txn-max-ops=10', `@${file}`]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout + piped.stderr).not.toMatch(/Importing|\[=/);
+    expect(piped.stdout.split('\n').filter(Boolean)).toHaveLength(300);
+  });
+});

@@ -1,0 +1,84 @@
+import { Command, CommanderError } from 'commander';
+import { KonsulClient } from '../client/api.js';
+import { resolveClientConfig } from '../client/config.js';
+import { CliError } from '../client/errors.js';
+import type { Io } from '../client/output.js';
+import { VERSION } from '../version.js';
+import { registerCatalogCommands } from './catalog.js';
+import { addClientFlags, type ClientCommand, clientFlags } from './common.js';
+import { registerEdgeCommands } from './edge.js';
+import { registerKvCommands } from './kv.js';
+import { registerMemberCommands } from './members.js';
+
+/**
+ * Consul's single-dash long flags (`-recurse`, `-format=json`, `-modify-index 5`) as the parser's
+ * double-dash ones; `-h`, short flags (`-n 3`), `-` (stdin) and everything after `--` are kept.
+ */
+export function normalizeFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (const a of argv) {
+    if (rest || a === '--') {
+      rest = true;
+      out.push(a);
+      continue;
+    }
+    out.push(/^-[A-Za-z][A-Za-z0-9-]+(=.*)?$/s.test(a) ? `-${a}` : a);
+  }
+  return out;
+}
+
+/** Builds the command tree; `exit` receives each action's exit code. */
+export function buildProgram(
+  io: Io,
+  env: Readonly<Record<string, string | undefined>>,
+  exit: (code: number) => void,
+): Command {
+  const program = new Command('konsul')
+    .version(VERSION, '--version', 'print the version')
+    .description('Konsul: service discovery and configuration, Consul-compatible')
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+    .showHelpAfterError('(run with -h for the flags)');
+  const client: ClientCommand = (cmd, action) =>
+    addClientFlags(cmd)
+      .exitOverride()
+      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+      .action(async (...args: unknown[]) => {
+        const self = args[args.length - 1] as Command;
+        const c = new KonsulClient(resolveClientConfig(clientFlags(self.opts()), env));
+        exit(await action(c, io, ...args.slice(0, -1)));
+      });
+  registerKvCommands(program, client);
+  registerCatalogCommands(program, client);
+  registerMemberCommands(program, client);
+  registerEdgeCommands(program, client);
+  return program;
+}
+
+/**
+ * Runs a client command: 0 on success, 1 when it failed (the message names the cause), 2 when it
+ * was used wrongly (unknown command or flag, missing argument).
+ */
+export async function runClientCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, env, (c) => (code = c));
+  try {
+    await program.parseAsync(normalizeFlags(argv), { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end with exit code 0; usage mistakes with 2 (commander printed the message).
+      return err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+    }
+    if (err instanceof CliError) {
+      io.err(`${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
