@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, CLI, runClient, type SpawnedServer, spawnServer, tempDir } from '../testing/spawn-server.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
+import { until } from '../testing/process.js';
 import { normalizeFlags } from './commands/program.js';
 
 let server: SpawnedServer;
@@ -243,5 +244,143 @@ describe('konsul client commands', () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout + piped.stderr).not.toMatch(/Importing|\[=/);
     expect(piped.stdout.split('\n').filter(Boolean)).toHaveLength(300);
+  });
+});
+
+describe('konsul agent and operator commands', () => {
+  it('maint puts the node and a service in maintenance, lists them, and takes them out', async () => {
+    await fetch(`${server.url}/v1/agent/service/register`, {
+      method: 'PUT',
+      body: JSON.stringify({ Name: 'api', ID: 'api-1', Port: 9000 }),
+    });
+    expect((await konsul(['maint', '-enable', '-reason=kernel upgrade'])).stdout).toBe(
+      'Node maintenance is now enabled\n',
+    );
+    expect((await konsul(['maint', '-enable', '-service=api-1', '-reason', 'deploy'])).stdout).toBe(
+      'Service maintenance is now enabled for "api-1"\n',
+    );
+    const checks = (await (await fetch(`${server.url}/v1/agent/checks`)).json()) as Record<
+      string,
+      { Status: string; Notes: string }
+    >;
+    expect(checks['_node_maintenance']).toMatchObject({ Status: 'critical', Notes: 'kernel upgrade' });
+    const listed = (await konsul(['maint'])).stdout;
+    expect(listed).toMatch(/^Node:\n {2}Name: {3}\S+\n {2}Reason: kernel upgrade\n/m);
+    expect(listed).toMatch(/Service:\n {2}ID: {5}api-1\n {2}Reason: deploy\n/);
+    // The node check makes every instance on the node unhealthy.
+    const passing = (await (await fetch(`${server.url}/v1/health/service/api?passing`)).json()) as unknown[];
+    expect(passing).toEqual([]);
+    expect((await konsul(['maint', '-disable'])).stdout).toBe('Node maintenance is now disabled\n');
+    expect((await konsul(['maint', '-disable', '-service=api-1'])).code).toBe(0);
+    expect((await konsul(['maint'])).stdout).toBe('');
+    const unknown = await konsul(['maint', '-enable', '-service=nope']);
+    expect([unknown.code, unknown.stderr]).toEqual([1, 'No service registered with ID "nope"\n']);
+    expect((await konsul(['maint', '-enable', '-disable'])).code).toBe(2);
+  });
+
+  it('monitor streams log lines at the level asked until interrupted', async () => {
+    const proc = spawn(process.execPath, [CLI, 'monitor', '-log-level=debug'], { env: { ...process.env, ...env } });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      // Something that logs at debug: a log level change logs at info, a failing sync request at debug.
+      await until(
+        'a log line',
+        async () => {
+          await fetch(`${server.url}/v1/agent/log-level`, { method: 'PUT', body: '{"LogLevel":"info"}' });
+          return out;
+        },
+        (t) => /log level/i.test(t),
+        10_000,
+      );
+    } finally {
+      proc.kill('SIGINT');
+    }
+    const code = await new Promise<number | null>((r) => proc.on('exit', r));
+    expect(code).toBe(0);
+  });
+
+  it('operator raft list-peers and autopilot get-config, set-config and state', async () => {
+    const peers = await konsul(['operator', 'raft', 'list-peers']);
+    expect(peers.stdout).toMatch(
+      /^Node +ID +Address +State +Voter +RaftProtocol\n\S+ +\S+ +127\.0\.0\.1:\d+ +leader +true +\d+\n$/,
+    );
+    expect((await konsul(['operator', 'autopilot', 'get-config'])).stdout).toMatch(
+      /^CleanupDeadServers = true\nLastContactThreshold = 200ms\nMaxTrailingLogs = 250\n/,
+    );
+    expect(
+      (await konsul(['operator', 'autopilot', 'set-config', '-max-trailing-logs=500', '-cleanup-dead-servers=false']))
+        .stdout,
+    ).toBe('Configuration updated!\n');
+    const after = JSON.parse((await konsul(['operator', 'autopilot', 'get-config', '-format=json'])).stdout) as {
+      MaxTrailingLogs: number;
+      CleanupDeadServers: boolean;
+      LastContactThreshold: string;
+    };
+    expect(after).toMatchObject({ MaxTrailingLogs: 500, CleanupDeadServers: false, LastContactThreshold: '200ms' });
+    const bad = await konsul(['operator', 'autopilot', 'set-config', '-last-contact-threshold=soon']);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      '-last-contact-threshold must be a duration such as 200ms or 10s, not "soon"\n',
+    ]);
+    const state = await konsul(['operator', 'autopilot', 'state']);
+    expect(state.stdout).toMatch(
+      /^Healthy: +true\nFailure Tolerance: +0\nLeader: +\S+\nVoters:\n {3}\S+\n\nServers:\n/,
+    );
+    expect(state.stdout).toMatch(/Status: +leader\n/);
+    const removeNone = await konsul(['operator', 'raft', 'remove-peer']);
+    expect(removeNone.code).toBe(2);
+  });
+
+  it('join names the address it could not join; leave says why the last server may not leave', async () => {
+    const s = await spawnServer();
+    const host = { KONSUL_HTTP_ADDR: new URL(s.url).host };
+    const failed = await konsul(['join', '127.0.0.1:1'], { env: host });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^Error joining address\(es\): 127\.0\.0\.1:1: /);
+    // The only voter may not leave (its data would have no server left).
+    const leave = await konsul(['leave'], { env: host });
+    expect([leave.code, leave.stderr]).toEqual([1, 'the server answered 400: cannot remove the last voter\n']);
+    await s.stop();
+  });
+});
+
+describe('konsul snapshot', () => {
+  it('saves, inspects and restores a snapshot; a corrupt file is refused before it is sent', async () => {
+    await konsul(['kv', 'put', 'snap/a', 'before']);
+    const dir = tempDir();
+    const file = join(dir, 'backup.snap');
+    const saved = await konsul(['snapshot', 'save', file]);
+    expect(saved.code).toBe(0);
+    expect(saved.stdout).toMatch(/^Saved and verified snapshot to index \d+\n$/);
+    const index = Number(/index (\d+)/.exec(saved.stdout)?.[1]);
+    const inspected = JSON.parse((await konsul(['snapshot', 'inspect', '-format=json', file])).stdout) as {
+      Index: number;
+      Term: number;
+      Size: number;
+      Tables: Array<{ Name: string; Rows: number }>;
+    };
+    expect(inspected.Index).toBe(index);
+    expect(inspected.Term).toBeGreaterThan(0);
+    expect(inspected.Size).toBe(readFileSync(file).byteLength);
+    expect(inspected.Tables.find((t) => t.Name === 'kv')?.Rows).toBeGreaterThan(0);
+    expect((await konsul(['snapshot', 'inspect', file])).stdout).toMatch(
+      /^ Index +\d+\n Term +\d+\n Size +\d+\n Version +1\n\n Table +Rows +Bytes\n/,
+    );
+
+    await konsul(['kv', 'put', 'snap/a', 'after']);
+    expect((await konsul(['snapshot', 'restore', file])).stdout).toBe('Restored snapshot\n');
+    expect((await konsul(['kv', 'get', 'snap/a'])).stdout).toBe('before\n');
+
+    const corrupt = join(dir, 'corrupt.snap');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+    writeFileSync(corrupt, bytes);
+    const refused = await konsul(['snapshot', 'restore', corrupt]);
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      'not a valid Konsul snapshot: snapshot archive checksum mismatch\n',
+    ]);
+    expect((await konsul(['kv', 'get', 'snap/a'])).stdout).toBe('before\n');
   });
 });

@@ -11,6 +11,11 @@ Commands:
   catalog   list datacenters, nodes and services
   members   list the servers of the cluster
   info      the agent's configuration and state
+  join      join servers to the cluster; leave: leave it and shut down
+  maint     node and service maintenance
+  monitor   stream the agent's log lines
+  operator  raft list-peers|remove-peer|transfer-leader, autopilot get-config|set-config|state
+  snapshot  save, restore and inspect snapshots of the data
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -52,6 +57,12 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'catalog':
     case 'members':
     case 'info':
+    case 'join':
+    case 'leave':
+    case 'maint':
+    case 'monitor':
+    case 'operator':
+    case 'snapshot':
       return client(argv);
     case 'version':
     case '--version':

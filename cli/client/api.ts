@@ -35,6 +35,51 @@ export class KonsulClient {
       onProgress?: (bytes: number) => void;
     } = {},
   ): Promise<ApiAnswer> {
+    const res = await this.open(method, path, o);
+    return new Promise<ApiAnswer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.byteLength;
+        o.onProgress?.(size);
+        if (size > MAX_ANSWER_BYTES) res.destroy(new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`));
+        else chunks.push(d);
+      });
+      res.on('error', (err) => reject(new CliError(`reading the answer failed: ${err.message}`)));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: headersOf(res), body: Buffer.concat(chunks) }),
+      );
+    });
+  }
+
+  /**
+   * Streams the answer of a GET (log lines, Server-Sent Events): `onData` gets each chunk of a 200
+   * answer as it comes; resolves when the server ends it or `signal` aborts. Another status rejects
+   * with failure().
+   */
+  async stream(path: string, query: Query, onData: (chunk: Buffer) => void, signal?: AbortSignal): Promise<void> {
+    const res = await this.open('GET', path, { query, ...(signal ? { signal } : {}) });
+    if (res.statusCode !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      throw failure({ status: res.statusCode ?? 0, headers: headersOf(res), body: Buffer.concat(chunks) });
+    }
+    await new Promise<void>((resolve, reject) => {
+      res.on('data', onData);
+      res.on('end', resolve);
+      res.on('close', resolve);
+      res.on('error', (err) =>
+        signal?.aborted ? resolve() : reject(new CliError(`the stream broke: ${err.message}`)),
+      );
+    });
+  }
+
+  /** Sends a request and resolves with the answer's head (its body still to read). */
+  private open(
+    method: string,
+    path: string,
+    o: { query?: Query; body?: Uint8Array | string; headers?: Record<string, string>; signal?: AbortSignal },
+  ): Promise<IncomingMessage> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(o.query ?? {})) {
       if (v === undefined || v === false) continue;
@@ -49,30 +94,14 @@ export class KonsulClient {
     if (body) headers['content-length'] = String(body.byteLength);
     const https = url.protocol === 'https:';
     const tls = this.config.tls;
-    return new Promise<ApiAnswer>((resolve, reject) => {
-      const onResponse = (res: IncomingMessage): void => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.byteLength;
-          o.onProgress?.(size);
-          if (size > MAX_ANSWER_BYTES) res.destroy(new Error(`the answer is over ${MAX_ANSWER_BYTES} bytes`));
-          else chunks.push(d);
-        });
-        res.on('error', (err) => reject(new CliError(`reading the answer of ${url.host} failed: ${err.message}`)));
-        res.on('end', () => {
-          const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers))
-            if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-          resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks) });
-        });
-      };
+    return new Promise<IncomingMessage>((resolve, reject) => {
       const options = {
         host: url.hostname.replace(/^\[|\]$/g, ''),
         port: Number(url.port || (https ? 443 : 80)),
         path: `${url.pathname}${url.search}`,
         method,
         headers,
+        ...(o.signal ? { signal: o.signal } : {}),
       };
       const req = https
         ? httpsRequest(
@@ -83,9 +112,9 @@ export class KonsulClient {
               ...(tls.key ? { key: tls.key } : {}),
               ...(tls.servername ? { servername: tls.servername } : {}),
             },
-            onResponse,
+            resolve,
           )
-        : httpRequest(options, onResponse);
+        : httpRequest(options, resolve);
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(new CliError(`cannot reach Konsul at ${this.config.base}: ${err.code ?? err.message}`)),
       );
@@ -119,4 +148,10 @@ export function failure(a: ApiAnswer): CliError {
     return new CliError(said.charAt(0).toLowerCase() + said.slice(1));
   }
   return new CliError(`the server answered ${a.status}${text ? `: ${text}` : ''}`);
+}
+
+function headersOf(res: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
 }

@@ -11,6 +11,10 @@ export type ClientAction = (client: KonsulClient, io: Io, ...args: any[]) => Pro
 /** Adds the connection flags to `cmd` and runs `action` with a client made from them. */
 export type ClientCommand = (cmd: Command, action: ClientAction) => Command;
 
+/** Runs `action` of a command that needs no server (snapshot inspect, tls, validate). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- commander passes arguments positionally
+export type LocalCommand = (cmd: Command, action: (io: Io, ...args: any[]) => Promise<number>) => Command;
+
 /** The connection flags of every client command (Consul's names; also from KONSUL_* and CONSUL_*). */
 export function addClientFlags(cmd: Command): Command {
   return cmd

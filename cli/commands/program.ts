@@ -4,11 +4,14 @@ import { resolveClientConfig } from '../client/config.js';
 import { CliError } from '../client/errors.js';
 import type { Io } from '../client/output.js';
 import { VERSION } from '../version.js';
+import { registerAgentCommands } from './agent.js';
 import { registerCatalogCommands } from './catalog.js';
-import { addClientFlags, type ClientCommand, clientFlags } from './common.js';
+import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerKvCommands } from './kv.js';
 import { registerMemberCommands } from './members.js';
+import { registerOperatorCommands } from './operator.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 /**
  * Consul's single-dash long flags (`-recurse`, `-format=json`, `-modify-index 5`) as the parser's
@@ -49,10 +52,18 @@ export function buildProgram(
         const c = new KonsulClient(resolveClientConfig(clientFlags(self.opts()), env));
         exit(await action(c, io, ...args.slice(0, -1)));
       });
+  const local: LocalCommand = (cmd, action) =>
+    cmd
+      .exitOverride()
+      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+      .action(async (...args: unknown[]) => exit(await action(io, ...args.slice(0, -1))));
   registerKvCommands(program, client);
+  registerSnapshotCommands(program, client, local);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
+  registerAgentCommands(program, client);
+  registerOperatorCommands(program, client);
   return program;
 }
 

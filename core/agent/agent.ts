@@ -18,12 +18,16 @@ import type { Metrics } from '../ports/metrics.js';
 export { NODE_CHECK_ID } from './checks.js';
 
 const MAINTENANCE_PREFIX = '_service_maintenance:';
+/** The check that marks the node in maintenance (Consul's ID and name). */
+const NODE_MAINTENANCE_CHECK = '_node_maintenance';
 
 /** What the agent persists (definitions, not results), so registrations survive a restart. */
 export interface AgentSnapshot {
   readonly services: readonly ServiceInput[];
   readonly checks: readonly CheckDefinition[];
   readonly maintenance: Readonly<Record<string, string>>;
+  /** The reason the node is in maintenance, when it is. */
+  readonly nodeMaintenance?: string;
 }
 
 /** Options of the local agent; intervals in ms, bounds positive integers. */
@@ -65,6 +69,7 @@ export interface AgentOptions {
 export class LocalAgent {
   private readonly services = new Map<string, ServiceInput>();
   private readonly maintenance = new Map<string, string>();
+  private nodeMaintenance: string | undefined;
   private readonly checks: CheckRunner;
   private readonly antiEntropy: AntiEntropy;
 
@@ -110,6 +115,7 @@ export class LocalAgent {
   start(snapshot: AgentSnapshot | undefined): void {
     for (const s of snapshot?.services ?? []) this.services.set(s.ID, s);
     for (const [id, reason] of Object.entries(snapshot?.maintenance ?? {})) this.maintenance.set(id, reason);
+    this.nodeMaintenance = snapshot?.nodeMaintenance;
     this.checks.add(nodeCheckDefinition(), false);
     for (const c of snapshot?.checks ?? []) this.checks.add(c, false);
     this.antiEntropy.start();
@@ -152,6 +158,15 @@ export class LocalAgent {
     if (!this.services.has(id)) throw unknownService(id);
     if (enable) this.maintenance.set(id, reason);
     else this.maintenance.delete(id);
+    await this.changed();
+  }
+
+  /**
+   * Puts the whole node in (or out of) maintenance, as Consul does: a critical `_node_maintenance`
+   * check (with the reason as its notes) makes every service on it unhealthy.
+   */
+  async setNodeMaintenance(enable: boolean, reason: string): Promise<void> {
+    this.nodeMaintenance = enable ? reason : undefined;
     await this.changed();
   }
 
@@ -229,6 +244,18 @@ export class LocalAgent {
   /** The running checks and, for each service in maintenance, its critical maintenance check. */
   private desiredChecks(): CheckState[] {
     const list = this.checks.states();
+    if (this.nodeMaintenance !== undefined)
+      list.push({
+        def: {
+          CheckID: NODE_MAINTENANCE_CHECK,
+          Name: 'Node Maintenance Mode',
+          ServiceID: '',
+          Notes: this.nodeMaintenance,
+          kind: 'ttl',
+        },
+        status: 'critical',
+        output: '',
+      });
     for (const [id, reason] of this.maintenance) {
       list.push({
         def: {
@@ -279,6 +306,7 @@ export class LocalAgent {
       services: [...this.services.values()],
       checks: this.checks.definitions(),
       maintenance: Object.fromEntries(this.maintenance),
+      ...(this.nodeMaintenance !== undefined ? { nodeMaintenance: this.nodeMaintenance } : {}),
     });
   }
 }

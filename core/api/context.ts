@@ -48,6 +48,8 @@ export interface ClusterView {
   peers(): string[];
   /** Milliseconds since this node last heard from the leader (0 on the leader itself). */
   lastContactMs(): number;
+  /** The current Raft term (servers; absent on an edge agent's replica). */
+  term?(): number;
   /**
    * Called for requests to the leader's routes (`route`, answeredBy 'leader'): when this node
    * must not answer `req` itself (it is not the leader, and the request is a write or a non-stale

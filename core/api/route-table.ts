@@ -171,6 +171,7 @@ export const ROUTES: readonly RouteFacts[] = [
   local('PUT', '/v1/agent/service/register', SERVICE),
   local('PUT', '/v1/agent/service/deregister/*', SERVICE),
   local('PUT', '/v1/agent/service/maintenance/*', SERVICE),
+  local('PUT', '/v1/agent/maintenance', NODE),
   local('GET', '/v1/agent/services', SERVICE),
   local('GET', '/v1/agent/service/*', SERVICE),
   local('PUT', '/v1/agent/check/register', SERVICE),
@@ -191,6 +192,7 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('PUT', '/v1/operator/autopilot/configuration', OPERATOR),
   // Server health is tracked by the leader alone.
   leader('GET', '/v1/operator/autopilot/health', OPERATOR, { leaderState: true }),
+  leader('GET', '/v1/operator/autopilot/state', OPERATOR, { leaderState: true }),
   leader('GET', '/v1/operator/insights', OPERATOR, { leaderState: true }),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),

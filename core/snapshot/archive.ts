@@ -38,6 +38,15 @@ export function archiveHeader(info: ArchiveInfo, bodyBytes: number, bodyCrc: num
   return out;
 }
 
+/**
+ * The whole length of the archive whose first bytes are `head` (from its header), or undefined
+ * while fewer than the header's 32 bytes are known or they are not an archive's.
+ */
+export function archiveLength(head: Uint8Array): number | undefined {
+  if (head.length < HEADER || MAGIC.some((b, i) => head[i] !== b)) return undefined;
+  return HEADER + new DataView(head.buffer, head.byteOffset, HEADER).getUint32(24, true);
+}
+
 /** Validates an archive (magic, version, length, checksum) and returns its body. Throws CorruptError. */
 export function readArchive(hp: HotPaths, data: Uint8Array): { info: ArchiveInfo; body: Uint8Array } {
   if (data.length < HEADER || MAGIC.some((b, i) => data[i] !== b))

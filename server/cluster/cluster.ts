@@ -199,6 +199,10 @@ export class Cluster implements ClusterView {
     );
   }
 
+  term(): number {
+    return this.state.driver?.status().term ?? 0;
+  }
+
   peers(): string[] {
     const conf = this.state.driver?.membership();
     return (conf?.voters ?? [])

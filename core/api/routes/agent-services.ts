@@ -65,14 +65,17 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
   route(app, 'PUT', '/v1/agent/service/maintenance/*', async (c) => {
     const id = idAfter(c, '/v1/agent/service/maintenance/');
     const url = new URL(c.req.url);
-    const enable = url.searchParams.get('enable');
-    if (enable === null || enable === '') throw new BadRequestError('Missing value for enable');
-    // Consul reads it with Go's strconv.ParseBool.
-    const on = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(enable);
-    if (!on && !['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(enable))
-      throw new BadRequestError(`Invalid value for enable: ${JSON.stringify(enable)}`);
+    const on = enableParam(url);
     requireServiceWrite(c.req.raw, id);
     await agent.setMaintenance(id, on, url.searchParams.get('reason') ?? '');
+    return ok();
+  });
+  // The whole node (Consul: node:write on the agent's node).
+  route(app, 'PUT', '/v1/agent/maintenance', async (c) => {
+    const url = new URL(c.req.url);
+    const on = enableParam(url);
+    requireAccess(deps, c.req.raw, 'node', deps.node.name, 'write');
+    await agent.setNodeMaintenance(on, url.searchParams.get('reason') ?? '');
     return ok();
   });
   // Hash-based blocking (?hash=, X-Consul-ContentHash) on the agent's own state: see hash-blocking.ts.
@@ -193,4 +196,14 @@ export function registerAgentServiceRoutes(app: Hono, deps: ServerApiDeps): void
     }));
     return jsonResponse(JSON.stringify(body), STATUS_CODE[worst]);
   });
+}
+
+/** The `enable` parameter of the maintenance routes, read as Go's strconv.ParseBool reads it (Consul). */
+function enableParam(url: URL): boolean {
+  const enable = url.searchParams.get('enable');
+  if (enable === null || enable === '') throw new BadRequestError('Missing value for enable');
+  const on = ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(enable);
+  if (!on && !['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(enable))
+    throw new BadRequestError(`Invalid value for enable: ${JSON.stringify(enable)}`);
+  return on;
 }

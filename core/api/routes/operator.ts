@@ -80,4 +80,45 @@ export function registerOperatorRoutes(app: Hono, deps: ServerApiDeps): void {
     // Consul answers 429 when the cluster is unhealthy, with the same body.
     return jsonResponse(JSON.stringify(health), health.Healthy ? 200 : 429);
   });
+  // Consul 1.9's newer view of the same: servers by ID with their role, the leader and the voters.
+  route(app, 'GET', '/v1/operator/autopilot/state', (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    const health = op.autopilotHealth();
+    const leader = health.Servers.find((s) => s.Leader);
+    const servers = Object.fromEntries(
+      health.Servers.map((s) => [
+        s.ID,
+        {
+          ID: s.ID,
+          Name: s.Name,
+          Address: s.Address,
+          NodeStatus: s.SerfStatus,
+          Version: s.Version,
+          LastContact: s.LastContact,
+          LastTerm: s.LastTerm,
+          LastIndex: s.LastIndex,
+          Healthy: s.Healthy,
+          StableSince: s.StableSince,
+          Status: s.Leader ? 'leader' : s.Voter ? 'voter' : 'non-voter',
+          ReadReplica: false,
+          Meta: {},
+          NodeType: 'voter',
+        },
+      ]),
+    );
+    const voters = health.Servers.filter((s) => s.Voter).map((s) => s.ID);
+    return jsonResponse(
+      JSON.stringify({
+        Healthy: health.Healthy,
+        FailureTolerance: health.FailureTolerance,
+        OptimisticFailureTolerance: health.FailureTolerance,
+        Servers: servers,
+        Leader: leader?.ID ?? '',
+        Voters: voters,
+        RedundancyZones: {},
+        ReadReplicas: [],
+        Upgrade: null,
+      }),
+    );
+  });
 }

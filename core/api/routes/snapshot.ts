@@ -62,6 +62,8 @@ export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
       // A read view holds the state at one applied index while writes go on; the dump is built
       // a slice per turn of the event loop and sent as the chunks it was built in.
       const view = deps.store.snapshotRead();
+      // The term the archive records: the current one when the view is taken.
+      const term = deps.cluster.term?.() ?? 0;
       let index: number;
       let chunks: readonly Uint8Array[];
       let crc = 0;
@@ -86,7 +88,7 @@ export function registerSnapshotRoutes(app: Hono, deps: ApiDeps): void {
       }
       let bytes = 0;
       for (const c of chunks) bytes += c.length;
-      const parts = [archiveHeader({ index, term: 0 }, bytes, crc), ...chunks];
+      const parts = [archiveHeader({ index, term }, bytes, crc), ...chunks];
       const stream = new ReadableStream<Uint8Array>({
         pull(controller) {
           const part = parts.shift();
