@@ -384,3 +384,74 @@ describe('konsul snapshot', () => {
     expect((await konsul(['kv', 'get', 'snap/a'])).stdout).toBe('before\n');
   });
 });
+
+describe('konsul services', () => {
+  it('register services from Consul definition files in JSON and HCL, and from flags; deregister them', async () => {
+    const dir = tempDir();
+    const hcl = join(dir, 'web.hcl');
+    writeFileSync(
+      hcl,
+      [
+        'service {',
+        '  name = "web"',
+        '  id   = "web-1"',
+        '  port = 8080',
+        '  tags = ["v1", "blue"]',
+        '  meta { version = "1.2" }',
+        '  check {',
+        '    id       = "web-ttl"',
+        '    name     = "web alive"',
+        '    ttl      = "30s"',
+        '  }',
+        '}',
+      ].join('\n'),
+    );
+    const jsonFile = join(dir, 'db.json');
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({
+        services: [
+          { name: 'db', id: 'db-1', port: 5432, enable_tag_override: true, checks: [{ id: 'db-ttl', ttl: '60s' }] },
+          { Name: 'cache', ID: 'cache-1', Port: 6379 },
+        ],
+      }),
+    );
+    expect((await konsul(['services', 'register', hcl, jsonFile])).stdout).toBe(
+      'Registered service: web\nRegistered service: db\nRegistered service: cache\n',
+    );
+    expect(
+      (await konsul(['services', 'register', '-name=api', '-port=9000', '-tag=a', '-tag=b', '-meta=team=x'])).code,
+    ).toBe(0);
+    const agentServices = (await (await fetch(`${server.url}/v1/agent/services`)).json()) as Record<
+      string,
+      { Service: string; Port: number; Tags: string[]; Meta: Record<string, string>; EnableTagOverride: boolean }
+    >;
+    expect(agentServices['web-1']).toMatchObject({
+      Service: 'web',
+      Port: 8080,
+      Tags: ['v1', 'blue'],
+      Meta: { version: '1.2' },
+    });
+    expect(agentServices['db-1']).toMatchObject({ Service: 'db', Port: 5432, EnableTagOverride: true });
+    expect(agentServices['cache-1']).toMatchObject({ Service: 'cache', Port: 6379 });
+    expect(agentServices['api']).toMatchObject({ Service: 'api', Port: 9000, Tags: ['a', 'b'], Meta: { team: 'x' } });
+    const checks = (await (await fetch(`${server.url}/v1/agent/checks`)).json()) as Record<
+      string,
+      { Name: string; ServiceID: string }
+    >;
+    expect(checks['web-ttl']).toMatchObject({ Name: 'web alive', ServiceID: 'web-1' });
+    expect(checks['db-ttl']).toMatchObject({ ServiceID: 'db-1' });
+
+    expect((await konsul(['services', 'deregister', hcl])).stdout).toBe('Deregistered service: web-1\n');
+    expect((await konsul(['services', 'deregister', '-id=api'])).stdout).toBe('Deregistered service: api\n');
+    const left = Object.keys((await (await fetch(`${server.url}/v1/agent/services`)).json()) as object).sort();
+    expect(left).toEqual(['cache-1', 'db-1']);
+
+    const broken = join(dir, 'broken.hcl');
+    writeFileSync(broken, 'service { name = ');
+    const bad = await konsul(['services', 'register', broken]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/broken\.hcl is not valid HCL/);
+    expect((await konsul(['services', 'register'])).stderr).toBe('Must specify a definition file or -name\n');
+  });
+});

@@ -9,6 +9,7 @@ Commands:
             (edge status, edge outbox: an agent's state)
   kv        read and write the key/value store (get, put, delete, export, import)
   catalog   list datacenters, nodes and services
+  services  register and deregister services (definition files in JSON or HCL)
   members   list the servers of the cluster
   info      the agent's configuration and state
   join      join servers to the cluster; leave: leave it and shut down
@@ -63,6 +64,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'monitor':
     case 'operator':
     case 'snapshot':
+    case 'services':
       return client(argv);
     case 'version':
     case '--version':

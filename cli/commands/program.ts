@@ -11,6 +11,7 @@ import { registerEdgeCommands } from './edge.js';
 import { registerKvCommands } from './kv.js';
 import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
+import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
 
 /**
@@ -59,6 +60,7 @@ export function buildProgram(
       .action(async (...args: unknown[]) => exit(await action(io, ...args.slice(0, -1))));
   registerKvCommands(program, client);
   registerSnapshotCommands(program, client, local);
+  registerServiceCommands(program, client);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
