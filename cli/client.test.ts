@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, CLI, runClient, type SpawnedServer, spawnServer, tempDir } from '../testing/spawn-server.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
@@ -453,5 +454,118 @@ describe('konsul services', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/broken\.hcl is not valid HCL/);
     expect((await konsul(['services', 'register'])).stderr).toBe('Must specify a definition file or -name\n');
+  });
+});
+
+describe('konsul acl, login and logout', () => {
+  it('bootstrap, policies, roles, tokens, an auth method with a binding rule, and a login', async () => {
+    const acl = await spawnServer({ args: ['--acl-enabled', '--acl-default-policy', 'deny'] });
+    try {
+      const host = { KONSUL_HTTP_ADDR: new URL(acl.url).host };
+      const boot = await konsul(['acl', 'bootstrap', '-format=json'], { env: host });
+      expect(boot.code).toBe(0);
+      const mgmt = (JSON.parse(boot.stdout) as { SecretID: string }).SecretID;
+      const as = { ...host, KONSUL_HTTP_TOKEN: mgmt };
+      const dir = tempDir();
+      writeFileSync(join(dir, 'rules.hcl'), 'key_prefix "app/" { policy = "write" }\n');
+      const policy = await konsul(
+        ['acl', 'policy', 'create', '-name=app-write', '-description=writes app/', `-rules=@${join(dir, 'rules.hcl')}`],
+        { env: as },
+      );
+      expect(policy.code).toBe(0);
+      expect(policy.stdout).toMatch(
+        /^ID: +\S+\nName: +app-write\nDescription: +writes app\/\nRules:\nkey_prefix "app\/"/,
+      );
+      expect(
+        (await konsul(['acl', 'role', 'create', '-name=dev', '-policy-name=app-write'], { env: as })).stdout,
+      ).toMatch(/^ID: +\S+\nName: +dev\nPolicies:\n {3}\S+ - app-write\n$/);
+      const token = JSON.parse(
+        (await konsul(['acl', 'token', 'create', '-description=ci', '-role-name=dev', '-format=json'], { env: as }))
+          .stdout,
+      ) as { AccessorID: string; SecretID: string };
+      // The new token writes under app/ and nothing else.
+      const withToken = { ...host, KONSUL_HTTP_TOKEN: token.SecretID };
+      expect((await konsul(['kv', 'put', 'app/x', 'v'], { env: withToken })).code).toBe(0);
+      expect((await konsul(['kv', 'put', 'other/x', 'v'], { env: withToken })).stderr).toMatch(/^permission denied: /);
+      expect((await konsul(['acl', 'token', 'read', '-self'], { env: withToken })).stdout).toMatch(
+        new RegExp(`^AccessorID: +${token.AccessorID}\\nSecretID: +${token.SecretID}\\nDescription: +ci\\n`),
+      );
+      // Reading and changing by name; listing; deleting.
+      expect(
+        (await konsul(['acl', 'policy', 'update', '-name=app-write', '-description=changed'], { env: as })).stdout,
+      ).toMatch(/Description: +changed/);
+      expect((await konsul(['acl', 'policy', 'read', '-name=app-write'], { env: as })).stdout).toMatch(
+        /Description: +changed/,
+      );
+      expect((await konsul(['acl', 'policy', 'list'], { env: as })).stdout).toMatch(/^app-write:\n {3}ID: /m);
+      expect((await konsul(['acl', 'token', 'delete', `-id=${token.AccessorID}`], { env: as })).stdout).toBe(
+        `Token "${token.AccessorID}" deleted successfully\n`,
+      );
+      // Without acl:write: 403, named.
+      const denied = await konsul(['acl', 'policy', 'create', '-name=x'], { env: withToken });
+      expect(denied.code).toBe(1);
+
+      // An auth method (JWT, a public key), a binding rule to the role, and a login with a JWT.
+      const idp = await generateKeyPair('RS256');
+      const config = {
+        JWTValidationPubKeys: [await exportSPKI(idp.publicKey)],
+        BoundAudiences: ['konsul'],
+        ClaimMappings: { team: 'team' },
+      };
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      expect(
+        (
+          await konsul(
+            [
+              'acl',
+              'auth-method',
+              'create',
+              '-type=jwt',
+              '-name=corp',
+              '-max-token-ttl=1h',
+              `-config=@${join(dir, 'config.json')}`,
+            ],
+            { env: as },
+          )
+        ).stdout,
+      ).toMatch(/^Name: +corp\nType: +jwt\n/);
+      expect(
+        (
+          await konsul(
+            [
+              'acl',
+              'binding-rule',
+              'create',
+              '-method=corp',
+              '-bind-type=role',
+              '-bind-name=dev',
+              '-selector=value.team == "dev"',
+            ],
+            { env: as },
+          )
+        ).code,
+      ).toBe(0);
+      const jwt = await new SignJWT({ team: 'dev' })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setAudience('konsul')
+        .setSubject('alice')
+        .setExpirationTime('5m')
+        .sign(idp.privateKey);
+      writeFileSync(join(dir, 'jwt'), jwt);
+      const sink = join(dir, 'token');
+      const login = await konsul(
+        ['login', '-method=corp', `-bearer-token-file=${join(dir, 'jwt')}`, `-token-sink-file=${sink}`],
+        {
+          env: host,
+        },
+      );
+      expect([login.code, login.stdout, login.stderr]).toEqual([0, '', '']);
+      const secret = readFileSync(sink, 'utf8');
+      expect((await konsul(['kv', 'put', 'app/y', 'v'], { env: { ...host, KONSUL_HTTP_TOKEN: secret } })).code).toBe(0);
+      expect((await konsul(['logout'], { env: { ...host, KONSUL_HTTP_TOKEN: secret } })).code).toBe(0);
+      expect((await konsul(['kv', 'put', 'app/y', 'v'], { env: { ...host, KONSUL_HTTP_TOKEN: secret } })).code).toBe(1);
+    } finally {
+      await acl.stop();
+    }
   });
 });

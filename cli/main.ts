@@ -17,6 +17,8 @@ Commands:
   monitor   stream the agent's log lines
   operator  raft list-peers|remove-peer|transfer-leader, autopilot get-config|set-config|state
   snapshot  save, restore and inspect snapshots of the data
+  acl       bootstrap; policy, role, token, auth-method, binding-rule create|list|read|update|delete
+  login     exchange a JWT for a token with an auth method; logout: destroy it
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -65,6 +67,9 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'operator':
     case 'snapshot':
     case 'services':
+    case 'acl':
+    case 'login':
+    case 'logout':
       return client(argv);
     case 'version':
     case '--version':

@@ -4,6 +4,7 @@ import { resolveClientConfig } from '../client/config.js';
 import { CliError } from '../client/errors.js';
 import type { Io } from '../client/output.js';
 import { VERSION } from '../version.js';
+import { registerAclCommands } from './acl.js';
 import { registerAgentCommands } from './agent.js';
 import { registerCatalogCommands } from './catalog.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
@@ -61,6 +62,7 @@ export function buildProgram(
   registerKvCommands(program, client);
   registerSnapshotCommands(program, client, local);
   registerServiceCommands(program, client);
+  registerAclCommands(program, client);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
