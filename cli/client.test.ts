@@ -569,3 +569,111 @@ describe('konsul acl, login and logout', () => {
     }
   });
 });
+
+describe('konsul watch', () => {
+  it('runs the handler once per change, and with -state-file exactly once across a killed watch', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'runs.jsonl');
+    const state = join(dir, 'watch.state');
+    writeFileSync(out, '');
+    const host = new URL(server.url).host;
+    const start = () =>
+      spawn(
+        process.execPath,
+        [CLI, 'watch', '-type=keyprefix', '-prefix=wp/', `-state-file=${state}`, `cat >> ${out}`],
+        { env: { ...process.env, ...env, KONSUL_HTTP_ADDR: host }, stdio: 'ignore' },
+      );
+    const runs = () =>
+      readFileSync(out, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => ((JSON.parse(l) as Array<{ Key: string }>) ?? []).map((e) => e.Key.slice(3)).join(','));
+    const waitRuns = (n: number) =>
+      until(
+        `${n} handler runs`,
+        async () => runs(),
+        (r) => r.length >= n,
+        15_000,
+      );
+    await konsul(['kv', 'put', 'wp/a', '1']);
+    let watch = start();
+    try {
+      await waitRuns(1);
+      await konsul(['kv', 'put', 'wp/b', '1']);
+      await waitRuns(2);
+      await konsul(['kv', 'put', 'wp/c', '1']);
+      // Two changes at one index (a transaction): one run.
+      const txn = [
+        { KV: { Verb: 'set', Key: 'wp/d', Value: 'MQ==' } },
+        { KV: { Verb: 'set', Key: 'wp/e', Value: 'MQ==' } },
+      ];
+      expect((await fetch(`${server.url}/v1/txn`, { method: 'PUT', body: JSON.stringify(txn) })).status).toBe(200);
+      await waitRuns(4);
+      watch.kill('SIGKILL');
+      await new Promise((r) => watch.on('exit', r));
+      // Changes while the watch is down are handled once it is back, each once, none twice.
+      await konsul(['kv', 'put', 'wp/f', '1']);
+      await konsul(['kv', 'delete', 'wp/a']);
+      watch = start();
+      await waitRuns(6);
+      await konsul(['kv', 'put', 'wp/g', '1']);
+      await waitRuns(7);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(runs()).toEqual(['a', 'a,b', 'a,b,c', 'a,b,c,d,e', 'a,b,c,d,e,f', 'b,c,d,e,f', 'b,c,d,e,f,g']);
+    } finally {
+      watch.kill('SIGKILL');
+    }
+  });
+
+  it('runs the handler once with the current state, and says so, when the server no longer holds the position', async () => {
+    const s = await spawnServer();
+    const dir = tempDir();
+    const out = join(dir, 'runs.jsonl');
+    const state = join(dir, 'watch.state');
+    writeFileSync(out, '');
+    const lines = () => readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    const run = (url: string) => {
+      const proc = spawn(
+        process.execPath,
+        [CLI, 'watch', '-type=key', '-key=solo', `-state-file=${state}`, `cat >> ${out}`],
+        { env: { ...process.env, ...env, KONSUL_HTTP_ADDR: new URL(url).host } },
+      );
+      let err = '';
+      proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      return { proc, err: () => err };
+    };
+    let w = run(s.url);
+    let restarted: SpawnedServer | undefined;
+    try {
+      await until(
+        'the first run',
+        async () => lines(),
+        (l) => l.length === 1,
+        15_000,
+      );
+      expect(lines()[0]).toBe('null');
+      w.proc.kill('SIGKILL');
+      // The server restarts: its change feed starts over, so the old position is gone.
+      await s.stop();
+      restarted = await spawnServer({ dataDir: s.dataDir });
+      await fetch(`${restarted.url}/v1/kv/solo`, { method: 'PUT', body: 'now' });
+      w = run(restarted.url);
+      await until(
+        'the run with the current state',
+        async () => lines(),
+        (l) => l.length === 2,
+        15_000,
+      );
+      expect((JSON.parse(lines()[1] as string) as { Key: string }).Key).toBe('solo');
+      await until(
+        'the log line',
+        async () => w.err(),
+        (e) => /no longer holds the changes after index \d+/.test(e),
+        5000,
+      );
+    } finally {
+      w.proc.kill('SIGKILL');
+      await restarted?.stop();
+    }
+  });
+});

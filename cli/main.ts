@@ -19,6 +19,7 @@ Commands:
   snapshot  save, restore and inspect snapshots of the data
   acl       bootstrap; policy, role, token, auth-method, binding-rule create|list|read|update|delete
   login     exchange a JWT for a token with an auth method; logout: destroy it
+  watch     run a handler once per change of a key, prefix, service, checks or events
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -70,6 +71,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'acl':
     case 'login':
     case 'logout':
+    case 'watch':
       return client(argv);
     case 'version':
     case '--version':

@@ -14,6 +14,7 @@ import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerWatchCommand } from './watch.js';
 
 /**
  * Consul's single-dash long flags (`-recurse`, `-format=json`, `-modify-index 5`) as the parser's
@@ -63,6 +64,7 @@ export function buildProgram(
   registerSnapshotCommands(program, client, local);
   registerServiceCommands(program, client);
   registerAclCommands(program, client);
+  registerWatchCommand(program, client);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
