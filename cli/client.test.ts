@@ -625,7 +625,7 @@ describe('konsul watch', () => {
     }
   });
 
-  it('runs the handler once with the current state, and says so, when the server no longer holds the position', async () => {
+  it('runs the handler once with the current state, saying so, when the server lost the position', async () => {
     const s = await spawnServer();
     const dir = tempDir();
     const out = join(dir, 'runs.jsonl');
