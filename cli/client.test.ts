@@ -446,7 +446,9 @@ describe('konsul services', () => {
     expect((await konsul(['services', 'deregister', hcl])).stdout).toBe('Deregistered service: web-1\n');
     expect((await konsul(['services', 'deregister', '-id=api'])).stdout).toBe('Deregistered service: api\n');
     const left = Object.keys((await (await fetch(`${server.url}/v1/agent/services`)).json()) as object).sort();
-    expect(left).toEqual(['cache-1', 'db-1']);
+    expect(left).toEqual(expect.arrayContaining(['cache-1', 'db-1']));
+    expect(left).not.toContain('web-1');
+    expect(left).not.toContain('api');
 
     const broken = join(dir, 'broken.hcl');
     writeFileSync(broken, 'service { name = ');
@@ -674,6 +676,99 @@ describe('konsul watch', () => {
     } finally {
       w.proc.kill('SIGKILL');
       await restarted?.stop();
+    }
+  });
+});
+
+describe('konsul lock', () => {
+  it('keeps a command line as written after the prefix', () => {
+    expect(normalizeFlags(['lock', '-n', '2', '-timeout', '5', 'app/lk', 'ls', '-la', '--', 'x'])).toEqual([
+      'lock',
+      '-n',
+      '2',
+      '--timeout',
+      '5',
+      'app/lk',
+      '--',
+      'ls',
+      '-la',
+      '--',
+      'x',
+    ]);
+    expect(normalizeFlags(['watch', '-type=key', '-key', 'k', 'cat', '-n'])).toEqual([
+      'watch',
+      '--type=key',
+      '--key',
+      'k',
+      '--',
+      'cat',
+      '-n',
+    ]);
+  });
+
+  it('excludes a second holder, releases when the child dies, and -n N lets N hold at once', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const hold = (name: string, prefix: string, extra: string[] = []) =>
+      spawn(
+        process.execPath,
+        [CLI, 'lock', ...extra, prefix, `echo start ${name} >> ${log}; sleep 30; echo end ${name} >> ${log}`],
+        { env: { ...process.env, ...env }, stdio: 'ignore' },
+      );
+    const lines = () => readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    const first = hold('A', 'locks/one');
+    await until(
+      'A to hold the lock',
+      async () => lines(),
+      (l) => l.includes('start A'),
+      15_000,
+    );
+    const second = hold('B', 'locks/one');
+    // B waits (blocking on the key) while A holds it.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(lines()).toEqual(['start A']);
+    const entry = (await (await fetch(`${server.url}/v1/kv/locks/one/.lock`)).json()) as Array<{ Session: string }>;
+    expect(entry[0]?.Session).toBeTruthy();
+    // A's child dies: A releases, and B gets the lock.
+    const exitOf = (p: ReturnType<typeof spawn>) =>
+      p.exitCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.on('exit', r));
+    const firstExit = exitOf(first);
+    const child = spawnSync('pgrep', ['-P', String(first.pid)], { encoding: 'utf8' }).stdout.trim();
+    expect(child).toMatch(/^\d+$/);
+    process.kill(Number(child), 'SIGKILL');
+    await until(
+      'B to hold the lock',
+      async () => lines(),
+      (l) => l.includes('start B'),
+      15_000,
+    );
+    expect(await firstExit).toBe(0);
+    expect(lines()).toEqual(['start A', 'start B']);
+    const secondExit = exitOf(second);
+    second.kill('SIGTERM');
+    await secondExit;
+
+    // A semaphore of two: two hold at once, a third waits.
+    writeFileSync(log, '');
+    const holders = ['X', 'Y', 'Z'].map((n) => hold(n, 'locks/sem', ['-n', '2']));
+    try {
+      await until(
+        'two holders',
+        async () => lines(),
+        (l) => l.length === 2,
+        15_000,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(lines()).toHaveLength(2);
+      const sem = (await (await fetch(`${server.url}/v1/kv/locks/sem/.lock?raw`)).json()) as {
+        Limit: number;
+        Holders: Record<string, boolean>;
+      };
+      expect(sem.Limit).toBe(2);
+      expect(Object.keys(sem.Holders)).toHaveLength(2);
+    } finally {
+      for (const h of holders) h.kill('SIGTERM');
     }
   });
 });

@@ -20,6 +20,7 @@ Commands:
   acl       bootstrap; policy, role, token, auth-method, binding-rule create|list|read|update|delete
   login     exchange a JWT for a token with an auth method; logout: destroy it
   watch     run a handler once per change of a key, prefix, service, checks or events
+  lock      hold a lock (or a semaphore slot) while a command runs
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -72,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'login':
     case 'logout':
     case 'watch':
+    case 'lock':
       return client(argv);
     case 'version':
     case '--version':

@@ -10,26 +10,79 @@ import { registerCatalogCommands } from './catalog.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerKvCommands } from './kv.js';
+import { registerLockCommand } from './lock.js';
 import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
 import { registerWatchCommand } from './watch.js';
 
+/** Flags of every client command that take a value (the next word, unless written -flag=value). */
+const CLIENT_VALUE_FLAGS = [
+  'http-addr',
+  'token',
+  'token-file',
+  'ca-file',
+  'client-cert',
+  'client-key',
+  'tls-server-name',
+  'datacenter',
+];
+
+/**
+ * Commands that end with a command line of their own (lock PREFIX CMD…, watch … HANDLER…): how
+ * many of their own arguments come before it, and which of their flags take a value. That command
+ * line is passed on as written.
+ */
+const TRAILING_COMMAND: Record<string, { readonly before: number; readonly valueFlags: readonly string[] }> = {
+  lock: { before: 1, valueFlags: ['n', 'name', 'timeout'] },
+  watch: { before: 0, valueFlags: ['type', 'key', 'prefix', 'service', 'state', 'name', 'state-file'] },
+};
+
 /**
  * Consul's single-dash long flags (`-recurse`, `-format=json`, `-modify-index 5`) as the parser's
- * double-dash ones; `-h`, short flags (`-n 3`), `-` (stdin) and everything after `--` are kept.
+ * double-dash ones; `-h`, short flags (`-n 3`), `-` (stdin), everything after `--`, and the
+ * command line that `lock` and `watch` run are kept as written.
  */
 export function normalizeFlags(argv: readonly string[]): string[] {
+  const trailing = TRAILING_COMMAND[argv[0] ?? ''];
   const out: string[] = [];
   let rest = false;
-  for (const a of argv) {
+  let positionals = 0;
+  let takesValue = false;
+  for (const [i, a] of argv.entries()) {
     if (rest || a === '--') {
       rest = true;
       out.push(a);
       continue;
     }
-    out.push(/^-[A-Za-z][A-Za-z0-9-]+(=.*)?$/s.test(a) ? `-${a}` : a);
+    if (takesValue) {
+      takesValue = false;
+      out.push(a);
+      continue;
+    }
+    const long = /^-{1,2}([A-Za-z][A-Za-z0-9-]*)(=.*)?$/s.exec(a);
+    if (long && (a.startsWith('--') || (long[1] as string).length > 1 || long[2] !== undefined)) {
+      out.push(a.startsWith('--') ? a : `-${a}`);
+      const name = long[1] as string;
+      if (trailing && long[2] === undefined && [...CLIENT_VALUE_FLAGS, ...trailing.valueFlags].includes(name))
+        takesValue = true;
+      continue;
+    }
+    if (trailing && a === '-n' && trailing.valueFlags.includes('n')) {
+      out.push(a);
+      takesValue = true;
+      continue;
+    }
+    out.push(a);
+    if (trailing && i > 0 && !a.startsWith('-')) {
+      positionals++;
+      // The command line starts: pass it on untouched (with -- so the parser takes it as arguments).
+      if (positionals > trailing.before) {
+        out.splice(out.length - 1, 0, '--');
+        rest = true;
+      }
+    }
   }
   return out;
 }
@@ -65,6 +118,7 @@ export function buildProgram(
   registerServiceCommands(program, client);
   registerAclCommands(program, client);
   registerWatchCommand(program, client);
+  registerLockCommand(program, client);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
