@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, CLI, runClient, type SpawnedServer, spawnServer, tempDir } from '../testing/spawn-server.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
 import { until } from '../testing/process.js';
+import { TestClusterProcesses } from '../testing/cluster-harness.js';
 import { normalizeFlags } from './commands/program.js';
 
 let server: SpawnedServer;
@@ -24,8 +25,12 @@ afterAll(async () => {
   await cleanupAll();
 });
 
-const konsul = (args: readonly string[], o: { stdin?: string; env?: Record<string, string> } = {}) =>
-  runClient(args, { env: { ...env, ...(o.env ?? {}) }, ...(o.stdin !== undefined ? { stdin: o.stdin } : {}) });
+const konsul = (args: readonly string[], o: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}) =>
+  runClient(args, {
+    env: { ...env, ...(o.env ?? {}) },
+    ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
+    ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
+  });
 
 describe('konsul client commands', () => {
   it("take Consul's single-dash long flags as double-dash ones, and leave the rest alone", () => {
@@ -769,6 +774,63 @@ describe('konsul lock', () => {
       expect(Object.keys(sem.Holders)).toHaveLength(2);
     } finally {
       for (const h of holders) h.kill('SIGTERM');
+    }
+  });
+});
+
+describe('konsul tls', () => {
+  it('makes a CA and certificates that a 3-server mutual-TLS cluster and an HTTPS API with client certificates accept', async () => {
+    const dir = tempDir();
+    expect((await konsul(['tls', 'ca', 'create'], { cwd: dir })).stdout).toBe(
+      '==> Saved konsul-agent-ca.pem\n==> Saved konsul-agent-ca-key.pem\n',
+    );
+    expect((await konsul(['tls', 'cert', 'create', '-server', '-dc', 'dc1'], { cwd: dir })).stdout).toMatch(
+      /==> Saved dc1-server-konsul-0\.pem\n==> Saved dc1-server-konsul-0-key\.pem\n$/,
+    );
+    expect((await konsul(['tls', 'cert', 'create', '-cli'], { cwd: dir })).stdout).toMatch(/dc1-cli-konsul-0\.pem/);
+    // Never overwritten; exactly one kind.
+    expect((await konsul(['tls', 'ca', 'create'], { cwd: dir })).code).toBe(1);
+    expect((await konsul(['tls', 'cert', 'create', '-server', '-client'], { cwd: dir })).code).toBe(2);
+    const f = (name: string) => join(dir, name);
+    const ca = f('konsul-agent-ca.pem');
+    const [cert, key] = [f('dc1-server-konsul-0.pem'), f('dc1-server-konsul-0-key.pem')];
+    expect(spawnSync('openssl', ['verify', '-CAfile', ca, cert], { encoding: 'utf8' }).stdout).toMatch(/: OK/);
+
+    // Three servers that only talk to peers presenting a certificate of this CA.
+    const mtls = await TestClusterProcesses.start(3, [
+      '--raft-tls-cert',
+      cert,
+      '--raft-tls-key',
+      key,
+      '--raft-tls-ca',
+      ca,
+    ]);
+    try {
+      const leader = await mtls.waitForLeader();
+      const members = await konsul(['members', '-format=json'], { env: { KONSUL_HTTP_ADDR: leader.http } });
+      expect((JSON.parse(members.stdout) as Array<{ Status: number }>).map((m) => m.Status)).toEqual([1, 1, 1]);
+    } finally {
+      await mtls.stopAll();
+    }
+
+    // An HTTPS API that verifies client certificates: the CLI certificate gets in, no certificate does not.
+    const https = await spawnServer({
+      args: ['--tls-cert', cert, '--tls-key', key, '--tls-ca', ca, '--tls-verify-incoming'],
+    });
+    try {
+      const addr = { KONSUL_HTTP_ADDR: `https://127.0.0.1:${https.port}`, KONSUL_CACERT: ca };
+      const ok = await konsul(['kv', 'put', 'tls/x', 'y'], {
+        env: {
+          ...addr,
+          KONSUL_CLIENT_CERT: f('dc1-cli-konsul-0.pem'),
+          KONSUL_CLIENT_KEY: f('dc1-cli-konsul-0-key.pem'),
+        },
+      });
+      expect([ok.code, ok.stdout]).toEqual([0, 'Success! Data written to: tls/x\n']);
+      const refused = await konsul(['kv', 'get', 'tls/x'], { env: addr });
+      expect(refused.code).toBe(1);
+    } finally {
+      await https.stop();
     }
   });
 });

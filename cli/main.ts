@@ -21,6 +21,7 @@ Commands:
   login     exchange a JWT for a token with an auth method; logout: destroy it
   watch     run a handler once per change of a key, prefix, service, checks or events
   lock      hold a lock (or a semaphore slot) while a command runs
+  tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -74,6 +75,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'logout':
     case 'watch':
     case 'lock':
+    case 'tls':
       return client(argv);
     case 'version':
     case '--version':

@@ -144,11 +144,12 @@ export function spawnDevServerAt(dataDir: string, http: string, mqtt = '127.0.0.
  */
 export function runClient(
   args: readonly string[],
-  o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number } = {},
+  o: { env?: Record<string, string>; stdin?: string | Buffer; timeoutMs?: number; cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done, fail) => {
     const proc = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...(o.env ?? {}) },
+      ...(o.cwd !== undefined ? { cwd: o.cwd } : {}),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     track(proc);

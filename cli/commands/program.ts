@@ -15,6 +15,7 @@ import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerTlsCommands } from './tls.js';
 import { registerWatchCommand } from './watch.js';
 
 /** Flags of every client command that take a value (the next word, unless written -flag=value). */
@@ -119,6 +120,7 @@ export function buildProgram(
   registerAclCommands(program, client);
   registerWatchCommand(program, client);
   registerLockCommand(program, client);
+  registerTlsCommands(program, local);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
