@@ -779,7 +779,7 @@ describe('konsul lock', () => {
 });
 
 describe('konsul tls', () => {
-  it('makes a CA and certificates that a 3-server mutual-TLS cluster and an HTTPS API with client certificates accept', async () => {
+  it('makes a CA and certificates a mutual-TLS cluster and an HTTPS API with client certificates accept', async () => {
     const dir = tempDir();
     expect((await konsul(['tls', 'ca', 'create'], { cwd: dir })).stdout).toBe(
       '==> Saved konsul-agent-ca.pem\n==> Saved konsul-agent-ca-key.pem\n',
