@@ -834,3 +834,43 @@ describe('konsul tls', () => {
     }
   });
 });
+
+describe('konsul validate', () => {
+  it('names every bad key of a server or edge config file, and says when one is valid', async () => {
+    const dir = tempDir();
+    const good = join(dir, 'server.json');
+    writeFileSync(
+      good,
+      JSON.stringify({ datacenter: 'dc2', bootstrap_expect: 3, join_token: 'j', acl: { enabled: true } }),
+    );
+    expect(await konsul(['validate', good])).toEqual({ code: 0, stdout: 'Configuration is valid!\n', stderr: '' });
+    const bad = join(dir, 'bad.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({ datacenter: 'dc2', bootstrap_expect: 'three', colour: 'blue', log_level: 'loud' }),
+    );
+    const r = await konsul(['validate', bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      `invalid value for bootstrap_expect in ${bad}: "three" is not an integer`,
+      `config file ${bad}: unknown key "colour"`,
+      expect.stringMatching(/^invalid value for log_level in .*: "loud" is not one of /),
+    ]);
+    const edge = join(dir, 'edge.json');
+    writeFileSync(
+      edge,
+      JSON.stringify({ upstream: 'http://127.0.0.1:8500', prefix: ['cfg/'], sync: 'carrier-pigeon' }),
+    );
+    const e = await konsul(['validate', edge]);
+    expect([e.code, e.stderr]).toEqual([
+      1,
+      expect.stringMatching(/sync in .*: "carrier-pigeon" is not one of http, mqtt/),
+    ]);
+    // Options that go together are checked as the server checks them at start.
+    const tls = join(dir, 'tls.json');
+    writeFileSync(tls, JSON.stringify({ raft_tls_cert: '/x.pem' }));
+    expect((await konsul(['validate', tls])).stderr).toMatch(
+      /--raft-tls-cert, --raft-tls-key and --raft-tls-ca must be given together/,
+    );
+  });
+});

@@ -22,6 +22,7 @@ Commands:
   watch     run a handler once per change of a key, prefix, service, checks or events
   lock      hold a lock (or a semaphore slot) while a command runs
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
+  validate  check server or edge config files and name every bad key
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -76,6 +77,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'watch':
     case 'lock':
     case 'tls':
+    case 'validate':
       return client(argv);
     case 'version':
     case '--version':

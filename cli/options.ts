@@ -128,30 +128,9 @@ export function resolveOptions(
   const values: OptionValues = {};
   for (const s of specs) values[s.name] = s.default;
   if (config) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(config.text);
-    } catch (err) {
-      throw new ConfigError(`config file ${config.path} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new ConfigError(`config file ${config.path} must hold a JSON object`);
-    }
-    const byKey = new Map(specs.map((s) => [fileKey(s), s]));
-    // A nested object stands for its keys with the object's name in front, as Consul's
-    // `acl { enabled = true }` is `{"acl": {"enabled": true}}`, the same as `acl_enabled`.
-    const entries: Array<[string, unknown]> = [];
-    for (const [key, raw] of Object.entries(parsed)) {
-      if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !byKey.has(key)) {
-        for (const [sub, v] of Object.entries(raw)) entries.push([`${key}_${sub}`, v]);
-      } else entries.push([key, raw]);
-    }
-    for (const [key, raw] of entries) {
-      const spec = byKey.get(key);
-      if (!spec || spec.name === 'config')
-        throw new ConfigError(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
-      values[spec.name] = parseValue(spec, raw, `${key} in ${config.path}`);
-    }
+    const { entries, problems } = configEntries(specs, config);
+    if (problems.length > 0) throw new ConfigError(problems[0] as string);
+    for (const [spec, value] of entries) values[spec.name] = value;
   }
   for (const s of specs) {
     const raw = env[envName(s)];
@@ -162,6 +141,48 @@ export function resolveOptions(
     if (raw !== undefined) values[s.name] = parseValue(s, raw, `--${s.name}`);
   }
   return values;
+}
+
+/**
+ * The options a config file sets, checked: every unknown key and every bad value is a problem
+ * (each message names the key and the file). A nested object stands for its keys with the
+ * object's name in front, as Consul's `acl { enabled = true }` is `{"acl": {"enabled": true}}`,
+ * the same as `acl_enabled`.
+ */
+export function configEntries(
+  specs: readonly OptionSpec[],
+  config: { readonly path: string; readonly text: string },
+): { entries: Array<[OptionSpec, string | number | boolean | string[]]>; problems: string[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(config.text);
+  } catch (err) {
+    return { entries: [], problems: [`config file ${config.path} is not valid JSON: ${(err as Error).message}`] };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { entries: [], problems: [`config file ${config.path} must hold a JSON object`] };
+  const byKey = new Map(specs.map((s) => [fileKey(s), s]));
+  const raw: Array<[string, unknown]> = [];
+  for (const [key, v] of Object.entries(parsed)) {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !byKey.has(key)) {
+      for (const [sub, x] of Object.entries(v)) raw.push([`${key}_${sub}`, x]);
+    } else raw.push([key, v]);
+  }
+  const entries: Array<[OptionSpec, string | number | boolean | string[]]> = [];
+  const problems: string[] = [];
+  for (const [key, v] of raw) {
+    const spec = byKey.get(key);
+    if (!spec || spec.name === 'config') {
+      problems.push(`config file ${config.path}: unknown key ${JSON.stringify(key)}`);
+      continue;
+    }
+    try {
+      entries.push([spec, parseValue(spec, v, `${key} in ${config.path}`)]);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  return { entries, problems };
 }
 
 /** Help text listing the options of a command. */

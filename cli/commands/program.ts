@@ -16,6 +16,7 @@ import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
 import { registerTlsCommands } from './tls.js';
+import { registerValidateCommand } from './validate.js';
 import { registerWatchCommand } from './watch.js';
 
 /** Flags of every client command that take a value (the next word, unless written -flag=value). */
@@ -121,6 +122,7 @@ export function buildProgram(
   registerWatchCommand(program, client);
   registerLockCommand(program, client);
   registerTlsCommands(program, local);
+  registerValidateCommand(program, local);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
