@@ -874,3 +874,24 @@ describe('konsul validate', () => {
     );
   });
 });
+
+describe('konsul completion', () => {
+  it('completes commands, subcommands and flags in bash', async () => {
+    const script = join(tempDir(), 'konsul.bash');
+    writeFileSync(script, (await konsul(['completion', 'bash'])).stdout);
+    const complete = (words: string[]) => {
+      const set = `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}`;
+      return spawnSync('bash', ['-c', `source ${script}; ${set}; _konsul; echo "\${COMPREPLY[*]}"`], {
+        encoding: 'utf8',
+      }).stdout.trim();
+    };
+    expect(complete(['konsul', 'sn'])).toBe('snapshot');
+    expect(complete(['konsul', 'kv', 'get', '-rec'])).toBe('-recurse');
+    expect(complete(['konsul', 'operator', 'raft', ''])).toBe('list-peers remove-peer transfer-leader');
+    expect(complete(['konsul', '-http-addr', 'x', 'acl', 'tok'])).toBe('token');
+    expect((await konsul(['completion', 'zsh'])).stdout).toMatch(
+      /^# konsul completion \(zsh\)[\s\S]*bashcompinit[\s\S]*complete -o default -F _konsul konsul\n$/,
+    );
+    expect((await konsul(['completion', 'fish'])).code).toBe(2);
+  });
+});

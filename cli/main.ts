@@ -23,6 +23,7 @@ Commands:
   lock      hold a lock (or a semaphore slot) while a command runs
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   validate  check server or edge config files and name every bad key
+  completion  a bash or zsh completion script (source <(konsul completion bash))
   version   print the version
 
 Client commands take Consul's flags (-http-addr, -token, -ca-file, …; single or double dash) and
@@ -78,6 +79,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'lock':
     case 'tls':
     case 'validate':
+    case 'completion':
       return client(argv);
     case 'version':
     case '--version':

@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { registerAclCommands } from './acl.js';
 import { registerAgentCommands } from './agent.js';
 import { registerCatalogCommands } from './catalog.js';
+import { registerCompletionCommand } from './completion.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerKvCommands } from './kv.js';
@@ -123,6 +124,7 @@ export function buildProgram(
   registerLockCommand(program, client);
   registerTlsCommands(program, local);
   registerValidateCommand(program, local);
+  registerCompletionCommand(program, local);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
