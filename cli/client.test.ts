@@ -895,3 +895,44 @@ describe('konsul completion', () => {
     expect((await konsul(['completion', 'fish'])).code).toBe(2);
   });
 });
+
+describe('konsul debug', () => {
+  it('writes a .tar.gz with the agent, members, raft, autopilot, metrics samples and the log stream', async () => {
+    const dir = tempDir();
+    const output = join(dir, 'bundle.tar.gz');
+    const debug = konsul(['debug', '-duration=3s', '-interval=1s', `-output=${output}`]);
+    // Something to log at debug level while it collects.
+    await new Promise((r) => setTimeout(r, 1000));
+    await fetch(`${server.url}/v1/agent/log-level`, { method: 'PUT', body: '{"LogLevel":"debug"}' });
+    await fetch(`${server.url}/v1/agent/log-level`, { method: 'PUT', body: '{"LogLevel":"info"}' });
+    const r = await debug;
+    expect([r.code, r.stdout]).toEqual([0, `Saved debug archive: ${output}\n`]);
+    const list = spawnSync('tar', ['-tzf', output], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    const names = list.map((f) => f.replace(/^konsul-debug-\d+\//, '')).sort();
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'agent.json',
+        'autopilot.json',
+        'index.json',
+        'members.json',
+        'monitor.log',
+        'raft.json',
+        'metrics/0000.json',
+        'metrics/0001.json',
+      ]),
+    );
+    spawnSync('tar', ['-xzf', output, '-C', dir]);
+    const root = join(dir, list[0]?.split('/')[0] as string);
+    const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as {
+      MetricsSamples: number;
+      LogBytes: number;
+    };
+    expect(index.MetricsSamples).toBeGreaterThanOrEqual(3);
+    expect(readFileSync(join(root, 'monitor.log'), 'utf8')).toMatch(/log level/i);
+    expect(
+      (JSON.parse(readFileSync(join(root, 'agent.json'), 'utf8')) as { Config: { Datacenter: string } }).Config
+        .Datacenter,
+    ).toBe('dc1');
+    expect((await konsul(['debug', '-duration=1s', '-interval=5s'])).code).toBe(2);
+  });
+});

@@ -23,6 +23,7 @@ Commands:
   lock      hold a lock (or a semaphore slot) while a command runs
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   validate  check server or edge config files and name every bad key
+  debug     collect state, metrics samples and logs into a .tar.gz for a bug report
   completion  a bash or zsh completion script (source <(konsul completion bash))
   version   print the version
 
@@ -80,6 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'tls':
     case 'validate':
     case 'completion':
+    case 'debug':
       return client(argv);
     case 'version':
     case '--version':

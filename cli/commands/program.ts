@@ -8,6 +8,7 @@ import { registerAclCommands } from './acl.js';
 import { registerAgentCommands } from './agent.js';
 import { registerCatalogCommands } from './catalog.js';
 import { registerCompletionCommand } from './completion.js';
+import { registerDebugCommand } from './debug.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerKvCommands } from './kv.js';
@@ -125,6 +126,7 @@ export function buildProgram(
   registerTlsCommands(program, local);
   registerValidateCommand(program, local);
   registerCompletionCommand(program, local);
+  registerDebugCommand(program, client);
   registerCatalogCommands(program, client);
   registerMemberCommands(program, client);
   registerEdgeCommands(program, client);
