@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupAll, CLI, runClient, type SpawnedServer, spawnServer, tempDir } from '../testing/spawn-server.js';
-import { spawnEdge } from '../testing/spawn-edge.js';
+import { bunBinary, denoBinary, spawnEdge } from '../testing/spawn-edge.js';
 import { until } from '../testing/process.js';
 import { TestClusterProcesses } from '../testing/cluster-harness.js';
 import { normalizeFlags } from './commands/program.js';
@@ -934,5 +934,25 @@ describe('konsul debug', () => {
         .Datacenter,
     ).toBe('dc1');
     expect((await konsul(['debug', '-duration=1s', '-interval=5s'])).code).toBe(2);
+  });
+});
+
+describe('the same client commands under Bun and Deno', () => {
+  it('kv put, kv get and members answer alike on Node, Bun and Deno', () => {
+    const runtimes: Array<[string, string, string[]]> = [
+      ['node', process.execPath, [CLI]],
+      ['bun', bunBinary(), [CLI]],
+      ['deno', denoBinary(), ['run', '-A', CLI]],
+    ];
+    for (const [name, bin, pre] of runtimes) {
+      const run = (args: string[]) =>
+        spawnSync(bin, [...pre, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+      expect(run(['kv', 'put', `rt/${name}`, `on ${name}`]).stdout, name).toBe(
+        `Success! Data written to: rt/${name}\n`,
+      );
+      expect(run(['kv', 'get', `rt/${name}`]).stdout, name).toBe(`on ${name}\n`);
+      expect(run(['members']).stdout, name).toMatch(/^Node +Address +Status/);
+      expect(run(['kv', 'get', 'rt/none']).status, name).toBe(1);
+    }
   });
 });
