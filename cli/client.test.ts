@@ -807,8 +807,38 @@ describe('konsul tls', () => {
     ]);
     try {
       const leader = await mtls.waitForLeader();
-      const members = await konsul(['members', '-format=json'], { env: { KONSUL_HTTP_ADDR: leader.http } });
+      const at = (m: { http: string }) => ({ env: { KONSUL_HTTP_ADDR: m.http } });
+      const members = await konsul(['members', '-format=json'], at(leader));
       expect((JSON.parse(members.stdout) as Array<{ Status: number }>).map((m) => m.Status)).toEqual([1, 1, 1]);
+
+      // The operator commands on this cluster: list the peers, hand over the leadership, remove a
+      // dead server, let another leave.
+      const peers = JSON.parse(
+        (await konsul(['operator', 'raft', 'list-peers', '-format=json'], at(leader))).stdout,
+      ) as {
+        Servers: Array<{ ID: string; Node: string; Address: string; Leader: boolean }>;
+      };
+      expect(peers.Servers.filter((p) => p.Leader).map((p) => p.Node)).toEqual([leader.name]);
+      const [next, doomed] = mtls.members.filter((m) => m !== leader);
+      const nextId = peers.Servers.find((p) => p.Node === next?.name)?.ID as string;
+      expect((await konsul(['operator', 'raft', 'transfer-leader', `-id=${nextId}`], at(leader))).stdout).toBe(
+        'Success\n',
+      );
+      const newLeader = await mtls.waitForLeader();
+      expect(newLeader.name).toBe(next?.name);
+      await doomed?.server?.stop('SIGKILL');
+      const removed = await konsul(['operator', 'raft', 'remove-peer', `-address=${doomed?.raft}`], at(newLeader));
+      expect([removed.code, removed.stdout]).toEqual([0, `Removed peer with address "${doomed?.raft}"\n`]);
+      expect(
+        (await konsul(['operator', 'raft', 'list-peers'], at(newLeader))).stdout.split('\n').filter(Boolean),
+      ).toHaveLength(3);
+      expect((await konsul(['leave'], at(leader))).stdout).toBe('Graceful leave complete\n');
+      await until(
+        'one peer left',
+        async () => (await konsul(['operator', 'raft', 'list-peers'], at(newLeader))).stdout,
+        (t) => t.split('\n').filter(Boolean).length === 2,
+        15_000,
+      );
     } finally {
       await mtls.stopAll();
     }
