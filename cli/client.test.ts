@@ -103,7 +103,7 @@ describe('konsul client commands', () => {
     expect([noIndex.code, noIndex.stderr]).toEqual([2, 'Must specify -modify-index with -cas!\n']);
     const unknown = await konsul(['kv', 'get', '-bogus', 'app/a']);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
+    expect(unknown.stderr).toMatch(/unknown option '-bogus'/);
     expect((await konsul(['kv', 'frobnicate'])).code).toBe(2);
     const badBase64 = await konsul(['kv', 'put', '-base64', 'app/e', 'not base64!']);
     expect([badBase64.code, badBase64.stderr]).toEqual([2, 'the data is not valid base64 (-base64 was given)\n']);
@@ -984,5 +984,35 @@ describe('the same client commands under Bun and Deno', () => {
       expect(run(['members']).stdout, name).toMatch(/^Node +Address +Status/);
       expect(run(['kv', 'get', 'rt/none']).status, name).toBe(1);
     }
+  });
+});
+
+describe('konsul lock when the lock is lost', () => {
+  it('kills the child and exits 1 when its session is destroyed', async () => {
+    const dir = tempDir();
+    const log = join(dir, 'log');
+    writeFileSync(log, '');
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'lock', 'locks/lost', `echo start >> ${log}; sleep 20; echo end >> ${log}`],
+      {
+        env: { ...process.env, ...env },
+      },
+    );
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => proc.on('exit', r));
+    await until(
+      'the lock to be held',
+      async () => readFileSync(log, 'utf8'),
+      (t) => t.includes('start'),
+      15_000,
+    );
+    const [entry] = (await (await fetch(`${server.url}/v1/kv/locks/lost/.lock`)).json()) as Array<{ Session: string }>;
+    expect((await fetch(`${server.url}/v1/session/destroy/${entry?.Session}`, { method: 'PUT' })).status).toBe(200);
+    expect(await exited).toBe(1);
+    expect(stderr).toContain('Lock lost, killing child');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readFileSync(log, 'utf8')).toBe('start\n');
   });
 });

@@ -96,17 +96,19 @@ export function buildProgram(
   io: Io,
   env: Readonly<Record<string, string | undefined>>,
   exit: (code: number) => void,
+  /** Rewrites the parser's messages (flags as the user spelled them); identity by default. */
+  spell: (text: string) => string = (t) => t,
 ): Command {
   const program = new Command('konsul')
     .version(VERSION, '--version', 'print the version')
     .description('Konsul: service discovery and configuration, Consul-compatible')
     .exitOverride()
-    .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+    .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(spell(t)) })
     .showHelpAfterError('(run with -h for the flags)');
   const client: ClientCommand = (cmd, action) =>
     addClientFlags(cmd)
       .exitOverride()
-      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(spell(t)) })
       .action(async (...args: unknown[]) => {
         const self = args[args.length - 1] as Command;
         const c = new KonsulClient(resolveClientConfig(clientFlags(self.opts()), env));
@@ -115,7 +117,7 @@ export function buildProgram(
   const local: LocalCommand = (cmd, action) =>
     cmd
       .exitOverride()
-      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(t) })
+      .configureOutput({ writeOut: (t) => io.out(t), writeErr: (t) => io.err(spell(t)) })
       .action(async (...args: unknown[]) => exit(await action(io, ...args.slice(0, -1))));
   registerKvCommands(program, client);
   registerSnapshotCommands(program, client, local);
@@ -145,7 +147,11 @@ export async function runClientCommand(
   io: Io,
 ): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, env, (c) => (code = c));
+  // Commander names a flag as it parsed it (--bogus): say it as the user wrote it (-bogus).
+  const written = new Set(argv.filter((a) => /^-[A-Za-z]/.test(a)).map((a) => a.split('=')[0] as string));
+  const spell = (text: string) =>
+    text.replace(/'--([A-Za-z][\w-]*)'/g, (m, name: string) => (written.has(`-${name}`) ? `'-${name}'` : m));
+  const program = buildProgram(io, env, (c) => (code = c), spell);
   try {
     await program.parseAsync(normalizeFlags(argv), { from: 'user' });
     return code;
