@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { CliError } from './errors.js';
+import { readFileOrFail } from './files.js';
 
 /** The connection flags every client command takes (Consul's names). */
 export interface ClientFlags {
@@ -35,15 +35,7 @@ function fromEnv(env: Env, name: string): string | undefined {
   return c !== undefined && c !== '' ? c : undefined;
 }
 
-function readPem(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(
-      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-}
+const readPem = (path: string, what: string): string => readFileOrFail(path, what).toString('utf8');
 
 /**
  * The client's connection from its flags, then KONSUL_* and CONSUL_* variables (HTTP_ADDR,

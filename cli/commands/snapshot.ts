@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SNAPSHOT_TABLES } from '../../core/api/routes/snapshot.js';
 import { KonsulError } from '../../core/errors.js';
@@ -8,6 +8,7 @@ import { parseDump } from '../../core/snapshot/state-snapshot.js';
 import { pack } from '../../core/util/msgpack.js';
 import { failure } from '../client/api.js';
 import { CliError } from '../client/errors.js';
+import { readFileOrFail } from '../client/files.js';
 import { json, progress, table } from '../client/output.js';
 import { type ClientCommand, formatFlag, formatOf, type LocalCommand } from './common.js';
 
@@ -44,13 +45,7 @@ export function inspectArchive(data: Uint8Array): SnapshotSummary {
   };
 }
 
-function readSnapshotFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
+const readSnapshotFile = (path: string): Buffer => readFileOrFail(path, 'snapshot file');
 
 /** Registers `snapshot save|restore|inspect`. */
 export function registerSnapshotCommands(program: Command, client: ClientCommand, local: LocalCommand): void {

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CliError } from '../client/errors.js';
+import { readFileOrFail } from '../client/files.js';
 import { type LocalCommand, intFlag } from './common.js';
 
 /** ECDSA P-256 with SHA-256, as Consul's `tls` commands make by default. */
@@ -27,16 +28,7 @@ function writeNew(path: string, text: string, mode: number): void {
   }
 }
 
-function readPem(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(
-      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      2,
-    );
-  }
-}
+const readPem = (path: string, what: string): string => readFileOrFail(path, what, 2).toString('utf8');
 
 /** Registers `tls ca create` and `tls cert create -server|-client|-cli`. */
 export function registerTlsCommands(program: Command, local: LocalCommand): void {
