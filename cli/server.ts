@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { LogHub } from '../core/log/hub.js';
 import { systemClock } from '../runtimes/node/index.js';
 import { SERVER_OPTIONS, toServerConfig } from './server-options.js';
@@ -37,6 +38,8 @@ export async function runServerCommand(
     ...resolved,
     ...(otlpEndpoint ? { otlpEndpoint } : {}),
     otlpServiceName: env['OTEL_SERVICE_NAME'] || 'konsul',
+    // The Web UI's files, built next to this bundle (dist/ui).
+    uiDir: fileURLToPath(new URL('./ui/', import.meta.url)),
   };
   const clock = systemClock();
   // One hub for every logger of the process: its level changes at run time (PUT

@@ -56,6 +56,8 @@ export interface ServerConfig {
   readonly accessLogSample?: number;
   /** OTLP/HTTP base URL traces are exported to (absent: no tracing, at no cost). */
   readonly otlpEndpoint?: string;
+  /** Where the Web UI's built files are (served at /ui/); absent or missing: /ui/ says it is not built. */
+  readonly uiDir?: string;
   /** The `service.name` of exported spans (OTEL_SERVICE_NAME; default konsul). */
   readonly otlpServiceName?: string;
   /** DNS address (undefined: none). */
