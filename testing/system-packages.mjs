@@ -2,7 +2,8 @@
 // Makes sure the system programs the tests use are installed: `node testing/system-packages.mjs test`
 // (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module), `… arm64` (npm run
 // test:arm64: qemu-user-static and the arm64 C library) or `… consumers` (npm run test:consumers:
-// Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3) or `… bench` (the benches'
+// Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3), `… ui` (npm run test:ui:
+// Chromium) or `… bench` (the benches'
 // load generators: wrk and dnsperf). As root with apt-get it
 // installs what is missing (Debian packages) and stops the services those packages start (tests run
 // their own Prometheus, mosquitto, PostgreSQL and HAProxy on free ports); otherwise it names the
@@ -35,6 +36,8 @@ const SUITES = {
       test: () => existsSync('/usr/lib/python3/dist-packages/consul/__init__.py') || pyImports('consul'),
     },
   ],
+  // npm run test:ui: the browser tests drive Debian's Chromium with playwright-core.
+  ui: [{ pkg: 'chromium', program: 'chromium' }],
   bench: [
     { pkg: 'wrk', program: 'wrk' },
     { pkg: 'dnsperf', program: 'dnsperf' },
@@ -45,12 +48,14 @@ const SERVICES = {
   test: ['prometheus', 'mosquitto'],
   arm64: [],
   consumers: ['postgresql', 'haproxy', 'patroni'],
+  ui: [],
   bench: [],
 };
 const SUITE_NEEDS = {
   test: 'the tests need',
   arm64: 'the arm64 test needs',
   consumers: 'the consumers suite needs',
+  ui: 'the browser tests need',
   bench: 'the benches need',
 };
 

@@ -1,11 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
-import { follow } from './api.js';
+import { api, follow } from './api.js';
 
-interface Check {
-  ServiceName: string;
-  ServiceID: string;
-  Node: string;
-  Status: 'passing' | 'warning' | 'critical';
+interface HealthEntry {
+  Node: { Node: string };
+  Service: { ID: string; Service: string; Tags: string[] | null };
+  Checks: Array<{ Status: 'passing' | 'warning' | 'critical' }>;
 }
 
 interface ServiceRow {
@@ -17,42 +16,60 @@ interface ServiceRow {
   critical: number;
 }
 
-/** Every service with its instance count, health summary and tags, live (blocking queries). */
+const RANK = { passing: 0, warning: 1, critical: 2 } as const;
+
+/**
+ * Every service with its instance count, health summary (an instance counts at its worst check,
+ * its node's checks included) and tags, live: a blocking query on all checks and one on the
+ * service list say when something changed, and each service's health is read again then.
+ */
 export function Services() {
   const [tags, setTags] = useState<Record<string, string[]>>({});
-  const [checks, setChecks] = useState<Check[]>([]);
+  const [changed, setChanged] = useState(0);
+  const [health, setHealth] = useState<Record<string, HealthEntry[]>>({});
   const [filter, setFilter] = useState('');
   useEffect(() => {
     const stop = new AbortController();
     void follow<Record<string, string[]>>('/v1/catalog/services', setTags, stop.signal);
-    void follow<Check[]>('/v1/health/state/any', setChecks, stop.signal);
+    void follow<unknown>('/v1/health/state/any', () => setChanged((n) => n + 1), stop.signal);
     return () => stop.abort();
   }, []);
+  useEffect(() => {
+    let current = true;
+    void Promise.all(
+      Object.keys(tags).map(async (name) => {
+        const res = await api(`/v1/health/service/${encodeURIComponent(name)}`);
+        return [name, (await res.json()) as HealthEntry[]] as const;
+      }),
+    ).then(
+      (entries) => current && setHealth(Object.fromEntries(entries)),
+      () => undefined,
+    );
+    return () => {
+      current = false;
+    };
+  }, [tags, changed]);
   const rows = useMemo<ServiceRow[]>(() => {
     return Object.keys(tags)
       .sort()
       .map((name) => {
-        // An instance's health is the worst of its service checks.
-        const worst = new Map<string, number>();
-        const rank = { passing: 0, warning: 1, critical: 2 } as const;
-        for (const c of checks) {
-          if (c.ServiceName !== name || c.ServiceID === '') continue;
-          const key = `${c.Node}/${c.ServiceID}`;
-          worst.set(key, Math.max(worst.get(key) ?? 0, rank[c.Status]));
-        }
         const counts = [0, 0, 0];
-        for (const v of worst.values()) counts[v] = (counts[v] ?? 0) + 1;
+        const instances = health[name] ?? [];
+        for (const e of instances) {
+          const worst = Math.max(0, ...e.Checks.map((c) => RANK[c.Status]));
+          counts[worst] = (counts[worst] ?? 0) + 1;
+        }
         return {
           name,
           tags: tags[name] ?? [],
-          instances: worst.size,
+          instances: instances.length,
           passing: counts[0] ?? 0,
           warning: counts[1] ?? 0,
           critical: counts[2] ?? 0,
         };
       })
       .filter((r) => r.name.includes(filter) || r.tags.some((t) => t.includes(filter)));
-  }, [tags, checks, filter]);
+  }, [tags, health, filter]);
   return (
     <section>
       <h1>Services</h1>
