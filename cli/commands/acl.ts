@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { KonsulClient } from '../client/api.js';
 import { CliError } from '../client/errors.js';
 import { json } from '../client/output.js';
-import { type ClientCommand, formatFlag, formatOf } from './common.js';
+import { type ClientCommand, collect, formatFlag, formatOf } from './common.js';
 
 type Json = Record<string, unknown>;
 
@@ -183,7 +183,6 @@ function textOrFile(value: string, flag: string): string {
 }
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** The fields the flags given set (fields of flags not given are left out). */
 function fieldsOf(kind: AclKind, o: Record<string, unknown>): Json {

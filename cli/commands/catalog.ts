@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CliError } from '../client/errors.js';
 import { json, table } from '../client/output.js';
-import { type ClientCommand, formatFlag, formatOf } from './common.js';
+import { type ClientCommand, collect, formatFlag, formatOf } from './common.js';
 
 interface CatalogNode {
   ID: string;
@@ -20,7 +20,6 @@ function nodeMeta(values: readonly string[] | undefined): string[] {
   });
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 const pairs = (m: Record<string, string> | null | undefined) =>
   Object.keys(m ?? {})
     .sort()

@@ -46,6 +46,9 @@ export function clientFlags(o: Record<string, unknown>): ClientFlags {
   };
 }
 
+/** Commander's argument parser for a repeatable flag: every value given, in order. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
 /** An unsigned integer flag, or a usage error naming it. */
 export function intFlag(text: string, name: string): number {
   if (!/^\d{1,15}$/.test(text.trim()))

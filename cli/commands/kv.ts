@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { failure, type KonsulClient } from '../client/api.js';
 import { CliError } from '../client/errors.js';
+import { readFileOrFail } from '../client/files.js';
 import { type Io, progress } from '../client/output.js';
 import { type ClientCommand, intFlag } from './common.js';
 
@@ -53,13 +53,7 @@ async function dataArg(io: Io, arg: string | undefined, base64: boolean): Promis
   if (arg === undefined) raw = Buffer.alloc(0);
   else if (arg === '-') raw = await io.stdin();
   else if (arg.startsWith('@')) {
-    try {
-      raw = readFileSync(arg.slice(1));
-    } catch (err) {
-      throw new CliError(
-        `cannot read ${arg.slice(1)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
+    raw = readFileOrFail(arg.slice(1), undefined);
   } else raw = Buffer.from(arg);
   if (!base64) return raw;
   const text = raw.toString().trim();

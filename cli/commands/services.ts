@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { failure } from '../client/api.js';
 import { CliError } from '../client/errors.js';
-import type { ClientCommand } from './common.js';
+import { readFileOrFail } from '../client/files.js';
+import { type ClientCommand, collect } from './common.js';
 
 type Json = Record<string, unknown>;
 
@@ -67,12 +67,7 @@ function translate(value: unknown, key?: string): unknown {
  * each as /v1/agent/service/register takes it. CliError (exit 2) names what is wrong.
  */
 export async function readServiceDefinitions(path: string): Promise<Json[]> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2);
-  }
+  const text = readFileOrFail(path, undefined, 2).toString('utf8');
   let doc: unknown;
   if (path.endsWith('.hcl')) {
     // HashiCorp's own HCL parser (compiled to WebAssembly), loaded only for HCL files.
@@ -103,8 +98,6 @@ export async function readServiceDefinitions(path: string): Promise<Json[]> {
     return service;
   });
 }
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 /** Registers `services register|deregister`. */
 export function registerServiceCommands(program: Command, client: ClientCommand): void {

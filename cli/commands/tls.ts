@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { CliError } from '../client/errors.js';
 import { readFileOrFail } from '../client/files.js';
-import { type LocalCommand, intFlag } from './common.js';
+import { collect, intFlag, type LocalCommand } from './common.js';
 
 /** ECDSA P-256 with SHA-256, as Consul's `tls` commands make by default. */
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
@@ -75,7 +75,6 @@ export function registerTlsCommands(program: Command, local: LocalCommand): void
     },
   );
 
-  const collect = (v: string, prev: string[] = []) => [...prev, v];
   local(
     tls
       .command('cert')

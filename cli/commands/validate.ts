@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { KonsulError } from '../../core/errors.js';
 import { configEntries, type OptionSpec, resolveOptions } from '../options.js';
 import { CliError } from '../client/errors.js';
+import { readFileOrFail } from '../client/files.js';
 import type { LocalCommand } from './common.js';
 
 /**
@@ -40,12 +40,7 @@ export function registerValidateCommand(program: Command, local: LocalCommand): 
         throw new CliError('-type must be server or edge', 2);
       let bad = 0;
       for (const path of files) {
-        let text: string;
-        try {
-          text = readFileSync(path, 'utf8');
-        } catch (err) {
-          throw new CliError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
+        const text = readFileOrFail(path, undefined).toString('utf8');
         let kind = o.type as 'server' | 'edge' | undefined;
         if (kind === undefined) {
           try {

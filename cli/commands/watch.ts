@@ -20,6 +20,18 @@ interface WatchSpec {
   readonly passingOnly?: boolean;
 }
 
+/** One running watch: the client, what it follows, its handler and state file, and when it stops. */
+interface WatchRun {
+  readonly c: KonsulClient;
+  readonly io: Io;
+  readonly spec: WatchSpec;
+  /** `spec` as JSON, the identity a state file records. */
+  readonly specText: string;
+  readonly handler: readonly string[];
+  readonly stateFile: string | undefined;
+  readonly signal: AbortSignal;
+}
+
 /** What -state-file keeps: the last change handled and, for streamed watches, the data as it was then. */
 interface SavedState {
   readonly v: 1;
@@ -166,16 +178,8 @@ function applyChange(
  * Follows a streamed watch (key, keyprefix, service, event) over its SSE stream from `state`,
  * running the handler once per index with changes; returns when `signal` aborts.
  */
-async function followStream(
-  c: KonsulClient,
-  io: Io,
-  spec: WatchSpec,
-  specText: string,
-  handler: readonly string[],
-  stateFile: string | undefined,
-  start: SavedState,
-  signal: AbortSignal,
-): Promise<void> {
+async function followStream(run: WatchRun, start: SavedState): Promise<void> {
+  const { c, io, spec, specText, handler, stateFile, signal } = run;
   let state = start;
   const path =
     spec.type === 'service'
@@ -268,16 +272,8 @@ function anySignal(a: AbortSignal, b: AbortSignal): AbortSignal {
 }
 
 /** Follows services or checks with blocking queries, running the handler whenever the index moves. */
-async function followBlocking(
-  c: KonsulClient,
-  io: Io,
-  spec: WatchSpec,
-  specText: string,
-  handler: readonly string[],
-  stateFile: string | undefined,
-  start: SavedState | undefined,
-  signal: AbortSignal,
-): Promise<void> {
+async function followBlocking(run: WatchRun, start: SavedState | undefined): Promise<void> {
+  const { c, io, spec, specText, handler, stateFile, signal } = run;
   const path =
     spec.type === 'services'
       ? '/v1/catalog/services'
@@ -361,9 +357,10 @@ export function registerWatchCommand(program: Command, client: ClientCommand): v
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
+        const run: WatchRun = { c, io, spec, specText, handler, stateFile: o.stateFile, signal: abort.signal };
         const saved = loadState(o.stateFile, specText, io);
         if (spec.type === 'services' || spec.type === 'checks') {
-          await followBlocking(c, io, spec, specText, handler, o.stateFile, saved, abort.signal);
+          await followBlocking(run, saved);
           return 0;
         }
         let start = saved;
@@ -373,7 +370,7 @@ export function registerWatchCommand(program: Command, client: ClientCommand): v
           if (spec.type !== 'event') await runHandler(io, handler, render(spec, now.entries), now.index);
           saveState(o.stateFile, start);
         }
-        await followStream(c, io, spec, specText, handler, o.stateFile, start, abort.signal);
+        await followStream(run, start);
         return 0;
       } finally {
         process.off('SIGINT', stop);
