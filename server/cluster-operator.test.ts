@@ -86,6 +86,31 @@ describe('operating a cluster', () => {
     expect(moved.status, await moved.clone().text()).toBe(200);
     expect((await cluster.waitForLeader()).name).toBe(target.name);
 
+    // The follower answers the leader history itself, from what it saw: the old leader, then the
+    // new one in a later term (with "" between them if it saw the election start), oldest first.
+    type History = { Server: string; Changes: Array<{ Leader: string; Term: number; Time: string }> };
+    const history = await until(
+      () => json<History>(fetch(`http://${follower.http}/v1/operator/raft/leader-history`)),
+      (h) => h.Changes.at(-1)?.Leader === target.name,
+    );
+    expect(history.Server).toBe(follower.name);
+    const leaders = history.Changes.filter((c) => c.Leader !== '');
+    const [before, after] = leaders.slice(-2);
+    expect([before?.Leader, after?.Leader]).toEqual([leader.name, target.name]);
+    expect(after!.Term).toBeGreaterThan(before!.Term);
+    for (const [i, c] of history.Changes.entries()) {
+      expect(c.Time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const prev = history.Changes[i - 1];
+      if (!prev) continue;
+      // Each entry is a change, later than the one before it.
+      expect(c.Leader).not.toBe(prev.Leader);
+      expect(c.Term).toBeGreaterThanOrEqual(prev.Term);
+      expect(Date.parse(c.Time)).toBeGreaterThanOrEqual(Date.parse(prev.Time));
+    }
+    // The new leader's own history ends with itself too; each server answers for itself.
+    const own = await json<History>(fetch(`http://${target.http}/v1/operator/raft/leader-history`));
+    expect([own.Server, own.Changes.at(-1)?.Leader]).toEqual([target.name, target.name]);
+
     const health = await json<{
       Healthy: boolean;
       FailureTolerance: number;

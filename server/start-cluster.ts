@@ -58,6 +58,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     storage: state.storage,
     store: state.store,
     logger: raftLogger,
+    clock: p.clock,
     leaderWaitMs: 5000,
     onLeft: p.onLeft,
     onRoleChange: p.onRoleChange,

@@ -60,6 +60,8 @@ const standaloneOperator: OperatorPort = {
     throw new RefusedError('no other voter to transfer leadership to');
   },
   autopilotHealth: () => ({ Healthy: true, FailureTolerance: 0, Servers: [] }),
+  // It runs no Raft, so it sees no leader change.
+  leaderHistory: () => [],
 };
 
 /** A complete single-node stack in memory, for tests that drive the API without sockets. */

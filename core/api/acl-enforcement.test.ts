@@ -89,12 +89,21 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'POST', path: '/v1/acl/logout', expect: R(403, 403, 403, 403) },
   { method: 'GET', path: '/v1/acl/policy/name/global-management', expect: R(403, 403, 403, 403) },
   { method: 'GET', path: '/v1/status/peers', expect: R(200, 200, 200, 200) },
+  // Every token may ask what it may do (the answers are checked in routes/acl-authorize.test.ts).
+  {
+    method: 'POST',
+    path: '/v1/internal/acl/authorize',
+    body: '[{"Resource":"key","Segment":"app/a","Access":"read"}]',
+    expect: R(200, 200, 200, 200),
+    count: R(1, 1, 1, 1),
+  },
   { method: 'PUT', path: '/v1/snapshot', body: 'x', expect: R(403, 403, 403, 403) },
   // A permitted caller reaches the operator, which has no peer n9 and no voter to transfer to
   // (refused as Consul's servers do: 500).
   { method: 'DELETE', path: '/v1/operator/raft/peer?id=n9', expect: R(403, 403, 500, 403) },
   { method: 'POST', path: '/v1/operator/raft/transfer-leader', expect: R(403, 403, 500, 403) },
   { method: 'GET', path: '/v1/operator/autopilot/health', expect: R(403, 200, 200, 403) },
+  { method: 'GET', path: '/v1/operator/raft/leader-history', expect: R(403, 200, 200, 403) },
   // Unknown session ids answer as in Consul whoever asks (the check needs the session's node):
   // info an empty list, renew 404.
   { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(200, 200, 200, 200) },

@@ -5,6 +5,9 @@ import { NO_AUDIT } from './audit-sink.js';
 import type { ServerApiDeps } from './context.js';
 import { callerAddress } from './local-defaults.js';
 
+/** POST routes that change nothing (a question sent as a body): audited as reads. */
+const READ_ONLY_POSTS: ReadonlySet<string> = new Set(['/v1/internal/acl/authorize']);
+
 /** Header carrying the request id. */
 export const REQUEST_ID_HEADER = 'X-Konsul-Request-Id';
 
@@ -34,7 +37,7 @@ export function registerAudit(app: Hono, deps: ServerApiDeps): void {
       }
     if (sink === NO_AUDIT) return;
     const req = c.req.raw;
-    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const write = req.method !== 'GET' && req.method !== 'HEAD' && !READ_ONLY_POSTS.has(new URL(req.url).pathname);
     if (!write && !deps.acl.settings.enabled) return;
     const status = c.res.status;
     const accessor = resolvedIdentity(req)?.token?.AccessorID;

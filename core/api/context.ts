@@ -1,4 +1,5 @@
 import type { AclResolver } from '../acl/resolve.js';
+import type { LeaderChange } from '../cluster/leader-history.js';
 import type { RouteFacts } from './route-table.js';
 import type { RateLimitSettings } from './rate-limit.js';
 import type { AuditSink } from './audit-sink.js';
@@ -120,6 +121,11 @@ export interface OperatorPort {
   /** Hands leadership to `id` (any voter when absent). Leader only. RefusedError when there is no such voter. */
   transferLeader(id?: string): Promise<void>;
   autopilotHealth(): { Healthy: boolean; FailureTolerance: number; Servers: ServerHealthInfo[] };
+  /**
+   * The leader changes this server observed, oldest first (bounded; see LeaderHistory): its own
+   * view, whichever server asks. Empty before it saw a leader.
+   */
+  leaderHistory(): LeaderChange[];
 }
 
 /** Bounds and defaults of the HTTP API; all positive integers. */

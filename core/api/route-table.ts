@@ -194,6 +194,8 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('GET', '/v1/operator/autopilot/health', OPERATOR, { leaderState: true }),
   leader('GET', '/v1/operator/autopilot/state', OPERATOR, { leaderState: true }),
   leader('GET', '/v1/operator/insights', OPERATOR, { leaderState: true }),
+  // What the receiving server itself saw of leader changes (a Konsul extension): never forwarded.
+  local('GET', '/v1/operator/raft/leader-history', OPERATOR),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),
   ...aclObjects('policy', 'policies'),
@@ -218,6 +220,8 @@ export const ROUTES: readonly RouteFacts[] = [
   local('PUT', '/v1/acl/login', NONE),
   local('POST', '/v1/acl/logout', NONE),
   local('PUT', '/v1/acl/logout', NONE),
+  // What the caller's token may do (Consul's internal endpoint its Web UI asks): any token may ask.
+  local('POST', '/v1/internal/acl/authorize', NONE),
   // Between servers (the join token, not ACLs, guards the first; the second exists only in tests).
   local('POST', '/v1/internal/propose', NONE),
   // What each server alone sees, gathered by the leader's /v1/operator/insights (operator:read).

@@ -1,6 +1,8 @@
 import type { LocalizedRequest } from '../../core/api/context.js';
 import type { RouteFacts } from '../../core/api/route-table.js';
 import type { BodyReader } from '../../core/api/body.js';
+import { LeaderHistory } from '../../core/cluster/leader-history.js';
+import type { Clock } from '../../core/ports/clock.js';
 import type { ClusterView } from '../../core/api/context.js';
 import { NoLeaderError } from '../../core/errors.js';
 import { WritePipeline } from '../../core/pipeline/write-pipeline.js';
@@ -35,6 +37,8 @@ export interface ClusterOptions {
   readonly storage: LogStorage;
   readonly store: StateStore;
   readonly logger: Logger;
+  /** Time of the leader changes the history records (the Raft driver's clock). */
+  readonly clock: Clock;
   /** Creates the Raft driver from what storage holds. */
   readonly makeDriver: () => RaftDriver;
   /** How long a forwarded request waits for a leader to appear. */
@@ -77,11 +81,14 @@ export class Cluster implements ClusterView {
   private readonly forwarder: LeaderForwarder;
   /** What this server sent to the leader and waits for (forwarded requests, proposals). */
   private readonly watch: LeaderWatch;
+  /** The leader changes this server observed (GET /v1/operator/raft/leader-history). */
+  private readonly history: LeaderHistory;
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly o: ClusterOptions) {
     const state = new ClusterState(o.self, o.transport, o.store);
     this.state = state;
+    this.history = new LeaderHistory(o.clock);
     this.watch = new LeaderWatch(state);
     this.committer = new ClusterCommitter({
       state,
@@ -131,6 +138,7 @@ export class Cluster implements ClusterView {
       formation: this.formation,
       duties: this.duties,
       health,
+      history: this.history,
       datacenter: o.datacenter,
       version: o.version,
       logger: o.logger,
@@ -242,8 +250,9 @@ export class Cluster implements ClusterView {
 
   private startDriver(): void {
     const d = this.o.makeDriver();
-    d.onRoleChange((role, lead) => {
+    d.onRoleChange((role, lead, term) => {
       if (role === 'leader') this.state.leaderSince = Date.now();
+      this.history.observe(lead, term);
       this.o.logger.info('raft role changed', { role, leader: lead ?? null });
       this.o.onRoleChange?.(role);
     });

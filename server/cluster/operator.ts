@@ -1,4 +1,5 @@
 import type { MemberInfo, OperatorPort, RaftServerInfo } from '../../core/api/context.js';
+import type { LeaderChange, LeaderHistory } from '../../core/cluster/leader-history.js';
 import { KonsulError, NoLeaderError, RefusedError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports/logger.js';
 import { NotLeaderError } from '../../core/raft/errors.js';
@@ -17,6 +18,8 @@ export interface ClusterOperatorOptions {
   readonly formation: Formation;
   readonly duties: LeaderDuties;
   readonly health: AutopilotHealth;
+  /** The leader changes this server observed (the cluster records them). */
+  readonly history: LeaderHistory;
   readonly datacenter: string;
   readonly version: string;
   readonly logger: Logger;
@@ -26,8 +29,9 @@ export interface ClusterOperatorOptions {
 
 /**
  * The operator API of a server (OperatorPort): /v1/agent/join, leave and members, and
- * /v1/operator/raft (configuration, peer removal, leadership transfer) and autopilot health.
- * Holds no state of its own: it reads the shared state and asks formation and the leader's duties.
+ * /v1/operator/raft (configuration, peer removal, leadership transfer, leader history) and
+ * autopilot health. Holds no state of its own: it reads the shared state and the leader history,
+ * and asks formation and the leader's duties.
  */
 export class ClusterOperator implements OperatorPort {
   constructor(private readonly o: ClusterOperatorOptions) {}
@@ -129,6 +133,10 @@ export class ClusterOperator implements OperatorPort {
 
   autopilotHealth(): AutopilotReport {
     return this.o.health.report();
+  }
+
+  leaderHistory(): LeaderChange[] {
+    return this.o.history.changes();
   }
 }
 

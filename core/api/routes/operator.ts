@@ -10,8 +10,8 @@ import { readBody } from '../body.js';
 const MAX_CONFIG_BODY = 64 * 1024;
 
 /**
- * Registers the operator API: Raft configuration, peer removal, leader transfer, and autopilot
- * configuration and health.
+ * Registers the operator API: Raft configuration, peer removal, leader transfer, the leader
+ * history, and autopilot configuration and health.
  */
 export function registerOperatorRoutes(app: Hono, deps: ServerApiDeps): void {
   const op = deps.operator;
@@ -44,6 +44,12 @@ export function registerOperatorRoutes(app: Hono, deps: ServerApiDeps): void {
   };
   route(app, 'POST', '/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
   route(app, 'PUT', '/v1/operator/raft/transfer-leader', (c) => transfer(new URL(c.req.url)));
+
+  // A Konsul extension: the leader changes the receiving server observed, oldest first, and its name.
+  route(app, 'GET', '/v1/operator/raft/leader-history', (c) => {
+    checkDatacenter(new URL(c.req.url), deps);
+    return jsonResponse(JSON.stringify({ Changes: op.leaderHistory(), Server: deps.node.name }));
+  });
 
   route(app, 'GET', '/v1/operator/autopilot/configuration', async (c) => {
     const url = new URL(c.req.url);
