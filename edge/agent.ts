@@ -189,6 +189,7 @@ export async function startEdgeAgent(
     sawIndex: (index) => sink.seen(index),
     metrics: metrics.reader,
     maxBodyBytes: 1024 * 1024,
+    ui: runtime.readUiFile,
     status: () => ({
       Agent: agentId,
       Runtime: runtime.name,

@@ -11,6 +11,8 @@ import { readBody } from '../core/api/body.js';
 import { jsonResponse } from '../core/api/respond.js';
 import { routeOf } from '../core/api/route-table.js';
 import { answerUnrouted, redirectUncleanPath } from '../core/api/paths.js';
+import { registerUiRoutes } from '../core/api/ui-files.js';
+import type { UiReader } from '../core/ports/runtime.js';
 import type { SyncScope } from '../core/sync/types.js';
 import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
 
@@ -34,6 +36,8 @@ export interface EdgeApiOptions {
   readonly status: () => Record<string, unknown>;
   /** Largest write body accepted (bytes). */
   readonly maxBodyBytes: number;
+  /** The built Web UI's files, served at /ui/ by the agent itself (undefined: /ui/ says it is not built). */
+  readonly ui?: UiReader | undefined;
 }
 
 const PASS_HEADERS = ['content-type', 'x-consul-token', 'authorization', 'last-event-id'];
@@ -48,7 +52,19 @@ const RETURN_HEADERS = [
 ];
 
 /** Public view of an outbox item. */
-function itemJson(i: OutboxItem): Record<string, unknown> {
+/** An outbox item as `GET /v1/edge/outbox[/<id>]` answers it (times in RFC 3339). */
+export interface OutboxItemJson {
+  readonly ID: string;
+  readonly Method: string;
+  readonly Path: string;
+  readonly Status: string;
+  readonly CreatedAt: string;
+  readonly Attempts: number;
+  readonly FinishedAt?: string;
+  readonly Result?: { StatusCode: number; Body: string; Index?: number; Replayed?: true };
+}
+
+function itemJson(i: OutboxItem): OutboxItemJson {
   return {
     ID: i.id,
     Method: i.method,
@@ -104,11 +120,14 @@ function servedLocally(req: Request, scope: SyncScope): boolean {
  * offline). Writes go to the upstream while online (the client gets the server's answer); offline,
  * KV writes and transactions wait in the outbox (202 with its id) and other writes get 503.
  * Other reads are forwarded upstream while online. `/v1/edge/status` and `/v1/edge/outbox[/<id>]`
- * show the agent's state; `/v1/agent/metrics` the agent's own metrics.
+ * show the agent's state; `/v1/agent/metrics` the agent's own metrics. The Web UI is served at
+ * /ui/ from the agent's own files (`ui`), / redirects there; its API calls come back to this agent.
  */
 export function createEdgeApi(o: EdgeApiOptions): Hono {
   const app = new Hono();
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
+  // Answered here, never forwarded: the UI is part of the agent (only /v1/* goes upstream).
+  registerUiRoutes(app, o.ui);
 
   const proxy = async (req: Request, body: Uint8Array | undefined): Promise<Response> => {
     const url = new URL(req.url);

@@ -76,6 +76,13 @@ export async function edgeAgentContract(cases: readonly EdgeCase[], timeoutMs = 
     expect(metrics.body).toMatch(/^konsul_edge_link_up 1$/m);
     expect(Number(/^konsul_edge_replica_index (\d+)$/m.exec(metrics.body)?.[1])).toBeGreaterThan(0);
     expect(metrics.body).toMatch(/^konsul_process_cpu_seconds_total \S+$/m);
+    // The Web UI, read from the bundle's ui/ with the runtime's own file API.
+    const ui = await text(`${a.url}/ui/`);
+    expect([ui.status, ui.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(ui.body).toContain('<div id="root"></div>');
+    expect((await text(`${a.url}/ui/services/web`)).body).toBe(ui.body);
+    expect((await text(`${a.url}/ui/assets/nope.js`)).status).toBe(404);
+    expect((await text(`${a.url}/ui/%zz`)).status).toBe(400);
   }
 
   // Blocking queries on every agent wake on one change at the servers.

@@ -25,7 +25,8 @@ import type { Writer } from '../core/pipeline/writer.js';
 import type { InsightAnalyser } from '../core/insights/analyser.js';
 import { registerInsightsRoute } from '../core/api/routes/insights.js';
 import { type InsightsFeed, insightsPort } from './insights.js';
-import { registerUiRoutes } from './ui-files.js';
+import { registerUiRoutes } from '../core/api/ui-files.js';
+import { uiDirReader } from './ui-files.js';
 import type { OpenSyncStreams } from '../core/sync/open-streams.js';
 
 /** What the HTTP API is built from besides the configuration. */
@@ -137,7 +138,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
-  registerUiRoutes(app, config.uiDir);
+  registerUiRoutes(app, config.uiDir === undefined ? undefined : uiDirReader(config.uiDir));
   return app;
 }
 

@@ -26,6 +26,13 @@ describe('the Web UI files', () => {
       expect((await fetch(`${s.url}/ui/assets/nope.js`)).status).toBe(404);
       expect((await fetch(`${s.url}/ui/%2e%2e/cli.js`)).status).toBe(404);
       expect((await fetch(`${s.url}/ui/..%2f..%2fpackage.json`)).status).toBe(404);
+      expect((await fetch(`${s.url}/ui/..%5c..%5cpackage.json`)).status).toBe(404);
+      expect((await fetch(`${s.url}/ui/index.html%00`)).status).toBe(404);
+      // A malformed percent-encoding is the client's error (it crashed the route with a 500 before).
+      const malformed = await fetch(`${s.url}/ui/%zz`);
+      expect([malformed.status, await malformed.text()]).toEqual([400, 'Invalid Web UI path: bad percent-encoding\n']);
+      // The server still answers afterwards.
+      expect((await fetch(`${s.url}/ui/`)).status).toBe(200);
     } finally {
       await s.stop();
     }

@@ -6,6 +6,15 @@ import type { HotPaths } from './hot-paths.js';
  */
 export type HotPathMode = 'auto' | 'wasm' | 'ts';
 
+/**
+ * Reads one file of the built Web UI by its path inside the UI's directory ("index.html",
+ * "assets/index-3f2a.js"): resolves with its bytes, or undefined when there is no such file (a
+ * directory is none) or no UI was built. Rejects on any other failure. `rel` is never empty and
+ * has no "", "." or ".." segment, backslash or NUL (core/api/ui-files.ts uiPathOf checks it); a
+ * reader that builds URLs from it must still encode each segment ("%2e%2e" is ".." to a URL parser).
+ */
+export type UiReader = (rel: string) => Promise<Uint8Array | undefined>;
+
 /** A request handler over Web Request/Response (a Hono app's `fetch`). */
 export type RequestHandler = (req: Request) => Response | Promise<Response>;
 
@@ -39,7 +48,7 @@ export interface FileStore {
 
 /**
  * One runtime (Node, Deno or Bun) as the edge agent uses it: its HTTP server, its way of reading
- * the built hotpaths.wasm, its memory figure and its files. Implemented once per runtime by
+ * the built hotpaths.wasm and Web UI, its memory figure and its files. Implemented once per runtime by
  * `runtimes/<runtime>/index.ts`; `runtimes/current.ts` picks the one the process runs on.
  */
 export interface RuntimeAdapter {
@@ -50,6 +59,11 @@ export interface RuntimeAdapter {
    * sources) unless `mode` is 'ts'. Rejects when the .wasm is needed and was not built.
    */
   loadHotPaths(mode?: HotPathMode): Promise<HotPaths>;
+  /**
+   * Reads a file of the built Web UI with the runtime's file API: from ui/ next to the bundle
+   * (dist/ui/), or dist/ui/ seen from the sources (`npm run build` makes it); see UiReader.
+   */
+  readUiFile: UiReader;
   /** Serves `handler` on host:port (port 0: a free port) with the runtime's own HTTP server. */
   serve(handler: RequestHandler, host: string, port: number): Promise<ServedHttp>;
   /** Resident set size in bytes (0 where the runtime cannot tell). */

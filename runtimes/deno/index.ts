@@ -1,6 +1,7 @@
 import { createStorage } from 'unstorage';
 import fsLiteDriver from 'unstorage/drivers/fs-lite';
 import type { RuntimeAdapter } from '../../core/ports/runtime.js';
+import { bundledUiReader } from '../ui-files.js';
 import { loadHotPaths } from '../wasm/load.js';
 
 /** The part of the Deno namespace this adapter uses (the sources are type-checked without Deno's types). */
@@ -14,23 +15,27 @@ declare const Deno: {
   errors: { NotFound: abstract new (...args: never[]) => Error };
 };
 
-/** Reads a file with Deno.readFile; undefined when it does not exist. */
+/** Error codes Deno's errors carry that mean "no such file here": absent, a directory, a path through a file. */
+const NOT_A_FILE = new Set(['ENOENT', 'EISDIR', 'ENOTDIR']);
+
+/** Reads a file with Deno.readFile; undefined when it does not exist (or is a directory). */
 async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
   try {
     return (await Deno.readFile(url)) as Uint8Array<ArrayBuffer>;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.NotFound || NOT_A_FILE.has((err as { code?: string }).code ?? '')) return undefined;
     throw err;
   }
 }
 
 /**
- * Deno as the runtime port: Deno.serve, hotpaths.wasm read with Deno.readFile, files through
- * unstorage's fs-lite driver (on Deno's node:fs).
+ * Deno as the runtime port: Deno.serve, hotpaths.wasm and the Web UI read with Deno.readFile,
+ * files through unstorage's fs-lite driver (on Deno's node:fs).
  */
 export const denoRuntime: RuntimeAdapter = {
   name: 'deno',
   loadHotPaths: (mode = 'auto') => loadHotPaths('deno', readBytes, mode),
+  readUiFile: bundledUiReader(readBytes),
   serve: async (handler, host, port) => {
     const server = Deno.serve({ hostname: host, port, onListen: () => undefined }, handler);
     return { address: `${host}:${server.addr.port}`, close: () => server.shutdown() };

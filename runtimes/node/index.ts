@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createStorage } from 'unstorage';
 import fsLiteDriver from 'unstorage/drivers/fs-lite';
 import type { RuntimeAdapter } from '../../core/ports/runtime.js';
+import { bundledUiReader } from '../ui-files.js';
 import { loadHotPaths } from '../wasm/load.js';
 import { listenHttp } from './http-server.js';
 
@@ -11,25 +12,29 @@ export { type HttpClient, type HttpListener, type HttpTls, listenHttp } from './
 export { nodeProbes } from './probes.js';
 export { systemRng } from './rng.js';
 
-/** Reads a file with node:fs; undefined when it does not exist. */
+/** Errors that mean "no such file here": absent, a directory, or a path through a file. */
+const NOT_A_FILE = new Set(['ENOENT', 'EISDIR', 'ENOTDIR']);
+
+/** Reads a file with node:fs; undefined when it does not exist (or is a directory). */
 async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined> {
   try {
     return (await readFile(url)) as Uint8Array<ArrayBuffer>;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (NOT_A_FILE.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
     throw err;
   }
 }
 
 /**
  * Node as the runtime port: Node's HTTP server through @hono/node-server (connections still open
- * two seconds after close() are ended), hotpaths.wasm read with node:fs, files through unstorage's
+ * two seconds after close() are ended), hotpaths.wasm and the Web UI read with node:fs, files through unstorage's
  * fs-lite driver. Servers use it too, with the Node-only clock, rng, probes and TLS listener this
  * module also exports.
  */
 export const nodeRuntime: RuntimeAdapter = {
   name: 'node',
   loadHotPaths: (mode = 'auto') => loadHotPaths('node', readBytes, mode),
+  readUiFile: bundledUiReader(readBytes),
   serve: async (handler, host, port) => {
     const listener = await listenHttp(handler, host, port);
     return { address: listener.address, close: () => listener.close(2000) };
