@@ -1,16 +1,7 @@
 import type { Command } from 'commander';
+import type { OutboxItemJson as OutboxItem } from '../../edge/api.js';
 import { json, table } from '../client/output.js';
 import { type ClientCommand, formatFlag, formatOf } from './common.js';
-
-interface OutboxItem {
-  ID: string;
-  Method: string;
-  Path: string;
-  Status: string;
-  CreatedAt: string;
-  Attempts: number;
-  Result?: { StatusCode: number; Body: string; Index?: number };
-}
 
 /**
  * Registers `edge status` and `edge outbox` (against an edge agent's API). `konsul edge` with
