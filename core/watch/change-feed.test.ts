@@ -71,4 +71,29 @@ describe('ChangeFeed wakes only the subscriptions a change concerns', () => {
     quiet.close();
     for (const s of others) s.close();
   });
+
+  it('a subscriber resuming from a position this server has not applied yet gets nothing twice', async () => {
+    // Found by the nemesis: a watcher moved from a server that was ahead to one behind it, with
+    // Last-Event-ID 3, and was sent index 3 again when this server applied it.
+    const f = feed();
+    f.applied([{ index: 1, change: { table: 'kv', key: 'w/1' } }], 1);
+    const after3 = f.subscribe({ table: 'kv', prefix: 'w/' }, { index: 3 });
+    const after3seq0 = f.subscribe({ table: 'kv', prefix: 'w/' }, { index: 3, seq: 0 });
+    f.applied([{ index: 2, change: { table: 'kv', key: 'w/2' } }], 2);
+    f.applied(
+      [
+        { index: 3, change: { table: 'kv', key: 'w/3a' } },
+        { index: 3, change: { table: 'kv', key: 'w/3b' } },
+      ],
+      3,
+    );
+    f.applied([{ index: 4, change: { table: 'kv', key: 'w/4' } }], 4);
+    const keys = (ms: FeedMessage[]) =>
+      ms.map((m) => (m.kind === 'change' && 'key' in m.change ? m.change.key : m.kind));
+    expect(keys(await after3.next())).toEqual(['w/4']);
+    expect(keys(await after3seq0.next())).toEqual(['w/3b']);
+    expect(keys(await after3seq0.next())).toEqual(['w/4']);
+    after3.close();
+    after3seq0.close();
+  });
 });

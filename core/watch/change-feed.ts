@@ -342,6 +342,11 @@ export class FeedSubscription {
   private closed = false;
   private finished = false;
   private pendingWait: { cancel: () => void; wake: () => void } | undefined;
+  /**
+   * A start position this server has not applied yet (a client resuming here from a server that
+   * was ahead): changes up to it are the client's already and are skipped when they arrive.
+   */
+  private skipThrough: FeedPosition | undefined;
 
   constructor(
     private readonly feed: ChangeFeed,
@@ -357,6 +362,7 @@ export class FeedSubscription {
       return;
     }
     this.cursor = feed.cursorAfter(from.index - 1);
+    if (from.index > feed.latest) this.skipThrough = from;
     // Skip the changes of `from.index` itself that the subscriber already has.
     const group = this.takeGroup(from.index);
     if (from.seq !== undefined) this.pending = group.filter((m) => m.kind === 'change' && m.seq > (from.seq as number));
@@ -435,8 +441,13 @@ export class FeedSubscription {
         this.finish('reset');
         return this.poll();
       }
-      const group = this.takeGroup(slot.index);
+      let group = this.takeGroup(slot.index);
       if (this.finished) return this.poll();
+      const skip = this.skipThrough;
+      if (skip && slot.index >= skip.index) this.skipThrough = undefined;
+      if (skip && slot.index < skip.index) group = [];
+      else if (skip && slot.index === skip.index)
+        group = skip.seq === undefined ? [] : group.filter((m) => m.kind === 'change' && m.seq > (skip.seq as number));
       if (group.length > 0) return group;
     }
   }
