@@ -16,6 +16,7 @@ Commands:
   maint     node and service maintenance
   monitor   stream the agent's log lines
   operator  raft list-peers|remove-peer|transfer-leader, autopilot get-config|set-config|state
+  chaos     start|list|stop chaos experiments (servers started with --enable-chaos)
   snapshot  save, restore and inspect snapshots of the data
   acl       bootstrap; policy, role, token, auth-method, binding-rule create|list|read|update|delete
   login     exchange a JWT for a token with an auth method; logout: destroy it
@@ -71,6 +72,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'maint':
     case 'monitor':
     case 'operator':
+    case 'chaos':
     case 'snapshot':
     case 'services':
     case 'acl':

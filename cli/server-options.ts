@@ -208,10 +208,27 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: false,
   },
   {
+    name: 'enable-chaos',
+    kind: { type: 'boolean' },
+    describe:
+      'serve the chaos API (PUT /v1/operator/chaos, operator:write): timed latency, loss and partitions on ' +
+      'raft links, a paused apply loop, a leader step-down (never in production unless you mean it)',
+    default: false,
+  },
+  {
     name: 'test-faults',
     kind: { type: 'boolean' },
     describe: 'enable the fault-injection endpoint (tests only)',
     default: false,
+    hidden: true,
+  },
+  {
+    name: 'test-bug',
+    kind: { type: 'enum', values: ['none', 'stale-consistent-reads'] },
+    describe:
+      'plant a known bug so the nemesis can show it catches it (tests only): stale-consistent-reads makes a ' +
+      'follower answer ?consistent and default reads without a ReadIndex round',
+    default: 'none',
     hidden: true,
   },
   {
@@ -345,6 +362,8 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     raftTickMs: Number(v['raft-tick-ms']),
     raftLogMemoryBytes: Number(v['raft-log-memory']) * 1024,
     testFaults: v['test-faults'] === true,
+    ...(v['test-bug'] === 'stale-consistent-reads' ? { testBug: 'stale-consistent-reads' as const } : {}),
+    enableChaos: v['enable-chaos'] === true,
     enableScriptChecks: v['enable-script-checks'] === true,
     disableMetrics: v['disable-metrics'] === true,
     insightsIntervalMs: Number(v['insights-interval']),

@@ -41,7 +41,9 @@ export async function runServerCommand(
     // The Web UI's files, built next to this bundle (dist/ui).
     uiDir: fileURLToPath(new URL('./ui/', import.meta.url)),
   };
-  const clock = systemClock();
+  // A step of the wall clock is ignored (see systemClock) and logged once per step.
+  let onClockStep = (_ms: number): void => undefined;
+  const clock = systemClock((ms) => onClockStep(ms));
   // One hub for every logger of the process: its level changes at run time (PUT
   // /v1/agent/log-level, SIGHUP) and /v1/agent/monitor streams its lines.
   const logs = new LogHub({
@@ -51,6 +53,10 @@ export async function runServerCommand(
     write: (line) => process.stdout.write(`${line}\n`),
   });
   const logger = logs.logger();
+  onClockStep = (ms) =>
+    logger.warn('the wall clock stepped; Konsul keeps counting monotonic time until it restarts', {
+      stepMs: Math.round(ms),
+    });
   let server: RunningServer;
   try {
     server = await startServer(cfg, logger, clock, logs);
@@ -105,5 +111,13 @@ export async function runServerCommand(
     });
     // After a graceful leave the server stops by itself.
     void server.left.then(() => server.stop()).then(() => resolve(0));
+    // A Raft loop that cannot write (a full disk) leaves nothing to serve: exit 1, so a supervisor
+    // restarts it; the restart recovers from what is on disk once the cause is fixed.
+    void server.failed.then((err) => {
+      logger.error('stopping: the Raft log or state could not be written; restart once the cause is fixed', {
+        error: err.message,
+      });
+      return server.stop().then(() => resolve(1));
+    });
   });
 }

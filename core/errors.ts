@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'permission_denied'
   | 'acl_disabled'
   | 'rate_limited'
+  | 'limit_reached'
   | 'no_path'
   | 'refused';
 
@@ -130,6 +131,25 @@ export class RateLimitedError extends KonsulError {
       `Too many requests: the rate limit for this ${what} is reached; retry after ${retryAfterSeconds}s`,
     );
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/**
+ * A count the client controls is at its bound (active chaos experiments, say): answered 429 with
+ * Retry-After, the seconds until room is expected. Not a rate limit and not an overload.
+ */
+export class LimitReachedError extends KonsulError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1) {
+    super('limit_reached', message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The request conflicts with the current state (409): e.g. a step-down asked of a server that does not lead. */
+export class ConflictError extends KonsulError {
+  constructor(message: string) {
+    super('conflict', message);
   }
 }
 

@@ -47,6 +47,17 @@ export interface ServerConfig {
   /** Bytes of applied raft log entries kept in memory (RaftConfig.maxLogBytesInMemory). */
   readonly raftLogMemoryBytes: number;
   readonly testFaults: boolean;
+  /**
+   * A bug planted on purpose, to show a checker catches it (tests only, never set otherwise):
+   * 'stale-consistent-reads' lets a follower answer reads without the ReadIndex round.
+   */
+  readonly testBug?: 'stale-consistent-reads';
+  /**
+   * Serve the chaos API (PUT/GET /v1/operator/chaos, DELETE /v1/operator/chaos/<id>; operator
+   * ACLs): experiments that inject latency, loss and partitions on Raft links, pause the apply
+   * loop or step down the leader. Absent or false: those routes answer 403.
+   */
+  readonly enableChaos?: boolean;
   readonly enableScriptChecks: boolean;
   /** Record no metrics through the Metrics port (the MQTT, audit and listener gauges stay). */
   readonly disableMetrics?: boolean;

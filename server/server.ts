@@ -43,6 +43,8 @@ import { InsightAnalyser } from '../core/insights/analyser.js';
 import { INSIGHT_EVENT, InsightsFeed } from './insights.js';
 import { OpenSyncStreams } from '../core/sync/open-streams.js';
 import { randomUuid } from '../core/util/uuid.js';
+import { type ServerChaos, startChaos } from './chaos.js';
+import { peerFetch } from './peer-http.js';
 
 /** The bucket insight rates are measured over. */
 const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
@@ -60,6 +62,11 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
   /** Resolves when the server stopped by itself (after leaving the cluster). */
   readonly left: Promise<void>;
+  /**
+   * Resolves when the Raft loop stopped on a write it could not make (a full disk, an I/O error):
+   * the server can persist nothing more and should be stopped; a restart recovers from the disk.
+   */
+  readonly failed: Promise<Error>;
   /**
    * Reads the HTTPS certificate, key and CA files again and uses them for new connections
    * (the listener stays up). False without HTTPS; rejects (keeping the old ones) on a bad file.
@@ -123,6 +130,8 @@ export async function startServer(
     const shutdown = new AbortController();
     let leftResolve: () => void = () => undefined;
     const left = new Promise<void>((r) => (leftResolve = r));
+    let failedResolve: (err: Error) => void = () => undefined;
+    const failed = new Promise<Error>((r) => (failedResolve = r));
     // The socket peer of each request in flight (entries go with their Request objects).
     const clients = requestSlot<HttpClient>('konsul.client');
     const bodyReader: BodyReader = (req, maxBytes) => clients.get(req)?.readBody(maxBytes);
@@ -135,6 +144,7 @@ export async function startServer(
       peerTls: () => peerTls,
       bodyReader,
       onLeft: () => leftResolve(),
+      onFatal: (err) => failedResolve(err instanceof Error ? err : new Error(String(err))),
       // Role changes begin with cluster.start() below, once sessionTtl exists.
       onRoleChange: (role) => (role === 'leader' ? sessionTtl.activate() : sessionTtl.deactivate()),
       metrics: metrics.port,
@@ -228,6 +238,23 @@ export async function startServer(
       },
     );
     metrics.observeRaftLog(() => cluster.driver?.status().logInMemory ?? { bytes: 0, entries: 0 });
+    // Chaos experiments (--enable-chaos): faults on the raft links, a paused apply loop, step-downs.
+    let chaos: ServerChaos | undefined;
+    if (config.enableChaos) {
+      const running = startChaos({
+        name,
+        cluster,
+        transport,
+        clock,
+        rng: systemRng,
+        logger,
+        metrics: metrics.port,
+        audit: auditFile,
+        peerFetch: peerFetch(() => peerTls),
+      });
+      stack.push('chaos', () => running.stop());
+      chaos = running;
+    }
     const app = buildApi(config, {
       node,
       state,
@@ -244,6 +271,7 @@ export async function startServer(
       audit: auditFile,
       metrics,
       transport,
+      ...(chaos ? { chaos } : {}),
       ...(logs ? { logs } : {}),
       tracer,
       insights: { analyser, feed: insightsFeed, syncStreams },
@@ -340,6 +368,7 @@ export async function startServer(
       httpAddr: http.address,
       raftAddr,
       left,
+      failed,
       async reloadTls() {
         if (!config.httpTls) return false;
         const next = await readHttpTls(config.httpTls);
@@ -353,6 +382,8 @@ export async function startServer(
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           logger.info('shutting down');
+          // Experiments end first (audited as 'shutdown'), while the audit log still takes records.
+          chaos?.stop();
           gc.stop();
           sessionTtl.deactivate();
           agent.stop();

@@ -28,6 +28,7 @@ import { type InsightsFeed, insightsPort } from './insights.js';
 import { registerUiRoutes } from '../core/api/ui-files.js';
 import { uiDirReader } from './ui-files.js';
 import type { OpenSyncStreams } from '../core/sync/open-streams.js';
+import { type ChaosPort, registerChaosRoutes } from '../core/api/routes/chaos.js';
 
 /** What the HTTP API is built from besides the configuration. */
 export interface ApiParts {
@@ -59,6 +60,8 @@ export interface ApiParts {
   readonly logs?: LogControl;
   /** The raft transport, whose traffic --test-faults may block. */
   readonly transport: RaftTransport;
+  /** The chaos experiments (--enable-chaos); absent, the chaos routes answer 403. */
+  readonly chaos?: ChaosPort;
 }
 
 /** The server's counters as the metrics route reads them. */
@@ -82,8 +85,8 @@ function faultsPort(transport: RaftTransport, logger: Logger): FaultsPort {
 
 /**
  * Builds the HTTP API: Consul's /v1 routes over the server's state and cluster, plus the
- * server-only routes (internal proposals from followers, /v1/agent/metrics, and with
- * --test-faults the fault-injection route).
+ * server-only routes (internal proposals from followers, /v1/agent/metrics, the chaos API —
+ * refused without --enable-chaos — and with --test-faults the fault-injection route).
  */
 export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   const { store, watches, feed } = p.state;
@@ -137,6 +140,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);
+  registerChaosRoutes(app, deps, p.chaos);
   if (config.testFaults) registerFaultsRoute(app, faultsPort(p.transport, p.logger));
   registerUiRoutes(app, config.uiDir === undefined ? undefined : uiDirReader(config.uiDir));
   return app;

@@ -27,6 +27,8 @@ export interface ClusterParts {
   readonly onLeft: () => void;
   /** Told whenever this server's Raft role changes. */
   readonly onRoleChange: (role: string) => void;
+  /** Told when the Raft loop stopped on a write it could not make (RaftDriverOptions.onFatal). */
+  readonly onFatal: (err: unknown) => void;
   /** Where the Raft driver's metrics go. */
   readonly metrics: Metrics;
   /** Opens the spans of requests forwarded to the leader, proposals and the Raft driver's. */
@@ -52,6 +54,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     datacenter: config.datacenter,
     version: config.version,
     single: config.dev || config.bootstrapExpect === 1,
+    ...(config.testBug ? { testBug: config.testBug } : {}),
     bootstrapExpect: config.bootstrapExpect,
     joins: config.joins,
     transport,
@@ -83,6 +86,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
         maxQueuedMessages: 16_384,
         metrics: p.metrics,
         tracer: p.tracer,
+        onFatal: p.onFatal,
       }),
   });
   listeners.attachRaft({

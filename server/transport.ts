@@ -10,6 +10,9 @@ import { CorruptFrameError, FRAME_HEADER_BYTES } from '../core/hotpaths/frame.js
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Message, NodeId } from '../core/raft/types.js';
+import { DelayLine } from '../core/chaos/delay-line.js';
+import { DROP, type LinkFaults } from '../core/chaos/link-faults.js';
+import type { Clock } from '../core/ports/clock.js';
 
 /** Frame kind of control messages (hello, join, leave), beside entries (1) and Raft messages (2). */
 const CONTROL_KIND = 3;
@@ -398,8 +401,9 @@ class Peer {
  * Raft messages and control requests between servers over TCP (or TLS with mutual
  * authentication): CRC32C-checked frames, one persistent outbound connection per peer with a
  * bounded queue, reconnection with exponential backoff. Every connection starts with a hello;
- * with a join token, a hello without the same token is refused and logged. Tests may block
- * peers to simulate partitions (`blocked`).
+ * with a join token, a hello without the same token is refused and logged. Two fault layers
+ * compose, neither clearing the other: tests may block peers to simulate partitions (`blocked`,
+ * --test-faults), and chaos experiments add latency, loss and partitions (attachChaos).
  */
 export class RaftTransport implements Transport<Message> {
   readonly options: TransportOptions;
@@ -409,6 +413,8 @@ export class RaftTransport implements Transport<Message> {
   private tlsContext: { cert: Buffer; key: Buffer; ca: Buffer } | undefined;
   /** Peers whose messages are dropped both ways (fault injection for tests). */
   readonly blocked = new Set<NodeId>();
+  /** The chaos experiments' faults on the links, and the messages their latency holds (attachChaos). */
+  private chaos: { readonly faults: LinkFaults; readonly delayed: DelayLine<Message> } | undefined;
   closed = false;
   /** Last time a message arrived from each peer (ms since epoch). */
   readonly lastHeard = new Map<NodeId, number>();
@@ -500,13 +506,46 @@ export class RaftTransport implements Transport<Message> {
     return this.peers.has(name);
   }
 
+  /**
+   * Puts the chaos experiments' link faults in the path of Raft messages: outgoing messages are
+   * dropped (partition, loss) or held in a DelayLine (latency; per peer in order, at most
+   * maxQueueMessages × 4 held, the oldest dropped beyond) before they are queued; messages and
+   * forwarded requests from a partitioned peer are dropped on arrival, and no request is forwarded
+   * to one. Call once, before traffic flows.
+   */
+  attachChaos(faults: LinkFaults, clock: Clock): void {
+    const delayed = new DelayLine<Message>(clock, this.options.maxQueueMessages * 4, (peer, ms) => {
+      const p = this.peers.get(peer);
+      if (!p || this.closed) return;
+      for (const m of ms) p.enqueue(encodeMessageFrames(this.options.hp, m, this.entriesFrames));
+      p.flush();
+    });
+    this.chaos = { faults, delayed };
+  }
+
+  /** Whether the link to `peer` is cut: blocked by a test or partitioned by a chaos experiment. */
+  private cut(peer: NodeId): boolean {
+    return this.blocked.has(peer) || (this.chaos !== undefined && this.chaos.faults.cut(peer));
+  }
+
   /** Sends Raft messages (best effort: Raft retries what is lost). */
   send(messages: readonly Message[]): void {
     const touched = new Set<Peer>();
+    // Chaos is asked only while an experiment runs or messages it delayed still wait.
+    const chaos = this.chaos && (this.chaos.faults.size > 0 || this.chaos.delayed.size > 0) ? this.chaos : undefined;
     for (const m of messages) {
       if (this.blocked.has(m.to)) continue;
       const p = this.peers.get(m.to);
       if (!p) continue;
+      if (chaos) {
+        const delayMs = chaos.faults.outbound(m.to);
+        if (delayMs === DROP) continue;
+        // Behind messages still held for the peer, even without a delay of its own: never overtaking.
+        if (delayMs > 0 || chaos.delayed.holds(m.to)) {
+          chaos.delayed.push(m.to, m, delayMs);
+          continue;
+        }
+      }
       p.enqueue(encodeMessageFrames(this.options.hp, m, this.entriesFrames));
       touched.add(p);
     }
@@ -516,12 +555,12 @@ export class RaftTransport implements Transport<Message> {
 
   /**
    * Forwards an API request to peer `to` on the connection Raft messages use, and resolves with
-   * its answer (see Peer.forward for the ForwardFailedError cases; a blocked or unknown peer is
-   * unsent).
+   * its answer (see Peer.forward for the ForwardFailedError cases; a blocked, partitioned or
+   * unknown peer is unsent).
    */
   forward(to: NodeId, r: ForwardedRequest, cancel: ForwardCancel): Promise<ForwardedAnswer> {
     const p = this.peers.get(to);
-    if (!p || this.blocked.has(to) || this.closed)
+    if (!p || this.cut(to) || this.closed)
       return Promise.reject(new ForwardFailedError(`no connection to ${to}`, false));
     return p.forward(r, cancel);
   }
@@ -602,7 +641,7 @@ export class RaftTransport implements Transport<Message> {
         return;
       }
       const message = messages.push(kind, frame);
-      if (message === undefined || this.blocked.has(message.from)) return;
+      if (message === undefined || this.cut(message.from)) return;
       this.lastHeard.set(message.from, Date.now());
       this.options.onMessage(message);
     });
@@ -619,7 +658,7 @@ export class RaftTransport implements Transport<Message> {
   /** Runs a request `from` forwarded and writes the answer back on its connection `s`. */
   private answerForward(s: net.Socket, from: NodeId, f: ForwardFrame): void {
     const { hp, onForward } = this.options;
-    if (this.blocked.has(from)) return;
+    if (this.cut(from)) return;
     const request: ForwardedRequest = { method: f.m, path: f.p, headers: f.h, ...(f.b ? { body: f.b } : {}) };
     const answering = onForward ? onForward(from, s.remoteAddress ?? '', request) : Promise.resolve(STARTING_ANSWER);
     void answering
@@ -644,6 +683,7 @@ export class RaftTransport implements Transport<Message> {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.chaos?.delayed.clear();
     for (const p of this.peers.values()) p.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));

@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { registerAclCommands } from './acl.js';
 import { registerAgentCommands } from './agent.js';
 import { registerCatalogCommands } from './catalog.js';
+import { registerChaosCommands } from './chaos.js';
 import { registerCompletionCommand } from './completion.js';
 import { registerDebugCommand } from './debug.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
@@ -134,6 +135,7 @@ export function buildProgram(
   registerEdgeCommands(program, client);
   registerAgentCommands(program, client);
   registerOperatorCommands(program, client);
+  registerChaosCommands(program, client);
   return program;
 }
 

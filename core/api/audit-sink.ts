@@ -1,4 +1,19 @@
-/** One audit record: who did what, from where, and how it ended. Never holds a secret. */
+import type { ChaosEndReason, ChaosExperimentView } from '../chaos/types.js';
+
+/**
+ * What a chaos experiment's record adds (method `CHAOS`, path `/v1/operator/chaos/<ID>`): whether
+ * it started or ended, why it ended, and the experiment's fields.
+ */
+export type ChaosAuditDetail = {
+  readonly action: 'start' | 'end';
+  readonly reason?: ChaosEndReason;
+} & ChaosExperimentView;
+
+/**
+ * One audit record: who did what, from where, and how it ended. Never holds a secret. Besides the
+ * record of every HTTP request it covers, each chaos experiment's start and end (an end nobody
+ * asked for too) has its own record with method `CHAOS` and `chaos` set.
+ */
 export interface AuditEvent {
   readonly time: string;
   /** Also sent to the client as X-Konsul-Request-Id. */
@@ -13,6 +28,8 @@ export interface AuditEvent {
   readonly status: number;
   /** `denied`: 401/403 (no or insufficient permission), `allowed` otherwise. */
   readonly decision: 'allowed' | 'denied';
+  /** Chaos experiment records only (method `CHAOS`). */
+  readonly chaos?: ChaosAuditDetail;
 }
 
 /** Where audit records go. `record` must not block and must bound what it holds. */

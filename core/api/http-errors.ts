@@ -1,4 +1,11 @@
-import { type ErrorCode, KonsulError, MethodNotAllowedError, OverloadedError, RateLimitedError } from '../errors.js';
+import {
+  type ErrorCode,
+  KonsulError,
+  LimitReachedError,
+  MethodNotAllowedError,
+  OverloadedError,
+  RateLimitedError,
+} from '../errors.js';
 
 /** The single mapping from error codes to HTTP status codes. */
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
@@ -16,6 +23,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   permission_denied: 403,
   acl_disabled: 401,
   rate_limited: 429,
+  limit_reached: 429,
   // Consul answers an unknown datacenter with 500 "No path to datacenter".
   no_path: 500,
   // Consul answers what its servers refuse while applying a request (RPC errors) with 500.
@@ -49,7 +57,7 @@ export function errorAnswer(err: unknown): ErrorAnswer {
   }
   const headers: Record<string, string> = { [ERROR_CODE_HEADER]: err.code };
   if (err instanceof MethodNotAllowedError) headers['Allow'] = err.allowed.join(', ');
-  if (err instanceof OverloadedError || err instanceof RateLimitedError)
+  if (err instanceof OverloadedError || err instanceof RateLimitedError || err instanceof LimitReachedError)
     headers['Retry-After'] = String(err.retryAfterSeconds);
   // A code this build does not know (a newer peer's) is still an error answer, never undefined.
   return { status: STATUS_BY_CODE[err.code] ?? 500, body: `${err.message}\n`, headers };

@@ -8,6 +8,7 @@ import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerInsightsRoute } from './routes/insights.js';
 import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
+import { registerChaosRoutes } from './routes/chaos.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
 function serverApp(): Hono {
@@ -26,6 +27,7 @@ function serverApp(): Hono {
   });
   registerFaultsRoute(app, { block: () => undefined });
   registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
+  registerChaosRoutes(app, deps, undefined);
   registerAgentLogRoutes(
     app,
     deps,
@@ -82,7 +84,13 @@ describe('the route table', () => {
       '/v1/query',
     ];
     // Added with the table: each server's own observations, answered where the request arrives.
-    const ownView = new Set(['GET /v1/operator/raft/leader-history']);
+    const ownView = new Set([
+      'GET /v1/operator/raft/leader-history',
+      // Chaos experiments run on the server that receives the request (or the one it names).
+      'PUT /v1/operator/chaos',
+      'GET /v1/operator/chaos',
+      'DELETE /v1/operator/chaos/:id',
+    ]);
     for (const r of ROUTES) {
       const leader = before.some((p) => r.path.startsWith(p)) && !ownView.has(`${r.method} ${r.path}`);
       expect(`${r.method} ${r.path} ${r.answeredBy}`).toBe(`${r.method} ${r.path} ${leader ? 'leader' : 'local'}`);

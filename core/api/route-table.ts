@@ -196,6 +196,11 @@ export const ROUTES: readonly RouteFacts[] = [
   leader('GET', '/v1/operator/insights', OPERATOR, { leaderState: true }),
   // What the receiving server itself saw of leader changes (a Konsul extension): never forwarded.
   local('GET', '/v1/operator/raft/leader-history', OPERATOR),
+  // Chaos experiments (a Konsul extension, refused unless --enable-chaos): each server runs its
+  // own, so the server that receives the request answers (or relays it to the server it names).
+  local('PUT', '/v1/operator/chaos', OPERATOR),
+  local('GET', '/v1/operator/chaos', OPERATOR),
+  local('DELETE', '/v1/operator/chaos/:id', OPERATOR),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),
   ...aclObjects('policy', 'policies'),

@@ -64,6 +64,8 @@ export class RawNode {
   private prevHard: HardState;
   /** The hard state of the last Ready reported durable (persisted()), or the one started from. */
   private durableHard: HardState;
+  /** While true, Readies hand out no committed entries (see holdApply). */
+  private applyHeld = false;
 
   /** Creates a node from its persisted state (see RaftInit; bootstrapState for a new cluster). */
   constructor(config: Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'rng'>, init: RaftInit = {}) {
@@ -106,6 +108,16 @@ export class RawNode {
     return this.raft.compact(index, data, conf);
   }
 
+  /**
+   * Holds back (true) or hands out again (false) the committed entries: while held, Readies carry
+   * none, so nothing is applied, while the node goes on appending, acknowledging, voting and
+   * committing (a chaos experiment's paused apply loop). Entries committed meanwhile stay in
+   * memory until they are applied; a snapshot from the leader is still installed.
+   */
+  holdApply(held: boolean): void {
+    this.applyHeld = held;
+  }
+
   /** Whether ready() would return any work. */
   hasReady(): boolean {
     const r = this.raft;
@@ -116,7 +128,7 @@ export class RawNode {
       !sameHard(this.persistable(r.hardState()), this.prevHard) ||
       r.log.stable < r.log.lastIndex() ||
       r.pendingSnapshot !== undefined ||
-      r.log.committed > r.log.applied ||
+      (!this.applyHeld && r.log.committed > r.log.applied) ||
       r.msgs.length > 0 ||
       r.hasAppendsDue() ||
       r.readStates.length > 0
@@ -139,7 +151,7 @@ export class RawNode {
       ...(!sameHard(hard, this.prevHard) ? { hardState: hard } : {}),
       entries,
       ...(snapshot ? { snapshot } : {}),
-      committedEntries: snapshot ? [] : r.log.nextCommitted(r.cfg.maxCommittedBytesPerReady),
+      committedEntries: snapshot || this.applyHeld ? [] : r.log.nextCommitted(r.cfg.maxCommittedBytesPerReady),
       messages: r.msgs.slice(),
       readStates: r.readStates.slice(),
       mustSync: entries.length > 0 || snapshot !== undefined || newTermOrVote,

@@ -201,4 +201,49 @@ describe('RaftDriver', () => {
     expect(spans.map((s) => [s.name, s.ended, s.failed !== undefined])).toEqual([['raft replicate', true, true]]);
     for (const d of drivers.values()) await d.close();
   });
+  it('pauses applying: nodes keep replicating and committing, apply nothing, and catch up when resumed', async () => {
+    const { clock, drivers, deliver, leader } = await threeDrivers();
+    for (const d of drivers.values()) d.start();
+    const lead = await leader();
+    await deliver();
+    const [follower, other] = [...drivers.values()].filter((d) => d !== lead) as [RaftDriver, RaftDriver];
+    const put = (value: string) => encodeRegisterCommand({ type: 'sim.put', id: value, key: 'k', value });
+    /** A few ticks with every message delivered, so the commit index reaches the followers. */
+    const rounds = async () => {
+      for (let i = 0; i < 5; i++) {
+        clock.advance(10);
+        await settle();
+        await deliver();
+      }
+    };
+
+    // A paused follower still acknowledges: the leader commits and applies without it.
+    follower.pauseApply(true);
+    const held = follower.applied();
+    const first = lead.propose(put('x'));
+    await settle();
+    await deliver();
+    expect((await first).ok).toBe(true);
+    await rounds();
+    expect(other.applied()).toBe(lead.applied());
+    expect(follower.status().commit).toBeGreaterThanOrEqual(lead.applied());
+    expect(follower.applied()).toBe(held);
+    follower.pauseApply(false);
+    await settle();
+    expect(follower.applied()).toBe(lead.applied());
+
+    // A paused leader commits a proposal but does not apply it, so it waits until resumed.
+    lead.pauseApply(true);
+    let outcome = 'waiting';
+    const second = lead.propose(put('y')).then((r) => (outcome = r.ok ? 'applied' : 'failed'));
+    await settle();
+    await rounds();
+    expect(outcome).toBe('waiting');
+    expect(lead.status().commit).toBeGreaterThan(lead.applied());
+    lead.pauseApply(false);
+    await settle();
+    await second;
+    expect(outcome).toBe('applied');
+    for (const d of drivers.values()) await d.close();
+  });
 });

@@ -106,6 +106,12 @@ export interface RaftDriverOptions {
    * children of the span current when propose() was called. NO_TRACER by default.
    */
   readonly tracer?: Tracer;
+  /**
+   * Told once when the loop stops on a failure it cannot go on from (a log or state write that
+   * failed, e.g. on a full disk): nothing more can be made durable here, so the owner should stop
+   * the server and let a restart recover from what is on disk.
+   */
+  readonly onFatal?: (err: unknown) => void;
   readonly plantedBugs?: DriverBugs;
 }
 
@@ -429,6 +435,22 @@ export class RaftDriver {
   /** Starts a leadership transfer. */
   transferLeader(to: NodeId): Promise<void> {
     return this.enqueue((resolve, reject) => ({ kind: 'transfer', to, resolve, reject }));
+  }
+
+  /**
+   * Pauses (true) or resumes (false) applying committed entries here (RawNode.holdApply): Raft
+   * goes on replicating and committing, but reads that need the applied index and proposals made
+   * here wait (and time out after requestTimeoutMs, a write's outcome then unknown) until it
+   * resumes and catches up. For chaos experiments.
+   */
+  pauseApply(paused: boolean): void {
+    if (this.closed) return;
+    this.raw.holdApply(paused);
+    this.o.logger.info(paused ? 'applying committed entries paused' : 'applying committed entries resumed', {
+      applied: this.appliedIndex,
+      commit: this.raw.raft.log.committed,
+    });
+    this.pump();
   }
 
   /** Stops ticking, waits for the writes in flight, and fails everything still pending. */
@@ -895,6 +917,7 @@ export class RaftDriver {
     this.inflight.length = 0;
     for (const fn of this.drained.splice(0)) fn();
     this.failPending(new ShuttingDownError('raft'));
+    this.o.onFatal?.(err);
   }
 
   private failPending(err: unknown): void {

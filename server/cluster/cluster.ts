@@ -29,6 +29,8 @@ export interface ClusterOptions {
   readonly version: string;
   /** Bootstrap a single-node cluster when there is no state (dev mode). */
   readonly single: boolean;
+  /** A bug planted for the nemesis to catch (ServerConfig.testBug; tests only). */
+  readonly testBug?: 'stale-consistent-reads';
   /** Servers to gather before bootstrapping a new cluster (0: never bootstrap; join one instead). */
   readonly bootstrapExpect: number;
   /** Raft addresses of servers to contact (retried with backoff). */
@@ -211,6 +213,11 @@ export class Cluster implements ClusterView {
     return this.state.driver?.status().term ?? 0;
   }
 
+  /** A server's addresses by node name (discovery, else the replicated member records); undefined when unknown. */
+  addressOf(name: string): PeerInfo | undefined {
+    return this.state.addressOf(name);
+  }
+
   peers(): string[] {
     const conf = this.state.driver?.membership();
     return (conf?.voters ?? [])
@@ -225,6 +232,8 @@ export class Cluster implements ClusterView {
 
   async barrier(): Promise<void> {
     if (!this.state.driver) throw new NoLeaderError();
+    // The planted bug: a follower answers from whatever it has applied, however old.
+    if (this.o.testBug === 'stale-consistent-reads' && this.state.driver.role() !== 'leader') return;
     await this.state.driver.readBarrier();
   }
 
