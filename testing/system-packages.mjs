@@ -3,7 +3,7 @@
 // (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module), `… arm64` (npm run
 // test:arm64: qemu-user-static and the arm64 C library) or `… consumers` (npm run test:consumers:
 // Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3), `… ui` (npm run test:ui:
-// Chromium) or `… bench` (the benches'
+// Chromium), `… nemesis` (npm run nemesis: iproute2 for network namespaces, libfaketime) or `… bench` (the benches'
 // load generators: wrk and dnsperf). As root with apt-get it
 // installs what is missing (Debian packages) and stops the services those packages start (tests run
 // their own Prometheus, mosquitto, PostgreSQL and HAProxy on free ports); otherwise it names the
@@ -38,6 +38,11 @@ const SUITES = {
   ],
   // npm run test:ui: the browser tests drive Debian's Chromium with playwright-core.
   ui: [{ pkg: 'chromium', program: 'chromium' }],
+  // npm run nemesis: network namespaces and veth pairs (ip) and clock faults (libfaketime).
+  nemesis: [
+    { pkg: 'iproute2', program: 'ip' },
+    { pkg: 'faketime', file: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1' },
+  ],
   bench: [
     { pkg: 'wrk', program: 'wrk' },
     { pkg: 'dnsperf', program: 'dnsperf' },
@@ -49,6 +54,7 @@ const SERVICES = {
   arm64: [],
   consumers: ['postgresql', 'haproxy', 'patroni'],
   ui: [],
+  nemesis: [],
   bench: [],
 };
 const SUITE_NEEDS = {
@@ -56,6 +62,7 @@ const SUITE_NEEDS = {
   arm64: 'the arm64 test needs',
   consumers: 'the consumers suite needs',
   ui: 'the browser tests need',
+  nemesis: 'the nemesis runner needs',
   bench: 'the benches need',
 };
 
