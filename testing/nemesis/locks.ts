@@ -1,6 +1,5 @@
-import type { Rng } from '../../core/ports/rng.js';
 import type { Model, Operation } from '../linearizability.js';
-import type { OpSample, Target } from './workloads.js';
+import { neverSent, pickTarget, type WorkloadEnv } from './workloads.js';
 
 /** The one lock the lock clients contend for. */
 export const LOCK_KEY = 'nemesis/lock';
@@ -73,19 +72,9 @@ export interface LockHistory {
  * five) destroys its session and makes a new one. After an unknown outcome it destroys its session
  * too, so it never believes it holds a lock it may not.
  */
-export async function runLockClients(o: {
-  clients: number;
-  targets: () => readonly Target[];
-  rng: Rng;
-  now: () => number;
-  signal: AbortSignal;
-  sample: (s: OpSample) => void;
-}): Promise<LockHistory> {
+export async function runLockClients(o: WorkloadEnv & { clients: number; signal: AbortSignal }): Promise<LockHistory> {
   const h: LockHistory = { ops: [] };
-  const target = () => {
-    const live = o.targets();
-    return live[Math.floor(o.rng.next() * live.length)];
-  };
+  const target = () => pickTarget(o);
   const call = async (
     method: string,
     path: string,
@@ -99,8 +88,7 @@ export async function runLockClients(o: {
       if (/not applied/.test(text)) return 'refused';
       return { status: res.status, text };
     } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
-      return code === 'ECONNREFUSED' || code === 'ENETUNREACH' ? 'refused' : 'unknown';
+      return neverSent(err) ? 'refused' : 'unknown';
     }
   };
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,7 @@ import { spawnEdge } from '../spawn-edge.js';
 import { checkEdge, EDGE_PREFIX, runEdgeClient } from './edge.js';
 import { LOCK_KEY, lockDelayViolations, lockModel, runLockClients } from './locks.js';
 import { checkWatch, runWatchWorkload } from './watch.js';
-import { checkSet, MAX_SAMPLES, type OpSample, runWorkloads } from './workloads.js';
+import { checkSet, MAX_SAMPLES, type OpSample, runWorkloads, type WorkloadEnv } from './workloads.js';
 
 /** Where Debian's faketime package puts the preload library. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -138,31 +138,19 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     const sample = (x: OpSample): void => {
       if (samples.length < MAX_SAMPLES) samples.push(x);
     };
-    const targets = () => c.live();
-    const work = runWorkloads({
-      clients: o.clients,
-      targets,
-      rng: seededRng(o.seed ^ 0x5bd1e995),
+    const env = (salt: number): WorkloadEnv => ({
+      targets: () => c.live(),
+      rng: seededRng(o.seed ^ salt),
       now,
-      signal: stopWork.signal,
       sample,
     });
-    const locks = runLockClients({
-      clients: 3,
-      targets,
-      rng: seededRng(o.seed ^ 0x27d4eb2f),
-      now,
-      signal: stopWork.signal,
-      sample,
-    });
+    const work = runWorkloads({ ...env(0x5bd1e995), clients: o.clients, signal: stopWork.signal });
+    const locks = runLockClients({ ...env(0x27d4eb2f), clients: 3, signal: stopWork.signal });
     const watchRun = runWatchWorkload({
+      ...env(0x165667b1),
       watchers: 2,
-      targets,
-      rng: seededRng(o.seed ^ 0x165667b1),
-      now,
       stopWriter: stopWork.signal,
       stopReaders: stopReaders.signal,
-      sample,
     });
     const watch = watchRun.done;
     // An edge agent in the runner's network, synced with one server: offline whenever that server

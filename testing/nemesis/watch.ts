@@ -1,5 +1,4 @@
-import type { Rng } from '../../core/ports/rng.js';
-import type { OpSample, Target } from './workloads.js';
+import { neverSent, pickTarget, type WorkloadEnv } from './workloads.js';
 
 /** The prefix the writer fills and the watchers and the blocking client follow. */
 export const WATCH_PREFIX = 'nemesis/watch/';
@@ -39,20 +38,11 @@ function position(id: string): [number, number] {
  * following the prefix with blocking queries (default consistency) on random servers. `history`
  * fills as they go; `done` resolves with it once all have stopped.
  */
-export function runWatchWorkload(o: {
-  watchers: number;
-  targets: () => readonly Target[];
-  rng: Rng;
-  now: () => number;
-  stopWriter: AbortSignal;
-  stopReaders: AbortSignal;
-  sample: (s: OpSample) => void;
-}): { readonly history: WatchHistory; readonly done: Promise<WatchHistory> } {
+export function runWatchWorkload(
+  o: WorkloadEnv & { watchers: number; stopWriter: AbortSignal; stopReaders: AbortSignal },
+): { readonly history: WatchHistory; readonly done: Promise<WatchHistory> } {
   const h: WatchHistory = { writes: new Map(), watchers: [], blocking: [] };
-  const target = () => {
-    const live = o.targets();
-    return live[Math.floor(o.rng.next() * live.length)];
-  };
+  const target = () => pickTarget(o);
   const writer = async (): Promise<void> => {
     for (let n = 0; !o.stopWriter.aborted; n++) {
       const t = target();
@@ -74,8 +64,7 @@ export function runWatchWorkload(o: {
         if (res.status === 200 && text === 'true') outcome = 'ok';
         else if (/not applied/.test(text)) outcome = 'fail';
       } catch (err) {
-        const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
-        if (code === 'ECONNREFUSED' || code === 'ENETUNREACH') outcome = 'fail';
+        if (neverSent(err)) outcome = 'fail';
       }
       o.sample({ at: start, ms: o.now() - start, workload: 'watch', outcome });
       if (outcome !== 'fail') h.writes.set(key, { value, outcome });

@@ -30,8 +30,25 @@ export const REGISTER_KEYS = 8;
 /** Time a call may take before its outcome counts as unknown (ms). */
 const CALL_TIMEOUT_MS = 10_000;
 
+/** What every workload runs with: where to call, its seeded choices, the run's time and the chart. */
+export interface WorkloadEnv {
+  /** The servers to call now (live ones). */
+  readonly targets: () => readonly Target[];
+  readonly rng: Rng;
+  /** Milliseconds since the run began. */
+  readonly now: () => number;
+  /** Records one call for the chart and availability. */
+  readonly sample: (s: OpSample) => void;
+}
+
+/** A random live target, or undefined when none is live. */
+export const pickTarget = (env: WorkloadEnv): Target | undefined => {
+  const live = env.targets();
+  return live[Math.floor(env.rng.next() * live.length)];
+};
+
 /** Whether an error means the request never reached a server (so it certainly did not happen). */
-function neverSent(err: unknown): boolean {
+export function neverSent(err: unknown): boolean {
   const code = (err as { cause?: { code?: string } }).cause?.code ?? '';
   return code === 'ECONNREFUSED' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH';
 }
@@ -43,14 +60,9 @@ function neverSent(err: unknown): boolean {
  * adds of unique keys to a set. Times are `now()` ms from the run's start; every call goes to
  * `sample`.
  */
-export async function runWorkloads(o: {
-  clients: number;
-  targets: () => readonly Target[];
-  rng: Rng;
-  now: () => number;
-  signal: AbortSignal;
-  sample: (s: OpSample) => void;
-}): Promise<WorkloadHistory> {
+export async function runWorkloads(
+  o: WorkloadEnv & { clients: number; signal: AbortSignal },
+): Promise<WorkloadHistory> {
   const h: WorkloadHistory = { register: [], setAdds: new Map() };
   const sample = o.sample;
   let seq = 0;
@@ -58,8 +70,7 @@ export async function runWorkloads(o: {
     // The last value and index this client read of each register.
     const seen = new Map<string, { value: string | null; index: number }>();
     while (!o.signal.aborted) {
-      const live = o.targets();
-      const t = live[Math.floor(o.rng.next() * live.length)];
+      const t = pickTarget(o);
       if (!t) {
         await new Promise((r) => setTimeout(r, 100));
         continue;
