@@ -1,5 +1,7 @@
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { checkRun, reviveSavedRun, type SavedRun } from './nemesis/check.js';
 import { FAULT_KINDS, type FaultKind } from './nemesis/faults.js';
 import { teardownAllNetworks } from './nemesis/net.js';
 import { runNemesis } from './nemesis/run.js';
@@ -13,7 +15,8 @@ import { cleanupAll } from './process.js';
 
 const USAGE = `usage: npm run nemesis -- [--nodes 5] [--time 300] [--faults all|${FAULT_KINDS.join(',')}]
        [--seed N] [--clients 8] [--out DIR] [--no-netns] [--check-budget 20000000]
-       [--plant stale-consistent-reads [--expect-anomaly]]`;
+       [--plant stale-consistent-reads [--expect-anomaly]]
+       npm run nemesis -- --recheck DIR   (the checkers again, over DIR/history.json)`;
 
 function fail(message: string): never {
   console.error(`${message}\n${USAGE}`);
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     'no-netns': { type: 'boolean', default: false },
     'check-budget': { type: 'string', default: '20000000' },
     plant: { type: 'string' },
+    recheck: { type: 'string' },
     'expect-anomaly': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -39,6 +43,21 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
+}
+if (values.recheck !== undefined) {
+  // The checkers again over a saved run (e.g. after a checker changed), without any server.
+  const file = join(resolve(values.recheck), 'history.json');
+  let saved: SavedRun;
+  try {
+    saved = reviveSavedRun(JSON.parse(readFileSync(file, 'utf8')) as SavedRun);
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const { checks, anomalies } = checkRun(saved, Number(values['check-budget']));
+  for (const [name, check] of Object.entries(checks)) console.log(`  ${name}: ${check.ok} — ${check.detail}`);
+  for (const a of anomalies) console.log(`  ANOMALY ${a.checker}: ${a.what}`);
+  const undecided = Object.values(checks).some((c) => c.ok !== true);
+  process.exit(anomalies.length > 0 ? 1 : undecided ? 2 : 0);
 }
 const int = (name: string, text: string, min: number, max: number): number => {
   const n = Number(text);

@@ -1,17 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkLinearizability, registerModel } from '../linearizability.js';
 import { seededRng } from '../seeded-rng.js';
 import { NemesisCluster, type NemesisMember } from './cluster.js';
 import { FAULT_KINDS, type FaultKind, type FaultRecord, type NemesisContext, startFault } from './faults.js';
 import { canUseNetns, loopbackNetwork, type NemesisNetwork, netnsNetwork } from './net.js';
-import { type Anomaly, availability, latencySvg, type NemesisReport, reportHtml } from './report.js';
+import { availability, latencySvg, type NemesisReport, reportHtml } from './report.js';
 import { spawnEdge } from '../spawn-edge.js';
-import { checkEdge, EDGE_PREFIX, runEdgeClient } from './edge.js';
-import { LOCK_KEY, lockDelayViolations, lockModel, runLockClients } from './locks.js';
+import { checkRun, type SavedRun } from './check.js';
+import { EDGE_PREFIX, runEdgeClient } from './edge.js';
+import { runLockClients } from './locks.js';
 import { checkWatch, runWatchWorkload } from './watch.js';
-import { checkSet, MAX_SAMPLES, type OpSample, runWorkloads, type WorkloadEnv } from './workloads.js';
+import { MAX_SAMPLES, type OpSample, runWorkloads, type WorkloadEnv } from './workloads.js';
 
 /** Where Debian's faketime package puts the preload library. */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
@@ -214,44 +214,12 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     stopReaders.abort();
     const watchHistory = await watch;
 
-    const anomalies: Anomaly[] = [];
-    const checks: NemesisReport['checks'] = {};
-    // Linearizability of the registers.
-    const lin = checkLinearizability(registerModel, history.register, o.checkBudget);
-    const registers = new Set(history.register.map((h) => h.key)).size;
-    checks.linearizable = {
-      ok: lin.ok,
-      detail:
-        lin.ok === true
-          ? `${history.register.length} register operations over ${registers} keys`
-          : lin.ok === false
-            ? `key ${lin.key}: no linearization of its ${lin.operations} operations`
-            : `key ${lin.key}: ${lin.reason}`,
-    };
-    if (lin.ok === false)
-      anomalies.push({
-        checker: 'linearizable',
-        what: `register ${lin.key} has no linearization`,
-        evidence: history.register.filter((h) => h.key === lin.key),
-      });
-    // The set: no acknowledged add lost, nothing present that was never added.
+    // What the servers hold after healing: the set, each server's keys, the edge agent's writes.
     let present: string[] = [];
     if (leader) {
       const res = await fetch(`http://${leader.http}/v1/kv/nemesis/set/?keys&consistent`).catch(() => undefined);
       if (res?.status === 200) present = (await res.json()) as string[];
     }
-    const set = checkSet(history.setAdds, present);
-    checks.set = {
-      ok: leader ? set.ok : 'unknown',
-      detail: leader
-        ? `${set.acknowledged} acknowledged adds, ${set.unknown} of unknown outcome, ${set.present} present; ` +
-          `${set.lost.length} lost, ${set.unexpected.length} unexpected`
-        : 'no leader after healing: the set could not be read',
-    };
-    if (set.lost.length > 0) anomalies.push({ checker: 'set', what: 'acknowledged adds lost', evidence: set.lost });
-    if (set.unexpected.length > 0)
-      anomalies.push({ checker: 'set', what: 'keys present that no add could have written', evidence: set.unexpected });
-    // Convergence: every server ends with the same keys.
     const views = await Promise.all(
       c.members.map(async (m) => {
         for (let i = 0; i < 60; i++) {
@@ -265,48 +233,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
         return undefined;
       }),
     );
-    const converged = views.every((v) => v !== undefined && v === views[0]);
-    checks.converged = {
-      ok: converged,
-      detail: converged ? 'every server holds the same keys' : 'servers disagree on the keys under nemesis/',
-    };
-    if (!converged)
-      anomalies.push({
-        checker: 'converged',
-        what: 'servers hold different keys after healing',
-        evidence: c.members.map((m, i) => ({ server: m.name, keys: views[i]?.split('\n').length ?? 'no answer' })),
-      });
-
-    // The lock: one holder at a time (linearizable as a register of its holder), lock delay kept.
-    const lockLin = checkLinearizability(lockModel, lockHistory.ops, o.checkBudget);
-    const delays = lockDelayViolations(lockHistory.ops);
-    const acquired = lockHistory.ops.filter((x) => x.input.op === 'acquire' && x.output === true).length;
-    checks.lock = {
-      ok:
-        lockLin.ok === true && delays.length === 0
-          ? true
-          : lockLin.ok === 'unknown' && delays.length === 0
-            ? 'unknown'
-            : false,
-      detail:
-        `${lockHistory.ops.length} lock operations, ${acquired} acquisitions; ` +
-        (lockLin.ok === true ? 'one holder at a time' : lockLin.ok === false ? 'two holders at once' : lockLin.reason) +
-        `; ${delays.length} lock-delay violations`,
-    };
-    if (lockLin.ok === false)
-      anomalies.push({ checker: 'lock', what: `${LOCK_KEY} had two holders at once`, evidence: lockHistory.ops });
-    if (delays.length > 0)
-      anomalies.push({
-        checker: 'lock',
-        what: 'acquired inside the lock delay of a destroyed holder',
-        evidence: delays,
-      });
-    // Watch streams and blocking queries.
-    const w = checkWatch(watchHistory);
-    checks.watch = { ok: w.ok, detail: w.detail };
-    for (const a of w.anomalies) anomalies.push({ checker: 'watch', what: a.what, evidence: a.evidence });
-
-    // The edge agent: its outbox drains (at most 60 s), and every write it took is applied once.
+    // The edge agent's outbox drains (at most 60 s) before its writes are read back.
     let pending = -1;
     for (let i = 0; i < 120; i++) {
       const status = await fetch(`${agent.url}/v1/edge/status`)
@@ -317,28 +244,34 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       await sleep(500);
     }
     await agent.stop();
-    let stored: Array<{ Key: string; Value: string | null; CreateIndex: number; ModifyIndex: number }> = [];
+    let stored: SavedRun['final']['edgeStored'] = [];
     if (leader) {
       const res = await fetch(`http://${leader.http}/v1/kv/${EDGE_PREFIX}?recurse&consistent`).catch(() => undefined);
       if (res?.status === 200) stored = (await res.json()) as typeof stored;
     }
-    const e = checkEdge(edgeHistory, stored, Math.max(0, pending));
-    checks.edge = { ok: leader ? e.ok : 'unknown', detail: e.detail };
-    for (const a of e.anomalies) anomalies.push({ checker: 'edge', what: a.what, evidence: a.evidence });
-
-    // A server may stop by itself only when its disk is full (it cannot persist anything more).
     const diskName = diskIndex === undefined ? undefined : `n${diskIndex + 1}`;
-    const explained = (x: (typeof crashes)[number]) =>
-      x.server === diskName && faults.some((f) => f.kind === 'disk' && x.at >= f.start && x.at <= f.end + 1000);
-    const unexplained = crashes.filter((x) => !explained(x));
-    checks.crashes = {
-      ok: unexplained.length === 0,
-      detail:
-        `${crashes.length} servers exited by themselves` +
-        (crashes.length > unexplained.length ? ` (${crashes.length - unexplained.length} on a full disk)` : ''),
+    const saved: SavedRun = {
+      register: history.register,
+      set: [...history.setAdds],
+      lock: lockHistory.ops,
+      watch: {
+        writes: [...watchHistory.writes],
+        watchers: watchHistory.watchers.map((x) => ({ ...x, snapshotKeys: [...x.snapshotKeys] })),
+        blocking: watchHistory.blocking,
+      },
+      edge: [...edgeHistory.writes],
+      crashes,
+      faults,
+      ...(diskName ? { diskServer: diskName } : {}),
+      final: {
+        leader: leader?.name ?? null,
+        setPresent: present,
+        views: c.members.map((m, i) => ({ server: m.name, keys: views[i] ?? null })),
+        edgePending: Math.max(0, pending),
+        edgeStored: stored,
+      },
     };
-    if (unexplained.length > 0)
-      anomalies.push({ checker: 'crashes', what: 'servers exited by themselves', evidence: unexplained });
+    const { checks, anomalies } = checkRun(saved, o.checkBudget);
 
     const faultsByKind: Record<string, number> = {};
     for (const f of faults) faultsByKind[f.kind] = (faultsByKind[f.kind] ?? 0) + 1;
@@ -366,19 +299,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       anomalies,
       verdict,
     };
-    // Saved for re-checking (unknown outcomes have ret Infinity, which JSON writes as null).
-    const saved = {
-      register: history.register,
-      set: [...history.setAdds],
-      lock: lockHistory.ops,
-      edge: [...edgeHistory.writes],
-      crashes,
-      watch: {
-        writes: [...watchHistory.writes],
-        watchers: watchHistory.watchers.map((x) => ({ ...x, snapshotKeys: [...x.snapshotKeys] })),
-        blocking: watchHistory.blocking,
-      },
-    };
+    // Saved for re-checking (`--recheck`): unknown outcomes' ret Infinity is written as null.
     writeFileSync(join(o.out, 'history.json'), JSON.stringify(saved));
     writeFileSync(join(o.out, 'report.json'), JSON.stringify(report, null, 2));
     writeFileSync(join(o.out, 'report.html'), reportHtml(report, latencySvg(samples, faults, o.seconds)));

@@ -1,0 +1,163 @@
+import {
+  checkLinearizability,
+  type Operation,
+  registerModel,
+  type RegisterInput,
+  type RegisterOutput,
+} from '../linearizability.js';
+import { checkEdge, type EdgeHistory } from './edge.js';
+import type { FaultRecord } from './faults.js';
+import { LOCK_KEY, lockDelayViolations, type LockInput, lockModel } from './locks.js';
+import type { Anomaly, NemesisReport } from './report.js';
+import { checkWatch, type WatchHistory } from './watch.js';
+import { checkSet } from './workloads.js';
+
+/** A server that exited without the nemesis stopping it. */
+export interface Crash {
+  readonly server: string;
+  readonly at: number;
+  readonly code: number | string;
+  readonly lastOutput: string;
+}
+
+/**
+ * Everything a run's checkers read, as `history.json` holds it: the histories of every workload
+ * and what the servers held after healing. In the file, an unknown outcome's `ret` (Infinity)
+ * is null; reviveSavedRun puts it back.
+ */
+export interface SavedRun {
+  readonly register: Array<Operation<RegisterInput, RegisterOutput>>;
+  readonly set: Array<[string, 'ok' | 'unknown']>;
+  readonly lock: Array<Operation<LockInput, boolean>>;
+  readonly watch: {
+    readonly writes: Array<[string, { value: string; outcome: 'ok' | 'unknown' }]>;
+    readonly watchers: Array<Omit<WatchHistory['watchers'][number], 'snapshotKeys'> & { snapshotKeys: string[] }>;
+    readonly blocking: WatchHistory['blocking'];
+  };
+  readonly edge: Array<[string, { value: string; outcome: 'forwarded' | 'queued' | 'unknown' }]>;
+  readonly crashes: readonly Crash[];
+  readonly faults: readonly FaultRecord[];
+  /** The server whose data dir was the tmpfs the disk fault filled, if any. */
+  readonly diskServer?: string;
+  readonly final: {
+    /** The leader after healing, or null when none was agreed (the reads below are then empty). */
+    readonly leader: string | null;
+    readonly setPresent: string[];
+    /** Each server's keys under nemesis/ (newline-joined, sorted), or null when it did not answer. */
+    readonly views: Array<{ server: string; keys: string | null }>;
+    readonly edgePending: number;
+    readonly edgeStored: Array<{ Key: string; Value: string | null; CreateIndex: number; ModifyIndex: number }>;
+  };
+}
+
+/** Puts back what JSON lost: Infinity for the ret of operations of unknown outcome. */
+export function reviveSavedRun(parsed: SavedRun): SavedRun {
+  const revive = <T extends { ret: number | null }>(ops: T[]): void => {
+    for (const op of ops) if (op.ret === null) (op as { ret: number }).ret = Infinity;
+  };
+  revive(parsed.register as Array<{ ret: number | null }>);
+  revive(parsed.lock as Array<{ ret: number | null }>);
+  return parsed;
+}
+
+/**
+ * Runs every checker over a saved run: registers (linearizable), the set, the lock (one holder,
+ * lock delay), watch streams and blocking queries, the edge agent's writes, convergence of the
+ * servers and exits (only a full disk may stop a server). `budget` bounds each linearizability
+ * search (steps per key); past it the check is 'unknown'.
+ */
+export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['checks']; anomalies: Anomaly[] } {
+  const anomalies: Anomaly[] = [];
+  const checks: NemesisReport['checks'] = {};
+  const haveLeader = r.final.leader !== null;
+
+  const lin = checkLinearizability(registerModel, r.register, budget);
+  const registers = new Set(r.register.map((h) => h.key)).size;
+  checks.linearizable = {
+    ok: lin.ok,
+    detail:
+      lin.ok === true
+        ? `${r.register.length} register operations over ${registers} keys`
+        : lin.ok === false
+          ? `key ${lin.key}: no linearization of its ${lin.operations} operations`
+          : `key ${lin.key}: ${lin.reason}`,
+  };
+  if (lin.ok === false)
+    anomalies.push({
+      checker: 'linearizable',
+      what: `register ${lin.key} has no linearization`,
+      evidence: r.register.filter((h) => h.key === lin.key),
+    });
+
+  const set = checkSet(new Map(r.set), r.final.setPresent);
+  checks.set = {
+    ok: haveLeader ? set.ok : 'unknown',
+    detail: haveLeader
+      ? `${set.acknowledged} acknowledged adds, ${set.unknown} of unknown outcome, ${set.present} present; ` +
+        `${set.lost.length} lost, ${set.unexpected.length} unexpected`
+      : 'no leader after healing: the set could not be read',
+  };
+  if (haveLeader && set.lost.length > 0)
+    anomalies.push({ checker: 'set', what: 'acknowledged adds lost', evidence: set.lost });
+  if (haveLeader && set.unexpected.length > 0)
+    anomalies.push({ checker: 'set', what: 'keys present that no add could have written', evidence: set.unexpected });
+
+  const views = r.final.views;
+  const converged = views.every((v) => v.keys !== null && v.keys === views[0]?.keys);
+  checks.converged = {
+    ok: converged,
+    detail: converged ? 'every server holds the same keys' : 'servers disagree on the keys under nemesis/',
+  };
+  if (!converged)
+    anomalies.push({
+      checker: 'converged',
+      what: 'servers hold different keys after healing',
+      evidence: views.map((v) => ({
+        server: v.server,
+        keys: v.keys === null ? 'no answer' : v.keys.split('\n').length,
+      })),
+    });
+
+  const lockLin = checkLinearizability(lockModel, r.lock, budget);
+  const delays = lockDelayViolations(r.lock);
+  const acquired = r.lock.filter((x) => x.input.op === 'acquire' && x.output === true).length;
+  checks.lock = {
+    ok: delays.length > 0 || lockLin.ok === false ? false : lockLin.ok,
+    detail:
+      `${r.lock.length} lock operations, ${acquired} acquisitions; ` +
+      (lockLin.ok === true ? 'one holder at a time' : lockLin.ok === false ? 'two holders at once' : lockLin.reason) +
+      `; ${delays.length} lock-delay violations`,
+  };
+  if (lockLin.ok === false)
+    anomalies.push({ checker: 'lock', what: `${LOCK_KEY} had two holders at once`, evidence: r.lock });
+  if (delays.length > 0)
+    anomalies.push({ checker: 'lock', what: 'acquired inside the lock delay of a destroyed holder', evidence: delays });
+
+  const watch: WatchHistory = {
+    writes: new Map(r.watch.writes),
+    watchers: r.watch.watchers.map((x) => ({ ...x, snapshotKeys: new Set(x.snapshotKeys) })),
+    blocking: r.watch.blocking,
+  };
+  const w = checkWatch(watch);
+  checks.watch = { ok: w.ok, detail: w.detail };
+  for (const a of w.anomalies) anomalies.push({ checker: 'watch', what: a.what, evidence: a.evidence });
+
+  const edge: EdgeHistory = { writes: new Map(r.edge) };
+  const e = checkEdge(edge, r.final.edgeStored, r.final.edgePending);
+  checks.edge = { ok: haveLeader ? e.ok : 'unknown', detail: e.detail };
+  if (haveLeader) for (const a of e.anomalies) anomalies.push({ checker: 'edge', what: a.what, evidence: a.evidence });
+
+  // A server may stop by itself only while its disk is full (it cannot persist anything more).
+  const explained = (x: Crash) =>
+    x.server === r.diskServer && r.faults.some((f) => f.kind === 'disk' && x.at >= f.start && x.at <= f.end + 1000);
+  const unexplained = r.crashes.filter((x) => !explained(x));
+  checks.crashes = {
+    ok: unexplained.length === 0,
+    detail:
+      `${r.crashes.length} servers exited by themselves` +
+      (r.crashes.length > unexplained.length ? ` (${r.crashes.length - unexplained.length} on a full disk)` : ''),
+  };
+  if (unexplained.length > 0)
+    anomalies.push({ checker: 'crashes', what: 'servers exited by themselves', evidence: unexplained });
+  return { checks, anomalies };
+}
