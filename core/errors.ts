@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'limit_reached'
   | 'no_path'
-  | 'refused';
+  | 'refused'
+  | 'disk_full';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {
@@ -98,6 +99,16 @@ export class CorruptError extends KonsulError {
 export class StorageError extends KonsulError {
   constructor(message: string, cause?: unknown) {
     super('storage', message, { cause });
+  }
+}
+
+/**
+ * The disk under the data dir is full: nothing more can be written until space is freed. The
+ * server stays up, refuses writes with this error and retries the write it could not make.
+ */
+export class DiskFullError extends KonsulError {
+  constructor(message: string, cause?: unknown) {
+    super('disk_full', message, { cause });
   }
 }
 

@@ -1,7 +1,8 @@
 import { closeSync, fdatasync, openSync, readFileSync, readSync, writevSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CorruptError, StorageError } from '../core/errors.js';
+import { CorruptError, DiskFullError, StorageError } from '../core/errors.js';
+import { isDiskFull } from './disk-full.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES, FRAME_KIND } from '../core/hotpaths/frame.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
@@ -340,11 +341,15 @@ export class Wal {
       // The write goes to the page cache at once (no thread pool round trip); the sync, which
       // waits for the disk, is the one step left to the thread pool.
       const bytesWritten = writevSync(this.file.fd, frames as Uint8Array[], this.end);
-      if (bytesWritten !== total) throw new Error(`short write: ${bytesWritten} of ${total} bytes`);
+      // A short write is a full disk: the next append writes the same place again.
+      if (bytesWritten !== total)
+        throw Object.assign(new Error(`short write: ${bytesWritten} of ${total} bytes`), { code: 'ENOSPC' });
       this.end = at;
       if (sync) await datasync(this.file.fd);
       return positions;
     } catch (err) {
+      if (isDiskFull(err))
+        throw new DiskFullError(`WAL append failed, the disk is full: ${(err as Error).message}`, err);
       this.refused = `an earlier append failed (${(err as Error).message})`;
       throw new StorageError(`WAL append failed: ${(err as Error).message}`, err);
     }
@@ -354,10 +359,18 @@ export class Wal {
   private async rotate(bytes: number): Promise<void> {
     // The finished segment is synced first: later appends sync only the new one.
     await this.file.datasync();
-    await this.file.close();
     const n = (this.segments[this.segments.length - 1] as number) + 1;
     const size = Math.max(this.o.segmentBytes, bytes + 64);
-    const file = await Wal.createSegment(this.o, n, size);
+    // The new segment first: when it cannot be made (a full disk), the old one stays open and
+    // the append can be tried again.
+    let file: { handle: FileHandle; end: number };
+    try {
+      file = await Wal.createSegment(this.o, n, size);
+    } catch (err) {
+      await rm(join(this.o.dir, segmentName(n)), { force: true }).catch(() => undefined);
+      throw err;
+    }
+    await this.file.close();
     this.segments.push(n);
     this.file = file.handle;
     this.end = file.end;

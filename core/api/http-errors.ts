@@ -28,6 +28,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   no_path: 500,
   // Consul answers what its servers refuse while applying a request (RPC errors) with 500.
   refused: 500,
+  // WebDAV's "Insufficient Storage": the write cannot be stored on this server until space is freed.
+  disk_full: 507,
 };
 
 /** Error codes answered with a 5xx that are the client's doing, not a fault (not logged as errors). */

@@ -13,8 +13,9 @@ import { bootstrapState } from '../raft/raw-node.js';
 import type { Message } from '../raft/types.js';
 import { MemoryStateStore } from '../store/memory-store.js';
 import { WatchRegistry } from '../watch/watch-registry.js';
-import { RaftDriver } from './driver.js';
-import { RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './storage.js';
+import { DiskFullError } from '../errors.js';
+import { DISK_FULL_RETRY_MS, RaftDriver } from './driver.js';
+import { type LogStorage, RAFT_LOG_TABLE, RAFT_META_TABLE, RaftStorage } from './storage.js';
 
 const IDS = ['a', 'b', 'c'];
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -56,7 +57,7 @@ function recordingTracer() {
 }
 
 /** Three drivers on memory stores, with every message held in `wire` until delivered. */
-async function threeDrivers(tracer?: Tracer) {
+async function threeDrivers(tracer?: Tracer, storageOf?: (id: string, storage: LogStorage) => LogStorage) {
   const clock = new ManualClock();
   const hp = createTsHotPaths();
   const wire: Message[] = [];
@@ -74,7 +75,7 @@ async function threeDrivers(tracer?: Tracer) {
         clock,
         raft: { electionTicks: 10, heartbeatTicks: 1 },
         tickMs: 10,
-        storage,
+        storage: storageOf ? storageOf(id, storage) : storage,
         store,
         stateTables: machine.tables,
         applier: new Applier(store, machine, new WatchRegistry(64), 'committed'),
@@ -244,6 +245,75 @@ describe('RaftDriver', () => {
     await settle();
     await second;
     expect(outcome).toBe('applied');
+    for (const d of drivers.values()) await d.close();
+  });
+
+  it('on a full disk refuses writes and consistent reads with a clear error, goes on once there is room', async () => {
+    let full = false;
+    let refusals = 0;
+    // The node named `fullNode` cannot append to its log while `full` (as the WAL answers ENOSPC).
+    let fullNode = '';
+    const { clock, drivers, deliver, leader } = await threeDrivers(undefined, (id, storage) => ({
+      load: () => storage.load(),
+      hasState: () => storage.hasState(),
+      saveSnapshot: (snap) => storage.saveSnapshot(snap),
+      persist: (w, also, onDurable) => {
+        if (full && id === fullNode && (w.entries.length > 0 || w.hardState)) {
+          refusals++;
+          return Promise.reject(new DiskFullError('WAL append failed, the disk is full: short write'));
+        }
+        return storage.persist(w, also, onDurable);
+      },
+    }));
+    for (const d of drivers.values()) d.start();
+    // A settled leader: every node names it.
+    let lead = await leader();
+    for (let i = 0; i < 50; i++) {
+      clock.advance(10);
+      await settle();
+      await deliver();
+      lead = await leader();
+      if ([...drivers.values()].every((d) => d.status().lead === lead.status().id)) break;
+    }
+    fullNode = IDS.find((id) => drivers.get(id) !== lead) as string;
+    const c = drivers.get(fullNode) as RaftDriver;
+    const put = (value: string) => encodeRegisterCommand({ type: 'sim.put', id: value, key: 'k', value });
+    const rounds = async (n = 5) => {
+      for (let i = 0; i < n; i++) {
+        clock.advance(10);
+        await settle();
+        await deliver();
+      }
+    };
+    full = true;
+    const written = lead.propose(put('during'));
+    await rounds();
+    // The other two commit and apply it; c could not store it.
+    expect((await written).ok).toBe(true);
+    expect(refusals).toBeGreaterThan(0);
+    expect(c.applied()).toBeLessThan(lead.applied());
+    // c says why, at once, instead of timing out.
+    await expect(c.propose(put('refused'))).rejects.toThrow(/disk under this server's data dir is full/);
+    await expect(c.readBarrier()).rejects.toBeInstanceOf(DiskFullError);
+    // Still full after a retry: still refusing.
+    clock.advance(DISK_FULL_RETRY_MS);
+    await rounds();
+    await expect(c.propose(put('refused'))).rejects.toBeInstanceOf(DiskFullError);
+    // Space again: the retry succeeds, c catches up and takes writes.
+    full = false;
+    clock.advance(DISK_FULL_RETRY_MS);
+    await rounds(20);
+    expect(c.applied()).toBe(lead.applied());
+    // Its proposals are no longer refused for want of space (a follower's go to the leader, so
+    // it answers NotLeaderError instead), and it applies what comes next.
+    await expect(c.propose(put('after'))).rejects.not.toBeInstanceOf(DiskFullError);
+    // (Back in the game it may have started an election: ask whoever leads now.)
+    const now = await leader();
+    const after = now.propose(put('after'));
+    await rounds();
+    expect((await after).ok).toBe(true);
+    await rounds();
+    expect(c.applied()).toBe(now.applied());
     for (const d of drivers.values()) await d.close();
   });
 });

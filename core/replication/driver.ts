@@ -1,4 +1,4 @@
-import { NoLeaderError, OverloadedError, ShuttingDownError } from '../errors.js';
+import { DiskFullError, NoLeaderError, OverloadedError, ShuttingDownError } from '../errors.js';
 import type { Applier, StagedApply } from '../fsm/applier.js';
 import { writeAppliedIndex, writeConfState } from '../fsm/meta.js';
 import type { ApplyResult, CommittedEntry } from '../fsm/state-machine.js';
@@ -55,6 +55,9 @@ export interface RaftObserver {
   /** A snapshot from the leader replaced the state at `index`. */
   snapshotInstalled?(index: number): void;
 }
+
+/** How often a log write refused for want of disk space is tried again (ms). */
+export const DISK_FULL_RETRY_MS = 1000;
 
 /** Options of the driver; bounds are positive integers. */
 export interface RaftDriverOptions {
@@ -251,6 +254,9 @@ export class RaftDriver {
   private readonly roundTrips = new Map<string, () => number>();
   /** The leader as of the last durable Ready (for counting leader changes). */
   private knownLeader: NodeId | undefined;
+  /** Set while the log cannot be appended to for want of disk space (the write is retried). */
+  private diskFull: DiskFullError | undefined;
+  private diskRetry: TimerHandle | undefined;
 
   private readonly tracer: Tracer;
 
@@ -412,8 +418,23 @@ export class RaftDriver {
     this.pump();
   }
 
+  /**
+   * The DiskFullError while this node's log cannot be appended to for want of space (its write is
+   * retried every DISK_FULL_RETRY_MS), else undefined. Writes proposed through this node wait for
+   * it to apply them, so its owner refuses them meanwhile.
+   */
+  diskFullError(): DiskFullError | undefined {
+    if (!this.diskFull) return undefined;
+    return new DiskFullError(
+      `the disk under this server's data dir is full: writes are refused until space is freed`,
+      this.diskFull,
+    );
+  }
+
   /** Proposes an encoded command; resolves once it is applied here (see Committer). */
   propose(data: Uint8Array): Promise<ApplyResult> {
+    const full = this.diskFullError();
+    if (full) return Promise.reject(full);
     const parent = this.tracer.enabled ? this.tracer.current() : undefined;
     return this.enqueue((resolve, reject) => ({ kind: 'propose', data, parent, resolve, reject }));
   }
@@ -424,6 +445,10 @@ export class RaftDriver {
    * Rejects with NotLeaderError when no leader is known, NoLeaderError when none confirmed it in time.
    */
   readBarrier(): Promise<void> {
+    if (this.diskFull)
+      return Promise.reject(
+        new DiskFullError(`the disk under this server's data dir is full: it cannot catch up for a consistent read`),
+      );
     return this.enqueue((resolve, reject) => ({ kind: 'read', resolve, reject }));
   }
 
@@ -456,6 +481,9 @@ export class RaftDriver {
   /** Stops ticking, waits for the writes in flight, and fails everything still pending. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.diskRetry !== undefined) this.o.clock.clearTimer(this.diskRetry);
+    // A write waiting for disk space never completes: nothing waits for it.
+    if (this.diskFull) this.inflight.length = 0;
     if (this.tickTimer !== undefined) this.o.clock.clearTimer(this.tickTimer);
     this.abandonSnapshot();
     if (this.inflight.some((w) => !w.done)) await new Promise<void>((resolve) => this.drained.push(resolve));
@@ -711,14 +739,31 @@ export class RaftDriver {
         w.durable = true;
         if (this.inflight[0] === w) this.pump();
       };
-      this.o.storage.persist(write, also, onDurable).then(
-        (staged) => {
-          w.staged = staged;
-          w.done = true;
-          this.pump();
-        },
-        (err: unknown) => this.fatal(err),
-      );
+      // A full disk stops the log append before anything is applied: the same write is tried
+      // again every DISK_FULL_RETRY_MS (Raft waits meanwhile, as on a slow disk), and proposals
+      // made here are refused with DiskFullError until it succeeds.
+      const attempt = (): void => {
+        this.o.storage.persist(write, also, onDurable).then(
+          (staged) => {
+            if (this.diskFull)
+              this.o.logger.info('the disk has room again: raft goes on', { index: this.appliedIndex });
+            this.diskFull = undefined;
+            w.staged = staged;
+            w.done = true;
+            this.pump();
+          },
+          (err: unknown) => {
+            if (!(err instanceof DiskFullError) || snap || this.closed) return this.fatal(err);
+            if (!this.diskFull)
+              this.o.logger.error('the disk is full: writes are refused here until space is freed', {
+                error: err.message,
+              });
+            this.diskFull = err;
+            this.diskRetry = this.o.clock.setTimer(attempt, DISK_FULL_RETRY_MS);
+          },
+        );
+      };
+      attempt();
     }
     if (this.o.plantedBugs?.countUnpersistedOwnEntries) this.raw.persisted(rd);
   }

@@ -69,6 +69,9 @@ export class ClusterCommitter implements Committer {
     const deadline = Date.now() + this.o.leaderWaitMs;
     for (;;) {
       if (!state.driver) throw new NoLeaderError();
+      // Its own disk full, this server could not apply the write to answer it: refuse at once.
+      const full = state.driver.diskFullError();
+      if (full) throw full;
       if (state.isLeader()) return state.driver.propose(data);
       const leader = state.leaderInfo();
       if (leader && leader.name !== state.self.name) return this.proposeAt(leader, data);
