@@ -210,9 +210,14 @@ export class LeaderForwarder {
    * a follower, once a leader is known (waiting up to `deadline`), and with `barrier`, after a
    * ReadIndex round with it (§6.4: the leader's commit index, confirmed by a heartbeat round,
    * applied here; ?consistent reads make that round in their handler). Returns undefined (answer
-   * here), or a 500 "No cluster leader" when no leader appears or confirms the read point.
+   * here), or a 500 "No cluster leader" when no leader appears or confirms the read point; throws
+   * DiskFullError (507) while this server's disk is full.
    */
   private async readHere(req: Request, deadline: number, barrier: boolean): Promise<Response | undefined> {
+    // With its disk full this server applies nothing more, even when it still thinks it leads:
+    // only ?stale reads (answered before this) may see its frozen state.
+    const full = this.o.state.driver?.diskFullError();
+    if (full) throw full;
     const found = await this.awaitLeader(req, deadline, () => true);
     if (!found) return noLeader('No cluster leader\n');
     if (found === 'self' || !barrier) return undefined;
