@@ -74,6 +74,14 @@ describe('the nemesis checkers', () => {
       op({ op: 'acquire', session: 'b' }, true, 200, 210),
     ];
     expect(lockDelayViolations(released)).toEqual([]);
+    // A release of unknown outcome before the destroy may have freed it: no delay can be claimed.
+    const maybeReleased = [
+      op({ op: 'acquire', session: 'a' }, true, 0, 10),
+      op({ op: 'release', session: 'a' }, undefined, 20, Infinity),
+      op({ op: 'destroy', session: 'a' }, true, 100, 110),
+      op({ op: 'acquire', session: 'b' }, true, 200, 210),
+    ];
+    expect(lockDelayViolations(maybeReleased)).toEqual([]);
   });
 
   it('the watch checker finds ids going backwards, phantom events, missed writes and an index going back', () => {

@@ -156,7 +156,7 @@ export async function runLockClients(o: WorkloadEnv & { clients: number; signal:
 
 /**
  * Lock-delay violations: another session's acquire, sent after the destroy of the session that
- * held the lock (its last known operation was a successful acquire), succeeded and was answered
+ * held the lock (its last operation was a successful acquire), succeeded and was answered
  * before LOCK_DELAY_MS had passed since the destroy was sent. The server applied the destroy no
  * earlier than it was sent, so that acquire was applied inside the lock delay.
  */
@@ -168,9 +168,10 @@ export function lockDelayViolations(ops: ReadonlyArray<Operation<LockInput, bool
   const sorted = [...ops].sort((a, b) => a.call - b.call);
   for (const d of sorted) {
     if (d.input.op !== 'destroy' || d.output !== true) continue;
-    const mine = sorted.filter((x) => x.input.session === d.input.session && x.call < d.call && x.output !== undefined);
+    const mine = sorted.filter((x) => x.input.session === d.input.session && x.call < d.call);
     const last = mine[mine.length - 1];
-    // It held the lock: its last known operation before the destroy was an acquire that succeeded.
+    // It held the lock: its last operation before the destroy was an acquire that succeeded (a
+    // release of unknown outcome in between may have freed it already).
     if (!last || last.input.op !== 'acquire' || last.output !== true) continue;
     for (const a of sorted)
       if (
