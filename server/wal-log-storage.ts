@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from '../core/codec/bytes.js';
 import { decodeEntriesFrame, type EntriesFrameCache, encodeEntriesFrame } from '../core/codec/entries.js';
-import { CorruptError } from '../core/errors.js';
+import { CorruptError, DiskFullError, StorageError } from '../core/errors.js';
 import { readAppliedIndex, readConfState } from '../core/fsm/meta.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES, FRAME_KIND } from '../core/hotpaths/frame.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
@@ -447,7 +447,25 @@ export class WalLogStorage implements LogStorage, LogEntrySource {
           throw err;
         },
       );
-      result = Promise.all([walDone, applied]).then(([, r]) => r);
+      result = Promise.all([walDone, applied]).then(
+        ([, r]) => r,
+        async (err: unknown) => {
+          // DiskFullError promises that nothing of the write was applied (it may be tried again).
+          // A state write that did not wait for this WAL write may have gone through: then it
+          // cannot be retried as a whole, and the error says so.
+          if (
+            err instanceof DiskFullError &&
+            also &&
+            !sync &&
+            (await applied.then(
+              () => true,
+              () => false,
+            ))
+          )
+            throw new StorageError(`the log write failed after the state was applied: ${err.message}`, err);
+          throw err;
+        },
+      );
     }
     this.allTail = result.catch(() => undefined);
     return result;

@@ -58,6 +58,8 @@ export interface PersistRequest {
  *   both are committed, and keeps writes (and `onDurable` calls) in call order; a snapshot in `w`
  *   is stored in the same state store write as `also` replaces the state (durably), and from
  *   then on, restarts included, the log holds nothing at or below it;
+ * - `persist` rejects with DiskFullError only when nothing of `w` was stored or applied, so the
+ *   same write may be tried again once there is room;
  * - `saveSnapshot(s)` keeps a compaction snapshot (a newer one already kept wins); later loads
  *   start from it and skip the entries it covers.
  */
