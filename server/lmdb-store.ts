@@ -1,7 +1,8 @@
 import { type Database, type RootDatabase, type Transaction, open } from 'lmdb';
-import { KonsulError, StorageError } from '../core/errors.js';
+import { DiskFullError, KonsulError, StorageError } from '../core/errors.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../core/ports/state-store.js';
 import { compareKeys } from '../core/util/keys.js';
+import { failedForSpace } from './disk-full.js';
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -20,12 +21,58 @@ function encodeKey(key: string): Uint8Array {
   return keyScratch.subarray(0, utf8.encodeInto(key, keyScratch).written);
 }
 
+/** How long to wait for lmdb-js to give the reason a commit failed. */
+const COMMIT_CAUSE_WAIT_MS = 1000;
+
+/**
+ * The error that made an lmdb-js commit fail. lmdb-js rejects a failed transaction with "Commit
+ * failed (see commitError for details)" and gives the reason (an errno error) in a promise,
+ * `commitError`, which it rejects without anyone listening unless we do.
+ */
+async function commitCause(err: unknown): Promise<Error> {
+  const pending = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+  if (!(pending instanceof Promise)) return err instanceof Error ? err : new Error(String(err));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cause = await Promise.race([
+    pending.then(
+      () => err,
+      (e: unknown) => e,
+    ),
+    new Promise<unknown>((resolve) => {
+      timer = setTimeout(() => resolve(err), COMMIT_CAUSE_WAIT_MS);
+      timer.unref?.();
+    }),
+  ]);
+  clearTimeout(timer);
+  return cause instanceof Error ? cause : new Error(String(cause));
+}
+
+let twinsIgnored = false;
+
+/**
+ * A failed lmdb-js commit also rejects promises inside lmdb-js that no caller can reach (lmdb-js
+ * 3.4), and Node stops the process on an unhandled rejection. The failure reaches the writer
+ * through its own transaction's promise, so those twins (errors carrying `commitError`) are
+ * dropped here; any other unhandled rejection is thrown on when no other listener
+ * is there to take it, so Node reports it and exits as it would without this listener. Installed once per process.
+ */
+function ignoreCommitFailureTwins(): void {
+  if (twinsIgnored) return;
+  twinsIgnored = true;
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && 'commitError' in reason) return;
+    if (process.listenerCount('unhandledRejection') === 1) throw reason;
+  });
+}
+
 /**
  * The StateStore on LMDB (lmdb-js). Each table is a named database with binary UTF-8 keys (so key
  * order is code-point order, as in the memory store) and msgpack values; nothing lives in the
  * root database. Writes run in lmdb-js's batched asynchronous transactions (group commit), each
  * inside a child transaction so a callback that throws leaves no trace, and resolve only after
- * the commit has been flushed to disk.
+ * the commit has been flushed to disk. A commit that fails for want of space (ENOSPC, or a short
+ * write's EIO on a nearly full file system) rejects with DiskFullError; LMDB commits nothing of
+ * it, and the store takes writes again once space is freed.
  */
 export class LmdbStateStore implements StateStore {
   /** Longest key LMDB takes (lmdb-js's default page size), in UTF-8 bytes. */
@@ -40,7 +87,11 @@ export class LmdbStateStore implements StateStore {
   private readonly views = new Set<Transaction>();
 
   /** Opens (creating if needed) the LMDB environment at `file` with the given tables. */
-  constructor(file: string, tables: readonly string[]) {
+  constructor(
+    private readonly file: string,
+    tables: readonly string[],
+  ) {
+    ignoreCommitFailureTwins();
     this.tables = [...tables];
     try {
       this.env = open({ path: file, maxDbs: Math.max(16, tables.length * 2) });
@@ -122,7 +173,13 @@ export class LmdbStateStore implements StateStore {
       result = await this.env.transaction(() => this.env.childTransaction(run) as T);
     } catch (err) {
       if (thrown) throw thrown.error;
-      throw new StorageError(`write transaction failed: ${(err as Error).message}`, err);
+      const cause = await commitCause(err);
+      if (failedForSpace(cause, this.file))
+        throw new DiskFullError(
+          `the disk under the state store is full: LMDB could not commit (${cause.message})`,
+          cause,
+        );
+      throw new StorageError(`write transaction failed: ${cause.message}`, cause);
     }
     if (durability === 'durable') await this.env.flushed;
     return result;

@@ -9,6 +9,7 @@ import { META_TABLE } from '../core/fsm/meta.js';
 import { StateMachine } from '../core/fsm/state-machine.js';
 import { dataModules } from '../core/modules.js';
 import { CachedTablesStore } from '../core/store/cached-tables.js';
+import { DISK_FULL_RETRY_MS } from '../core/replication/driver.js';
 import { WriteBehindStore } from '../core/store/write-behind.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
 import type { Logger } from '../core/ports/logger.js';
@@ -87,6 +88,8 @@ export async function openState(
   const behind = new WriteBehindStore(lmdb, {
     maxKeyBytes: LmdbStateStore.MAX_KEY_BYTES,
     commitDelay: { clock: systemClock(), ms: STATE_COMMIT_DELAY_MS },
+    // A full disk holds the commits (and refuses new writes with 507 disk_full) until space is freed.
+    retryWhenFull: { clock: systemClock(), ms: DISK_FULL_RETRY_MS },
     // The cached store made next answers these from memory: the write-behind layer need not keep them.
     answeredAbove: cached,
   });

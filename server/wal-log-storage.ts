@@ -1,6 +1,6 @@
 import { ByteReader, ByteWriter } from '../core/codec/bytes.js';
 import { decodeEntriesFrame, type EntriesFrameCache, encodeEntriesFrame } from '../core/codec/entries.js';
-import { CorruptError, DiskFullError, StorageError } from '../core/errors.js';
+import { CorruptError, DiskFullError } from '../core/errors.js';
 import { readAppliedIndex, readConfState } from '../core/fsm/meta.js';
 import { CorruptFrameError, FRAME_HEADER_BYTES, FRAME_KIND } from '../core/hotpaths/frame.js';
 import type { HotPaths } from '../core/ports/hot-paths.js';
@@ -428,7 +428,21 @@ export class WalLogStorage implements LogStorage, LogEntrySource {
       this.walTail = result.catch(() => undefined);
       this.stateIssued = this.walTail;
     } else {
-      const walDone = this.walTail.then(appendFrames).then(() => onDurable?.());
+      // Without a sync due, the WAL write holds only a hard state whose term and vote are already
+      // on disk (a Ready with entries, or a new term or vote, must sync): the commit index it
+      // carries is recovered as at least the applied index, so a write that finds no room is
+      // skipped rather than stop the state write, which need not wait for it.
+      const appendOptional = async () => {
+        try {
+          await appendFrames();
+        } catch (err) {
+          if (!(err instanceof DiskFullError)) throw err;
+          this.o.logger.warn('a hard state was not written for want of space (no sync was due)', {
+            error: err.message,
+          });
+        }
+      };
+      const walDone = this.walTail.then(sync ? appendFrames : appendOptional).then(() => onDurable?.());
       this.walTail = walDone.catch(() => undefined);
       // The state store writes go in call order. One applying entries waits for this Ready's
       // sync (its entries may be among them); one without a sync (no entries: it applies entries
@@ -447,25 +461,7 @@ export class WalLogStorage implements LogStorage, LogEntrySource {
           throw err;
         },
       );
-      result = Promise.all([walDone, applied]).then(
-        ([, r]) => r,
-        async (err: unknown) => {
-          // DiskFullError promises that nothing of the write was applied (it may be tried again).
-          // A state write that did not wait for this WAL write may have gone through: then it
-          // cannot be retried as a whole, and the error says so.
-          if (
-            err instanceof DiskFullError &&
-            also &&
-            !sync &&
-            (await applied.then(
-              () => true,
-              () => false,
-            ))
-          )
-            throw new StorageError(`the log write failed after the state was applied: ${err.message}`, err);
-          throw err;
-        },
-      );
+      result = Promise.all([walDone, applied]).then(([, r]) => r);
     }
     this.allTail = result.catch(() => undefined);
     return result;

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { checkRun, reviveSavedRun, type SavedRun } from './nemesis/check.js';
 import { FAULT_KINDS, type FaultKind } from './nemesis/faults.js';
 import { teardownAllNetworks } from './nemesis/net.js';
-import { runNemesis } from './nemesis/run.js';
+import { runNemesis, unmountAllDisks } from './nemesis/run.js';
 import { cleanupAll } from './process.js';
 
 // `npm run nemesis -- --nodes 5 --time 300 --faults kill,pause,partition,membership,clock,disk --seed S`:
@@ -90,6 +90,7 @@ const stop = () => {
   console.error('interrupted: cleaning up');
   void cleanupAll().finally(() => {
     teardownAllNetworks();
+    unmountAllDisks();
     process.exit(3);
   });
 };
@@ -126,5 +127,7 @@ try {
 } catch (err) {
   console.error(`nemesis run failed: ${(err as Error).stack ?? err}`);
   await cleanupAll();
+  teardownAllNetworks();
+  unmountAllDisks();
   process.exit(3);
 }

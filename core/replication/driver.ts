@@ -739,9 +739,10 @@ export class RaftDriver {
         w.durable = true;
         if (this.inflight[0] === w) this.pump();
       };
-      // A full disk stops the log append before anything is applied: the same write is tried
-      // again every DISK_FULL_RETRY_MS (Raft waits meanwhile, as on a slow disk), and proposals
-      // made here are refused with DiskFullError until it succeeds.
+      // A full disk (under the log or the state store) refuses the write with DiskFullError, and
+      // the same write is tried again every DISK_FULL_RETRY_MS (LogStorage.persist says when that
+      // is safe; Raft waits meanwhile, as on a slow disk); proposals made here are refused with
+      // DiskFullError until it succeeds.
       const attempt = (): void => {
         this.o.storage.persist(write, also, onDurable).then(
           (staged) => {
@@ -753,7 +754,7 @@ export class RaftDriver {
             this.pump();
           },
           (err: unknown) => {
-            if (!(err instanceof DiskFullError) || snap || this.closed) return this.fatal(err);
+            if (!(err instanceof DiskFullError) || this.closed) return this.fatal(err);
             if (!this.diskFull)
               this.o.logger.error('the disk is full: writes are refused here until space is freed', {
                 error: err.message,

@@ -58,8 +58,9 @@ export interface PersistRequest {
  *   both are committed, and keeps writes (and `onDurable` calls) in call order; a snapshot in `w`
  *   is stored in the same state store write as `also` replaces the state (durably), and from
  *   then on, restarts included, the log holds nothing at or below it;
- * - `persist` rejects with DiskFullError only when nothing of `w` was stored or applied, so the
- *   same write may be tried again once there is room;
+ * - `persist` rejects with DiskFullError only when the same write may be tried again whole once
+ *   there is room: nothing of `w` was stored or applied, or (with a snapshot in `w`) what was
+ *   stored is stored again the same;
  * - `saveSnapshot(s)` keeps a compaction snapshot (a newer one already kept wins); later loads
  *   start from it and skip the entries it covers.
  */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { StorageError } from '../errors.js';
+import { DiskFullError, StorageError } from '../errors.js';
 import { CONTRACT_TABLES, stateStoreContract } from '../ports/state-store.contract.js';
 import { rangeOptions } from '../../testing/store-arbitraries.js';
 import type { StateStore, WriteTxn } from '../ports/state-store.js';
@@ -26,6 +26,8 @@ class GatedStore {
   readonly states: string[] = [];
   private gates: Array<() => void> = [];
   failNext = false;
+  /** Fails commits with DiskFullError while set (nothing of them is committed). */
+  full = false;
   auto = false;
 
   /** The StateStore face. */
@@ -33,6 +35,7 @@ class GatedStore {
     write: async <T>(fn: (tx: WriteTxn) => T, durability?: 'durable' | 'committed'): Promise<T> => {
       if (!this.auto) await new Promise<void>((resolve) => this.gates.push(resolve));
       if (this.failNext) throw new Error('disk full');
+      if (this.full) throw new DiskFullError('no space left on device');
       let changes = 0;
       const result = await this.inner.write((tx) =>
         fn({
@@ -352,6 +355,55 @@ describe('WriteBehindStore', () => {
     await expect(durable).rejects.toThrow(/state store commit failed: disk full/);
     await expect(wb.write((tx) => tx.put('a', 'k', 3), 'committed')).rejects.toThrow(/disk full/);
     expect(wb.read((tx) => tx.get('a', 'k'))).toBe(2);
+  });
+
+  it('with retryWhenFull, keeps a batch refused for space, refuses new writes meanwhile, and commits it later', async () => {
+    const gated = new GatedStore();
+    gated.auto = true;
+    const clock = new ManualClock();
+    const wb = new WriteBehindStore(gated.store, { retryWhenFull: { clock, ms: 1000 } });
+    await wb.write((tx) => tx.put('a', 'k', 1), 'durable');
+    gated.full = true;
+    await wb.write((tx) => tx.put('a', 'k', 2), 'committed');
+    let durableDone = false;
+    const durable = wb.write((tx) => tx.put('a', 'j', 3), 'durable').then(() => (durableDone = true));
+    await settle();
+    expect(wb.diskFullError()).toBeInstanceOf(DiskFullError);
+    // What was taken stays readable; a new write is refused before its function runs.
+    expect(wb.read((tx) => [tx.get('a', 'k'), tx.get('a', 'j')])).toEqual([2, 3]);
+    let ran = false;
+    await expect(
+      wb.write((tx) => {
+        ran = true;
+        tx.put('a', 'x', 9);
+      }, 'committed'),
+    ).rejects.toBeInstanceOf(DiskFullError);
+    expect(ran).toBe(false);
+    // Still full at the first retry; room at the second, which commits both writes underneath.
+    clock.advance(1000);
+    await settle();
+    expect(durableDone).toBe(false);
+    expect(gated.inner.read((tx) => tx.get('a', 'k'))).toBe(1);
+    gated.full = false;
+    clock.advance(1000);
+    await durable;
+    expect(wb.diskFullError()).toBeUndefined();
+    expect(gated.inner.read((tx) => [tx.get('a', 'k'), tx.get('a', 'j'), tx.get('a', 'x')])).toEqual([2, 3, undefined]);
+    await wb.write((tx) => tx.put('a', 'x', 4), 'durable');
+    expect(gated.inner.read((tx) => tx.get('a', 'x'))).toBe(4);
+    await wb.close();
+  });
+
+  it('with retryWhenFull, closing while full fails what was pending and ends', async () => {
+    const gated = new GatedStore();
+    gated.auto = true;
+    const clock = new ManualClock();
+    const wb = new WriteBehindStore(gated.store, { retryWhenFull: { clock, ms: 1000 } });
+    gated.full = true;
+    const durable = wb.write((tx) => tx.put('a', 'k', 1), 'durable');
+    await settle();
+    await wb.close();
+    await expect(durable).rejects.toThrow(/state store commit failed: no space left/);
   });
 });
 

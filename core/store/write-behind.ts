@@ -1,6 +1,6 @@
 import type BTreeClass from 'sorted-btree';
 import * as sortedBtree from 'sorted-btree';
-import { KonsulError, StorageError } from '../errors.js';
+import { DiskFullError, KonsulError, StorageError } from '../errors.js';
 import type { Clock, TimerHandle } from '../ports/clock.js';
 import type { RangeOptions, ReadTxn, ReadView, StateStore, WriteTxn } from '../ports/state-store.js';
 import { compareKeys, utf8Length } from '../util/keys.js';
@@ -74,6 +74,13 @@ export interface WriteBehindOptions {
    * without looking the key up, and returns true.
    */
   readonly answeredAbove?: readonly string[];
+  /**
+   * When the store underneath refuses a commit with DiskFullError: the same batch is tried again
+   * every `ms` (its writes stay pending here, and reads keep seeing them), and meanwhile new
+   * writes are refused with that DiskFullError before their function runs. Without it a full disk
+   * fails the store like any other commit failure.
+   */
+  readonly retryWhenFull?: { readonly clock: Clock; readonly ms: number };
 }
 
 /** Changes counted for a write that changes nothing (it still takes its turn underneath). */
@@ -111,6 +118,8 @@ export class WriteBehindStore implements StateStore {
   /** Called once nothing is left to commit (close waits on it). */
   private idle: Array<() => void> = [];
   private failure: StorageError | undefined;
+  /** Set while the store underneath is out of space (see retryWhenFull); the retry timer with it. */
+  private full: { error: DiskFullError; timer: TimerHandle } | undefined;
   private closed = false;
   private readonly maxBacklog: number;
   private readonly maxBatch: number;
@@ -134,6 +143,11 @@ export class WriteBehindStore implements StateStore {
     this.maxBatch = o.maxBatch ?? 16_384;
     this.maxBatchBytes = o.maxBatchBytes ?? 1024 * 1024;
     this.maxKeyBytes = o.maxKeyBytes ?? Infinity;
+  }
+
+  /** The DiskFullError new writes get while the store underneath is out of space, else undefined. */
+  diskFullError(): DiskFullError | undefined {
+    return this.full?.error;
   }
 
   /** Changes applied here and not yet committed underneath (for metrics and tests). */
@@ -182,6 +196,7 @@ export class WriteBehindStore implements StateStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.full) this.o.retryWhenFull?.clock.clearTimer(this.full.timer);
     this.commitNow();
     if (this.committing || this.queue.length > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     for (const go of this.waiting.splice(0)) go();
@@ -190,12 +205,13 @@ export class WriteBehindStore implements StateStore {
 
   private assertWritable(): void {
     if (this.failure) throw this.failure;
+    if (this.full) throw this.full.error;
     if (this.closed) throw new KonsulError('shutting_down', 'store is closed');
   }
 
   /** Lets the oldest write waiting for room run, if there is room. */
   private admit(): void {
-    if (this.backlog < this.maxBacklog || this.failure || this.closed) this.waiting.shift()?.();
+    if (this.backlog < this.maxBacklog || this.failure || this.full || this.closed) this.waiting.shift()?.();
   }
 
   /** Records a write's changes as pending and queues them for the store underneath. */
@@ -230,7 +246,7 @@ export class WriteBehindStore implements StateStore {
    * write) to the store underneath.
    */
   private commitNext(): void {
-    if (this.committing || this.queue.length === 0 || this.failure) return;
+    if (this.committing || this.queue.length === 0 || this.failure || this.full) return;
     const delay = this.o.commitDelay;
     if (delay && !this.closed && !this.batchReady()) {
       this.delayTimer ??= delay.clock.setTimer(() => {
@@ -298,6 +314,7 @@ export class WriteBehindStore implements StateStore {
 
   /** A batch is committed underneath: its values are read from there now, unless a later write replaced them. */
   private committed(batch: readonly Queued[], changes: number): void {
+    this.full = undefined;
     for (const q of batch) {
       for (let i = 0; i < q.keys.length; i++) {
         const table = q.tables[i] as string;
@@ -316,8 +333,24 @@ export class WriteBehindStore implements StateStore {
     if (!this.committing && this.queue.length === 0) for (const fn of this.idle.splice(0)) fn();
   }
 
-  /** The store underneath failed a commit: nothing more can be committed, so every pending write fails. */
+  /**
+   * The store underneath failed a commit. Out of space (with retryWhenFull, not closing): the batch
+   * goes back to the head of the queue and is tried again later. Otherwise nothing more can be
+   * committed, so every pending write fails.
+   */
   private failed(batch: readonly Queued[], err: unknown): void {
+    const retry = this.o.retryWhenFull;
+    if (err instanceof DiskFullError && retry && !this.closed) {
+      this.queue.unshift(...batch);
+      this.committing = false;
+      const timer = retry.clock.setTimer(() => {
+        if (this.full?.timer === timer) this.commitNow();
+      }, retry.ms);
+      this.full = { error: err, timer };
+      // Writes waiting for room get the DiskFullError now rather than wait for the disk.
+      for (const go of this.waiting.splice(0)) go();
+      return;
+    }
     this.failure = new StorageError(`state store commit failed: ${(err as Error).message}`, err);
     this.committing = false;
     for (const q of [...batch, ...this.queue.splice(0)]) q.done?.reject(this.failure);

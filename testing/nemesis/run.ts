@@ -83,6 +83,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     if (root) {
       mkdirSync(diskMount, { recursive: true });
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128m', 'konsul-nemesis', diskMount]);
+      liveMounts.add(diskMount);
       diskIndex = Math.floor(rng.next() * o.nodes);
     } else {
       notes.push('disk faults skipped: mounting a tmpfs needs root');
@@ -307,13 +308,26 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
   } finally {
     await cluster?.stopAll();
     network.teardown();
-    if (diskIndex !== undefined)
-      try {
-        execFileSync('umount', ['-l', diskMount]);
-      } catch {
-        // Not mounted.
-      }
+    if (diskIndex !== undefined) unmount(diskMount);
   }
+}
+
+/** The disk faults' tmpfs mounts of runs under way in this process. */
+const liveMounts = new Set<string>();
+
+/** Unmounts a disk fault's tmpfs (lazily: a server may still hold files there). */
+function unmount(mount: string): void {
+  liveMounts.delete(mount);
+  try {
+    execFileSync('umount', ['-l', mount], { stdio: 'ignore' });
+  } catch {
+    // Not mounted.
+  }
+}
+
+/** Unmounts every disk fault tmpfs a run in this process mounted (for an interrupted run). */
+export function unmountAllDisks(): void {
+  for (const m of [...liveMounts]) unmount(m);
 }
 
 /** Every fault kind (for `--faults all`). */
