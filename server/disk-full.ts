@@ -1,6 +1,6 @@
 import { statfsSync } from 'node:fs';
 
-/** Linux errno values for "no space left on device" and "disk quota exceeded" (numeric codes, as native modules give them). */
+/** Linux errno values for "no space left on device" and "disk quota exceeded", as native modules give them. */
 const ENOSPC = 28;
 const EDQUOT = 122;
 const EIO = 5;

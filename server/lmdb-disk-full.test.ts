@@ -9,7 +9,7 @@ const CHILD = resolve(import.meta.dirname, '../testing/lmdb-full-disk-child.ts')
 const TSX = resolve(import.meta.dirname, '../node_modules/.bin/tsx');
 
 describe('the LMDB state store on a full disk', () => {
-  it('refuses writes with DiskFullError without stopping the process, and commits what it took once space is freed', () => {
+  it('refuses writes with DiskFullError, stays up, and commits what it took once there is room', () => {
     const dir = tempDir();
     // A 4 MiB tmpfs in a mount namespace of the child's own (a user namespace too when not root),
     // so nothing stays mounted whatever happens to the child.

@@ -59,7 +59,7 @@ describe('the WAL on a full disk', () => {
 });
 
 describe('WalLogStorage.persist on a full disk', () => {
-  it('refuses a synced write whole with DiskFullError, but lets a state write stand whose unsynced hard state found no room', async () => {
+  it('refuses a synced write whole, but keeps a state write whose unsynced hard state found no room', async () => {
     disk.full = false;
     const dir = tempDir();
     const store = new MemoryStateStore([META_TABLE, RAFT_LOG_TABLE, RAFT_META_TABLE]);

@@ -357,7 +357,7 @@ describe('WriteBehindStore', () => {
     expect(wb.read((tx) => tx.get('a', 'k'))).toBe(2);
   });
 
-  it('with retryWhenFull, keeps a batch refused for space, refuses new writes meanwhile, and commits it later', async () => {
+  it('with retryWhenFull, holds a batch refused for space, refuses new writes, commits it later', async () => {
     const gated = new GatedStore();
     gated.auto = true;
     const clock = new ManualClock();
