@@ -1,4 +1,5 @@
 import type { Hono } from 'hono';
+import { LocalLockDelays } from '../core/kv/lock-delays.js';
 import type { AclResolver } from '../core/acl/resolve.js';
 import type { LocalAgent } from '../core/agent/agent.js';
 import { createApi } from '../core/api/app.js';
@@ -90,7 +91,11 @@ function faultsPort(transport: RaftTransport, logger: Logger): FaultsPort {
  */
 export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   const { store, watches, feed } = p.state;
+  // Lock delays by this server's clock from when it applies each invalidation (as Consul's servers keep them).
+  const lockDelays = new LocalLockDelays(p.clock);
+  p.state.applier.listen(lockDelays);
   const deps: ServerApiDeps = {
+    lockDelays,
     node: p.node,
     store,
     writer: tracedWriter(p.cluster.writer, p.tracer),

@@ -10,6 +10,8 @@ export interface Member {
   readonly raft: string;
   readonly dataDir: string;
   args: string[];
+  /** Environment variables for the member's process (beyond the runner's own). */
+  env?: Record<string, string>;
   server: SpawnedServer | undefined;
 }
 
@@ -59,7 +61,7 @@ export class TestClusterProcesses {
   }
 
   async startMember(m: Member): Promise<SpawnedServer> {
-    m.server = await spawnServer({ cluster: true, dataDir: m.dataDir, args: m.args });
+    m.server = await spawnServer({ cluster: true, dataDir: m.dataDir, args: m.args, ...(m.env ? { env: m.env } : {}) });
     return m.server;
   }
 

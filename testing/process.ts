@@ -27,6 +27,9 @@ export function tempDir(prefix = 'konsul-test-'): string {
   return dir;
 }
 
+/** Debian's libfaketime (package faketime), preloaded to give a process a clock of its own. */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+
 /**
  * Throws, naming the Debian package that provides it, when `program` is not on PATH (or is not an
  * existing path), so a test without it fails with that message instead of an unhandled spawn error.

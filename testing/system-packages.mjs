@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the system programs the tests use are installed: `node testing/system-packages.mjs test`
-// (npm test: dig, openssl, prometheus, mosquitto, Patroni's Consul module), `… arm64` (npm run
+// (npm test: dig, openssl, prometheus, mosquitto, libfaketime), `… arm64` (npm run
 // test:arm64: qemu-user-static and the arm64 C library) or `… consumers` (npm run test:consumers:
 // Patroni, PostgreSQL, HAProxy and python-consul for /usr/bin/python3), `… ui` (npm run test:ui:
 // Chromium), `… nemesis` (npm run nemesis: iproute2 for network namespaces, libfaketime) or `… bench` (the benches'
@@ -19,6 +19,8 @@ const SUITES = {
     { pkg: 'openssl', program: 'openssl' },
     { pkg: 'prometheus', program: 'prometheus' },
     { pkg: 'mosquitto', program: 'mosquitto' },
+    // A server with its clock off by minutes (lock delays across clock skew).
+    { pkg: 'faketime', file: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1' },
   ],
   arm64: [
     { pkg: 'qemu-user-static', program: 'qemu-aarch64-static' },

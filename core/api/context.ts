@@ -213,6 +213,11 @@ export interface ApiDeps {
   readonly tracer?: Tracer;
   /** Told the status of every answer (the insights' error rate). */
   readonly answered?: (status: number) => void;
+  /**
+   * Lock delays as this node saw them begin (LocalLockDelays): a KV acquire or a transaction's
+   * lock within one is refused without a proposal. Absent: only the state machine's check holds.
+   */
+  readonly lockDelays?: { inDelay(key: string): boolean };
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */

@@ -202,7 +202,11 @@ export function kvReleaseSession(
   for (const [k] of ctx.tx.range(KV_LOCKS_TABLE, { prefix: `${session}\u0000` }))
     keys.push(k.slice(session.length + 1));
   for (const key of keys) {
-    if (lockDelayMs > 0) ctx.tx.put(LOCK_DELAY_TABLE, key, now + lockDelayMs);
+    if (lockDelayMs > 0) {
+      ctx.tx.put(LOCK_DELAY_TABLE, key, now + lockDelayMs);
+      // Each server also starts the delay by its own clock when it applies this (LocalLockDelays).
+      ctx.changed({ table: LOCK_DELAY_TABLE, key, entry: { ms: lockDelayMs } });
+    }
     if (behavior === 'delete') {
       kvDelete(ctx, key);
       continue;

@@ -14,7 +14,8 @@ import { checkWatch, runWatchWorkload } from './watch.js';
 import { MAX_SAMPLES, type OpSample, runWorkloads, type WorkloadEnv } from './workloads.js';
 
 /** Where Debian's faketime package puts the preload library. */
-export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+export { LIBFAKETIME } from '../process.js';
+import { LIBFAKETIME } from '../process.js';
 
 /** What a nemesis run does. */
 export interface NemesisOptions {

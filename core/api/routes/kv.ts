@@ -102,6 +102,8 @@ async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   if (acquire === '' || release === '')
     throw new BadRequestError(`Invalid session for ?${acquire === '' ? 'acquire' : 'release'}: missing session ID`);
   const value = await readBody(req, deps.limits.kvMaxValueBytes, deps.bodyReader);
+  // As Consul: within a lock delay this server saw begin, an acquire is refused before it is proposed.
+  if (acquire !== null && deps.lockDelays?.inDelay(key)) return jsonResponse('false');
   let command: KvCommand;
   if (acquire !== null) command = { type: 'kv.lock', key, value, flags, session: acquire, now: deps.clock.now() };
   else if (release !== null) command = { type: 'kv.unlock', key, value, flags, session: release };

@@ -6,7 +6,7 @@ import { readAppliedIndex } from '../../fsm/meta.js';
 import { kvEntryToJson } from '../../kv/json.js';
 import { readTxn } from '../../txn/apply.js';
 import { parseTxn } from '../../txn/input.js';
-import { isReadOp, type TxnCommand, type TxnOutcome, type TxnResult } from '../../txn/types.js';
+import { isReadOp, type TxnCommand, type TxnError, type TxnOutcome, type TxnResult } from '../../txn/types.js';
 import { readJson } from '../body.js';
 import { filterTxnResults, txnAccessErrors } from '../authz.js';
 import type { ApiDeps } from '../context.js';
@@ -75,6 +75,13 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
       deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service),
     );
     if (denied.length > 0) return outcomeResponse({ ok: false, errors: denied }, visible);
+    // As Consul's pre-check: a lock on a key within a lock delay this server saw begin fails the transaction.
+    const delayed: TxnError[] = [];
+    ops.forEach((op, i) => {
+      if (op.kind === 'kv' && op.verb === 'lock' && deps.lockDelays?.inDelay(op.key))
+        delayed.push({ OpIndex: i, What: `failed to lock key ${JSON.stringify(op.key)} due to lock delay` });
+    });
+    if (delayed.length > 0) return outcomeResponse({ ok: false, errors: delayed }, visible);
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
