@@ -5,6 +5,7 @@ import {
   registerModel,
   type RegisterInput,
   type RegisterOutput,
+  shortestFailingPrefix,
 } from './linearizability.js';
 
 type Op = Operation<RegisterInput, RegisterOutput>;
@@ -97,5 +98,31 @@ describe('linearizability checker: known-bad histories', () => {
     for (let i = 0; i < 40; i++) many.push(put(`v${i}`, 0, 100));
     many.push(get('nope', 101, 102));
     expect(checkLinearizability(registerModel, many, 1000)).toMatchObject({ ok: 'unknown' });
+  });
+});
+
+describe('shortestFailingPrefix', () => {
+  it('cuts a failing history at the first return after which no linearization exists', () => {
+    // Good for a while, then a stale read (at 41..42), then more good operations.
+    const h: Op[] = [];
+    for (let i = 0; i < 10; i++) h.push(put(`v${i}`, 4 * i, 4 * i + 1), get(`v${i}`, 4 * i + 2, 4 * i + 3));
+    h.push(get('v3', 41, 42));
+    for (let i = 11; i < 20; i++) h.push(put(`v${i}`, 4 * i, 4 * i + 1));
+    const found = shortestFailingPrefix(registerModel, h);
+    expect(found?.until).toBe(42);
+    expect(found?.ops).toHaveLength(21);
+    expect(checkLinearizability(registerModel, found?.ops ?? [])).toMatchObject({ ok: false });
+  });
+
+  it('counts operations still running at the cut as of unknown outcome, and finds nothing in a good history', () => {
+    // The write of b runs past the read's return: at the cut it may or may not have happened.
+    const h = [put('a', 0, 1), put('b', 2, 50), get('c', 3, 4), get('b', 5, 6)];
+    const found = shortestFailingPrefix(registerModel, h);
+    expect(found?.until).toBe(4);
+    expect(found?.ops.find((o) => o.input.op === 'put' && o.input.value === 'b')).toMatchObject({
+      output: undefined,
+      ret: Infinity,
+    });
+    expect(shortestFailingPrefix(registerModel, [put('a', 0, 1), get('a', 2, 3)])).toBeUndefined();
   });
 });

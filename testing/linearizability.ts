@@ -199,6 +199,37 @@ export function checkLinearizability<S, I, O>(
   return { ok: true };
 }
 
+/**
+ * The shortest prefix in time of one key's `ops` that has no linearization: for a cut time T,
+ * the operations called by T, those still running at T taken as of unknown outcome. If the whole
+ * history is linearizable, every such prefix is too (restricting its order to them is one), so a
+ * prefix without one proves the anomaly with fewer operations. Binary search over the cuts at
+ * return times; undefined when even the whole history is linearizable or the search is unknown.
+ */
+export function shortestFailingPrefix<S, I, O>(
+  model: Model<S, I, O>,
+  ops: ReadonlyArray<Operation<I, O>>,
+  budget = 20_000_000,
+): { readonly until: number; readonly ops: Array<Operation<I, O>> } | undefined {
+  const cuts = [...new Set(ops.filter((o) => Number.isFinite(o.ret)).map((o) => o.ret))].sort((a, b) => a - b);
+  const prefix = (t: number): Array<Operation<I, O>> =>
+    ops
+      .filter((o) => o.call <= t)
+      .map((o) => (o.ret <= t ? o : { ...o, output: undefined, ret: Infinity }))
+      .sort((a, b) => a.call - b.call);
+  const fails = (t: number): boolean => checkPartition(model, prefix(t), budget) === false;
+  let hi = cuts.length - 1;
+  if (hi < 0 || !fails(cuts[hi] as number)) return undefined;
+  let lo = 0;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (fails(cuts[mid] as number)) hi = mid;
+    else lo = mid + 1;
+  }
+  const until = cuts[hi] as number;
+  return { until, ops: prefix(until) };
+}
+
 /** Input of the register model used for KV keys. */
 export type RegisterInput =
   | { readonly op: 'put'; readonly value: string }

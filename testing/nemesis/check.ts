@@ -1,7 +1,9 @@
 import {
   checkLinearizability,
+  type Model,
   type Operation,
   registerModel,
+  shortestFailingPrefix,
   type RegisterInput,
   type RegisterOutput,
 } from '../linearizability.js';
@@ -60,6 +62,29 @@ export function reviveSavedRun(parsed: SavedRun): SavedRun {
   return parsed;
 }
 
+/** Operations of a failing prefix listed in a report (the rest of it is in history.json). */
+export const EVIDENCE_OPS = 40;
+
+/**
+ * What proves a key's history has no linearization: the shortest failing prefix in time
+ * (shortestFailingPrefix), its size, and its last EVIDENCE_OPS operations, where the violation
+ * shows; the whole history when no shorter prefix could be found within the budget.
+ */
+function prefixEvidence<S, I, O>(model: Model<S, I, O>, ops: ReadonlyArray<Operation<I, O>>, budget: number): unknown {
+  const found = shortestFailingPrefix(model, ops, budget);
+  if (!found)
+    return { note: 'no shorter failing prefix found: every operation on the key', operations: ops.length, ops };
+  return {
+    note:
+      `the operations called up to ${Math.round(found.until)} ms already have no linearization ` +
+      '(those still running then counted as of unknown outcome); the last of them are listed',
+    operations: found.ops.length,
+    of: ops.length,
+    until: found.until,
+    last: found.ops.slice(-EVIDENCE_OPS),
+  };
+}
+
 /**
  * Runs every checker over a saved run: registers (linearizable), the set, the lock (one holder,
  * lock delay), watch streams and blocking queries, the edge agent's writes, convergence of the
@@ -86,7 +111,11 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
     anomalies.push({
       checker: 'linearizable',
       what: `register ${lin.key} has no linearization`,
-      evidence: r.register.filter((h) => h.key === lin.key),
+      evidence: prefixEvidence(
+        registerModel,
+        r.register.filter((h) => h.key === lin.key),
+        budget,
+      ),
     });
 
   const set = checkSet(new Map(r.set), r.final.setPresent);
@@ -129,7 +158,11 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
       `; ${delays.length} lock-delay violations`,
   };
   if (lockLin.ok === false)
-    anomalies.push({ checker: 'lock', what: `${LOCK_KEY} had two holders at once`, evidence: r.lock });
+    anomalies.push({
+      checker: 'lock',
+      what: `${LOCK_KEY} had two holders at once`,
+      evidence: prefixEvidence(lockModel, r.lock, budget),
+    });
   if (delays.length > 0)
     anomalies.push({ checker: 'lock', what: 'acquired inside the lock delay of a destroyed holder', evidence: delays });
 

@@ -1,4 +1,5 @@
 import { neverSent, pickTarget, type WorkloadEnv } from './workloads.js';
+import { SseParser } from '../../core/sync/sse-parser.js';
 
 /** The prefix the writer fills and the watchers and the blocking client follow. */
 export const WATCH_PREFIX = 'nemesis/watch/';
@@ -103,7 +104,7 @@ export function runWatchWorkload(
         if (res.status !== 200) throw new Error(`watch ${res.status}`);
         const reader = (res.body as ReadableStream<Uint8Array>).getReader();
         const decoder = new TextDecoder();
-        let buf = '';
+        const parser = new SseParser(1 << 20);
         let idle = setTimeout(() => stop.abort(), IDLE_MS);
         try {
           for (;;) {
@@ -111,20 +112,7 @@ export function runWatchWorkload(
             if (done) break;
             clearTimeout(idle);
             idle = setTimeout(() => stop.abort(), IDLE_MS);
-            buf += decoder.decode(value, { stream: true });
-            let end: number;
-            while ((end = buf.indexOf('\n\n')) >= 0) {
-              const block = buf.slice(0, end);
-              buf = buf.slice(end + 2);
-              let event = 'message';
-              let id = '';
-              let data = '';
-              for (const line of block.split('\n')) {
-                if (line.startsWith('event: ')) event = line.slice(7);
-                else if (line.startsWith('id: ')) id = line.slice(4);
-                else if (line.startsWith('data: ')) data += line.slice(6);
-              }
-              if (!data) continue;
+            for (const { event, id = '', data } of parser.push(decoder.decode(value, { stream: true }))) {
               if (event === 'resync') {
                 // The stream cannot go on without a gap: read everything again and go on from there.
                 w.resyncs++;

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { SseParser } from '../../core/sync/sse-parser.js';
 
 /** The ACL token the UI sends, kept in the browser's session storage only. */
 export const TOKEN_KEY = 'konsul-token';
@@ -105,32 +106,18 @@ export async function stream(
       const res = await api(path, { signal, headers });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       const decoder = new TextDecoder();
-      let buf = '';
+      const parser = new SseParser(1 << 20);
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        if (buf.length > 1 << 20) throw new Error('watch stream event larger than 1 MiB');
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          let event = 'message';
-          let id = '';
-          const data: string[] = [];
-          for (const line of block.split('\n')) {
-            if (line.startsWith('event: ')) event = line.slice(7);
-            else if (line.startsWith('id: ')) id = line.slice(4);
-            else if (line.startsWith('data: ')) data.push(line.slice(6));
-          }
-          if (data.length === 0) continue;
-          if (event === 'resync') {
+        for (const e of parser.push(decoder.decode(value, { stream: true }))) {
+          if (e.event === 'resync') {
             lastId = '';
             onResync();
             continue;
           }
-          if (id) lastId = id;
-          onEvent({ event, id, data: data.join('\n') });
+          if (e.id) lastId = e.id;
+          onEvent({ event: e.event, id: e.id ?? '', data: e.data });
         }
       }
     } catch (err) {
