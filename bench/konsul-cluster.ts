@@ -1,6 +1,7 @@
 /** A 3-node Konsul cluster with default settings for the benchmarks (temp data dirs, loopback). */
 import { freePorts, tempDir } from '../testing/process.js';
 import { spawnServer, type SpawnedServer } from '../testing/spawn-server.js';
+import { clusterMemberArgs } from '../testing/cluster-harness.js';
 
 /** A running bench cluster: its servers, the leader's and every member's HTTP "host:port". */
 export interface BenchCluster {
@@ -32,18 +33,7 @@ export async function startKonsulCluster(
         cluster: true,
         dataDir: tempDir('konsul-bench-'),
         ...(options.nodeArgs ? { nodeArgs: options.nodeArgs(m.name) } : {}),
-        args: [
-          '--node-name',
-          m.name,
-          '--http-addr',
-          m.http,
-          '--raft-addr',
-          m.raft,
-          '--bootstrap-expect',
-          '3',
-          ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
-          ...(options.args ?? []),
-        ],
+        args: [...clusterMemberArgs(m, members, 3), ...(options.args ?? [])],
       }),
     ),
   );

@@ -3,6 +3,34 @@ import { spawnServer, type SpawnedServer, tempDir } from './spawn-server.js';
 
 export { freePorts };
 
+/** Addresses of one server of a cluster the tests or benches start. */
+export interface ServerPlace {
+  readonly name: string;
+  readonly http: string;
+  readonly raft: string;
+}
+
+/**
+ * The flags that make `m` one of `all` (names, HTTP and raft addresses), joining the others:
+ * with `bootstrapExpect` (a first start) it waits for that many servers before electing.
+ */
+export function clusterMemberArgs(
+  m: ServerPlace,
+  all: readonly ServerPlace[],
+  bootstrapExpect: number | undefined,
+): string[] {
+  return [
+    '--node-name',
+    m.name,
+    '--http-addr',
+    m.http,
+    '--raft-addr',
+    m.raft,
+    ...(bootstrapExpect === undefined ? [] : ['--bootstrap-expect', String(bootstrapExpect)]),
+    ...all.filter((o) => o.name !== m.name).flatMap((o) => ['--join', o.raft]),
+  ];
+}
+
 /** One member of a test cluster: its fixed addresses survive restarts. */
 export interface Member {
   readonly name: string;
@@ -41,16 +69,8 @@ export class TestClusterProcesses {
     }));
     for (const m of members) {
       m.args = [
-        '--node-name',
-        m.name,
-        '--http-addr',
-        m.http,
-        '--raft-addr',
-        m.raft,
-        '--bootstrap-expect',
-        String(n),
+        ...clusterMemberArgs(m, members, n),
         ...(options.defaults ? [] : ['--test-faults', '--raft-tick-ms', '30']),
-        ...members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
         ...extraArgs,
       ];
     }

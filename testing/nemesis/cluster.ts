@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePorts, track } from '../process.js';
+import { clusterMemberArgs } from '../cluster-harness.js';
 import type { NemesisNetwork } from './net.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
@@ -90,20 +91,13 @@ export class NemesisCluster {
       process.execPath,
       CLI,
       'server',
-      '--node-name',
-      m.name,
-      '--http-addr',
-      m.http,
-      '--raft-addr',
-      m.raft,
+      ...clusterMemberArgs(m, this.members, bootstrap ? this.o.nodes : undefined),
       '--dns-addr',
       `${place.host}:0`,
       '--data-dir',
       m.dataDir,
       '--log-format',
       'json',
-      ...(bootstrap ? ['--bootstrap-expect', String(this.o.nodes)] : []),
-      ...this.members.filter((o) => o !== m).flatMap((o) => ['--join', o.raft]),
       ...(this.o.serverArgs ?? []),
     ];
   }

@@ -34,31 +34,54 @@ export interface NemesisContext {
 
 const pick = <T>(rng: Rng, list: readonly T[]): T | undefined => list[Math.floor(rng.next() * list.length)];
 
-/** Cuts (netns) or blocks (fault layer) traffic between the groups of a partition. */
-async function partition(ctx: NemesisContext, groups: number[][]): Promise<void> {
-  const side = new Map<number, number>();
-  groups.forEach((g, gi) => g.forEach((i) => side.set(i, gi)));
+/** Chaos experiments a fault-layer partition started, per member name (ended by heal). */
+const partitionExperiments = new Map<string, string>();
+
+/**
+ * Cuts (netns) or blocks (fault layer) traffic between the groups of a partition. On the fault
+ * layer each member is asked through the chaos API (a partition from the members it may not talk
+ * to, rolled back by the server itself after `durationMs` and a margin, should the runner die);
+ * a member that refuses it (a peer outside its Raft configuration during a membership change)
+ * gets the block list of the test-only fault route instead. Returns the mechanism used.
+ */
+async function partition(ctx: NemesisContext, groups: number[][], durationMs: number): Promise<string> {
   const { cluster, network } = ctx;
   const n = cluster.members.length;
   // Two members can talk when they share a group (a bridge member is in two).
   const talk = (a: number, b: number) => groups.some((g) => g.includes(a) && g.includes(b));
   if (network.mechanism === 'netns') {
     for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) if (!talk(a, b)) network.cut(a, b);
-    return;
+    return 'netns veth links cut';
   }
-  await Promise.all(
-    cluster.members.map((m) => {
+  const seconds = Math.ceil(durationMs / 1000) + 5;
+  const fallbacks = await Promise.all(
+    cluster.members.map(async (m) => {
       const block = cluster.members.filter((o) => o !== m && !talk(m.index, o.index)).map((o) => o.name);
-      return fetch(`http://${m.http}/v1/internal/faults`, {
+      if (block.length === 0) return false;
+      const res = await fetch(`http://${m.http}/v1/operator/chaos`, {
+        method: 'PUT',
+        body: JSON.stringify({ Kind: 'partition', Peers: block, DurationSeconds: seconds }),
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+      if (res?.status === 200) {
+        partitionExperiments.set(m.name, ((await res.json()) as { ID: string }).ID);
+        return false;
+      }
+      await res?.body?.cancel();
+      await fetch(`http://${m.http}/v1/internal/faults`, {
         method: 'PUT',
         body: JSON.stringify({ block }),
         signal: AbortSignal.timeout(5000),
       }).catch(() => undefined);
+      return true;
     }),
   );
+  return fallbacks.some(Boolean)
+    ? 'transport fault layer (chaos API; the fault route where a server refused it)'
+    : 'transport fault layer (chaos API)';
 }
 
-/** Restores every link (netns) and clears every block list (fault layer). */
+/** Restores every link (netns), or ends the partition experiments and clears every block list (fault layer). */
 async function heal(ctx: NemesisContext): Promise<void> {
   const { cluster, network } = ctx;
   const n = cluster.members.length;
@@ -67,13 +90,20 @@ async function heal(ctx: NemesisContext): Promise<void> {
     return;
   }
   await Promise.all(
-    cluster.members.map((m) =>
-      fetch(`http://${m.http}/v1/internal/faults`, {
+    cluster.members.map(async (m) => {
+      const id = partitionExperiments.get(m.name);
+      partitionExperiments.delete(m.name);
+      if (id)
+        await fetch(`http://${m.http}/v1/operator/chaos/${id}`, {
+          method: 'DELETE',
+          signal: AbortSignal.timeout(5000),
+        }).catch(() => undefined);
+      await fetch(`http://${m.http}/v1/internal/faults`, {
         method: 'PUT',
         body: '{"block":[]}',
         signal: AbortSignal.timeout(5000),
-      }).catch(() => undefined),
-    ),
+      }).catch(() => undefined);
+    }),
   );
 }
 
@@ -148,12 +178,8 @@ export async function startFault(
         groups = [order.slice(0, cut), order.slice(cut)];
         detail = `minority ${names(groups[0] as number[])} | majority ${names(groups[1] as number[])}`;
       }
-      await partition(ctx, groups);
-      return {
-        detail,
-        mechanism: ctx.network.mechanism === 'netns' ? 'netns veth links cut' : 'transport fault layer',
-        end: () => heal(ctx),
-      };
+      const mechanism = await partition(ctx, groups, durationMs);
+      return { detail, mechanism, end: () => heal(ctx) };
     }
     case 'membership': {
       // A follower leaves (removed, its data lost) and comes back empty.
