@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkRun, reviveSavedRun, type SavedRun } from './nemesis/check.js';
@@ -54,6 +54,8 @@ if (values.recheck !== undefined) {
     fail(`cannot read ${file}: ${(err as Error).message}`);
   }
   const { checks, anomalies } = checkRun(saved, Number(values['check-budget']));
+  // The verdicts and the anomalies' evidence, next to the run (report.json keeps the original's).
+  writeFileSync(join(resolve(values.recheck), 'recheck.json'), JSON.stringify({ checks, anomalies }, null, 1));
   for (const [name, check] of Object.entries(checks)) console.log(`  ${name}: ${check.ok} — ${check.detail}`);
   for (const a of anomalies) console.log(`  ANOMALY ${a.checker}: ${a.what}`);
   const undecided = Object.values(checks).some((c) => c.ok !== true);

@@ -60,7 +60,8 @@ export interface RouteFacts {
    * leader (the committer, over the raft transport) instead of forwarding the request: its
    * handler reads no replicated state but the ACLs, and answers from the command's result. With
    * ACLs on, the follower first makes a ReadIndex round, so the token is checked against state
-   * as new as the leader's when the request arrived.
+   * as new as the leader's when the request arrived. (A KV acquire, `?acquire=`, is forwarded to
+   * the leader all the same: lock delays are checked by the leader's own count.)
    */
   readonly proposedHere: boolean;
 }

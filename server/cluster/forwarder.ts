@@ -84,7 +84,7 @@ export class LeaderForwarder {
 
   /**
    * Forwards `req` when the leader must answer it and this server does not lead (writes, and
-   * reads of leaderState routes): returns the leader's answer, or a 500 "No cluster leader" when
+   * reads of leaderState routes, KV acquires): returns the leader's answer, or a 500 "No cluster leader" when
    * none appears within leaderWaitMs or the leader cannot be reached. Other reads, and writes of
    * proposedHere routes (after a ReadIndex round with ACLs on), are answered here (see readHere;
    * such a write's command goes to the leader through the committer). Undefined: answer locally.
@@ -103,7 +103,11 @@ export class LeaderForwarder {
     if (state.stopped) throw new ShuttingDownError('cluster');
     const deadline = Date.now() + this.o.leaderWaitMs;
     if (read && !route.leaderState) return this.readHere(req, deadline, !url.searchParams.has('consistent'));
-    if (!read && route.proposedHere) return this.o.aclEnabled ? this.readHere(req, deadline, true) : undefined;
+    // A lock acquire goes to the leader, as every write does in Consul: the leader checks it against
+    // the lock delays it started when it applied them (LocalLockDelays) and stamps it by its clock.
+    // A follower's own view may start a delay late (when it catches up) or lack one it has not applied.
+    const proposedHere = route.proposedHere && !url.searchParams.has('acquire');
+    if (!read && proposedHere) return this.o.aclEnabled ? this.readHere(req, deadline, true) : undefined;
     const found = await this.awaitLeader(
       req,
       deadline,

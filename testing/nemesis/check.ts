@@ -9,7 +9,7 @@ import {
 } from '../linearizability.js';
 import { checkEdge, type EdgeHistory } from './edge.js';
 import type { FaultRecord } from './faults.js';
-import { LOCK_KEY, lockDelayViolations, type LockInput, lockModel } from './locks.js';
+import { boundBySessionEnd, LOCK_KEY, lockDelayViolations, type LockInput, lockModel } from './locks.js';
 import type { Anomaly, NemesisReport } from './report.js';
 import { checkWatch, type WatchHistory } from './watch.js';
 import { checkSet } from './workloads.js';
@@ -147,7 +147,8 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
       })),
     });
 
-  const lockLin = checkLinearizability(lockModel, r.lock, budget);
+  const lockOps = boundBySessionEnd(r.lock);
+  const lockLin = checkLinearizability(lockModel, lockOps, budget);
   const delays = lockDelayViolations(r.lock);
   const acquired = r.lock.filter((x) => x.input.op === 'acquire' && x.output === true).length;
   checks.lock = {
@@ -161,7 +162,7 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
     anomalies.push({
       checker: 'lock',
       what: `${LOCK_KEY} had two holders at once`,
-      evidence: prefixEvidence(lockModel, r.lock, budget),
+      evidence: prefixEvidence(lockModel, lockOps, budget),
     });
   if (delays.length > 0)
     anomalies.push({ checker: 'lock', what: 'acquired inside the lock delay of a destroyed holder', evidence: delays });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkLinearizability } from '../linearizability.js';
-import { LOCK_DELAY_MS, type LockInput, lockDelayViolations, lockModel } from './locks.js';
+import { boundBySessionEnd, LOCK_DELAY_MS, type LockInput, lockDelayViolations, lockModel } from './locks.js';
 import { latencySvg, reportHtml, type NemesisReport } from './report.js';
 import { checkRun, reviveSavedRun, type SavedRun } from './check.js';
 import { checkEdge, type EdgeHistory } from './edge.js';
@@ -55,6 +55,30 @@ describe('the nemesis checkers', () => {
       op({ op: 'acquire', session: 'b' }, false, 12, 20),
     ];
     expect(checkLinearizability(lockModel, unknown)).toEqual({ ok: true });
+  });
+
+  it("ends an unknown lock operation at its session's destroy, which keeps long histories checkable", () => {
+    const bounded = boundBySessionEnd([
+      op({ op: 'acquire', session: 'a' }, undefined, 0, Infinity),
+      op({ op: 'destroy', session: 'a' }, true, 5, 9),
+      op({ op: 'release', session: 'c' }, undefined, 10, Infinity),
+    ]);
+    expect(bounded.map((o) => o.ret)).toEqual([9, 9, Infinity]);
+    // Taken as not applied, or as holding until the destroy: both still explain what others saw.
+    const explained = boundBySessionEnd([
+      op({ op: 'acquire', session: 'a' }, undefined, 0, Infinity),
+      op({ op: 'acquire', session: 'b' }, true, 1, 2),
+      op({ op: 'destroy', session: 'a' }, true, 5, 9),
+    ]);
+    expect(checkLinearizability(lockModel, explained)).toEqual({ ok: true });
+    // Still caught: two holders while the unknown acquire's session was alive and neither released.
+    const twoHolders = boundBySessionEnd([
+      op({ op: 'acquire', session: 'a' }, undefined, 0, Infinity),
+      op({ op: 'destroy', session: 'a' }, true, 5, 9),
+      op({ op: 'acquire', session: 'b' }, true, 10, 11),
+      op({ op: 'acquire', session: 'c' }, true, 12, 13),
+    ]);
+    expect(checkLinearizability(lockModel, twoHolders).ok).toBe(false);
   });
 
   it('flags an acquire answered inside the lock delay of a destroyed holder, and only that', () => {

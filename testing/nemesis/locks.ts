@@ -25,6 +25,8 @@ function lockSteps(s: LockState, input: LockInput, output: boolean | undefined):
   const allow = (ok: boolean, next: LockState) => {
     if (output === undefined || output === ok) out.push(next);
   };
+  // An operation of unknown outcome may also not have been applied at all.
+  if (output === undefined) out.push(s);
   switch (input.op) {
     case 'acquire':
       if (s === FREE || s === input.session) allow(true, input.session);
@@ -60,6 +62,34 @@ export const lockModel: Model<readonly LockState[], LockInput, boolean> = {
   },
   hash: (states) => states.join('\u0001'),
 };
+
+/**
+ * `ops` with each unknown-outcome acquire or release ending (ret) when a later destroy of its
+ * session returned successfully: the server refuses a lock operation of a session that no longer
+ * exists, so one that took effect did so before that destroy. The search may still take it as
+ * not applied (lockModel allows that for an unknown outcome), but no longer has to try it at
+ * every later point, which made long histories with many unknown outcomes too costly to check.
+ */
+export function boundBySessionEnd(
+  ops: ReadonlyArray<Operation<LockInput, boolean>>,
+): Array<Operation<LockInput, boolean>> {
+  const destroyed = new Map<string, number[]>();
+  for (const o of ops)
+    if (o.input.op === 'destroy' && o.output === true && Number.isFinite(o.ret)) {
+      let list = destroyed.get(o.input.session);
+      if (!list) destroyed.set(o.input.session, (list = []));
+      list.push(o.ret);
+    }
+  return ops.map((o) => {
+    if (Number.isFinite(o.ret) || o.input.op === 'destroy') return o;
+    // The first destroy that returned after this call (one that returned before cannot bound it).
+    const end = destroyed
+      .get(o.input.session)
+      ?.filter((t) => t > o.call)
+      .reduce((a, b) => Math.min(a, b), Infinity);
+    return end === undefined || end === Infinity ? o : { ...o, ret: end };
+  });
+}
 
 /** What the lock clients did. */
 export interface LockHistory {
