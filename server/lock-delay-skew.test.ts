@@ -59,4 +59,33 @@ describe('lock delays across clock skew', () => {
       await cluster.stopAll();
     }
   });
+
+  it('a follower that applies an invalidation late does not refuse a lock once the delay is over', async () => {
+    const cluster = await TestClusterProcesses.start(3);
+    try {
+      const leader = await cluster.waitForLeader();
+      const lagging = cluster.members.find((m) => m !== leader) as Member;
+      const { ID: holder } = (await put(leader, '/v1/session/create', { LockDelay: '1s', Node: leader.name })) as {
+        ID: string;
+      };
+      expect(await put(leader, `/v1/kv/late/lock?acquire=${holder}`, 'a')).toBe(true);
+      // The follower is cut off while the holder's session is destroyed, and for longer than its delay.
+      await cluster.partition([lagging.name]);
+      expect(await put(leader, `/v1/session/destroy/${holder}`)).toBe(true);
+      await sleep(1500);
+      await cluster.heal();
+      for (;;) {
+        const rows = (await (await call(lagging, '/v1/kv/late/lock?stale')).json()) as Array<{ Session?: string }>;
+        if (rows[0] && rows[0].Session === undefined) break;
+        await sleep(20);
+      }
+      // It applied the release just now, but the delay ended before: an acquire through it succeeds.
+      const { ID: next } = (await put(lagging, '/v1/session/create', { LockDelay: '0s', Node: lagging.name })) as {
+        ID: string;
+      };
+      expect(await put(lagging, `/v1/kv/late/lock?acquire=${next}`, 'b')).toBe(true);
+    } finally {
+      await cluster.stopAll();
+    }
+  });
 });
