@@ -32,4 +32,19 @@ describe("the servers' clock", () => {
     expect(clock.now()).toBe(before + 35);
     expect(steps).toEqual([45_000, -600_005]);
   });
+
+  it('gives whole milliseconds after a step, when the monotonic clock has fractions (commands carry it as an integer)', () => {
+    let wall = 2_000_000;
+    let mono = 10.25;
+    const clock = systemClock(() => undefined, { wall: () => wall, monotonic: () => mono });
+    expect(clock.now()).toBe(2_000_000);
+    wall += 300_000;
+    mono += 7.375;
+    const after = clock.now();
+    expect(Number.isInteger(after)).toBe(true);
+    expect(after).toBe(2_000_007);
+    wall += 3;
+    mono += 2.9;
+    expect(Number.isInteger(clock.now())).toBe(true);
+  });
 });

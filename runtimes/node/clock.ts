@@ -17,7 +17,7 @@ const SYSTEM: TimeSources = { wall: () => Date.now(), monotonic: () => performan
  * CLOCK_STEP_FOLLOWED_MS at a time) but not through a step (an NTP jump, a manual `date -s`),
  * which it reports once to `onStep` and otherwise ignores, as Go's monotonic readings do. Lock
  * delays, session TTLs and leases are stamped with it, so a server whose wall clock jumps does
- * not end them early. It never goes backwards.
+ * not end them early. It gives whole milliseconds and never goes backwards.
  */
 export function systemClock(onStep: (stepMs: number) => void = () => undefined, sources: TimeSources = SYSTEM): Clock {
   // now() is the wall clock plus `skew`, the sum of the steps ignored so far.
@@ -37,7 +37,9 @@ export function systemClock(onStep: (stepMs: number) => void = () => undefined, 
       }
       prevTime = t;
       prevMono = mono;
-      last = Math.max(last, t);
+      // Whole milliseconds, as Date.now() gives: after a step the monotonic clock's fractions
+      // would show through, and commands carry now() as an integer field.
+      last = Math.max(last, Math.floor(t));
       // Told after the state is updated: onStep may read the clock (a logger stamping its line).
       if (stepped) onStep(drift);
       return last;

@@ -38,6 +38,8 @@ export interface SavedRun {
   };
   readonly edge: Array<[string, { value: string; outcome: 'forwarded' | 'queued' | 'unknown' }]>;
   readonly crashes: readonly Crash[];
+  /** What the servers logged as failed requests (absent in runs saved before it was kept). */
+  readonly serverErrors?: ServerErrors;
   readonly faults: readonly FaultRecord[];
   /** The server whose data dir was the tmpfs the disk fault filled, if any. */
   readonly diskServer?: string;
@@ -51,6 +53,18 @@ export interface SavedRun {
     readonly edgeStored: Array<{ Key: string; Value: string | null; CreateIndex: number; ModifyIndex: number }>;
   };
 }
+
+/** Failed requests the servers logged: counts by "<status> <error class>", and samples of those that show a bug. */
+export interface ServerErrors {
+  readonly counts: Record<string, number>;
+  readonly bugs: Array<{ readonly server: string; readonly line: string }>;
+}
+
+/**
+ * Error classes that mean a server bug whatever the faults: data a server made or stored that it
+ * then finds invalid (CorruptError), or a JavaScript error escaping a handler.
+ */
+export const BUG_ERRORS: readonly string[] = ['CorruptError', 'TypeError', 'RangeError', 'ReferenceError', 'Error'];
 
 /** Puts back what JSON lost: Infinity for the ret of operations of unknown outcome. */
 export function reviveSavedRun(parsed: SavedRun): SavedRun {
@@ -193,5 +207,23 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
   };
   if (unexplained.length > 0)
     anomalies.push({ checker: 'crashes', what: 'servers exited by themselves', evidence: unexplained });
+
+  if (r.serverErrors) {
+    const { counts, bugs } = r.serverErrors;
+    const bugCount = Object.entries(counts)
+      .filter(([k]) => BUG_ERRORS.includes(k.split(' ')[1] ?? ''))
+      .reduce((n, [, c]) => n + c, 0);
+    const top = Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([k, c]) => `${c} × ${k}`)
+      .join(', ');
+    checks.serverErrors = {
+      ok: bugCount === 0,
+      detail: `${bugCount} failed requests showing a server bug (${BUG_ERRORS.join(', ')}); all failures: ${top || 'none'}`,
+    };
+    if (bugCount > 0)
+      anomalies.push({ checker: 'serverErrors', what: `${bugCount} requests failed on a server bug`, evidence: bugs });
+  }
   return { checks, anomalies };
 }

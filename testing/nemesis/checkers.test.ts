@@ -211,6 +211,25 @@ describe('the nemesis checkers', () => {
     expect(checks.linearizable?.ok).toBe(true);
     expect(checks.crashes?.ok).toBe(true);
     expect(anomalies.map((a) => `${a.checker}: ${a.what}`)).toEqual(['set: acknowledged adds lost']);
+
+    // Failed requests the servers logged: refusals under faults pass, a CorruptError is a bug.
+    const line = '{"@message":"request failed","status":500,"error":"CorruptError: x"}';
+    const withErrors: SavedRun = {
+      ...revived,
+      serverErrors: { counts: { '507 DiskFullError': 40, '500 NoLeaderError': 3 }, bugs: [] },
+    };
+    expect(checkRun(withErrors, 1_000_000).checks.serverErrors?.ok).toBe(true);
+    const buggy: SavedRun = {
+      ...revived,
+      serverErrors: { counts: { '500 NoLeaderError': 3, '500 CorruptError': 2 }, bugs: [{ server: 'n1', line }] },
+    };
+    const found = checkRun(buggy, 1_000_000);
+    expect(found.checks.serverErrors).toMatchObject({ ok: false });
+    expect(found.anomalies.at(-1)).toEqual({
+      checker: 'serverErrors',
+      what: '2 requests failed on a server bug',
+      evidence: [{ server: 'n1', line }],
+    });
   });
 
   it('writes a report page with the chart, the fault intervals and the anomalies, escaped', () => {

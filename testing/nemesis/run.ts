@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { seededRng } from '../seeded-rng.js';
 import { NemesisCluster, type NemesisMember } from './cluster.js';
@@ -7,7 +7,7 @@ import { FAULT_KINDS, type FaultKind, type FaultRecord, type NemesisContext, sta
 import { canUseNetns, loopbackNetwork, type NemesisNetwork, netnsNetwork } from './net.js';
 import { availability, latencySvg, type NemesisReport, reportHtml } from './report.js';
 import { spawnEdge } from '../spawn-edge.js';
-import { checkRun, type SavedRun } from './check.js';
+import { BUG_ERRORS, checkRun, type SavedRun, type ServerErrors } from './check.js';
 import { EDGE_PREFIX, runEdgeClient } from './edge.js';
 import { runLockClients } from './locks.js';
 import { checkWatch, runWatchWorkload } from './watch.js';
@@ -263,6 +263,7 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
       },
       edge: [...edgeHistory.writes],
       crashes,
+      serverErrors: scanServerErrors(join(o.out, 'logs')),
       faults,
       ...(diskName ? { diskServer: diskName } : {}),
       final: {
@@ -311,6 +312,31 @@ export async function runNemesis(o: NemesisOptions): Promise<NemesisReport> {
     network.teardown();
     if (diskIndex !== undefined) unmount(diskMount);
   }
+}
+
+/** Samples of bug lines kept in a run's history. */
+const MAX_BUG_SAMPLES = 20;
+
+/**
+ * Reads the servers' logs (`<dir>/<name>.log`, JSON lines) for failed requests: counts them by
+ * status and error class, and keeps samples of those whose class shows a bug (BUG_ERRORS).
+ */
+function scanServerErrors(dir: string): ServerErrors {
+  const counts: Record<string, number> = {};
+  const bugs: ServerErrors['bugs'] = [];
+  for (const file of existsSync(dir) ? readdirSync(dir) : []) {
+    if (!file.endsWith('.log')) continue;
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      if (!line.includes('"request failed"')) continue;
+      const m = /"status":(\d+),"error":"([A-Za-z]+)/.exec(line);
+      if (!m) continue;
+      const key = `${m[1]} ${m[2]}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+      if (BUG_ERRORS.includes(m[2] as string) && bugs.length < MAX_BUG_SAMPLES)
+        bugs.push({ server: file.slice(0, -4), line: line.slice(0, 600) });
+    }
+  }
+  return { counts, bugs };
 }
 
 /** The disk faults' tmpfs mounts of runs under way in this process. */
