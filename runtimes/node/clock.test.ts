@@ -33,7 +33,7 @@ describe("the servers' clock", () => {
     expect(steps).toEqual([45_000, -600_005]);
   });
 
-  it('gives whole milliseconds after a step, when the monotonic clock has fractions (commands carry it as an integer)', () => {
+  it('gives whole milliseconds after a step, when the monotonic clock has fractions', () => {
     let wall = 2_000_000;
     let mono = 10.25;
     const clock = systemClock(() => undefined, { wall: () => wall, monotonic: () => mono });

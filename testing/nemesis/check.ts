@@ -220,7 +220,9 @@ export function checkRun(r: SavedRun, budget: number): { checks: NemesisReport['
       .join(', ');
     checks.serverErrors = {
       ok: bugCount === 0,
-      detail: `${bugCount} failed requests showing a server bug (${BUG_ERRORS.join(', ')}); all failures: ${top || 'none'}`,
+      detail:
+        `${bugCount} failed requests showing a server bug (${BUG_ERRORS.join(', ')}); ` +
+        `all failures: ${top || 'none'}`,
     };
     if (bugCount > 0)
       anomalies.push({ checker: 'serverErrors', what: `${bugCount} requests failed on a server bug`, evidence: bugs });
