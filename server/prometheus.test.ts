@@ -67,7 +67,8 @@ describe('Prometheus HTTP service discovery', () => {
     let value: string | undefined;
     let targets: Array<{ labels: Record<string, string>; health: string; discoveredLabels: Record<string, string> }> =
       [];
-    while (Date.now() < deadline && value === undefined) {
+    // Until both show: the targets are read before the query, so a scrape may land between them.
+    while (Date.now() < deadline && (value === undefined || targets[0]?.health !== 'up')) {
       await new Promise((r) => setTimeout(r, 500));
       if (startError) throw new Error(`prometheus did not start: ${startError.message}`);
       try {
