@@ -8,6 +8,15 @@ afterAll(cleanupAll);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const call = async (m: Member, path: string, init?: RequestInit) => fetch(`http://${m.http}${path}`, init);
+/** Waits until the leader has put `name`'s node in the catalog (it does so after it is elected). */
+async function nodeRegistered(m: Member, name: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const res = await call(m, `/v1/catalog/node/${name}`);
+    if (res.status === 200 && (await res.json()) !== null) return;
+    await sleep(50);
+  }
+  throw new Error(`node ${name} never appeared in the catalog`);
+}
 const put = async (m: Member, path: string, body?: unknown) =>
   (await call(m, path, { method: 'PUT', ...(body === undefined ? {} : { body: JSON.stringify(body) }) })).json();
 
@@ -23,6 +32,8 @@ describe('lock delays across clock skew', () => {
       await cluster.startMember(skewed);
       await cluster.waitForLeader();
       const n1 = cluster.member('n1');
+      await nodeRegistered(n1, 'n1');
+      await nodeRegistered(n1, 'n3');
 
       // A holder on n1 with a 3 s lock delay; its session is destroyed through n1.
       const { ID: first } = (await put(n1, '/v1/session/create', { LockDelay: '3s', Node: 'n1' })) as { ID: string };
@@ -65,6 +76,8 @@ describe('lock delays across clock skew', () => {
     try {
       const leader = await cluster.waitForLeader();
       const lagging = cluster.members.find((m) => m !== leader) as Member;
+      await nodeRegistered(leader, leader.name);
+      await nodeRegistered(leader, lagging.name);
       const { ID: holder } = (await put(leader, '/v1/session/create', { LockDelay: '1s', Node: leader.name })) as {
         ID: string;
       };

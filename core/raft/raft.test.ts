@@ -480,12 +480,16 @@ describe('leader transfer (dissertation §3.10)', () => {
     expect(c.leader()).toBe('c');
   });
 
-  it('refuses proposals while a transfer is in progress', () => {
+  it('refuses proposals while a transfer is in progress, and says it is transferring until it is over', () => {
     const c = leaderOf(new TestCluster(ABC));
     c.isolate('c');
+    expect(c.raw('a').raft.transferring()).toBe(false);
     c.raw('a').transferLeader('c');
+    // A leader handing over answers default reads only after a heartbeat round (server/cluster/forwarder.ts).
+    expect(c.raw('a').raft.transferring()).toBe(true);
     expect(() => c.raw('a').propose(put('k', 'v'))).toThrow(/transfer/);
     c.tick(12, ['a']);
+    expect(c.raw('a').raft.transferring()).toBe(false);
     expect(() => c.raw('a').propose(put('k', 'v'))).not.toThrow();
   });
 });

@@ -270,6 +270,11 @@ export class Raft {
     return true;
   }
 
+  /** Whether this leader is handing its leadership over (a transfer started and not yet over or abandoned). */
+  transferring(): boolean {
+    return this.role === 'leader' && this.leadTransferee !== undefined;
+  }
+
   /** Starts handing leadership to `to` (dissertation §3.10): catch it up, then TimeoutNow. */
   transferLeader(to: NodeId): void {
     if (this.role !== 'leader') throw new NotLeaderError(this.lead);

@@ -373,6 +373,14 @@ export class RaftDriver {
     return this.raw.raft.role;
   }
 
+  /**
+   * Whether this node leads and is handing the leadership over: the new leader may be elected and
+   * commit writes before this one hears of it, so its own state is no longer the latest for sure.
+   */
+  transferringLeadership(): boolean {
+    return this.raw.raft.transferring();
+  }
+
   /** The leader this node knows of, if any (cheaper than status() on every request). */
   leader(): NodeId | undefined {
     return this.raw.raft.lead;

@@ -224,7 +224,10 @@ export class LeaderForwarder {
     if (full) throw full;
     const found = await this.awaitLeader(req, deadline, () => true);
     if (!found) return noLeader('No cluster leader\n');
-    if (found === 'self' || !barrier) return undefined;
+    if (!barrier) return undefined;
+    // A leader answers a default read from its state at once (Consul's default mode), except while
+    // it hands the leadership over: then it confirms with a heartbeat round, as a follower would.
+    if (found === 'self' && !this.o.state.driver?.transferringLeadership()) return undefined;
     try {
       await this.o.readBarrier();
     } catch (err) {
