@@ -86,7 +86,8 @@ describe('consul-template functions (golden renders of its documented examples)'
   it('converts with toJSON, parseJSON, toYAML, explode and byKey', () => {
     const { out } = render(
       '{{ with $d := key "app/json" | parseJSON }}{{ $d.a.x }} {{ index $d.b 1 }} {{ toJSON $d }}{{ end }}\n' +
-        '{{ tree "app/config" | explode | toJSON }}\n{{ range $k, $v := tree "app/config" | byKey }}{{ $k }}:{{ len $v }}{{ end }}\n' +
+        '{{ tree "app/config" | explode | toJSON }}\n' +
+        '{{ range $k, $v := tree "app/config" | byKey }}{{ $k }}:{{ len $v }}{{ end }}\n' +
         '{{ tree "app/config" | explode | toYAML }}',
     );
     expect(out).toBe(
@@ -99,8 +100,10 @@ describe('consul-template functions (golden renders of its documented examples)'
     const { out } = render(
       '{{ range $t, $s := service "web" | byTag }}{{ $t }}={{ len $s }} {{ end }}\n' +
         '{{ "a,b" | split "," | join ";" }} {{ "Hello" | toUpper }} {{ replaceAll "l" "L" "hello" }} ' +
-        '{{ regexReplaceAll "(\\\\d+)" "<$1>" "a1b22" }} {{ regexMatch "^h" "hi" }} {{ "prod" | in (split "," "a,prod") }}\n' +
-        '{{ add 1 2 }} {{ 7 | subtract 2 }} {{ multiply 3 4 }} {{ 10 | divide 4 }} {{ env "HOME" }} {{ timestamp "2006-01-02T15:04:05" }}',
+        '{{ regexReplaceAll "(\\\\d+)" "<$1>" "a1b22" }} {{ regexMatch "^h" "hi" }} ' +
+        '{{ "prod" | in (split "," "a,prod") }}\n' +
+        '{{ add 1 2 }} {{ 7 | subtract 2 }} {{ multiply 3 4 }} {{ 10 | divide 4 }} {{ env "HOME" }} ' +
+        '{{ timestamp "2006-01-02T15:04:05" }}',
     );
     expect(out).toBe('prod=2 v1=1 v2=1 \na;b HELLO heLLo a<1>b<22> true true\n3 5 12 2 /root 2026-12-07T15:04:05');
   });
