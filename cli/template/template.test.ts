@@ -26,7 +26,8 @@ describe('templates against a real server', () => {
         {
           name: 'nginx.tpl',
           source:
-            'mode={{ keyOrDefault "app/mode" "none" }}\n{{ range service "web" }}server {{ .Address }}:{{ .Port }};\n{{ end }}',
+            'mode={{ keyOrDefault "app/mode" "none" }}\n' +
+            '{{ range service "web" }}server {{ .Address }}:{{ .Port }};\n{{ end }}',
         },
       ],
       {
