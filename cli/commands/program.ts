@@ -18,6 +18,7 @@ import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerTemplateCommand } from './template.js';
 import { registerTlsCommands } from './tls.js';
 import { registerValidateCommand } from './validate.js';
 import { registerWatchCommand } from './watch.js';
@@ -126,6 +127,7 @@ export function buildProgram(
   registerAclCommands(program, client);
   registerWatchCommand(program, client);
   registerLockCommand(program, client);
+  registerTemplateCommand(program, client);
   registerTlsCommands(program, local);
   registerValidateCommand(program, local);
   registerCompletionCommand(program, local);

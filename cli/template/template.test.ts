@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../testing/manual-clock.js';
-import { cleanupAll, spawnServer } from '../../testing/spawn-server.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupAll, runCli, spawnServer, tempDir } from '../../testing/spawn-server.js';
 import { KonsulClient } from '../client/api.js';
 import { TemplateRunner } from '../../core/template/runner.js';
 import { blockingWatcher } from './watcher.js';
@@ -55,4 +57,28 @@ describe('templates against a real server', () => {
     expect(out).toHaveLength(3);
     runner.stop();
   }, 30_000);
+
+  it('konsul template -once writes each destination and runs its command; errors name the template, line and column', async () => {
+    const server = await spawnServer();
+    await fetch(`${server.url}/v1/kv/app/port`, { method: 'PUT', body: '8080' });
+    const dir = tempDir();
+    const tpl = join(dir, 'in.tpl');
+    writeFileSync(tpl, 'listen {{ key "app/port" }};\n');
+    const out = join(dir, 'out.conf');
+    const flag = join(dir, 'ran');
+    const env = { CONSUL_HTTP_ADDR: server.url };
+    const ok = await runCli(['template', '-template', `${tpl}:${out}:touch ${flag}`, '-once'], env);
+    expect(ok.code, ok.out).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('listen 8080;\n');
+    expect(readFileSync(flag, 'utf8')).toBe('');
+    const dry = await runCli(['template', '-template', `${tpl}:${out}`, '-once', '-dry'], env);
+    expect(dry.out).toBe(`> ${out}\nlisten 8080;\n`);
+    writeFileSync(tpl, 'a\n{{ if }}\n');
+    const bad = await runCli(['template', '-template', `${tpl}:${out}`, '-once'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain(`template: ${tpl}:2:4: missing value for if`);
+    const spec = await runCli(['template', '-template', 'nocolon', '-once'], env);
+    expect(spec.code).toBe(2);
+    expect(spec.err).toContain('want "source:destination[:command]"');
+  }, 60_000);
 });

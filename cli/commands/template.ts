@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { TemplateRunner, type Wait } from '../../core/template/runner.js';
+import { parseDuration } from '../../core/util/duration.js';
+import { systemClock } from '../../runtimes/node/clock.js';
+import { CliError } from '../client/errors.js';
+import { readFileOrFail } from '../client/files.js';
+import { runCommand, writeRendered } from '../template/output.js';
+import { blockingWatcher } from '../template/watcher.js';
+import { type ClientCommand, collect } from './common.js';
+
+/** One `-template "in:out[:command]"`. */
+export interface TemplateSpec {
+  readonly source: string;
+  readonly destination: string;
+  readonly command: string | undefined;
+}
+
+/** Parses `in.tpl:out.conf[:command]` (the command may itself hold colons). */
+export function parseTemplateSpec(text: string): TemplateSpec {
+  const first = text.indexOf(':');
+  if (first <= 0) throw new CliError(`-template ${JSON.stringify(text)}: want "source:destination[:command]"`, 2);
+  const second = text.indexOf(':', first + 1);
+  const destination = second < 0 ? text.slice(first + 1) : text.slice(first + 1, second);
+  if (destination === '') throw new CliError(`-template ${JSON.stringify(text)}: the destination is empty`, 2);
+  const command = second < 0 ? undefined : text.slice(second + 1);
+  return { source: text.slice(0, first), destination, command: command === '' ? undefined : command };
+}
+
+/** `-wait min:max` (or `min`, when max is 4 × min, as consul-template does). */
+export function parseWait(text: string): Wait {
+  const [a, b] = text.split(':', 2) as [string, string | undefined];
+  const min = parseDuration(a);
+  const max = b === undefined ? (min === undefined ? undefined : min * 4) : parseDuration(b);
+  if (min === undefined || max === undefined || max < min)
+    throw new CliError(`-wait ${JSON.stringify(text)}: want "min:max" durations with min <= max, like 2s:10s`, 2);
+  return { min, max };
+}
+
+/**
+ * Registers `konsul template`: renders consul-template templates from the API (a server's or an
+ * edge agent's), push-driven, writing each destination atomically when its content changes and
+ * running its command then.
+ */
+export function registerTemplateCommand(program: Command, client: ClientCommand): void {
+  client(
+    program
+      .command('template')
+      .description('render templates from KV and the catalog into files, again whenever what they read changes')
+      .option(
+        '--template <in:out[:command]>',
+        'a template, its destination and a command to run after a change',
+        collect,
+      )
+      .option('--once', 'render each template once and exit')
+      .option('--dry', 'print the renders to stdout instead of writing files')
+      .option('--wait <min:max>', 'wait for this much quiet after a change before rendering (max: at the latest)')
+      .option('--backup', 'keep the previous file as <destination>.bak')
+      .option('--command-timeout <duration>', 'kill a command that runs longer', '30s'),
+    async (
+      c,
+      io,
+      o: {
+        template?: string[];
+        once?: boolean;
+        dry?: boolean;
+        wait?: string;
+        backup?: boolean;
+        commandTimeout: string;
+      },
+    ) => {
+      const specs = (o.template ?? []).map(parseTemplateSpec);
+      if (specs.length === 0) throw new CliError('at least one -template "source:destination[:command]" is needed', 2);
+      const wait = o.wait === undefined ? undefined : parseWait(o.wait);
+      const commandTimeout = parseDuration(o.commandTimeout);
+      if (commandTimeout === undefined) throw new CliError(`-command-timeout ${o.commandTimeout}: not a duration`, 2);
+      const sources = specs.map((s) => readFileOrFail(s.source, 'template').toString('utf8'));
+      let failures = 0;
+      const done = new Set<number>();
+      let finish!: () => void;
+      const finished = new Promise<void>((resolve) => (finish = resolve));
+      // Commands of one template run one after another.
+      const chains = specs.map(() => Promise.resolve());
+      let runner: TemplateRunner;
+      try {
+        runner = new TemplateRunner(
+          specs.map((s, i) => ({ name: s.source, source: sources[i] as string })),
+          {
+            watcher: blockingWatcher(c, { onError: (d, m) => io.err(`template: watching ${d.id}: ${m}\n`) }),
+            clock: systemClock(),
+            env: {
+              env: (n) => process.env[n],
+              readFile: (p) => {
+                try {
+                  return readFileSync(p, 'utf8');
+                } catch {
+                  return undefined;
+                }
+              },
+              now: () => Date.now(),
+            },
+            ...(wait ? { wait } : {}),
+            events: {
+              rendered: (i, content) => {
+                const s = specs[i] as TemplateSpec;
+                if (o.dry) io.out(`> ${s.destination}\n${content}`);
+                else {
+                  const outcome = writeRendered(s.destination, content, { backup: o.backup === true });
+                  if (outcome === 'written' && s.command !== undefined) {
+                    const cmd = s.command;
+                    chains[i] = (chains[i] as Promise<void>).then(async () => {
+                      const r = await runCommand(cmd, commandTimeout);
+                      if (r.code !== 0)
+                        io.err(
+                          `template: ${s.destination}: command ${JSON.stringify(cmd)} ` +
+                            `${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}\n${r.output}`,
+                        );
+                    });
+                  }
+                }
+                done.add(i);
+                if (o.once && done.size === specs.length) finish();
+              },
+              failed: (i, err) => {
+                failures++;
+                io.err(`${err.message}\n`);
+                done.add(i);
+                if (o.once && done.size === specs.length) finish();
+              },
+            },
+          },
+        );
+      } catch (err) {
+        throw new CliError((err as Error).message, 1);
+      }
+      const stop = () => finish();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      runner.start();
+      await finished;
+      runner.stop();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      await Promise.all(chains);
+      return failures > 0 ? 1 : 0;
+    },
+  );
+}
