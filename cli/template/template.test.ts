@@ -58,7 +58,7 @@ describe('templates against a real server', () => {
     runner.stop();
   }, 30_000);
 
-  it('konsul template -once writes each destination and runs its command; errors name the template, line and column', async () => {
+  it('konsul template -once writes each file and runs its command; errors name template, line, column', async () => {
     const server = await spawnServer();
     await fetch(`${server.url}/v1/kv/app/port`, { method: 'PUT', body: '8080' });
     const dir = tempDir();
