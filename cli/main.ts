@@ -23,6 +23,7 @@ Commands:
   watch     run a handler once per change of a key, prefix, service, checks or events
   lock      hold a lock (or a semaphore slot) while a command runs
   template  render templates from KV and the catalog into files, again on every change
+  env       run a command with KV keys as environment variables, restarted when they change
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   validate  check server or edge config files and name every bad key
   debug     collect state, metrics samples and logs into a .tar.gz for a bug report
@@ -82,6 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'watch':
     case 'lock':
     case 'template':
+    case 'env':
     case 'tls':
     case 'validate':
     case 'completion':

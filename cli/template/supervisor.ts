@@ -13,14 +13,17 @@ export interface SupervisorOptions {
   readonly killTimeoutMs?: number;
   /** Pause before starting a child that died by itself again (default 1000 ms). */
   readonly restartDelayMs?: number;
+  /** When set, a child that exits by itself is not restarted: this is told its exit code instead. */
+  readonly onDied?: (code: number) => void;
   /** Told what happens (a start, a death, a restart). */
   readonly log: (line: string) => void;
 }
 
 /**
  * Keeps one child process running for `konsul template -exec` and `konsul env`: starts it,
- * restarts it when it dies by itself, sends it the reload signal (or restarts it) on a change,
- * forwards signals to it, and on stop ends it and gives its exit code.
+ * restarts it when it dies by itself (or reports that, with `onDied`), sends it the reload
+ * signal (or restarts it) on a change, forwards signals to it, and on stop ends it and gives its
+ * exit code.
  */
 export class Supervisor {
   private child: ChildProcess | undefined;
@@ -51,6 +54,11 @@ export class Supervisor {
       if (this.child !== child) return;
       this.child = undefined;
       if (this.stopping) return;
+      if (this.o.onDied) {
+        this.stopping = true;
+        this.o.onDied(code);
+        return;
+      }
       this.o.log(`child exited with ${code}; starting it again`);
       this.restartTimer = setTimeout(() => this.start(), this.o.restartDelayMs ?? 1000);
     });

@@ -82,3 +82,36 @@ describe('templates against a real server', () => {
     expect(spec.err).toContain('want "source:destination[:command]"');
   }, 60_000);
 });
+
+describe('konsul env', () => {
+  it('runs the command with the keys as variables, restarts it on a change, and exits with its code', async () => {
+    const server = await spawnServer();
+    const put = (k: string, v: string) => fetch(`${server.url}/v1/kv/${k}`, { method: 'PUT', body: v });
+    await put('app/config/db-host', 'db1');
+    await put('app/config/port', '5432');
+    const dir = tempDir();
+    const log = join(dir, 'log');
+    // The command notes its environment, then exits 7 once it sees a stop file.
+    const script = `echo "$DB_HOST $PORT" >> ${log}; while [ ! -e ${dir}/stop ]; do sleep 0.05; done; exit 7`;
+    const run = runCli(
+      ['env', '-prefix', 'app/config/', '-sanitize', '-upcase', '--', 'sh', '-c', script],
+      { CONSUL_HTTP_ADDR: server.url },
+      30_000,
+    );
+    const lines = () => {
+      try {
+        return readFileSync(log, 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    };
+    await until(() => lines().length === 1);
+    expect(lines()).toEqual(['db1 5432']);
+    await put('app/config/db-host', 'db2');
+    await until(() => lines().length === 2);
+    expect(lines()[1]).toBe('db2 5432');
+    writeFileSync(join(dir, 'stop'), '');
+    const r = await run;
+    expect(r.code).toBe(7);
+  }, 60_000);
+});
