@@ -32,7 +32,8 @@ export function envFromKv(
 
 const SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2']);
 
-function signalFlag(text: string | undefined, name: string): NodeJS.Signals | undefined {
+/** A signal flag's value (`HUP`, `SIGHUP`), or undefined when not given; a CliError (2) for another. */
+export function signalFlag(text: string | undefined, name: string): NodeJS.Signals | undefined {
   if (text === undefined) return undefined;
   const s = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
   if (!SIGNALS.has(s)) throw new CliError(`-${name} ${text}: want one of ${[...SIGNALS].join(', ')}`, 2);

@@ -6,8 +6,10 @@ import { systemClock } from '../../runtimes/node/clock.js';
 import { CliError } from '../client/errors.js';
 import { readFileOrFail } from '../client/files.js';
 import { runCommand, writeRendered } from '../template/output.js';
+import { Supervisor } from '../template/supervisor.js';
 import { blockingWatcher } from '../template/watcher.js';
 import { type ClientCommand, collect } from './common.js';
+import { signalFlag } from './env.js';
 
 /** One `-template "in:out[:command]"`. */
 export interface TemplateSpec {
@@ -56,7 +58,11 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       .option('--dry', 'print the renders to stdout instead of writing files')
       .option('--wait <min:max>', 'wait for this much quiet after a change before rendering (max: at the latest)')
       .option('--backup', 'keep the previous file as <destination>.bak')
-      .option('--command-timeout <duration>', 'kill a command that runs longer', '30s'),
+      .option('--command-timeout <duration>', 'kill a command that runs longer', '30s')
+      .option('--exec <command>', 'supervise this command: start it after the first full render, reload it on changes')
+      .option('--exec-reload-signal <signal>', 'send this to the -exec command on a change (default: restart it)')
+      .option('--exec-kill-signal <signal>', 'the signal that stops the -exec command', 'SIGTERM')
+      .option('--exec-kill-timeout <duration>', 'SIGKILL the -exec command this long after the kill signal', '30s'),
     async (
       c,
       io,
@@ -67,6 +73,10 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
         wait?: string;
         backup?: boolean;
         commandTimeout: string;
+        exec?: string;
+        execReloadSignal?: string;
+        execKillSignal: string;
+        execKillTimeout: string;
       },
     ) => {
       const specs = (o.template ?? []).map(parseTemplateSpec);
@@ -75,6 +85,20 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       const commandTimeout = parseDuration(o.commandTimeout);
       if (commandTimeout === undefined) throw new CliError(`-command-timeout ${o.commandTimeout}: not a duration`, 2);
       const sources = specs.map((s) => readFileOrFail(s.source, 'template').toString('utf8'));
+      if (o.exec !== undefined && o.once) throw new CliError('-exec and -once do not go together', 2);
+      const killTimeout = parseDuration(o.execKillTimeout);
+      if (killTimeout === undefined) throw new CliError(`-exec-kill-timeout ${o.execKillTimeout}: not a duration`, 2);
+      const reloadSignal = signalFlag(o.execReloadSignal, 'exec-reload-signal');
+      const supervisor =
+        o.exec === undefined
+          ? undefined
+          : new Supervisor({
+              command: ['sh', '-c', o.exec],
+              ...(reloadSignal ? { reloadSignal } : {}),
+              killSignal: signalFlag(o.execKillSignal, 'exec-kill-signal') ?? 'SIGTERM',
+              killTimeoutMs: killTimeout,
+              log: (l) => io.err(`template: exec: ${l}\n`),
+            });
       let failures = 0;
       const done = new Set<number>();
       let finish!: () => void;
@@ -118,8 +142,14 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
                     });
                   }
                 }
+                const first = done.size < specs.length;
                 done.add(i);
                 if (o.once && done.size === specs.length) finish();
+                // The supervised command starts once every template has rendered, and hears of later changes.
+                if (supervisor) {
+                  if (done.size === specs.length && supervisor.starts === 0) supervisor.start();
+                  else if (!first || done.size < specs.length) void supervisor.changed();
+                }
               },
               failed: (i, err) => {
                 failures++;
@@ -133,15 +163,17 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       } catch (err) {
         throw new CliError((err as Error).message, 1);
       }
-      const stop = () => finish();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const).map(
+        (sig) => [sig, () => (sig === 'SIGINT' || sig === 'SIGTERM' ? finish() : supervisor?.forward(sig))] as const,
+      );
+      for (const [sig, h] of handlers) process.on(sig, h);
       runner.start();
       await finished;
       runner.stop();
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      for (const [sig, h] of handlers) process.off(sig, h);
       await Promise.all(chains);
+      // With -exec, the exit code is the supervised command's.
+      if (supervisor) return supervisor.stop();
       return failures > 0 ? 1 : 0;
     },
   );

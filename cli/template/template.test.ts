@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../testing/manual-clock.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupAll, runCli, spawnServer, tempDir } from '../../testing/spawn-server.js';
+import { spawn } from 'node:child_process';
+import { CLI, cleanupAll, runCli, spawnServer, tempDir } from '../../testing/spawn-server.js';
 import { KonsulClient } from '../client/api.js';
 import { TemplateRunner } from '../../core/template/runner.js';
 import { blockingWatcher } from './watcher.js';
@@ -113,5 +114,44 @@ describe('konsul env', () => {
     writeFileSync(join(dir, 'stop'), '');
     const r = await run;
     expect(r.code).toBe(7);
+  }, 60_000);
+});
+
+describe('konsul template -exec', () => {
+  it('starts the command after the first render, signals it on a change, and exits with its code', async () => {
+    const server = await spawnServer();
+    await fetch(`${server.url}/v1/kv/app/v`, { method: 'PUT', body: 'one' });
+    const dir = tempDir();
+    const tpl = join(dir, 'in.tpl');
+    const out = join(dir, 'out');
+    const log = join(dir, 'log');
+    writeFileSync(tpl, '{{ key "app/v" }}');
+    const script =
+      `echo "start $(cat ${out})" >> ${log}; trap 'echo "hup $(cat ${out})" >> ${log}' HUP; ` +
+      `trap 'exit 5' TERM; while true; do sleep 0.05; done`;
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'template', '-template', `${tpl}:${out}`, '-exec', script, '-exec-reload-signal', 'SIGHUP'],
+      { env: { ...process.env, CONSUL_HTTP_ADDR: server.url }, stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+    const lines = () => {
+      try {
+        return readFileSync(log, 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    };
+    try {
+      await until(() => lines().length === 1);
+      expect(lines()).toEqual(['start one']);
+      await fetch(`${server.url}/v1/kv/app/v`, { method: 'PUT', body: 'two' });
+      await until(() => lines().length === 2);
+      expect(lines()[1]).toBe('hup two');
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(5);
+    } finally {
+      proc.kill('SIGKILL');
+    }
   }, 60_000);
 });
