@@ -5,6 +5,7 @@ import { parseDuration } from '../../core/util/duration.js';
 import { systemClock } from '../../runtimes/node/clock.js';
 import { CliError } from '../client/errors.js';
 import { readFileOrFail } from '../client/files.js';
+import { readTemplateConfig } from '../template/config.js';
 import { runCommand, writeRendered } from '../template/output.js';
 import { Supervisor } from '../template/supervisor.js';
 import { blockingWatcher } from '../template/watcher.js';
@@ -28,6 +29,14 @@ export function parseTemplateSpec(text: string): TemplateSpec {
   const command = second < 0 ? undefined : text.slice(second + 1);
   return { source: text.slice(0, first), destination, command: command === '' ? undefined : command };
 }
+
+/** A template to render, from a flag or a config file. */
+type Job = TemplateSpec & {
+  readonly backup: boolean;
+  readonly commandTimeoutMs: number;
+  readonly left: string | undefined;
+  readonly right: string | undefined;
+};
 
 /** `-wait min:max` (or `min`, when max is 4 × min, as consul-template does). */
 export function parseWait(text: string): Wait {
@@ -54,6 +63,7 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
         'a template, its destination and a command to run after a change',
         collect,
       )
+      .option('--config <file>', 'a consul-template config file, JSON or HCL (repeatable)', collect)
       .option('--once', 'render each template once and exit')
       .option('--dry', 'print the renders to stdout instead of writing files')
       .option('--wait <min:max>', 'wait for this much quiet after a change before rendering (max: at the latest)')
@@ -68,6 +78,7 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       io,
       o: {
         template?: string[];
+        config?: string[];
         once?: boolean;
         dry?: boolean;
         wait?: string;
@@ -79,11 +90,31 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
         execKillTimeout: string;
       },
     ) => {
-      const specs = (o.template ?? []).map(parseTemplateSpec);
-      if (specs.length === 0) throw new CliError('at least one -template "source:destination[:command]" is needed', 2);
-      const wait = o.wait === undefined ? undefined : parseWait(o.wait);
       const commandTimeout = parseDuration(o.commandTimeout);
       if (commandTimeout === undefined) throw new CliError(`-command-timeout ${o.commandTimeout}: not a duration`, 2);
+      const configs = await Promise.all((o.config ?? []).map(readTemplateConfig));
+      const specs: Job[] = [
+        ...(o.template ?? []).map((t) => ({
+          ...parseTemplateSpec(t),
+          backup: o.backup === true,
+          commandTimeoutMs: commandTimeout,
+          left: undefined,
+          right: undefined,
+        })),
+        ...configs.flatMap((c) =>
+          c.templates.map((t) => ({ ...t, commandTimeoutMs: t.commandTimeoutMs ?? commandTimeout })),
+        ),
+      ];
+      if (specs.length === 0)
+        throw new CliError('at least one -template "source:destination[:command]" (or -config) is needed', 2);
+      const wait = o.wait === undefined ? configs.find((c) => c.wait)?.wait : parseWait(o.wait);
+      const fromConfig = configs.find((c) => c.exec)?.exec;
+      if (o.exec === undefined && fromConfig) {
+        o.exec = fromConfig.command;
+        o.execReloadSignal ??= fromConfig.reloadSignal;
+        if (fromConfig.killSignal) o.execKillSignal = fromConfig.killSignal;
+        if (fromConfig.killTimeoutMs !== undefined) o.execKillTimeout = `${fromConfig.killTimeoutMs}ms`;
+      }
       const sources = specs.map((s) => readFileOrFail(s.source, 'template').toString('utf8'));
       if (o.exec !== undefined && o.once) throw new CliError('-exec and -once do not go together', 2);
       const killTimeout = parseDuration(o.execKillTimeout);
@@ -108,7 +139,12 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       let runner: TemplateRunner;
       try {
         runner = new TemplateRunner(
-          specs.map((s, i) => ({ name: s.source, source: sources[i] as string })),
+          specs.map((s, i) => ({
+            name: s.source,
+            source: sources[i] as string,
+            ...(s.left ? { left: s.left } : {}),
+            ...(s.right ? { right: s.right } : {}),
+          })),
           {
             watcher: blockingWatcher(c, { onError: (d, m) => io.err(`template: watching ${d.id}: ${m}\n`) }),
             clock: systemClock(),
@@ -126,14 +162,14 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
             ...(wait ? { wait } : {}),
             events: {
               rendered: (i, content) => {
-                const s = specs[i] as TemplateSpec;
+                const s = specs[i] as Job;
                 if (o.dry) io.out(`> ${s.destination}\n${content}`);
                 else {
-                  const outcome = writeRendered(s.destination, content, { backup: o.backup === true });
+                  const outcome = writeRendered(s.destination, content, { backup: s.backup });
                   if (outcome === 'written' && s.command !== undefined) {
                     const cmd = s.command;
                     chains[i] = (chains[i] as Promise<void>).then(async () => {
-                      const r = await runCommand(cmd, commandTimeout);
+                      const r = await runCommand(cmd, s.commandTimeoutMs);
                       if (r.code !== 0)
                         io.err(
                           `template: ${s.destination}: command ${JSON.stringify(cmd)} ` +

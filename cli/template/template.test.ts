@@ -155,3 +155,36 @@ describe('konsul template -exec', () => {
     }
   }, 60_000);
 });
+
+describe('konsul template -config', () => {
+  it('renders the templates of an HCL or a JSON config file, and names an unknown key', async () => {
+    const server = await spawnServer();
+    await fetch(`${server.url}/v1/kv/app/a`, { method: 'PUT', body: 'A' });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'one.tpl'), 'one={{ key "app/a" }}\n');
+    writeFileSync(join(dir, 'two.tpl'), 'two=[[ key "app/a" ]]\n');
+    const hcl = join(dir, 'c.hcl');
+    writeFileSync(
+      hcl,
+      [
+        'wait {\n  min = "1ms"\n  max = "10ms"\n}',
+        `template {\n  source = "${dir}/one.tpl"\n  destination = "${dir}/one.out"\n}`,
+        `template {\n  source = "${dir}/two.tpl"\n  destination = "${dir}/two.out"\n` +
+          '  left_delimiter = "[["\n  right_delimiter = "]]"\n  backup = true\n}',
+      ].join('\n'),
+    );
+    const env = { CONSUL_HTTP_ADDR: server.url };
+    const r = await runCli(['template', '-config', hcl, '-once'], env);
+    expect(r.code, r.out).toBe(0);
+    expect(readFileSync(join(dir, 'one.out'), 'utf8')).toBe('one=A\n');
+    expect(readFileSync(join(dir, 'two.out'), 'utf8')).toBe('two=A\n');
+    const json = join(dir, 'c.json');
+    writeFileSync(json, JSON.stringify({ template: [{ source: `${dir}/one.tpl`, destination: `${dir}/j.out` }] }));
+    expect((await runCli(['template', '-config', json, '-once'], env)).code).toBe(0);
+    expect(readFileSync(join(dir, 'j.out'), 'utf8')).toBe('one=A\n');
+    writeFileSync(json, JSON.stringify({ template: [{ source: 'x', destination: 'y', sauce: 1 }] }));
+    const bad = await runCli(['template', '-config', json, '-once'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(`${json}: unknown key "sauce" in template 1`);
+  }, 60_000);
+});
