@@ -3,7 +3,8 @@ import { ManualClock } from '../../testing/manual-clock.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { CLI, cleanupAll, runCli, spawnServer, tempDir } from '../../testing/spawn-server.js';
+import { CLI, cleanupAll, runCli, spawnDevServerAt, spawnServer, tempDir } from '../../testing/spawn-server.js';
+import { spawnEdge } from '../../testing/spawn-edge.js';
 import { KonsulClient } from '../client/api.js';
 import { TemplateRunner } from '../../core/template/runner.js';
 import { blockingWatcher } from './watcher.js';
@@ -187,4 +188,37 @@ describe('konsul template -config', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toContain(`${json}: unknown key "sauce" in template 1`);
   }, 60_000);
+});
+
+describe('templates on an edge agent', () => {
+  it('render from the replica while the servers are down, and catch up when they return', async () => {
+    const dir = tempDir();
+    let server = await spawnServer({ dataDir: join(dir, 'server') });
+    const put = (k: string, v: string) => fetch(`${server.url}/v1/kv/${k}`, { method: 'PUT', body: v });
+    await put('cfg/port', '80');
+    const edge = await spawnEdge({ upstream: server.url, args: ['--prefix', 'cfg/'] });
+    await edge.waitFor(/replica snapshot applied/);
+    const tpl = join(dir, 'in.tpl');
+    writeFileSync(tpl, 'port={{ key "cfg/port" }}\n');
+    const out = join(dir, 'out');
+    const env = { CONSUL_HTTP_ADDR: edge.url };
+    const addr = server.url.replace(/^http:\/\//, '');
+    await server.stop('SIGTERM');
+    // Offline: the agent answers from its replica.
+    const offline = await runCli(['template', '-template', `${tpl}:${out}`, '-once'], env);
+    expect(offline.code, offline.out).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('port=80\n');
+    // Following it: the server comes back at its address, a change reaches the file.
+    const proc = spawn(process.execPath, [CLI, 'template', '-template', `${tpl}:${out}`], {
+      env: { ...process.env, ...env },
+      stdio: 'ignore',
+    });
+    try {
+      server = await spawnDevServerAt(join(dir, 'server'), addr);
+      await put('cfg/port', '8080');
+      await until(() => readFileSync(out, 'utf8') === 'port=8080\n', 30_000);
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  }, 90_000);
 });
