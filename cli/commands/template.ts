@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { TemplateRunner, type Wait } from '../../core/template/runner.js';
 import { parseDuration } from '../../core/util/duration.js';
@@ -150,13 +149,6 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
             clock: systemClock(),
             env: {
               env: (n) => process.env[n],
-              readFile: (p) => {
-                try {
-                  return readFileSync(p, 'utf8');
-                } catch {
-                  return undefined;
-                }
-              },
               now: () => Date.now(),
             },
             ...(wait ? { wait } : {}),

@@ -37,7 +37,7 @@ describe('templates against a real server', () => {
       {
         watcher: blockingWatcher(client, { wait: '5s' }),
         clock: new ManualClock(),
-        env: { env: () => undefined, readFile: () => undefined, now: () => 0 },
+        env: { env: () => undefined, now: () => 0 },
         events: { rendered: (_, c) => out.push(c), failed: (_, e) => out.push(`ERR ${e.message}`) },
       },
     );
@@ -221,4 +221,27 @@ describe('templates on an edge agent', () => {
       proc.kill('SIGKILL');
     }
   }, 90_000);
+});
+
+describe('templates reading files', () => {
+  it("render a file's text, and again when it changes", async () => {
+    const server = await spawnServer();
+    const client = new KonsulClient({ base: server.url, token: undefined, tls: {}, datacenter: undefined });
+    const dir = tempDir();
+    const input = join(dir, 'motd');
+    writeFileSync(input, 'hello');
+    const out: string[] = [];
+    const runner = new TemplateRunner([{ name: 'f.tpl', source: `[{{ file "${input}" }}]` }], {
+      watcher: blockingWatcher(client, { filePollMs: 20 }),
+      clock: new ManualClock(),
+      env: { env: () => undefined, now: () => 0 },
+      events: { rendered: (_, c) => out.push(c), failed: (_, e) => out.push(`ERR ${e.message}`) },
+    });
+    runner.start();
+    expect(out).toEqual(['[hello]']);
+    writeFileSync(input, 'bye');
+    await until(() => out.length === 2);
+    expect(out[1]).toBe('[bye]');
+    runner.stop();
+  });
 });

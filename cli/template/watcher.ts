@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { KonsulClient } from '../client/api.js';
 import type { Dependency } from '../../core/template/functions.js';
 import type { DependencyWatcher } from '../../core/template/runner.js';
@@ -10,10 +11,36 @@ export interface BlockingWatcherOptions {
   readonly retryMs?: number;
   /** Told of each failed query (the watch goes on). */
   readonly onError?: (dep: Dependency, message: string) => void;
+  /** How often a `file` dependency is checked for changes (ms, default 1000). */
+  readonly filePollMs?: number;
+}
+
+/** Follows a local file (`file` in a template): its text, or null while it cannot be read. */
+function watchLocalFile(path: string, onValue: (value: unknown) => void, pollMs: number): () => void {
+  const read = (): string | null => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  let last = read();
+  onValue(last);
+  // Read again every pollMs (template inputs are small files); a stat-based watch could miss a
+  // change made between this first read and its own first look.
+  const timer = setInterval(() => {
+    const now = read();
+    if (now === last) return;
+    last = now;
+    onValue(now);
+  }, pollMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
 }
 
 /**
- * A DependencyWatcher over the Consul HTTP API: one blocking-query loop per dependency
+ * A DependencyWatcher over the Consul HTTP API (and the local file system for `file`): one
+ * blocking-query loop per dependency
  * (`?index=` from the last `X-Consul-Index`, reset when the index goes backwards), which reports
  * an answer whenever the index moves (null for a 404). Works against servers and edge agents
  * alike: an agent answers from its replica, also while its link is down.
@@ -23,6 +50,7 @@ export function blockingWatcher(client: KonsulClient, o: BlockingWatcherOptions 
   const retryMs = o.retryMs ?? 1000;
   return {
     watch(dep: Dependency, onValue: (value: unknown) => void): () => void {
+      if (dep.kind === 'file') return watchLocalFile(dep.id.slice('file:'.length), onValue, o.filePollMs ?? 1000);
       const stop = new AbortController();
       const [path, qs] = dep.id.split('?', 2) as [string, string | undefined];
       const base: Record<string, string | boolean> = {};

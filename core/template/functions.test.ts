@@ -44,7 +44,7 @@ const ANSWERS: Record<string, unknown> = {
 };
 
 function render(src: string): { out: string; reads: RenderReads } {
-  const reads: RenderReads = { deps: new Map<string, Dependency>(), files: new Set(), missing: new Set() };
+  const reads: RenderReads = { deps: new Map<string, Dependency>(), missing: new Set() };
   const source: TemplateSource = {
     lookup: (d) => (d.id in ANSWERS ? { ready: true, value: ANSWERS[d.id] } : { ready: true, value: null }),
   };
@@ -52,7 +52,6 @@ function render(src: string): { out: string; reads: RenderReads } {
     source,
     {
       env: (n) => (n === 'HOME' ? '/root' : undefined),
-      readFile: () => undefined,
       now: () => Date.UTC(2026, 11, 7, 15, 4, 5),
     },
     reads,

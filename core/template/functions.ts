@@ -2,13 +2,14 @@ import { FuncError, type TemplateFunc, truth } from './exec.js';
 import { formatValue } from './format.js';
 
 /**
- * What a template reads from Konsul, as the Consul HTTP API path that answers it (with its query):
- * the renderer watches one per distinct id, however many times the template uses it.
+ * What a template reads: from Konsul, the Consul HTTP API path that answers it (with its query);
+ * a local file (`file`), `file:<path>`, whose value is its text or null when it cannot be read.
+ * The renderer watches one per distinct id, however many times the templates use it.
  */
 export interface Dependency {
   /** The API path and query, e.g. `/v1/kv/app/config?recurse`: the dependency's identity. */
   readonly id: string;
-  readonly kind: 'kv' | 'kv-tree' | 'health' | 'services' | 'nodes' | 'node' | 'datacenters';
+  readonly kind: 'kv' | 'kv-tree' | 'health' | 'services' | 'nodes' | 'node' | 'datacenters' | 'file';
 }
 
 /** What a TemplateSource knows of a dependency: its last answer (Consul's JSON; null for 404), or not yet. */
@@ -19,21 +20,18 @@ export interface TemplateSource {
   lookup(dep: Dependency): Lookup;
 }
 
-/** The ports the non-Consul functions need: environment, files, time, and (if enabled) plugins. */
+/** The ports the non-Consul functions need: environment, time, and (if enabled) plugins. */
 export interface TemplateEnv {
   readonly env: (name: string) => string | undefined;
-  /** A file's contents, or undefined when it cannot be read (it is then watched like a dependency). */
-  readonly readFile: (path: string) => string | undefined;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   /** Runs a plugin command with arguments and returns its standard output; absent: `plugin` is refused. */
   readonly plugin?: (command: string, args: readonly string[]) => string;
 }
 
-/** What one render read: each dependency and file, and whether any was not known yet. */
+/** What one render read: each dependency, and whether any was not known yet. */
 export interface RenderReads {
   readonly deps: Map<string, Dependency>;
-  readonly files: Set<string>;
   /** Dependencies read before they were known: the output is not final. */
   readonly missing: Set<string>;
 }
@@ -190,10 +188,10 @@ export function consulTemplateFuncs(
     env: (name: unknown) => env.env(String(name)) ?? '',
     file: (path: unknown) => {
       const p = String(path);
-      reads.files.add(p);
-      const text = env.readFile(p);
-      if (text === undefined) throw new FuncError(`file: cannot read ${JSON.stringify(p)}`);
-      return text;
+      const r = need({ id: `file:${p}`, kind: 'file' });
+      if (!r.ready) return '';
+      if (typeof r.value !== 'string') throw new FuncError(`file: cannot read ${JSON.stringify(p)}`);
+      return r.value;
     },
     toJSON: (v: unknown) => goJson(v, undefined),
     toJSONPretty: (v: unknown) => goJson(v, '  '),

@@ -23,7 +23,7 @@ class FakeWatcher implements DependencyWatcher {
   }
 }
 
-const env = { env: () => undefined, readFile: () => undefined, now: () => 0 };
+const env = { env: () => undefined, now: () => 0 };
 
 describe('TemplateRunner', () => {
   it('renders once everything read is known, then after each change once quiet, only when the output changed', () => {

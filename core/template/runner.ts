@@ -99,7 +99,7 @@ export class TemplateRunner {
   private render(i: number): void {
     if (this.stopped) return;
     const t = this.templates[i] as RunnerTemplate;
-    const reads: RenderReads = { deps: new Map(), files: new Set(), missing: new Set() };
+    const reads: RenderReads = { deps: new Map(), missing: new Set() };
     const source: TemplateSource = {
       lookup: (d): Lookup => (this.values.has(d.id) ? { ready: true, value: this.values.get(d.id) } : { ready: false }),
     };
@@ -128,7 +128,8 @@ export class TemplateRunner {
     for (const [id, dep] of deps) {
       let w = this.watches.get(id);
       if (!w) {
-        const entry: { stop: () => void; readers: Set<number> } = { stop: () => undefined, readers: new Set() };
+        // The reader goes in first: a watcher may answer at once, from inside watch().
+        const entry: { stop: () => void; readers: Set<number> } = { stop: () => undefined, readers: new Set([i]) };
         this.watches.set(id, entry);
         entry.stop = this.o.watcher.watch(dep, (value) => this.changed(id, value));
         w = entry;
