@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { TemplateRunner, type Wait } from '../../core/template/runner.js';
 import { parseDuration } from '../../core/util/duration.js';
@@ -27,6 +28,28 @@ export function parseTemplateSpec(text: string): TemplateSpec {
   if (destination === '') throw new CliError(`-template ${JSON.stringify(text)}: the destination is empty`, 2);
   const command = second < 0 ? undefined : text.slice(second + 1);
   return { source: text.slice(0, first), destination, command: command === '' ? undefined : command };
+}
+
+/** Longest a plugin may run (ms). */
+const PLUGIN_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs a template's `plugin "NAME" args…` (with -plugins): NAME found on PATH, one argument per
+ * value, its standard output trimmed as consul-template does; a non-zero exit is an error
+ * carrying its standard error.
+ */
+function runPlugin(command: string, args: readonly string[]): string {
+  try {
+    return execFileSync(command, args, {
+      encoding: 'utf8',
+      timeout: PLUGIN_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 16 * 1024 * 1024,
+    }).trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`plugin ${command} failed: ${(e.stderr ?? '').trim() || e.message}`);
+  }
 }
 
 /** A template to render, from a flag or a config file. */
@@ -63,6 +86,7 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
         collect,
       )
       .option('--config <file>', 'a consul-template config file, JSON or HCL (repeatable)', collect)
+      .option('--plugins', 'let templates run programs with plugin (off by default)')
       .option('--once', 'render each template once and exit')
       .option('--dry', 'print the renders to stdout instead of writing files')
       .option('--wait <min:max>', 'wait for this much quiet after a change before rendering (max: at the latest)')
@@ -78,6 +102,7 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
       o: {
         template?: string[];
         config?: string[];
+        plugins?: boolean;
         once?: boolean;
         dry?: boolean;
         wait?: string;
@@ -150,6 +175,7 @@ export function registerTemplateCommand(program: Command, client: ClientCommand)
             env: {
               env: (n) => process.env[n],
               now: () => Date.now(),
+              ...(o.plugins ? { plugin: runPlugin } : {}),
             },
             ...(wait ? { wait } : {}),
             events: {

@@ -245,3 +245,19 @@ describe('templates reading files', () => {
     runner.stop();
   });
 });
+
+describe('konsul template plugins', () => {
+  it("are refused unless -plugins, then run with the template's arguments", async () => {
+    const server = await spawnServer();
+    const dir = tempDir();
+    const tpl = join(dir, 'p.tpl');
+    writeFileSync(tpl, '{{ "b c" | plugin "echo" "a" }}');
+    const env = { CONSUL_HTTP_ADDR: server.url };
+    const off = await runCli(['template', '-template', `${tpl}:${dir}/out`, '-once', '-dry'], env);
+    expect(off.code).toBe(1);
+    expect(off.err).toContain('error calling plugin: plugins are off (enable them with -plugins)');
+    const on = await runCli(['template', '-template', `${tpl}:${dir}/out`, '-once', '-dry', '-plugins'], env);
+    expect(on.code, on.out).toBe(0);
+    expect(on.out).toBe(`> ${dir}/out\na b c`);
+  }, 60_000);
+});

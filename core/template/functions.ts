@@ -272,7 +272,7 @@ export function consulTemplateFuncs(
       return goTimeFormat(new Date(t), String(layout));
     },
     plugin: (cmd: unknown, ...args: unknown[]) => {
-      if (!env.plugin) throw new FuncError('plugin: plugins are off (enable them with -plugins)');
+      if (!env.plugin) throw new FuncError('plugins are off (enable them with -plugins)');
       return env.plugin(String(cmd), args.map(String));
     },
   };
