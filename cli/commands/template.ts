@@ -48,7 +48,7 @@ function runPlugin(command: string, args: readonly string[]): string {
     }).trim();
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`plugin ${command} failed: ${(e.stderr ?? '').trim() || e.message}`);
+    throw new Error(`plugin ${command} failed: ${(e.stderr ?? '').trim() || e.message}`, { cause: err });
   }
 }
 
