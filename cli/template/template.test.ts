@@ -261,3 +261,48 @@ describe('konsul template plugins', () => {
     expect(on.out).toBe(`> ${dir}/out\na b c`);
   }, 60_000);
 });
+
+describe('konsul template following health', () => {
+  it('re-renders when a check turns critical, runs the command once, and ignores unrelated writes', async () => {
+    const server = await spawnServer();
+    const put = (path: string, body?: string) => fetch(`${server.url}${path}`, { method: 'PUT', body });
+    await put(
+      '/v1/agent/service/register',
+      JSON.stringify({ ID: 'web-1', Name: 'web', Address: '10.0.0.1', Port: 80, Check: { TTL: '60s' } }),
+    );
+    await put(
+      '/v1/agent/service/register',
+      JSON.stringify({ ID: 'web-2', Name: 'web', Address: '10.0.0.2', Port: 80, Check: { TTL: '60s' } }),
+    );
+    await put('/v1/agent/check/pass/service:web-1');
+    await put('/v1/agent/check/pass/service:web-2');
+    const dir = tempDir();
+    const tpl = join(dir, 'in.tpl');
+    writeFileSync(tpl, '{{ range service "web" }}{{ .Address }} {{ end }}');
+    const out = join(dir, 'out');
+    const ran = join(dir, 'ran');
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'template', '-template', `${tpl}:${out}:echo x >> ${ran}`, '-wait', '100ms:1s'],
+      { env: { ...process.env, CONSUL_HTTP_ADDR: server.url }, stdio: 'ignore' },
+    );
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    try {
+      await until(() => read(out) === '10.0.0.1 10.0.0.2 ' && read(ran) === 'x\n');
+      await put('/v1/agent/check/fail/service:web-2');
+      await until(() => read(out) === '10.0.0.1 ');
+      await until(() => read(ran) === 'x\nx\n');
+      await put('/v1/kv/unrelated', 'y');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(read(ran)).toBe('x\nx\n');
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  }, 60_000);
+});
