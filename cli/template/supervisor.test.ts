@@ -1,18 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../../testing/process.js';
 import { cleanupAll, tempDir } from '../../testing/spawn-server.js';
 import { Supervisor } from './supervisor.js';
 
 afterAll(cleanupAll);
-
-const until = async (check: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 /** A child that notes its start and each SIGHUP in `file`, and runs until killed. */
 const child = (file: string) => [
@@ -34,20 +27,18 @@ describe('Supervisor', () => {
     });
     s.start();
     const lines = () => readFileSync(file, 'utf8').trim().split('\n');
-    await until(() => {
-      try {
-        return lines().length === 1;
-      } catch {
-        return false;
-      }
-    });
+    await until(
+      'the first start',
+      async () => lines().length,
+      (n) => n === 1,
+    );
     expect(lines()).toEqual(['start bar']);
     await s.changed();
-    await until(() => lines().length === 2);
+    await until('lines().length === 2', async () => lines().length === 2, Boolean);
     expect(lines()[1]).toBe('hup');
     // Killed from outside: started again.
     s.forward('SIGKILL');
-    await until(() => s.starts === 2 && lines().length === 3);
+    await until('s.starts === 2 && lines().length === 3', async () => s.starts === 2 && lines().length === 3, Boolean);
     expect(logs[0]).toMatch(/^child exited with 137; starting it again$/);
     expect(await s.stop()).toBe(143);
   });
@@ -56,7 +47,7 @@ describe('Supervisor', () => {
     const file = join(tempDir(), 'log');
     const s = new Supervisor({ command: child(file), log: () => undefined });
     s.start();
-    await until(() => s.starts === 1);
+    await until('s.starts === 1', async () => s.starts === 1, Boolean);
     await s.changed();
     expect(s.starts).toBe(2);
     await s.stop();

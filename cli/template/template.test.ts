@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { until } from '../../testing/process.js';
 import { ManualClock } from '../../testing/manual-clock.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,14 +11,6 @@ import { TemplateRunner } from '../../core/template/runner.js';
 import { blockingWatcher } from './watcher.js';
 
 afterAll(cleanupAll);
-
-const until = async (check: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('templates against a real server', () => {
   it('render from blocking queries, once all is known, and again when a key or a service changes', async () => {
@@ -42,16 +35,16 @@ describe('templates against a real server', () => {
       },
     );
     runner.start();
-    await until(() => out.length === 1);
+    await until('out.length === 1', async () => out.length === 1, Boolean);
     expect(out[0]).toBe('mode=none\n');
     await put('/v1/kv/app/mode', 'prod');
-    await until(() => out.length === 2);
+    await until('out.length === 2', async () => out.length === 2, Boolean);
     expect(out[1]).toBe('mode=prod\n');
     await put(
       '/v1/agent/service/register',
       JSON.stringify({ ID: 'web-1', Name: 'web', Address: '10.1.1.1', Port: 8080 }),
     );
-    await until(() => out.length === 3);
+    await until('out.length === 3', async () => out.length === 3, Boolean);
     expect(out[2]).toBe('mode=prod\nserver 10.1.1.1:8080;\n');
     // A write to a key nobody reads renders nothing.
     await put('/v1/kv/other', 'x');
@@ -107,10 +100,10 @@ describe('konsul env', () => {
         return [];
       }
     };
-    await until(() => lines().length === 1);
+    await until('lines().length === 1', async () => lines().length === 1, Boolean);
     expect(lines()).toEqual(['db1 5432']);
     await put('app/config/db-host', 'db2');
-    await until(() => lines().length === 2);
+    await until('lines().length === 2', async () => lines().length === 2, Boolean);
     expect(lines()[1]).toBe('db2 5432');
     writeFileSync(join(dir, 'stop'), '');
     const r = await run;
@@ -144,10 +137,10 @@ describe('konsul template -exec', () => {
       }
     };
     try {
-      await until(() => lines().length === 1);
+      await until('lines().length === 1', async () => lines().length === 1, Boolean);
       expect(lines()).toEqual(['start one']);
       await fetch(`${server.url}/v1/kv/app/v`, { method: 'PUT', body: 'two' });
-      await until(() => lines().length === 2);
+      await until('lines().length === 2', async () => lines().length === 2, Boolean);
       expect(lines()[1]).toBe('hup two');
       proc.kill('SIGTERM');
       expect(await exited).toBe(5);
@@ -216,7 +209,12 @@ describe('templates on an edge agent', () => {
     try {
       server = await spawnDevServerAt(join(dir, 'server'), addr);
       await put('cfg/port', '8080');
-      await until(() => readFileSync(out, 'utf8') === 'port=8080\n', 30_000);
+      await until(
+        'readFileSync(out, utf8) === port=8080\n',
+        async () => readFileSync(out, 'utf8') === 'port=8080\n',
+        Boolean,
+        30_000,
+      );
     } finally {
       proc.kill('SIGKILL');
     }
@@ -240,7 +238,7 @@ describe('templates reading files', () => {
     runner.start();
     expect(out).toEqual(['[hello]']);
     writeFileSync(input, 'bye');
-    await until(() => out.length === 2);
+    await until('out.length === 2', async () => out.length === 2, Boolean);
     expect(out[1]).toBe('[bye]');
     runner.stop();
   });
@@ -294,10 +292,14 @@ describe('konsul template following health', () => {
       }
     };
     try {
-      await until(() => read(out) === '10.0.0.1 10.0.0.2 ' && read(ran) === 'x\n');
+      await until(
+        'read(out) === 10.0.0.1 10.0.0.2  && read(ran) === x\n',
+        async () => read(out) === '10.0.0.1 10.0.0.2 ' && read(ran) === 'x\n',
+        Boolean,
+      );
       await put('/v1/agent/check/fail/service:web-2');
-      await until(() => read(out) === '10.0.0.1 ');
-      await until(() => read(ran) === 'x\nx\n');
+      await until('read(out) === 10.0.0.1 ', async () => read(out) === '10.0.0.1 ', Boolean);
+      await until('read(ran) === x\nx\n', async () => read(ran) === 'x\nx\n', Boolean);
       await put('/v1/kv/unrelated', 'y');
       await new Promise((r) => setTimeout(r, 500));
       expect(read(ran)).toBe('x\nx\n');
