@@ -22,6 +22,8 @@ Commands:
   login     exchange a JWT for a token with an auth method; logout: destroy it
   watch     run a handler once per change of a key, prefix, service, checks or events
   lock      hold a lock (or a semaphore slot) while a command runs
+  template  render templates from KV and the catalog into files, again on every change
+  env       run a command with KV keys as environment variables, restarted when they change
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   validate  check server or edge config files and name every bad key
   debug     collect state, metrics samples and logs into a .tar.gz for a bug report
@@ -80,6 +82,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'logout':
     case 'watch':
     case 'lock':
+    case 'template':
+    case 'env':
     case 'tls':
     case 'validate':
     case 'completion':

@@ -33,6 +33,8 @@ export class KonsulClient {
       body?: Uint8Array | string;
       headers?: Record<string, string>;
       onProgress?: (bytes: number) => void;
+      /** Aborts the request (a blocking query that is no longer wanted). */
+      signal?: AbortSignal;
     } = {},
   ): Promise<ApiAnswer> {
     const res = await this.open(method, path, o);

@@ -12,12 +12,14 @@ import { registerCompletionCommand } from './completion.js';
 import { registerDebugCommand } from './debug.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
+import { registerEnvCommand } from './env.js';
 import { registerKvCommands } from './kv.js';
 import { registerLockCommand } from './lock.js';
 import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerTemplateCommand } from './template.js';
 import { registerTlsCommands } from './tls.js';
 import { registerValidateCommand } from './validate.js';
 import { registerWatchCommand } from './watch.js';
@@ -42,6 +44,7 @@ const CLIENT_VALUE_FLAGS = [
 const TRAILING_COMMAND: Record<string, { readonly before: number; readonly valueFlags: readonly string[] }> = {
   lock: { before: 1, valueFlags: ['n', 'name', 'timeout'] },
   watch: { before: 0, valueFlags: ['type', 'key', 'prefix', 'service', 'state', 'name', 'state-file'] },
+  env: { before: 0, valueFlags: ['prefix', 'reload-signal', 'kill-signal'] },
 };
 
 /**
@@ -126,6 +129,8 @@ export function buildProgram(
   registerAclCommands(program, client);
   registerWatchCommand(program, client);
   registerLockCommand(program, client);
+  registerTemplateCommand(program, client);
+  registerEnvCommand(program, client);
   registerTlsCommands(program, local);
   registerValidateCommand(program, local);
   registerCompletionCommand(program, local);
