@@ -1,5 +1,5 @@
 import { TemplateError } from './errors.js';
-import { formatValue, goType, sprintf } from './format.js';
+import { float64, formatValue, GoFloat, goType, numberOf, sprintf } from './format.js';
 import type { Arg, Command, Node, Pipeline, Pos, TemplateSet } from './parse.js';
 
 /** A template function: called with the evaluated arguments (the piped value last). */
@@ -200,6 +200,8 @@ class Executor {
     const first = c.args[0] as Arg;
     const rest = c.args.slice(1);
     switch (first.type) {
+      case 'nil':
+        return this.fail(first, 'nil is not a command', src);
       case 'function':
         return this.callFunction(first.name, first, rest, dot, vars, final, src);
       case 'field':
@@ -305,8 +307,9 @@ class Executor {
         return dot;
       case 'nil':
         return null;
-      case 'bool':
       case 'number':
+        return a.float ? float64(a.value) : a.value;
+      case 'bool':
       case 'string':
         return a.value;
       case 'field':
@@ -364,6 +367,7 @@ function rangeEntries(v: unknown, fail: () => never): Array<[unknown, unknown]> 
   if (Array.isArray(v)) return v.map((e, i) => [i, e]);
   if (v instanceof Map) return [...v.keys()].sort(compare).map((k) => [k, v.get(k)]);
   if (typeof v === 'number' && Number.isInteger(v)) return Array.from({ length: Math.max(0, v) }, (_, i) => [i, i]);
+  if (v instanceof GoFloat) return fail();
   if (typeof v === 'object') {
     const o = v as Record<string, unknown>;
     return Object.keys(o)
@@ -374,7 +378,9 @@ function rangeEntries(v: unknown, fail: () => never): Array<[unknown, unknown]> 
 }
 
 function compare(a: unknown, b: unknown): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (x !== undefined && y !== undefined) return x - y;
   return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }
 
@@ -383,6 +389,7 @@ export function truth(v: unknown): boolean {
   if (v === undefined || v === null) return false;
   if (typeof v === 'boolean') return v;
   if (typeof v === 'number') return v !== 0;
+  if (v instanceof GoFloat) return v.value !== 0;
   if (typeof v === 'string') return v.length > 0;
   if (Array.isArray(v) || v instanceof Uint8Array) return v.length > 0;
   if (v instanceof Map) return v.size > 0;
@@ -395,12 +402,14 @@ export function goLen(v: unknown): number {
   if (typeof v === 'string') return new TextEncoder().encode(v).length;
   if (Array.isArray(v) || v instanceof Uint8Array) return v.length;
   if (v instanceof Map) return v.size;
-  if (typeof v === 'object' && v !== null) return Object.keys(v).length;
+  if (typeof v === 'object' && v !== null && !(v instanceof GoFloat)) return Object.keys(v).length;
   throw new FuncError(`len of type ${goType(v)}`);
 }
 
 function basicCompare(a: unknown, b: unknown, op: string): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const x = numberOf(a);
+  const y = numberOf(b);
+  if (x !== undefined && y !== undefined) return x - y;
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'boolean' && typeof b === 'boolean' && (op === 'eq' || op === 'ne')) return a === b ? 0 : 1;
   if ((a === null || a === undefined) && (op === 'eq' || op === 'ne')) return b === null || b === undefined ? 0 : 1;

@@ -6,14 +6,64 @@
 /** What a missing value prints as in a template (a nil interface at the top level). */
 export const NO_VALUE = '<no value>';
 
-/** A float64 as Go's %v prints it: shortest representation, exponent below 1e-4 and from 1e21. */
-export function formatFloat(v: number): string {
+/**
+ * A float64 whose value is whole (`10.0` in a template, a number parseJSON read): Go keeps it apart
+ * from an int, and so does the engine, because it prints (`1e+06`) and divides (`2.5`) as a float.
+ * A JavaScript number that is whole is an int; one with a fraction is a float64.
+ */
+export class GoFloat {
+  readonly #value: number;
+  constructor(value: number) {
+    this.#value = value;
+  }
+  /** The number. */
+  get value(): number {
+    return this.#value;
+  }
+  valueOf(): number {
+    return this.#value;
+  }
+  toJSON(): number {
+    return this.#value;
+  }
+}
+
+/** `v` as a float64: a GoFloat when whole, else the number itself. */
+export function float64(v: number): number | GoFloat {
+  return Number.isInteger(v) ? new GoFloat(v) : v;
+}
+
+/** The number in `v` (an int, a float64 or a GoFloat), or undefined. */
+export function numberOf(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  return v instanceof GoFloat ? v.value : undefined;
+}
+
+/** Whether `v` is a float64 to Go (a GoFloat, or a number with a fraction). */
+export function isFloat(v: unknown): boolean {
+  return v instanceof GoFloat || (typeof v === 'number' && !Number.isInteger(v));
+}
+
+/**
+ * A number as Go's %v prints it: an int (a whole JavaScript number) in full; a float64 (GoFloat or
+ * a number with a fraction) in its shortest form, with an exponent when that is below -4 or
+ * from 6 on (`1e+06`, `1.2345678e+07`, `1e-05`), as strconv's shortest %g does.
+ */
+export function formatFloat(v: number | GoFloat): string {
+  if (v instanceof GoFloat) return shortestG(v.value);
+  if (Number.isInteger(v)) return String(v);
+  return shortestG(v);
+}
+
+function shortestG(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
-  const abs = Math.abs(v);
-  if (abs !== 0 && (abs < 1e-4 || abs >= 1e21)) return goExponent(v.toExponential());
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const exp = Math.floor(Math.log10(Math.abs(v)));
+  // log10 can be off by one at powers of ten: take the exponent the shortest digits give.
+  const e = Number(/e([+-]\d+)$/.exec(v.toExponential())?.[1] ?? exp);
+  if (e < -4 || e >= 6) return goExponent(v.toExponential());
   return String(v);
 }
 
@@ -22,12 +72,12 @@ function goExponent(s: string): string {
   return s.replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
-/** `v` as Go's %v prints it; `top` is whether it is the value printed (undefined then prints "<no value>"). */
+/** `v` as Go's %v prints it; `top` is whether it is the value printed (undefined or null then prints "<no value>"). */
 export function formatValue(v: unknown, top = true): string {
-  if (v === undefined) return top ? NO_VALUE : '<nil>';
-  if (v === null) return '<nil>';
+  // JSON's null is a nil interface to Go, which prints as a missing value at the top level.
+  if (v === undefined || v === null) return top ? NO_VALUE : '<nil>';
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return formatFloat(v);
+  if (typeof v === 'number' || v instanceof GoFloat) return formatFloat(v);
   if (typeof v === 'bigint') return v.toString();
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'function') return `${v.name || 'func'}`;
@@ -147,6 +197,7 @@ export function goType(v: unknown): string {
   if (v === undefined || v === null) return '<nil>';
   if (typeof v === 'string') return 'string';
   if (typeof v === 'number') return Number.isInteger(v) ? 'int' : 'float64';
+  if (v instanceof GoFloat) return 'float64';
   if (typeof v === 'boolean') return 'bool';
   if (v instanceof Uint8Array) return '[]uint8';
   if (Array.isArray(v)) return '[]interface {}';
@@ -174,7 +225,9 @@ function formatOne(verb: string, v: unknown, flags: string, prec: number | undef
   const bad = () => `%!${verb}(${goType(v)}=${formatValue(v, false)})`;
   switch (verb) {
     case 'v':
-      return typeof v === 'number' ? signed(formatFloat(v), v, flags) : formatValue(v, false);
+      return typeof v === 'number' || v instanceof GoFloat
+        ? signed(formatFloat(v), v.valueOf(), flags)
+        : formatValue(v, false);
     case 's': {
       if (typeof v === 'string') return prec === undefined ? v : [...v].slice(0, prec).join('');
       if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return bad();
@@ -218,13 +271,14 @@ function formatOne(verb: string, v: unknown, flags: string, prec: number | undef
     case 'E':
     case 'g':
     case 'G': {
-      if (typeof v !== 'number') return bad();
+      const n = numberOf(v);
+      if (n === undefined) return bad();
       let s: string;
-      if (verb === 'f' || verb === 'F') s = v.toFixed(prec ?? 6);
-      else if (verb === 'e' || verb === 'E') s = goExponent(v.toExponential(prec ?? 6));
-      else s = prec === undefined ? formatFloat(v) : goG(v, prec);
+      if (verb === 'f' || verb === 'F') s = n.toFixed(prec ?? 6);
+      else if (verb === 'e' || verb === 'E') s = goExponent(n.toExponential(prec ?? 6));
+      else s = prec === undefined ? shortestG(n) : goG(n, prec);
       if (verb === 'E' || verb === 'G') s = s.toUpperCase();
-      return signed(s, v, flags);
+      return signed(s, n, flags);
     }
     default:
       return `%!${verb}(${goType(v)}=${formatValue(v, false)})`;

@@ -114,4 +114,26 @@ describe('consul-template functions (golden renders of its documented examples)'
     expect([...reads.deps.keys()]).toEqual(['/v1/health/service/web', '/v1/kv/app/absent']);
     expect([...reads.missing]).toEqual(['/v1/kv/app/absent']);
   });
+
+  it('reads consul-template query strings: <path>?<query>@<datacenter>', () => {
+    const { reads } = render(
+      '{{ keyOrDefault "app/x@dc2" "d" }}{{ range tree "/app/config?ns=team@dc2" }}{{ end }}' +
+        '{{ range services "@dc2" }}{{ end }}{{ range nodes }}{{ end }}{{ range service "v1.web@dc2" }}{{ end }}' +
+        '{{ range service "a.b.web?ns=x@dc3~_agent|any" }}{{ end }}',
+    );
+    expect([...reads.deps.keys()]).toEqual([
+      '/v1/kv/app/x?dc=dc2',
+      '/v1/kv/app/config?recurse&ns=team&dc=dc2',
+      '/v1/catalog/services?dc=dc2',
+      '/v1/catalog/nodes',
+      '/v1/health/service/web?tag=v1&dc=dc2',
+      '/v1/health/service/web?tag=a.b&ns=x&dc=dc3&near=_agent',
+    ]);
+  });
+
+  it('refuses a health filter consul-template does not know, naming it', () => {
+    expect(() => render('{{ service "web|healthy" }}')).toThrow(
+      'health.service: invalid filter: "healthy" in "web|healthy"',
+    );
+  });
 });

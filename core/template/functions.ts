@@ -1,5 +1,6 @@
 import { FuncError, type TemplateFunc, truth } from './exec.js';
-import { formatValue } from './format.js';
+import { goJson, goStruct, goTimeFormat, Scratch, toYaml, plain } from './encode.js';
+import { float64, formatValue, isFloat, numberOf } from './format.js';
 
 /**
  * What a template reads: from Konsul, the Consul HTTP API path that answers it (with its query);
@@ -41,7 +42,6 @@ export interface KeyPair {
   readonly Path: string;
   readonly Key: string;
   readonly Value: string;
-  readonly Exists: boolean;
   readonly CreateIndex: number;
   readonly ModifyIndex: number;
   readonly LockIndex: number;
@@ -81,6 +81,21 @@ const decodeBase64 = (v: string | null): string => {
 const pathOf = (s: string): string => s.replace(/^\/+/, '');
 
 /**
+ * consul-template's `"<path>?<query>@<datacenter>"` as the API path that answers it: `prefix`,
+ * the path (leading slashes dropped), then `first` (a bare flag such as `recurse`), the query's
+ * parameters and `dc`, in that order (the order is part of the dependency's identity).
+ */
+function queryId(prefix: string, spec: string, first?: string): { id: string; path: string } {
+  const m = /^([^@?]*)(?:\?([^@]*))?(?:@(.+))?$/.exec(spec);
+  const path = pathOf(m?.[1] ?? spec);
+  const parts = first ? [first] : [];
+  for (const [k, v] of new URLSearchParams(m?.[2] ?? ''))
+    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(v)}`);
+  if (m?.[3]) parts.push(`dc=${encodeURIComponent(m[3])}`);
+  return { id: `${prefix}${path}${parts.length ? `?${parts.join('&')}` : ''}`, path };
+}
+
+/**
  * consul-template's functions over `source` and `env`, recording in `reads` what the render read:
  * key, keyOrDefault, keyExists, ls, safeLs, tree, safeTree, service, services, node, nodes,
  * datacenters, env, file, toJSON, toJSONPretty, parseJSON, toYAML, toLower, toUpper, toTitle,
@@ -102,15 +117,16 @@ export function consulTemplateFuncs(
     return { ready: true, value: l.value };
   };
   const kvOne = (key: string): ConsulKv | undefined => {
-    const r = need({ id: `/v1/kv/${pathOf(key)}`, kind: 'kv' });
+    const r = need({ id: queryId('/v1/kv/', key).id, kind: 'kv' });
     return (r.value as ConsulKv[] | null | undefined)?.[0];
   };
   const kvTree = (prefix: string, safe: boolean, onlyTop: boolean): KeyPair[] => {
-    const p = pathOf(prefix);
-    const r = need({ id: `/v1/kv/${p}?recurse`, kind: 'kv-tree' });
+    const q = queryId('/v1/kv/', prefix, 'recurse');
+    const p = q.path;
+    const r = need({ id: q.id, kind: 'kv-tree' });
     const rows = (r.value as ConsulKv[] | null | undefined) ?? [];
     // safeLs / safeTree: an empty prefix is not data yet (it may be a delete in progress).
-    if (safe && r.ready && rows.length === 0) reads.missing.add(`/v1/kv/${p}?recurse`);
+    if (safe && r.ready && rows.length === 0) reads.missing.add(q.id);
     const base = p === '' || p.endsWith('/') ? p : `${p}/`;
     const out: KeyPair[] = [];
     for (const e of rows) {
@@ -123,24 +139,25 @@ export function consulTemplateFuncs(
     }
     return out;
   };
-  const pair = (e: ConsulKv, key: string): KeyPair => ({
-    Path: e.Key,
-    Key: key,
-    Value: decodeBase64(e.Value),
-    Exists: true,
-    CreateIndex: e.CreateIndex,
-    ModifyIndex: e.ModifyIndex,
-    LockIndex: e.LockIndex,
-    Flags: e.Flags,
-    Session: e.Session ?? '',
-  });
+  const pair = (e: ConsulKv, key: string): KeyPair =>
+    goStruct({
+      Path: e.Key,
+      Key: key,
+      Value: decodeBase64(e.Value),
+      CreateIndex: e.CreateIndex,
+      ModifyIndex: e.ModifyIndex,
+      LockIndex: e.LockIndex,
+      Flags: e.Flags,
+      Session: e.Session ?? '',
+    });
 
+  const scratch = new Scratch();
   return {
     key: (k: unknown) => {
       const e = kvOne(String(k));
       // A missing key holds the render until it exists (consul-template blocks on it).
       if (!e) {
-        reads.missing.add(`/v1/kv/${pathOf(String(k))}`);
+        reads.missing.add(queryId('/v1/kv/', String(k)).id);
         return '';
       }
       return decodeBase64(e.Value);
@@ -155,23 +172,18 @@ export function consulTemplateFuncs(
     tree: (p: unknown) => kvTree(String(p), false, false),
     safeTree: (p: unknown) => kvTree(String(p), true, false),
     service: (...args: unknown[]) => healthService(need, args),
-    services: () => {
-      const r = need({ id: '/v1/catalog/services', kind: 'services' });
+    services: (spec?: unknown) => {
+      const r = need({ id: queryId('/v1/catalog/services', String(spec ?? '')).id, kind: 'services' });
       const m = (r.value as Record<string, string[]> | null | undefined) ?? {};
       return Object.keys(m)
         .sort()
-        .map((Name) => ({ Name, Tags: ServiceTags.from(m[Name] ?? []) as ServiceTags }));
+        .map((Name) => goStruct({ Name, Tags: sortedTags(m[Name]) }));
     },
-    nodes: () => {
-      const r = need({ id: '/v1/catalog/nodes', kind: 'nodes' });
-      return ((r.value as Array<Record<string, unknown>> | null | undefined) ?? []).map((n) => ({
-        ID: n['ID'] ?? '',
-        Node: n['Node'],
-        Address: n['Address'],
-        Datacenter: n['Datacenter'],
-        TaggedAddresses: n['TaggedAddresses'] ?? {},
-        Meta: n['Meta'] ?? {},
-      }));
+    nodes: (spec?: unknown) => {
+      const r = need({ id: queryId('/v1/catalog/nodes', String(spec ?? '')).id, kind: 'nodes' });
+      return ((r.value as Array<Record<string, unknown>> | null | undefined) ?? [])
+        .map(nodeStruct)
+        .sort((a, b) => compareBy(a, b, 'Node', 'Address'));
     },
     node: (name?: unknown) => {
       const id = name === undefined ? '/v1/agent/self' : `/v1/catalog/node/${String(name)}`;
@@ -196,8 +208,11 @@ export function consulTemplateFuncs(
     toJSON: (v: unknown) => goJson(v, undefined),
     toJSONPretty: (v: unknown) => goJson(v, '  '),
     parseJSON: (s: unknown) => {
+      // consul-template: an empty string (a key not loaded yet) is an empty map.
+      if (String(s) === '') return {};
       try {
-        return JSON.parse(String(s)) as unknown;
+        // JSON numbers are float64s to Go, whole or not.
+        return JSON.parse(String(s), (_k, v: unknown) => (typeof v === 'number' ? float64(v) : v)) as unknown;
       } catch (err) {
         throw new FuncError(`parseJSON: ${(err as Error).message}`);
       }
@@ -207,7 +222,10 @@ export function consulTemplateFuncs(
     toUpper: (s: unknown) => String(s).toUpperCase(),
     toTitle: (s: unknown) => String(s).replace(/\b\p{L}/gu, (c) => c.toUpperCase()),
     trimSpace: (s: unknown) => String(s).trim(),
-    split: (sep: unknown, s: unknown) => (String(s) === '' ? [] : String(s).split(String(sep))),
+    split: (sep: unknown, s: unknown) => {
+      const text = String(s).trim();
+      return text === '' ? [] : text.split(String(sep));
+    },
     join: (sep: unknown, list: unknown) => {
       if (!Array.isArray(list)) throw new FuncError(`join: not a list: ${formatValue(list)}`);
       return list.map((x) => formatValue(x, false)).join(String(sep));
@@ -251,20 +269,92 @@ export function consulTemplateFuncs(
       }
       return out;
     },
-    add: (b: unknown, a: unknown) => num(a, 'add') + num(b, 'add'),
-    subtract: (b: unknown, a: unknown) => num(a, 'subtract') - num(b, 'subtract'),
-    multiply: (b: unknown, a: unknown) => num(a, 'multiply') * num(b, 'multiply'),
+    add: (b: unknown, a: unknown) => arith('add', a, b, (x, y) => x + y),
+    subtract: (b: unknown, a: unknown) => arith('subtract', a, b, (x, y) => x - y),
+    multiply: (b: unknown, a: unknown) => arith('multiply', a, b, (x, y) => x * y),
     divide: (b: unknown, a: unknown) => {
-      const d = num(b, 'divide');
-      if (d === 0) throw new FuncError('divide: division by 0');
-      const q = num(a, 'divide') / d;
-      return Number.isInteger(num(a, 'divide')) && Number.isInteger(d) ? Math.trunc(q) : q;
+      if (num(b, 'divide') === 0 && !isFloat(a) && !isFloat(b)) throw new FuncError('divide: division by 0');
+      return arith('divide', a, b, (x, y) => x / y);
     },
     modulo: (b: unknown, a: unknown) => {
-      const d = num(b, 'modulo');
-      if (d === 0) throw new FuncError('modulo: division by 0');
-      return num(a, 'modulo') % d;
+      if (num(b, 'modulo') === 0) throw new FuncError('modulo: division by 0');
+      return arith('modulo', a, b, (x, y) => x % y);
     },
+    trim: (cutset: unknown, s: unknown) => goTrim(String(s), String(cutset), true, true),
+    trimPrefix: (prefix: unknown, s: unknown) => {
+      const text = String(s);
+      return text.startsWith(String(prefix)) ? text.slice(String(prefix).length) : text;
+    },
+    trimSuffix: (suffix: unknown, s: unknown) => {
+      const text = String(s);
+      const suf = String(suffix);
+      return suf !== '' && text.endsWith(suf) ? text.slice(0, text.length - suf.length) : text;
+    },
+    envOrDefault: (name: unknown, def: unknown) => env.env(String(name)) ?? String(def),
+    mustEnv: (name: unknown) => {
+      const v = env.env(String(name)) ?? '';
+      if (v === '') throw new FuncError(`required environment variable ${String(name)} is empty`);
+      return v;
+    },
+    parseBool: (s: unknown) => {
+      const text = String(s);
+      if (text === '') return false;
+      if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+      if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+      throw new FuncError(`parseBool: strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
+    },
+    parseInt: (s: unknown) => parseInteger(String(s), 'parseInt', true),
+    parseUint: (s: unknown) => parseInteger(String(s), 'parseUint', false),
+    parseFloat: (s: unknown) => {
+      const text = String(s);
+      if (text === '') return float64(0);
+      const v = Number(text.replace(/_/g, ''));
+      if (!/^[+-]?(\d|\.\d|inf|nan)/i.test(text) || Number.isNaN(v) !== /nan/i.test(text))
+        throw new FuncError(`parseFloat: strconv.ParseFloat: parsing ${JSON.stringify(text)}: invalid syntax`);
+      return float64(/^[+-]?inf/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : v);
+    },
+    base64Encode: (s: unknown) => base64(String(s), false),
+    base64URLEncode: (s: unknown) => base64(String(s), true),
+    base64Decode: (s: unknown) => unbase64(String(s), false, 'base64Decode'),
+    base64URLDecode: (s: unknown) => unbase64(String(s), true, 'base64URLDecode'),
+    indent: (spaces: unknown, s: unknown) => {
+      const n = num(spaces, 'indent');
+      if (n < 0) throw new FuncError('indent value must be a positive integer');
+      // Every line that has something gets the prefix; empty lines stay empty.
+      return String(s).replace(/^(?!$)/gm, ' '.repeat(n));
+    },
+    loop: (...a: unknown[]) => {
+      if (a.length < 1 || a.length > 2)
+        throw new FuncError(`loop: wrong number of arguments, expected 1 or 2, but got ${a.length}`);
+      const bound = (v: unknown): number => {
+        if (typeof v === 'string') return parseInteger(v, 'loop', true);
+        if (typeof v === 'number' && Number.isInteger(v)) return v;
+        throw new FuncError(`loop: bad argument type: ${formatValue(v)}`);
+      };
+      const start = a.length === 2 ? bound(a[0]) : 0;
+      const stop = bound(a[a.length - 1]);
+      if (stop - start > LOOP_MAX) throw new FuncError(`loop: more than ${LOOP_MAX} values`);
+      return Array.from({ length: Math.max(0, stop - start) }, (_, i) => start + i);
+    },
+    containsAll: (list: unknown, v: unknown) => asList(list, 'containsAll').every((x) => inList(x, v)),
+    containsAny: (list: unknown, v: unknown) => asList(list, 'containsAny').some((x) => inList(x, v)),
+    containsNone: (list: unknown, v: unknown) => !asList(list, 'containsNone').some((x) => inList(x, v)),
+    containsNotAll: (list: unknown, v: unknown) => !asList(list, 'containsNotAll').every((x) => inList(x, v)),
+    minimum: (b: unknown, a: unknown) => (num(a, 'minimum') < num(b, 'minimum') ? a : b),
+    maximum: (b: unknown, a: unknown) => (num(a, 'maximum') > num(b, 'maximum') ? a : b),
+    splitToMap: (sep1: unknown, sep2: unknown, s: unknown) => {
+      const out: Record<string, string> = {};
+      const text = String(s).trim();
+      if (text === '') return out;
+      for (const part of text.split(String(sep1))) {
+        const at = part.indexOf(String(sep2));
+        if (at >= 0) out[part.slice(0, at)] = part.slice(at + String(sep2).length);
+      }
+      return out;
+    },
+    toUnescapedJSON: (v: unknown) => goJson(v, undefined, false),
+    toUnescapedJSONPretty: (v: unknown) => goJson(v, '  ', false),
+    scratch: () => scratch,
     timestamp: (layout?: unknown) => {
       const t = env.now();
       if (layout === undefined) return new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -289,53 +379,53 @@ function healthService(need: (d: Dependency) => { ready: boolean; value: unknown
     filter = spec.slice(bar + 1);
     spec = spec.slice(0, bar);
   }
-  let dc = '';
-  const at = spec.indexOf('@');
-  if (at >= 0) {
-    dc = spec.slice(at + 1);
-    spec = spec.slice(0, at);
-  }
-  const dot = spec.lastIndexOf('.');
-  const tag = dot >= 0 ? spec.slice(0, dot) : '';
-  const name = dot >= 0 ? spec.slice(dot + 1) : spec;
-  const statuses = filter.split(',').map((s) => s.trim());
+  // "<tag>.<name>?<query>@<dc>~<near>", as consul-template reads it (a name has no dots).
+  const m = /^(?:(.+)\.)?([^.?@~]+)(?:\?([^@~]*))?(?:@([^~]+))?(?:~(.+))?$/.exec(spec);
+  if (!m) throw new FuncError(`health.service: invalid format: ${JSON.stringify(String(args[0]))}`);
+  const [, tag, name, query, dc, near] = m;
+  const statuses = filter
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of statuses)
+    if (!HEALTH_FILTERS.has(s))
+      throw new FuncError(`health.service: invalid filter: ${JSON.stringify(s)} in ${JSON.stringify(String(args[0]))}`);
+  if (statuses.length === 0) statuses.push('passing');
   const q = new URLSearchParams();
   if (tag) q.set('tag', tag);
+  for (const [k, v] of new URLSearchParams(query ?? '')) q.append(k, v);
   if (dc) q.set('dc', dc);
-  const query = q.toString();
-  const r = need({ id: `/v1/health/service/${name}${query ? `?${query}` : ''}`, kind: 'health' });
+  if (near) q.set('near', near);
+  const qs = q.toString();
+  const r = need({ id: `/v1/health/service/${name}${qs ? `?${qs}` : ''}`, kind: 'health' });
   const entries = (r.value as HealthEntry[] | null | undefined) ?? [];
   const out: unknown[] = [];
   for (const e of entries) {
     const status = aggregate(e.Checks ?? []);
     if (!statuses.includes('any') && !statuses.includes(status)) continue;
-    out.push({
-      Node: e.Node.Node,
-      NodeID: e.Node.ID ?? '',
-      NodeAddress: e.Node.Address,
-      NodeDatacenter: e.Node.Datacenter ?? '',
-      NodeTaggedAddresses: e.Node.TaggedAddresses ?? {},
-      NodeMeta: e.Node.Meta ?? {},
-      ServiceMeta: e.Service.Meta ?? {},
-      Address: e.Service.Address || e.Node.Address,
-      ServiceTaggedAddresses: e.Service.TaggedAddresses ?? {},
-      ID: e.Service.ID,
-      Name: e.Service.Service,
-      Kind: e.Service.Kind ?? '',
-      Tags: ServiceTags.from(e.Service.Tags ?? []) as ServiceTags,
-      Checks: e.Checks ?? [],
-      Status: status,
-      Port: e.Service.Port,
-      Weights: e.Service.Weights ?? { Passing: 1, Warning: 1 },
-      Namespace: e.Service.Namespace ?? '',
-    });
+    out.push(
+      goStruct({
+        Node: e.Node.Node,
+        NodeID: e.Node.ID ?? '',
+        NodeAddress: e.Node.Address,
+        NodeTaggedAddresses: e.Node.TaggedAddresses ?? {},
+        NodeMeta: e.Node.Meta ?? {},
+        ServiceMeta: e.Service.Meta ?? {},
+        Address: e.Service.Address || e.Node.Address,
+        ServiceTaggedAddresses: e.Service.TaggedAddresses ?? {},
+        ID: e.Service.ID,
+        Name: e.Service.Service,
+        Tags: sortedTags(e.Service.Tags),
+        Checks: (e.Checks ?? []).map((c) => goStruct({ ...c })),
+        Status: status,
+        Port: e.Service.Port,
+        Weights: goStruct({ ...((e.Service.Weights as object | undefined) ?? { Passing: 1, Warning: 1 }) }),
+      }),
+    );
   }
   // consul-template orders instances by node, then service id.
-  out.sort((a, b) => {
-    const x = a as { Node: string; ID: string };
-    const y = b as { Node: string; ID: string };
-    return x.Node < y.Node ? -1 : x.Node > y.Node ? 1 : x.ID < y.ID ? -1 : x.ID > y.ID ? 1 : 0;
-  });
+  // Ordered by node then ID, unless asked for nearness (the server's order then).
+  if (!near) out.sort((a, b) => compareBy(a, b, 'Node', 'ID'));
   return out;
 }
 
@@ -360,19 +450,58 @@ interface HealthEntry {
     Weights?: unknown;
     Namespace?: string;
   };
-  Checks?: Array<{ Status: string }>;
+  Checks?: Array<{ Status: string; CheckID?: string }>;
 }
 
-/** The worst status of a service's checks (Consul's AggregatedStatus): critical, then maintenance, warning, passing. */
+/** The statuses `service "name|…"` accepts, as consul-template does; anything else is refused. */
+const HEALTH_FILTERS = new Set(['any', 'passing', 'warning', 'critical', 'maintenance']);
+
+/** Tags as consul-template gives them: a sorted copy, with `.Contains`. */
+function sortedTags(tags: readonly string[] | undefined): ServiceTags {
+  return ServiceTags.from([...(tags ?? [])].sort()) as ServiceTags;
+}
+
+/** Orders records by field `first`, then `second`, comparing as Go compares strings. */
+function compareBy(a: unknown, b: unknown, first: string, second: string): number {
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const f of [first, second]) {
+    const p = String(x[f]);
+    const q = String(y[f]);
+    if (p !== q) return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+const nodeStruct = (n: Record<string, unknown>): Record<string, unknown> =>
+  goStruct({
+    ID: n['ID'] ?? '',
+    Node: n['Node'],
+    Address: n['Address'],
+    Datacenter: n['Datacenter'] ?? '',
+    TaggedAddresses: n['TaggedAddresses'] ?? {},
+    Meta: n['Meta'] ?? {},
+  });
+
+/**
+ * The status of a service's checks as Consul's api.HealthChecks.AggregatedStatus gives it:
+ * maintenance, then critical, warning, passing; an unknown status makes it "".
+ */
 function aggregate(checks: ReadonlyArray<{ Status: string; CheckID?: string }>): string {
   let warning = false;
+  let critical = false;
   let maintenance = false;
   for (const c of checks) {
-    if (c.CheckID === '_node_maintenance' || c.CheckID?.startsWith('_service_maintenance')) maintenance = true;
-    else if (c.Status === 'critical') return 'critical';
+    if (c.CheckID === '_node_maintenance' || c.CheckID?.startsWith('_service_maintenance:')) {
+      maintenance = true;
+      continue;
+    }
+    if (c.Status === 'critical') critical = true;
     else if (c.Status === 'warning') warning = true;
+    else if (c.Status !== 'passing') return '';
   }
   if (maintenance) return 'maintenance';
+  if (critical) return 'critical';
   return warning ? 'warning' : 'passing';
 }
 
@@ -380,22 +509,29 @@ function aggregate(checks: ReadonlyArray<{ Status: string; CheckID?: string }>):
 function catalogNode(v: unknown): unknown {
   const n = v as { Node?: Record<string, unknown>; Services?: Record<string, Record<string, unknown>> } | null;
   if (!n?.Node) return undefined;
-  return {
-    Node: n.Node,
+  return goStruct({
+    Node: nodeStruct(n.Node),
     Services: Object.values(n.Services ?? {})
-      .map((s): Record<string, unknown> => ({ ...s, Tags: ServiceTags.from((s['Tags'] as string[]) ?? []) }))
-      .sort((a, b) => String(a['ID']).localeCompare(String(b['ID']))),
-  };
+      .map((s) =>
+        goStruct({
+          ID: s['ID'],
+          Service: s['Service'],
+          Tags: sortedTags(s['Tags'] as string[] | undefined),
+          Meta: s['Meta'] ?? {},
+          Port: s['Port'],
+          Address: s['Address'] ?? '',
+          EnableTagOverride: s['EnableTagOverride'] ?? false,
+        }),
+      )
+      .sort((a, b) => compareBy(a, b, 'Service', 'ID')),
+  });
 }
 
 function inList(needle: unknown, haystack: unknown): boolean {
   if (typeof haystack === 'string') return haystack.includes(String(needle));
   if (Array.isArray(haystack)) return haystack.some((x) => x === needle);
-  if (haystack instanceof Map) return haystack.has(needle);
-  if (typeof haystack === 'object' && haystack !== null)
-    return Object.prototype.hasOwnProperty.call(haystack, String(needle));
-  if (haystack === null || haystack === undefined) return false;
-  throw new FuncError(`contains: cannot look in ${formatValue(haystack)}`);
+  // consul-template looks only in lists and strings: anything else holds nothing.
+  return false;
 }
 
 function asList(v: unknown, fn: string): unknown[] {
@@ -404,8 +540,19 @@ function asList(v: unknown, fn: string): unknown[] {
   return v;
 }
 
+/**
+ * Arithmetic as consul-template's add/subtract/multiply/divide/modulo do it: two ints give an int
+ * (division truncates), a float64 on either side gives a float64.
+ */
+function arith(fn: string, a: unknown, b: unknown, op: (x: number, y: number) => number): unknown {
+  const r = op(num(a, fn), num(b, fn));
+  if (isFloat(a) || isFloat(b)) return float64(r);
+  return Number.isFinite(r) ? Math.trunc(r) : r;
+}
+
 function num(v: unknown, fn: string): number {
-  if (typeof v === 'number') return v;
+  const n = numberOf(v);
+  if (n !== undefined) return n;
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   throw new FuncError(`${fn}: not a number: ${formatValue(v)}`);
 }
@@ -426,127 +573,46 @@ function goRegexp(re: unknown, flags: string): RegExp {
   }
 }
 
-/** Values as JSON sees them: ServiceTags and other arrays as arrays, Maps as objects. */
-function plain(v: unknown): unknown {
-  if (Array.isArray(v)) return [...v].map(plain);
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plain(x)]));
-  if (v && typeof v === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (typeof x !== 'function') o[k] = plain(x);
-    return o;
-  }
+/** The most values `loop` gives (a bound, so a template cannot ask for billions). */
+const LOOP_MAX = 1_000_000;
+
+/** Go's strings.Trim (both ends) of the characters in `cutset`. */
+function goTrim(s: string, cutset: string, left: boolean, right: boolean): string {
+  const cut = new Set([...cutset]);
+  const chars = [...s];
+  let i = 0;
+  let j = chars.length;
+  while (left && i < j && cut.has(chars[i] as string)) i++;
+  while (right && j > i && cut.has(chars[j - 1] as string)) j--;
+  return chars.slice(i, j).join('');
+}
+
+/** strconv.ParseInt / ParseUint in base 10, "" as 0, as consul-template's parseInt/parseUint. */
+function parseInteger(s: string, fn: string, signed: boolean): number {
+  if (s === '') return 0;
+  if (!(signed ? /^[+-]?\d+$/ : /^\+?\d+$/).test(s))
+    throw new FuncError(`${fn}: strconv.Parse${signed ? 'Int' : 'Uint'}: parsing ${JSON.stringify(s)}: invalid syntax`);
+  const v = Number(s);
+  if (!Number.isSafeInteger(v))
+    throw new FuncError(
+      `${fn}: strconv.Parse${signed ? 'Int' : 'Uint'}: parsing ${JSON.stringify(s)}: value out of range`,
+    );
   return v;
 }
 
-/** Go's json.Marshal (map keys sorted) or MarshalIndent with `indent`; HTML characters escaped as Go does. */
-function goJson(v: unknown, indent: string | undefined): string {
-  const sorted = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sorted);
-    if (x && typeof x === 'object')
-      return Object.fromEntries(
-        Object.keys(x as object)
-          .sort()
-          .map((k) => [k, sorted((x as Record<string, unknown>)[k])]),
-      );
-    return x === undefined ? null : x;
-  };
-  const s = JSON.stringify(sorted(plain(v)), null, indent) ?? 'null';
-  return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** Standard (or URL-safe) base64 of a string's UTF-8 bytes, padded, as Go's encodings write it. */
+function base64(s: string, url: boolean): string {
+  let bin = '';
+  for (const b of new TextEncoder().encode(s)) bin += String.fromCharCode(b);
+  const out = btoa(bin);
+  return url ? out.replace(/\+/g, '-').replace(/\//g, '_') : out;
 }
 
-/** YAML of plain data (keys sorted), the way consul-template's toYAML prints maps, lists and scalars. */
-function toYaml(v: unknown, depth: number): string {
-  const ind = '  '.repeat(depth);
-  const scalar = (x: unknown): string => {
-    if (x === null || x === undefined) return 'null';
-    if (typeof x === 'string') {
-      if (
-        x === '' ||
-        /^[\s]|[\s]$|[:#\-?{}[\],&*!|>'"%@`]|^(true|false|null|yes|no|on|off|~|[-+.\d][\d.eE+-]*)$/i.test(x)
-      )
-        return JSON.stringify(x);
-      return x;
-    }
-    return String(x);
-  };
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[]\n';
-    return v
-      .map((x) => {
-        if (x && typeof x === 'object' && !(Array.isArray(x) && x.length === 0)) {
-          const inner = toYaml(x, depth + 1).replace(/^\s+/, '');
-          return `${ind}- ${inner}`;
-        }
-        return `${ind}- ${scalar(x)}\n`;
-      })
-      .join('');
-  }
-  if (v && typeof v === 'object') {
-    const keys = Object.keys(v).sort();
-    if (keys.length === 0) return '{}\n';
-    return keys
-      .map((k) => {
-        const x = (v as Record<string, unknown>)[k];
-        if (x && typeof x === 'object' && (Array.isArray(x) ? x.length > 0 : Object.keys(x).length > 0))
-          return `${ind}${scalar(k)}:\n${toYaml(x, Array.isArray(x) ? depth : depth + 1)}`;
-        return `${ind}${scalar(k)}: ${Array.isArray(x) ? '[]' : x && typeof x === 'object' ? '{}' : scalar(x)}\n`;
-      })
-      .join('');
-  }
-  return `${scalar(v)}\n`;
-}
-
-/** A time formatted with a Go layout (reference time Mon Jan 2 15:04:05 MST 2006), in UTC. */
-function goTimeFormat(d: Date, layout: string): string {
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const months = [
-    'January',
-    'February',
-    'March',
-    'April',
-    'May',
-    'June',
-    'July',
-    'August',
-    'September',
-    'October',
-    'November',
-    'December',
-  ];
-  const days = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-  const tokens: Array<[string, () => string]> = [
-    ['2006', () => String(d.getUTCFullYear())],
-    ['January', () => months[d.getUTCMonth()] as string],
-    ['Monday', () => days[d.getUTCDay()] as string],
-    ['Jan', () => (months[d.getUTCMonth()] as string).slice(0, 3)],
-    ['Mon', () => (days[d.getUTCDay()] as string).slice(0, 3)],
-    ['MST', () => 'UTC'],
-    ['Z07:00', () => 'Z'],
-    ['-07:00', () => '+00:00'],
-    ['-0700', () => '+0000'],
-    ['.000', () => `.${String(d.getUTCMilliseconds()).padStart(3, '0')}`],
-    ['01', () => p2(d.getUTCMonth() + 1)],
-    ['02', () => p2(d.getUTCDate())],
-    ['06', () => p2(d.getUTCFullYear() % 100)],
-    ['15', () => p2(d.getUTCHours())],
-    ['03', () => p2(d.getUTCHours() % 12 || 12)],
-    ['04', () => p2(d.getUTCMinutes())],
-    ['05', () => p2(d.getUTCSeconds())],
-    ['PM', () => (d.getUTCHours() >= 12 ? 'PM' : 'AM')],
-    ['pm', () => (d.getUTCHours() >= 12 ? 'pm' : 'am')],
-    ['1', () => String(d.getUTCMonth() + 1)],
-    ['2', () => String(d.getUTCDate())],
-    ['3', () => String(d.getUTCHours() % 12 || 12)],
-  ];
-  let out = '';
-  for (let i = 0; i < layout.length;) {
-    const hit = tokens.find(([t]) => layout.startsWith(t, i));
-    if (hit) {
-      out += hit[1]();
-      i += hit[0].length;
-    } else out += layout.charAt(i++);
-  }
-  return out;
+/** The text in padded standard (or URL-safe) base64; anything else is an error naming `fn`. */
+function unbase64(s: string, url: boolean, fn: string): string {
+  const ok = url ? /^[A-Za-z0-9_-]*={0,2}$/ : /^[A-Za-z0-9+/]*={0,2}$/;
+  if (!ok.test(s) || s.length % 4 !== 0) throw new FuncError(`${fn}: illegal base64 data`);
+  return decodeBase64(url ? s.replace(/-/g, '+').replace(/_/g, '/') : s);
 }
 
 /** Whether a value is true in a template (re-exported for callers building on these functions). */

@@ -15,7 +15,13 @@ export type Arg =
   | (Pos & { readonly type: 'dot' })
   | (Pos & { readonly type: 'nil' })
   | (Pos & { readonly type: 'bool'; readonly value: boolean })
-  | (Pos & { readonly type: 'number'; readonly value: number; readonly text: string })
+  | (Pos & {
+      readonly type: 'number';
+      readonly value: number;
+      readonly text: string;
+      /** Written as a float (`10.0`, `1e6`, `0x1p4`): a float64 to Go even when whole. */
+      readonly float: boolean;
+    })
   | (Pos & { readonly type: 'string'; readonly value: string })
   | (Pos & { readonly type: 'function'; readonly name: string })
   | (Pos & { readonly type: 'pipeline'; readonly pipe: Pipeline });
@@ -57,10 +63,17 @@ export const MAX_DEPTH = 200;
  * Parses `src` as template `name` with Go's text/template grammar: actions, pipelines,
  * variables, `if`/`else if`/`else`, `range` (with `$i, $e :=`, `break`, `continue`), `with`
  * (`else with`), `define`, `template` and `block`. Returns every template it holds by name.
- * Throws TemplateError (name, line, column) on a syntax error.
+ * Throws TemplateError (name, line, column) on a syntax error, and, when `functions` is given, on
+ * a call of a function it does not name (as Go's parser does with its FuncMap).
  */
-export function parse(name: string, src: string, left?: string, right?: string): TemplateSet {
-  return new Parser(name, src, lex(name, src, left, right)).parseAll();
+export function parse(
+  name: string,
+  src: string,
+  left?: string,
+  right?: string,
+  functions?: ReadonlySet<string>,
+): TemplateSet {
+  return new Parser(name, src, lex(name, src, left, right), functions).parseAll();
 }
 
 class Parser {
@@ -74,6 +87,7 @@ class Parser {
     private readonly name: string,
     private readonly src: string,
     private readonly tokens: readonly Token[],
+    private readonly functions: ReadonlySet<string> | undefined,
   ) {}
 
   parseAll(): TemplateSet {
@@ -356,13 +370,20 @@ class Parser {
         node = { type: 'bool', value: t.text === 'true', ...pos };
         break;
       case 'number':
-        node = { type: 'number', value: parseNumber(t.text, (m) => this.fail(t, m)), text: t.text, ...pos };
+        node = {
+          type: 'number',
+          value: parseNumber(t.text, (m) => this.fail(t, m)),
+          text: t.text,
+          float: /^[+-]?0[xX]/.test(t.text) ? /[pP]/.test(t.text) : /[.eE]/.test(t.text),
+          ...pos,
+        };
         break;
       case 'char':
         node = {
           type: 'number',
           value: unquote(`"${t.text.slice(1, -1).replace(/"/g, '\\"')}"`, (m) => this.fail(t, m)).codePointAt(0) ?? 0,
           text: t.text,
+          float: false,
           ...pos,
         };
         break;
@@ -373,6 +394,8 @@ class Parser {
         node = { type: 'string', value: t.text.slice(1, -1).replace(/\r/g, ''), ...pos };
         break;
       case 'identifier':
+        if (this.functions && !this.functions.has(t.text))
+          this.fail(t, `function ${JSON.stringify(t.text)} not defined`);
         node = { type: 'function', name: t.text, ...pos };
         break;
       case 'lparen': {

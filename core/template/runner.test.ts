@@ -121,4 +121,15 @@ describe('TemplateRunner', () => {
         }),
     ).toThrow(/^template: syntax.tpl:1:4: missing value for if/);
   });
+
+  it('refuses a template calling an unknown function, even in a branch that never runs, naming line and column', () => {
+    const make = () =>
+      new TemplateRunner([{ name: 'bad.tpl', source: 'ok\n{{ if false }}{{ secret "x" }}{{ end }}' }], {
+        watcher: new FakeWatcher(),
+        clock: new ManualClock(),
+        env,
+        events: { rendered: () => undefined, failed: () => undefined },
+      });
+    expect(make).toThrow('template: bad.tpl:2:18: function "secret" not defined');
+  });
 });

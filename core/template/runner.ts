@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../ports/clock.js';
-import { execute } from './exec.js';
+import { builtins, execute } from './exec.js';
 import {
   consulTemplateFuncs,
   type Dependency,
@@ -74,7 +74,14 @@ export class TemplateRunner {
       readonly events: RunnerEvents;
     },
   ) {
-    this.sets = templates.map((t) => parse(t.name, t.source, t.left, t.right));
+    // Every function a template may call, so that a misspelt one fails at parse time, as in Go.
+    const names = new Set([
+      ...Object.keys(builtins()),
+      ...Object.keys(
+        consulTemplateFuncs({ lookup: () => ({ ready: false }) }, o.env, { deps: new Map(), missing: new Set() }),
+      ),
+    ]);
+    this.sets = templates.map((t) => parse(t.name, t.source, t.left, t.right, names));
   }
 
   /** Renders every template once (watching what they read); later renders follow changes. */

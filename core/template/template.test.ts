@@ -12,8 +12,16 @@ describe('Go text/template: parsing and running', () => {
     expect(run('{{.A.B}} {{ .Missing }}', { A: { B: 7 } })).toBe('7 <no value>');
     expect(run('{{ $x := .N }}{{ $x }} {{ $ }}', { N: 3 })).toBe('3 map[N:3]');
     expect(
-      run('{{ 1 }} {{ 1.5 }} {{ 0x10 }} {{ 1_000 }} {{ \'a\' }} {{ "q\\tx" }} {{ `raw` }} {{ true }} {{ nil }}'),
+      run('{{ 1 }} {{ 1.5 }} {{ 0x10 }} {{ 1_000 }} {{ \'a\' }} {{ "q\\tx" }} {{ `raw` }} {{ true }} {{ print nil }}'),
     ).toBe('1 1.5 16 1000 97 q\tx raw true <nil>');
+    // As Go: a JSON null prints as a missing value, whole floats print as floats, and bare nil is refused.
+    expect(
+      run('{{ .N }} {{ .M.a }} {{ 1.0 }} {{ 1e6 }} {{ 1000000 }} {{ printf "%v|%d" 3.0 3.0 }}', {
+        N: null,
+        M: { a: null },
+      }),
+    ).toBe('<no value> <no value> 1 1e+06 1000000 3|%!d(float64=3)');
+    expect(() => run('{{ nil }}')).toThrow('nil is not a command');
     expect(run('{{ .L }} {{ .M }}', { L: ['a', 'b'], M: { b: 2, a: 1 } })).toBe('[a b] map[a:1 b:2]');
   });
 
