@@ -260,8 +260,8 @@ describe('konsul template plugins', () => {
   }, 60_000);
 });
 
-describe('konsul template following health', () => {
-  it('re-renders when a check turns critical, runs the command once, and ignores unrelated writes', async () => {
+describe('konsul template following health and KV', () => {
+  it('re-renders when a check turns critical or a key read changes, runs the command once each, and ignores unrelated writes', async () => {
     const server = await spawnServer();
     const put = (path: string, body?: string) => fetch(`${server.url}${path}`, { method: 'PUT', body });
     await put(
@@ -276,7 +276,7 @@ describe('konsul template following health', () => {
     await put('/v1/agent/check/pass/service:web-2');
     const dir = tempDir();
     const tpl = join(dir, 'in.tpl');
-    writeFileSync(tpl, '{{ range service "web" }}{{ .Address }} {{ end }}');
+    writeFileSync(tpl, '{{ keyOrDefault "app/mode" "none" }}: {{ range service "web" }}{{ .Address }} {{ end }}');
     const out = join(dir, 'out');
     const ran = join(dir, 'ran');
     const proc = spawn(
@@ -293,16 +293,21 @@ describe('konsul template following health', () => {
     };
     try {
       await until(
-        'read(out) === 10.0.0.1 10.0.0.2  && read(ran) === x\n',
-        async () => read(out) === '10.0.0.1 10.0.0.2 ' && read(ran) === 'x\n',
+        'the first render and one command run',
+        async () => read(out) === 'none: 10.0.0.1 10.0.0.2 ' && read(ran) === 'x\n',
         Boolean,
       );
       await put('/v1/agent/check/fail/service:web-2');
-      await until('read(out) === 10.0.0.1 ', async () => read(out) === '10.0.0.1 ', Boolean);
-      await until('read(ran) === x\nx\n', async () => read(ran) === 'x\nx\n', Boolean);
+      await until('web-2 gone', async () => read(out) === 'none: 10.0.0.1 ', Boolean);
+      await until('a second command run', async () => read(ran) === 'x\nx\n', Boolean);
+      await put('/v1/kv/app/mode', 'prod');
+      await until('the key in the file', async () => read(out) === 'prod: 10.0.0.1 ', Boolean);
+      await until('a third command run', async () => read(ran) === 'x\nx\nx\n', Boolean);
       await put('/v1/kv/unrelated', 'y');
+      await put('/v1/agent/check/pass/service:web-1');
       await new Promise((r) => setTimeout(r, 500));
-      expect(read(ran)).toBe('x\nx\n');
+      expect(read(ran)).toBe('x\nx\nx\n');
+      expect(read(out)).toBe('prod: 10.0.0.1 ');
     } finally {
       proc.kill('SIGKILL');
     }
