@@ -69,17 +69,17 @@ export function plain(v: unknown): unknown {
   return v;
 }
 
-const GO_STRUCT = Symbol('go struct');
+/** The objects marked as Go structs (weakly held: they go with their render). */
+const STRUCTS = new WeakSet<object>();
 
 /** Marks `o` as a Go struct (its fields keep their order in toJSON), not a map; returns it. */
 export function goStruct<T extends object>(o: T): T {
-  Object.defineProperty(o, GO_STRUCT, { value: true, enumerable: false });
+  STRUCTS.add(o);
   return o;
 }
 
 /** Whether `o` was marked a Go struct by goStruct. */
-export const isGoStruct = (o: unknown): boolean =>
-  typeof o === 'object' && o !== null && (o as { [GO_STRUCT]?: boolean })[GO_STRUCT] === true;
+export const isGoStruct = (o: unknown): boolean => typeof o === 'object' && o !== null && STRUCTS.has(o);
 
 /**
  * Go's json.Marshal (map keys sorted, struct fields in order) or MarshalIndent with `indent`; with
