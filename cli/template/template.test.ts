@@ -261,7 +261,7 @@ describe('konsul template plugins', () => {
 });
 
 describe('konsul template following health and KV', () => {
-  it('re-renders on a critical check or a changed key, runs the command once each, ignores unrelated writes', async () => {
+  it('re-renders on a critical check or a changed key, runs the command once each, not on others', async () => {
     const server = await spawnServer();
     const put = (path: string, body?: string) => fetch(`${server.url}${path}`, { method: 'PUT', body });
     await put(
