@@ -86,6 +86,12 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
     describe: 'writes kept while offline before new ones get 503',
     default: 10_000,
   },
+  {
+    name: 'announce-interval',
+    kind: { type: 'int', min: 1, max: 3600 },
+    describe: "seconds between the agent's announcements to the servers' fleet table",
+    default: 10,
+  },
   { name: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, describe: 'minimum level logged', default: 'info' },
   {
     name: 'log-format',
@@ -119,6 +125,7 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     nodeName: v['node-name'] === undefined ? undefined : String(v['node-name']),
     datacenter: String(v['datacenter']),
     outboxMax: Number(v['outbox-max']),
+    announceEveryMs: Number(v['announce-interval']) * 1000,
     token: v['token'] === undefined || v['token'] === '' ? undefined : String(v['token']),
     logLevel: v['log-level'] as LogLevel,
     logFormat: v['log-format'] as LogFormat,

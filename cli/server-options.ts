@@ -195,6 +195,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'export traces over OTLP/HTTP to this base URL (also OTEL_EXPORTER_OTLP_ENDPOINT)',
   },
   {
+    name: 'edge-offline-after',
+    kind: { type: 'int', min: 1, max: 86_400 },
+    describe: 'seconds an edge agent or MQTT device may stay silent before the fleet table marks it offline',
+    default: 30,
+  },
+  {
     name: 'insights-interval',
     kind: { type: 'int', min: 100, max: 3_600_000 },
     describe:
@@ -367,6 +373,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     enableScriptChecks: v['enable-script-checks'] === true,
     disableMetrics: v['disable-metrics'] === true,
     insightsIntervalMs: Number(v['insights-interval']),
+    edgeOfflineAfterMs: Number(v['edge-offline-after']) * 1000,
     accessLogSample: Number(v['access-log-sample']),
     ...(v['otlp-endpoint'] !== undefined ? { otlpEndpoint: String(v['otlp-endpoint']) } : {}),
     dnsAddr:

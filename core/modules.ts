@@ -2,6 +2,7 @@ import { aclModule } from './acl/state-machine.js';
 import { SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES } from './api/routes/snapshot.js';
 import { catalogModule } from './catalog/state-machine.js';
 import { eventModule } from './event/events.js';
+import { fleetModule } from './fleet/state-machine.js';
 import type { StateModule } from './fsm/state-machine.js';
 import { kvModule } from './kv/state-machine.js';
 import { preparedQuerySessionDependents } from './prepared-query/bindings.js';
@@ -13,7 +14,8 @@ import { txnModule } from './txn/apply.js';
 
 /**
  * The state machine modules behind the HTTP API: KV, catalog, sessions, prepared queries, events,
- * transactions, ACLs and snapshot restore. Servers add their cluster modules (members, autopilot) to these. Sessions
+ * transactions, ACLs, the edge fleet and snapshot restore. Servers add their cluster modules
+ * (members, autopilot) to these. Sessions
  * are plugged into the KV and catalog modules here: the session module builds on both, so neither
  * may import it. Likewise prepared queries are plugged into sessions (a session-bound query ends
  * with its session), and one set of catalog bindings serves the catalog commands and the catalog
@@ -29,6 +31,7 @@ export function dataModules(): StateModule[] {
     eventModule,
     txnModule(catalogBindings),
     aclModule,
+    fleetModule,
     restoreModule(SNAPSHOT_TABLES, SNAPSHOT_WATCH_TABLES),
   ];
 }

@@ -15,6 +15,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { UpstreamOnlyWriter } from './writer.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';
+import { startAnnouncer } from './announce.js';
 import { EdgePersistence, memoryFileStore } from './persist.js';
 import { ReplicaSink } from './sink.js';
 
@@ -111,8 +112,13 @@ export async function startEdgeAgent(
     if (up && linkLost) reconnects.inc();
     if (!up) linkLost = true;
     linkUp = up;
-    if (up) void outbox.replay();
+    if (up) {
+      void outbox.replay();
+      announceNow();
+    }
   };
+  // Announces at once when the link comes up (set once the announcer exists).
+  let announceNow = (): void => undefined;
   // Only the chosen transport is loaded (the MQTT client library is not small).
   const sync =
     config.sync === 'http'
@@ -141,6 +147,39 @@ export async function startEdgeAgent(
           onLink,
         });
   sync.start();
+  // The servers' fleet table hears of this agent over its sync link.
+  const announcer = startAnnouncer({
+    everyMs: config.announceEveryMs,
+    logger,
+    report: () => ({
+      Runtime: runtime.name,
+      RuntimeVersion: runtime.version,
+      Version: config.version,
+      Arch: runtime.arch,
+      Datacenter: config.datacenter,
+      Prefixes: scope.prefixes,
+      Services: scope.services,
+      ReplicaIndex: replica.lastIndex,
+      OutboxDepth: outbox.pending,
+    }),
+    send:
+      'announce' in sync
+        ? (json) => Promise.resolve(sync.announce(json))
+        : async (json) => {
+            const res = await fetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
+              method: 'PUT',
+              body: json,
+              headers: {
+                'Content-Type': 'application/json',
+                ...(config.token ? { 'X-Consul-Token': config.token } : {}),
+              },
+            });
+            await res.body?.cancel();
+            if (!res.ok) logger.debug('announcement refused', { status: res.status });
+            return res.ok;
+          },
+  });
+  announceNow = () => announcer.now();
   const replayTimer = setInterval(() => {
     if (outbox.pending > 0) void outbox.replay();
   }, REPLAY_EVERY_MS);
@@ -223,6 +262,7 @@ export async function startEdgeAgent(
     stop() {
       stopping ??= (async () => {
         clearInterval(replayTimer);
+        announcer.stop();
         shutdown.abort();
         watches.wakeAll();
         await http.close();

@@ -17,6 +17,8 @@ export interface EdgeConfig {
   readonly nodeName: string | undefined;
   readonly datacenter: string;
   readonly outboxMax: number;
+  /** How often the agent announces itself to the servers' fleet table (ms). */
+  readonly announceEveryMs: number;
   /** The agent's ACL token (a secret: never logged). */
   readonly token: string | undefined;
   readonly logLevel: LogLevel;

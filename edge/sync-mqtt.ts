@@ -100,6 +100,13 @@ export class MqttSync {
     });
   }
 
+  /** Publishes the agent's announcement (JSON) on `agents/<id>` when the broker is connected; false when not. */
+  announce(json: string): boolean {
+    if (!this.client || !this.brokerUp) return false;
+    this.client.publish(this.t.agent(this.o.agentId), json, { qos: 0 });
+    return true;
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     await this.client?.endAsync(true).catch(() => undefined);

@@ -63,6 +63,8 @@ export interface ServerConfig {
   readonly disableMetrics?: boolean;
   /** Milliseconds per insights bucket (default 10,000). */
   readonly insightsIntervalMs?: number;
+  /** How long an edge agent or device may stay silent before the fleet table marks it offline (ms; default 30 s). */
+  readonly edgeOfflineAfterMs?: number;
   /** Fraction of HTTP requests logged as access lines (0..1; 0 or absent: none). */
   readonly accessLogSample?: number;
   /** OTLP/HTTP base URL traces are exported to (absent: no tracing, at no cost). */

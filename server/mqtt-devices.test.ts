@@ -169,6 +169,16 @@ describe('MQTT device writes and heartbeats', () => {
     const expired = await until('the TTL to expire', check, (c) => c?.Status === 'critical', 10_000);
     expect(expired?.Output).toMatch(/TTL expired/);
 
+    // Signed traffic puts the device in the fleet table, with its last heartbeat.
+    const fleet = await until(
+      'dev1 in the fleet',
+      async () =>
+        (await (await fetch(`${server.url}/v1/edge/agents?kind=device`)).json()) as Array<Record<string, unknown>>,
+      (l) => l.some((m) => m['ID'] === 'dev1'),
+    );
+    expect(fleet.find((m) => m['ID'] === 'dev1')).toMatchObject({ Kind: 'device', Link: 'mqtt', Status: 'online' });
+    expect(fleet.some((m) => m['ID'] === 'test-device')).toBe(false);
+
     // Every refusal was counted by reason.
     const metrics = await (await fetch(`${server.url}/v1/agent/metrics?format=prometheus`)).text();
     const count = (reason: string) =>

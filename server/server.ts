@@ -27,6 +27,7 @@ import { AGENT_WATCH_TARGET } from '../core/api/hash-blocking.js';
 import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
 import { readDeviceKeys, startMqtt } from './start-mqtt.js';
+import { FleetReporter } from '../core/fleet/reporter.js';
 import { openState } from './start-state.js';
 import { PROPOSE_METHOD } from './transport.js';
 import { EntriesFrameCache } from '../core/codec/entries.js';
@@ -209,6 +210,15 @@ export async function startServer(
       maxChecks: 20_000,
       onLocalChange: () => watches.notify([AGENT_WATCH_TARGET]),
     });
+    // What edge agents and devices report, batched into the replicated fleet table.
+    const fleet = new FleetReporter({
+      writer,
+      clock,
+      logger: logger.child({ component: 'fleet' }),
+      server: name,
+      appliedIndex: () => state.applier.appliedIndex(),
+    });
+    stack.push('fleet reports', () => fleet.stop());
     const aclResolver = new AclResolver(config.acl);
     const auditFile = config.auditLog
       ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
@@ -275,6 +285,7 @@ export async function startServer(
       ...(logs ? { logs } : {}),
       tracer,
       insights: { analyser, feed: insightsFeed, syncStreams },
+      fleet,
     });
 
     // A follower's proposal within a traced write carries its traceparent: the leader's part of the
@@ -326,7 +337,7 @@ export async function startServer(
     );
     const bridge = await startMqtt(
       config,
-      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader },
+      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet },
       stack,
     );
 

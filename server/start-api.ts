@@ -1,3 +1,4 @@
+import type { FleetReporter } from '../core/fleet/reporter.js';
 import type { Hono } from 'hono';
 import { LocalLockDelays } from '../core/kv/lock-delays.js';
 import type { AclResolver } from '../core/acl/resolve.js';
@@ -63,6 +64,8 @@ export interface ApiParts {
   readonly transport: RaftTransport;
   /** The chaos experiments (--enable-chaos); absent, the chaos routes answer 403. */
   readonly chaos?: ChaosPort;
+  /** Where agents' announcements go on their way to the fleet table. */
+  readonly fleet: FleetReporter;
 }
 
 /** The server's counters as the metrics route reads them. */
@@ -118,6 +121,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     sessionTimers: p.sessionTimers,
     changeFeed: feed,
     syncStreams: p.insights.syncStreams,
+    fleet: p.fleet,
     shutdownSignal: p.shutdownSignal,
     acl: p.aclResolver,
     rateLimit: config.rateLimit,

@@ -53,6 +53,7 @@ export function createCluster(config: ServerConfig, p: ClusterParts): Cluster {
     tracer: p.tracer,
     datacenter: config.datacenter,
     version: config.version,
+    edgeOfflineAfterMs: config.edgeOfflineAfterMs ?? 30_000,
     single: config.dev || config.bootstrapExpect === 1,
     ...(config.testBug ? { testBug: config.testBug } : {}),
     bootstrapExpect: config.bootstrapExpect,

@@ -1,3 +1,4 @@
+import type { FleetReporter } from '../core/fleet/reporter.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { unreadableInScope } from '../core/api/authz.js';
@@ -52,6 +53,8 @@ export interface MqttParts {
   readonly deviceKeys: Map<string, DeviceKey>;
   /** Whether this server leads (with an external broker only the leader publishes and serves devices). */
   readonly isLeader: () => boolean;
+  /** Where agents' MQTT announcements and devices' signs of life go. */
+  readonly fleet: FleetReporter;
 }
 
 /**
@@ -97,6 +100,7 @@ export async function startMqtt(
     deviceKeys: p.deviceKeys,
     kvMaxValueBytes: config.kvMaxValueBytes,
     progressMs: 5000,
+    fleet: p.fleet,
     ...(access && p.broker ? { credentials: { username: SERVER_USERNAME, password: internalSecret } } : {}),
     ...(config.acl.enabled
       ? {

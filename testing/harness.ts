@@ -1,3 +1,4 @@
+import { FleetReporter } from '../core/fleet/reporter.js';
 import type { AuditSink } from '../core/api/audit-sink.js';
 import type { RateLimitSettings } from '../core/api/rate-limit.js';
 import { AclResolver, type AclSettings } from '../core/acl/resolve.js';
@@ -118,7 +119,15 @@ export function createTestNode(
     maxTracked: 100_000,
   });
   sessionTtl.activate();
+  const fleet = new FleetReporter({
+    writer,
+    clock,
+    logger: silentLogger,
+    server: 'test',
+    appliedIndex: () => applier.appliedIndex(),
+  });
   const deps: ServerApiDeps = {
+    fleet,
     node: {
       name: 'test',
       id: NODE_ID,

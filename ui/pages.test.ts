@@ -293,6 +293,50 @@ describe('the Activity page', () => {
   });
 });
 
+describe('the Fleet page', () => {
+  it('lists agents live: a new one appears, a silent one turns offline, then comes back', async () => {
+    // A server of its own, quick to call a silent agent offline.
+    const fleetServer = await spawnServer({ args: ['--edge-offline-after', '3'] });
+    const announce = (id: string, index: number) =>
+      fetch(`${fleetServer.url}/v1/edge/agents/${id}`, {
+        method: 'PUT',
+        body: JSON.stringify({
+          Runtime: 'bun',
+          RuntimeVersion: '1.2',
+          Arch: 'arm64',
+          Prefixes: ['shop/'],
+          ReplicaIndex: index,
+          OutboxDepth: 4,
+        }),
+      });
+    const page = await desktopPage(browser);
+    await page.goto(`${fleetServer.url}/ui/fleet`);
+    await page.getByText('No edge agent or device has reported yet.').waitFor();
+    expect((await announce('shop-17', 1)).status).toBe(200);
+    const row = page.locator('tr[data-member="shop-17"]');
+    await row.waitFor({ timeout: 5000 });
+    expect(await row.getAttribute('data-status')).toBe('online');
+    expect(await row.textContent()).toMatch(/bun 1\.2 arm64.*4.*shop\//);
+    // Silent for over 3 s: the leader marks it offline, and the page follows.
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('offline');
+    await page.getByLabel('status').selectOption('offline');
+    expect(await page.locator('tbody tr').count()).toBe(1);
+    // Heard again (and kept heard, so it stays online): it comes back.
+    expect((await announce('shop-17', 2)).status).toBe(200);
+    const keep = setInterval(() => void announce('shop-17', 2), 250);
+    try {
+      await expect.poll(() => page.locator('tbody tr').count(), { timeout: 10_000 }).toBe(0);
+      await page.getByLabel('status').selectOption('all');
+      await expect.poll(() => row.getAttribute('data-status'), { timeout: 5000 }).toBe('online');
+      await page.screenshot({ path: join(SHOTS, 'fleet.png') });
+    } finally {
+      clearInterval(keep);
+    }
+    await page.close();
+    await fleetServer.stop();
+  });
+});
+
 describe('themes', () => {
   it('switches between the system theme, dark and light, and keeps the choice', async () => {
     const page = await desktopPage(browser);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SseReader } from '../../testing/sse.js';
 import { byCaller, type Caller, everywhere, makeCallers, type RouteCase, walkRoutes } from '../../testing/acl-walk.js';
 import { createTestNode } from '../../testing/harness.js';
+import { parseReport } from '../fleet/input.js';
 
 /** A node with ACLs on (default deny), its management secret, and one token per caller kind. */
 async function setup(): Promise<{
@@ -107,6 +108,12 @@ const ROUTES: readonly RouteCase[] = [
   // Unknown session ids answer as in Consul whoever asks (the check needs the session's node):
   // info an empty list, renew 404.
   { method: 'GET', path: '/v1/session/info/00000000-0000-4000-8000-000000000000', expect: R(200, 200, 200, 200) },
+  // The fleet: announcing needs node:write on the agent's name, reading node:read (lists filter).
+  { method: 'PUT', path: '/v1/edge/agents/pi-1', body: '{"Runtime":"bun"}', expect: R(403, 403, 200, 403) },
+  { method: 'GET', path: '/v1/edge/agents', expect: R(200, 200, 200, 200), count: R(0, 1, 1, 0) },
+  { method: 'GET', path: '/v1/edge/agents/pi-0', expect: R(403, 200, 200, 403) },
+  { method: 'GET', path: '/v1/watch/edge/agents', expect: R(200, 200, 200, 200), stream: true },
+  { method: 'DELETE', path: '/v1/edge/agents/pi-9', expect: R(403, 403, 404, 403) },
   { method: 'PUT', path: '/v1/session/renew/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
 ];
 
@@ -134,6 +141,12 @@ describe('ACL enforcement, route by route', () => {
       (await node.request('/v1/session/create', { method: 'PUT', headers: h, body: '{"Node":"n1"}' })).status,
     ).toBe(200);
     expect((await node.request('/v1/snapshot', { headers: h })).status).toBe(200);
+    await node.deps.writer.submit({
+      type: 'fleet.seen',
+      now: 1,
+      server: 'test',
+      reports: [{ ...parseReport({ Runtime: 'node' }, 'pi-0', 'http'), ServerIndex: 1 }],
+    });
     const failures = await walkRoutes((path, init) => node.request(path, init), tokens, ROUTES);
     expect(failures).toEqual([]);
     // A node the token may not read shows nothing of it: null, as for an unknown node.

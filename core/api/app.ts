@@ -12,6 +12,7 @@ import { registerAgentRoutes } from './routes/agent.js';
 import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerEventRoutes } from './routes/event.js';
+import { registerFleetRoutes } from './routes/fleet.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
@@ -170,6 +171,7 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerEventRoutes(app, deps);
   registerWatchRoutes(app, deps);
   registerSyncRoutes(app, deps);
+  registerFleetRoutes(app, deps);
   registerAclRoutes(app, deps);
   app.notFound((c) => answerUnrouted(c.req.raw));
   app.onError((err, c) => {

@@ -1,3 +1,4 @@
+import type { FleetReporter } from '../fleet/reporter.js';
 import type { AclResolver } from '../acl/resolve.js';
 import type { LeaderChange } from '../cluster/leader-history.js';
 import type { RouteFacts } from './route-table.js';
@@ -232,6 +233,8 @@ export interface ServerApiDeps extends ApiDeps {
   readonly changeFeed: ChangeFeed;
   /** Where edge sync streams of agents that name themselves are tracked (for insights); none when absent. */
   readonly syncStreams?: OpenSyncStreams;
+  /** Where agents' and devices' reports go on their way to the fleet table; absent: announcements are refused. */
+  readonly fleet?: FleetReporter;
   /** Per-address and per-token request rates (NO_RATE_LIMITS: none). */
   readonly rateLimit: RateLimitSettings;
   /** The address a request came from (the socket's peer), when the listener knows it. */

@@ -82,6 +82,8 @@ describe('the route table', () => {
       '/v1/txn',
       // Prepared queries: added with the table, answered by the leader as the catalog they read.
       '/v1/query',
+      // The fleet table: read and forgotten at the leader, like the catalog.
+      '/v1/edge/agents',
     ];
     // Added with the table: each server's own observations, answered where the request arrives.
     const ownView = new Set([
@@ -90,6 +92,8 @@ describe('the route table', () => {
       'PUT /v1/operator/chaos',
       'GET /v1/operator/chaos',
       'DELETE /v1/operator/chaos/:id',
+      // Announcements are taken by the server they reach, which batches them into the table.
+      'PUT /v1/edge/agents/:id',
     ]);
     for (const r of ROUTES) {
       const leader = before.some((p) => r.path.startsWith(p)) && !ownView.has(`${r.method} ${r.path}`);

@@ -159,6 +159,12 @@ export const ROUTES: readonly RouteFacts[] = [
   local('GET', '/v1/watch/health/:service', SERVICE),
   local('GET', '/v1/watch/events', EVENT),
   local('GET', '/v1/edge/sync', KEY),
+  local('GET', '/v1/watch/edge/agents', NODE),
+  // The fleet: announcements are taken where they arrive (batched into the replicated table).
+  local('PUT', '/v1/edge/agents/:id', NODE),
+  leader('GET', '/v1/edge/agents', NODE),
+  leader('GET', '/v1/edge/agents/:id', NODE),
+  leader('DELETE', '/v1/edge/agents/:id', NODE),
   // The agent: this server's own services, checks and membership. Service and check IDs may
   // hold "/" (Patroni's "pg/pg1"), so the routes that end in one take the rest of the path.
   local('GET', '/v1/agent/self', AGENT_READ),

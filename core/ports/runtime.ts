@@ -54,6 +54,10 @@ export interface FileStore {
 export interface RuntimeAdapter {
   /** 'node', 'deno' or 'bun'. */
   readonly name: string;
+  /** The runtime's own version (Node's without the "v"). */
+  readonly version: string;
+  /** The processor architecture as Node names it: x64, arm64, …. */
+  readonly arch: string;
   /**
    * The HotPaths, from the built hotpaths.wasm (next to the bundle, or in dist/ seen from the
    * sources) unless `mode` is 'ts'. Rejects when the .wasm is needed and was not built.

@@ -11,6 +11,7 @@
  * | `write/<device>` | device → server | a JWT (compact JWS) describing one KV write |
  * | `check/<device>` | device → server | a JWT carrying a TTL-check heartbeat |
  * | `ack/<device>` | server → device | JSON `{rid, ok, index?, result?, error?}` |
+ * | `agents/<agent>` | edge agent → servers | JSON announcement (as PUT /v1/edge/agents/<agent> takes it) |
  * | `servers/<server>` (retained) | server → replicas | JSON `{status: "online"|"offline"}`; "offline" is also the
  * server's MQTT will |
  *
@@ -63,10 +64,13 @@ export function topics(datacenter: string) {
     check: (device: string) => `${root}check/${escapeLevel(device)}`,
     checkFilter: `${root}check/+`,
     ack: (device: string) => `${root}ack/${escapeLevel(device)}`,
+    /** An edge agent's announcement (JSON). */
+    agent: (id: string) => `${root}agents/${escapeLevel(id)}`,
+    agentFilter: `${root}agents/+`,
     /** A server's presence (retained; its will says offline). */
     server: (id: string) => `${root}servers/${escapeLevel(id)}`,
     serverFilter: `${root}servers/+`,
-    /** The device named by the last level of a write/check topic. */
+    /** The device (or agent) named by the last level of a write/check/agents topic. */
     deviceOf: (topic: string): string => unescapeTopicPart(topic.slice(topic.lastIndexOf('/') + 1)),
   };
 }

@@ -27,6 +27,8 @@ async function readBytes(url: URL): Promise<ArrayBuffer | undefined> {
  */
 export const bunRuntime: RuntimeAdapter = {
   name: 'bun',
+  version: process.versions['bun'] ?? '',
+  arch: process.arch,
   loadHotPaths: (mode = 'auto') => loadHotPaths('bun', readBytes, mode),
   readUiFile: bundledUiReader(readBytes),
   serve: async (handler, host, port) => {

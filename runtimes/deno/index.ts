@@ -11,6 +11,8 @@ declare const Deno: {
     handler: (req: Request) => Response | Promise<Response>,
   ): { addr: { hostname: string; port: number }; shutdown(): Promise<void>; finished: Promise<void> };
   memoryUsage(): { rss: number };
+  version: { deno: string };
+  build: { arch: string };
   readFile(path: URL): Promise<Uint8Array>;
   errors: { NotFound: abstract new (...args: never[]) => Error };
 };
@@ -34,6 +36,9 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined>
  */
 export const denoRuntime: RuntimeAdapter = {
   name: 'deno',
+  version: Deno.version.deno,
+  // Deno says x86_64 / aarch64; the fleet uses Node's names.
+  arch: ({ x86_64: 'x64', aarch64: 'arm64' } as Record<string, string>)[Deno.build.arch] ?? Deno.build.arch,
   loadHotPaths: (mode = 'auto') => loadHotPaths('deno', readBytes, mode),
   readUiFile: bundledUiReader(readBytes),
   serve: async (handler, host, port) => {

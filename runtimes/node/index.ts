@@ -33,6 +33,8 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined>
  */
 export const nodeRuntime: RuntimeAdapter = {
   name: 'node',
+  version: process.versions.node,
+  arch: process.arch,
   loadHotPaths: (mode = 'auto') => loadHotPaths('node', readBytes, mode),
   readUiFile: bundledUiReader(readBytes),
   serve: async (handler, host, port) => {

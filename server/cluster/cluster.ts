@@ -27,6 +27,8 @@ export interface ClusterOptions {
   readonly self: PeerInfo;
   readonly datacenter: string;
   readonly version: string;
+  /** Silence after which the leader marks a fleet member offline (ms). */
+  readonly edgeOfflineAfterMs: number;
   /** Bootstrap a single-node cluster when there is no state (dev mode). */
   readonly single: boolean;
   /** A bug planted for the nemesis to catch (ServerConfig.testBug; tests only). */
@@ -110,6 +112,8 @@ export class Cluster implements ClusterView {
       health,
       datacenter: o.datacenter,
       logger: o.logger,
+      clock: o.clock,
+      edgeOfflineAfterMs: o.edgeOfflineAfterMs,
     });
     this.formation = new Formation({
       state,

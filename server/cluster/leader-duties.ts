@@ -6,6 +6,8 @@ import { CONSUL_SERVICE } from '../../core/catalog/types.js';
 import { KonsulError } from '../../core/errors.js';
 import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
 import type { Logger } from '../../core/ports/logger.js';
+import type { Clock } from '../../core/ports/clock.js';
+import { fleetOverdue } from '../../core/fleet/state-machine.js';
 import type { StateStore } from '../../core/ports/state-store.js';
 import { quorum } from '../../core/raft/conf-change.js';
 import type { NodeId } from '../../core/raft/types.js';
@@ -23,13 +25,18 @@ export interface LeaderDutiesOptions {
   readonly health: AutopilotHealth;
   readonly datacenter: string;
   readonly logger: Logger;
+  /** The leader's clock: what `fleet.expire` compares members' last-seen times with. */
+  readonly clock: Clock;
+  /** Silence after which a fleet member is marked offline (ms). */
+  readonly edgeOfflineAfterMs: number;
 }
 
 /**
  * The leader's membership work and autopilot: records every member's addresses, adds servers
  * that asked to join as learners and promotes them once caught up, removes leavers and (with
  * CleanupDeadServers) dead voters, marks unreachable members' node checks critical and keeps
- * Consul's `consul` service on every server's node. Owns the
+ * Consul's `consul` service on every server's node, and marks silent edge agents and devices
+ * offline in the fleet table. Owns the
  * queue of servers waiting to join.
  */
 export class LeaderDuties {
@@ -48,6 +55,13 @@ export class LeaderDuties {
     const { state, store, writer } = this.o;
     const d = state.driver;
     if (!d || !state.isLeader()) return;
+    // Edge agents and devices silent too long go offline (one command, only when one is due).
+    const now = this.o.clock.now();
+    const silenceMs = this.o.edgeOfflineAfterMs;
+    if (store.read((tx) => fleetOverdue(tx, now, silenceMs)))
+      await writer.submit({ type: 'fleet.expire', now, silenceMs }).catch((err: unknown) => {
+        this.o.logger.warn('fleet expiry not written', { error: (err as Error).message });
+      });
     const conf = d.membership();
     const members = new Map(store.read((tx) => listMembers(tx)).map((m) => [m.name, m] as const));
     // Every member's addresses are recorded, so any server can reach it and forward to it.

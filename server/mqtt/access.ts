@@ -21,7 +21,8 @@ function authError(message: string, code: 4 | 5): Error & { returnCode: number }
  * (none: the anonymous token; an unknown one is refused); a server's own bridge with the broker's
  * internal secret. Then:
  * - only servers publish on the Konsul topics, except `sync/req`, `write/<device>` and
- *   `check/<device>` (device messages carry their own signatures);
+ *   `check/<device>` (device messages carry their own signatures), and `agents/<agent>` by that
+ *   agent's connection with node:write on its name;
  * - subscribing to `changes` needs read on every key, service and node; `kv/<prefix>#` read on every
  *   key under the prefix (`kv/<key>`: on the key); `health/<service>/#` read on the service and
  *   every node; `sync/resp/<agent>` only by that agent's connection (client id
@@ -87,6 +88,16 @@ export class MqttAccess {
     if (topic.startsWith('$SYS')) return false;
     if (!this.touchesKonsul(topic)) return w.authz.isManagement || this.o.resolver.settings.defaultPolicy === 'allow';
     const rest = topic.slice(this.root.length);
+    // An agent announces only itself (its client id), with node:write on its name.
+    const agent = /^agents\/([^/+#]+)$/.exec(rest);
+    if (agent) {
+      try {
+        const id = unescapeTopicPart(agent[1] as string);
+        return (client as { id?: string }).id === `konsul-edge-${id}` && w.authz.decide('node', id, 'write').allowed;
+      } catch {
+        return false;
+      }
+    }
     return rest === 'sync/req' || /^(write|check)\/[^/]+$/.test(rest);
   }
 

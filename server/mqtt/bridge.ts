@@ -24,6 +24,8 @@ import { listEntries } from '../../core/kv/queries.js';
 import { TooLargeError } from '../../core/errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { InProcessPublisher } from './broker.js';
+import type { FleetReporter } from '../../core/fleet/reporter.js';
+import { deviceReport, isFleetName, parseReport } from '../../core/fleet/input.js';
 
 /** What the MQTT bridge needs from the server. */
 export interface MqttBridgeOptions {
@@ -56,6 +58,8 @@ export interface MqttBridgeOptions {
   readonly credentials?: { readonly username: string; readonly password: string };
   /** With ACLs on: whether a sync request's token may read its whole scope. */
   readonly mayRead?: (token: string | undefined, scope: SyncScope) => boolean;
+  /** Where agents' announcements (`agents/<id>`) and devices' signs of life go (the fleet table). */
+  readonly fleet?: FleetReporter;
 }
 
 /** Largest device message accepted (bytes); larger ones are refused as malformed. */
@@ -123,9 +127,13 @@ export class MqttBridge {
     client.on('connect', () => {
       this.o.logger.info('mqtt bridge connected', { broker: this.o.url });
       client.publish(presence, ONLINE, { qos: 1, retain: true });
-      client.subscribe([this.t.syncRequest, this.t.writeFilter, this.t.checkFilter], { qos: 1 }, (err) => {
-        if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
-      });
+      client.subscribe(
+        [this.t.syncRequest, this.t.writeFilter, this.t.checkFilter, this.t.agentFilter],
+        { qos: 1 },
+        (err) => {
+          if (err) this.o.logger.warn('mqtt subscribe failed', { error: err.message });
+        },
+      );
     });
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     this.loop = this.publishLoop();
@@ -381,6 +389,23 @@ export class MqttBridge {
     }
     if (topic === this.t.write(device)) void this.onWrite(device, payload);
     else if (topic === this.t.check(device)) void this.onHeartbeat(device, payload);
+    else if (topic === this.t.agent(device)) this.onAnnounce(device, payload);
+  }
+
+  /** An agent's announcement over MQTT (JSON, as PUT /v1/edge/agents/<id> takes it). */
+  private onAnnounce(agent: string, payload: Buffer): void {
+    if (!this.o.fleet) return;
+    try {
+      this.o.fleet.report(parseReport(JSON.parse(payload.toString('utf8')) as unknown, agent, 'mqtt'));
+    } catch (err) {
+      this.o.metrics.mqttRejected.inc({ reason: 'malformed' });
+      this.o.logger.warn('agent announcement refused', { agent, detail: (err as Error).message });
+    }
+  }
+
+  /** A device showed it is alive (a verified write or heartbeat): the fleet table hears of it. */
+  private deviceSeen(device: string): void {
+    if (this.o.fleet && isFleetName(device)) this.o.fleet.report(deviceReport(device, this.o.datacenter));
   }
 
   private async serve(): Promise<void> {
@@ -441,6 +466,7 @@ export class MqttBridge {
     if (!token) return this.reject(device, 'write', 'malformed', 'empty or oversized payload');
     const v = await verifyDeviceWrite(token, this.o.deviceKeys, this.o.clock.now(), this.o.kvMaxValueBytes);
     if (!v.ok) return this.reject(device, 'write', v.reason, v.detail, v.rid);
+    this.deviceSeen(device);
     const w = v.message;
     try {
       const command: TxnCommand = {
@@ -478,6 +504,7 @@ export class MqttBridge {
       if (index === undefined)
         return this.ack(device, { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` });
       this.o.metrics.mqttHeartbeats.inc();
+      this.deviceSeen(device);
       this.armDeadline(h.node, h.check, h.ttlMs);
       await this.ack(device, { rid: h.rid, ok: true, index });
     } catch (err) {

@@ -6,6 +6,7 @@ import { useEdgeMode } from './api.js';
 import { Cluster } from './Cluster.js';
 import { Link } from './common.js';
 import { Edge } from './Edge.js';
+import { Fleet } from './Fleet.js';
 import { Kv } from './Kv.js';
 import { NodeDetail, Nodes } from './Nodes.js';
 import { usePath } from './router.js';
@@ -21,6 +22,7 @@ const SERVER_PAGES = [
   ['sessions', 'Sessions'],
   ['acl', 'Access control'],
   ['cluster', 'Cluster'],
+  ['fleet', 'Fleet'],
   ['activity', 'Activity'],
 ] as const;
 const EDGE_PAGES = [
@@ -74,6 +76,7 @@ function Page({ path, edge }: { path: string; edge: boolean }) {
     if (head === 'sessions') return tail ? <SessionDetail id={tail} /> : <Sessions />;
     if (head === 'acl') return <Acl tab={tail} />;
     if (head === 'cluster') return <Cluster />;
+    if (head === 'fleet') return <Fleet />;
     if (head === 'activity') return <Activity />;
   }
   if (head === 'services' && tail) return <ServiceDetail name={tail} />;

@@ -1,4 +1,5 @@
 import { BadRequestError } from '../../errors.js';
+import { isFleetName } from '../../fleet/input.js';
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
@@ -16,9 +17,6 @@ export function syncFrame(m: SyncMessage): string {
   if (m.k === 'batch') return sseFrame({ event: 'batch', id: String(m.batch.index), data });
   return sseFrame({ event: m.k, data });
 }
-
-/** An agent's name as it may give it in ?agent= (its node name or generated id). */
-const AGENT_NAME = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
 /**
  * Registers GET /v1/edge/sync?prefix=…&service=…[&after=N][&agent=ID] (Konsul's edge replication over HTTP):
@@ -41,7 +39,8 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
     const afterText = url.searchParams.get('after');
     const after = afterText === null || afterText === '' ? null : parseUintParam(afterText, 'after');
     const agent = url.searchParams.get('agent');
-    if (agent !== null && !AGENT_NAME.test(agent))
+    // An agent's name as it may give it (its node name or generated id): a fleet member's name.
+    if (agent !== null && !isFleetName(agent))
       throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
     const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
     const untrack = agent !== null && deps.syncStreams ? deps.syncStreams.add(agent, stream) : undefined;

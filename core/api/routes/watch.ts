@@ -9,6 +9,7 @@ import { kvEntryToJson } from '../../kv/json.js';
 import { KV_TABLE, type KvRecord } from '../../kv/types.js';
 import { EVENT_WATCH_TABLE, type UserEvent } from '../../event/events.js';
 import { eventJson } from './event.js';
+import { FLEET_STATUS_TABLE, type FleetMember } from '../../fleet/types.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
 import { identityOf, requireAccess } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
@@ -16,7 +17,12 @@ import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
 
 /** The tables watch streams read; a ChangeFeed serving them must retain these. */
-export const WATCH_STREAM_TABLES: readonly string[] = [KV_TABLE, HEALTH_WATCH_TABLE, EVENT_WATCH_TABLE];
+export const WATCH_STREAM_TABLES: readonly string[] = [
+  KV_TABLE,
+  HEALTH_WATCH_TABLE,
+  EVENT_WATCH_TABLE,
+  FLEET_STATUS_TABLE,
+];
 
 const POSITION = /^(\d{1,16})(?::(\d{1,9}))?$/;
 
@@ -72,6 +78,18 @@ function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
   });
 }
 
+function fleetData(m: Extract<FeedMessage, { kind: 'change' }>): string {
+  const c = m.change;
+  if ('prefix' in c) return JSON.stringify({ Index: m.index, Op: 'reset' });
+  const member = c.entry as FleetMember | null | undefined;
+  return JSON.stringify({
+    Index: m.index,
+    Op: member ? member.Status : 'forgotten',
+    ID: c.key,
+    Member: member ?? null,
+  });
+}
+
 function resyncData(m: Extract<FeedMessage, { kind: 'resync' }>): string {
   return JSON.stringify({ Reason: m.reason, Index: m.index, Oldest: m.oldest });
 }
@@ -117,7 +135,9 @@ function serveStream(
 /**
  * Registers the resumable watch streams (beyond Consul): GET /v1/watch/kv/<prefix>,
  * GET /v1/watch/health/<service> and GET /v1/watch/events[?name=] (user events as they are fired,
- * insights' `konsul-insight` among them), served by any server from its own applied changes. With
+ * insights' `konsul-insight` among them) and GET /v1/watch/edge/agents (edge agents and devices
+ * appearing, going offline, coming back, forgotten: node:read on each), served by any server
+ * from its own applied changes. With
  * ACLs on, a KV stream leaves out keys the token may not read; a health stream needs service:read
  * and leaves out instances on nodes the token may not read; an events stream leaves out events
  * the token may not read.
@@ -151,6 +171,13 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
         const e = eventOf(m);
         return !!e && (name === '' || e.Name === name) && authz.canRead('event', e.Name);
       },
+    );
+  });
+  // The fleet's `changes`: a member appears, goes offline, comes back or is forgotten.
+  route(app, 'GET', '/v1/watch/edge/agents', (c) => {
+    const authz = identityOf(deps, c.req.raw).authz;
+    return serveStream(deps, c.req.raw, { table: FLEET_STATUS_TABLE, prefix: '' }, fleetData, (m) =>
+      authz.canRead('node', 'key' in m.change ? m.change.key : ''),
     );
   });
   route(app, 'GET', '/v1/watch/health/:service', (c) => {
