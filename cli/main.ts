@@ -1,4 +1,4 @@
-import { KonsulError } from '../core/errors.js';
+import { exitWith } from './exit.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: konsul <command> [flags]
@@ -105,14 +105,4 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof KonsulError && err.code === 'config') {
-      process.stderr.write(`konsul: ${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`konsul: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+exitWith(main(process.argv.slice(2)));

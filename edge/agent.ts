@@ -68,7 +68,7 @@ export async function startEdgeAgent(
   const startedAt = clock.now();
   const online = () => linkUp && clock.now() >= upstreamDownUntil && clock.now() - sink.lastMessageAt < STALE_LINK_MS;
   const lastContactMs = () => clock.now() - (sink.lastMessageAt === 0 ? startedAt : sink.lastMessageAt);
-  const metrics = await createEdgeMetrics({
+  const metrics = createEdgeMetrics({
     online,
     replicaIndex: () => replica.lastIndex,
     serverIndex: () => sink.serverIndex,

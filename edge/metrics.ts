@@ -1,5 +1,7 @@
 import type { MetricsPort } from '../core/api/internal-ports.js';
+import type { Registry } from 'prom-client';
 import type { Metrics } from '../core/ports/metrics.js';
+import { recordingMetrics } from '../runtimes/recording-metrics.js';
 
 /** What the agent's gauges read each time metrics are collected. */
 export interface EdgeMetricSource {
@@ -26,18 +28,17 @@ export interface EdgeMetrics {
 }
 
 /**
- * Makes the agent's one prom-client registry (loaded when the agent starts; prom-client runs on
- * Node, Deno and Bun) with the process metrics and the agent's gauges: link state, replica index,
- * the servers' index and the lag between them, time since the last sync message, outbox depth.
- * Counters (replay outcomes, sync reconnects, sync messages) are made by the components through
- * `port`. Names are listed in docs/OBSERVABILITY.md.
+ * Makes the agent's metrics: the Metrics port its components count in (plain numbers, see
+ * runtimes/recording-metrics.ts) with the agent's gauges — link state, replica index, the
+ * servers' index and the lag between them, time since the last sync message, outbox depth, RSS.
+ * prom-client is loaded only when /v1/agent/metrics is first read: then the registry is made, the
+ * process metrics start (so event-loop and GC figures count from that moment), and everything
+ * counted so far is registered with it. Counters (replay outcomes, sync reconnects, sync messages)
+ * are made by the components through `port`. Names are listed in docs/OBSERVABILITY.md.
  */
-export async function createEdgeMetrics(source: EdgeMetricSource): Promise<EdgeMetrics> {
-  const { default: client } = await import('prom-client');
-  const { consulMetricsJson, promMetrics } = await import('../runtimes/prom-metrics.js');
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'konsul_' });
-  const port = promMetrics(registry);
+export function createEdgeMetrics(source: EdgeMetricSource): EdgeMetrics {
+  const recording = recordingMetrics();
+  const port = recording.port;
   port.gauge(
     'konsul_edge_link_up',
     'Whether the agent is online: its sync link is up and recently heard (1) or not (0)',
@@ -75,11 +76,29 @@ export async function createEdgeMetrics(source: EdgeMetricSource): Promise<EdgeM
     [],
     () => source.rss(),
   );
+  let loading: Promise<{ registry: Registry; json: (r: Registry) => Promise<Record<string, unknown>> }> | undefined;
+  const registry = () =>
+    (loading ??= (async () => {
+      const [{ default: client }, { consulMetricsJson }] = await Promise.all([
+        import('prom-client'),
+        import('../runtimes/prom-metrics.js'),
+      ]);
+      const r = new client.Registry();
+      client.collectDefaultMetrics({ register: r, prefix: 'konsul_' });
+      recording.attach(r as unknown as { registerMetric(metric: never): void });
+      return { registry: r, json: consulMetricsJson };
+    })());
   return {
     port,
     reader: {
-      prometheus: async () => ({ body: await registry.metrics(), contentType: registry.contentType }),
-      json: () => consulMetricsJson(registry),
+      prometheus: async () => {
+        const { registry: r } = await registry();
+        return { body: await r.metrics(), contentType: r.contentType };
+      },
+      json: async () => {
+        const { registry: r, json } = await registry();
+        return json(r);
+      },
     },
   };
 }

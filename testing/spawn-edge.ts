@@ -5,6 +5,8 @@ import { startProcess, type TestProcess, tempDir } from './process.js';
 const root = resolve(import.meta.dirname, '..');
 /** Path of the built CLI (npm test builds it first). */
 export const CLI = resolve(root, 'dist/cli.js');
+/** Path of the edge agent's own bundle (what devices run: `konsul edge` without the rest). */
+export const EDGE = resolve(root, 'dist/edge/edge.js');
 
 /** Runtimes the edge agent runs on in tests; `*-arm64` run the aarch64 binaries under qemu. */
 export type EdgeTestRuntime = 'node' | 'deno' | 'bun' | 'bun-arm64' | 'deno-arm64';
@@ -31,24 +33,24 @@ export function bunBinary(): string {
   return resolve(root, 'node_modules/.bin/bun');
 }
 
-/** The command line that runs `konsul edge <args>` on `runtime`. */
+/** The command line that runs the edge agent's bundle (`konsul edge <args>`) on `runtime`. */
 export function edgeCommand(runtime: EdgeTestRuntime, args: readonly string[]): { command: string; args: string[] } {
   switch (runtime) {
     case 'node':
-      return { command: process.execPath, args: [CLI, 'edge', ...args] };
+      return { command: process.execPath, args: [EDGE, ...args] };
     case 'deno':
-      return { command: denoBinary(), args: ['run', '-A', CLI, 'edge', ...args] };
+      return { command: denoBinary(), args: ['run', '-A', EDGE, ...args] };
     case 'bun':
-      return { command: bunBinary(), args: [CLI, 'edge', ...args] };
+      return { command: bunBinary(), args: [EDGE, ...args] };
     case 'bun-arm64':
       return {
         command: 'qemu-aarch64-static',
-        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), CLI, 'edge', ...args],
+        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'bun'), EDGE, ...args],
       };
     case 'deno-arm64':
       return {
         command: 'qemu-aarch64-static',
-        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'deno'), 'run', '-A', CLI, 'edge', ...args],
+        args: ['-L', ARM64_SYSROOT, resolve(ARM64_DIR, 'deno'), 'run', '-A', EDGE, ...args],
       };
   }
 }

@@ -243,17 +243,20 @@ export const ALL_WASM: HotPathChoice = {
 
 /**
  * HotPaths over a compiled hot-path module, with each operation served by WebAssembly or by the
- * TypeScript fallback as `choice` says. CRC and framing share one instance; every key index
- * and prefix matcher gets an instance (and memory) of its own.
+ * TypeScript fallback as `choice` says. CRC and framing share one instance, made when one of
+ * them is first used; every key index and prefix matcher gets an instance (and memory) of its own.
  */
 export function createWasmHotPaths(module: WebAssembly.Module, choice: HotPathChoice = ALL_WASM): HotPaths {
   const ts = createTsHotPaths();
-  const shared = new Instance(module);
-  const x = shared.x;
+  // The shared instance is made on first use: where the choice gives CRC and framing to
+  // TypeScript (Deno, Bun), it never is, and its memory is never allocated.
+  let instance: Instance | undefined;
+  const shared = (): Instance => (instance ??= new Instance(module));
   const crc32c = (data: Uint8Array, seed = 0): number => {
-    const ptr = x.scratch(data.length);
-    shared.u8().set(data, ptr);
-    return x.crc32c(ptr, data.length, seed) >>> 0;
+    const s = shared();
+    const ptr = s.x.scratch(data.length);
+    s.u8().set(data, ptr);
+    return s.x.crc32c(ptr, data.length, seed) >>> 0;
   };
   return {
     impl: choice,
@@ -261,17 +264,19 @@ export function createWasmHotPaths(module: WebAssembly.Module, choice: HotPathCh
     frameBuffer:
       choice.frameEncode === 'wasm'
         ? (size: number): FrameBuilder => {
-            const ptr = x.scratch(size);
-            const bytes = shared.u8().subarray(ptr, ptr + size);
+            const s = shared();
+            const ptr = s.x.scratch(size);
+            const bytes = s.u8().subarray(ptr, ptr + size);
             return { bytes, view: new DataView(bytes.buffer, ptr, size) };
           }
         : ts.frameBuffer,
     sealFrame:
       choice.frameEncode === 'wasm'
         ? (frame, kind, payloadLength) => {
+            const s = shared();
             const ptr = frame.bytes.byteOffset;
-            x.frameSeal(ptr, kind, payloadLength);
-            return shared.u8().slice(ptr, ptr + FRAME_HEADER_BYTES + payloadLength);
+            s.x.frameSeal(ptr, kind, payloadLength);
+            return s.u8().slice(ptr, ptr + FRAME_HEADER_BYTES + payloadLength);
           }
         : ts.sealFrame,
     openFrame:
@@ -284,9 +289,10 @@ export function createWasmHotPaths(module: WebAssembly.Module, choice: HotPathCh
               copy = Math.min(available, FRAME_HEADER_BYTES + declared);
             }
             // Copy the header and the declared payload (or all there is, to detect truncation).
-            const ptr = x.scratch(Math.max(copy, 1));
-            shared.u8().set(input.subarray(offset, offset + copy), ptr);
-            return frameVerdict(input, offset, x.frameCheck(ptr, copy));
+            const s = shared();
+            const ptr = s.x.scratch(Math.max(copy, 1));
+            s.u8().set(input.subarray(offset, offset + copy), ptr);
+            return frameVerdict(input, offset, s.x.frameCheck(ptr, copy));
           }
         : ts.openFrame,
     createKeyIndex: choice.keyIndex === 'wasm' ? () => new WasmKeyIndex(new Instance(module)) : ts.createKeyIndex,

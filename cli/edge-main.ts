@@ -1,0 +1,9 @@
+import { runEdgeCommand } from './edge.js';
+import { exitWith } from './exit.js';
+
+/*
+ * The edge agent's own entry point (dist/edge/edge.js): `node dist/edge/edge.js --upstream …`,
+ * `bun dist/edge/edge.js …`, `deno run -A dist/edge/edge.js …`, with the same flags as
+ * `konsul edge`. It loads nothing of the servers or the client commands.
+ */
+exitWith(runEdgeCommand(process.argv.slice(2), process.env));
