@@ -119,8 +119,37 @@ describe('ACLs on the embedded MQTT broker', () => {
       args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'other/', '--token', cfg],
     });
     await server.waitFor(/sync request refused: its token may not read the scope/);
+    // Sessions follow their token: deleted, or narrowed below a subscription, the session is closed.
+    const follow = await token('follow', 'key_prefix "cfg/" { policy = "read" }');
+    const gone = await token('gone', 'key_prefix "cfg/" { policy = "read" }');
+    const narrowed = await connect(follow);
+    const deleted = await connect(gone);
+    expect(await granted(narrowed, `${ROOT}kv/cfg/#`)).toBe(1);
+    expect(await granted(deleted, `${ROOT}kv/cfg/#`)).toBe(1);
+    const narrowedClosed = new Promise<void>((resolve) => narrowed.once('close', () => resolve()));
+    const deletedClosed = new Promise<void>((resolve) => deleted.once('close', () => resolve()));
+    const policies = (await (await fetch(`${up}/v1/acl/policies`, { headers: h })).json()) as Array<{
+      ID: string;
+      Name: string;
+    }>;
+    const followId = policies.find((p) => p.Name === 'follow')?.ID as string;
+    await fetch(`${up}/v1/acl/policy/${followId}`, {
+      method: 'PUT',
+      headers: h,
+      body: JSON.stringify({ Name: 'follow', Rules: 'key "cfg/a" { policy = "read" }' }),
+    });
+    await narrowedClosed;
+    const tokens = (await (await fetch(`${up}/v1/acl/tokens`, { headers: h })).json()) as Array<{
+      AccessorID: string;
+      Policies?: Array<{ Name: string }>;
+    }>;
+    const goneAccessor = tokens.find((t) => t.Policies?.some((p) => p.Name === 'gone'))?.AccessorID as string;
+    await fetch(`${up}/v1/acl/token/${goneAccessor}`, { method: 'DELETE', headers: h });
+    await deletedClosed;
+    await server.waitFor(/mqtt session closed: its token changed/);
+
     for (const out of [server.output(), edge.output(), refused.output()])
-      for (const s of [mgmt, all, cfg]) expect(out).not.toContain(s);
+      for (const s of [mgmt, all, cfg, follow, gone]) expect(out).not.toContain(s);
     await Promise.all([edge.stop(), refused.stop(), ...clients.map((c) => c.endAsync(true))]);
     expect(await server.stop()).toBe(0);
   });

@@ -28,6 +28,7 @@ import { createCluster } from './start-cluster.js';
 import { bindListeners } from './start-listeners.js';
 import { readDeviceKeys, startMqtt } from './start-mqtt.js';
 import { FleetReporter } from '../core/fleet/reporter.js';
+import { TokenWatch } from '../core/acl/token-watch.js';
 import { openState } from './start-state.js';
 import { PROPOSE_METHOD } from './transport.js';
 import { EntriesFrameCache } from '../core/codec/entries.js';
@@ -220,6 +221,8 @@ export async function startServer(
     });
     stack.push('fleet reports', () => fleet.stop());
     const aclResolver = new AclResolver(config.acl);
+    // Streams, blocking queries and MQTT sessions follow their token as ACL data changes.
+    const tokenWatch = new TokenWatch({ resolver: aclResolver, read: (fn) => store.read(fn), clock });
     const auditFile = config.auditLog
       ? new AuditFile(config.auditLog, logger.child({ component: 'audit' }), (n) => metrics.auditDropped.inc(n))
       : undefined;
@@ -286,6 +289,7 @@ export async function startServer(
       tracer,
       insights: { analyser, feed: insightsFeed, syncStreams },
       fleet,
+      tokenWatch,
     });
 
     // A follower's proposal within a traced write carries its traceparent: the leader's part of the
@@ -337,7 +341,7 @@ export async function startServer(
     );
     const bridge = await startMqtt(
       config,
-      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet },
+      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet, tokenWatch },
       stack,
     );
 

@@ -1,3 +1,4 @@
+import type { TokenWatch } from '../core/acl/token-watch.js';
 import type { FleetReporter } from '../core/fleet/reporter.js';
 import type { Hono } from 'hono';
 import { LocalLockDelays } from '../core/kv/lock-delays.js';
@@ -66,6 +67,8 @@ export interface ApiParts {
   readonly chaos?: ChaosPort;
   /** Where agents' announcements go on their way to the fleet table. */
   readonly fleet: FleetReporter;
+  /** Follows the tokens of long-lived requests (and MQTT sessions) as ACL data changes. */
+  readonly tokenWatch: TokenWatch;
 }
 
 /** The server's counters as the metrics route reads them. */
@@ -97,6 +100,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   // Lock delays by this server's clock from when it applies each invalidation (as Consul's servers keep them).
   const lockDelays = new LocalLockDelays(p.clock);
   p.state.applier.listen(lockDelays);
+  p.state.applier.listen(p.tokenWatch);
   const deps: ServerApiDeps = {
     lockDelays,
     node: p.node,
@@ -122,6 +126,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     changeFeed: feed,
     syncStreams: p.insights.syncStreams,
     fleet: p.fleet,
+    tokenWatch: p.tokenWatch,
     shutdownSignal: p.shutdownSignal,
     acl: p.aclResolver,
     rateLimit: config.rateLimit,

@@ -1,4 +1,5 @@
 import type { FleetReporter } from '../core/fleet/reporter.js';
+import type { TokenWatch } from '../core/acl/token-watch.js';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { unreadableInScope } from '../core/api/authz.js';
@@ -55,6 +56,8 @@ export interface MqttParts {
   readonly isLeader: () => boolean;
   /** Where agents' MQTT announcements and devices' signs of life go. */
   readonly fleet: FleetReporter;
+  /** Follows each MQTT session's token as ACL data changes. */
+  readonly tokenWatch: TokenWatch;
 }
 
 /**
@@ -81,6 +84,7 @@ export async function startMqtt(
         datacenter: config.datacenter,
         internalSecret,
         logger: mqttLogger,
+        tokenWatch: p.tokenWatch,
       })
     : undefined;
   const inProcess = await p.broker?.start(mqttLogger, access, p.metrics.port);

@@ -1,4 +1,5 @@
 import { FleetReporter } from '../core/fleet/reporter.js';
+import { TokenWatch } from '../core/acl/token-watch.js';
 import type { AuditSink } from '../core/api/audit-sink.js';
 import type { RateLimitSettings } from '../core/api/rate-limit.js';
 import { AclResolver, type AclSettings } from '../core/acl/resolve.js';
@@ -126,8 +127,12 @@ export function createTestNode(
     server: 'test',
     appliedIndex: () => applier.appliedIndex(),
   });
+  const aclResolver = new AclResolver(options.acl ?? { enabled: false, defaultPolicy: 'allow' });
+  const tokenWatch = new TokenWatch({ resolver: aclResolver, read: (fn) => store.read(fn), clock });
+  applier.listen(tokenWatch);
   const deps: ServerApiDeps = {
     fleet,
+    tokenWatch,
     node: {
       name: 'test',
       id: NODE_ID,
@@ -155,7 +160,7 @@ export function createTestNode(
     sessionTimers: sessionTtl,
     changeFeed: feed,
     shutdownSignal: shutdown.signal,
-    acl: new AclResolver(options.acl ?? { enabled: false, defaultPolicy: 'allow' }),
+    acl: aclResolver,
     rateLimit: options.rateLimit ?? NO_RATE_LIMITS,
     audit: options.audit ?? NO_AUDIT,
     bodyReader: WEB_STREAM_BODIES,

@@ -1,5 +1,6 @@
 import { Authorizer } from '../acl/authorizer.js';
 import { type AclIdentity, requestSecret } from '../acl/resolve.js';
+import type { TokenVerdict } from '../acl/token-watch.js';
 import type { NamedResource, ScalarResource } from '../acl/rules.js';
 import { PermissionDeniedError } from '../errors.js';
 import type { SyncScope } from '../sync/types.js';
@@ -34,9 +35,46 @@ function denied(who: AclIdentity, permission: string, name?: string): Permission
   return new PermissionDeniedError(`Permission denied: token${by} lacks permission '${permission}'${on}`);
 }
 
+/**
+ * Follows the token of a long-lived request (a watch or sync stream): `onChange` gets its identity
+ * again whenever ACL data changes, or the reason it no longer holds (token deleted or expired).
+ * Returns the function that stops following. A no-op with ACLs off or without a TokenWatch.
+ */
+export function followToken(deps: ApiDeps, req: Request, onChange: (verdict: TokenVerdict) => void): () => void {
+  if (!deps.acl.settings.enabled || !deps.tokenWatch) return () => undefined;
+  return deps.tokenWatch.watch(requestSecret(req, new URL(req.url)), (v) => {
+    // The next identityOf gives the new identity, or (the token gone) throws "ACL not found".
+    if (v.ok) resolved.set(req, v.identity);
+    else resolved.clear(req);
+    onChange(v);
+  });
+}
+
 /** The identity already resolved for `req`, if any (for audit records; never resolves). */
 export function resolvedIdentity(req: Request): AclIdentity | undefined {
   return resolved.get(req);
+}
+
+/** The checks each request passed (with ACLs on), so a blocking read can make them again. */
+const passed = requestSlot<Array<(who: AclIdentity) => void>>('konsul.checks');
+
+/** Makes `check` now, and remembers it for recheckAccess. */
+function checked(deps: ApiDeps, req: Request, check: (who: AclIdentity) => void): void {
+  const who = identityOf(deps, req);
+  check(who);
+  if (who === OPEN) return;
+  const list = passed.get(req);
+  if (!list) passed.set(req, [check]);
+  else if (list.length < 64) list.push(check);
+}
+
+/**
+ * Makes every check `req` passed again with its token's identity now (its token changed while it
+ * waited): throws 403 for the first one that fails, or "ACL not found" when the token is gone.
+ */
+export function recheckAccess(deps: ApiDeps, req: Request): void {
+  const who = identityOf(deps, req);
+  for (const check of passed.get(req) ?? []) check(who);
 }
 
 /** Throws 403 unless the request's token may `want` the `name` of `resource`. */
@@ -47,20 +85,26 @@ export function requireAccess(
   name: string,
   want: 'read' | 'list' | 'write',
 ): void {
-  const who = identityOf(deps, req);
-  if (!who.authz.decide(resource, name, want).allowed) throw denied(who, `${resource}:${want}`, name);
+  if (!deps.acl.settings.enabled) return;
+  checked(deps, req, (who) => {
+    if (!who.authz.decide(resource, name, want).allowed) throw denied(who, `${resource}:${want}`, name);
+  });
 }
 
 /** Throws 403 unless the request's token may `want` a whole-resource permission (operator, acl…). */
 export function requireScalar(deps: ApiDeps, req: Request, resource: ScalarResource, want: 'read' | 'write'): void {
-  const who = identityOf(deps, req);
-  if (!who.authz.decideScalar(resource, want).allowed) throw denied(who, `${resource}:${want}`);
+  if (!deps.acl.settings.enabled) return;
+  checked(deps, req, (who) => {
+    if (!who.authz.decideScalar(resource, want).allowed) throw denied(who, `${resource}:${want}`);
+  });
 }
 
 /** Throws 403 unless `want` is allowed on every key under `prefix` (recursive deletes, whole-tree reads). */
 export function requireKeyAllUnder(deps: ApiDeps, req: Request, prefix: string, want: 'read' | 'write'): void {
-  const who = identityOf(deps, req);
-  if (!who.authz.allUnder('key', prefix, want).allowed) throw denied(who, `key:${want}`, prefix);
+  if (!deps.acl.settings.enabled) return;
+  checked(deps, req, (who) => {
+    if (!who.authz.allUnder('key', prefix, want).allowed) throw denied(who, `key:${want}`, prefix);
+  });
 }
 
 /**
@@ -80,9 +124,11 @@ export function unreadableInScope(
 
 /** Throws 403 unless the request's token may read the whole scope (see unreadableInScope). */
 export function requireScopeReadable(deps: ApiDeps, req: Request, scope: SyncScope): void {
-  const who = identityOf(deps, req);
-  const gap = unreadableInScope(who.authz, scope);
-  if (gap) throw denied(who, gap.permission, gap.name);
+  if (!deps.acl.settings.enabled) return;
+  checked(deps, req, (who) => {
+    const gap = unreadableInScope(who.authz, scope);
+    if (gap) throw denied(who, gap.permission, gap.name);
+  });
 }
 
 /**

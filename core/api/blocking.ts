@@ -11,7 +11,8 @@ import type { TraceSpan } from '../ports/tracing.js';
  * runs out, the client goes away (`signal`, asked for only when the query does wait: building a
  * request's signal costs a Node server a full Request) or the server shuts down, and returns the
  * latest result. The returned index is never 0. With `span` (the request's, when tracing), the
- * wait is recorded on it as events: when it began and how it ended.
+ * wait is recorded on it as events: when it began and how it ended. `stop` ends the wait too (the
+ * request's token changed).
  */
 export async function blockingQuery<T>(
   deps: ApiDeps,
@@ -20,6 +21,7 @@ export async function blockingQuery<T>(
   run: () => Indexed<T>,
   signal?: () => AbortSignal | undefined,
   span?: TraceSpan,
+  stop?: AbortSignal,
 ): Promise<Indexed<T>> {
   let result = atLeastOne(run());
   if (options.minIndex === 0 || result.index > options.minIndex) return result;
@@ -27,7 +29,7 @@ export async function blockingQuery<T>(
   const deadline = clock.now() + options.waitMs + deps.rng.next() * (options.waitMs / 16);
   deps.logger.trace('blocking query waiting', { min_index: options.minIndex, wait_ms: options.waitMs });
   span?.addEvent('blocking query wait', { 'konsul.min_index': options.minIndex, 'konsul.wait_ms': options.waitMs });
-  const stops = [signal?.(), deps.shutdownSignal].filter((s): s is AbortSignal => s !== undefined);
+  const stops = [signal?.(), deps.shutdownSignal, stop].filter((s): s is AbortSignal => s !== undefined);
   while (!stops.some((s) => s.aborted)) {
     const remaining = deadline - clock.now();
     if (remaining <= 0) break;

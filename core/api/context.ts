@@ -1,4 +1,5 @@
 import type { FleetReporter } from '../fleet/reporter.js';
+import type { TokenWatch } from '../acl/token-watch.js';
 import type { AclResolver } from '../acl/resolve.js';
 import type { LeaderChange } from '../cluster/leader-history.js';
 import type { RouteFacts } from './route-table.js';
@@ -175,6 +176,8 @@ export interface ApiDeps {
   readonly store: StateStore;
   /** Where writes go: the Raft pipeline on a server. */
   readonly writer: Writer;
+  /** Follows the tokens of long-lived requests as ACL data changes (absent: they keep their start-time permissions). */
+  readonly tokenWatch?: TokenWatch;
   readonly watches: WatchRegistry;
   readonly cluster: ClusterView;
   readonly clock: Clock;

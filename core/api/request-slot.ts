@@ -8,6 +8,8 @@
 export interface RequestSlot<T> {
   get(req: Request): T | undefined;
   set(req: Request, value: T): void;
+  /** Forgets the value (get answers undefined again). */
+  clear(req: Request): void;
 }
 
 /** A new slot; `name` only labels its symbol (shown when a request is inspected). */
@@ -17,6 +19,9 @@ export function requestSlot<T>(name: string): RequestSlot<T> {
     get: (req) => (req as unknown as Record<symbol, T | undefined>)[key],
     set: (req, value) => {
       (req as unknown as Record<symbol, T>)[key] = value;
+    },
+    clear: (req) => {
+      (req as unknown as Record<symbol, T | undefined>)[key] = undefined;
     },
   };
 }

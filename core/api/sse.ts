@@ -26,7 +26,8 @@ export interface SseSource {
  * Streams `source` as a `text/event-stream` response: a first comment (`preamble`), the frames as
  * the client reads them (the response pulls, so a client that does not read stops the source),
  * a keep-alive every `watchKeepAliveMs`, and an end when the source is done, the client goes away
- * or the server shuts down.
+ * or the server shuts down. With `ending`, the stream also ends when `ending.signal` aborts (its
+ * token was deleted or narrowed), after one last frame, `ending.frame()`.
  */
 export function sseResponse(
   deps: ApiDeps,
@@ -34,9 +35,10 @@ export function sseResponse(
   source: SseSource,
   preamble: string,
   headers: Record<string, string> = {},
+  ending?: { readonly signal: AbortSignal; readonly frame: () => string },
 ): Response {
   const enc = new TextEncoder();
-  const stops = [req.signal, deps.shutdownSignal];
+  const stops = [req.signal, deps.shutdownSignal, ...(ending ? [ending.signal] : [])];
   let keepAlive: TimerHandle | undefined;
   let ended = false;
   const end = (): void => {
@@ -65,6 +67,7 @@ export function sseResponse(
           if (frames.length > 0) controller.enqueue(enc.encode(frames.join('')));
           if (ended || source.done) {
             end();
+            if (ending?.signal.aborted) controller.enqueue(enc.encode(ending.frame()));
             controller.close();
           }
         } catch {

@@ -1,3 +1,4 @@
+import type { TokenVerdict, TokenWatch } from '../../core/acl/token-watch.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { AclIdentity, AclResolver } from '../../core/acl/resolve.js';
 import type { Clock } from '../../core/ports/clock.js';
@@ -32,6 +33,8 @@ function authError(message: string, code: 4 | 5): Error & { returnCode: number }
  */
 export class MqttAccess {
   private readonly who = new WeakMap<object, Who>();
+  /** Stops following each session's token (when it disconnects). */
+  private readonly unfollow = new WeakMap<object, () => void>();
   private readonly root: string;
 
   constructor(
@@ -43,6 +46,8 @@ export class MqttAccess {
       /** The secret the servers' bridge presents (random per process; never logged). */
       internalSecret: string;
       logger: Logger;
+      /** Follows each session's token: a deleted one, or one that lost a subscription, closes the session. */
+      tokenWatch?: TokenWatch;
     },
   ) {
     this.root = topics(o.datacenter).root;
@@ -69,15 +74,42 @@ export class MqttAccess {
       return done(authError('Not authorized', 5), false);
     }
     try {
-      const id = this.o.store.read((tx) =>
-        this.o.resolver.resolve(tx, secret === '' ? undefined : secret, this.o.clock.now()),
-      );
+      const token = secret === '' ? undefined : secret;
+      const id = this.o.store.read((tx) => this.o.resolver.resolve(tx, token, this.o.clock.now()));
       this.who.set(client, id);
+      if (this.o.tokenWatch)
+        this.unfollow.set(
+          client,
+          this.o.tokenWatch.watch(token, (v) => this.tokenChanged(client, v)),
+        );
       done(null, true);
     } catch {
       this.o.logger.info('mqtt connection refused: unknown token', { client: (client as { id?: string }).id ?? '' });
       done(authError('Bad user name or password', 4), false);
     }
+  }
+
+  /** The session ended: its token is no longer followed. */
+  forget(client: object): void {
+    this.unfollow.get(client)?.();
+    this.unfollow.delete(client);
+  }
+
+  /** A session's token changed: gone, or no longer allowed one of its subscriptions, it is closed. */
+  private tokenChanged(client: object, v: TokenVerdict): void {
+    const c = client as { id?: string; subscriptions?: Record<string, unknown>; close?: () => void };
+    let why: string | undefined;
+    if (!v.ok) why = v.reason;
+    else {
+      this.who.set(client, v.identity);
+      const lost = Object.keys(c.subscriptions ?? {}).find((f) => !this.authorizeSubscribe(client, f));
+      if (lost !== undefined) why = `the token may no longer subscribe to ${lost}`;
+    }
+    if (why === undefined) return;
+    this.o.logger.info('mqtt session closed: its token changed', { client: c.id ?? '', reason: why });
+    this.forget(client);
+    this.who.delete(client);
+    c.close?.();
   }
 
   authorizePublish(client: object | null, topic: string): boolean {

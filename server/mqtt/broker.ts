@@ -98,6 +98,8 @@ export async function bindBroker(host: string, port: number): Promise<BoundBroke
             }
           : {}),
       });
+      // A session that ends stops following its token.
+      if (access) broker.on('clientDisconnect', (client) => access.forget(client));
       broker.on('clientError', (client, err) =>
         logger.debug('mqtt client error', { client: client?.id ?? '', error: err.message }),
       );

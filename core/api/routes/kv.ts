@@ -8,13 +8,12 @@ import type { Indexed } from '../../util/indexed.js';
 import { KV_TABLE } from '../../kv/types.js';
 import type { ReadTxn } from '../../ports/state-store.js';
 import type { WatchTarget } from '../../watch/watch-registry.js';
-import { blockingQuery } from '../blocking.js';
 import { readBody } from '../body.js';
 import { FILTERED_HEADER, filterReadable, requireAccess, requireKeyAllUnder } from '../authz.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, hasParam, parseReadOptions, parseUintParam } from '../query.js';
 import { jsonResponse, readHeaders } from '../respond.js';
-import { requestSpan } from '../request-span.js';
+import { blockingRead } from '../read.js';
 
 const PATH_PREFIX = '/v1/kv/';
 const METHODS = ['GET', 'PUT', 'DELETE'] as const;
@@ -40,14 +39,7 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
   const options = parseReadOptions(url, deps);
   await consistentBarrier(deps, options);
   const read = <T>(target: WatchTarget, run: (tx: ReadTxn) => Indexed<T>) =>
-    blockingQuery(
-      deps,
-      options,
-      target,
-      () => deps.store.read(run),
-      () => deps.clientGone?.(req) ?? req.signal,
-      requestSpan(req),
-    );
+    blockingRead(deps, req, options, target, run);
 
   if (hasParam(url, 'keys')) {
     validatePrefix(key);

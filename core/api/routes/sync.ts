@@ -6,7 +6,7 @@ import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
 import { normalizeScope } from '../../sync/scope.js';
 import { SyncStream } from '../../sync/stream.js';
 import { encodeBase64 } from '../../util/base64.js';
-import { requireScopeReadable } from '../authz.js';
+import { followToken, requireScopeReadable, unreadableInScope } from '../authz.js';
 import type { ServerApiDeps } from '../context.js';
 import { parseUintParam } from '../query.js';
 import { sseFrame, sseResponse } from '../sse.js';
@@ -44,6 +44,21 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
       throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
     const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
     const untrack = agent !== null && deps.syncStreams ? deps.syncStreams.add(agent, stream) : undefined;
+    // The token is followed: deleted, or no longer reading the whole scope, it ends the stream.
+    const revoked = new AbortController();
+    let reason = '';
+    const unfollow = followToken(deps, c.req.raw, (v) => {
+      const gap = v.ok ? unreadableInScope(v.identity.authz, scope) : undefined;
+      const why = !v.ok
+        ? v.reason
+        : gap
+          ? `the token lacks ${gap.permission} on ${JSON.stringify(gap.name)}`
+          : undefined;
+      if (why !== undefined && !revoked.signal.aborted) {
+        reason = why;
+        revoked.abort();
+      }
+    });
     const source = {
       done: false,
       next: async () => (await stream.next()).map(syncFrame),
@@ -52,12 +67,18 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
         return m ? syncFrame(m) : undefined;
       },
       close: () => {
+        unfollow();
         untrack?.();
         stream.close();
       },
     };
-    return sseResponse(deps, c.req.raw, source, `sync after ${after ?? 'snapshot'}`, {
-      'X-Consul-Index': String(Math.max(1, feed.latest)),
-    });
+    return sseResponse(
+      deps,
+      c.req.raw,
+      source,
+      `sync after ${after ?? 'snapshot'}`,
+      { 'X-Consul-Index': String(Math.max(1, feed.latest)) },
+      { signal: revoked.signal, frame: () => sseFrame({ event: 'closed', data: JSON.stringify({ Reason: reason }) }) },
+    );
   });
 }

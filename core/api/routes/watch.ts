@@ -11,7 +11,8 @@ import { EVENT_WATCH_TABLE, type UserEvent } from '../../event/events.js';
 import { eventJson } from './event.js';
 import { FLEET_STATUS_TABLE, type FleetMember } from '../../fleet/types.js';
 import type { FeedFilter, FeedMessage, FeedPosition } from '../../watch/change-feed.js';
-import { identityOf, requireAccess } from '../authz.js';
+import { followToken, identityOf, requireAccess } from '../authz.js';
+import type { Authorizer } from '../../acl/authorizer.js';
 import type { ServerApiDeps } from '../context.js';
 import { sseFrame, sseResponse } from '../sse.js';
 import { parseUintParam } from '../query.js';
@@ -105,11 +106,25 @@ function serveStream(
   req: Request,
   filter: FeedFilter,
   render: (m: Extract<FeedMessage, { kind: 'change' }>) => string,
-  visible: (m: Extract<FeedMessage, { kind: 'change' }>) => boolean,
+  visible: (m: Extract<FeedMessage, { kind: 'change' }>, authz: Authorizer) => boolean,
+  required?: (authz: Authorizer) => string | undefined,
 ): Response {
   const feed = deps.changeFeed;
   const from = startPosition(req, new URL(req.url), feed.latest);
   const sub = feed.subscribe(filter, from);
+  // The token is followed: a narrowed one filters what comes next, a deleted one (or one that
+  // lost what the stream needs) ends the stream with a `closed` event saying why.
+  let authz = identityOf(deps, req).authz;
+  const revoked = new AbortController();
+  let reason = '';
+  const unfollow = followToken(deps, req, (v) => {
+    if (v.ok) authz = v.identity.authz;
+    const why = !v.ok ? v.reason : required?.(authz);
+    if (why !== undefined && !revoked.signal.aborted) {
+      reason = why;
+      revoked.abort();
+    }
+  });
   const source = {
     get done() {
       return sub.done;
@@ -117,19 +132,27 @@ function serveStream(
     async next() {
       // Changes the token may not read are left out (the stream goes on past them).
       return (await sub.next())
-        .filter((m) => m.kind === 'resync' || visible(m))
+        .filter((m) => m.kind === 'resync' || visible(m, authz))
         .map((m) =>
           m.kind === 'resync'
             ? sseFrame({ event: 'resync', data: resyncData(m) })
             : sseFrame({ id: eventId(m), data: render(m) }),
         );
     },
-    close: () => sub.close(),
+    close: () => {
+      unfollow();
+      sub.close();
+    },
   };
   const at = `${from.index}${from.seq === undefined ? '' : `:${from.seq}`}`;
-  return sseResponse(deps, req, source, `watching from index ${at}`, {
-    'X-Consul-Index': String(Math.max(1, feed.latest)),
-  });
+  return sseResponse(
+    deps,
+    req,
+    source,
+    `watching from index ${at}`,
+    { 'X-Consul-Index': String(Math.max(1, feed.latest)) },
+    { signal: revoked.signal, frame: () => sseFrame({ event: 'closed', data: JSON.stringify({ Reason: reason }) }) },
+  );
 }
 
 /**
@@ -152,14 +175,12 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
       throw new BadRequestError('Invalid key prefix: bad percent-encoding');
     }
     validatePrefix(prefix);
-    const authz = identityOf(deps, c.req.raw).authz;
-    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m) =>
+    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m, authz) =>
       authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
     );
   });
   route(app, 'GET', '/v1/watch/events', (c) => {
     const name = new URL(c.req.url).searchParams.get('name') ?? '';
-    const authz = identityOf(deps, c.req.raw).authz;
     const eventOf = (m: Extract<FeedMessage, { kind: 'change' }>) =>
       ('entry' in m.change ? m.change.entry : undefined) as UserEvent | null | undefined;
     return serveStream(
@@ -167,7 +188,7 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
       c.req.raw,
       { table: EVENT_WATCH_TABLE, prefix: '' },
       (m) => JSON.stringify({ Index: m.index, Event: eventJson(eventOf(m) as UserEvent) }),
-      (m) => {
+      (m, authz) => {
         const e = eventOf(m);
         return !!e && (name === '' || e.Name === name) && authz.canRead('event', e.Name);
       },
@@ -175,8 +196,7 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
   });
   // The fleet's `changes`: a member appears, goes offline, comes back or is forgotten.
   route(app, 'GET', '/v1/watch/edge/agents', (c) => {
-    const authz = identityOf(deps, c.req.raw).authz;
-    return serveStream(deps, c.req.raw, { table: FLEET_STATUS_TABLE, prefix: '' }, fleetData, (m) =>
+    return serveStream(deps, c.req.raw, { table: FLEET_STATUS_TABLE, prefix: '' }, fleetData, (m, authz) =>
       authz.canRead('node', 'key' in m.change ? m.change.key : ''),
     );
   });
@@ -184,14 +204,14 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
     const service = c.req.param('service');
     if (service === '') throw new BadRequestError('Missing service name');
     requireAccess(deps, c.req.raw, 'service', service, 'read');
-    const authz = identityOf(deps, c.req.raw).authz;
     const nodeOf = (key: string) => key.slice(key.indexOf('\u0000') + 1, key.indexOf('/', key.indexOf('\u0000')));
     return serveStream(
       deps,
       c.req.raw,
       { table: HEALTH_WATCH_TABLE, prefix: `${service}\u0000` },
       healthData,
-      (m) => !('key' in m.change) || authz.canRead('node', nodeOf(m.change.key)),
+      (m, authz) => !('key' in m.change) || authz.canRead('node', nodeOf(m.change.key)),
+      (authz) => (authz.canRead('service', service) ? undefined : `the token may no longer read service ${service}`),
     );
   });
 }

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { SseReader } from '../../testing/sse.js';
+
+/** A node with ACLs on (default deny), its management headers, and a helper making tokens. */
+async function setup(): Promise<{
+  n: TestNode;
+  mgmt: Record<string, string>;
+  token: (rules: string, name: string) => Promise<{ secret: string; accessor: string; policy: string }>;
+}> {
+  const n = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
+  const boot = (await (await n.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
+  const mgmt = { 'X-Consul-Token': boot.SecretID };
+  const token = async (rules: string, name: string) => {
+    const p = (await (
+      await n.request('/v1/acl/policy', {
+        method: 'PUT',
+        headers: mgmt,
+        body: JSON.stringify({ Name: name, Rules: rules }),
+      })
+    ).json()) as { ID: string };
+    const t = (await (
+      await n.request('/v1/acl/token', {
+        method: 'PUT',
+        headers: mgmt,
+        body: JSON.stringify({ Policies: [{ ID: p.ID }] }),
+      })
+    ).json()) as { SecretID: string; AccessorID: string };
+    return { secret: t.SecretID, accessor: t.AccessorID, policy: p.ID };
+  };
+  return { n, mgmt, token };
+}
+
+const put = (n: TestNode, path: string, body: string, headers: Record<string, string>) =>
+  n.request(path, { method: 'PUT', body, headers });
+
+describe('permissions follow the token', () => {
+  it('a watch stream narrows with its policy, and ends with a "closed" event when its token is deleted', async () => {
+    const { n, mgmt, token } = await setup();
+    const t = await token('key_prefix "app/" { policy = "read" }', 'app-read');
+    const r = await n.request('/v1/watch/kv/app/', { headers: { 'X-Consul-Token': t.secret } });
+    expect(r.status).toBe(200);
+    const s = new SseReader(r);
+    await put(n, '/v1/kv/app/a', '1', mgmt);
+    expect(JSON.parse((await s.take(1))[0]?.data as string)).toMatchObject({ Key: 'app/a' });
+    // Narrowed to app/a only: a write to app/b is no longer shown, one to app/a still is.
+    await put(
+      n,
+      `/v1/acl/policy/${t.policy}`,
+      JSON.stringify({ Name: 'app-read', Rules: 'key "app/a" { policy = "read" }' }),
+      mgmt,
+    );
+    await put(n, '/v1/kv/app/b', '2', mgmt);
+    await put(n, '/v1/kv/app/a', '3', mgmt);
+    expect(JSON.parse((await s.take(1))[0]?.data as string)).toMatchObject({ Key: 'app/a', Op: 'set' });
+    // Deleted: the stream says why and ends.
+    expect((await n.request(`/v1/acl/token/${t.accessor}`, { method: 'DELETE', headers: mgmt })).status).toBe(200);
+    const last = (await s.take(1))[0];
+    expect(last?.event).toBe('closed');
+    expect(JSON.parse(last?.data as string)).toEqual({ Reason: expect.stringMatching(/ACL not found/) });
+    expect(await s.next(2000)).toBeUndefined();
+  });
+
+  it('a health stream ends when its token may no longer read the service', async () => {
+    const { n, mgmt, token } = await setup();
+    const t = await token('service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }', 'web-read');
+    const r = await n.request('/v1/watch/health/web', { headers: { 'X-Consul-Token': t.secret } });
+    expect(r.status).toBe(200);
+    const s = new SseReader(r);
+    await put(
+      n,
+      `/v1/acl/policy/${t.policy}`,
+      JSON.stringify({ Name: 'web-read', Rules: 'node_prefix "" { policy = "read" }' }),
+      mgmt,
+    );
+    const last = (await s.take(1))[0];
+    expect(last?.event).toBe('closed');
+    expect(last?.data).toContain('may no longer read service web');
+  });
+
+  it('a waiting blocking query answers 403 at once when its token is deleted or loses the key', async () => {
+    const { n, mgmt, token } = await setup();
+    await put(n, '/v1/kv/app/x', '1', mgmt);
+    for (const change of ['delete', 'narrow'] as const) {
+      const t = await token('key_prefix "app/" { policy = "read" }', `blocking-${change}`);
+      const h = { 'X-Consul-Token': t.secret };
+      const first = await n.request('/v1/kv/app/x', { headers: h });
+      expect(first.status).toBe(200);
+      const index = first.headers.get('X-Consul-Index') as string;
+      let answered = false;
+      const waiting = n.request(`/v1/kv/app/x?index=${index}&wait=5m`, { headers: h }).then((res) => {
+        answered = true;
+        return res;
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(answered).toBe(false);
+      if (change === 'delete') await n.request(`/v1/acl/token/${t.accessor}`, { method: 'DELETE', headers: mgmt });
+      else
+        await put(
+          n,
+          `/v1/acl/policy/${t.policy}`,
+          JSON.stringify({ Name: `blocking-${change}`, Rules: 'key_prefix "other/" { policy = "read" }' }),
+          mgmt,
+        );
+      const res = await waiting;
+      expect(res.status, change).toBe(403);
+      expect(await res.text()).toMatch(change === 'delete' ? /ACL not found/ : /lacks permission 'key:read'/);
+    }
+  });
+
+  it('an edge sync stream ends when its token no longer reads the whole scope', async () => {
+    const { n, mgmt, token } = await setup();
+    const t = await token('key_prefix "cfg/" { policy = "read" }', 'agent');
+    const r = await n.request('/v1/edge/sync?prefix=cfg/', { headers: { 'X-Consul-Token': t.secret } });
+    expect(r.status).toBe(200);
+    const s = new SseReader(r);
+    await put(
+      n,
+      `/v1/acl/policy/${t.policy}`,
+      JSON.stringify({ Name: 'agent', Rules: 'key_prefix "cfg/a" { policy = "read" }' }),
+      mgmt,
+    );
+    for (;;) {
+      const e = await s.next(5000);
+      if (!e) throw new Error('the stream ended without a closed event');
+      if (e.event !== 'closed') continue;
+      expect(e.data).toContain('lacks key:read on \\"cfg/\\"');
+      break;
+    }
+  });
+});
