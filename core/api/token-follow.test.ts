@@ -33,6 +33,9 @@ async function setup(): Promise<{
 
 const put = (n: TestNode, path: string, body: string, headers: Record<string, string>) =>
   n.request(path, { method: 'PUT', body, headers });
+/** Replaces the rules of policy `id` (named `name`). */
+const setRules = (n: TestNode, mgmt: Record<string, string>, id: string, name: string, rules: string) =>
+  put(n, `/v1/acl/policy/${id}`, JSON.stringify({ Name: name, Rules: rules }), mgmt);
 
 describe('permissions follow the token', () => {
   it('a watch stream narrows with its policy, and ends with a "closed" event when its token is deleted', async () => {
@@ -44,12 +47,7 @@ describe('permissions follow the token', () => {
     await put(n, '/v1/kv/app/a', '1', mgmt);
     expect(JSON.parse((await s.take(1))[0]?.data as string)).toMatchObject({ Key: 'app/a' });
     // Narrowed to app/a only: a write to app/b is no longer shown, one to app/a still is.
-    await put(
-      n,
-      `/v1/acl/policy/${t.policy}`,
-      JSON.stringify({ Name: 'app-read', Rules: 'key "app/a" { policy = "read" }' }),
-      mgmt,
-    );
+    await setRules(n, mgmt, t.policy, 'app-read', 'key "app/a" { policy = "read" }');
     await put(n, '/v1/kv/app/b', '2', mgmt);
     await put(n, '/v1/kv/app/a', '3', mgmt);
     expect(JSON.parse((await s.take(1))[0]?.data as string)).toMatchObject({ Key: 'app/a', Op: 'set' });
@@ -67,12 +65,7 @@ describe('permissions follow the token', () => {
     const r = await n.request('/v1/watch/health/web', { headers: { 'X-Consul-Token': t.secret } });
     expect(r.status).toBe(200);
     const s = new SseReader(r);
-    await put(
-      n,
-      `/v1/acl/policy/${t.policy}`,
-      JSON.stringify({ Name: 'web-read', Rules: 'node_prefix "" { policy = "read" }' }),
-      mgmt,
-    );
+    await setRules(n, mgmt, t.policy, 'web-read', 'node_prefix "" { policy = "read" }');
     const last = (await s.take(1))[0];
     expect(last?.event).toBe('closed');
     expect(last?.data).toContain('may no longer read service web');
@@ -95,13 +88,7 @@ describe('permissions follow the token', () => {
       await new Promise((r) => setTimeout(r, 50));
       expect(answered).toBe(false);
       if (change === 'delete') await n.request(`/v1/acl/token/${t.accessor}`, { method: 'DELETE', headers: mgmt });
-      else
-        await put(
-          n,
-          `/v1/acl/policy/${t.policy}`,
-          JSON.stringify({ Name: `blocking-${change}`, Rules: 'key_prefix "other/" { policy = "read" }' }),
-          mgmt,
-        );
+      else await setRules(n, mgmt, t.policy, `blocking-${change}`, 'key_prefix "other/" { policy = "read" }');
       const res = await waiting;
       expect(res.status, change).toBe(403);
       expect(await res.text()).toMatch(change === 'delete' ? /ACL not found/ : /lacks permission 'key:read'/);
@@ -114,12 +101,7 @@ describe('permissions follow the token', () => {
     const r = await n.request('/v1/edge/sync?prefix=cfg/', { headers: { 'X-Consul-Token': t.secret } });
     expect(r.status).toBe(200);
     const s = new SseReader(r);
-    await put(
-      n,
-      `/v1/acl/policy/${t.policy}`,
-      JSON.stringify({ Name: 'agent', Rules: 'key_prefix "cfg/a" { policy = "read" }' }),
-      mgmt,
-    );
+    await setRules(n, mgmt, t.policy, 'agent', 'key_prefix "cfg/a" { policy = "read" }');
     for (;;) {
       const e = await s.next(5000);
       if (!e) throw new Error('the stream ended without a closed event');
