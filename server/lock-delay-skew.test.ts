@@ -8,9 +8,12 @@ afterAll(cleanupAll);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const call = async (m: Member, path: string, init?: RequestInit) => fetch(`http://${m.http}${path}`, init);
-/** Waits until the leader has put `name`'s node in the catalog (it does so after it is elected). */
+/**
+ * Waits until the leader has put `name`'s node in the catalog (it does so after it is elected),
+ * for up to 30 s: a loaded CI machine once took more than 10 s after the skewed server's restart.
+ */
 async function nodeRegistered(m: Member, name: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const res = await call(m, `/v1/catalog/node/${name}`);
     if (res.status === 200 && (await res.json()) !== null) return;
     await sleep(50);

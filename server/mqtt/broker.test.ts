@@ -11,6 +11,7 @@ const refuseClientPublishes = {
   authenticate: (_c: object, _u: unknown, _p: unknown, done: (err: null, ok: boolean) => void) => done(null, true),
   authorizePublish: () => false,
   authorizeSubscribe: () => true,
+  forget: () => undefined,
 } as unknown as MqttAccess;
 
 interface Received {
