@@ -59,7 +59,8 @@ describe('permissions follow the token on every server', () => {
       expect(answer.status).toBe(403);
       expect((await answer.text()).trim()).toBe('ACL not found');
       process.stdout.write(
-        `[token-follow] follower stream closed ${streamMs} ms and blocking query answered ${blockingMs} ms after the delete\n`,
+        `[token-follow] after the delete: follower stream closed in ${streamMs} ms, ` +
+          `blocking query answered in ${blockingMs} ms\n`,
       );
     } finally {
       await cluster.stopAll();
