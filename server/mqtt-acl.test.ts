@@ -105,15 +105,20 @@ describe('ACLs on the embedded MQTT broker', () => {
     expect(forged).toEqual([]);
 
     // Edge agents over MQTT: a token that reads the scope syncs; one that does not is refused.
+    // This one announces every second, and its token lacks node:write on its name: the
+    // announcements are not recorded, and they do not cost the agent its session.
     const edge = await spawnEdge({
       upstream: up,
-      args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'cfg/', '--token', all],
+      args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'cfg/', '--token', all, '--announce-interval', '1'],
     });
     await until(
       'the replica over MQTT',
       () => fetch(`${edge.url}/v1/kv/cfg/a?raw`).then((r) => r.text()),
       (t) => t === 'v',
     );
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(edge.output().match(/mqtt connected/g)?.length).toBe(1);
+    expect(await (await fetch(`${up}/v1/edge/agents`, { headers: h })).json()).toEqual([]);
     const refused = await spawnEdge({
       upstream: up,
       args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'other/', '--token', cfg],

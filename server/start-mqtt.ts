@@ -105,6 +105,7 @@ export async function startMqtt(
     kvMaxValueBytes: config.kvMaxValueBytes,
     progressMs: 5000,
     fleet: p.fleet,
+    ...(access && p.broker ? { mayAnnounce: (agent: string) => access.mayAnnounce(agent) } : {}),
     ...(access && p.broker ? { credentials: { username: SERVER_USERNAME, password: internalSecret } } : {}),
     ...(config.acl.enabled
       ? {

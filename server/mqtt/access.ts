@@ -23,7 +23,7 @@ function authError(message: string, code: 4 | 5): Error & { returnCode: number }
  * internal secret. Then:
  * - only servers publish on the Konsul topics, except `sync/req`, `write/<device>` and
  *   `check/<device>` (device messages carry their own signatures), and `agents/<agent>` by that
- *   agent's connection with node:write on its name;
+ *   agent's connection (recorded only with node:write on its name, see mayAnnounce);
  * - subscribing to `changes` needs read on every key, service and node; `kv/<prefix>#` read on every
  *   key under the prefix (`kv/<key>`: on the key); `health/<service>/#` read on the service and
  *   every node; `sync/resp/<agent>` only by that agent's connection (client id
@@ -31,8 +31,13 @@ function authError(message: string, code: 4 | 5): Error & { returnCode: number }
  * - other wildcards over Konsul topics are for servers; topics outside them follow the default policy.
  * Refused subscriptions are answered with QoS 128; refused publishes close the connection.
  */
+/** The client id an edge agent connects with: this, then its name. */
+const EDGE_CLIENT_PREFIX = 'konsul-edge-';
+
 export class MqttAccess {
   private readonly who = new WeakMap<object, Who>();
+  /** The connected edge agents' sessions, by agent (their client id is `konsul-edge-<agent>`). */
+  private readonly agents = new Map<string, object>();
   /** Stops following each session's token (when it disconnects). */
   private readonly unfollow = new WeakMap<object, () => void>();
   private readonly root: string;
@@ -77,6 +82,8 @@ export class MqttAccess {
       const token = secret === '' ? undefined : secret;
       const id = this.o.store.read((tx) => this.o.resolver.resolve(tx, token, this.o.clock.now()));
       this.who.set(client, id);
+      const clientId = (client as { id?: string }).id ?? '';
+      if (clientId.startsWith(EDGE_CLIENT_PREFIX)) this.agents.set(clientId.slice(EDGE_CLIENT_PREFIX.length), client);
       if (this.o.tokenWatch)
         this.unfollow.set(
           client,
@@ -93,6 +100,21 @@ export class MqttAccess {
   forget(client: object): void {
     this.unfollow.get(client)?.();
     this.unfollow.delete(client);
+    const clientId = (client as { id?: string }).id ?? '';
+    const agent = clientId.slice(EDGE_CLIENT_PREFIX.length);
+    if (clientId.startsWith(EDGE_CLIENT_PREFIX) && this.agents.get(agent) === client) this.agents.delete(agent);
+  }
+
+  /**
+   * Whether `agent`'s announcements count: its session is connected and its token has node:write
+   * on its name. Announcements of other agents are taken by the broker (a refused publish would
+   * close the session, and an agent's sync link with it) but not recorded.
+   */
+  mayAnnounce(agent: string): boolean {
+    const client = this.agents.get(agent);
+    const w = client ? this.identity(client) : undefined;
+    if (!w) return false;
+    return w === 'server' || w.authz.decide('node', agent, 'write').allowed;
   }
 
   /** A session's token changed: gone, or no longer allowed one of its subscriptions, it is closed. */
@@ -120,12 +142,11 @@ export class MqttAccess {
     if (topic.startsWith('$SYS')) return false;
     if (!this.touchesKonsul(topic)) return w.authz.isManagement || this.o.resolver.settings.defaultPolicy === 'allow';
     const rest = topic.slice(this.root.length);
-    // An agent announces only itself (its client id), with node:write on its name.
+    // An agent announces only itself (its client id); whether that counts is mayAnnounce's call.
     const agent = /^agents\/([^/+#]+)$/.exec(rest);
     if (agent) {
       try {
-        const id = unescapeTopicPart(agent[1] as string);
-        return (client as { id?: string }).id === `konsul-edge-${id}` && w.authz.decide('node', id, 'write').allowed;
+        return (client as { id?: string }).id === `${EDGE_CLIENT_PREFIX}${unescapeTopicPart(agent[1] as string)}`;
       } catch {
         return false;
       }

@@ -60,6 +60,8 @@ export interface MqttBridgeOptions {
   readonly mayRead?: (token: string | undefined, scope: SyncScope) => boolean;
   /** Where agents' announcements (`agents/<id>`) and devices' signs of life go (the fleet table). */
   readonly fleet?: FleetReporter;
+  /** With ACLs on the embedded broker: whether an agent's announcement counts (see MqttAccess.mayAnnounce). */
+  readonly mayAnnounce?: (agent: string) => boolean;
 }
 
 /** Largest device message accepted (bytes); larger ones are refused as malformed. */
@@ -395,6 +397,11 @@ export class MqttBridge {
   /** An agent's announcement over MQTT (JSON, as PUT /v1/edge/agents/<id> takes it). */
   private onAnnounce(agent: string, payload: Buffer): void {
     if (!this.o.fleet) return;
+    if (this.o.mayAnnounce && !this.o.mayAnnounce(agent)) {
+      this.o.metrics.mqttRejected.inc({ reason: 'unauthorized' });
+      this.o.logger.debug('agent announcement not recorded: its token lacks node:write on its name', { agent });
+      return;
+    }
     try {
       this.o.fleet.report(parseReport(JSON.parse(payload.toString('utf8')) as unknown, agent, 'mqtt'));
     } catch (err) {
