@@ -12,6 +12,12 @@ export function isFleetName(name: string): boolean {
   return FLEET_NAME.test(name);
 }
 
+/** `name` when it may name a fleet member; otherwise a BadRequestError saying what a name may hold. */
+export function fleetName(name: string): string {
+  if (!isFleetName(name)) throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
+  return name;
+}
+
 function text(raw: Record<string, unknown>, field: string, required: boolean): string {
   const v = raw[field];
   if (v === undefined || v === null) {
@@ -49,7 +55,7 @@ function list(raw: Record<string, unknown>, field: string): string[] {
  * that is wrong.
  */
 export function parseReport(raw: unknown, id: string, link: FleetLink): FleetReport {
-  if (!isFleetName(id)) throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
+  fleetName(id);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new BadRequestError('Invalid announcement: expected a JSON object');
   const r = raw as Record<string, unknown>;

@@ -1,9 +1,8 @@
 import type { Hono } from 'hono';
-import { NotFoundError, RefusedError } from '../../errors.js';
-import { isFleetName, parseReport } from '../../fleet/input.js';
+import { BadRequestError, NotFoundError, RefusedError } from '../../errors.js';
+import { fleetName, parseReport } from '../../fleet/input.js';
 import { listFleet, readFleetMember } from '../../fleet/state-machine.js';
 import { FLEET_WATCH_TABLE, type FleetForgetCommand, type FleetMember } from '../../fleet/types.js';
-import { BadRequestError } from '../../errors.js';
 import { filterReadable, requireAccess } from '../authz.js';
 import { readJson } from '../body.js';
 import type { ServerApiDeps } from '../context.js';
@@ -14,11 +13,6 @@ import { route } from '../registry.js';
 
 /** Largest announcement body accepted. */
 const MAX_ANNOUNCE_BYTES = 64 * 1024;
-
-function memberId(raw: string): string {
-  if (!isFleetName(raw)) throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
-  return raw;
-}
 
 /**
  * Registers the fleet endpoints (beyond Consul):
@@ -34,7 +28,7 @@ function memberId(raw: string): string {
 export function registerFleetRoutes(app: Hono, deps: ServerApiDeps): void {
   route(app, 'PUT', '/v1/edge/agents/:id', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const id = memberId(c.req.param('id'));
+    const id = fleetName(c.req.param('id'));
     requireAccess(deps, c.req.raw, 'node', id, 'write');
     const report = parseReport(await readJson(c.req.raw, MAX_ANNOUNCE_BYTES, deps.bodyReader), id, 'http');
     if (!deps.fleet) throw new RefusedError('this server keeps no fleet table');
@@ -68,7 +62,7 @@ export function registerFleetRoutes(app: Hono, deps: ServerApiDeps): void {
 
   route(app, 'GET', '/v1/edge/agents/:id', (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const id = memberId(c.req.param('id'));
+    const id = fleetName(c.req.param('id'));
     requireAccess(deps, c.req.raw, 'node', id, 'read');
     return indexedRead(
       deps,
@@ -81,7 +75,7 @@ export function registerFleetRoutes(app: Hono, deps: ServerApiDeps): void {
 
   route(app, 'DELETE', '/v1/edge/agents/:id', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const id = memberId(c.req.param('id'));
+    const id = fleetName(c.req.param('id'));
     requireAccess(deps, c.req.raw, 'node', id, 'write');
     const command: FleetForgetCommand = { type: 'fleet.forget', id };
     const { value } = await deps.writer.submit<boolean>(command);

@@ -1,5 +1,4 @@
-import { BadRequestError } from '../../errors.js';
-import { isFleetName } from '../../fleet/input.js';
+import { fleetName } from '../../fleet/input.js';
 import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { encodeSyncMessage, type SyncMessage } from '../../sync/codec.js';
@@ -40,8 +39,7 @@ export function registerSyncRoutes(app: Hono, deps: ServerApiDeps): void {
     const after = afterText === null || afterText === '' ? null : parseUintParam(afterText, 'after');
     const agent = url.searchParams.get('agent');
     // An agent's name as it may give it (its node name or generated id): a fleet member's name.
-    if (agent !== null && !isFleetName(agent))
-      throw new BadRequestError('Invalid agent: 1 to 128 letters, digits and _ . : @ -');
+    if (agent !== null) fleetName(agent);
     const stream = new SyncStream({ feed, read: (fn) => deps.store.read(fn) }, scope, after);
     const untrack = agent !== null && deps.syncStreams ? deps.syncStreams.add(agent, stream) : undefined;
     // The token is followed: deleted, or no longer reading the whole scope, it ends the stream.
