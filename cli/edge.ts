@@ -17,7 +17,7 @@ Flags:
 `;
 
 // The wall clock and timers work alike on Node, Deno and Bun: clock.ts and rng.ts use only Date.now,
-// setTimeout and Math.random, so they are imported on their own (never the whole Node adapter).
+// setTimeout and crypto.getRandomValues, so they are imported on their own (never the whole Node adapter).
 const clock = systemClock();
 
 /**

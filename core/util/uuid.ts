@@ -3,7 +3,10 @@ import type { Rng } from '../ports/rng.js';
 const HEX: string[] = [];
 for (let i = 0; i < 256; i++) HEX.push(i.toString(16).padStart(2, '0'));
 
-/** A random (version 4) UUID drawn from `rng`, lower-case with dashes. Not a secret. */
+/**
+ * A random (version 4) UUID drawn from `rng`, lower-case with dashes: as unpredictable as `rng`
+ * (the servers draw token SecretIDs with it from a cryptographic source).
+ */
 export function randomUuid(rng: Rng): string {
   const b: number[] = [];
   for (let i = 0; i < 16; i++) b.push(Math.floor(rng.next() * 256) & 255);
