@@ -3,7 +3,7 @@
 // core/purity.test.ts checks what imports cannot show: runtime globals such as process or Date.now.
 
 /** Packages core/ may import: pure libraries with no runtime API (the list in core/purity.test.ts). */
-const ALLOWED_PACKAGES = ['hono', '@msgpack/msgpack', 'jose', 'ipaddr.js', 'sorted-btree'];
+const ALLOWED_PACKAGES = ['hono', '@msgpack/msgpack', 'jose', 'ipaddr.js', 'sorted-btree', '@noble/hashes'];
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {

@@ -78,7 +78,15 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
     name: 'token',
     kind: { type: 'string' },
     describe:
-      "ACL token for the agent's own calls upstream (sync, queued writes) and for forwarded requests that carry none",
+      "ACL token for the agent's own calls upstream (sync, ACL data, grants, queued writes); needs acl:read and " +
+      "node:write on the agent's name when ACLs are on",
+  },
+  {
+    name: 'acl-enabled',
+    kind: { type: 'boolean' },
+    describe:
+      'serve and queue nothing locally until the ACL data has come from the servers (without it, an agent that ' +
+      'never reached them serves its replica to anyone; once it learns ACLs are on, it checks tokens either way)',
   },
   {
     name: 'outbox-max',
@@ -127,6 +135,7 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     outboxMax: Number(v['outbox-max']),
     announceEveryMs: Number(v['announce-interval']) * 1000,
     token: v['token'] === undefined || v['token'] === '' ? undefined : String(v['token']),
+    aclRequired: v['acl-enabled'] === true,
     logLevel: v['log-level'] as LogLevel,
     logFormat: v['log-format'] as LogFormat,
   };

@@ -201,6 +201,13 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: 30,
   },
   {
+    name: 'edge-grant-ttl',
+    kind: { type: 'int', min: 1, max: 30 * 86_400 },
+    describe:
+      'seconds an edge write grant lasts: how long an offline agent may queue writes for a writer it saw online',
+    default: 86_400,
+  },
+  {
     name: 'insights-interval',
     kind: { type: 'int', min: 100, max: 3_600_000 },
     describe:
@@ -374,6 +381,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     disableMetrics: v['disable-metrics'] === true,
     insightsIntervalMs: Number(v['insights-interval']),
     edgeOfflineAfterMs: Number(v['edge-offline-after']) * 1000,
+    edgeGrantTtlMs: Number(v['edge-grant-ttl']) * 1000,
     accessLogSample: Number(v['access-log-sample']),
     ...(v['otlp-endpoint'] !== undefined ? { otlpEndpoint: String(v['otlp-endpoint']) } : {}),
     dnsAddr:

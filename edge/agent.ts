@@ -1,4 +1,4 @@
-import { AclResolver } from '../core/acl/resolve.js';
+import { GRANT_HEADER } from '../core/acl/grant.js';
 import { WEB_STREAM_BODIES } from '../core/api/body.js';
 import { type ApiDeps, DEFAULT_API_LIMITS } from '../core/api/context.js';
 import type { Clock } from '../core/ports/clock.js';
@@ -16,6 +16,8 @@ import { UpstreamOnlyWriter } from './writer.js';
 import type { EdgeConfig } from './config.js';
 import { Outbox } from './outbox.js';
 import { startAnnouncer } from './announce.js';
+import { EdgeAclFollower } from './acl.js';
+import { GrantBook } from './grants.js';
 import { EdgePersistence, memoryFileStore } from './persist.js';
 import { ReplicaSink } from './sink.js';
 
@@ -88,20 +90,35 @@ export async function startEdgeAgent(
     agentId,
     metrics: metrics.port,
     sawIndex: (index) => sink.seen(index),
-    upstream: async (body, key) => {
+    upstream: async (body, key, grant) => {
       const res = await fetch(`${config.upstream}/v1/txn`, {
         method: 'PUT',
         body,
         headers: {
           'Content-Type': 'application/json',
           'X-Konsul-Idempotency-Key': key,
+          // The agent sends it; with a grant the servers check it as the writer the grant names.
           ...(config.token ? { 'X-Consul-Token': config.token } : {}),
+          ...(grant ? { [GRANT_HEADER]: grant } : {}),
         },
       });
       return { status: res.status, body: await res.text(), headers: res.headers };
     },
   });
   await outbox.load();
+  // With ACLs on, tokens are checked here against replicated ACL data, and writes queued while
+  // offline carry their writer's grant.
+  const acl = await EdgeAclFollower.open({ upstream: config.upstream, token: config.token, persist, logger, rng });
+  acl.start();
+  const grants = new GrantBook({
+    upstream: config.upstream,
+    agentId,
+    agentToken: config.token,
+    persist,
+    logger,
+    now: () => clock.now(),
+  });
+  await grants.load();
 
   const reconnects = metrics.port.counter(
     'konsul_edge_sync_reconnects_total',
@@ -212,8 +229,8 @@ export async function startEdgeAgent(
     logger: logger.child({ component: 'http' }),
     limits: DEFAULT_API_LIMITS,
     hotPaths,
-    // The agent's replica carries no ACL data: its port is for the device it runs on.
-    acl: new AclResolver({ enabled: false, defaultPolicy: 'allow' }),
+    // Tokens are matched by their salted hashes in the replicated ACL data (edge/acl.ts).
+    acl: acl.resolver,
     bodyReader: WEB_STREAM_BODIES,
     shutdownSignal: shutdown.signal,
   };
@@ -221,7 +238,9 @@ export async function startEdgeAgent(
     deps,
     scope,
     upstream: config.upstream,
-    token: config.token,
+    acl,
+    aclRequired: config.aclRequired,
+    grants,
     outbox,
     online,
     upstreamFailed: () => (upstreamDownUntil = clock.now() + 2000),
@@ -239,6 +258,7 @@ export async function startEdgeAgent(
       LastContactMs: deps.cluster.lastContactMs(),
       Scope: { Prefixes: scope.prefixes, Services: scope.services },
       Outbox: { Pending: outbox.pending, Kept: outbox.list().length },
+      Acl: { Mode: acl.mode, Index: acl.index, Grants: grants.size },
       Storage: config.storage,
       // null where the runtime cannot tell (Bun under qemu user-mode emulation reports 0).
       RssBytes: runtime.rss() || null,
@@ -267,6 +287,7 @@ export async function startEdgeAgent(
         watches.wakeAll();
         await http.close();
         await sync.stop();
+        await acl.stop();
         await persist.close();
         logger.info('edge agent stopped');
       })();

@@ -15,14 +15,26 @@ import { registerUiRoutes } from '../core/api/ui-files.js';
 import type { UiReader } from '../core/ports/runtime.js';
 import type { SyncScope } from '../core/sync/types.js';
 import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
+import type { EdgeAclFollower, EdgeAclMode } from './acl.js';
+import type { GrantBook } from './grants.js';
+import { requestSecret } from '../core/acl/resolve.js';
+import { identityOf, requireAccess, txnAccessErrors } from '../core/api/authz.js';
+import { parseTxn } from '../core/txn/input.js';
 
 /** What the local API needs beyond the core read routes. */
 export interface EdgeApiOptions {
   readonly deps: ApiDeps;
   readonly scope: SyncScope;
   readonly upstream: string;
-  /** The agent's token, used for forwarded requests that carry none (as a Consul agent's default token). */
-  readonly token?: string | undefined;
+  /** The agent's ACL state and its resolver over the replicated ACL data (deps.acl is the same resolver). */
+  readonly acl: Pick<EdgeAclFollower, 'mode'>;
+  /**
+   * `--acl-enabled`: before the servers said whether ACLs are on, serve and queue nothing locally.
+   * Without it such an agent acts as one with ACLs off (as a Consul agent configured without ACLs).
+   */
+  readonly aclRequired: boolean;
+  /** The write grants held for writers (asked for as they write while online). */
+  readonly grants: Pick<GrantBook, 'valid' | 'wants' | 'obtain'>;
   readonly outbox: Outbox;
   /** Whether the servers are believed reachable (the sync link is up and no write just failed). */
   readonly online: () => boolean;
@@ -60,6 +72,8 @@ export interface OutboxItemJson {
   readonly Status: string;
   readonly CreatedAt: string;
   readonly Attempts: number;
+  /** AccessorID of the token that wrote it (with ACLs on). */
+  readonly Writer?: string;
   readonly FinishedAt?: string;
   readonly Result?: { StatusCode: number; Body: string; Index?: number; Replayed?: true };
 }
@@ -72,6 +86,7 @@ function itemJson(i: OutboxItem): OutboxItemJson {
     Status: i.status,
     CreatedAt: new Date(i.createdAt).toISOString(),
     Attempts: i.attempts,
+    ...(i.writer ? { Writer: i.writer.accessor } : {}),
     ...(i.finishedAt !== undefined ? { FinishedAt: new Date(i.finishedAt).toISOString() } : {}),
     ...(i.result
       ? {
@@ -84,6 +99,15 @@ function itemJson(i: OutboxItem): OutboxItemJson {
         }
       : {}),
   };
+}
+
+/** Why the agent cannot do `what` itself: it cannot check tokens (503 text). */
+function cannotCheckTokens(mode: EdgeAclMode, what: string): string {
+  return mode === 'unreadable'
+    ? `ACLs are on and this agent's token lacks acl:read, so it cannot check tokens to ${what} while the ` +
+        'servers are unreachable\n'
+    : `this agent has not yet learned from the servers whether ACLs are on, so it cannot ${what} while they ` +
+        'are unreachable\n';
 }
 
 /**
@@ -136,8 +160,6 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       const v = req.headers.get(h);
       if (v !== null) headers.set(h, v);
     }
-    if (o.token && !headers.has('x-consul-token') && !headers.has('authorization') && !url.searchParams.has('token'))
-      headers.set('x-consul-token', o.token);
     const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, {
       method: req.method,
       headers,
@@ -158,6 +180,9 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
     const req = c.req.raw;
     const url = new URL(req.url);
     if (url.pathname.startsWith('/v1/edge/') || url.pathname === '/v1/agent/metrics') return next();
+    // Tokens are checked here only with the ACL data in hand (or ACLs known off); else the servers check.
+    const mode = o.acl.mode;
+    const checksHere = mode === 'on' || mode === 'off' || (mode === 'unknown' && !o.aclRequired);
     if (req.method === 'GET' || req.method === 'HEAD') {
       // A linearizable read needs the servers: forward it, or refuse it while offline.
       const consistent = url.searchParams.has('consistent');
@@ -166,7 +191,9 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
           "the servers are unreachable and ?consistent reads need them (drop it to read this agent's replica)\n",
           503,
         );
-      if (servedLocally(req, o.scope) && !consistent) return next();
+      const local = servedLocally(req, o.scope) && !consistent;
+      if (local && checksHere) return next();
+      if (local && !o.online()) return c.text(cannotCheckTokens(mode, 'serve its replica'), 503);
       if (!o.online())
         return c.text(`the servers are unreachable and ${url.pathname} is not replicated on this agent\n`, 503);
       try {
@@ -182,7 +209,10 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
     const body = await readBody(req, o.maxBodyBytes);
     if (o.online()) {
       try {
-        return await proxy(req, body);
+        const res = await proxy(req, body);
+        // A writer that wrote here while online may go on writing here offline: get it a grant.
+        if (mode === 'on' && res.status < 300 && routeOf(req)?.facts.queueable) askGrant(req, url);
+        return res;
       } catch {
         // The server may or may not have applied it: say so rather than guess (no queueing here).
         o.upstreamFailed();
@@ -197,8 +227,54 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
           '(only KV writes and transactions are)\n',
         503,
       );
-    const item = await o.outbox.enqueue(req.method, `${url.pathname}${url.search}`, w);
+    if (!checksHere) return c.text(cannotCheckTokens(mode, 'queue writes'), 503);
+    let writer: { accessor: string; grant: string } | undefined;
+    if (mode === 'on') {
+      // Checked now as the servers would (an unknown token is refused with 403 "ACL not found").
+      const ops = parseTxn(
+        w.txn,
+        { maxOps: o.deps.limits.txnMaxOps, maxValueBytes: o.deps.limits.kvMaxValueBytes },
+        o.deps.node.datacenter,
+      );
+      const denied = txnAccessErrors(o.deps, req, ops, () => undefined);
+      if (denied.length > 0)
+        return w.answer === 'bool'
+          ? c.text(`${denied[0]?.What ?? 'Permission denied'}\n`, 403)
+          : jsonResponse(JSON.stringify({ Results: null, Errors: denied }), 409);
+      const accessor = identityOf(o.deps, req).token?.AccessorID ?? '';
+      const held = o.grants.valid(accessor);
+      if (!held)
+        return c.text(
+          `the servers are unreachable and this agent holds no valid write grant for the token with AccessorID ` +
+            `'${accessor}': a writer must write through this agent while it is online first\n`,
+          503,
+        );
+      writer = { accessor, grant: held.grant };
+    }
+    const item = await o.outbox.enqueue(req.method, `${url.pathname}${url.search}`, w, writer);
     return jsonResponse(JSON.stringify({ OutboxID: item.id, Status: item.status }), 202);
+  });
+
+  /** Asks for a grant for the writer of `req` (in the background) when it has none, or an old one. */
+  const askGrant = (req: Request, url: URL): void => {
+    const secret = requestSecret(req, url);
+    let accessor: string | undefined;
+    try {
+      accessor = identityOf(o.deps, req).token?.AccessorID;
+    } catch {
+      // Not in the replicated data yet (a new token): the servers know it.
+    }
+    if (o.grants.wants(accessor)) void o.grants.obtain(secret ?? '', accessor ?? secret ?? '');
+  };
+
+  // The agent's own endpoints show its state: with ACLs on they need agent:read on this agent.
+  app.use('/v1/edge/*', async (c, next) => {
+    if (o.acl.mode === 'on') requireAccess(o.deps, c.req.raw, 'agent', o.deps.node.name, 'read');
+    await next();
+  });
+  app.use('/v1/agent/metrics', async (c, next) => {
+    if (o.acl.mode === 'on') requireAccess(o.deps, c.req.raw, 'agent', o.deps.node.name, 'read');
+    await next();
   });
 
   registerKvRoutes(app, o.deps);
@@ -208,8 +284,15 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
   registerAgentMetricsRoute(app, o.metrics);
 
   app.get('/v1/edge/status', (c) => c.json(o.status()));
-  app.get('/v1/edge/outbox', (c) => c.json(o.outbox.list().map(itemJson)));
+  app.get('/v1/edge/outbox', (c) => {
+    // Queued writes name keys: shown only when this agent can check who asks.
+    if (o.acl.mode === 'unreadable' || (o.acl.mode === 'unknown' && o.aclRequired))
+      return c.text(cannotCheckTokens(o.acl.mode, 'show its outbox'), 503);
+    return c.json(o.outbox.list().map(itemJson));
+  });
   app.get('/v1/edge/outbox/:id', (c) => {
+    if (o.acl.mode === 'unreadable' || (o.acl.mode === 'unknown' && o.aclRequired))
+      return c.text(cannotCheckTokens(o.acl.mode, 'show its outbox'), 503);
     const item = o.outbox.get(c.req.param('id'));
     return item ? c.json(itemJson(item)) : c.text(`outbox item ${JSON.stringify(c.req.param('id'))} not found\n`, 404);
   });

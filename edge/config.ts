@@ -21,6 +21,8 @@ export interface EdgeConfig {
   readonly announceEveryMs: number;
   /** The agent's ACL token (a secret: never logged). */
   readonly token: string | undefined;
+  /** `--acl-enabled`: serve and queue nothing locally before ACL data (or word that ACLs are off) arrived. */
+  readonly aclRequired: boolean;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }

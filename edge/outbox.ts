@@ -24,6 +24,8 @@ export interface OutboxItem {
   readonly txn: unknown[];
   /** How the client's original call answers: `true`/`false` (KV), or a transaction response. */
   readonly answer: 'bool' | 'txn';
+  /** With ACLs on: who wrote it (AccessorID) and the grant it replays under (the writer's, not the agent's). */
+  readonly writer?: { readonly accessor: string; readonly grant: string };
   status: OutboxStatus;
   attempts: number;
   finishedAt?: number;
@@ -31,10 +33,14 @@ export interface OutboxItem {
   result?: { readonly status: number; readonly body: string; readonly index?: number; readonly replayed?: boolean };
 }
 
-/** The server's answer to a replayed transaction; `undefined` status: not reached (network). */
+/**
+ * Sends a replayed transaction (with the writer's grant, when it has one) and gives the server's
+ * answer; undefined: not reached (network).
+ */
 export type UpstreamTxn = (
   body: string,
   idempotencyKey: string,
+  grant: string | undefined,
 ) => Promise<{ status: number; body: string; headers: Headers } | undefined>;
 
 /** How many finished items stay visible on the status endpoint. */
@@ -191,10 +197,15 @@ export class Outbox {
   }
 
   /**
-   * Queues a translated write durably and returns its item. Throws OverloadedError when `max`
-   * items are pending.
+   * Queues a translated write durably and returns its item (`writer`: who wrote it and the grant
+   * it replays under, with ACLs on). Throws OverloadedError when `max` items are pending.
    */
-  async enqueue(method: string, path: string, w: { txn: unknown[]; answer: 'bool' | 'txn' }): Promise<OutboxItem> {
+  async enqueue(
+    method: string,
+    path: string,
+    w: { txn: unknown[]; answer: 'bool' | 'txn' },
+    writer?: OutboxItem['writer'],
+  ): Promise<OutboxItem> {
     if (this.pending >= this.o.max)
       throw new OverloadedError(`outbox full: ${this.o.max} writes are waiting for the upstream`, 5);
     const item: OutboxItem = {
@@ -205,6 +216,7 @@ export class Outbox {
       path,
       txn: w.txn,
       answer: w.answer,
+      ...(writer ? { writer } : {}),
       status: 'pending',
       attempts: 0,
     };
@@ -230,7 +242,11 @@ export class Outbox {
       item.attempts++;
       let answer: Awaited<ReturnType<UpstreamTxn>>;
       try {
-        answer = await this.o.upstream(JSON.stringify(item.txn), `edge.${this.o.agentId}.${item.id}`);
+        answer = await this.o.upstream(
+          JSON.stringify(item.txn),
+          `edge.${this.o.agentId}.${item.id}`,
+          item.writer?.grant,
+        );
       } catch {
         answer = undefined;
       }
@@ -287,6 +303,7 @@ export class Outbox {
       this.o.logger.warn('queued write refused by the server', {
         outbox_id: item.id,
         path: item.path,
+        ...(item.writer ? { writer: item.writer.accessor } : {}),
         status: a.status,
         answer: a.body.slice(0, 512),
       });

@@ -90,7 +90,9 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     expect(await digA(server.dnsAddr, 'web.service.consul')).toEqual({ status: 'NOERROR', answers: ['10.0.0.7'] });
     expect((await fetch(`${up}/v1/kv/cfg/a`)).status).toBe(403);
 
-    // An edge agent syncs with a token that may read its prefix; it forwards writes with it.
+    // An edge agent syncs with a token that may read its prefix. Its token has no acl:read, so the
+    // agent cannot check tokens itself: it forwards reads and writes with the caller's token, and
+    // lends its own to no one.
     await fetch(`${up}/v1/acl/policy`, {
       method: 'PUT',
       headers: h,
@@ -108,12 +110,17 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
     const edge = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/', '--token', edgeToken] });
     await until(
       'the replica',
-      () => fetch(`${edge.url}/v1/kv/cfg/b?raw`).then((r) => r.text()),
+      () => fetch(`${edge.url}/v1/kv/cfg/b?raw`, { headers: h }).then((r) => r.text()),
       (t) => t === 'two',
     );
-    expect((await (await fetch(`${edge.url}/v1/kv/cfg/c`, { method: 'PUT', body: 'via edge' })).text()).trim()).toBe(
-      'true',
-    );
+    expect((await fetch(`${edge.url}/v1/kv/cfg/b?raw`)).status).toBe(403);
+    expect((await fetch(`${edge.url}/v1/kv/cfg/c`, { method: 'PUT', body: 'by no one' })).status).toBe(403);
+    const viaEdge = await fetch(`${edge.url}/v1/kv/cfg/c`, {
+      method: 'PUT',
+      body: 'via edge',
+      headers: { 'X-Consul-Token': edgeToken },
+    });
+    expect((await viaEdge.text()).trim()).toBe('true');
     expect(await (await fetch(`${up}/v1/kv/cfg/c?raw`, { headers: h })).text()).toBe('via edge');
     // Without a token the agent cannot sync: the server refuses the stream.
     const blind = await spawnEdge({ upstream: up, args: ['--prefix', 'cfg/'] });
@@ -151,7 +158,9 @@ describe('a server with ACLs on (default deny), and rate limits', () => {
       decision: 'allowed',
     });
     expect(records.some((r) => r.path === '/v1/kv/cfg/a' && r.status === 403 && r.decision === 'denied')).toBe(true);
-    expect(records.filter((r) => r.method === 'PUT' && r.path === '/v1/kv/cfg/c').map((r) => r.status)).toEqual([200]);
+    // The tokenless write through the agent was refused, the one with a token applied.
+    const cfgC = records.filter((r) => r.method === 'PUT' && r.path === '/v1/kv/cfg/c').map((r) => r.status);
+    expect(cfgC).toEqual([403, 200]);
     expect(records.every((r) => r.source.includes('127.0.0.1'))).toBe(true);
   });
 

@@ -65,6 +65,8 @@ export interface ServerConfig {
   readonly insightsIntervalMs?: number;
   /** How long an edge agent or device may stay silent before the fleet table marks it offline (ms; default 30 s). */
   readonly edgeOfflineAfterMs?: number;
+  /** Lifetime of the edge write grants this server signs (ms; default 24 h). */
+  readonly edgeGrantTtlMs?: number;
   /** Fraction of HTTP requests logged as access lines (0..1; 0 or absent: none). */
   readonly accessLogSample?: number;
   /** OTLP/HTTP base URL traces are exported to (absent: no tracing, at no cost). */

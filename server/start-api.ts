@@ -144,6 +144,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     },
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
+    ...(config.edgeGrantTtlMs !== undefined ? { edgeGrantTtlMs: config.edgeGrantTtlMs } : {}),
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.

@@ -35,11 +35,12 @@ import {
   ACL_TOKEN_SECRETS_TABLE,
   ACL_TOKENS_TABLE,
 } from './types.js';
+import { ACL_GRANT_KEYS_TABLE, grantKeyInit } from './grant.js';
 
 /**
- * The ACL module: policies, roles, tokens, auth methods, binding rules and the one-time
- * bootstrap, all replicated. Each handler reads its command's fields (CorruptError on a malformed
- * one) before the operation writes anything.
+ * The ACL module: policies, roles, tokens, auth methods, binding rules, the one-time bootstrap
+ * and the edge grant signing key (grant.ts), all replicated. Each handler reads its command's
+ * fields (CorruptError on a malformed one) before the operation writes anything.
  */
 export const aclModule: StateModule = {
   tables: [
@@ -51,6 +52,7 @@ export const aclModule: StateModule = {
     ACL_TOKEN_SECRETS_TABLE,
     ACL_AUTH_METHODS_TABLE,
     ACL_BINDING_RULES_TABLE,
+    ACL_GRANT_KEYS_TABLE,
   ],
   handlers: {
     'acl.bootstrap': { apply: (ctx, cmd) => aclBootstrap(ctx, readAclBootstrap(cmd)) },
@@ -64,5 +66,6 @@ export const aclModule: StateModule = {
     'acl.auth-method.delete': { apply: (ctx, cmd) => aclAuthMethodDelete(ctx, readAclAuthMethodDelete(cmd).name) },
     'acl.binding-rule.set': { apply: (ctx, cmd) => aclBindingRuleSet(ctx, readAclBindingRuleSet(cmd)) },
     'acl.binding-rule.delete': { apply: (ctx, cmd) => aclBindingRuleDelete(ctx, readAclBindingRuleDelete(cmd).id) },
+    'acl.grant-key.init': grantKeyInit,
   },
 };

@@ -114,6 +114,9 @@ const ROUTES: readonly RouteCase[] = [
   { method: 'GET', path: '/v1/edge/agents/pi-0', expect: R(403, 200, 200, 403) },
   { method: 'GET', path: '/v1/watch/edge/agents', expect: R(200, 200, 200, 200), stream: true },
   { method: 'DELETE', path: '/v1/edge/agents/pi-9', expect: R(403, 403, 404, 403) },
+  // ACL data for agents needs acl:read, which no caller has; a grant needs an agent token too.
+  { method: 'GET', path: `/v1/edge/acl?salt=${'0'.repeat(32)}`, expect: R(403, 403, 403, 403) },
+  { method: 'PUT', path: '/v1/edge/grant?agent=pi-1', expect: R(403, 403, 403, 403) },
   { method: 'PUT', path: '/v1/session/renew/00000000-0000-4000-8000-000000000000', expect: R(404, 404, 404, 404) },
 ];
 

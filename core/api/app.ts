@@ -13,6 +13,7 @@ import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerEventRoutes } from './routes/event.js';
 import { registerFleetRoutes } from './routes/fleet.js';
+import { registerEdgeAclRoutes } from './routes/edge-acl.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
@@ -172,6 +173,7 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerWatchRoutes(app, deps);
   registerSyncRoutes(app, deps);
   registerFleetRoutes(app, deps);
+  registerEdgeAclRoutes(app, deps);
   registerAclRoutes(app, deps);
   app.notFound((c) => answerUnrouted(c.req.raw));
   app.onError((err, c) => {

@@ -50,6 +50,14 @@ export function followToken(deps: ApiDeps, req: Request, onChange: (verdict: Tok
   });
 }
 
+/**
+ * Makes `req` act as `who` from now on (a replayed edge write acts as the writer its grant
+ * names, not as the agent that sends it). Checks made before this stay made.
+ */
+export function actAs(req: Request, who: AclIdentity): void {
+  resolved.set(req, who);
+}
+
 /** The identity already resolved for `req`, if any (for audit records; never resolves). */
 export function resolvedIdentity(req: Request): AclIdentity | undefined {
   return resolved.get(req);

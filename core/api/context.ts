@@ -244,4 +244,6 @@ export interface ServerApiDeps extends ApiDeps {
   readonly clientAddress: (req: Request) => string | undefined;
   /** Where audit records go (NO_AUDIT: none are kept). */
   readonly audit: AuditSink;
+  /** Lifetime of the edge write grants this server signs (ms; absent: DEFAULT_GRANT_TTL_MS, 24 h). */
+  readonly edgeGrantTtlMs?: number;
 }

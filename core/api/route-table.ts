@@ -159,6 +159,8 @@ export const ROUTES: readonly RouteFacts[] = [
   local('GET', '/v1/watch/health/:service', SERVICE),
   local('GET', '/v1/watch/events', EVENT),
   local('GET', '/v1/edge/sync', KEY),
+  local('GET', '/v1/edge/acl', ACL),
+  local('PUT', '/v1/edge/grant', NODE),
   local('GET', '/v1/watch/edge/agents', NODE),
   // The fleet: announcements are taken where they arrive (batched into the replicated table).
   local('PUT', '/v1/edge/agents/:id', NODE),

@@ -9,6 +9,7 @@ import { parseTxn } from '../../txn/input.js';
 import { isReadOp, type TxnCommand, type TxnError, type TxnOutcome, type TxnResult } from '../../txn/types.js';
 import { readJson } from '../body.js';
 import { filterTxnResults, txnAccessErrors } from '../authz.js';
+import { actUnderGrant } from './edge-acl.js';
 import type { ApiDeps } from '../context.js';
 import { nodeServices } from '../../catalog/queries.js';
 import { checkDatacenter, consistentBarrier, parseReadOptions } from '../query.js';
@@ -58,6 +59,8 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
   route(app, 'PUT', '/v1/txn', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
+    // A write an edge agent queued while offline acts as its writer (the grant's), not the agent.
+    await actUnderGrant(deps, c.req.raw);
     const body = await readJson(c.req.raw, deps.limits.txnMaxBytes, deps.bodyReader);
     const ops = parseTxn(
       body,
