@@ -124,8 +124,9 @@ const SCOPE_ALL = { prefixes: [''], services: [] };
  * The server's MQTT bridge. While active it publishes every KV and health change — one batch per
  * index on the `changes` topic, and the latest value of each key and instance on retained topics —
  * answers replicas' sync requests from the change feed (or with a snapshot), applies devices'
- * JWT-signed KV writes (exactly once per request id) and TTL-check heartbeats, and acks them.
- * Refused device messages are counted by reason and logged without their token.
+ * JWT-signed KV writes (exactly once per request id) and TTL-check heartbeats, and acks them
+ * (over MQTT 5 with a reason code, the device's echoed request id and Correlation Data, and an
+ * expiry). Refused device messages are counted by reason and logged without their token.
  */
 export class MqttBridge {
   private client: MqttClient | undefined;
