@@ -225,3 +225,24 @@ describe('MQTT 5 devices through mosquitto', () => {
     await mosquitto.stop();
   });
 });
+
+describe('the bridge on an external MQTT 3.1.1 broker', () => {
+  it('under --mqtt-protocol auto, connects with 3.1.1 once the broker refuses MQTT 5', async () => {
+    // Another server's embedded aedes broker stands for a broker without MQTT 5.
+    const aedes = await spawnServer();
+    const server = await spawnServer({ args: ['--mqtt-url', `mqtt://${aedes.mqttAddr}`] });
+    const out = await until(
+      'the bridge to connect',
+      async () => server.output(),
+      (o) => /"@message":"mqtt bridge connected"/.test(o),
+    );
+    expect(out).toMatch(/the MQTT broker refused MQTT 5; connecting with MQTT 3\.1\.1/);
+    expect(out).toMatch(/"@message":"mqtt bridge connected".*"protocol":"3\.1\.1"/);
+    expect(out).not.toMatch(/"@message":"mqtt bridge connected".*"protocol":"5"/);
+    // An answer over HTTP shows each server got past its start-up (and took its signal handlers)
+    // before it is told to stop: the bridge can log its connection before "server ready".
+    for (const s of [server, aedes]) expect((await fetch(`${s.url}/v1/status/leader`)).status).toBe(200);
+    expect(await server.stop()).toBe(0);
+    expect(await aedes.stop()).toBe(0);
+  });
+});
