@@ -165,6 +165,10 @@ try {
           : new MqttSync({
               ...common,
               url: `mqtt://${server.mqttAddr}`,
+              // The server's embedded broker speaks MQTT 3.1.1.
+              protocol: '3.1.1',
+              sessionExpirySeconds: 0,
+              announceExpirySeconds: 10,
               agentId: `bench-${i}`,
               datacenter: 'dc1',
               rng: seededRng(i + 1),

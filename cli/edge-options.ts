@@ -2,6 +2,12 @@ import { ConfigError } from '../core/errors.js';
 import type { LogFormat } from '../core/log/logger.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
 import { parseHostPort } from '../core/util/host-port.js';
+import {
+  DEFAULT_SESSION_EXPIRY_SECONDS,
+  MAX_SESSION_EXPIRY_SECONDS,
+  MQTT_PROTOCOLS,
+  type MqttProtocol,
+} from '../core/sync/mqtt5.js';
 import type { EdgeConfig } from '../edge/config.js';
 import type { OptionSpec, OptionValues } from './options.js';
 import { VERSION } from './version.js';
@@ -42,6 +48,19 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
     name: 'mqtt-url',
     kind: { type: 'string', pattern: /^mqtts?:\/\/[^\s]+$/, patternHint: 'must be mqtt://HOST:PORT' },
     describe: 'MQTT broker (with --sync mqtt)',
+  },
+  {
+    name: 'mqtt-protocol',
+    kind: { type: 'enum', values: MQTT_PROTOCOLS },
+    describe:
+      "MQTT version: 5, 3.1.1, or auto (5, and 3.1.1 when the broker refuses 5, as a server's embedded one does)",
+    default: 'auto',
+  },
+  {
+    name: 'mqtt-session-expiry',
+    kind: { type: 'int', min: 0, max: MAX_SESSION_EXPIRY_SECONDS },
+    describe: "seconds an MQTT 5 broker keeps the agent's session (subscriptions, queued changes) after a drop",
+    default: DEFAULT_SESSION_EXPIRY_SECONDS,
   },
   {
     name: 'prefix',
@@ -128,6 +147,8 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     storage: v['storage'] as 'fs' | 'memory',
     sync,
     mqttUrl,
+    mqttProtocol: v['mqtt-protocol'] as MqttProtocol,
+    mqttSessionExpirySeconds: Number(v['mqtt-session-expiry']),
     prefixes,
     services,
     nodeName: v['node-name'] === undefined ? undefined : String(v['node-name']),

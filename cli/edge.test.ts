@@ -15,6 +15,11 @@ describe('konsul edge command line', () => {
       ],
       [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--sync', 'carrier-pigeon'], /--sync/],
       [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--bogus'], /--bogus/],
+      [['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--mqtt-protocol', '4'], /--mqtt-protocol/],
+      [
+        ['edge', '--upstream', 'http://127.0.0.1:1', '--prefix', 'a/', '--mqtt-session-expiry', '86401'],
+        /--mqtt-session-expiry/,
+      ],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args);
@@ -24,5 +29,6 @@ describe('konsul edge command line', () => {
     const help = await runCli(['edge', '--help']);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/--outbox-max/);
+    expect(help.out).toMatch(/--mqtt-protocol/);
   });
 });

@@ -52,3 +52,21 @@ describe('--dns-a-record-limit', () => {
     expect(() => withFile('{"dns_a_record_limit": -3}')).toThrow(/dns_a_record_limit/);
   });
 });
+
+describe('--mqtt-protocol and --mqtt-session-expiry', () => {
+  it('default to auto and 300 s, and take 5, 3.1.1 and 0..86400 from flags or the environment', () => {
+    const c = resolve(['--mqtt-url', 'mqtt://broker:1883']);
+    expect([c.mqttProtocol, c.mqttSessionExpirySeconds]).toEqual(['auto', 300]);
+    const five = resolve(['--mqtt-url', 'mqtt://broker:1883', '--mqtt-protocol', '5', '--mqtt-session-expiry', '0']);
+    expect([five.mqttProtocol, five.mqttSessionExpirySeconds]).toEqual(['5', 0]);
+    expect(resolve(['--dev'], { KONSUL_MQTT_PROTOCOL: '3.1.1' }).mqttProtocol).toBe('3.1.1');
+  });
+
+  it('refuses other versions, expiries out of range, and MQTT 5 with the embedded broker', () => {
+    for (const bad of ['4', '3', 'v5', ''])
+      expect(() => resolve(['--mqtt-url', 'mqtt://b:1883', '--mqtt-protocol', bad]), bad).toThrow(/--mqtt-protocol/);
+    for (const bad of ['-1', '86401', '1.5'])
+      expect(() => resolve(['--mqtt-session-expiry', bad]), bad).toThrow(/--mqtt-session-expiry/);
+    expect(() => resolve(['--dev', '--mqtt-protocol', '5'])).toThrow(/MQTT 3\.1\.1 only/);
+  });
+});

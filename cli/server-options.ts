@@ -4,6 +4,12 @@ import { ConfigError } from '../core/errors.js';
 import type { LogFormat } from '../core/log/logger.js';
 import { LOG_LEVELS, type LogLevel } from '../core/ports/logger.js';
 import { type HostPort, parseHostPort } from '../core/util/host-port.js';
+import {
+  DEFAULT_SESSION_EXPIRY_SECONDS,
+  MAX_SESSION_EXPIRY_SECONDS,
+  MQTT_PROTOCOLS,
+  type MqttProtocol,
+} from '../core/sync/mqtt5.js';
 import type { ServerConfig } from '../server/config.js';
 import type { OptionSpec, OptionValues } from './options.js';
 import { VERSION } from './version.js';
@@ -116,6 +122,21 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
       patternHint: 'must be mqtt://HOST:PORT or mqtts://HOST:PORT',
     },
     describe: 'external MQTT broker to publish to and serve devices on (instead of the embedded one)',
+  },
+  {
+    name: 'mqtt-protocol',
+    kind: { type: 'enum', values: MQTT_PROTOCOLS },
+    describe:
+      'MQTT version towards --mqtt-url: 5, 3.1.1, or auto (5, and 3.1.1 when the broker refuses 5); ' +
+      'the embedded broker always speaks 3.1.1',
+    default: 'auto',
+  },
+  {
+    name: 'mqtt-session-expiry',
+    kind: { type: 'int', min: 0, max: MAX_SESSION_EXPIRY_SECONDS },
+    describe:
+      'seconds an external MQTT 5 broker keeps the bridge session (subscriptions, queued messages) after a drop',
+    default: DEFAULT_SESSION_EXPIRY_SECONDS,
   },
   {
     name: 'acl-enabled',
@@ -397,6 +418,8 @@ export function toServerConfig(v: OptionValues): ServerConfig {
           ? { host: '127.0.0.1', port: 1883, orFreePort: true }
           : undefined,
     mqttUrl: v['mqtt-url'] === undefined ? undefined : String(v['mqtt-url']),
+    mqttProtocol: v['mqtt-protocol'] as MqttProtocol,
+    mqttSessionExpirySeconds: Number(v['mqtt-session-expiry']),
     mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
@@ -426,6 +449,8 @@ function checkMqtt(v: OptionValues): void {
     throw new ConfigError(
       '--mqtt-addr and --mqtt-url cannot be combined: run the embedded broker or use an external one',
     );
+  if (v['mqtt-protocol'] === '5' && v['mqtt-url'] === undefined)
+    throw new ConfigError('--mqtt-protocol 5 needs --mqtt-url: the embedded broker (aedes) speaks MQTT 3.1.1 only');
 }
 
 function httpTlsOf(v: OptionValues): ServerConfig['httpTls'] {

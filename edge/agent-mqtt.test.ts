@@ -1,3 +1,4 @@
+import mqtt, { type IPublishPacket } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../testing/spawn-server.js';
 import { spawnMosquitto } from '../testing/mosquitto.js';
@@ -21,6 +22,13 @@ const register = (up: string, node: string, svc: string, status: string) =>
       Check: { CheckID: `chk-${svc}`, Name: 'c', Status: status, ServiceID: `${svc}-${node}` },
     }),
   );
+/** Whether a JSON log holds a line with this message whose fields include `fields`. */
+const logged = (out: string, message: string, fields: Record<string, unknown>): boolean =>
+  out.split('\n').some((line) => {
+    if (!line.includes(`"@message":${JSON.stringify(message)}`)) return false;
+    const rec = JSON.parse(line) as Record<string, unknown>;
+    return Object.entries(fields).every(([k, v]) => rec[k] === v);
+  });
 const healthNodes = async (edge: string, query = '') =>
   (JSON.parse((await text(`${edge}/v1/health/service/web${query}`)).body) as Array<{ Node: { Node: string } }>)
     .map((e) => e.Node.Node)
@@ -40,6 +48,11 @@ describe('edge agent synced over MQTT', () => {
     const args = ['--sync', 'mqtt', '--mqtt-url', `mqtt://${server.mqttAddr}`, '--prefix', 'cfg/', '--service', 'web'];
     let edge = await spawnEdge({ upstream: up, dataDir, args });
     await edge.waitFor(/replica in sync over MQTT/);
+    // The agent tries MQTT 5 first (--mqtt-protocol auto); aedes refuses it, so it speaks 3.1.1.
+    expect(edge.output()).toMatch(/the MQTT broker refused MQTT 5; connecting with MQTT 3\.1\.1/);
+    expect(logged(edge.output(), 'mqtt connected', { protocol: '3.1.1' })).toBe(true);
+    expect(logged(edge.output(), 'mqtt connected', { protocol: '5' })).toBe(false);
+    expect(logged(server.output(), 'mqtt bridge connected', { protocol: '3.1.1' })).toBe(true);
     expect((await text(`${edge.url}/v1/kv/cfg/a?raw`)).body).toBe('one');
     expect(JSON.parse((await text(`${edge.url}/v1/kv/cfg/?keys`)).body)).toEqual(['cfg/a', 'cfg/sub/x']);
     expect(await healthNodes(edge.url)).toEqual(['n1']);
@@ -108,8 +121,27 @@ describe('edge agent synced over MQTT', () => {
     expect((await register(up, 'n1', 'web', 'passing')).status).toBe(200);
 
     const args = ['--sync', 'mqtt', '--mqtt-url', broker.url, '--prefix', 'app/', '--service', 'web'];
-    const first = await spawnEdge({ upstream: up, args });
+    // An MQTT 5 observer of the agents' announcements (their expiry is a property of the packet).
+    const observer = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
+    const announcements: Array<IPublishPacket['properties']> = [];
+    observer.on('message', (_topic, _payload, packet: IPublishPacket) => announcements.push(packet.properties));
+    await observer.subscribeAsync('konsul/v1/dc1/agents/+', { qos: 1 });
+    const firstDir = tempDir('konsul-edge-');
+    let first = await spawnEdge({ upstream: up, dataDir: firstDir, args });
     await first.waitFor(/replica in sync over MQTT/);
+    // Servers and agents on mosquitto speak MQTT 5, each with a session that outlives a drop.
+    expect(logged(server.output(), 'mqtt bridge connected', { protocol: '5', sessionPresent: false })).toBe(true);
+    expect(logged(first.output(), 'mqtt connected', { protocol: '5' })).toBe(true);
+    expect(first.output()).not.toMatch(/refused MQTT 5/);
+    // The agent's announcement expires before the next one is due (--announce-interval 10).
+    const announced = await until(
+      'an announcement',
+      async () => announcements,
+      (l) => l.length > 0,
+    );
+    expect(announced[0]?.messageExpiryInterval).toBeGreaterThan(0);
+    expect(announced[0]?.messageExpiryInterval).toBeLessThanOrEqual(10);
+    await observer.endAsync();
     expect((await text(`${first.url}/v1/kv/app/color?raw`)).body).toBe('blue');
     await put(`${up}/v1/kv/app/color`, 'green');
     await until(
@@ -139,6 +171,12 @@ describe('edge agent synced over MQTT', () => {
     // The server returns: the new agent gets a real snapshot, both agents follow changes again.
     server = await spawnServer({ dataDir: serverDir, args: ['--mqtt-url', broker.url] });
     await second.waitFor(/replica snapshot applied/, 15_000);
+    // Same name, same client id: mosquitto kept the killed server's session for it.
+    await until(
+      'the returning server to resume its MQTT session',
+      async () => server.output(),
+      (out) => logged(out, 'mqtt bridge connected', { protocol: '5', sessionPresent: true }),
+    );
     await put(`${server.url}/v1/kv/app/color`, 'red');
     for (const e of [first, second])
       await until(
@@ -147,6 +185,18 @@ describe('edge agent synced over MQTT', () => {
         (r) => r.body === 'red' && r.headers.get('x-consul-knownleader') === 'true',
         15_000,
       );
+
+    // An agent restarted within the session expiry resumes its session, and follows on.
+    expect(await first.stop()).toBe(0);
+    await put(`${server.url}/v1/kv/app/color`, 'violet');
+    first = await spawnEdge({ upstream: up, dataDir: firstDir, args });
+    await until(
+      'the change made while the agent was down',
+      () => text(`${first.url}/v1/kv/app/color?raw`),
+      (r) => r.body === 'violet',
+      15_000,
+    );
+    expect(logged(first.output(), 'mqtt connected', { protocol: '5', sessionPresent: true })).toBe(true);
 
     // A clean stop publishes "offline" itself.
     expect(await server.stop()).toBe(0);

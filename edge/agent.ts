@@ -152,6 +152,9 @@ export async function startEdgeAgent(
         })
       : new (await import('./sync-mqtt.js')).MqttSync({
           url: config.mqttUrl as string,
+          protocol: config.mqttProtocol,
+          sessionExpirySeconds: config.mqttSessionExpirySeconds,
+          announceExpirySeconds: Math.ceil(config.announceEveryMs / 1000),
           agentId,
           token: config.token,
           datacenter: config.datacenter,

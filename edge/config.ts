@@ -1,5 +1,6 @@
 import type { LogFormat } from '../core/log/logger.js';
 import type { LogLevel } from '../core/ports/logger.js';
+import type { MqttProtocol } from '../core/sync/mqtt5.js';
 import type { HostPort } from '../core/util/host-port.js';
 
 /** The validated configuration of an edge agent. */
@@ -12,6 +13,10 @@ export interface EdgeConfig {
   readonly storage: 'fs' | 'memory';
   readonly sync: 'http' | 'mqtt';
   readonly mqttUrl: string | undefined;
+  /** MQTT version to speak (`auto`: 5, and 3.1.1 when the broker refuses 5, as a server's embedded broker does). */
+  readonly mqttProtocol: MqttProtocol;
+  /** Session Expiry Interval of an MQTT 5 connection (seconds, 0..86,400). */
+  readonly mqttSessionExpirySeconds: number;
   readonly prefixes: readonly string[];
   readonly services: readonly string[];
   readonly nodeName: string | undefined;

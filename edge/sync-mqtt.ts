@@ -1,9 +1,16 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type MqttClient } from 'mqtt';
 import type { HealthEntry } from '../core/catalog/queries.js';
 import type { KvRecord } from '../core/kv/types.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { Rng } from '../core/ports/rng.js';
 import { decodeRetained, decodeSyncMessage, encodeSyncMessage, type SyncMessage } from '../core/sync/codec.js';
+import {
+  firstProtocolLevel,
+  type MqttProtocol,
+  type ProtocolLevel,
+  sessionOptions,
+  shouldFallBack,
+} from '../core/sync/mqtt5.js';
 import type { Replica } from '../core/sync/replica.js';
 import { topics, type Topics } from '../core/sync/topics.js';
 import { randomUuid } from '../core/util/uuid.js';
@@ -25,6 +32,10 @@ const REQUEST_TIMEOUT_MS = 5000;
  * triggers a new request. When no server answers and the replica is empty, it starts from the
  * retained per-key and per-instance topics on the broker (the latest values, without an index),
  * and asks again until a server answers.
+ *
+ * Over MQTT 5 its session outlives a dropped connection by `sessionExpirySeconds`: the broker
+ * keeps its subscriptions and queues the `changes` batches meanwhile, which arrive after the
+ * reconnect and wait like any batch until the request is answered (duplicates are skipped).
  */
 export class MqttSync {
   private client: MqttClient | undefined;
@@ -42,10 +53,20 @@ export class MqttSync {
   private readonly online = new Set<string>();
   /** Whether the pending request went out while no server was online (then ask again when one appears). */
   private askedAlone = false;
+  /** The protocol level of the current connection (4: MQTT 3.1.1, 5: MQTT 5). */
+  private level: ProtocolLevel;
+  /** Whether loadRetained holds its temporary subscriptions to the retained topics. */
+  private loadingRetained = false;
 
   constructor(
     private readonly o: {
       url: string;
+      /** The MQTT version to speak (see core/sync/mqtt5.ts). */
+      protocol: MqttProtocol;
+      /** Session Expiry Interval of an MQTT 5 session (seconds). */
+      sessionExpirySeconds: number;
+      /** Message Expiry Interval of an announcement over MQTT 5 (seconds; the next one is due by then). */
+      announceExpirySeconds: number;
       agentId: string;
       /** ACL token: the broker password and the proof that the agent may read its scope. */
       token?: string | undefined;
@@ -60,23 +81,50 @@ export class MqttSync {
     },
   ) {
     this.t = topics(o.datacenter);
+    this.level = firstProtocolLevel(o.protocol);
   }
 
+  /** Connects (retrying in the background) and follows the servers. */
   start(): void {
+    this.open(this.level);
+  }
+
+  /**
+   * Opens the connection at `level`. Under `auto`, a broker that refuses MQTT 5 (a server's
+   * embedded aedes broker) gets a new connection at 3.1.1, once. When a reconnect resumes an MQTT 5
+   * session, the retained topics' subscriptions it may still hold (a drop during loadRetained) are
+   * taken back.
+   */
+  private open(level: ProtocolLevel): void {
+    this.level = level;
     // With a token, the broker (embedded, ACLs on) authenticates the agent by it.
     const client = mqtt.connect(this.o.url, {
       clientId: `konsul-edge-${this.o.agentId}`,
-      clean: true,
+      ...sessionOptions(level, this.o.sessionExpirySeconds),
       reconnectPeriod: 1000,
-      protocolVersion: 4,
+      protocolVersion: level,
       connectTimeout: 5000,
       ...(this.o.token ? { username: this.o.agentId, password: this.o.token } : {}),
     });
     this.client = client;
-    client.on('error', (err) => this.o.logger.debug('mqtt error', { error: err.message }));
-    client.on('connect', () => {
-      this.o.logger.info('mqtt connected', { broker: this.o.url });
+    client.on('error', (err) => {
+      const code = (err as Error & { code?: unknown }).code;
+      if (this.client === client && shouldFallBack(this.o.protocol, level, code)) {
+        this.o.logger.info('the MQTT broker refused MQTT 5; connecting with MQTT 3.1.1', { broker: this.o.url });
+        client.end(true);
+        this.open(4);
+        return;
+      }
+      this.o.logger.debug('mqtt error', { error: err.message });
+    });
+    client.on('connect', (connack: IConnackPacket) => {
+      this.o.logger.info('mqtt connected', {
+        broker: this.o.url,
+        protocol: level === 5 ? '5' : '3.1.1',
+        sessionPresent: connack.sessionPresent,
+      });
       this.brokerUp = true;
+      if (connack.sessionPresent && !this.loadingRetained) client.unsubscribe(this.retainedFilters(), () => undefined);
       client.subscribe(
         [this.t.changes, this.t.syncResponse(this.o.agentId), this.t.serverFilter],
         { qos: 1 },
@@ -100,11 +148,23 @@ export class MqttSync {
     });
   }
 
-  /** Publishes the agent's announcement (JSON) on `agents/<id>` when the broker is connected; false when not. */
+  /**
+   * Publishes the agent's announcement (JSON) on `agents/<id>` when the broker is connected; false
+   * when not. Over MQTT 5 it expires after announceExpirySeconds: a broker never delivers it after
+   * the next one was due (a late one would show the agent alive when it may not be).
+   */
   announce(json: string): boolean {
     if (!this.client || !this.brokerUp) return false;
-    this.client.publish(this.t.agent(this.o.agentId), json, { qos: 0 });
+    this.client.publish(this.t.agent(this.o.agentId), json, {
+      qos: 0,
+      ...(this.level === 5 ? { properties: { messageExpiryInterval: Math.max(1, this.o.announceExpirySeconds) } } : {}),
+    });
     return true;
+  }
+
+  /** The filters loadRetained subscribes to while it reads the retained topics of the scope. */
+  private retainedFilters(): string[] {
+    return [...this.o.prefixes.map((p) => this.t.kvFilter(p)), ...this.o.services.map((s) => this.t.healthFilter(s))];
   }
 
   async stop(): Promise<void> {
@@ -223,10 +283,7 @@ export class MqttSync {
     const c = this.client;
     if (!c?.connected) return;
     this.retainedLoaded = true;
-    const filters = [
-      ...this.o.prefixes.map((p) => this.t.kvFilter(p)),
-      ...this.o.services.map((s) => this.t.healthFilter(s)),
-    ];
+    const filters = this.retainedFilters();
     const kv: Array<[string, KvRecord]> = [];
     const health: HealthEntry[] = [];
     let skipped = 0;
@@ -247,11 +304,16 @@ export class MqttSync {
       }
     };
     c.on('message', onRetained);
-    await c.subscribeAsync(filters, { qos: 1 });
-    // Retained messages arrive right after the subscription is granted.
-    await new Promise((r) => setTimeout(r, 1000));
-    c.removeListener('message', onRetained);
-    await c.unsubscribeAsync(filters).catch(() => undefined);
+    this.loadingRetained = true;
+    try {
+      await c.subscribeAsync(filters, { qos: 1 });
+      // Retained messages arrive right after the subscription is granted.
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      c.removeListener('message', onRetained);
+      await c.unsubscribeAsync(filters).catch(() => undefined);
+      this.loadingRetained = false;
+    }
     if (this.o.replica.lastIndex > 0) return;
     await this.o.replica.applyLoose(kv, health);
     this.o.logger.info('replica seeded from retained MQTT topics (no server answered)', {

@@ -1,5 +1,6 @@
 import type { LogFormat } from '../core/log/logger.js';
 import type { LogLevel } from '../core/ports/logger.js';
+import type { MqttProtocol } from '../core/sync/mqtt5.js';
 import type { HostPort } from '../core/util/host-port.js';
 
 /**
@@ -81,6 +82,13 @@ export interface ServerConfig {
   readonly mqttAddr: ListenAddr | undefined;
   /** External broker URL (undefined: none). */
   readonly mqttUrl: string | undefined;
+  /**
+   * MQTT version towards the external broker (`auto`: 5, and 3.1.1 when the broker refuses 5).
+   * The embedded broker is always spoken to in 3.1.1 (ConfigError for `5` with it).
+   */
+  readonly mqttProtocol: MqttProtocol;
+  /** Session Expiry Interval of an MQTT 5 connection to the external broker (seconds, 0..86,400). */
+  readonly mqttSessionExpirySeconds: number;
   readonly mqttDeviceKeys: string | undefined;
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;

@@ -94,6 +94,9 @@ export async function startMqtt(
     // The embedded broker takes the server's changes and retained topics in-process.
     ...(inProcess ? { inProcess } : {}),
     clientId: `konsul-server-${config.datacenter}-${p.name}`,
+    // aedes speaks MQTT 3.1.1 only.
+    protocol: embedded ? '3.1.1' : config.mqttProtocol,
+    sessionExpirySeconds: config.mqttSessionExpirySeconds,
     datacenter: config.datacenter,
     active: () => embedded || p.isLeader(),
     source: { feed, read: (fn) => store.read(fn) },

@@ -10,7 +10,7 @@
  * | `sync/resp/<agent>` | server → one replica | msgpack snapshot chunks or batches, then `done` |
  * | `write/<device>` | device → server | a JWT (compact JWS) describing one KV write |
  * | `check/<device>` | device → server | a JWT carrying a TTL-check heartbeat |
- * | `ack/<device>` | server → device | JSON `{rid, ok, index?, result?, error?}` |
+ * | `ack/<device>` | server → device | JSON `{rid, ok, index?, result?, replayed?, error?}` (MQTT 5: `reasonCode`) |
  * | `agents/<agent>` | edge agent → servers | JSON announcement (as PUT /v1/edge/agents/<agent> takes it) |
  * | `servers/<server>` (retained) | server → replicas | JSON `{status: "online"|"offline"}`; "offline" is also the
  * server's MQTT will |

@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { CheckInput, CatalogRegisterCommand } from '../../core/catalog/state-machine.js';
 import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../../core/catalog/types.js';
 import type { Clock } from '../../core/ports/clock.js';
@@ -11,7 +11,29 @@ import {
   encodeSyncMessage,
   type SyncMessage,
 } from '../../core/sync/codec.js';
-import { type DeviceKey, verifyDeviceHeartbeat, verifyDeviceWrite, type DeviceWrite } from '../../core/sync/device.js';
+import {
+  type DeviceKey,
+  type RejectReason,
+  verifyDeviceHeartbeat,
+  verifyDeviceWrite,
+  type DeviceWrite,
+} from '../../core/sync/device.js';
+import {
+  ACK_EXPIRY_SECONDS,
+  ackProperties,
+  failureCode,
+  firstProtocolLevel,
+  heartbeatAckExpirySeconds,
+  type MqttProtocol,
+  type ProtocolLevel,
+  type PublishProperties,
+  REASON,
+  refusalCode,
+  type RequestEcho,
+  requestEcho,
+  sessionOptions,
+  shouldFallBack,
+} from '../../core/sync/mqtt5.js';
 import { ALL_FILTERS, normalizeScope } from '../../core/sync/scope.js';
 import { catchUp, type SyncSource, SyncStream } from '../../core/sync/stream.js';
 import { topics, type Topics } from '../../core/sync/topics.js';
@@ -39,6 +61,13 @@ export interface MqttBridgeOptions {
    */
   readonly inProcess?: InProcessPublisher;
   readonly clientId: string;
+  /**
+   * The MQTT version to speak: `3.1.1` with the embedded broker (aedes speaks no other);
+   * with an external one `5` or `auto` (5, and 3.1.1 when the broker refuses 5). See core/sync/mqtt5.ts.
+   */
+  readonly protocol: MqttProtocol;
+  /** Session Expiry Interval of the MQTT 5 session (seconds, 0..86,400); unused on 3.1.1. */
+  readonly sessionExpirySeconds: number;
   readonly datacenter: string;
   /**
    * Whether this server carries the MQTT duties now: always with its own embedded broker; only
@@ -95,8 +124,9 @@ const SCOPE_ALL = { prefixes: [''], services: [] };
  * The server's MQTT bridge. While active it publishes every KV and health change — one batch per
  * index on the `changes` topic, and the latest value of each key and instance on retained topics —
  * answers replicas' sync requests from the change feed (or with a snapshot), applies devices'
- * JWT-signed KV writes (exactly once per request id) and TTL-check heartbeats, and acks them.
- * Refused device messages are counted by reason and logged without their token.
+ * JWT-signed KV writes (exactly once per request id) and TTL-check heartbeats, and acks them
+ * (over MQTT 5 with a reason code, the device's echoed request id and Correlation Data, and an
+ * expiry). Refused device messages are counted by reason and logged without their token.
  */
 export class MqttBridge {
   private client: MqttClient | undefined;
@@ -106,28 +136,59 @@ export class MqttBridge {
   private requests: Array<() => Promise<void>> = [];
   private serving = false;
   private readonly deadlines = new Map<string, NodeJS.Timeout>();
+  /** The protocol level of the current connection (4: MQTT 3.1.1, 5: MQTT 5). */
+  private level: ProtocolLevel;
+  /** Whether republishRetained holds its temporary subscriptions to the retained topics. */
+  private scanning = false;
 
   constructor(private readonly o: MqttBridgeOptions) {
     this.t = topics(o.datacenter);
+    this.level = firstProtocolLevel(o.protocol);
   }
 
   /** Connects (retrying in the background if the broker is not up yet) and starts the duties. */
   async start(): Promise<void> {
+    this.open(this.level);
+    this.loop = this.publishLoop();
+  }
+
+  /**
+   * Opens the client connection at `level`. Under `auto`, a broker that refuses MQTT 5 gets a new
+   * connection at 3.1.1 (once; the refused client is ended). At level 5 the session outlives a
+   * dropped connection by sessionExpirySeconds; when a reconnect resumes it, the retained topics'
+   * scan subscriptions it may still hold (a drop during republishRetained) are taken back.
+   */
+  private open(level: ProtocolLevel): void {
+    this.level = level;
     // Presence: "online" retained while connected; the broker publishes the will if we vanish.
     const presence = this.t.server(this.o.clientId);
     const client = mqtt.connect(this.o.url, {
       clientId: this.o.clientId,
-      clean: true,
+      ...sessionOptions(level, this.o.sessionExpirySeconds),
       reconnectPeriod: 1000,
-      protocolVersion: 4,
+      protocolVersion: level,
       connectTimeout: 5000,
       will: { topic: presence, payload: Buffer.from(OFFLINE), qos: 1, retain: true },
       ...(this.o.credentials ? { username: this.o.credentials.username, password: this.o.credentials.password } : {}),
     });
     this.client = client;
-    client.on('error', (err) => this.o.logger.debug('mqtt bridge error', { error: err.message }));
-    client.on('connect', () => {
-      this.o.logger.info('mqtt bridge connected', { broker: this.o.url });
+    client.on('error', (err) => {
+      const code = (err as Error & { code?: unknown }).code;
+      if (this.client === client && !this.stopped && shouldFallBack(this.o.protocol, level, code)) {
+        this.o.logger.warn('the MQTT broker refused MQTT 5; connecting with MQTT 3.1.1', { broker: this.o.url });
+        client.end(true);
+        this.open(4);
+        return;
+      }
+      this.o.logger.debug('mqtt bridge error', { error: err.message });
+    });
+    client.on('connect', (connack: IConnackPacket) => {
+      this.o.logger.info('mqtt bridge connected', {
+        broker: this.o.url,
+        protocol: level === 5 ? '5' : '3.1.1',
+        sessionPresent: connack.sessionPresent,
+      });
+      if (connack.sessionPresent && !this.scanning) client.unsubscribe(this.scanFilters(), () => undefined);
       client.publish(presence, ONLINE, { qos: 1, retain: true });
       client.subscribe(
         [this.t.syncRequest, this.t.writeFilter, this.t.checkFilter, this.t.agentFilter],
@@ -137,8 +198,12 @@ export class MqttBridge {
         },
       );
     });
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
-    this.loop = this.publishLoop();
+    client.on('message', (topic, payload, packet: IPublishPacket) => this.onMessage(topic, payload, packet.properties));
+  }
+
+  /** The filters republishRetained subscribes to while it collects the retained topics. */
+  private scanFilters(): string[] {
+    return [`${this.t.root}kv/#`, `${this.t.root}health/#`];
   }
 
   /** Stops publishing and disconnects. Idempotent. */
@@ -226,11 +291,12 @@ export class MqttBridge {
   private async republishRetained(): Promise<void> {
     const c = this.client as MqttClient;
     const held = new Set<string>();
-    const filters = [`${this.t.root}kv/#`, `${this.t.root}health/#`];
+    const filters = this.scanFilters();
     const onRetained = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
       if (packet.retain && payload.byteLength > 0 && held.size < MAX_RETAINED_TOPICS) held.add(topic);
     };
     c.on('message', onRetained);
+    this.scanning = true;
     try {
       await c.subscribeAsync(filters, { qos: 1 });
       // The broker sends retained messages right after granting the subscription.
@@ -238,6 +304,7 @@ export class MqttBridge {
     } finally {
       c.removeListener('message', onRetained);
       await c.unsubscribeAsync(filters).catch(() => undefined);
+      this.scanning = false;
     }
     const snap = this.o.source.read((tx) => ({
       index: readAppliedIndex(tx),
@@ -366,7 +433,7 @@ export class MqttBridge {
 
   // ---- incoming --------------------------------------------------------------------------------
 
-  private onMessage(topic: string, payload: Buffer): void {
+  private onMessage(topic: string, payload: Buffer, properties: PublishProperties | undefined): void {
     if (!this.o.active()) return;
     if (topic === this.t.syncRequest) {
       if (this.requests.length >= MAX_PENDING_REQUESTS) {
@@ -389,8 +456,10 @@ export class MqttBridge {
       });
       return;
     }
-    if (topic === this.t.write(device)) void this.onWrite(device, payload);
-    else if (topic === this.t.check(device)) void this.onHeartbeat(device, payload);
+    // A device's MQTT 5 request id, Correlation Data and Response Topic (absent on 3.1.1).
+    const echo = this.level === 5 ? requestEcho(properties, this.t.ack(device)) : {};
+    if (topic === this.t.write(device)) void this.onWrite(device, payload, echo);
+    else if (topic === this.t.check(device)) void this.onHeartbeat(device, payload, echo);
     else if (topic === this.t.agent(device)) this.onAnnounce(device, payload);
   }
 
@@ -453,8 +522,27 @@ export class MqttBridge {
     await c.publishAsync(to, Buffer.from(encodeSyncMessage({ k: 'done', nonce: req.nonce, index })), { qos: 1 });
   }
 
-  private async ack(device: string, body: Record<string, unknown>): Promise<void> {
-    await this.client?.publishAsync(this.t.ack(device), JSON.stringify(body), { qos: 1 }).catch(() => undefined);
+  /**
+   * Publishes an ack on `ack/<device>`. Over MQTT 3.1.1 it is the JSON body alone, as it always
+   * was. Over MQTT 5 the body also holds `reasonCode`, and the publish goes to the device's own
+   * Response Topic when it gave one (see requestEcho) with the reason code and the echoed
+   * `request-id` as user properties, the echoed Correlation Data, and a Message Expiry Interval.
+   */
+  private async ack(device: string, body: Record<string, unknown>, reply: AckReply): Promise<void> {
+    const c = this.client;
+    if (!c) return;
+    if (this.level === 4) {
+      await c.publishAsync(this.t.ack(device), JSON.stringify(body), { qos: 1 }).catch(() => undefined);
+      return;
+    }
+    const topic = reply.echo.responseTopic ?? this.t.ack(device);
+    const { correlationData, ...properties } = ackProperties(reply.echo, reply.reasonCode, reply.expirySeconds);
+    await c
+      .publishAsync(topic, JSON.stringify({ ...body, reasonCode: reply.reasonCode }), {
+        qos: 1,
+        properties: { ...properties, ...(correlationData ? { correlationData: asBuffer(correlationData) } : {}) },
+      })
+      .catch(() => undefined);
   }
 
   private token(payload: Buffer): string | undefined {
@@ -462,17 +550,28 @@ export class MqttBridge {
     return payload.toString('utf8').trim();
   }
 
-  private reject(device: string, kind: string, reason: string, detail: string, rid?: string): Promise<void> {
+  private reject(
+    device: string,
+    kind: string,
+    reason: RejectReason,
+    detail: string,
+    echo: RequestEcho,
+    rid?: string,
+  ): Promise<void> {
     this.o.metrics.mqttRejected.inc({ reason });
     this.o.logger.warn(`device ${kind} refused`, { device, reason, detail });
-    return this.ack(device, { rid: rid ?? null, ok: false, error: `${reason}: ${detail}` });
+    return this.ack(
+      device,
+      { rid: rid ?? null, ok: false, error: `${reason}: ${detail}` },
+      { echo, reasonCode: refusalCode(reason), expirySeconds: ACK_EXPIRY_SECONDS },
+    );
   }
 
-  private async onWrite(device: string, payload: Buffer): Promise<void> {
+  private async onWrite(device: string, payload: Buffer, echo: RequestEcho): Promise<void> {
     const token = this.token(payload);
-    if (!token) return this.reject(device, 'write', 'malformed', 'empty or oversized payload');
+    if (!token) return this.reject(device, 'write', 'malformed', 'empty or oversized payload', echo);
     const v = await verifyDeviceWrite(token, this.o.deviceKeys, this.o.clock.now(), this.o.kvMaxValueBytes);
-    if (!v.ok) return this.reject(device, 'write', v.reason, v.detail, v.rid);
+    if (!v.ok) return this.reject(device, 'write', v.reason, v.detail, echo, v.rid);
     this.deviceSeen(device);
     const w = v.message;
     try {
@@ -486,36 +585,55 @@ export class MqttBridge {
       const { index, value } = await this.o.writer.submit<TxnOutcome>(command);
       const result = value.ok;
       this.o.metrics.mqttWrites.inc({ result: value.replayed ? 'replayed' : String(result) });
-      await this.ack(device, {
-        rid: w.rid,
-        ok: true,
-        result,
-        index: value.replayed?.index ?? index,
-        ...(value.replayed ? { replayed: true } : {}),
-        ...(value.ok ? {} : { error: value.errors[0]?.What }),
-      });
+      // A write that was evaluated succeeded as a request, its cas condition failed or not.
+      await this.ack(
+        device,
+        {
+          rid: w.rid,
+          ok: true,
+          result,
+          index: value.replayed?.index ?? index,
+          ...(value.replayed ? { replayed: true } : {}),
+          ...(value.ok ? {} : { error: value.errors[0]?.What }),
+        },
+        { echo, reasonCode: REASON.success, expirySeconds: ACK_EXPIRY_SECONDS },
+      );
     } catch (err) {
       this.o.logger.warn('device write failed', { device, rid: w.rid, error: (err as Error).message });
-      await this.ack(device, { rid: w.rid, ok: false, error: (err as Error).message });
+      await this.ack(
+        device,
+        { rid: w.rid, ok: false, error: (err as Error).message },
+        { echo, reasonCode: failureCode(err), expirySeconds: ACK_EXPIRY_SECONDS },
+      );
     }
   }
 
-  private async onHeartbeat(device: string, payload: Buffer): Promise<void> {
+  private async onHeartbeat(device: string, payload: Buffer, echo: RequestEcho): Promise<void> {
     const token = this.token(payload);
-    if (!token) return this.reject(device, 'heartbeat', 'malformed', 'empty or oversized payload');
+    if (!token) return this.reject(device, 'heartbeat', 'malformed', 'empty or oversized payload', echo);
     const v = await verifyDeviceHeartbeat(token, this.o.deviceKeys, this.o.clock.now(), parseDuration);
-    if (!v.ok) return this.reject(device, 'heartbeat', v.reason, v.detail, v.rid);
+    if (!v.ok) return this.reject(device, 'heartbeat', v.reason, v.detail, echo, v.rid);
     const h = v.message;
+    // A heartbeat's ack is stale once its TTL passed: the broker drops it then rather than deliver it.
+    const expirySeconds = heartbeatAckExpirySeconds(h.ttlMs);
     try {
       const index = await this.setCheck(h.node, h.check, h.status, h.output);
       if (index === undefined)
-        return this.ack(device, { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` });
+        return this.ack(
+          device,
+          { rid: h.rid, ok: false, error: `node ${JSON.stringify(h.node)} is not registered` },
+          { echo, reasonCode: REASON.implementationSpecific, expirySeconds },
+        );
       this.o.metrics.mqttHeartbeats.inc();
       this.deviceSeen(device);
       this.armDeadline(h.node, h.check, h.ttlMs);
-      await this.ack(device, { rid: h.rid, ok: true, index });
+      await this.ack(device, { rid: h.rid, ok: true, index }, { echo, reasonCode: REASON.success, expirySeconds });
     } catch (err) {
-      await this.ack(device, { rid: h.rid, ok: false, error: (err as Error).message });
+      await this.ack(
+        device,
+        { rid: h.rid, ok: false, error: (err as Error).message },
+        { echo, reasonCode: failureCode(err), expirySeconds },
+      );
     }
   }
 
@@ -575,6 +693,14 @@ export class MqttBridge {
     timer.unref();
     this.deadlines.set(key, timer);
   }
+}
+
+/** How an ack answers its request over MQTT 5 (unused over 3.1.1). */
+interface AckReply {
+  readonly echo: RequestEcho;
+  readonly reasonCode: number;
+  /** Message Expiry Interval of the ack (seconds). */
+  readonly expirySeconds: number;
 }
 
 /** A device write as a one-operation transaction. */
