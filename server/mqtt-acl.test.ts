@@ -111,9 +111,10 @@ describe('ACLs on the embedded MQTT broker', () => {
       upstream: up,
       args: ['--sync', 'mqtt', '--mqtt-url', url, '--prefix', 'cfg/', '--token', all, '--announce-interval', '1'],
     });
+    // Reads through the agent carry their own token (the agent lends its own to no one).
     await until(
       'the replica over MQTT',
-      () => fetch(`${edge.url}/v1/kv/cfg/a?raw`).then((r) => r.text()),
+      () => fetch(`${edge.url}/v1/kv/cfg/a?raw`, { headers: { 'X-Consul-Token': all } }).then((r) => r.text()),
       (t) => t === 'v',
     );
     await new Promise((r) => setTimeout(r, 3000));
