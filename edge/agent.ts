@@ -43,6 +43,8 @@ export async function startEdgeAgent(
   rng: Rng,
 ): Promise<RunningEdgeAgent> {
   const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
+  // Requests to the servers go through the runtime's client where it has a lighter one than fetch.
+  const upstreamFetch = runtime.fetch ?? fetch;
   const persist = new EdgePersistence(config.storage === 'fs' ? runtime.files(config.dataDir) : memoryFileStore());
   const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
   await persist.setMeta('agent-id', agentId);
@@ -89,7 +91,7 @@ export async function startEdgeAgent(
     metrics: metrics.port,
     sawIndex: (index) => sink.seen(index),
     upstream: async (body, key) => {
-      const res = await fetch(`${config.upstream}/v1/txn`, {
+      const res = await upstreamFetch(`${config.upstream}/v1/txn`, {
         method: 'PUT',
         body,
         headers: {
@@ -132,6 +134,7 @@ export async function startEdgeAgent(
           sink,
           logger,
           onLink,
+          fetch: upstreamFetch,
         })
       : new (await import('./sync-mqtt.js')).MqttSync({
           url: config.mqttUrl as string,
@@ -166,7 +169,7 @@ export async function startEdgeAgent(
       'announce' in sync
         ? (json) => Promise.resolve(sync.announce(json))
         : async (json) => {
-            const res = await fetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
+            const res = await upstreamFetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
               method: 'PUT',
               body: json,
               headers: {
