@@ -27,11 +27,15 @@ export default defineConfig([
     clean: false,
     noExternal: [/.*/],
     banner: {
-      // Bundled CommonJS dependencies (mqtt's) call require() for Node's built-ins.
+      // Bundled CommonJS dependencies (mqtt's, prom-client's) call require() for Node's built-ins.
+      // The require is made on first call, through process.getBuiltinModule (Node >= 20.16, Deno,
+      // Bun): an import of node:module here would load Deno's Node compatibility layer (~6 MB) at
+      // start even where nothing needs it (HTTP sync, no metrics scrape).
       js: [
         '#!/usr/bin/env node',
-        "import { createRequire as __konsulRequire } from 'node:module';",
-        'const require = __konsulRequire(import.meta.url);',
+        'let __konsulRequire;',
+        'const require = (id) => (__konsulRequire ??= ' +
+          "globalThis.process.getBuiltinModule('node:module').createRequire(import.meta.url))(id);",
       ].join('\n'),
     },
   },

@@ -2,6 +2,7 @@ import { createLogger } from '../core/log/logger.js';
 import { startEdgeAgent } from '../edge/agent.js';
 import { EDGE_OPTIONS, toEdgeConfig } from './edge-options.js';
 import { currentRuntime } from '../runtimes/current.js';
+import { currentHost, type ProcessHost } from '../runtimes/host.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';
 import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
@@ -22,14 +23,16 @@ const clock = systemClock();
 
 /**
  * Runs `konsul edge`: resolves configuration (defaults < --config file < KONSUL_* < flags),
- * starts the agent and stops it cleanly on SIGTERM or SIGINT. Returns the exit code.
+ * starts the agent and stops it cleanly on SIGTERM or SIGINT. Returns the exit code. `host` gives
+ * the output stream and the signals (default: this process's).
  */
 export async function runEdgeCommand(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  host: ProcessHost = currentHost(),
 ): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${USAGE}${optionsHelp(EDGE_OPTIONS)}\n`);
+    host.writeOut(`${USAGE}${optionsHelp(EDGE_OPTIONS)}\n`);
     return 0;
   }
   const flags = parseFlags(EDGE_OPTIONS, argv, 'edge');
@@ -39,7 +42,7 @@ export async function runEdgeCommand(
     level: cfg.logLevel,
     format: cfg.logFormat,
     clock,
-    write: (line) => process.stdout.write(`${line}\n`),
+    write: (line) => host.writeOut(`${line}\n`),
   });
   // Signal handlers go in before the agent starts (a signal during start-up stops it once it is
   // up) and stay installed (a repeated signal while stopping is not fatal on any runtime).
@@ -50,8 +53,8 @@ export async function runEdgeCommand(
     signalled = signal;
     onSignal?.(signal);
   };
-  process.on('SIGTERM', handler('SIGTERM'));
-  process.on('SIGINT', handler('SIGINT'));
+  host.onSignal('SIGTERM', handler('SIGTERM'));
+  host.onSignal('SIGINT', handler('SIGINT'));
   const runtime = await currentRuntime();
   const agent = await startEdgeAgent(cfg, runtime, logger, clock, systemRng);
   return new Promise<number>((resolve) => {

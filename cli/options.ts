@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
 import { parseHostPort } from '../core/util/host-port.js';
 
@@ -213,6 +212,8 @@ export async function readConfigFile(
   const path = (flags.get('config') as string | undefined) ?? env[envName(spec)];
   if (path === undefined || path === '') return undefined;
   try {
+    // Loaded only when a file is given: on Deno, node:fs brings in the Node compatibility layer.
+    const { readFile } = await import('node:fs/promises');
     return { path, text: await readFile(path, 'utf8') };
   } catch (err) {
     throw new ConfigError(

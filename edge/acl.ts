@@ -1,5 +1,6 @@
 import { EDGE_ACL_SALT_BYTES, EdgeAclResolver, parseEdgeAclData } from '../core/acl/edge-replica.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { UpstreamFetch } from '../core/ports/runtime.js';
 import type { Rng } from '../core/ports/rng.js';
 import type { EdgePersistence } from './persist.js';
 
@@ -20,6 +21,8 @@ export interface EdgeAclOptions {
   readonly persist: EdgePersistence;
   readonly logger: Logger;
   readonly rng: Rng;
+  /** How requests reach the servers (the runtime's client, or the global fetch). */
+  readonly fetch: UpstreamFetch;
 }
 
 /**
@@ -111,7 +114,7 @@ export class EdgeAclFollower {
     this.abort = new AbortController();
     const q = new URLSearchParams({ salt: this.saltHex, wait: '5m' });
     if (this.state === 'on' || this.state === 'off') q.set('index', String(this.index));
-    const res = await fetch(`${this.o.upstream}/v1/edge/acl?${q.toString()}`, {
+    const res = await this.o.fetch(`${this.o.upstream}/v1/edge/acl?${q.toString()}`, {
       signal: this.abort.signal,
       headers: this.o.token ? { 'X-Consul-Token': this.o.token } : {},
     });

@@ -45,6 +45,8 @@ export async function startEdgeAgent(
   rng: Rng,
 ): Promise<RunningEdgeAgent> {
   const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
+  // Requests to the servers go through the runtime's client where it has a lighter one than fetch.
+  const upstreamFetch = runtime.fetch ?? fetch;
   const persist = new EdgePersistence(config.storage === 'fs' ? runtime.files(config.dataDir) : memoryFileStore());
   const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
   await persist.setMeta('agent-id', agentId);
@@ -91,7 +93,7 @@ export async function startEdgeAgent(
     metrics: metrics.port,
     sawIndex: (index) => sink.seen(index),
     upstream: async (body, key, grant) => {
-      const res = await fetch(`${config.upstream}/v1/txn`, {
+      const res = await upstreamFetch(`${config.upstream}/v1/txn`, {
         method: 'PUT',
         body,
         headers: {
@@ -108,7 +110,14 @@ export async function startEdgeAgent(
   await outbox.load();
   // With ACLs on, tokens are checked here against replicated ACL data, and writes queued while
   // offline carry their writer's grant.
-  const acl = await EdgeAclFollower.open({ upstream: config.upstream, token: config.token, persist, logger, rng });
+  const acl = await EdgeAclFollower.open({
+    upstream: config.upstream,
+    token: config.token,
+    persist,
+    logger,
+    rng,
+    fetch: upstreamFetch,
+  });
   acl.start();
   const grants = new GrantBook({
     upstream: config.upstream,
@@ -117,6 +126,7 @@ export async function startEdgeAgent(
     persist,
     logger,
     now: () => clock.now(),
+    fetch: upstreamFetch,
   });
   await grants.load();
 
@@ -149,6 +159,7 @@ export async function startEdgeAgent(
           sink,
           logger,
           onLink,
+          fetch: upstreamFetch,
         })
       : new (await import('./sync-mqtt.js')).MqttSync({
           url: config.mqttUrl as string,
@@ -186,7 +197,7 @@ export async function startEdgeAgent(
       'announce' in sync
         ? (json) => Promise.resolve(sync.announce(json))
         : async (json) => {
-            const res = await fetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
+            const res = await upstreamFetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
               method: 'PUT',
               body: json,
               headers: {
@@ -241,6 +252,7 @@ export async function startEdgeAgent(
     deps,
     scope,
     upstream: config.upstream,
+    fetch: upstreamFetch,
     acl,
     aclRequired: config.aclRequired,
     grants,

@@ -12,7 +12,7 @@ import { jsonResponse } from '../core/api/respond.js';
 import { routeOf } from '../core/api/route-table.js';
 import { answerUnrouted, redirectUncleanPath } from '../core/api/paths.js';
 import { registerUiRoutes } from '../core/api/ui-files.js';
-import type { UiReader } from '../core/ports/runtime.js';
+import type { UiReader, UpstreamFetch } from '../core/ports/runtime.js';
 import type { SyncScope } from '../core/sync/types.js';
 import { type Outbox, type OutboxItem, translateWrite } from './outbox.js';
 import type { EdgeAclFollower, EdgeAclMode } from './acl.js';
@@ -26,6 +26,8 @@ export interface EdgeApiOptions {
   readonly deps: ApiDeps;
   readonly scope: SyncScope;
   readonly upstream: string;
+  /** How forwarded requests reach the servers (the runtime's client, or the global fetch). */
+  readonly fetch: UpstreamFetch;
   /** The agent's ACL state and its resolver over the replicated ACL data (deps.acl is the same resolver). */
   readonly acl: Pick<EdgeAclFollower, 'mode'>;
   /**
@@ -155,12 +157,12 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
 
   const proxy = async (req: Request, body: Uint8Array | undefined): Promise<Response> => {
     const url = new URL(req.url);
-    const headers = new Headers();
+    const headers: Record<string, string> = {};
     for (const h of PASS_HEADERS) {
       const v = req.headers.get(h);
-      if (v !== null) headers.set(h, v);
+      if (v !== null) headers[h] = v;
     }
-    const res = await fetch(`${o.upstream}${url.pathname}${url.search}`, {
+    const res = await o.fetch(`${o.upstream}${url.pathname}${url.search}`, {
       method: req.method,
       headers,
       ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}),

@@ -1,5 +1,6 @@
 import { AGENT_TOKEN_HEADER } from '../core/acl/grant.js';
 import type { Logger } from '../core/ports/logger.js';
+import type { UpstreamFetch } from '../core/ports/runtime.js';
 import type { EdgePersistence } from './persist.js';
 
 /** A grant the agent holds for one writer. */
@@ -26,6 +27,8 @@ export interface GrantBookOptions {
   readonly persist: EdgePersistence;
   readonly logger: Logger;
   readonly now: () => number;
+  /** How requests reach the servers (the runtime's client, or the global fetch). */
+  readonly fetch: UpstreamFetch;
 }
 
 /**
@@ -86,7 +89,7 @@ export class GrantBook {
     if (this.asking.has(key) || this.asking.size >= 64) return;
     this.asking.add(key);
     try {
-      const res = await fetch(`${this.o.upstream}/v1/edge/grant?agent=${encodeURIComponent(this.o.agentId)}`, {
+      const res = await this.o.fetch(`${this.o.upstream}/v1/edge/grant?agent=${encodeURIComponent(this.o.agentId)}`, {
         method: 'PUT',
         headers: {
           'X-Consul-Token': secret,

@@ -75,10 +75,10 @@ export class EdgePersistence {
   saveDelta(delta: ReplicaDelta, meta: Omit<ReplicaMeta, 'index'>): Promise<void> {
     return this.enqueue(async () => {
       const s = this.storage;
-      if (delta.reset) {
-        await s.clear('kv');
-        await s.clear('health');
-      }
+      // Key by key: unstorage's fs-lite and memory drivers clear everything whatever the base,
+      // which took the agent id and the outbox with the old replica.
+      if (delta.reset)
+        for (const base of ['kv', 'health']) for (const k of await s.getKeys(base)) await s.removeItem(k);
       for (const [key, rec] of delta.kvPut) await s.setItemRaw(pathOf('kv', key), encode({ key, rec }));
       for (const key of delta.kvDelete) await s.removeItem(pathOf('kv', key));
       for (const [[svc, node, id], entry] of delta.healthPut)

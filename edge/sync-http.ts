@@ -1,4 +1,5 @@
 import type { Logger } from '../core/ports/logger.js';
+import type { UpstreamFetch } from '../core/ports/runtime.js';
 import { decodeSyncMessage } from '../core/sync/codec.js';
 import type { Replica } from '../core/sync/replica.js';
 import { SseParser } from '../core/sync/sse-parser.js';
@@ -36,6 +37,8 @@ export class HttpSync {
       logger: Logger;
       /** Told when the stream opens (true) or drops (false). */
       onLink: (up: boolean) => void;
+      /** How the stream is requested (default: the global fetch). */
+      fetch?: UpstreamFetch | undefined;
     },
   ) {}
 
@@ -90,7 +93,7 @@ export class HttpSync {
 
   private async follow(): Promise<void> {
     this.abort = new AbortController();
-    const res = await fetch(this.url(), {
+    const res = await (this.o.fetch ?? fetch)(this.url(), {
       signal: this.abort.signal,
       headers: { Accept: 'text/event-stream', ...(this.o.token ? { 'X-Consul-Token': this.o.token } : {}) },
     });

@@ -18,6 +18,21 @@ export type UiReader = (rel: string) => Promise<Uint8Array | undefined>;
 /** A request handler over Web Request/Response (a Hono app's `fetch`). */
 export type RequestHandler = (req: Request) => Response | Promise<Response>;
 
+/**
+ * A request to the servers, answered with a Web Response (its body streamed): the part of fetch
+ * the edge agent uses (a URL string, a text or byte body, headers as a record, an abort signal). Rejects
+ * as fetch does when the request fails or is aborted. The global fetch is one.
+ */
+export type UpstreamFetch = (
+  url: string,
+  init?: {
+    readonly method?: string;
+    readonly headers?: Record<string, string>;
+    readonly body?: string | Uint8Array<ArrayBuffer>;
+    readonly signal?: AbortSignal;
+  },
+) => Promise<Response>;
+
 /** An HTTP listener started by `RuntimeAdapter.serve`. */
 export interface ServedHttp {
   /** The bound "host:port" (the real port when 0 was asked for). */
@@ -74,4 +89,9 @@ export interface RuntimeAdapter {
   rss(): number;
   /** The FileStore over directory `dir` (created when first written to). */
   files(dir: string): FileStore;
+  /**
+   * How the edge agent reaches its servers (sync stream, outbox, announcements); absent: the
+   * global fetch.
+   */
+  readonly fetch?: UpstreamFetch;
 }

@@ -1,8 +1,7 @@
-import { createStorage } from 'unstorage';
-import fsLiteDriver from 'unstorage/drivers/fs-lite';
 import type { RuntimeAdapter } from '../../core/ports/runtime.js';
 import { bundledUiReader } from '../ui-files.js';
 import { loadHotPaths } from '../wasm/load.js';
+import { denoFileStore } from './files.js';
 
 /** The part of the Deno namespace this adapter uses (the sources are type-checked without Deno's types). */
 declare const Deno: {
@@ -32,7 +31,8 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined>
 
 /**
  * Deno as the runtime port: Deno.serve, hotpaths.wasm and the Web UI read with Deno.readFile,
- * files through unstorage's fs-lite driver (on Deno's node:fs).
+ * files with Deno's file API in fs-lite's layout (denoFileStore). Nothing here loads node:* or
+ * touches `process`, so Deno's Node compatibility layer stays unloaded.
  */
 export const denoRuntime: RuntimeAdapter = {
   name: 'deno',
@@ -46,5 +46,5 @@ export const denoRuntime: RuntimeAdapter = {
     return { address: `${host}:${server.addr.port}`, close: () => server.shutdown() };
   },
   rss: () => Deno.memoryUsage().rss,
-  files: (dir) => createStorage({ driver: fsLiteDriver({ base: dir }) }),
+  files: denoFileStore,
 };

@@ -4,6 +4,7 @@ import fsLiteDriver from 'unstorage/drivers/fs-lite';
 import type { RuntimeAdapter } from '../../core/ports/runtime.js';
 import { bundledUiReader } from '../ui-files.js';
 import { loadHotPaths } from '../wasm/load.js';
+import { nodeFetch } from './fetch.js';
 import { listenHttp } from './http-server.js';
 
 // What only servers use: they run on Node alone.
@@ -28,7 +29,8 @@ async function readBytes(url: URL): Promise<Uint8Array<ArrayBuffer> | undefined>
 /**
  * Node as the runtime port: Node's HTTP server through @hono/node-server (connections still open
  * two seconds after close() are ended), hotpaths.wasm and the Web UI read with node:fs, files through unstorage's
- * fs-lite driver. Servers use it too, with the Node-only clock, rng, probes and TLS listener this
+ * fs-lite driver, requests to the servers over node:http (nodeFetch: Node's own fetch costs 5-10 MB
+ * more). Servers use it too, with the Node-only clock, rng, probes and TLS listener this
  * module also exports.
  */
 export const nodeRuntime: RuntimeAdapter = {
@@ -43,4 +45,5 @@ export const nodeRuntime: RuntimeAdapter = {
   },
   rss: () => process.memoryUsage().rss,
   files: (dir) => createStorage({ driver: fsLiteDriver({ base: dir }) }),
+  fetch: nodeFetch,
 };
