@@ -26,7 +26,8 @@ import { registerSyncRoutes } from './routes/sync.js';
 import { registerTxnRoutes } from './routes/txn.js';
 import { registerWatchRoutes } from './routes/watch.js';
 import { LATENCY_BUCKETS, MetricChildren, NO_METRICS } from '../ports/metrics.js';
-import { resolvedIdentity } from './authz.js';
+import { identityOf, resolvedIdentity } from './authz.js';
+import { PermissionDeniedError } from '../errors.js';
 import { setRequestSpan } from './request-span.js';
 
 /** Methods counted under their own name in the HTTP metrics; any other is counted as OTHER. */
@@ -116,6 +117,24 @@ function registerRequestObservers(app: Hono, deps: ServerApiDeps): void {
 }
 
 /**
+ * A request a server answers from its own state (a watch or sync stream, an ACL read) whose
+ * token this server does not know may carry one just made through the leader that this server
+ * has not applied yet: it first catches up to the leader's read point (a ReadIndex round), so the
+ * token is checked against state at least as new as when the request arrived. Known tokens, and
+ * ACLs off, cost nothing.
+ */
+async function awaitUnknownToken(deps: ServerApiDeps, req: Request): Promise<void> {
+  if (!deps.acl.settings.enabled) return;
+  try {
+    identityOf(deps, req);
+  } catch (err) {
+    if (!(err instanceof PermissionDeniedError)) throw err;
+    // Without a leader there is nothing newer to wait for: the guard then answers as it would.
+    await deps.cluster.barrier().catch(() => undefined);
+  }
+}
+
+/**
  * Builds the HTTP API as a Hono app over Web Request/Response (no sockets): Consul's /v1
  * endpoints wired to the injected dependencies. Every error becomes a plain-text answer with the
  * status from http-errors.ts; internal faults are logged (without request bodies or tokens).
@@ -153,6 +172,7 @@ export function createApi(deps: ServerApiDeps): Hono {
         forwarded.inc();
         return answer;
       }
+      if (route.answeredBy === 'local') await awaitUnknownToken(deps, c.req.raw);
       checkGuard(deps, c.req.raw, route.acl);
     }
     await next();
