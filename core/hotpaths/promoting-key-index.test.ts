@@ -30,7 +30,8 @@ describe('PromotingKeyIndex', () => {
     fc.assert(
       fc.property(ops, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 3 }), (list, at, unready) => {
         let asked = 0;
-        const idx = new PromotingKeyIndex(new TsKeyIndex(), at, () => (++asked > unready ? new TsKeyIndex() : undefined));
+        const next = () => (++asked > unready ? new TsKeyIndex() : undefined);
+        const idx = new PromotingKeyIndex(new TsKeyIndex(), at, next);
         same(idx, new TsKeyIndex(), list);
       }),
     );

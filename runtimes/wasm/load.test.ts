@@ -58,4 +58,3 @@ describe("mode 'deferred'", () => {
     idx.dispose();
   });
 });
-
