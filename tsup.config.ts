@@ -31,8 +31,14 @@ export default defineConfig([
       // The require is made on first call, through process.getBuiltinModule (Node >= 20.16, Deno,
       // Bun): an import of node:module here would load Deno's Node compatibility layer (~6 MB) at
       // start even where nothing needs it (HTTP sync, no metrics scrape).
+      //
+      // `// @bun` marks the files as already bundled: Bun then runs them without passing them
+      // through its transpiler, which costs start-up time and memory it keeps (about 5 MB for
+      // this bundle when its cache of transpiled files misses, and on every start for the chunks
+      // under its 50 KB threshold). Node and Deno read a comment.
       js: [
         '#!/usr/bin/env node',
+        '// @bun',
         'let __konsulRequire;',
         'const require = (id) => (__konsulRequire ??= ' +
           "globalThis.process.getBuiltinModule('node:module').createRequire(import.meta.url))(id);",

@@ -2,9 +2,11 @@ import type { HotPaths } from './hot-paths.js';
 
 /**
  * How hot-path implementations are picked: per operation the one measured fastest on the runtime
- * ('auto'), or all WebAssembly ('wasm'), or all TypeScript ('ts', which needs no .wasm).
+ * ('auto'), or all WebAssembly ('wasm'), or all TypeScript ('ts', which needs no .wasm), or
+ * 'deferred': TypeScript until a key index grows large, then what 'auto' picks for it, the .wasm
+ * being read and compiled only then (the edge agent's choice: a small replica never loads it).
  */
-export type HotPathMode = 'auto' | 'wasm' | 'ts';
+export type HotPathMode = 'auto' | 'wasm' | 'ts' | 'deferred';
 
 /**
  * Reads one file of the built Web UI by its path inside the UI's directory ("index.html",
@@ -75,7 +77,8 @@ export interface RuntimeAdapter {
   readonly arch: string;
   /**
    * The HotPaths, from the built hotpaths.wasm (next to the bundle, or in dist/ seen from the
-   * sources) unless `mode` is 'ts'. Rejects when the .wasm is needed and was not built.
+   * sources) unless `mode` is 'ts' or 'deferred' (which resolves at once and reads the .wasm only
+   * when a key index grows large). Rejects when the .wasm is needed and was not built.
    */
   loadHotPaths(mode?: HotPathMode): Promise<HotPaths>;
   /**

@@ -1,3 +1,4 @@
+import { PromotingKeyIndex } from '../../core/hotpaths/promoting-key-index.js';
 import { createTsHotPaths } from '../../core/hotpaths/ts-hot-paths.js';
 import type { HotPaths } from '../../core/ports/hot-paths.js';
 import type { HotPathMode } from '../../core/ports/runtime.js';
@@ -22,6 +23,34 @@ async function compileHotPathModule(readBytes: ReadBytes): Promise<WebAssembly.M
   throw new Error('hotpaths.wasm not found: run `npm run build`');
 }
 
+/** Keys a key index holds in TypeScript before mode 'deferred' moves it to what 'auto' picks. */
+export const DEFERRED_PROMOTE_AT_KEYS = 4096;
+
+/**
+ * Mode 'deferred': TypeScript for everything at first, reading nothing; the first key index to
+ * reach DEFERRED_PROMOTE_AT_KEYS keys starts reading and compiling the .wasm in the background,
+ * and each index that size moves to what 'auto' picks for the runtime once the module is ready
+ * (the key index is the only operation 'auto' gives WebAssembly on Deno and Bun). When the .wasm
+ * cannot be loaded the indexes stay in TypeScript, which gives the same results.
+ */
+function deferredHotPaths(runtime: RuntimeName, readBytes: ReadBytes): HotPaths {
+  const ts = createTsHotPaths();
+  let wasm: HotPaths | undefined;
+  let loading: Promise<void> | undefined;
+  const later = (): HotPaths | undefined => {
+    loading ??= compileHotPathModule(readBytes).then(
+      (module) => void (wasm = createWasmHotPaths(module, FASTEST[runtime])),
+      () => undefined,
+    );
+    return wasm;
+  };
+  return {
+    ...ts,
+    createKeyIndex: () =>
+      new PromotingKeyIndex(ts.createKeyIndex(), DEFERRED_PROMOTE_AT_KEYS, () => later()?.createKeyIndex()),
+  };
+}
+
 /**
  * The one hot-path loader every runtime uses: the same hotpaths.wasm, read with `readBytes`, with
  * WebAssembly where it is faster on `runtime` (mode 'auto', see choice.ts), or all WebAssembly, or
@@ -33,5 +62,6 @@ export async function loadHotPaths(
   mode: HotPathMode = 'auto',
 ): Promise<HotPaths> {
   if (mode === 'ts') return createTsHotPaths();
+  if (mode === 'deferred') return deferredHotPaths(runtime, readBytes);
   return createWasmHotPaths(await compileHotPathModule(readBytes), mode === 'wasm' ? ALL_WASM : FASTEST[runtime]);
 }
