@@ -53,7 +53,18 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: "another server's raft address to join (repeatable; retried)",
     default: [],
   },
-  { name: 'join-token', kind: { type: 'string' }, describe: 'shared secret servers must present to join' },
+  {
+    name: 'join-wan',
+    kind: { type: 'list', item: 'addr' },
+    describe:
+      "a server of another datacenter to federate with: its HTTP address (repeatable; pinged until it answers, and after)",
+    default: [],
+  },
+  {
+    name: 'join-token',
+    kind: { type: 'string' },
+    describe: 'shared secret servers must present to join, and to federate (WAN pings)',
+  },
   {
     name: 'tls-cert',
     kind: { type: 'string' },
@@ -389,6 +400,7 @@ export function toServerConfig(v: OptionValues): ServerConfig {
           : RAFT_ADDR_DEFAULT,
     bootstrapExpect: Number(v['bootstrap-expect']),
     joins: (v['join'] as string[] | undefined) ?? [],
+    joinWan: (v['join-wan'] as string[] | undefined) ?? [],
     joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
     raftTls: tlsOf(v),
     snapshotThreshold: Number(v['snapshot-threshold']),

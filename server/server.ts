@@ -46,7 +46,8 @@ import { INSIGHT_EVENT, InsightsFeed } from './insights.js';
 import { OpenSyncStreams } from '../core/sync/open-streams.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { type ServerChaos, startChaos } from './chaos.js';
-import { peerFetch } from './peer-http.js';
+import { peerFetch, peerStream } from './peer-http.js';
+import { WanPool } from './cluster/wan.js';
 
 /** The bucket insight rates are measured over. */
 const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
@@ -268,10 +269,28 @@ export async function startServer(
       stack.push('chaos', () => running.stop());
       chaos = running;
     }
+    // The other datacenters: known through --join-wan seeds and what this datacenter's servers learnt.
+    const wan = new WanPool({
+      self: () => ({ Name: name, Datacenter: config.datacenter, HttpAddr: node.httpAddr }),
+      seeds: config.joinWan ?? [],
+      local: () => {
+        const { servers, leader } = cluster.localServers();
+        const local = servers.map((s) => ({ Name: s.name, Datacenter: config.datacenter, HttpAddr: s.httpAddr }));
+        return { servers: local.filter((s) => s.HttpAddr !== ''), leader };
+      },
+      call: peerFetch(() => peerTls),
+      stream: peerStream(() => peerTls),
+      bodyReader,
+      joinToken: config.joinToken,
+      logger: logger.child({ component: 'wan' }),
+      clock,
+      intervalMs: 2000,
+    });
     const app = buildApi(config, {
       node,
       state,
       cluster,
+      wan,
       clock,
       logger,
       hotPaths,
@@ -363,6 +382,8 @@ export async function startServer(
     });
     stack.push('tombstone gc', () => gc.stop());
     gc.start();
+    stack.push('wan', () => wan.stop());
+    wan.start();
     logger.info('server ready', {
       node: name,
       datacenter: node.datacenter,

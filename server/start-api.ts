@@ -10,7 +10,12 @@ import { type BodyReader, bodyTooLarge } from '../core/api/body.js';
 import { type ServerApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
 import type { FaultsPort, MetricsPort } from '../core/api/internal-ports.js';
 import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
-import { registerFaultsRoute, registerInternalProposeRoute } from '../core/api/routes/internal.js';
+import {
+  registerFaultsRoute,
+  registerInternalProposeRoute,
+  registerWanPingRoute,
+} from '../core/api/routes/internal.js';
+import type { WanPool } from './cluster/wan.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { HttpClient } from '../runtimes/node/http-server.js';
@@ -38,6 +43,8 @@ export interface ApiParts {
   readonly node: NodeInfo;
   readonly state: ServerState;
   readonly cluster: Cluster;
+  /** The other datacenters (WAN): where `?dc=` requests go, and who answers WAN pings. */
+  readonly wan: WanPool;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly hotPaths: ServerApiDeps['hotPaths'];
@@ -145,6 +152,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
     ...(config.edgeGrantTtlMs !== undefined ? { edgeGrantTtlMs: config.edgeGrantTtlMs } : {}),
+    federation: p.wan,
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
@@ -152,6 +160,8 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     joinToken: config.joinToken,
     aclEnabled: config.acl.enabled,
   });
+  // Other datacenters' servers (and this one's, spreading what they learnt) ping here.
+  registerWanPingRoute(app, p.wan, { joinToken: config.joinToken, aclEnabled: config.acl.enabled });
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);

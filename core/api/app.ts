@@ -12,6 +12,7 @@ import { registerAgentRoutes } from './routes/agent.js';
 import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerEventRoutes } from './routes/event.js';
+import { noPathToDatacenter, remoteDatacenter } from './federation.js';
 import { registerFleetRoutes } from './routes/fleet.js';
 import { registerEdgeAclRoutes } from './routes/edge-acl.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -137,6 +138,13 @@ export function createApi(deps: ServerApiDeps): Hono {
   // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
   registerRateLimits(app, deps);
+  // A request for another datacenter goes to a server of that datacenter, which answers it as its own.
+  app.use('*', async (c, next) => {
+    const dc = remoteDatacenter(new URL(c.req.url), deps.node.datacenter);
+    if (dc === undefined) return next();
+    if (!deps.federation) throw noPathToDatacenter(dc);
+    return deps.federation.forward(dc, c.req.raw);
+  });
   // What the route table says about the request, in one middleware: a follower hands the leader's
   // routes (answeredBy 'leader') to the leader, clients never see a redirect; where the request is
   // answered, the ACL guard the route names runs before its handler. A method the most specific

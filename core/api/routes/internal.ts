@@ -18,7 +18,7 @@ export interface InternalProposeAccess {
  */
 export function registerInternalProposeRoute(app: Hono, proposals: PeerProposals, access: InternalProposeAccess): void {
   route(app, 'POST', '/v1/internal/propose', async (c) => {
-    if (access.joinToken && c.req.header('x-konsul-join-token') !== access.joinToken)
+    if (access.joinToken && !sameText(c.req.header('x-konsul-join-token'), access.joinToken))
       return c.text('Permission denied\n', 403);
     // With ACLs on, only servers holding the join token may propose raw commands.
     if (access.aclEnabled && !access.joinToken) return c.text('Permission denied\n', 403);
@@ -26,6 +26,35 @@ export function registerInternalProposeRoute(app: Hono, proposals: PeerProposals
     const reply = await proposals.proposeForPeer(data);
     return new Response(reply as Uint8Array<ArrayBuffer>, { headers: { 'Content-Type': 'application/msgpack' } });
   });
+}
+
+/** What answers WAN pings (the server's WAN pool). */
+export interface WanPingPort {
+  /** Takes another server's ping and gives this server's (both JSON values). */
+  answer(ping: never): unknown;
+}
+
+/**
+ * Registers POST /v1/internal/wan/ping: another datacenter's server (or one of this datacenter's,
+ * spreading what it learnt) says who it is and whom it knows, and gets the same back. Like the
+ * propose route it needs the join token when one is set, and a join token at all with ACLs on.
+ */
+export function registerWanPingRoute(app: Hono, pool: WanPingPort, access: InternalProposeAccess): void {
+  route(app, 'POST', '/v1/internal/wan/ping', async (c) => {
+    if (access.joinToken ? !sameText(c.req.header('x-konsul-join-token'), access.joinToken) : access.aclEnabled)
+      return c.text('Permission denied\n', 403);
+    const body = (await c.req.json().catch(() => undefined)) as unknown;
+    if (typeof body !== 'object' || body === null) throw new BadRequestError('a WAN ping is a JSON object');
+    return c.json(pool.answer(body as never));
+  });
+}
+
+/** Whether `a` equals `b`, comparing every character whatever the first difference (for secrets). */
+function sameText(a: string | undefined, b: string): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /**

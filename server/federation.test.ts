@@ -1,0 +1,94 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
+import { cleanupAll, tempDir, until } from '../testing/process.js';
+import { spawnServer } from '../testing/spawn-server.js';
+
+afterAll(cleanupAll);
+
+const TOKEN = 'federation-test-token';
+
+const call = async (url: string, init?: RequestInit) => {
+  const res = await fetch(url, init);
+  return { status: res.status, body: await res.text(), headers: res.headers };
+};
+
+describe('federated datacenters', () => {
+  it('dc1 (3 servers) and dc2 (1) list each other, read and write across, and come back after a partition', async () => {
+    const dc1 = await TestClusterProcesses.start(3, ['--join-token', TOKEN]);
+    const [dc2Port] = await freePorts(1);
+    const dc2Addr = `127.0.0.1:${dc2Port}`;
+    const dc2Dir = tempDir();
+    const startDc2 = () =>
+      spawnServer({
+        cluster: true,
+        dataDir: dc2Dir,
+        args: [
+          ...['--dev', '--datacenter', 'dc2', '--http-addr', dc2Addr, '--raft-addr', '127.0.0.1:0'],
+          ...['--dns-addr', '127.0.0.1:0', '--mqtt-addr', '127.0.0.1:0', '--join-token', TOKEN],
+          // Only one dc1 server is given: the others learn of dc2 from it.
+          ...['--join-wan', dc1.members[0]?.http as string],
+        ],
+      });
+    let dc2 = await startDc2();
+    try {
+      const leader = await dc1.waitForLeader();
+      const follower = dc1.members.find((m) => m !== leader && m !== dc1.members[0]) as (typeof dc1.members)[number];
+      const on = (addr: string, path: string, init?: RequestInit) => call(`http://${addr}${path}`, init);
+      // Every dc1 server, and dc2's, learn the other datacenter.
+      for (const m of dc1.members)
+        await until(
+          `dc2 known to ${m.name}`,
+          () => on(m.http, '/v1/catalog/datacenters'),
+          (r) => r.body === '["dc1","dc2"]',
+        );
+      await until(
+        'dc1 known to dc2',
+        () => on(dc2Addr, '/v1/catalog/datacenters'),
+        (r) => r.body === '["dc2","dc1"]',
+      );
+
+      // A write for dc2 made at a dc1 follower lands in dc2 only.
+      expect((await on(follower.http, '/v1/kv/app/x?dc=dc2', { method: 'PUT', body: 'in dc2' })).body).toBe('true');
+      expect((await on(dc2Addr, '/v1/kv/app/x?raw')).body).toBe('in dc2');
+      expect((await on(follower.http, '/v1/kv/app/x')).status).toBe(404);
+      const read = await on(follower.http, '/v1/kv/app/x?dc=dc2&raw');
+      expect(read.body).toBe('in dc2');
+      expect(read.headers.get('x-consul-knownleader')).toBe('true');
+      const index = Number(read.headers.get('x-consul-index'));
+      expect(index).toBeGreaterThan(0);
+      // And the other way: dc2 reads and writes dc1 (through whichever dc1 server it picks).
+      expect((await on(dc2Addr, '/v1/kv/app/y?dc=dc1', { method: 'PUT', body: 'in dc1' })).body).toBe('true');
+      expect((await on(leader.http, '/v1/kv/app/y?raw')).body).toBe('in dc1');
+      // A blocking query across datacenters waits there and answers with the change.
+      const blocked = on(follower.http, `/v1/kv/app/x?dc=dc2&raw&index=${index}&wait=30s`);
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await on(dc2Addr, '/v1/kv/app/x', { method: 'PUT', body: 'changed' })).body).toBe('true');
+      const woke = await blocked;
+      expect(woke.body).toBe('changed');
+      expect(Number(woke.headers.get('x-consul-index'))).toBeGreaterThan(index);
+      // A datacenter no server knows: Consul's error.
+      const unknown = await on(leader.http, '/v1/kv/app/x?dc=dc9');
+      expect([unknown.status, unknown.body]).toEqual([500, 'No path to datacenter "dc9"\n']);
+
+      // dc2 goes away: once dc1 has seen its server fail, requests for dc2 say so, and dc2 stays listed.
+      expect(await dc2.stop()).toBe(0);
+      const gone = await until(
+        'dc2 unreachable',
+        () => on(follower.http, '/v1/kv/app/x?dc=dc2&raw'),
+        (r) => r.status === 500,
+      );
+      expect(gone.body).toMatch(/^Remote DC has no server currently reachable/);
+      expect((await on(follower.http, '/v1/catalog/datacenters')).body).toBe('["dc1","dc2"]');
+      // It comes back at the same address: the pings find it, and requests flow again.
+      dc2 = await startDc2();
+      await until(
+        'dc2 back',
+        () => on(follower.http, '/v1/kv/app/x?dc=dc2&raw'),
+        (r) => r.body === 'changed',
+      );
+    } finally {
+      await dc2.stop();
+      await dc1.stopAll();
+    }
+  });
+});
