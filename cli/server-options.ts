@@ -56,8 +56,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'join-wan',
     kind: { type: 'list', item: 'addr' },
-    describe:
-      "a server of another datacenter to federate with: its HTTP address (repeatable; pinged until it answers, and after)",
+    describe: 'a server of another datacenter to federate with: its HTTP address (repeatable; pinged until it answers)',
     default: [],
   },
   {

@@ -13,7 +13,7 @@ const call = async (url: string, init?: RequestInit) => {
 };
 
 describe('federated datacenters', () => {
-  it('dc1 (3 servers) and dc2 (1) list each other, read and write across, and come back after a partition', async () => {
+  it('dc1 (3 servers) and dc2 (1) list each other, read and write across, meet again after a partition', async () => {
     const dc1 = await TestClusterProcesses.start(3, ['--join-token', TOKEN]);
     const [dc2Port] = await freePorts(1);
     const dc2Addr = `127.0.0.1:${dc2Port}`;

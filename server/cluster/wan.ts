@@ -29,7 +29,7 @@ export interface WanPing {
 export interface WanPoolOptions {
   /** This server (its HTTP address is known once it listens). */
   readonly self: () => WanServer;
-  /** `--join-wan` addresses (host:port of other datacenters' servers' HTTP APIs), pinged until they answer, and after. */
+  /** `--join-wan` addresses (host:port of other datacenters' servers' HTTP APIs), pinged every round. */
   readonly seeds: readonly string[];
   /** This datacenter's servers, and its leader's name when known. */
   readonly local: () => { readonly servers: readonly WanServer[]; readonly leader: string | undefined };
