@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
 import { cleanupAll, tempDir, until } from '../testing/process.js';
 import { spawnServer } from '../testing/spawn-server.js';
+import { digA } from '../testing/dig.js';
 
 afterAll(cleanupAll);
 
@@ -66,6 +67,16 @@ describe('federated datacenters', () => {
       const woke = await blocked;
       expect(woke.body).toBe('changed');
       expect(Number(woke.headers.get('x-consul-index'))).toBeGreaterThan(index);
+      // DNS: dc2's server answers for dc1's services and nodes by asking a dc1 server.
+      const reg = await on(leader.http, '/v1/catalog/register', {
+        method: 'PUT',
+        body: JSON.stringify({ Node: 'web-1', Address: '10.1.0.7', Service: { Service: 'web', Port: 80 } }),
+      });
+      expect(reg.status).toBe(200);
+      expect(await digA(dc2.dnsAddr, 'web.service.dc1.consul')).toEqual({ status: 'NOERROR', answers: ['10.1.0.7'] });
+      expect(await digA(dc2.dnsAddr, 'web-1.node.dc1.consul')).toEqual({ status: 'NOERROR', answers: ['10.1.0.7'] });
+      expect((await digA(dc2.dnsAddr, 'web.service.consul')).status).toBe('NXDOMAIN');
+      expect((await digA(dc2.dnsAddr, 'web.service.dc9.consul')).status).toBe('NXDOMAIN');
       // A datacenter no server knows: Consul's error.
       const unknown = await on(leader.http, '/v1/kv/app/x?dc=dc9');
       expect([unknown.status, unknown.body]).toEqual([500, 'No path to datacenter "dc9"\n']);

@@ -48,6 +48,7 @@ import { randomUuid } from '../core/util/uuid.js';
 import { type ServerChaos, startChaos } from './chaos.js';
 import { peerFetch, peerStream } from './peer-http.js';
 import { WanPool } from './cluster/wan.js';
+import { type DnsOptions, resolve as resolveDns } from '../core/dns/resolver.js';
 
 /** The bucket insight rates are measured over. */
 const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
@@ -269,6 +270,16 @@ export async function startServer(
       stack.push('chaos', () => running.stop());
       chaos = running;
     }
+    const dnsOptions: DnsOptions = {
+      domain: 'consul',
+      datacenter: config.datacenter,
+      serviceTtl: config.dnsServiceTtl,
+      nodeTtl: config.dnsNodeTtl,
+      aRecordLimit: config.dnsARecordLimit,
+      rng: systemRng,
+      // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+      ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
+    };
     // The other datacenters: known through --join-wan seeds and what this datacenter's servers learnt.
     const wan = new WanPool({
       self: () => ({ Name: name, Datacenter: config.datacenter, HttpAddr: node.httpAddr }),
@@ -291,6 +302,8 @@ export async function startServer(
       state,
       cluster,
       wan,
+      // Other datacenters' servers ask this one about names in this datacenter.
+      dnsLookup: (qname, qtype) => store.read((tx) => resolveDns(tx, qname, qtype, dnsOptions)),
       clock,
       logger,
       hotPaths,
@@ -342,22 +355,7 @@ export async function startServer(
         : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
     stack.push('agent', () => agent.stop());
     agent.start(agentSnapshot);
-    dns?.serve(
-      store,
-      {
-        domain: 'consul',
-        datacenter: config.datacenter,
-        serviceTtl: config.dnsServiceTtl,
-        nodeTtl: config.dnsNodeTtl,
-        aRecordLimit: config.dnsARecordLimit,
-        rng: systemRng,
-        // DNS carries no token: with ACLs on it answers what the anonymous token may read.
-        ...(config.acl.enabled
-          ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz }
-          : {}),
-      },
-      metrics.port,
-    );
+    dns?.serve(store, dnsOptions, metrics.port, (dc, qname, qtype) => wan.dnsAnswer(dc, qname, qtype));
     const bridge = await startMqtt(
       config,
       { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet, tokenWatch },

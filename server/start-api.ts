@@ -13,9 +13,11 @@ import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
 import {
   registerFaultsRoute,
   registerInternalProposeRoute,
+  registerInternalDnsRoute,
   registerWanPingRoute,
 } from '../core/api/routes/internal.js';
 import type { WanPool } from './cluster/wan.js';
+import type { DnsAnswer, DnsType } from '../core/dns/resolver.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { HttpClient } from '../runtimes/node/http-server.js';
@@ -45,6 +47,8 @@ export interface ApiParts {
   readonly cluster: Cluster;
   /** The other datacenters (WAN): where `?dc=` requests go, and who answers WAN pings. */
   readonly wan: WanPool;
+  /** Resolves a DNS question about this datacenter, for other datacenters' servers (GET /v1/internal/dns). */
+  readonly dnsLookup: (qname: string, qtype: DnsType) => DnsAnswer;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly hotPaths: ServerApiDeps['hotPaths'];
@@ -161,7 +165,9 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     aclEnabled: config.acl.enabled,
   });
   // Other datacenters' servers (and this one's, spreading what they learnt) ping here.
-  registerWanPingRoute(app, p.wan, { joinToken: config.joinToken, aclEnabled: config.acl.enabled });
+  const internal = { joinToken: config.joinToken, aclEnabled: config.acl.enabled };
+  registerWanPingRoute(app, p.wan, internal);
+  registerInternalDnsRoute(app, p.dnsLookup, internal);
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);

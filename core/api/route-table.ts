@@ -239,6 +239,7 @@ export const ROUTES: readonly RouteFacts[] = [
   // Between servers (the join token, not ACLs, guards the first; the second exists only in tests).
   local('POST', '/v1/internal/propose', NONE),
   local('POST', '/v1/internal/wan/ping', NONE),
+  local('GET', '/v1/internal/dns', NONE),
   // What each server alone sees, gathered by the leader's /v1/operator/insights (operator:read).
   local('GET', '/v1/internal/insights', OPERATOR),
   local('PUT', '/v1/internal/faults', NONE),

@@ -7,6 +7,7 @@ import {
 } from '../../core/api/federation.js';
 import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from '../../core/api/local-defaults.js';
 import type { Clock } from '../../core/ports/clock.js';
+import type { DnsAnswer, DnsType } from '../../core/dns/resolver.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { peerFetch, peerStream } from '../peer-http.js';
 
@@ -143,11 +144,14 @@ export class WanPool implements FederationPort {
     return [self, ...others.map((e) => e.dc)];
   }
 
-  /** The servers of `dc` requests may go to: its leader first, then by round-trip time. */
+  /**
+   * The servers of `dc` requests may go to, not failing: its leader first, then by round-trip
+   * time (those only heard of, not pinged yet, last).
+   */
   private candidates(dc: string): Member[] {
     const leader = this.leaders.get(dc);
     return [...this.members.values()]
-      .filter((m) => m.Datacenter === dc && m.failures < FAILED_AFTER && m.lastSeen > 0)
+      .filter((m) => m.Datacenter === dc && m.failures < FAILED_AFTER)
       .sort(
         (a, b) =>
           Number(b.Name === leader) - Number(a.Name === leader) || (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity),
@@ -191,6 +195,29 @@ export class WanPool implements FederationPort {
         if (!NOT_RETURNED.has(k)) out.set(k, v);
       });
       return new Response(res.body, { status: res.status, headers: out });
+    }
+    throw dcNotAvailable(dc);
+  }
+
+  /**
+   * Asks a server of `dc` to resolve a DNS question about its datacenter (GET /v1/internal/dns).
+   * Rejects with noPathToDatacenter / dcNotAvailable as forward does.
+   */
+  async dnsAnswer(dc: string, qname: string, qtype: DnsType): Promise<DnsAnswer> {
+    if (![...this.members.values()].some((m) => m.Datacenter === dc)) throw noPathToDatacenter(dc);
+    const q = new URLSearchParams({ name: qname, type: qtype });
+    for (const target of this.candidates(dc).slice(0, 3)) {
+      try {
+        const res = await this.o.call(target.HttpAddr, `/v1/internal/dns?${q.toString()}`, {
+          method: 'GET',
+          headers: this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {},
+          signal: AbortSignal.timeout(PING_TIMEOUT_MS),
+        });
+        if (res.status === 200) return (await res.json()) as DnsAnswer;
+        await res.body?.cancel();
+      } catch {
+        this.failed(target);
+      }
     }
     throw dcNotAvailable(dc);
   }

@@ -2,6 +2,7 @@ import { route } from '../registry.js';
 import type { Hono } from 'hono';
 import { BadRequestError } from '../../errors.js';
 import type { FaultsPort, PeerProposals } from '../internal-ports.js';
+import type { DnsAnswer, DnsType } from '../../dns/resolver.js';
 
 /** Who may send internal proposals. */
 export interface InternalProposeAccess {
@@ -46,6 +47,30 @@ export function registerWanPingRoute(app: Hono, pool: WanPingPort, access: Inter
     const body = (await c.req.json().catch(() => undefined)) as unknown;
     if (typeof body !== 'object' || body === null) throw new BadRequestError('a WAN ping is a JSON object');
     return c.json(pool.answer(body as never));
+  });
+}
+
+/** DNS question types another datacenter's server may ask about. */
+const DNS_TYPES = new Set(['A', 'AAAA', 'SRV', 'TXT', 'SOA', 'ANY']);
+
+/**
+ * Registers GET /v1/internal/dns?name=<question>&type=<A|AAAA|SRV|TXT|SOA|ANY>: another
+ * datacenter's server relays a DNS question about this datacenter (`<…>.service.<this dc>.consul`)
+ * and gets `lookup`'s answer as JSON, which it encodes for its client. Guarded as the WAN ping.
+ */
+export function registerInternalDnsRoute(
+  app: Hono,
+  lookup: (qname: string, qtype: DnsType) => DnsAnswer,
+  access: InternalProposeAccess,
+): void {
+  route(app, 'GET', '/v1/internal/dns', (c) => {
+    if (access.joinToken ? !sameText(c.req.header('x-konsul-join-token'), access.joinToken) : access.aclEnabled)
+      return c.text('Permission denied\n', 403);
+    const name = c.req.query('name') ?? '';
+    const type = c.req.query('type') ?? '';
+    if (name === '' || name.length > 255 || !DNS_TYPES.has(type))
+      throw new BadRequestError('want ?name=<DNS name> and ?type=A, AAAA, SRV, TXT, SOA or ANY');
+    return c.json(lookup(name, type as DnsType));
   });
 }
 
