@@ -7,7 +7,12 @@ import { LogHub } from '../log/hub.js';
 import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerInsightsRoute } from './routes/insights.js';
-import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
+import {
+  registerFaultsRoute,
+  registerInternalDnsRoute,
+  registerInternalProposeRoute,
+  registerWanPingRoute,
+} from './routes/internal.js';
 import { registerChaosRoutes } from './routes/chaos.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
@@ -26,6 +31,9 @@ function serverApp(): Hono {
     json: async () => ({}),
   });
   registerFaultsRoute(app, { block: () => undefined });
+  const internal = { joinToken: undefined, aclEnabled: false };
+  registerWanPingRoute(app, { answer: () => ({}) }, internal);
+  registerInternalDnsRoute(app, () => ({ rcode: 'NXDOMAIN', answers: [], additionals: [], authorities: [] }), internal);
   registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
   registerChaosRoutes(app, deps, undefined);
   registerAgentLogRoutes(
