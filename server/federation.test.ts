@@ -77,6 +77,23 @@ describe('federated datacenters', () => {
       expect(await digA(dc2.dnsAddr, 'web-1.node.dc1.consul')).toEqual({ status: 'NOERROR', answers: ['10.1.0.7'] });
       expect((await digA(dc2.dnsAddr, 'web.service.consul')).status).toBe('NXDOMAIN');
       expect((await digA(dc2.dnsAddr, 'web.service.dc9.consul')).status).toBe('NXDOMAIN');
+      // A prepared query in dc2 with no healthy instance there fails over to dc1.
+      for (const [name, failover] of [
+        ['near', { NearestN: 1 }],
+        ['listed', { Datacenters: ['dc9', 'dc1'] }],
+      ] as const) {
+        const made = await on(dc2Addr, '/v1/query', {
+          method: 'POST',
+          body: JSON.stringify({ Name: name, Service: { Service: 'web', Failover: failover } }),
+        });
+        expect(made.status).toBe(200);
+        const ran = JSON.parse((await on(dc2Addr, `/v1/query/${name}/execute`)).body) as {
+          Nodes: Array<{ Node: { Node: string } }>;
+          Datacenter: string;
+          Failovers: number;
+        };
+        expect([ran.Datacenter, ran.Failovers, ran.Nodes.map((n) => n.Node.Node)]).toEqual(['dc1', 1, ['web-1']]);
+      }
       // A datacenter no server knows: Consul's error.
       const unknown = await on(leader.http, '/v1/kv/app/x?dc=dc9');
       expect([unknown.status, unknown.body]).toEqual([500, 'No path to datacenter "dc9"\n']);

@@ -17,6 +17,7 @@ import {
   registerWanPingRoute,
 } from '../core/api/routes/internal.js';
 import type { WanPool } from './cluster/wan.js';
+import { registerRemoteQueryRoute } from '../core/api/routes/prepared-query.js';
 import type { DnsAnswer, DnsType } from '../core/dns/resolver.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
@@ -168,6 +169,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   const internal = { joinToken: config.joinToken, aclEnabled: config.acl.enabled };
   registerWanPingRoute(app, p.wan, internal);
   registerInternalDnsRoute(app, p.dnsLookup, internal);
+  registerRemoteQueryRoute(app, deps, internal);
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);

@@ -17,6 +17,12 @@ export interface FederationPort {
    * datacenter that is not known, and dcNotAvailable when none of its servers answers.
    */
   forward(dc: string, req: Request): Promise<Response>;
+  /**
+   * Calls a server-to-server route (`/v1/internal/…`, with the join token) on a server of `dc`:
+   * POST with `body` as JSON, or GET without one. Gives the status and body of the first server
+   * that answers; throws as forward does.
+   */
+  internal(dc: string, path: string, body?: unknown): Promise<{ readonly status: number; readonly body: string }>;
 }
 
 /** Consul's error for a datacenter no server knows of (ErrNoDCPath; answered 500). */

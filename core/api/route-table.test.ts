@@ -14,6 +14,7 @@ import {
   registerWanPingRoute,
 } from './routes/internal.js';
 import { registerChaosRoutes } from './routes/chaos.js';
+import { registerRemoteQueryRoute } from './routes/prepared-query.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
 function serverApp(): Hono {
@@ -34,6 +35,7 @@ function serverApp(): Hono {
   const internal = { joinToken: undefined, aclEnabled: false };
   registerWanPingRoute(app, { answer: () => ({}) }, internal);
   registerInternalDnsRoute(app, () => ({ rcode: 'NXDOMAIN', answers: [], additionals: [], authorities: [] }), internal);
+  registerRemoteQueryRoute(app, deps, internal);
   registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
   registerChaosRoutes(app, deps, undefined);
   registerAgentLogRoutes(

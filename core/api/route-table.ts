@@ -240,6 +240,7 @@ export const ROUTES: readonly RouteFacts[] = [
   local('POST', '/v1/internal/propose', NONE),
   local('POST', '/v1/internal/wan/ping', NONE),
   local('GET', '/v1/internal/dns', NONE),
+  local('POST', '/v1/internal/query/execute', NONE),
   // What each server alone sees, gathered by the leader's /v1/operator/insights (operator:read).
   local('GET', '/v1/internal/insights', OPERATOR),
   local('PUT', '/v1/internal/faults', NONE),

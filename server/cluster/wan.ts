@@ -51,6 +51,8 @@ const MAX_SERVERS = 512;
 const MAX_KNOWN_IN_PING = 256;
 /** A ping unanswered for this long counts as failed (ms). */
 const PING_TIMEOUT_MS = 2000;
+/** How long a server-to-server call may take (ms). */
+const INTERNAL_TIMEOUT_MS = 5000;
 /** Consecutive failed pings after which a server is not sent requests. */
 const FAILED_AFTER = 3;
 /** A server failing this long is forgotten (seeds are pinged all the same). */
@@ -199,27 +201,36 @@ export class WanPool implements FederationPort {
     throw dcNotAvailable(dc);
   }
 
-  /**
-   * Asks a server of `dc` to resolve a DNS question about its datacenter (GET /v1/internal/dns).
-   * Rejects with noPathToDatacenter / dcNotAvailable as forward does.
-   */
-  async dnsAnswer(dc: string, qname: string, qtype: DnsType): Promise<DnsAnswer> {
+  async internal(dc: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
     if (![...this.members.values()].some((m) => m.Datacenter === dc)) throw noPathToDatacenter(dc);
-    const q = new URLSearchParams({ name: qname, type: qtype });
     for (const target of this.candidates(dc).slice(0, 3)) {
       try {
-        const res = await this.o.call(target.HttpAddr, `/v1/internal/dns?${q.toString()}`, {
-          method: 'GET',
-          headers: this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {},
-          signal: AbortSignal.timeout(PING_TIMEOUT_MS),
+        const res = await this.o.call(target.HttpAddr, path, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: {
+            ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+            ...(this.o.joinToken ? { 'X-Konsul-Join-Token': this.o.joinToken } : {}),
+          },
+          ...(body === undefined ? {} : { body: new TextEncoder().encode(JSON.stringify(body)) }),
+          signal: AbortSignal.timeout(INTERNAL_TIMEOUT_MS),
         });
-        if (res.status === 200) return (await res.json()) as DnsAnswer;
-        await res.body?.cancel();
+        return { status: res.status, body: await res.text() };
       } catch {
         this.failed(target);
       }
     }
     throw dcNotAvailable(dc);
+  }
+
+  /**
+   * Asks a server of `dc` to resolve a DNS question about its datacenter (GET /v1/internal/dns).
+   * Rejects as forward does, and when the answer is not 200.
+   */
+  async dnsAnswer(dc: string, qname: string, qtype: DnsType): Promise<DnsAnswer> {
+    const q = new URLSearchParams({ name: qname, type: qtype });
+    const res = await this.internal(dc, `/v1/internal/dns?${q.toString()}`);
+    if (res.status !== 200) throw dcNotAvailable(dc);
+    return JSON.parse(res.body) as DnsAnswer;
   }
 
   /**

@@ -42,8 +42,7 @@ export interface WanPingPort {
  */
 export function registerWanPingRoute(app: Hono, pool: WanPingPort, access: InternalProposeAccess): void {
   route(app, 'POST', '/v1/internal/wan/ping', async (c) => {
-    if (access.joinToken ? !sameText(c.req.header('x-konsul-join-token'), access.joinToken) : access.aclEnabled)
-      return c.text('Permission denied\n', 403);
+    if (!internalAllowed(c.req.header('x-konsul-join-token'), access)) return c.text('Permission denied\n', 403);
     const body = (await c.req.json().catch(() => undefined)) as unknown;
     if (typeof body !== 'object' || body === null) throw new BadRequestError('a WAN ping is a JSON object');
     return c.json(pool.answer(body as never));
@@ -64,14 +63,21 @@ export function registerInternalDnsRoute(
   access: InternalProposeAccess,
 ): void {
   route(app, 'GET', '/v1/internal/dns', (c) => {
-    if (access.joinToken ? !sameText(c.req.header('x-konsul-join-token'), access.joinToken) : access.aclEnabled)
-      return c.text('Permission denied\n', 403);
+    if (!internalAllowed(c.req.header('x-konsul-join-token'), access)) return c.text('Permission denied\n', 403);
     const name = c.req.query('name') ?? '';
     const type = c.req.query('type') ?? '';
     if (name === '' || name.length > 255 || !DNS_TYPES.has(type))
       throw new BadRequestError('want ?name=<DNS name> and ?type=A, AAAA, SRV, TXT, SOA or ANY');
     return c.json(lookup(name, type as DnsType));
   });
+}
+
+/**
+ * Whether a server-to-server request may pass: it carries the join token when one is set (compared
+ * in constant time), and without a join token only while ACLs are off.
+ */
+export function internalAllowed(header: string | undefined, access: InternalProposeAccess): boolean {
+  return access.joinToken ? sameText(header, access.joinToken) : !access.aclEnabled;
 }
 
 /** Whether `a` equals `b`, comparing every character whatever the first difference (for secrets). */
