@@ -60,6 +60,16 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     default: [],
   },
   {
+    name: 'primary-datacenter',
+    kind: {
+      type: 'string',
+      pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      patternHint: 'must be 1-63 lower-case letters, digits, "-" or "_"',
+    },
+    describe:
+      'the datacenter that holds the ACL data (default: this one); the others replicate it and send ACL writes there',
+  },
+  {
     name: 'join-token',
     kind: { type: 'string' },
     describe: 'shared secret servers must present to join, and to federate (WAN pings)',
@@ -400,6 +410,8 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     bootstrapExpect: Number(v['bootstrap-expect']),
     joins: (v['join'] as string[] | undefined) ?? [],
     joinWan: (v['join-wan'] as string[] | undefined) ?? [],
+    primaryDatacenter:
+      v['primary-datacenter'] === undefined ? String(v['datacenter']) : String(v['primary-datacenter']),
     joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
     raftTls: tlsOf(v),
     snapshotThreshold: Number(v['snapshot-threshold']),

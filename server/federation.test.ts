@@ -120,3 +120,85 @@ describe('federated datacenters', () => {
     }
   });
 });
+
+describe('ACL replication between datacenters', () => {
+  it('a secondary copies the primary ACL data, sends ACL writes there, and keeps its Local tokens', async () => {
+    const acl = ['--acl-enabled', '--acl-default-policy', 'deny', '--join-token', TOKEN];
+    const dc1 = await spawnServer({ args: [...acl] });
+    const dc2 = await spawnServer({
+      args: [...acl, '--datacenter', 'dc2', '--primary-datacenter', 'dc1', '--join-wan', `${dc1.host}:${dc1.port}`],
+    });
+    try {
+      const on = (s: { url: string }, path: string, init?: RequestInit) => call(`${s.url}${path}`, init);
+      // The bootstrap is the primary's: made through dc2, it happens in dc1.
+      await until(
+        'dc2 knows dc1',
+        () => on(dc2, '/v1/catalog/datacenters'),
+        (r) => r.body === '["dc2","dc1"]',
+      );
+      const boot = await on(dc2, '/v1/acl/bootstrap', { method: 'PUT' });
+      expect(boot.status).toBe(200);
+      const mgmt = { 'X-Consul-Token': (JSON.parse(boot.body) as { SecretID: string }).SecretID };
+      expect((await on(dc1, '/v1/acl/token/self', { headers: mgmt })).status).toBe(200);
+      // A policy and a token made in dc1 work in dc2 once replicated.
+      const policy = await on(dc1, '/v1/acl/policy', {
+        method: 'PUT',
+        headers: mgmt,
+        body: JSON.stringify({ Name: 'app', Rules: 'key_prefix "app/" { policy = "write" }' }),
+      });
+      expect(policy.status).toBe(200);
+      const app = JSON.parse(
+        (
+          await on(dc1, '/v1/acl/token', {
+            method: 'PUT',
+            headers: mgmt,
+            body: JSON.stringify({ Policies: [{ Name: 'app' }] }),
+          })
+        ).body,
+      ) as { SecretID: string; AccessorID: string };
+      const asApp = { 'X-Consul-Token': app.SecretID };
+      await until(
+        'the app token in dc2',
+        () => on(dc2, '/v1/kv/app/x', { method: 'PUT', body: 'v', headers: asApp }),
+        (r) => r.status === 200,
+      );
+      expect((await on(dc2, '/v1/kv/other', { method: 'PUT', body: 'v', headers: asApp })).status).toBe(403);
+      const status = JSON.parse((await on(dc2, '/v1/acl/replication')).body) as Record<string, unknown>;
+      expect(status).toMatchObject({
+        Enabled: true,
+        Running: true,
+        SourceDatacenter: 'dc1',
+        ReplicationType: 'tokens',
+      });
+      expect(status['ReplicatedIndex']).toBeGreaterThan(0);
+      expect(JSON.parse((await on(dc1, '/v1/acl/replication')).body)).toMatchObject({ Enabled: false });
+      // A global token made through dc2 is made in dc1; a Local one stays in dc2.
+      const made = async (local: boolean) =>
+        JSON.parse(
+          (
+            await on(dc2, '/v1/acl/token', {
+              method: 'PUT',
+              headers: mgmt,
+              body: JSON.stringify({ Policies: [{ Name: 'app' }], Local: local }),
+            })
+          ).body,
+        ) as { AccessorID: string };
+      const global = await made(false);
+      const local = await made(true);
+      expect((await on(dc1, `/v1/acl/token/${global.AccessorID}`, { headers: mgmt })).status).toBe(200);
+      expect((await on(dc1, `/v1/acl/token/${local.AccessorID}`, { headers: mgmt })).status).toBe(404);
+      expect((await on(dc2, `/v1/acl/token/${local.AccessorID}`, { headers: mgmt })).status).toBe(200);
+      // Deleted in dc1, the app token stops working in dc2; the Local token survives replication.
+      expect((await on(dc1, `/v1/acl/token/${app.AccessorID}`, { method: 'DELETE', headers: mgmt })).status).toBe(200);
+      await until(
+        'the app token gone from dc2',
+        () => on(dc2, '/v1/kv/app/x', { headers: asApp }),
+        (r) => r.status === 403,
+      );
+      expect((await on(dc2, `/v1/acl/token/${local.AccessorID}`, { headers: mgmt })).status).toBe(200);
+    } finally {
+      await dc2.stop();
+      await dc1.stop();
+    }
+  });
+});

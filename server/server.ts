@@ -48,6 +48,7 @@ import { randomUuid } from '../core/util/uuid.js';
 import { type ServerChaos, startChaos } from './chaos.js';
 import { peerFetch, peerStream } from './peer-http.js';
 import { WanPool } from './cluster/wan.js';
+import { AclReplicator } from './cluster/acl-replication.js';
 import { type DnsOptions, resolve as resolveDns } from '../core/dns/resolver.js';
 
 /** The bucket insight rates are measured over. */
@@ -297,11 +298,24 @@ export async function startServer(
       clock,
       intervalMs: 2000,
     });
+    // A secondary datacenter's leader copies the primary's ACL data.
+    const aclReplicator = new AclReplicator({
+      primary: config.primaryDatacenter ?? config.datacenter,
+      datacenter: config.datacenter,
+      aclEnabled: config.acl.enabled,
+      federation: wan,
+      writer,
+      isLeader,
+      clock,
+      logger: logger.child({ component: 'acl-replication' }),
+      intervalMs: 2000,
+    });
     const app = buildApi(config, {
       node,
       state,
       cluster,
       wan,
+      aclReplicator,
       // Other datacenters' servers ask this one about names in this datacenter.
       dnsLookup: (qname, qtype) => store.read((tx) => resolveDns(tx, qname, qtype, dnsOptions)),
       clock,
@@ -382,6 +396,8 @@ export async function startServer(
     gc.start();
     stack.push('wan', () => wan.stop());
     wan.start();
+    stack.push('acl replication', () => aclReplicator.stop());
+    aclReplicator.start();
     logger.info('server ready', {
       node: name,
       datacenter: node.datacenter,

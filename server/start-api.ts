@@ -13,10 +13,14 @@ import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
 import {
   registerFaultsRoute,
   registerInternalProposeRoute,
+  registerAclReplicateRoute,
+  registerAclReplicationStatusRoute,
   registerInternalDnsRoute,
   registerWanPingRoute,
 } from '../core/api/routes/internal.js';
 import type { WanPool } from './cluster/wan.js';
+import type { AclReplicator } from './cluster/acl-replication.js';
+import { aclReplicationData } from '../core/acl/replicate.js';
 import { registerRemoteQueryRoute } from '../core/api/routes/prepared-query.js';
 import type { DnsAnswer, DnsType } from '../core/dns/resolver.js';
 import type { Clock } from '../core/ports/clock.js';
@@ -48,6 +52,8 @@ export interface ApiParts {
   readonly cluster: Cluster;
   /** The other datacenters (WAN): where `?dc=` requests go, and who answers WAN pings. */
   readonly wan: WanPool;
+  /** ACL replication from the primary datacenter (GET /v1/acl/replication shows it). */
+  readonly aclReplicator: AclReplicator;
   /** Resolves a DNS question about this datacenter, for other datacenters' servers (GET /v1/internal/dns). */
   readonly dnsLookup: (qname: string, qtype: DnsType) => DnsAnswer;
   readonly clock: Clock;
@@ -158,6 +164,7 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     audit: p.audit ?? NO_AUDIT,
     ...(config.edgeGrantTtlMs !== undefined ? { edgeGrantTtlMs: config.edgeGrantTtlMs } : {}),
     federation: p.wan,
+    ...(config.primaryDatacenter !== undefined ? { aclPrimaryDatacenter: config.primaryDatacenter } : {}),
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
@@ -170,6 +177,8 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
   registerWanPingRoute(app, p.wan, internal);
   registerInternalDnsRoute(app, p.dnsLookup, internal);
   registerRemoteQueryRoute(app, deps, internal);
+  registerAclReplicateRoute(app, () => store.read(aclReplicationData), internal);
+  registerAclReplicationStatusRoute(app, () => p.aclReplicator.status());
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);

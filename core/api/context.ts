@@ -247,6 +247,11 @@ export interface ServerApiDeps extends ApiDeps {
   readonly clientAddress: (req: Request) => string | undefined;
   /** Where audit records go (NO_AUDIT: none are kept). */
   readonly audit: AuditSink;
+  /**
+   * The datacenter holding the ACL data (absent, or this one: ACL writes are made here). In another
+   * datacenter, ACL writes — but those of Local tokens — are sent there, and come back by replication.
+   */
+  readonly aclPrimaryDatacenter?: string;
   /** Lifetime of the edge write grants this server signs (ms; absent: DEFAULT_GRANT_TTL_MS, 24 h). */
   readonly edgeGrantTtlMs?: number;
 }

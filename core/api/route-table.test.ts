@@ -8,6 +8,8 @@ import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerInsightsRoute } from './routes/insights.js';
 import {
+  registerAclReplicateRoute,
+  registerAclReplicationStatusRoute,
   registerFaultsRoute,
   registerInternalDnsRoute,
   registerInternalProposeRoute,
@@ -36,6 +38,8 @@ function serverApp(): Hono {
   registerWanPingRoute(app, { answer: () => ({}) }, internal);
   registerInternalDnsRoute(app, () => ({ rcode: 'NXDOMAIN', answers: [], additionals: [], authorities: [] }), internal);
   registerRemoteQueryRoute(app, deps, internal);
+  registerAclReplicateRoute(app, () => ({}), internal);
+  registerAclReplicationStatusRoute(app, () => ({}));
   registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
   registerChaosRoutes(app, deps, undefined);
   registerAgentLogRoutes(
@@ -94,6 +98,8 @@ describe('the route table', () => {
       '/v1/query',
       // The fleet table: read and forgotten at the leader, like the catalog.
       '/v1/edge/agents',
+      // ACL replication runs on a secondary datacenter's leader: its status is the leader's.
+      '/v1/acl/replication',
     ];
     // Added with the table: each server's own observations, answered where the request arrives.
     const ownView = new Set([

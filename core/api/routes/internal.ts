@@ -102,3 +102,23 @@ export function registerFaultsRoute(app: Hono, faults: FaultsPort): void {
     return c.json({ blocked: body.block });
   });
 }
+
+/**
+ * Registers GET /v1/internal/acl/replicate: a secondary datacenter's leader fetches this (the
+ * primary) datacenter's policies, roles and global tokens — secrets included, so only with the
+ * join token (internalAllowed) — to replicate them (`read` gives them).
+ */
+export function registerAclReplicateRoute(app: Hono, read: () => unknown, access: InternalProposeAccess): void {
+  route(app, 'GET', '/v1/internal/acl/replicate', (c) => {
+    if (!internalAllowed(c.req.header('x-konsul-join-token'), access)) return c.text('Permission denied\n', 403);
+    return c.json(read());
+  });
+}
+
+/**
+ * Registers GET /v1/acl/replication: Consul's ACL replication status (`status` gives it; in the
+ * primary datacenter, or with ACLs off, Enabled is false). Needs no token, as Consul's.
+ */
+export function registerAclReplicationStatusRoute(app: Hono, status: () => unknown): void {
+  route(app, 'GET', '/v1/acl/replication', (c) => c.json(status()));
+}
