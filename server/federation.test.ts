@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts, TestClusterProcesses } from '../testing/cluster-harness.js';
-import { cleanupAll, tempDir, until } from '../testing/process.js';
-import { spawnServer } from '../testing/spawn-server.js';
+import { cleanupAll, startProcess, tempDir, until } from '../testing/process.js';
+import { CLI, spawnServer } from '../testing/spawn-server.js';
 import { digA } from '../testing/dig.js';
 
 afterAll(cleanupAll);
@@ -97,6 +97,40 @@ describe('federated datacenters', () => {
       // A datacenter no server knows: Consul's error.
       const unknown = await on(leader.http, '/v1/kv/app/x?dc=dc9');
       expect([unknown.status, unknown.body]).toEqual([500, 'No path to datacenter "dc9"\n']);
+
+      // konsul replicate copies global/ from dc1 into dc2, follows changes and deletions, and resumes.
+      for (const [k, v] of [
+        ['global/a', '1'],
+        ['global/b', '2'],
+      ])
+        expect((await on(leader.http, `/v1/kv/${k}`, { method: 'PUT', body: v })).body).toBe('true');
+      const replicate = () =>
+        startProcess(process.execPath, [CLI, 'replicate', '--http-addr', dc2Addr, '--prefix', 'global/@dc1'], {
+          ready: /replicate: global\/@dc1: /,
+          what: 'konsul replicate',
+        });
+      const dc2Keys = () =>
+        on(dc2Addr, '/v1/kv/global/?recurse').then((r) =>
+          r.status === 404
+            ? {}
+            : Object.fromEntries(
+                (JSON.parse(r.body) as Array<{ Key: string; Value: string }>).map((e) => [
+                  e.Key,
+                  Buffer.from(e.Value ?? '', 'base64').toString(),
+                ]),
+              ),
+        );
+      let copier = await replicate();
+      await until('global/ copied', dc2Keys, (k) => JSON.stringify(k) === '{"global/a":"1","global/b":"2"}');
+      await on(leader.http, '/v1/kv/global/b', { method: 'DELETE' });
+      await on(leader.http, '/v1/kv/global/a', { method: 'PUT', body: 'one' });
+      await until('changes copied', dc2Keys, (k) => JSON.stringify(k) === '{"global/a":"one"}');
+      expect(await copier.stop()).toBe(0);
+      await on(leader.http, '/v1/kv/global/c', { method: 'PUT', body: '3' });
+      copier = await replicate();
+      expect(copier.output()).toMatch(/resuming after index \d+/);
+      await until('resumed', dc2Keys, (k) => JSON.stringify(k) === '{"global/a":"one","global/c":"3"}');
+      expect(await copier.stop()).toBe(0);
 
       // dc2 goes away: once dc1 has seen its server fail, requests for dc2 say so, and dc2 stays listed.
       expect(await dc2.stop()).toBe(0);
