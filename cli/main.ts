@@ -24,6 +24,7 @@ Commands:
   lock      hold a lock (or a semaphore slot) while a command runs
   template  render templates from KV and the catalog into files, again on every change
   env       run a command with KV keys as environment variables, restarted when they change
+  replicate copy KV prefixes from another datacenter into this one and keep following them
   tls       ca create, cert create -server|-client|-cli: PEM files for --tls-* and --raft-tls-*
   validate  check server or edge config files and name every bad key
   debug     collect state, metrics samples and logs into a .tar.gz for a bug report
@@ -84,6 +85,7 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'lock':
     case 'template':
     case 'env':
+    case 'replicate':
     case 'tls':
     case 'validate':
     case 'completion':

@@ -53,7 +53,27 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: "another server's raft address to join (repeatable; retried)",
     default: [],
   },
-  { name: 'join-token', kind: { type: 'string' }, describe: 'shared secret servers must present to join' },
+  {
+    name: 'join-wan',
+    kind: { type: 'list', item: 'addr' },
+    describe: 'a server of another datacenter to federate with: its HTTP address (repeatable; pinged until it answers)',
+    default: [],
+  },
+  {
+    name: 'primary-datacenter',
+    kind: {
+      type: 'string',
+      pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+      patternHint: 'must be 1-63 lower-case letters, digits, "-" or "_"',
+    },
+    describe:
+      'the datacenter that holds the ACL data (default: this one); the others replicate it and send ACL writes there',
+  },
+  {
+    name: 'join-token',
+    kind: { type: 'string' },
+    describe: 'shared secret servers must present to join, and to federate (WAN pings)',
+  },
   {
     name: 'tls-cert',
     kind: { type: 'string' },
@@ -389,6 +409,9 @@ export function toServerConfig(v: OptionValues): ServerConfig {
           : RAFT_ADDR_DEFAULT,
     bootstrapExpect: Number(v['bootstrap-expect']),
     joins: (v['join'] as string[] | undefined) ?? [],
+    joinWan: (v['join-wan'] as string[] | undefined) ?? [],
+    primaryDatacenter:
+      v['primary-datacenter'] === undefined ? String(v['datacenter']) : String(v['primary-datacenter']),
     joinToken: v['join-token'] === undefined ? undefined : String(v['join-token']),
     raftTls: tlsOf(v),
     snapshotThreshold: Number(v['snapshot-threshold']),

@@ -1,38 +1,14 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import Consul from 'consul';
 import { afterAll, describe, expect, it } from 'vitest';
 import { until } from '../testing/process.js';
+import { digA } from '../testing/dig.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
 import { byCaller, type Caller, makeCallers, type RouteCase, walkRoutes } from '../testing/acl-walk.js';
 import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
-const run = promisify(execFile);
-
-async function digA(dnsAddr: string, name: string): Promise<{ status: string; answers: string[] }> {
-  const [host, port] = [dnsAddr.slice(0, dnsAddr.lastIndexOf(':')), dnsAddr.slice(dnsAddr.lastIndexOf(':') + 1)];
-  const { stdout } = await run('dig', [
-    `@${host}`,
-    '-p',
-    port,
-    name,
-    'A',
-    '+noall',
-    '+answer',
-    '+comments',
-    '+time=3',
-    '+tries=1',
-  ]);
-  const status = /status: (\w+)/.exec(stdout)?.[1] ?? '?';
-  const answers = stdout
-    .split('\n')
-    .filter((l) => l !== '' && !l.startsWith(';'))
-    .map((l) => l.split(/\s+/).at(-1) as string);
-  return { status, answers };
-}
 
 describe('a server with ACLs on (default deny), and rate limits', () => {
   const title =

@@ -39,6 +39,10 @@ export interface ServerConfig {
   readonly raftAddr: HostPort;
   readonly bootstrapExpect: number;
   readonly joins: readonly string[];
+  /** HTTP addresses of other datacenters' servers to federate with (`--join-wan`); empty: no WAN. */
+  readonly joinWan?: readonly string[];
+  /** The datacenter holding the ACL data (`--primary-datacenter`; absent: this one). */
+  readonly primaryDatacenter?: string;
   readonly joinToken: string | undefined;
   readonly raftTls: { cert: string; key: string; ca: string } | undefined;
   readonly snapshotThreshold: number;

@@ -1,7 +1,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as dnsPacket from 'dns-packet';
-import { type DnsOptions, type DnsType, resolve, validateDnsOptions } from '../core/dns/resolver.js';
+import {
+  type DnsAnswer,
+  type DnsOptions,
+  type DnsType,
+  remoteDatacenterOf,
+  resolve,
+  validateDnsOptions,
+} from '../core/dns/resolver.js';
 import type { Logger } from '../core/ports/logger.js';
 import { MetricChildren, type Metrics, NO_METRICS } from '../core/ports/metrics.js';
 import type { StateStore } from '../core/ports/state-store.js';
@@ -31,6 +38,43 @@ export function answerQuery(query: Buffer, store: StateStore, options: DnsOption
   return answerServiceQuery(query, store, options, udp) ?? answerQueryGeneral(query, store, options, udp);
 }
 
+/** Answers a question about another datacenter (a server of that datacenter resolves it). */
+export type RemoteDnsLookup = (dc: string, name: string, qtype: DnsType) => Promise<DnsAnswer>;
+
+/**
+ * `answerQuery`, and questions about another datacenter's nodes and services
+ * (`<…>.service.<dc>.<domain>`) answered through `remote` (asynchronously): a datacenter no
+ * server knows is NXDOMAIN, one none of whose servers answered SERVFAIL (as Consul).
+ */
+export function answerQueryFederated(
+  query: Buffer,
+  store: StateStore,
+  options: DnsOptions,
+  udp: boolean,
+  remote: RemoteDnsLookup,
+): Buffer | undefined | Promise<Buffer | undefined> {
+  const name = questionName(query);
+  const dc = name === undefined ? undefined : remoteDatacenterOf(name, options);
+  if (dc === undefined) return answerQuery(query, store, options, udp);
+  return answerQueryGeneral(query, store, options, udp, (q, qtype) =>
+    remote(dc, q, qtype).catch((err: unknown): DnsAnswer => ({
+      rcode: /^No path to datacenter/.test((err as Error).message) ? 'NXDOMAIN' : 'SERVFAIL',
+      answers: [],
+      additionals: [],
+      authorities: [],
+    })),
+  );
+}
+
+/** The first question's name, read without decoding the whole message (undefined: none readable). */
+function questionName(query: Buffer): string | undefined {
+  try {
+    return dnsPacket.decode(query).questions?.[0]?.name;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `answerQuery` without its fast path: decodes the query with dns-packet, asks `resolve` and
  * encodes its answer, cutting it to fit as `answerQuery` says. The reference the fast path is
@@ -41,7 +85,21 @@ export function answerQueryGeneral(
   store: StateStore,
   options: DnsOptions,
   udp: boolean,
-): Buffer | undefined {
+): Buffer | undefined;
+export function answerQueryGeneral(
+  query: Buffer,
+  store: StateStore,
+  options: DnsOptions,
+  udp: boolean,
+  lookup: (name: string, qtype: DnsType) => Promise<DnsAnswer>,
+): Buffer | Promise<Buffer>;
+export function answerQueryGeneral(
+  query: Buffer,
+  store: StateStore,
+  options: DnsOptions,
+  udp: boolean,
+  lookup?: (name: string, qtype: DnsType) => Promise<DnsAnswer>,
+): Buffer | undefined | Promise<Buffer> {
   let req: dnsPacket.DecodedPacket;
   try {
     req = dnsPacket.decode(query);
@@ -59,9 +117,24 @@ export function answerQueryGeneral(
   const qtype = q.type as string as DnsType;
   const opt = req.additionals?.find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
   const limit = responseSizeLimit(udp, opt?.udpPayloadSize);
+  if (lookup)
+    return (
+      SUPPORTED.has(qtype) ? lookup(q.name, qtype) : lookup(q.name, 'SOA').then((r) => ({ ...r, answers: [] }))
+    ).then((result) => encodeAnswer(base, rd, opt, limit, result));
   const result = SUPPORTED.has(qtype)
     ? store.read((tx) => resolve(tx, q.name, qtype, options))
     : store.read((tx) => ({ ...resolve(tx, q.name, 'SOA', options), answers: [] }));
+  return encodeAnswer(base, rd, opt, limit, result);
+}
+
+/** Encodes `result` as the response to a query (`base`: its id and questions), cut to `limit` bytes with TC. */
+function encodeAnswer(
+  base: { id: number; type: 'response'; questions: dnsPacket.Question[] },
+  rd: number,
+  opt: { udpPayloadSize?: number } | undefined,
+  limit: number,
+  result: DnsAnswer,
+): Buffer {
   const flags = dnsPacket.AUTHORITATIVE_ANSWER | rd | RCODE[result.rcode];
   const optOut = opt ? [{ type: 'OPT', name: '.', udpPayloadSize: UDP_MAX } as Answer] : [];
   const answers = result.answers.map(toWire);
@@ -109,15 +182,16 @@ export interface DnsListener {
   readonly address: string;
   /**
    * Starts answering queries from the catalog in `store`, counting and timing them in `metrics`
-   * (konsul_dns_*); call once. Throws ConfigError for bad options.
+   * (konsul_dns_*), and questions about other datacenters through `remote` (absent: NXDOMAIN);
+   * call once. Throws ConfigError for bad options.
    */
-  serve(store: StateStore, options: DnsOptions, metrics?: Metrics): void;
+  serve(store: StateStore, options: DnsOptions, metrics?: Metrics, remote?: RemoteDnsLookup): void;
   /** Closes both sockets and every TCP connection. */
   close(): Promise<void>;
 }
 
-/** Answers one query message (see answerQuery); undefined: drop it. */
-type Answerer = (query: Buffer, udp: boolean) => Buffer | undefined;
+/** Answers one query message (see answerQuery), at once or later; undefined: drop it. */
+type Answerer = (query: Buffer, udp: boolean) => Buffer | undefined | Promise<Buffer | undefined>;
 
 /** Question types counted under their own name in the DNS metrics; any other is `other`. */
 const QTYPE_NAMES = new Map([
@@ -166,13 +240,16 @@ function measured(answer: Answerer, metrics: Metrics): Answerer {
   const series = new MetricChildren((labels) => queries.labels(labels));
   return (query, udp) => {
     const done = time.startTimer();
+    const count = (out: Buffer | undefined): Buffer | undefined => {
+      done();
+      const rcode = out === undefined ? 'dropped' : (RCODE_NAMES[(out[3] as number) & 0x0f] ?? 'other');
+      const proto = udp ? 'udp' : 'tcp';
+      const type = questionType(query);
+      series.get(`${proto} ${type} ${rcode}`, () => ({ proto, type, rcode })).inc();
+      return out;
+    };
     const out = answer(query, udp);
-    done();
-    const rcode = out === undefined ? 'dropped' : (RCODE_NAMES[(out[3] as number) & 0x0f] ?? 'other');
-    const proto = udp ? 'udp' : 'tcp';
-    const type = questionType(query);
-    series.get(`${proto} ${type} ${rcode}`, () => ({ proto, type, rcode })).inc();
-    return out;
+    return out instanceof Promise ? out.then(count) : count(out);
   };
 }
 
@@ -197,11 +274,16 @@ async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<
   const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   udp.on('message', (msg, rinfo) => {
     if (!answer) return;
+    const send = (out: Buffer | undefined): void => {
+      if (out) udp.send(out, rinfo.port, rinfo.address);
+    };
+    const failed = (err: unknown): void => logger.warn('dns query failed', { error: (err as Error).message });
     try {
       const out = answer(msg, true);
-      if (out) udp.send(out, rinfo.port, rinfo.address);
+      if (out instanceof Promise) out.then(send, failed);
+      else send(out);
     } catch (err) {
-      logger.warn('dns query failed', { error: (err as Error).message });
+      failed(err);
     }
   });
   await new Promise<void>((resolveBind, reject) => {
@@ -234,15 +316,23 @@ async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        try {
-          const out = serving(msg, false);
-          if (!out) return s.destroy();
+        // Answers about other datacenters come later, maybe after the next ones (RFC 7766 §7 allows it).
+        const send = (out: Buffer | undefined): void => {
+          if (!out) return void s.destroy();
           const head = Buffer.alloc(2);
           head.writeUInt16BE(out.length);
           s.write(Buffer.concat([head, out]));
-        } catch (err) {
+        };
+        const failed = (err: unknown): void => {
           logger.warn('dns query failed', { error: (err as Error).message });
-          return s.destroy();
+          s.destroy();
+        };
+        try {
+          const out = serving(msg, false);
+          if (out instanceof Promise) out.then(send, failed);
+          else send(out);
+        } catch (err) {
+          return failed(err);
         }
       }
     });
@@ -261,9 +351,15 @@ async function bindDnsOnce(host: string, port: number, logger: Logger): Promise<
   }
   return {
     address: `${host}:${boundPort}`,
-    serve: (store, options, metrics = NO_METRICS) => {
+    serve: (store, options, metrics = NO_METRICS, remote) => {
       validateDnsOptions(options);
-      answer = measured((query, overUdp) => answerQuery(query, store, options, overUdp), metrics);
+      answer = measured(
+        (query, overUdp) =>
+          remote
+            ? answerQueryFederated(query, store, options, overUdp, remote)
+            : answerQuery(query, store, options, overUdp),
+        metrics,
+      );
     },
     close: async () => {
       for (const s of sockets) s.destroy();

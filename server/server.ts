@@ -46,7 +46,10 @@ import { INSIGHT_EVENT, InsightsFeed } from './insights.js';
 import { OpenSyncStreams } from '../core/sync/open-streams.js';
 import { randomUuid } from '../core/util/uuid.js';
 import { type ServerChaos, startChaos } from './chaos.js';
-import { peerFetch } from './peer-http.js';
+import { peerFetch, peerStream } from './peer-http.js';
+import { WanPool } from './cluster/wan.js';
+import { AclReplicator } from './cluster/acl-replication.js';
+import { type DnsOptions, resolve as resolveDns } from '../core/dns/resolver.js';
 
 /** The bucket insight rates are measured over. */
 const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
@@ -268,10 +271,53 @@ export async function startServer(
       stack.push('chaos', () => running.stop());
       chaos = running;
     }
+    const dnsOptions: DnsOptions = {
+      domain: 'consul',
+      datacenter: config.datacenter,
+      serviceTtl: config.dnsServiceTtl,
+      nodeTtl: config.dnsNodeTtl,
+      aRecordLimit: config.dnsARecordLimit,
+      rng: systemRng,
+      // DNS carries no token: with ACLs on it answers what the anonymous token may read.
+      ...(config.acl.enabled ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz } : {}),
+    };
+    // The other datacenters: known through --join-wan seeds and what this datacenter's servers learnt.
+    const wan = new WanPool({
+      self: () => ({ Name: name, Datacenter: config.datacenter, HttpAddr: node.httpAddr }),
+      seeds: config.joinWan ?? [],
+      local: () => {
+        const { servers, leader } = cluster.localServers();
+        const local = servers.map((s) => ({ Name: s.name, Datacenter: config.datacenter, HttpAddr: s.httpAddr }));
+        return { servers: local.filter((s) => s.HttpAddr !== ''), leader };
+      },
+      call: peerFetch(() => peerTls),
+      stream: peerStream(() => peerTls),
+      bodyReader,
+      joinToken: config.joinToken,
+      logger: logger.child({ component: 'wan' }),
+      clock,
+      intervalMs: 2000,
+    });
+    // A secondary datacenter's leader copies the primary's ACL data.
+    const aclReplicator = new AclReplicator({
+      primary: config.primaryDatacenter ?? config.datacenter,
+      datacenter: config.datacenter,
+      aclEnabled: config.acl.enabled,
+      federation: wan,
+      writer,
+      isLeader,
+      clock,
+      logger: logger.child({ component: 'acl-replication' }),
+      intervalMs: 2000,
+    });
     const app = buildApi(config, {
       node,
       state,
       cluster,
+      wan,
+      aclReplicator,
+      // Other datacenters' servers ask this one about names in this datacenter.
+      dnsLookup: (qname, qtype) => store.read((tx) => resolveDns(tx, qname, qtype, dnsOptions)),
       clock,
       logger,
       hotPaths,
@@ -323,22 +369,7 @@ export async function startServer(
         : raftAddr.slice(0, raftAddr.lastIndexOf(':')).replace(/^\[|\]$/g, '');
     stack.push('agent', () => agent.stop());
     agent.start(agentSnapshot);
-    dns?.serve(
-      store,
-      {
-        domain: 'consul',
-        datacenter: config.datacenter,
-        serviceTtl: config.dnsServiceTtl,
-        nodeTtl: config.dnsNodeTtl,
-        aRecordLimit: config.dnsARecordLimit,
-        rng: systemRng,
-        // DNS carries no token: with ACLs on it answers what the anonymous token may read.
-        ...(config.acl.enabled
-          ? { access: (tx: ReadTxn) => aclResolver.identityOf(tx, anonymousToken(tx)).authz }
-          : {}),
-      },
-      metrics.port,
-    );
+    dns?.serve(store, dnsOptions, metrics.port, (dc, qname, qtype) => wan.dnsAnswer(dc, qname, qtype));
     const bridge = await startMqtt(
       config,
       { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet, tokenWatch },
@@ -363,6 +394,10 @@ export async function startServer(
     });
     stack.push('tombstone gc', () => gc.stop());
     gc.start();
+    stack.push('wan', () => wan.stop());
+    wan.start();
+    stack.push('acl replication', () => aclReplicator.stop());
+    aclReplicator.start();
     logger.info('server ready', {
       node: name,
       datacenter: node.datacenter,

@@ -10,7 +10,19 @@ import { type BodyReader, bodyTooLarge } from '../core/api/body.js';
 import { type ServerApiDeps, DEFAULT_API_LIMITS, type NodeInfo, type SessionTimersPort } from '../core/api/context.js';
 import type { FaultsPort, MetricsPort } from '../core/api/internal-ports.js';
 import { registerAgentMetricsRoute } from '../core/api/routes/agent-metrics.js';
-import { registerFaultsRoute, registerInternalProposeRoute } from '../core/api/routes/internal.js';
+import {
+  registerFaultsRoute,
+  registerInternalProposeRoute,
+  registerAclReplicateRoute,
+  registerAclReplicationStatusRoute,
+  registerInternalDnsRoute,
+  registerWanPingRoute,
+} from '../core/api/routes/internal.js';
+import type { WanPool } from './cluster/wan.js';
+import type { AclReplicator } from './cluster/acl-replication.js';
+import { aclReplicationData } from '../core/acl/replicate.js';
+import { registerRemoteQueryRoute } from '../core/api/routes/prepared-query.js';
+import type { DnsAnswer, DnsType } from '../core/dns/resolver.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import type { HttpClient } from '../runtimes/node/http-server.js';
@@ -38,6 +50,12 @@ export interface ApiParts {
   readonly node: NodeInfo;
   readonly state: ServerState;
   readonly cluster: Cluster;
+  /** The other datacenters (WAN): where `?dc=` requests go, and who answers WAN pings. */
+  readonly wan: WanPool;
+  /** ACL replication from the primary datacenter (GET /v1/acl/replication shows it). */
+  readonly aclReplicator: AclReplicator;
+  /** Resolves a DNS question about this datacenter, for other datacenters' servers (GET /v1/internal/dns). */
+  readonly dnsLookup: (qname: string, qtype: DnsType) => DnsAnswer;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly hotPaths: ServerApiDeps['hotPaths'];
@@ -145,6 +163,8 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     bodyReader: p.bodyReader,
     audit: p.audit ?? NO_AUDIT,
     ...(config.edgeGrantTtlMs !== undefined ? { edgeGrantTtlMs: config.edgeGrantTtlMs } : {}),
+    federation: p.wan,
+    ...(config.primaryDatacenter !== undefined ? { aclPrimaryDatacenter: config.primaryDatacenter } : {}),
   };
   const app = createApi(deps);
   // Followers send internal writes (anti-entropy, tombstone reaping) here when this server leads.
@@ -152,6 +172,13 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     joinToken: config.joinToken,
     aclEnabled: config.acl.enabled,
   });
+  // Other datacenters' servers (and this one's, spreading what they learnt) ping here.
+  const internal = { joinToken: config.joinToken, aclEnabled: config.acl.enabled };
+  registerWanPingRoute(app, p.wan, internal);
+  registerInternalDnsRoute(app, p.dnsLookup, internal);
+  registerRemoteQueryRoute(app, deps, internal);
+  registerAclReplicateRoute(app, () => store.read(aclReplicationData), internal);
+  registerAclReplicationStatusRoute(app, () => p.aclReplicator.status());
   registerAgentMetricsRoute(app, metricsPort(p.metrics));
   registerInsightsRoute(app, insightsPort(p.insights.analyser, p.node.name, p.cluster, p.logger));
   if (p.logs) registerAgentLogRoutes(app, deps, p.logs);

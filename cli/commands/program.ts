@@ -13,6 +13,7 @@ import { registerDebugCommand } from './debug.js';
 import { addClientFlags, type ClientCommand, clientFlags, type LocalCommand } from './common.js';
 import { registerEdgeCommands } from './edge.js';
 import { registerEnvCommand } from './env.js';
+import { registerReplicateCommand } from './replicate.js';
 import { registerKvCommands } from './kv.js';
 import { registerLockCommand } from './lock.js';
 import { registerMemberCommands } from './members.js';
@@ -131,6 +132,7 @@ export function buildProgram(
   registerLockCommand(program, client);
   registerTemplateCommand(program, client);
   registerEnvCommand(program, client);
+  registerReplicateCommand(program, client);
   registerTlsCommands(program, local);
   registerValidateCommand(program, local);
   registerCompletionCommand(program, local);

@@ -69,7 +69,8 @@ function resolveLinks(tx: ReadTxn, links: readonly AclLinkInput[], kind: 'policy
   return out;
 }
 
-function ensureManagementPolicy(ctx: ApplyContext): void {
+/** Creates the builtin global-management policy when this datacenter does not have it yet (idempotent). */
+export function ensureManagementPolicy(ctx: ApplyContext): void {
   if (ctx.tx.get(ACL_POLICIES_TABLE, GLOBAL_MANAGEMENT_POLICY_ID)) return;
   ctx.tx.put(ACL_POLICIES_TABLE, GLOBAL_MANAGEMENT_POLICY_ID, MANAGEMENT_POLICY(ctx.index));
   ctx.tx.put(ACL_POLICY_NAMES_TABLE, GLOBAL_MANAGEMENT_POLICY_NAME, GLOBAL_MANAGEMENT_POLICY_ID);

@@ -36,6 +36,7 @@ import {
   ACL_TOKENS_TABLE,
 } from './types.js';
 import { ACL_GRANT_KEYS_TABLE, grantKeyInit } from './grant.js';
+import { aclReplicateHandler } from './replicate.js';
 
 /**
  * The ACL module: policies, roles, tokens, auth methods, binding rules, the one-time bootstrap
@@ -67,5 +68,6 @@ export const aclModule: StateModule = {
     'acl.binding-rule.set': { apply: (ctx, cmd) => aclBindingRuleSet(ctx, readAclBindingRuleSet(cmd)) },
     'acl.binding-rule.delete': { apply: (ctx, cmd) => aclBindingRuleDelete(ctx, readAclBindingRuleDelete(cmd).id) },
     'acl.grant-key.init': grantKeyInit,
+    'acl.replicate': aclReplicateHandler,
   },
 };

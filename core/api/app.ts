@@ -12,6 +12,10 @@ import { registerAgentRoutes } from './routes/agent.js';
 import { registerAgentServiceRoutes } from './routes/agent-services.js';
 import { registerCatalogRoutes } from './routes/catalog.js';
 import { registerEventRoutes } from './routes/event.js';
+import { noPathToDatacenter, remoteDatacenter } from './federation.js';
+import { readBodyKept } from './body.js';
+import { tokenByAccessor } from '../acl/queries.js';
+import type { ApiDeps } from './context.js';
 import { registerFleetRoutes } from './routes/fleet.js';
 import { registerEdgeAclRoutes } from './routes/edge-acl.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -116,6 +120,36 @@ function registerRequestObservers(app: Hono, deps: ServerApiDeps): void {
   });
 }
 
+/** Largest ACL token body looked at to tell a Local token's write (1 MiB; the handlers' own limits apply after). */
+const MAX_ACL_BODY_BYTES = 1024 * 1024;
+
+/** ACL objects whose writes the primary datacenter makes. */
+const PRIMARY_ACL_WRITE = /^\/v1\/acl\/(bootstrap|policy|role|token|auth-method|binding-rule)(\/|$)/;
+
+/**
+ * Whether `req` writes ACL data that the primary datacenter holds: policies, roles, auth methods,
+ * binding rules, the bootstrap, and tokens but Local ones (a create or update saying `Local: true`,
+ * or an update or delete of a token that is Local here), as Consul forwards them.
+ */
+async function isPrimaryAclWrite(deps: ApiDeps, req: Request): Promise<boolean> {
+  const path = new URL(req.url).pathname;
+  if (req.method === 'GET' || req.method === 'HEAD' || !PRIMARY_ACL_WRITE.test(path)) return false;
+  if (!path.startsWith('/v1/acl/token')) return true;
+  const accessor = /^\/v1\/acl\/token\/([^/]+)$/.exec(path)?.[1];
+  if (accessor !== undefined && deps.store.read((tx) => tokenByAccessor(tx, decodeURIComponent(accessor)))?.Local)
+    return false;
+  if (req.method !== 'PUT') return true;
+  // Kept: the handler (a Local token's write, made here) or the forwarding reads the same bytes.
+  const bytes = await readBodyKept(req, MAX_ACL_BODY_BYTES, deps.bodyReader);
+  let body: { Local?: unknown } | undefined;
+  try {
+    body = JSON.parse(new TextDecoder().decode(bytes)) as { Local?: unknown };
+  } catch {
+    body = undefined;
+  }
+  return body?.Local !== true;
+}
+
 /**
  * A request a server answers from its own state (a watch or sync stream, an ACL read) whose
  * token this server does not know may carry one just made through the leader that this server
@@ -156,6 +190,21 @@ export function createApi(deps: ServerApiDeps): Hono {
   // Consul's Go router answers a path with "//", "." or ".." segments with a redirect to the clean one.
   app.use('*', async (c, next) => redirectUncleanPath(c.req.raw) ?? (await next()));
   registerRateLimits(app, deps);
+  // A request for another datacenter goes to a server of that datacenter, which answers it as its own.
+  app.use('*', async (c, next) => {
+    const dc = remoteDatacenter(new URL(c.req.url), deps.node.datacenter);
+    if (dc === undefined) return next();
+    if (!deps.federation) throw noPathToDatacenter(dc);
+    return deps.federation.forward(dc, c.req.raw);
+  });
+  // In a secondary datacenter, ACL writes are the primary's to make (they come back replicated).
+  app.use('/v1/acl/*', async (c, next) => {
+    const primary = deps.aclPrimaryDatacenter;
+    if (primary === undefined || primary === deps.node.datacenter || !(await isPrimaryAclWrite(deps, c.req.raw)))
+      return next();
+    if (!deps.federation) throw noPathToDatacenter(primary);
+    return deps.federation.forward(primary, c.req.raw);
+  });
   // What the route table says about the request, in one middleware: a follower hands the leader's
   // routes (answeredBy 'leader') to the leader, clients never see a redirect; where the request is
   // answered, the ACL guard the route names runs before its handler. A method the most specific

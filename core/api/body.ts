@@ -1,5 +1,6 @@
 import { BadRequestError, TooLargeError } from '../errors.js';
 import { concatBytes } from '../util/bytes.js';
+import { requestSlot } from './request-slot.js';
 
 /**
  * A runtime's direct way to read a request's body without the Web stream (which costs a Node
@@ -13,12 +14,29 @@ export type BodyReader = (req: Request, maxBytes: number) => Promise<Uint8Array>
 /** The BodyReader of a runtime without a direct one: every body is read as a Web stream. */
 export const WEB_STREAM_BODIES: BodyReader = () => undefined;
 
+const keptBodies = requestSlot<Uint8Array>('konsul.body');
+
+/**
+ * Reads `req`'s body once (as readBody, up to `maxBytes`) and keeps it, so the handler that runs
+ * next reads the same bytes through readBody (a middleware that had to look at the body).
+ */
+export async function readBodyKept(req: Request, maxBytes: number, direct?: BodyReader): Promise<Uint8Array> {
+  const body = await readBody(req, maxBytes, direct);
+  keptBodies.set(req, body);
+  return body;
+}
+
 /**
  * Reads a request body into memory, refusing more than `maxBytes`: a declared Content-Length
  * over the limit is refused before reading, and a streamed body is cut off as soon as it passes it.
  * Throws TooLargeError (413) naming the sizes. Uses `direct` (ApiDeps.bodyReader) when it can.
  */
 export async function readBody(req: Request, maxBytes: number, direct?: BodyReader): Promise<Uint8Array> {
+  const kept = keptBodies.get(req);
+  if (kept) {
+    if (kept.byteLength > maxBytes) throw bodyTooLarge(kept.byteLength, maxBytes);
+    return kept;
+  }
   const fast = direct?.(req, maxBytes);
   if (fast) return fast;
   checkDeclaredLength(req.headers.get('content-length'), maxBytes);

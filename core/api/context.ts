@@ -1,3 +1,4 @@
+import type { FederationPort } from './federation.js';
 import type { FleetReporter } from '../fleet/reporter.js';
 import type { TokenWatch } from '../acl/token-watch.js';
 import type { AclResolver } from '../acl/resolve.js';
@@ -222,6 +223,8 @@ export interface ApiDeps {
    * lock within one is refused without a proposal. Absent: only the state machine's check holds.
    */
   readonly lockDelays?: { inDelay(key: string): boolean };
+  /** The other datacenters this server is federated with (absent: none; `?dc=` of another answers 500). */
+  readonly federation?: FederationPort;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */
@@ -244,6 +247,11 @@ export interface ServerApiDeps extends ApiDeps {
   readonly clientAddress: (req: Request) => string | undefined;
   /** Where audit records go (NO_AUDIT: none are kept). */
   readonly audit: AuditSink;
+  /**
+   * The datacenter holding the ACL data (absent, or this one: ACL writes are made here). In another
+   * datacenter, ACL writes — but those of Local tokens — are sent there, and come back by replication.
+   */
+  readonly aclPrimaryDatacenter?: string;
   /** Lifetime of the edge write grants this server signs (ms; absent: DEFAULT_GRANT_TTL_MS, 24 h). */
   readonly edgeGrantTtlMs?: number;
 }

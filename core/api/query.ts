@@ -1,4 +1,5 @@
-import { BadRequestError, KonsulError } from '../errors.js';
+import { noPathToDatacenter } from './federation.js';
+import { BadRequestError } from '../errors.js';
 import { parseDuration } from '../util/duration.js';
 import { parseUint64 } from '../util/uint64.js';
 import type { ApiDeps } from './context.js';
@@ -32,7 +33,7 @@ export function parseUintParam(text: string, label: string): number {
 export function checkDatacenter(url: URL, deps: ApiDeps): void {
   const dc = url.searchParams.get('dc');
   if (dc !== null && dc !== '' && dc !== deps.node.datacenter) {
-    throw new KonsulError('no_path', `No path to datacenter ${JSON.stringify(dc)}`);
+    throw noPathToDatacenter(dc);
   }
 }
 

@@ -7,8 +7,16 @@ import { LogHub } from '../log/hub.js';
 import { registerAgentLogRoutes } from './routes/agent-logs.js';
 import { registerAgentMetricsRoute } from './routes/agent-metrics.js';
 import { registerInsightsRoute } from './routes/insights.js';
-import { registerFaultsRoute, registerInternalProposeRoute } from './routes/internal.js';
+import {
+  registerAclReplicateRoute,
+  registerAclReplicationStatusRoute,
+  registerFaultsRoute,
+  registerInternalDnsRoute,
+  registerInternalProposeRoute,
+  registerWanPingRoute,
+} from './routes/internal.js';
 import { registerChaosRoutes } from './routes/chaos.js';
+import { registerRemoteQueryRoute } from './routes/prepared-query.js';
 
 /** The API a server serves: createApi plus the server-only routes its composition root adds. */
 function serverApp(): Hono {
@@ -26,6 +34,12 @@ function serverApp(): Hono {
     json: async () => ({}),
   });
   registerFaultsRoute(app, { block: () => undefined });
+  const internal = { joinToken: undefined, aclEnabled: false };
+  registerWanPingRoute(app, { answer: () => ({}) }, internal);
+  registerInternalDnsRoute(app, () => ({ rcode: 'NXDOMAIN', answers: [], additionals: [], authorities: [] }), internal);
+  registerRemoteQueryRoute(app, deps, internal);
+  registerAclReplicateRoute(app, () => ({}), internal);
+  registerAclReplicationStatusRoute(app, () => ({}));
   registerInsightsRoute(app, { gather: () => Promise.resolve([]), local: () => [] });
   registerChaosRoutes(app, deps, undefined);
   registerAgentLogRoutes(
@@ -84,6 +98,8 @@ describe('the route table', () => {
       '/v1/query',
       // The fleet table: read and forgotten at the leader, like the catalog.
       '/v1/edge/agents',
+      // ACL replication runs on a secondary datacenter's leader: its status is the leader's.
+      '/v1/acl/replication',
     ];
     // Added with the table: each server's own observations, answered where the request arrives.
     const ownView = new Set([

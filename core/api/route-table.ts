@@ -238,6 +238,12 @@ export const ROUTES: readonly RouteFacts[] = [
   local('POST', '/v1/internal/acl/authorize', NONE),
   // Between servers (the join token, not ACLs, guards the first; the second exists only in tests).
   local('POST', '/v1/internal/propose', NONE),
+  local('POST', '/v1/internal/wan/ping', NONE),
+  local('GET', '/v1/internal/dns', NONE),
+  local('POST', '/v1/internal/query/execute', NONE),
+  local('GET', '/v1/internal/acl/replicate', NONE),
+  // The leader replicates: its status is the one to show.
+  leader('GET', '/v1/acl/replication', NONE, { leaderState: true }),
   // What each server alone sees, gathered by the leader's /v1/operator/insights (operator:read).
   local('GET', '/v1/internal/insights', OPERATOR),
   local('PUT', '/v1/internal/faults', NONE),

@@ -39,7 +39,8 @@ export type DnsRecord =
 
 /** The resolver's answer: response code and the three record sections. */
 export interface DnsAnswer {
-  readonly rcode: 'NOERROR' | 'NXDOMAIN' | 'REFUSED';
+  /** SERVFAIL only for a question about another datacenter none of whose servers answered. */
+  readonly rcode: 'NOERROR' | 'NXDOMAIN' | 'REFUSED' | 'SERVFAIL';
   readonly answers: DnsRecord[];
   readonly additionals: DnsRecord[];
   readonly authorities: DnsRecord[];
@@ -133,6 +134,20 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
     case 'service':
       return serviceLookup(tx, q.labels, q.recordName, qtype, o, empty);
   }
+}
+
+/**
+ * The datacenter a node or service question names when it is not this one (`<…>.service.<dc>`,
+ * `<…>.node.<dc>`), else undefined: such a question is answered by a server of that datacenter.
+ */
+export function remoteDatacenterOf(qname: string, o: Pick<DnsOptions, 'domain' | 'datacenter'>): string | undefined {
+  const name = qname.toLowerCase().replace(/\.$/, '');
+  if (!name.endsWith(`.${o.domain}`)) return undefined;
+  const labels = name.slice(0, -(o.domain.length + 1)).split('.');
+  const kind = labels[labels.length - 2];
+  const dc = labels[labels.length - 1] as string;
+  if (labels.length < 3 || (kind !== 'node' && kind !== 'service')) return undefined;
+  return dc === o.datacenter.toLowerCase() ? undefined : dc;
 }
 
 /**

@@ -185,6 +185,11 @@ export class Cluster implements ClusterView {
     return this.state.leaderInfo()?.raftAddr;
   }
 
+  /** The servers this one knows in its datacenter (itself included), and the leader's name when known. */
+  localServers(): { readonly servers: readonly PeerInfo[]; readonly leader: string | undefined } {
+    return { servers: this.state.knownPeers(), leader: this.state.leaderInfo()?.name };
+  }
+
   /**
    * Asks every other server of the configuration (voters and learners) for `path` on its API
    * (GET, with `headers`), at most `timeoutMs` each, all at once. Each answer is the JSON body of

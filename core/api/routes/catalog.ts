@@ -125,7 +125,10 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
     names: (item: T) => ReadonlyArray<readonly [NamedResource, string]>,
   ): readonly T[] => filterReadable(deps, req, items, names).items;
 
-  route(app, 'GET', '/v1/catalog/datacenters', () => jsonResponse(JSON.stringify([deps.node.datacenter])));
+  // This datacenter first, then the others by round-trip time (as Consul's GetDatacentersByDistance).
+  route(app, 'GET', '/v1/catalog/datacenters', () =>
+    jsonResponse(JSON.stringify(deps.federation?.datacenters() ?? [deps.node.datacenter])),
+  );
 
   route(app, 'GET', '/v1/catalog/nodes', (c) => {
     const url = new URL(c.req.url);

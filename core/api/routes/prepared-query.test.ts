@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { failoverOrder } from './prepared-query.js';
 import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const send = (n: TestNode, method: string, path: string, body?: unknown, token?: string) =>
@@ -543,5 +544,27 @@ describe('prepared queries: snapshots', () => {
     expect(viaTemplate.Query.Service.Service).toBe('w1');
     const dup = await send(n, 'POST', '/v1/query', { Name: 'web', Service: { Service: 'web' } });
     expect(dup.status).toBe(500);
+  });
+});
+
+describe('prepared queries: failover order', () => {
+  it('takes the NearestN nearest, then Datacenters and Targets as given, each known one once, never this one', () => {
+    const known = ['dc1', 'dc3', 'dc2', 'dc4'];
+    const f = (o: {
+      NearestN?: number;
+      Datacenters?: string[];
+      Targets?: Array<{ Peer: string; Datacenter: string }>;
+    }) =>
+      failoverOrder(
+        { NearestN: o.NearestN ?? 0, Datacenters: o.Datacenters ?? null, Targets: o.Targets ?? null },
+        known,
+        'dc1',
+      );
+    expect(f({ NearestN: 2 })).toEqual(['dc3', 'dc2']);
+    expect(f({ NearestN: 9 })).toEqual(['dc3', 'dc2', 'dc4']);
+    expect(f({ Datacenters: ['dc4', 'dc9', 'dc1', 'dc2', 'dc4'] })).toEqual(['dc4', 'dc2']);
+    expect(f({ NearestN: 1, Datacenters: ['dc3', 'dc4'] })).toEqual(['dc3', 'dc4']);
+    expect(f({ Targets: [{ Peer: '', Datacenter: 'dc2' }] })).toEqual(['dc2']);
+    expect(f({})).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import type { Hono } from 'hono';
 import type { AclIdentity } from '../../acl/resolve.js';
 import { healthEntryJson } from '../../catalog/json.js';
 import type { HealthEntry } from '../../catalog/queries.js';
-import { NotFoundError, PermissionDeniedError, RefusedError } from '../../errors.js';
+import { BadRequestError, NotFoundError, PermissionDeniedError, RefusedError } from '../../errors.js';
+import { type InternalProposeAccess, internalAllowed } from './internal.js';
 import { applyLimit, orderQueryResults, queryInstances } from '../../prepared-query/execute.js';
 import { decodeQuery, validateQuery } from '../../prepared-query/input.js';
 import { nonExistent } from '../../prepared-query/ops.js';
@@ -20,6 +21,7 @@ import {
 } from '../../prepared-query/types.js';
 import { randomUuid } from '../../util/uuid.js';
 import { identityOf, requireAccess } from '../authz.js';
+import { requestSecret } from '../../acl/resolve.js';
 import { readJson } from '../body.js';
 import type { ApiDeps } from '../context.js';
 import { checkDatacenter, consistentBarrier, parseReadOptions } from '../query.js';
@@ -51,6 +53,33 @@ function parseLimit(url: URL): number {
   if (!/^[+-]?[0-9]{1,15}$/.test(text))
     throw new RefusedError(`Bad limit: strconv.Atoi: parsing ${JSON.stringify(text)}: invalid syntax`);
   return Number(text);
+}
+
+/** A query as a datacenter it fails over to runs it (POST /v1/internal/query/execute). */
+interface RemoteQuery {
+  readonly Service: PreparedQueryRecord['Service'];
+  /** The query's own token ("" when none): when set, it decides what the answer may show. */
+  readonly Token: string;
+  /** The token of the request that executed the query ("" when none), used when the query has none. */
+  readonly CallerToken: string;
+  readonly Limit: number;
+}
+
+/**
+ * The datacenters a query fails over to, in Consul's order: the `NearestN` nearest other
+ * datacenters (`known` is nearest first, this one `local` first), then `Datacenters` and the
+ * `Targets`' datacenters as given; each once, unknown ones and this one left out.
+ */
+export function failoverOrder(
+  f: PreparedQueryRecord['Service']['Failover'],
+  known: readonly string[],
+  local: string,
+): string[] {
+  const others = known.filter((dc) => dc !== local);
+  const order = others.slice(0, Math.max(0, f.NearestN));
+  for (const dc of [...(f.Datacenters ?? []), ...(f.Targets ?? []).map((t) => t.Datacenter)])
+    if (dc !== '' && others.includes(dc) && !order.includes(dc)) order.push(dc);
+  return order;
 }
 
 /** The body of a create or update: JSON, at most MAX_QUERY_BODY_BYTES. */
@@ -171,14 +200,45 @@ export function registerPreparedQueryRoutes(app: Hono, deps: ApiDeps): void {
     const readable = found.instances.value.filter(
       (e: HealthEntry) => who.authz.canRead('service', e.service.Service) && who.authz.canRead('node', e.node.Node),
     );
-    const nodes = applyLimit(orderQueryResults(readable, deps.rng), limit);
+    let nodes: unknown[] = applyLimit(orderQueryResults(readable, deps.rng), limit).map(healthEntryJson);
+    let datacenter = deps.node.datacenter;
+    let failovers = 0;
+    // As Consul: nothing healthy here, the query runs in the NearestN closest datacenters, then
+    // in Failover.Datacenters (and Targets) in order — each once, unknown ones skipped — until one
+    // has instances. Failovers counts every datacenter tried.
+    if (nodes.length === 0 && deps.federation) {
+      const federation = deps.federation;
+      const remote: RemoteQuery = {
+        Service: found.query.Service,
+        Token: found.query.Token,
+        CallerToken: requestSecret(req, url) ?? '',
+        Limit: limit,
+      };
+      for (const dc of failoverOrder(found.query.Service.Failover, federation.datacenters(), deps.node.datacenter)) {
+        failovers++;
+        let answer: { status: number; body: string };
+        try {
+          answer = await federation.internal(dc, '/v1/internal/query/execute', remote);
+        } catch (err) {
+          deps.logger.debug('prepared query failover: datacenter not reached', {
+            datacenter: dc,
+            error: (err as Error).message,
+          });
+          continue;
+        }
+        if (answer.status !== 200) continue;
+        const got = JSON.parse(answer.body) as { Nodes: unknown[] };
+        datacenter = dc;
+        nodes = got.Nodes;
+        if (nodes.length > 0) break;
+      }
+    }
     const body = {
       Service: found.query.Service.Service,
-      Nodes: nodes.map(healthEntryJson),
+      Nodes: nodes,
       DNS: found.query.DNS,
-      Datacenter: deps.node.datacenter,
-      // No other datacenter is known, so a query never fails over (Failover settings are kept).
-      Failovers: 0,
+      Datacenter: datacenter,
+      Failovers: failovers,
     };
     const index = Math.max(1, found.index, found.instances.index);
     return jsonResponse(JSON.stringify(body), 200, readHeaders(deps, index, options));
@@ -198,5 +258,39 @@ export function registerPreparedQueryRoutes(app: Hono, deps: ApiDeps): void {
     const shown = visibleQueries(identityOf(deps, req), [found.query]);
     if (shown.length === 0) throw new PermissionDeniedError();
     return jsonResponse(JSON.stringify({ Query: shown[0] }), 200, readHeaders(deps, Math.max(1, found.index), options));
+  });
+}
+
+/**
+ * Registers POST /v1/internal/query/execute: another datacenter's server fails a prepared query
+ * over to this one and sends the query itself (RemoteQuery, as Consul's ExecuteRemote). Answers
+ * {Nodes, Index}: this datacenter's healthy instances of the query's service in the query's
+ * order, up to its limit, as far as the query's token (else the caller's) may read them.
+ * Guarded by the join token (internalAllowed).
+ */
+export function registerRemoteQueryRoute(app: Hono, deps: ApiDeps, access: InternalProposeAccess): void {
+  route(app, 'POST', '/v1/internal/query/execute', async (c) => {
+    if (!internalAllowed(c.req.header('x-konsul-join-token'), access)) return c.text('Permission denied\n', 403);
+    const q = (await readJson(c.req.raw, MAX_QUERY_BODY_BYTES, deps.bodyReader)) as Partial<RemoteQuery>;
+    if (
+      typeof q !== 'object' ||
+      q === null ||
+      typeof q.Service?.Service !== 'string' ||
+      typeof q.Token !== 'string' ||
+      typeof q.CallerToken !== 'string' ||
+      typeof q.Limit !== 'number'
+    )
+      throw new BadRequestError('a remote query is {Service, Token, CallerToken, Limit}');
+    const { Service, Token, CallerToken, Limit } = q as RemoteQuery;
+    const found = deps.store.read((tx) => {
+      const secret = Token !== '' ? Token : CallerToken !== '' ? CallerToken : undefined;
+      return { instances: queryInstances(tx, Service), who: deps.acl.resolve(tx, secret, deps.clock.now()) };
+    });
+    const readable = found.instances.value.filter(
+      (e: HealthEntry) =>
+        found.who.authz.canRead('service', e.service.Service) && found.who.authz.canRead('node', e.node.Node),
+    );
+    const nodes = applyLimit(orderQueryResults(readable, deps.rng), Limit).map(healthEntryJson);
+    return jsonResponse(JSON.stringify({ Nodes: nodes, Index: Math.max(1, found.instances.index) }), 200);
   });
 }
