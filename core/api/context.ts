@@ -19,6 +19,8 @@ import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { Tracer } from '../ports/tracing.js';
+import type { Secrets } from '../sealing/secrets.js';
+import type { SecretsAdminPort } from '../sealing/admin.js';
 
 /** Identity of the node serving the API. */
 export interface NodeInfo {
@@ -222,6 +224,11 @@ export interface ApiDeps {
    * lock within one is refused without a proposal. Absent: only the state machine's check holds.
    */
   readonly lockDelays?: { inDelay(key: string): boolean };
+  /**
+   * Encrypted values (docs/SECRETS.md): read answers open sealed values through it just before
+   * answering (503 when this node lacks the key). Absent: values are answered as stored.
+   */
+  readonly secrets?: Secrets;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */
@@ -246,4 +253,6 @@ export interface ServerApiDeps extends ApiDeps {
   readonly audit: AuditSink;
   /** Lifetime of the edge write grants this server signs (ms; absent: DEFAULT_GRANT_TTL_MS, 24 h). */
   readonly edgeGrantTtlMs?: number;
+  /** The keyring and re-encryption administration (--encrypt-key-file); absent: its routes answer 400. */
+  readonly secretsAdmin?: SecretsAdminPort;
 }

@@ -154,7 +154,8 @@ export class Keyring {
    */
   async seal(kvKey: string, plaintext: Uint8Array, keyId: string): Promise<Uint8Array> {
     const key = this.byId.get(keyId);
-    if (!key) throw new MissingKeyError(keyId, `the keyring lacks key ${keyId}, the primary: install it (--encrypt-key-file)`);
+    if (!key)
+      throw new MissingKeyError(keyId, `the keyring lacks key ${keyId}, the primary: install it (--encrypt-key-file)`);
     const header = envelopeHeader(key.idBytes);
     const ad = associatedData(header, kvKey);
     const mac = hmac.create(sha256, key.nonceKey);
