@@ -109,11 +109,12 @@ export class ServerSecretsAdmin implements SecretsAdminPort {
     await this.serially(async (file) => {
       const at = file.keys.findIndex((k) => keyIdOf(k) === id);
       if (at < 0) return { id };
-      if (at === file.primary)
-        throw new ConflictError(`key ${id} is the key file's primary: make another key primary in the file first`);
       const keys = file.keys.filter((_, i) => i !== at);
-      const primary = keyIdOf(file.keys[file.primary] as Uint8Array);
-      return { id, next: { keys, primary: keys.findIndex((k) => keyIdOf(k) === primary) } };
+      // The file's primary follows the cluster's (chosen with `keyring use`) when it is removed.
+      const primary = at === file.primary ? this.secrets.primary() : keyIdOf(file.keys[file.primary] as Uint8Array);
+      const index = keys.findIndex((k) => keyIdOf(k) === primary);
+      if (index < 0) throw new ConflictError(`key ${id} is the key file's primary: make another key primary first`);
+      return { id, next: { keys, primary: index } };
     });
   }
 
