@@ -102,7 +102,7 @@ describe('encrypted values at rest', () => {
     await again.stop();
   });
 
-  it('rotates the primary under concurrent writes, losing nothing, and ends with every value under the new key', async () => {
+  it('rotates the primary under concurrent writes, losing nothing; every value ends under the new key', async () => {
     const keyA = newKey();
     const keyB = newKey();
     const [idA, idB] = [keyIdOf(keyA), keyIdOf(keyB)];
