@@ -94,6 +94,13 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
     default: 'dc1',
   },
   {
+    name: 'encrypt-key-file',
+    kind: { type: 'string' },
+    describe:
+      "the servers' key file (docs/SECRETS.md): encrypted values stay encrypted in the replica and are " +
+      'opened when answering; without it they are answered 503',
+  },
+  {
     name: 'token',
     kind: { type: 'string' },
     describe:
@@ -157,6 +164,8 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     announceEveryMs: Number(v['announce-interval']) * 1000,
     token: v['token'] === undefined || v['token'] === '' ? undefined : String(v['token']),
     aclRequired: v['acl-enabled'] === true,
+    encryptKeyFile:
+      v['encrypt-key-file'] === undefined || v['encrypt-key-file'] === '' ? undefined : String(v['encrypt-key-file']),
     logLevel: v['log-level'] as LogLevel,
     logFormat: v['log-format'] as LogFormat,
   };

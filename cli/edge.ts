@@ -5,6 +5,9 @@ import { currentRuntime } from '../runtimes/current.js';
 import { currentHost, type ProcessHost } from '../runtimes/host.js';
 import { systemClock } from '../runtimes/node/clock.js';
 import { systemRng } from '../runtimes/node/rng.js';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../core/errors.js';
+import { parseKeyFile, type KeyFile } from '../core/secrets/keyring.js';
 import { optionsHelp, parseFlags, readConfigFile, resolveOptions } from './options.js';
 
 const USAGE = `Usage: konsul edge --upstream http://HOST:PORT --prefix PREFIX [--service NAME] [flags]
@@ -37,7 +40,8 @@ export async function runEdgeCommand(
   }
   const flags = parseFlags(EDGE_OPTIONS, argv, 'edge');
   const file = await readConfigFile(EDGE_OPTIONS, flags, env);
-  const cfg = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
+  const base = toEdgeConfig(resolveOptions(EDGE_OPTIONS, flags, env, file));
+  const cfg = base.encryptKeyFile ? { ...base, encryptKeys: await readEdgeKeyFile(base.encryptKeyFile) } : base;
   const logger = createLogger({
     level: cfg.logLevel,
     format: cfg.logFormat,
@@ -70,4 +74,19 @@ export async function runEdgeCommand(
     };
     if (signalled !== undefined) onSignal(signalled);
   });
+}
+
+/** Reads --encrypt-key-file; ConfigError naming the flag and the file (never its content). */
+async function readEdgeKeyFile(path: string): Promise<KeyFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read --encrypt-key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    return parseKeyFile(text);
+  } catch (err) {
+    throw new ConfigError(`--encrypt-key-file ${path}: ${(err as Error).message}`);
+  }
 }

@@ -18,6 +18,8 @@ Commands:
   operator  raft list-peers|remove-peer|transfer-leader, autopilot get-config|set-config|state
   chaos     start|list|stop chaos experiments (servers started with --enable-chaos)
   snapshot  save, restore and inspect snapshots of the data
+  secrets   keyring list|install|use|remove, rotation: keys of KV values encrypted at rest
+  keygen    print a new 32-byte key in base64 (for --encrypt-key-file)
   acl       bootstrap; policy, role, token, auth-method, binding-rule create|list|read|update|delete
   login     exchange a JWT for a token with an auth method; logout: destroy it
   watch     run a handler once per change of a key, prefix, service, checks or events
@@ -77,6 +79,8 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'operator':
     case 'chaos':
     case 'snapshot':
+    case 'secrets':
+    case 'keygen':
     case 'services':
     case 'acl':
     case 'login':

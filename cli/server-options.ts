@@ -194,6 +194,19 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'append an audit record (JSON line) per write, and per request with ACLs on, to this file',
   },
   {
+    name: 'encrypt-key-file',
+    kind: { type: 'string' },
+    describe:
+      'JSON key file (keys and primary, from konsul keygen) to keep KV values encrypted at rest; ' +
+      'the same file on every server (docs/SECRETS.md)',
+  },
+  {
+    name: 'encrypt-prefix',
+    kind: { type: 'list', item: 'string' },
+    describe: 'encrypt only values under this KV prefix (repeatable; none: every value)',
+    default: [],
+  },
+  {
     name: 'mqtt-device-keys',
     kind: { type: 'string' },
     describe: 'JSON file of device keys allowed to write and send heartbeats over MQTT',
@@ -444,6 +457,9 @@ export function toServerConfig(v: OptionValues): ServerConfig {
     mqttProtocol: v['mqtt-protocol'] as MqttProtocol,
     mqttSessionExpirySeconds: Number(v['mqtt-session-expiry']),
     mqttDeviceKeys: v['mqtt-device-keys'] === undefined ? undefined : String(v['mqtt-device-keys']),
+    encryptKeyFile:
+      v['encrypt-key-file'] === undefined || v['encrypt-key-file'] === '' ? undefined : String(v['encrypt-key-file']),
+    encryptPrefixes: (v['encrypt-prefix'] as string[] | undefined) ?? [],
     dnsServiceTtl: Number(v['dns-service-ttl']),
     dnsNodeTtl: Number(v['dns-node-ttl']),
     dnsARecordLimit: Number(v['dns-a-record-limit']),

@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'limit_reached'
   | 'no_path'
   | 'refused'
-  | 'disk_full';
+  | 'disk_full'
+  | 'missing_key';
 
 /** Base class of all deliberate Konsul errors. `code` is stable; `message` is for humans. */
 export class KonsulError extends Error {
@@ -174,5 +175,18 @@ export class ConflictError extends KonsulError {
 export class RefusedError extends KonsulError {
   constructor(message: string) {
     super('refused', message);
+  }
+}
+
+/**
+ * An encrypted value cannot be opened (or a value sealed) here because this node's keyring lacks
+ * the key it needs (503: another server or agent with the key can answer). Names the key by its
+ * id only, never by its material.
+ */
+export class MissingKeyError extends KonsulError {
+  readonly keyId: string;
+  constructor(keyId: string, message: string) {
+    super('missing_key', message);
+    this.keyId = keyId;
   }
 }

@@ -1,3 +1,5 @@
+import { Secrets } from '../core/sealing/secrets.js';
+import { Keyring } from '../core/secrets/keyring.js';
 import { GRANT_HEADER } from '../core/acl/grant.js';
 import { WEB_STREAM_BODIES } from '../core/api/body.js';
 import { type ApiDeps, DEFAULT_API_LIMITS } from '../core/api/context.js';
@@ -249,6 +251,11 @@ export async function startEdgeAgent(
     acl: acl.resolver,
     bodyReader: WEB_STREAM_BODIES,
     shutdownSignal: shutdown.signal,
+    // Replicated values stay sealed on disk; they are opened when answering (503 without the key).
+    secrets: new Secrets(
+      config.encryptKeys ? await Keyring.load(globalThis.crypto.subtle, config.encryptKeys) : undefined,
+      [],
+    ),
   };
   const app = createEdgeApi({
     deps,

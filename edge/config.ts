@@ -1,3 +1,4 @@
+import type { KeyFile } from '../core/secrets/keyring.js';
 import type { LogFormat } from '../core/log/logger.js';
 import type { LogLevel } from '../core/ports/logger.js';
 import type { MqttProtocol } from '../core/sync/mqtt5.js';
@@ -28,6 +29,10 @@ export interface EdgeConfig {
   readonly token: string | undefined;
   /** `--acl-enabled`: serve and queue nothing locally before ACL data (or word that ACLs are off) arrived. */
   readonly aclRequired: boolean;
+  /** `--encrypt-key-file`: the servers' key file, read by the CLI (encryptKeys); undefined: none. */
+  readonly encryptKeyFile?: string | undefined;
+  /** The keys of encryptKeyFile, parsed (docs/SECRETS.md); absent: encrypted values are answered 503. */
+  readonly encryptKeys?: KeyFile;
   readonly logLevel: LogLevel;
   readonly logFormat: LogFormat;
 }

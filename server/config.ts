@@ -94,6 +94,10 @@ export interface ServerConfig {
   /** Session Expiry Interval of an MQTT 5 connection to the external broker (seconds, 0..86,400). */
   readonly mqttSessionExpirySeconds: number;
   readonly mqttDeviceKeys: string | undefined;
+  /** The key file of encrypted values (--encrypt-key-file; docs/SECRETS.md); undefined: values are stored as sent. */
+  readonly encryptKeyFile?: string | undefined;
+  /** KV prefixes whose values are encrypted (--encrypt-prefix); empty: every value. */
+  readonly encryptPrefixes?: readonly string[];
   readonly dnsServiceTtl: number;
   readonly dnsNodeTtl: number;
   /** Most A/AAAA records in a DNS service answer (Consul's a_record_limit); 0: no limit. */

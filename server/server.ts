@@ -50,6 +50,10 @@ import { peerFetch, peerStream } from './peer-http.js';
 import { WanPool } from './cluster/wan.js';
 import { AclReplicator } from './cluster/acl-replication.js';
 import { type DnsOptions, resolve as resolveDns } from '../core/dns/resolver.js';
+import { SealingWriter } from '../core/sealing/sealing-writer.js';
+import { Secrets } from '../core/sealing/secrets.js';
+import { SecretsRotation } from '../core/sealing/rotation.js';
+import { checkKeyringCovers, loadServerKeyring, ServerSecretsAdmin } from './secrets.js';
 
 /** The bucket insight rates are measured over. */
 const DEFAULT_INSIGHT_BUCKET_MS = 10_000;
@@ -98,6 +102,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const hotPaths = await nodeRuntime.loadHotPaths(config.hotPaths);
   const deviceKeys = await readDeviceKeys(config.mqttDeviceKeys);
+  // Encrypted values (docs/SECRETS.md): a key file that cannot be read or parsed stops the start.
+  const keyring = await loadServerKeyring(config.encryptKeyFile);
   // The HTTPS material, also used to call other servers (forwarding); replaced on reload.
   let peerTls: HttpTls | undefined = config.httpTls ? await readHttpTls(config.httpTls) : undefined;
   if (config.raftTls) await checkRaftTls(config.raftTls);
@@ -124,6 +130,9 @@ export async function startServer(
     const { http, transport, raftAddr, dns, broker } = listeners;
     const state = await openState(config, hotPaths, stack, logger, entriesFrames, metrics.port);
     const { store, applier, watches } = state;
+    const readState = <T>(run: (tx: ReadTxn) => T): T => store.read(run);
+    // A keyring that cannot open the values the data holds stops the start before Raft runs.
+    checkKeyringCovers(readState, keyring, config.encryptKeyFile);
     const node: NodeInfo = {
       name,
       id: state.nodeId,
@@ -157,6 +166,21 @@ export async function startServer(
     });
     const writer = cluster.writer;
     const isLeader = (): boolean => cluster.driver?.role() === 'leader';
+    // Values under the encrypted prefixes are sealed before they are proposed, by every write path
+    // of clients (the API, MQTT device writes); the leader re-encrypts after a key change.
+    const secrets = new Secrets(keyring, config.encryptPrefixes ?? [], readState);
+    const sealingWriter = new SealingWriter(writer, secrets);
+    const rotation = new SecretsRotation({
+      read: readState,
+      writer,
+      secrets,
+      clock,
+      isLeader,
+      logger: logger.child({ component: 'secrets' }),
+    });
+    stack.push('secrets rotation', () => rotation.stop());
+    const secretsAdmin =
+      keyring && config.encryptKeyFile ? new ServerSecretsAdmin(secrets, config.encryptKeyFile, rotation) : undefined;
     // Only the leader decides session expiry; it proposes the destroy like any other write.
     const sessionTtl = new SessionTtl({
       clock,
@@ -336,6 +360,7 @@ export async function startServer(
       insights: { analyser, feed: insightsFeed, syncStreams },
       fleet,
       tokenWatch,
+      secrets: { secrets, writer: sealingWriter, ...(secretsAdmin ? { admin: secretsAdmin } : {}) },
     });
 
     // A follower's proposal within a traced write carries its traceparent: the leader's part of the
@@ -352,6 +377,9 @@ export async function startServer(
     };
     stack.push('cluster', () => cluster.stop());
     await cluster.start();
+    // Entries replayed from the WAL may seal values with a key the LMDB state did not show yet.
+    checkKeyringCovers(readState, keyring, config.encryptKeyFile);
+    rotation.start();
     listeners.serveHttp((req, client) => {
       clients.set(req, client);
       return app.fetch(req);
@@ -372,7 +400,20 @@ export async function startServer(
     dns?.serve(store, dnsOptions, metrics.port, (dc, qname, qtype) => wan.dnsAnswer(dc, qname, qtype));
     const bridge = await startMqtt(
       config,
-      { name, broker, state, writer, aclResolver, clock, logger, metrics, deviceKeys, isLeader, fleet, tokenWatch },
+      {
+        name,
+        broker,
+        state,
+        writer: sealingWriter,
+        aclResolver,
+        clock,
+        logger,
+        metrics,
+        deviceKeys,
+        isLeader,
+        fleet,
+        tokenWatch,
+      },
       stack,
     );
 
@@ -435,6 +476,7 @@ export async function startServer(
           // Experiments end first (audited as 'shutdown'), while the audit log still takes records.
           chaos?.stop();
           gc.stop();
+          rotation.stop();
           sessionTtl.deactivate();
           agent.stop();
           await dns?.close();

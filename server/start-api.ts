@@ -1,3 +1,5 @@
+import type { Secrets } from '../core/sealing/secrets.js';
+import type { SecretsAdminPort } from '../core/sealing/admin.js';
 import type { TokenWatch } from '../core/acl/token-watch.js';
 import type { FleetReporter } from '../core/fleet/reporter.js';
 import type { Hono } from 'hono';
@@ -87,6 +89,11 @@ export interface ApiParts {
   readonly fleet: FleetReporter;
   /** Follows the tokens of long-lived requests (and MQTT sessions) as ACL data changes. */
   readonly tokenWatch: TokenWatch;
+  /**
+   * Encrypted values: what opens them for answers, the writer that seals them before proposing
+   * (used instead of the cluster's), and the keyring administration (--encrypt-key-file only).
+   */
+  readonly secrets?: { readonly secrets: Secrets; readonly writer: Writer; readonly admin?: SecretsAdminPort };
 }
 
 /** The server's counters as the metrics route reads them. */
@@ -123,7 +130,9 @@ export function buildApi(config: ServerConfig, p: ApiParts): Hono {
     lockDelays,
     node: p.node,
     store,
-    writer: tracedWriter(p.cluster.writer, p.tracer),
+    writer: tracedWriter(p.secrets?.writer ?? p.cluster.writer, p.tracer),
+    ...(p.secrets ? { secrets: p.secrets.secrets } : {}),
+    ...(p.secrets?.admin ? { secretsAdmin: p.secrets.admin } : {}),
     tracer: p.tracer,
     answered: (status) => p.insights.feed.answered(status),
     watches,

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { unreadableInScope } from '../core/api/authz.js';
 import type { AclResolver } from '../core/acl/resolve.js';
 import { ConfigError } from '../core/errors.js';
-import type { WritePipeline } from '../core/pipeline/write-pipeline.js';
+import type { Writer } from '../core/pipeline/writer.js';
 import type { Clock } from '../core/ports/clock.js';
 import type { Logger } from '../core/ports/logger.js';
 import { type DeviceKey, loadDeviceKeys } from '../core/sync/device.js';
@@ -46,7 +46,7 @@ export interface MqttParts {
   /** The bound embedded broker's listener (undefined: none, or an external --mqtt-url). */
   readonly broker: BoundBroker | undefined;
   readonly state: ServerState;
-  readonly writer: WritePipeline;
+  readonly writer: Writer;
   readonly aclResolver: AclResolver;
   readonly clock: Clock;
   readonly logger: Logger;

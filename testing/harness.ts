@@ -1,3 +1,6 @@
+import type { Keyring } from '../core/secrets/keyring.js';
+import { Secrets } from '../core/sealing/secrets.js';
+import { SealingWriter } from '../core/sealing/sealing-writer.js';
 import { FleetReporter } from '../core/fleet/reporter.js';
 import { TokenWatch } from '../core/acl/token-watch.js';
 import type { AuditSink } from '../core/api/audit-sink.js';
@@ -91,6 +94,8 @@ export function createTestNode(
     acl?: AclSettings;
     rateLimit?: RateLimitSettings;
     audit?: AuditSink;
+    /** Encrypted values: the keyring and the encrypted prefixes (none: every value). */
+    secrets?: { keyring: Keyring; prefixes?: readonly string[] };
   } = {},
 ): TestNode {
   // A server's modules: the data modules and the cluster's member records and autopilot settings.
@@ -98,7 +103,11 @@ export function createTestNode(
   const store = options.store ?? new MemoryStateStore(machine.tables);
   const watches = new WatchRegistry(options.maxWatchers ?? 1000);
   const applier = new Applier(store, machine, watches);
-  const writer = new WritePipeline(new SingleNodeCommitter(applier));
+  const pipeline = new WritePipeline(new SingleNodeCommitter(applier));
+  const secrets = options.secrets
+    ? new Secrets(options.secrets.keyring, options.secrets.prefixes ?? [], (fn) => store.read(fn))
+    : undefined;
+  const writer = secrets ? new SealingWriter(pipeline, secrets) : pipeline;
   const clock = new ManualClock();
   const shutdown = new AbortController();
   const feed = new ChangeFeed({
@@ -183,6 +192,7 @@ export function createTestNode(
     }),
     // Tests name the client's address with a header (real listeners use the socket's peer).
     clientAddress: (req) => req.headers.get('x-test-client') ?? '127.0.0.1',
+    ...(secrets ? { secrets } : {}),
   };
   const app = createApi(deps);
   return {

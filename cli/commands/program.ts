@@ -18,6 +18,7 @@ import { registerKvCommands } from './kv.js';
 import { registerLockCommand } from './lock.js';
 import { registerMemberCommands } from './members.js';
 import { registerOperatorCommands } from './operator.js';
+import { registerSecretsCommands } from './secrets.js';
 import { registerServiceCommands } from './services.js';
 import { registerSnapshotCommands } from './snapshot.js';
 import { registerTemplateCommand } from './template.js';
@@ -143,6 +144,7 @@ export function buildProgram(
   registerAgentCommands(program, client);
   registerOperatorCommands(program, client);
   registerChaosCommands(program, client);
+  registerSecretsCommands(program, client, local);
   return program;
 }
 

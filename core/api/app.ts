@@ -21,6 +21,7 @@ import { registerEdgeAclRoutes } from './routes/edge-acl.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerOperatorRoutes } from './routes/operator.js';
+import { registerSecretsRoutes } from './routes/secrets.js';
 import { registerPreparedQueryRoutes } from './routes/prepared-query.js';
 import { registerPrometheusRoutes } from './routes/prometheus.js';
 import { registerSessionRoutes } from './routes/session.js';
@@ -234,6 +235,7 @@ export function createApi(deps: ServerApiDeps): Hono {
   registerAgentRoutes(app, deps);
   registerAgentServiceRoutes(app, deps);
   registerOperatorRoutes(app, deps);
+  registerSecretsRoutes(app, deps, deps.secretsAdmin);
   registerSnapshotRoutes(app, deps);
   registerSessionRoutes(app, deps);
   registerPreparedQueryRoutes(app, deps);

@@ -20,6 +20,8 @@ import type { ChangeFeed } from '../watch/change-feed.js';
 import type { WatchRegistry } from '../watch/watch-registry.js';
 import type { Metrics } from '../ports/metrics.js';
 import type { Tracer } from '../ports/tracing.js';
+import type { Secrets } from '../sealing/secrets.js';
+import type { SecretsAdminPort } from '../sealing/admin.js';
 
 /** Identity of the node serving the API. */
 export interface NodeInfo {
@@ -225,6 +227,11 @@ export interface ApiDeps {
   readonly lockDelays?: { inDelay(key: string): boolean };
   /** The other datacenters this server is federated with (absent: none; `?dc=` of another answers 500). */
   readonly federation?: FederationPort;
+  /**
+   * Encrypted values (docs/SECRETS.md): read answers open sealed values through it just before
+   * answering (503 when this node lacks the key). Absent: values are answered as stored.
+   */
+  readonly secrets?: Secrets;
 }
 
 /** What a server's API needs beyond ApiDeps: the agent, cluster operations, sessions, streams and limits. */
@@ -254,4 +261,6 @@ export interface ServerApiDeps extends ApiDeps {
   readonly aclPrimaryDatacenter?: string;
   /** Lifetime of the edge write grants this server signs (ms; absent: DEFAULT_GRANT_TTL_MS, 24 h). */
   readonly edgeGrantTtlMs?: number;
+  /** The keyring and re-encryption administration (--encrypt-key-file); absent: its routes answer 400. */
+  readonly secretsAdmin?: SecretsAdminPort;
 }

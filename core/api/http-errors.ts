@@ -30,6 +30,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   refused: 500,
   // WebDAV's "Insufficient Storage": the write cannot be stored on this server until space is freed.
   disk_full: 507,
+  // This node lacks the key of an encrypted value; a node that has it can answer (docs/SECRETS.md).
+  missing_key: 503,
 };
 
 /** Error codes answered with a 5xx that are the client's doing, not a fault (not logged as errors). */

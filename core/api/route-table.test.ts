@@ -108,6 +108,10 @@ describe('the route table', () => {
       'PUT /v1/operator/chaos',
       'GET /v1/operator/chaos',
       'DELETE /v1/operator/chaos/:id',
+      // Each server lists, installs and removes the keys of its own key file.
+      'GET /v1/operator/secrets/keyring',
+      'POST /v1/operator/secrets/keyring',
+      'DELETE /v1/operator/secrets/keyring',
       // Announcements are taken by the server they reach, which batches them into the table.
       'PUT /v1/edge/agents/:id',
     ]);

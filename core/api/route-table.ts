@@ -210,6 +210,15 @@ export const ROUTES: readonly RouteFacts[] = [
   local('PUT', '/v1/operator/chaos', OPERATOR),
   local('GET', '/v1/operator/chaos', OPERATOR),
   local('DELETE', '/v1/operator/chaos/:id', OPERATOR),
+  // Encrypted values (a Konsul extension, docs/SECRETS.md): each server lists, installs and removes
+  // the keys of its own key file; choosing the primary is replicated (the leader proposes it), and
+  // the re-encryption job runs on the leader, which alone knows its progress.
+  local('GET', '/v1/operator/secrets/keyring', OPERATOR),
+  local('POST', '/v1/operator/secrets/keyring', OPERATOR),
+  leader('PUT', '/v1/operator/secrets/keyring', OPERATOR),
+  local('DELETE', '/v1/operator/secrets/keyring', OPERATOR),
+  leader('GET', '/v1/operator/secrets/rotation', OPERATOR, { leaderState: true }),
+  leader('PUT', '/v1/operator/secrets/rotation', OPERATOR),
   // ACLs: answered where they arrive; writes reach the leader through the committer.
   local('PUT', '/v1/acl/bootstrap', ACL),
   ...aclObjects('policy', 'policies'),

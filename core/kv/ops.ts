@@ -10,6 +10,7 @@ import {
   type KvTombstone,
   TOMBSTONE_KEY_PREFIX,
 } from './types.js';
+import { countSealed } from './sealed.js';
 
 /**
  * The sessions that may hold KV locks: kvLock refuses one that does not exist. core/session
@@ -35,6 +36,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 function write(ctx: ApplyContext, key: string, next: KvRecord, prev: KvRecord | undefined): void {
   ctx.tx.put(KV_TABLE, key, next);
+  countSealed(ctx.tx, prev?.value, next.value);
   if (prev?.session !== undefined && prev.session !== next.session)
     ctx.tx.delete(KV_LOCKS_TABLE, `${prev.session}\u0000${key}`);
   if (next.session !== undefined) ctx.tx.put(KV_LOCKS_TABLE, `${next.session}\u0000${key}`, '');
@@ -85,6 +87,7 @@ export function kvDelete(ctx: ApplyContext, key: string): void {
   const existing = ctx.tx.get<KvRecord>(KV_TABLE, key);
   if (!existing) return;
   ctx.tx.delete(KV_TABLE, key);
+  countSealed(ctx.tx, existing.value, undefined);
   if (existing.session !== undefined) ctx.tx.delete(KV_LOCKS_TABLE, `${existing.session}\u0000${key}`);
   const stone: KvTombstone = { index: ctx.index };
   ctx.tx.put(KV_TOMBSTONE_TABLE, TOMBSTONE_KEY_PREFIX + key, stone);
@@ -109,6 +112,7 @@ export function kvDeleteTree(ctx: ApplyContext, prefix: string): void {
   for (const key of keys) {
     const rec = ctx.tx.get<KvRecord>(KV_TABLE, key);
     ctx.tx.delete(KV_TABLE, key);
+    countSealed(ctx.tx, rec?.value, undefined);
     if (rec?.session !== undefined) ctx.tx.delete(KV_LOCKS_TABLE, `${rec.session}\u0000${key}`);
   }
   const shadowed: string[] = [];

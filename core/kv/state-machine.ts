@@ -15,6 +15,7 @@ import {
   LOCK_DELAY_TABLE,
   type LockHolders,
 } from './ops.js';
+import { KV_SECRET_KEYS_TABLE, KV_SECRET_PRIMARY_TABLE, resealHandler, useKeyHandler } from './sealed.js';
 import { KV_TABLE, KV_TOMBSTONE_TABLE, type KvTombstone } from './types.js';
 
 function readKey(cmd: Command): string {
@@ -85,8 +86,18 @@ const reapTombstones: CommandHandler = {
   },
 };
 
-/** The tables of the KV module: KV, tombstones, held locks and lock delays. */
-export const KV_TABLES: readonly string[] = [KV_TABLE, KV_TOMBSTONE_TABLE, KV_LOCKS_TABLE, LOCK_DELAY_TABLE];
+/**
+ * The tables of the KV module: KV, tombstones, held locks, lock delays, and the counts of
+ * encrypted values per key id with the chosen primary key (core/kv/sealed.ts).
+ */
+export const KV_TABLES: readonly string[] = [
+  KV_TABLE,
+  KV_TOMBSTONE_TABLE,
+  KV_LOCKS_TABLE,
+  LOCK_DELAY_TABLE,
+  KV_SECRET_KEYS_TABLE,
+  KV_SECRET_PRIMARY_TABLE,
+];
 
 /**
  * The KV state machine module: Consul's KVS semantics (sets, check-and-set, deletes, session
@@ -118,6 +129,8 @@ export function kvModule(holders: LockHolders): StateModule {
       'kv.delete-cas': deleteCas,
       'kv.delete-tree': deleteTree,
       'kv.reap-tombstones': reapTombstones,
+      'kv.use-key': useKeyHandler,
+      'kv.reseal': resealHandler,
     },
   };
 }

@@ -3,7 +3,7 @@ import type { CheckInput, CatalogRegisterCommand } from '../../core/catalog/stat
 import { type CatalogCheck, CHECKS_TABLE, childKey, NODES_TABLE } from '../../core/catalog/types.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { Logger } from '../../core/ports/logger.js';
-import type { WritePipeline } from '../../core/pipeline/write-pipeline.js';
+import type { Writer } from '../../core/pipeline/writer.js';
 import {
   decodeSyncMessage,
   encodeBatchForBroker,
@@ -75,7 +75,7 @@ export interface MqttBridgeOptions {
    */
   readonly active: () => boolean;
   readonly source: SyncSource;
-  readonly writer: WritePipeline;
+  readonly writer: Writer;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: ServerMetrics;

@@ -5,7 +5,7 @@ import { parseFlags, validateKey, validatePrefix, type KvCommand } from '../../k
 import { kvEntriesToJson } from '../../kv/json.js';
 import { getEntry, listEntries, listKeys } from '../../kv/queries.js';
 import type { Indexed } from '../../util/indexed.js';
-import { KV_TABLE } from '../../kv/types.js';
+import { KV_TABLE, type KvEntry } from '../../kv/types.js';
 import type { ReadTxn } from '../../ports/state-store.js';
 import type { WatchTarget } from '../../watch/watch-registry.js';
 import { readBody } from '../body.js';
@@ -57,16 +57,18 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
     const { items, filtered } = filterReadable(deps, req, r.value, (e) => [['key', e.key]]);
     const headers = { ...readHeaders(deps, r.index, options), ...(filtered ? { [FILTERED_HEADER]: 'true' } : {}) };
     if (items.length === 0) return new Response(null, { status: 404, headers });
-    return jsonResponse(kvEntriesToJson(items), 200, headers);
+    // Only what the token may read is opened (encrypted values: docs/SECRETS.md).
+    return jsonResponse(kvEntriesToJson(await openEntries(deps, items)), 200, headers);
   }
   validateKey(key);
   requireAccess(deps, req, 'key', key, 'read');
   const r = await read({ table: KV_TABLE, key }, (tx) => getEntry(tx, key));
   const headers = readHeaders(deps, r.index, options);
   if (r.value === undefined) return new Response(null, { status: 404, headers });
+  const [entry] = await openEntries(deps, [r.value]);
   if (hasParam(url, 'raw')) {
     // As Consul: never let a browser interpret a stored value.
-    return new Response(r.value.value as Uint8Array<ArrayBuffer>, {
+    return new Response((entry as KvEntry).value as Uint8Array<ArrayBuffer>, {
       status: 200,
       headers: {
         ...headers,
@@ -76,7 +78,12 @@ async function getKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {
       },
     });
   }
-  return jsonResponse(kvEntriesToJson([r.value]), 200, headers);
+  return jsonResponse(kvEntriesToJson([entry as KvEntry]), 200, headers);
+}
+
+/** Entries with sealed values opened (docs/SECRETS.md); as stored when the node has no Secrets. */
+function openEntries(deps: ApiDeps, entries: readonly KvEntry[]): Promise<KvEntry[]> | KvEntry[] {
+  return deps.secrets ? deps.secrets.openEntries(entries) : (entries as KvEntry[]);
 }
 
 async function putKv(deps: ApiDeps, req: Request, url: URL): Promise<Response> {

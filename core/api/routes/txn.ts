@@ -36,18 +36,27 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;
  * Consul's TxnResponse: 200 with every result the token may read (`visible`), or 409 with every
  * error (nothing applied).
  */
-function outcomeResponse(
+async function outcomeResponse(
+  deps: ApiDeps,
   outcome: TxnOutcome,
   visible: (results: readonly TxnResult[]) => readonly TxnResult[],
   headers: Record<string, string> = {},
-): Response {
+): Promise<Response> {
   if (outcome.replayed) headers = { ...headers, 'X-Konsul-Idempotent-Replay': String(outcome.replayed.index) };
   if (!outcome.ok) return jsonResponse(JSON.stringify({ Results: null, Errors: outcome.errors }), 409, headers);
-  return jsonResponse(
-    `{"Results":[${visible(outcome.results).map(resultJson).join(',')}],"Errors":null}`,
-    200,
-    headers,
-  );
+  const results = await openResults(deps, visible(outcome.results));
+  return jsonResponse(`{"Results":[${results.map(resultJson).join(',')}],"Errors":null}`, 200, headers);
+}
+
+/** The KV results that carry a value, opened (docs/SECRETS.md), once the token's filter has run. */
+async function openResults(deps: ApiDeps, results: readonly TxnResult[]): Promise<readonly TxnResult[]> {
+  const secrets = deps.secrets;
+  if (!secrets) return results;
+  const withValues = results.filter((r) => r.kind === 'kv' && r.withValue);
+  if (withValues.length === 0) return results;
+  const opened = await secrets.openEntries(withValues.map((r) => (r as Extract<TxnResult, { kind: 'kv' }>).entry));
+  let i = 0;
+  return results.map((r) => (r.kind === 'kv' && r.withValue ? { ...r, entry: opened[i++] as typeof r.entry } : r));
 }
 
 /**
@@ -77,19 +86,19 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
     const denied = txnAccessErrors(deps, c.req.raw, ops, (node, id) =>
       deps.store.read((tx) => nodeServices(tx, node).value.services.find((s) => s.ID === id)?.Service),
     );
-    if (denied.length > 0) return outcomeResponse({ ok: false, errors: denied }, visible);
+    if (denied.length > 0) return outcomeResponse(deps, { ok: false, errors: denied }, visible);
     // As Consul's pre-check: a lock on a key within a lock delay this server saw begin fails the transaction.
     const delayed: TxnError[] = [];
     ops.forEach((op, i) => {
       if (op.kind === 'kv' && op.verb === 'lock' && deps.lockDelays?.inDelay(op.key))
         delayed.push({ OpIndex: i, What: `failed to lock key ${JSON.stringify(op.key)} due to lock delay` });
     });
-    if (delayed.length > 0) return outcomeResponse({ ok: false, errors: delayed }, visible);
+    if (delayed.length > 0) return outcomeResponse(deps, { ok: false, errors: delayed }, visible);
     if (ops.every(isReadOp)) {
       const options = parseReadOptions(url, deps);
       await consistentBarrier(deps, options);
       const { index, outcome } = deps.store.read((tx) => ({ index: readAppliedIndex(tx), outcome: readTxn(tx, ops) }));
-      return outcomeResponse(outcome, visible, readHeaders(deps, Math.max(1, index), options));
+      return outcomeResponse(deps, outcome, visible, readHeaders(deps, Math.max(1, index), options));
     }
     const command: TxnCommand = {
       type: 'txn',
@@ -99,6 +108,6 @@ export function registerTxnRoutes(app: Hono, deps: ApiDeps): void {
       ...(idempotencyKey ? { idempotencyKey } : {}),
     };
     const { index, value } = await deps.writer.submit<TxnOutcome>(command);
-    return outcomeResponse(value, visible, { 'X-Consul-Index': String(index) });
+    return outcomeResponse(deps, value, visible, { 'X-Consul-Index': String(index) });
   });
 }

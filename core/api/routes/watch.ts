@@ -49,15 +49,26 @@ function eventId(m: Extract<FeedMessage, { kind: 'change' }>): string {
   return m.last ? String(m.index) : `${m.index}:${m.seq}`;
 }
 
-function kvData(m: Extract<FeedMessage, { kind: 'change' }>): string {
+/** A KV change as event data, its value opened when it is encrypted (docs/SECRETS.md). */
+async function kvData(deps: ServerApiDeps, m: Extract<FeedMessage, { kind: 'change' }>): Promise<string> {
   const c = m.change;
   if ('prefix' in c) return JSON.stringify({ Index: m.index, Op: 'delete-tree', Prefix: c.prefix });
   const rec = c.entry as KvRecord | null | undefined;
   if (!rec) return JSON.stringify({ Index: m.index, Op: 'delete', Key: c.key, Entry: null });
-  return (
-    `{"Index":${m.index},"Op":"set","Key":${JSON.stringify(c.key)},` +
-    `"Entry":${kvEntryToJson({ key: c.key, ...rec })}}`
-  );
+  const entry = { key: c.key, ...rec };
+  const [opened] = deps.secrets ? await deps.secrets.openEntries([entry]) : [entry];
+  return `{"Index":${m.index},"Op":"set","Key":${JSON.stringify(c.key)},"Entry":${kvEntryToJson(opened ?? entry)}}`;
+}
+
+/**
+ * Whether a KV change is one a client sees: a value re-sealed under another key by the rotation
+ * job (`kv.reseal`, which keeps the entry's ModifyIndex below the change's index) reads the same.
+ */
+function kvVisibleChange(m: Extract<FeedMessage, { kind: 'change' }>): boolean {
+  const c = m.change;
+  if ('prefix' in c) return true;
+  const rec = c.entry as KvRecord | null | undefined;
+  return !rec || rec.modifyIndex === m.index;
 }
 
 function healthData(m: Extract<FeedMessage, { kind: 'change' }>): string {
@@ -105,7 +116,7 @@ function serveStream(
   deps: ServerApiDeps,
   req: Request,
   filter: FeedFilter,
-  render: (m: Extract<FeedMessage, { kind: 'change' }>) => string,
+  render: (m: Extract<FeedMessage, { kind: 'change' }>) => string | Promise<string>,
   visible: (m: Extract<FeedMessage, { kind: 'change' }>, authz: Authorizer) => boolean,
   required?: (authz: Authorizer) => string | undefined,
 ): Response {
@@ -131,13 +142,14 @@ function serveStream(
     },
     async next() {
       // Changes the token may not read are left out (the stream goes on past them).
-      return (await sub.next())
-        .filter((m) => m.kind === 'resync' || visible(m, authz))
-        .map((m) =>
+      const messages = (await sub.next()).filter((m) => m.kind === 'resync' || visible(m, authz));
+      return Promise.all(
+        messages.map(async (m) =>
           m.kind === 'resync'
             ? sseFrame({ event: 'resync', data: resyncData(m) })
-            : sseFrame({ id: eventId(m), data: render(m) }),
-        );
+            : sseFrame({ id: eventId(m), data: await render(m) }),
+        ),
+      );
     },
     close: () => {
       unfollow();
@@ -175,8 +187,12 @@ export function registerWatchRoutes(app: Hono, deps: ServerApiDeps): void {
       throw new BadRequestError('Invalid key prefix: bad percent-encoding');
     }
     validatePrefix(prefix);
-    return serveStream(deps, c.req.raw, { table: KV_TABLE, prefix }, kvData, (m, authz) =>
-      authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
+    return serveStream(
+      deps,
+      c.req.raw,
+      { table: KV_TABLE, prefix },
+      (m) => kvData(deps, m),
+      (m, authz) => kvVisibleChange(m) && authz.canRead('key', 'key' in m.change ? m.change.key : m.change.prefix),
     );
   });
   route(app, 'GET', '/v1/watch/events', (c) => {
