@@ -161,7 +161,7 @@ try {
       };
       const sync =
         transport === 'http'
-          ? new HttpSync({ ...common, upstream: server.url, agentId: `bench-${i}` })
+          ? new HttpSync({ ...common, upstream: () => server.url, agentId: `bench-${i}` })
           : new MqttSync({
               ...common,
               url: `mqtt://${server.mqttAddr}`,

@@ -17,8 +17,11 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', kind: { type: 'string' }, describe: 'JSON config file (keys are flag names in snake_case)' },
   {
     name: 'upstream',
-    kind: { type: 'string', pattern: /^https?:\/\/[^\s/]+\/?$/, patternHint: 'must be http://HOST:PORT' },
-    describe: "a Konsul server's HTTP address (writes go there; HTTP sync reads from it)",
+    kind: { type: 'list', item: 'string' },
+    describe:
+      "a Konsul server's HTTP address (repeatable, across datacenters: the nearest answering one is used; " +
+      'writes go there, HTTP sync reads from it)',
+    default: [],
   },
   {
     name: 'http-addr',
@@ -137,8 +140,11 @@ export const EDGE_OPTIONS: readonly OptionSpec[] = [
 
 /** Converts resolved option values to an EdgeConfig; throws ConfigError for missing or conflicting ones. */
 export function toEdgeConfig(v: OptionValues): EdgeConfig {
-  const upstream = v['upstream'];
-  if (upstream === undefined) throw new ConfigError('--upstream is required (a Konsul server, http://HOST:PORT)');
+  const upstreams = ((v['upstream'] as string[] | undefined) ?? []).map((u) => u.replace(/\/$/, ''));
+  if (upstreams.length === 0) throw new ConfigError('--upstream is required (a Konsul server, http://HOST:PORT)');
+  for (const u of upstreams)
+    if (!/^https?:\/\/[^\s/]+$/.test(u))
+      throw new ConfigError(`--upstream ${JSON.stringify(u)}: must be http://HOST:PORT`);
   const sync = v['sync'] as 'http' | 'mqtt';
   const mqttUrl = v['mqtt-url'] === undefined ? undefined : String(v['mqtt-url']);
   if (sync === 'mqtt' && mqttUrl === undefined) throw new ConfigError('--sync mqtt needs --mqtt-url');
@@ -148,7 +154,7 @@ export function toEdgeConfig(v: OptionValues): EdgeConfig {
     throw new ConfigError('give at least one --prefix or --service to replicate');
   return {
     version: VERSION,
-    upstream: String(upstream).replace(/\/$/, ''),
+    upstreams,
     httpAddr: parseHostPort(String(v['http-addr']), '--http-addr'),
     dataDir: String(v['data-dir']),
     storage: v['storage'] as 'fs' | 'memory',

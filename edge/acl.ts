@@ -15,7 +15,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What the follower needs. */
 export interface EdgeAclOptions {
-  readonly upstream: string;
+  /** The server in use (it may change: several upstreams). */
+  readonly upstream: () => string;
   /** The agent's own token: it must have acl:read for the agent to check tokens (never logged). */
   readonly token: string | undefined;
   readonly persist: EdgePersistence;
@@ -37,6 +38,8 @@ export class EdgeAclFollower {
   private abort: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private state: EdgeAclMode = 'unknown';
+  /** The server the index in hand came from (another server's indexes mean nothing here). */
+  private indexFrom = '';
 
   private constructor(
     private readonly o: EdgeAclOptions,
@@ -113,8 +116,10 @@ export class EdgeAclFollower {
   private async fetchOnce(): Promise<void> {
     this.abort = new AbortController();
     const q = new URLSearchParams({ salt: this.saltHex, wait: '5m' });
-    if (this.state === 'on' || this.state === 'off') q.set('index', String(this.index));
-    const res = await this.o.fetch(`${this.o.upstream}/v1/edge/acl?${q.toString()}`, {
+    const base = this.o.upstream();
+    if ((this.state === 'on' || this.state === 'off') && base === this.indexFrom) q.set('index', String(this.index));
+    this.indexFrom = base;
+    const res = await this.o.fetch(`${base}/v1/edge/acl?${q.toString()}`, {
       signal: this.abort.signal,
       headers: this.o.token ? { 'X-Consul-Token': this.o.token } : {},
     });

@@ -20,6 +20,7 @@ import { Outbox } from './outbox.js';
 import { startAnnouncer } from './announce.js';
 import { EdgeAclFollower } from './acl.js';
 import { GrantBook } from './grants.js';
+import { UpstreamChooser } from './upstreams.js';
 import { EdgePersistence, memoryFileStore } from './persist.js';
 import { ReplicaSink } from './sink.js';
 
@@ -49,9 +50,19 @@ export async function startEdgeAgent(
   const scope = normalizeScope({ prefixes: config.prefixes, services: config.services });
   // Requests to the servers go through the runtime's client where it has a lighter one than fetch.
   const upstreamFetch = runtime.fetch ?? fetch;
+  // Several upstreams (in several datacenters): the nearest answering one is used.
+  const upstreams = new UpstreamChooser({
+    bases: config.upstreams,
+    fetch: upstreamFetch,
+    logger,
+    probeEveryMs: 10_000,
+  });
+  const upstream = () => upstreams.current();
   const persist = new EdgePersistence(config.storage === 'fs' ? runtime.files(config.dataDir) : memoryFileStore());
   const agentId = config.nodeName ?? (await persist.getMeta<string>('agent-id')) ?? randomUuid(rng);
   await persist.setMeta('agent-id', agentId);
+  // The datacenter the replica came from, when the agent has upstreams in several.
+  let replicaDc = await persist.getMeta<string>('replica-datacenter');
   // TypeScript until a table holds thousands of keys: compiling the .wasm cost Bun about 8 ms of
   // a 50 ms start, and a replica of a few thousand keys is as fast either way.
   const hotPaths = await runtime.loadHotPaths('deferred');
@@ -97,7 +108,7 @@ export async function startEdgeAgent(
     metrics: metrics.port,
     sawIndex: (index) => sink.seen(index),
     upstream: async (body, key, grant) => {
-      const res = await upstreamFetch(`${config.upstream}/v1/txn`, {
+      const res = await upstreamFetch(`${upstream()}/v1/txn`, {
         method: 'PUT',
         body,
         headers: {
@@ -115,7 +126,7 @@ export async function startEdgeAgent(
   // With ACLs on, tokens are checked here against replicated ACL data, and writes queued while
   // offline carry their writer's grant.
   const acl = await EdgeAclFollower.open({
-    upstream: config.upstream,
+    upstream,
     token: config.token,
     persist,
     logger,
@@ -124,7 +135,7 @@ export async function startEdgeAgent(
   });
   acl.start();
   const grants = new GrantBook({
-    upstream: config.upstream,
+    upstream,
     agentId,
     agentToken: config.token,
     persist,
@@ -154,9 +165,19 @@ export async function startEdgeAgent(
   const sync =
     config.sync === 'http'
       ? new (await import('./sync-http.js')).HttpSync({
-          upstream: config.upstream,
+          upstream,
           agentId,
           token: config.token,
+          datacenter: () => upstreams.datacenter(),
+          replicaDatacenter: {
+            get: () => replicaDc,
+            set: (dc: string) => {
+              if (dc === replicaDc) return;
+              replicaDc = dc;
+              void persist.setMeta('replica-datacenter', dc);
+            },
+          },
+          failed: (base: string) => upstreams.failed(base),
           prefixes: scope.prefixes,
           services: scope.services,
           replica,
@@ -181,6 +202,8 @@ export async function startEdgeAgent(
           rng,
           onLink,
         });
+  // With several upstreams the first probe round picks the nearest before the stream opens.
+  await upstreams.start();
   sync.start();
   // The servers' fleet table hears of this agent over its sync link.
   const announcer = startAnnouncer({
@@ -201,7 +224,7 @@ export async function startEdgeAgent(
       'announce' in sync
         ? (json) => Promise.resolve(sync.announce(json))
         : async (json) => {
-            const res = await upstreamFetch(`${config.upstream}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
+            const res = await upstreamFetch(`${upstream()}/v1/edge/agents/${encodeURIComponent(agentId)}`, {
               method: 'PUT',
               body: json,
               headers: {
@@ -234,7 +257,7 @@ export async function startEdgeAgent(
     writer: new UpstreamOnlyWriter(),
     watches,
     cluster: {
-      leader: () => (online() ? new URL(config.upstream).host : undefined),
+      leader: () => (online() ? new URL(upstream()).host : undefined),
       peers: () => [],
       lastContactMs,
       replica: true,
@@ -260,14 +283,17 @@ export async function startEdgeAgent(
   const app = createEdgeApi({
     deps,
     scope,
-    upstream: config.upstream,
+    upstream,
     fetch: upstreamFetch,
     acl,
     aclRequired: config.aclRequired,
     grants,
     outbox,
     online,
-    upstreamFailed: () => (upstreamDownUntil = clock.now() + 2000),
+    upstreamFailed: () => {
+      upstreamDownUntil = clock.now() + 2000;
+      upstreams.failed(upstream());
+    },
     sawIndex: (index) => sink.seen(index),
     metrics: metrics.reader,
     maxBodyBytes: 1024 * 1024,
@@ -275,7 +301,8 @@ export async function startEdgeAgent(
     status: () => ({
       Agent: agentId,
       Runtime: runtime.name,
-      Upstream: config.upstream,
+      Upstream: upstream(),
+      ...(upstreams.datacenter() !== undefined ? { UpstreamDatacenter: upstreams.datacenter() } : {}),
       Sync: config.sync,
       Connected: online(),
       Index: replica.lastIndex,
@@ -294,7 +321,7 @@ export async function startEdgeAgent(
     agent: agentId,
     runtime: runtime.name,
     http: http.address,
-    upstream: config.upstream,
+    upstream: upstream(),
     sync: config.sync,
     index: replica.lastIndex,
   });
@@ -312,6 +339,7 @@ export async function startEdgeAgent(
         await http.close();
         await sync.stop();
         await acl.stop();
+        upstreams.stop();
         await persist.close();
         logger.info('edge agent stopped');
       })();

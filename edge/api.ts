@@ -25,7 +25,8 @@ import { parseTxn } from '../core/txn/input.js';
 export interface EdgeApiOptions {
   readonly deps: ApiDeps;
   readonly scope: SyncScope;
-  readonly upstream: string;
+  /** The server in use (it may change: several upstreams). */
+  readonly upstream: () => string;
   /** How forwarded requests reach the servers (the runtime's client, or the global fetch). */
   readonly fetch: UpstreamFetch;
   /** The agent's ACL state and its resolver over the replicated ACL data (deps.acl is the same resolver). */
@@ -162,7 +163,7 @@ export function createEdgeApi(o: EdgeApiOptions): Hono {
       const v = req.headers.get(h);
       if (v !== null) headers[h] = v;
     }
-    const res = await o.fetch(`${o.upstream}${url.pathname}${url.search}`, {
+    const res = await o.fetch(`${o.upstream()}${url.pathname}${url.search}`, {
       method: req.method,
       headers,
       ...(body && body.byteLength > 0 ? { body: body as Uint8Array<ArrayBuffer> } : {}),

@@ -8,7 +8,8 @@ import type { HostPort } from '../core/util/host-port.js';
 export interface EdgeConfig {
   /** Konsul's version, as the binary reports it. */
   readonly version: string;
-  readonly upstream: string;
+  /** The servers the agent may use (`--upstream`, repeatable), base URLs; the nearest answering one is used. */
+  readonly upstreams: readonly string[];
   readonly httpAddr: HostPort;
   readonly dataDir: string;
   readonly storage: 'fs' | 'memory';

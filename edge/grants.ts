@@ -20,7 +20,8 @@ const RENEW_SHARE = 0.5;
 
 /** What the book needs. */
 export interface GrantBookOptions {
-  readonly upstream: string;
+  /** The server in use (it may change: several upstreams). */
+  readonly upstream: () => string;
   readonly agentId: string;
   /** The agent's own token, sent as X-Konsul-Agent-Token (never logged). */
   readonly agentToken: string | undefined;
@@ -89,7 +90,7 @@ export class GrantBook {
     if (this.asking.has(key) || this.asking.size >= 64) return;
     this.asking.add(key);
     try {
-      const res = await this.o.fetch(`${this.o.upstream}/v1/edge/grant?agent=${encodeURIComponent(this.o.agentId)}`, {
+      const res = await this.o.fetch(`${this.o.upstream()}/v1/edge/grant?agent=${encodeURIComponent(this.o.agentId)}`, {
         method: 'PUT',
         headers: {
           'X-Consul-Token': secret,

@@ -22,10 +22,21 @@ export class HttpSync {
   private loop: Promise<void> | undefined;
   /** Whether the stream is open. */
   connected = false;
+  /** The server the last stream went to. */
+  private lastBase = '';
 
   constructor(
     private readonly o: {
-      upstream: string;
+      /** The server in use (it may change: several upstreams). */
+      upstream: () => string;
+      /**
+       * The datacenter of the server in use when known, and the one the replica came from: a
+       * stream from another datacenter starts with a snapshot (its indexes are another cluster's).
+       */
+      datacenter?: () => string | undefined;
+      replicaDatacenter?: { get(): string | undefined; set(dc: string): void };
+      /** Told the server whose stream failed at the network level (the agent may choose another). */
+      failed?: (base: string) => void;
       /** The agent's id, given to the servers (?agent=) so they can tell its stream's lag. */
       agentId: string;
       /** ACL token sent with the sync request (undefined: none). */
@@ -52,14 +63,15 @@ export class HttpSync {
     await this.loop;
   }
 
-  private url(): string {
+  /** The stream's URL on `base`; `fresh`: ask for a snapshot whatever the replica holds. */
+  private url(base: string, fresh: boolean): string {
     const q = new URLSearchParams();
     for (const p of this.o.prefixes) q.append('prefix', p);
     for (const s of this.o.services) q.append('service', s);
     const after = this.o.replica.lastIndex;
-    if (after > 0) q.set('after', String(after));
+    if (after > 0 && !fresh) q.set('after', String(after));
     q.set('agent', this.o.agentId);
-    return `${this.o.upstream}/v1/edge/sync?${q.toString()}`;
+    return `${base}/v1/edge/sync?${q.toString()}`;
   }
 
   private async run(): Promise<void> {
@@ -78,7 +90,11 @@ export class HttpSync {
           if (message !== lastRefusal)
             this.o.logger.warn('the servers refused the sync stream; retrying', { error: message });
           lastRefusal = message;
-        } else this.o.logger.debug('sync stream failed', { error: message });
+        } else {
+          this.o.logger.debug('sync stream failed', { error: message });
+          // The agent may choose another upstream before the next try.
+          this.o.failed?.(this.lastBase);
+        }
       }
       if (this.connected) {
         this.connected = false;
@@ -93,7 +109,12 @@ export class HttpSync {
 
   private async follow(): Promise<void> {
     this.abort = new AbortController();
-    const res = await (this.o.fetch ?? fetch)(this.url(), {
+    const base = this.o.upstream();
+    // A server of another datacenter than the replica's: its indexes are another cluster's.
+    const dc = this.o.datacenter?.();
+    const fresh = dc !== undefined && dc !== this.o.replicaDatacenter?.get();
+    this.lastBase = base;
+    const res = await (this.o.fetch ?? fetch)(this.url(base, fresh), {
       signal: this.abort.signal,
       headers: { Accept: 'text/event-stream', ...(this.o.token ? { 'X-Consul-Token': this.o.token } : {}) },
     });
@@ -104,7 +125,11 @@ export class HttpSync {
     }
     this.connected = true;
     this.o.onLink(true);
-    this.o.logger.info('sync stream open', { upstream: this.o.upstream, after: this.o.replica.lastIndex });
+    this.o.logger.info('sync stream open', {
+      upstream: base,
+      after: fresh ? 'snapshot' : this.o.replica.lastIndex,
+      ...(dc !== undefined ? { datacenter: dc } : {}),
+    });
     const parser = new SseParser();
     const decoder = new TextDecoder();
     const reader = res.body.getReader();
@@ -115,7 +140,10 @@ export class HttpSync {
         for (const ev of parser.push(decoder.decode(value, { stream: true }))) {
           const bytes = decodeBase64(ev.data);
           if (!bytes) throw new Error(`sync event ${ev.event} is not base64`);
-          const outcome = await this.o.sink.apply(decodeSyncMessage(bytes));
+          const message = decodeSyncMessage(bytes);
+          const outcome = await this.o.sink.apply(message);
+          // A whole snapshot from this datacenter: the replica is now its.
+          if (dc !== undefined && message.k === 'chunk' && outcome === 'applied') this.o.replicaDatacenter?.set(dc);
           // The server keeps an HTTP stream gap-free; a gap means it restarted with less: resume anew.
           if (outcome === 'gap') throw new Error('gap in the sync stream');
         }
