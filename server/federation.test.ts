@@ -77,6 +77,14 @@ describe('federated datacenters', () => {
       expect(await digA(dc2.dnsAddr, 'web-1.node.dc1.consul')).toEqual({ status: 'NOERROR', answers: ['10.1.0.7'] });
       expect((await digA(dc2.dnsAddr, 'web.service.consul')).status).toBe('NXDOMAIN');
       expect((await digA(dc2.dnsAddr, 'web.service.dc9.consul')).status).toBe('NXDOMAIN');
+      // A registration whose body names dc2, made at a dc1 follower, is made in dc2 (as Consul).
+      const remoteReg = await on(follower.http, '/v1/catalog/register', {
+        method: 'PUT',
+        body: JSON.stringify({ Datacenter: 'dc2', Node: 'db-2', Address: '10.2.0.1' }),
+      });
+      expect([remoteReg.status, remoteReg.body]).toEqual([200, 'true']);
+      expect((await on(dc2Addr, '/v1/catalog/node/db-2')).body).toContain('"10.2.0.1"');
+      expect((await on(leader.http, '/v1/catalog/node/db-2')).body).toBe('null');
       // A prepared query in dc2 with no healthy instance there fails over to dc1.
       for (const [name, failover] of [
         ['near', { NearestN: 1 }],

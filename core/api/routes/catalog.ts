@@ -14,8 +14,9 @@ import {
   type ServiceInput,
 } from '../../catalog/state-machine.js';
 import { type CatalogNode, type CatalogService, INDEX } from '../../catalog/types.js';
-import { BadRequestError, KonsulError, RefusedError } from '../../errors.js';
-import { readJson } from '../body.js';
+import { BadRequestError, RefusedError } from '../../errors.js';
+import { readBodyKept, readJson } from '../body.js';
+import { noPathToDatacenter } from '../federation.js';
 import type { ApiDeps } from '../context.js';
 import { indexedRead, JsonText } from '../read.js';
 import { checkDatacenter } from '../query.js';
@@ -39,6 +40,23 @@ export function nodeMetaMatches(node: CatalogNode, pairs: ReadonlyArray<[string,
 /** Whether a service has every tag. */
 export function hasTags(s: CatalogService, tags: readonly string[]): boolean {
   return tags.every((t) => s.Tags.includes(t));
+}
+
+/** A request body as JSON (at most 1 MiB), kept so the request can still be sent elsewhere whole. */
+async function readJsonKept(req: Request, deps: ApiDeps): Promise<unknown> {
+  await readBodyKept(req, 1024 * 1024, deps.bodyReader);
+  return readJson(req, undefined, deps.bodyReader);
+}
+
+/**
+ * The answer of the datacenter a catalog write's body names (`Datacenter`), when it is another
+ * one: the request goes there as it came (Consul forwards by the body's Datacenter). Undefined
+ * for this datacenter. Throws noPathToDatacenter when no other datacenter is reachable at all.
+ */
+function otherDatacenter(deps: ApiDeps, req: Request, dc: string | undefined): Promise<Response> | undefined {
+  if (!dc || dc === deps.node.datacenter) return undefined;
+  if (!deps.federation) throw noPathToDatacenter(dc);
+  return deps.federation.forward(dc, req);
 }
 
 /**
@@ -68,11 +86,11 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
   route(app, 'PUT', '/v1/catalog/register', async (c) => {
     const url = new URL(c.req.url);
     checkDatacenter(url, deps);
-    const body = await readJson(c.req.raw, undefined, deps.bodyReader);
+    const body = await readJsonKept(c.req.raw, deps);
     const dc = new Fields(body, 'body').str('Datacenter');
-    // As Consul: a registration for another datacenter has no path there (500).
-    if (dc && dc !== deps.node.datacenter)
-      throw new KonsulError('no_path', `No path to datacenter ${JSON.stringify(dc)}`);
+    // As Consul: a registration for another datacenter is made there (no path: 500).
+    const elsewhere = otherDatacenter(deps, c.req.raw, dc);
+    if (elsewhere) return elsewhere;
     const req = parseRegisterRequest(body);
     // As Consul: node:write unless the node is left as it is, service:write for the service, and
     // each check needs write on its service (a service check) or its node.
@@ -91,7 +109,9 @@ export function registerCatalogRoutes(app: Hono, deps: ApiDeps): void {
 
   route(app, 'PUT', '/v1/catalog/deregister', async (c) => {
     checkDatacenter(new URL(c.req.url), deps);
-    const f = new Fields(await readJson(c.req.raw, undefined, deps.bodyReader), 'body');
+    const f = new Fields(await readJsonKept(c.req.raw, deps), 'body');
+    const elsewhere = otherDatacenter(deps, c.req.raw, f.str('Datacenter'));
+    if (elsewhere) return elsewhere;
     const node = f.str('Node');
     if (!node) throw new RefusedError('Must provide node');
     const serviceId = f.str('ServiceID');
