@@ -102,6 +102,13 @@ describe('federated datacenters', () => {
         };
         expect([ran.Datacenter, ran.Failovers, ran.Nodes.map((n) => n.Node.Node)]).toEqual(['dc1', 1, ['web-1']]);
       }
+      // dc2's DNS answers a prepared query dc1 has by asking dc1.
+      const webq = await on(leader.http, '/v1/query', {
+        method: 'POST',
+        body: JSON.stringify({ Name: 'webq', Service: { Service: 'web' } }),
+      });
+      expect(webq.status).toBe(200);
+      expect(await digA(dc2.dnsAddr, 'webq.query.dc1.consul')).toEqual({ status: 'NOERROR', answers: ['10.1.0.7'] });
       // A datacenter no server knows: Consul's error.
       const unknown = await on(leader.http, '/v1/kv/app/x?dc=dc9');
       expect([unknown.status, unknown.body]).toEqual([500, 'No path to datacenter "dc9"\n']);

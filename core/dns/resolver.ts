@@ -137,8 +137,9 @@ export function resolve(tx: ReadTxn, qname: string, qtype: DnsType, o: DnsOption
 }
 
 /**
- * The datacenter a node or service question names when it is not this one (`<…>.service.<dc>`,
- * `<…>.node.<dc>`), else undefined: such a question is answered by a server of that datacenter.
+ * The datacenter a node, service or prepared query question names when it is not this one
+ * (`<…>.service.<dc>`, `<…>.node.<dc>`, `<query>.query.<dc>`: the query that datacenter has),
+ * else undefined: such a question is answered by a server of that datacenter.
  */
 export function remoteDatacenterOf(qname: string, o: Pick<DnsOptions, 'domain' | 'datacenter'>): string | undefined {
   const name = qname.toLowerCase().replace(/\.$/, '');
@@ -146,7 +147,7 @@ export function remoteDatacenterOf(qname: string, o: Pick<DnsOptions, 'domain' |
   const labels = name.slice(0, -(o.domain.length + 1)).split('.');
   const kind = labels[labels.length - 2];
   const dc = labels[labels.length - 1] as string;
-  if (labels.length < 3 || (kind !== 'node' && kind !== 'service')) return undefined;
+  if (labels.length < 3 || (kind !== 'node' && kind !== 'service' && kind !== 'query')) return undefined;
   return dc === o.datacenter.toLowerCase() ? undefined : dc;
 }
 
