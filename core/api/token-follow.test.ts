@@ -1,35 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createTestNode, type TestNode } from '../../testing/harness.js';
+import { aclTestNode } from '../../testing/acl-node.js';
+import type { TestNode } from '../../testing/harness.js';
 import { SseReader } from '../../testing/sse.js';
 
 /** A node with ACLs on (default deny), its management headers, and a helper making tokens. */
-async function setup(): Promise<{
-  n: TestNode;
-  mgmt: Record<string, string>;
-  token: (rules: string, name: string) => Promise<{ secret: string; accessor: string; policy: string }>;
-}> {
-  const n = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
-  const boot = (await (await n.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
-  const mgmt = { 'X-Consul-Token': boot.SecretID };
-  const token = async (rules: string, name: string) => {
-    const p = (await (
-      await n.request('/v1/acl/policy', {
-        method: 'PUT',
-        headers: mgmt,
-        body: JSON.stringify({ Name: name, Rules: rules }),
-      })
-    ).json()) as { ID: string };
-    const t = (await (
-      await n.request('/v1/acl/token', {
-        method: 'PUT',
-        headers: mgmt,
-        body: JSON.stringify({ Policies: [{ ID: p.ID }] }),
-      })
-    ).json()) as { SecretID: string; AccessorID: string };
-    return { secret: t.SecretID, accessor: t.AccessorID, policy: p.ID };
-  };
-  return { n, mgmt, token };
-}
+const setup = aclTestNode;
 
 const put = (n: TestNode, path: string, body: string, headers: Record<string, string>) =>
   n.request(path, { method: 'PUT', body, headers });
@@ -40,7 +15,7 @@ const setRules = (n: TestNode, mgmt: Record<string, string>, id: string, name: s
 describe('permissions follow the token', () => {
   it('a watch stream narrows with its policy, and ends with a "closed" event when its token is deleted', async () => {
     const { n, mgmt, token } = await setup();
-    const t = await token('key_prefix "app/" { policy = "read" }', 'app-read');
+    const t = await token('app-read', 'key_prefix "app/" { policy = "read" }');
     const r = await n.request('/v1/watch/kv/app/', { headers: { 'X-Consul-Token': t.secret } });
     expect(r.status).toBe(200);
     const s = new SseReader(r);
@@ -61,7 +36,7 @@ describe('permissions follow the token', () => {
 
   it('a health stream ends when its token may no longer read the service', async () => {
     const { n, mgmt, token } = await setup();
-    const t = await token('service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }', 'web-read');
+    const t = await token('web-read', 'service "web" { policy = "read" }\nnode_prefix "" { policy = "read" }');
     const r = await n.request('/v1/watch/health/web', { headers: { 'X-Consul-Token': t.secret } });
     expect(r.status).toBe(200);
     const s = new SseReader(r);
@@ -75,7 +50,7 @@ describe('permissions follow the token', () => {
     const { n, mgmt, token } = await setup();
     await put(n, '/v1/kv/app/x', '1', mgmt);
     for (const change of ['delete', 'narrow'] as const) {
-      const t = await token('key_prefix "app/" { policy = "read" }', `blocking-${change}`);
+      const t = await token(`blocking-${change}`, 'key_prefix "app/" { policy = "read" }');
       const h = { 'X-Consul-Token': t.secret };
       const first = await n.request('/v1/kv/app/x', { headers: h });
       expect(first.status).toBe(200);
@@ -97,7 +72,7 @@ describe('permissions follow the token', () => {
 
   it('an edge sync stream ends when its token no longer reads the whole scope', async () => {
     const { n, mgmt, token } = await setup();
-    const t = await token('key_prefix "cfg/" { policy = "read" }', 'agent');
+    const t = await token('agent', 'key_prefix "cfg/" { policy = "read" }');
     const r = await n.request('/v1/edge/sync?prefix=cfg/', { headers: { 'X-Consul-Token': t.secret } });
     expect(r.status).toBe(200);
     const s = new SseReader(r);

@@ -48,7 +48,7 @@ export interface LeaderForwarderOptions {
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
 
 /** Headers about one HTTP connection (RFC 9110 §7.6.1), plus Host and Content-Length, which the relay sets itself. */
-const HOP_BY_HOP = [
+export const HOP_BY_HOP: readonly string[] = [
   'host',
   'connection',
   'keep-alive',
@@ -61,8 +61,8 @@ const HOP_BY_HOP = [
   'content-length',
 ];
 
-/** Request headers a follower does not pass on: the hop-by-hop ones and those it sets itself. */
-const NOT_FORWARDED = new Set([...HOP_BY_HOP, CLIENT_ADDRESS_HEADER, FORWARDED_HEADER]);
+/** Request headers a server does not pass on: the hop-by-hop ones and those it sets itself. */
+export const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, CLIENT_ADDRESS_HEADER, FORWARDED_HEADER]);
 
 /** The leader's answer headers a follower passes on (not the hop-by-hop ones), as pairs. */
 function answerHeadersOf(from: Iterable<readonly [string, string]>): Array<[string, string]> {

@@ -5,11 +5,11 @@ import {
   FORWARDED_DC_HEADER,
   noPathToDatacenter,
 } from '../../core/api/federation.js';
-import { CLIENT_ADDRESS_HEADER, FORWARDED_HEADER } from '../../core/api/local-defaults.js';
 import type { Clock } from '../../core/ports/clock.js';
 import type { DnsAnswer, DnsType } from '../../core/dns/resolver.js';
 import type { Logger } from '../../core/ports/logger.js';
 import type { peerFetch, peerStream } from '../peer-http.js';
+import { NOT_FORWARDED } from './forwarder.js';
 
 /** A server as the WAN knows it: its name, datacenter and HTTP API address. */
 export interface WanServer {
@@ -59,22 +59,8 @@ const FAILED_AFTER = 3;
 const FORGET_AFTER_MS = 72 * 3600 * 1000;
 /** Largest request body sent to another datacenter (the largest API body is a 16 MiB restore). */
 const MAX_FORWARD_BODY = 32 * 1024 * 1024;
-/** Headers not passed on: about the client's connection, or set by the forwarding server. */
-const NOT_SENT = new Set([
-  'host',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-connection',
-  'expect',
-  'content-length',
-  FORWARDED_HEADER,
-  CLIENT_ADDRESS_HEADER,
-  FORWARDED_DC_HEADER,
-]);
+/** Headers not passed on: those a relay to the leader drops, and the datacenter marker this server sets. */
+const NOT_SENT = new Set([...NOT_FORWARDED, FORWARDED_DC_HEADER]);
 /** Answer headers not passed back. */
 const NOT_RETURNED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 

@@ -1,39 +1,14 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { aclTestNode } from '../../../testing/acl-node.js';
 import { EdgeAclResolver, parseEdgeAclData, parseSalt, secretHash } from '../../acl/edge-replica.js';
 import { GRANT_HEADER } from '../../acl/grant.js';
 import { createTestNode, type TestNode } from '../../../testing/harness.js';
 
 const SALT = '00112233445566778899aabbccddeeff';
 
-/** A node with ACLs on (default deny), a management token and a helper making tokens with rules. */
-async function setup(): Promise<{
-  n: TestNode;
-  mgmt: Record<string, string>;
-  token: (name: string, rules: string) => Promise<{ secret: string; accessor: string; policy: string }>;
-}> {
-  const n = createTestNode({ acl: { enabled: true, defaultPolicy: 'deny' } });
-  const boot = (await (await n.request('/v1/acl/bootstrap', { method: 'PUT' })).json()) as { SecretID: string };
-  const mgmt = { 'X-Consul-Token': boot.SecretID };
-  const token = async (name: string, rules: string) => {
-    const p = (await (
-      await n.request('/v1/acl/policy', {
-        method: 'PUT',
-        headers: mgmt,
-        body: JSON.stringify({ Name: name, Rules: rules }),
-      })
-    ).json()) as { ID: string };
-    const t = (await (
-      await n.request('/v1/acl/token', {
-        method: 'PUT',
-        headers: mgmt,
-        body: JSON.stringify({ Policies: [{ ID: p.ID }] }),
-      })
-    ).json()) as { SecretID: string; AccessorID: string };
-    return { secret: t.SecretID, accessor: t.AccessorID, policy: p.ID };
-  };
-  return { n, mgmt, token };
-}
+/** A node with ACLs on (default deny), its management headers, and a helper making tokens. */
+const setup = aclTestNode;
 
 const AGENT_RULES = 'acl = "read"\nnode "edge-1" { policy = "write" }';
 
