@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../testing/cluster-harness.js';
-import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { cleanupAll, devServerArgs, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 
@@ -103,18 +103,7 @@ describe('konsul CLI', () => {
 
   it('refuses a second server on the same data dir, and a taken port', async () => {
     const s = await spawnServer();
-    const second = await runCli([
-      'server',
-      '--dev',
-      '--http-addr',
-      '127.0.0.1:0',
-      '--raft-addr',
-      '127.0.0.1:0',
-      '--dns-addr',
-      '127.0.0.1:0',
-      '--data-dir',
-      s.dataDir,
-    ]);
+    const second = await runCli(devServerArgs(s.dataDir));
     expectStartRefused(
       second,
       /^konsul: data dir .+ is locked by another server, in use by process \d+ \(--data-dir\)$/,

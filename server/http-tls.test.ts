@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makePki } from '../testing/pki.js';
 import { until } from '../testing/process.js';
 import { freePorts } from '../testing/cluster-harness.js';
-import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { cleanupAll, devServerArgs, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 
@@ -112,21 +112,7 @@ describe('HTTPS for the HTTP API', () => {
       [['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key'], /cannot read --tls-cert \/nonexistent.pem/],
     ];
     for (const [args, message] of cases) {
-      const r = await runCli([
-        'server',
-        '--dev',
-        '--http-addr',
-        '127.0.0.1:0',
-        '--raft-addr',
-        '127.0.0.1:0',
-        '--dns-addr',
-        '127.0.0.1:0',
-        '--mqtt-addr',
-        '127.0.0.1:0',
-        '--data-dir',
-        tempDir(),
-        ...args,
-      ]);
+      const r = await runCli(devServerArgs(tempDir(), args));
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.out, args.join(' ')).toMatch(message);
     }

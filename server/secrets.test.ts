@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../core/secrets/keyring.js';
 import { until } from '../testing/process.js';
 import { spawnEdge } from '../testing/spawn-edge.js';
-import { cleanupAll, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
+import { cleanupAll, devServerArgs, runCli, spawnServer, tempDir } from '../testing/spawn-server.js';
 
 afterAll(cleanupAll);
 
@@ -65,22 +65,7 @@ describe('encrypted values at rest', () => {
     await put(server.url, 'k1', 'v1');
     await put(server.url, 'k2', 'v2');
     await server.stop();
-    const start = (extra: string[]) =>
-      runCli([
-        'server',
-        '--dev',
-        '--http-addr',
-        '127.0.0.1:0',
-        '--raft-addr',
-        '127.0.0.1:0',
-        '--dns-addr',
-        '127.0.0.1:0',
-        '--mqtt-addr',
-        '127.0.0.1:0',
-        '--data-dir',
-        server.dataDir,
-        ...extra,
-      ]);
+    const start = (extra: string[]) => runCli(devServerArgs(server.dataDir, extra));
     const wrong = await start(['--encrypt-key-file', keyFile([newKey()])]);
     expect(wrong.code).toBe(1);
     expect(wrong.err).toContain(`the keyring lacks key ${keyIdOf(keyA)} used by 2 values`);

@@ -117,6 +117,15 @@ export async function spawnServer(
 }
 
 /**
+ * The arguments of `konsul server --dev` on `dataDir` with every listener on a free port of
+ * 127.0.0.1, then `extra`: for runCli, when a test expects the start itself to be refused.
+ */
+export function devServerArgs(dataDir: string, extra: readonly string[] = []): string[] {
+  const free = ['--http-addr', '--raft-addr', '--dns-addr', '--mqtt-addr'].flatMap((f) => [f, '127.0.0.1:0']);
+  return ['server', '--dev', ...free, '--data-dir', dataDir, ...extra];
+}
+
+/**
  * A `--dev` server at a fixed HTTP address (and MQTT address, when given), so a test can stop it
  * and start it again where edge agents expect it; raft and DNS take free ports.
  */
